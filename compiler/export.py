@@ -1,0 +1,408 @@
+"""Exports of a compiled shape: GLB, OBJ + MTL, binary PLY and the parts JSON manifest.
+
+Every format keeps the part structure: GLB has one node per part instance (named `label` or
+`label.N`, ids and source span in `extras`), OBJ one `o`/`g` group per instance, PLY per-face
+`part_id`/`instance_id`/`primitive_id` properties. OBJ and PLY keep proto3d's frame (metres,
+Z up, front -Y); GLB converts to glTF's Y up with front +Z. Files are written atomically.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from proto3d.compiler.shape import CompiledShape
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+
+__all__ = ["export", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_SUFFIXES"]
+
+SUPPORTED_SUFFIXES = (".glb", ".obj", ".ply", ".json")
+
+# glTF frame from proto3d frame: (x, y, z) -> (x, z, -y); a proper rotation, so windings stay CCW.
+Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+_FLOAT, _UINT16, _UINT32 = 5126, 5123, 5125
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+def export(shape: CompiledShape, path: str | os.PathLike) -> None:
+    """Write `shape` in the format named by the suffix of `path` (.glb .obj .ply .json).
+
+    `.obj` also writes the `.mtl` beside it. Nothing is written unless the whole export
+    succeeds; a write that fails leaves no partial file behind.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".glb":
+        files = {path: to_glb(shape)}
+    elif suffix == ".obj":
+        mtl_path = path.with_suffix(".mtl")
+        obj, mtl = to_obj(shape, mtl_name=mtl_path.name)
+        files = {mtl_path: mtl.encode(), path: obj.encode()}
+    elif suffix == ".ply":
+        files = {path: to_ply(shape)}
+    elif suffix == ".json":
+        files = {path: (json.dumps(parts_manifest(shape), indent=2, allow_nan=False) + "\n").encode()}
+    else:
+        raise Proto3dError(
+            Diagnostic(
+                "E901",
+                f"unknown export format {suffix or '(no suffix)'!r} for {str(path)!r}",
+                expected=", ".join(SUPPORTED_SUFFIXES),
+                hint="name the output file with one of the supported suffixes, e.g. model.glb",
+            )
+        )
+    for target, data in files.items():
+        _write_atomic(target, data)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the target directory, then os.replace: readers never see a half file."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise Proto3dError(
+            Diagnostic("E902", f"cannot write {str(path)!r}: {e.strerror or e}", hint="check that the folder exists and is writable")
+        ) from None
+    except BaseException:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------------------- shared helpers
+
+
+def _hex(color) -> str:
+    r, g, b = (int(round(min(max(float(c), 0.0), 1.0) * 255)) for c in color[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The materials faces use, as (name, hex), and the material index of every face.
+
+    A part's faces in the part colour share a material named after the part; faces whose
+    colour differs (a primitive's own `color=`) get one per colour, named `label_rrggbb`.
+    Ordered by part, part colour first; unused materials are left out.
+    """
+    rgb = np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64).reshape(-1, 3), 0, 1) * 255).astype(np.int64)
+    keys = np.asarray(shape.part_id, dtype=np.int64) << 24 | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    named = []
+    for key, at in zip(uniq.tolist(), first.tolist()):
+        part = shape.parts[key >> 24]
+        hx = f"#{key & 0xFFFFFF:06x}"
+        own = hx == _hex(part.color)
+        named.append(((key >> 24, not own, at), (part.label if own else f"{part.label}_{hx[1:]}", hx)))
+    order = sorted(range(len(named)), key=lambda i: named[i][0])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return [named[i][1] for i in order], rank[inverse.reshape(-1)]
+
+
+def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _span(span: Span) -> dict:
+    return {"line": span.line, "column": span.column, "end_line": span.end_line, "end_column": span.end_column}
+
+
+def _instance_faces(shape: CompiledShape) -> list[np.ndarray]:
+    """Face indices of every instance, in face order."""
+    order = np.argsort(shape.instance_id, kind="stable")
+    counts = np.bincount(shape.instance_id, minlength=len(shape.instances)) if len(order) else np.zeros(len(shape.instances), int)
+    return np.split(order, np.cumsum(counts)[:-1]) if len(shape.instances) else []
+
+
+# ---------------------------------------------------------------------------- GLB
+
+
+def to_glb(shape: CompiledShape) -> bytes:
+    """glTF 2.0 binary: one node and mesh per part instance, one glTF primitive per material."""
+    mats, face_mat = _materials(shape)
+    positions = (np.asarray(shape.vertices, dtype=np.float64) @ Z_UP_TO_Y_UP.T).astype(np.float32)
+    normals = _unit(np.asarray(shape.normals, dtype=np.float64) @ Z_UP_TO_Y_UP.T)
+    faces = np.asarray(shape.faces, dtype=np.int64)
+
+    blob = bytearray()
+    views: list[dict] = []
+    accessors: list[dict] = []
+
+    def add(data: np.ndarray, target: int, gltf_type: str, component: int, minmax: bool = False) -> int:
+        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": data.nbytes, "target": target})
+        blob.extend(data.tobytes())
+        blob.extend(b"\0" * (-len(blob) % 4))
+        acc = {"bufferView": len(views) - 1, "componentType": component, "count": len(data), "type": gltf_type}
+        if minmax:
+            acc["min"] = [float(v) for v in data.min(axis=0)]
+            acc["max"] = [float(v) for v in data.max(axis=0)]
+        accessors.append(acc)
+        return len(accessors) - 1
+
+    nodes, meshes = [], []
+    for iid, fids in enumerate(_instance_faces(shape)):
+        inst = shape.instances[iid]
+        part = shape.parts[inst.part_id]
+        name = shape.instance_name(iid)
+        node = {
+            "name": name,
+            "extras": {
+                "part": part.label,
+                "instance": inst.index,
+                "part_id": inst.part_id,
+                "instance_id": iid,
+                "span": _span(inst.span),
+                "primitive_ids": [int(p) for p in inst.primitive_ids],
+            },
+        }
+        gltf_prims = []
+        for mat in dict.fromkeys(face_mat[fids].tolist()):  # materials in first-use order
+            sel = fids[face_mat[fids] == mat]
+            used, local = np.unique(faces[sel].ravel(), return_inverse=True)
+            index_type, component = (np.uint16, _UINT16) if len(used) < 65535 else (np.uint32, _UINT32)
+            gltf_prims.append(
+                {
+                    "attributes": {
+                        "POSITION": add(positions[used], _ARRAY_BUFFER, "VEC3", _FLOAT, minmax=True),
+                        "NORMAL": add(normals[used], _ARRAY_BUFFER, "VEC3", _FLOAT),
+                    },
+                    "indices": add(local.astype(index_type), _ELEMENT_ARRAY_BUFFER, "SCALAR", component),
+                    "material": mat,
+                    "mode": 4,
+                    "extras": {"primitive_ids": np.unique(shape.primitive_id[sel]).tolist()},
+                }
+            )
+        if gltf_prims:
+            node["mesh"] = len(meshes)
+            meshes.append({"name": name, "primitives": gltf_prims})
+        nodes.append(node)
+
+    gltf: dict = {
+        "asset": {"version": "2.0", "generator": "proto3d"},
+        "scene": 0,
+        "scenes": [{"name": shape.name, "nodes": list(range(len(nodes))), "extras": _scene_extras(shape)}],
+        "nodes": nodes,
+    }
+    if meshes:
+        gltf["meshes"] = meshes
+        gltf["materials"] = [
+            {
+                "name": name,
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": [float(c) for c in _srgb_to_linear(np.array(_rgb(hx)))] + [1.0],
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 0.8,
+                },
+                "doubleSided": False,
+                "extras": {"color": hx},
+            }
+            for name, hx in mats
+        ]
+        gltf["accessors"] = accessors
+        gltf["bufferViews"] = views
+        gltf["buffers"] = [{"byteLength": len(blob)}]
+    if not nodes:  # the validator rejects empty arrays
+        del gltf["scenes"][0]["nodes"], gltf["nodes"]
+
+    js = json.dumps(gltf, separators=(",", ":"), allow_nan=False).encode()
+    js += b" " * (-len(js) % 4)
+    chunks = struct.pack("<II", len(js), 0x4E4F534A) + js
+    if blob:
+        chunks += struct.pack("<II", len(blob), 0x004E4942) + bytes(blob)
+    return struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks
+
+
+def _rgb(hx: str) -> tuple[float, float, float]:
+    return tuple(int(hx[i : i + 2], 16) / 255 for i in (1, 3, 5))
+
+
+def _unit(n: np.ndarray) -> np.ndarray:
+    """Unit float32 normals (the validator rejects non-unit ones); degenerate ones point up."""
+    n = n.astype(np.float64)
+    length = np.linalg.norm(n, axis=1, keepdims=True) if len(n) else np.zeros((0, 1))
+    bad = ~np.isfinite(length[:, 0]) | (length[:, 0] < 1e-12)
+    out = np.divide(n, length, out=np.zeros_like(n), where=~bad[:, None])
+    out[bad] = (0.0, 1.0, 0.0)
+    return out.astype(np.float32)
+
+
+def _scene_extras(shape: CompiledShape) -> dict:
+    return {
+        "shape": shape.name,
+        "frame": "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)",
+        "bounds": _plain(shape.bounds),
+        "params": _params(shape),
+        "parts": [p.label for p in shape.parts],
+    }
+
+
+# ---------------------------------------------------------------------------- OBJ + MTL
+
+
+def to_obj(shape: CompiledShape, mtl_name: str | None = None) -> tuple[str, str]:
+    """Wavefront OBJ and MTL text. OBJ vertex k is `shape.vertices[k - 1]` (same for normals),
+    so face indices are the shape's plus one; one `o`/`g` group per part instance."""
+    mtl_name = mtl_name or f"{_file_stem(shape.name)}.mtl"
+    mats, face_mat = _materials(shape)
+    faces = np.asarray(shape.faces, dtype=np.int64) + 1
+    out = [
+        f"# proto3d shape {json.dumps(shape.name)}: metres, Z up, front -Y",
+        f"# {len(shape.vertices)} vertices, {len(faces)} faces, {len(shape.instances)} part instances",
+        f"mtllib {mtl_name}",
+    ]
+    out += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in np.asarray(shape.vertices, dtype=np.float64).tolist()]
+    out += [f"vn {x:.9g} {y:.9g} {z:.9g}" for x, y, z in np.asarray(shape.normals, dtype=np.float64).tolist()]
+    for iid, fids in enumerate(_instance_faces(shape)):
+        if not len(fids):
+            continue
+        name = shape.instance_name(iid)
+        inst = shape.instances[iid]
+        out += [
+            f"# part {shape.parts[inst.part_id].label} instance {inst.index} (part_id {inst.part_id}, "
+            f"instance_id {iid}), source line {inst.span.line}",
+            f"o {name}",
+            f"g {name}",
+        ]
+        for mat in dict.fromkeys(face_mat[fids].tolist()):
+            out.append(f"usemtl {mats[mat][0]}")
+            out += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in faces[fids[face_mat[fids] == mat]].tolist()]
+    mtl = [f"# proto3d shape {json.dumps(shape.name)}"]
+    for name, hx in mats:
+        r, g, b = _rgb(hx)
+        mtl += [f"newmtl {name}", f"Kd {r:.6g} {g:.6g} {b:.6g}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
+    return "\n".join(out) + "\n", "\n".join(mtl)
+
+
+def _file_stem(name: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("._")
+    return stem or "shape"
+
+
+# ---------------------------------------------------------------------------- PLY
+
+
+def to_ply(shape: CompiledShape) -> bytes:
+    """Binary little-endian PLY with per-face ids and colours; comments name the ids."""
+    nv, nf = len(shape.vertices), len(shape.faces)
+    header = [
+        "ply",
+        "format binary_little_endian 1.0",
+        f"comment proto3d shape {json.dumps(shape.name)}: metres, Z up, front -Y",
+        *(f"comment part {i} {p.label}" for i, p in enumerate(shape.parts)),
+        *(f"comment instance {i} {shape.instance_name(i)}" for i in range(len(shape.instances))),
+        f"element vertex {nv}",
+        *(f"property float {a}" for a in ("x", "y", "z", "nx", "ny", "nz")),
+        f"element face {nf}",
+        "property list uchar int vertex_indices",
+        "property int part_id",
+        "property int instance_id",
+        "property int primitive_id",
+        "property uchar red",
+        "property uchar green",
+        "property uchar blue",
+        "end_header",
+    ]
+    vert = np.empty(nv, dtype=[("p", "<f4", 3), ("n", "<f4", 3)])
+    vert["p"], vert["n"] = shape.vertices, shape.normals
+    face = np.empty(
+        nf,
+        dtype=[("count", "u1"), ("v", "<i4", 3), ("part_id", "<i4"), ("instance_id", "<i4"), ("primitive_id", "<i4"), ("rgb", "u1", 3)],
+    )
+    face["count"] = 3
+    face["v"] = shape.faces
+    face["part_id"], face["instance_id"], face["primitive_id"] = shape.part_id, shape.instance_id, shape.primitive_id
+    face["rgb"] = np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255).astype(np.uint8).reshape(nf, 3)
+    return ("\n".join(header) + "\n").encode("ascii", "replace") + vert.tobytes() + face.tobytes()
+
+
+# ---------------------------------------------------------------------------- parts manifest
+
+
+def parts_manifest(shape: CompiledShape) -> dict:
+    """The parts JSON: what each part and instance is, where it is and which lines made it."""
+    face_count = np.bincount(shape.instance_id, minlength=len(shape.instances)) if len(shape.faces) else np.zeros(len(shape.instances), int)
+    lo, hi = shape.bbox
+    parts = []
+    for pid, part in enumerate(shape.parts):
+        instances = []
+        for iid in part.instance_ids:
+            inst = shape.instances[iid]
+            instances.append(
+                {
+                    "name": shape.instance_name(iid),
+                    "instance_id": iid,
+                    "index": inst.index,
+                    "bbox": {"min": _plain(inst.bbox_min), "max": _plain(inst.bbox_max)},
+                    "span": _span(inst.span),
+                    "primitive_ids": [int(p) for p in inst.primitive_ids],
+                    "face_count": int(face_count[iid]),
+                }
+            )
+        parts.append({"part_id": pid, "label": part.label, "color": _hex(part.color), "span": _span(part.span), "instances": instances})
+    primitives = [
+        {
+            "primitive_id": i,
+            "kind": p.kind,
+            "part_id": p.part_id,
+            "instance_id": p.instance_id,
+            "params": _plain(p.params),
+            "matrix": _plain(p.matrix),
+            "segments": p.segments,
+            "color": _hex(p.color),
+            "span": _span(p.span),
+        }
+        for i, p in enumerate(shape.primitives)
+    ]
+    return {
+        "format": "proto3d-parts",
+        "version": 1,
+        "shape": shape.name,
+        "units": "metres",
+        "frame": "Z up, front -Y",
+        "bounds": _plain(shape.bounds),
+        "bbox": {"min": _plain(lo), "max": _plain(hi)},
+        "counts": {
+            "vertices": len(shape.vertices),
+            "faces": len(shape.faces),
+            "parts": len(shape.parts),
+            "instances": len(shape.instances),
+            "primitives": len(shape.primitives),
+        },
+        "params": _params(shape),
+        "parts": parts,
+        "primitives": primitives,
+        "lints": [d.to_json() for d in shape.diagnostics],
+    }
+
+
+def _params(shape: CompiledShape) -> dict:
+    return {name: {"value": _plain(v), "min": _plain(lo), "max": _plain(hi)} for name, (v, lo, hi) in shape.params.items()}
+
+
+def _plain(value):
+    """JSON-ready copy: arrays to lists, NumPy scalars to Python, floats to micrometre precision."""
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6) + 0.0 if math.isfinite(value) else None  # + 0.0 turns -0.0 into 0.0
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)

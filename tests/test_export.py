@@ -1,0 +1,459 @@
+"""Exports read back by other tools: trimesh, the Khronos glTF validator, NumPy parsers."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proto3d.compiler import export as ex
+from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+
+trimesh = pytest.importorskip("trimesh")
+
+REPO = Path(__file__).resolve().parents[1]
+WOOD, RED, GREY = (0.545, 0.353, 0.169), (1.0, 0.0, 0.0), (0.5, 0.5, 0.5)
+
+
+def box(center, size):
+    """Hard-edged box: 24 vertices, 12 CCW-outward triangles, face normals."""
+    c, h = np.asarray(center, float), np.asarray(size, float) / 2
+    verts, normals, faces = [], [], []
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            n = np.zeros(3)
+            n[axis] = sign
+            u = np.zeros(3)
+            u[(axis + 1) % 3] = 1
+            v = np.cross(n, u)
+            base = len(verts)
+            for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                verts.append(c + (n + a * u + b * v) * h)
+                normals.append(n)
+            faces += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
+    return np.array(verts), np.array(normals), np.array(faces)
+
+
+def make_shape() -> CompiledShape:
+    """seat (one instance: a wood board plus a red knob with its own colour), leg (2 instances)."""
+    prims = [  # (part, instance, center, size, colour, line)
+        (0, 0, [0, 0, 0.45], [0.46, 0.44, 0.05], WOOD, 4),
+        (0, 0, [0, -0.1, 0.49], [0.04, 0.04, 0.03], RED, 5),
+        (1, 1, [-0.2, 0, 0.2], [0.04, 0.04, 0.4], GREY, 9),
+        (1, 2, [0.2, 0, 0.2], [0.04, 0.04, 0.4], GREY, 9),
+    ]
+    V, N, F, C, P, I, R, table = [], [], [], [], [], [], [], []
+    for pid, (part, inst, center, size, colour, line) in enumerate(prims):
+        v, n, f = box(center, size)
+        F.append(f + sum(len(x) for x in V))
+        V.append(v)
+        N.append(n)
+        C += [colour] * len(f)
+        P += [part] * len(f)
+        I += [inst] * len(f)
+        R += [pid] * len(f)
+        m = np.eye(4)
+        m[:3, 3] = center
+        table.append(Primitive("box", {"size": np.array(size, float), "bevel": 0.0}, m, 32, part, inst, colour, Span(line, 5, line, 40)))
+    verts = np.concatenate(V).astype(np.float32)
+    inst_id = np.array(I, np.int32)
+
+    def instance(part, index, iid, line):
+        pts = verts[np.unique(np.concatenate(F)[inst_id == iid])]
+        return Instance(part, index, [p for p, row in enumerate(prims) if row[1] == iid], Span(line, 5, line + 2, 6), pts.min(0).astype(float), pts.max(0).astype(float))
+
+    return CompiledShape(
+        name="chair",
+        vertices=verts,
+        normals=np.concatenate(N).astype(np.float32),
+        faces=np.concatenate(F).astype(np.int32),
+        face_colors=np.array(C, np.float32),
+        part_id=np.array(P, np.int32),
+        instance_id=inst_id,
+        primitive_id=np.array(R, np.int32),
+        parts=[Part("seat", WOOD, [0], Span(3, 1, 6, 2)), Part("leg", GREY, [1, 2], Span(8, 5, 10, 6))],
+        instances=[instance(0, 0, 0, 3), instance(1, 0, 1, 8), instance(1, 1, 2, 8)],
+        primitives=table,
+        bounds=np.array([0.5, 0.55, 0.9]),
+        params={"seat_h": (0.45, 0.4, 0.5), "n": (4, 3, 6)},
+        diagnostics=[Diagnostic("W301", "part `seat` floats 0.2 m above `leg`", Span(3, 1, 3, 5), severity="warning")],
+    )
+
+
+def empty_shape() -> CompiledShape:
+    z = np.zeros((0, 3), np.float32)
+    zi = np.zeros(0, np.int32)
+    return CompiledShape("empty", z, z, np.zeros((0, 3), np.int32), z, zi, zi, zi, [], [], [])
+
+
+def triangles(vertices, faces, normals=None) -> np.ndarray:
+    """Triangles as sorted rows of corner coordinates (and normals): geometry whatever the vertex order."""
+    per_vertex = np.asarray(vertices, np.float64)
+    if normals is not None:
+        per_vertex = np.hstack([per_vertex, np.asarray(normals, np.float64)])
+    t = per_vertex[np.asarray(faces)].reshape(len(faces), -1)
+    return t[np.lexsort(t.T[::-1])]
+
+
+def y_up(v):
+    v = np.asarray(v, np.float64)
+    return np.stack([v[:, 0], v[:, 2], -v[:, 1]], axis=1)
+
+
+# ---------------------------------------------------------------------------- GLB
+
+
+def read_glb(data: bytes) -> tuple[dict, bytes]:
+    magic, version, length = struct.unpack_from("<4sII", data)
+    assert (magic, version, length) == (b"glTF", 2, len(data))
+    jlen, jtype = struct.unpack_from("<II", data, 12)
+    assert jtype == 0x4E4F534A and jlen % 4 == 0
+    gltf = json.loads(data[20 : 20 + jlen])
+    rest = data[20 + jlen :]
+    if not rest:
+        return gltf, b""
+    blen, btype = struct.unpack_from("<II", rest)
+    assert btype == 0x004E4942 and blen % 4 == 0 and len(rest) == 8 + blen
+    return gltf, rest[8:]
+
+
+def accessor(gltf, blob, i) -> np.ndarray:
+    acc = gltf["accessors"][i]
+    view = gltf["bufferViews"][acc["bufferView"]]
+    dtype = {5126: np.float32, 5123: np.uint16, 5125: np.uint32}[acc["componentType"]]
+    width = {"SCALAR": 1, "VEC3": 3}[acc["type"]]
+    assert view["byteOffset"] % 4 == 0 and "byteStride" not in view
+    a = np.frombuffer(blob, dtype, acc["count"] * width, view["byteOffset"] + acc.get("byteOffset", 0))
+    return a.reshape(-1, width) if width > 1 else a
+
+
+def test_glb_structure_names_extras_and_geometry():
+    shape = make_shape()
+    gltf, blob = read_glb(ex.to_glb(shape))
+    assert [n["name"] for n in gltf["nodes"]] == ["seat", "leg.0", "leg.1"]
+    assert gltf["scenes"][0]["nodes"] == [0, 1, 2] and gltf["scenes"][0]["name"] == "chair"
+    leg1 = gltf["nodes"][2]["extras"]
+    assert leg1 == {
+        "part": "leg",
+        "instance": 1,
+        "part_id": 1,
+        "instance_id": 2,
+        "span": {"line": 8, "column": 5, "end_line": 10, "end_column": 6},
+        "primitive_ids": [3],
+    }
+    assert [m["name"] for m in gltf["materials"]] == ["seat", "seat_ff0000", "leg"]
+    assert all(m["doubleSided"] is False for m in gltf["materials"])
+    # baseColorFactor is linear: #ff0000 stays (1, 0, 0); wood #8b5a2b is decoded from sRGB
+    assert gltf["materials"][1]["pbrMetallicRoughness"]["baseColorFactor"] == [1.0, 0.0, 0.0, 1.0]
+    wood = np.array([0x8B, 0x5A, 0x2B]) / 255
+    assert np.allclose(gltf["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"][:3], ((wood + 0.055) / 1.055) ** 2.4)
+
+    for iid, node in enumerate(gltf["nodes"]):
+        mesh = gltf["meshes"][node["mesh"]]
+        assert mesh["name"] == node["name"]
+        tris, fids = [], np.flatnonzero(shape.instance_id == iid)
+        for prim in mesh["primitives"]:
+            pos = accessor(gltf, blob, prim["attributes"]["POSITION"])
+            nrm = accessor(gltf, blob, prim["attributes"]["NORMAL"])
+            idx = accessor(gltf, blob, prim["indices"]).reshape(-1, 3)
+            acc = gltf["accessors"][prim["attributes"]["POSITION"]]
+            assert acc["min"] == pos.min(0).tolist() and acc["max"] == pos.max(0).tolist()
+            assert np.allclose(np.linalg.norm(nrm, axis=1), 1)
+            assert len(np.unique(idx)) == len(pos)  # no unused vertices
+            tris.append(triangles(pos, idx, nrm))
+        assert len(mesh["primitives"]) == (2 if iid == 0 else 1)  # the red knob has its own material
+        got = np.concatenate(tris)
+        # positions and normals both went through (x, y, z) -> (x, z, -y)
+        want = triangles(y_up(shape.vertices), shape.faces[fids], y_up(shape.normals))
+        assert np.allclose(got[np.lexsort(got.T[::-1])], want, atol=1e-7)
+
+
+def test_glb_loads_in_trimesh(tmp_path):
+    shape = make_shape()
+    path = tmp_path / "chair.glb"
+    ex.export(shape, path)
+    scene = trimesh.load(path, process=False)
+    # one node per instance under the root, glTF extras as edge metadata; trimesh gives each
+    # glTF primitive of a multi-material mesh (the seat: wood + red knob) a child node
+    top = {child: attr for parent, child, attr in scene.graph.to_edgelist() if parent == scene.graph.base_frame}
+    assert sorted(top) == ["leg.0", "leg.1", "seat"]
+    assert top["leg.1"]["metadata"]["instance_id"] == 2 and top["seat"]["metadata"]["primitive_ids"] == [0, 1]
+    assert scene.metadata["shape"] == "chair"
+    assert sum(len(g.faces) for g in scene.geometry.values()) == len(shape.faces)
+    mesh = scene.to_geometry()
+    assert np.allclose(triangles(mesh.vertices, mesh.faces), triangles(y_up(shape.vertices), shape.faces), atol=1e-7)
+    # front (-Y) faces +Z in glTF: the knob at y = -0.1 is at z = +0.1, height goes to +Y
+    lo, hi = scene.bounds
+    assert np.allclose(hi[1], 0.505, atol=1e-6) and np.allclose(lo[1], 0.0, atol=1e-6)
+    assert np.allclose([lo[2], hi[2]], [-0.22, 0.22], atol=1e-6)
+
+
+def test_glb_winding_stays_outward():
+    """(x, y, z) -> (x, z, -y) is a rotation, so triangles still wind CCW seen from outside."""
+    shape = make_shape()
+    gltf, blob = read_glb(ex.to_glb(shape))
+    prim = gltf["meshes"][1]["primitives"][0]
+    pos = accessor(gltf, blob, prim["attributes"]["POSITION"])
+    nrm = accessor(gltf, blob, prim["attributes"]["NORMAL"])
+    idx = accessor(gltf, blob, prim["indices"]).reshape(-1, 3).astype(int)
+    cross = np.cross(pos[idx[:, 1]] - pos[idx[:, 0]], pos[idx[:, 2]] - pos[idx[:, 0]])
+    assert np.all(np.einsum("ij,ij->i", cross, nrm[idx[:, 0]]) > 0)
+
+
+def test_glb_empty_shape_and_empty_instance():
+    gltf, blob = read_glb(ex.to_glb(empty_shape()))
+    assert gltf["asset"]["version"] == "2.0" and blob == b"" and "meshes" not in gltf
+
+    shape = make_shape()
+    shape.instances.append(Instance(1, 2, [], Span(12, 1, 12, 9)))
+    shape.parts[1].instance_ids.append(3)
+    gltf, _ = read_glb(ex.to_glb(shape))
+    assert [n["name"] for n in gltf["nodes"]] == ["seat", "leg.0", "leg.1", "leg.2"]
+    assert "mesh" not in gltf["nodes"][3] and gltf["nodes"][3]["extras"]["primitive_ids"] == []
+
+
+# ---------------------------------------------------------------------------- glTF validator
+
+
+def validator_dir() -> Path | None:
+    """Folder holding node_modules/gltf-validator: $PROTO3D_GLTF_VALIDATOR_DIR, else the repo root."""
+    env = os.environ.get("PROTO3D_GLTF_VALIDATOR_DIR")
+    for d in ([Path(env)] if env else []) + [REPO]:
+        if (d / "node_modules" / "gltf-validator").is_dir():
+            return d
+        if d.name == "gltf-validator" and d.parent.name == "node_modules":
+            return d.parent.parent
+    return None
+
+
+def validate(paths: list[Path]) -> list[dict]:
+    node, vdir = shutil.which("node"), validator_dir()
+    if node is None:
+        pytest.skip("node is not installed: the Khronos glTF validator needs node")
+    if vdir is None:
+        pytest.skip(
+            "gltf-validator not found: `npm install --no-save --prefix <repo root> gltf-validator` "
+            "or set PROTO3D_GLTF_VALIDATOR_DIR to a folder holding node_modules/gltf-validator"
+        )
+    run = subprocess.run([node, str(REPO / "tests" / "gltf_validate.mjs"), str(vdir), *map(str, paths)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_gltf_validator_zero_errors_and_warnings(tmp_path):
+    with_empty = make_shape()
+    with_empty.instances.append(Instance(1, 2, [], Span(12, 1, 12, 9)))
+    with_empty.parts[1].instance_ids.append(3)
+    shapes = {"chair": make_shape(), "empty": empty_shape(), "with_empty": with_empty}
+    paths = []
+    for name, shape in shapes.items():
+        paths.append(tmp_path / f"{name}.glb")
+        ex.export(shape, paths[-1])
+    for report in validate(paths):
+        assert report["numErrors"] == 0 and report["numWarnings"] == 0, report
+
+
+# ---------------------------------------------------------------------------- OBJ + MTL
+
+
+def test_obj_text_groups_and_indices():
+    shape = make_shape()
+    obj, mtl = ex.to_obj(shape, mtl_name="chair.mtl")
+    lines = obj.splitlines()
+    assert "mtllib chair.mtl" in lines
+    assert [line[2:] for line in lines if line.startswith("o ")] == ["seat", "leg.0", "leg.1"]
+    assert [line[2:] for line in lines if line.startswith("g ")] == ["seat", "leg.0", "leg.1"]
+    assert [line[7:] for line in lines if line.startswith("usemtl ")] == ["seat", "seat_ff0000", "leg", "leg"]
+    v = np.array([line.split()[1:] for line in lines if line.startswith("v ")], float)
+    vn = np.array([line.split()[1:] for line in lines if line.startswith("vn ")], float)
+    f = np.array([[t.split("//") for t in line.split()[1:]] for line in lines if line.startswith("f ")], int)
+    assert np.array_equal(v.astype(np.float32), shape.vertices) and np.array_equal(vn.astype(np.float32), shape.normals)
+    assert np.array_equal(f[..., 0], f[..., 1])  # normal index = vertex index
+    # faces come grouped by instance; each group equals the shape's faces of that instance, +1
+    order = np.argsort(shape.instance_id, kind="stable")
+    assert np.array_equal(triangles(v.astype(np.float32), f[..., 0] - 1), triangles(shape.vertices, shape.faces[order]))
+    assert "newmtl seat_ff0000\nKd 1 0 0" in mtl and "newmtl leg\nKd 0.501961 0.501961 0.501961" in mtl
+
+
+def test_obj_loads_in_trimesh(tmp_path):
+    shape = make_shape()
+    ex.export(shape, tmp_path / "chair.obj")
+    assert (tmp_path / "chair.mtl").is_file()
+    scene = trimesh.load(tmp_path / "chair.obj", process=False, split_object=True, group_material=False)
+    meshes = scene.geometry
+    assert sum(len(m.faces) for m in meshes.values()) == len(shape.faces)
+    both = trimesh.util.concatenate(list(meshes.values()))
+    assert np.allclose(triangles(both.vertices, both.faces), triangles(shape.vertices, shape.faces), atol=1e-7)
+    # materials came through the .mtl: the red knob's faces are red, leg faces grey
+    colours = {tuple(np.round(np.asarray(m.visual.material.main_color[:3]) / 255, 2)) for m in meshes.values()}
+    assert (1.0, 0.0, 0.0) in colours and (0.5, 0.5, 0.5) in colours
+
+
+# ---------------------------------------------------------------------------- PLY
+
+
+PLY_FACE = np.dtype(
+    [("n", "u1"), ("v", "<i4", 3), ("part_id", "<i4"), ("instance_id", "<i4"), ("primitive_id", "<i4"), ("rgb", "u1", 3)]
+)
+
+
+def read_ply(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
+    end = data.index(b"end_header\n") + len(b"end_header\n")
+    header = data[:end].decode().splitlines()
+    nv = int(next(h for h in header if h.startswith("element vertex")).split()[2])
+    nf = int(next(h for h in header if h.startswith("element face")).split()[2])
+    verts = np.frombuffer(data, "<f4", nv * 6, end).reshape(nv, 6)
+    faces = np.frombuffer(data, PLY_FACE, nf, end + verts.nbytes)
+    assert end + verts.nbytes + faces.nbytes == len(data)
+    return header, verts, faces
+
+
+def test_ply_binary_ids_and_comments():
+    shape = make_shape()
+    header, verts, faces = read_ply(ex.to_ply(shape))
+    assert header[1] == "format binary_little_endian 1.0"
+    assert "comment part 0 seat" in header and "comment part 1 leg" in header
+    assert "comment instance 2 leg.1" in header
+    assert header[-9:-6] == ["element face 48", "property list uchar int vertex_indices", "property int part_id"]
+    assert np.array_equal(verts[:, :3], shape.vertices) and np.array_equal(verts[:, 3:], shape.normals)
+    assert np.all(faces["n"] == 3) and np.array_equal(faces["v"], shape.faces)
+    for key in ("part_id", "instance_id", "primitive_id"):
+        assert np.array_equal(faces[key], getattr(shape, key))
+    assert faces["rgb"][np.flatnonzero(shape.primitive_id == 1)].tolist() == [[255, 0, 0]] * 12
+    assert faces["rgb"][0].tolist() == [139, 90, 43]
+
+
+def test_ply_loads_in_trimesh(tmp_path):
+    shape = make_shape()
+    ex.export(shape, tmp_path / "chair.ply")
+    mesh = trimesh.load(tmp_path / "chair.ply", process=False)
+    assert len(mesh.vertices) == len(shape.vertices) and len(mesh.faces) == len(shape.faces)
+    assert np.allclose(mesh.vertices, shape.vertices) and np.array_equal(mesh.faces, shape.faces)
+    assert np.array_equal(mesh.visual.face_colors[:, :3], np.round(shape.face_colors * 255))
+    raw = mesh.metadata["_ply_raw"]["face"]["data"]  # trimesh keeps the extra face properties here
+    assert np.array_equal(raw["part_id"].ravel(), shape.part_id)
+    assert np.array_equal(raw["instance_id"].ravel(), shape.instance_id)
+
+
+# ---------------------------------------------------------------------------- parts manifest
+
+
+def test_parts_manifest_round_trips_and_describes_instances(tmp_path):
+    shape = make_shape()
+    manifest = ex.parts_manifest(shape)
+    assert json.loads(json.dumps(manifest, allow_nan=False)) == manifest
+    ex.export(shape, tmp_path / "chair.json")
+    assert json.loads((tmp_path / "chair.json").read_text()) == manifest
+
+    assert manifest["shape"] == "chair" and manifest["bounds"] == [0.5, 0.55, 0.9]
+    assert manifest["params"] == {"seat_h": {"value": 0.45, "min": 0.4, "max": 0.5}, "n": {"value": 4, "min": 3, "max": 6}}
+    assert manifest["counts"] == {"vertices": 96, "faces": 48, "parts": 2, "instances": 3, "primitives": 4}
+    assert [(p["label"], p["color"]) for p in manifest["parts"]] == [("seat", "#8b5a2b"), ("leg", "#808080")]
+    leg1 = manifest["parts"][1]["instances"][1]
+    assert leg1["name"] == "leg.1" and leg1["instance_id"] == 2 and leg1["index"] == 1
+    assert leg1["bbox"] == {"min": [0.18, -0.02, 0.0], "max": [0.22, 0.02, 0.4]}
+    assert leg1["span"] == {"line": 8, "column": 5, "end_line": 10, "end_column": 6}
+    assert leg1["primitive_ids"] == [3] and leg1["face_count"] == 12
+    assert manifest["parts"][0]["instances"][0]["face_count"] == 24
+    knob = manifest["primitives"][1]
+    assert knob["kind"] == "box" and knob["color"] == "#ff0000" and knob["span"]["line"] == 5
+    assert knob["params"] == {"size": [0.04, 0.04, 0.03], "bevel": 0.0}
+    assert knob["matrix"][1] == [0.0, 1.0, 0.0, -0.1] and knob["matrix"][3] == [0.0, 0.0, 0.0, 1.0]
+    assert manifest["lints"][0]["code"] == "W301" and manifest["lints"][0]["severity"] == "warning"
+    assert manifest["bbox"] == {"min": [-0.23, -0.22, 0.0], "max": [0.23, 0.22, 0.505]}
+
+
+# ---------------------------------------------------------------------------- errors and atomic writes
+
+
+def test_unknown_suffix_is_a_diagnostic(tmp_path):
+    with pytest.raises(Proto3dError) as err:
+        ex.export(make_shape(), tmp_path / "chair.stl")
+    diag = err.value.diagnostics[0]
+    assert diag.code == "E901" and ".stl" in diag.message
+    assert all(s in diag.expected for s in (".glb", ".obj", ".ply", ".json"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_target_is_a_diagnostic(tmp_path):
+    with pytest.raises(Proto3dError) as err:
+        ex.export(make_shape(), tmp_path / "missing" / "chair.glb")
+    assert err.value.diagnostics[0].code == "E902"
+
+
+@pytest.mark.parametrize("name", ["chair.glb", "chair.obj", "chair.ply", "chair.json"])
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch, name):
+    target = tmp_path / name
+    target.write_bytes(b"previous")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ex.os, "replace", broken_replace)
+    with pytest.raises(Proto3dError) as err:
+        ex.export(make_shape(), target)
+    assert "No space left" in err.value.diagnostics[0].message
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temp file, no .mtl
+    assert target.read_bytes() == b"previous"
+
+
+def test_failure_while_writing_removes_temp_file(tmp_path, monkeypatch):
+    class Boom(Exception):
+        pass
+
+    def broken_fdopen(fd, mode):
+        os.close(fd)
+        raise Boom()
+
+    monkeypatch.setattr(ex.os, "fdopen", broken_fdopen)
+    with pytest.raises(Boom):
+        ex.export(make_shape(), tmp_path / "chair.ply")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_overwrites_atomically(tmp_path):
+    target = tmp_path / "chair.ply"
+    target.write_bytes(b"old")
+    ex.export(make_shape(), target)
+    assert target.read_bytes() == ex.to_ply(make_shape())
+    assert [p.name for p in tmp_path.iterdir()] == ["chair.ply"]
+
+
+# ---------------------------------------------------------------------------- real programs
+
+
+def compile_text():
+    try:
+        from proto3d.compiler import compile_text
+    except ImportError:
+        pytest.skip("proto3d.compiler.compile_text is not there yet")
+    return compile_text
+
+
+EXAMPLES = sorted((REPO / "examples").glob("*.pdsl"))
+
+
+@pytest.mark.skipif(not EXAMPLES, reason="no examples/*.pdsl yet")
+def test_every_example_exports_and_validates(tmp_path):
+    compile = compile_text()
+    glbs = []
+    for src in EXAMPLES:
+        shape = compile(src.read_text())
+        for suffix in (".glb", ".obj", ".ply", ".json"):
+            ex.export(shape, tmp_path / f"{src.stem}{suffix}")
+        gltf, _ = read_glb((tmp_path / f"{src.stem}.glb").read_bytes())
+        assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
+        _, _, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
+        assert np.array_equal(faces["part_id"], shape.part_id) and np.array_equal(faces["instance_id"], shape.instance_id)
+        obj = trimesh.load(tmp_path / f"{src.stem}.obj", process=False, split_object=True, group_material=False)
+        assert sum(len(g.faces) for g in obj.geometry.values()) == len(shape.faces)
+        glbs.append(tmp_path / f"{src.stem}.glb")
+    for report in validate(glbs):
+        assert report["numErrors"] == 0 and report["numWarnings"] == 0, report
