@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -62,22 +62,23 @@ def export(shape: CompiledShape, path: str | os.PathLike) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the target directory, then os.replace: readers never see a half file."""
-    tmp = None
+    """Temp file in the target directory, then os.replace: readers never see a half file.
+
+    The temp file is opened with mode 0o666 so the umask applies as for any new file.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise Proto3dError(
-            Diagnostic("E902", f"cannot write {str(path)!r}: {e.strerror or e}", hint="check that the folder exists and is writable")
-        ) from None
-    except BaseException:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    except BaseException as e:
+        if tmp.exists():
+            tmp.unlink()
+        if isinstance(e, OSError):
+            raise Proto3dError(
+                Diagnostic("E902", f"cannot write {str(path)!r}: {e.strerror or e}", hint="check that the folder exists and is writable")
+            ) from None
         raise
 
 

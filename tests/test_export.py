@@ -87,6 +87,50 @@ def make_shape() -> CompiledShape:
     )
 
 
+def random_shape(seed: int) -> CompiledShape:
+    """Boxes dealt at random to parts and instances; some have their own colour, some instances
+    none, some boxes reuse the previous box's vertices (shared across instances)."""
+    rng = np.random.default_rng(seed)
+    n_parts = int(rng.integers(1, 4))
+    inst_part = np.sort(rng.integers(0, n_parts, int(rng.integers(n_parts, 7))))
+    inst_part[:n_parts] = np.arange(n_parts)  # every part has an instance
+    inst_part.sort()
+    palette = rng.random((n_parts, 3))
+    V, N, F, C, I, R, prims = [], [], [], [], [], [], []
+    for k in range(int(rng.integers(1, 12))):
+        iid = int(rng.integers(0, len(inst_part)))
+        if F and rng.random() < 0.25:
+            F.append(F[-1])
+        else:
+            v, n, f = box(rng.uniform(-1, 1, 3), rng.uniform(0.01, 0.5, 3))
+            F.append(f + sum(len(x) for x in V))
+            V.append(v)
+            N.append(n)
+        colour = rng.random(3) if rng.random() < 0.3 else palette[inst_part[iid]]
+        C += [colour] * len(F[-1])
+        I += [iid] * len(F[-1])
+        R += [k] * len(F[-1])
+        prims.append(Primitive("box", {}, np.eye(4), 32, int(inst_part[iid]), iid, tuple(colour), Span(k + 1, 1, k + 1, 9)))
+    inst_id = np.array(I, np.int32)
+    counts = [int((inst_part[:i] == p).sum()) for i, p in enumerate(inst_part)]
+    return CompiledShape(
+        name=f"random {seed}",
+        vertices=np.concatenate(V).astype(np.float32),
+        normals=np.concatenate(N).astype(np.float32),
+        faces=np.concatenate(F).astype(np.int32),
+        face_colors=np.array(C, np.float32),
+        part_id=inst_part[inst_id].astype(np.int32),
+        instance_id=inst_id,
+        primitive_id=np.array(R, np.int32),
+        parts=[Part(f"p{p}", tuple(palette[p]), np.flatnonzero(inst_part == p).tolist(), Span()) for p in range(n_parts)],
+        instances=[
+            Instance(int(p), counts[i], [k for k, pr in enumerate(prims) if pr.instance_id == i], Span(i + 1, 1, i + 1, 2))
+            for i, p in enumerate(inst_part)
+        ],
+        primitives=prims,
+    )
+
+
 def empty_shape() -> CompiledShape:
     z = np.zeros((0, 3), np.float32)
     zi = np.zeros(0, np.int32)
@@ -219,6 +263,37 @@ def test_glb_empty_shape_and_empty_instance():
     assert "mesh" not in gltf["nodes"][3] and gltf["nodes"][3]["extras"]["primitive_ids"] == []
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_random_shapes_keep_every_face_and_id(seed):
+    shape = random_shape(seed)
+    gltf, blob = read_glb(ex.to_glb(shape))
+    assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
+    used = set()
+    for iid, node in enumerate(gltf["nodes"]):
+        fids = np.flatnonzero(shape.instance_id == iid)
+        assert ("mesh" in node) == bool(len(fids))
+        if not len(fids):
+            continue
+        rows = []
+        for prim in gltf["meshes"][node["mesh"]]["primitives"]:
+            used.add(prim["material"])
+            pos = accessor(gltf, blob, prim["attributes"]["POSITION"])
+            idx = accessor(gltf, blob, prim["indices"]).reshape(-1, 3)
+            rows.append(triangles(pos, idx))
+            assert set(prim["extras"]["primitive_ids"]) <= set(node["extras"]["primitive_ids"])
+        got = np.concatenate(rows)
+        assert np.allclose(got[np.lexsort(got.T[::-1])], triangles(y_up(shape.vertices), shape.faces[fids]), atol=1e-6)
+    assert used == set(range(len(gltf["materials"])))  # no unused material
+    _, _, faces = read_ply(ex.to_ply(shape))
+    for key in ("part_id", "instance_id", "primitive_id"):
+        assert np.array_equal(faces[key], getattr(shape, key))
+    obj, mtl = ex.to_obj(shape)
+    assert obj.count("\nf ") == len(shape.faces) and obj.count("\nusemtl ") >= len(set(shape.instance_id.tolist()))
+    assert {line.split()[1] for line in obj.splitlines() if line.startswith("usemtl")} == {
+        line.split()[1] for line in mtl.splitlines() if line.startswith("newmtl")
+    }
+
+
 # ---------------------------------------------------------------------------- glTF validator
 
 
@@ -252,6 +327,7 @@ def test_gltf_validator_zero_errors_and_warnings(tmp_path):
     with_empty.instances.append(Instance(1, 2, [], Span(12, 1, 12, 9)))
     with_empty.parts[1].instance_ids.append(3)
     shapes = {"chair": make_shape(), "empty": empty_shape(), "with_empty": with_empty}
+    shapes.update({f"random{seed}": random_shape(seed) for seed in range(8)})
     paths = []
     for name, shape in shapes.items():
         paths.append(tmp_path / f"{name}.glb")
@@ -416,6 +492,12 @@ def test_failure_while_writing_removes_temp_file(tmp_path, monkeypatch):
     with pytest.raises(Boom):
         ex.export(make_shape(), tmp_path / "chair.ply")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_exported_file_mode_follows_umask(tmp_path):
+    ex.export(make_shape(), tmp_path / "chair.glb")
+    (tmp_path / "plain").write_bytes(b"")
+    assert (tmp_path / "chair.glb").stat().st_mode == (tmp_path / "plain").stat().st_mode
 
 
 def test_export_overwrites_atomically(tmp_path):
