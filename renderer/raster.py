@@ -1,0 +1,243 @@
+"""The GPU side: the process's one OpenGL context, the shaders, and a shape uploaded once.
+
+Two draws per view. The ID draw is single-sampled into exact targets: the face index + 1
+as an unsigned integer (from `gl_PrimitiveID`, so part, instance and primitive ids come
+from the shape's per-face tables with no quantisation) and a float target holding camera
+depth and the surface normal. The colour draw is multisampled and resolved.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from proto3d.renderer.camera import Camera
+from proto3d.renderer.errors import NO_CONTEXT, render_error
+
+GL_VERSION = 410  # gl_PrimitiveID in a fragment shader without a geometry shader
+DEBIAN_PACKAGES = "libegl1 libgl1-mesa-dri libegl-mesa0"
+SAMPLES = 4
+COLOR_TEXTURE_WIDTH = 4096
+
+VERTEX_SHADER = """
+#version 410
+uniform mat4 world_to_camera;
+uniform mat4 projection;
+in vec3 in_position;
+in vec3 in_normal;
+out vec3 v_camera;
+out vec3 v_normal;
+void main() {
+    vec4 p = world_to_camera * vec4(in_position, 1.0);
+    v_camera = p.xyz;
+    v_normal = in_normal;
+    gl_Position = projection * p;
+}
+"""
+
+ID_SHADER = """
+#version 410
+in vec3 v_camera;
+in vec3 v_normal;
+layout(location = 0) out uint face;
+layout(location = 1) out vec4 geometry;  // camera z, world normal
+void main() {
+    vec3 n = length(v_normal) > 0.0 ? normalize(v_normal) : vec3(0.0);
+    face = uint(gl_PrimitiveID + 1);
+    geometry = vec4(v_camera.z, gl_FrontFacing ? n : -n);
+}
+"""
+
+# Key light above-left of the camera, fill from the right, ambient; lit in linear space,
+# in camera axes so every view shows form the same way.
+COLOR_SHADER = """
+#version 410
+uniform mat4 world_to_camera;
+uniform sampler2D face_colors;
+uniform int colors_width;
+in vec3 v_camera;
+in vec3 v_normal;
+out vec4 color;
+const vec3 KEY = normalize(vec3(-0.45, -0.65, -0.6));
+const vec3 FILL = normalize(vec3(0.8, 0.1, -0.45));
+void main() {
+    ivec2 at = ivec2(gl_PrimitiveID % colors_width, gl_PrimitiveID / colors_width);
+    vec3 base = pow(texelFetch(face_colors, at, 0).rgb, vec3(2.2));
+    vec3 n = mat3(world_to_camera) * v_normal;
+    n = length(n) > 0.0 ? normalize(n) : vec3(0.0, 0.0, -1.0);
+    if (!gl_FrontFacing) n = -n;
+    vec3 view = normalize(-v_camera);
+    float key = max(dot(n, KEY), 0.0);
+    float fill = max(dot(n, FILL), 0.0);
+    float rim = pow(1.0 - max(dot(n, view), 0.0), 3.0);
+    float spec = pow(max(dot(n, normalize(KEY + view)), 0.0), 40.0);
+    vec3 lit = base * (0.22 + 0.85 * key + 0.3 * fill + 0.12 * rim) + 0.12 * spec;
+    color = vec4(pow(clamp(lit, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+}
+"""
+
+
+@dataclass(frozen=True)
+class Gpu:
+    ctx: object  # moderngl.Context
+    lock: threading.Lock
+    id_program: object
+    color_program: object
+
+
+@functools.cache
+def gpu() -> Gpu:
+    """The process's one context and its compiled programs, created on first use.
+
+    An EGL context costs tens of milliseconds and drivers leak when contexts are created
+    and dropped in a loop, so it is made lazily once and kept: the renderer's only
+    process-wide resource. The lock exists because a context is current in one thread at
+    a time. A failure is not cached, so a later call retries.
+    """
+    try:
+        import moderngl
+
+        ctx = moderngl.create_standalone_context(backend="egl", require=GL_VERSION)
+    except Exception as exc:  # the driver's own words are the most useful detail
+        raise render_error(
+            NO_CONTEXT,
+            f"cannot create a headless OpenGL {GL_VERSION // 100}.{GL_VERSION // 10 % 10} context through EGL: "
+            f"{str(exc).strip() or type(exc).__name__}",
+            hint=f"install EGL and Mesa (Debian/Ubuntu: `apt-get install {DEBIAN_PACKAGES}`); "
+            "without a GPU, Mesa's llvmpipe renders on the CPU",
+        ) from None
+    with ctx:
+        id_program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=ID_SHADER)
+        color_program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=COLOR_SHADER)
+    return Gpu(ctx, threading.Lock(), id_program, color_program)
+
+
+@dataclass
+class Frame:
+    """Raw per-view readback: face index + 1 (0 = background), and optional passes."""
+
+    face: np.ndarray  # (H, W) int32
+    depth: np.ndarray | None  # (H, W) float32, camera z in metres, 0 = background
+    normal: np.ndarray | None  # (H, W, 3) float32 world-space unit normals
+    rgba: np.ndarray | None  # (H, W, 4) uint8
+
+
+class Scene:
+    """A shape's triangles, normals and face colours uploaded once, drawn from any camera.
+
+    Must be used inside `with gpu.lock, gpu.ctx:`; `release()` frees the GPU memory.
+    """
+
+    def __init__(self, gpu: Gpu, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, face_colors: np.ndarray):
+        ctx = self.ctx = gpu.ctx
+        self.gpu = gpu
+        self.bbox_corners = _corners(vertices.min(axis=0), vertices.max(axis=0))
+        data = np.hstack([vertices, normals]).astype("f4")
+        self.vbo = ctx.buffer(data.tobytes())
+        self.ibo = ctx.buffer(np.ascontiguousarray(faces, dtype="i4").tobytes())
+        n = len(faces)
+        width = min(n, COLOR_TEXTURE_WIDTH)
+        rows = -(-n // width)
+        texels = np.zeros((rows * width, 4), np.uint8)
+        texels[:n, :3] = np.clip(np.round(np.asarray(face_colors, np.float64) * 255), 0, 255)
+        self.colors = ctx.texture((width, rows), 4, texels.tobytes())
+        self.colors_width = width
+        layout = [(self.vbo, "3f 3f", "in_position", "in_normal")]
+        self.id_vao = ctx.vertex_array(gpu.id_program, layout, index_buffer=self.ibo, index_element_size=4)
+        self.color_vao = ctx.vertex_array(gpu.color_program, layout, index_buffer=self.ibo, index_element_size=4)
+        self.targets: dict[tuple[int, int], tuple] = {}
+
+    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background=(1.0, 1.0, 1.0, 1.0)) -> Frame:
+        ctx = self.ctx
+        W, H = camera.width, camera.height
+        view = camera.world_to_camera.astype("f4")
+        z = self.bbox_corners @ camera.world_to_camera[:3, :3].T[:, 2] + camera.world_to_camera[2, 3]
+        if z.max() <= 0:  # the whole shape is behind the camera
+            return Frame(np.zeros((H, W), np.int32), None, None, None)
+        far = z.max() * 1.01
+        near = max(z.min() * 0.99, far * 1e-4)
+        projection = _projection(camera.K, W, H, near, far).astype("f4")
+        ids, resolved, multisampled = self._targets(W, H)
+        ctx.enable(ctx.DEPTH_TEST)
+        ctx.disable(ctx.CULL_FACE | ctx.BLEND)
+        ctx.front_face = "cw"  # the projection flips y so that row 0 of a readback is the image's top row
+
+        for program in (self.gpu.id_program, self.gpu.color_program):
+            program["world_to_camera"].write(view.T.tobytes())
+        self.gpu.id_program["projection"].write(projection.T.tobytes())
+        ids.use()
+        ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        self.id_vao.render()
+        face = np.frombuffer(ids.read(components=1, attachment=0, dtype="u4"), np.uint32).reshape(H, W).astype(np.int32)
+        depth = normal = rgba = None
+        if geometry:
+            g = np.frombuffer(ids.read(components=4, attachment=1, dtype="f4"), np.float32).reshape(H, W, 4)
+            depth, normal = g[..., 0].copy(), g[..., 1:].copy()
+        if rgb:
+            program = self.gpu.color_program
+            program["projection"].write(projection.T.tobytes())
+            program["colors_width"].value = self.colors_width
+            self.colors.use(0)
+            program["face_colors"].value = 0
+            transparent = background[3] < 1
+            multisampled.use()
+            multisampled.clear(*((0.0,) * 4 if transparent else background), depth=1.0)
+            self.color_vao.render()
+            ctx.copy_framebuffer(resolved, multisampled)
+            rgba = np.frombuffer(resolved.read(components=4), np.uint8).reshape(H, W, 4)
+            if transparent:
+                rgba = _unpremultiply(rgba, background)
+        return Frame(face, depth, normal, rgba)
+
+    def _targets(self, W: int, H: int):
+        if (W, H) not in self.targets:
+            ctx = self.ctx
+            samples = min(SAMPLES, ctx.max_samples)
+            ids = ctx.framebuffer(
+                [ctx.renderbuffer((W, H), 1, dtype="u4"), ctx.renderbuffer((W, H), 4, dtype="f4")],
+                ctx.depth_renderbuffer((W, H)),
+            )
+            resolved = ctx.framebuffer([ctx.renderbuffer((W, H), 4)])
+            multisampled = ctx.framebuffer(
+                [ctx.renderbuffer((W, H), 4, samples=samples)], ctx.depth_renderbuffer((W, H), samples=samples)
+            )
+            self.targets[(W, H)] = (ids, resolved, multisampled)
+        return self.targets[(W, H)]
+
+    def release(self) -> None:
+        for fbos in self.targets.values():
+            for fbo in fbos:
+                for attachment in (*fbo.color_attachments, fbo.depth_attachment):
+                    if attachment is not None:
+                        attachment.release()
+                fbo.release()
+        for obj in (self.id_vao, self.color_vao, self.colors, self.ibo, self.vbo):
+            obj.release()
+
+
+def _projection(K: np.ndarray, W: int, H: int, near: float, far: float) -> np.ndarray:
+    """OpenCV intrinsics -> GL clip matrix; image row v maps to window row v (y flipped)."""
+    fx, s, cx, fy, cy = K[0, 0], K[0, 1], K[0, 2], K[1, 1], K[1, 2]
+    return np.array(
+        [
+            [2 * fx / W, 2 * s / W, (2 * cx + 1) / W - 1, 0],
+            [0, 2 * fy / H, (2 * cy + 1) / H - 1, 0],
+            [0, 0, (far + near) / (far - near), -2 * far * near / (far - near)],
+            [0, 0, 1, 0],
+        ]
+    )
+
+
+def _corners(lo, hi) -> np.ndarray:
+    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64)
+
+
+def _unpremultiply(rgba: np.ndarray, background) -> np.ndarray:
+    """Composite the resolved image (cleared to transparent black, so premultiplied) over the background."""
+    coverage = rgba[..., 3:].astype(np.float32) / 255
+    bg_alpha = float(background[3])
+    alpha = coverage + (1 - coverage) * bg_alpha
+    rgb = (rgba[..., :3] / 255 + (1 - coverage) * bg_alpha * np.asarray(background[:3], np.float32)) / np.maximum(alpha, 1e-6)
+    return np.round(np.clip(np.dstack([rgb, alpha]), 0, 1) * 255).astype(np.uint8)

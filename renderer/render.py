@@ -1,0 +1,235 @@
+"""`render(shape, views)`: every pass of every view from one upload, and the queries on them."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from proto3d.compiler.shape import CompiledShape
+from proto3d.grammar.diagnostics import Span
+from proto3d.renderer.camera import Camera, named_view
+from proto3d.renderer.errors import (
+    BAD_OPTION,
+    BAD_PIXEL,
+    BLANK_RENDER,
+    EMPTY_SHAPE,
+    UNKNOWN_PASS,
+    UNKNOWN_VIEW,
+    render_error,
+)
+from proto3d.renderer.raster import Scene, gpu
+
+ALL_PASSES = ("rgb", "depth", "normal", "part", "instance", "primitive")
+DEFAULT_VIEWS = ("front", "left", "back", "iso")
+
+
+@dataclass
+class View:
+    """One camera's buffers. ID buffers hold table index + 1, 0 = background."""
+
+    name: str
+    camera: Camera
+    rgb: np.ndarray | None  # (H, W, 4) uint8, anti-aliased
+    depth: np.ndarray | None  # (H, W) float32, metres along camera z, 0 = background
+    normal: np.ndarray | None  # (H, W, 3) float32, world-space unit normals, 0 = background
+    part: np.ndarray  # (H, W) uint16 (int32 past 65534 parts)
+    instance: np.ndarray  # (H, W) uint16 (int32 past 65534 instances)
+    primitive: np.ndarray  # (H, W) int32
+    face: np.ndarray  # (H, W) int32, triangle index + 1
+
+
+@dataclass(frozen=True)
+class PixelInfo:
+    """What drew one pixel, down to the source statement."""
+
+    view: str
+    x: int
+    y: int
+    part: str
+    instance: str
+    part_id: int  # 0-based indices into the shape's tables
+    instance_id: int
+    primitive_id: int
+    face: int
+    kind: str  # primitive kind
+    span: Span
+    depth: float | None
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    def to_json(self) -> dict:
+        return {
+            "view": self.view, "x": self.x, "y": self.y, "part": self.part, "instance": self.instance,
+            "part_id": self.part_id, "instance_id": self.instance_id, "primitive_id": self.primitive_id,
+            "face": self.face, "kind": self.kind, "line": self.span.line, "column": self.span.column,
+            "depth": self.depth,
+        }
+
+
+@dataclass
+class Renders:
+    shape: CompiledShape
+    views: list[View]
+    passes: tuple[str, ...]
+
+    def view(self, key: int | str) -> View:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and -len(self.views) <= key < len(self.views):
+            return self.views[key]
+        for view in self.views:
+            if view.name == key:
+                return view
+        raise render_error(UNKNOWN_VIEW, f"no view {key!r} in these renders", expected=", ".join(v.name for v in self.views))
+
+    def at(self, view: int | str, x: int, y: int) -> PixelInfo | None:
+        """The part, instance, primitive and source span that drew pixel (x = column, y = row); None on background."""
+        v = self.view(view)
+        h, w = v.face.shape
+        if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in (x, y)) or not (0 <= x < w and 0 <= y < h):
+            raise render_error(BAD_PIXEL, f"pixel ({x!r}, {y!r}) is outside view `{v.name}`", expected=f"integers 0 <= x < {w}, 0 <= y < {h}")
+        face = int(v.face[y, x]) - 1
+        if face < 0:
+            return None
+        s = self.shape
+        primitive_id, instance_id, part_id = int(s.primitive_id[face]), int(s.instance_id[face]), int(s.part_id[face])
+        primitive = s.primitives[primitive_id] if primitive_id < len(s.primitives) else None
+        return PixelInfo(
+            view=v.name, x=int(x), y=int(y),
+            part=s.parts[part_id].label, instance=s.instance_name(instance_id),
+            part_id=part_id, instance_id=instance_id, primitive_id=primitive_id, face=face,
+            kind=primitive.kind if primitive else "", span=primitive.span if primitive else s.instances[instance_id].span,
+            depth=float(v.depth[y, x]) if v.depth is not None else None,
+        )
+
+    def part_counts(self, view: int | str) -> np.ndarray:
+        """(parts,) visible pixel count of each part in one view."""
+        return np.bincount(self.view(view).part.ravel(), minlength=len(self.shape.parts) + 1)[1:]
+
+    def instance_counts(self, view: int | str) -> np.ndarray:
+        return np.bincount(self.view(view).instance.ravel(), minlength=len(self.shape.instances) + 1)[1:]
+
+    def visible_pixels(self) -> dict[str, dict[str, dict[str, int]]]:
+        """{view: {"parts": {label: n}, "instances": {name: n}}}, zeros included."""
+        s = self.shape
+        return {
+            v.name: {
+                "parts": {p.label: int(n) for p, n in zip(s.parts, self.part_counts(v.name))},
+                "instances": {s.instance_name(i): int(n) for i, n in enumerate(self.instance_counts(v.name))},
+            }
+            for v in self.views
+        }
+
+    def invisible_parts(self) -> list[str]:
+        """Labels of parts that no view shows a single pixel of."""
+        total = sum(self.part_counts(v.name) for v in self.views)
+        return [p.label for p, n in zip(self.shape.parts, total) if n == 0]
+
+    def invisible_instances(self) -> list[str]:
+        total = sum(self.instance_counts(v.name) for v in self.views)
+        return [self.shape.instance_name(i) for i, n in enumerate(total) if n == 0]
+
+    def save(self, directory: str | Path, passes: Sequence[str] | None = None) -> list[Path]:
+        """Write the chosen passes (default: all rendered), cameras.json and visibility.json; returns the paths."""
+        from proto3d.renderer.save import save_renders
+
+        return save_renders(self, Path(directory), _check_passes(passes) if passes is not None else self.passes)
+
+
+def render(
+    shape: CompiledShape,
+    views: Sequence[str | Camera] = DEFAULT_VIEWS,
+    size: int = 512,
+    passes: Sequence[str] = ALL_PASSES,
+    background=(1.0, 1.0, 1.0, 1.0),
+) -> Renders:
+    """Upload `shape` once and render every view. Named views are framed on the shape's bounds.
+
+    ID buffers are always rendered (they make blank renders detectable and `at()` work);
+    `passes` decides whether the colour image and depth/normals are rendered and read back.
+    """
+    passes = _check_passes(passes)
+    background = _check_background(background)
+    _check_shape(shape)
+    if isinstance(views, (str, Camera)):
+        views = [views]
+    bbox = shape.bbox
+    cameras = [v if isinstance(v, Camera) else named_view(v, bbox, size) for v in views]
+    if not cameras:
+        raise render_error(BAD_OPTION, "no views to render", hint="ask for at least one view, e.g. `front`")
+    names = [c.name for c in cameras]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise render_error(BAD_OPTION, f"view `{duplicate}` is asked for twice", hint="give every camera its own name")
+
+    part_lut = _lut(shape.part_id, len(shape.parts))
+    instance_lut = _lut(shape.instance_id, len(shape.instances))
+    primitive_lut = _lut(shape.primitive_id, 1 << 31)
+    g = gpu()
+    rendered = []
+    with g.lock, g.ctx:
+        scene = Scene(g, shape.vertices, shape.normals, shape.faces, shape.face_colors)
+        try:
+            for camera in cameras:
+                frame = scene.draw(
+                    camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes, background=background
+                )
+                if not frame.face.any():
+                    raise render_error(
+                        BLANK_RENDER,
+                        f"view `{camera.name}` shows nothing: the shape covers no pixel",
+                        hint="the camera looks away from the shape or is too far; use a named view or --orbit, "
+                        "which frame the shape automatically",
+                    )
+                rendered.append(
+                    View(
+                        camera.name, camera, frame.rgba,
+                        frame.depth if "depth" in passes else None,
+                        frame.normal if "normal" in passes else None,
+                        part_lut[frame.face], instance_lut[frame.face], primitive_lut[frame.face], frame.face,
+                    )
+                )
+        finally:
+            scene.release()
+    return Renders(shape, rendered, passes)
+
+
+def _lut(ids: np.ndarray, count: int) -> np.ndarray:
+    """face index + 1 -> table index + 1, in the narrowest exact dtype."""
+    dtype = np.uint16 if count < 0xFFFF else np.int32
+    return np.concatenate([[0], np.asarray(ids, np.int64) + 1]).astype(dtype)
+
+
+def _check_passes(passes) -> tuple[str, ...]:
+    if isinstance(passes, str):
+        passes = [passes]
+    unknown = [p for p in passes if p not in ALL_PASSES]
+    if unknown:
+        raise render_error(UNKNOWN_PASS, f"unknown pass `{unknown[0]}`", expected=", ".join(ALL_PASSES))
+    return tuple(p for p in ALL_PASSES if p in passes)
+
+
+def _check_background(background) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(c) for c in background)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) == 3:
+        values += (1.0,)
+    if len(values) != 4 or not all(math.isfinite(c) and 0 <= c <= 1 for c in values):
+        raise render_error(BAD_OPTION, f"background must be 3 or 4 numbers in [0, 1], got {background!r}", expected="(r, g, b) or (r, g, b, a)")
+    return values
+
+
+def _check_shape(shape: CompiledShape) -> None:
+    faces, vertices = np.asarray(shape.faces), np.asarray(shape.vertices)
+    if faces.size == 0:
+        raise render_error(EMPTY_SHAPE, f"shape `{shape.name}` has no triangles to render", hint="add at least one primitive inside a `part` block")
+    if (
+        faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0 or faces.max() >= len(vertices)
+        or not np.all(np.isfinite(vertices)) or len(shape.part_id) != len(faces)
+    ):
+        raise render_error(EMPTY_SHAPE, f"shape `{shape.name}` is malformed: face indices or per-face tables do not match the vertices")

@@ -1,0 +1,111 @@
+"""The inspector's contact sheet: what a multimodal model needs to judge a shape in one image.
+
+Each view appears twice, shaded RGB beside a part-colour mask with part names written at
+the visible centre of each part; a legend maps colour to label, instance count and visible
+pixels, and lists the parts no view shows.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from proto3d.renderer.palette import colorize, palette
+
+PAD = 12
+GAP = 6
+LEGEND_WIDTH = 320
+INK = (20, 20, 20)
+MUTED = (110, 110, 110)
+ALERT = (190, 0, 40)
+
+
+def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str | None = None) -> Image.Image:
+    """One RGB image: a grid of views (RGB | labelled part colours) and a legend on the right."""
+    font, small, big = _font(15), _font(13), _font(20)
+    views = renders.views
+    columns = max(1, min(columns, len(views)))
+    rows = -(-len(views) // columns)
+    header = 24
+    block_w, block_h = 2 * cell + GAP, cell + header
+    grid_w = columns * block_w + (columns - 1) * PAD
+    title_h = 34
+    colors = palette(len(shape.parts))
+    totals = sum(renders.part_counts(v.name) for v in views)
+    invisible = renders.invisible_parts()
+
+    legend_lines = len(shape.parts) + 3 + len(invisible)
+    height = max(title_h + rows * (block_h + PAD), title_h + 26 + legend_lines * 22) + PAD
+    sheet = Image.new("RGB", (PAD + grid_w + PAD + LEGEND_WIDTH + PAD, height), "white")
+    draw = ImageDraw.Draw(sheet)
+    n_tri = len(shape.faces)
+    draw.text((PAD, PAD - 2), title or f"{shape.name}: {len(shape.parts)} parts, {len(shape.instances)} instances, {n_tri} triangles", fill=INK, font=big)
+
+    for k, view in enumerate(views):
+        x0 = PAD + (k % columns) * (block_w + PAD)
+        y0 = title_h + (k // columns) * (block_h + PAD)
+        h, w = view.part.shape
+        scale = cell / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        draw.text((x0, y0 + 2), f"view `{view.name}`", fill=INK, font=font)
+        if view.rgb is not None:
+            rgb = Image.fromarray(view.rgb).convert("RGBA")
+            flat = Image.new("RGBA", rgb.size, "white")
+            sheet.paste(Image.alpha_composite(flat, rgb).convert("RGB").resize(size, Image.LANCZOS), (x0, y0 + header))
+        mask = Image.fromarray(colorize(view.part, len(shape.parts))).resize(size, Image.NEAREST)
+        mx = x0 + cell + GAP
+        sheet.paste(mask, (mx, y0 + header))
+        draw.rectangle([x0, y0 + header, x0 + 2 * cell + GAP - 1, y0 + header + cell - 1], outline=(225, 225, 225))
+        _label_parts(draw, shape, renders, view, small, (mx, y0 + header), scale, size)
+
+    lx = PAD + grid_w + PAD
+    y = title_h
+    draw.text((lx, y), "parts (colour, label, instances, visible px)", fill=INK, font=font)
+    y += 26
+    for i, part in enumerate(shape.parts):
+        draw.rectangle([lx, y + 2, lx + 16, y + 18], fill=tuple(int(c) for c in colors[i]), outline=INK)
+        count = len(part.instance_ids)
+        text = f"{part.label}" + (f" x{count}" if count > 1 else "") + f"  {int(totals[i])} px"
+        draw.text((lx + 24, y + 2), text, fill=INK if totals[i] else ALERT, font=small)
+        y += 22
+    y += 10
+    if invisible:
+        draw.text((lx, y), "not visible from any view:", fill=ALERT, font=font)
+        for label in invisible:
+            y += 22
+            draw.text((lx + 10, y), label, fill=ALERT, font=small)
+    else:
+        draw.text((lx, y), "every part is visible in some view", fill=MUTED, font=small)
+    return sheet
+
+
+def _label_parts(draw, shape, renders, view, font, origin, scale, size) -> None:
+    """Write each visible part's label at the visible centre of its most visible instance."""
+    instance_counts = renders.instance_counts(view.name)
+    placed: list[tuple[int, int, int, int]] = []
+    for part_id, part in enumerate(shape.parts):
+        counts = [(instance_counts[i], i) for i in part.instance_ids]
+        best_count, best = max(counts) if counts else (0, -1)
+        if best_count == 0:
+            continue
+        ys, xs = np.nonzero(view.instance == best + 1)
+        k = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)  # a visible pixel nearest the centroid
+        ax, ay = origin[0] + (xs[k] + 0.5) * scale, origin[1] + (ys[k] + 0.5) * scale
+        left, top, right, bottom = draw.textbbox((0, 0), part.label, font=font, stroke_width=2)
+        tw, th = right - left, bottom - top
+        x = int(min(max(ax - tw / 2, origin[0]), origin[0] + size[0] - tw))
+        y = int(min(max(ay - th - 4, origin[1]), origin[1] + size[1] - th))
+        for _ in range(6):  # step away from labels already written
+            box = (x, y, x + tw, y + th)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+            y = int(min(y + th + 2, origin[1] + size[1] - th))
+        placed.append((x, y, x + tw, y + th))
+        draw.ellipse([ax - 3, ay - 3, ax + 3, ay + 3], fill="white", outline=INK)
+        draw.text((x - left, y - top), part.label, fill=INK, font=font, stroke_width=2, stroke_fill="white")
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 or no FreeType: the fixed bitmap font
+        return ImageFont.load_default()
