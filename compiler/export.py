@@ -12,6 +12,7 @@ import math
 import os
 import secrets
 import struct
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -117,14 +118,16 @@ def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
 
 
 def _span(span: Span) -> dict:
-    return {"line": span.line, "column": span.column, "end_line": span.end_line, "end_column": span.end_column}
+    return asdict(span)
 
 
 def _instance_faces(shape: CompiledShape) -> list[np.ndarray]:
     """Face indices of every instance, in face order."""
+    if not shape.instances:
+        return []
     order = np.argsort(shape.instance_id, kind="stable")
-    counts = np.bincount(shape.instance_id, minlength=len(shape.instances)) if len(order) else np.zeros(len(shape.instances), int)
-    return np.split(order, np.cumsum(counts)[:-1]) if len(shape.instances) else []
+    counts = np.bincount(shape.instance_id, minlength=len(shape.instances))
+    return np.split(order, np.cumsum(counts)[:-1])
 
 
 # ---------------------------------------------------------------------------- GLB
@@ -231,8 +234,7 @@ def _rgb(hx: str) -> tuple[float, float, float]:
 
 def _unit(n: np.ndarray) -> np.ndarray:
     """Unit float32 normals (the validator rejects non-unit ones); degenerate ones point up."""
-    n = n.astype(np.float64)
-    length = np.linalg.norm(n, axis=1, keepdims=True) if len(n) else np.zeros((0, 1))
+    length = np.linalg.norm(n, axis=1, keepdims=True)
     bad = ~np.isfinite(length[:, 0]) | (length[:, 0] < 1e-12)
     out = np.divide(n, length, out=np.zeros_like(n), where=~bad[:, None])
     out[bad] = (0.0, 1.0, 0.0)
@@ -333,7 +335,7 @@ def to_ply(shape: CompiledShape) -> bytes:
 
 def parts_manifest(shape: CompiledShape) -> dict:
     """The parts JSON: what each part and instance is, where it is and which lines made it."""
-    face_count = np.bincount(shape.instance_id, minlength=len(shape.instances)) if len(shape.faces) else np.zeros(len(shape.instances), int)
+    face_count = np.bincount(shape.instance_id, minlength=len(shape.instances))
     lo, hi = shape.bbox
     parts = []
     for pid, part in enumerate(shape.parts):
