@@ -152,7 +152,8 @@ def framed_view(name: str, azimuth: float, elevation: float, bbox, size: int) ->
 def named_view(name: str, shape_bbox, size: int) -> Camera:
     """`front`, `back`, `left`, `right`, `top`, `bottom` or `iso`, framed on the bbox."""
     if name not in VIEWS:
-        close = difflib.get_close_matches(str(name), VIEWS, n=1)
+        text = str(name).lower()
+        close = [v for v in VIEWS if text.startswith(v) or v.startswith(text)] or difflib.get_close_matches(text, VIEWS, n=1)
         raise render_error(
             UNKNOWN_VIEW,
             f"unknown view `{name}`",

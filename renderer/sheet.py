@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from proto3d.renderer.palette import colorize, palette
+from proto3d.renderer.palette import colorize, hex_color, palette
 
 PAD = 12
 GAP = 6
@@ -20,7 +20,11 @@ ALERT = (190, 0, 40)
 
 
 def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str | None = None) -> Image.Image:
-    """One RGB image: a grid of views (RGB | labelled part colours) and a legend on the right."""
+    """One RGB image: a grid of views (RGB | labelled part colours) and a legend on the right.
+
+    `image.info["legend"]` lists what the legend shows ({label, color, instances, pixels,
+    swatch box}) and `image.info["invisible"]` the parts no view shows, for programs.
+    """
     font, small, big = _font(15), _font(13), _font(20)
     views = renders.views
     columns = max(1, min(columns, len(views)))
@@ -61,8 +65,11 @@ def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str 
     y = title_h
     draw.text((lx, y), "parts (colour, label, instances, visible px)", fill=INK, font=font)
     y += 26
+    legend = []
     for i, part in enumerate(shape.parts):
-        draw.rectangle([lx, y + 2, lx + 16, y + 18], fill=tuple(int(c) for c in colors[i]), outline=INK)
+        box = (lx, y + 2, lx + 16, y + 18)
+        draw.rectangle(box, fill=tuple(int(c) for c in colors[i]), outline=INK)
+        legend.append({"label": part.label, "color": hex_color(colors[i]), "instances": len(part.instance_ids), "pixels": int(totals[i]), "box": box})
         count = len(part.instance_ids)
         text = f"{part.label}" + (f" x{count}" if count > 1 else "") + f"  {int(totals[i])} px"
         draw.text((lx + 24, y + 2), text, fill=INK if totals[i] else ALERT, font=small)
@@ -75,6 +82,7 @@ def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str 
             draw.text((lx + 10, y), label, fill=ALERT, font=small)
     else:
         draw.text((lx, y), "every part is visible in some view", fill=MUTED, font=small)
+    sheet.info.update(legend=legend, invisible=invisible)
     return sheet
 
 
