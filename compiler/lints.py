@@ -1,0 +1,765 @@
+"""Geometric lints: problems a program can have although it compiles.
+
+`lint(shape)` returns warnings about the tessellated geometry, each with a code, the span
+of the offending `part` statement (or primitive) and a concrete fix:
+
+* W101 floating: an instance, or a group of instances touching each other, that no chain
+  of contacts connects to the ground; reports the gap to the nearest grounded geometry.
+* W102 out of bounds: an instance outside the declared `bounds` box, or an overall size
+  far from the declared one.
+* W103 not grounded: the lowest point of the shape is not on z = 0.
+* W104 hidden: an instance entirely inside another one.
+* W105 degenerate primitive: non-positive size, or a mesh without area or volume.
+
+Contact is decided on the triangles, never on bounding boxes: two instances touch when
+their surfaces come within a tolerance (max(1 mm, 0.5 % of the larger instance's extent),
+which absorbs faceting of curved primitives and rounding in hand-typed numbers) or when
+one primitive lies inside another. Bounding boxes only prune candidate pairs. The exact
+kernels (point-triangle, segment-segment, segment-triangle, triangle-triangle distance,
+generalised winding number) are Numba functions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from proto3d.compiler.shape import CompiledShape
+from proto3d.grammar.diagnostics import Diagnostic, Span
+
+ABS_TOL = 1e-3  # contact tolerance floor, metres
+REL_TOL = 0.005  # contact tolerance as a fraction of an instance's largest extent
+GROUND_TOL = 1e-3  # W103: allowed |lowest z|
+BOUNDS_ABS_TOL = 5e-3  # W102: allowed overshoot, metres ...
+BOUNDS_REL_TOL = 0.05  # ... or this fraction of the bound, whichever is larger
+SMALL_FRACTION = 0.5  # W102: overall size below this fraction of a bound is reported
+SURFACE_EPS = 1e-4  # W104: a vertex this close to a surface counts as inside
+HIDDEN_SAMPLES = 128  # W104: triangles sampled per primitive (all of them if fewer)
+FLAT_RATIO = 1e-5  # W105: volume / area**1.5 below this is a flat primitive
+MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
+
+
+def lint(shape: CompiledShape) -> list[Diagnostic]:
+    """All geometric warnings of a compiled shape, sorted by code then position."""
+    geo = _Geometry.of(shape)
+    found = _degenerate(shape, geo) + _grounding(shape, geo) + _bounds(shape, geo)
+    if geo.tri.shape[0]:
+        found += _contacts(shape, geo)
+    return sorted(found, key=lambda d: (d.code, d.span.line, d.span.column))
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+@dataclass
+class _Geometry:
+    """Triangles sorted by (instance, primitive), in groups of one primitive each.
+
+    Group g owns triangles gstart[g]:gstart[g+1]; instance i owns groups ig[i]:ig[i+1].
+    """
+
+    tri: np.ndarray  # (F, 3, 3) float64 corner positions
+    tlo: np.ndarray  # (F, 3) triangle bounding boxes
+    thi: np.ndarray
+    gstart: np.ndarray  # (G + 1,) int64
+    gprim: np.ndarray  # (G,) primitive id of each group
+    glo: np.ndarray  # (G, 3) group bounding boxes
+    ghi: np.ndarray
+    ig: np.ndarray  # (I + 1,) int64
+    ilo: np.ndarray  # (I, 3) instance bounding boxes (zeros for empty instances)
+    ihi: np.ndarray
+    tol: np.ndarray  # (I,) contact tolerance of each instance
+
+    @classmethod
+    def of(cls, shape: CompiledShape) -> "_Geometry":
+        n_inst = len(shape.instances)
+        order = np.lexsort((shape.primitive_id, shape.instance_id))
+        tri = shape.vertices[shape.faces[order]].astype(np.float64).reshape(-1, 3, 3)
+        inst = np.asarray(shape.instance_id)[order]
+        prim = np.asarray(shape.primitive_id)[order]
+        cut = np.flatnonzero((np.diff(prim) != 0) | (np.diff(inst) != 0)) + 1
+        first = np.concatenate([[0], cut]) if len(tri) else np.zeros(0, np.int64)
+        gstart = np.concatenate([first, [len(tri)]]).astype(np.int64)
+        tlo, thi = tri.min(axis=1), tri.max(axis=1)
+        glo = np.minimum.reduceat(tlo, first) if len(tri) else np.zeros((0, 3))
+        ghi = np.maximum.reduceat(thi, first) if len(tri) else np.zeros((0, 3))
+        ig = np.searchsorted(inst[first], np.arange(n_inst + 1)).astype(np.int64)
+        ilo, ihi = np.zeros((n_inst, 3)), np.zeros((n_inst, 3))
+        for i in range(n_inst):
+            if ig[i] < ig[i + 1]:
+                ilo[i] = glo[ig[i] : ig[i + 1]].min(axis=0)
+                ihi[i] = ghi[ig[i] : ig[i + 1]].max(axis=0)
+        tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
+        return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, tol)
+
+    def has_geometry(self, i: int) -> bool:
+        return bool(self.ig[i] < self.ig[i + 1])
+
+    def tri_range(self, i: int) -> tuple[int, int]:
+        return int(self.gstart[self.ig[i]]), int(self.gstart[self.ig[i + 1]])
+
+
+# --------------------------------------------------------------------------- W105
+
+
+def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
+    """Primitives with a non-positive size, no triangles, no area or no volume."""
+    area = np.zeros(len(shape.primitives))
+    volume = np.zeros(len(shape.primitives))
+    max_area = np.zeros(len(shape.primitives))
+    if len(geo.tri):
+        a, b, c = geo.tri[:, 0], geo.tri[:, 1], geo.tri[:, 2]
+        tri_area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+        tri_vol = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
+        first = geo.gstart[:-1]
+        area[geo.gprim] = np.add.reduceat(tri_area, first)
+        volume[geo.gprim] = np.abs(np.add.reduceat(tri_vol, first))
+        max_area[geo.gprim] = np.maximum.reduceat(tri_area, first)
+    has_faces = np.zeros(len(shape.primitives), bool)
+    has_faces[geo.gprim] = True
+
+    out = []
+    for k, prim in enumerate(shape.primitives):
+        why = _bad_params(prim.params)
+        if why is None:
+            if not has_faces[k]:
+                why = "it produced no triangles"
+            elif max_area[k] < MIN_AREA:
+                why = "all its triangles have zero area"
+            elif volume[k] <= FLAT_RATIO * area[k] ** 1.5:
+                why = "it encloses no volume (it is flat)"
+        if why is None:
+            continue
+        owner = shape.instance_name(prim.instance_id) if prim.instance_id < len(shape.instances) else "?"
+        out.append(_warning(
+            "W105",
+            f"degenerate `{prim.kind}` in part `{owner}`: {why}",
+            prim.span,
+            "give every size a positive value in metres (a scale of 0 also flattens it), or remove the primitive",
+        ))
+    return out
+
+
+_SIZES = ("size", "r", "h", "R", "thickness")
+
+
+def _bad_params(params: dict) -> str | None:
+    """Why the primitive's own numbers make it degenerate, or None."""
+    for name in _SIZES:
+        if name not in params:
+            continue
+        values = np.atleast_1d(np.asarray(params[name], dtype=float)).ravel()
+        bad = np.flatnonzero(~(values > 0))
+        if len(bad):
+            label = name if values.size == 1 else f"{name}[{bad[0]}]"
+            return f"{label} = {_num(values[bad[0]])}"
+    r1, r2 = params.get("r1"), params.get("r2")
+    if r1 is not None and r2 is not None:
+        r1, r2 = float(r1), float(r2)
+        if r1 < 0 or r2 < 0 or max(r1, r2) <= 0:
+            return f"r1 = {_num(r1)}, r2 = {_num(r2)}"
+    return None
+
+
+# --------------------------------------------------------------------------- W103
+
+
+def _grounding(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
+    if not len(geo.tri):
+        return []
+    low = int(np.argmin(geo.tlo[:, 2]))
+    z = float(geo.tlo[low, 2])
+    if abs(z) <= GROUND_TOL:
+        return []
+    owner = _owner_of_triangle(geo, low)
+    where = "above" if z > 0 else "below"
+    return [_warning(
+        "W103",
+        f"the shape does not stand on the ground: its lowest point (in `{shape.instance_name(owner)}`) "
+        f"is at z = {_num(z)} m, {_num(abs(z))} m {where} z = 0",
+        shape.instances[owner].span,
+        f"objects rest with their lowest point on z = 0: move everything by [0, 0, {_num(-z)}] "
+        f"(wrap it in translate([0, 0, {_num(-z)}]) {{ ... }}) or fix the height of the lowest part",
+    )]
+
+
+def _owner_of_triangle(geo: _Geometry, t: int) -> int:
+    group = int(np.searchsorted(geo.gstart, t, side="right")) - 1
+    return int(np.searchsorted(geo.ig, group, side="right")) - 1
+
+
+# --------------------------------------------------------------------------- W102
+
+_AXES = ("width", "depth", "height")
+_SIDES = (("past the left side", "past the right side"), ("past the front", "past the back"), ("", "above the top"))
+
+
+def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
+    """Instances poking out of the declared box, and an overall size far from it.
+
+    The box is [-w/2, w/2] × [-d/2, d/2] × [0, h]; its floor is left to W103, which
+    already reports anything below z = 0.
+    """
+    if shape.bounds is None or not len(geo.tri):
+        return []
+    size = np.asarray(shape.bounds, dtype=float).reshape(3)
+    tol = np.maximum(BOUNDS_ABS_TOL, BOUNDS_REL_TOL * size)
+    box_lo = np.array([-size[0] / 2, -size[1] / 2, -np.inf])
+    box_hi = np.array([size[0] / 2, size[1] / 2, size[2]])
+    declared = _vec(size)
+    out = []
+    for i, inst in enumerate(shape.instances):
+        if not geo.has_geometry(i):
+            continue
+        below, above = box_lo - geo.ilo[i], geo.ihi[i] - box_hi
+        sides = []
+        for axis, (low_side, high_side) in enumerate(_SIDES):
+            if below[axis] > tol[axis]:
+                sides.append(f"{_num(below[axis])} m {low_side}")
+            if above[axis] > tol[axis]:
+                sides.append(f"{_num(above[axis])} m {high_side}")
+        if sides:
+            out.append(_warning(
+                "W102",
+                f"part `{shape.instance_name(i)}` extends outside the declared bounds {declared}: " + ", ".join(sides),
+                inst.span,
+                "bounds are centred on x = 0, y = 0 and span z from 0 to h: move or shrink this part, "
+                "or correct `bounds` if the object really is that large",
+            ))
+
+    lo, hi = geo.tlo.min(axis=0), geo.thi.max(axis=0)
+    actual = hi - lo
+    problems = []
+    for axis in range(3):
+        if actual[axis] > size[axis] + tol[axis]:
+            problems.append(f"{_num(actual[axis] - size[axis])} m too large in {_AXES[axis]}")
+        elif actual[axis] < SMALL_FRACTION * size[axis]:
+            problems.append(f"only {100 * actual[axis] / size[axis]:.0f} % of the declared {_AXES[axis]}")
+    if problems:
+        out.append(_warning(
+            "W102",
+            f"the shape measures {_vec(actual)} m but bounds are {declared}: " + ", ".join(problems),
+            Span(),
+            "check the units (2cm = 0.02, sizes are full extents in metres) and the part sizes, "
+            "or correct `bounds`",
+        ))
+    return out
+
+
+# --------------------------------------------------------------------------- W101, W104
+
+
+def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
+    n = len(shape.instances)
+    present = np.array([geo.has_geometry(i) for i in range(n)], dtype=np.bool_)
+    pairs = _candidate_pairs(geo.ilo, geo.ihi, geo.tol, present)
+    pair_tol = np.maximum(geo.tol[pairs[:, 0]], geo.tol[pairs[:, 1]]) if len(pairs) else np.zeros(0)
+    touching = _touching_pairs(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol)
+    hidden = _hidden(shape, geo, pairs)
+    return hidden + _floating(shape, geo, pairs[touching], present)
+
+
+def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Diagnostic]:
+    """W104: an instance whose every primitive lies inside one primitive of another instance.
+
+    Of two identical instances, only the later one is reported.
+    """
+    ordered = np.concatenate([pairs, pairs[:, ::-1]])
+    x, y = ordered[:, 0], ordered[:, 1]
+    fits = np.all(geo.ilo[x] >= geo.ilo[y] - SURFACE_EPS, axis=1) & np.all(geo.ihi[x] <= geo.ihi[y] + SURFACE_EPS, axis=1)
+    inside = {
+        (int(a), int(b))
+        for a, b in ordered[fits]
+        if _instance_inside(geo.tri, geo.gstart, geo.glo, geo.ghi, geo.ig, a, b, SURFACE_EPS, HIDDEN_SAMPLES)
+    }
+    out = []
+    for x in sorted({x for x, _ in inside}):
+        hosts = [y for xx, y in sorted(inside) if xx == x and not ((y, x) in inside and y > x)]
+        if hosts:
+            out.append(_warning(
+                "W104",
+                f"part `{shape.instance_name(x)}` is entirely inside `{shape.instance_name(hosts[0])}`: "
+                "it cannot be seen from any view",
+                shape.instances[x].span,
+                "make it larger than its host or move it out so that it shows, or remove it if it duplicates the host",
+            ))
+    return out
+
+
+def _floating(shape: CompiledShape, geo: _Geometry, touching: np.ndarray, present: np.ndarray) -> list[Diagnostic]:
+    """W101: connected components of the contact graph that do not reach the ground."""
+    n = len(shape.instances)
+    ground_z = float(geo.tlo[:, 2].min())
+    parent = list(range(n + 1))  # node n is the ground
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in touching:
+        parent[find(int(a))] = find(int(b))
+    for i in range(n):
+        if present[i] and geo.ilo[i, 2] <= ground_z + geo.tol[i]:
+            parent[find(i)] = find(n)
+
+    components: dict[int, list[int]] = {}
+    for i in range(n):
+        if present[i] and find(i) != find(n):
+            components.setdefault(find(i), []).append(i)
+    grounded = np.array([i for i in range(n) if present[i] and find(i) == find(n)], dtype=np.int64)
+
+    out = []
+    for members in sorted(components.values()):
+        gap, source, target, p, q = _nearest_support(geo, members, grounded, ground_z)
+        out.append(_floating_warning(shape, members, gap, source, target, p, q))
+    return out
+
+
+def _nearest_support(geo: _Geometry, members: list[int], grounded: np.ndarray, ground_z: float):
+    """Smallest gap from a floating component to grounded geometry or to the ground plane.
+
+    Returns (gap, member, target instance or -1 for the ground, point on member, point on target).
+    """
+    low = min(members, key=lambda i: geo.ilo[i, 2])
+    start, stop = geo.tri_range(low)
+    t = start + int(np.argmin(geo.tlo[start:stop, 2]))
+    p = geo.tri[t][int(np.argmin(geo.tri[t, :, 2]))]
+    best = (float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z]))
+    for i in members:
+        a0, a1 = geo.tri_range(i)
+        gaps = np.maximum(0.0, np.maximum(geo.ilo[grounded] - geo.ihi[i], geo.ilo[i] - geo.ihi[grounded]))
+        box_dist = np.linalg.norm(gaps, axis=1)
+        for k in np.argsort(box_dist, kind="stable"):
+            if box_dist[k] >= best[0]:
+                break
+            j = int(grounded[k])
+            b0, b1 = geo.tri_range(j)
+            d, pa, pb = _mesh_distance(geo.tri, geo.tlo, geo.thi, a0, a1, b0, b1, best[0])
+            if d < best[0]:
+                best = (d, i, j, pa, pb)
+    return best
+
+
+def _floating_warning(shape, members, gap, source, target, p, q) -> Diagnostic:
+    names = [shape.instance_name(i) for i in members]
+    move = q - p
+    if target < 0:
+        relation, anchor = "above the ground", None
+    else:
+        axis = int(np.argmax(np.abs(move)))
+        up = move[axis] > 0
+        relation = ("left of", "in front of", "below")[axis] if up else ("right of", "behind", "above")[axis]
+        relation += f" `{shape.instance_name(target)}`"
+        side = ("left", "front", "bottom")[axis] if up else ("right", "back", "top")[axis]
+        anchor = f"{_anchor_name(shape, target)}.{side}"
+    if len(members) == 1:
+        subject = f"part `{names[0]}` floats"
+    else:
+        listed = ", ".join(f"`{n}`" for n in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        subject = f"parts {listed} float together (they touch each other but nothing holding them up); `{names[members.index(source)]}` is"
+    hint = f"move {'it' if len(members) == 1 else 'the group'} by {_vec(move)} to close the gap"
+    hint += f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
+    return _warning("W101", f"{subject} {_num(gap)} m {relation}", shape.instances[source].span, hint)
+
+
+def _anchor_name(shape: CompiledShape, i: int) -> str:
+    part = shape.parts[shape.instances[i].part_id]
+    return part.label if len(part.instance_ids) == 1 else f"{part.label}[{shape.instances[i].index}]"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _warning(code: str, message: str, span: Span, hint: str) -> Diagnostic:
+    return Diagnostic(code, message, span, severity="warning", hint=hint)
+
+
+def _num(x: float) -> str:
+    text = f"{x:.3f}"
+    return "0.000" if text == "-0.000" else text
+
+
+def _vec(v) -> str:
+    return "[" + ", ".join(_num(float(x)) for x in v) + "]"
+
+
+# --------------------------------------------------------------------------- kernels
+# Vectors are 3-tuples of floats so that nothing is allocated in the inner loops.
+
+
+@njit(cache=True)
+def _sub(a, b):
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
+
+
+@njit(cache=True)
+def _axpy(a, s, b):
+    """a + s * b"""
+    return (a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2])
+
+
+@njit(cache=True)
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+@njit(cache=True)
+def _cross(a, b):
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+@njit(cache=True)
+def _corner(tri, t, k):
+    return (tri[t, k, 0], tri[t, k, 1], tri[t, k, 2])
+
+
+@njit(cache=True)
+def _clamp01(x):
+    return min(max(x, 0.0), 1.0)
+
+
+@njit(cache=True)
+def _closest_on_segment(p, a, b):
+    ab = _sub(b, a)
+    den = _dot(ab, ab)
+    t = _clamp01(_dot(_sub(p, a), ab) / den) if den > 0.0 else 0.0
+    return _axpy(a, t, ab)
+
+
+@njit(cache=True)
+def _closest_on_triangle(p, a, b, c):
+    """Closest point of triangle abc to p (Ericson, Real-Time Collision Detection 5.1.5)."""
+    ab, ac, ap = _sub(b, a), _sub(c, a), _sub(p, a)
+    d1, d2 = _dot(ab, ap), _dot(ac, ap)
+    if d1 <= 0.0 and d2 <= 0.0:
+        return a
+    bp = _sub(p, b)
+    d3, d4 = _dot(ab, bp), _dot(ac, bp)
+    if d3 >= 0.0 and d4 <= d3:
+        return b
+    cp = _sub(p, c)
+    d5, d6 = _dot(ab, cp), _dot(ac, cp)
+    if d6 >= 0.0 and d5 <= d6:
+        return c
+    vc = d1 * d4 - d3 * d2
+    if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
+        return _closest_on_segment(p, a, b)
+    vb = d5 * d2 - d1 * d6
+    if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
+        return _closest_on_segment(p, a, c)
+    va = d3 * d6 - d5 * d4
+    if va <= 0.0 and d4 - d3 >= 0.0 and d5 - d6 >= 0.0:
+        return _closest_on_segment(p, b, c)
+    den = va + vb + vc
+    if den <= 0.0:  # zero-area triangle: its closest point lies on an edge
+        q1, q2, q3 = _closest_on_segment(p, a, b), _closest_on_segment(p, b, c), _closest_on_segment(p, a, c)
+        e1, e2, e3 = _sub(q1, p), _sub(q2, p), _sub(q3, p)
+        s1, s2, s3 = _dot(e1, e1), _dot(e2, e2), _dot(e3, e3)
+        return q1 if s1 <= s2 and s1 <= s3 else (q2 if s2 <= s3 else q3)
+    return _axpy(_axpy(a, vb / den, ab), vc / den, ac)
+
+
+@njit(cache=True)
+def _closest_between_segments(p1, q1, p2, q2):
+    """Closest points of segments p1q1 and p2q2 (Ericson 5.1.9), degenerate segments included."""
+    d1, d2, r = _sub(q1, p1), _sub(q2, p2), _sub(p1, p2)
+    a, e, f = _dot(d1, d1), _dot(d2, d2), _dot(d2, r)
+    if a <= 0.0 and e <= 0.0:
+        return p1, p2
+    if a <= 0.0:
+        s, t = 0.0, _clamp01(f / e)
+    else:
+        c = _dot(d1, r)
+        if e <= 0.0:
+            s, t = _clamp01(-c / a), 0.0
+        else:
+            b = _dot(d1, d2)
+            den = a * e - b * b
+            s = _clamp01((b * f - c * e) / den) if den > 0.0 else 0.0
+            t = (b * s + f) / e
+            if t < 0.0:
+                s, t = _clamp01(-c / a), 0.0
+            elif t > 1.0:
+                s, t = _clamp01((b - c) / a), 1.0
+    return _axpy(p1, s, d1), _axpy(p2, t, d2)
+
+
+@njit(cache=True)
+def _segment_hits_triangle(p, q, a, b, c):
+    """Parameter t in [0, 1] where segment pq crosses triangle abc, or -1 (Möller-Trumbore)."""
+    d, e1, e2 = _sub(q, p), _sub(b, a), _sub(c, a)
+    h = _cross(d, e2)
+    det = _dot(e1, h)
+    if det == 0.0:
+        return -1.0
+    s = _sub(p, a)
+    u = _dot(s, h) / det
+    if u < 0.0 or u > 1.0:
+        return -1.0
+    w = _cross(s, e1)
+    v = _dot(d, w) / det
+    if v < 0.0 or u + v > 1.0:
+        return -1.0
+    t = _dot(e2, w) / det
+    return t if 0.0 <= t <= 1.0 else -1.0
+
+
+@njit(cache=True)
+def _triangle_distance(tri, i, j):
+    """Squared distance between triangles i and j with the closest points (0 if they cross)."""
+    for s, o in ((i, j), (j, i)):
+        a, b, c = _corner(tri, o, 0), _corner(tri, o, 1), _corner(tri, o, 2)
+        for k in range(3):
+            p, q = _corner(tri, s, k), _corner(tri, s, (k + 1) % 3)
+            t = _segment_hits_triangle(p, q, a, b, c)
+            if t >= 0.0:
+                x = _axpy(p, t, _sub(q, p))
+                return 0.0, x, x
+    best, bp, bq = np.inf, _corner(tri, i, 0), _corner(tri, j, 0)
+    for s, o in ((i, j), (j, i)):
+        a, b, c = _corner(tri, o, 0), _corner(tri, o, 1), _corner(tri, o, 2)
+        for k in range(3):
+            p = _corner(tri, s, k)
+            q = _closest_on_triangle(p, a, b, c)
+            e = _sub(q, p)
+            d2 = _dot(e, e)
+            if d2 < best:
+                best, bp, bq = d2, (p if s == i else q), (q if s == i else p)
+    for k in range(3):
+        p1, q1 = _corner(tri, i, k), _corner(tri, i, (k + 1) % 3)
+        for m in range(3):
+            p2, q2 = _corner(tri, j, m), _corner(tri, j, (m + 1) % 3)
+            x, y = _closest_between_segments(p1, q1, p2, q2)
+            e = _sub(y, x)
+            d2 = _dot(e, e)
+            if d2 < best:
+                best, bp, bq = d2, x, y
+    return best, bp, bq
+
+
+@njit(cache=True)
+def _winding(p, tri, start, stop):
+    """Generalised winding number of triangles start:stop around p (1 inside a closed mesh, 0 outside).
+
+    Sum of signed solid angles (Van Oosterom & Strackee); robust to duplicated vertices and
+    unwelded seams, and its sign flips for inward-facing meshes, so callers use abs().
+    """
+    total = 0.0
+    for t in range(start, stop):
+        a, b, c = _sub(_corner(tri, t, 0), p), _sub(_corner(tri, t, 1), p), _sub(_corner(tri, t, 2), p)
+        la, lb, lc = math.sqrt(_dot(a, a)), math.sqrt(_dot(b, b)), math.sqrt(_dot(c, c))
+        num = _dot(a, _cross(b, c))
+        den = la * lb * lc + _dot(a, b) * lc + _dot(a, c) * lb + _dot(b, c) * la
+        total += math.atan2(num, den)
+    return total / (2.0 * math.pi)
+
+
+@njit(cache=True)
+def _point_mesh_distance2(p, tri, start, stop):
+    best = np.inf
+    for t in range(start, stop):
+        q = _closest_on_triangle(p, _corner(tri, t, 0), _corner(tri, t, 1), _corner(tri, t, 2))
+        e = _sub(q, p)
+        best = min(best, _dot(e, e))
+    return best
+
+
+@njit(cache=True)
+def _boxes_overlap(lo1, hi1, lo2, hi2, pad):
+    for k in range(3):
+        if lo1[k] - pad > hi2[k] or lo2[k] - pad > hi1[k]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _point_in_box(p, lo, hi):
+    return lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and lo[2] <= p[2] <= hi[2]
+
+
+@njit(cache=True)
+def _candidate_pairs(lo, hi, tol, present):
+    """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap (sweep and prune on x)."""
+    n = lo.shape[0]
+    order = np.argsort(lo[:, 0] - tol)
+    out = np.empty((0, 2), np.int64)
+    for sweep in range(2):  # count, then fill
+        count = 0
+        for u in range(n):
+            i = order[u]
+            if not present[i]:
+                continue
+            for v in range(u + 1, n):
+                j = order[v]
+                if lo[j, 0] - tol[j] > hi[i, 0] + tol[i]:
+                    break
+                if present[j] and _boxes_overlap(lo[i], hi[i], lo[j], hi[j], tol[i] + tol[j]):
+                    if sweep == 1:
+                        out[count, 0], out[count, 1] = min(i, j), max(i, j)
+                    count += 1
+        if sweep == 0:
+            out = np.empty((count, 2), np.int64)
+    return out
+
+
+@njit(cache=True)
+def _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, tol):
+    """Whether any triangle of a0:a1 comes within tol of one of b0:b1.
+
+    Only triangles inside the overlap of the two groups' boxes are compared, swept along
+    the longest axis of that overlap.
+    """
+    lo = np.empty(3)
+    hi = np.empty(3)
+    for k in range(3):
+        lo[k] = max(tlo[a0:a1, k].min(), tlo[b0:b1, k].min()) - tol
+        hi[k] = min(thi[a0:a1, k].max(), thi[b0:b1, k].max()) + tol
+        if lo[k] > hi[k]:
+            return False
+    axis = np.argmax(hi - lo)
+    ia = np.empty(a1 - a0, np.int64)
+    na = 0
+    for t in range(a0, a1):
+        if _boxes_overlap(tlo[t], thi[t], lo, hi, 0.0):
+            ia[na] = t
+            na += 1
+    ib = np.empty(b1 - b0, np.int64)
+    nb = 0
+    width = 0.0
+    for t in range(b0, b1):
+        if _boxes_overlap(tlo[t], thi[t], lo, hi, 0.0):
+            ib[nb] = t
+            nb += 1
+            width = max(width, thi[t, axis] - tlo[t, axis])
+    if na == 0 or nb == 0:
+        return False
+    ib = ib[:nb]
+    ib = ib[np.argsort(tlo[ib, axis])]
+    keys = tlo[ib, axis]
+    tol2 = tol * tol
+    for u in range(na):
+        i = ia[u]
+        first = np.searchsorted(keys, tlo[i, axis] - tol - width)
+        last = np.searchsorted(keys, thi[i, axis] + tol, side="right")
+        for v in range(first, last):
+            j = ib[v]
+            if _boxes_overlap(tlo[i], thi[i], tlo[j], thi[j], tol):
+                if _triangle_distance(tri, i, j)[0] <= tol2:
+                    return True
+    return False
+
+
+@njit(cache=True)
+def _touching_pairs(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol):
+    """For each instance pair: do surfaces come within tol, or does a primitive lie inside the other?"""
+    out = np.zeros(pairs.shape[0], np.bool_)
+    for n in range(pairs.shape[0]):
+        a, b, tol = pairs[n, 0], pairs[n, 1], pair_tol[n]
+        for g in range(ig[a], ig[a + 1]):
+            for h in range(ig[b], ig[b + 1]):
+                if _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], tol) and _surfaces_within(
+                    tri, tlo, thi, gstart[g], gstart[g + 1], gstart[h], gstart[h + 1], tol
+                ):
+                    out[n] = True
+                    break
+            if out[n]:
+                break
+        if out[n]:
+            continue
+        # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
+        for g in range(ig[a], ig[a + 1]):
+            for h in range(ig[b], ig[b + 1]):
+                if not _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
+                    continue
+                for s, o in ((g, h), (h, g)):
+                    p = _corner(tri, gstart[s], 0)
+                    if _point_in_box(p, glo[o], ghi[o]) and abs(_winding(p, tri, gstart[o], gstart[o + 1])) > 0.5:
+                        out[n] = True
+                if out[n]:
+                    break
+            if out[n]:
+                break
+    return out
+
+
+@njit(cache=True)
+def _group_inside(tri, gstart, g, h, eps, samples):
+    """Whether every sampled vertex of group g is inside group h or within eps of its surface."""
+    a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
+    step = max(1, (a1 - a0) // samples)
+    for t in range(a0, a1, step):
+        for k in range(3):
+            p = _corner(tri, t, k)
+            if abs(_winding(p, tri, b0, b1)) > 0.5:
+                continue
+            if _point_mesh_distance2(p, tri, b0, b1) > eps * eps:
+                return False
+    return True
+
+
+@njit(cache=True)
+def _instance_inside(tri, gstart, glo, ghi, ig, a, b, eps, samples):
+    """Whether every primitive of instance a lies inside some primitive of instance b."""
+    for g in range(ig[a], ig[a + 1]):
+        held = False
+        for h in range(ig[b], ig[b + 1]):
+            fits = True
+            for k in range(3):
+                if glo[g, k] < glo[h, k] - eps or ghi[g, k] > ghi[h, k] + eps:
+                    fits = False
+            if fits and _group_inside(tri, gstart, g, h, eps, samples):
+                held = True
+                break
+        if not held:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _box_distance(lo1, hi1, lo2, hi2):
+    s = 0.0
+    for k in range(3):
+        d = max(0.0, lo1[k] - hi2[k], lo2[k] - hi1[k])
+        s += d * d
+    return math.sqrt(s)
+
+
+@njit(cache=True)
+def _mesh_distance(tri, tlo, thi, a0, a1, b0, b1, bound):
+    """Smallest distance below `bound` between triangles a0:a1 and b0:b1, with the closest points.
+
+    Returns (bound, …) when nothing is closer; triangle boxes farther than the best so far
+    are skipped.
+    """
+    blo = np.empty(3)
+    bhi = np.empty(3)
+    alo = np.empty(3)
+    ahi = np.empty(3)
+    for k in range(3):
+        blo[k], bhi[k] = tlo[b0:b1, k].min(), thi[b0:b1, k].max()
+        alo[k], ahi[k] = tlo[a0:a1, k].min(), thi[a0:a1, k].max()
+    best = bound
+    bp = (0.0, 0.0, 0.0)
+    bq = (0.0, 0.0, 0.0)
+    near_b = np.empty(b1 - b0, np.int64)
+    nb = 0
+    for j in range(b0, b1):
+        if _box_distance(tlo[j], thi[j], alo, ahi) < best:
+            near_b[nb] = j
+            nb += 1
+    for i in range(a0, a1):
+        if _box_distance(tlo[i], thi[i], blo, bhi) >= best:
+            continue
+        for v in range(nb):
+            j = near_b[v]
+            if _box_distance(tlo[i], thi[i], tlo[j], thi[j]) >= best:
+                continue
+            d2, p, q = _triangle_distance(tri, i, j)
+            d = math.sqrt(d2)
+            if d < best:
+                best, bp, bq = d, p, q
+    return best, np.array(bp), np.array(bq)

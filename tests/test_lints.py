@@ -1,0 +1,434 @@
+"""Geometric lints on hand-built shapes: every code both ways, gaps against NumPy reference math."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from proto3d.compiler.lints import lint
+from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
+from proto3d.grammar.diagnostics import Span
+
+# ----------------------------------------------------------------------------- meshes
+
+
+def box(lo, hi):
+    """Axis-aligned box, faces counter-clockwise seen from outside."""
+    (x0, y0, z0), (x1, y1, z1) = lo, hi
+    v = np.array([[x, y, z] for z in (z0, z1) for y in (y0, y1) for x in (x0, x1)], float)
+    f = [[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4],
+         [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]]
+    return v, np.array(f), "box", {"size": np.array(hi, float) - np.array(lo, float)}
+
+
+def prism(x, y, r, z0, z1, n=32):
+    """Cylinder-like n-gon prism around the vertical axis through (x, y)."""
+    a = 2 * np.pi * np.arange(n) / n
+    ring = np.stack([x + r * np.cos(a), y + r * np.sin(a)], axis=1)
+    v = np.concatenate([np.c_[ring, np.full(n, z0)], np.c_[ring, np.full(n, z1)], [[x, y, z0], [x, y, z1]]])
+    f = []
+    for k in range(n):
+        m = (k + 1) % n
+        f += [[k, m, n + m], [k, n + m, n + k], [2 * n, m, k], [2 * n + 1, n + k, n + m]]
+    return v, np.array(f), "cylinder", {"r": r, "h": z1 - z0}
+
+
+def sphere(c, r, n=24):
+    """UV sphere with poles on the vertical axis."""
+    rings = n // 2
+    v = [[0, 0, -r]]
+    for i in range(1, rings):
+        t = np.pi * i / rings - np.pi / 2
+        for k in range(n):
+            a = 2 * np.pi * k / n
+            v.append([r * np.cos(t) * np.cos(a), r * np.cos(t) * np.sin(a), r * np.sin(t)])
+    v.append([0, 0, r])
+    v = np.array(v) + c
+    f = []
+    top = len(v) - 1
+    for k in range(n):
+        m = (k + 1) % n
+        f.append([0, 1 + m, 1 + k])
+        f.append([top, 1 + (rings - 2) * n + k, 1 + (rings - 2) * n + m])
+        for i in range(rings - 2):
+            a, b = 1 + i * n, 1 + (i + 1) * n
+            f += [[a + k, a + m, b + m], [a + k, b + m, b + k]]
+    return v, np.array(f), "sphere", {"r": r}
+
+
+def moved(mesh, offset=(0, 0, 0), rot_z=0.0):
+    """Mesh rotated about Z by rot_z degrees, then translated."""
+    v, f, kind, params = mesh
+    c, s = math.cos(math.radians(rot_z)), math.sin(math.radians(rot_z))
+    v = v @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) + offset
+    return v, f, kind, params
+
+
+def build(instances, bounds=None) -> CompiledShape:
+    """A CompiledShape from [(label, [mesh, ...]), ...]; instance k gets source line k + 1."""
+    labels = list(dict.fromkeys(label for label, _ in instances))
+    parts = [Part(label, (0.5, 0.5, 0.5), [], Span()) for label in labels]
+    verts, faces, fpart, finst, fprim = [], [], [], [], []
+    insts, prims = [], []
+    offset = 0
+    for k, (label, meshes) in enumerate(instances):
+        pid = labels.index(label)
+        span = Span(k + 1, 1, k + 1, 5)
+        if not parts[pid].instance_ids:
+            parts[pid].span = span
+        parts[pid].instance_ids.append(k)
+        inst = Instance(pid, len(parts[pid].instance_ids) - 1, [], span)
+        for v, f, kind, params in meshes:
+            inst.primitive_ids.append(len(prims))
+            prims.append(Primitive(kind, params, np.eye(4), 32, pid, k, (0.5, 0.5, 0.5), Span(k + 1, 10, k + 1, 20)))
+            verts.append(v)
+            faces.append(f + offset)
+            offset += len(v)
+            fpart += [pid] * len(f)
+            finst += [k] * len(f)
+            fprim += [len(prims) - 1] * len(f)
+        allv = np.concatenate([m[0] for m in meshes]) if meshes else np.zeros((1, 3))
+        inst.bbox_min, inst.bbox_max = allv.min(axis=0), allv.max(axis=0)
+        insts.append(inst)
+    vertices = np.concatenate(verts).astype(np.float32) if verts else np.zeros((0, 3), np.float32)
+    return CompiledShape(
+        name="test",
+        vertices=vertices,
+        normals=np.zeros_like(vertices),
+        faces=np.concatenate(faces).astype(np.int32) if faces else np.zeros((0, 3), np.int32),
+        face_colors=np.full((len(fpart), 3), 0.5, np.float32),
+        part_id=np.array(fpart, np.int32),
+        instance_id=np.array(finst, np.int32),
+        primitive_id=np.array(fprim, np.int32),
+        parts=parts,
+        instances=insts,
+        primitives=prims,
+        bounds=None if bounds is None else np.array(bounds, float),
+    )
+
+
+def chair(seat_z=0.45, leg_top=None, dx=0.0, dy=0.0, legs=None):
+    """Seat box on four round legs (leg tops at seat bottom unless moved)."""
+    bottom = seat_z - 0.05
+    leg_top = bottom if leg_top is None else leg_top
+    out = [("seat", [box((dx - 0.23, dy - 0.22, bottom), (dx + 0.23, dy + 0.22, seat_z))])]
+    for k, (x, y) in enumerate([(-0.2, -0.18), (0.2, -0.18), (-0.2, 0.18), (0.2, 0.18)]):
+        z0, z1 = (0.0, leg_top) if legs is None or k not in legs else legs[k]
+        out.append(("leg", [prism(dx + x, dy + y, 0.02, z0, z1)]))
+    out.append(("backrest", [box((dx - 0.23, dy + 0.18, seat_z), (dx + 0.23, dy + 0.22, seat_z + 0.42))]))
+    return out
+
+
+def codes(diags):
+    return [d.code for d in diags]
+
+
+def the(diags, code):
+    found = [d for d in diags if d.code == code]
+    assert len(found) == 1, diags
+    return found[0]
+
+
+def gap_in(message):
+    """The first 'N.NNN m' number of a message."""
+    return float(message.split(" m ")[0].split()[-1])
+
+
+# ----------------------------------------------------------------------------- clean shapes
+
+
+def test_chair_standing_on_its_legs_has_no_warnings():
+    shape = build(chair(), bounds=[0.5, 0.5, 0.9])
+    assert lint(shape) == []
+
+
+def test_empty_shape_has_no_warnings():
+    assert lint(build([])) == []
+
+
+def test_warnings_have_codes_positions_and_hints():
+    shape = build(chair(legs={3: (0.05, 0.38)}))
+    d = the(lint(shape), "W101")
+    assert d.severity == "warning" and d.hint
+    assert d.span == shape.instances[4].span  # leg.3 is the fifth instance
+
+
+# ----------------------------------------------------------------------------- W101
+
+
+def test_leg_two_centimetres_below_the_seat_floats():
+    shape = build(chair(legs={3: (0.05, 0.38)}))
+    d = the(lint(shape), "W101")
+    assert "`leg.3`" in d.message and "below `seat`" in d.message
+    assert gap_in(d.message) == pytest.approx(0.02, abs=1e-6)
+    assert "[0.000, 0.000, 0.020]" in d.hint and "seat.bottom" in d.hint
+
+
+def test_seat_above_all_legs_floats_with_its_backrest():
+    shape = build(chair(leg_top=0.38))
+    d = the(lint(shape), "W101")
+    assert "`seat`" in d.message and "`backrest`" in d.message and "together" in d.message
+    assert "above `leg." in d.message
+    assert gap_in(d.message.split(";")[1]) == pytest.approx(0.02, abs=1e-6)
+    assert "[0.000, 0.000, -0.020]" in d.hint and ".top" in d.hint
+
+
+@pytest.mark.parametrize("leg_top", [0.40, 0.4005, 0.41, 0.44])
+def test_legs_touching_or_penetrating_the_seat_hold_it(leg_top):
+    assert "W101" not in codes(lint(build(chair(leg_top=leg_top))))
+
+
+def test_leg_inside_the_seat_volume_holds_it():
+    # A leg fully inside the seat plank touches it through the volume, not the surfaces.
+    shape = build([
+        ("base", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+        ("plank", [box((-0.3, -0.3, 0.1), (0.3, 0.3, 0.2))]),
+        ("peg", [prism(0, 0, 0.02, 0.12, 0.18)]),
+    ])
+    assert codes(lint(shape)) == ["W104"]
+
+
+def test_chain_of_touching_parts_is_grounded_through_the_first():
+    shape = build([
+        ("leg", [prism(0, 0, 0.03, 0.0, 0.7)]),
+        ("top", [box((-0.4, -0.4, 0.7), (0.4, 0.4, 0.74))]),
+        ("lamp_base", [prism(0.2, 0.1, 0.06, 0.74, 0.76)]),
+        ("lamp_pole", [prism(0.2, 0.1, 0.01, 0.76, 1.1)]),
+        ("shade", [sphere((0.2, 0.1, 1.18), 0.08)]),
+    ])
+    assert lint(shape) == []
+
+
+def test_group_floating_together_is_one_warning():
+    shape = build([
+        ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
+        ("book", [box((-0.1, -0.15, 0.75), (0.1, 0.15, 0.78))]),
+        ("cup", [prism(0.0, 0.0, 0.04, 0.78, 0.88)]),
+    ])
+    d = the(lint(shape), "W101")
+    assert "`book`, `cup` float together" in d.message
+    assert "`book` is 0.050 m above `table`" in d.message
+    assert d.span == shape.instances[1].span
+
+
+def test_two_separate_floating_groups_are_two_warnings():
+    shape = build([
+        ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
+        ("a", [box((-0.4, -0.1, 0.8), (-0.2, 0.1, 0.9))]),
+        ("b", [box((0.2, -0.1, 0.75), (0.4, 0.1, 0.9))]),
+    ])
+    found = [d for d in lint(shape) if d.code == "W101"]
+    assert sorted(gap_in(d.message) for d in found) == pytest.approx([0.05, 0.1], abs=1e-6)
+
+
+def test_sphere_in_the_empty_corner_of_an_l_shape_floats():
+    base = box((-0.5, -0.1, 0.0), (0.5, 0.1, 0.1))
+    column = box((-0.5, -0.1, 0.0), (-0.3, 0.1, 1.0))
+    ball = sphere((0.3, 0.0, 0.6), 0.1)
+    shape = build([("frame", [base, column]), ("ball", [ball])])
+    d = the(lint(shape), "W101")
+    # Reference: the sphere's nearest point is its south pole, 0.4 above the base's top face.
+    reference = min(_point_box_distance(v, base) for v in ball[0])
+    assert reference == pytest.approx(0.4)
+    assert gap_in(d.message) == pytest.approx(reference, abs=1e-6)
+    assert "above `frame`" in d.message
+
+
+def test_sphere_resting_on_a_box_is_held():
+    shape = build([("block", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.3))]), ("ball", [sphere((0.1, 0, 0.4), 0.1)])])
+    assert lint(shape) == []
+
+
+def test_part_near_only_the_ground_reports_the_ground():
+    shape = build([("post", [prism(0, 0, 0.02, 0, 1.0)]), ("lamp", [box((1.0, -0.1, 0.3), (1.2, 0.1, 0.5))])])
+    d = the(lint(shape), "W101")
+    assert "0.300 m above the ground" in d.message
+    assert "[0.000, 0.000, -0.300]" in d.hint
+
+
+def test_diagonal_gap_matches_corner_to_corner_distance():
+    gap = np.array([0.03, 0.04, 0.12])
+    lo = np.array([0.5, 0.5, 0.5]) + gap
+    shape = build([("block", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.5))]), ("cube", [box(lo, lo + 0.2)])])
+    d = the(lint(shape), "W101")
+    assert gap_in(d.message) == pytest.approx(np.linalg.norm(gap), abs=1e-6)
+    assert f"[{-gap[0]:.3f}, {-gap[1]:.3f}, {-gap[2]:.3f}]" in d.hint
+
+
+def test_rotated_edge_facing_a_face_gap_is_exact():
+    # A cube turned 45 degrees about Z points a vertical edge at the block's +X face.
+    g, s = 0.03, 0.2
+    cube = moved(box((-s / 2, -s / 2, 0.2), (s / 2, s / 2, 0.4)), offset=(0.5 + g + s / math.sqrt(2), 0, 0), rot_z=45)
+    shape = build([("block", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.5))]), ("cube", [cube])])
+    d = the(lint(shape), "W101")
+    assert gap_in(d.message) == pytest.approx(g, abs=1e-6)
+    assert "right of `block`" in d.message and "block.right" in d.hint
+
+
+def test_edges_crossing_without_vertices_inside_touch():
+    # Two long bars crossing like a plus sign: no vertex of either lies inside the other.
+    shape = build([
+        ("bar_x", [box((-0.5, -0.02, 0.0), (0.5, 0.02, 0.04))]),
+        ("bar_y", [box((-0.02, -0.5, 0.02), (0.02, 0.5, 0.06))]),
+    ])
+    assert "W101" not in codes(lint(shape))
+
+
+def test_inward_facing_primitive_still_contains():
+    v, f, kind, params = box((-0.3, -0.3, 0.2), (0.3, 0.3, 0.8))
+    inverted = (v, f[:, ::-1], kind, params)
+    shape = build([
+        ("stand", [box((-0.3, -0.3, 0.0), (0.3, 0.3, 0.2))]),
+        ("shell", [inverted]),
+        ("core", [box((-0.1, -0.1, 0.4), (0.1, 0.1, 0.6))]),
+    ])
+    assert codes(lint(shape)) == ["W104"]
+
+
+def _point_box_distance(p, mesh):
+    lo, hi = mesh[0].min(axis=0), mesh[0].max(axis=0)
+    return float(np.linalg.norm(np.maximum(0, np.maximum(lo - p, p - hi))))
+
+
+# ----------------------------------------------------------------------------- W102
+
+
+def test_part_above_the_bounds():
+    shape = build(chair(), bounds=[0.5, 0.5, 0.8])
+    overall, part = lint(shape)  # the shape-wide warning has no position, so it sorts first
+    assert part.code == overall.code == "W102"
+    assert "part `backrest`" in part.message and "0.070 m above the top" in part.message
+    assert part.span == shape.instances[5].span
+    assert "0.070 m too large in height" in overall.message and overall.span.line == 0
+
+
+def test_overshoot_within_tolerance_is_fine():
+    assert lint(build(chair(), bounds=[0.44, 0.42, 0.85])) == []
+
+
+def test_part_past_the_sides():
+    shape = build([("slab", [box((-0.3, -0.1, 0), (0.4, 0.3, 0.1))])], bounds=[0.6, 0.4, 0.1])
+    found = [d for d in lint(shape) if d.code == "W102"]
+    part = next(d for d in found if "part `slab`" in d.message)
+    assert "0.100 m past the right side" in part.message and "0.100 m past the back" in part.message
+    assert "0.050 m" not in part.message  # left is inside its tolerance: -0.3 vs -0.3
+    overall = next(d for d in found if "the shape measures" in d.message)
+    assert "[0.700, 0.400, 0.100]" in overall.message and "0.100 m too large in width" in overall.message
+
+
+def test_shape_far_smaller_than_bounds():
+    shape = build([("cup", [prism(0, 0, 0.04, 0, 0.1)])], bounds=[0.08, 0.08, 1.0])
+    d = the(lint(shape), "W102")
+    assert "10 % of the declared height" in d.message and "units" in d.hint
+
+
+def test_no_bounds_no_bounds_lint():
+    assert lint(build(chair())) == []
+
+
+# ----------------------------------------------------------------------------- W103
+
+
+def test_lifted_shape_is_not_grounded():
+    shape = build([(label, [moved(m, (0, 0, 0.1)) for m in meshes]) for label, meshes in chair()])
+    d = the(lint(shape), "W103")
+    assert "z = 0.100 m" in d.message and "[0, 0, -0.100]" in d.hint
+    assert d.span == shape.instances[1].span  # leg.0 holds the lowest point first
+
+
+def test_sunk_shape_is_not_grounded():
+    shape = build([(label, [moved(m, (0, 0, -0.02)) for m in meshes]) for label, meshes in chair()])
+    assert "0.020 m below z = 0" in the(lint(shape), "W103").message
+
+
+def test_half_millimetre_off_the_ground_is_fine():
+    shape = build([(label, [moved(m, (0, 0, 0.0005)) for m in meshes]) for label, meshes in chair()])
+    assert lint(shape) == []
+
+
+# ----------------------------------------------------------------------------- W104
+
+
+def test_part_inside_another_is_hidden():
+    shape = build([("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]), ("gear", [sphere((0, 0, 0.5), 0.2)])])
+    d = the(lint(shape), "W104")
+    assert "`gear` is entirely inside `body`" in d.message and d.span == shape.instances[1].span
+
+
+def test_part_inside_one_of_several_primitives_is_hidden():
+    shape = build([
+        ("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.3)), box((-0.1, -0.1, 0.3), (0.1, 0.1, 1.0))]),
+        ("pin", [prism(0, 0, 0.02, 0.5, 0.8)]),
+    ])
+    assert codes(lint(shape)) == ["W104"]
+
+
+def test_part_poking_out_is_not_hidden():
+    shape = build([("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]), ("knob", [sphere((0, 0, 0.95), 0.1)])])
+    assert lint(shape) == []
+
+
+def test_duplicate_instances_report_only_the_later_one():
+    shape = build([("seat", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.4))]), ("seat", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.4))])])
+    d = the(lint(shape), "W104")
+    assert "`seat.1` is entirely inside `seat.0`" in d.message
+
+
+def test_flush_part_inside_counts_as_hidden():
+    shape = build([("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]), ("panel", [box((-0.5, -0.2, 0.2), (-0.4, 0.2, 0.8))])])
+    assert codes(lint(shape)) == ["W104"]
+
+
+# ----------------------------------------------------------------------------- W105
+
+
+def test_zero_height_box_is_degenerate():
+    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]), ("sheet", [box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))])])
+    d = the(lint(shape), "W105")
+    assert "`box` in part `sheet`" in d.message and "size[2] = 0.000" in d.message
+    assert d.span == shape.primitives[1].span
+
+
+def test_flat_geometry_without_bad_params_is_degenerate():
+    v, f, kind, _ = box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))
+    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]), ("sheet", [(v, f, kind, {"size": [0.4, 0.4, 0.1]})])])
+    assert "encloses no volume" in the(lint(shape), "W105").message
+
+
+def test_collapsed_triangles_are_degenerate():
+    v, f, kind, _ = box((0, 0, 0), (0.1, 0.1, 0.1))
+    shape = build([("dot", [(v * 0 + 0.05, f, kind, {"size": [0.1, 0.1, 0.1]})]), ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))])])
+    assert "zero area" in the(lint(shape), "W105").message
+
+
+@pytest.mark.parametrize("params, why", [
+    ({"r": -0.1}, "r = -0.100"),
+    ({"r": [0.02, 0.0, 0.01]}, "r[1] = 0.000"),
+    ({"r1": 0.0, "r2": 0.0, "h": 0.3}, "r1 = 0.000, r2 = 0.000"),
+    ({"R": 0.3, "r": 0.05, "thickness": 0.0}, "thickness = 0.000"),
+])
+def test_non_positive_parameters_are_degenerate(params, why):
+    v, f, kind, _ = box((-0.1, -0.1, 0), (0.1, 0.1, 0.2))
+    assert why in the(lint(build([("thing", [(v, f, kind, params)])])), "W105").message
+
+
+def test_cone_with_one_zero_radius_is_fine():
+    v, f, kind, _ = prism(0, 0, 0.1, 0, 0.2)
+    assert lint(build([("cone", [(v, f, "cylinder", {"r1": 0.1, "r2": 0.0, "h": 0.2})])])) == []
+
+
+# ----------------------------------------------------------------------------- scale
+
+
+def test_hundred_chairs_only_report_the_broken_one():
+    instances = []
+    for k in range(100):
+        row, col = divmod(k, 10)
+        legs = {2: (0.05, 0.38)} if k == 57 else None
+        instances += chair(dx=0.7 * col, dy=0.7 * row, legs=legs)
+    shape = build(instances)
+    found = lint(shape)
+    assert codes(found) == ["W101"]
+    assert "`leg.230`" in found[0].message  # chair 57, third leg: 57 * 4 + 2
+    assert gap_in(found[0].message) == pytest.approx(0.02, abs=1e-6)
