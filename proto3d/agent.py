@@ -1,0 +1,492 @@
+"""The agent loop: designer → coder → visual inspector, as in 3DFroMLLM, writing a run folder.
+
+    design   metricizer (bounds) → part decomposer (labels, counts) → arrangement proposer
+    code     coder (arrangement → coarse program) → refiner (each part made to look real),
+             each followed by bounded repairs from the compiler's diagnostics
+    inspect  lints fixed first; then renders + part legend + lints + visibility → inspector
+             verdict; rejected → the coder applies the fixes; repeat within the budget
+
+The best-scored inspected version is kept. Every model call goes through a `Recorder`, so a
+run can be resumed after an interruption and replayed offline (see proto3d.llm_record).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from proto3d import prompts
+from proto3d.agent_run import write_bytes, write_json, write_report, write_text
+from proto3d.agent_schema import (
+    ARRANGEMENT,
+    BOUNDS,
+    PARTS,
+    VERDICT,
+    ReplyError,
+    check_arrangement,
+    check_parts,
+    extract_json,
+    extract_program,
+    validate,
+)
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, text_part
+from proto3d.llm_record import Recorder
+
+PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
+
+
+@dataclass
+class Inspection:
+    """What the renderer tells the inspector about one compiled version."""
+
+    images: list[Path]  # PNGs shown to the inspector, in order
+    visibility: dict  # part instance name -> visible pixels over all views
+    invisible: list[str]  # part instances seen in no view
+    description: str = "a contact sheet: shaded views, and the same views with each part in its legend colour"
+
+
+def render_views(shape, folder: Path) -> Inspection:
+    """The default renderer hook: views, a contact sheet with legend, per-part visibility."""
+    from proto3d.renderer import contact_sheet, render
+
+    renders = render(shape)
+    renders.save(folder / "views")
+    sheet = contact_sheet(shape, renders)
+    path = folder / "sheet.png"
+    tmp = folder / ".sheet.png.tmp"
+    sheet.save(tmp, format="PNG")
+    tmp.replace(path)
+    visible = renders.visible_pixels()
+    return Inspection([path], {str(k): int(v) for k, v in dict(visible).items()}, list(renders.invisible_parts()))
+
+
+@dataclass
+class Toolchain:
+    """The stages the loop drives; tests swap `inspect` for a renderer-free stand-in."""
+
+    compile: Callable = None  # (text, filename) -> CompiledShape, raises Proto3dError
+    inspect: Callable[..., Inspection] = render_views  # (shape, folder) -> Inspection
+    export: Callable = None  # (shape, path) -> None
+    manifest: Callable = None  # (shape) -> dict
+    lock: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
+
+    def __post_init__(self):
+        from proto3d import compiler
+
+        self.compile = self.compile or (lambda text, filename: compiler.compile_text(text, filename=filename))
+        self.export = self.export or compiler.export
+        self.manifest = self.manifest or compiler.parts_manifest
+
+
+@dataclass
+class Version:
+    """One program the coder wrote, and everything learnt about it."""
+
+    number: int
+    step: str  # coder | refiner | repair | lints | feedback
+    parent: int | None
+    program: str
+    errors: list[Diagnostic] = field(default_factory=list)
+    lints: list[Diagnostic] = field(default_factory=list)
+    shape: object = None
+    inspection: Inspection | None = None
+    verdict: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.shape is not None
+
+    @property
+    def score(self) -> float | None:
+        return self.verdict["score"] if self.verdict else None
+
+    def to_json(self) -> dict:
+        return {
+            "number": self.number,
+            "step": self.step,
+            "parent": self.parent,
+            "compiled": self.ok,
+            "errors": [d.format(PROGRAM) for d in self.errors],
+            "lints": [d.format(PROGRAM) for d in self.lints],
+            "diagnostics": [d.to_json() for d in self.errors + self.lints],
+            "visibility": self.inspection.visibility if self.inspection else None,
+            "invisible": self.inspection.invisible if self.inspection else None,
+            "score": self.score,
+            "verdict": self.verdict,
+        }
+
+
+class BudgetExhausted(Exception):
+    pass
+
+
+class RunFailed(Exception):
+    pass
+
+
+class Agent:
+    """One object, one run folder. `backend=None` replays `replay_from` offline."""
+
+    def __init__(
+        self,
+        category: str,
+        run_dir: str | Path,
+        config: LLMConfig,
+        backend: Backend | None,
+        tools: Toolchain | None = None,
+        progress: Callable[[str], None] = lambda message: None,
+        replay_from: str | Path | None = None,
+    ):
+        self.category = category
+        self.dir = Path(run_dir)
+        self.config = config
+        self.budget = config.budget
+        self.tools = tools or Toolchain()
+        self.progress = progress
+        calls = Path(replay_from or run_dir) / "calls"
+        self.recorder = Recorder(calls, None if backend is None else backend)
+        self.replay_from = replay_from
+        self.versions: list[Version] = []
+        self.design: dict = {}
+        self.iterations = 0
+        self.timings: dict[str, float] = {}
+        self._start = time.monotonic()
+
+    # ---------------------------------------------------------------- the loop
+
+    def run(self) -> dict:
+        """Run to acceptance, budget end or failure; return the summary (also in summary.json)."""
+        write_json(self.dir / "run.json", self._settings())
+        status, reason = "running", ""
+        self._write_summary(status, reason)
+        try:
+            with self._timed("design"):
+                self._design()
+            status, reason = self._improve()
+        except BudgetExhausted as exc:
+            status, reason = "budget", str(exc)
+        except (LLMError, RunFailed) as exc:
+            status, reason = "failed", str(exc)
+        except KeyboardInterrupt:
+            self._write_summary("interrupted", "interrupted; run the same command again to resume")
+            raise
+        best = self._best()
+        if best is None and status != "failed":
+            status, reason = "failed", reason or "no program compiled"
+        if best is not None:
+            with self._timed("final"):
+                self._finalize(best)
+        return self._write_summary(status, reason)
+
+    def _improve(self) -> tuple[str, str]:
+        with self._timed("code"):
+            current = self._code("coder", "coder", "coder.md", None, **self._design_values())
+            if not current.ok:
+                raise RunFailed(f"the first program did not compile after {self.budget.repairs} repairs")
+            refined = self._code("refiner", "refiner", "refiner.md", current, parts=self._parts_text())
+            current = refined if refined.ok else current
+        while True:
+            for _ in range(self.budget.lint_rounds):
+                if not current.lints:
+                    break
+                with self._timed("code"):
+                    fixed = self._code("repair", "lints", "lints.md", current, lints=_diags(current.lints))
+                current = fixed if fixed.ok else current
+            if self.iterations >= self.budget.iterations:
+                return "budget", f"iteration budget ({self.budget.iterations}) used"
+            self.iterations += 1
+            verdict = self._inspect(current)
+            if verdict["accept"]:
+                return "accepted", f"accepted by the inspector with score {verdict['score']:g}"
+            if self.iterations >= self.budget.iterations:
+                return "budget", f"iteration budget ({self.budget.iterations}) used"
+            with self._timed("code"):
+                fixed = self._code(
+                    "coder", "feedback", "feedback.md", current, score=f"{verdict['score']:g}", problems=_problems(verdict)
+                )
+            current = fixed if fixed.ok else current
+
+    # ---------------------------------------------------------------- designer
+
+    def _design(self) -> None:
+        frame = prompts.template("frame.md").strip()
+        self.progress("designer: bounds")
+        bounds = self._ask_json("metricizer", prompts.render("metricizer.md", category=self.category, frame=frame),
+                                BOUNDS)
+        write_json(self.dir / "design" / "bounds.json", bounds)
+        self.design["bounds"] = bounds
+        self.progress("designer: parts")
+        parts = self._ask_json("decomposer", prompts.render(
+            "decomposer.md", category=self.category, frame=frame, bounds=self._bounds_text()), PARTS, check_parts)
+        write_json(self.dir / "design" / "parts.json", parts)
+        self.design["parts"] = parts
+        self.progress("designer: arrangement")
+        arrangement = self._ask_json("arranger", prompts.render(
+            "arranger.md", category=self.category, frame=frame, bounds=self._bounds_text(),
+            parts=self._parts_text()), ARRANGEMENT, lambda a: check_arrangement(a, parts))
+        write_json(self.dir / "design" / "arrangement.json", arrangement)
+        self.design["arrangement"] = arrangement
+
+    def _bounds_text(self) -> str:
+        return " × ".join(f"{v:g}" for v in self.design["bounds"]["bounds"])
+
+    def _parts_text(self) -> str:
+        return "\n".join(
+            f"- `{p['label']}` ×{p['count']}" + (f": {p['description']}" if p.get("description") else "")
+            for p in self.design["parts"]["parts"]
+        )
+
+    def _design_values(self) -> dict:
+        return {
+            "category": self.category,
+            "bounds": json.dumps(self.design["bounds"]["bounds"]),
+            "parts": self._parts_text(),
+            "arrangement": json.dumps(self.design["arrangement"], indent=1),
+        }
+
+    # ---------------------------------------------------------------- coder
+
+    def _coder_system(self) -> str:
+        examples = "\n\n".join(f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```" for name, text in prompts.examples())
+        return prompts.render("coder_system.md", language=prompts.language_reference().strip(), examples=examples)
+
+    def _code(self, role: str, step: str, template: str, parent: Version | None, **values) -> Version:
+        """Ask the coder (role) for a program, then repair it from diagnostics until it compiles."""
+        self.progress(f"{role}: writing")
+        values.setdefault("category", self.category)
+        if parent is not None:
+            values["numbered"] = _numbered(parent.program)
+        version = self._program_version(role, step, prompts.render(template, **values), parent)
+        for attempt in range(self.budget.repairs):
+            if version.ok:
+                break
+            self.progress(f"repair {attempt + 1}/{self.budget.repairs}")
+            prompt = prompts.render(
+                "repair.md",
+                diagnostics=_diags(version.errors),
+                offending=_offending(version.program, version.errors),
+                numbered=_numbered(version.program),
+            )
+            version = self._program_version("repair", "repair", prompt, version)
+        return version
+
+    def _program_version(self, role: str, step: str, prompt: str, parent: Version | None) -> Version:
+        messages = [{"role": "system", "content": self._coder_system()}, {"role": "user", "content": prompt}]
+        reply = self._ask(role, messages)
+        try:
+            program = extract_program(reply.text)
+        except ReplyError:
+            program = ""
+        version = Version(len(self.versions) + 1, step, parent.number if parent else None, program)
+        with self._timed("compile"), self.tools.lock:
+            try:
+                shape = self.tools.compile(program, PROGRAM)
+            except Proto3dError as exc:
+                version.errors = [d.with_source(program) for d in exc.diagnostics] or [Diagnostic("E000", str(exc))]
+            except Exception as exc:  # a compiler bug must not end the run; it is shown like any error
+                version.errors = [Diagnostic("E999", f"internal compiler error: {type(exc).__name__}: {exc}")]
+            else:
+                version.shape = shape
+                version.lints = [d.with_source(program) for d in shape.diagnostics if d.severity != "error"]
+        if not program.strip():
+            version.errors = [Diagnostic("E000", "the reply contained no program",
+                                         hint="answer with the whole program in a ```pdsl fenced block")]
+            version.shape = None
+        self.versions.append(version)
+        self._save_version(version)
+        return version
+
+    # ---------------------------------------------------------------- inspector
+
+    def _inspect(self, version: Version) -> dict:
+        self.progress(f"inspector: round {self.iterations}")
+        folder = self.dir / "versions" / f"{version.number:03d}"
+        with self._timed("render"), self.tools.lock:
+            version.inspection = self.tools.inspect(version.shape, folder)
+        insp = version.inspection
+        shape = version.shape
+        built = ", ".join(f"`{p.label}` ×{len(p.instance_ids)}" for p in shape.parts) or "none"
+        planned = {p["label"] for p in self.design["parts"]["parts"]}
+        missing = sorted(planned - {p.label for p in shape.parts})
+        visibility = ", ".join(f"{k}: {v}" for k, v in insp.visibility.items()) or "unknown"
+        if insp.invisible:
+            visibility += f". Seen in no view: {', '.join(insp.invisible)}"
+        prompt = prompts.render(
+            "inspector.md",
+            category=self.category,
+            frame=prompts.template("frame.md").strip(),
+            images=insp.description,
+            bounds=self._bounds_text(),
+            parts=self._parts_text(),
+            built=built,
+            missing=f"\nPlanned parts missing from the program: {', '.join(missing)}.\n" if missing else "",
+            lints=_diags(version.lints) or "no problems found",
+            visibility=visibility,
+            numbered=_numbered(version.program),
+        )
+        content = [text_part(prompt)] + [image_part(p) for p in insp.images]
+        with self._timed("inspect"):
+            version.verdict = self._ask_json("inspector", content, VERDICT)
+        self._save_version(version)
+        return version.verdict
+
+    def _best(self) -> Version | None:
+        scored = [v for v in self.versions if v.score is not None]
+        if scored:
+            return max(reversed(scored), key=lambda v: v.score)  # ties: the later version
+        compiled = [v for v in self.versions if v.ok]
+        return compiled[-1] if compiled else None
+
+    # ---------------------------------------------------------------- model calls
+
+    def _ask(self, role: str, messages: list[dict]) -> Reply:
+        total, b = self.recorder.total, self.budget
+        if b.tokens and total.tokens >= b.tokens:
+            raise BudgetExhausted(f"token budget ({b.tokens}) used")
+        if b.cost and total.cost >= b.cost:
+            raise BudgetExhausted(f"cost budget ({b.cost:g}) used")
+        if b.seconds and self.replay_from is None and time.monotonic() - self._start >= b.seconds:
+            raise BudgetExhausted(f"time budget ({b.seconds:g} s) used")
+        return self.recorder.complete(role, messages)
+
+    def _ask_json(self, role: str, prompt, schema: dict, check: Callable[[dict], list[str]] | None = None,
+                  retries: int = 2) -> dict:
+        """Ask for JSON; on invalid JSON or schema violations, say what is wrong and ask again."""
+        messages = [{"role": "user", "content": prompt}]
+        for attempt in range(retries + 1):
+            reply = self._ask(role, messages)
+            try:
+                value = extract_json(reply.text)
+                errors = validate(value, schema) or (check(value) if check else [])
+            except ReplyError as exc:
+                errors = [str(exc)]
+            if not errors:
+                return value
+            messages = messages + [
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors))},
+            ]
+        raise RunFailed(f"{role}: no valid answer after {retries + 1} attempts: {'; '.join(errors)}")
+
+    # ---------------------------------------------------------------- run folder
+
+    def _settings(self) -> dict:
+        c = self.config
+        from dataclasses import asdict
+
+        return {
+            "category": self.category,
+            "model": c.model,
+            "roles": c.roles,
+            "base_url": c.base_url,
+            "temperature": c.temperature,
+            "max_tokens": c.max_tokens,
+            "budget": asdict(c.budget),
+            "replay_from": str(self.replay_from) if self.replay_from else None,
+        }
+
+    def _save_version(self, version: Version) -> None:
+        folder = self.dir / "versions" / f"{version.number:03d}"
+        write_text(folder / PROGRAM, version.program)
+        write_json(folder / "version.json", version.to_json())
+        if version.verdict is not None:
+            write_json(folder / "verdict.json", version.verdict)
+        write_report(self.dir, self._summary("running", ""), self.design, self._version_dicts())
+
+    def _version_dicts(self) -> list[dict]:
+        return [{**v.to_json(), "program": v.program} for v in self.versions]
+
+    def _finalize(self, best: Version) -> None:
+        folder = self.dir / "final"
+        write_text(folder / PROGRAM, best.program)
+        with self.tools.lock:
+            self.tools.export(best.shape, folder / "shape.glb")
+            write_json(folder / "parts.json", self.tools.manifest(best.shape))
+            if best.inspection is None:
+                best.inspection = self.tools.inspect(best.shape, self.dir / "versions" / f"{best.number:03d}")
+        if best.inspection.images:
+            write_bytes(folder / "sheet.png", best.inspection.images[0].read_bytes())
+
+    def _summary(self, status: str, reason: str) -> dict:
+        best = self._best()
+        return {
+            "category": self.category,
+            "status": status,
+            "reason": reason,
+            "iterations": self.iterations,
+            "versions": len(self.versions),
+            "best_version": best.number if best else None,
+            "best_score": best.score if best else None,
+            "usage": self.recorder.total.to_json(),
+            "by_role": {role: u.to_json() for role, u in self.recorder.by_role.items()},
+            "seconds": round(time.monotonic() - self._start, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "replayed_calls": self.recorder.replayed,
+            "replay_mismatches": self.recorder.mismatches,
+        }
+
+    def _write_summary(self, status: str, reason: str) -> dict:
+        summary = self._summary(status, reason)
+        write_json(self.dir / "summary.json", summary)
+        write_report(self.dir, summary, self.design, self._version_dicts())
+        return summary
+
+    @contextlib.contextmanager
+    def _timed(self, name: str):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
+
+
+def replay(run_dir: str | Path, out_dir: str | Path, tools: Toolchain | None = None,
+           progress: Callable[[str], None] = lambda m: None) -> dict:
+    """Re-run a recorded run fully offline into `out_dir`; the settings come from its run.json."""
+    from proto3d.llm import Budget
+
+    settings = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    config = LLMConfig(model=settings["model"], roles=settings["roles"], base_url=settings["base_url"],
+                       budget=Budget(**settings["budget"]))
+    agent = Agent(settings["category"], out_dir, config, None, tools, progress, replay_from=run_dir)
+    return agent.run()
+
+
+def _numbered(program: str) -> str:
+    lines = program.splitlines()
+    width = len(str(len(lines)))
+    return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
+
+
+def _diags(diagnostics: list[Diagnostic]) -> str:
+    return "\n".join(d.format(PROGRAM) for d in diagnostics)
+
+
+def _offending(program: str, diagnostics: list[Diagnostic]) -> str:
+    """Each line an error points at, with one line of context either side, numbered."""
+    lines = program.splitlines()
+    wanted = sorted({n for d in diagnostics if d.line for n in range(d.line - 1, d.line + 2) if 1 <= n <= len(lines)})
+    if not wanted:
+        return "(the diagnostics name no line)"
+    out, previous = [], None
+    for n in wanted:
+        if previous is not None and n != previous + 1:
+            out.append("...")
+        marker = ">" if any(d.line == n for d in diagnostics) else " "
+        out.append(f"{marker}{n:>4} | {lines[n - 1]}")
+        previous = n
+    return "\n".join(out)
+
+
+def _problems(verdict: dict) -> str:
+    out = []
+    for i, p in enumerate(verdict.get("problems", []), 1):
+        where = f"`{p['part']}`" + (f" (line {p['line']})" if p.get("line") else "")
+        out.append(f"{i}. {where}: {p['issue']} — fix: {p['fix']}")
+    if verdict.get("summary"):
+        out.insert(0, f"Overall: {verdict['summary']}\n")
+    return "\n".join(out) or "(no specific problems listed; improve the overall likeness)"

@@ -1,0 +1,290 @@
+"""LLM access: one small interface, three backends (OpenAI-compatible HTTP, manual, replay).
+
+The agent only ever calls `backend.complete(role, messages)` and gets a `Reply`. Messages are
+plain OpenAI chat dicts; images travel as base64 data URLs inside them, which every
+OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio, llama.cpp) accepts.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import random
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Protocol
+
+# Roles and the role group whose model they use unless named themselves in [llm.roles].
+ROLE_GROUPS = {
+    "metricizer": "designer",
+    "decomposer": "designer",
+    "arranger": "designer",
+    "coder": "coder",
+    "refiner": "coder",
+    "repair": "coder",
+    "inspector": "inspector",
+}
+
+
+class LLMError(Exception):
+    """A model call that cannot succeed: bad credentials, unknown model, server down after retries."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of one run; 0 means unlimited."""
+
+    iterations: int = 6  # inspector rounds
+    tokens: int = 0
+    cost: float = 0.0  # in the price table's currency (USD by default)
+    seconds: float = 0.0
+    repairs: int = 3  # repair attempts after each coder answer that does not compile
+    lint_rounds: int = 2  # lint-fix rounds before each inspection
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str | None = None  # None: the openai package default (api.openai.com)
+    model: str = "gpt-4o"
+    api_key_env: str = "OPENAI_API_KEY"
+    roles: dict = field(default_factory=dict)  # role or role group -> model
+    timeout: float = 120.0  # seconds per request
+    max_retries: int = 4  # on 429, 5xx, timeouts and connection errors
+    backoff: float = 1.0  # first wait in seconds; doubles each retry (with jitter)
+    temperature: float | None = 0.2
+    max_tokens: int | None = 4096  # per completion
+    prices: dict = field(default_factory=dict)  # model -> {"input": $/1M tokens, "output": $/1M tokens}
+    budget: Budget = field(default_factory=Budget)
+
+    def model_for(self, role: str) -> str:
+        return self.roles.get(role) or self.roles.get(ROLE_GROUPS.get(role, role)) or self.model
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Cost of one call, or None when the price table has no entry for the model."""
+        price = self.prices.get(model)
+        if price is None:
+            return None
+        return (prompt_tokens * price.get("input", 0.0) + completion_tokens * price.get("output", 0.0)) / 1e6
+
+
+def load_config(path: str | Path | None = None, **overrides) -> LLMConfig:
+    """Read a TOML config (sections [llm], [llm.roles], [budget], [prices.MODEL]) then apply overrides.
+
+    Overrides that are None are ignored, so CLI options can be passed straight through.
+    """
+    data: dict = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise LLMError(f"cannot read config {path}: {exc}") from None
+    llm = dict(data.get("llm", {}))
+    known = {f for f in LLMConfig.__dataclass_fields__} - {"prices", "budget"}
+    unknown = set(llm) - known
+    if unknown:
+        raise LLMError(f"unknown key(s) in [llm] of {path}: {', '.join(sorted(unknown))}")
+    budget_data = data.get("budget", {})
+    bad = set(budget_data) - set(Budget.__dataclass_fields__)
+    if bad:
+        raise LLMError(f"unknown key(s) in [budget] of {path}: {', '.join(sorted(bad))}")
+    config = LLMConfig(**llm, prices=dict(data.get("prices", {})), budget=Budget(**budget_data))
+    roles = overrides.pop("roles", None)
+    budget = {k: overrides.pop(k) for k in list(overrides) if k in Budget.__dataclass_fields__}
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if roles:
+        config = replace(config, roles={**config.roles, **roles})
+    budget = {k: v for k, v in budget.items() if v is not None}
+    if budget:
+        config = replace(config, budget=replace(config.budget, **budget))
+    return config
+
+
+@dataclass
+class Reply:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+    latency: float = 0.0  # seconds, including retries
+    retries: int = 0
+
+
+class Backend(Protocol):
+    def complete(self, role: str, messages: list[dict]) -> Reply: ...
+
+
+def image_part(png: bytes | str | Path) -> dict:
+    """A chat content part carrying a PNG as a base64 data URL."""
+    data = png if isinstance(png, bytes) else Path(png).read_bytes()
+    url = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def text_part(text: str) -> dict:
+    return {"type": "text", "text": text}
+
+
+def message_text(message: dict) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "\n".join(p["text"] for p in content if p.get("type") == "text")
+
+
+def message_images(message: dict) -> list[bytes]:
+    content = message["content"]
+    if isinstance(content, str):
+        return []
+    urls = [p["image_url"]["url"] for p in content if p.get("type") == "image_url"]
+    return [base64.b64decode(u.split(",", 1)[1]) for u in urls]
+
+
+class OpenAIBackend:
+    """Chat completions on any OpenAI-compatible server, with our own retry loop.
+
+    The openai client's built-in retries are switched off so that every retry, its reason and
+    its wait are ours to bound and report; auth and unknown-model errors never retry.
+    """
+
+    def __init__(self, config: LLMConfig, sleep: Callable[[float], None] = time.sleep):
+        import openai
+
+        self.config = config
+        self._openai = openai
+        self._sleep = sleep
+        api_key = os.environ.get(config.api_key_env) or ("none" if config.base_url else None)
+        if api_key is None:
+            raise LLMError(
+                f"no API key: set {config.api_key_env} (or pass --base-url for a local server that needs none)"
+            )
+        self._client = openai.OpenAI(
+            api_key=api_key, base_url=config.base_url, timeout=config.timeout, max_retries=0
+        )
+
+    def complete(self, role: str, messages: list[dict]) -> Reply:
+        openai, config = self._openai, self.config
+        model = config.model_for(role)
+        kwargs: dict = {"model": model, "messages": messages}
+        if config.temperature is not None:
+            kwargs["temperature"] = config.temperature
+        if config.max_tokens:
+            kwargs["max_tokens"] = config.max_tokens
+        where = config.base_url or "api.openai.com"
+        start = time.monotonic()
+        for attempt in range(config.max_retries + 1):
+            try:
+                response = self._client.chat.completions.create(**kwargs)
+                break
+            except openai.AuthenticationError:
+                raise LLMError(f"authentication failed at {where}: check {config.api_key_env}") from None
+            except openai.PermissionDeniedError as exc:
+                raise LLMError(f"permission denied for model {model!r} at {where}: {_detail(exc)}") from None
+            except openai.NotFoundError as exc:
+                raise LLMError(
+                    f"model {model!r} not found at {where} ({_detail(exc)}); check --model and --base-url"
+                ) from None
+            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
+                # APITimeoutError is an APIConnectionError.
+                if attempt == config.max_retries:
+                    raise LLMError(
+                        f"{role}: {model!r} at {where} failed after {attempt + 1} attempts: {_reason(exc)}"
+                    ) from None
+                wait = config.backoff * 2**attempt * (0.5 + random.random())
+                self._sleep(_retry_after(exc) or wait)
+            except openai.APIStatusError as exc:
+                raise LLMError(f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}") from None
+        choice = response.choices[0] if response.choices else None
+        text = (choice.message.content or "") if choice else ""
+        usage = response.usage
+        prompt_tokens = usage.prompt_tokens if usage else 0
+        completion_tokens = usage.completion_tokens if usage else 0
+        return Reply(
+            text=text,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost=config.cost(model, prompt_tokens, completion_tokens),
+            latency=time.monotonic() - start,
+            retries=attempt,
+        )
+
+
+def _detail(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error", {}).get("message") or body)
+    return str(exc)
+
+
+def _reason(exc) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}: {_detail(exc)}" if status else type(exc).__name__.replace("Error", " error").strip()
+
+
+def _retry_after(exc) -> float | None:
+    """Honour a short Retry-After header; ignore long or malformed ones (our own backoff applies)."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 <= seconds <= 60 else None
+
+
+class ManualBackend:
+    """A person plays the model: each request becomes a Markdown file (images beside it), and the
+    loop waits until the answer file appears.
+
+    Files in `folder`: `NNN-role.request.md`, `NNN-role-K.png`, and the answer the person writes,
+    `NNN-role.answer.md` (write it elsewhere and move it in, or save it in one go: the file is
+    read once it has stopped changing).
+    """
+
+    def __init__(self, folder: str | Path, poll: float = 0.5, notify: Callable[[str], None] = print,
+                 timeout: float | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.poll = poll
+        self.notify = notify
+        self.timeout = timeout
+        self._count = len(list(self.folder.glob("*.request.md")))
+
+    def complete(self, role: str, messages: list[dict]) -> Reply:
+        from proto3d.agent_run import write_bytes, write_text
+
+        self._count += 1
+        stem = f"{self._count:03d}-{role}"
+        lines = [f"# Request {self._count}: {role}", ""]
+        n_images = 0
+        for message in messages:
+            lines += [f"## {message['role']}", "", message_text(message), ""]
+            for png in message_images(message):
+                n_images += 1
+                name = f"{stem}-{n_images}.png"
+                write_bytes(self.folder / name, png)
+                lines += [f"![image {n_images}]({name})", ""]
+        answer = self.folder / f"{stem}.answer.md"
+        lines += ["---", f"Paste the model's answer into `{answer.name}` in this folder."]
+        write_text(self.folder / f"{stem}.request.md", "\n".join(lines) + "\n")
+        self.notify(f"waiting for {answer} (request: {self.folder / (stem + '.request.md')})")
+        start = time.monotonic()
+        last = None
+        while True:
+            if answer.exists():
+                stat = answer.stat()
+                if last == (stat.st_size, stat.st_mtime_ns):
+                    break
+                last = (stat.st_size, stat.st_mtime_ns)
+            if self.timeout is not None and time.monotonic() - start > self.timeout:
+                raise LLMError(f"no answer in {answer} after {self.timeout:g} s")
+            time.sleep(self.poll)
+        return Reply(text=answer.read_text(encoding="utf-8"), model="manual", latency=time.monotonic() - start)
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a category name ("Office chair!" -> "office-chair")."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "object"

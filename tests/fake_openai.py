@@ -1,0 +1,136 @@
+"""A local server speaking the OpenAI chat-completions protocol, with scripted replies.
+
+    with FakeOpenAI(["first reply", Status(429), "second reply"]) as server:
+        client = OpenAIBackend(LLMConfig(base_url=server.base_url))
+
+Each request takes the next script entry: a string (the reply text), `Status(code)` (an
+OpenAI-style error body), `Slow(seconds, entry)`, or a callable `(request_json) -> entry`
+that answers from the request. Every request is recorded in `server.requests`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Status:
+    code: int
+    message: str = "scripted error"
+    retry_after: str | None = None
+
+
+@dataclass
+class Slow:
+    seconds: float
+    entry: object
+
+
+class FakeOpenAI:
+    def __init__(self, script=()):
+        self.script = deque(script)
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def add(self, *entries) -> None:
+        with self._lock:
+            self.script.extend(entries)
+
+    def __enter__(self) -> "FakeOpenAI":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next(self, request: dict):
+        with self._lock:
+            self.requests.append(request)
+            entry = self.script.popleft() if self.script else Status(500, "fake server: script exhausted")
+        while True:
+            if callable(entry) and not isinstance(entry, (Status, Slow)):
+                entry = entry(request)
+            elif isinstance(entry, Slow):
+                if self._stop.wait(entry.seconds):
+                    return Status(503, "shutting down")
+                entry = entry.entry
+            else:
+                return entry
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = json.loads(body or b"{}")
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if not self.path.endswith("/chat/completions"):
+                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                entry = fake._next(request)
+                if isinstance(entry, Status):
+                    error = {"message": entry.message, "type": "error", "code": entry.code}
+                    headers = {"retry-after": entry.retry_after} if entry.retry_after else {}
+                    return self._send(entry.code, {"error": error}, headers)
+                text = str(entry)
+                prompt_words = sum(len(_text(m).split()) for m in request.get("messages", []))
+                self._send(200, {
+                    "id": f"chatcmpl-{len(fake.requests)}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": request.get("model", ""),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": text}}],
+                    "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
+                              "total_tokens": prompt_words + len(text.split())},
+                })
+
+            def _send(self, code, payload, headers=None):
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        return Handler
+
+
+def _text(message: dict) -> str:
+    content = message.get("content", "")
+    if isinstance(content, str):
+        return content
+    return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+
+
+def images_in(request: dict) -> list[str]:
+    """The image URLs of a recorded request."""
+    return [p["image_url"]["url"] for m in request["messages"] if isinstance(m["content"], list)
+            for p in m["content"] if p.get("type") == "image_url"]
+
+
+def prompt_of(request: dict) -> str:
+    """All the text a recorded request sent."""
+    return "\n".join(_text(m) for m in request["messages"])
