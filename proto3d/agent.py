@@ -12,6 +12,7 @@ run can be resumed after an interruption and replayed offline (see proto3d.llm_r
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -50,18 +51,19 @@ class Inspection:
 
 
 def render_views(shape, folder: Path) -> Inspection:
-    """The default renderer hook: views, a contact sheet with legend, per-part visibility."""
+    """The default renderer hook: views, a contact sheet with legend, per-instance visibility."""
     from proto3d.renderer import contact_sheet, render
 
     renders = render(shape)
-    renders.save(folder / "views")
-    sheet = contact_sheet(shape, renders)
-    path = folder / "sheet.png"
-    tmp = folder / ".sheet.png.tmp"
-    sheet.save(tmp, format="PNG")
-    tmp.replace(path)
-    visible = renders.visible_pixels()
-    return Inspection([path], {str(k): int(v) for k, v in dict(visible).items()}, list(renders.invisible_parts()))
+    renders.save(folder / "views", passes=("rgb",))
+    buf = io.BytesIO()
+    contact_sheet(shape, renders).save(buf, format="PNG")
+    write_bytes(folder / "sheet.png", buf.getvalue())
+    visibility: dict[str, int] = {}
+    for view in renders.visible_pixels().values():
+        for name, n in view["instances"].items():
+            visibility[name] = visibility.get(name, 0) + n
+    return Inspection([folder / "sheet.png"], visibility, renders.invisible_instances())
 
 
 @dataclass
@@ -72,7 +74,6 @@ class Toolchain:
     inspect: Callable[..., Inspection] = render_views  # (shape, folder) -> Inspection
     export: Callable = None  # (shape, path) -> None
     manifest: Callable = None  # (shape) -> dict
-    lock: contextlib.AbstractContextManager = field(default_factory=contextlib.nullcontext)
 
     def __post_init__(self):
         from proto3d import compiler
@@ -282,7 +283,7 @@ class Agent:
         except ReplyError:
             program = ""
         version = Version(len(self.versions) + 1, step, parent.number if parent else None, program)
-        with self._timed("compile"), self.tools.lock:
+        with self._timed("compile"):
             try:
                 shape = self.tools.compile(program, PROGRAM)
             except Proto3dError as exc:
@@ -305,8 +306,15 @@ class Agent:
     def _inspect(self, version: Version) -> dict:
         self.progress(f"inspector: round {self.iterations}")
         folder = self.dir / "versions" / f"{version.number:03d}"
-        with self._timed("render"), self.tools.lock:
-            version.inspection = self.tools.inspect(version.shape, folder)
+        with self._timed("render"):
+            try:
+                version.inspection = self.tools.inspect(version.shape, folder)
+            except Proto3dError as exc:  # e.g. a blank render: no need to ask the inspector
+                if any(d.code == "R001" for d in exc.diagnostics):  # no OpenGL context: nothing to retry
+                    raise RunFailed(exc.format()) from None
+                version.verdict = _render_failure(exc)
+                self._save_version(version)
+                return version.verdict
         insp = version.inspection
         shape = version.shape
         built = ", ".join(f"`{p.label}` ×{len(p.instance_ids)}" for p in shape.parts) or "none"
@@ -403,11 +411,13 @@ class Agent:
     def _finalize(self, best: Version) -> None:
         folder = self.dir / "final"
         write_text(folder / PROGRAM, best.program)
-        with self.tools.lock:
-            self.tools.export(best.shape, folder / "shape.glb")
-            write_json(folder / "parts.json", self.tools.manifest(best.shape))
-            if best.inspection is None:
+        self.tools.export(best.shape, folder / "shape.glb")
+        write_json(folder / "parts.json", self.tools.manifest(best.shape))
+        if best.inspection is None:
+            try:
                 best.inspection = self.tools.inspect(best.shape, self.dir / "versions" / f"{best.number:03d}")
+            except Proto3dError:
+                return  # nothing to draw; the failure is in the version's verdict
         if best.inspection.images:
             write_bytes(folder / "sheet.png", best.inspection.images[0].read_bytes())
 
@@ -490,3 +500,13 @@ def _problems(verdict: dict) -> str:
     if verdict.get("summary"):
         out.insert(0, f"Overall: {verdict['summary']}\n")
     return "\n".join(out) or "(no specific problems listed; improve the overall likeness)"
+
+
+def _render_failure(exc: Proto3dError) -> dict:
+    return {
+        "accept": False,
+        "score": 0,
+        "summary": "the shape could not be rendered",
+        "problems": [{"part": "(whole shape)", "line": d.line or None, "issue": d.message,
+                      "fix": d.hint or "make every part visible and of a real size"} for d in exc.diagnostics],
+    }
