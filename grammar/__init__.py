@@ -4,3 +4,6 @@ from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 from proto3d.grammar.parser import parse, parse_with_diagnostics
 
 __all__ = ["parse", "parse_with_diagnostics", "Program", "Diagnostic", "Proto3dError", "Span"]
+from proto3d.grammar.format import format_program  # noqa: E402
+
+__all__.append("format_program")

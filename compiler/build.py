@@ -1,0 +1,100 @@
+"""The compiler's entry points: text or syntax tree → `CompiledShape`."""
+from __future__ import annotations
+
+import numpy as np
+
+from proto3d.compiler.check import check_program
+from proto3d.compiler.evaluate import EvalError, evaluate
+from proto3d.compiler.limits import Limits
+from proto3d.compiler.lints import lint
+from proto3d.compiler.shape import CompiledShape
+from proto3d.compiler.tessellate import tessellate
+from proto3d.grammar import ast, parse_with_diagnostics
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+
+DEFAULT_LIMITS = Limits()
+
+
+def compile_text(text: str, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
+                 filename: str = "<input>") -> CompiledShape:
+    """Parse and compile; raise `Proto3dError` with every error found. Lints are in `shape.diagnostics`."""
+    shape, diagnostics = _compile(text, params, limits, filename)
+    if shape is None:
+        raise Proto3dError(diagnostics, filename)
+    return shape
+
+
+def check(text: str, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
+          filename: str = "<input>") -> list[Diagnostic]:
+    """Every error and lint of a program, sorted by position; never raises for any input."""
+    return _compile(text, params, limits, filename)[1]
+
+
+def compile_program(program: ast.Program, *, params: dict | None = None,
+                    limits: Limits = DEFAULT_LIMITS) -> CompiledShape:
+    """Compile an already parsed program."""
+    diagnostics = check_program(program)
+    errors = [d.with_source(program.text) for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise Proto3dError(errors, program.filename)
+    try:
+        evaluation = evaluate(program, limits, params)
+    except EvalError as error:
+        raise Proto3dError([error.diagnostic.with_source(program.text)], program.filename) from None
+    except (RecursionError, MemoryError):
+        raise Proto3dError([Diagnostic("E306", "the program is too complex to evaluate", Span(1, 1, 1, 2),
+                                       hint="simplify nesting and loops").with_source(program.text)],
+                           program.filename) from None
+    shape = assemble(evaluation)
+    warnings = [d for d in diagnostics if d.severity != "error"] + lint(shape)
+    shape.diagnostics = sorted((d.with_source(program.text) for d in warnings), key=lambda d: (d.line, d.column))
+    return shape
+
+
+def _compile(text, params, limits, filename):
+    program, diagnostics = parse_with_diagnostics(text, filename, max_bytes=limits.max_program_bytes,
+                                                  max_depth=limits.max_depth, max_string=limits.max_string)
+    if program is None:
+        return None, diagnostics
+    try:
+        shape = compile_program(program, params=params, limits=limits)
+    except Proto3dError as error:
+        return None, error.diagnostics
+    return shape, shape.diagnostics
+
+
+def assemble(evaluation) -> CompiledShape:
+    """Tessellate every primitive (batched per kind) and attach the per-face labels and tables."""
+    primitives = evaluation.primitives
+    mesh = tessellate(primitives)
+    face_primitive = mesh.face_primitive
+    if primitives:
+        part_of = np.array([p.part_id for p in primitives], dtype=np.int32)
+        instance_of = np.array([p.instance_id for p in primitives], dtype=np.int32)
+        color_of = np.array([p.color for p in primitives], dtype=np.float32)
+    else:
+        part_of = instance_of = np.zeros(0, np.int32)
+        color_of = np.zeros((0, 3), np.float32)
+    part_id = part_of[face_primitive]
+    instance_id = instance_of[face_primitive]
+    shape = CompiledShape(
+        name=evaluation.name, vertices=mesh.vertices, normals=mesh.normals, faces=mesh.faces,
+        face_colors=color_of[face_primitive], part_id=part_id, instance_id=instance_id,
+        primitive_id=face_primitive.astype(np.int32), parts=evaluation.parts, instances=evaluation.instances,
+        primitives=primitives, bounds=evaluation.bounds, params=evaluation.params)
+    _instance_boxes(shape)
+    return shape
+
+
+def _instance_boxes(shape: CompiledShape) -> None:
+    n = len(shape.instances)
+    lo = np.full((n, 3), np.inf)
+    hi = np.full((n, 3), -np.inf)
+    if len(shape.faces):
+        corners = shape.vertices[shape.faces].astype(np.float64)  # (F, 3, 3)
+        np.minimum.at(lo, shape.instance_id, corners.min(axis=1))
+        np.maximum.at(hi, shape.instance_id, corners.max(axis=1))
+    for instance, a, b in zip(shape.instances, lo, hi):
+        empty = not np.all(np.isfinite(a))
+        instance.bbox_min = np.zeros(3) if empty else a
+        instance.bbox_max = np.zeros(3) if empty else b

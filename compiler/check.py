@@ -1,0 +1,164 @@
+"""Static checks over the syntax tree: every independent naming error of a program in one pass.
+
+Runtime problems (types, values, limits) are found by the evaluator; these are the mistakes
+a model makes most (unknown primitives and arguments, undefined names, nested parts), and
+reporting all of them at once saves repair rounds.
+"""
+from __future__ import annotations
+
+from proto3d.compiler.language import (ARG_ALIASES, FUNCTIONS, PLACEMENT, PRIMITIVES, REQUIRED, RESERVED,
+                                       TRANSFORMS, nearest, signature_text, unknown_name_hint)
+from proto3d.grammar import ast
+from proto3d.grammar.diagnostics import Diagnostic, Span
+
+BUILTIN_NAMES = {"pi"}
+
+
+def check_program(program: ast.Program) -> list[Diagnostic]:
+    checker = _Checker()
+    checker.block(program.statements, in_part=False)
+    return checker.diagnostics
+
+
+class _Checker:
+    def __init__(self):
+        self.diagnostics: list[Diagnostic] = []
+        self.scopes: list[set[str]] = [set()]
+        self.parts: set[str] = set()
+
+    def error(self, code: str, message: str, span: Span, expected: str = "", hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, expected=expected, hint=hint))
+
+    def define(self, name: str, span: Span) -> None:
+        if name in RESERVED:
+            self.error("E202", f"`{name}` is a reserved word and cannot be used as a name", span,
+                       hint=f"pick another name, e.g. `{name}_`")
+        self.scopes[-1].add(name)
+
+    def known(self, name: str) -> bool:
+        return name in BUILTIN_NAMES or name in self.parts or any(name in s for s in self.scopes)
+
+    def block(self, statements, in_part: bool) -> None:
+        self.scopes.append(set())
+        for statement in statements:
+            self.statement(statement, in_part)
+        self.scopes.pop()
+
+    def statement(self, s, in_part: bool) -> None:
+        if isinstance(s, ast.Block):
+            self.block(s.body, in_part)
+        elif isinstance(s, (ast.ShapeStmt, ast.BoundsStmt)):
+            self.expr(s.name if isinstance(s, ast.ShapeStmt) else s.size)
+        elif isinstance(s, ast.LetStmt):
+            self.expr(s.value)
+            self.define(s.name, s.span)
+        elif isinstance(s, ast.ParamStmt):
+            self.expr(s.default)
+            self.expr(s.range)
+            self.define(s.name, s.span)
+        elif isinstance(s, ast.PartStmt):
+            if in_part:
+                self.error("E111", f"part `{s.label}` is inside another part", s.span,
+                           hint="parts are flat: close the outer part's block before starting this one")
+            if s.label in RESERVED:
+                self.error("E202", f"`{s.label}` is a reserved word and cannot be a part label", s.span)
+            if s.color is not None:
+                self.expr(s.color)
+            self.block(s.block.body, in_part=True)
+            self.parts.add(s.label)
+        elif isinstance(s, ast.ForStmt):
+            self.scopes.append(set())
+            for var in s.vars:
+                self.expr(var.iterable)
+                self.define(var.name, var.span)
+            self.block(s.block.body, in_part)
+            self.scopes.pop()
+        elif isinstance(s, ast.IfStmt):
+            for condition, body in s.branches:
+                self.expr(condition)
+                self.block(body.body, in_part)
+            if s.orelse is not None:
+                self.block(s.orelse.body, in_part)
+        elif isinstance(s, ast.TransformStmt):
+            self.arguments(s.kind, s.args, TRANSFORMS[s.kind], s.span)
+            self.statement(s.body, in_part)
+        elif isinstance(s, ast.PrimitiveStmt):
+            self.primitive(s, in_part)
+
+    def primitive(self, s: ast.PrimitiveStmt, in_part: bool) -> None:
+        if s.name not in PRIMITIVES:
+            if s.name in FUNCTIONS:
+                hint = f"`{s.name}(…)` is a function; use it inside an expression, e.g. `let x = {s.name}(…)`"
+            else:
+                hint = unknown_name_hint(s.name, PRIMITIVES)
+            self.error("E101", f"unknown primitive `{s.name}`", s.name_span,
+                       expected="one of " + ", ".join(PRIMITIVES), hint=hint)
+            for arg in s.args:
+                self.expr(arg.value)
+            return
+        if s.block is not None:
+            self.error("E113", f"primitive `{s.name}` cannot take a block", s.block.span,
+                       hint="only transforms (translate, rotate, scale, mirror, symmetric, radial) and "
+                            "part/for/if take a `{ … }` block")
+        if not in_part:
+            self.error("E110", f"`{s.name}` is outside any part", s.name_span,
+                       hint="every primitive belongs to a part: wrap it in `part label { … }`")
+        self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span)
+
+    def arguments(self, name: str, args, params, span: Span) -> None:
+        names = [p.name for p in params]
+        seen: set[str] = set()
+        positional = 0
+        for arg in args:
+            self.expr(arg.value)
+            if arg.name is None:
+                if positional >= len(names) or seen & set(names[positional:positional + 1]):
+                    self.error("E105", f"too many positional arguments for `{name}`", arg.span,
+                               expected=f"{name}({signature_text(name)})", hint="name the arguments: `r=0.1`")
+                    continue
+                seen.add(names[positional])
+                positional += 1
+                continue
+            if arg.name not in names:
+                alias = ARG_ALIASES.get(arg.name) or nearest(arg.name, names)
+                message = f"`{name}` has no argument `{arg.name}`" + (f"; it takes `{alias}`" if alias else "")
+                self.error("E102", message, arg.span, expected=f"{name}({signature_text(name)})",
+                           hint=f"write `{alias.split()[0]}=`" if alias else f"its arguments: {', '.join(names)}")
+                continue
+            if arg.name in seen:
+                self.error("E104", f"argument `{arg.name}` given twice", arg.span)
+            seen.add(arg.name)
+        missing = [p.name for p in params if p.default is REQUIRED and p.name not in seen]
+        if name == "cylinder" and "r" not in seen and not {"r1", "r2"} <= seen:
+            missing.insert(0, "r (or r1 and r2)")
+        for param in missing:
+            self.error("E103", f"`{name}` is missing argument `{param}`", span,
+                       expected=f"{name}({signature_text(name)})")
+
+    def expr(self, e) -> None:
+        stack = [e]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Name):
+                if not self.known(node.id):
+                    hint = unknown_name_hint(node.id, set().union(*self.scopes) | self.parts | BUILTIN_NAMES)
+                    self.error("E201", f"`{node.id}` is not defined", node.span,
+                               hint=hint or "define it with `let` above, or build the part it names first")
+            elif isinstance(node, ast.Call):
+                if node.func not in FUNCTIONS:
+                    hint = unknown_name_hint(node.func, FUNCTIONS)
+                    if node.func in PRIMITIVES:
+                        hint = f"`{node.func}` is a primitive statement, not a value"
+                    self.error("E203", f"unknown function `{node.func}`", node.span,
+                               expected="one of " + ", ".join(FUNCTIONS), hint=hint)
+                stack.extend(a.value for a in node.args)
+            elif isinstance(node, ast.BinOp):
+                stack.extend((node.left, node.right))
+            elif isinstance(node, ast.Unary):
+                stack.append(node.operand)
+            elif isinstance(node, ast.Index):
+                stack.extend((node.target, node.index))
+            elif isinstance(node, ast.Attr):
+                stack.append(node.target)
+            elif isinstance(node, ast.Vector):
+                stack.extend(node.items)

@@ -1,0 +1,810 @@
+"""Evaluate a checked program into the primitive and part tables.
+
+A tree-walking interpreter over the frozen AST. It never runs user code: every value is a
+float, bool, string, NumPy vector/point list, Python list or part reference, and every
+construct is bounded by `Limits`. The first runtime error stops evaluation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import ImageColor
+
+from proto3d.compiler import language as lang
+from proto3d.compiler.limits import Limits
+from proto3d.compiler.shape import Instance, Part, Primitive
+from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
+from proto3d.grammar import ast
+from proto3d.grammar.diagnostics import Diagnostic, Span
+
+PALETTE = ["#c8a165", "#6d8fb3", "#b35f5f", "#7fa36b", "#9a7cb8", "#d18f4b", "#5fa3a3", "#a3a35f",
+           "#b87c9a", "#7c7c7c", "#5f7fb3", "#b3935f"]
+
+
+class EvalError(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def fail(code: str, message: str, span: Span, expected: str = "", hint: str = ""):
+    raise EvalError(Diagnostic(code, message, span, expected=expected, hint=hint))
+
+
+@dataclass(frozen=True)
+class PartRef:
+    label: str
+    index: int | None  # an instance, or None for every instance built so far
+
+
+@dataclass
+class Evaluation:
+    name: str
+    bounds: np.ndarray | None
+    params: dict
+    parts: list[Part]
+    instances: list[Instance]
+    primitives: list[Primitive]
+    triangles: int = 0
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def evaluate(program: ast.Program, limits: Limits, overrides: dict | None = None) -> Evaluation:
+    """Run the program; raise EvalError with the first runtime problem."""
+    return _Evaluator(limits, overrides or {}).run(program)
+
+
+def rotation(angles) -> np.ndarray:
+    """R = Rz·Ry·Rx for angles in degrees about the parent frame's fixed axes."""
+    rx, ry, rz = np.radians(np.asarray(angles, dtype=np.float64))
+    cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
+    return np.array([[cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx],
+                     [sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx],
+                     [-sy, cy * sx, cy * cx]])
+
+
+def affine(linear: np.ndarray | None = None, offset=None) -> np.ndarray:
+    m = np.eye(4)
+    if linear is not None:
+        m[:3, :3] = linear
+    if offset is not None:
+        m[:3, 3] = offset
+    return m
+
+
+def reflection(normal) -> np.ndarray:
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    return np.eye(3) - 2.0 * np.outer(n, n)
+
+
+def align_point(words: str, lo: np.ndarray, hi: np.ndarray, span: Span) -> np.ndarray:
+    point = (lo + hi) / 2.0
+    chosen: dict[int, str] = {}
+    for word in words.lower().replace(",", " ").split():
+        if word not in lang.ALIGN_WORDS:
+            fail("E108", f"unknown align word `{word}`", span, expected=", ".join(w for w in lang.ALIGN_WORDS if w != "centre"),
+                 hint=lang.unknown_name_hint(word, lang.ALIGN_WORDS))
+        axis_side = lang.ALIGN_WORDS[word]
+        if axis_side is None:
+            continue
+        axis, side = axis_side
+        if axis in chosen and chosen[axis] != word:
+            fail("E108", f"align words `{chosen[axis]}` and `{word}` contradict each other", span)
+        chosen[axis] = word
+        point[axis] = hi[axis] if side else lo[axis]
+    return point
+
+
+def parse_color(value, span: Span) -> tuple[float, float, float]:
+    if not isinstance(value, str):
+        fail("E109", f"a colour must be a string, not {type_name(value)}", span, expected='"#rrggbb", "#rgb" or a CSS name')
+    try:
+        rgb = ImageColor.getrgb(value.strip())
+    except ValueError:
+        fail("E109", f"unknown colour {value!r}", span, expected='"#rrggbb", "#rgb" or a CSS colour name',
+             hint=lang.unknown_name_hint(value.lower(), ImageColor.colormap))
+    return (rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0)
+
+
+def type_name(value) -> str:
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, np.ndarray):
+        return f"a vector of {len(value)}" if value.ndim == 1 else f"a list of {len(value)} points"
+    if isinstance(value, PartRef):
+        return "a part"
+    return f"a list of {len(value)}"
+
+
+class _Evaluator:
+    def __init__(self, limits: Limits, overrides: dict):
+        self.limits = limits
+        self.overrides = dict(overrides)
+        self.scopes: list[dict] = [{"pi": math.pi}]
+        self.matrix = np.eye(4)
+        self.name = ""
+        self.bounds = None
+        self.params: dict = {}
+        self.parts: list[Part] = []
+        self.part_index: dict[str, int] = {}
+        self.instances: list[Instance] = []
+        self.primitives: list[Primitive] = []
+        self.current_instance: Instance | None = None
+        self.current_color: tuple | None = None
+        self.iterations = 0
+        self.steps = 0
+        self.triangles = 0
+        self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    # ---- driver ----------------------------------------------------------
+    def run(self, program: ast.Program) -> Evaluation:
+        self.block(program.statements)
+        unknown = set(self.overrides) - set(self.params)
+        if unknown:
+            name = sorted(unknown)[0]
+            fail("E211", f"no param named `{name}` in this program", Span(),
+                 hint=lang.unknown_name_hint(name, self.params) or "declare it with `param`")
+        return Evaluation(self.name, self.bounds, self.params, self.parts, self.instances, self.primitives,
+                          self.triangles)
+
+    def step(self, span: Span, amount: int = 1) -> None:
+        self.steps += amount
+        if self.steps > self.limits.max_steps:
+            fail("E304", f"the program needs more than {self.limits.max_steps} evaluation steps", span,
+                 hint="use fewer loop iterations or smaller lists")
+
+    def lookup(self, name: str, span: Span):
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        if name in self.part_index:
+            return PartRef(name, None)
+        fail("E201", f"`{name}` is not defined (or its part is not built yet at this point)", span,
+             hint="names and parts can only be used below the statement that defines them")
+
+    def block(self, statements) -> None:
+        self.scopes.append({})
+        try:
+            for statement in statements:
+                self.statement(statement)
+        finally:
+            self.scopes.pop()
+
+    # ---- statements ------------------------------------------------------
+    def statement(self, s) -> None:
+        self.step(s.span)
+        method = getattr(self, "stmt_" + type(s).__name__)
+        method(s)
+
+    def stmt_Block(self, s: ast.Block) -> None:
+        self.block(s.body)
+
+    def stmt_ShapeStmt(self, s: ast.ShapeStmt) -> None:
+        value = self.expr(s.name)
+        if not isinstance(value, str):
+            fail("E212", f"`shape` takes a name string, not {type_name(value)}", s.span, expected='shape "chair"')
+        self.name = value
+
+    def stmt_BoundsStmt(self, s: ast.BoundsStmt) -> None:
+        size = self.vector(self.expr(s.size), 3, s.size.span, "bounds")
+        if np.any(size <= 0):
+            fail("E212", "bounds must be three positive sizes [width, depth, height] in metres", s.size.span)
+        self.bounds = size
+
+    def stmt_LetStmt(self, s: ast.LetStmt) -> None:
+        self.scopes[-1][s.name] = self.expr(s.value)
+
+    def stmt_ParamStmt(self, s: ast.ParamStmt) -> None:
+        default = self.expr(s.default)
+        bounds = self.expr(s.range)
+        if not isinstance(default, float) or isinstance(default, bool):
+            fail("E211", f"param `{s.name}` must default to a number, not {type_name(default)}", s.default.span)
+        if not (isinstance(bounds, np.ndarray) and bounds.shape == (2,)):
+            fail("E211", f"the range of param `{s.name}` must be [lo, hi]", s.range.span, expected="[lo, hi]")
+        lo, hi = float(bounds[0]), float(bounds[1])
+        if lo > hi or not lo <= default <= hi:
+            fail("E211", f"param `{s.name}` = {default:g} is outside its range [{lo:g}, {hi:g}]", s.span)
+        is_int = _is_int_literal(s.default) and all(_is_int_literal(i) for i in getattr(s.range, "items", ()))
+        value = default
+        if s.name in self.overrides:
+            value = self.overrides.pop(s.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+                fail("E211", f"value {value!r} for param `{s.name}` is outside its range [{lo:g}, {hi:g}]", s.span)
+            if is_int and float(value) != int(value):
+                fail("E211", f"param `{s.name}` takes integers; got {value!r}", s.span)
+            value = float(value)
+        self.params[s.name] = {"value": int(value) if is_int else value, "default": int(default) if is_int else default,
+                               "lo": int(lo) if is_int else lo, "hi": int(hi) if is_int else hi, "integer": is_int}
+        self.scopes[-1][s.name] = value
+
+    def stmt_PartStmt(self, s: ast.PartStmt) -> None:
+        if self.current_instance is not None:
+            fail("E111", f"part `{s.label}` is inside another part", s.span,
+                 hint="parts are flat: close the outer part's block first")
+        color = parse_color(self.expr(s.color), s.color.span) if s.color is not None else None
+        part_id = self.part_index.get(s.label)
+        if part_id is None:
+            part_id = len(self.parts)
+            self.part_index[s.label] = part_id
+            default = parse_color(PALETTE[part_id % len(PALETTE)], s.span)
+            self.parts.append(Part(s.label, color or default, [], s.span))
+        elif color is not None and not self.parts[part_id].instance_ids:
+            self.parts[part_id].color = color
+        part = self.parts[part_id]
+        instance = Instance(part_id, len(part.instance_ids), [], s.span)
+        part.instance_ids.append(len(self.instances))
+        self.instances.append(instance)
+        self.current_instance, self.current_color = instance, color or part.color
+        try:
+            self.block(s.block.body)
+        finally:
+            self.current_instance, self.current_color = None, None
+
+    def stmt_ForStmt(self, s: ast.ForStmt) -> None:
+        domains = []
+        for var in s.vars:
+            values = self.expr(var.iterable)
+            if isinstance(values, np.ndarray):
+                values = list(values) if values.ndim == 2 else [float(v) for v in values]
+            if not isinstance(values, list):
+                fail("E205", f"`for` needs a list to iterate over, not {type_name(values)}", var.iterable.span,
+                     expected="a list like [a, b] or range(n)")
+            domains.append((var.name, values))
+        self._loop(domains, {}, s)
+
+    def _loop(self, domains, bound: dict, s: ast.ForStmt) -> None:
+        if not domains:
+            self.iterations += 1
+            if self.iterations > self.limits.max_loop_iterations:
+                fail("E303", f"more than {self.limits.max_loop_iterations} loop iterations in total", s.span,
+                     hint="use fewer or smaller loops")
+            self.scopes.append(dict(bound))
+            try:
+                self.block(s.block.body)
+            finally:
+                self.scopes.pop()
+            return
+        (name, values), rest = domains[0], domains[1:]
+        for value in values:
+            self._loop(rest, {**bound, name: value}, s)
+
+    def stmt_IfStmt(self, s: ast.IfStmt) -> None:
+        for condition, body in s.branches:
+            if self.truth(self.expr(condition), condition.span):
+                self.block(body.body)
+                return
+        if s.orelse is not None:
+            self.block(s.orelse.body)
+
+    def stmt_TransformStmt(self, s: ast.TransformStmt) -> None:
+        values = self.arguments(s.kind, s.args, lang.TRANSFORMS[s.kind], s.span)
+        if s.kind == "translate":
+            frames = [affine(offset=values["v"])]
+        elif s.kind == "rotate":
+            frames = [affine(rotation(values["v"]))]
+        elif s.kind == "scale":
+            factors = values["v"]
+            if np.any(factors == 0):
+                fail("E401", "scale factors must be non-zero", s.span)
+            frames = [affine(np.diag(np.broadcast_to(factors, 3)))]
+        elif s.kind == "mirror":
+            frames = [affine(reflection(values["axis"]))]
+        elif s.kind == "symmetric":
+            frames = self._symmetric(values["axes"], s)
+        else:  # radial
+            n = values["n"]
+            if not 1 <= n <= self.limits.max_loop_iterations:
+                fail("E401", f"radial needs n between 1 and {self.limits.max_loop_iterations}", s.span)
+            frames = [affine(rotation([0, 0, k * 360.0 / n + values["start"]])) @ affine(offset=[values["r"], 0, 0])
+                      for k in range(n)]
+            self.iterations += n - 1
+        outer = self.matrix
+        try:
+            for frame in frames:
+                self.matrix = outer @ frame
+                self.statement(s.body)
+        finally:
+            self.matrix = outer
+
+    def _symmetric(self, axes: str, s: ast.TransformStmt) -> list[np.ndarray]:
+        axes = axes.lower()
+        if not axes or any(a not in "xyz" for a in axes) or len(set(axes)) != len(axes):
+            fail("E401", f"symmetric takes \"x\", \"y\", \"z\" or a combination like \"xy\", not {axes!r}", s.span)
+        frames = [np.eye(4)]
+        for axis in axes:
+            mirror = affine(np.diag([-1.0 if a == axis else 1.0 for a in "xyz"]))
+            frames += [mirror @ f for f in frames]
+        return frames
+
+    def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
+        if self.current_instance is None:
+            fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
+        values = self.arguments(s.name, s.args, lang.PRIMITIVES[s.name] + lang.PLACEMENT, s.span)
+        kind, params = _normalise(s.name, values, s.span)
+        segments = values["segments"] if values["segments"] is not None else lang.SEGMENTS_DEFAULT
+        if not 3 <= segments <= self.limits.max_segments:
+            fail("E305", f"segments must be between 3 and {self.limits.max_segments}, not {segments}", s.span)
+        if kind == "rod":
+            if values["at"] is not None or values["align"] is not None or values["rot"] is not None:
+                fail("E112", "`rod` is placed by `from` and `to`; it takes no `at`, `rot` or `align`", s.span)
+            local = _rod_frame(values["from"], values["to"])
+        else:
+            at = values["at"] if values["at"] is not None else np.zeros(3)
+            pivot = np.zeros(3)
+            if values["align"] is not None:
+                lo, hi = local_bounds(kind, params)
+                pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
+            rot = affine(rotation(values["rot"])) if values["rot"] is not None else np.eye(4)
+            local = affine(offset=at) @ rot @ affine(offset=-pivot)
+        matrix = self.matrix @ local
+        if not np.all(np.isfinite(matrix)) or np.abs(matrix).max() > self.limits.max_abs_value:
+            fail("E210", "the primitive's placement is out of the numeric range", s.span)
+        count = triangle_count(kind, params, segments)
+        self.triangles += count
+        if self.triangles > self.limits.max_triangles:
+            fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
+                 hint="lower `segments` or use fewer primitives")
+        if len(self.primitives) >= self.limits.max_primitives:
+            fail("E301", f"the shape exceeds {self.limits.max_primitives} primitives", s.span)
+        color = parse_color(values["color"], s.span) if values["color"] is not None else self.current_color
+        instance = self.current_instance  # parts are flat, so it is always the newest instance
+        self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
+                                         color, s.span))
+        instance.primitive_ids.append(len(self.primitives) - 1)
+
+    # ---- arguments -------------------------------------------------------
+    def arguments(self, name: str, args, params, span: Span) -> dict:
+        by_name = {p.name: p for p in params}
+        values: dict = {}
+        positional = 0
+        for arg in args:
+            if arg.name is None:
+                param = params[positional]
+                positional += 1
+            else:
+                param = by_name[arg.name]
+            values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
+        for param in params:
+            if param.name not in values:
+                values[param.name] = param.default
+        return values
+
+    def coerce(self, value, param: lang.Param, span: Span, owner: str):
+        t = param.type
+        where = f"`{param.name}` of `{owner}`"
+        if t == "number":
+            return self.number(value, span, where)
+        if t == "int":
+            number = self.number(value, span, where)
+            if number != int(number):
+                fail("E106", f"{where} must be a whole number, not {number:g}", span)
+            return int(number)
+        if t == "bool":
+            if not isinstance(value, bool):
+                fail("E106", f"{where} must be true or false, not {type_name(value)}", span)
+            return value
+        if t == "string":
+            if not isinstance(value, str):
+                fail("E106", f"{where} must be a string, not {type_name(value)}", span)
+            return value
+        if t == "vec3":
+            return self.vector(value, 3, span, where)
+        if t == "number_or_vec3":
+            return self.number(value, span, where) if isinstance(value, float) else self.vector(value, 3, span, where)
+        if t == "axis":
+            if isinstance(value, str):
+                if value.lower() not in ("x", "y", "z"):
+                    fail("E401", f"mirror takes \"x\", \"y\" or \"z\", not {value!r}", span)
+                return np.eye(3)["xyz".index(value.lower())]
+            normal = self.vector(value, 3, span, where)
+            if not np.any(normal):
+                fail("E401", "the mirror plane's normal cannot be zero", span)
+            return normal
+        if t == "number_or_list":
+            if isinstance(value, float):
+                return value
+            return self.vector(value, None, span, where)
+        if t in ("points2", "points3"):
+            dim = 2 if t == "points2" else 3
+            if not (isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == dim):
+                fail("E106", f"{where} must be a list of [{', '.join('xyz'[:dim]) if dim == 3 else 'a, b'}] points,"
+                     f" not {type_name(value)}", span, expected="[[" + ", ".join(["0"] * dim) + "], ...]")
+            self.check_range(value, span)
+            return value
+        raise AssertionError(t)
+
+    def number(self, value, span: Span, where: str) -> float:
+        if not isinstance(value, float) or isinstance(value, bool):
+            fail("E106", f"{where} must be a number, not {type_name(value)}", span)
+        self.check_range(value, span)
+        return value
+
+    def vector(self, value, size: int | None, span: Span, where: str) -> np.ndarray:
+        if not (isinstance(value, np.ndarray) and value.ndim == 1 and (size is None or len(value) == size)):
+            shape = f"a vector of {size} numbers" if size else "a list of numbers"
+            fail("E106", f"{where} must be {shape}, not {type_name(value)}", span,
+                 expected="[x, y, z]" if size == 3 else "")
+        self.check_range(value, span)
+        return value
+
+    def check_range(self, value, span: Span) -> None:
+        if np.abs(value).max(initial=0.0) > self.limits.max_abs_value:
+            fail("E210", f"value out of range (|x| ≤ {self.limits.max_abs_value:g})", span,
+                 hint="sizes are in metres")
+
+    # ---- expressions -----------------------------------------------------
+    def truth(self, value, span: Span) -> bool:
+        if not isinstance(value, bool):
+            fail("E205", f"a condition must be true or false, not {type_name(value)}", span,
+                 hint="compare explicitly, e.g. `n > 0`")
+        return value
+
+    def expr(self, e):
+        t = type(e)
+        if t is ast.Number:
+            return e.value
+        if t is ast.Name:
+            return self.lookup(e.id, e.span)
+        if t is ast.Vector:
+            return self.make_list([self.expr(i) for i in e.items], e.span)
+        if t is ast.String:
+            return e.value
+        if t is ast.Bool:
+            return e.value
+        if t is ast.BinOp:
+            return self.binop(e)
+        if t is ast.Unary:
+            value = self.expr(e.operand)
+            if e.op == "not":
+                return not self.truth(value, e.operand.span)
+            if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
+                fail("E205", f"cannot negate {type_name(value)}", e.span)
+            return -value if e.op == "-" else value
+        if t is ast.Attr:
+            return self.attribute(self.expr(e.target), e)
+        if t is ast.Index:
+            return self.index(e)
+        if t is ast.Call:
+            return self.call(e)
+        raise AssertionError(t)
+
+    def make_list(self, items: list, span: Span):
+        self.step(span, len(items))
+        if all(type(i) is float for i in items):
+            return np.array(items, dtype=np.float64)
+        if items and all(isinstance(i, np.ndarray) and i.ndim == 1 for i in items) and len({len(i) for i in items}) == 1:
+            return np.array(items, dtype=np.float64)
+        return items
+
+    def binop(self, e: ast.BinOp):
+        op = e.op
+        if op in ("and", "or"):
+            left = self.truth(self.expr(e.left), e.left.span)
+            if (op == "and" and not left) or (op == "or" and left):
+                return left
+            return self.truth(self.expr(e.right), e.right.span)
+        a, b = self.expr(e.left), self.expr(e.right)
+        if op in ("==", "!="):
+            equal = _equal(a, b)
+            return equal if op == "==" else not equal
+        numeric = (float, np.ndarray)
+        if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, numeric) or not isinstance(b, numeric):
+            if op == "+" and isinstance(a, list) and isinstance(b, list):
+                self.step(e.span, len(a) + len(b))
+                return a + b
+            fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}", e.span)
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape != b.shape:
+            fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ", e.span)
+        if op in ("<", "<=", ">", ">="):
+            if not (isinstance(a, float) and isinstance(b, float)):
+                fail("E205", f"`{op}` compares numbers, not {type_name(a)} and {type_name(b)}", e.span)
+            return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        if op in ("/", "%") and np.any(np.asarray(b) == 0):
+            fail("E206", "division by zero", e.span)
+        with np.errstate(all="ignore"):
+            try:
+                if op == "+":
+                    result = a + b
+                elif op == "-":
+                    result = a - b
+                elif op == "*":
+                    result = a * b
+                elif op == "/":
+                    result = a / b
+                elif op == "%":
+                    result = a % b
+                else:
+                    result = np.power(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a ** b
+            except (OverflowError, ZeroDivisionError, ValueError):
+                fail("E210", f"`{op}` gives a result out of range", e.span)
+        if isinstance(result, complex) or not np.all(np.isfinite(result)):
+            fail("E210", f"`{op}` gives a result out of range (not a finite real number)", e.span)
+        if isinstance(result, np.floating):
+            result = float(result)
+        if isinstance(result, np.ndarray):
+            self.step(e.span, result.size // 8)
+        return result
+
+    def attribute(self, target, e: ast.Attr):
+        name = e.name
+        if isinstance(target, PartRef):
+            if name not in lang.ANCHORS:
+                fail("E208", f"parts have no anchor `{name}`", e.span, expected=", ".join(lang.ANCHORS),
+                     hint=lang.unknown_name_hint(name, lang.ANCHORS))
+            lo, hi = self.part_box(target, e.span)
+            return _anchor(name, lo, hi)
+        if isinstance(target, np.ndarray) and target.ndim == 1 and name in ("x", "y", "z"):
+            axis = "xyz".index(name)
+            if axis >= len(target):
+                fail("E207", f"`.{name}` needs a vector of at least {axis + 1} numbers", e.span)
+            return float(target[axis])
+        fail("E208", f"{type_name(target)} has no attribute `.{name}`", e.span,
+             hint="`.x .y .z` work on vectors; anchors like `.top` on parts")
+
+    def index(self, e: ast.Index):
+        target, position = self.expr(e.target), self.expr(e.index)
+        if not isinstance(position, float) or isinstance(position, bool) or position != int(position):
+            fail("E205", f"an index must be a whole number, not {type_name(position)}", e.index.span)
+        i = int(position)
+        if isinstance(target, PartRef):
+            count = len(self.parts[self.part_index[target.label]].instance_ids)
+            if target.index is not None or not -count <= i < count:
+                fail("E207", f"part `{target.label}` has {count} instance(s) built so far; `[{i}]` is out of range",
+                     e.span, hint="instances are numbered from 0 in the order they are built")
+            return PartRef(target.label, i % count)
+        if isinstance(target, (np.ndarray, list, str)):
+            if not -len(target) <= i < len(target):
+                fail("E207", f"index {i} is out of range for {type_name(target)}", e.span)
+            item = target[i]
+            return float(item) if isinstance(item, np.floating) else item
+        fail("E205", f"cannot index {type_name(target)}", e.span)
+
+    def part_box(self, ref: PartRef, span: Span):
+        part = self.parts[self.part_index[ref.label]]
+        ids = part.instance_ids if ref.index is None else [part.instance_ids[ref.index]]
+        prim_ids = [p for i in ids for p in self.instances[i].primitive_ids]
+        if not prim_ids:
+            fail("E209", f"part `{ref.label}` has no geometry yet", span)
+        missing = [p for p in prim_ids if p not in self.prim_boxes]
+        if missing:
+            mesh = tessellate([self.primitives[p] for p in missing])
+            corners = mesh.vertices[mesh.faces].astype(np.float64)
+            for local, prim in enumerate(missing):
+                chosen = corners[mesh.face_primitive == local].reshape(-1, 3)
+                if len(chosen) == 0:
+                    chosen = self.primitives[prim].matrix[:3, 3][None, :]
+                self.prim_boxes[prim] = (chosen.min(axis=0), chosen.max(axis=0))
+        lo = np.min([self.prim_boxes[p][0] for p in prim_ids], axis=0)
+        hi = np.max([self.prim_boxes[p][1] for p in prim_ids], axis=0)
+        return lo, hi
+
+    def call(self, e: ast.Call):
+        lo_n, hi_n = lang.FUNCTIONS[e.func]
+        if any(a.name is not None for a in e.args):
+            fail("E204", f"`{e.func}` takes positional arguments only", e.span)
+        args = [self.expr(a.value) for a in e.args]
+        if not lo_n <= len(args) <= hi_n:
+            count = f"{lo_n}" if lo_n == hi_n else f"{lo_n} to {hi_n}"
+            fail("E204", f"`{e.func}` takes {count} argument(s), got {len(args)}", e.span)
+        try:
+            return _FUNCTION_IMPL[e.func](self, args, e)
+        except (ValueError, OverflowError, TypeError):
+            fail("E204", f"`{e.func}` cannot take {', '.join(type_name(a) for a in args)}", e.span)
+
+
+def _is_int_literal(node) -> bool:
+    return isinstance(node, ast.Number) and node.is_int or (
+        isinstance(node, ast.Unary) and node.op == "-" and _is_int_literal(node.operand))
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.all(a == b))
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    return a == b
+
+
+def _anchor(name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    c = (lo + hi) / 2.0
+    points = {"top": (c[0], c[1], hi[2]), "bottom": (c[0], c[1], lo[2]), "left": (lo[0], c[1], c[2]),
+              "right": (hi[0], c[1], c[2]), "front": (c[0], lo[1], c[2]), "back": (c[0], hi[1], c[2]),
+              "center": c, "min": lo, "max": hi, "size": hi - lo}
+    return np.array(points[name], dtype=np.float64)
+
+
+def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
+    """Turn the written arguments into the tessellator's parameters, checking value ranges."""
+
+    def nonneg(key: str, value):
+        if np.any(np.asarray(value) < 0):
+            fail("E107", f"`{key}` of `{name}` must not be negative", span)
+        return value
+
+    if name == "box":
+        size = nonneg("size", v["size"])
+        bevel = nonneg("bevel", v["bevel"])
+        if bevel > size.min() / 2:
+            fail("E107", f"bevel {bevel:g} is more than half the smallest side ({size.min() / 2:g})", span)
+        return "box", {"size": size, "bevel": bevel}
+    if name in ("sphere",):
+        return name, {"r": nonneg("r", v["r"])}
+    if name in ("ellipsoid", "wedge"):
+        return name, {"size": nonneg("size", v["size"])}
+    if name in ("cylinder", "frustum"):
+        r1 = v.get("r1") if v.get("r1") is not None else v.get("r")
+        r2 = v.get("r2") if v.get("r2") is not None else v.get("r")
+        if r1 is None or r2 is None:
+            fail("E103", f"`{name}` needs `r`, or both `r1` and `r2`", span, expected="cylinder(r, h) or cylinder(r1, r2, h)")
+        return name, {"r1": nonneg("r1", r1), "r2": nonneg("r2", r2), "h": nonneg("h", v["h"])}
+    if name in ("cone", "capsule"):
+        r, h = nonneg("r", v["r"]), nonneg("h", v["h"])
+        if name == "capsule" and h < 2 * r:
+            fail("E107", f"capsule h is the total length and must be at least 2·r = {2 * r:g}", span)
+        return name, {"r": r, "h": h}
+    if name == "torus":
+        R, r = nonneg("R", v["R"]), nonneg("r", v["r"])
+        angle = v["angle"]
+        if not 0 < angle <= 360:
+            fail("E107", "torus angle must be in (0, 360] degrees", span)
+        return name, {"R": R, "r": r, "angle": angle, "start": v["start"]}
+    if name == "tube":
+        r, t, h = nonneg("r", v["r"]), nonneg("thickness", v["thickness"]), nonneg("h", v["h"])
+        if t > r:
+            fail("E107", f"tube thickness {t:g} is more than its outer radius {r:g}", span,
+                 hint="`r` is the OUTER radius; the wall goes inward")
+        return name, {"r": r, "thickness": t, "h": h}
+    if name == "lathe":
+        profile, angle = v["profile"], v["angle"]
+        if len(profile) < 2:
+            fail("E107", "a lathe profile needs at least 2 [r, z] points", span)
+        nonneg("profile radii", profile[:, 0])
+        if not 0 < angle <= 360:
+            fail("E107", "lathe angle must be in (0, 360] degrees", span)
+        return name, {"profile": profile, "angle": angle}
+    if name == "extrude":
+        if len(v["polygon"]) < 3:
+            fail("E107", "an extrude polygon needs at least 3 [x, y] points", span)
+        return name, {"polygon": v["polygon"], "h": nonneg("h", v["h"])}
+    if name == "sweep":
+        path = v["path"]
+        if len(path) < 2:
+            fail("E107", "a sweep path needs at least 2 [x, y, z] points", span)
+        r = v["r"]
+        radii = np.full(len(path), r) if isinstance(r, float) else r
+        if len(radii) != len(path):
+            fail("E107", f"sweep has {len(path)} path points but {len(radii)} radii", span,
+                 hint="give one radius, or one per path point")
+        return name, {"path": path, "r": nonneg("r", radii.astype(np.float64)), "smooth": v["smooth"]}
+    if name == "rod":
+        length = float(np.linalg.norm(v["to"] - v["from"]))
+        return name, {"r": nonneg("r", v["r"]), "h": length, "from": v["from"], "to": v["to"]}
+    raise AssertionError(name)
+
+
+def _rod_frame(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Local cylinder frame whose Z runs from `start` to `end`."""
+    direction = end - start
+    length = np.linalg.norm(direction)
+    z = direction / length if length > 0 else np.array([0.0, 0.0, 1.0])
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return affine(np.column_stack([x, y, z]), (start + end) / 2.0)
+
+
+def _range(ev: _Evaluator, args, e):
+    numbers = [ev.number(a, e.span, "`range`") for a in args]
+    if any(n != int(n) for n in numbers):
+        fail("E204", "range takes whole numbers", e.span)
+    values = range(*[int(n) for n in numbers]) if numbers[-1] != 0 or len(numbers) < 3 else None
+    if values is None:
+        fail("E204", "range step cannot be zero", e.span)
+    if len(values) > ev.limits.max_loop_iterations:
+        fail("E303", f"range of {len(values)} items exceeds the loop limit {ev.limits.max_loop_iterations}", e.span)
+    ev.step(e.span, len(values))
+    return np.arange(values.start, values.stop, values.step, dtype=np.float64)
+
+
+def _scalar_fn(fn):
+    def apply(ev, args, e):
+        value = args[0]
+        if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
+            raise TypeError
+        with np.errstate(all="raise"):
+            try:
+                result = fn(np.asarray(value, dtype=np.float64))
+            except FloatingPointError:
+                fail("E204", f"`{e.func}` is undefined for this value", e.span)
+        if not np.all(np.isfinite(result)):
+            fail("E204", f"`{e.func}` is undefined for this value", e.span)
+        return float(result) if np.ndim(result) == 0 else result
+    return apply
+
+
+def _minmax(fn):
+    def apply(ev, args, e):
+        values = args[0] if len(args) == 1 else args
+        if isinstance(values, np.ndarray) and values.ndim == 1:
+            values = [float(v) for v in values]
+        if not values or not all(isinstance(v, float) and not isinstance(v, bool) for v in values):
+            raise TypeError
+        return fn(values)
+    return apply
+
+
+def _numbers(ev, args, e):
+    for a in args:
+        if isinstance(a, bool) or not isinstance(a, (float, np.ndarray)):
+            raise TypeError
+    return args
+
+
+def _clamp(ev, args, e):
+    x, lo, hi = _numbers(ev, args, e)
+    result = np.clip(x, lo, hi)
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def _lerp(ev, args, e):
+    a, b, t = _numbers(ev, args, e)
+    result = a + (b - a) * t
+    return float(result) if np.ndim(result) == 0 else result
+
+
+def _atan2(ev, args, e):
+    y, x = _numbers(ev, args, e)
+    return float(np.degrees(np.arctan2(y, x)))
+
+
+def _len(ev, args, e):
+    value = args[0]
+    if not isinstance(value, (np.ndarray, list, str)):
+        raise TypeError
+    return float(len(value))
+
+
+def _norm(ev, args, e):
+    value = args[0]
+    if not (isinstance(value, np.ndarray) and value.ndim == 1):
+        raise TypeError
+    return float(np.linalg.norm(value))
+
+
+def _sum(ev, args, e):
+    value = args[0]
+    if not (isinstance(value, np.ndarray) and value.ndim == 1):
+        raise TypeError
+    return float(value.sum())
+
+
+_FUNCTION_IMPL = {
+    "sin": _scalar_fn(lambda x: np.sin(np.radians(x))),
+    "cos": _scalar_fn(lambda x: np.cos(np.radians(x))),
+    "tan": _scalar_fn(lambda x: np.tan(np.radians(x))),
+    "asin": _scalar_fn(lambda x: np.degrees(np.arcsin(x)) if np.all(np.abs(x) <= 1) else np.nan),
+    "acos": _scalar_fn(lambda x: np.degrees(np.arccos(x)) if np.all(np.abs(x) <= 1) else np.nan),
+    "atan": _scalar_fn(lambda x: np.degrees(np.arctan(x))),
+    "atan2": _atan2,
+    "sqrt": _scalar_fn(lambda x: np.sqrt(x) if np.all(x >= 0) else np.nan),
+    "abs": _scalar_fn(np.abs),
+    "floor": _scalar_fn(np.floor),
+    "ceil": _scalar_fn(np.ceil),
+    "round": _scalar_fn(lambda x: np.floor(x + 0.5)),
+    "min": _minmax(min),
+    "max": _minmax(max),
+    "clamp": _clamp,
+    "lerp": _lerp,
+    "len": _len,
+    "range": _range,
+    "norm": _norm,
+    "sum": _sum,
+}

@@ -1,0 +1,122 @@
+"""The vocabulary of pdsl: primitives and their arguments, transforms, functions, reserved words.
+
+One table drives the static checker, the evaluator and the hints, so they never disagree.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # number, int, vec3, points2, points3, number_or_list, bool, string, number_or_vec3, axis
+    default: object = REQUIRED
+
+
+def _sig(*params: Param) -> tuple[Param, ...]:
+    return params
+
+
+N, V3 = "number", "vec3"
+PRIMITIVES: dict[str, tuple[Param, ...]] = {
+    "box": _sig(Param("size", V3), Param("bevel", N, 0.0)),
+    "sphere": _sig(Param("r", N)),
+    "ellipsoid": _sig(Param("size", V3)),
+    "cylinder": _sig(Param("r", N, None), Param("h", N), Param("r1", N, None), Param("r2", N, None)),
+    "frustum": _sig(Param("r1", N), Param("r2", N), Param("h", N)),
+    "cone": _sig(Param("r", N), Param("h", N)),
+    "capsule": _sig(Param("r", N), Param("h", N)),
+    "torus": _sig(Param("R", N), Param("r", N), Param("angle", N, 360.0), Param("start", N, 0.0)),
+    "tube": _sig(Param("r", N), Param("thickness", N), Param("h", N)),
+    "wedge": _sig(Param("size", V3)),
+    "lathe": _sig(Param("profile", "points2"), Param("angle", N, 360.0)),
+    "extrude": _sig(Param("polygon", "points2"), Param("h", N)),
+    "sweep": _sig(Param("path", "points3"), Param("r", "number_or_list"), Param("smooth", "bool", False)),
+    "rod": _sig(Param("from", V3), Param("to", V3), Param("r", N)),
+}
+PLACEMENT: tuple[Param, ...] = (
+    Param("at", V3, None),
+    Param("rot", V3, None),
+    Param("align", "string", None),
+    Param("color", "string", None),
+    Param("segments", "int", None),
+)
+TRANSFORMS: dict[str, tuple[Param, ...]] = {
+    "translate": _sig(Param("v", V3)),
+    "rotate": _sig(Param("v", V3)),
+    "scale": _sig(Param("v", "number_or_vec3")),
+    "mirror": _sig(Param("axis", "axis")),
+    "symmetric": _sig(Param("axes", "string")),
+    "radial": _sig(Param("n", "int"), Param("r", N, 0.0), Param("start", N, 0.0)),
+}
+FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
+    "sin": (1, 1), "cos": (1, 1), "tan": (1, 1), "asin": (1, 1), "acos": (1, 1), "atan": (1, 1),
+    "atan2": (2, 2), "sqrt": (1, 1), "abs": (1, 1), "min": (1, 64), "max": (1, 64), "clamp": (3, 3),
+    "lerp": (3, 3), "floor": (1, 1), "ceil": (1, 1), "round": (1, 1), "len": (1, 1), "range": (1, 3),
+    "norm": (1, 1), "sum": (1, 1),
+}
+ALIGN_WORDS = {"center": None, "centre": None, "bottom": (2, 0), "top": (2, 1), "left": (0, 0),
+               "right": (0, 1), "front": (1, 0), "back": (1, 1)}
+ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
+RESERVED = frozenset("""shape bounds let param part color for in if elif else and or not true false pi
+translate rotate scale mirror symmetric radial""".split())
+SEGMENTS_DEFAULT = 32
+
+# Names models bring from OpenSCAD, Blender and Python, with the nearest v1 construct.
+FOREIGN = {
+    "cube": "use `box(size=[w, d, h])`",
+    "cuboid": "use `box(size=[w, d, h])`",
+    "difference": "no CSG in v1: build the shape from separate primitives (a `tube` for hollow cylinders)",
+    "union": "no CSG in v1: put the primitives one after another inside the `part` block",
+    "intersection": "no CSG in v1: build the shape from separate primitives",
+    "hull": "no hull in v1: use `lathe`, `extrude` or `sweep` for smooth outlines",
+    "minkowski": "no CSG in v1: use `box(size=..., bevel=r)` for rounded edges",
+    "linear_extrude": "use `extrude(polygon=[[x, y], ...], h=...)`",
+    "rotate_extrude": "use `lathe(profile=[[r, z], ...])`",
+    "polyhedron": "no raw meshes in v1: use `extrude`, `lathe` or `sweep`",
+    "polygon": "use `extrude(polygon=[[x, y], ...], h=...)`",
+    "circle": "use a flat `cylinder(r=..., h=...)`",
+    "square": "use a flat `box(size=[w, d, h])`",
+    "color": "write `color=` as an argument of the primitive or after the part label: `part seat color \"red\" { … }`",
+    "module": "no user-defined modules in v1: use `let`, `for` and transform blocks",
+    "function": "no user-defined functions in v1: use `let`",
+    "multmatrix": "use `translate`, `rotate` and `scale` blocks",
+    "resize": "use `scale([sx, sy, sz])`",
+    "offset": "no 2D offset in v1: write the polygon you want",
+    "ring": "use `torus(R=..., r=...)` or `tube(r=..., thickness=..., h=...)`",
+    "pipe": "use `sweep(path=[...], r=...)` or `tube`",
+    "cuboid_rounded": "use `box(size=..., bevel=r)`",
+    "uv_sphere": "use `sphere(r=...)`",
+    "ico_sphere": "use `sphere(r=...)`",
+    "torus_arc": "use `torus(R=..., r=..., angle=...)`",
+    "frustrum": "use `frustum(r1=..., r2=..., h=...)`",
+}
+ARG_ALIASES = {  # argument names models try, with the v1 spelling
+    "radius": "r", "d": "r (the radius: half the diameter)", "diameter": "r (the radius: half the diameter)",
+    "height": "h", "length": "h", "width": "size", "dims": "size", "dimensions": "size", "position": "at",
+    "pos": "at", "center": "at", "location": "at", "rotation": "rot", "rotate": "rot", "angles": "rot",
+    "colour": "color", "fn": "segments", "$fn": "segments", "resolution": "segments",
+    "thick": "thickness", "wall": "thickness", "points": "profile / polygon / path",
+    "radius1": "r1", "radius2": "r2", "major_radius": "R", "minor_radius": "r", "R1": "r1", "R2": "r2",
+}
+
+
+def nearest(name: str, candidates) -> str | None:
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def unknown_name_hint(name: str, candidates) -> str:
+    if name in FOREIGN:
+        return FOREIGN[name]
+    match = nearest(name, candidates)
+    return f"did you mean `{match}`?" if match else ""
+
+
+def signature_text(name: str) -> str:
+    params = PRIMITIVES.get(name) or TRANSFORMS.get(name) or ()
+    return ", ".join(p.name if p.default is REQUIRED else f"{p.name}?" for p in params)

@@ -1,0 +1,17 @@
+"""Caps that make compiling any program safe without a sandbox: each breach is a positioned error."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_program_bytes: int = 200_000
+    max_string: int = 1_000
+    max_depth: int = 32  # nesting of brackets and blocks
+    max_primitives: int = 10_000
+    max_triangles: int = 2_000_000
+    max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
+    max_steps: int = 1_000_000  # statements run plus list items made
+    max_segments: int = 256
+    max_abs_value: float = 1e6  # any size, position or point, in metres

@@ -1,0 +1,188 @@
+"""Canonical printing of a program (`proto3d fmt`): stable spacing, comments and blank lines kept.
+
+Formatting is idempotent: format(parse(format(parse(text)))) == format(parse(text)).
+"""
+from __future__ import annotations
+
+from proto3d.grammar import ast
+
+INDENT = "    "
+# Binding strength of each operator: a child binding less tightly than its context needs parentheses.
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+               "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7, "**": 8}
+_ATOM = 10
+
+
+def format_program(program: ast.Program) -> str:
+    printer = _Printer(program)
+    printer.statements(program.statements, 0, end_line=None)
+    printer.comments_before(None, 0)
+    return "\n".join(printer.lines).rstrip("\n") + "\n"
+
+
+def format_expr(e) -> str:
+    return _expr(e)
+
+
+class _Printer:
+    def __init__(self, program: ast.Program):
+        self.lines: list[str] = []
+        self.comments = list(program.comments)
+        self.blank = {i for i, line in enumerate(program.text.split("\n"), 1) if not line.strip()}
+        self.last_line = 0  # last source line already printed
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append(INDENT * depth + text)
+
+    def comments_before(self, line: int | None, depth: int) -> None:
+        while self.comments and (line is None or self.comments[0].line < line):
+            comment = self.comments.pop(0)
+            self.blank_line_before(comment.line)
+            self.emit(depth, comment.text)
+            self.last_line = comment.line
+
+    def trailing(self, up_to_line: int) -> str:
+        texts = []
+        while self.comments and self.comments[0].line <= up_to_line:
+            texts.append(self.comments.pop(0).text)
+        return ("  " + " ".join(texts)) if texts else ""
+
+    def blank_line_before(self, line: int) -> None:
+        if self.lines and self.lines[-1].strip() and not self.lines[-1].endswith("{") and any(
+                self.last_line < b < line for b in self.blank):
+            self.lines.append("")
+
+    def statements(self, statements, depth: int, end_line: int | None) -> None:
+        for statement in statements:
+            self.comments_before(statement.span.line, depth)
+            self.blank_line_before(statement.span.line)
+            self.statement(statement, depth)
+        if end_line is not None:
+            self.comments_before(end_line, depth)
+
+    def block(self, header: str, block: ast.Block, depth: int, header_line: int) -> None:
+        self.emit(depth, (header + " {").lstrip() + self.trailing(header_line))
+        self.last_line = header_line
+        self.statements(block.body, depth + 1, block.span.end_line)
+        self.close(depth, block.span.end_line)
+
+    def close(self, depth: int, line: int, suffix: str = "") -> None:
+        self.emit(depth, "}" + suffix + self.trailing(line))
+        self.last_line = line
+
+    def statement(self, s, depth: int) -> None:
+        head, body = _header(s)
+        if body is None:
+            self.emit(depth, head + self.trailing(s.span.end_line))
+            self.last_line = s.span.end_line
+            return
+        if isinstance(s, ast.IfStmt):
+            for i, (condition, branch) in enumerate(s.branches):
+                header = ("if " if i == 0 else "elif ") + _expr(condition)
+                if i == 0:
+                    self.emit(depth, header + " {" + self.trailing(s.span.line))
+                else:
+                    self.lines[-1] = self.lines[-1].rstrip() + " " + header + " {" + self.trailing(branch.span.line)
+                self.statements(branch.body, depth + 1, branch.span.end_line)
+                self.emit(depth, "}")
+                self.last_line = branch.span.end_line
+            if s.orelse is not None:
+                self.lines[-1] += " else {" + self.trailing(s.orelse.span.line)
+                self.statements(s.orelse.body, depth + 1, s.orelse.span.end_line)
+                self.emit(depth, "}")
+            self.lines[-1] += self.trailing(s.span.end_line)
+            self.last_line = s.span.end_line
+            return
+        if isinstance(body, ast.Block):
+            self.block(head, body, depth, body.span.line)
+        else:  # a transform applied to a single statement: keep the chain on one line
+            self._chain(head, body, depth)
+
+    def _chain(self, prefix: str, body, depth: int) -> None:
+        head, inner = _header(body)
+        if inner is None:
+            self.emit(depth, prefix + " " + head + self.trailing(body.span.end_line))
+            self.last_line = body.span.end_line
+        elif isinstance(body, ast.IfStmt):
+            self.emit(depth, prefix + " {")
+            self.statement(body, depth + 1)
+            self.emit(depth, "}")
+        elif isinstance(inner, ast.Block):
+            self.block(prefix + " " + head, inner, depth, inner.span.line)
+        else:
+            self._chain(prefix + " " + head, inner, depth)
+
+
+def _header(s):
+    """(text of the statement's head, its body: Block, statement or None)."""
+    if isinstance(s, ast.ShapeStmt):
+        return "shape " + _expr(s.name), None
+    if isinstance(s, ast.BoundsStmt):
+        return "bounds " + _expr(s.size), None
+    if isinstance(s, ast.LetStmt):
+        return f"let {s.name} = {_expr(s.value)}", None
+    if isinstance(s, ast.ParamStmt):
+        return f"param {s.name} = {_expr(s.default)} in {_expr(s.range)}", None
+    if isinstance(s, ast.PrimitiveStmt):
+        text = f"{s.name}({_args(s.args)})"
+        return (text, s.block) if s.block is not None else (text, None)
+    if isinstance(s, ast.PartStmt):
+        color = f" color {_expr(s.color)}" if s.color is not None else ""
+        return f"part {s.label}{color}", s.block
+    if isinstance(s, ast.ForStmt):
+        return "for " + ", ".join(f"{v.name} in {_expr(v.iterable)}" for v in s.vars), s.block
+    if isinstance(s, ast.TransformStmt):
+        return f"{s.kind}({_args(s.args)})", s.body
+    if isinstance(s, ast.Block):
+        return "", s
+    if isinstance(s, ast.IfStmt):
+        return "if", s
+    raise AssertionError(type(s))
+
+
+def _args(args) -> str:
+    return ", ".join(_expr(a.value) if a.name is None else f"{a.name}={_expr(a.value)}" for a in args)
+
+
+def _precedence(e) -> int:
+    if isinstance(e, ast.BinOp):
+        return _PRECEDENCE[e.op]
+    if isinstance(e, ast.Unary):
+        return _PRECEDENCE["not" if e.op == "not" else "neg"]
+    return _ATOM
+
+
+def _wrap(e, minimum: int) -> str:
+    text = _expr(e)
+    return f"({text})" if _precedence(e) < minimum else text
+
+
+def _expr(e) -> str:
+    if isinstance(e, ast.Number):
+        return e.text
+    if isinstance(e, ast.String):
+        return f'"{e.value}"' if '"' not in e.value else f"'{e.value}'"
+    if isinstance(e, ast.Bool):
+        return "true" if e.value else "false"
+    if isinstance(e, ast.Name):
+        return e.id
+    if isinstance(e, ast.Vector):
+        return "[" + ", ".join(_expr(i) for i in e.items) + "]"
+    if isinstance(e, ast.Unary):
+        if e.op == "not":
+            return "not " + _wrap(e.operand, _PRECEDENCE["not"])
+        return e.op + _wrap(e.operand, _PRECEDENCE["neg"])
+    if isinstance(e, ast.BinOp):
+        p = _PRECEDENCE[e.op]
+        if e.op == "**":
+            return f"{_wrap(e.left, _ATOM - 1)} ** {_wrap(e.right, _PRECEDENCE['neg'])}"
+        if p == 4:  # comparisons do not chain
+            return f"{_wrap(e.left, 5)} {e.op} {_wrap(e.right, 5)}"
+        return f"{_wrap(e.left, p)} {e.op} {_wrap(e.right, p + 1)}"
+    if isinstance(e, ast.Index):
+        return f"{_wrap(e.target, _ATOM - 1)}[{_expr(e.index)}]"
+    if isinstance(e, ast.Attr):
+        return f"{_wrap(e.target, _ATOM - 1)}.{e.name}"
+    if isinstance(e, ast.Call):
+        return f"{e.func}({_args(e.args)})"
+    raise AssertionError(type(e))
