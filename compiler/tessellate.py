@@ -1,0 +1,958 @@
+"""Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
+
+Each primitive is generated in its local frame by one of six small generators (box, rounded
+box, wedge, surface of revolution, extrusion, sweep) into a scratch buffer, then moved to
+world space by its matrix: positions by the affine map, normals by the cofactor matrix
+(the inverse-transpose without the division, so singular scales never give inf), and the
+winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
+of an (r, z) profile, so they share one generator and one counting rule.
+
+Two kernel calls cover every primitive of every kind: `_count` sizes each primitive, the
+outputs are allocated once, `_fill` writes them. Primitives are processed in input order,
+so the faces of primitive i precede those of primitive i + 1. The counting rule and the
+generators read the same profile, so `triangle_count` is exact by construction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import atan2, cos, pi, sin, sqrt
+from typing import Sequence
+
+import numpy as np
+from numba import njit
+
+from proto3d.compiler.shape import Primitive
+
+# Kernel kind codes. rod and cone are packed as frusta, so they share FRUSTUM.
+BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
+
+HARD_EDGE_COS = 0.766  # lathe profiles and extrude outlines keep corners sharper than 40 degrees
+SWEEP_SAMPLES = 8  # spline samples per path segment with smooth=true
+MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
+
+
+@dataclass
+class Tessellation:
+    vertices: np.ndarray  # (V, 3) float32, world coordinates
+    normals: np.ndarray  # (V, 3) float32, unit; hard edges have duplicated vertices
+    faces: np.ndarray  # (F, 3) int32, counter-clockwise seen from outside
+    face_primitive: np.ndarray  # (F,) int32, index into the primitives given to tessellate()
+
+
+# ---------------------------------------------------------------------------------------------
+# Python side: pack the normalised parameters into flat arrays.
+
+
+def _row(kind: str, p: dict) -> tuple[int, tuple, np.ndarray | None]:
+    """(kernel code, 4 floats, point array or None) for one primitive."""
+    if kind == "box":
+        s = p["size"]
+        return BOX, (s[0], s[1], s[2], p["bevel"]), None
+    if kind in ("cylinder", "frustum"):
+        return FRUSTUM, (p["r1"], p["r2"], p["h"], 0.0), None
+    if kind == "rod":
+        return FRUSTUM, (p["r"], p["r"], p["h"], 0.0), None
+    if kind == "cone":
+        return FRUSTUM, (p["r"], 0.0, p["h"], 0.0), None
+    if kind == "sphere":
+        return SPHERE, (p["r"], 0.0, 0.0, 0.0), None
+    if kind == "ellipsoid":
+        s = p["size"]
+        return ELLIPSOID, (s[0], s[1], s[2], 0.0), None
+    if kind == "capsule":
+        return CAPSULE, (p["r"], p["h"], 0.0, 0.0), None
+    if kind == "torus":
+        return TORUS, (p["R"], p["r"], p["angle"], p["start"]), None
+    if kind == "tube":
+        return TUBE, (p["r"], p["thickness"], p["h"], 0.0), None
+    if kind == "wedge":
+        s = p["size"]
+        return WEDGE, (s[0], s[1], s[2], 0.0), None
+    if kind == "lathe":
+        return LATHE, (p["angle"], 0.0, 0.0, 0.0), _points(p["profile"])
+    if kind == "extrude":
+        return EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"])
+    if kind == "sweep":
+        path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
+        pts = np.zeros((len(path), 4))
+        pts[:, :3] = path
+        pts[:, 3] = np.broadcast_to(np.asarray(p["r"], dtype=np.float64), len(path))
+        return SWEEP, (1.0 if p["smooth"] else 0.0, 0.0, 0.0, 0.0), pts
+    raise ValueError(f"unknown primitive kind {kind!r}")
+
+
+def _points(xy) -> np.ndarray:
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    pts = np.zeros((len(xy), 4))
+    pts[:, :2] = xy
+    return pts
+
+
+_NO_POINTS = np.zeros((0, 4))
+
+
+def _pack(kinds_params: Sequence[tuple[str, dict]], segments: Sequence[int]):
+    codes, rows, chunks, offsets, total = [], [], [], [0], 0
+    for kind, params in kinds_params:
+        code, row, pts = _row(kind, params)
+        codes.append(code)
+        rows.append(row)
+        if pts is not None:
+            chunks.append(pts)
+            total += len(pts)
+        offsets.append(total)
+    return (
+        np.array(codes, dtype=np.int64),
+        np.array(rows, dtype=np.float64).reshape(-1, 4),
+        np.array(segments, dtype=np.int64),
+        np.concatenate(chunks) if chunks else _NO_POINTS,
+        np.array(offsets, dtype=np.int64),
+    )
+
+
+def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
+    """Triangulate every primitive (in order) into one mesh in world coordinates."""
+    codes, prm, segs, pts, offs = _pack([(p.kind, p.params) for p in primitives], [p.segments for p in primitives])
+    mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
+    counts = _count(codes, prm, segs, pts, offs)
+    voff = np.zeros(len(primitives) + 1, dtype=np.int64)
+    foff = np.zeros(len(primitives) + 1, dtype=np.int64)
+    np.cumsum(counts[:, 0], out=voff[1:])
+    np.cumsum(counts[:, 1], out=foff[1:])
+    vertices = np.empty((voff[-1], 3), dtype=np.float32)
+    normals = np.empty((voff[-1], 3), dtype=np.float32)
+    faces = np.empty((foff[-1], 3), dtype=np.int32)
+    face_primitive = np.empty(foff[-1], dtype=np.int32)
+    _fill(codes, prm, segs, pts, offs, mats, voff, foff, vertices, normals, faces, face_primitive)
+    return Tessellation(vertices, normals, faces, face_primitive)
+
+
+def triangle_count(kind: str, params: dict, segments: int) -> int:
+    """Exactly len(tessellate([that primitive]).faces), without tessellating."""
+    codes, prm, segs, pts, offs = _pack([(kind, params)], [segments])
+    return int(_count(codes, prm, segs, pts, offs)[0, 1])
+
+
+def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) corners of the untransformed primitive, from its parameters.
+
+    A sweep's bounds are those of its mesh (its spline and mitred corners have no short closed
+    form); every other kind is analytic, so a tessellation lies inside them.
+    """
+    p = params
+    if kind in ("box", "ellipsoid", "wedge"):
+        half = np.abs(np.asarray(p["size"], dtype=np.float64)) / 2
+        return -half, half
+    if kind in ("cylinder", "frustum", "rod", "cone", "sphere", "capsule", "tube"):
+        _, (a, b, c, _), _ = _row(kind, p)
+        if kind == "sphere":
+            r = hz = abs(a)
+        elif kind == "capsule":
+            r, hz = abs(a), max(abs(b) / 2, abs(a))
+        elif kind == "tube":
+            r, hz = abs(a), abs(c) / 2
+        else:
+            r, hz = max(a, b, 0.0), abs(c) / 2
+        return np.array([-r, -r, -hz]), np.array([r, r, hz])
+    if kind == "torus":
+        big, small = p["R"], abs(p["r"])
+        return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
+    if kind == "lathe":
+        prof = np.asarray(p["profile"], dtype=np.float64).reshape(-1, 2)
+        r = np.maximum(prof[:, 0], 0.0)
+        closed = len(prof) >= 3 and np.array_equal(prof[0], prof[-1])
+        lo = r.min() if closed else 0.0
+        return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], 0.0)
+    if kind == "extrude":
+        poly = np.asarray(p["polygon"], dtype=np.float64).reshape(-1, 2)
+        h = p["h"]
+        return np.array([*poly.min(axis=0), min(0.0, h)]), np.array([*poly.max(axis=0), max(0.0, h)])
+    if kind == "sweep":
+        t = tessellate([Primitive("sweep", p, np.eye(4), 32, 0, 0, (0.0, 0.0, 0.0))])
+        if len(t.vertices):
+            return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
+        path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
+        return path.min(axis=0), path.max(axis=0)
+    raise ValueError(f"unknown primitive kind {kind!r}")
+
+
+def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
+    """Bounds of {(rho cos t, rho sin t, z)} for rho in [rho_lo, rho_hi], t in the arc."""
+    if angle >= 360.0:
+        r = max(abs(rho_lo), abs(rho_hi))
+        return np.array([-r, -r, z_lo]), np.array([r, r, z_hi])
+    angle = max(angle, 0.0)
+    ts = [start, start + angle] + [90.0 * k for k in range(int(np.ceil(start / 90.0)), int(np.floor((start + angle) / 90.0)) + 1)]
+    t = np.radians(np.array(ts))
+    rho = np.array([rho_lo, rho_hi])[:, None]
+    x, y = (rho * np.cos(t)).ravel(), (rho * np.sin(t)).ravel()
+    return np.array([x.min(), y.min(), z_lo]), np.array([x.max(), y.max(), z_hi])
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels: counting and filling, one call each for all primitives.
+
+
+@njit(cache=True)
+def _count(codes, prm, segs, pts, offs):
+    out = np.zeros((len(codes), 2), dtype=np.int64)
+    for i in range(len(codes)):
+        nv, nf = _size(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]])
+        out[i, 0] = nv
+        out[i, 1] = nf
+    return out
+
+
+@njit(cache=True)
+def _fill(codes, prm, segs, pts, offs, mats, voff, foff, vertices, normals, faces, face_primitive):
+    most = 0
+    for i in range(len(codes)):
+        most = max(most, voff[i + 1] - voff[i])
+    lp = np.empty((most, 3))  # local positions and normals of one primitive
+    ln = np.empty((most, 3))
+    for i in range(len(codes)):
+        v0, f0, f1 = voff[i], foff[i], foff[i + 1]
+        _generate(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]], lp, ln, faces[f0:f1])
+        _place(mats[i], lp, ln, voff[i + 1] - v0, vertices[v0:], normals[v0:], faces[f0:f1], v0)
+        face_primitive[f0:f1] = i
+
+
+@njit(cache=True)
+def _size(code, prm, seg, pts):
+    if code == BOX:
+        if prm[3] <= 0.0:
+            return 24, 12
+        q = max(1, seg // 4)
+        cols, rows = 4 * (q + 1), 2 * (q + 1)
+        return rows * cols, 2 * cols * (rows - 1) - 8 * q + 4
+    if code == WEDGE:
+        return 18, 8
+    if code == EXTRUDE:
+        poly = _clean_polygon(pts)
+        if len(poly) < 3:
+            return 0, 0
+        cp, cn, conn = _outline(poly, True)
+        return 2 * len(cp) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
+    if code == SWEEP:
+        c, r = _sweep_path(pts, prm[0] > 0.0)
+        if len(c) < 2:
+            return 0, 0
+        return len(c) * seg + 2 * (seg + 1), 2 * seg * len(c)
+    rp, rn, conn, cap, n, full, a0, span, sc = _revolution(code, prm, seg, pts)
+    return _revolve_size(rp, rn, conn, cap, n, full)
+
+
+@njit(cache=True)
+def _generate(code, prm, seg, pts, lp, ln, f):
+    if code == BOX:
+        if prm[3] <= 0.0:
+            _box(np.abs(prm[:3]) / 2, lp, ln, f)
+        else:
+            _rounded_box(np.abs(prm[:3]) / 2, prm[3], max(1, seg // 4), lp, ln, f)
+    elif code == WEDGE:
+        _wedge(np.abs(prm[:3]) / 2, lp, ln, f)
+    elif code == EXTRUDE:
+        _extrude(_clean_polygon(pts), prm[0], lp, ln, f)
+    elif code == SWEEP:
+        c, r = _sweep_path(pts, prm[0] > 0.0)
+        if len(c) >= 2:
+            _sweep(c, r, seg, lp, ln, f)
+    else:
+        rp, rn, conn, cap, n, full, a0, span, sc = _revolution(code, prm, seg, pts)
+        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f)
+
+
+@njit(cache=True)
+def _place(m, lp, ln, nv, vertices, normals, faces, v0):
+    """Local -> world: affine positions, cofactor normals, winding flipped under mirrors."""
+    a00, a01, a02, a10, a11, a12, a20, a21, a22 = m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2], m[2, 0], m[2, 1], m[2, 2]
+    c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
+    c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
+    c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
+    det = a00 * c00 + a01 * c01 + a02 * c02
+    sgn = -1.0 if det < 0.0 else 1.0
+    for v in range(nv):
+        x, y, z = lp[v, 0], lp[v, 1], lp[v, 2]
+        vertices[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
+        vertices[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
+        vertices[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
+        x, y, z = ln[v, 0], ln[v, 1], ln[v, 2]
+        nx = c00 * x + c01 * y + c02 * z
+        ny = c10 * x + c11 * y + c12 * z
+        nz = c20 * x + c21 * y + c22 * z
+        length = sqrt(nx * nx + ny * ny + nz * nz)
+        if length > 1e-300 and length < 1e300:
+            s = sgn / length
+            normals[v, 0], normals[v, 1], normals[v, 2] = nx * s, ny * s, nz * s
+        else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
+            normals[v, 0], normals[v, 1], normals[v, 2] = 0.0, 0.0, 1.0
+    for k in range(len(faces)):
+        a, b, c = faces[k, 0] + v0, faces[k, 1] + v0, faces[k, 2] + v0
+        faces[k, 0] = a
+        faces[k, 1] = c if det < 0.0 else b
+        faces[k, 2] = b if det < 0.0 else c
+
+
+# ---------------------------------------------------------------------------------------------
+# Flat-faced generators.
+
+
+@njit(cache=True)
+def _put(lp, ln, v, x, y, z, nx, ny, nz):
+    lp[v, 0], lp[v, 1], lp[v, 2] = x, y, z
+    ln[v, 0], ln[v, 1], ln[v, 2] = nx, ny, nz
+
+
+@njit(cache=True)
+def _quad(f, k, a, b, c, d):
+    f[k, 0], f[k, 1], f[k, 2] = a, b, c
+    f[k + 1, 0], f[k + 1, 1], f[k + 1, 2] = a, c, d
+
+
+@njit(cache=True)
+def _box(h, lp, ln, f):
+    """Six faces, four vertices each; corners listed counter-clockwise about the outward axis."""
+    v = 0
+    p = np.empty(3)
+    nrm = np.empty(3)
+    for axis in range(3):
+        u, w = (axis + 1) % 3, (axis + 2) % 3
+        for side in (-1.0, 1.0):
+            for k in range(4):
+                # (u, w) signs: (-,-) (+,-) (+,+) (-,+), reversed on the negative side
+                su = -1.0 if (k == 0 or k == 3) else 1.0
+                sw = -1.0 if k < 2 else 1.0
+                if side < 0.0:
+                    su, sw = sw, su
+                p[axis], p[u], p[w] = side * h[axis], su * h[u], sw * h[w]
+                nrm[axis], nrm[u], nrm[w] = side, 0.0, 0.0
+                _put(lp, ln, v + k, p[0], p[1], p[2], nrm[0], nrm[1], nrm[2])
+            _quad(f, v // 2, v, v + 1, v + 2, v + 3)
+            v += 4
+
+
+@njit(cache=True)
+def _wedge(h, lp, ln, f):
+    """Bottom, back, ramp (quads) and the two triangular sides."""
+    x, y, z = h[0], h[1], h[2]
+    slope = sqrt(y * y + z * z)
+    ny, nz = (-z / slope, y / slope) if slope > 0.0 else (0.0, 1.0)
+    corners = np.array((
+        (-x, -y, -z, 0.0, 0.0, -1.0), (-x, y, -z, 0.0, 0.0, -1.0), (x, y, -z, 0.0, 0.0, -1.0), (x, -y, -z, 0.0, 0.0, -1.0),
+        (-x, y, -z, 0.0, 1.0, 0.0), (-x, y, z, 0.0, 1.0, 0.0), (x, y, z, 0.0, 1.0, 0.0), (x, y, -z, 0.0, 1.0, 0.0),
+        (-x, -y, -z, 0.0, ny, nz), (x, -y, -z, 0.0, ny, nz), (x, y, z, 0.0, ny, nz), (-x, y, z, 0.0, ny, nz),
+        (x, -y, -z, 1.0, 0.0, 0.0), (x, y, -z, 1.0, 0.0, 0.0), (x, y, z, 1.0, 0.0, 0.0),
+        (-x, -y, -z, -1.0, 0.0, 0.0), (-x, y, z, -1.0, 0.0, 0.0), (-x, y, -z, -1.0, 0.0, 0.0),
+    ))
+    for v in range(18):
+        c = corners[v]
+        _put(lp, ln, v, c[0], c[1], c[2], c[3], c[4], c[5])
+    for k in range(3):
+        _quad(f, 2 * k, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3)
+    f[6, 0], f[6, 1], f[6, 2] = 12, 13, 14
+    f[7, 0], f[7, 1], f[7, 2] = 15, 16, 17
+
+
+@njit(cache=True)
+def _rounded_box(h, bevel, q, lp, ln, f):
+    """A UV sphere of radius `bevel` cut at the axis planes, each octant pushed to its corner.
+
+    Meridians and rings include the axis directions twice (once per octant), so the quads
+    between the duplicates are the flat faces and the straight rounded edges. Columns run
+    around Z in four quadrants of q + 1 meridians; rows run from the south to the north pole
+    in two hemispheres of q + 1 rings.
+    """
+    b = min(bevel, h[0], h[1], h[2])
+    cx, cy, cz = h[0] - b, h[1] - b, h[2] - b
+    cols, rows = 4 * (q + 1), 2 * (q + 1)
+    for row in range(rows):
+        hemi = row // (q + 1)
+        k = row % (q + 1)
+        sz = 1.0 if hemi == 1 else -1.0
+        phi = (k / q - 1.0) * pi / 2 if hemi == 0 else k / q * pi / 2
+        cp, sp = cos(phi), sin(phi)
+        if (hemi == 0 and k == 0) or (hemi == 1 and k == q):
+            cp = 0.0
+        if k == (q if hemi == 0 else 0):
+            sp = 0.0
+        for col in range(cols):
+            quad, j = col // (q + 1), col % (q + 1)
+            theta = (quad + j / q) * pi / 2
+            ct, st = _axis_cos_sin(theta, j, q, quad)
+            sx = 1.0 if (quad == 0 or quad == 3) else -1.0
+            sy = 1.0 if quad < 2 else -1.0
+            dx, dy, dz = cp * ct, cp * st, sp
+            _put(lp, ln, row * cols + col, b * dx + sx * cx, b * dy + sy * cy, b * dz + sz * cz, dx, dy, dz)
+    t = 0
+    for row in range(rows - 1):
+        for col in range(cols):
+            nxt = (col + 1) % cols
+            a, bb = row * cols + col, row * cols + nxt
+            c, d = bb + cols, a + cols
+            inside = col % (q + 1) != q  # neighbours within one quadrant meet at the poles
+            if not (row == 0 and inside):
+                f[t, 0], f[t, 1], f[t, 2] = a, bb, c
+                t += 1
+            if not (row == rows - 2 and inside):
+                f[t, 0], f[t, 1], f[t, 2] = a, c, d
+                t += 1
+    # flat bottom and top: the four pole corners (first meridian of each quadrant)
+    top = (rows - 1) * cols
+    c0, c1, c2, c3 = 0, q + 1, 2 * (q + 1), 3 * (q + 1)
+    _quad(f, t, c0, c3, c2, c1)
+    f[t + 2, 0], f[t + 2, 1], f[t + 2, 2] = top + c0, top + c1, top + c2
+    f[t + 3, 0], f[t + 3, 1], f[t + 3, 2] = top + c0, top + c2, top + c3
+
+
+@njit(cache=True)
+def _axis_cos_sin(theta, j, q, quad):
+    """cos/sin of a meridian angle, exact on the axes so mirrored corners match bit for bit."""
+    if j == 0 or j == q:
+        a = (quad + (1 if j == q else 0)) % 4
+        return (1.0, 0.0) if a == 0 else (0.0, 1.0) if a == 1 else (-1.0, 0.0) if a == 2 else (0.0, -1.0)
+    return cos(theta), sin(theta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Polygons: cleaning, orientation, outlines with hard/smooth corners, ear clipping.
+
+
+@njit(cache=True)
+def _clean_polygon(pts):
+    """Closed polygon from pts[:, :2]: repeated points dropped, counter-clockwise."""
+    poly = _dedupe2(pts[:, :2])
+    if len(poly) >= 2 and poly[0, 0] == poly[-1, 0] and poly[0, 1] == poly[-1, 1]:
+        poly = poly[:-1]
+    if _signed_area(poly) < 0.0:
+        poly = poly[::-1].copy()
+    return poly
+
+
+@njit(cache=True)
+def _dedupe2(xy):
+    out = np.empty((len(xy), 2))
+    n = 0
+    for i in range(len(xy)):
+        if n == 0 or xy[i, 0] != out[n - 1, 0] or xy[i, 1] != out[n - 1, 1]:
+            out[n, 0], out[n, 1] = xy[i, 0], xy[i, 1]
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def _signed_area(poly):
+    s = 0.0
+    n = len(poly)
+    for i in range(n):
+        j = (i + 1) % n
+        s += poly[i, 0] * poly[j, 1] - poly[j, 0] * poly[i, 1]
+    return s / 2
+
+
+@njit(cache=True)
+def _outline(poly, closed):
+    """Columns (point, 2D normal) along a counter-clockwise outline, split at hard corners.
+
+    conn[k] says whether columns k and k + 1 bound a face (False between the two copies of a
+    hard corner). A closed outline starts and ends with copies of its first point.
+    """
+    n = len(poly)
+    ne = n if closed else n - 1
+    en = np.zeros((ne, 2))
+    for e in range(ne):
+        dx, dy = poly[(e + 1) % n, 0] - poly[e, 0], poly[(e + 1) % n, 1] - poly[e, 1]
+        length = sqrt(dx * dx + dy * dy)
+        if length > 0.0:
+            en[e, 0], en[e, 1] = dy / length, -dx / length
+    cp = np.empty((2 * n + 2, 2))
+    cn = np.empty((2 * n + 2, 2))
+    link = np.ones(2 * n + 2, dtype=np.bool_)  # link[k]: column k - 1 and column k bound a face
+    k = 0
+    for i in range(n + 1 if closed else n):
+        p = poly[i % n]
+        a = en[(i - 1) % ne] if closed else en[max(i - 1, 0)]
+        b = en[i % ne] if closed else en[min(i, ne - 1)]
+        end = not closed and (i == 0 or i == n - 1)
+        if end or a[0] * b[0] + a[1] * b[1] >= HARD_EDGE_COS:
+            sx, sy = a[0] + b[0], a[1] + b[1]
+            s = max(sqrt(sx * sx + sy * sy), 1e-300)
+            cp[k] = p
+            cn[k, 0], cn[k, 1] = sx / s, sy / s
+            k += 1
+        else:
+            if not (closed and i == 0):  # the first copy of the first point only starts
+                cp[k] = p
+                cn[k] = a
+                k += 1
+            if not (closed and i == n):  # its closing copy only ends
+                cp[k] = p
+                cn[k] = b
+                link[k] = False
+                k += 1
+    return cp[:k], cn[:k], link[1:k].copy()
+
+
+@njit(cache=True)
+def _earclip(poly):
+    """Triangles (n - 2, 3) of a counter-clockwise simple polygon (index into poly).
+
+    Degenerate input (collinear or touching points) still yields n - 2 triangles: when no ear
+    is found in a full turn, the current vertex is clipped anyway.
+    """
+    n = len(poly)
+    tris = np.empty((max(n - 2, 0), 3), dtype=np.int64)
+    if n < 3:
+        return tris
+    prv = np.empty(n, dtype=np.int64)
+    nxt = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        prv[i], nxt[i] = (i - 1) % n, (i + 1) % n
+    i, left, t, misses = 0, n, 0, 0
+    while left > 3:
+        a, c = prv[i], nxt[i]
+        if misses >= left or _is_ear(poly, nxt, a, i, c):
+            tris[t, 0], tris[t, 1], tris[t, 2] = a, i, c
+            t += 1
+            nxt[a], prv[c] = c, a
+            left -= 1
+            misses = 0
+        else:
+            misses += 1
+        i = c
+    tris[t, 0], tris[t, 1], tris[t, 2] = prv[i], i, nxt[i]
+    return tris
+
+
+@njit(cache=True)
+def _is_ear(poly, nxt, a, b, c):
+    ax, ay, bx, by, cx, cy = poly[a, 0], poly[a, 1], poly[b, 0], poly[b, 1], poly[c, 0], poly[c, 1]
+    if (bx - ax) * (cy - by) - (by - ay) * (cx - bx) <= 0.0:
+        return False
+    p = nxt[c]
+    while p != a:
+        px, py = poly[p, 0], poly[p, 1]
+        corner = (px == ax and py == ay) or (px == bx and py == by) or (px == cx and py == cy)
+        if (
+            not corner
+            and (bx - ax) * (py - ay) - (by - ay) * (px - ax) >= 0.0
+            and (cx - bx) * (py - by) - (cy - by) * (px - bx) >= 0.0
+            and (ax - cx) * (py - cy) - (ay - cy) * (px - cx) >= 0.0
+        ):
+            return False
+        p = nxt[p]
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Surfaces of revolution: sphere, ellipsoid, cylinder/frustum/rod/cone, capsule, torus, tube, lathe.
+
+
+@njit(cache=True)
+def _revolution(code, prm, seg, pts):
+    """(profile points, profile normals, conn, cap polygon, facets, full, start, span, scale).
+
+    Profiles are counter-clockwise in the (r, z) half plane, so the outward normal of a
+    profile edge (dr, dz) is (dz, -dr).
+    """
+    one = np.ones(3)
+    empty = np.zeros((0, 2))
+    if code == SPHERE or code == ELLIPSOID:
+        rp, rn, conn = _sphere_profile(max(2, seg // 2))
+        sc = np.abs(prm[:3]) / 2 if code == ELLIPSOID else np.full(3, abs(prm[0]))
+        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, sc
+    if code == FRUSTUM:
+        rp, rn, conn = _frustum_profile(max(prm[0], 0.0), max(prm[1], 0.0), abs(prm[2]) / 2)
+        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+    if code == CAPSULE:
+        rp, rn, conn = _capsule_profile(abs(prm[0]), abs(prm[1]) / 2, max(1, seg // 4))
+        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+    if code == TUBE:
+        r, t, hh = abs(prm[0]), prm[1], abs(prm[2]) / 2
+        if t >= r:
+            rp, rn, conn = _frustum_profile(r, r, hh)
+        else:
+            rp, rn, conn = _tube_profile(r - max(t, 0.0), r, hh)
+        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+    if code == TORUS:
+        nm = max(3, seg // 2)
+        rp, rn, conn = _torus_profile(prm[0], abs(prm[1]), nm)
+        angle = min(max(prm[2], 0.0), 360.0)
+        n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
+        return rp, rn, conn, rp[:nm].copy(), n, angle >= 360.0, prm[3] * pi / 180, angle * pi / 180, one
+    # LATHE
+    rp, rn, conn, cap = _lathe_profile(pts)
+    angle = min(max(prm[0], 0.0), 360.0)
+    n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
+    return rp, rn, conn, cap, n, angle >= 360.0, 0.0, angle * pi / 180, one
+
+
+@njit(cache=True)
+def _sphere_profile(rings):
+    rp = np.empty((rings + 1, 2))
+    for i in range(rings + 1):
+        phi = -pi / 2 + pi * i / rings
+        rp[i, 0], rp[i, 1] = cos(phi), sin(phi)
+    rp[0, 0], rp[0, 1], rp[rings, 0], rp[rings, 1] = 0.0, -1.0, 0.0, 1.0
+    return rp, rp.copy(), np.ones(rings, dtype=np.bool_)
+
+
+@njit(cache=True)
+def _frustum_profile(r1, r2, hh):
+    """Bottom cap, side, top cap; a zero radius is an apex and has no cap."""
+    rp = np.empty((6, 2))
+    rn = np.empty((6, 2))
+    conn = np.zeros(5, dtype=np.bool_)
+    sx, sz = 2 * hh, r1 - r2
+    s = sqrt(sx * sx + sz * sz)
+    sx, sz = (sx / s, sz / s) if s > 0.0 else (1.0, 0.0)
+    k = 0
+    if r1 > 0.0:
+        rp[0, 0], rp[0, 1], rn[0, 0], rn[0, 1] = 0.0, -hh, 0.0, -1.0
+        rp[1, 0], rp[1, 1], rn[1, 0], rn[1, 1] = r1, -hh, 0.0, -1.0
+        conn[0] = True
+        k = 2
+    rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = r1, -hh, sx, sz
+    rp[k + 1, 0], rp[k + 1, 1], rn[k + 1, 0], rn[k + 1, 1] = r2, hh, sx, sz
+    conn[k] = True
+    k += 2
+    if r2 > 0.0:
+        rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = r2, hh, 0.0, 1.0
+        rp[k + 1, 0], rp[k + 1, 1], rn[k + 1, 0], rn[k + 1, 1] = 0.0, hh, 0.0, 1.0
+        conn[k] = True
+        k += 2
+    return rp[:k], rn[:k], conn[: k - 1]
+
+
+@njit(cache=True)
+def _capsule_profile(r, hh, q):
+    """Two hemispheres of q + 1 rings each, joined by the cylinder between their equators."""
+    zc = max(hh - r, 0.0)
+    rp = np.empty((2 * q + 2, 2))
+    rn = np.empty((2 * q + 2, 2))
+    for i in range(q + 1):
+        for hemi in range(2):
+            phi = (i / q - 1.0) * pi / 2 if hemi == 0 else i / q * pi / 2
+            c, s = cos(phi), sin(phi)
+            if (hemi == 0 and i == 0) or (hemi == 1 and i == q):
+                c = 0.0
+            if (hemi == 0 and i == q) or (hemi == 1 and i == 0):
+                s = 0.0
+            k = hemi * (q + 1) + i
+            rp[k, 0], rp[k, 1] = r * c, r * s + (zc if hemi == 1 else -zc)
+            rn[k, 0], rn[k, 1] = c, s
+    return rp, rn, np.ones(2 * q + 1, dtype=np.bool_)
+
+
+@njit(cache=True)
+def _torus_profile(big, r, nm):
+    """The minor circle, closed (its first point repeated at the end)."""
+    rp = np.empty((nm + 1, 2))
+    rn = np.empty((nm + 1, 2))
+    for i in range(nm + 1):
+        psi = 2 * pi * (i % nm) / nm
+        c, s = cos(psi), sin(psi)
+        rp[i, 0], rp[i, 1], rn[i, 0], rn[i, 1] = big + r * c, r * s, c, s
+    return rp, rn, np.ones(nm, dtype=np.bool_)
+
+
+@njit(cache=True)
+def _tube_profile(ri, ro, hh):
+    """The wall's rectangle: bottom ring, outer wall, top ring, inner wall; all corners hard."""
+    corners = np.array(((ri, -hh), (ro, -hh), (ro, hh), (ri, hh), (ri, -hh)))
+    normals = np.array(((0.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0)))
+    rp = np.empty((8, 2))
+    rn = np.empty((8, 2))
+    conn = np.zeros(7, dtype=np.bool_)
+    for e in range(4):
+        rp[2 * e], rp[2 * e + 1] = corners[e], corners[e + 1]
+        rn[2 * e], rn[2 * e + 1] = normals[e], normals[e]
+        conn[2 * e] = True
+    return rp, rn, conn
+
+
+@njit(cache=True)
+def _lathe_profile(pts):
+    """The user's profile: radii clamped to >= 0, repeats dropped, open ends closed to the axis.
+
+    A profile whose last point equals its first is a closed ring (no closing to the axis).
+    Returns the outline columns and the closed polygon used for the caps of a partial turn.
+    """
+    xy = pts[:, :2].copy()
+    for i in range(len(xy)):
+        xy[i, 0] = max(xy[i, 0], 0.0)
+    prof = _dedupe2(xy)
+    m = len(prof)
+    if m < 2:
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), np.zeros((0, 2))
+    closed = m >= 3 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
+    if closed:
+        poly = prof[:-1].copy()
+    else:
+        poly = np.empty((m + 2, 2))
+        k = 0
+        if prof[0, 0] > 0.0:
+            poly[0, 0], poly[0, 1] = 0.0, prof[0, 1]
+            k = 1
+        poly[k : k + m] = prof
+        k += m
+        if prof[m - 1, 0] > 0.0:
+            poly[k, 0], poly[k, 1] = 0.0, prof[m - 1, 1]
+            k += 1
+        poly = poly[:k]
+    if _signed_area(poly) < 0.0:
+        poly = poly[::-1].copy()
+    rp, rn, conn = _outline(poly, closed)
+    cap = poly
+    if len(cap) >= 2 and cap[0, 0] == cap[-1, 0] and cap[0, 1] == cap[-1, 1]:
+        cap = cap[:-1]
+    return rp, rn, conn, cap
+
+
+@njit(cache=True)
+def _single(rp, rn, i):
+    """A profile point on the axis with an axial normal needs one vertex, not one per facet."""
+    return rp[i, 0] == 0.0 and rn[i, 0] == 0.0
+
+
+@njit(cache=True)
+def _revolve_size(rp, rn, conn, cap, n, full):
+    ncol = n if full else n + 1
+    nv, nf = 0, 0
+    for i in range(len(rp)):
+        nv += 1 if _single(rp, rn, i) else ncol
+    for i in range(len(conn)):
+        if conn[i]:
+            nf += n * ((rp[i, 0] != 0.0) + (rp[i + 1, 0] != 0.0))
+    if not full and len(cap) >= 3:
+        nv += 2 * len(cap)
+        nf += 2 * (len(cap) - 2)
+    return nv, nf
+
+
+@njit(cache=True)
+def _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f):
+    """Revolve the profile about Z: rows follow the profile, columns the angle.
+
+    Quad (row i, col j) is split into (a_j, a_j+1, b_j+1) and (a_j, b_j+1, b_j); a triangle
+    whose edge lies on the axis has zero area and is skipped. Partial turns get flat caps.
+    """
+    ncol = n if full else n + 1
+    step = span / n
+    ca = np.empty(ncol)
+    sa = np.empty(ncol)
+    for j in range(ncol):
+        ca[j], sa[j] = cos(a0 + j * step), sin(a0 + j * step)
+    sx, sy, sz = sc[0], sc[1], sc[2]
+    nx, ny, nz = sy * sz, sx * sz, sx * sy  # cofactor of the local scale
+    start = np.empty(len(rp) + 1, dtype=np.int64)
+    v = 0
+    for i in range(len(rp)):
+        start[i] = v
+        r, z, nr, nzz = rp[i, 0], rp[i, 1], rn[i, 0], rn[i, 1]
+        if _single(rp, rn, i):
+            _put(lp, ln, v, 0.0, 0.0, z * sz, 0.0, 0.0, nzz * nz)
+            v += 1
+        else:
+            for j in range(ncol):
+                _put(lp, ln, v, r * ca[j] * sx, r * sa[j] * sy, z * sz, nr * ca[j] * nx, nr * sa[j] * ny, nzz * nz)
+                v += 1
+    t = 0
+    for i in range(len(conn)):
+        if not conn[i]:
+            continue
+        ra, rb = rp[i, 0] != 0.0, rp[i + 1, 0] != 0.0
+        sa_, sb_ = _single(rp, rn, i), _single(rp, rn, i + 1)
+        for j in range(n):
+            j1 = (j + 1) % ncol
+            a = start[i] + (0 if sa_ else j)
+            b = start[i] + (0 if sa_ else j1)
+            c = start[i + 1] + (0 if sb_ else j1)
+            d = start[i + 1] + (0 if sb_ else j)
+            if ra:
+                f[t, 0], f[t, 1], f[t, 2] = a, b, c
+                t += 1
+            if rb:
+                f[t, 0], f[t, 1], f[t, 2] = a, c, d
+                t += 1
+    if full or len(cap) < 3:
+        return
+    tris = _earclip(cap)
+    a1 = a0 + span
+    for end in range(2):
+        ang = a0 if end == 0 else a1
+        cc, ss = cos(ang), sin(ang)
+        # the start cap faces back along the turn, the end cap forward
+        tx, ty = (ss, -cc) if end == 0 else (-ss, cc)
+        base = v
+        for k in range(len(cap)):
+            r, z = cap[k, 0], cap[k, 1]
+            _put(lp, ln, v, r * cc * sx, r * ss * sy, z * sz, tx * nx, ty * ny, 0.0)
+            v += 1
+        for k in range(len(tris)):
+            f[t, 0] = base + tris[k, 0]
+            f[t, 1] = base + tris[k, 1 if end == 0 else 2]
+            f[t, 2] = base + tris[k, 2 if end == 0 else 1]
+            t += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Extrusion and sweep.
+
+
+@njit(cache=True)
+def _extrude(poly, h, lp, ln, f):
+    """Side walls from the outline columns (two rows), caps by ear clipping."""
+    n = len(poly)
+    if n < 3:
+        return
+    z0, z1 = min(0.0, h), max(0.0, h)
+    cp, cn, conn = _outline(poly, True)
+    k = len(cp)
+    for j in range(k):
+        _put(lp, ln, j, cp[j, 0], cp[j, 1], z0, cn[j, 0], cn[j, 1], 0.0)
+        _put(lp, ln, k + j, cp[j, 0], cp[j, 1], z1, cn[j, 0], cn[j, 1], 0.0)
+    t = 0
+    for j in range(k - 1):
+        if conn[j]:
+            _quad(f, t, j, j + 1, k + j + 1, k + j)
+            t += 2
+    base = 2 * k
+    for j in range(n):
+        _put(lp, ln, base + j, poly[j, 0], poly[j, 1], z0, 0.0, 0.0, -1.0)
+        _put(lp, ln, base + n + j, poly[j, 0], poly[j, 1], z1, 0.0, 0.0, 1.0)
+    tris = _earclip(poly)
+    for i in range(len(tris)):
+        f[t, 0], f[t, 1], f[t, 2] = base + tris[i, 0], base + tris[i, 2], base + tris[i, 1]
+        f[t + 1, 0], f[t + 1, 1], f[t + 1, 2] = base + n + tris[i, 0], base + n + tris[i, 1], base + n + tris[i, 2]
+        t += 2
+
+
+@njit(cache=True)
+def _sweep_path(pts, smooth):
+    """Centres and radii along the path: repeats dropped, optionally a Catmull-Rom spline."""
+    keep = np.empty((len(pts), 4))
+    m = 0
+    for i in range(len(pts)):
+        if m == 0 or pts[i, 0] != keep[m - 1, 0] or pts[i, 1] != keep[m - 1, 1] or pts[i, 2] != keep[m - 1, 2]:
+            keep[m, :3] = pts[i, :3]
+            keep[m, 3] = abs(pts[i, 3])
+            m += 1
+    keep = keep[:m]
+    if m < 2 or not smooth:
+        return keep[:, :3].copy(), keep[:, 3].copy()
+    ns = (m - 1) * SWEEP_SAMPLES + 1
+    c = np.empty((ns, 3))
+    r = np.empty(ns)
+    for i in range(m - 1):
+        p1, p2 = keep[i, :3].copy(), keep[i + 1, :3].copy()
+        p0 = keep[i - 1, :3].copy() if i > 0 else 2 * p1 - p2
+        p3 = keep[i + 2, :3].copy() if i + 2 < m else 2 * p2 - p1
+        for k in range(SWEEP_SAMPLES):
+            t = k / SWEEP_SAMPLES
+            t2, t3 = t * t, t * t * t
+            w0 = -0.5 * t3 + t2 - 0.5 * t
+            w1 = 1.5 * t3 - 2.5 * t2 + 1.0
+            w2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
+            w3 = 0.5 * t3 - 0.5 * t2
+            s = i * SWEEP_SAMPLES + k
+            c[s] = w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
+            r[s] = keep[i, 3] + t * (keep[i + 1, 3] - keep[i, 3])
+    c[ns - 1] = keep[m - 1, :3]
+    r[ns - 1] = keep[m - 1, 3]
+    return c, r
+
+
+@njit(cache=True)
+def _sweep(c, r, n, lp, ln, f):
+    """Rings of n vertices along the path in rotation-minimising frames, mitred at corners.
+
+    Each path segment has a frame (u, v = t x u) carried from the previous one by the smallest
+    rotation taking its tangent to the next; a ring at an inner point is the incoming
+    segment's circle projected along that segment onto the bisecting plane.
+    """
+    ns = len(c)
+    tan = np.empty((ns - 1, 3))
+    slope = np.zeros(ns - 1)
+    last = np.array([0.0, 0.0, 1.0])
+    for s in range(ns - 1):
+        d = c[s + 1] - c[s]
+        length = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        if length > 0.0:
+            last = d / length
+            slope[s] = (r[s + 1] - r[s]) / length
+        tan[s] = last
+    us = np.empty((ns - 1, 3))
+    vs = np.empty((ns - 1, 3))
+    u = _perpendicular(tan[0])
+    for s in range(ns - 1):
+        if s > 0:
+            u = _transport(u, tan[s - 1], tan[s])
+        us[s] = u
+        vs[s] = np.cross(tan[s], u)
+    v = 0
+    for i in range(ns):
+        a = max(i - 1, 0)
+        b = min(i, ns - 2)
+        ta, tb = tan[a], tan[b]
+        nb = ta + tb
+        length = sqrt(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2])
+        nb = nb / length if length > 1e-9 else ta
+        den = max(ta[0] * nb[0] + ta[1] * nb[1] + ta[2] * nb[2], MITRE_LIMIT)
+        for j in range(n):
+            al = 2 * pi * j / n
+            ca, sa = cos(al), sin(al)
+            da = us[a] * ca + vs[a] * sa
+            db = us[b] * ca + vs[b] * sa
+            p = c[i] + r[i] * (da - ta * ((da[0] * nb[0] + da[1] * nb[1] + da[2] * nb[2]) / den))
+            nrm = (da - slope[a] * ta) + (db - slope[b] * tb)
+            _put(lp, ln, v, p[0], p[1], p[2], nrm[0], nrm[1], nrm[2])
+            v += 1
+    t = 0
+    for i in range(ns - 1):
+        for j in range(n):
+            j1 = (j + 1) % n
+            _quad(f, t, i * n + j, i * n + j1, (i + 1) * n + j1, (i + 1) * n + j)
+            t += 2
+    for end in range(2):
+        ring = 0 if end == 0 else (ns - 1) * n
+        ctr = c[0] if end == 0 else c[ns - 1]
+        nrm = -tan[0] if end == 0 else tan[ns - 2]
+        base = v
+        _put(lp, ln, base, ctr[0], ctr[1], ctr[2], nrm[0], nrm[1], nrm[2])
+        for j in range(n):
+            _put(lp, ln, base + 1 + j, lp[ring + j, 0], lp[ring + j, 1], lp[ring + j, 2], nrm[0], nrm[1], nrm[2])
+        v += n + 1
+        for j in range(n):
+            j1 = (j + 1) % n
+            f[t, 0] = base
+            f[t, 1] = base + 1 + (j1 if end == 0 else j)
+            f[t, 2] = base + 1 + (j if end == 0 else j1)
+            t += 1
+
+
+@njit(cache=True)
+def _perpendicular(t):
+    """A unit vector perpendicular to unit t (from the axis least aligned with it)."""
+    k = 0
+    if abs(t[1]) < abs(t[k]):
+        k = 1
+    if abs(t[2]) < abs(t[k]):
+        k = 2
+    e = np.zeros(3)
+    e[k] = 1.0
+    u = e - t * t[k]
+    return u / sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+
+
+@njit(cache=True)
+def _transport(u, ta, tb):
+    """Rotate u by the smallest rotation taking ta to tb (Rodrigues), re-orthonormalised."""
+    ax = np.cross(ta, tb)
+    s = sqrt(ax[0] * ax[0] + ax[1] * ax[1] + ax[2] * ax[2])
+    c = ta[0] * tb[0] + ta[1] * tb[1] + ta[2] * tb[2]
+    if s > 1e-12:
+        k = ax / s
+        u = u * c + np.cross(k, u) * s + k * ((k[0] * u[0] + k[1] * u[1] + k[2] * u[2]) * (1.0 - c))
+    u = u - tb * (u[0] * tb[0] + u[1] * tb[1] + u[2] * tb[2])
+    length = sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+    return u / length if length > 1e-9 else _perpendicular(tb)
