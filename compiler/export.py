@@ -391,7 +391,7 @@ def parts_manifest(shape: CompiledShape) -> dict:
 
 
 def _params(shape: CompiledShape) -> dict:
-    return {name: {"value": _plain(v), "min": _plain(lo), "max": _plain(hi)} for name, (v, lo, hi) in shape.params.items()}
+    return {name: _plain(spec) for name, spec in shape.params.items()}
 
 
 def _plain(value):

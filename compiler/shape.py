@@ -64,7 +64,7 @@ class CompiledShape:
     instances: list[Instance]
     primitives: list[Primitive]
     bounds: np.ndarray | None = None  # declared [w, d, h] or None
-    params: dict = field(default_factory=dict)  # param name -> (value, lo, hi)
+    params: dict = field(default_factory=dict)  # name -> {"value", "default", "lo", "hi", "integer"}
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings (lints)
 
     @property
