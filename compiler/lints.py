@@ -76,21 +76,21 @@ class _Geometry:
     def of(cls, shape: CompiledShape) -> "_Geometry":
         n_inst = len(shape.instances)
         order = np.lexsort((shape.primitive_id, shape.instance_id))
-        tri = shape.vertices[shape.faces[order]].astype(np.float64).reshape(-1, 3, 3)
+        tri = shape.vertices.astype(np.float64)[shape.faces[order]].reshape(-1, 3, 3)
         inst = np.asarray(shape.instance_id)[order]
         prim = np.asarray(shape.primitive_id)[order]
         cut = np.flatnonzero((np.diff(prim) != 0) | (np.diff(inst) != 0)) + 1
         first = np.concatenate([[0], cut]) if len(tri) else np.zeros(0, np.int64)
         gstart = np.concatenate([first, [len(tri)]]).astype(np.int64)
-        tlo, thi = tri.min(axis=1), tri.max(axis=1)
+        tlo, thi = _triangle_boxes(tri)
         glo = np.minimum.reduceat(tlo, first) if len(tri) else np.zeros((0, 3))
         ghi = np.maximum.reduceat(thi, first) if len(tri) else np.zeros((0, 3))
         ig = np.searchsorted(inst[first], np.arange(n_inst + 1)).astype(np.int64)
         ilo, ihi = np.zeros((n_inst, 3)), np.zeros((n_inst, 3))
-        for i in range(n_inst):
-            if ig[i] < ig[i + 1]:
-                ilo[i] = glo[ig[i] : ig[i + 1]].min(axis=0)
-                ihi[i] = ghi[ig[i] : ig[i + 1]].max(axis=0)
+        full = np.flatnonzero(ig[:-1] < ig[1:])
+        if len(full):
+            ilo[full] = np.minimum.reduceat(glo, ig[full])
+            ihi[full] = np.maximum.reduceat(ghi, ig[full])
         tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
         return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, tol)
 
@@ -106,17 +106,9 @@ class _Geometry:
 
 def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     """Primitives with a non-positive size, no triangles, no area or no volume."""
-    area = np.zeros(len(shape.primitives))
-    volume = np.zeros(len(shape.primitives))
-    max_area = np.zeros(len(shape.primitives))
-    if len(geo.tri):
-        a, b, c = geo.tri[:, 0], geo.tri[:, 1], geo.tri[:, 2]
-        tri_area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-        tri_vol = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
-        first = geo.gstart[:-1]
-        area[geo.gprim] = np.add.reduceat(tri_area, first)
-        volume[geo.gprim] = np.abs(np.add.reduceat(tri_vol, first))
-        max_area[geo.gprim] = np.maximum.reduceat(tri_area, first)
+    measures = np.zeros((len(shape.primitives), 3))
+    measures[geo.gprim] = _group_measures(geo.tri, geo.gstart)
+    area, max_area, volume = measures.T
     has_faces = np.zeros(len(shape.primitives), bool)
     has_faces[geo.gprim] = True
 
@@ -150,7 +142,12 @@ def _bad_params(params: dict) -> str | None:
     for name in _SIZES:
         if name not in params:
             continue
-        values = np.atleast_1d(np.asarray(params[name], dtype=float)).ravel()
+        values = params[name]
+        if isinstance(values, (int, float)):
+            if not values > 0:
+                return f"{name} = {_num(values)}"
+            continue
+        values = np.ravel(np.asarray(values, dtype=float))
         bad = np.flatnonzero(~(values > 0))
         if len(bad):
             label = name if values.size == 1 else f"{name}[{bad[0]}]"
@@ -272,7 +269,7 @@ def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Dia
     inside = {
         (int(a), int(b))
         for a, b in ordered[fits]
-        if _instance_inside(geo.tri, geo.gstart, geo.glo, geo.ghi, geo.ig, a, b, SURFACE_EPS, HIDDEN_SAMPLES)
+        if _instance_inside(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, a, b, SURFACE_EPS, HIDDEN_SAMPLES)
     }
     out = []
     for x in sorted({x for x, _ in inside}):
@@ -542,6 +539,34 @@ def _triangle_distance(tri, i, j):
 
 
 @njit(cache=True)
+def _triangle_boxes(tri):
+    lo = np.empty((tri.shape[0], 3))
+    hi = np.empty((tri.shape[0], 3))
+    for t in range(tri.shape[0]):
+        for k in range(3):
+            lo[t, k] = min(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
+            hi[t, k] = max(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
+    return lo, hi
+
+
+@njit(cache=True)
+def _group_measures(tri, gstart):
+    """Per group: total area, largest triangle area, enclosed volume (absolute, divergence theorem)."""
+    out = np.zeros((gstart.shape[0] - 1, 3))
+    for g in range(gstart.shape[0] - 1):
+        volume = 0.0
+        for t in range(gstart[g], gstart[g + 1]):
+            a, b, c = _corner(tri, t, 0), _corner(tri, t, 1), _corner(tri, t, 2)
+            n = _cross(_sub(b, a), _sub(c, a))
+            area = 0.5 * math.sqrt(_dot(n, n))
+            out[g, 0] += area
+            out[g, 1] = max(out[g, 1], area)
+            volume += _dot(a, _cross(b, c)) / 6.0
+        out[g, 2] = abs(volume)
+    return out
+
+
+@njit(cache=True)
 def _winding(p, tri, start, stop):
     """Generalised winding number of triangles start:stop around p (1 inside a closed mesh, 0 outside).
 
@@ -687,22 +712,36 @@ def _touching_pairs(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol):
 
 
 @njit(cache=True)
-def _group_inside(tri, gstart, g, h, eps, samples):
-    """Whether every sampled vertex of group g is inside group h or within eps of its surface."""
+def _near_surface(p, tri, tlo, thi, start, stop, eps):
+    for t in range(start, stop):
+        if _box_distance(tlo[t], thi[t], p, p) <= eps:
+            e = _sub(_closest_on_triangle(p, _corner(tri, t, 0), _corner(tri, t, 1), _corner(tri, t, 2)), p)
+            if _dot(e, e) <= eps * eps:
+                return True
+    return False
+
+
+@njit(cache=True)
+def _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
+    """Whether group g lies inside group h, its surface allowed to touch h's from inside.
+
+    With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
+    panels) need every vertex, of which up to `samples` triangles' worth are checked.
+    """
     a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
+    if not _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, eps):
+        return abs(_winding(_corner(tri, a0, 0), tri, b0, b1)) > 0.5
     step = max(1, (a1 - a0) // samples)
     for t in range(a0, a1, step):
         for k in range(3):
             p = _corner(tri, t, k)
-            if abs(_winding(p, tri, b0, b1)) > 0.5:
-                continue
-            if _point_mesh_distance2(p, tri, b0, b1) > eps * eps:
+            if not _near_surface(p, tri, tlo, thi, b0, b1, eps) and abs(_winding(p, tri, b0, b1)) <= 0.5:
                 return False
     return True
 
 
 @njit(cache=True)
-def _instance_inside(tri, gstart, glo, ghi, ig, a, b, eps, samples):
+def _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
     """Whether every primitive of instance a lies inside some primitive of instance b."""
     for g in range(ig[a], ig[a + 1]):
         held = False
@@ -711,7 +750,7 @@ def _instance_inside(tri, gstart, glo, ghi, ig, a, b, eps, samples):
             for k in range(3):
                 if glo[g, k] < glo[h, k] - eps or ghi[g, k] > ghi[h, k] + eps:
                     fits = False
-            if fits and _group_inside(tri, gstart, g, h, eps, samples):
+            if fits and _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
                 held = True
                 break
         if not held:
