@@ -1,0 +1,300 @@
+"""The whole agent loop, offline, against a local OpenAI-protocol server with scripted replies.
+
+The compiler is the real one; the renderer hook is a stand-in writing a small PNG (the real
+renderer is used in the replay test), so the loop is tested without a GL context.
+"""
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import trimesh
+from PIL import Image
+
+from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
+from proto3d.agent import Agent, Inspection, Toolchain, replay
+from proto3d.llm import Budget, LLMConfig, ManualBackend, OpenAIBackend
+
+BOUNDS = '{"bounds": [1.0, 0.6, 0.75], "notes": "a dining table"}'
+PARTS = json.dumps({"parts": [{"label": "top", "count": 1, "description": "flat top"},
+                              {"label": "leg", "count": 4, "description": "straight legs"}]})
+ARRANGEMENT = json.dumps({"instances": [
+    {"part": "top", "size": [1.0, 0.6, 0.04], "position": [0, 0, 0.73], "rotation": [0, 0, 0], "shape": "box"}
+] + [
+    {"part": "leg", "size": [0.04, 0.04, 0.71], "position": [x, y, 0.355], "shape": "cylinder"}
+    for x in (-0.45, 0.45) for y in (-0.25, 0.25)
+]})
+DESIGN = [BOUNDS, PARTS, ARRANGEMENT]
+
+COARSE = """shape "table"
+bounds [1.0, 0.6, 0.75]
+part top { box(size=[1.0, 0.6, 0.04], at=[0, 0, 0.75], align="top") }
+for x in [-0.45, 0.45], y in [-0.25, 0.25] {
+    part leg { cylinder(r=0.02, h=0.715, at=[x, y, 0], align="bottom") }
+}
+"""
+REFINED = COARSE.replace('align="top")', 'align="top", bevel=0.005)').replace("r=0.02", "r=0.025")
+THICKER = REFINED.replace("r=0.025", "r=0.035")
+BROKEN = COARSE.replace("box(size=", "cube(size=")
+FLOATING = COARSE.replace("at=[0, 0, 0.75]", "at=[0, 0, 0.85]").replace("0.75]", "0.85]", 1)
+ACCEPT = '{"accept": true, "score": 8, "summary": "a table", "problems": []}'
+REJECT = json.dumps({"accept": False, "score": 4, "summary": "legs look like wires",
+                     "problems": [{"part": "leg", "line": 5, "issue": "legs too thin", "fix": "use r=0.035"}]})
+
+
+def fenced(program: str) -> str:
+    return f"Here is the program:\n\n```pdsl\n{program}```\n"
+
+
+def fake_inspect(shape, folder: Path) -> Inspection:
+    """A renderer stand-in: a PNG whose colour depends on the geometry, and per-instance counts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (len(shape.faces) % 256, 80, 160)).save(buf, format="PNG")
+    (folder / "sheet.png").write_bytes(buf.getvalue())
+    names = [shape.instance_name(i) for i in range(len(shape.instances))]
+    return Inspection([folder / "sheet.png"], {n: 100 for n in names}, [])
+
+
+def config(server, **budget) -> LLMConfig:
+    return LLMConfig(base_url=server.base_url, model="fake-vl", backoff=0.001, timeout=5,
+                     prices={"fake-vl": {"input": 1.0, "output": 2.0}}, budget=Budget(**budget))
+
+
+def run(run_dir: Path, script, tools=None, progress=lambda m: None, **budget):
+    with FakeOpenAI(script) as server:
+        cfg = config(server, **budget)
+        summary = Agent("table", run_dir, cfg, OpenAIBackend(cfg), tools or Toolchain(inspect=fake_inspect),
+                        progress).run()
+    return summary, server.requests
+
+
+def test_clean_run_writes_the_whole_run_folder(tmp_path):
+    summary, requests = run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT])
+    assert summary["status"] == "accepted"
+    assert summary["iterations"] == 1 and summary["versions"] == 2 and summary["best_version"] == 2
+    assert summary["usage"]["calls"] == 6 and summary["usage"]["tokens"] > 0 and summary["usage"]["cost"] > 0
+    assert set(summary["by_role"]) == {"metricizer", "decomposer", "arranger", "coder", "refiner", "inspector"}
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+
+    assert json.loads((tmp_path / "design" / "bounds.json").read_text())["bounds"] == [1.0, 0.6, 0.75]
+    assert len(json.loads((tmp_path / "design" / "arrangement.json").read_text())["instances"]) == 5
+    assert (tmp_path / "versions" / "001" / "program.pdsl").read_text() == COARSE
+    assert (tmp_path / "versions" / "002" / "program.pdsl").read_text() == REFINED
+    v2 = json.loads((tmp_path / "versions" / "002" / "version.json").read_text())
+    assert v2["step"] == "refiner" and v2["parent"] == 1 and v2["compiled"] and v2["verdict"]["accept"]
+    assert (tmp_path / "final" / "program.pdsl").read_text() == REFINED
+    parts = json.loads((tmp_path / "final" / "parts.json").read_text())
+    assert "leg" in json.dumps(parts) and "top" in json.dumps(parts)
+    scene = trimesh.load(tmp_path / "final" / "shape.glb")
+    assert len(scene.geometry) >= 5  # one node per part instance
+    assert (tmp_path / "final" / "sheet.png").read_bytes() == (tmp_path / "versions/002/sheet.png").read_bytes()
+
+    calls = sorted(p.name for p in (tmp_path / "calls").glob("*.json"))
+    assert calls == ["0001-metricizer.json", "0002-decomposer.json", "0003-arranger.json",
+                     "0004-coder.json", "0005-refiner.json", "0006-inspector.json"]
+    report = (tmp_path / "report.html").read_text()
+    assert "v002 — refiner (from v001)" in report and "versions/002/sheet.png" in report
+    assert "class=add" in report  # the refiner's diff
+
+    # what the models saw
+    assert "table" in prompt_of(requests[0]) and "z = 0" in prompt_of(requests[0])
+    assert "1 × 0.6 × 0.75" in prompt_of(requests[1])
+    assert "`leg` ×4: straight legs" in prompt_of(requests[2])
+    coder = requests[3]["messages"]
+    assert coder[0]["role"] == "system"
+    assert "# pdsl v1 — language reference" in coder[0]["content"]  # the language reference
+    assert 'shape "mug"' in coder[0]["content"]  # an example
+    assert '"position": [' in coder[1]["content"]  # the arrangement
+    assert "1 | shape \"table\"" in prompt_of(requests[4])  # refiner sees the numbered program
+    inspector = prompt_of(requests[5])
+    assert "`top` ×1, `leg` ×4" in inspector and "leg.3: 100" in inspector and "no problems found" in inspector
+    (url,) = images_in(requests[5])
+    assert url.startswith("data:image/png;base64,")
+    assert (tmp_path / "calls" / "0006-inspector-1.png").exists()
+    assert "You are the visual inspector" in (tmp_path / "calls" / "0006-inspector.md").read_text()
+
+
+def test_malformed_json_and_schema_violations_get_corrective_retries(tmp_path):
+    script = [
+        "Sure! {bounds: [1, 0.6, 0.75]}",  # not JSON
+        '{"bounds": [1.0, 0.6]}',  # schema: too short
+        BOUNDS,
+        '{"parts": [{"label": "part", "count": 1}, {"label": "leg", "count": 0}]}',  # reserved word, count 0
+        PARTS,
+        json.dumps({"instances": json.loads(ARRANGEMENT)["instances"][:3]}),  # 2 legs missing
+        ARRANGEMENT,
+        fenced(COARSE), fenced(REFINED), ACCEPT,
+    ]
+    summary, requests = run(tmp_path, script)
+    assert summary["status"] == "accepted"
+    retry = requests[1]["messages"]
+    assert [m["role"] for m in retry] == ["user", "assistant", "user"]
+    assert retry[1]["content"] == "Sure! {bounds: [1, 0.6, 0.75]}"
+    assert "the reply is not valid JSON" in retry[2]["content"]
+    assert "$.bounds: needs at least 3 items, got 2" in prompt_of(requests[2])
+    assert "$.parts[1].count: must be >= 1, got 0" in prompt_of(requests[4])
+    requests_6 = prompt_of(requests[6])
+    assert "part 'leg' needs 4 instance(s), got 2" in requests_6
+
+
+def test_json_retries_are_bounded(tmp_path):
+    summary, requests = run(tmp_path, ["no", "still no", "never"])
+    assert summary["status"] == "failed"
+    assert "metricizer: no valid answer after 3 attempts" in summary["reason"]
+    assert len(requests) == 3 and not (tmp_path / "final").exists()
+
+
+def test_compile_errors_go_back_verbatim_and_get_repaired(tmp_path):
+    summary, requests = run(tmp_path, DESIGN + [fenced(BROKEN), fenced(COARSE), fenced(REFINED), ACCEPT])
+    assert summary["status"] == "accepted" and summary["best_version"] == 3
+    repair = prompt_of(requests[4])
+    assert "program.pdsl:3:12: error" in repair and "unknown primitive `cube`" in repair
+    assert "hint:" in repair
+    assert '>   3 | part top { cube(size=[1.0, 0.6, 0.04]' in repair  # the offending line, marked
+    v1 = json.loads((tmp_path / "versions" / "001" / "version.json").read_text())
+    assert not v1["compiled"] and v1["diagnostics"][0]["line"] == 3
+    v2 = json.loads((tmp_path / "versions" / "002" / "version.json").read_text())
+    assert v2["step"] == "repair" and v2["parent"] == 1 and v2["compiled"]
+
+
+def test_no_compiling_program_after_bounded_repairs_fails(tmp_path):
+    summary, requests = run(tmp_path, DESIGN + [fenced(BROKEN)] * 3, repairs=2)
+    assert summary["status"] == "failed" and "did not compile after 2 repairs" in summary["reason"]
+    assert len(requests) == 6 and not (tmp_path / "final").exists()
+
+
+def test_lints_are_fixed_before_the_inspector_is_asked(tmp_path):
+    script = DESIGN + [fenced(FLOATING), fenced(FLOATING), fenced(COARSE), ACCEPT]
+    summary, requests = run(tmp_path, script)
+    assert summary["status"] == "accepted"
+    lints = prompt_of(requests[5])
+    assert "W101" in lints and "floats 0.095 m above" in lints and "must be fixed before" in lints
+    assert "You are the visual inspector" in prompt_of(requests[6])
+    assert [json.loads(p.read_text())["step"] for p in sorted(tmp_path.glob("versions/*/version.json"))] == [
+        "coder", "refiner", "lints"]
+
+
+def test_lints_left_after_bounded_rounds_are_shown_to_the_inspector(tmp_path):
+    script = DESIGN + [fenced(FLOATING)] * 3 + [ACCEPT]
+    summary, requests = run(tmp_path, script, lint_rounds=1)
+    assert summary["status"] == "accepted"
+    assert "W101" in prompt_of(requests[6]) and "You are the visual inspector" in prompt_of(requests[6])
+
+
+def test_rejection_then_acceptance(tmp_path):
+    script = DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER),
+                       ACCEPT.replace('"score": 8', '"score": 9')]
+    summary, requests = run(tmp_path, script)
+    assert summary["status"] == "accepted" and summary["iterations"] == 2
+    assert summary["best_version"] == 3 and summary["best_score"] == 9
+    feedback = prompt_of(requests[6])
+    assert "`leg` (line 5): legs too thin — fix: use r=0.035" in feedback and "score 4/10" in feedback
+    assert (tmp_path / "final" / "program.pdsl").read_text() == THICKER
+    assert "legs too thin" in (tmp_path / "report.html").read_text()
+
+
+def test_best_scored_version_is_kept_when_the_iteration_budget_ends(tmp_path):
+    worse = REJECT.replace('"score": 4', '"score": 2')
+    script = DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER), worse]
+    summary, requests = run(tmp_path, script, iterations=2)
+    assert summary["status"] == "budget" and "iteration budget (2)" in summary["reason"]
+    assert summary["best_version"] == 2 and summary["best_score"] == 4
+    assert (tmp_path / "final" / "program.pdsl").read_text() == REFINED
+    assert len(requests) == 8  # no fix requested after the last inspection
+
+
+def test_token_budget_stops_the_run(tmp_path):
+    summary, requests = run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER), ACCEPT],
+                            tokens=1)
+    assert summary["status"] == "failed" and "token budget (1) used" in summary["reason"]
+    assert len(requests) == 1
+
+
+def test_cost_budget_keeps_the_best_version(tmp_path):
+    # the 5 calls up to the refiner cost well under 0.01; the first inspection pushes past it
+    script = DESIGN + [fenced(COARSE), fenced(REFINED), REJECT + " " + "pad " * 6000, fenced(THICKER), ACCEPT]
+    summary, requests = run(tmp_path, script, cost=0.01)
+    assert summary["status"] == "budget" and "cost budget" in summary["reason"]
+    assert summary["best_version"] == 2 and (tmp_path / "final" / "program.pdsl").read_text() == REFINED
+
+
+def test_rate_limits_server_errors_and_timeouts_are_retried_in_the_loop(tmp_path):
+    script = [Status(429, retry_after="0"), BOUNDS, Status(500), PARTS, Slow(10, "late"), ARRANGEMENT,
+              Status(503), fenced(COARSE), fenced(REFINED), ACCEPT]
+    with FakeOpenAI(script) as server:
+        cfg = LLMConfig(base_url=server.base_url, model="fake-vl", backoff=0.001, timeout=0.5)
+        summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+    assert summary["status"] == "accepted" and summary["usage"]["calls"] == 6
+    assert len(server.requests) == 10
+
+
+def test_server_down_fails_the_run_with_a_clear_reason(tmp_path):
+    summary, requests = run(tmp_path, [Status(500)] * 10)
+    assert summary["status"] == "failed" and "failed after 5 attempts: HTTP 500" in summary["reason"]
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path):
+    def interrupt(message):
+        if message.startswith("inspector"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED)], progress=interrupt)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "interrupted"
+    assert not (tmp_path / "final").exists()
+
+    summary, requests = run(tmp_path, [ACCEPT])  # only the call not made yet
+    assert summary["status"] == "accepted" and summary["replayed_calls"] == 5
+    assert len(requests) == 1 and "You are the visual inspector" in prompt_of(requests[0])
+    assert summary["usage"]["calls"] == 6  # the totals include the replayed part
+    assert (tmp_path / "final" / "program.pdsl").read_text() == REFINED
+
+
+def test_replay_reproduces_programs_meshes_and_renders_offline(tmp_path):
+    original = tmp_path / "run"
+    summary, _ = run(original, DESIGN + [fenced(BROKEN), fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER),
+                                         ACCEPT], tools=Toolchain())  # the real renderer
+    assert summary["status"] == "accepted"
+    again = replay(original, tmp_path / "replay")  # no server exists any more
+    assert again["status"] == "accepted" and again["replayed_calls"] == 9 and again["replay_mismatches"] == []
+    for name in ["design/parts.json", "design/arrangement.json", "final/program.pdsl", "final/parts.json",
+                 "final/sheet.png", "versions/001/program.pdsl", "versions/004/version.json"]:
+        assert (tmp_path / "replay" / name).read_bytes() == (original / name).read_bytes(), name
+    a = trimesh.load(original / "final" / "shape.glb", force="mesh")
+    b = trimesh.load(tmp_path / "replay" / "final" / "shape.glb", force="mesh")
+    assert (a.vertices == b.vertices).all() and (a.faces == b.faces).all()
+    assert again["usage"]["tokens"] == summary["usage"]["tokens"]
+
+
+def test_manual_backend_drives_the_loop(tmp_path):
+    """A 'person' answers each Markdown request by writing the answer file."""
+    answers = iter(DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT])
+    folder = tmp_path / "manual"
+    done = threading.Event()
+
+    def person():
+        answered = set()
+        while not done.is_set():
+            for request in sorted(folder.glob("*.request.md")):
+                stem = request.name.removesuffix(".request.md")
+                if stem not in answered:
+                    answered.add(stem)
+                    (folder / f"{stem}.answer.md").write_text(next(answers))
+            done.wait(0.01)
+
+    thread = threading.Thread(target=person)
+    thread.start()
+    try:
+        cfg = LLMConfig(model="manual")
+        summary = Agent("table", tmp_path, cfg, ManualBackend(folder, poll=0.01, notify=lambda m: None),
+                        Toolchain(inspect=fake_inspect)).run()
+    finally:
+        done.set()
+        thread.join()
+    assert summary["status"] == "accepted"
+    assert (folder / "006-inspector-1.png").exists()
+    assert "Step 1 of 3" in (folder / "001-metricizer.request.md").read_text()
