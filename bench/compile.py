@@ -1,0 +1,199 @@
+"""Compile speed: pdsl programs of 1 to 1000 chairs against the equivalent trimesh script.
+
+    python bench/compile.py [--repeat 7] [--cold 5] [--sizes 1,10,100,1000]
+
+Every chair has six primitives (a seat box, four 32-segment leg cylinders, a tilted
+backrest box) and the chairs stand on a grid. The pdsl side is one program per size (a `for`
+loop over the grid, `translate` and `part` blocks) timed from text to `CompiledShape`:
+parse, checks, evaluation, Numba tessellation, labels and lints. The trimesh side builds the
+same 6·N meshes with `trimesh.creation.box/cylinder`, `apply_transform` and one
+`trimesh.util.concatenate`, without labels or lints. Both are warm (imports done, kernels
+compiled) and the figure is the median of `--repeat` runs.
+
+Then the stages of the 100-chair compile, and the wall time of a cold
+`proto3d compile examples/chair.pdsl` subprocess with a populated Numba cache (one
+warm-up run fills the cache first; the median of `--cold` runs is shown).
+
+Targets (issue 2): 100 chairs parse + compile <= 20 ms warm and >= 20x faster than
+trimesh; a cold CLI compile <= 1.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from proto3d.compiler import compile_text
+from proto3d.compiler.build import DEFAULT_LIMITS, assemble
+from proto3d.compiler.check import check_program
+from proto3d.compiler.evaluate import evaluate, rotation
+from proto3d.compiler.lints import lint
+from proto3d.compiler.tessellate import tessellate
+from proto3d.grammar import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+SEGMENTS = 32
+SPACING = 1.0  # metres between chairs: they never touch each other
+
+# One chair: the seat's top at 0.45, legs 0.405 high reaching 5 mm into the seat, the backrest
+# standing on the seat's back edge, tilted 8 degrees about its bottom edge.
+SEAT = (0.46, 0.44, 0.05), (0.0, 0.0, 0.45)  # size, top centre
+LEG_R, LEG_H = 0.02, 0.405
+LEGS = [(x, y) for x in (-0.2, 0.2) for y in (-0.18, 0.18)]
+BACK = (0.46, 0.04, 0.42), (0.0, 0.2, 0.445), -8.0  # size, bottom centre, tilt about X
+
+PROGRAM = """shape "chairs"
+
+for i in range({cols}), j in range({rows}) {{
+    translate([i * {spacing}, j * {spacing}, 0]) {{
+        part seat {{
+            box(size=[0.46, 0.44, 0.05], at=[0, 0, 0.45], align="top")
+        }}
+        for x in [-0.2, 0.2], y in [-0.18, 0.18] {{
+            part leg {{
+                cylinder(r={leg_r}, h={leg_h}, at=[x, y, 0], align="bottom", segments={segments})
+            }}
+        }}
+        part backrest {{
+            box(size=[0.46, 0.04, 0.42], at=[0, 0.2, 0.445], align="bottom", rot=[-8, 0, 0])
+        }}
+    }}
+}}
+"""
+
+
+def grid(n: int) -> tuple[int, int]:
+    cols = min(n, 10)
+    assert n % cols == 0
+    return cols, n // cols
+
+
+def chairs_program(n: int) -> str:
+    cols, rows = grid(n)
+    return PROGRAM.format(cols=cols, rows=rows, spacing=SPACING, leg_r=LEG_R, leg_h=LEG_H, segments=SEGMENTS)
+
+
+def _move(offset, linear=None) -> np.ndarray:
+    m = np.eye(4)
+    if linear is not None:
+        m[:3, :3] = linear
+    m[:3, 3] = offset
+    return m
+
+
+def chairs_trimesh(n: int) -> trimesh.Trimesh:
+    """What a user would write with trimesh for the same scene."""
+    cols, rows = grid(n)
+    tilt = _move((0.0, 0.0, 0.0), rotation([BACK[2], 0.0, 0.0]))
+    meshes = []
+    for i in range(cols):
+        for j in range(rows):
+            origin = np.array([i * SPACING, j * SPACING, 0.0])
+            (size, top) = SEAT
+            seat = trimesh.creation.box(extents=size)
+            seat.apply_transform(_move(origin + top - (0, 0, size[2] / 2)))
+            meshes.append(seat)
+            for x, y in LEGS:
+                leg = trimesh.creation.cylinder(radius=LEG_R, height=LEG_H, sections=SEGMENTS)
+                leg.apply_transform(_move(origin + (x, y, LEG_H / 2)))
+                meshes.append(leg)
+            size, bottom, _ = BACK
+            back = trimesh.creation.box(extents=size)
+            back.apply_transform(_move(origin + bottom) @ tilt @ _move((0.0, 0.0, size[2] / 2)))
+            meshes.append(back)
+    return trimesh.util.concatenate(meshes)
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def check_equivalent(n: int) -> None:
+    """Same bounding box: the two sides really build the same scene."""
+    shape, mesh = compile_text(chairs_program(n)), chairs_trimesh(n)
+    assert len(shape.primitives) == 6 * n, len(shape.primitives)
+    assert not [d for d in shape.diagnostics if d.code in ("W101", "W102")], shape.diagnostics[:3]
+    lo, hi = shape.vertices.min(0), shape.vertices.max(0)
+    assert np.allclose(lo, mesh.bounds[0], atol=1e-5) and np.allclose(hi, mesh.bounds[1], atol=1e-5), \
+        (lo, hi, mesh.bounds)
+
+
+def compare(sizes, repeat: int) -> None:
+    print(f"{'chairs':>7} {'prims':>6} {'tris':>8} {'pdsl ms':>9} {'trimesh ms':>11} {'ratio':>7}")
+    for n in sizes:
+        text = chairs_program(n)
+        shape = compile_text(text)  # warm-up: kernels compiled, caches filled
+        chairs_trimesh(n)
+        ours = median_time(lambda: compile_text(text), repeat)
+        theirs = median_time(lambda: chairs_trimesh(n), repeat)
+        print(f"{n:>7} {6 * n:>6} {len(shape.faces):>8} {ours * 1e3:>9.2f} {theirs * 1e3:>11.2f} "
+              f"{theirs / ours:>6.1f}x")
+
+
+def stages(n: int, repeat: int) -> None:
+    """Where the time of one compile goes (the same calls `compile_text` makes)."""
+    text = chairs_program(n)
+    program = parse(text)
+    evaluation = evaluate(program, DEFAULT_LIMITS)
+    shape = assemble(evaluation)
+    rows = [
+        ("parse (Lark + AST)", lambda: parse(text)),
+        ("static checks", lambda: check_program(program)),
+        ("evaluate", lambda: evaluate(program, DEFAULT_LIMITS)),
+        ("tessellate (Numba)", lambda: tessellate(evaluation.primitives)),
+        ("assemble (labels, boxes)", lambda: assemble(evaluation)),
+        ("lints", lambda: lint(shape)),
+        ("total: compile_text", lambda: compile_text(text)),
+    ]
+    print(f"\nstages of the {n}-chair compile (median of {repeat}; assemble includes tessellate)")
+    for name, fn in rows:
+        fn()
+        print(f"  {name:<26} {median_time(fn, repeat) * 1e3:>8.2f} ms")
+
+
+def cold_cli(runs: int) -> None:
+    exe = shutil.which("proto3d", path=os.path.dirname(sys.executable)) or shutil.which("proto3d")
+    command = [exe, "compile", str(ROOT / "examples" / "chair.pdsl")] if exe else \
+        [sys.executable, "-m", "proto3d.cli", "compile", str(ROOT / "examples" / "chair.pdsl")]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "chair.glb")
+        times = []
+        for k in range(runs + 1):  # run 0 populates the Numba cache
+            start = time.perf_counter()
+            subprocess.run(command + ["-o", out], check=True, capture_output=True)
+            if k:
+                times.append(time.perf_counter() - start)
+    print(f"\ncold `proto3d compile examples/chair.pdsl -o chair.glb` (new process, Numba cache populated): "
+          f"median {statistics.median(times):.2f} s, min {min(times):.2f} s of {runs}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (median shown)")
+    parser.add_argument("--cold", type=int, default=5, help="cold CLI runs (median shown)")
+    parser.add_argument("--sizes", default="1,10,100,1000", help="numbers of chairs")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    check_equivalent(10)
+    compare(sizes, args.repeat)
+    stages(100, args.repeat)
+    if args.cold:
+        cold_cli(args.cold)
+
+
+if __name__ == "__main__":
+    main()
