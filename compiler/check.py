@@ -38,7 +38,10 @@ class _Checker:
     def known(self, name: str) -> bool:
         return name in BUILTIN_NAMES or name in self.parts or any(name in s for s in self.scopes)
 
-    def block(self, statements, in_part: bool) -> None:
+    def block(self, statements, in_part: bool, owner=None) -> None:
+        if owner is not None and not statements:
+            self.diagnostics.append(Diagnostic("W106", "empty block: it draws nothing", owner.span,
+                                               severity="warning", hint="fill it in or remove it"))
         self.scopes.append(set())
         for statement in statements:
             self.statement(statement, in_part)
@@ -64,14 +67,14 @@ class _Checker:
                 self.error("E202", f"`{s.label}` is a reserved word and cannot be a part label", s.span)
             if s.color is not None:
                 self.expr(s.color)
-            self.block(s.block.body, in_part=True)
+            self.block(s.block.body, in_part=True, owner=s)
             self.parts.add(s.label)
         elif isinstance(s, ast.ForStmt):
             self.scopes.append(set())
             for var in s.vars:
                 self.expr(var.iterable)
                 self.define(var.name, var.span)
-            self.block(s.block.body, in_part)
+            self.block(s.block.body, in_part, owner=s)
             self.scopes.pop()
         elif isinstance(s, ast.IfStmt):
             for condition, body in s.branches:
@@ -81,7 +84,10 @@ class _Checker:
                 self.block(s.orelse.body, in_part)
         elif isinstance(s, ast.TransformStmt):
             self.arguments(s.kind, s.args, TRANSFORMS[s.kind], s.span)
-            self.statement(s.body, in_part)
+            if isinstance(s.body, ast.Block):
+                self.block(s.body.body, in_part, owner=s)
+            else:
+                self.statement(s.body, in_part)
         elif isinstance(s, ast.PrimitiveStmt):
             self.primitive(s, in_part)
 
@@ -103,16 +109,18 @@ class _Checker:
         if not in_part:
             self.error("E110", f"`{s.name}` is outside any part", s.name_span,
                        hint="every primitive belongs to a part: wrap it in `part label { … }`")
-        self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span)
+        self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span, len(PRIMITIVES[s.name]))
 
-    def arguments(self, name: str, args, params, span: Span) -> None:
+    def arguments(self, name: str, args, params, span: Span, max_positional: int | None = None) -> None:
         names = [p.name for p in params]
         seen: set[str] = set()
+        covered: set[str] = set()  # required names an unknown argument was probably meant as
         positional = 0
+        max_positional = len(names) if max_positional is None else max_positional
         for arg in args:
             self.expr(arg.value)
             if arg.name is None:
-                if positional >= len(names) or seen & set(names[positional:positional + 1]):
+                if positional >= max_positional or seen & set(names[positional:positional + 1]):
                     self.error("E105", f"too many positional arguments for `{name}`", arg.span,
                                expected=f"{name}({signature_text(name)})", hint="name the arguments: `r=0.1`")
                     continue
@@ -121,6 +129,7 @@ class _Checker:
                 continue
             if arg.name not in names:
                 alias = ARG_ALIASES.get(arg.name) or nearest(arg.name, names)
+                covered.add((alias or "").split()[0] if alias else "")
                 message = f"`{name}` has no argument `{arg.name}`" + (f"; it takes `{alias}`" if alias else "")
                 self.error("E102", message, arg.span, expected=f"{name}({signature_text(name)})",
                            hint=f"write `{alias.split()[0]}=`" if alias else f"its arguments: {', '.join(names)}")
@@ -128,8 +137,9 @@ class _Checker:
             if arg.name in seen:
                 self.error("E104", f"argument `{arg.name}` given twice", arg.span)
             seen.add(arg.name)
-        missing = [p.name for p in params if p.default is REQUIRED and p.name not in seen]
-        if name == "cylinder" and "r" not in seen and not {"r1", "r2"} <= seen:
+        missing = [p.name for p in params if p.default is REQUIRED and p.name not in seen | covered]
+        has_radius = "r" in seen | covered or {"r1", "r2"} <= seen
+        if name == "cylinder" and not has_radius:
             missing.insert(0, "r (or r1 and r2)")
         for param in missing:
             self.error("E103", f"`{name}` is missing argument `{param}`", span,

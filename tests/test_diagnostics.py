@@ -1,0 +1,137 @@
+"""Every diagnostic code: by code and position, with the hint a model can act on."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from proto3d.compiler import Limits, check, compile_text
+from proto3d.grammar import Proto3dError
+
+BOX = "box(size=[1, 1, 1])"
+
+CASES = [
+    # code, program, line, column, words the message or hint must contain
+    ("E002", "let x = " + "[" * 40 + "]" * 40, 1, 41, "nesting"),
+    ("E003", 'let s = "' + "a" * 1001 + '"', 1, 9, "limit"),
+    ("E010", "part a { box(size=[1, 1, 1]); }", 1, 29, "`;`"),
+    ("E010", "for i in range(3): { }", 1, 18, "braces"),
+    ("E011", "part a {\n  x = 3\n}", 2, 5, "let"),
+    ("E011", "part a { box(size=[1, 1, 1] at=[0, 0, 0]) }", 1, 29, "unexpected"),
+    ("E012", "part a { " + BOX, 1, 29, "never closed"),
+    ("E013", "let x = 1e999", 1, 9, "out of range"),
+    ("E101", "part a { cube(size=1) }", 1, 10, "box"),
+    ("E101", "part a { difference() { } }", 1, 10, "CSG"),
+    ("E101", "part a { linear_extrude(h=1) }", 1, 10, "extrude"),
+    ("E102", "part a { sphere(radius=1) }", 1, 17, "`r`"),
+    ("E102", "part a { cylinder(r=1, height=2) }", 1, 24, "`h`"),
+    ("E103", "part a { sphere() }", 1, 10, "`r`"),
+    ("E103", "part a { cylinder(h=1) }", 1, 10, "r1"),
+    ("E104", "part a { sphere(r=1, r=2) }", 1, 22, "twice"),
+    ("E105", "part a { sphere(1, 2) }", 1, 20, "positional"),
+    ("E106", "part a { sphere(r=[1, 2]) }", 1, 19, "number"),
+    ("E106", "part a { box(size=1) }", 1, 19, "vector of 3"),
+    ("E107", "part a { sphere(r=-1) }", 1, 10, "negative"),
+    ("E107", "part a { capsule(r=1, h=1) }", 1, 10, "total length"),
+    ("E107", "part a { tube(r=1, thickness=2, h=1) }", 1, 10, "outer radius"),
+    ("E108", 'part a { box(size=[1, 1, 1], align="upper") }', 1, 10, "align"),
+    ("E108", 'part a { box(size=[1, 1, 1], align="top bottom") }', 1, 10, "contradict"),
+    ("E109", 'part a color "blurple" { ' + BOX + " }", 1, 14, "colour"),
+    ("E110", BOX, 1, 1, "part"),
+    ("E111", "part a { part b { " + BOX + " } }", 1, 10, "inside another part"),
+    ("E112", "part a { rod(from=[0, 0, 0], to=[0, 0, 1], r=0.1, at=[1, 0, 0]) }", 1, 10, "from"),
+    ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
+    ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
+    ("E201", "part a { box(size=[1, 1, 1], at=seat.top) }\npart seat { " + BOX + " }", 1, 33, "not defined"),
+    ("E202", "let scale = 2", 1, 1, "reserved"),
+    ("E203", "let x = sqr(2)", 1, 9, "sqrt"),
+    ("E204", "let x = sin(1, 2)", 1, 9, "argument"),
+    ("E204", "let x = sqrt(-1)", 1, 9, "undefined"),
+    ("E205", 'let x = 1 + "a"', 1, 9, "cannot apply"),
+    ("E205", "if 1 { }", 1, 4, "true or false"),
+    ("E206", "let x = 1 / 0", 1, 9, "division by zero"),
+    ("E207", "let v = [1, 2, 3]\nlet x = v[3]", 2, 9, "out of range"),
+    ("E207", "part leg { " + BOX + " }\nlet x = leg[1].top", 2, 9, "instance"),
+    ("E208", "part seat { " + BOX + " }\nlet x = seat.upper", 2, 9, "anchor"),
+    ("E209", "part seat { }\npart b { box(size=[1, 1, 1], at=seat.top) }", 2, 33, "no geometry"),
+    ("E210", "let x = 10 ** 400", 1, 9, "out of range"),
+    ("E210", "part a { sphere(r=1e7) }", 1, 19, "out of range"),
+    ("E211", "param h = 2 in [0, 1]", 1, 1, "outside"),
+    ("E211", "param h = 1 in 3", 1, 16, "[lo, hi]"),
+    ("E212", "bounds [1, 0, 1]", 1, 8, "positive"),
+    ("E212", "shape 3", 1, 1, "name string"),
+    ("E303", "for i in range(100), j in range(100), k in range(100) { }", 1, 1, "loop iterations"),
+    ("E305", "part a { sphere(r=1, segments=1000) }", 1, 10, "segments"),
+    ("E401", 'mirror("w") part a { ' + BOX + " }", 1, 8, "mirror"),
+    ("E401", "scale(0) part a { " + BOX + " }", 1, 1, "non-zero"),
+    ("E401", 'symmetric("q") part a { ' + BOX + " }", 1, 1, "symmetric"),
+]
+
+
+@pytest.mark.parametrize("code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_diagnostic(code, program, line, column, words):
+    diagnostics = [d for d in check(program) if d.severity == "error"]
+    assert diagnostics, f"no error for {program!r}"
+    first = diagnostics[0]
+    assert (first.code, first.line, first.column) == (code, line, column), first.format()
+    text = first.format()
+    assert words.lower() in text.lower()
+    assert "^" in text and first.source_line  # the source line with a caret
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(program)
+    assert raised.value.diagnostics[0].code == code
+
+
+def test_limits_are_configurable_and_positioned():
+    many = "for i in range(20) { part p { " + BOX + " } }"
+    assert [d.code for d in check(many, limits=Limits(max_primitives=10))] == ["E301"]
+    assert [d.code for d in check("part p { sphere(r=1, segments=64) }", limits=Limits(max_triangles=100))] == ["E302"]
+    assert [d.code for d in check("let x = 1", limits=Limits(max_program_bytes=4))] == ["E001"]
+    steps = "for i in range(1000) { let a = range(1000) }"
+    assert [d.code for d in check(steps, limits=Limits(max_steps=10_000))] == ["E304"]
+
+
+def test_all_independent_errors_in_one_pass():
+    program = "part a {\n  cube(size=1)\n  sphere(radius=1)\n  cylinder(r=1, height=2)\n}\nlet y = undefined_name\n"
+    codes = [(d.code, d.line) for d in check(program) if d.severity == "error"]
+    assert codes == [("E101", 2), ("E102", 3), ("E102", 4), ("E201", 6)]
+
+
+def test_several_syntax_errors_in_one_pass():
+    program = "part a {\n  box(size=[1, 1, 1]\n  x = 3\n}\nfor i in range(3): { }\n"
+    lines = [d.line for d in check(program)]
+    assert lines == [3, 5] or len(lines) >= 2
+
+
+def test_warning_for_empty_block():
+    assert [d.code for d in check("part a { }")] == ["W106"]
+
+
+def test_diagnostic_json_shape():
+    (diag,) = check("part a { sphere(radius=1) }")
+    data = diag.to_json()
+    assert {"code", "message", "line", "column", "end_line", "end_column", "severity", "expected", "hint",
+            "source_line"} <= set(data)
+    assert data["hint"] == "write `r=`"
+
+
+def test_cli_check_json_and_exit_codes(tmp_path):
+    bad = tmp_path / "bad.pdsl"
+    bad.write_text("part a { cube(size=1) }\n")
+    good = tmp_path / "good.pdsl"
+    good.write_text('part a { box(size=[1, 1, 1], align="bottom") }\n')
+    run = lambda *a: subprocess.run([sys.executable, "-m", "proto3d.cli", *a], capture_output=True, text=True)  # noqa: E731
+    result = run("check", "--json", str(bad))
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["diagnostics"][0]["code"] == "E101"
+    assert run("check", str(good)).returncode == 0
+    result = run("check", str(bad))
+    assert "did you mean" not in result.stderr or "box" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run("compile", str(tmp_path / "nope.pdsl"), "-o", str(tmp_path / "x.glb"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+    binary = tmp_path / "bin.pdsl"
+    binary.write_bytes(b"\xff\xfe\x00junk")
+    result = run("check", str(binary))
+    assert result.returncode == 1 and "UTF-8" in result.stderr
