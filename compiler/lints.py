@@ -567,6 +567,30 @@ def _group_measures(tri, gstart):
 
 
 @njit(cache=True)
+def _plane_separated(tri, i, j, gap):
+    """Whether triangle j lies entirely farther than gap from the plane of triangle i, on one side.
+
+    A cheap sufficient test for distance > gap that settles most near-parallel pairs.
+    """
+    a = _corner(tri, i, 0)
+    n = _cross(_sub(_corner(tri, i, 1), a), _sub(_corner(tri, i, 2), a))
+    length = math.sqrt(_dot(n, n))
+    if length == 0.0:
+        return False
+    above = below = 0
+    for k in range(3):
+        d = _dot(n, _sub(_corner(tri, j, k), a)) / length
+        above += d > gap
+        below += d < -gap
+    return above == 3 or below == 3
+
+
+@njit(cache=True)
+def _apart(tri, i, j, gap):
+    return _plane_separated(tri, i, j, gap) or _plane_separated(tri, j, i, gap)
+
+
+@njit(cache=True)
 def _winding(p, tri, start, stop):
     """Generalised winding number of triangles start:stop around p (1 inside a closed mesh, 0 outside).
 
@@ -672,7 +696,7 @@ def _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, tol):
         last = np.searchsorted(keys, thi[i, axis] + tol, side="right")
         for v in range(first, last):
             j = ib[v]
-            if _boxes_overlap(tlo[i], thi[i], tlo[j], thi[j], tol):
+            if _boxes_overlap(tlo[i], thi[i], tlo[j], thi[j], tol) and not _apart(tri, i, j, tol):
                 if _triangle_distance(tri, i, j)[0] <= tol2:
                     return True
     return False
@@ -732,11 +756,12 @@ def _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
     if not _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, eps):
         return abs(_winding(_corner(tri, a0, 0), tri, b0, b1)) > 0.5
     step = max(1, (a1 - a0) // samples)
-    for t in range(a0, a1, step):
-        for k in range(3):
-            p = _corner(tri, t, k)
-            if not _near_surface(p, tri, tlo, thi, b0, b1, eps) and abs(_winding(p, tri, b0, b1)) <= 0.5:
-                return False
+    for stride in (max(step, (a1 - a0) // 8), step):  # a coarse pass first: most misses show early
+        for t in range(a0, a1, stride):
+            for k in range(3):
+                p = _corner(tri, t, k)
+                if not _near_surface(p, tri, tlo, thi, b0, b1, eps) and abs(_winding(p, tri, b0, b1)) <= 0.5:
+                    return False
     return True
 
 
@@ -795,7 +820,7 @@ def _mesh_distance(tri, tlo, thi, a0, a1, b0, b1, bound):
             continue
         for v in range(nb):
             j = near_b[v]
-            if _box_distance(tlo[i], thi[i], tlo[j], thi[j]) >= best:
+            if _box_distance(tlo[i], thi[i], tlo[j], thi[j]) >= best or _apart(tri, i, j, best):
                 continue
             d2, p, q = _triangle_distance(tri, i, j)
             d = math.sqrt(d2)
