@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -131,7 +132,7 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
         table.add_row(s["category"], s["status"], str(s.get("iterations", "")), str(s.get("best_score", "")),
                       str(usage.get("tokens", "")), f"{usage.get('cost', 0):.4f}", f"{s.get('seconds', 0):.1f}",
                       str(folder))
-    Console(stderr=True).print(table)
+    Console(stderr=True, width=max(120, shutil.get_terminal_size().columns)).print(table)
     for s in summaries:
         if s["status"] == "failed":
             click.echo(f"{s['category']}: {s.get('reason', '')}", err=True)

@@ -5,7 +5,8 @@
 
 Each request takes the next script entry: a string (the reply text), `Status(code)` (an
 OpenAI-style error body), `Slow(seconds, entry)`, or a callable `(request_json) -> entry`
-that answers from the request. Every request is recorded in `server.requests`.
+that answers from the request; `default` (same kinds) answers once the script is used up.
+Every request is recorded in `server.requests`.
 """
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ class Slow:
 
 
 class FakeOpenAI:
-    def __init__(self, script=()):
+    def __init__(self, script=(), default=None):
         self.script = deque(script)
+        self.default = default
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self._lock = threading.Lock()
@@ -60,7 +62,10 @@ class FakeOpenAI:
     def _next(self, request: dict):
         with self._lock:
             self.requests.append(request)
-            entry = self.script.popleft() if self.script else Status(500, "fake server: script exhausted")
+            if self.script:
+                entry = self.script.popleft()
+            else:
+                entry = self.default if self.default is not None else Status(500, "fake server: script exhausted")
         while True:
             if callable(entry) and not isinstance(entry, (Status, Slow)):
                 entry = entry(request)
