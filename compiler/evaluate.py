@@ -344,7 +344,7 @@ class _Evaluator:
             rot = affine(rotation(values["rot"])) if values["rot"] is not None else np.eye(4)
             local = affine(offset=at) @ rot @ affine(offset=-pivot)
         matrix = self.matrix @ local
-        if not np.all(np.isfinite(matrix)) or np.abs(matrix).max() > self.limits.max_abs_value:
+        if not np.abs(matrix).max() <= self.limits.max_abs_value:  # also catches NaN and inf
             fail("E210", "the primitive's placement is out of the numeric range", s.span)
         count = triangle_count(kind, params, segments)
         self.triangles += count
@@ -435,7 +435,8 @@ class _Evaluator:
         return value
 
     def check_range(self, value, span: Span) -> None:
-        if np.abs(value).max(initial=0.0) > self.limits.max_abs_value:
+        largest = abs(value) if type(value) is float else np.abs(value).max(initial=0.0)  # floats: skip NumPy
+        if largest > self.limits.max_abs_value:
             fail("E210", f"value out of range (|x| ≤ {self.limits.max_abs_value:g})", span,
                  hint="sizes are in metres")
 
@@ -506,7 +507,7 @@ class _Evaluator:
             if not (isinstance(a, float) and isinstance(b, float)):
                 fail("E205", f"`{op}` compares numbers, not {type_name(a)} and {type_name(b)}", e.span)
             return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        if op in ("/", "%") and np.any(np.asarray(b) == 0):
+        if op in ("/", "%") and (b == 0 if type(b) is float else np.any(b == 0)):
             fail("E206", "division by zero", e.span)
         with np.errstate(all="ignore"):
             try:
@@ -524,7 +525,9 @@ class _Evaluator:
                     result = np.power(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a ** b
             except (OverflowError, ZeroDivisionError, ValueError):
                 fail("E210", f"`{op}` gives a result out of range", e.span)
-        if isinstance(result, complex) or not np.all(np.isfinite(result)):
+        finite = math.isfinite(result) if isinstance(result, float) else (
+            not isinstance(result, complex) and np.all(np.isfinite(result)))
+        if not finite:
             fail("E210", f"`{op}` gives a result out of range (not a finite real number)", e.span)
         if isinstance(result, np.floating):
             result = float(result)
@@ -624,7 +627,7 @@ def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
     """Turn the written arguments into the tessellator's parameters, checking value ranges."""
 
     def nonneg(key: str, value):
-        if np.any(np.asarray(value) < 0):
+        if value < 0 if type(value) is float else np.any(value < 0):
             fail("E107", f"`{key}` of `{name}` must not be negative", span)
         return value
 
