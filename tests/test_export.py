@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proto3d.compiler import export as ex
+from proto3d.compiler.export import export, parts_manifest, to_glb, to_obj, to_ply
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
@@ -82,7 +82,10 @@ def make_shape() -> CompiledShape:
         instances=[instance(0, 0, 0, 3), instance(1, 0, 1, 8), instance(1, 1, 2, 8)],
         primitives=table,
         bounds=np.array([0.5, 0.55, 0.9]),
-        params={"seat_h": (0.45, 0.4, 0.5), "n": (4, 3, 6)},
+        params={
+            "seat_h": {"value": 0.45, "default": 0.45, "lo": 0.4, "hi": 0.5, "integer": False},
+            "n": {"value": 5, "default": 4, "lo": 3, "hi": 6, "integer": True},
+        },
         diagnostics=[Diagnostic("W301", "part `seat` floats 0.2 m above `leg`", Span(3, 1, 3, 5), severity="warning")],
     )
 
@@ -180,7 +183,7 @@ def accessor(gltf, blob, i) -> np.ndarray:
 
 def test_glb_structure_names_extras_and_geometry():
     shape = make_shape()
-    gltf, blob = read_glb(ex.to_glb(shape))
+    gltf, blob = read_glb(to_glb(shape))
     assert [n["name"] for n in gltf["nodes"]] == ["seat", "leg.0", "leg.1"]
     assert gltf["scenes"][0]["nodes"] == [0, 1, 2] and gltf["scenes"][0]["name"] == "chair"
     leg1 = gltf["nodes"][2]["extras"]
@@ -222,7 +225,7 @@ def test_glb_structure_names_extras_and_geometry():
 def test_glb_loads_in_trimesh(tmp_path):
     shape = make_shape()
     path = tmp_path / "chair.glb"
-    ex.export(shape, path)
+    export(shape, path)
     scene = trimesh.load(path, process=False)
     # one node per instance under the root, glTF extras as edge metadata; trimesh gives each
     # glTF primitive of a multi-material mesh (the seat: wood + red knob) a child node
@@ -242,7 +245,7 @@ def test_glb_loads_in_trimesh(tmp_path):
 def test_glb_winding_stays_outward():
     """(x, y, z) -> (x, z, -y) is a rotation, so triangles still wind CCW seen from outside."""
     shape = make_shape()
-    gltf, blob = read_glb(ex.to_glb(shape))
+    gltf, blob = read_glb(to_glb(shape))
     prim = gltf["meshes"][1]["primitives"][0]
     pos = accessor(gltf, blob, prim["attributes"]["POSITION"])
     nrm = accessor(gltf, blob, prim["attributes"]["NORMAL"])
@@ -252,13 +255,13 @@ def test_glb_winding_stays_outward():
 
 
 def test_glb_empty_shape_and_empty_instance():
-    gltf, blob = read_glb(ex.to_glb(empty_shape()))
+    gltf, blob = read_glb(to_glb(empty_shape()))
     assert gltf["asset"]["version"] == "2.0" and blob == b"" and "meshes" not in gltf
 
     shape = make_shape()
     shape.instances.append(Instance(1, 2, [], Span(12, 1, 12, 9)))
     shape.parts[1].instance_ids.append(3)
-    gltf, _ = read_glb(ex.to_glb(shape))
+    gltf, _ = read_glb(to_glb(shape))
     assert [n["name"] for n in gltf["nodes"]] == ["seat", "leg.0", "leg.1", "leg.2"]
     assert "mesh" not in gltf["nodes"][3] and gltf["nodes"][3]["extras"]["primitive_ids"] == []
 
@@ -266,7 +269,7 @@ def test_glb_empty_shape_and_empty_instance():
 @pytest.mark.parametrize("seed", range(8))
 def test_random_shapes_keep_every_face_and_id(seed):
     shape = random_shape(seed)
-    gltf, blob = read_glb(ex.to_glb(shape))
+    gltf, blob = read_glb(to_glb(shape))
     assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
     used = set()
     for iid, node in enumerate(gltf["nodes"]):
@@ -284,10 +287,10 @@ def test_random_shapes_keep_every_face_and_id(seed):
         got = np.concatenate(rows)
         assert np.allclose(got[np.lexsort(got.T[::-1])], triangles(y_up(shape.vertices), shape.faces[fids]), atol=1e-6)
     assert used == set(range(len(gltf["materials"])))  # no unused material
-    _, _, faces = read_ply(ex.to_ply(shape))
+    _, _, faces = read_ply(to_ply(shape))
     for key in ("part_id", "instance_id", "primitive_id"):
         assert np.array_equal(faces[key], getattr(shape, key))
-    obj, mtl = ex.to_obj(shape)
+    obj, mtl = to_obj(shape)
     assert obj.count("\nf ") == len(shape.faces) and obj.count("\nusemtl ") >= len(set(shape.instance_id.tolist()))
     assert {line.split()[1] for line in obj.splitlines() if line.startswith("usemtl")} == {
         line.split()[1] for line in mtl.splitlines() if line.startswith("newmtl")
@@ -331,7 +334,7 @@ def test_gltf_validator_zero_errors_and_warnings(tmp_path):
     paths = []
     for name, shape in shapes.items():
         paths.append(tmp_path / f"{name}.glb")
-        ex.export(shape, paths[-1])
+        export(shape, paths[-1])
     for report in validate(paths):
         assert report["numErrors"] == 0 and report["numWarnings"] == 0, report
 
@@ -341,7 +344,7 @@ def test_gltf_validator_zero_errors_and_warnings(tmp_path):
 
 def test_obj_text_groups_and_indices():
     shape = make_shape()
-    obj, mtl = ex.to_obj(shape, mtl_name="chair.mtl")
+    obj, mtl = to_obj(shape, mtl_name="chair.mtl")
     lines = obj.splitlines()
     assert "mtllib chair.mtl" in lines
     assert [line[2:] for line in lines if line.startswith("o ")] == ["seat", "leg.0", "leg.1"]
@@ -360,7 +363,7 @@ def test_obj_text_groups_and_indices():
 
 def test_obj_loads_in_trimesh(tmp_path):
     shape = make_shape()
-    ex.export(shape, tmp_path / "chair.obj")
+    export(shape, tmp_path / "chair.obj")
     assert (tmp_path / "chair.mtl").is_file()
     scene = trimesh.load(tmp_path / "chair.obj", process=False, split_object=True, group_material=False)
     meshes = scene.geometry
@@ -393,7 +396,7 @@ def read_ply(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def test_ply_binary_ids_and_comments():
     shape = make_shape()
-    header, verts, faces = read_ply(ex.to_ply(shape))
+    header, verts, faces = read_ply(to_ply(shape))
     assert header[1] == "format binary_little_endian 1.0"
     assert "comment part 0 seat" in header and "comment part 1 leg" in header
     assert "comment instance 2 leg.1" in header
@@ -408,7 +411,7 @@ def test_ply_binary_ids_and_comments():
 
 def test_ply_loads_in_trimesh(tmp_path):
     shape = make_shape()
-    ex.export(shape, tmp_path / "chair.ply")
+    export(shape, tmp_path / "chair.ply")
     mesh = trimesh.load(tmp_path / "chair.ply", process=False)
     assert len(mesh.vertices) == len(shape.vertices) and len(mesh.faces) == len(shape.faces)
     assert np.allclose(mesh.vertices, shape.vertices) and np.array_equal(mesh.faces, shape.faces)
@@ -423,13 +426,16 @@ def test_ply_loads_in_trimesh(tmp_path):
 
 def test_parts_manifest_round_trips_and_describes_instances(tmp_path):
     shape = make_shape()
-    manifest = ex.parts_manifest(shape)
+    manifest = parts_manifest(shape)
     assert json.loads(json.dumps(manifest, allow_nan=False)) == manifest
-    ex.export(shape, tmp_path / "chair.json")
+    export(shape, tmp_path / "chair.json")
     assert json.loads((tmp_path / "chair.json").read_text()) == manifest
 
     assert manifest["shape"] == "chair" and manifest["bounds"] == [0.5, 0.55, 0.9]
-    assert manifest["params"] == {"seat_h": {"value": 0.45, "min": 0.4, "max": 0.5}, "n": {"value": 4, "min": 3, "max": 6}}
+    assert manifest["params"] == {
+        "seat_h": {"value": 0.45, "default": 0.45, "lo": 0.4, "hi": 0.5, "integer": False},
+        "n": {"value": 5, "default": 4, "lo": 3, "hi": 6, "integer": True},
+    }
     assert manifest["counts"] == {"vertices": 96, "faces": 48, "parts": 2, "instances": 3, "primitives": 4}
     assert [(p["label"], p["color"]) for p in manifest["parts"]] == [("seat", "#8b5a2b"), ("leg", "#808080")]
     leg1 = manifest["parts"][1]["instances"][1]
@@ -451,7 +457,7 @@ def test_parts_manifest_round_trips_and_describes_instances(tmp_path):
 
 def test_unknown_suffix_is_a_diagnostic(tmp_path):
     with pytest.raises(Proto3dError) as err:
-        ex.export(make_shape(), tmp_path / "chair.stl")
+        export(make_shape(), tmp_path / "chair.stl")
     diag = err.value.diagnostics[0]
     assert diag.code == "E901" and ".stl" in diag.message
     assert all(s in diag.expected for s in (".glb", ".obj", ".ply", ".json"))
@@ -460,7 +466,7 @@ def test_unknown_suffix_is_a_diagnostic(tmp_path):
 
 def test_unwritable_target_is_a_diagnostic(tmp_path):
     with pytest.raises(Proto3dError) as err:
-        ex.export(make_shape(), tmp_path / "missing" / "chair.glb")
+        export(make_shape(), tmp_path / "missing" / "chair.glb")
     assert err.value.diagnostics[0].code == "E902"
 
 
@@ -472,9 +478,9 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch, name):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ex.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(Proto3dError) as err:
-        ex.export(make_shape(), target)
+        export(make_shape(), target)
     assert "No space left" in err.value.diagnostics[0].message
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temp file, no .mtl
     assert target.read_bytes() == b"previous"
@@ -488,14 +494,14 @@ def test_failure_while_writing_removes_temp_file(tmp_path, monkeypatch):
         os.close(fd)
         raise Boom()
 
-    monkeypatch.setattr(ex.os, "fdopen", broken_fdopen)
+    monkeypatch.setattr(os, "fdopen", broken_fdopen)
     with pytest.raises(Boom):
-        ex.export(make_shape(), tmp_path / "chair.ply")
+        export(make_shape(), tmp_path / "chair.ply")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_exported_file_mode_follows_umask(tmp_path):
-    ex.export(make_shape(), tmp_path / "chair.glb")
+    export(make_shape(), tmp_path / "chair.glb")
     (tmp_path / "plain").write_bytes(b"")
     assert (tmp_path / "chair.glb").stat().st_mode == (tmp_path / "plain").stat().st_mode
 
@@ -503,8 +509,8 @@ def test_exported_file_mode_follows_umask(tmp_path):
 def test_export_overwrites_atomically(tmp_path):
     target = tmp_path / "chair.ply"
     target.write_bytes(b"old")
-    ex.export(make_shape(), target)
-    assert target.read_bytes() == ex.to_ply(make_shape())
+    export(make_shape(), target)
+    assert target.read_bytes() == to_ply(make_shape())
     assert [p.name for p in tmp_path.iterdir()] == ["chair.ply"]
 
 
@@ -529,7 +535,7 @@ def test_every_example_exports_and_validates(tmp_path):
     for src in EXAMPLES:
         shape = compile(src.read_text())
         for suffix in (".glb", ".obj", ".ply", ".json"):
-            ex.export(shape, tmp_path / f"{src.stem}{suffix}")
+            export(shape, tmp_path / f"{src.stem}{suffix}")
         gltf, _ = read_glb((tmp_path / f"{src.stem}.glb").read_bytes())
         assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
         _, _, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
