@@ -170,11 +170,13 @@ class Scene:
         ids.use()
         ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self.id_vao.render()
-        face = np.frombuffer(ids.read(components=1, attachment=0, dtype="u4"), np.uint32).reshape(H, W).astype(np.int32)
+        face = np.empty((H, W), np.uint32)
+        ids.read_into(face, components=1, attachment=0, dtype="u4")
         depth = normal = rgba = None
-        if geometry:
-            g = np.frombuffer(ids.read(components=4, attachment=1, dtype="f4"), np.float32).reshape(H, W, 4)
-            depth, normal = g[..., 0].copy(), g[..., 1:].copy()
+        if geometry:  # read straight into arrays the View keeps: no copies
+            g = np.empty((H, W, 4), np.float32)
+            ids.read_into(g, components=4, attachment=1, dtype="f4")
+            depth, normal = g[..., 0], g[..., 1:]
         if rgb:
             program = self.gpu.color_program
             program["projection"].write(projection.T.tobytes())
@@ -186,10 +188,11 @@ class Scene:
             multisampled.clear(*((0.0,) * 4 if transparent else background), depth=1.0)
             self.color_vao.render()
             ctx.copy_framebuffer(resolved, multisampled)
-            rgba = np.frombuffer(resolved.read(components=4), np.uint8).reshape(H, W, 4)
+            rgba = np.empty((H, W, 4), np.uint8)
+            resolved.read_into(rgba, components=4)
             if transparent:
                 rgba = _unpremultiply(rgba, background)
-        return Frame(face, depth, normal, rgba)
+        return Frame(face.view(np.int32), depth, normal, rgba)
 
     def _targets(self, W: int, H: int):
         if (W, H) not in self.targets:
