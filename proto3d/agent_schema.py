@@ -182,6 +182,8 @@ class ReplyError(ValueError):
 
 def extract_json(text: str):
     """The JSON object in a reply: bare, inside a ```json fence, or surrounded by prose."""
+    if "{" not in text:
+        raise ReplyError("the reply contains no JSON object")
     fenced = re.findall(r"```(?:json)?\s*\n(.*?)```", text, re.S)
     candidates = fenced + [text]
     start, end = text.find("{"), text.rfind("}")
@@ -197,7 +199,7 @@ def extract_json(text: str):
         if isinstance(value, dict):
             return value
     if error is None:
-        raise ReplyError("the reply contains no JSON object")
+        raise ReplyError("the reply is JSON but not an object; answer with one {...} object")
     raise ReplyError(f"the reply is not valid JSON: {error}")
 
 
