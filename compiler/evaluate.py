@@ -336,13 +336,11 @@ class _Evaluator:
                 fail("E112", "`rod` is placed by `from` and `to`; it takes no `at`, `rot` or `align`", s.span)
             local = _rod_frame(values["from"], values["to"])
         else:
-            at = values["at"] if values["at"] is not None else np.zeros(3)
-            pivot = np.zeros(3)
+            local = affine(rotation(values["rot"]) if values["rot"] is not None else None, values["at"])
             if values["align"] is not None:
                 lo, hi = local_bounds(kind, params)
                 pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
-            rot = affine(rotation(values["rot"])) if values["rot"] is not None else np.eye(4)
-            local = affine(offset=at) @ rot @ affine(offset=-pivot)
+                local = local @ affine(offset=-pivot)
         matrix = self.matrix @ local
         if not np.abs(matrix).max() <= self.limits.max_abs_value:  # also catches NaN and inf
             fail("E210", "the primitive's placement is out of the numeric range", s.span)
