@@ -317,7 +317,7 @@ def validate(paths: list[Path]) -> list[dict]:
         pytest.skip("node is not installed: the Khronos glTF validator needs node")
     if vdir is None:
         pytest.skip(
-            "gltf-validator not found: `npm install --no-save --prefix <repo root> gltf-validator` "
+            "gltf-validator not found: `npm install --no-save --prefix <repo root> gltf-validator@2.0.0-dev.3.10` "
             "or set PROTO3D_GLTF_VALIDATOR_DIR to a folder holding node_modules/gltf-validator"
         )
     run = subprocess.run([node, str(REPO / "tests" / "gltf_validate.mjs"), str(vdir), *map(str, paths)], capture_output=True, text=True)
