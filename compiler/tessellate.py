@@ -136,8 +136,9 @@ def triangle_count(kind: str, params: dict, segments: int) -> int:
 def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) corners of the untransformed primitive, from its parameters.
 
-    A sweep's bounds are those of its mesh (its spline and mitred corners have no short closed
-    form); every other kind is analytic, so a tessellation lies inside them.
+    A sweep's bounds are those of its mesh at 256 facets, within 0.01% of its radius of the
+    exact tube (the spline and mitred corners have no short closed form); every other kind is
+    analytic. A tessellation lies inside them.
     """
     p = params
     if kind in ("box", "ellipsoid", "wedge"):
@@ -168,7 +169,7 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
         h = p["h"]
         return np.array([*poly.min(axis=0), min(0.0, h)]), np.array([*poly.max(axis=0), max(0.0, h)])
     if kind == "sweep":
-        t = tessellate([Primitive("sweep", p, np.eye(4), 32, 0, 0, (0.0, 0.0, 0.0))])
+        t = tessellate([Primitive("sweep", p, np.eye(4), 256, 0, 0, (0.0, 0.0, 0.0))])
         if len(t.vertices):
             return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
         path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
@@ -237,7 +238,11 @@ def _size(code, prm, seg, pts):
         c, r = _sweep_path(pts, prm[0] > 0.0)
         if len(c) < 2:
             return 0, 0
-        return len(c) * seg + 2 * (seg + 1), 2 * seg * len(c)
+        caps = (r[0] != 0.0) + (r[-1] != 0.0)
+        bands = 0
+        for i in range(len(c) - 1):
+            bands += (r[i] != 0.0) + (r[i + 1] != 0.0)
+        return len(c) * seg + caps * (seg + 1), seg * (bands + caps)
     rp, rn, conn, cap, n, full, a0, span, sc = _revolution(code, prm, seg, pts)
     return _revolve_size(rp, rn, conn, cap, n, full)
 
@@ -625,22 +630,24 @@ def _frustum_profile(r1, r2, hh):
 
 @njit(cache=True)
 def _capsule_profile(r, hh, q):
-    """Two hemispheres of q + 1 rings each, joined by the cylinder between their equators."""
+    """Two hemispheres of q + 1 rings each, joined by the cylinder between their equators
+    (a single shared equator when the cylinder has no length)."""
     zc = max(hh - r, 0.0)
-    rp = np.empty((2 * q + 2, 2))
-    rn = np.empty((2 * q + 2, 2))
-    for i in range(q + 1):
-        for hemi in range(2):
-            phi = (i / q - 1.0) * pi / 2 if hemi == 0 else i / q * pi / 2
-            c, s = cos(phi), sin(phi)
-            if (hemi == 0 and i == 0) or (hemi == 1 and i == q):
-                c = 0.0
-            if (hemi == 0 and i == q) or (hemi == 1 and i == 0):
-                s = 0.0
-            k = hemi * (q + 1) + i
-            rp[k, 0], rp[k, 1] = r * c, r * s + (zc if hemi == 1 else -zc)
-            rn[k, 0], rn[k, 1] = c, s
-    return rp, rn, np.ones(2 * q + 1, dtype=np.bool_)
+    m = 2 * q + 2 if zc > 0.0 else 2 * q + 1
+    rp = np.empty((m, 2))
+    rn = np.empty((m, 2))
+    for k in range(m):
+        hemi = 0 if k <= q else 1
+        i = k if hemi == 0 else k - (m - q - 1)
+        phi = (i / q - 1.0) * pi / 2 if hemi == 0 else i / q * pi / 2
+        c, s = cos(phi), sin(phi)
+        if (hemi == 0 and i == 0) or (hemi == 1 and i == q):
+            c = 0.0
+        if (hemi == 0 and i == q) or (hemi == 1 and i == 0):
+            s = 0.0
+        rp[k, 0], rp[k, 1] = r * c, r * s + (zc if hemi == 1 else -zc)
+        rn[k, 0], rn[k, 1] = c, s
+    return rp, rn, np.ones(m - 1, dtype=np.bool_)
 
 
 @njit(cache=True)
@@ -911,9 +918,16 @@ def _sweep(c, r, n, lp, ln, f):
     for i in range(ns - 1):
         for j in range(n):
             j1 = (j + 1) % n
-            _quad(f, t, i * n + j, i * n + j1, (i + 1) * n + j1, (i + 1) * n + j)
-            t += 2
+            a, b, cc, d = i * n + j, i * n + j1, (i + 1) * n + j1, (i + 1) * n + j
+            if r[i] != 0.0:  # a ring of zero radius is a point: one triangle per facet
+                f[t, 0], f[t, 1], f[t, 2] = a, b, cc
+                t += 1
+            if r[i + 1] != 0.0:
+                f[t, 0], f[t, 1], f[t, 2] = a, cc, d
+                t += 1
     for end in range(2):
+        if r[0 if end == 0 else ns - 1] == 0.0:  # a pointed end needs no cap
+            continue
         ring = 0 if end == 0 else (ns - 1) * n
         ctr = c[0] if end == 0 else c[ns - 1]
         nrm = -tan[0] if end == 0 else tan[ns - 2]

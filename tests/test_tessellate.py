@@ -1,0 +1,593 @@
+"""Tessellation against NumPy reference geometry: vertices on the analytic surfaces, closed and
+outward-oriented meshes with the analytic volume, exact transforms and mirrors, exact counts."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from proto3d.compiler.shape import Primitive
+from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def prim(kind, params, matrix=None, segments=32):
+    m = np.eye(4) if matrix is None else matrix
+    return Primitive(kind, params, m, segments, 0, 0, (0.5, 0.5, 0.5))
+
+
+def tess(kind, params, matrix=None, segments=32):
+    return tessellate([prim(kind, params, matrix, segments)])
+
+
+def signed_volume(t):
+    v = t.vertices.astype(np.float64)
+    a, b, c = v[t.faces[:, 0]], v[t.faces[:, 1]], v[t.faces[:, 2]]
+    return np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6
+
+
+def merged_faces(t):
+    """Faces re-indexed so that vertices at the same position share one index."""
+    _, inverse = np.unique(t.vertices + np.float32(0.0), axis=0, return_inverse=True)
+    return inverse.reshape(-1)[t.faces]
+
+
+def assert_closed_and_oriented(t):
+    """Every directed edge appears exactly once and its reverse exactly once."""
+    f = merged_faces(t)
+    assert len(f) > 0
+    assert np.all((f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])), "collapsed triangle"
+    edges = f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2).astype(np.int64)
+    n = edges.max() + 1
+    keys = edges[:, 0] * n + edges[:, 1]
+    rev = edges[:, 1] * n + edges[:, 0]
+    assert len(np.unique(keys)) == len(keys), "an edge is used twice in the same direction"
+    assert np.array_equal(np.sort(keys), np.sort(rev)), "an edge has no opposite neighbour"
+
+
+def assert_sane(t):
+    assert np.isfinite(t.vertices).all() and np.isfinite(t.normals).all()
+    assert t.vertices.dtype == np.float32 and t.normals.dtype == np.float32
+    assert t.faces.dtype == np.int32 and t.face_primitive.dtype == np.int32
+    if len(t.normals):
+        np.testing.assert_allclose(np.linalg.norm(t.normals, axis=1), 1.0, atol=1e-5)
+    if len(t.faces):
+        assert t.faces.min() >= 0 and t.faces.max() < len(t.vertices)
+
+
+def assert_normals_agree_with_winding(t, min_area=1e-5):
+    """The geometric normal of each real triangle points the way of its vertex normals.
+
+    (At least one of them: on coarse, strongly flattened shapes the three can differ by more
+    than 90 degrees, but a flipped winding disagrees with all three.)
+    """
+    v = t.vertices.astype(np.float64)
+    cross = np.cross(v[t.faces[:, 1]] - v[t.faces[:, 0]], v[t.faces[:, 2]] - v[t.faces[:, 0]])
+    area = np.linalg.norm(cross, axis=1)
+    real = area > min_area * area.max()
+    agree = np.einsum("ij,ikj->ik", cross, t.normals[t.faces]).max(axis=1)
+    assert np.all(agree[real] > 0)
+
+
+def rho(v):
+    return np.hypot(v[:, 0], v[:, 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter strategies. `nice` parameters give closed solids; `wild` ones include degenerate
+# values (zeros, collinear polygons, repeated points) that must still give finite output.
+
+pos = st.floats(0.05, 2.0)
+vec3 = st.tuples(pos, pos, pos).map(np.array)
+
+
+@st.composite
+def frustum_params(draw):
+    r1, r2 = draw(pos), draw(pos)
+    if draw(st.booleans()):  # an apex at one end
+        r1, r2 = (0.0, r2) if draw(st.booleans()) else (r1, 0.0)
+    return {"r1": r1, "r2": r2, "h": draw(pos)}
+
+
+@st.composite
+def capsule_params(draw):
+    r = draw(pos)
+    return {"r": r, "h": 2 * r + draw(st.floats(0.0, 2.0))}
+
+
+@st.composite
+def torus_params(draw):
+    big = draw(st.floats(0.5, 2.0))
+    angle = draw(st.sampled_from([360.0, 90.0, 180.0, 270.0])) if draw(st.booleans()) else draw(st.floats(10.0, 350.0))
+    return {"R": big, "r": draw(st.floats(0.05, 0.45)) * big, "angle": angle, "start": draw(st.floats(-360.0, 360.0))}
+
+
+@st.composite
+def tube_params(draw):
+    r = draw(pos)
+    return {"r": r, "thickness": draw(st.floats(0.05, 1.2)) * r, "h": draw(pos)}
+
+
+@st.composite
+def box_params(draw):
+    size = draw(vec3)
+    bevel = draw(st.sampled_from([0.0, 0.1, 0.45])) * size.min()
+    return {"size": size, "bevel": float(bevel)}
+
+
+@st.composite
+def lathe_params(draw):
+    n = draw(st.integers(2, 7))
+    z = np.cumsum(draw(st.lists(st.floats(0.05, 0.5), min_size=n, max_size=n)))
+    r = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    if n >= 3 and draw(st.booleans()):
+        r[0] = 0.0
+    if n >= 3 and draw(st.booleans()):
+        r[-1] = 0.0
+    profile = np.stack([r, z], axis=1)
+    if draw(st.booleans()):
+        profile = profile[::-1].copy()
+    angle = 360.0 if draw(st.booleans()) else draw(st.floats(20.0, 340.0))
+    return {"profile": profile, "angle": angle}
+
+
+@st.composite
+def star_polygon(draw):
+    """A star-shaped (so simple) polygon, often concave, in either orientation."""
+    n = draw(st.integers(3, 12))
+    angles = np.sort(np.array(draw(st.lists(st.floats(0.0, 2 * np.pi, exclude_max=True), min_size=n, max_size=n))))
+    gaps = np.diff(np.concatenate([angles, [angles[0] + 2 * np.pi]]))
+    if gaps.max() >= np.pi - 1e-3 or gaps.min() < 1e-2:  # keep the origin strictly inside
+        angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    radii = np.array(draw(st.lists(st.floats(0.2, 1.0), min_size=n, max_size=n)))
+    poly = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1) + draw(st.tuples(pos, pos))
+    return poly[::-1].copy() if draw(st.booleans()) else poly
+
+
+@st.composite
+def extrude_params(draw):
+    return {"polygon": draw(star_polygon()), "h": draw(pos)}
+
+
+@st.composite
+def sweep_params(draw):
+    """Paths without U-turns (each step turns less than 90 degrees)."""
+    n = draw(st.integers(2, 6))
+    pts = [np.zeros(3)]
+    direction = np.array([1.0, 0.0, 0.0])
+    for _ in range(n - 1):
+        turn = np.array(draw(st.tuples(*[st.floats(-0.7, 0.7)] * 3)))
+        direction = direction + turn
+        direction /= np.linalg.norm(direction)
+        pts.append(pts[-1] + direction * draw(st.floats(0.5, 1.5)))
+    r = np.array(draw(st.lists(st.floats(0.02, 0.1), min_size=n, max_size=n)))
+    return {"path": np.array(pts), "r": r, "smooth": draw(st.booleans())}
+
+
+NICE = {
+    "box": box_params(),
+    "sphere": st.builds(lambda r: {"r": r}, pos),
+    "ellipsoid": st.builds(lambda s: {"size": s}, vec3),
+    "cylinder": frustum_params(),
+    "frustum": frustum_params(),
+    "rod": st.builds(lambda r, h: {"r": r, "h": h}, pos, pos),
+    "cone": st.builds(lambda r, h: {"r": r, "h": h}, pos, pos),
+    "capsule": capsule_params(),
+    "torus": torus_params(),
+    "tube": tube_params(),
+    "wedge": st.builds(lambda s: {"size": s}, vec3),
+    "lathe": lathe_params(),
+    "extrude": extrude_params(),
+    "sweep": sweep_params(),
+}
+
+nonneg = st.sampled_from([0.0, 0.0, 1e-9, 0.3, 1.0])
+wild_vec = st.tuples(nonneg, nonneg, nonneg).map(np.array)
+wild_xy = st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([0.0, 0.5, 1.0])), min_size=1, max_size=8)
+WILD = {
+    "box": st.builds(lambda s, b: {"size": s, "bevel": b}, wild_vec, nonneg),
+    "sphere": st.builds(lambda r: {"r": r}, nonneg),
+    "ellipsoid": st.builds(lambda s: {"size": s}, wild_vec),
+    "cylinder": st.builds(lambda a, b, h: {"r1": a, "r2": b, "h": h}, nonneg, nonneg, nonneg),
+    "frustum": st.builds(lambda a, b, h: {"r1": a, "r2": b, "h": h}, nonneg, nonneg, nonneg),
+    "rod": st.builds(lambda r, h: {"r": r, "h": h}, nonneg, nonneg),
+    "cone": st.builds(lambda r, h: {"r": r, "h": h}, nonneg, nonneg),
+    "capsule": st.builds(lambda r, h: {"r": r, "h": h}, nonneg, nonneg),
+    "torus": st.builds(
+        lambda a, b, angle, start: {"R": a, "r": b, "angle": angle, "start": start},
+        nonneg, nonneg, st.sampled_from([0.0, 1.0, 90.0, 360.0, 400.0]), st.sampled_from([0.0, 45.0]),
+    ),
+    "tube": st.builds(lambda r, t, h: {"r": r, "thickness": t, "h": h}, nonneg, nonneg, nonneg),
+    "wedge": st.builds(lambda s: {"size": s}, wild_vec),
+    "lathe": st.builds(lambda p, a: {"profile": np.array(p, dtype=float), "angle": a}, wild_xy, st.sampled_from([0.0, 90.0, 360.0])),
+    "extrude": st.builds(lambda p, h: {"polygon": np.array(p, dtype=float), "h": h}, wild_xy, nonneg),
+    "sweep": st.builds(
+        lambda p, r, s: {"path": np.array([(x, y, x) for x, y in p], dtype=float), "r": np.full(len(p), r), "smooth": s},
+        wild_xy, nonneg, st.booleans(),
+    ),
+}
+KINDS = sorted(NICE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Counts, sanity and degenerate input.
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@SETTINGS
+@given(data=st.data(), segments=st.integers(3, 64))
+def test_triangle_count_is_exact_and_output_finite(kind, data, segments):
+    params = data.draw(st.one_of(NICE[kind], WILD[kind]))
+    t = tess(kind, params, segments=segments)
+    assert triangle_count(kind, params, segments) == len(t.faces)
+    assert_sane(t)
+
+
+@pytest.mark.parametrize(
+    "kind, params",
+    [
+        ("sphere", {"r": 0.0}),
+        ("box", {"size": np.zeros(3), "bevel": 0.0}),
+        ("box", {"size": np.array([1.0, 0.0, 1.0]), "bevel": 0.5}),
+        ("cylinder", {"r1": 0.0, "r2": 0.0, "h": 1.0}),
+        ("capsule", {"r": 0.0, "h": 0.0}),
+        ("torus", {"R": 0.0, "r": 0.0, "angle": 90.0, "start": 0.0}),
+        ("extrude", {"polygon": np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]), "h": 1.0}),
+        ("extrude", {"polygon": np.array([[0.0, 0.0], [1.0, 0.0]]), "h": 1.0}),
+        ("lathe", {"profile": np.array([[0.0, 0.0], [0.0, 1.0]]), "angle": 180.0}),
+        ("lathe", {"profile": np.array([[1.0, 0.0], [1.0, 0.0]]), "angle": 360.0}),
+        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0]]), "r": np.full(4, 0.1), "smooth": True}),
+        ("sweep", {"path": np.array([[1.0, 2, 3]] * 3), "r": np.full(3, 0.1), "smooth": False}),
+        ("sweep", {"path": np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0]]), "r": np.full(3, 0.1), "smooth": False}),
+    ],
+)
+def test_degenerate_input_gives_finite_output(kind, params):
+    t = tessellate([prim(kind, params, np.diag([0.0, 1.0, 1.0, 1.0]))]) if kind == "sphere" else tess(kind, params)
+    assert_sane(t)
+    assert triangle_count(kind, params, 32) == len(t.faces)
+
+
+def test_collinear_polygon_gives_flat_triangles():
+    params = {"polygon": np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]), "h": 1.0}
+    t = tess("extrude", params)
+    assert len(t.faces) == triangle_count("extrude", params, 32) > 0
+    assert abs(signed_volume(t)) < 1e-9
+
+
+# ---------------------------------------------------------------------------------------------
+# Closed, outward, the right volume.
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@SETTINGS
+@given(data=st.data(), segments=st.integers(3, 48))
+def test_meshes_are_closed_and_outward(kind, data, segments):
+    params = data.draw(NICE[kind])
+    t = tess(kind, params, segments=segments)
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) > 0
+    assert_normals_agree_with_winding(t)
+
+
+def lathe_volume(profile, angle):
+    """Pappus: angle * integral of r dA over the (r, z) polygon closed to the axis."""
+    p = np.asarray(profile, dtype=float)
+    if p[0, 0] > 0:
+        p = np.vstack([[0.0, p[0, 1]], p])
+    if p[-1, 0] > 0:
+        p = np.vstack([p, [0.0, p[-1, 1]]])
+    r, z = p[:, 0], p[:, 1]
+    r1, z1 = np.roll(r, -1), np.roll(z, -1)
+    return abs(np.sum((r + r1) * (r * z1 - r1 * z)) / 6) * np.radians(angle)
+
+
+def polygon_area(p):
+    x, y = p[:, 0], p[:, 1]
+    return abs(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) / 2
+
+
+def rounded_box_volume(size, b):
+    a, c, d = size - 2 * b
+    return a * c * d + 2 * b * (a * c + c * d + d * a) + np.pi * b * b * (a + c + d) + 4 / 3 * np.pi * b**3
+
+
+@pytest.mark.parametrize(
+    "kind, params, volume",
+    [
+        ("box", {"size": np.array([1.0, 2.0, 3.0]), "bevel": 0.0}, 6.0),
+        ("box", {"size": np.array([1.0, 2.0, 3.0]), "bevel": 0.3}, rounded_box_volume(np.array([1.0, 2.0, 3.0]), 0.3)),
+        ("sphere", {"r": 0.7}, 4 / 3 * np.pi * 0.7**3),
+        ("ellipsoid", {"size": np.array([1.0, 2.0, 3.0])}, 4 / 3 * np.pi * 0.5 * 1.0 * 1.5),
+        ("cylinder", {"r1": 0.5, "r2": 0.5, "h": 2.0}, np.pi * 0.25 * 2.0),
+        ("frustum", {"r1": 0.5, "r2": 0.2, "h": 2.0}, np.pi * 2.0 / 3 * (0.25 + 0.1 + 0.04)),
+        ("rod", {"r": 0.1, "h": 3.0}, np.pi * 0.01 * 3.0),
+        ("cone", {"r": 1.0, "h": 3.0}, np.pi / 3 * 3.0),
+        ("capsule", {"r": 0.5, "h": 3.0}, np.pi * 0.25 * 2.0 + 4 / 3 * np.pi * 0.125),
+        ("torus", {"R": 1.0, "r": 0.25, "angle": 360.0, "start": 0.0}, 2 * np.pi**2 * 0.0625),
+        ("torus", {"R": 1.0, "r": 0.25, "angle": 135.0, "start": 30.0}, 2 * np.pi**2 * 0.0625 * 135 / 360),
+        ("tube", {"r": 1.0, "thickness": 0.2, "h": 0.5}, np.pi * 0.5 * (1 - 0.64)),
+        ("tube", {"r": 1.0, "thickness": 1.5, "h": 0.5}, np.pi * 0.5),
+        ("wedge", {"size": np.array([1.0, 2.0, 3.0])}, 3.0),
+        ("lathe", {"profile": np.array([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]]), "angle": 360.0},
+         lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 360.0)),
+        ("lathe", {"profile": np.array([[0.4, 1.5], [0.3, 1.0], [0.8, 0.5], [0.5, 0.0]]), "angle": 100.0},
+         lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 100.0)),
+        ("extrude", {"polygon": np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]]), "h": 0.5},
+         polygon_area(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]])) * 0.5),
+        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.3]), "smooth": False},
+         np.pi * 0.09 * 2.0),
+        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.0]), "smooth": False},
+         np.pi * 0.09 * 2.0 / 3),
+        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 1.0], [0, 0, 2.0]]), "r": np.array([0.0, 0.3, 0.0]), "smooth": True},
+         2 * np.pi * 0.09 / 3),
+    ],
+)
+def test_volume_matches_analytic(kind, params, volume):
+    t = tess(kind, params, segments=128)
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) == pytest.approx(volume, rel=3e-3)
+
+
+def test_mitred_sweep_volume_is_exact_for_its_polygonal_section():
+    """Mitred corners add and lose nothing: volume = section polygon area x centreline length."""
+    path = np.array([[0.0, 0, 0], [1, 0, 0], [1, 1, 0], [1, 1, 1], [2, 1, 2]])
+    n, r = 24, 0.1
+    t = tess("sweep", {"path": path, "r": np.full(5, r), "smooth": False}, segments=n)
+    length = np.linalg.norm(np.diff(path, axis=0), axis=1).sum()
+    section = n / 2 * r * r * np.sin(2 * np.pi / n)
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) == pytest.approx(section * length, rel=1e-4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Vertices on the analytic surfaces.
+
+
+def test_box_corners_are_exact():
+    t = tess("box", {"size": np.array([0.46, 0.44, 0.05]), "bevel": 0.0})
+    corners = np.array([[x, y, z] for x in (-0.23, 0.23) for y in (-0.22, 0.22) for z in (-0.025, 0.025)], dtype=np.float32)
+    assert len(t.vertices) == 24 and len(t.faces) == 12
+    assert {tuple(v) for v in t.vertices} == {tuple(c) for c in corners}
+    # each vertex normal is the axis of its face, pointing away from the centre
+    assert np.all(np.abs(t.normals).max(axis=1) == 1.0)
+    assert np.all(np.einsum("ij,ij->i", t.normals, t.vertices) > 0)
+
+
+@SETTINGS
+@given(params=box_params().filter(lambda p: p["bevel"] > 0), segments=st.integers(3, 40))
+def test_rounded_box_vertices_lie_at_bevel_distance_from_the_inner_box(params, segments):
+    t = tess("box", params, segments=segments)
+    inner = params["size"] / 2 - params["bevel"]
+    v = t.vertices.astype(np.float64)
+    outside = np.maximum(np.abs(v) - inner, 0.0)
+    np.testing.assert_allclose(np.linalg.norm(outside, axis=1), params["bevel"], rtol=1e-5, atol=1e-6)
+    outward = np.sign(v) * outside
+    np.testing.assert_allclose(t.normals, outward / np.linalg.norm(outward, axis=1, keepdims=True), atol=1e-5)
+    lo, hi = local_bounds("box", params)
+    np.testing.assert_allclose(v.min(axis=0), lo, atol=1e-6)
+    np.testing.assert_allclose(v.max(axis=0), hi, atol=1e-6)
+
+
+@SETTINGS
+@given(r=pos, segments=st.integers(3, 64))
+def test_sphere_vertices_at_radius_with_radial_normals(r, segments):
+    t = tess("sphere", {"r": r}, segments=segments)
+    d = np.linalg.norm(t.vertices.astype(np.float64), axis=1)
+    np.testing.assert_allclose(d, r, rtol=1e-6)
+    np.testing.assert_allclose(t.normals, t.vertices / d[:, None], atol=1e-6)
+    rings = max(2, segments // 2)
+    assert len(np.unique(np.round(t.vertices[:, 2], 6))) == rings + 1
+
+
+@SETTINGS
+@given(size=vec3)
+def test_ellipsoid_vertices_on_the_ellipsoid_with_gradient_normals(size):
+    t = tess("ellipsoid", {"size": size})
+    q = t.vertices.astype(np.float64) / (size / 2)
+    np.testing.assert_allclose(np.sum(q * q, axis=1), 1.0, rtol=1e-5)
+    grad = t.vertices / (size / 2) ** 2
+    np.testing.assert_allclose(t.normals, grad / np.linalg.norm(grad, axis=1, keepdims=True), atol=1e-5)
+
+
+@SETTINGS
+@given(params=frustum_params(), segments=st.integers(3, 64))
+def test_frustum_vertices_on_rims_and_axis(params, segments):
+    t = tess("frustum", params, segments=segments)
+    v, hh = t.vertices.astype(np.float64), params["h"] / 2
+    bottom, top = np.isclose(v[:, 2], -hh, atol=1e-6), np.isclose(v[:, 2], hh, atol=1e-6)
+    assert np.all(bottom | top)
+    for mask, r in ((bottom, params["r1"]), (top, params["r2"])):
+        radii = rho(v[mask])
+        assert np.all(np.isclose(radii, r, atol=1e-6) | np.isclose(radii, 0.0, atol=1e-6))
+        assert np.isclose(radii, r, atol=1e-6).sum() >= segments
+    # cap normals are axial; side normals are perpendicular to the slant
+    slant = np.array([params["r2"] - params["r1"], params["h"]])
+    side = np.abs(t.normals[:, 2]) < 1 - 1e-6
+    nr = np.einsum("ij,ij->i", t.normals[side, :2], v[side, :2]) / np.maximum(rho(v[side]), 1e-12)
+    apex = rho(v[side]) < 1e-9
+    np.testing.assert_allclose((nr * slant[0] + t.normals[side, 2] * slant[1])[~apex], 0.0, atol=1e-5)
+
+
+def test_rod_and_cone_are_frusta():
+    rod = tess("rod", {"r": 0.1, "h": 0.8})
+    cyl = tess("cylinder", {"r1": 0.1, "r2": 0.1, "h": 0.8})
+    np.testing.assert_array_equal(rod.vertices, cyl.vertices)
+    np.testing.assert_array_equal(rod.faces, cyl.faces)
+    cone = tess("cone", {"r": 0.3, "h": 1.0})
+    apex = cone.vertices[:, 2] > 0.49
+    assert np.allclose(cone.vertices[apex], [0, 0, 0.5])
+    base = rho(cone.vertices[~apex].astype(np.float64))
+    assert np.all(np.isclose(base, 0.3) | np.isclose(base, 0.0))
+    assert np.allclose(cone.vertices[~apex, 2], -0.5)
+
+
+@SETTINGS
+@given(params=capsule_params())
+def test_capsule_vertices_at_radius_from_its_axis_segment(params):
+    t = tess("capsule", params)
+    v = t.vertices.astype(np.float64)
+    half = params["h"] / 2 - params["r"]
+    nearest = np.stack([np.zeros(len(v)), np.zeros(len(v)), np.clip(v[:, 2], -half, half)], axis=1)
+    np.testing.assert_allclose(np.linalg.norm(v - nearest, axis=1), params["r"], rtol=1e-5)
+    np.testing.assert_allclose(v[:, 2].min(), -params["h"] / 2, rtol=1e-6)
+
+
+@SETTINGS
+@given(params=torus_params())
+def test_torus_vertices_on_the_tube(params):
+    t = tess("torus", params)
+    v = t.vertices.astype(np.float64)
+    np.testing.assert_allclose(np.hypot(rho(v) - params["R"], v[:, 2]), params["r"], rtol=1e-4, atol=1e-6)
+    if params["angle"] < 360:  # every vertex lies within the arc [start, start + angle]
+        ang = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
+        rel = (ang - params["start"]) % 360.0
+        rel = np.where(rel > 360.0 - 1e-3, rel - 360.0, rel)
+        assert rel.min() > -1e-3 and rel.max() < params["angle"] + 1e-3
+        assert rel.max() > params["angle"] - 1e-3
+
+
+@SETTINGS
+@given(params=tube_params())
+def test_tube_vertices_on_outer_and_inner_walls(params):
+    t = tess("tube", params)
+    v = t.vertices.astype(np.float64)
+    inner = max(params["r"] - params["thickness"], 0.0)
+    radii = rho(v)
+    ok = np.isclose(radii, params["r"], rtol=1e-6) | np.isclose(radii, inner, rtol=1e-6, atol=1e-6)
+    assert ok.all()
+    assert np.allclose(np.abs(v[:, 2]), params["h"] / 2, rtol=1e-6)
+
+
+def test_wedge_is_a_ramp():
+    t = tess("wedge", {"size": np.array([0.4, 0.6, 0.2])})
+    expected = {(x, y, -0.1) for x in (-0.2, 0.2) for y in (-0.3, 0.3)} | {(x, 0.3, 0.1) for x in (-0.2, 0.2)}
+    assert {tuple(np.round(v, 6)) for v in t.vertices.astype(np.float64)} == {tuple(np.round(e, 6)) for e in expected}
+    ramp = t.normals[(t.normals[:, 1] < 0)]
+    np.testing.assert_allclose(ramp[0], np.array([0, -0.2, 0.6]) / np.linalg.norm([0, -0.2, 0.6]), atol=1e-6)
+
+
+@SETTINGS
+@given(params=lathe_params())
+def test_lathe_vertices_are_revolved_profile_points(params):
+    t = tess("lathe", params)
+    v = t.vertices.astype(np.float64)
+    prof = params["profile"]
+    pts = np.vstack([prof, [[0.0, prof[0, 1]], [0.0, prof[-1, 1]]]])
+    d = np.hypot(rho(v)[:, None] - pts[None, :, 0], v[:, 2:3] - pts[None, :, 1])
+    assert d.min(axis=1).max() < 1e-5
+
+
+@SETTINGS
+@given(params=extrude_params())
+def test_extrude_vertices_are_polygon_points_at_both_heights(params):
+    t = tess("extrude", params)
+    v = t.vertices.astype(np.float64)
+    d = np.linalg.norm(v[:, None, :2] - params["polygon"][None], axis=2)
+    assert d.min(axis=1).max() < 1e-6
+    assert np.all(np.isclose(v[:, 2], 0.0) | np.isclose(v[:, 2], params["h"]))
+
+
+def test_sweep_straight_path_is_a_cylinder_with_caps():
+    t = tess("sweep", {"path": np.array([[0.0, 0, 0], [0.5, 0, 0], [2.0, 0, 0]]), "r": np.full(3, 0.25), "smooth": True})
+    d = np.hypot(t.vertices[:, 1], t.vertices[:, 2])
+    assert np.all(np.isclose(d, 0.25, atol=1e-6) | np.isclose(d, 0.0, atol=1e-6))
+    np.testing.assert_allclose([t.vertices[:, 0].min(), t.vertices[:, 0].max()], [0.0, 2.0], atol=1e-6)
+
+
+def test_sweep_frames_do_not_twist_along_a_planar_path():
+    """On a path in the XY plane, parallel transport keeps one facet pointing along +Z."""
+    path = np.array([[0.0, 0, 0], [1, 0, 0], [1.5, 0.8, 0], [1.0, 2.0, 0], [0, 2.5, 0]])
+    n = 16
+    t = tess("sweep", {"path": path, "r": np.full(5, 0.1), "smooth": True}, segments=n)
+    rings = len(t.vertices) - 2 * (n + 1)
+    v = t.vertices[:rings].reshape(-1, n, 3)
+    top = np.argmax(v[:, :, 2], axis=1)
+    assert len(set(top.tolist())) == 1
+    np.testing.assert_allclose(v[np.arange(len(v)), top, 2], 0.1, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounds, transforms, mirrors, ids.
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@SETTINGS
+@given(data=st.data())
+def test_local_bounds_contain_the_mesh_tightly(kind, data):
+    params = data.draw(NICE[kind])
+    lo, hi = local_bounds(kind, params)
+    t = tess(kind, params, segments=64)
+    vmin, vmax = t.vertices.min(axis=0), t.vertices.max(axis=0)
+    scale = np.max(hi - lo)
+    assert np.all(vmin >= lo - 1e-5 * scale) and np.all(vmax <= hi + 1e-5 * scale)
+    # a 64-gon's inscribed radius is within 0.13% of its circumradius, arcs lose at most that
+    assert np.all(vmin - lo <= 2e-3 * scale + 1e-6) and np.all(hi - vmax <= 2e-3 * scale + 1e-6)
+
+
+def rotation(floats):
+    q, _ = np.linalg.qr(np.array(floats).reshape(3, 3) + np.eye(3) * 3)
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def random_matrix(draw_floats, mirror):
+    """Rotation, non-uniform scale (mirrored in x if asked), rotation, translation."""
+    scale = np.diag(np.abs(np.array(draw_floats(3))) + 0.3)
+    if mirror:
+        scale[0, 0] *= -1
+    m = np.eye(4)
+    m[:3, :3] = rotation(draw_floats(9)) @ scale @ rotation(draw_floats(9))
+    m[:3, 3] = draw_floats(3)
+    return m
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@SETTINGS
+@given(data=st.data(), mirror=st.booleans())
+def test_transforms_apply_exactly_and_mirrors_keep_outward_winding(kind, data, mirror):
+    params = data.draw(NICE[kind])
+    m = random_matrix(lambda n: data.draw(st.lists(st.floats(-2, 2), min_size=n, max_size=n)), mirror)
+    local = tess(kind, params)
+    world = tess(kind, params, m)
+    v = local.vertices.astype(np.float64)
+    expected = (m @ np.hstack([v, np.ones((len(v), 1))]).T).T[:, :3]
+    np.testing.assert_allclose(world.vertices, expected, atol=2e-5 * (1 + np.abs(expected).max()))
+    n = (np.linalg.inv(m[:3, :3]).T @ local.normals.astype(np.float64).T).T
+    np.testing.assert_allclose(world.normals, n / np.linalg.norm(n, axis=1, keepdims=True), atol=2e-4)
+    flipped = local.faces[:, [0, 2, 1]] if mirror else local.faces
+    np.testing.assert_array_equal(world.faces, flipped)
+    assert signed_volume(world) == pytest.approx(abs(np.linalg.det(m[:3, :3])) * signed_volume(local), rel=1e-3)
+    assert signed_volume(world) > 0
+    assert_normals_agree_with_winding(world)
+
+
+@SETTINGS
+@given(data=st.data(), kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=6))
+def test_face_primitive_ids_follow_input_order(data, kinds):
+    prims = [prim(k, data.draw(NICE[k]), segments=data.draw(st.integers(3, 24))) for k in kinds]
+    t = tessellate(prims)
+    counts = [triangle_count(p.kind, p.params, p.segments) for p in prims]
+    np.testing.assert_array_equal(t.face_primitive, np.repeat(np.arange(len(prims)), counts))
+    vstart = 0
+    for i, p in enumerate(prims):
+        alone = tessellate([p])
+        np.testing.assert_array_equal(t.vertices[vstart : vstart + len(alone.vertices)], alone.vertices)
+        np.testing.assert_array_equal(t.faces[t.face_primitive == i], alone.faces + vstart)
+        vstart += len(alone.vertices)
+    assert vstart == len(t.vertices)
+
+
+def test_empty_input():
+    t = tessellate([])
+    assert t.vertices.shape == (0, 3) and t.faces.shape == (0, 3) and t.face_primitive.shape == (0,)
+
+
+def test_segments_follow_the_language_rules():
+    # 32 facets around; sphere rings 16; capsule hemisphere rings 8; torus 16 minor x 32 major
+    assert triangle_count("cylinder", {"r1": 1.0, "r2": 1.0, "h": 1.0}, 32) == 4 * 32
+    assert triangle_count("sphere", {"r": 1.0}, 32) == 2 * 32 * 16 - 2 * 32
+    assert triangle_count("capsule", {"r": 1.0, "h": 3.0}, 32) == 2 * 32 * 17 - 2 * 32
+    assert triangle_count("torus", {"R": 1.0, "r": 0.2, "angle": 360.0, "start": 0.0}, 32) == 2 * 16 * 32
+    half = triangle_count("torus", {"R": 1.0, "r": 0.2, "angle": 180.0, "start": 0.0}, 32)
+    assert half == 2 * 16 * 16 + 2 * (16 - 2)
