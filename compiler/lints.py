@@ -71,6 +71,7 @@ class _Geometry:
     ilo: np.ndarray  # (I, 3) instance bounding boxes (zeros for empty instances)
     ihi: np.ndarray
     tol: np.ndarray  # (I,) contact tolerance of each instance
+    measures: np.ndarray  # (G, 3) area, largest triangle area, enclosed volume of each group
 
     @classmethod
     def of(cls, shape: CompiledShape) -> "_Geometry":
@@ -92,13 +93,22 @@ class _Geometry:
             ilo[full] = np.minimum.reduceat(glo, ig[full])
             ihi[full] = np.maximum.reduceat(ghi, ig[full])
         tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
-        return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, tol)
+        return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, tol, _group_measures(tri, gstart))
 
     def has_geometry(self, i: int) -> bool:
         return bool(self.ig[i] < self.ig[i + 1])
 
     def tri_range(self, i: int) -> tuple[int, int]:
         return int(self.gstart[self.ig[i]]), int(self.gstart[self.ig[i + 1]])
+
+    def solid(self) -> np.ndarray:
+        """(I,) whether an instance has a primitive that encloses volume."""
+        area, _, volume = self.measures.T
+        solid_group = volume > FLAT_RATIO * area**1.5
+        owner = np.searchsorted(self.ig, np.arange(len(self.gprim)), side="right") - 1
+        out = np.zeros(len(self.ig) - 1, bool)
+        out[owner[solid_group]] = True
+        return out
 
 
 # --------------------------------------------------------------------------- W105
@@ -107,7 +117,7 @@ class _Geometry:
 def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     """Primitives with a non-positive size, no triangles, no area or no volume."""
     measures = np.zeros((len(shape.primitives), 3))
-    measures[geo.gprim] = _group_measures(geo.tri, geo.gstart)
+    measures[geo.gprim] = geo.measures
     area, max_area, volume = measures.T
     has_faces = np.zeros(len(shape.primitives), bool)
     has_faces[geo.gprim] = True
@@ -261,11 +271,12 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
 def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Diagnostic]:
     """W104: an instance whose every primitive lies inside one primitive of another instance.
 
-    Of two identical instances, only the later one is reported.
+    Of two identical instances, only the later one is reported; flat instances (W105) lying
+    on a surface are not hidden.
     """
     ordered = np.concatenate([pairs, pairs[:, ::-1]])
     x, y = ordered[:, 0], ordered[:, 1]
-    fits = np.all(geo.ilo[x] >= geo.ilo[y] - SURFACE_EPS, axis=1) & np.all(geo.ihi[x] <= geo.ihi[y] + SURFACE_EPS, axis=1)
+    fits = geo.solid()[x] & np.all(geo.ilo[x] >= geo.ilo[y] - SURFACE_EPS, axis=1) & np.all(geo.ihi[x] <= geo.ihi[y] + SURFACE_EPS, axis=1)
     inside = {
         (int(a), int(b))
         for a, b in ordered[fits]
@@ -357,7 +368,7 @@ def _floating_warning(shape, members, gap, source, target, p, q) -> Diagnostic:
         subject = f"part `{names[0]}` floats"
     else:
         listed = ", ".join(f"`{n}`" for n in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-        subject = f"parts {listed} float together (they touch each other but nothing holding them up); `{names[members.index(source)]}` is"
+        subject = f"parts {listed} touch each other but float together: `{names[members.index(source)]}` is"
     hint = f"move {'it' if len(members) == 1 else 'the group'} by {_vec(move)} to close the gap"
     hint += f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
     return _warning("W101", f"{subject} {_num(gap)} m {relation}", shape.instances[source].span, hint)
