@@ -92,3 +92,20 @@ def test_reference_composition_example_compiles():
     shape = compile_text(section)
     counts = {p.label: len(p.instance_ids) for p in shape.parts}
     assert counts == {"leg": 4, "spoke": 5, "blade": 3}
+
+
+PRIMITIVE_START = re.compile(r"^(box|sphere|ellipsoid|cylinder|frustum|cone|capsule|torus|tube|wedge|lathe|extrude|sweep|rod)\(")
+PRELUDE = 'let x = 0.2\nlet y = 0.1\npart seat { box(size=[0.4, 0.4, 0.05], at=[0, 0, 0.45]) }\n'
+
+
+def _reference_pattern_lines():
+    section = REFERENCE.split("## 13. Patterns")[1].split("```")[1]
+    lines = [line.split("  #")[0].strip() for line in section.splitlines()]
+    return [line for line in lines if line and "…" not in line]
+
+
+@pytest.mark.parametrize("line", _reference_pattern_lines())
+def test_reference_patterns_compile(line):
+    statement = f"part p {{ {line} }}" if PRIMITIVE_START.match(line) else line
+    errors = [d for d in check(PRELUDE + statement) if d.severity == "error"]
+    assert errors == []
