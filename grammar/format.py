@@ -7,6 +7,7 @@ from __future__ import annotations
 from proto3d.grammar import ast
 
 INDENT = "    "
+WIDTH = 100
 # Binding strength of each operator: a child binding less tightly than its context needs parentheses.
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
                "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7, "**": 8}
@@ -73,7 +74,10 @@ class _Printer:
     def statement(self, s, depth: int) -> None:
         head, body = _header(s)
         if body is None:
-            self.emit(depth, head + self.trailing(s.span.end_line))
+            lines = _wrap_call(s, depth) if len(INDENT * depth + head) > WIDTH else [head]
+            for line in lines[:-1]:
+                self.emit(depth, line)
+            self.emit(depth, lines[-1] + self.trailing(s.span.end_line))
             self.last_line = s.span.end_line
             return
         if isinstance(s, ast.IfStmt):
@@ -138,6 +142,30 @@ def _header(s):
     if isinstance(s, ast.IfStmt):
         return "if", s
     raise AssertionError(type(s))
+
+
+def _wrap_call(s, depth: int) -> list[str]:
+    """A long primitive call: one argument a line; long point lists packed several points a line."""
+    if not isinstance(s, ast.PrimitiveStmt):
+        return [_header(s)[0]]
+    lines = [f"{s.name}("]
+    for arg in s.args:
+        prefix = INDENT + ("" if arg.name is None else f"{arg.name}=")
+        text = _expr(arg.value)
+        if len(INDENT * depth + prefix + text) + 1 <= WIDTH or not isinstance(arg.value, ast.Vector):
+            lines.append(prefix + text + ",")
+            continue
+        lines.append(prefix + "[")
+        row = ""
+        for item in (_expr(i) + "," for i in arg.value.items):
+            if row and len(INDENT * (depth + 2) + row + " " + item) > WIDTH:
+                lines.append(INDENT * 2 + row)
+                row = ""
+            row = f"{row} {item}" if row else item
+        lines.append(INDENT * 2 + row)
+        lines.append(INDENT + "],")
+    lines.append(")")
+    return lines
 
 
 def _args(args) -> str:
