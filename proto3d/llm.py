@@ -7,6 +7,7 @@ OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio, llama.cpp) accepts.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import random
 import re
@@ -53,8 +54,8 @@ class LLMConfig:
     timeout: float = 120.0  # seconds per request
     max_retries: int = 4  # on 429, 5xx, timeouts and connection errors
     backoff: float = 1.0  # first wait in seconds; doubles each retry (with jitter)
-    temperature: float | None = 0.2
-    max_tokens: int | None = 4096  # per completion
+    temperature: float | None = None  # None: the server's default (some models accept no other)
+    max_tokens: int | None = None  # per completion; None: the server's default
     prices: dict = field(default_factory=dict)  # model -> {"input": $/1M tokens, "output": $/1M tokens}
     budget: Budget = field(default_factory=Budget)
 
@@ -140,6 +141,16 @@ def message_images(message: dict) -> list[bytes]:
         return []
     urls = [p["image_url"]["url"] for p in content if p.get("type") == "image_url"]
     return [base64.b64decode(u.split(",", 1)[1]) for u in urls]
+
+
+def request_key(role: str, messages: list[dict]) -> str:
+    """A digest of what the model was asked: role, texts and the bytes of every image."""
+    h = hashlib.sha256(role.encode())
+    for message in messages:
+        h.update(message["role"].encode() + b"\0" + message_text(message).encode() + b"\0")
+        for png in message_images(message):
+            h.update(hashlib.sha256(png).digest())
+    return h.hexdigest()
 
 
 class OpenAIBackend:
@@ -240,8 +251,8 @@ class ManualBackend:
     loop waits until the answer file appears.
 
     Files in `folder`: `NNN-role.request.md`, `NNN-role-K.png`, and the answer the person writes,
-    `NNN-role.answer.md` (write it elsewhere and move it in, or save it in one go: the file is
-    read once it has stopped changing).
+    `NNN-role.answer.md` (it is read once it has stopped changing). A request that is already in
+    the folder (the loop was interrupted while waiting) is not written again: its answer is used.
     """
 
     def __init__(self, folder: str | Path, poll: float = 0.5, notify: Callable[[str], None] = print,
@@ -251,25 +262,13 @@ class ManualBackend:
         self.poll = poll
         self.notify = notify
         self.timeout = timeout
-        self._count = len(list(self.folder.glob("*.request.md")))
+        self._used: set[str] = set()
 
     def complete(self, role: str, messages: list[dict]) -> Reply:
-        from proto3d.agent_run import write_bytes, write_text
-
-        self._count += 1
-        stem = f"{self._count:03d}-{role}"
-        lines = [f"# Request {self._count}: {role}", ""]
-        n_images = 0
-        for message in messages:
-            lines += [f"## {message['role']}", "", message_text(message), ""]
-            for png in message_images(message):
-                n_images += 1
-                name = f"{stem}-{n_images}.png"
-                write_bytes(self.folder / name, png)
-                lines += [f"![image {n_images}]({name})", ""]
+        key = request_key(role, messages)
+        stem = self._pending(key) or self._write_request(role, messages, key)
+        self._used.add(stem)
         answer = self.folder / f"{stem}.answer.md"
-        lines += ["---", f"Paste the model's answer into `{answer.name}` in this folder."]
-        write_text(self.folder / f"{stem}.request.md", "\n".join(lines) + "\n")
         self.notify(f"waiting for {answer} (request: {self.folder / (stem + '.request.md')})")
         start = time.monotonic()
         last = None
@@ -283,6 +282,31 @@ class ManualBackend:
                 raise LLMError(f"no answer in {answer} after {self.timeout:g} s")
             time.sleep(self.poll)
         return Reply(text=answer.read_text(encoding="utf-8"), model="manual", latency=time.monotonic() - start)
+
+    def _pending(self, key: str) -> str | None:
+        for request in sorted(self.folder.glob("*.request.md")):
+            stem = request.name.removesuffix(".request.md")
+            if stem not in self._used and request.read_text(encoding="utf-8").startswith(f"<!-- {key} -->"):
+                return stem
+        return None
+
+    def _write_request(self, role: str, messages: list[dict], key: str) -> str:
+        from proto3d.agent_run import write_bytes, write_text
+
+        number = 1 + max((int(p.name[:3]) for p in self.folder.glob("[0-9][0-9][0-9]-*.request.md")), default=0)
+        stem = f"{number:03d}-{role}"
+        lines = [f"<!-- {key} -->", f"# Request {number}: {role}", ""]
+        n_images = 0
+        for message in messages:
+            lines += [f"## {message['role']}", "", message_text(message), ""]
+            for png in message_images(message):
+                n_images += 1
+                name = f"{stem}-{n_images}.png"
+                write_bytes(self.folder / name, png)
+                lines += [f"![image {n_images}]({name})", ""]
+        lines += ["---", f"Write the model's answer into `{stem}.answer.md` in this folder."]
+        write_text(self.folder / f"{stem}.request.md", "\n".join(lines) + "\n")
+        return stem
 
 
 def slug(text: str) -> str:

@@ -11,13 +11,12 @@ stored reply is returned instead of asking the model: that one mechanism gives
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from proto3d.agent_run import write_bytes, write_text
-from proto3d.llm import Backend, LLMError, Reply, message_images, message_text
+from proto3d.llm import Backend, LLMError, Reply, message_images, message_text, request_key
 
 
 class ReplayExhausted(LLMError):
@@ -49,16 +48,6 @@ class Usage:
 
     def to_json(self) -> dict:
         return {**asdict(self), "tokens": self.tokens, "cost": round(self.cost, 6), "latency": round(self.latency, 3)}
-
-
-def request_key(role: str, messages: list[dict]) -> str:
-    """A digest of what the model was asked: role, texts and the bytes of every image."""
-    h = hashlib.sha256(role.encode())
-    for message in messages:
-        h.update(message["role"].encode() + b"\0" + message_text(message).encode() + b"\0")
-        for png in message_images(message):
-            h.update(hashlib.sha256(png).digest())
-    return h.hexdigest()
 
 
 class Recorder:

@@ -198,3 +198,17 @@ def test_recorder_resume_goes_live_where_the_request_changes(tmp_path):
         assert resumed.complete("repair", b).text == "three"  # diverged: live, stale record dropped
     assert len(server.requests) == 3
     assert sorted(p.name for p in tmp_path.glob("*.json")) == ["0001-coder.json", "0002-repair.json"]
+
+
+def test_manual_backend_reuses_a_pending_request_after_an_interruption(tmp_path):
+    messages = [{"role": "user", "content": "write a program"}]
+    first = ManualBackend(tmp_path, poll=0.01, notify=lambda m: None, timeout=0.02)
+    with pytest.raises(LLMError):
+        first.complete("coder", messages)  # the loop stopped while waiting
+    (tmp_path / "001-coder.answer.md").write_text("answered while the loop was down")
+    again = ManualBackend(tmp_path, poll=0.01, notify=lambda m: None, timeout=5)
+    assert again.complete("coder", messages).text == "answered while the loop was down"
+    with pytest.raises(LLMError):  # a different request is a new file, 002
+        ManualBackend(tmp_path, poll=0.01, notify=lambda m: None, timeout=0.02).complete(
+            "coder", [{"role": "user", "content": "something else"}])
+    assert sorted(p.name for p in tmp_path.glob("*.request.md")) == ["001-coder.request.md", "002-coder.request.md"]
