@@ -29,7 +29,9 @@ _READABLE = {
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
     grammar = resources.files("proto3d.grammar").joinpath("pdsl.lark").read_text()
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True keeps the LALR tables in the temp dir (keyed by a hash of grammar, options and
+    # Lark version): building them costs ~60 ms of every `proto3d` start, loading them ~5 ms.
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def parse(text: str, filename: str = "<input>", *, max_bytes: int = 200_000, max_depth: int = 32,
