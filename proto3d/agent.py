@@ -35,7 +35,7 @@ from proto3d.agent_schema import (
 )
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, text_part
-from proto3d.llm_record import Recorder
+from proto3d.llm_record import Recorder, ReplayExhausted
 
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
 
@@ -170,13 +170,15 @@ class Agent:
             status, reason = self._improve()
         except BudgetExhausted as exc:
             status, reason = "budget", str(exc)
+        except ReplayExhausted as exc:
+            status, reason = "replay-ended", str(exc)
         except (LLMError, RunFailed) as exc:
             status, reason = "failed", str(exc)
         except KeyboardInterrupt:
             self._write_summary("interrupted", "interrupted; run the same command again to resume")
             raise
         best = self._best()
-        if best is None and status != "failed":
+        if best is None and status not in ("failed", "replay-ended"):
             status, reason = "failed", reason or "no program compiled"
         if best is not None:
             with self._timed("final"):

@@ -298,3 +298,15 @@ def test_manual_backend_drives_the_loop(tmp_path):
     assert summary["status"] == "accepted"
     assert (folder / "006-inspector-1.png").exists()
     assert "Step 1 of 3" in (folder / "001-metricizer.request.md").read_text()
+
+
+def test_replay_of_an_unfinished_recording_ends_cleanly(tmp_path):
+    def interrupt(message):
+        if message.startswith("inspector"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "run", DESIGN + [fenced(COARSE), fenced(REFINED)], progress=interrupt)
+    summary = replay(tmp_path / "run", tmp_path / "replay", tools=Toolchain(inspect=fake_inspect))
+    assert summary["status"] == "replay-ended" and "no call 6 (inspector)" in summary["reason"]
+    assert summary["best_version"] == 2 and (tmp_path / "replay" / "final" / "program.pdsl").read_text() == REFINED
