@@ -15,11 +15,11 @@ import contextlib
 import io
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from proto3d import prompts
+from proto3d import compiler, prompts
 from proto3d.agent_run import write_bytes, write_json, write_report, write_text
 from proto3d.agent_schema import (
     ARRANGEMENT,
@@ -47,7 +47,11 @@ class Inspection:
     images: list[Path]  # PNGs shown to the inspector, in order
     visibility: dict  # part instance name -> visible pixels over all views
     invisible: list[str]  # part instances seen in no view
-    description: str = "a contact sheet: shaded views, and the same views with each part in its legend colour"
+    description: str = (
+        "one contact sheet. For each view (front, left, back, iso) the shaded render is on the left and the "
+        "same view with every part in a flat colour, labelled with its name, on the right; the legend lists "
+        "each part's colour, instance count and visible pixels"
+    )
 
 
 def render_views(shape, folder: Path) -> Inspection:
@@ -66,21 +70,18 @@ def render_views(shape, folder: Path) -> Inspection:
     return Inspection([folder / "sheet.png"], visibility, renders.invisible_instances())
 
 
+def _compile(text: str, filename: str):
+    return compiler.compile_text(text, filename=filename)
+
+
 @dataclass
 class Toolchain:
     """The stages the loop drives; tests swap `inspect` for a renderer-free stand-in."""
 
-    compile: Callable = None  # (text, filename) -> CompiledShape, raises Proto3dError
+    compile: Callable = _compile  # (text, filename) -> CompiledShape, raises Proto3dError
     inspect: Callable[..., Inspection] = render_views  # (shape, folder) -> Inspection
-    export: Callable = None  # (shape, path) -> None
-    manifest: Callable = None  # (shape) -> dict
-
-    def __post_init__(self):
-        from proto3d import compiler
-
-        self.compile = self.compile or (lambda text, filename: compiler.compile_text(text, filename=filename))
-        self.export = self.export or compiler.export
-        self.manifest = self.manifest or compiler.parts_manifest
+    export: Callable = compiler.export  # (shape, path) -> None
+    manifest: Callable = compiler.parts_manifest  # (shape) -> dict
 
 
 @dataclass
@@ -331,6 +332,7 @@ class Agent:
             frame=prompts.template("frame.md").strip(),
             images=insp.description,
             bounds=self._bounds_text(),
+            measured=" × ".join(f"{v:.3g}" for v in shape.bbox[1] - shape.bbox[0]),
             parts=self._parts_text(),
             built=built,
             missing=f"\nPlanned parts missing from the program: {', '.join(missing)}.\n" if missing else "",
@@ -386,8 +388,6 @@ class Agent:
 
     def _settings(self) -> dict:
         c = self.config
-        from dataclasses import asdict
-
         return {
             "category": self.category,
             "model": c.model,

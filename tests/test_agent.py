@@ -112,6 +112,7 @@ def test_clean_run_writes_the_whole_run_folder(tmp_path):
     assert "1 | shape \"table\"" in prompt_of(requests[4])  # refiner sees the numbered program
     inspector = prompt_of(requests[5])
     assert "`top` ×1, `leg` ×4" in inspector and "leg.3: 100" in inspector and "no problems found" in inspector
+    assert "measures 1 × 0.6 × 0.75 m" in inspector
     (url,) = images_in(requests[5])
     assert url.startswith("data:image/png;base64,")
     assert (tmp_path / "calls" / "0006-inspector-1.png").exists()

@@ -49,7 +49,7 @@ def test_every_template_placeholder_is_known():
     placeholders = {name: set(re.findall(r"\$(\w+)", prompts.template(name))) for name in TEMPLATES}
     assert placeholders["coder_system.md"] == {"language", "examples"}
     assert placeholders["repair.md"] == {"diagnostics", "offending", "numbered"}
-    assert {"lints", "visibility", "parts", "numbered", "images", "bounds"} <= placeholders["inspector.md"]
+    assert {"lints", "visibility", "parts", "numbered", "images", "bounds", "measured"} <= placeholders["inspector.md"]
     for name in TEMPLATES:
         values = {key: f"<{key}>" for key in placeholders[name]}
         text = prompts.render(name, **values)
