@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -181,10 +182,20 @@ class Agent:
         best = self._best()
         if best is None and status not in ("failed", "replay-ended"):
             status, reason = "failed", reason or "no program compiled"
+        self._prune()
         if best is not None:
             with self._timed("final"):
                 self._finalize(best)
         return self._write_summary(status, reason)
+
+    def _prune(self) -> None:
+        """Remove what an earlier run in this folder left and this one did not rewrite
+        (a resumed run that diverged from its recording may write fewer versions)."""
+        for folder in (self.dir / "versions").glob("[0-9][0-9][0-9]"):
+            if int(folder.name) > len(self.versions):
+                shutil.rmtree(folder)
+        if self._best() is None:
+            shutil.rmtree(self.dir / "final", ignore_errors=True)
 
     def _improve(self) -> tuple[str, str]:
         with self._timed("code"):

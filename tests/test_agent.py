@@ -311,3 +311,17 @@ def test_replay_of_an_unfinished_recording_ends_cleanly(tmp_path):
     summary = replay(tmp_path / "run", tmp_path / "replay", tools=Toolchain(inspect=fake_inspect))
     assert summary["status"] == "replay-ended" and "no call 6 (inspector)" in summary["reason"]
     assert summary["best_version"] == 2 and (tmp_path / "replay" / "final" / "program.pdsl").read_text() == REFINED
+
+
+def test_a_resumed_run_that_diverges_goes_live_and_leaves_no_stale_versions(tmp_path):
+    run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER), ACCEPT])
+    assert (tmp_path / "versions" / "003").exists()
+    # a different answer to the arrangement changes every request after it
+    other = json.dumps({"instances": json.loads(ARRANGEMENT)["instances"][::-1]})
+    for path in (tmp_path / "calls").glob("0003-*"):
+        path.unlink()
+    summary, requests = run(tmp_path, [other, fenced(COARSE), fenced(REFINED), ACCEPT])
+    assert summary["status"] == "accepted" and summary["replayed_calls"] == 2 and len(requests) == 4
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == ["001", "002"]
+    assert json.loads((tmp_path / "design" / "arrangement.json").read_text()) == json.loads(other)
+    assert sorted(p.name for p in (tmp_path / "calls").glob("*.json"))[-1] == "0006-inspector.json"
