@@ -70,6 +70,25 @@ class LLMConfig:
         return (prompt_tokens * price.get("input", 0.0) + completion_tokens * price.get("output", 0.0)) / 1e6
 
 
+_NUMBER = (int, float)
+_LLM_TYPES = {"base_url": str, "model": str, "api_key_env": str, "roles": dict, "timeout": _NUMBER,
+              "max_retries": int, "backoff": _NUMBER, "temperature": _NUMBER, "max_tokens": int}
+_BUDGET_TYPES = {"iterations": int, "tokens": int, "cost": _NUMBER, "seconds": _NUMBER, "repairs": int,
+                 "lint_rounds": int}
+
+
+def _checked(table, types: dict, section: str, path) -> dict:
+    """A config table with known keys of the right types, or an LLMError naming the key."""
+    if not isinstance(table, dict):
+        raise LLMError(f"{section} in {path} must be a table")
+    for key, value in table.items():
+        if key not in types:
+            raise LLMError(f"unknown key {key!r} in {section} of {path}; known: {', '.join(types)}")
+        if isinstance(value, bool) or not isinstance(value, types[key]):
+            raise LLMError(f"{section} {key} in {path} has the wrong type: {value!r}")
+    return dict(table)
+
+
 def load_config(path: str | Path | None = None, **overrides) -> LLMConfig:
     """Read a TOML config (sections [llm], [llm.roles], [budget], [prices.MODEL]) then apply overrides.
 
@@ -81,16 +100,12 @@ def load_config(path: str | Path | None = None, **overrides) -> LLMConfig:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise LLMError(f"cannot read config {path}: {exc}") from None
-    llm = dict(data.get("llm", {}))
-    known = {f for f in LLMConfig.__dataclass_fields__} - {"prices", "budget"}
-    unknown = set(llm) - known
-    if unknown:
-        raise LLMError(f"unknown key(s) in [llm] of {path}: {', '.join(sorted(unknown))}")
-    budget_data = data.get("budget", {})
-    bad = set(budget_data) - set(Budget.__dataclass_fields__)
-    if bad:
-        raise LLMError(f"unknown key(s) in [budget] of {path}: {', '.join(sorted(bad))}")
-    config = LLMConfig(**llm, prices=dict(data.get("prices", {})), budget=Budget(**budget_data))
+    llm = _checked(data.get("llm", {}), _LLM_TYPES, "[llm]", path)
+    budget_data = _checked(data.get("budget", {}), _BUDGET_TYPES, "[budget]", path)
+    prices = data.get("prices", {})
+    for model, price in prices.items():
+        _checked(price, {"input": _NUMBER, "output": _NUMBER}, f'[prices."{model}"]', path)
+    config = LLMConfig(**llm, prices=dict(prices), budget=Budget(**budget_data))
     roles = overrides.pop("roles", None)
     budget = {k: overrides.pop(k) for k in list(overrides) if k in Budget.__dataclass_fields__}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
@@ -200,11 +215,16 @@ class OpenAIBackend:
             except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
                 # APITimeoutError is an APIConnectionError.
                 if attempt == config.max_retries:
-                    raise LLMError(
-                        f"{role}: {model!r} at {where} failed after {attempt + 1} attempts: {_reason(exc)}"
-                    ) from None
-                wait = config.backoff * 2**attempt * (0.5 + random.random())
-                self._sleep(_retry_after(exc) or wait)
+                    if isinstance(exc, openai.APITimeoutError):
+                        reason = f"timed out after {config.timeout:g} s"
+                    elif isinstance(exc, openai.APIConnectionError):
+                        reason = f"cannot connect ({exc.__cause__ or exc})"
+                    else:
+                        reason = f"HTTP {exc.status_code}: {_detail(exc)}"
+                    tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
+                    raise LLMError(f"{role}: {model!r} at {where} failed after {tries}: {reason}") from None
+                wait = _retry_after(exc)
+                self._sleep(config.backoff * 2**attempt * (0.5 + random.random()) if wait is None else wait)
             except openai.APIStatusError as exc:
                 raise LLMError(f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}") from None
         choice = response.choices[0] if response.choices else None
@@ -228,11 +248,6 @@ def _detail(exc) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("error", {}).get("message") or body)
     return str(exc)
-
-
-def _reason(exc) -> str:
-    status = getattr(exc, "status_code", None)
-    return f"HTTP {status}: {_detail(exc)}" if status else type(exc).__name__.replace("Error", " error").strip()
 
 
 def _retry_after(exc) -> float | None:

@@ -74,6 +74,19 @@ def test_gives_up_after_max_retries_with_clear_error():
     assert len(server.requests) == 3
 
 
+def test_timeouts_exhausting_the_retries_say_so():
+    with FakeOpenAI([Slow(5.0, "late"), Slow(5.0, "late")]) as server:
+        with pytest.raises(LLMError, match="failed after 2 attempts: timed out after 0.2 s"):
+            OpenAIBackend(config(server, timeout=0.2, max_retries=1)).complete("coder", [{"role": "user", "content": "go"}])
+
+
+def test_connection_refused_is_a_clear_error():
+    with FakeOpenAI() as server:
+        url = server.base_url
+    with pytest.raises(LLMError, match="failed after 1 attempt: cannot connect"):
+        OpenAIBackend(LLMConfig(base_url=url, max_retries=0)).complete("coder", [{"role": "user", "content": "go"}])
+
+
 def test_timeout_is_retried():
     with FakeOpenAI([Slow(5.0, "too late"), "in time"]) as server:
         reply = OpenAIBackend(config(server, timeout=0.3)).complete("coder", [{"role": "user", "content": "go"}])
@@ -130,7 +143,13 @@ def test_toml_config_and_overrides(tmp_path):
 def test_toml_config_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[llm]\nmodle = 'x'\n")
-    with pytest.raises(LLMError, match="unknown key.*modle"):
+    with pytest.raises(LLMError, match="unknown key 'modle' in \\[llm\\]"):
+        load_config(bad)
+    bad.write_text("[budget]\niterations = 'many'\n")
+    with pytest.raises(LLMError, match="\\[budget\\] iterations .* wrong type: 'many'"):
+        load_config(bad)
+    bad.write_text('[prices."m"]\ninput = "cheap"\n')
+    with pytest.raises(LLMError, match="wrong type"):
         load_config(bad)
     broken = tmp_path / "broken.toml"
     broken.write_text("[llm\n")
