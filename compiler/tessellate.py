@@ -160,12 +160,16 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
         return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
     if kind == "lathe":
         prof = np.asarray(p["profile"], dtype=np.float64).reshape(-1, 2)
+        if len(prof) == 0:
+            return np.zeros(3), np.zeros(3)
         r = np.maximum(prof[:, 0], 0.0)
         closed = len(prof) >= 3 and np.array_equal(prof[0], prof[-1])
         lo = r.min() if closed else 0.0
         return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], 0.0)
     if kind == "extrude":
         poly = np.asarray(p["polygon"], dtype=np.float64).reshape(-1, 2)
+        if len(poly) == 0:
+            return np.zeros(3), np.zeros(3)
         h = p["h"]
         return np.array([*poly.min(axis=0), min(0.0, h)]), np.array([*poly.max(axis=0), max(0.0, h)])
     if kind == "sweep":
@@ -173,7 +177,7 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
         if len(t.vertices):
             return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
         path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
-        return path.min(axis=0), path.max(axis=0)
+        return (path.min(axis=0), path.max(axis=0)) if len(path) else (np.zeros(3), np.zeros(3))
     raise ValueError(f"unknown primitive kind {kind!r}")
 
 

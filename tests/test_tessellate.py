@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from proto3d.compiler.shape import Primitive
 from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def prim(kind, params, matrix=None, segments=32):
