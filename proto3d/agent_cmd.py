@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -101,14 +102,21 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
 
 
 def _batch(names, folders, run_one, jobs) -> list[dict]:
-    """Run many objects on a thread pool (the work is waiting for the model) with a live display."""
+    """Run many objects on a thread pool (the work is waiting for the model) with a live display.
+
+    Ctrl-C stops every object at its next step (each run folder says `interrupted` and resumes
+    when the command is run again).
+    """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    stop = threading.Event()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
         tasks = [bar.add_task(f"{name}: queued", total=None) for name in names]
 
         def job(i: int) -> dict:
             def progress(message: str) -> None:
+                if stop.is_set():
+                    raise KeyboardInterrupt
                 bar.update(tasks[i], description=f"{names[i]}: {message}")
 
             try:
@@ -118,8 +126,15 @@ def _batch(names, folders, run_one, jobs) -> list[dict]:
             bar.update(tasks[i], description=f"{names[i]}: {summary['status']}", total=1, completed=1)
             return summary
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(job, range(len(names))))
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        futures = [pool.submit(job, i) for i in range(len(names))]
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
 
 
 def _table(summaries: list[dict], folders: list[Path]) -> None:
