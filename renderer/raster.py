@@ -1,9 +1,9 @@
 """The GPU side: the process's one OpenGL context, the shaders, and a shape uploaded once.
 
-Two draws per view. The ID draw is single-sampled into exact targets: the face index + 1
-as an unsigned integer (from `gl_PrimitiveID`, so part, instance and primitive ids come
-from the shape's per-face tables with no quantisation) and a float target holding camera
-depth and the surface normal. The colour draw is multisampled and resolved.
+One single-sampled draw per view fills exact targets: the face index + 1 as an unsigned
+integer (from `gl_PrimitiveID`, so part, instance and primitive ids come from the shape's
+per-face tables with no quantisation), camera depth and normal as floats, and the shaded
+colour. With multisampling on, the colour comes from a second, multisampled draw instead.
 """
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ from proto3d.renderer.errors import NO_CONTEXT, render_error
 
 GL_VERSION = 410  # gl_PrimitiveID in a fragment shader without a geometry shader
 DEBIAN_PACKAGES = "libegl1 libgl1-mesa-dri libegl-mesa0"
-SAMPLES = 4
 COLOR_TEXTURE_WIDTH = 4096
 
+# Key light above-left of the camera, fill from the right, ambient and a rim term, in camera
+# axes so every view shows form the same way. Lighting is per vertex and kept apart from the
+# colour: pow(base^2.2 * light, 1/2.2) = base * light^(1/2.2), so the fragment shaders (run
+# per sample when multisampling) are a fetch and a multiply while light still mixes linearly.
 VERTEX_SHADER = """
 #version 410
 uniform mat4 world_to_camera;
@@ -29,52 +32,61 @@ in vec3 in_position;
 in vec3 in_normal;
 out vec3 v_camera;
 out vec3 v_normal;
+out vec2 v_light;  // gamma-encoded light for front and back faces
+const vec3 KEY = normalize(vec3(-0.45, -0.65, -0.6));
+const vec3 FILL = normalize(vec3(0.8, 0.1, -0.45));
+float light(vec3 n, vec3 view) {
+    float key = max(dot(n, KEY), 0.0);
+    float fill = max(dot(n, FILL), 0.0);
+    float rim = pow(1.0 - max(dot(n, view), 0.0), 3.0);
+    return pow(0.22 + 0.85 * key + 0.3 * fill + 0.12 * rim, 1.0 / 2.2);
+}
 void main() {
     vec4 p = world_to_camera * vec4(in_position, 1.0);
+    vec3 n = mat3(world_to_camera) * in_normal;
+    n = length(n) > 0.0 ? normalize(n) : vec3(0.0, 0.0, -1.0);
+    vec3 view = normalize(-p.xyz);
     v_camera = p.xyz;
     v_normal = in_normal;
+    v_light = vec2(light(n, view), light(-n, view));
     gl_Position = projection * p;
 }
 """
 
-ID_SHADER = """
+COLOR = """
+uniform sampler2D face_colors;
+uniform int colors_width;
+vec4 shade(vec2 v_light) {
+    ivec2 at = ivec2(gl_PrimitiveID % colors_width, gl_PrimitiveID / colors_width);
+    float light = gl_FrontFacing ? v_light.x : v_light.y;
+    return vec4(min(texelFetch(face_colors, at, 0).rgb * light, 1.0), 1.0);
+}
+"""
+
+GBUFFER_SHADER = """
 #version 410
 in vec3 v_camera;
 in vec3 v_normal;
+in vec2 v_light;
 layout(location = 0) out uint face;
 layout(location = 1) out vec4 geometry;  // camera z, world normal
+layout(location = 2) out vec4 color;
+""" + COLOR + """
 void main() {
     vec3 n = length(v_normal) > 0.0 ? normalize(v_normal) : vec3(0.0);
     face = uint(gl_PrimitiveID + 1);
     geometry = vec4(v_camera.z, gl_FrontFacing ? n : -n);
+    color = shade(v_light);
 }
 """
 
-# Key light above-left of the camera, fill from the right, ambient; lit in linear space,
-# in camera axes so every view shows form the same way.
 COLOR_SHADER = """
 #version 410
-uniform mat4 world_to_camera;
-uniform sampler2D face_colors;
-uniform int colors_width;
-in vec3 v_camera;
-in vec3 v_normal;
+in vec2 v_light;
 out vec4 color;
-const vec3 KEY = normalize(vec3(-0.45, -0.65, -0.6));
-const vec3 FILL = normalize(vec3(0.8, 0.1, -0.45));
+""" + COLOR + """
 void main() {
-    ivec2 at = ivec2(gl_PrimitiveID % colors_width, gl_PrimitiveID / colors_width);
-    vec3 base = pow(texelFetch(face_colors, at, 0).rgb, vec3(2.2));
-    vec3 n = mat3(world_to_camera) * v_normal;
-    n = length(n) > 0.0 ? normalize(n) : vec3(0.0, 0.0, -1.0);
-    if (!gl_FrontFacing) n = -n;
-    vec3 view = normalize(-v_camera);
-    float key = max(dot(n, KEY), 0.0);
-    float fill = max(dot(n, FILL), 0.0);
-    float rim = pow(1.0 - max(dot(n, view), 0.0), 3.0);
-    float spec = pow(max(dot(n, normalize(KEY + view)), 0.0), 40.0);
-    vec3 lit = base * (0.22 + 0.85 * key + 0.3 * fill + 0.12 * rim) + 0.12 * spec;
-    color = vec4(pow(clamp(lit, 0.0, 1.0), vec3(1.0 / 2.2)), 1.0);
+    color = shade(v_light);
 }
 """
 
@@ -83,7 +95,7 @@ void main() {
 class Gpu:
     ctx: object  # moderngl.Context
     lock: threading.Lock
-    id_program: object
+    gbuffer_program: object
     color_program: object
 
 
@@ -109,9 +121,9 @@ def gpu() -> Gpu:
             "without a GPU, Mesa's llvmpipe renders on the CPU",
         ) from None
     with ctx:
-        id_program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=ID_SHADER)
-        color_program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=COLOR_SHADER)
-    return Gpu(ctx, threading.Lock(), id_program, color_program)
+        gbuffer = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=GBUFFER_SHADER)
+        color = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=COLOR_SHADER)
+    return Gpu(ctx, threading.Lock(), gbuffer, color)
 
 
 @dataclass
@@ -143,50 +155,57 @@ class Scene:
         texels = np.zeros((rows * width, 4), np.uint8)
         texels[:n, :3] = np.clip(np.round(np.asarray(face_colors, np.float64) * 255), 0, 255)
         self.colors = ctx.texture((width, rows), 4, texels.tobytes())
-        self.colors_width = width
         layout = [(self.vbo, "3f 3f", "in_position", "in_normal")]
-        self.id_vao = ctx.vertex_array(gpu.id_program, layout, index_buffer=self.ibo, index_element_size=4)
-        self.color_vao = ctx.vertex_array(gpu.color_program, layout, index_buffer=self.ibo, index_element_size=4)
-        self.targets: dict[tuple[int, int], tuple] = {}
+        self.vaos = {}
+        for program in (gpu.gbuffer_program, gpu.color_program):
+            program["colors_width"].value = width
+            program["face_colors"].value = 0
+            self.vaos[program] = ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4)
+        self.targets: dict[tuple[int, int, int], object] = {}
 
-    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background=(1.0, 1.0, 1.0, 1.0)) -> Frame:
+    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, samples: int) -> Frame:
         ctx = self.ctx
         W, H = camera.width, camera.height
-        view = camera.world_to_camera.astype("f4")
-        z = self.bbox_corners @ camera.world_to_camera[:3, :3].T[:, 2] + camera.world_to_camera[2, 3]
+        z = self.bbox_corners @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]
         if z.max() <= 0:  # the whole shape is behind the camera
             return Frame(np.zeros((H, W), np.int32), None, None, None)
         far = z.max() * 1.01
         near = max(z.min() * 0.99, far * 1e-4)
-        projection = _projection(camera.K, W, H, near, far).astype("f4")
-        ids, resolved, multisampled = self._targets(W, H)
+        view = camera.world_to_camera.T.astype("f4").tobytes()
+        projection = _projection(camera.K, W, H, near, far).T.astype("f4").tobytes()
         ctx.enable(ctx.DEPTH_TEST)
         ctx.disable(ctx.CULL_FACE | ctx.BLEND)
         ctx.front_face = "cw"  # the projection flips y so that row 0 of a readback is the image's top row
+        self.colors.use(0)
 
-        for program in (self.gpu.id_program, self.gpu.color_program):
-            program["world_to_camera"].write(view.T.tobytes())
-        self.gpu.id_program["projection"].write(projection.T.tobytes())
-        ids.use()
-        ids.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-        self.id_vao.render()
-        face = np.empty((H, W), np.uint32)
-        ids.read_into(face, components=1, attachment=0, dtype="u4")
+        def draw_with(program):
+            program["world_to_camera"].write(view)
+            program["projection"].write(projection)
+            self.vaos[program].render()
+
+        gbuffer = self._target(W, H, 1)
+        gbuffer.use()
+        gbuffer.clear(depth=1.0)  # zeros: a float clear colour would land as its bit pattern in the integer target
+        gbuffer.color_mask = [(False,) * 4, (False,) * 4, (True,) * 4]
+        gbuffer.clear(*background, depth=1.0)
+        gbuffer.color_mask = [(True,) * 4] * 3
+        draw_with(self.gpu.gbuffer_program)
+        face = np.empty((H, W), np.uint32)  # readbacks go straight into arrays the View keeps
+        gbuffer.read_into(face, components=1, attachment=0, dtype="u4")
         depth = normal = rgba = None
-        if geometry:  # read straight into arrays the View keeps: no copies
+        if geometry:
             g = np.empty((H, W, 4), np.float32)
-            ids.read_into(g, components=4, attachment=1, dtype="f4")
+            gbuffer.read_into(g, components=4, attachment=1, dtype="f4")
             depth, normal = g[..., 0], g[..., 1:]
-        if rgb:
-            program = self.gpu.color_program
-            program["projection"].write(projection.T.tobytes())
-            program["colors_width"].value = self.colors_width
-            self.colors.use(0)
-            program["face_colors"].value = 0
+        if rgb and samples <= 1:
+            rgba = np.empty((H, W, 4), np.uint8)
+            gbuffer.read_into(rgba, components=4, attachment=2)
+        elif rgb:
             transparent = background[3] < 1
+            multisampled, resolved = self._target(W, H, samples), self._target(W, H, 0)
             multisampled.use()
             multisampled.clear(*((0.0,) * 4 if transparent else background), depth=1.0)
-            self.color_vao.render()
+            draw_with(self.gpu.color_program)
             ctx.copy_framebuffer(resolved, multisampled)
             rgba = np.empty((H, W, 4), np.uint8)
             resolved.read_into(rgba, components=4)
@@ -194,29 +213,30 @@ class Scene:
                 rgba = _unpremultiply(rgba, background)
         return Frame(face.view(np.int32), depth, normal, rgba)
 
-    def _targets(self, W: int, H: int):
-        if (W, H) not in self.targets:
+    def _target(self, W: int, H: int, samples: int):
+        """samples 1: the G-buffer; 0: a colour buffer to resolve into; more: multisampled colour."""
+        key = (W, H, samples)
+        if key not in self.targets:
             ctx = self.ctx
-            samples = min(SAMPLES, ctx.max_samples)
-            ids = ctx.framebuffer(
-                [ctx.renderbuffer((W, H), 1, dtype="u4"), ctx.renderbuffer((W, H), 4, dtype="f4")],
-                ctx.depth_renderbuffer((W, H)),
-            )
-            resolved = ctx.framebuffer([ctx.renderbuffer((W, H), 4)])
-            multisampled = ctx.framebuffer(
-                [ctx.renderbuffer((W, H), 4, samples=samples)], ctx.depth_renderbuffer((W, H), samples=samples)
-            )
-            self.targets[(W, H)] = (ids, resolved, multisampled)
-        return self.targets[(W, H)]
+            if samples == 1:
+                colors = [ctx.renderbuffer((W, H), 1, dtype="u4"), ctx.renderbuffer((W, H), 4, dtype="f4"),
+                          ctx.renderbuffer((W, H), 4)]
+                self.targets[key] = ctx.framebuffer(colors, ctx.depth_renderbuffer((W, H)))
+            elif samples == 0:
+                self.targets[key] = ctx.framebuffer([ctx.renderbuffer((W, H), 4)])
+            else:
+                self.targets[key] = ctx.framebuffer(
+                    [ctx.renderbuffer((W, H), 4, samples=samples)], ctx.depth_renderbuffer((W, H), samples=samples)
+                )
+        return self.targets[key]
 
     def release(self) -> None:
-        for fbos in self.targets.values():
-            for fbo in fbos:
-                for attachment in (*fbo.color_attachments, fbo.depth_attachment):
-                    if attachment is not None:
-                        attachment.release()
-                fbo.release()
-        for obj in (self.id_vao, self.color_vao, self.colors, self.ibo, self.vbo):
+        for fbo in self.targets.values():
+            for attachment in (*fbo.color_attachments, fbo.depth_attachment):
+                if attachment is not None:
+                    attachment.release()
+            fbo.release()
+        for obj in (*self.vaos.values(), self.colors, self.ibo, self.vbo):
             obj.release()
 
 

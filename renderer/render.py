@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -28,17 +29,34 @@ DEFAULT_VIEWS = ("front", "left", "back", "iso")
 
 @dataclass
 class View:
-    """One camera's buffers. ID buffers hold table index + 1, 0 = background."""
+    """One camera's buffers. ID buffers hold table index + 1, 0 = background.
+
+    `part`, `instance` and `primitive` are looked up from `face` on first use, so a caller
+    that needs only some of them pays only for those.
+    """
 
     name: str
     camera: Camera
-    rgb: np.ndarray | None  # (H, W, 4) uint8, anti-aliased
+    rgb: np.ndarray | None  # (H, W, 4) uint8, anti-aliased unless rendered with samples=1
     depth: np.ndarray | None  # (H, W) float32, metres along camera z, 0 = background
     normal: np.ndarray | None  # (H, W, 3) float32, world-space unit normals, 0 = background
-    part: np.ndarray  # (H, W) uint16 (int32 past 65534 parts)
-    instance: np.ndarray  # (H, W) uint16 (int32 past 65534 instances)
-    primitive: np.ndarray  # (H, W) int32
     face: np.ndarray  # (H, W) int32, triangle index + 1
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)  # face + 1 -> part, instance, primitive + 1
+
+    @cached_property
+    def part(self) -> np.ndarray:
+        """(H, W) uint16 (int32 past 65534 parts)."""
+        return self.tables[0][self.face]
+
+    @cached_property
+    def instance(self) -> np.ndarray:
+        """(H, W) uint16 (int32 past 65534 instances)."""
+        return self.tables[1][self.face]
+
+    @cached_property
+    def primitive(self) -> np.ndarray:
+        """(H, W) int32."""
+        return self.tables[2][self.face]
 
 
 @dataclass(frozen=True)
@@ -145,13 +163,18 @@ def render(
     size: int = 512,
     passes: Sequence[str] = ALL_PASSES,
     background=(1.0, 1.0, 1.0, 1.0),
+    samples: int = 4,
 ) -> Renders:
     """Upload `shape` once and render every view. Named views are framed on the shape's bounds.
 
     ID buffers are always rendered (they make blank renders detectable and `at()` work);
     `passes` decides whether the colour image and depth/normals are rendered and read back.
+    `samples` is the colour image's multisampling (capped by the driver); 1 renders colour
+    in the same draw as the IDs, without anti-aliasing, about twice as fast on a CPU.
     """
     passes = _check_passes(passes)
+    if not isinstance(samples, (int, np.integer)) or isinstance(samples, bool) or not 1 <= samples <= 16:
+        raise render_error(BAD_OPTION, f"samples must be a whole number from 1 to 16, got {samples!r}", hint="4 is smooth, 1 is fastest")
     background = _check_background(background)
     _check_shape(shape)
     if isinstance(views, (str, Camera)):
@@ -165,17 +188,21 @@ def render(
     if duplicate:
         raise render_error(BAD_OPTION, f"view `{duplicate}` is asked for twice", hint="give every camera its own name")
 
-    part_lut = _lut(shape.part_id, len(shape.parts))
-    instance_lut = _lut(shape.instance_id, len(shape.instances))
-    primitive_lut = _lut(shape.primitive_id, 1 << 31)
+    tables = (
+        _lut(shape.part_id, len(shape.parts)),
+        _lut(shape.instance_id, len(shape.instances)),
+        _lut(shape.primitive_id, 1 << 31),
+    )
     g = gpu()
+    samples = min(samples, max(g.ctx.max_samples, 1))
     rendered = []
     with g.lock, g.ctx:
         scene = Scene(g, shape.vertices, shape.normals, shape.faces, shape.face_colors)
         try:
             for camera in cameras:
                 frame = scene.draw(
-                    camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes, background=background
+                    camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes,
+                    background=background, samples=samples,
                 )
                 if not frame.face.any():
                     raise render_error(
@@ -189,7 +216,7 @@ def render(
                         camera.name, camera, frame.rgba,
                         frame.depth if "depth" in passes else None,
                         frame.normal if "normal" in passes else None,
-                        part_lut[frame.face], instance_lut[frame.face], primitive_lut[frame.face], frame.face,
+                        frame.face, tables,
                     )
                 )
         finally:

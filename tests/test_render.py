@@ -152,6 +152,8 @@ def test_rendering_is_deterministic(shape):
     for va, vb in zip(a.views, b.views):
         for name in ("rgb", "depth", "normal", "part", "instance", "primitive", "face"):
             np.testing.assert_array_equal(getattr(va, name), getattr(vb, name))
+    c = render(shape, views=["iso"], size=96, samples=1)
+    np.testing.assert_array_equal(c.views[0].rgb, render(shape, views=["iso"], size=96, samples=1).views[0].rgb)
 
 
 def test_normals_are_the_box_face_normals(shape, renders):
@@ -173,6 +175,21 @@ def test_rgb_shows_part_colours_and_is_antialiased(shape, renders):
     # multisampling: some pixels are neither background nor a lit face value (edge blends)
     values = {tuple(c) for c in v.rgb.reshape(-1, 4)[:, :3]}
     assert len(values) > 20
+
+
+def test_single_sample_colour_matches_multisampled_inside_faces(shape):
+    smooth, sharp = (render(shape, ["iso"], size=96, passes=["rgb"], samples=n).views[0] for n in (4, 1))
+    np.testing.assert_array_equal(smooth.face, sharp.face)
+    inside = (sharp.face > 0) & (np.roll(sharp.face, 1, 0) == sharp.face) & (np.roll(sharp.face, -1, 0) == sharp.face)
+    inside &= (np.roll(sharp.face, 1, 1) == sharp.face) & (np.roll(sharp.face, -1, 1) == sharp.face)
+    assert np.abs(smooth.rgb[inside].astype(int) - sharp.rgb[inside]).max() <= 2
+    assert np.all(sharp.rgb[sharp.face == 0] == 255)
+    # no anti-aliasing: each flat triangle has one colour (up to interpolation rounding), background is exact
+    for f in np.unique(sharp.face[sharp.face > 0]):
+        colours = sharp.rgb[sharp.face == f].astype(int)
+        assert np.all(colours.max(axis=0) - colours.min(axis=0) <= 1)
+    clear = render(shape, ["iso"], size=64, passes=["rgb"], samples=1, background=(0, 0, 1, 0)).views[0]
+    assert np.all(clear.rgb[clear.face == 0] == [0, 0, 255, 0]) and np.all(clear.rgb[clear.face > 0][:, 3] == 255)
 
 
 def test_passes_select_what_is_rendered(shape):
@@ -329,6 +346,10 @@ def test_other_bad_options(shape):
     for background in [(2, 0, 0), "white", (0, 0), (float("nan"),) * 3]:
         with pytest.raises(RenderError):
             render(shape, ["front"], background=background)
+    for samples in (0, 17, 2.5, True, "4"):
+        with pytest.raises(RenderError) as e:
+            render(shape, ["front"], samples=samples)
+        assert code(e) == "R010"
     with pytest.raises(RenderError):
         render(shape, [])
     with pytest.raises(RenderError):
