@@ -39,6 +39,8 @@ SURFACE_EPS = 1e-4  # W104: a vertex this close to a surface counts as inside
 HIDDEN_SAMPLES = 128  # W104: triangles sampled per primitive (all of them if fewer)
 FLAT_RATIO = 1e-5  # W105: volume / area**1.5 below this is a flat primitive
 MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
+MAX_PAIRS = 200_000  # W101/W104 are skipped beyond this many overlapping instance pairs
+MAX_FLOATING = 20  # W101: floating groups reported one by one, then one summary
 
 
 def lint(shape: CompiledShape) -> list[Diagnostic]:
@@ -259,71 +261,64 @@ def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
 
 
 def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
-    n = len(shape.instances)
-    present = np.array([geo.has_geometry(i) for i in range(n)], dtype=np.bool_)
-    pairs = _candidate_pairs(geo.ilo, geo.ihi, geo.tol, present)
-    pair_tol = np.maximum(geo.tol[pairs[:, 0]], geo.tol[pairs[:, 1]]) if len(pairs) else np.zeros(0)
-    touching = _touching_pairs(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol)
-    hidden = _hidden(shape, geo, pairs)
-    return hidden + _floating(shape, geo, pairs[touching], present)
+    """W101 and W104, from instance pairs whose grown boxes overlap.
+
+    Beyond MAX_PAIRS candidate pairs (thousands of instances piled in one place) both are
+    skipped: a floating verdict on an incomplete contact graph would be wrong.
+    """
+    present = geo.ig[:-1] < geo.ig[1:]
+    pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, geo.tol, present, MAX_PAIRS)
+    if not complete:
+        return []
+    pair_tol = np.maximum(geo.tol[pairs[:, 0]], geo.tol[pairs[:, 1]])
+    ground_z = float(geo.tlo[:, 2].min())
+    on_ground = present & (geo.ilo[:, 2] <= ground_z + geo.tol)
+    root = _connect(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol, on_ground)
+    return _hidden(shape, geo, pairs) + _floating(shape, geo, root, present, ground_z)
 
 
 def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Diagnostic]:
     """W104: an instance whose every primitive lies inside one primitive of another instance.
 
-    Of two identical instances, only the later one is reported; flat instances (W105) lying
+    Of two identical instances only the later one is reported; flat instances (W105) lying
     on a surface are not hidden.
     """
-    ordered = np.concatenate([pairs, pairs[:, ::-1]])
-    x, y = ordered[:, 0], ordered[:, 1]
-    fits = geo.solid()[x] & np.all(geo.ilo[x] >= geo.ilo[y] - SURFACE_EPS, axis=1) & np.all(geo.ihi[x] <= geo.ihi[y] + SURFACE_EPS, axis=1)
-    inside = {
-        (int(a), int(b))
-        for a, b in ordered[fits]
-        if _instance_inside(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, a, b, SURFACE_EPS, HIDDEN_SAMPLES)
-    }
+    hosts = _hosts(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi, pairs,
+                   geo.solid(), SURFACE_EPS, HIDDEN_SAMPLES)
     out = []
-    for x in sorted({x for x, _ in inside}):
-        hosts = [y for xx, y in sorted(inside) if xx == x and not ((y, x) in inside and y > x)]
-        if hosts:
-            out.append(_warning(
-                "W104",
-                f"part `{shape.instance_name(x)}` is entirely inside `{shape.instance_name(hosts[0])}`: "
-                "it cannot be seen from any view",
-                shape.instances[x].span,
-                "make it larger than its host or move it out so that it shows, or remove it if it duplicates the host",
-            ))
+    for x in np.flatnonzero(hosts >= 0):
+        host = int(hosts[x])
+        out.append(_warning(
+            "W104",
+            f"part `{shape.instance_name(x)}` is entirely inside `{shape.instance_name(host)}`: "
+            "it cannot be seen from any view",
+            shape.instances[x].span,
+            "make it larger than its host or move it out so that it shows, or remove it if it duplicates the host",
+        ))
     return out
 
 
-def _floating(shape: CompiledShape, geo: _Geometry, touching: np.ndarray, present: np.ndarray) -> list[Diagnostic]:
-    """W101: connected components of the contact graph that do not reach the ground."""
+def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: np.ndarray,
+              ground_z: float) -> list[Diagnostic]:
+    """W101: connected components of the contact graph that do not reach the ground (node n)."""
     n = len(shape.instances)
-    ground_z = float(geo.tlo[:, 2].min())
-    parent = list(range(n + 1))  # node n is the ground
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in touching:
-        parent[find(int(a))] = find(int(b))
-    for i in range(n):
-        if present[i] and geo.ilo[i, 2] <= ground_z + geo.tol[i]:
-            parent[find(i)] = find(n)
-
+    floating = np.flatnonzero(present & (root[:n] != root[n]))
+    grounded = np.flatnonzero(present & (root[:n] == root[n]))
     components: dict[int, list[int]] = {}
-    for i in range(n):
-        if present[i] and find(i) != find(n):
-            components.setdefault(find(i), []).append(i)
-    grounded = np.array([i for i in range(n) if present[i] and find(i) == find(n)], dtype=np.int64)
-
+    for i in floating:
+        components.setdefault(int(root[i]), []).append(int(i))
+    groups = sorted(components.values())
     out = []
-    for members in sorted(components.values()):
+    for members in groups[:MAX_FLOATING]:
         gap, source, target, p, q = _nearest_support(geo, members, grounded, ground_z)
         out.append(_floating_warning(shape, members, gap, source, target, p, q))
+    if len(groups) > MAX_FLOATING:
+        out.append(_warning(
+            "W101",
+            f"{len(groups) - MAX_FLOATING} more parts or groups of parts float",
+            Span(),
+            "fix the floating parts reported above first; the others are probably placed the same way",
+        ))
     return out
 
 
@@ -642,11 +637,20 @@ def _point_in_box(p, lo, hi):
 
 
 @njit(cache=True)
-def _candidate_pairs(lo, hi, tol, present):
-    """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap (sweep and prune on x)."""
+def _candidate_pairs(lo, hi, tol, present, limit):
+    """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap.
+
+    Sweep and prune along the axis where the instances spread most.
+
+    Returns (pairs, True), or (no pairs, False) when there would be more than `limit`.
+    """
     n = lo.shape[0]
-    order = np.argsort(lo[:, 0] - tol)
     out = np.empty((0, 2), np.int64)
+    if n == 0:
+        return out, True
+    centre = lo + hi
+    axis = np.argmax(np.array([centre[:, k].max() - centre[:, k].min() for k in range(3)]))
+    order = np.argsort(lo[:, axis] - tol)
     for sweep in range(2):  # count, then fill
         count = 0
         for u in range(n):
@@ -655,15 +659,17 @@ def _candidate_pairs(lo, hi, tol, present):
                 continue
             for v in range(u + 1, n):
                 j = order[v]
-                if lo[j, 0] - tol[j] > hi[i, 0] + tol[i]:
+                if lo[j, axis] - tol[j] > hi[i, axis] + tol[i]:
                     break
                 if present[j] and _boxes_overlap(lo[i], hi[i], lo[j], hi[j], tol[i] + tol[j]):
                     if sweep == 1:
                         out[count, 0], out[count, 1] = min(i, j), max(i, j)
                     count += 1
+                    if count > limit:
+                        return out, False
         if sweep == 0:
             out = np.empty((count, 2), np.int64)
-    return out
+    return out, True
 
 
 @njit(cache=True)
@@ -714,36 +720,53 @@ def _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, tol):
 
 
 @njit(cache=True)
-def _touching_pairs(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol):
-    """For each instance pair: do surfaces come within tol, or does a primitive lie inside the other?"""
-    out = np.zeros(pairs.shape[0], np.bool_)
-    for n in range(pairs.shape[0]):
-        a, b, tol = pairs[n, 0], pairs[n, 1], pair_tol[n]
-        for g in range(ig[a], ig[a + 1]):
-            for h in range(ig[b], ig[b + 1]):
-                if _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], tol) and _surfaces_within(
-                    tri, tlo, thi, gstart[g], gstart[g + 1], gstart[h], gstart[h + 1], tol
-                ):
-                    out[n] = True
-                    break
-            if out[n]:
-                break
-        if out[n]:
-            continue
-        # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
-        for g in range(ig[a], ig[a + 1]):
-            for h in range(ig[b], ig[b + 1]):
-                if not _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
-                    continue
-                for s, o in ((g, h), (h, g)):
-                    p = _corner(tri, gstart[s], 0)
-                    if _point_in_box(p, glo[o], ghi[o]) and abs(_winding(p, tri, gstart[o], gstart[o + 1])) > 0.5:
-                        out[n] = True
-                if out[n]:
-                    break
-            if out[n]:
-                break
-    return out
+def _instances_touch(tri, tlo, thi, gstart, glo, ghi, ig, a, b, tol):
+    """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other."""
+    for g in range(ig[a], ig[a + 1]):
+        for h in range(ig[b], ig[b + 1]):
+            if _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], tol) and _surfaces_within(
+                tri, tlo, thi, gstart[g], gstart[g + 1], gstart[h], gstart[h + 1], tol
+            ):
+                return True
+    # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
+    for g in range(ig[a], ig[a + 1]):
+        for h in range(ig[b], ig[b + 1]):
+            if not _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
+                continue
+            for s, o in ((g, h), (h, g)):
+                p = _corner(tri, gstart[s], 0)
+                if _point_in_box(p, glo[o], ghi[o]) and abs(_winding(p, tri, gstart[o], gstart[o + 1])) > 0.5:
+                    return True
+    return False
+
+
+@njit(cache=True)
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def _connect(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
+    """Component root of every instance and of the ground (last node) in the contact graph.
+
+    A pair already connected through other contacts is not tested again, so a heap of
+    overlapping instances costs about one test per instance.
+    """
+    n = on_ground.shape[0]
+    parent = np.arange(n + 1)
+    for i in range(n):
+        if on_ground[i]:
+            parent[_find(parent, i)] = _find(parent, n)
+    for k in range(pairs.shape[0]):
+        a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
+        if a != b and _instances_touch(tri, tlo, thi, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k]):
+            parent[a] = b
+    for i in range(n + 1):
+        parent[i] = _find(parent, i)
+    return parent
 
 
 @njit(cache=True)
@@ -792,6 +815,42 @@ def _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
         if not held:
             return False
     return True
+
+
+@njit(cache=True)
+def _contained(lo, hi, x, y, eps):
+    for k in range(3):
+        if lo[x, k] < lo[y, k] - eps or hi[x, k] > hi[y, k] + eps:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _hosts(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
+    """For each instance, an instance that contains it, or -1.
+
+    Of two instances inside each other (duplicates), the earlier one hosts the later one.
+    Instances already hosted are not tested again.
+    """
+    n = lo.shape[0]
+    host = np.full(n, -1, np.int64)
+    for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):  # by a, then b: duplicates get hosted early
+        a, b = pairs[k, 0], pairs[k, 1]  # a < b
+        if host[a] >= 0 and host[b] >= 0:
+            continue
+        b_in_a = -1  # unknown
+        if host[b] < 0 and solid[b] and _contained(lo, hi, b, a, eps):
+            b_in_a = _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, b, a, eps, samples)
+            if b_in_a == 1:
+                host[b] = a
+        if host[a] < 0 and solid[a] and _contained(lo, hi, a, b, eps):
+            if _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
+                if b_in_a == -1:
+                    b_in_a = solid[b] and _contained(lo, hi, b, a, eps) and _instance_inside(
+                        tri, tlo, thi, gstart, glo, ghi, ig, b, a, eps, samples)
+                if b_in_a == 0:
+                    host[a] = b
+    return host
 
 
 @njit(cache=True)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from proto3d.compiler import lints
 from proto3d.compiler.lints import lint
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.grammar.diagnostics import Span
@@ -432,6 +433,24 @@ def test_hundred_chairs_only_report_the_broken_one():
     assert codes(found) == ["W101"]
     assert "`leg.230`" in found[0].message  # chair 57, third leg: 57 * 4 + 2
     assert gap_in(found[0].message) == pytest.approx(0.02, abs=1e-6)
+
+
+def test_many_floating_groups_end_in_one_summary(monkeypatch):
+    monkeypatch.setattr(lints, "MAX_FLOATING", 2)
+    shape = build([("floor", [box((-1, -1, 0), (1, 1, 0.1))])]
+                  + [("tile", [box((0.3 * k - 0.6, 0, 0.2), (0.3 * k - 0.5, 0.1, 0.3))]) for k in range(4)])
+    found = lint(shape)
+    assert codes(found) == ["W101"] * 3
+    assert found[0].message == "2 more parts or groups of parts float" and found[0].span.line == 0
+    assert {d.span.line for d in found[1:]} == {2, 3}
+
+
+def test_too_many_overlapping_pairs_skip_contact_lints_only(monkeypatch):
+    monkeypatch.setattr(lints, "MAX_PAIRS", 10)
+    shape = build([("crate", [box((0, 0, 0.1), (1, 1, 1.1))])] * 6)  # 15 pairs, all duplicates
+    assert codes(lint(shape)) == ["W103"]
+    monkeypatch.setattr(lints, "MAX_PAIRS", 15)
+    assert codes(lint(shape)) == ["W103"] + ["W104"] * 5
 
 
 # ----------------------------------------------------------------------------- programs
