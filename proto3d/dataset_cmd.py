@@ -1,0 +1,147 @@
+"""`proto3d sample` (parameter variants) and `proto3d dataset` (labelled renders)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from proto3d.grammar import Proto3dError
+
+
+@click.command("sample")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-n", "count", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Number of variants.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same variants.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for NAME_NNNN.pdsl programs and variants.json.")
+def sample_command(file, count, seed, out):
+    """Sample COUNT variants of FILE's `param` ranges into OUT.
+
+    Each variant is a program whose param defaults are the sampled values (it compiles on its
+    own, with `proto3d render` or `proto3d compile`); variants.json lists the parameter sets.
+    Integer params stay integers; variant k is the same for any -n.
+
+    \b
+    Example:
+      proto3d sample examples/stool.pdsl -n 100 --seed 0 -o variants/
+    """
+    from proto3d.dataset import slug, write_atomic, write_json
+    from proto3d.variants import param_specs, sample_variants, stable_key
+
+    text = _read(file)
+    specs = param_specs(text, str(file))
+    variants = sample_variants(text, count, seed, key=stable_key(file.stem), filename=str(file))
+    name = slug(file.stem)
+    rows = []
+    for v in variants:
+        target = f"{name}_{v.index:04d}.pdsl"
+        write_atomic(out / target, v.text.encode("utf-8"))
+        rows.append({"index": v.index, "file": target, "params": v.params})
+    write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows})
+    note = "" if specs else " (the program has no `param`: every variant is the original)"
+    click.echo(f"{count} variants of {file} -> {out}{note}")
+
+
+@click.command("dataset")
+@click.argument("prototypes", nargs=-1)
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder; an existing one made with the same options is resumed.")
+@click.option("--variants", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
+              help="Parameter variants per prototype.")
+@click.option("--views", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Images per variant.")
+@click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Image size in pixels.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
+@click.option("--val", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+              help="Fraction of variants in the validation split.")
+@click.option("--backgrounds", default="solid,gradient,noise", show_default=True, help="Background kinds to draw from.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: a Ray cluster (pip install \"proto3d[ray]\").")
+@click.option("-j", "--workers", type=click.IntRange(1, 1024), default=None,
+              help="Worker processes (local) or CPUs for a local Ray (default: all cores).")
+@click.option("--ray-address", default=None, metavar="ADDR", help="Join this Ray cluster (e.g. auto) instead of starting one.")
+@click.option("--regenerate", "regenerate_id", type=int, default=None, metavar="ID",
+              help="Render image ID of the dataset in OUT again from its manifest record and compare the bytes.")
+@click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --regenerate: folder for the regenerated files (default OUT/regenerated).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def dataset_command(prototypes, out, variants, views, size, seed, val, backgrounds, engine, workers, ray_address,
+                    regenerate_id, into, quiet):
+    """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
+
+    PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
+    folder name), agent run folders (their final program and category), or folders of these.
+    Each prototype gets VARIANTS parameter variants, each variant VIEWS images with random
+    camera, lighting, part colours and background, plus part-id and instance-id masks,
+    labels.json, COCO JSON and manifest.jsonl (see docs/datasets.md).
+
+    \b
+    Examples:
+      proto3d dataset examples/chair.pdsl examples/mug.pdsl -o data/ --variants 20 --views 10
+      proto3d dataset runs/ -o data/ --engine ray
+      proto3d dataset -o data/ --regenerate 42
+    """
+    from proto3d.dataset import BACKGROUNDS, Settings
+    from proto3d.dataset_engine import build_dataset, regenerate
+
+    if regenerate_id is not None:
+        report = regenerate(out, regenerate_id, into)
+        for kind, row in report.items():
+            click.echo(f"{kind:9s} {row['path']}  {'identical' if row['identical'] else 'DIFFERS'}")
+        raise SystemExit(0 if all(r["identical"] for r in report.values()) else 1)
+    if not prototypes:
+        raise click.UsageError("give prototype files or folders (or --regenerate ID)")
+    kinds = tuple(k.strip() for k in backgrounds.split(",") if k.strip())
+    bad = [k for k in kinds if k not in BACKGROUNDS]
+    if bad or not kinds:
+        raise click.BadParameter(f"expected some of {', '.join(BACKGROUNDS)}", param_hint="--backgrounds")
+    settings = Settings(seed=seed, variants=variants, views=views, size=size, val=val, backgrounds=kinds)
+    with _progress(quiet) as on_progress:
+        summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
+                                on_progress=on_progress)
+    click.echo(json.dumps(summary) if quiet else
+               f"{summary['images']} images ({summary.get('train', 0)} train, {summary.get('val', 0)} val), "
+               f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels -> {out} "
+               f"[{summary['new_images']} new in {summary['seconds']:.1f} s, "
+               f"{summary['images_per_second'] or 0:.1f} images/s]")
+
+
+class _progress:
+    """A rich progress bar with images/s, as a context manager yielding the on_progress callback."""
+
+    def __init__(self, quiet: bool):
+        self.bar = None
+        if not quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("[bold]dataset"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]} images/s"), TimeElapsedColumn(), TimeRemainingColumn())
+        self.task = None
+        self.first = None
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.__enter__()
+        return self.update
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.__exit__(*exc)
+
+    def update(self, done: int, total: int) -> None:
+        if not self.bar:
+            return
+        if self.task is None:
+            self.first = done
+            self.task = self.bar.add_task("dataset", total=total, completed=done, rate="-")
+            return
+        elapsed = self.bar.tasks[0].elapsed or 0
+        rate = f"{(done - self.first) / elapsed:.1f}" if elapsed > 0 else "-"
+        self.bar.update(self.task, completed=done, rate=rate)
+
+
+def _read(file: Path) -> str:
+    try:
+        return file.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Proto3dError(f"cannot read {file}: {exc}", str(file)) from None

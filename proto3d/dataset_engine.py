@@ -1,0 +1,258 @@
+"""Running dataset tasks: in process, on a local process pool or on Ray; resume, finalise, regenerate.
+
+Layout of a dataset folder:
+
+    dataset.json                       settings, prototypes, counts (checked when resuming)
+    prototypes/<category>/<name>.pdsl  the programs as read (regeneration needs nothing else)
+    classification/{train,val}/<category>/<id>.png   RGB images (ImageFolder layout)
+    segmentation/parts/<id>.png        uint16 global part id per pixel, 0 = background
+    segmentation/instances/<id>.png    uint16 instance index + 1 within the image's shape
+    labels.json                        categories, global part ids and names
+    coco_train.json, coco_val.json     COCO instance segmentation (RLE), one annotation per visible part instance
+    manifest.jsonl                     one line per image: everything needed to regenerate it
+    tasks/<task>.json                  finished tasks' records (the resume checkpoints)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from proto3d.compiler import compile_text
+from proto3d.dataset import (
+    FORMAT_VERSION,
+    Prototype,
+    Result,
+    Settings,
+    Task,
+    add_images,
+    find_prototypes,
+    plan,
+    render_records,
+    run_task,
+    write_atomic,
+    write_json,
+)
+from proto3d.grammar import Diagnostic, Proto3dError
+from proto3d.variants import with_defaults
+
+ENGINES = ("local", "ray")
+
+
+def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Settings(), *, engine: str = "local",
+                  workers: int | None = None, ray_address: str | None = None,
+                  on_progress: Callable[[int, int], None] | None = None, limit: int | None = None) -> dict:
+    """Make (or resume) the dataset in `out`; returns the summary (counts, seconds, images/s).
+
+    `on_progress(done_images, total_images)` is called after every finished task. `limit` stops
+    after that many newly finished tasks (tests use it to interrupt a run).
+    """
+    out = Path(out)
+    prototypes = find_prototypes(paths)
+    tasks, label_map = plan(prototypes, settings)
+    _start(out, settings, prototypes, tasks)
+    todo = [t for t in tasks if not (out / "tasks" / f"{t.name}.json").exists()]
+    total = len(tasks) * settings.views
+    done = total - len(todo) * settings.views
+    if on_progress:
+        on_progress(done, total)
+    start, made = time.perf_counter(), 0
+    runner = {"local": _run_local, "ray": _run_ray}[engine]
+    for task, result in runner(todo, settings, workers, ray_address, limit):
+        for path, data in result.files.items():
+            write_atomic(out / path, data)
+        write_json(out / "tasks" / f"{task.name}.json", result.records, indent=None)  # last: marks the task done
+        done += len(result.records)
+        made += len(result.records)
+        if on_progress:
+            on_progress(done, total)
+    seconds = time.perf_counter() - start
+    summary = {"images": done, "total": total, "new_images": made, "seconds": round(seconds, 3),
+               "images_per_second": round(made / seconds, 2) if made and seconds > 0 else None, "complete": done == total}
+    if done == total:
+        summary.update(finalize(out, tasks, label_map))
+    return summary
+
+
+def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: list[Task]) -> None:
+    """Write dataset.json and the prototype copies, or check that a resumed folder matches them."""
+    meta = {"format": FORMAT_VERSION, "settings": settings.to_json(),
+            "prototypes": [{"category": p.category, "name": p.name, "file": p.file, "source": p.source,
+                            "sha256": p.sha256} for p in prototypes],
+            "tasks": len(tasks), "images": len(tasks) * settings.views}
+    path = out / "dataset.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = {}
+        same = ("settings", "tasks") if old.get("format") == FORMAT_VERSION else ()
+        sources = lambda m: sorted((p["file"], p["sha256"]) for p in m.get("prototypes", []))  # noqa: E731
+        if not same or any(old.get(k) != meta[k] for k in same) or sources(old) != sources(meta):
+            raise Proto3dError(Diagnostic(
+                "E000", f"{out} holds a dataset made with other settings or prototypes",
+                hint="resume with the same prototypes and options, or write to a new folder"), str(out))
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    for p in prototypes:
+        write_atomic(out / p.file, p.text.encode("utf-8"))
+    write_json(path, meta)
+
+
+# ---- engines -----------------------------------------------------------------------------------
+
+def _run_local(tasks: list[Task], settings: Settings, workers: int | None, _address, limit) -> Iterator[tuple[Task, Result]]:
+    """A process pool (spawned: each worker creates its own GL context); one worker runs in process."""
+    tasks = tasks[:limit] if limit is not None else tasks
+    workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
+    if workers == 1:
+        for task in tasks:
+            yield task, _call(task, settings)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending, queue = {}, iter(tasks)
+        try:
+            while True:
+                for task in queue:  # keep a couple of tasks per worker in flight
+                    pending[pool.submit(_call, task, settings)] = task
+                    if len(pending) >= 2 * workers:
+                        break
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=lambda f: pending[f].first_id):
+                    yield pending.pop(future), _unwrap(future.result())
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _run_ray(tasks: list[Task], settings: Settings, workers: int | None, address: str | None, limit) -> Iterator[tuple[Task, Result]]:
+    """The same tasks as Ray remote functions; the driver writes the files (no shared disk needed)."""
+    try:
+        import ray
+    except ImportError:
+        raise Proto3dError(Diagnostic("E000", "the Ray engine needs the `ray` package",
+                                      hint='pip install "proto3d[ray]"'), "dataset") from None
+    tasks = tasks[:limit] if limit is not None else tasks
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count(), log_to_driver=False, include_dashboard=False)
+    remote = ray.remote(num_cpus=1)(_call)
+    in_flight = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending, queue = {}, iter(tasks)
+    try:
+        while True:
+            for task in queue:
+                pending[remote.remote(task, settings)] = task
+                if len(pending) >= in_flight:
+                    break
+            if not pending:
+                return
+            finished, _ = ray.wait(list(pending), num_returns=1)
+            for ref in finished:
+                yield pending.pop(ref), _unwrap(ray.get(ref))
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref)
+        raise
+
+
+def _call(task: Task, settings: Settings):
+    """Run a task in a worker; a Proto3dError travels back as plain data (exceptions pickle badly)."""
+    try:
+        return run_task(task, settings)
+    except Proto3dError as error:
+        return ("error", error.diagnostics, error.filename)
+
+
+def _unwrap(value) -> Result:
+    if isinstance(value, tuple) and value and value[0] == "error":
+        raise Proto3dError(value[1], value[2])
+    return value
+
+
+# ---- finishing ---------------------------------------------------------------------------------
+
+def finalize(out: Path, tasks: list[Task], label_map: dict) -> dict:
+    """Assemble labels.json, manifest.jsonl and the COCO files from the finished tasks' records."""
+    records = []
+    for task in tasks:
+        records.extend(json.loads((out / "tasks" / f"{task.name}.json").read_text(encoding="utf-8")))
+    write_json(out / "labels.json", label_map)
+    lines = [json.dumps({k: v for k, v in r.items() if k != "annotations"}) for r in records]
+    write_atomic(out / "manifest.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+    categories = [{"id": p["id"], "name": p["name"], "supercategory": p["category"]} for p in label_map["parts"]]
+    counts = {}
+    for split in ("train", "val"):
+        chosen = [r for r in records if r["split"] == split]
+        images = [{"id": r["id"], "file_name": r["files"]["image"], "width": r["size"], "height": r["size"],
+                   "parts_mask": r["files"]["parts"], "instances_mask": r["files"]["instances"]} for r in chosen]
+        annotations = []
+        for r in chosen:
+            for a in r["annotations"]:
+                name = r["instances"][a["instance"] - 1]["name"]
+                annotations.append({"id": len(annotations) + 1, "image_id": r["id"], **a, "instance_name": name})
+        write_json(out / f"coco_{split}.json", {
+            "info": {"description": "proto3d dataset", "version": str(FORMAT_VERSION)},
+            "images": images, "annotations": annotations, "categories": categories}, indent=None)
+        counts[split] = len(images)
+    return {"train": counts["train"], "val": counts["val"], "categories": len(label_map["categories"]),
+            "parts": len(label_map["parts"])}
+
+
+def load_record(out: str | Path, image_id: int) -> dict:
+    """An image's record, from manifest.jsonl or, in an unfinished run, from the task files."""
+    out = Path(out)
+    sources = [out / "manifest.jsonl"] if (out / "manifest.jsonl").exists() else sorted((out / "tasks").glob("*.json"))
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        rows = (json.loads(line) for line in text.splitlines() if line.strip()) if source.suffix == ".jsonl" else json.loads(text)
+        for record in rows:
+            if record["id"] == image_id:
+                return record
+    raise Proto3dError(Diagnostic("E000", f"no image {image_id} in {out}",
+                                  hint="ids are the numbers in the image file names and the manifest"), str(out))
+
+
+def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -> dict:
+    """Render image `image_id` again from its record alone; write its files under `into` and compare.
+
+    Returns {kind: {"path", "identical"}} for the image and both masks.
+    """
+    out = Path(out)
+    record = load_record(out, image_id)
+    text = (out / record["prototype"]).read_text(encoding="utf-8")
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
+        raise Proto3dError(Diagnostic("E000", f"{record['prototype']} changed since image {image_id} was made"), str(out))
+    labels = json.loads((out / "labels.json").read_text(encoding="utf-8")) if (out / "labels.json").exists() else None
+    program = with_defaults(text, record["params"], record["prototype"]) if record["params"] else text
+    shape = compile_text(program, filename=record["prototype"])  # as the worker compiled it
+    part_ids = _part_ids(out, record, labels)
+    result = Result()
+    add_images(result, dict(record), render_records(shape, [record], part_ids)[0], shape, part_ids)
+    into = Path(into) if into is not None else out / "regenerated"
+    report = {}
+    for kind, path in record["files"].items():
+        data = result.files[path]
+        target = into / Path(path).name.replace(".png", f"_{kind}.png")
+        write_atomic(target, data)
+        report[kind] = {"path": str(target), "identical": hashlib.sha256(data).hexdigest() == record["sha256"][kind]}
+    return report
+
+
+def _part_ids(out: Path, record: dict, labels: dict | None) -> dict:
+    if labels is None:  # unfinished run: the label map is made from the prototypes' defaults, as at planning
+        meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+        protos = [Prototype(p["category"], p["name"], (out / p["file"]).read_text(encoding="utf-8"), p["source"])
+                  for p in meta["prototypes"]]
+        labels = plan(protos, Settings.from_json({**meta["settings"], "variants": 0}))[1]
+    return {p["label"]: p["id"] for p in labels["parts"] if p["category"] == record["category"]}
