@@ -29,9 +29,9 @@ TEMPLATES = sorted(p.name for p in files("proto3d.prompts").iterdir() if p.name.
 
 
 def test_language_reference_is_the_docs_copy():
-    """prompts/language.md is package data; docs/language.md is the source. They must not drift."""
+    """prompts/language.md (package data) links to docs/language.md: it must not become a stale copy."""
     assert prompts.language_reference() == (REPO / "docs" / "language.md").read_text(encoding="utf-8"), (
-        "copy docs/language.md to prompts/language.md")
+        "prompts/language.md must be a link to ../docs/language.md")
 
 
 def test_examples_compile_cleanly_and_match_examples_folder():
@@ -42,7 +42,7 @@ def test_examples_compile_cleanly_and_match_examples_folder():
         assert shape.diagnostics == [], name  # a few-shot example must not teach lints
         original = REPO / "examples" / name
         if original.exists():
-            assert original.read_text(encoding="utf-8") == text, f"copy examples/{name} to prompts/examples/"
+            assert original.read_text(encoding="utf-8") == text, f"prompts/examples/{name} must link to examples/{name}"
 
 
 def test_every_template_placeholder_is_known():
