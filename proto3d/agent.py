@@ -242,7 +242,7 @@ class Agent:
         self.progress("designer: arrangement")
         arrangement = self._ask_json("arranger", prompts.render(
             "arranger.md", category=self.category, frame=frame, bounds=self._bounds_text(),
-            parts=self._parts_text()), ARRANGEMENT, lambda a: check_arrangement(a, parts))
+            parts=self._parts_text()), ARRANGEMENT, lambda a: check_arrangement(a, parts), soft_check=True)
         write_json(self.dir / "design" / "arrangement.json", arrangement)
         self.design["arrangement"] = arrangement
 
@@ -377,17 +377,23 @@ class Agent:
         return self.recorder.complete(role, messages)
 
     def _ask_json(self, role: str, prompt, schema: dict, check: Callable[[dict], list[str]] | None = None,
-                  retries: int = 2) -> dict:
-        """Ask for JSON; on invalid JSON or schema violations, say what is wrong and ask again."""
+                  retries: int = 2, soft_check: bool = False) -> dict:
+        """Ask for JSON; on invalid JSON, schema violations or failed checks, say what is wrong and ask again.
+
+        With `soft_check`, an answer that still fails only `check` after the retries is used anyway
+        (the coder and the inspector can still make a good object of it).
+        """
         messages = [{"role": "user", "content": prompt}]
         for attempt in range(retries + 1):
             reply = self._ask(role, messages)
             try:
                 value = extract_json(reply.text)
-                errors = validate(value, schema) or (check(value) if check else [])
+                errors = validate(value, schema)
+                checked = not errors and check is not None
+                errors = errors or (check(value) if check else [])
             except ReplyError as exc:
-                errors = [str(exc)]
-            if not errors:
+                errors, checked = [str(exc)], False
+            if not errors or (soft_check and checked and attempt == retries):
                 return value
             messages = messages + [
                 {"role": "assistant", "content": reply.text},

@@ -77,7 +77,7 @@ VERDICT = {
                 "required": ["part", "issue", "fix"],
                 "properties": {
                     "part": {"type": "string"},
-                    "line": {"type": ["integer", "null"]},
+                    "line": {"type": ["integer", "string", "null"]},
                     "issue": {"type": "string"},
                     "fix": {"type": "string"},
                 },

@@ -325,3 +325,10 @@ def test_a_resumed_run_that_diverges_goes_live_and_leaves_no_stale_versions(tmp_
     assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == ["001", "002"]
     assert json.loads((tmp_path / "design" / "arrangement.json").read_text()) == json.loads(other)
     assert sorted(p.name for p in (tmp_path / "calls").glob("*.json"))[-1] == "0006-inspector.json"
+
+
+def test_an_arrangement_still_off_count_after_the_retries_is_used(tmp_path):
+    short = json.dumps({"instances": json.loads(ARRANGEMENT)["instances"][:3]})
+    summary, requests = run(tmp_path, [BOUNDS, PARTS, short, short, short, fenced(COARSE), fenced(REFINED), ACCEPT])
+    assert summary["status"] == "accepted"
+    assert len(json.loads((tmp_path / "design" / "arrangement.json").read_text())["instances"]) == 3
