@@ -7,15 +7,16 @@ world space by its matrix: positions by the affine map, normals by the cofactor 
 winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
 of an (r, z) profile, so they share one generator and one counting rule.
 
-Two kernel calls cover every primitive of every kind: `_count` sizes each primitive, the
-outputs are allocated once, `_fill` writes them. Primitives are processed in input order,
+One kernel call covers every primitive of every kind: it sizes each primitive, allocates the
+outputs once and fills them (one compiled entry point keeps the cold start short; the same
+call with fill=False serves `triangle_count`). Primitives are processed in input order,
 so the faces of primitive i precede those of primitive i + 1. The counting rule and the
 generators read the same profile, so `triangle_count` is exact by construction.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import atan2, cos, pi, sin, sqrt
+from math import cos, pi, sin, sqrt
 from typing import Sequence
 
 import numpy as np
@@ -114,23 +115,17 @@ def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     """Triangulate every primitive (in order) into one mesh in world coordinates."""
     codes, prm, segs, pts, offs = _pack([(p.kind, p.params) for p in primitives], [p.segments for p in primitives])
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
-    counts = _count(codes, prm, segs, pts, offs)
-    voff = np.zeros(len(primitives) + 1, dtype=np.int64)
-    foff = np.zeros(len(primitives) + 1, dtype=np.int64)
-    np.cumsum(counts[:, 0], out=voff[1:])
-    np.cumsum(counts[:, 1], out=foff[1:])
-    vertices = np.empty((voff[-1], 3), dtype=np.float32)
-    normals = np.empty((voff[-1], 3), dtype=np.float32)
-    faces = np.empty((foff[-1], 3), dtype=np.int32)
-    face_primitive = np.empty(foff[-1], dtype=np.int32)
-    _fill(codes, prm, segs, pts, offs, mats, voff, foff, vertices, normals, faces, face_primitive)
+    _, vertices, normals, faces, face_primitive = _kernel(codes, prm, segs, pts, offs, mats, True)
     return Tessellation(vertices, normals, faces, face_primitive)
 
 
 def triangle_count(kind: str, params: dict, segments: int) -> int:
     """Exactly len(tessellate([that primitive]).faces), without tessellating."""
     codes, prm, segs, pts, offs = _pack([(kind, params)], [segments])
-    return int(_count(codes, prm, segs, pts, offs)[0, 1])
+    return int(_kernel(codes, prm, segs, pts, offs, _IDENTITY, False)[0][0, 1])
+
+
+_IDENTITY = np.eye(4).reshape(1, 4, 4)
 
 
 def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -195,31 +190,39 @@ def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels: counting and filling, one call each for all primitives.
+# The kernel: one call sizes every primitive, allocates the outputs once and fills them.
 
 
 @njit(cache=True)
-def _count(codes, prm, segs, pts, offs):
-    out = np.zeros((len(codes), 2), dtype=np.int64)
-    for i in range(len(codes)):
-        nv, nf = _size(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]])
-        out[i, 0] = nv
-        out[i, 1] = nf
-    return out
+def _kernel(codes, prm, segs, pts, offs, mats, fill):
+    """(counts (N, 2) of vertices and faces, vertices, normals, faces, face_primitive).
 
-
-@njit(cache=True)
-def _fill(codes, prm, segs, pts, offs, mats, voff, foff, vertices, normals, faces, face_primitive):
+    With fill=False only the counts are computed (the outputs are empty).
+    """
+    n = len(codes)
+    voff = np.zeros(n + 1, dtype=np.int64)
+    foff = np.zeros(n + 1, dtype=np.int64)
+    counts = np.zeros((n, 2), dtype=np.int64)
     most = 0
-    for i in range(len(codes)):
-        most = max(most, voff[i + 1] - voff[i])
+    for i in range(n):
+        nv, nf = _size(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]])
+        counts[i, 0], counts[i, 1] = nv, nf
+        voff[i + 1], foff[i + 1] = voff[i] + nv, foff[i] + nf
+        most = max(most, nv)
+    if not fill:
+        voff[n] = foff[n] = most = 0
+    vertices = np.empty((voff[n], 3), dtype=np.float32)
+    normals = np.empty((voff[n], 3), dtype=np.float32)
+    faces = np.empty((foff[n], 3), dtype=np.int32)
+    face_primitive = np.empty(foff[n], dtype=np.int32)
     lp = np.empty((most, 3))  # local positions and normals of one primitive
     ln = np.empty((most, 3))
-    for i in range(len(codes)):
+    for i in range(n if fill else 0):
         v0, f0, f1 = voff[i], foff[i], foff[i + 1]
         _generate(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]], lp, ln, faces[f0:f1])
         _place(mats[i], lp, ln, voff[i + 1] - v0, vertices[v0:], normals[v0:], faces[f0:f1], v0)
         face_primitive[f0:f1] = i
+    return counts, vertices, normals, faces, face_primitive
 
 
 @njit(cache=True)
