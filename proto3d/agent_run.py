@@ -91,6 +91,12 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
         for p in design["parts"].get("parts", []):
             out.append(f"<tr><td>{e(p['label'])}<td>{p['count']}<td>{e(p.get('description', ''))}")
         out.append("</table>")
+    if design.get("arrangement"):
+        out.append("<table><tr><th>instance<th>shape<th>size<th>position<th>rotation")
+        for inst in design["arrangement"].get("instances", []):
+            out.append("<tr>" + "".join(f"<td>{e(str(inst.get(k, '')))}"
+                                        for k in ("part", "shape", "size", "position", "rotation")))
+        out.append("</table>")
     programs = {v["number"]: v.get("program", "") for v in versions}
     for v in versions:
         n = v["number"]

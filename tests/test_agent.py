@@ -99,6 +99,7 @@ def test_clean_run_writes_the_whole_run_folder(tmp_path):
     report = (tmp_path / "report.html").read_text()
     assert "v002 — refiner (from v001)" in report and "versions/002/sheet.png" in report
     assert "class=add" in report  # the refiner's diff
+    assert "<td>leg<td>cylinder<td>[0.04, 0.04, 0.71]" in report  # the arrangement
 
     # what the models saw
     assert "table" in prompt_of(requests[0]) and "z = 0" in prompt_of(requests[0])
