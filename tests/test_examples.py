@@ -3,6 +3,7 @@
 The golden file is written by `tests/make_golden.py` and reviewed by hand; regenerate it only
 when an example changes on purpose.
 """
+import itertools
 import json
 import re
 from functools import lru_cache
@@ -109,3 +110,15 @@ def test_reference_patterns_compile(line):
     statement = f"part p {{ {line} }}" if PRIMITIVE_START.match(line) else line
     errors = [d for d in check(PRELUDE + statement) if d.severity == "error"]
     assert errors == []
+
+
+@pytest.mark.parametrize("name", [path.stem for path in EXAMPLES])
+def test_example_stays_clean_across_its_param_ranges(name):
+    """Dataset tools sample params in [lo, hi]: every corner of the range must stay lint-free."""
+    text = (ROOT / "examples" / f"{name}.pdsl").read_text()
+    params = compiled(name).params
+    corners = itertools.product(*[[(n, p["lo"]), (n, p["hi"])] for n, p in params.items()])
+    for corner in corners:
+        shape = compile_text(text, params=dict(corner))
+        lints = [d.format(f"{name}.pdsl") for d in shape.diagnostics if d.code in GEOMETRIC_LINTS]
+        assert lints == [], dict(corner)
