@@ -784,19 +784,34 @@ def _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
     """Whether group g lies inside group h, its surface allowed to touch h's from inside.
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
-    panels) need every vertex, of which up to `samples` triangles' worth are checked.
+    panels, liquid in a glass) need every vertex, of which up to `samples` triangles'
+    worth are checked.
     """
     a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
     if not _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, eps):
         return abs(_winding(_corner(tri, a0, 0), tri, b0, b1)) > 0.5
-    step = max(1, (a1 - a0) // samples)
-    for stride in (max(step, (a1 - a0) // 8), step):  # a coarse pass first: most misses show early
-        for t in range(a0, a1, stride):
-            for k in range(3):
-                p = _corner(tri, t, k)
-                if not _near_surface(p, tri, tlo, thi, b0, b1, eps) and abs(_winding(p, tri, b0, b1)) <= 0.5:
-                    return False
+    n = a1 - a0
+    jump = _coprime_near(n, 0.618 * n)  # visits triangles spread over the whole mesh, so misses show early
+    for m in range(min(n, samples)):
+        t = a0 + (m * jump) % n
+        for k in range(3):
+            p = _corner(tri, t, k)
+            if not _near_surface(p, tri, tlo, thi, b0, b1, eps) and abs(_winding(p, tri, b0, b1)) <= 0.5:
+                return False
     return True
+
+
+@njit(cache=True)
+def _coprime_near(n, x):
+    """The smallest integer >= x that is coprime with n (so m * it % n visits every residue)."""
+    c = max(1, int(x))
+    while True:
+        a, b = n, c
+        while b:
+            a, b = b, a % b
+        if a == 1:
+            return c
+        c += 1
 
 
 @njit(cache=True)
