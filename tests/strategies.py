@@ -1,0 +1,620 @@
+"""Hypothesis generators of pdsl programs for the property tests.
+
+Two families:
+
+* `primitive_specs`: one primitive of any of the 14 kinds with valid random parameters, kept as
+  values (for reference maths) and rendered as source text;
+* `programs`: whole valid programs (parts, lets, params, for loops, if/else, nested transforms,
+  anchors of earlier parts, comments), rendered as text.
+
+Numbers are drawn on coarse grids and written either plainly or with a unit suffix, so the value
+the test knows is the value the parser reads (up to float rounding of the unit factor).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+KINDS = ("box", "sphere", "ellipsoid", "cylinder", "frustum", "cone", "capsule", "torus", "tube", "wedge",
+         "lathe", "extrude", "sweep", "rod")
+ALIGN_AXES = (("left", "right"), ("front", "back"), ("bottom", "top"))
+ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
+CSS_COLORS = ("red", "steelblue", "tan", "black", "white", "darkolivegreen", "gold")
+
+
+def fmt(value: float) -> str:
+    """Shortest round-tripping decimal text of a float (never exponent notation for our grids)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+@st.composite
+def number(draw, lo: float, hi: float, step: float = 0.01):
+    """(text, value): a grid number in [lo, hi], sometimes written with a unit suffix.
+
+    Lengths (step < 1) may be written in cm or mm; angles (step 1) in deg.
+    """
+    k = draw(st.integers(int(np.ceil(lo / step - 1e-9)), int(np.floor(hi / step + 1e-9))))
+    value = round(k * step, 10)
+    if step >= 1:
+        return (f"{fmt(value)}deg" if draw(st.integers(0, 3)) == 0 else fmt(value)), value
+    style = draw(st.sampled_from(["plain", "plain", "cm", "mm"]))
+    if style == "cm" and abs(value * 100 - round(value * 100)) < 1e-9 and value >= 0:
+        return f"{int(round(value * 100))}cm", round(value * 100) * 0.01
+    if style == "mm" and abs(value * 1000 - round(value * 1000)) < 1e-9 and value >= 0:
+        return f"{int(round(value * 1000))}mm", round(value * 1000) * 0.001
+    return fmt(value), value
+
+
+def vec_text(texts) -> str:
+    return "[" + ", ".join(texts) + "]"
+
+
+@st.composite
+def vector(draw, lo: float, hi: float, n: int = 3, step: float = 0.01):
+    pairs = [draw(number(lo, hi, step)) for _ in range(n)]
+    return vec_text(t for t, _ in pairs), np.array([v for _, v in pairs])
+
+
+@dataclass
+class PrimSpec:
+    """A primitive as values (params as written, placement) and its source text."""
+
+    kind: str
+    args: list  # [(name or None, text)] in the written order
+    params: dict  # name -> value (float or np.ndarray or bool)
+    segments: int | None = None
+    at: np.ndarray | None = None
+    rot: np.ndarray | None = None
+    align: str | None = None
+    color: str | None = None
+    extra: list = field(default_factory=list)  # placement args as (name, text)
+
+    def text(self, placement: bool = True) -> str:
+        args = [t if n is None else f"{n}={t}" for n, t in self.args]
+        if placement:
+            args += [f"{n}={t}" for n, t in self.extra]
+        return f"{self.kind}({', '.join(args)})"
+
+    def bare_text(self, segments: int | None = None) -> str:
+        """The same primitive at the origin (segments kept unless given): the identity reference."""
+        args = [t if n is None else f"{n}={t}" for n, t in self.args]
+        segments = segments or self.segments
+        if segments is not None:
+            args.append(f"segments={segments}")
+        return f"{self.kind}({', '.join(args)})"
+
+
+def _args(draw, names_texts, positional_ok: bool):
+    """Write some leading arguments positionally (in signature order) when allowed."""
+    n_pos = draw(st.integers(0, len(names_texts))) if positional_ok else 0
+    return [(None if i < n_pos else name, text) for i, (name, text) in enumerate(names_texts)]
+
+
+@st.composite
+def star_polygon(draw):
+    """A simple (possibly concave) polygon: sorted angles, random radii, either orientation."""
+    n = draw(st.integers(3, 7))
+    angles = sorted(draw(st.lists(st.integers(0, 359), min_size=n, max_size=n, unique=True)))
+    if any((b - a) >= 180 for a, b in zip(angles, angles[1:] + [angles[0] + 360])):
+        angles = [i * 360 // n for i in range(n)]
+    radii = draw(st.lists(st.integers(3, 10), min_size=n, max_size=n))
+    pts = np.array([[r * 0.02 * np.cos(np.radians(a)), r * 0.02 * np.sin(np.radians(a))] for a, r in zip(angles, radii)])
+    pts = np.round(pts, 4) + 0.0
+    if draw(st.booleans()):
+        pts = pts[::-1]
+    return pts
+
+
+def points_text(points) -> str:
+    return "[" + ", ".join(vec_text(fmt(v) for v in p) for p in points) + "]"
+
+
+@st.composite
+def primitive_core(draw, kind: str | None = None):
+    """A primitive's own arguments: (kind, [(name, text)], params as values)."""
+    kind = kind or draw(st.sampled_from(KINDS))
+    size = lambda: draw(vector(0.02, 0.5))  # noqa: E731
+    length = lambda lo=0.02, hi=0.5: draw(number(lo, hi))  # noqa: E731
+    if kind in ("box", "ellipsoid", "wedge"):
+        (st_, sv) = size()
+        pairs, params = [("size", st_)], {"size": sv}
+        if kind == "box" and draw(st.booleans()):
+            bevel = round(draw(st.floats(0, 0.45)) * sv.min(), 4)
+            pairs.append(("bevel", fmt(bevel)))
+            params["bevel"] = bevel
+        return kind, pairs, params
+    if kind == "sphere":
+        t, v = length()
+        return kind, [("r", t)], {"r": v}
+    if kind == "cylinder" and draw(st.booleans()):
+        (rt, r), (ht, h) = length(), length()
+        return kind, [("r", rt), ("h", ht)], {"r1": r, "r2": r, "h": h}
+    if kind in ("cylinder", "frustum"):
+        (at, a), (bt, b), (ht, h) = length(0, 0.5), length(0.01, 0.5), length()
+        if draw(st.booleans()):  # either end may be the pointed one
+            (at, a), (bt, b) = (bt, b), (at, a)
+        if kind == "cylinder":  # r1/r2 are keywords only (r comes first in the signature)
+            return kind, [("r1", at), ("r2", bt), ("h", ht)], {"r1": a, "r2": b, "h": h}
+        return kind, [("r1", at), ("r2", bt), ("h", ht)], {"r1": a, "r2": b, "h": h}
+    if kind == "cone":
+        (rt, r), (ht, h) = length(), length()
+        return kind, [("r", rt), ("h", ht)], {"r": r, "h": h}
+    if kind == "capsule":
+        rt, r = length(0.02, 0.2)
+        extra = draw(st.integers(0, 30)) * 0.01
+        h = round(2 * r + extra, 10)
+        return kind, [("r", rt), ("h", fmt(h))], {"r": r, "h": h}
+    if kind == "torus":
+        rt, r = length(0.01, 0.1)
+        big = round(r + draw(st.integers(1, 30)) * 0.01, 10)
+        pairs, params = [("R", fmt(big)), ("r", rt)], {"R": big, "r": r, "angle": 360.0, "start": 0.0}
+        if draw(st.booleans()):
+            angle = float(draw(st.integers(10, 360)))
+            start = float(draw(st.integers(-180, 180)))
+            pairs += [("angle", fmt(angle)), ("start", fmt(start))]
+            params.update(angle=angle, start=start)
+        return kind, pairs, params
+    if kind == "tube":
+        (rt, r), (ht, h) = length(0.05, 0.5), length()
+        thick = round(r * draw(st.integers(1, 10)) / 10, 10)
+        return kind, [("r", rt), ("thickness", fmt(thick)), ("h", ht)], {"r": r, "thickness": thick, "h": h}
+    if kind == "lathe":
+        n = draw(st.integers(2, 6))
+        zs = sorted(draw(st.lists(st.integers(-20, 20), min_size=n, max_size=n, unique=True)))
+        rs = draw(st.lists(st.integers(0, 20), min_size=n, max_size=n).filter(any))  # not all on the axis
+        profile = np.array([[r * 0.01, z * 0.01] for r, z in zip(rs, zs)])
+        pairs, params = [("profile", points_text(profile))], {"profile": profile, "angle": 360.0}
+        if draw(st.booleans()):
+            angle = float(draw(st.integers(10, 360)))
+            pairs.append(("angle", fmt(angle)))
+            params["angle"] = angle
+        return kind, pairs, params
+    if kind == "extrude":
+        poly = draw(star_polygon())
+        ht, h = length()
+        return kind, [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h}
+    if kind == "sweep":
+        n = draw(st.integers(2, 5))
+        path = np.cumsum(np.array(draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any),
+                                                          min_size=n, max_size=n))) * 0.02, axis=0)
+        path = np.round(path, 4) + 0.0
+        pairs = [("path", points_text(path))]
+        if draw(st.booleans()):
+            radii = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))) * 0.01
+            pairs.append(("r", vec_text(fmt(r) for r in radii)))
+        else:
+            rt, r0 = length(0.01, 0.05)
+            pairs.append(("r", rt))
+            radii = np.full(n, r0)
+        params = {"path": path, "r": radii, "smooth": False}
+        if draw(st.booleans()):
+            smooth = draw(st.booleans())
+            pairs.append(("smooth", "true" if smooth else "false"))
+            params["smooth"] = smooth
+        return kind, pairs, params
+    if kind == "rod":
+        (ft, f), (tt, t) = draw(vector(-0.5, 0.5)), draw(vector(-0.5, 0.5))
+        rt, r = length(0.01, 0.1)
+        return kind, [("from", ft), ("to", tt), ("r", rt)], {"from": f, "to": t, "r": r}
+    raise AssertionError(kind)
+
+
+@st.composite
+def align_words(draw):
+    words = []
+    for lo, hi in ALIGN_AXES:
+        choice = draw(st.sampled_from([None, lo, hi]))
+        if choice:
+            words.append(choice)
+    if draw(st.booleans()) or not words:
+        words.append("center")
+    return " ".join(draw(st.permutations(words)))
+
+
+@st.composite
+def color_text(draw):
+    kind = draw(st.sampled_from(["rgb", "rrggbb", "css"]))
+    if kind == "css":
+        return f'"{draw(st.sampled_from(CSS_COLORS))}"'
+    digits = draw(st.text("0123456789abcdefABCDEF", min_size=3 if kind == "rgb" else 6,
+                          max_size=3 if kind == "rgb" else 6))
+    return f'"#{digits}"'
+
+
+@st.composite
+def primitive_specs(draw, kind: str | None = None, placement: bool = True):
+    """A primitive with random valid parameters and, optionally, random at/rot/align/color/segments."""
+    kind, pairs, params = draw(primitive_core(kind))
+    positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1") and kind != "sweep"
+    spec = PrimSpec(kind, _args(draw, pairs, positional_ok), params)
+    if draw(st.booleans()):
+        spec.segments = draw(st.integers(3, 24))
+        spec.extra.append(("segments", str(spec.segments)))
+    if not placement:
+        return spec
+    if kind != "rod":
+        if draw(st.booleans()):
+            t, spec.at = draw(vector(-1, 1))
+            spec.extra.append(("at", t))
+        if draw(st.booleans()):
+            t, spec.rot = draw(vector(-180, 180, step=1.0))
+            spec.extra.append(("rot", t))
+        if draw(st.booleans()):
+            spec.align = draw(align_words())
+            spec.extra.append(("align", f'"{spec.align}"'))
+    if draw(st.booleans()):
+        spec.color = draw(color_text())
+        spec.extra.append(("color", spec.color))
+    spec.extra = draw(st.permutations(spec.extra))
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# Transforms with their reference matrices.
+
+
+def rot_x(deg):
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def rot_y(deg):
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def rot_z(deg):
+    c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def homogeneous(linear=None, offset=None) -> np.ndarray:
+    m = np.eye(4)
+    if linear is not None:
+        m[:3, :3] = linear
+    if offset is not None:
+        m[:3, 3] = offset
+    return m
+
+
+def euler(angles) -> np.ndarray:
+    """R = Rz·Ry·Rx: about the fixed parent axes, X first."""
+    return rot_z(angles[2]) @ rot_y(angles[1]) @ rot_x(angles[0])
+
+
+@dataclass
+class Wrapper:
+    """A transform as text (`translate([…])`) and the list of frames it makes (copies in order)."""
+
+    text: str
+    frames: list
+
+
+@st.composite
+def wrappers(draw, repeats: bool = True):
+    kinds = ["translate", "rotate", "scale", "mirror"] + (["symmetric", "radial"] if repeats else [])
+    kind = draw(st.sampled_from(kinds))
+    if kind == "translate":
+        t, v = draw(vector(-1, 1))
+        return Wrapper(f"translate({t})", [homogeneous(offset=v)])
+    if kind == "rotate":
+        t, v = draw(vector(-180, 180, step=1.0))
+        return Wrapper(f"rotate({t})", [homogeneous(euler(v))])
+    if kind == "scale":
+        factors = draw(st.sampled_from([0.5, 2, -1, 1.5, -0.5, 0.25, 3]))
+        if draw(st.booleans()):
+            return Wrapper(f"scale({fmt(factors)})", [homogeneous(np.eye(3) * factors)])
+        fs = [draw(st.sampled_from([0.5, 2, -1, 1.5, -0.5, 1, 0.75])) for _ in range(3)]
+        return Wrapper(f"scale({vec_text(fmt(f) for f in fs)})", [homogeneous(np.diag(fs))])
+    if kind == "mirror":
+        if draw(st.booleans()):
+            axis = draw(st.sampled_from("xyzXY"))
+            n = np.eye(3)["xyz".index(axis.lower())]
+            text = f'mirror("{axis}")'
+        else:
+            n = np.array(draw(st.tuples(*[st.integers(-2, 2)] * 3).filter(any)), dtype=float)
+            text = f"mirror({vec_text(str(int(c)) for c in n)})"
+        n = n / np.linalg.norm(n)
+        return Wrapper(text, [homogeneous(np.eye(3) - 2 * np.outer(n, n))])
+    if kind == "symmetric":
+        axes = "".join(draw(st.permutations(draw(st.sampled_from(["x", "y", "z", "xy", "xz", "yz"])))))
+        frames = [np.eye(4)]
+        for axis in axes:  # original first, then mirror images of everything so far
+            m = homogeneous(np.diag([-1.0 if a == axis else 1.0 for a in "xyz"]))
+            frames = frames + [m @ f for f in frames]
+        return Wrapper(f'symmetric("{axes}")', frames)
+    n = draw(st.integers(1, 4))
+    rt, r = draw(number(0, 0.5))
+    args = [f"n={n}", f"r={rt}"]
+    start = 0.0
+    if draw(st.booleans()):
+        start = float(draw(st.integers(-90, 90)))
+        args.append(f"start={fmt(start)}")
+    if draw(st.booleans()):
+        args = [str(n), rt] + args[2:]
+    frames = [homogeneous(rot_z(k * 360.0 / n + start)) @ homogeneous(offset=[r, 0, 0]) for k in range(n)]
+    return Wrapper(f"radial({', '.join(args)})", frames)
+
+
+def compose(chain: list[Wrapper]) -> list[np.ndarray]:
+    """World frames of the copies a chain of transforms makes, outermost first (its loop outermost)."""
+    frames = [np.eye(4)]
+    for wrapper in chain:
+        frames = [f @ g for f in frames for g in wrapper.frames]
+    return frames
+
+
+# ---------------------------------------------------------------------------------------------
+# Local bounds and the align pivot, computed here from the parameters (reference for `align`).
+
+
+def _arc_extremes(rho_lo, rho_hi, angle, start):
+    """x/y extent of {rho (cos t, sin t)}: rho in [lo, hi], t in the arc [start, start + angle]."""
+    ts = [start, start + angle]
+    k = np.ceil(start / 90.0)
+    while k * 90.0 <= start + angle:
+        ts.append(k * 90.0)
+        k += 1
+    t = np.radians(ts)
+    xs = np.concatenate([rho_lo * np.cos(t), rho_hi * np.cos(t)])
+    ys = np.concatenate([rho_lo * np.sin(t), rho_hi * np.sin(t)])
+    return np.array([xs.min(), ys.min()]), np.array([xs.max(), ys.max()])
+
+
+def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None):
+    """(lo, hi) of the unrotated primitive from its parameters; None when not analytic here."""
+    if kind in ("box", "ellipsoid", "wedge"):
+        return -p["size"] / 2, p["size"] / 2
+    if kind in ("sphere",):
+        r = p["r"]
+        return np.array([-r, -r, -r]), np.array([r, r, r])
+    if kind in ("cylinder", "frustum", "cone", "capsule", "tube"):
+        r = max(p["r1"], p["r2"]) if "r1" in p else p["r"]
+        hz = p["h"] / 2
+        return np.array([-r, -r, -hz]), np.array([r, r, hz])
+    if kind == "torus":
+        R, r = p["R"], p["r"]
+        if p["angle"] >= 360:
+            return np.array([-(R + r), -(R + r), -r]), np.array([R + r, R + r, r])
+        lo, hi = _arc_extremes(R - r, R + r, p["angle"], p["start"])
+        return np.array([*lo, -r]), np.array([*hi, r])
+    if kind == "lathe":
+        if p["angle"] < 360:
+            return None
+        prof = p["profile"]
+        r = prof[:, 0].max()
+        return np.array([-r, -r, prof[:, 1].min()]), np.array([r, r, prof[:, 1].max()])
+    if kind == "extrude":
+        poly = p["polygon"]
+        return np.array([*poly.min(axis=0), 0.0]), np.array([*poly.max(axis=0), p["h"]])
+    if kind == "sweep" and mesh_vertices is not None and len(mesh_vertices):
+        return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
+    return None
+
+
+def pivot(words: str, lo, hi) -> np.ndarray:
+    point = (lo + hi) / 2
+    for word in words.split():
+        for axis, (a, b) in enumerate(ALIGN_AXES):
+            if word == a:
+                point[axis] = lo[axis]
+            elif word == b:
+                point[axis] = hi[axis]
+    return point
+
+
+def anchor_point(name: str, lo, hi) -> np.ndarray:
+    c = (lo + hi) / 2
+    return {"top": [c[0], c[1], hi[2]], "bottom": [c[0], c[1], lo[2]], "left": [lo[0], c[1], c[2]],
+            "right": [hi[0], c[1], c[2]], "front": [c[0], lo[1], c[2]], "back": [c[0], hi[1], c[2]],
+            "center": c, "min": lo, "max": hi, "size": hi - lo}[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole valid programs.
+
+
+class _Program:
+    """Mutable state while drawing one program: names in scope, parts built, lines written."""
+
+    def __init__(self, draw):
+        self.draw = draw
+        self.lines: list[str] = []
+        self.scopes: list[list[str]] = [[]]  # numeric names visible (lets, params, loop vars)
+        self.built: list[tuple[str, int]] = []  # (part label, instances surely built)
+        self.counter = 0
+        self.parts_started = 0
+        self.budget = 16  # statements left
+        self.mult = 1  # copies the enclosing loops and repeats make of the current statement
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def names(self) -> list[str]:
+        return [n for scope in self.scopes for n in scope]
+
+    def emit(self, depth: int, text: str) -> None:
+        comment = ""
+        if self.draw(st.integers(0, 9)) == 0:
+            comment = self.draw(st.sampled_from(["  # note", "  // why", "  #", "  # { not a brace }"]))
+        if self.draw(st.integers(0, 14)) == 0:
+            self.lines.append("    " * depth + self.draw(st.sampled_from(["# a comment", "// another", ""])))
+        self.lines.append("    " * depth + text + comment)
+
+    # ---- scalar expressions that stay in a range -------------------------------------------
+    def small(self, lo: float, hi: float) -> str:
+        """An expression whose value lies in [lo, hi] (lo ≥ 0 for sizes)."""
+        draw = self.draw
+        t, v = draw(number(lo, hi))
+        names = self.names()
+        choice = draw(st.integers(0, 7))
+        mid = (lo + hi) / 2
+        span = (hi - lo) / 2
+        if choice == 0 and names:
+            # any bound name has |value| ≤ 1: squash it into the range
+            return f"{fmt(mid)} + {fmt(round(span * 0.5, 6))} * sin({draw(st.sampled_from(names))} * 57)"
+        if choice == 1:
+            return f"clamp({t}, {fmt(lo)}, {fmt(hi)})"
+        if choice == 2:
+            return f"max({fmt(lo)}, min({t}, {fmt(hi)}))"
+        if choice == 3 and lo >= 0:
+            return f"abs({t})"
+        if choice == 4:
+            return f"({t} + {t}) / 2"
+        if choice == 5 and names:
+            return f"lerp({fmt(lo)}, {fmt(hi)}, abs(cos({draw(st.sampled_from(names))} * 90)))"
+        return t
+
+    def point(self) -> str:
+        """A position: numbers, loop variables or anchors of parts already built."""
+        draw = self.draw
+        choice = draw(st.integers(0, 4))
+        if choice == 0 and self.built:
+            label, count = draw(st.sampled_from(self.built))
+            target = label if count == 0 or draw(st.booleans()) else f"{label}[{draw(st.integers(0, count - 1))}]"
+            anchor = draw(st.sampled_from([a for a in ANCHORS if a != "size"]))
+            offset = draw(vector(-0.2, 0.2))[0]
+            return f"{target}.{anchor} + {offset}" if draw(st.booleans()) else f"{target}.{anchor}"
+        if choice == 1 and self.built:
+            label, _ = draw(st.sampled_from(self.built))
+            axis = draw(st.sampled_from("xyz"))
+            return f"[{self.small(-1, 1)}, 0, {label}.top.{axis}]"
+        return vec_text(self.small(-1, 1) for _ in range(3))
+
+    # ---- statements --------------------------------------------------------------------------
+    def primitive(self, depth: int) -> None:
+        spec = self.draw(primitive_specs())
+        text = spec.text()
+        if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
+            text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
+        self.emit(depth, text)
+
+    def let(self, depth: int) -> None:
+        name = self.fresh("v")
+        self.emit(depth, f"let {name} = {self.small(-1, 1)}")
+        self.scopes[-1].append(name)
+
+    def transform_head(self) -> tuple[str, int]:
+        """A transform, repeating (symmetric, radial) only while few copies exist already."""
+        repeats = self.mult <= 4 and self.draw(st.integers(0, 2)) == 0
+        wrapper = self.draw(wrappers(repeats=repeats))
+        return wrapper.text, len(wrapper.frames)
+
+    def body_statements(self, depth: int, in_part: bool, count: int) -> None:
+        for _ in range(count):
+            if self.budget <= 0:
+                return
+            self.budget -= 1
+            self.statement(depth, in_part)
+
+    def statement(self, depth: int, in_part: bool) -> None:
+        draw = self.draw
+        options = ["let", "transform", "for", "if"] if depth < 3 else ["let"]
+        options += ["primitive"] * 3 if in_part else ["part"] * 3
+        kind = draw(st.sampled_from(options))
+        if kind == "primitive":
+            self.primitive(depth)
+        elif kind == "let":
+            self.let(depth)
+        elif kind == "part":
+            self.part(depth)
+        elif kind == "transform":
+            outer = self.mult
+            heads = []
+            for _ in range(draw(st.integers(1, 2))):
+                text, copies = self.transform_head()
+                heads.append(text)
+                self.mult *= copies
+            if draw(st.booleans()):
+                self.open(depth, " ".join(heads))
+                self.body_statements(depth + 1, in_part, draw(st.integers(1, 3)))
+                self.close(depth)
+            elif in_part:
+                spec = draw(primitive_specs())
+                self.emit(depth, " ".join(heads) + " " + spec.text())
+            else:
+                self.part(depth, prefix=" ".join(heads) + " ")
+            self.mult = outer
+        elif kind == "for":
+            outer = self.mult
+            loops = []
+            for _ in range(draw(st.integers(1, 2))):
+                var = self.fresh("i")
+                if draw(st.booleans()):
+                    n = draw(st.integers(1, 3 if self.mult <= 8 else 1))
+                    self.mult *= n
+                    iterable = draw(st.sampled_from([f"range({n})", f"range(0, {n})", f"range({n - 1}, -1, -1)"]))
+                else:
+                    n = draw(st.integers(1, 3 if self.mult <= 8 else 1))
+                    self.mult *= n
+                    iterable = vec_text(self.small(-1, 1) for _ in range(n))
+                loops.append((var, iterable))
+            self.open(depth, "for " + ", ".join(f"{v} in {it}" for v, it in loops))
+            # loop variables of range(3) are ≤ 2: scale them into [-1, 1] where they are used
+            self.scopes.append([f"({v} / 3)" if "range" in it else v for v, it in loops])
+            self.body_statements(depth + 1, in_part, draw(st.integers(1, 3)))
+            self.scopes.pop()
+            self.close(depth)
+            self.mult = outer
+        else:
+            cond = draw(st.sampled_from(["true", "1 < 2", "not false", "len([1, 2]) == 2", "2 >= 1 and true"]))
+            self.open(depth, f"if {cond}")
+            self.body_statements(depth + 1, in_part, draw(st.integers(1, 2)))
+            self.close(depth)
+            for head in ["elif 1 > 2", "else"][draw(st.integers(0, 2)):]:
+                self.lines[-1] += f" {head} {{"
+                self.scopes.append([])
+                self.body_statements_dead(depth + 1, in_part)
+                self.close(depth)
+
+    def body_statements_dead(self, depth: int, in_part: bool) -> None:
+        """A branch never taken: any statements, but parts built there are not referenced."""
+        built = list(self.built)
+        self.body_statements(depth, in_part, self.draw(st.integers(0, 1)))
+        self.built = built
+
+    def open(self, depth: int, head: str) -> None:
+        self.emit(depth, head + " {")
+        self.scopes.append([])
+
+    def close(self, depth: int) -> None:
+        self.scopes.pop()
+        self.lines.append("    " * depth + "}")
+
+    def part(self, depth: int, prefix: str = "") -> None:
+        draw = self.draw
+        reuse = [label for label, _ in self.built]
+        label = draw(st.sampled_from(reuse)) if reuse and draw(st.integers(0, 3)) == 0 else self.fresh("p")
+        color = f" color {draw(color_text())}" if draw(st.booleans()) else ""
+        self.open(depth, f"{prefix}part {label}{color}")
+        self.primitive(depth + 1)  # at least one, unconditionally: its anchors are defined
+        self.body_statements(depth + 1, True, draw(st.integers(0, 2)))
+        self.close(depth)
+        if depth == 0:  # surely built (nested inside loops or ifs: maybe not, or several times)
+            known = dict(self.built)
+            self.built = [(lbl, n) for lbl, n in self.built if lbl != label] + [(label, known.get(label, 0) + 1)]
+        elif label not in dict(self.built):
+            self.built.append((label, 0))  # built at least once, count unknown: use the whole part
+
+
+@st.composite
+def programs(draw, max_statements: int = 8, budget: int = 16):
+    """Source text of a random valid program (`budget` bounds the statements written)."""
+    prog = _Program(draw)
+    if draw(st.booleans()):
+        prog.lines.append(f'shape "{draw(st.sampled_from(["chair", "thing", "a b"]))}"')
+    if draw(st.booleans()):
+        prog.lines.append(f"bounds {draw(vector(0.1, 2))[0]}")
+    if draw(st.booleans()):
+        name = prog.fresh("q")
+        prog.lines.append(f"param {name} = 0.5 in [0.25, 1]")
+        prog.scopes[0].append(name)
+    n = draw(st.integers(1, max_statements))
+    prog.budget = budget
+    prog.part(0)
+    prog.body_statements(0, False, n - 1)
+    return "\n".join(prog.lines) + "\n"

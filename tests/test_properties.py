@@ -1,0 +1,422 @@
+"""Property-based tests of the grammar and compiler (hypothesis).
+
+1. Random valid programs compile; every face is labelled consistently with the tables; instance
+   boxes are the boxes of their faces; transforms, `align` and anchors match NumPy reference
+   maths written here; `fmt` is idempotent and keeps the meaning.
+2. Mutated programs (characters and tokens) and hostile inputs only ever give diagnostics
+   (well-formed, positioned) or `Proto3dError`: never another exception.
+
+Geometry properties compile without the lint pass (lints are tested in test_lints.py and
+exercised here through `check` on the mutants), which keeps the file fast.
+"""
+from __future__ import annotations
+
+import random
+import re
+import time
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from proto3d.compiler import build, check, compile_text
+from proto3d.compiler.shape import CompiledShape
+from proto3d.grammar import format_program, parse
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from strategies import (ANCHORS, PrimSpec, anchor_point, compose, euler, homogeneous, pivot, primitive_specs,
+                        programs, reference_bounds, wrappers)
+
+
+
+def fast(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def compile_fast(text: str) -> CompiledShape:
+    """`compile_text` without the lint pass (geometry and tables are the same)."""
+    with mock.patch.object(build, "lint", lambda shape: []):
+        return compile_text(text)
+
+
+def compiled_or_fail(text: str) -> CompiledShape:
+    try:
+        return compile_fast(text)
+    except Proto3dError as error:
+        raise AssertionError(f"valid program rejected:\n{text}\n{error.format()}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Valid programs.
+
+
+def assert_labelled(shape: CompiledShape) -> None:
+    """Per-face ids in range and consistent with the primitive, instance and part tables."""
+    F, V = len(shape.faces), len(shape.vertices)
+    assert shape.faces.shape == (F, 3) and shape.vertices.shape == (V, 3)
+    assert shape.part_id.shape == shape.instance_id.shape == shape.primitive_id.shape == (F,)
+    assert shape.face_colors.shape == (F, 3) and shape.normals.shape == (V, 3)
+    assert np.all(np.isfinite(shape.vertices)) and np.all(np.isfinite(shape.normals))
+    if F:
+        assert 0 <= shape.faces.min() and shape.faces.max() < V
+        assert 0 <= shape.primitive_id.min() and shape.primitive_id.max() < len(shape.primitives)
+        assert np.all(np.diff(shape.primitive_id) >= 0), "faces come primitive by primitive, in order"
+    prim_part = np.array([p.part_id for p in shape.primitives], dtype=np.int64)
+    prim_inst = np.array([p.instance_id for p in shape.primitives], dtype=np.int64)
+    assert np.array_equal(shape.part_id, prim_part[shape.primitive_id])
+    assert np.array_equal(shape.instance_id, prim_inst[shape.primitive_id])
+    for k, prim in enumerate(shape.primitives):
+        assert 0 <= prim.part_id < len(shape.parts) and 0 <= prim.instance_id < len(shape.instances)
+        instance = shape.instances[prim.instance_id]
+        assert instance.part_id == prim.part_id and k in instance.primitive_ids
+        assert prim.span.line >= 1
+    seen = []
+    for part_id, part in enumerate(shape.parts):
+        for index, inst_id in enumerate(part.instance_ids):
+            instance = shape.instances[inst_id]
+            assert instance.part_id == part_id and instance.index == index
+            seen.append(inst_id)
+    assert sorted(seen) == list(range(len(shape.instances)))
+    assert len({p.label for p in shape.parts}) == len(shape.parts)
+
+
+def assert_instance_boxes(shape: CompiledShape) -> None:
+    for inst_id, instance in enumerate(shape.instances):
+        corners = shape.vertices[shape.faces[shape.instance_id == inst_id]].reshape(-1, 3).astype(np.float64)
+        if len(corners) == 0:
+            continue
+        np.testing.assert_array_equal(instance.bbox_min, corners.min(axis=0))
+        np.testing.assert_array_equal(instance.bbox_max, corners.max(axis=0))
+
+
+@fast(40)
+@given(programs())
+def test_valid_programs_compile_labelled(text):
+    shape = compiled_or_fail(text)
+    assert_labelled(shape)
+    assert_instance_boxes(shape)
+    assert len(shape.faces) > 0
+
+
+@fast(25)
+@given(primitive_specs())
+def test_every_primitive_kind_compiles(spec: PrimSpec):
+    shape = compiled_or_fail(f"part p {{ {spec.text()} }}")
+    assert_labelled(shape)
+    assert_instance_boxes(shape)
+    (prim,) = shape.primitives
+    expected_kind = spec.kind
+    assert prim.kind == expected_kind
+    assert prim.segments == (spec.segments or 32)
+    for name, value in spec.params.items():
+        if name in prim.params:
+            np.testing.assert_allclose(np.asarray(prim.params[name], dtype=float), value, rtol=1e-12, atol=1e-12)
+
+
+def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[bool]) -> str:
+    """`outer… part p { inner… primitive }`, each transform written as a block or inline."""
+    text = spec.text()
+    for wrapper, block in zip(reversed(inner), blocks):
+        text = f"{wrapper.text} {{\n{text}\n}}" if block else f"{wrapper.text} {text}"
+    text = f"part p {{\n{text}\n}}"
+    for wrapper, block in zip(reversed(outer), blocks[len(inner):]):
+        text = f"{wrapper.text} {{\n{text}\n}}" if block else f"{wrapper.text} {text}"
+    return text + "\n"
+
+
+def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
+    """world-from-local of the primitive itself: T(at) · R(rot) · T(-pivot); None if not analytic.
+
+    A sweep has no closed-form box: it is documented as the box of its mesh at 256 facets.
+    """
+    p = dict(spec.params)
+    if spec.kind in ("cylinder",) and "r" in p:
+        p = {"r1": p["r"], "r2": p["r"], "h": p["h"]}
+    at = spec.at if spec.at is not None else np.zeros(3)
+    rot = euler(spec.rot) if spec.rot is not None else np.eye(3)
+    pv = np.zeros(3)
+    if spec.align is not None:
+        fine = None
+        if spec.kind == "sweep":
+            fine = compiled_or_fail(f"part p {{ {spec.bare_text(segments=256)} }}").vertices
+        bounds = reference_bounds(spec.kind, p, fine)
+        if bounds is None:
+            return None
+        pv = pivot(spec.align, *bounds)
+    return homogeneous(offset=at) @ homogeneous(rot) @ homogeneous(offset=-pv)
+
+
+@fast(60)
+@given(spec=primitive_specs(), outer=st.lists(wrappers(), max_size=3), inner=st.lists(wrappers(), max_size=2),
+       blocks=st.lists(st.booleans(), min_size=5, max_size=5))
+def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
+    frames_out, frames_in = compose(outer), compose(inner)
+    assume(len(frames_out) * len(frames_in) <= 64)
+    text = _program_with_chain(spec, outer, inner, blocks)
+    shape = compiled_or_fail(text)
+    if spec.kind == "rod":
+        length = float(np.linalg.norm(spec.params["to"] - spec.params["from"]))
+        bare = f"cylinder(r={spec.params['r']!r}, h={length!r}, segments={spec.segments or 32})"
+    else:
+        bare = spec.bare_text()
+    ident = compiled_or_fail(f"part p {{ {bare} }}")
+    np.testing.assert_array_equal(ident.primitives[0].matrix, np.eye(4))
+    local_v = ident.vertices.astype(np.float64)
+    nv, nf = len(ident.vertices), len(ident.faces)
+
+    frames = [o @ i for o in frames_out for i in frames_in]
+    assert len(shape.primitives) == len(frames)
+    assert len(shape.instances) == len(frames_out)
+    assert all(len(inst.primitive_ids) == len(frames_in) for inst in shape.instances)
+    assert len(shape.vertices) == nv * len(frames) and len(shape.faces) == nf * len(frames)
+    local = None if spec.kind == "rod" else _local_matrix(spec)
+    for k, (frame, prim) in enumerate(zip(frames, shape.primitives)):
+        if spec.kind == "rod":
+            m = np.linalg.inv(frame) @ prim.matrix  # the rod's own frame: Z from `from` to `to`, rigid
+            half = np.array([0, 0, length / 2, 1])
+            np.testing.assert_allclose(m @ (-half * [1, 1, 1, -1]), [*spec.params["from"], 1], atol=1e-9)
+            np.testing.assert_allclose(m @ half, [*spec.params["to"], 1], atol=1e-9)
+            np.testing.assert_allclose(m[:3, :3].T @ m[:3, :3], np.eye(3), atol=1e-9)
+            assert np.linalg.det(m[:3, :3]) > 0
+        elif local is not None:
+            np.testing.assert_allclose(prim.matrix, frame @ local, atol=1e-9)
+        expected = local_v @ prim.matrix[:3, :3].T + prim.matrix[:3, 3]
+        got = shape.vertices[k * nv:(k + 1) * nv].astype(np.float64)
+        scale = 1.0 + np.abs(expected).max(initial=0)
+        np.testing.assert_allclose(got, expected, atol=2e-6 * scale, rtol=0)
+        faces = shape.faces[k * nf:(k + 1) * nf] - k * nv
+        want = ident.faces[:, [0, 2, 1]] if np.linalg.det(prim.matrix[:3, :3]) < 0 else ident.faces
+        np.testing.assert_array_equal(faces, want)  # mirrors flip the winding, nothing else
+
+
+@fast(30)
+@given(specs=st.lists(primitive_specs(), min_size=1, max_size=3), chain=st.lists(wrappers(), max_size=2),
+       copies=st.integers(1, 3), picks=st.lists(st.sampled_from(ANCHORS), min_size=1, max_size=4),
+       index=st.integers(0, 2))
+def test_anchors_are_bbox_points(specs, chain, copies, picks, index):
+    assume(len(compose(chain)) * copies <= 32)
+    body = "\n".join(s.text() for s in specs)
+    head = " ".join(w.text for w in chain)
+    lines = [f"for k in range({copies}) {{ {head} part a {{\n{body}\n}} }}"]
+    index = index % (copies * len(compose(chain)))
+    refs = [(name, f"a.{name}", None) for name in picks] + [(name, f"a[{index}].{name}", index) for name in picks]
+    for name, expr, _ in refs:
+        lines.append(f"part q {{ box(size=[0.01, 0.01, 0.01], at={expr}) }}")
+    lines.append(f"part z {{ box(size=[0.01, 0.01, 0.01], at=[a.max.x, a.size.y, a.center.z]) }}")
+    shape = compiled_or_fail("\n".join(lines) + "\n")
+    a = shape.parts[0]
+    assert a.label == "a" and len(a.instance_ids) == copies * len(compose(chain))
+
+    def box_of(instance_ids):
+        mask = np.isin(shape.instance_id, instance_ids)
+        corners = shape.vertices[shape.faces[mask]].reshape(-1, 3).astype(np.float64)
+        return corners.min(axis=0), corners.max(axis=0)
+
+    q_prims = [p for p in shape.primitives if shape.parts[p.part_id].label == "q"]
+    for (name, _, which), prim in zip(refs, q_prims):
+        ids = a.instance_ids if which is None else [a.instance_ids[which]]
+        np.testing.assert_allclose(prim.matrix[:3, 3], anchor_point(name, *box_of(ids)), atol=1e-9)
+    lo, hi = box_of(a.instance_ids)
+    z = [p for p in shape.primitives if shape.parts[p.part_id].label == "z"][0]
+    np.testing.assert_allclose(z.matrix[:3, 3], [hi[0], (hi - lo)[1], (lo + hi)[2] / 2], atol=1e-9)
+
+
+@fast(40)
+@given(programs())
+def test_fmt_is_idempotent_and_keeps_meaning(text):
+    program = parse(text)
+    once = format_program(program)
+    again = parse(once)
+    assert format_program(again) == once
+    assert [c.text for c in again.comments] == [c.text for c in program.comments]
+    a, b = compiled_or_fail(text), compiled_or_fail(once)
+    np.testing.assert_array_equal(a.vertices, b.vertices)
+    np.testing.assert_array_equal(a.faces, b.faces)
+    np.testing.assert_array_equal(a.instance_id, b.instance_id)
+    assert [p.label for p in a.parts] == [p.label for p in b.parts]
+    np.testing.assert_array_equal(a.face_colors, b.face_colors)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Mutations and hostile inputs: only diagnostics.
+
+CODE = re.compile(r"^[EW]\d{3}$")
+TOKEN = re.compile(r'\d+\.?\d*(?:[eE][-+]?\d+)?(?:mm|cm|m|deg)?|"[^"\n]*"|[A-Za-z_]\w*|\*\*|[=!<>]=|//[^\n]*'
+                   r'|#[^\n]*|\s+|.', re.S)
+HOSTILE_NUMBERS = ["0", "-0", "-1", "1e308", "1e309", "9" * 400, "1e-320", "-1e6", "1000001", "1e6", "0.0",
+                   "nan", "inf", "-inf", "NaN", "1e3cm", "3.5", "256", "257", "2", "-360", "1e400deg"]
+INSERTS = ["part", "for", "in", "if", "elif", "else", "let", "param", "shape", "bounds", "color", "translate",
+           "rotate", "scale", "mirror", "symmetric", "radial", "box", "sphere", "rod", "cube", "difference",
+           "module", "pi", "true", "not", "and", "range", "sin", "{", "}", "(", ")", "[", "]", ",", "=", "==",
+           ".", ".top", "**", "-", "/", "%", '"', "'", "#", "//", "\n", ";", ":", "a", "p1", "x", "1e999", "0"]
+CHARS = st.sampled_from(list('{}[]()",=#./*-+<>!:;\' \n\t\x00\r\x0bé€🙂\\`$@') + ["\ud800"]) | st.characters()
+
+
+def assert_diagnostics(diagnostics, text: str) -> None:
+    assert isinstance(diagnostics, list)
+    n_lines = text.count("\n") + 1
+    for d in diagnostics:
+        assert isinstance(d, Diagnostic)
+        assert CODE.match(d.code), d
+        assert isinstance(d.message, str) and d.message.strip(), d
+        assert d.severity in ("error", "warning"), d
+        s = d.span
+        if s.line:
+            assert 1 <= s.line <= n_lines + 1 and s.column >= 1, d
+            assert (s.end_line, s.end_column) >= (s.line, s.column), d
+        else:
+            assert s.column == 0, d
+        d.format("x.pdsl")
+        d.to_json()
+
+
+def answer(text: str) -> list[Diagnostic]:
+    """check() then compile_text(): both only ever speak in diagnostics, and they agree."""
+    diagnostics = check(text)
+    assert_diagnostics(diagnostics, text)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    try:
+        shape = compile_text(text)
+    except Proto3dError as error:
+        assert error.diagnostics, "a Proto3dError carries its diagnostics"
+        assert_diagnostics(error.diagnostics, text)
+        assert errors, "compile_text failed where check found no error"
+        assert [d.code for d in error.diagnostics] == [d.code for d in errors]
+        return diagnostics
+    assert not errors, "compile_text succeeded where check found errors"
+    assert_labelled(shape)
+    return diagnostics
+
+
+@st.composite
+def char_mutants(draw):
+    text = draw(programs(max_statements=4, budget=8))
+    for _ in range(draw(st.integers(1, 4))):
+        i = draw(st.integers(0, len(text)))
+        op = draw(st.sampled_from(["delete", "insert", "replace"]))
+        if op == "delete":
+            text = text[:i] + text[i + 1:]
+        elif op == "insert":
+            text = text[:i] + draw(CHARS) + text[i:]
+        else:
+            text = text[:i] + draw(CHARS) + text[i + 1:]
+    return text
+
+
+@st.composite
+def token_mutants(draw):
+    tokens = TOKEN.findall(draw(programs(max_statements=4, budget=8)))
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(tokens) - 1))
+        op = draw(st.sampled_from(["drop", "duplicate", "swap", "number", "insert", "replace"]))
+        if op == "drop":
+            del tokens[i]
+        elif op == "duplicate":
+            tokens.insert(i, tokens[i])
+        elif op == "swap" and i + 1 < len(tokens):
+            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+        elif op == "number":
+            numbers = [k for k, t in enumerate(tokens) if t[0].isdigit()]
+            if numbers:
+                tokens[draw(st.sampled_from(numbers))] = draw(st.sampled_from(HOSTILE_NUMBERS))
+        elif op == "insert":
+            tokens.insert(i, " " + draw(st.sampled_from(INSERTS)) + " ")
+        else:
+            tokens[i] = draw(st.sampled_from(INSERTS))
+        if not tokens:
+            tokens = [""]
+    return "".join(tokens)
+
+
+@fast(60)
+@given(char_mutants())
+def test_character_mutations_only_give_diagnostics(text):
+    answer(text)
+
+
+@fast(60)
+@given(token_mutants())
+def test_token_mutations_only_give_diagnostics(text):
+    answer(text)
+
+
+@fast(60)
+@given(st.text(max_size=200))
+def test_arbitrary_text_only_gives_diagnostics(text):
+    answer(text)
+
+
+def _junk(n: int, seed: int = 7) -> str:
+    return bytes(random.Random(seed).randrange(256) for _ in range(n)).decode("latin-1")
+
+
+HOSTILE = {
+    "empty": "",
+    "whitespace": " \n\t\r\n  ",
+    "comments only": "# a\n// b\n#",
+    "brackets 10k": "let a = " + "[" * 10_000 + "1" + "]" * 10_000,
+    "parens 10k": "let a = " + "(" * 10_000 + "1" + ")" * 10_000,
+    "blocks 2k": "translate([0, 0, 0]) {\n" * 2_000 + "}\n" * 2_000,
+    "unclosed blocks 5k": "{" * 5_000,
+    "inline transforms 5k": "part a { " + "rotate([1, 2, 3]) " * 5_000 + "box(size=[1, 1, 1]) }",
+    "if chain 3k": "if true { " * 3_000 + "}" * 3_000,
+    "unary minus 10k": "let a = " + "-" * 10_000 + "1",
+    "unary not 10k": "let a = " + "not " * 10_000 + "true",
+    "power chain 10k": "let a = " + "2 ** " * 10_000 + "1",
+    "sum chain 20k": "let a = " + "1 + " * 20_000 + "1",
+    "attribute chain 10k": "let a = [1, 2, 3]" + ".x" * 10_000,
+    "index chain 10k": "let a = [1]" + "[0]" * 10_000,
+    "huge range": "for i in range(1000000000) { }",
+    "huge nested loops": "for i in range(1000), j in range(1000), k in range(1000) { }",
+    "huge loop of parts": "for i in range(100000) { part a { box(size=[1, 1, 1]) } }",
+    "list doubling": 'let a = [[0, 1], "s"]\n' + "let a = a + a\n" * 40,
+    "radial huge": "radial(n=100000000, r=1) part a { sphere(r=1) }",
+    "segments huge": "part a { sphere(r=1, segments=1000000) }",
+    "triangles": "for i in range(2000) { part a { sphere(r=1, segments=256) } }",
+    "primitives": "part a { for i in range(20000) { box(size=[1, 1, 1]) } }",
+    "huge number": "part a { box(size=[1e308 * 10, 1, 1]) }",
+    "overflow literal": "part a { sphere(r=" + "9" * 400 + ") }",
+    "exp overflow": "let a = 10 ** 400",
+    "power of vector": "let a = [2, 2, 2] ** 2000",
+    "tiny denormal": "part a { sphere(r=1e-320) }",
+    "divide by zero": "let a = 1 / 0",
+    "mod by zero": "let a = 1 % (1 - 1)",
+    "nan via ops": "let a = sqrt(-1)",
+    "giant string": 'shape "' + "x" * 1_000_000 + '"',
+    "giant program": "part a { box(size=[1, 1, 1]) }\n" * 20_000,
+    "giant name": "let " + "a" * 100_000 + " = 1\nlet b = c",
+    "giant number": "let a = " + "1" * 150_000,
+    "many errors": "box(\n" * 5_000,
+    "binary junk": _junk(4096),
+    "binary junk 2": _junk(100_000, seed=3),
+    "nul bytes": "\x00" * 1000,
+    "surrogates": 'shape "\ud800\udfff"\npart a { box(size=[1, 1, 1]) }',
+    "crlf": "part a {\r\n box(size=[1, 1, 1])\r\n}\r\n",
+    "form feed": "part a {\f box(size=[1, 1, 1]) }",
+    "unicode names": "let été = 1",
+    "anchor of nothing": "part a { }\npart b { box(size=[1, 1, 1], at=a.top) }",
+    "anchor self": "part a { box(size=[1, 1, 1], at=a.top) }",
+    "lathe huge profile": "part a { lathe(profile=[" + ", ".join(f"[{i % 7}, {i}]" for i in range(20_000)) + "]) }",
+    "extrude degenerate": "part a { extrude(polygon=[[0, 0], [0, 0], [0, 0]], h=1) }",
+    "sweep degenerate": "part a { sweep(path=[[0, 0, 0], [0, 0, 0]], r=1) }",
+    "zero everything": "part a { box(size=[0, 0, 0]) sphere(r=0) torus(R=0, r=0) tube(r=0, thickness=0, h=0) }",
+    "scale zero": "scale(0) part a { box(size=[1, 1, 1]) }",
+    "mirror zero": "mirror([0, 0, 0]) part a { box(size=[1, 1, 1]) }",
+    "nested parts": "part a { part b { box(size=[1, 1, 1]) } }",
+    "param override weird": "param n = 4 in [3, 6]\npart a { radial(n=n) box(size=[1, 1, 1]) }",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_inputs_answer_with_diagnostics(name):
+    text = HOSTILE[name]
+    start = time.perf_counter()
+    diagnostics = answer(text)
+    elapsed = time.perf_counter() - start
+    # Measured, not asserted (the suite never fails on wall-clock time): see the -s output.
+    print(f"{name}: {elapsed * 1000:.0f} ms, {[d.code for d in diagnostics][:3]}")
+    if name not in ("whitespace", "comments only", "empty", "crlf", "form feed", "param override weird",
+                    "surrogates", "tiny denormal", "zero everything", "extrude degenerate", "sweep degenerate"):
+        assert any(d.severity == "error" for d in diagnostics), f"{name} should be rejected"
