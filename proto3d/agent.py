@@ -311,6 +311,10 @@ class Agent:
             version.errors = [Diagnostic("E000", "the reply contained no program",
                                          hint="answer with the whole program in a ```pdsl fenced block")]
             version.shape = None
+        elif reply.truncated and not version.ok:
+            version.errors.insert(0, Diagnostic(
+                "E000", "your answer was cut off: it reached the token limit before the program ended",
+                hint="write a shorter program: loops, symmetric, radial and let instead of repeated lines"))
         self.versions.append(version)
         self._save_version(version)
         return version

@@ -204,9 +204,11 @@ def extract_json(text: str):
 
 
 def extract_program(text: str) -> str:
-    """The program in a coder reply: the longest fenced block (```pdsl or any), else the whole text."""
+    """The program in a coder reply: the longest fenced block (```pdsl or any), the rest of an
+    unclosed block (a reply cut off at the token limit), else the whole text."""
     blocks = re.findall(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)```", text, re.S)
-    program = max(blocks, key=len) if blocks else text
+    unclosed = re.search(r"```[A-Za-z0-9_-]*[ \t]*\n(.*)$", text, re.S)
+    program = max(blocks, key=len) if blocks else unclosed.group(1) if unclosed else text
     if not program.strip():
         raise ReplyError("the reply contains no program")
     return program.strip("\n") + "\n"

@@ -126,6 +126,7 @@ class Reply:
     cost: float | None = None
     latency: float = 0.0  # seconds, including retries
     retries: int = 0
+    truncated: bool = False  # the answer hit the completion token limit
 
 
 class Backend(Protocol):
@@ -240,6 +241,7 @@ class OpenAIBackend:
             cost=config.cost(model, prompt_tokens, completion_tokens),
             latency=time.monotonic() - start,
             retries=attempt,
+            truncated=bool(choice and choice.finish_reason == "length"),
         )
 
 

@@ -3,7 +3,8 @@
     with FakeOpenAI(["first reply", Status(429), "second reply"]) as server:
         client = OpenAIBackend(LLMConfig(base_url=server.base_url))
 
-Each request takes the next script entry: a string (the reply text), `Status(code)` (an
+Each request takes the next script entry: a string (the reply text; ending in `<cut>`: the
+reply was cut at the token limit, finish_reason "length"), `Status(code)` (an
 OpenAI-style error body), `Slow(seconds, entry)`, or a callable `(request_json) -> entry`
 that answers from the request; `default` (same kinds) answers once the script is used up.
 Every request is recorded in `server.requests`.
@@ -95,13 +96,15 @@ class FakeOpenAI:
                     headers = {"retry-after": entry.retry_after} if entry.retry_after else {}
                     return self._send(entry.code, {"error": error}, headers)
                 text = str(entry)
+                finish = "length" if text.endswith("<cut>") else "stop"
+                text = text.removesuffix("<cut>")
                 prompt_words = sum(len(_text(m).split()) for m in request.get("messages", []))
                 self._send(200, {
                     "id": f"chatcmpl-{len(fake.requests)}",
                     "object": "chat.completion",
                     "created": 0,
                     "model": request.get("model", ""),
-                    "choices": [{"index": 0, "finish_reason": "stop",
+                    "choices": [{"index": 0, "finish_reason": finish,
                                  "message": {"role": "assistant", "content": text}}],
                     "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
                               "total_tokens": prompt_words + len(text.split())},

@@ -333,3 +333,12 @@ def test_an_arrangement_still_off_count_after_the_retries_is_used(tmp_path):
     summary, requests = run(tmp_path, [BOUNDS, PARTS, short, short, short, fenced(COARSE), fenced(REFINED), ACCEPT])
     assert summary["status"] == "accepted"
     assert len(json.loads((tmp_path / "design" / "arrangement.json").read_text())["instances"]) == 3
+
+
+def test_a_program_cut_off_at_the_token_limit_is_reported_as_such(tmp_path):
+    cut = "```pdsl\n" + COARSE[:120] + "<cut>"
+    summary, requests = run(tmp_path, DESIGN + [cut, fenced(COARSE), fenced(REFINED), ACCEPT])
+    assert summary["status"] == "accepted"
+    repair = prompt_of(requests[4])
+    assert "your answer was cut off" in repair and "write a shorter program" in repair
+    assert (tmp_path / "versions" / "001" / "program.pdsl").read_text() == COARSE[:120] + "\n"

@@ -124,5 +124,6 @@ def test_extract_program():
     two = "Plan:\n```\nx\n```\nProgram:\n```pdsl\nshape \"t\"\npart a { sphere(r=1) }\n```"
     assert extract_program(two) == 'shape "t"\npart a { sphere(r=1) }\n'
     assert extract_program('shape "t"\npart a { sphere(r=1) }') == 'shape "t"\npart a { sphere(r=1) }\n'
+    assert extract_program("```pdsl\npart a { sphere(r=1) }\npart b {") == "part a { sphere(r=1) }\npart b {\n"
     with pytest.raises(ReplyError):
         extract_program("   \n")
