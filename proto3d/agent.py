@@ -34,6 +34,7 @@ from proto3d.agent_schema import (
     extract_program,
     validate,
 )
+from proto3d.compiler import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, text_part
 from proto3d.llm_record import Recorder, ReplayExhausted
@@ -95,7 +96,7 @@ class Version:
     program: str
     errors: list[Diagnostic] = field(default_factory=list)
     lints: list[Diagnostic] = field(default_factory=list)
-    shape: object = None
+    shape: CompiledShape | None = None
     inspection: Inspection | None = None
     verdict: dict | None = None
 
@@ -151,7 +152,7 @@ class Agent:
         self.tools = tools or Toolchain()
         self.progress = progress
         calls = Path(replay_from or run_dir) / "calls"
-        self.recorder = Recorder(calls, None if backend is None else backend)
+        self.recorder = Recorder(calls, backend)
         self.replay_from = replay_from
         self.versions: list[Version] = []
         self.design: dict = {}
@@ -297,27 +298,31 @@ class Agent:
         except ReplyError:
             program = ""
         version = Version(len(self.versions) + 1, step, parent.number if parent else None, program)
-        with self._timed("compile"):
-            try:
-                shape = self.tools.compile(program, PROGRAM)
-            except Proto3dError as exc:
-                version.errors = [d.with_source(program) for d in exc.diagnostics] or [Diagnostic("E000", str(exc))]
-            except Exception as exc:  # a compiler bug must not end the run; it is shown like any error
-                version.errors = [Diagnostic("E999", f"internal compiler error: {type(exc).__name__}: {exc}")]
-            else:
-                version.shape = shape
-                version.lints = [d.with_source(program) for d in shape.diagnostics if d.severity != "error"]
         if not program.strip():
             version.errors = [Diagnostic("E000", "the reply contained no program",
                                          hint="answer with the whole program in a ```pdsl fenced block")]
-            version.shape = None
-        elif reply.truncated and not version.ok:
-            version.errors.insert(0, Diagnostic(
-                "E000", "your answer was cut off: it reached the token limit before the program ended",
-                hint="write a shorter program: loops, symmetric, radial and let instead of repeated lines"))
+        else:
+            with self._timed("compile"):
+                self._compile(version)
+            if reply.truncated and not version.ok:
+                version.errors.insert(0, Diagnostic(
+                    "E000", "your answer was cut off: it reached the token limit before the program ended",
+                    hint="write a shorter program: loops, symmetric, radial and let instead of repeated lines"))
         self.versions.append(version)
         self._save_version(version)
         return version
+
+    def _compile(self, version: Version) -> None:
+        program = version.program
+        try:
+            shape = self.tools.compile(program, PROGRAM)
+        except Proto3dError as exc:
+            version.errors = [d.with_source(program) for d in exc.diagnostics] or [Diagnostic("E000", str(exc))]
+        except Exception as exc:  # a compiler bug must not end the run; it is shown like any error
+            version.errors = [Diagnostic("E999", f"internal compiler error: {type(exc).__name__}: {exc}")]
+        else:
+            version.shape = shape
+            version.lints = [d.with_source(program) for d in shape.diagnostics if d.severity != "error"]
 
     # ---------------------------------------------------------------- inspector
 
