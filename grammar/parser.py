@@ -51,10 +51,13 @@ def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: i
     if size > max_bytes:
         return None, [Diagnostic("E001", f"program is {size} bytes; the limit is {max_bytes}",
                                  Span(1, 1, 1, 2), hint="split the object into fewer, larger primitives")]
+    problems = _text_depth(text, max_depth)  # before parsing: deeply nested input fails fast
+    if problems:
+        return None, [d.with_source(text) for d in problems]
     tree, errors = _parse_reporting_all(text)
     if errors:
         return None, [d.with_source(text) for d in errors]
-    problems = _check_depth(tree, text, max_depth) or _check_tokens(tree, max_string)
+    problems = _tree_depth(tree, max_depth) or _check_tokens(tree, max_string)
     if problems:
         return None, [d.with_source(text) for d in problems]
     statements = tuple(_Builder().statements(tree.children))
@@ -232,18 +235,22 @@ def _unclosed_opener(text: str):
     return stack[-1] if stack else None
 
 
-def _check_depth(tree: Tree, text: str, max_depth: int) -> list[Diagnostic]:
-    """Bracket/brace nesting as written, then tree depth (unary chains), both without recursion."""
+def _text_depth(text: str, max_depth: int) -> list[Diagnostic]:
+    """Bracket/brace nesting as written (strings and comments skipped), without recursion."""
     depth, line, column = 0, 1, 0
-    in_string = None
+    in_string, in_comment = None, False
     for index, c in enumerate(text):
         column += 1
         if c == "\n":
-            line, column, in_string = line + 1, 0, None
+            line, column, in_string, in_comment = line + 1, 0, None, False
+        elif in_comment:
+            continue
         elif in_string:
             in_string = None if c == in_string else in_string
         elif c in "\"'":
             in_string = c
+        elif c == "#" or c == "/" and text.startswith("//", index):
+            in_comment = True
         elif c in "([{":
             depth += 1
             if depth > max_depth:
@@ -252,6 +259,11 @@ def _check_depth(tree: Tree, text: str, max_depth: int) -> list[Diagnostic]:
                                    hint="flatten the structure; name sub-expressions with `let`")]
         elif c in ")]}":
             depth -= 1
+    return []
+
+
+def _tree_depth(tree: Tree, max_depth: int) -> list[Diagnostic]:
+    """Depth of the syntax tree (unary chains, inline transform chains), without recursion."""
     stack = [(tree, 0)]
     while stack:
         node, level = stack.pop()
@@ -289,7 +301,7 @@ def _number_value(text: str) -> tuple[float, bool]:
 
 
 class _Builder:
-    """Lark tree → frozen AST dataclasses (recursion bounded by `_check_depth`)."""
+    """Lark tree → frozen AST dataclasses (recursion bounded by `_tree_depth`)."""
 
     def statements(self, children) -> list:
         return [self.statement(c) for c in children if c is not None]
