@@ -309,13 +309,13 @@ def _place(m, lp, ln, nv, vertices, normals, faces, v0):
 # Flat-faced generators.
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _put(lp, ln, v, x, y, z, nx, ny, nz):
     lp[v, 0], lp[v, 1], lp[v, 2] = x, y, z
     ln[v, 0], ln[v, 1], ln[v, 2] = nx, ny, nz
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _quad(f, k, a, b, c, d):
     f[k, 0], f[k, 1], f[k, 2] = a, b, c
     f[k + 1, 0], f[k + 1, 1], f[k + 1, 2] = a, c, d
@@ -416,7 +416,7 @@ def _rounded_box(h, bevel, q, lp, ln, f):
     f[t + 3, 0], f[t + 3, 1], f[t + 3, 2] = top + c0, top + c2, top + c3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _axis_cos_sin(theta, j, q, quad):
     """cos/sin of a meridian angle, exact on the axes so mirrored corners match bit for bit."""
     if j == 0 or j == q:
@@ -722,7 +722,7 @@ def _lathe_profile(pts):
     return rp, rn, conn, cap
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _single(rp, rn, i):
     """A profile point on the axis with an axial normal needs one vertex, not one per facet."""
     return rp[i, 0] == 0.0 and rn[i, 0] == 0.0
@@ -902,7 +902,7 @@ def _sweep(c, r, n, lp, ln, f):
         if s > 0:
             u = _transport(u, tan[s - 1], tan[s])
         us[s] = u
-        vs[s] = np.cross(tan[s], u)
+        vs[s] = _cross(tan[s], u)
     v = 0
     for i in range(ns):
         a = max(i - 1, 0)
@@ -951,6 +951,11 @@ def _sweep(c, r, n, lp, ln, f):
             t += 1
 
 
+@njit(cache=True, inline="always")
+def _cross(a, b):
+    return np.array((a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]))
+
+
 @njit(cache=True)
 def _perpendicular(t):
     """A unit vector perpendicular to unit t (from the axis least aligned with it)."""
@@ -968,12 +973,12 @@ def _perpendicular(t):
 @njit(cache=True)
 def _transport(u, ta, tb):
     """Rotate u by the smallest rotation taking ta to tb (Rodrigues), re-orthonormalised."""
-    ax = np.cross(ta, tb)
+    ax = _cross(ta, tb)
     s = sqrt(ax[0] * ax[0] + ax[1] * ax[1] + ax[2] * ax[2])
     c = ta[0] * tb[0] + ta[1] * tb[1] + ta[2] * tb[2]
     if s > 1e-12:
         k = ax / s
-        u = u * c + np.cross(k, u) * s + k * ((k[0] * u[0] + k[1] * u[1] + k[2] * u[2]) * (1.0 - c))
+        u = u * c + _cross(k, u) * s + k * ((k[0] * u[0] + k[1] * u[1] + k[2] * u[2]) * (1.0 - c))
     u = u - tb * (u[0] * tb[0] + u[1] * tb[1] + u[2] * tb[2])
     length = sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
     return u / length if length > 1e-9 else _perpendicular(tb)
