@@ -12,9 +12,10 @@ of the offending `part` statement (or primitive) and a concrete fix:
 * W105 degenerate primitive: non-positive size, or a mesh without area or volume.
 
 Contact is decided on the triangles, never on bounding boxes: two instances touch when
-their surfaces come within a tolerance (max(1 mm, 0.5 % of the larger instance's extent),
-which absorbs faceting of curved primitives and rounding in hand-typed numbers) or when
-one primitive lies inside another. Bounding boxes only prune candidate pairs. The exact
+their surfaces come within a tolerance or when one primitive lies inside another. The
+tolerance is max(1 mm, 0.5 % of the larger instance's extent), for rounding in typed
+numbers, plus the faceting error of each side's curved primitives (radius * (1 -
+cos(pi / segments))), since exactly tangent spheres can show a gap once tessellated. Bounding boxes only prune candidate pairs. The exact
 kernels (point-triangle, segment-segment, segment-triangle, triangle-triangle distance,
 generalised winding number) are Numba functions.
 """
@@ -72,7 +73,8 @@ class _Geometry:
     ig: np.ndarray  # (I + 1,) int64
     ilo: np.ndarray  # (I, 3) instance bounding boxes (zeros for empty instances)
     ihi: np.ndarray
-    tol: np.ndarray  # (I,) contact tolerance of each instance
+    base_tol: np.ndarray  # (I,) max(ABS_TOL, REL_TOL * largest extent) of each instance
+    facet: np.ndarray  # (I,) largest faceting error of an instance's curved primitives
     measures: np.ndarray  # (G, 3) area, largest triangle area, enclosed volume of each group
 
     @classmethod
@@ -94,8 +96,18 @@ class _Geometry:
         if len(full):
             ilo[full] = np.minimum.reduceat(glo, ig[full])
             ihi[full] = np.maximum.reduceat(ghi, ig[full])
-        tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
-        return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, tol, _group_measures(tri, gstart))
+        base_tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
+        facet = np.zeros(n_inst)
+        for p in shape.primitives:
+            if 0 <= p.instance_id < n_inst:
+                facet[p.instance_id] = max(facet[p.instance_id], _facet_error(p))
+        return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, base_tol, facet,
+                   _group_measures(tri, gstart))
+
+    @property
+    def tol(self) -> np.ndarray:
+        """(I,) how far an instance may be from a contact and still touch it."""
+        return self.base_tol + self.facet
 
     def has_geometry(self, i: int) -> bool:
         return bool(self.ig[i] < self.ig[i + 1])
@@ -111,6 +123,29 @@ class _Geometry:
         out = np.zeros(len(self.ig) - 1, bool)
         out[owner[solid_group]] = True
         return out
+
+
+_FLAT_KINDS = frozenset({"box", "wedge", "extrude"})
+
+
+def _facet_error(prim) -> float:
+    """How far a faceted surface may sit inside the true one: radius * (1 - cos(pi / segments)).
+
+    Two curved parts placed exactly tangent can show a gap this large on each side once
+    tessellated, so it widens the contact tolerance (and the ground test of W103).
+    """
+    if prim.kind in _FLAT_KINDS:
+        return 0.0
+    params = prim.params
+    radii = [float(np.max(np.abs(params[k]))) for k in ("r", "r1", "r2", "R") if params.get(k) is not None]
+    if "profile" in params:
+        radii.append(float(np.max(np.abs(np.asarray(params["profile"], float)[:, 0]))))
+    if prim.kind == "ellipsoid":
+        radii.append(float(np.max(params["size"])) / 2)
+    if not radii:
+        return 0.0
+    scale = float(np.sqrt((np.asarray(prim.matrix, float)[:3, :3] ** 2).sum(axis=0)).max())
+    return max(radii) * scale * (1.0 - math.cos(math.pi / max(prim.segments, 3)))
 
 
 # --------------------------------------------------------------------------- W105
@@ -155,6 +190,8 @@ def _bad_params(params: dict) -> str | None:
         if name not in params:
             continue
         values = params[name]
+        if values is None:
+            continue
         if isinstance(values, (int, float)):
             if not values > 0:
                 return f"{name} = {_num(values)}"
@@ -180,9 +217,9 @@ def _grounding(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
         return []
     low = int(np.argmin(geo.tlo[:, 2]))
     z = float(geo.tlo[low, 2])
-    if abs(z) <= GROUND_TOL:
-        return []
     owner = _owner_of_triangle(geo, low)
+    if -GROUND_TOL <= z <= GROUND_TOL + geo.facet[owner]:  # facets only ever lift the lowest point
+        return []
     where = "above" if z > 0 else "below"
     return [_warning(
         "W103",
@@ -270,7 +307,8 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, geo.tol, present, MAX_PAIRS)
     if not complete:
         return []
-    pair_tol = np.maximum(geo.tol[pairs[:, 0]], geo.tol[pairs[:, 1]])
+    a, b = pairs[:, 0], pairs[:, 1]
+    pair_tol = np.maximum(geo.base_tol[a], geo.base_tol[b]) + geo.facet[a] + geo.facet[b]
     ground_z = float(geo.tlo[:, 2].min())
     on_ground = present & (geo.ilo[:, 2] <= ground_z + geo.tol)
     root = _connect(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol, on_ground)

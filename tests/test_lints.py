@@ -576,3 +576,21 @@ part flat { box(size=[0.2, 0.2, 0], at=[0, 0, 1]) }
     assert hidden.code == "W104" and hidden.line == 2 and "`gear` is entirely inside `body`" in hidden.message
     assert degenerate.code == "W105" and degenerate.line == 3 and degenerate.column > 1
     assert "size[2] = 0.000" in degenerate.message
+
+
+def test_program_coarse_tangent_spheres_touch_within_their_faceting():
+    # Exactly tangent on paper; with 8 segments the facets leave a gap of about 2 cm.
+    text = """part body { sphere(r=0.2, at=[0, 0, 0.2], segments=8) }
+part head { sphere(r=0.1, at=[D * cos(40), 0, 0.2 + D * sin(40)], segments=8) }
+"""
+    tangent = compiled(text.replace("D", "0.3"))
+    body, head = instance_vertices(tangent, "body"), instance_vertices(tangent, "head")
+    assert np.linalg.norm(body[:, None] - head[None], axis=2).min() > 0.01  # their vertices stay apart
+    assert lints_of(tangent) == []
+    assert codes(lints_of(compiled(text.replace("D", "0.36")))) == ["W101"]
+
+
+def test_program_coarse_wheel_on_its_side_is_grounded():
+    shape = compiled('part wheel { cylinder(r=0.3, h=0.05, rot=[90, 0, 0], at=[0, 0, 0.3], segments=10) }\n')
+    assert shape.vertices[:, 2].min() > 0.01  # a facet, not a vertex, is lowest
+    assert lints_of(shape) == []
