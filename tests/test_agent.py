@@ -16,6 +16,7 @@ from PIL import Image
 
 from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 from proto3d.agent import Agent, Inspection, Toolchain, replay
+from proto3d.compiler import compile_text
 from proto3d.llm import Budget, LLMConfig, ManualBackend, OpenAIBackend
 
 BOUNDS = '{"bounds": [1.0, 0.6, 0.75], "notes": "a dining table"}'
@@ -342,3 +343,22 @@ def test_a_program_cut_off_at_the_token_limit_is_reported_as_such(tmp_path):
     repair = prompt_of(requests[4])
     assert "your answer was cut off" in repair and "write a shorter program" in repair
     assert (tmp_path / "versions" / "001" / "program.pdsl").read_text() == COARSE[:120] + "\n"
+
+
+def test_an_empty_answer_and_a_compiler_crash_are_repaired_like_errors(tmp_path):
+    calls = []
+
+    def flaky_compile(text, filename):
+        calls.append(text)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return compile_text(text, filename=filename)
+
+    tools = Toolchain(compile=flaky_compile, inspect=fake_inspect)
+    script = DESIGN + ["I will think about it.", "", fenced(COARSE), fenced(REFINED), ACCEPT]
+    summary, requests = run(tmp_path, script, tools=tools)
+    assert summary["status"] == "accepted" and summary["versions"] == 4
+    first_repair, second_repair = prompt_of(requests[4]), prompt_of(requests[5])
+    assert "internal compiler error: RuntimeError: boom" in first_repair  # the prose, compiled
+    assert "(the diagnostics name no line)" in first_repair
+    assert "the reply contained no program" in second_repair and "```pdsl fenced block" in second_repair
