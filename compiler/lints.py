@@ -15,9 +15,10 @@ Contact is decided on the triangles, never on bounding boxes: two instances touc
 their surfaces come within a tolerance or when one primitive lies inside another. The
 tolerance is max(1 mm, 0.5 % of the larger instance's extent), for rounding in typed
 numbers, plus the faceting error of each side's curved primitives (radius * (1 -
-cos(pi / segments))), since exactly tangent spheres can show a gap once tessellated. Bounding boxes only prune candidate pairs. The exact
-kernels (point-triangle, segment-segment, segment-triangle, triangle-triangle distance,
-generalised winding number) are Numba functions.
+cos(pi / segments))), since exactly tangent spheres can show a gap once tessellated.
+Bounding boxes only prune candidate pairs. The exact kernels (point-triangle,
+segment-segment, segment-triangle and triangle-triangle distance, generalised winding
+number) are Numba functions.
 """
 from __future__ import annotations
 
@@ -652,16 +653,6 @@ def _winding(p, tri, start, stop):
 
 
 @njit(cache=True)
-def _point_mesh_distance2(p, tri, start, stop):
-    best = np.inf
-    for t in range(start, stop):
-        q = _closest_on_triangle(p, _corner(tri, t, 0), _corner(tri, t, 1), _corner(tri, t, 2))
-        e = _sub(q, p)
-        best = min(best, _dot(e, e))
-    return best
-
-
-@njit(cache=True)
 def _boxes_overlap(lo1, hi1, lo2, hi2, pad):
     for k in range(3):
         if lo1[k] - pad > hi2[k] or lo2[k] - pad > hi1[k]:
@@ -871,39 +862,36 @@ def _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
 
 
 @njit(cache=True)
-def _contained(lo, hi, x, y, eps):
-    for k in range(3):
-        if lo[x, k] < lo[y, k] - eps or hi[x, k] > hi[y, k] + eps:
-            return False
-    return True
-
-
-@njit(cache=True)
 def _hosts(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
     """For each instance, an instance that contains it, or -1.
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
-    Instances already hosted are not tested again.
+    Pairs run by first then second instance, and instances already hosted are not tested
+    again, so n duplicates cost about 2n tests.
     """
     n = lo.shape[0]
     host = np.full(n, -1, np.int64)
-    for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):  # by a, then b: duplicates get hosted early
+    for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
-        if host[a] >= 0 and host[b] >= 0:
-            continue
-        b_in_a = -1  # unknown
-        if host[b] < 0 and solid[b] and _contained(lo, hi, b, a, eps):
-            b_in_a = _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, b, a, eps, samples)
-            if b_in_a == 1:
-                host[b] = a
-        if host[a] < 0 and solid[a] and _contained(lo, hi, a, b, eps):
-            if _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
-                if b_in_a == -1:
-                    b_in_a = solid[b] and _contained(lo, hi, b, a, eps) and _instance_inside(
-                        tri, tlo, thi, gstart, glo, ghi, ig, b, a, eps, samples)
-                if b_in_a == 0:
-                    host[a] = b
+        a_in_b = host[a] < 0 and _held(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, solid, a, b, eps, samples)
+        b_in_a = (host[b] < 0 or a_in_b) and _held(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, solid, b, a,
+                                                    eps, samples)
+        if b_in_a and host[b] < 0:
+            host[b] = a
+        if a_in_b and not b_in_a:
+            host[a] = b
     return host
+
+
+@njit(cache=True)
+def _held(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, solid, x, y, eps, samples):
+    """Whether solid instance x lies inside instance y (boxes first, then the meshes)."""
+    if not solid[x]:
+        return False
+    for k in range(3):
+        if lo[x, k] < lo[y, k] - eps or hi[x, k] > hi[y, k] + eps:
+            return False
+    return _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, x, y, eps, samples)
 
 
 @njit(cache=True)
