@@ -369,7 +369,8 @@ class Agent:
     def _best(self) -> Version | None:
         scored = [v for v in self.versions if v.score is not None]
         if scored:
-            return max(reversed(scored), key=lambda v: v.score)  # ties: the later version
+            # an accepted version wins; then the score; ties go to the later version
+            return max(reversed(scored), key=lambda v: (bool(v.verdict["accept"]), v.score))
         compiled = [v for v in self.versions if v.ok]
         return compiled[-1] if compiled else None
 

@@ -362,3 +362,11 @@ def test_an_empty_answer_and_a_compiler_crash_are_repaired_like_errors(tmp_path)
     assert "internal compiler error: RuntimeError: boom" in first_repair  # the prose, compiled
     assert "(the diagnostics name no line)" in first_repair
     assert "the reply contained no program" in second_repair and "```pdsl fenced block" in second_repair
+
+
+def test_the_accepted_version_is_final_even_if_an_earlier_one_scored_higher(tmp_path):
+    high_reject = REJECT.replace('"score": 4', '"score": 7')
+    script = DESIGN + [fenced(COARSE), fenced(REFINED), high_reject, fenced(THICKER), ACCEPT.replace("8", "6")]
+    summary, _ = run(tmp_path, script)
+    assert summary["status"] == "accepted" and summary["best_version"] == 3 and summary["best_score"] == 6
+    assert (tmp_path / "final" / "program.pdsl").read_text() == THICKER
