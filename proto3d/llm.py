@@ -12,10 +12,14 @@ import os
 import random
 import re
 import time
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 # Roles and the role group whose model they use unless named themselves in [llm.roles].
 ROLE_GROUPS = {
