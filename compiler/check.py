@@ -7,7 +7,8 @@ reporting all of them at once saves repair rounds.
 from __future__ import annotations
 
 from proto3d.compiler.language import (ARG_ALIASES, FUNCTIONS, PLACEMENT, PRIMITIVES, REQUIRED, RESERVED,
-                                       TRANSFORMS, nearest, signature_text, unknown_name_hint)
+                                       TRANSFORMS, nearest, positional_count, signature_text,
+                                       unknown_name_hint)
 from proto3d.grammar import ast
 from proto3d.grammar.diagnostics import Diagnostic, Span
 
@@ -15,16 +16,35 @@ BUILTIN_NAMES = {"pi"}
 
 
 def check_program(program: ast.Program) -> list[Diagnostic]:
-    checker = _Checker()
+    checker = _Checker(_part_labels(program.statements))
     checker.block(program.statements, in_part=False)
     return checker.diagnostics
 
 
+def _part_labels(statements) -> set[str]:
+    labels, stack = set(), list(statements)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, ast.PartStmt):
+            labels.add(s.label)
+        for child in (getattr(s, "block", None), getattr(s, "body", None), getattr(s, "orelse", None)):
+            if isinstance(child, ast.Block):
+                stack.extend(child.body)
+            elif isinstance(child, tuple):
+                stack.extend(child)
+            elif child is not None:
+                stack.append(child)
+        stack.extend(branch for _, branch in getattr(s, "branches", ()))
+    return labels
+
+
 class _Checker:
-    def __init__(self):
+    def __init__(self, all_labels: set[str]):
         self.diagnostics: list[Diagnostic] = []
-        self.scopes: list[set[str]] = [set()]
-        self.parts: set[str] = set()
+        self.scopes: list[dict[str, int]] = [{}]  # name -> line of its definition
+        self.parts: set[str] = set()  # labels built so far
+        self.all_labels = all_labels
+        self.headers: dict[type, int] = {}
 
     def error(self, code: str, message: str, span: Span, expected: str = "", hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(code, message, span, expected=expected, hint=hint))
@@ -33,7 +53,13 @@ class _Checker:
         if name in RESERVED:
             self.error("E202", f"`{name}` is a reserved word and cannot be used as a name", span,
                        hint=f"pick another name, e.g. `{name}_`")
-        self.scopes[-1].add(name)
+        elif name in self.scopes[-1]:
+            self.error("E214", f"`{name}` is already defined at line {self.scopes[-1][name]}", span,
+                       hint="names are constants: pick a new name, or compute the value in one `let`")
+        elif name in self.all_labels:
+            self.error("E215", f"`{name}` is also a part label", span,
+                       hint="names and part labels share one namespace: rename one of them")
+        self.scopes[-1][name] = span.line
 
     def known(self, name: str) -> bool:
         return name in BUILTIN_NAMES or name in self.parts or any(name in s for s in self.scopes)
@@ -42,7 +68,7 @@ class _Checker:
         if owner is not None and not statements:
             self.diagnostics.append(Diagnostic("W106", "empty block: it draws nothing", owner.span,
                                                severity="warning", hint="fill it in or remove it"))
-        self.scopes.append(set())
+        self.scopes.append({})
         for statement in statements:
             self.statement(statement, in_part)
         self.scopes.pop()
@@ -51,6 +77,11 @@ class _Checker:
         if isinstance(s, ast.Block):
             self.block(s.body, in_part)
         elif isinstance(s, (ast.ShapeStmt, ast.BoundsStmt)):
+            keyword = "shape" if isinstance(s, ast.ShapeStmt) else "bounds"
+            if type(s) in self.headers:
+                self.error("E212", f"`{keyword}` is given twice (first at line {self.headers[type(s)]})", s.span,
+                           hint=f"a program has one `{keyword}` statement")
+            self.headers.setdefault(type(s), s.span.line)
             self.expr(s.name if isinstance(s, ast.ShapeStmt) else s.size)
         elif isinstance(s, ast.LetStmt):
             self.expr(s.value)
@@ -70,7 +101,7 @@ class _Checker:
             self.block(s.block.body, in_part=True, owner=s)
             self.parts.add(s.label)
         elif isinstance(s, ast.ForStmt):
-            self.scopes.append(set())
+            self.scopes.append({})
             for var in s.vars:
                 self.expr(var.iterable)
                 self.define(var.name, var.span)
@@ -109,7 +140,7 @@ class _Checker:
         if not in_part:
             self.error("E110", f"`{s.name}` is outside any part", s.name_span,
                        hint="every primitive belongs to a part: wrap it in `part label { … }`")
-        self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span, len(PRIMITIVES[s.name]))
+        self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span, positional_count(s.name))
 
     def arguments(self, name: str, args, params, span: Span, max_positional: int | None = None) -> None:
         names = [p.name for p in params]
@@ -150,8 +181,12 @@ class _Checker:
         while stack:
             node = stack.pop()
             if isinstance(node, ast.Name):
-                if not self.known(node.id):
-                    hint = unknown_name_hint(node.id, set().union(*self.scopes) | self.parts | BUILTIN_NAMES)
+                if not self.known(node.id) and node.id in self.all_labels:
+                    self.error("E209", f"part `{node.id}` is not built yet at this point", node.span,
+                               hint="anchors can only name parts whose block comes earlier in the program")
+                elif not self.known(node.id):
+                    names = {n for scope in self.scopes for n in scope} | self.parts | BUILTIN_NAMES
+                    hint = unknown_name_hint(node.id, names)
                     self.error("E201", f"`{node.id}` is not defined", node.span,
                                hint=hint or "define it with `let` above, or build the part it names first")
             elif isinstance(node, ast.Call):

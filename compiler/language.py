@@ -105,6 +105,11 @@ ARG_ALIASES = {  # argument names models try, with the v1 spelling
 }
 
 
+def positional_count(primitive: str) -> int:
+    """How many leading arguments may be positional: `cylinder(r, h)` only, so `r1`/`r2` are always named."""
+    return 2 if primitive == "cylinder" else len(PRIMITIVES[primitive])
+
+
 def nearest(name: str, candidates) -> str | None:
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
