@@ -142,6 +142,7 @@ class _Evaluator:
         self.steps = 0
         self.triangles = 0
         self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.warnings: list[Diagnostic] = []
 
     # ---- driver ----------------------------------------------------------
     def run(self, program: ast.Program) -> Evaluation:
@@ -152,7 +153,7 @@ class _Evaluator:
             fail("E211", f"no param named `{name}` in this program", Span(),
                  hint=lang.unknown_name_hint(name, self.params) or "declare it with `param`")
         return Evaluation(self.name, self.bounds, self.params, self.parts, self.instances, self.primitives,
-                          self.triangles)
+                          self.triangles, self.warnings)
 
     def step(self, span: Span, amount: int = 1) -> None:
         self.steps += amount
@@ -235,8 +236,11 @@ class _Evaluator:
             self.part_index[s.label] = part_id
             default = parse_color(PALETTE[part_id % len(PALETTE)], s.span)
             self.parts.append(Part(s.label, color or default, [], s.span))
-        elif color is not None and not self.parts[part_id].instance_ids:
-            self.parts[part_id].color = color
+        elif color is not None and color != self.parts[part_id].color:
+            self.warnings.append(Diagnostic(
+                "W107", f"part `{s.label}` already has colour {_hex(self.parts[part_id].color)}; this instance is "
+                f"drawn in {_hex(color)} but the legend keeps the first", s.span, severity="warning",
+                hint="give every instance of a part the same colour, or use another label"))
         part = self.parts[part_id]
         instance = Instance(part_id, len(part.instance_ids), [], s.span)
         part.instance_ids.append(len(self.instances))
@@ -600,6 +604,10 @@ class _Evaluator:
             fail("E204", f"`{e.func}` cannot take {', '.join(type_name(a) for a in args)}", e.span)
 
 
+def _hex(color) -> str:
+    return "#" + "".join(f"{round(c * 255):02x}" for c in color)
+
+
 def _is_int_literal(node) -> bool:
     return isinstance(node, ast.Number) and node.is_int or (
         isinstance(node, ast.Unary) and node.op == "-" and _is_int_literal(node.operand))
@@ -608,6 +616,8 @@ def _is_int_literal(node) -> bool:
 def _equal(a, b) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.all(a == b))
+    if isinstance(a, list) or isinstance(b, list):  # mixed lists may hold vectors: compare item by item
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(_equal, a, b))
     if isinstance(a, bool) != isinstance(b, bool):
         return False
     return a == b
