@@ -46,7 +46,7 @@ def compile_program(program: ast.Program, *, params: dict | None = None,
                                        hint="simplify nesting and loops").with_source(program.text)],
                            program.filename) from None
     shape = assemble(evaluation)
-    warnings = [d for d in diagnostics if d.severity != "error"] + lint(shape)
+    warnings = [d for d in diagnostics if d.severity != "error"] + evaluation.warnings + lint(shape)
     shape.diagnostics = sorted((d.with_source(program.text) for d in warnings), key=lambda d: (d.line, d.column))
     return shape
 

@@ -302,13 +302,14 @@ class _Evaluator:
             frames = [affine(reflection(values["axis"]))]
         elif s.kind == "symmetric":
             frames = self._symmetric(values["axes"], s)
+            self._copies(len(frames), s.span)
         else:  # radial
             n = values["n"]
             if not 1 <= n <= self.limits.max_loop_iterations:
                 fail("E401", f"radial needs n between 1 and {self.limits.max_loop_iterations}", s.span)
+            self._copies(n, s.span)
             frames = [affine(rotation([0, 0, k * 360.0 / n + values["start"]])) @ affine(offset=[values["r"], 0, 0])
                       for k in range(n)]
-            self.iterations += n - 1
         outer = self.matrix
         try:
             for frame in frames:
@@ -316,6 +317,13 @@ class _Evaluator:
                 self.statement(s.body)
         finally:
             self.matrix = outer
+
+    def _copies(self, n: int, span: Span) -> None:
+        """Copies made by radial and symmetric count as loop iterations (checked before they are made)."""
+        self.iterations += n - 1
+        if self.iterations > self.limits.max_loop_iterations:
+            fail("E303", f"more than {self.limits.max_loop_iterations} loop iterations in total", span,
+                 hint="use fewer or smaller loops and repeats")
 
     def _symmetric(self, axes: str, s: ast.TransformStmt) -> list[np.ndarray]:
         axes = axes.lower()

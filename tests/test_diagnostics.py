@@ -140,3 +140,10 @@ def test_cli_check_json_and_exit_codes(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00junk")
     result = run("check", str(binary))
     assert result.returncode == 1 and "UTF-8" in result.stderr
+
+
+def test_conflicting_part_colours_warn():
+    program = ('part p color "red" { box(size=[1, 1, 1], align="bottom") }\n'
+               'part p color "blue" { box(size=[1, 1, 1], at=[0.5, 0, 0], align="bottom") }')
+    (warning,) = check(program)
+    assert (warning.code, warning.line, warning.severity) == ("W107", 2, "warning")
