@@ -33,10 +33,12 @@ PASSES_HELP = "rgb, depth, normal, part, instance, primitive"
 @click.option("--size", type=int, default=512, show_default=True, metavar="PX", help="Image width and height in pixels.")
 @click.option("--passes", default="all", show_default=True, metavar="LIST",
               help=f"Comma-separated outputs to write: {PASSES_HELP}, or all.")
+@click.option("--samples", type=int, default=4, show_default=True, metavar="N",
+              help="Multisampling of the RGB images; 1 is about twice as fast on a CPU, with jagged edges.")
 @click.option("--sheet", is_flag=True, help="Also write sheet.png, the inspector's contact sheet "
               "(views beside part colours, part names, legend, parts no view shows).")
 @click.option("--transparent", is_flag=True, help="Transparent background in the RGB images (RGBA PNGs).")
-def render_command(file, out, views, orbit, elevation, cameras_file, size, passes, sheet, transparent):
+def render_command(file, out, views, orbit, elevation, cameras_file, size, passes, samples, sheet, transparent):
     """Render FILE.pdsl from several views into OUT.
 
     Per view NAME it writes NAME_rgb.png (shaded, anti-aliased), NAME_part.png and
@@ -70,7 +72,7 @@ def render_command(file, out, views, orbit, elevation, cameras_file, size, passe
             chosen = [v.strip() for v in (views or ",".join(renderer.DEFAULT_VIEWS)).split(",") if v.strip()]
         wanted = renderer.ALL_PASSES if passes.strip() == "all" else [p.strip() for p in passes.split(",") if p.strip()]
         background = (1.0, 1.0, 1.0, 0.0) if transparent else (1.0, 1.0, 1.0, 1.0)
-        renders = renderer.render(shape, chosen, size=size, passes=wanted, background=background)
+        renders = renderer.render(shape, chosen, size=size, passes=wanted, background=background, samples=samples)
         renders.save(out)
         if sheet:
             write_atomic(out / "sheet.png", png_bytes(renderer.contact_sheet(shape, renders)))

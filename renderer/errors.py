@@ -13,6 +13,7 @@ BLANK_RENDER = "R007"
 UNKNOWN_PASS = "R008"
 BAD_PIXEL = "R009"
 BAD_OPTION = "R010"
+FORKED = "R011"  # a forked child of a process that already rendered
 
 
 class RenderError(Proto3dError):

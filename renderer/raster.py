@@ -8,13 +8,14 @@ colour. With multisampling on, the colour comes from a second, multisampled draw
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from proto3d.renderer.camera import Camera
-from proto3d.renderer.errors import NO_CONTEXT, render_error
+from proto3d.renderer.errors import FORKED, NO_CONTEXT, render_error
 
 GL_VERSION = 410  # gl_PrimitiveID in a fragment shader without a geometry shader
 DEBIAN_PACKAGES = "libegl1 libgl1-mesa-dri libegl-mesa0"
@@ -97,9 +98,12 @@ class Gpu:
     lock: threading.Lock
     gbuffer_program: object
     color_program: object
+    pid: int  # the process that made the context
 
 
-@functools.cache
+_CREATING = threading.Lock()
+
+
 def gpu() -> Gpu:
     """The process's one context and its compiled programs, created on first use.
 
@@ -108,6 +112,20 @@ def gpu() -> Gpu:
     process-wide resource. The lock exists because a context is current in one thread at
     a time. A failure is not cached, so a later call retries.
     """
+    with _CREATING:
+        g = _create()
+    if g.pid != os.getpid():
+        raise render_error(
+            FORKED,
+            "this process was forked from one that had already rendered; Mesa cannot make a new context here",
+            hint="start worker processes with multiprocessing's 'spawn' or 'forkserver' method, "
+            "or fork before the first render",
+        )
+    return g
+
+
+@functools.cache
+def _create() -> Gpu:
     try:
         import moderngl
 
@@ -123,7 +141,7 @@ def gpu() -> Gpu:
     with ctx:
         gbuffer = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=GBUFFER_SHADER)
         color = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=COLOR_SHADER)
-    return Gpu(ctx, threading.Lock(), gbuffer, color)
+    return Gpu(ctx, threading.Lock(), gbuffer, color, os.getpid())
 
 
 @dataclass
@@ -216,6 +234,8 @@ class Scene:
     def _target(self, W: int, H: int, samples: int):
         """samples 1: the G-buffer; 0: a colour buffer to resolve into; more: multisampled colour."""
         key = (W, H, samples)
+        if any(k[:2] != (W, H) for k in self.targets):  # keep one image size's buffers at a time
+            self.release_targets()
         if key not in self.targets:
             ctx = self.ctx
             if samples == 1:
@@ -230,12 +250,16 @@ class Scene:
                 )
         return self.targets[key]
 
-    def release(self) -> None:
+    def release_targets(self) -> None:
         for fbo in self.targets.values():
             for attachment in (*fbo.color_attachments, fbo.depth_attachment):
                 if attachment is not None:
                     attachment.release()
             fbo.release()
+        self.targets.clear()
+
+    def release(self) -> None:
+        self.release_targets()
         for obj in (*self.vaos.values(), self.colors, self.ibo, self.vbo):
             obj.release()
 

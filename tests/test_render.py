@@ -384,6 +384,33 @@ def test_missing_egl_names_the_packages(monkeypatch):
 
     monkeypatch.setattr(moderngl, "create_standalone_context", fail)
     with pytest.raises(RenderError) as e:
-        raster.gpu.__wrapped__()
+        raster._create.__wrapped__()
     message = e.value.format()
     assert code(e) == "R001" and "libegl1 libgl1-mesa-dri libegl-mesa0" in message and "libEGL.so.1" in message
+
+
+def test_views_of_different_sizes_in_one_call(shape):
+    small, large = (look_at(f"s{n}", [2.0, -2.0, 1.5], [0, 0, 0.4], intrinsics(n), n) for n in (32, 80))
+    r = render(shape, [small, large, named_view("front", shape.bbox, 48)])
+    assert [v.face.shape for v in r.views] == [(32, 32), (80, 80), (48, 48)]
+    assert all(v.rgb.shape[:2] == v.face.shape for v in r.views)
+
+
+def test_a_forked_child_gets_a_clear_error_not_a_hang(shape):
+    """Mesa cannot make a context in a child forked after the parent rendered: say so, with the fix."""
+    import multiprocessing
+
+    render(shape, ["front"], size=32)  # the parent has a context
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        code_, hint = pool.apply(_render_in_child, (shape,))
+    assert code_ == "R011" and "spawn" in hint
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # the fix the hint gives works
+        assert pool.apply(_render_in_child, (shape,)) == ("", "")
+
+
+def _render_in_child(shape):
+    try:
+        render(shape, ["front"], size=32)
+    except RenderError as error:
+        return error.diagnostics[0].code, error.diagnostics[0].hint
+    return "", ""

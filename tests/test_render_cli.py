@@ -51,7 +51,7 @@ def test_render_writes_views_sheet_and_json(tmp_path):
 
 
 def test_orbit_passes_and_camera_reuse(tmp_path):
-    result = run(["--orbit", "3", "--size", "48", "--passes", "part,depth"], tmp_path)
+    result = run(["--orbit", "3", "--size", "48", "--passes", "part,depth", "--samples", "1"], tmp_path)
     assert result.exit_code == 0, result.output
     out = tmp_path / "out"
     assert sorted(p.name for p in out.glob("orbit_000*")) == [
@@ -83,5 +83,5 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
 def test_help_explains_every_option():
     result = CliRunner().invoke(render_command, ["--help"])
     assert result.exit_code == 0
-    for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--sheet", "--transparent"):
+    for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--samples", "--sheet", "--transparent"):
         assert option in result.output
