@@ -8,10 +8,10 @@ winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces 
 of an (r, z) profile, so they share one generator and one counting rule.
 
 One kernel call covers every primitive of every kind: it sizes each primitive, allocates the
-outputs once and fills them (one compiled entry point keeps the cold start short; the same
-call with fill=False serves `triangle_count`). Primitives are processed in input order,
-so the faces of primitive i precede those of primitive i + 1. The counting rule and the
-generators read the same profile, so `triangle_count` is exact by construction.
+outputs once and fills them (few compiled entry points keep the cold start short). Primitives
+are processed in input order, so the faces of primitive i precede those of primitive i + 1.
+The counting rule and the generators read the same profile, so `triangle_count` is exact by
+construction.
 """
 from __future__ import annotations
 
@@ -115,17 +115,14 @@ def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     """Triangulate every primitive (in order) into one mesh in world coordinates."""
     codes, prm, segs, pts, offs = _pack([(p.kind, p.params) for p in primitives], [p.segments for p in primitives])
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
-    _, vertices, normals, faces, face_primitive = _kernel(codes, prm, segs, pts, offs, mats, True)
-    return Tessellation(vertices, normals, faces, face_primitive)
+    return Tessellation(*_kernel(codes, prm, segs, pts, offs, mats))
 
 
 def triangle_count(kind: str, params: dict, segments: int) -> int:
     """Exactly len(tessellate([that primitive]).faces), without tessellating."""
-    codes, prm, segs, pts, offs = _pack([(kind, params)], [segments])
-    return int(_kernel(codes, prm, segs, pts, offs, _IDENTITY, False)[0][0, 1])
-
-
-_IDENTITY = np.eye(4).reshape(1, 4, 4)
+    code, (a, b, c, d), pts = _row(kind, params)
+    # plain floats and ints, so every call matches the one compiled (and cached) signature
+    return _count_one(code, float(a), float(b), float(c), float(d), int(segments), _NO_POINTS if pts is None else pts)
 
 
 def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -190,39 +187,38 @@ def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
 
 
 # ---------------------------------------------------------------------------------------------
-# The kernel: one call sizes every primitive, allocates the outputs once and fills them.
+# Kernels: one call sizes every primitive, allocates the outputs once and fills them; a
+# scalar entry point sizes a single primitive for `triangle_count` (called once per primitive).
 
 
 @njit(cache=True)
-def _kernel(codes, prm, segs, pts, offs, mats, fill):
-    """(counts (N, 2) of vertices and faces, vertices, normals, faces, face_primitive).
-
-    With fill=False only the counts are computed (the outputs are empty).
-    """
+def _kernel(codes, prm, segs, pts, offs, mats):
+    """(vertices, normals, faces, face_primitive) of all primitives, in order."""
     n = len(codes)
     voff = np.zeros(n + 1, dtype=np.int64)
     foff = np.zeros(n + 1, dtype=np.int64)
-    counts = np.zeros((n, 2), dtype=np.int64)
     most = 0
     for i in range(n):
         nv, nf = _size(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]])
-        counts[i, 0], counts[i, 1] = nv, nf
         voff[i + 1], foff[i + 1] = voff[i] + nv, foff[i] + nf
         most = max(most, nv)
-    if not fill:
-        voff[n] = foff[n] = most = 0
     vertices = np.empty((voff[n], 3), dtype=np.float32)
     normals = np.empty((voff[n], 3), dtype=np.float32)
     faces = np.empty((foff[n], 3), dtype=np.int32)
     face_primitive = np.empty(foff[n], dtype=np.int32)
     lp = np.empty((most, 3))  # local positions and normals of one primitive
     ln = np.empty((most, 3))
-    for i in range(n if fill else 0):
+    for i in range(n):
         v0, f0, f1 = voff[i], foff[i], foff[i + 1]
         _generate(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]], lp, ln, faces[f0:f1])
         _place(mats[i], lp, ln, voff[i + 1] - v0, vertices[v0:], normals[v0:], faces[f0:f1], v0)
         face_primitive[f0:f1] = i
-    return counts, vertices, normals, faces, face_primitive
+    return vertices, normals, faces, face_primitive
+
+
+@njit(cache=True)
+def _count_one(code, a, b, c, d, seg, pts):
+    return _size(code, np.array((a, b, c, d)), max(seg, 3), pts)[1]
 
 
 @njit(cache=True)
