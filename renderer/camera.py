@@ -46,6 +46,10 @@ class Camera:
     height: int
 
     def __post_init__(self):
+        name = self.name
+        if not isinstance(name, str) or not 0 < len(name) <= 64 or not name.replace("_", "").replace("-", "").isalnum():
+            # names become file names: nothing that could leave the output folder
+            raise render_error(BAD_CAMERA, f"camera name {name!r} is not a plain name", expected="1 to 64 letters, digits, `_` and `-`")
         _check_dims(self.width, self.height)
         K = _matrix(self.K, (3, 3), "K")
         M = _matrix(self.world_to_camera, (4, 4), "world_to_camera")
@@ -101,10 +105,7 @@ class Camera:
         missing = [k for k in ("width", "height", "K", "world_to_camera") if k not in data]
         if missing:
             raise render_error(BAD_CAMERA, f"camera is missing {', '.join(missing)}", expected="{name, width, height, K, world_to_camera}")
-        name = data.get("name", "camera")
-        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-            raise render_error(BAD_CAMERA, f"camera name {name!r} is not a plain name", expected="letters, digits, `_` and `-`")
-        return cls(name, data["K"], data["world_to_camera"], data["width"], data["height"])
+        return cls(data.get("name", "camera"), data["K"], data["world_to_camera"], data["width"], data["height"])
 
 
 def look_at(name: str, eye, target, K: np.ndarray, size: int) -> Camera:

@@ -322,6 +322,13 @@ def test_hostile_camera_json(data):
     assert code(e) in ("R003", "R004")
 
 
+def test_camera_names_are_plain(shape):
+    for name in ("../x", "a/b", "", "x" * 65, 7, "a b"):
+        with pytest.raises(RenderError) as e:
+            Camera(name, intrinsics(32), np.eye(4), 32, 32)
+        assert code(e) == "R004"
+
+
 def test_camera_json_round_trip(renders):
     for v in renders.views:
         back = Camera.from_json(json.loads(json.dumps(v.camera.to_json())))
