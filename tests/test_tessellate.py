@@ -314,6 +314,10 @@ def rounded_box_volume(size, b):
          lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 360.0)),
         ("lathe", {"profile": np.array([[0.4, 1.5], [0.3, 1.0], [0.8, 0.5], [0.5, 0.0]]), "angle": 100.0},
          lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 100.0)),
+        ("lathe", {"profile": np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0], [0.5, 0.0]]), "angle": 360.0},
+         np.pi * (1.0 - 0.25)),  # a closed profile is a ring, not closed to the axis
+        ("lathe", {"profile": np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0], [0.5, 0.0]]), "angle": 90.0},
+         np.pi * (1.0 - 0.25) / 4),
         ("extrude", {"polygon": np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]]), "h": 0.5},
          polygon_area(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]])) * 0.5),
         ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.3]), "smooth": False},
@@ -576,6 +580,13 @@ def test_face_primitive_ids_follow_input_order(data, kinds):
         np.testing.assert_array_equal(t.faces[t.face_primitive == i], alone.faces + vstart)
         vstart += len(alone.vertices)
     assert vstart == len(t.vertices)
+
+
+def test_integer_parameters_count_like_floats():
+    floats = {"R": 1.0, "r": 0.5, "angle": 90.0, "start": 0.0}
+    assert triangle_count("torus", {"R": 1, "r": 0.5, "angle": 90, "start": 0}, 32) == triangle_count("torus", floats, 32)
+    assert triangle_count("box", {"size": np.array([1, 1, 1]), "bevel": 0}, np.int64(32)) == 12
+    assert triangle_count("lathe", {"profile": np.array([[1, 0], [1, 1]]), "angle": 360}, 8) == 4 * 8
 
 
 def test_empty_input():
