@@ -8,11 +8,14 @@ loop over the grid, `translate` and `part` blocks) timed from text to `CompiledS
 parse, checks, evaluation, Numba tessellation, labels and lints. The trimesh side builds the
 same 6·N meshes with `trimesh.creation.box/cylinder`, `apply_transform` and one
 `trimesh.util.concatenate`, without labels or lints. Both are warm (imports done, kernels
-compiled) and the figure is the median of `--repeat` runs.
+compiled) and each figure is the median of `--repeat` runs, as wall time and as CPU time of
+this process (on a shared, busy machine the CPU time is what an idle machine's wall time
+would be; the ratio uses CPU time).
 
-Then the stages of the 100-chair compile, and the wall time of a cold
-`proto3d compile examples/chair.pdsl` subprocess with a populated Numba cache (one
-warm-up run fills the cache first; the median of `--cold` runs is shown).
+Then the stages of the 100-chair compile, and the time of a cold
+`proto3d compile examples/chair.pdsl` subprocess with a populated Numba cache (one warm-up
+run fills the Numba, Lark and bytecode caches first; the median of `--cold` runs is shown,
+wall and CPU).
 
 Targets (issue 2): 100 chairs parse + compile <= 20 ms warm and >= 20x faster than
 trimesh; a cold CLI compile <= 1.5 s.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -113,19 +117,22 @@ def chairs_trimesh(n: int) -> trimesh.Trimesh:
     return trimesh.util.concatenate(meshes)
 
 
-def median_time(fn, repeat: int) -> float:
-    times = []
+def median_time(fn, repeat: int) -> tuple[float, float]:
+    """Median (wall, CPU) seconds of `repeat` calls."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def check_equivalent(n: int) -> None:
-    """Same bounding box: the two sides really build the same scene."""
+    """Same triangle count and bounding box: the two sides really build the same scene."""
     shape, mesh = compile_text(chairs_program(n)), chairs_trimesh(n)
     assert len(shape.primitives) == 6 * n, len(shape.primitives)
+    assert len(shape.faces) == len(mesh.faces), (len(shape.faces), len(mesh.faces))
     assert not [d for d in shape.diagnostics if d.code in ("W101", "W102")], shape.diagnostics[:3]
     lo, hi = shape.vertices.min(0), shape.vertices.max(0)
     assert np.allclose(lo, mesh.bounds[0], atol=1e-5) and np.allclose(hi, mesh.bounds[1], atol=1e-5), \
@@ -133,15 +140,16 @@ def check_equivalent(n: int) -> None:
 
 
 def compare(sizes, repeat: int) -> None:
-    print(f"{'chairs':>7} {'prims':>6} {'tris':>8} {'pdsl ms':>9} {'trimesh ms':>11} {'ratio':>7}")
+    print(f"{'chairs':>6} {'prims':>6} {'tris':>7} | {'pdsl wall':>9} {'cpu ms':>8} | "
+          f"{'trimesh wall':>12} {'cpu ms':>8} | {'ratio':>6}")
     for n in sizes:
         text = chairs_program(n)
         shape = compile_text(text)  # warm-up: kernels compiled, caches filled
         chairs_trimesh(n)
         ours = median_time(lambda: compile_text(text), repeat)
         theirs = median_time(lambda: chairs_trimesh(n), repeat)
-        print(f"{n:>7} {6 * n:>6} {len(shape.faces):>8} {ours * 1e3:>9.2f} {theirs * 1e3:>11.2f} "
-              f"{theirs / ours:>6.1f}x")
+        print(f"{n:>6} {6 * n:>6} {len(shape.faces):>7} | {ours[0] * 1e3:>9.2f} {ours[1] * 1e3:>8.2f} | "
+              f"{theirs[0] * 1e3:>12.2f} {theirs[1] * 1e3:>8.2f} | {theirs[1] / ours[1]:>5.1f}x")
 
 
 def stages(n: int, repeat: int) -> None:
@@ -160,25 +168,33 @@ def stages(n: int, repeat: int) -> None:
         ("total: compile_text", lambda: compile_text(text)),
     ]
     print(f"\nstages of the {n}-chair compile (median of {repeat}; assemble includes tessellate)")
+    print(f"  {'':<26} {'wall ms':>8} {'cpu ms':>8}")
     for name, fn in rows:
         fn()
-        print(f"  {name:<26} {median_time(fn, repeat) * 1e3:>8.2f} ms")
+        wall, cpu = median_time(fn, repeat)
+        print(f"  {name:<26} {wall * 1e3:>8.2f} {cpu * 1e3:>8.2f}")
 
 
 def cold_cli(runs: int) -> None:
     exe = shutil.which("proto3d", path=os.path.dirname(sys.executable)) or shutil.which("proto3d")
     command = [exe, "compile", str(ROOT / "examples" / "chair.pdsl")] if exe else \
         [sys.executable, "-m", "proto3d.cli", "compile", str(ROOT / "examples" / "chair.pdsl")]
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode compiled
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "chair.glb")
-        times = []
-        for k in range(runs + 1):  # run 0 populates the Numba cache
+        wall, cpu = [], []
+        for k in range(runs + 1):  # run 0 populates the Numba, Lark and bytecode caches
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            subprocess.run(command + ["-o", out], check=True, capture_output=True)
+            subprocess.run(command + ["-o", out], check=True, capture_output=True, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if k:
-                times.append(time.perf_counter() - start)
-    print(f"\ncold `proto3d compile examples/chair.pdsl -o chair.glb` (new process, Numba cache populated): "
-          f"median {statistics.median(times):.2f} s, min {min(times):.2f} s of {runs}")
+                wall.append(time.perf_counter() - start)
+                cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    print(f"\ncold `proto3d compile examples/chair.pdsl -o chair.glb` (new process, caches populated), "
+          f"median of {runs}: wall {statistics.median(wall):.2f} s (min {min(wall):.2f}), "
+          f"CPU {statistics.median(cpu):.2f} s")
 
 
 def main() -> None:
