@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import struct
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from proto3d.compiler.files import write_atomic
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
@@ -59,28 +59,7 @@ def export(shape: CompiledShape, path: str | os.PathLike) -> None:
             )
         )
     for target, data in files.items():
-        _write_atomic(target, data)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the target directory, then os.replace: readers never see a half file.
-
-    The temp file is opened with mode 0o666 so the umask applies as for any new file.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp.exists():
-            tmp.unlink()
-        if isinstance(e, OSError):
-            raise Proto3dError(
-                Diagnostic("E902", f"cannot write {str(path)!r}: {e.strerror or e}", hint="check that the folder exists and is writable")
-            ) from None
-        raise
+        write_atomic(target, data)
 
 
 # ---------------------------------------------------------------------------- shared helpers

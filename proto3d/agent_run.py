@@ -19,23 +19,13 @@ from __future__ import annotations
 import difflib
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from proto3d.compiler.files import write_atomic
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, parents=True)
 
 
 def write_text(path: str | Path, text: str) -> None:

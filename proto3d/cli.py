@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -143,6 +142,7 @@ def check_command(file, as_json, params):
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if a file is not canonically formatted.")
 def fmt_command(files, write, check_only):
     """Print FILES canonically formatted (comments kept)."""
+    from proto3d.compiler.files import write_atomic
     from proto3d.grammar import format_program, parse
 
     unformatted = []
@@ -154,22 +154,12 @@ def fmt_command(files, write, check_only):
                 unformatted.append(file)
         elif write and file != "-":
             if formatted != text:
-                write_atomic(Path(file), formatted.encode())
+                write_atomic(file, formatted)
         else:
             click.echo(formatted, nl=False)
     for file in unformatted:
         click.echo(f"{file}: not formatted", err=True)
     sys.exit(1 if unformatted else 0)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write next to the target then rename, so a failed write never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -1,0 +1,39 @@
+"""Atomic file writes, shared by every stage that writes outputs."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str, *, parents: bool = False) -> Path:
+    """Write a temp file in the target folder, then os.replace: readers never see half a file.
+
+    The temp file is created with mode 0o666 so the umask applies as for any new file. Failures
+    become `Proto3dError` E902 and leave no temp file behind.
+    """
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        if parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise Proto3dError(Diagnostic("E902", f"cannot write {str(path)!r}: {error.strerror or error}",
+                                          hint="check that the folder exists and is writable")) from None
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, value, *, indent: int | None = 1, parents: bool = False) -> Path:
+    return write_atomic(path, json.dumps(value, indent=indent) + "\n", parents=parents)
