@@ -308,8 +308,11 @@ class _Evaluator:
             if not 1 <= n <= self.limits.max_loop_iterations:
                 fail("E401", f"radial needs n between 1 and {self.limits.max_loop_iterations}", s.span)
             self._copies(n, s.span)
-            frames = [affine(rotation([0, 0, k * 360.0 / n + values["start"]])) @ affine(offset=[values["r"], 0, 0])
-                      for k in range(n)]
+            turn = np.radians(np.arange(n) * 360.0 / n + values["start"])  # copy k: Rz(turn) · T(r, 0, 0)
+            c, s_ = np.cos(turn), np.sin(turn)
+            frames = np.zeros((n, 4, 4))
+            frames[:, 0, 0], frames[:, 0, 1], frames[:, 1, 0], frames[:, 1, 1] = c, -s_, s_, c
+            frames[:, 0, 3], frames[:, 1, 3], frames[:, 2, 2], frames[:, 3, 3] = c * values["r"], s_ * values["r"], 1, 1
         outer = self.matrix
         try:
             for frame in frames:
