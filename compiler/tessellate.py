@@ -428,7 +428,7 @@ def _axis_cos_sin(theta, j, q, quad):
 @njit(cache=True)
 def _clean_polygon(pts):
     """Closed polygon from pts[:, :2]: repeated points dropped, counter-clockwise."""
-    poly = _dedupe2(pts[:, :2])
+    poly = _dedupe2(pts[:, :2].copy())
     if len(poly) >= 2 and poly[0, 0] == poly[-1, 0] and poly[0, 1] == poly[-1, 1]:
         poly = poly[:-1]
     if _signed_area(poly) < 0.0:
@@ -515,7 +515,7 @@ def _earclip(poly):
     nxt = np.empty(n, dtype=np.int64)
     for i in range(n):
         prv[i], nxt[i] = (i - 1) % n, (i + 1) % n
-    i, left, t, misses = 0, n, 0, 0
+    i, left, t, misses = nxt[n - 1], n, 0, 0  # start at vertex 0
     while left > 3:
         a, c = prv[i], nxt[i]
         if misses >= left or _is_ear(poly, nxt, a, i, c):
