@@ -19,9 +19,7 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +52,7 @@ class Settings:
     variants: int = 10  # per prototype
     views: int = 8  # per variant
     size: int = 256
-    val: float = 0.2  # fraction of variants (all their views) in the validation split
+    val: float = 0.2  # fraction of each prototype's variants (all their views) in the validation split
     backgrounds: tuple[str, ...] = BACKGROUNDS
     azimuth: tuple[float, float] = (0.0, 360.0)
     elevation: tuple[float, float] = (-10.0, 60.0)
@@ -123,7 +121,7 @@ def slug(text: str) -> str:
 
 
 def rng(settings: Settings, stream: int, *ids: int) -> np.random.Generator:
-    """Streams: 2 = variant look (colours, light, split), 3 = image (camera, exposure, background)."""
+    """Streams: 2 = variant look (colours, light), 3 = image (camera, exposure, background), 4 = split."""
     return np.random.default_rng([settings.seed, stream, *ids])
 
 
@@ -228,7 +226,7 @@ def run_task(task: Task, settings: Settings) -> Result:
                                       "its defaults do not build; the label map is made from the defaults",
                                       hint="make the defaults build every part label the params can produce"), p.file)
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
-    split = "val" if rng(settings, 4, p.key, task.variant).random() < settings.val else "train"
+    split = "val" if task.variant in val_variants(settings, p.key) else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
             "params": variant.params, "split": split, "seed": settings.seed, "size": settings.size, **look}
     records = []
@@ -240,6 +238,12 @@ def run_task(task: Task, settings: Settings) -> Result:
     for record, images in zip(records, render_records(shape, records, task.part_ids)):
         add_images(result, record, images, shape, task.part_ids)
     return result
+
+
+def val_variants(settings: Settings, key: int) -> set[int]:
+    """The prototype's variants in the validation split: round(val * variants) of them, at random."""
+    count = min(math.floor(settings.val * settings.variants + 0.5), settings.variants - 1) if settings.variants > 1 else 0
+    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:count]}
 
 
 def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) -> dict:
@@ -392,22 +396,3 @@ def _rot_x(degrees: float) -> np.ndarray:
 
 def _corners(lo, hi) -> np.ndarray:
     return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64)
-
-
-# ---- files -------------------------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """A temporary file in the same folder, then os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data, indent: int | None = 1) -> None:
-    write_atomic(path, (json.dumps(data, indent=indent) + "\n").encode("utf-8"))

@@ -26,7 +26,8 @@ def sample_command(file, count, seed, out):
     Example:
       proto3d sample examples/stool.pdsl -n 100 --seed 0 -o variants/
     """
-    from proto3d.dataset import slug, write_atomic, write_json
+    from proto3d.compiler.files import write_atomic, write_json
+    from proto3d.dataset import slug
     from proto3d.variants import param_specs, sample_variants, stable_key
 
     text = _read(file)
@@ -36,9 +37,9 @@ def sample_command(file, count, seed, out):
     rows = []
     for v in variants:
         target = f"{name}_{v.index:04d}.pdsl"
-        write_atomic(out / target, v.text.encode("utf-8"))
+        write_atomic(out / target, v.text, parents=True)
         rows.append({"index": v.index, "file": target, "params": v.params})
-    write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows})
+    write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows}, parents=True)
     note = "" if specs else " (the program has no `param`: every variant is the original)"
     click.echo(f"{count} variants of {file} -> {out}{note}")
 

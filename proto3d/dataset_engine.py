@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from proto3d.compiler import compile_text
+from proto3d.compiler.files import write_atomic, write_json
 from proto3d.dataset import (
     FORMAT_VERSION,
     Prototype,
@@ -35,8 +36,6 @@ from proto3d.dataset import (
     plan,
     render_records,
     run_task,
-    write_atomic,
-    write_json,
 )
 from proto3d.grammar import Diagnostic, Proto3dError
 from proto3d.variants import with_defaults
@@ -65,8 +64,8 @@ def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Se
     runner = {"local": _run_local, "ray": _run_ray}[engine]
     for task, result in runner(todo, settings, workers, ray_address, limit):
         for path, data in result.files.items():
-            write_atomic(out / path, data)
-        write_json(out / "tasks" / f"{task.name}.json", result.records, indent=None)  # last: marks the task done
+            write_atomic(out / path, data, parents=True)
+        write_json(out / "tasks" / f"{task.name}.json", result.records, indent=None, parents=True)  # last: marks the task done
         done += len(result.records)
         made += len(result.records)
         if on_progress:
@@ -97,11 +96,13 @@ def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: li
             raise Proto3dError(Diagnostic(
                 "E000", f"{out} holds a dataset made with other settings or prototypes",
                 hint="resume with the same prototypes and options, or write to a new folder"), str(out))
+        for tmp in out.rglob(".*.tmp"):  # half-written files of a killed run
+            tmp.unlink(missing_ok=True)
         return
     out.mkdir(parents=True, exist_ok=True)
     for p in prototypes:
-        write_atomic(out / p.file, p.text.encode("utf-8"))
-    write_json(path, meta)
+        write_atomic(out / p.file, p.text, parents=True)
+    write_json(path, meta, parents=True)
 
 
 # ---- engines -----------------------------------------------------------------------------------
@@ -187,9 +188,9 @@ def finalize(out: Path, tasks: list[Task], label_map: dict) -> dict:
     records = []
     for task in tasks:
         records.extend(json.loads((out / "tasks" / f"{task.name}.json").read_text(encoding="utf-8")))
-    write_json(out / "labels.json", label_map)
+    write_json(out / "labels.json", label_map, parents=True)
     lines = [json.dumps({k: v for k, v in r.items() if k != "annotations"}) for r in records]
-    write_atomic(out / "manifest.jsonl", ("\n".join(lines) + "\n").encode("utf-8"))
+    write_atomic(out / "manifest.jsonl", "\n".join(lines) + "\n", parents=True)
     categories = [{"id": p["id"], "name": p["name"], "supercategory": p["category"]} for p in label_map["parts"]]
     counts = {}
     for split in ("train", "val"):
@@ -244,7 +245,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     for kind, path in record["files"].items():
         data = result.files[path]
         target = into / Path(path).name.replace(".png", f"_{kind}.png")
-        write_atomic(target, data)
+        write_atomic(target, data, parents=True)
         report[kind] = {"path": str(target), "identical": hashlib.sha256(data).hexdigest() == record["sha256"][kind]}
     return report
 

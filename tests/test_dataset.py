@@ -1,0 +1,245 @@
+"""`proto3d dataset`: layout, masks vs the renderer's ID buffers, COCO, manifest, regeneration, resume."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from proto3d.cli import cli
+from proto3d.compiler import compile_text
+from proto3d.dataset import Settings, find_prototypes, plan
+from proto3d.dataset_engine import build_dataset, regenerate
+from proto3d.grammar import Proto3dError
+from proto3d.renderer import Camera, render
+from proto3d.seg_reader import SegmentationSet, decode_png, encode_png, read_png, rle_decode, rle_encode
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+SETTINGS = Settings(seed=5, variants=2, views=2, size=64, val=0.3)
+
+
+def sources(tmp: Path) -> list[str]:
+    """chair and stool (params, one an integer) in a category folder `seating`, and a loose mug."""
+    (tmp / "seating").mkdir()
+    for name in ("chair", "stool"):
+        shutil.copy(EXAMPLES / f"{name}.pdsl", tmp / "seating")
+    return [str(tmp / "seating"), str(EXAMPLES / "mug.pdsl")]
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dataset")
+    paths = sources(tmp)
+    summary = build_dataset(paths, tmp / "out", SETTINGS, workers=1)
+    return paths, tmp / "out", summary
+
+
+def manifest(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def test_layout_and_label_map(made):
+    _, out, summary = made
+    records = manifest(out)
+    assert summary["complete"] and summary["images"] == len(records) == 3 * 2 * 2
+    assert [r["id"] for r in records] == list(range(12))
+    labels = json.loads((out / "labels.json").read_text())
+    assert [c["name"] for c in labels["categories"]] == ["mug", "seating"]  # ImageFolder's sorted class order
+    assert [p["id"] for p in labels["parts"]] == list(range(1, len(labels["parts"]) + 1))
+    seating = {p["label"] for p in labels["parts"] if p["category"] == "seating"}
+    assert seating == {p.label for name in ("chair", "stool")
+                       for p in compile_text((EXAMPLES / f"{name}.pdsl").read_text()).parts}
+    for r in records:
+        image = Image.open(out / r["files"]["image"])
+        assert image.size == (64, 64) and image.mode == "RGB"
+        assert r["files"]["image"] == f"classification/{r['split']}/{r['category']}/{r['id']:07d}.png"
+        assert {x["split"] for x in records if x["variant"] == r["variant"] and x["prototype"] == r["prototype"]} == {r["split"]}
+    assert {r["split"] for r in records} == {"train", "val"}
+    for r in records:  # the masks read the same through Pillow and through the numpy-only reader
+        for kind in ("parts", "instances"):
+            assert np.array_equal(np.array(Image.open(out / r["files"][kind])), read_png(out / r["files"][kind]))
+
+
+def test_masks_agree_with_the_renderers_id_buffers(made):
+    _, out, _ = made
+    labels = json.loads((out / "labels.json").read_text())
+    for r in manifest(out):
+        shape = compile_text((out / r["prototype"]).read_text(), params=r["params"])
+        cam = r["camera"]
+        view = render(shape, [Camera("c", cam["K"], cam["world_to_camera"], cam["width"], cam["height"])],
+                      size=64, passes=["part", "instance"]).views[0]
+        ids = {p["label"]: p["id"] for p in labels["parts"] if p["category"] == r["category"]}
+        lut = np.array([0] + [ids[p.label] for p in shape.parts])
+        parts, instances = read_png(out / r["files"]["parts"]), read_png(out / r["files"]["instances"])
+        assert np.array_equal(parts, lut[view.part]) and np.array_equal(instances, view.instance)
+        assert np.array_equal(parts > 0, instances > 0)
+        image = read_png(out / r["files"]["image"]).astype(int)
+        assert parts.any()
+        for i, inst in enumerate(r["instances"]):  # the record names every instance value
+            assert inst["name"] == shape.instance_name(i) and inst["pixels"] == int((instances == i + 1).sum())
+        # the object, not the background, is what differs from the background colour in a solid image
+        if r["background"]["kind"] == "solid":
+            bg = np.round(np.array(r["background"]["colors"][0]) * 255)
+            assert np.all(np.abs(image[parts == 0] - bg).max(axis=-1)[~_near_object(parts)] <= 1)
+
+
+def _near_object(parts: np.ndarray) -> np.ndarray:
+    """Background pixels next to the object (anti-aliased edges), on the background pixel grid."""
+    near = parts > 0
+    grown = near.copy()
+    for axis in (0, 1):
+        for shift in (1, -1):
+            grown |= np.roll(near, shift, axis=axis)
+    return grown[parts == 0]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools on NumPy 2
+def test_coco_annotations_match_the_masks(made):
+    _, out, _ = made
+    records = {r["id"]: r for r in manifest(out)}
+    labels = json.loads((out / "labels.json").read_text())
+    seen = 0
+    for split in ("train", "val"):
+        coco = json.loads((out / f"coco_{split}.json").read_text())
+        assert {c["id"] for c in coco["categories"]} == {p["id"] for p in labels["parts"]}
+        assert len({a["id"] for a in coco["annotations"]}) == len(coco["annotations"])
+        for a in coco["annotations"]:
+            r = records[a["image_id"]]
+            instances = read_png(out / r["files"]["instances"])
+            mask = instances == a["instance"]
+            assert np.array_equal(rle_decode(a["segmentation"]), mask)
+            assert a["area"] == int(mask.sum()) > 0
+            assert a["category_id"] == int(read_png(out / r["files"]["parts"])[mask][0])
+            x, y, w, h = a["bbox"]
+            assert mask[y : y + h, x : x + w].sum() == a["area"] and mask[y, x : x + w].any() and mask[y : y + h, x].any()
+        visible = sum(len(np.unique(read_png(out / records[i["id"]]["files"]["instances"]))) - 1 for i in coco["images"])
+        assert len(coco["annotations"]) == visible
+        seen += len(coco["images"])
+        try:
+            from pycocotools import mask as cocomask
+            from pycocotools.coco import COCO
+        except ImportError:
+            continue
+        api = COCO(str(out / f"coco_{split}.json"))
+        for a in api.loadAnns(api.getAnnIds()):
+            assert cocomask.area(a["segmentation"]) == a["area"]
+            assert np.array_equal(api.annToMask(a).astype(bool), rle_decode(a["segmentation"]))
+    assert seen == len(records)
+
+
+def test_regenerate_reproduces_the_same_bytes(made, tmp_path):
+    _, out, _ = made
+    for image_id in (0, 7, 11):
+        report = regenerate(out, image_id, tmp_path)
+        assert all(row["identical"] for row in report.values())
+        r = next(r for r in manifest(out) if r["id"] == image_id)
+        assert Path(report["image"]["path"]).read_bytes() == (out / r["files"]["image"]).read_bytes()
+    result = CliRunner().invoke(cli, ["dataset", "-o", str(out), "--regenerate", "3", "--into", str(tmp_path)])
+    assert result.exit_code == 0 and result.output.count("identical") == 3
+    with pytest.raises(Proto3dError, match="no image 99"):
+        regenerate(out, 99, tmp_path)
+
+
+def test_resume_after_an_interruption_loses_and_duplicates_nothing(made, tmp_path):
+    paths, full, _ = made
+    out = tmp_path / "out"
+    first = build_dataset(paths, out, SETTINGS, workers=1, limit=2)  # stops as a kill would, between tasks
+    assert not first["complete"] and first["images"] == 4 and not (out / "manifest.jsonl").exists()
+    # a kill during a task leaves temporary files and images without a record: both are redone
+    (out / "classification" / "train" / "mug").mkdir(parents=True, exist_ok=True)
+    leftover = out / "classification" / "train" / "mug" / ".0000011.png.1234.tmp"
+    leftover.write_bytes(b"half")
+    seen = []
+    second = build_dataset(paths, out, SETTINGS, workers=1, on_progress=lambda done, total: seen.append(done))
+    assert second["complete"] and second["new_images"] == 8 and seen[0] == 4 and seen[-1] == 12
+    assert not leftover.exists()
+    assert (out / "manifest.jsonl").read_bytes() == (full / "manifest.jsonl").read_bytes()
+    for name in ("coco_train.json", "coco_val.json", "labels.json"):
+        assert (out / name).read_bytes() == (full / name).read_bytes()
+    assert len(list((out / "segmentation" / "parts").glob("*.png"))) == 12
+    third = build_dataset(paths, out, SETTINGS, workers=1)
+    assert third["new_images"] == 0 and third["complete"]
+    with pytest.raises(Proto3dError, match="other settings"):
+        build_dataset(paths, out, Settings(seed=6, variants=2, views=2, size=64), workers=1)
+
+
+def test_random_choices_follow_the_seed(made, tmp_path):
+    paths, full, _ = made
+    tasks, _ = plan(find_prototypes(paths), SETTINGS)
+    from proto3d.dataset import run_task
+
+    again = run_task(tasks[0], SETTINGS)
+    recorded = [r for r in manifest(full) if r["id"] in (0, 1)]
+    for r in again.records:
+        r.pop("annotations")
+    assert again.records == recorded
+    other = run_task(tasks[0], Settings(seed=6, variants=2, views=2, size=64))
+    assert other.records[0]["camera"] != recorded[0]["camera"] and other.records[0]["params"] != recorded[0]["params"]
+
+
+def test_find_prototypes(tmp_path):
+    run = tmp_path / "runs" / "office-chair"
+    (run / "final").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "chair.pdsl", run / "final" / "program.pdsl")
+    (run / "run.json").write_text(json.dumps({"category": "office chair"}))
+    (tmp_path / "runs" / "mugs").mkdir()
+    shutil.copy(EXAMPLES / "mug.pdsl", tmp_path / "runs" / "mugs" / "a.pdsl")
+    shutil.copy(EXAMPLES / "mug.pdsl", tmp_path / "runs" / "mugs" / "b.pdsl")
+    found = find_prototypes([tmp_path / "runs", EXAMPLES / "stool.pdsl"])
+    assert [(p.category, p.name) for p in found] == [("mugs", "a"), ("mugs", "b"), ("office chair", "office_chair"),
+                                                     ("stool", "stool")]
+    assert found[2].file == "prototypes/office_chair/office_chair.pdsl"
+    with pytest.raises(Proto3dError, match="no such file"):
+        find_prototypes([tmp_path / "nothing"])
+    with pytest.raises(Proto3dError, match="no prototypes"):
+        (tmp_path / "empty").mkdir()
+        find_prototypes([tmp_path / "empty"])
+
+
+def test_dataset_command(tmp_path):
+    out = tmp_path / "out"
+    args = ["dataset", str(EXAMPLES / "stool.pdsl"), "-o", str(out), "--variants", "1", "--views", "2", "--size", "32",
+            "-j", "1", "-q", "--backgrounds", "noise"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["images"] == 2
+    assert {r["background"]["kind"] for r in manifest(out)} == {"noise"}
+    bad = CliRunner().invoke(cli, args[:-1] + ["plaid"])
+    assert bad.exit_code != 0 and "solid, gradient, noise" in bad.output
+
+
+def test_segmentation_reader(made):
+    _, out, _ = made
+    data = SegmentationSet(out, split="val")
+    assert 0 < len(data) < 12
+    sample = data[0]
+    assert sample["image"].shape == (64, 64, 3) and sample["parts"].dtype == np.uint16
+    assert data.categories[sample["category"]] == sample["record"]["category"]
+    names = {data.part_names[i] for i in np.unique(sample["parts"])}
+    assert "background" in names and all(n == "background" or n.startswith(sample["record"]["category"] + "/") for n in names)
+
+
+def test_png_codec_and_rle_against_pillow_and_pycocotools():
+    rng = np.random.default_rng(0)
+    for array in (rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), rng.integers(0, 65536, (7, 5), dtype=np.uint16),
+                  rng.integers(0, 256, (4, 6, 4), dtype=np.uint8), np.zeros((3, 3), np.uint8)):
+        data = encode_png(array)
+        assert np.array_equal(decode_png(data), array)
+        assert np.array_equal(np.array(Image.open(io.BytesIO(data))).astype(array.dtype), array)
+    with pytest.raises(ValueError):
+        decode_png(b"not a png")
+    masks = [rng.random((h, w)) < p for h, w, p in ((5, 7, 0.5), (1, 1, 1.0), (6, 3, 0.0), (40, 33, 0.9))]
+    for mask in masks:
+        assert np.array_equal(rle_decode(rle_encode(mask)), mask)
+    try:
+        from pycocotools import mask as cocomask
+    except ImportError:
+        return
+    for mask in masks:
+        assert rle_encode(mask)["counts"] == cocomask.encode(np.asfortranarray(mask.astype(np.uint8)))["counts"].decode()
