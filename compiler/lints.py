@@ -339,51 +339,73 @@ def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Dia
 
 def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: np.ndarray,
               ground_z: float) -> list[Diagnostic]:
-    """W101: connected components of the contact graph that do not reach the ground (node n)."""
+    """W101: connected components of the contact graph that do not reach the ground (node n).
+
+    Groups are attached one at a time, the nearest first, to the grounded geometry grown
+    by the groups already attached (Prim's algorithm rooted at the ground): each warning
+    gives the smallest gap that would join that group to something held, so a tower of
+    floating blocks reports each gap once, between neighbours.
+    """
     n = len(shape.instances)
     floating = np.flatnonzero(present & (root[:n] != root[n]))
-    grounded = np.flatnonzero(present & (root[:n] == root[n]))
-    components: dict[int, list[int]] = {}
-    for i in floating:
-        components.setdefault(int(root[i]), []).append(int(i))
-    groups = sorted(components.values())
+    if not len(floating):
+        return []
+    comp = np.full(n, -1)
+    _, comp[floating] = np.unique(root[floating], return_inverse=True)
+    by_comp = floating[np.argsort(comp[floating], kind="stable")]
+    members = [list(map(int, g)) for g in np.split(by_comp, np.flatnonzero(np.diff(comp[by_comp])) + 1)]
+    best = [_ground_support(geo, m, ground_z) for m in members]
+    _improve(geo, best, comp, floating, np.flatnonzero(present & (root[:n] == root[n])))
+    left = set(range(len(members)))
     out = []
-    for members in groups[:MAX_FLOATING]:
-        gap, source, target, p, q = _nearest_support(geo, members, grounded, ground_z)
-        out.append(_floating_warning(shape, members, gap, source, target, p, q))
-    if len(groups) > MAX_FLOATING:
+    while left and len(out) < MAX_FLOATING:
+        c = min(left, key=lambda c: (best[c][0], members[c][0]))
+        left.remove(c)
+        out.append(_floating_warning(shape, members[c], *best[c]))
+        _improve(geo, best, comp, floating[np.isin(comp[floating], list(left))], np.array(members[c]))
+    if left:
         out.append(_warning(
             "W101",
-            f"{len(groups) - MAX_FLOATING} more parts or groups of parts float",
+            f"{len(left)} more parts or groups of parts float",
             Span(),
             "fix the floating parts reported above first; the others are probably placed the same way",
         ))
     return out
 
 
-def _nearest_support(geo: _Geometry, members: list[int], grounded: np.ndarray, ground_z: float):
-    """Smallest gap from a floating component to grounded geometry or to the ground plane.
-
-    Returns (gap, member, target instance or -1 for the ground, point on member, point on target).
-    """
+def _ground_support(geo: _Geometry, members: list[int], ground_z: float):
+    """(gap, member, -1, lowest point, its foot on the ground plane) for a floating group."""
     low = min(members, key=lambda i: geo.ilo[i, 2])
     start, stop = geo.tri_range(low)
     t = start + int(np.argmin(geo.tlo[start:stop, 2]))
     p = geo.tri[t][int(np.argmin(geo.tri[t, :, 2]))]
-    best = (float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z]))
-    for i in members:
-        a0, a1 = geo.tri_range(i)
-        gaps = np.maximum(0.0, np.maximum(geo.ilo[grounded] - geo.ihi[i], geo.ilo[i] - geo.ihi[grounded]))
-        box_dist = np.linalg.norm(gaps, axis=1)
-        for k in np.argsort(box_dist, kind="stable"):
-            if box_dist[k] >= best[0]:
-                break
-            j = int(grounded[k])
+    return float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z])
+
+
+def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> None:
+    """Lower best[comp[s]] = (gap, source, target, p, q) with exact distances from sources to targets.
+
+    Only instance pairs whose boxes are nearer than the best gap so far are measured.
+    """
+    if not len(sources) or not len(targets):
+        return
+    chunk = max(1, 1_000_000 // len(sources))
+    for t0 in range(0, len(targets), chunk):
+        tgt = targets[t0 : t0 + chunk]
+        gaps = np.maximum(geo.ilo[tgt][None] - geo.ihi[sources][:, None], geo.ilo[sources][:, None] - geo.ihi[tgt][None])
+        box_dist = np.linalg.norm(np.maximum(gaps, 0.0), axis=2)
+        bound = np.array([best[c][0] for c in comp[sources]])
+        si, ti = np.nonzero(box_dist < bound[:, None])
+        for k in np.argsort(box_dist[si, ti], kind="stable"):
+            i, j = int(sources[si[k]]), int(tgt[ti[k]])
+            c = comp[i]
+            if box_dist[si[k], ti[k]] >= best[c][0]:
+                continue
+            a0, a1 = geo.tri_range(i)
             b0, b1 = geo.tri_range(j)
-            d, pa, pb = _mesh_distance(geo.tri, geo.tlo, geo.thi, a0, a1, b0, b1, best[0])
-            if d < best[0]:
-                best = (d, i, j, pa, pb)
-    return best
+            d, p, q = _mesh_distance(geo.tri, geo.tlo, geo.thi, a0, a1, b0, b1, best[c][0])
+            if d < best[c][0]:
+                best[c] = (d, i, j, p, q)
 
 
 def _floating_warning(shape, members, gap, source, target, p, q) -> Diagnostic:

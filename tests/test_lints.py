@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proto3d.compiler import lints
 from proto3d.compiler.lints import lint
@@ -451,6 +453,48 @@ def test_too_many_overlapping_pairs_skip_contact_lints_only(monkeypatch):
     assert codes(lint(shape)) == ["W103"]
     monkeypatch.setattr(lints, "MAX_PAIRS", 15)
     assert codes(lint(shape)) == ["W103"] + ["W104"] * 5
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.0005, 0.02, 0.1]), min_size=1, max_size=4), min_size=1, max_size=4),
+       st.randoms(use_true_random=False))
+def test_stacks_float_exactly_above_each_real_gap(stacks, rng):
+    """Towers of boxes: every gap wider than the tolerance starts one floating group of that gap."""
+    instances, expected = [], []
+    for s, gaps in enumerate(stacks):
+        z = 0.0
+        for k, gap in enumerate([0.0] + gaps):
+            z += gap
+            x, w, h = 0.6 * s, rng.uniform(0.05, 0.2), rng.uniform(0.02, 0.1)
+            instances.append((f"s{s}", [box((x - w / 2, -w / 2, z), (x + w / 2, w / 2, z + h))]))
+            z += h
+            if gap > 0.001:
+                expected.append(gap)
+    rng.shuffle(instances)
+    found = lint(build(instances))
+    assert set(codes(found)) <= {"W101"}
+    assert sorted(gap_in(d.message) for d in found) == pytest.approx(sorted(expected), abs=1e-6)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5), st.floats(0, 0.5),
+                          st.floats(0, 0.3), st.floats(0, 0.3), st.floats(0, 0.3), st.booleans()),
+                min_size=1, max_size=8),
+       st.floats(-1, 1), st.floats(-1, 1))
+def test_random_scenes_lint_cleanly_and_ignore_horizontal_moves(specs, dx, dy):
+    def scene(ox, oy):
+        out = []
+        for k, (x, y, z, w, d, h, round_) in enumerate(specs):
+            mesh = prism(x + ox, y + oy, w / 2, z, z + h, n=12) if round_ else box((x + ox, y + oy, z), (x + ox + w, y + oy + d, z + h))
+            out.append((f"p{k % 3}", [mesh]))
+        return build(out)
+
+    found = lint(scene(0, 0))
+    for d in found:
+        assert d.severity == "warning" and d.code in {"W101", "W103", "W104", "W105"} and d.hint
+        assert "nan" not in d.message and "inf" not in d.message
+    moved_found = lint(scene(dx, dy))
+    assert sorted((d.code, d.line) for d in moved_found) == sorted((d.code, d.line) for d in found)
 
 
 # ----------------------------------------------------------------------------- programs
