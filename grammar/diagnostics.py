@@ -47,9 +47,9 @@ class Diagnostic:
         """Attach the offending source line so the diagnostic stands alone."""
         if self.source_line or not self.span.line:
             return self
-        lines = text.splitlines()
+        lines = text.split("\n")  # lines as the parser counts them (splitlines also splits at \f, \r, \u2028…)
         if 0 < self.span.line <= len(lines):
-            return _replace(self, source_line=lines[self.span.line - 1])
+            return _replace(self, source_line=lines[self.span.line - 1].rstrip("\r"))
         return self
 
     def format(self, filename: str = "<input>") -> str:
