@@ -171,9 +171,9 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
     if token.type == "$END":
         opener = _unclosed_opener(text)
         hint = f"`{opener[0]}` opened at line {opener[1]}, column {opener[2]} is never closed" if opener else ""
-        last = text.rstrip().splitlines() or [""]
-        end_line = len(text.rstrip().splitlines()) or 1
-        return Diagnostic("E012", "unexpected end of input", Span(end_line, len(last[-1]) + 1, end_line, len(last[-1]) + 2),
+        lines = text.rstrip().split("\n")  # lines as lark counts them
+        end_line, end_column = len(lines), len(lines[-1]) + 1
+        return Diagnostic("E012", "unexpected end of input", Span(end_line, end_column, end_line, end_column + 1),
                           expected=expected, hint=hint)
     hint = _token_hint(error, text)
     width = max(len(str(token.value)), 1)
@@ -217,7 +217,7 @@ def _token_hint(error: UnexpectedToken, text: str) -> str:
 
 def _unclosed_opener(text: str):
     stack = []
-    for line_no, line in enumerate(text.splitlines(), 1):
+    for line_no, line in enumerate(text.split("\n"), 1):
         in_string = None
         for col, c in enumerate(line, 1):
             if in_string:
