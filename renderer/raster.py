@@ -31,7 +31,6 @@ uniform mat4 world_to_camera;
 uniform mat4 projection;
 in vec3 in_position;
 in vec3 in_normal;
-out vec3 v_camera;
 out vec3 v_normal;
 out vec2 v_light;  // gamma-encoded light for front and back faces
 const vec3 KEY = normalize(vec3(-0.45, -0.65, -0.6));
@@ -47,7 +46,6 @@ void main() {
     vec3 n = mat3(world_to_camera) * in_normal;
     n = length(n) > 0.0 ? normalize(n) : vec3(0.0, 0.0, -1.0);
     vec3 view = normalize(-p.xyz);
-    v_camera = p.xyz;
     v_normal = in_normal;
     v_light = vec2(light(n, view), light(-n, view));
     gl_Position = projection * p;
@@ -66,7 +64,6 @@ vec4 shade(vec2 v_light) {
 
 GBUFFER_SHADER = """
 #version 410
-in vec3 v_camera;
 in vec3 v_normal;
 in vec2 v_light;
 layout(location = 0) out uint face;
@@ -76,7 +73,7 @@ layout(location = 2) out vec4 color;
 void main() {
     vec3 n = length(v_normal) > 0.0 ? normalize(v_normal) : vec3(0.0);
     face = uint(gl_PrimitiveID + 1);
-    geometry = vec4(v_camera.z, gl_FrontFacing ? n : -n);
+    geometry = vec4(1.0 / gl_FragCoord.w, gl_FrontFacing ? n : -n);  // w = camera z: no varying needed
     color = shade(v_light);
 }
 """
@@ -181,7 +178,7 @@ class Scene:
             self.vaos[program] = ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4)
         self.targets: dict[tuple[int, int, int], object] = {}
 
-    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, samples: int) -> Frame:
+    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, samples: int, double_sided: bool) -> Frame:
         ctx = self.ctx
         W, H = camera.width, camera.height
         z = self.bbox_corners @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]
@@ -192,7 +189,10 @@ class Scene:
         view = camera.world_to_camera.T.astype("f4").tobytes()
         projection = _projection(camera.K, W, H, near, far).T.astype("f4").tobytes()
         ctx.enable(ctx.DEPTH_TEST)
-        ctx.disable(ctx.CULL_FACE | ctx.BLEND)
+        ctx.disable(ctx.BLEND)
+        # Faces are counter-clockwise seen from outside (the CompiledShape contract), so back
+        # faces are never the visible surface of a solid; culling them halves a CPU's work.
+        (ctx.disable if double_sided else ctx.enable)(ctx.CULL_FACE)
         ctx.front_face = "cw"  # the projection flips y so that row 0 of a readback is the image's top row
         self.colors.use(0)
 

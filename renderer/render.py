@@ -164,6 +164,7 @@ def render(
     passes: Sequence[str] = ALL_PASSES,
     background=(1.0, 1.0, 1.0, 1.0),
     samples: int = 4,
+    double_sided: bool = False,
 ) -> Renders:
     """Upload `shape` once and render every view. Named views are framed on the shape's bounds.
 
@@ -171,6 +172,8 @@ def render(
     `passes` decides whether the colour image and depth/normals are rendered and read back.
     `samples` is the colour image's multisampling (capped by the driver); 1 renders colour
     in the same draw as the IDs, without anti-aliasing, about twice as fast on a CPU.
+    Back faces are culled (a camera inside a solid sees through its walls); `double_sided`
+    draws them too, for meshes whose winding is not to be trusted, at twice the cost.
     """
     passes = _check_passes(passes)
     if not isinstance(samples, (int, np.integer)) or isinstance(samples, bool) or not 1 <= samples <= 16:
@@ -202,7 +205,7 @@ def render(
             for camera in cameras:
                 frame = scene.draw(
                     camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes,
-                    background=background, samples=samples,
+                    background=background, samples=samples, double_sided=bool(double_sided),
                 )
                 if not frame.face.any():
                     raise render_error(

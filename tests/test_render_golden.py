@@ -88,3 +88,22 @@ def _only_part(shape, part_id):
         shape, faces=shape.faces[keep], face_colors=shape.face_colors[keep], part_id=shape.part_id[keep],
         instance_id=shape.instance_id[keep], primitive_id=shape.primitive_id[keep],
     )
+
+
+@pytest.mark.parametrize("name, make", CASES, ids=[n for n, _ in CASES])
+def test_back_face_culling_hides_only_back_faces(name, make):
+    """Culling relies on the compiler's outward winding: where drawing both sides shows another
+    face, that face must turn its back to the camera (an edge-on fold at a silhouette)."""
+    shape = make()
+    culled = render(shape, VIEWS + ("top",), size=96, passes=["part"])
+    both = render(shape, VIEWS + ("top",), size=96, passes=["part"], double_sided=True)
+    tri = shape.vertices[shape.faces].astype(float)
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    unexplained = 0
+    for a, b in zip(culled.views, both.views):
+        changed = np.nonzero(a.face != b.face)
+        faces = b.face[changed] - 1
+        toward = tri[faces].mean(axis=1) - b.camera.position
+        back = (faces >= 0) & (np.einsum("nk,nk->n", normals[faces], toward) > 0)
+        unexplained += int(np.count_nonzero(~back))
+    assert unexplained <= 2, f"{unexplained} pixels differ where both sides show a front face: faces wound inward?"
