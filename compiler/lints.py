@@ -43,6 +43,7 @@ FLAT_RATIO = 1e-5  # W105: volume / area**1.5 below this is a flat primitive
 MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
 MAX_PAIRS = 200_000  # W101/W104 are skipped beyond this many overlapping instance pairs
 MAX_FLOATING = 20  # W101: floating groups reported one by one, then one summary
+MAX_MEASURED = 200  # W101: floating groups whose gaps are measured (in source order)
 
 
 def lint(shape: CompiledShape) -> list[Diagnostic]:
@@ -347,13 +348,14 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
     floating blocks reports each gap once, between neighbours.
     """
     n = len(shape.instances)
-    floating = np.flatnonzero(present & (root[:n] != root[n]))
-    if not len(floating):
-        return []
+    groups: dict[int, list[int]] = {}
+    for i in np.flatnonzero(present & (root[:n] != root[n])):
+        groups.setdefault(int(root[i]), []).append(int(i))
+    members = list(groups.values())[:MAX_MEASURED]  # a flood of floating groups: measure the first ones
     comp = np.full(n, -1)
-    _, comp[floating] = np.unique(root[floating], return_inverse=True)
-    by_comp = floating[np.argsort(comp[floating], kind="stable")]
-    members = [list(map(int, g)) for g in np.split(by_comp, np.flatnonzero(np.diff(comp[by_comp])) + 1)]
+    for c, m in enumerate(members):
+        comp[m] = c
+    floating = np.flatnonzero(comp >= 0)
     best = [_ground_support(geo, m, ground_z) for m in members]
     _improve(geo, best, comp, floating, np.flatnonzero(present & (root[:n] == root[n])))
     left = set(range(len(members)))
@@ -363,10 +365,10 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
         left.remove(c)
         out.append(_floating_warning(shape, members[c], *best[c]))
         _improve(geo, best, comp, floating[np.isin(comp[floating], list(left))], np.array(members[c]))
-    if left:
+    if len(out) < len(groups):
         out.append(_warning(
             "W101",
-            f"{len(left)} more parts or groups of parts float",
+            f"{len(groups) - len(out)} more parts or groups of parts float",
             Span(),
             "fix the floating parts reported above first; the others are probably placed the same way",
         ))
