@@ -52,6 +52,7 @@ class Settings:
     variants: int = 10  # per prototype
     views: int = 8  # per variant
     size: int = 256
+    samples: int = 4  # colour anti-aliasing samples per pixel (masks are always exact, one sample)
     val: float = 0.2  # fraction of each prototype's variants (all their views) in the validation split
     backgrounds: tuple[str, ...] = BACKGROUNDS
     azimuth: tuple[float, float] = (0.0, 360.0)
@@ -228,7 +229,8 @@ def run_task(task: Task, settings: Settings) -> Result:
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
     split = "val" if task.variant in val_variants(settings, p.key) else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
-            "params": variant.params, "split": split, "seed": settings.seed, "size": settings.size, **look}
+            "params": variant.params, "split": split, "seed": settings.seed, "size": settings.size,
+            "samples": settings.samples, **look}
     records = []
     for view in range(task.views):
         image_id = task.first_id + view
@@ -315,7 +317,8 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) ->
                                  normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32))
     cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
                       r["camera"]["width"], r["camera"]["height"]) for r in records]
-    renders = render(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0))
+    renders = render(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
+                     samples=records[0]["samples"])
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
     out = []
