@@ -440,7 +440,8 @@ class _Program:
     def emit(self, depth: int, text: str) -> None:
         comment = ""
         if self.draw(st.integers(0, 9)) == 0:
-            comment = self.draw(st.sampled_from(["  # note", "  // why", "  #", "  # { not a brace }"]))
+            comment = self.draw(st.sampled_from(["  # note", "  // why", "  #", "  # { not a brace }",
+                                                 "  // " + "([{" * 12, '  # "quoted']))
         if self.draw(st.integers(0, 14)) == 0:
             self.lines.append("    " * depth + self.draw(st.sampled_from(["# a comment", "// another", ""])))
         self.lines.append("    " * depth + text + comment)
@@ -606,7 +607,7 @@ def programs(draw, max_statements: int = 8, budget: int = 16):
     """Source text of a random valid program (`budget` bounds the statements written)."""
     prog = _Program(draw)
     if draw(st.booleans()):
-        prog.lines.append(f'shape "{draw(st.sampled_from(["chair", "thing", "a b"]))}"')
+        prog.lines.append(f'shape "{draw(st.sampled_from(["chair", "thing", "a b", "# not a comment", "[" * 40]))}"')
     if draw(st.booleans()):
         prog.lines.append(f"bounds {draw(vector(0.1, 2))[0]}")
     if draw(st.booleans()):
@@ -618,3 +619,52 @@ def programs(draw, max_statements: int = 8, budget: int = 16):
     prog.part(0)
     prog.body_statements(0, False, n - 1)
     return "\n".join(prog.lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Well-formed but ill-typed expressions: every operator and function on every kind of value.
+
+PRELUDE = """part P { box(size=[0.1, 0.2, 0.3]) }
+let n = 2
+let v = [1, 2, 3]
+let L = [[1, 2], "s", true]
+let S = "tan"
+let B = true
+let pts = [[0, 0], [1, 0], [0, 1]]
+let E = []
+"""
+ATOMS = ["0", "1", "-1", "0.5", "2cm", "90deg", "1e6", "1000001", "1e-300", "1e300", "pi", "true", "false", '""',
+         '"s"', '"#fff"', '"red"', "n", "v", "L", "S", "B", "P", "pts", "E", "P[0]", "[]", "[[]]", "range(3)"]
+FUNCS = ["sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sqrt", "abs", "min", "max", "clamp", "lerp", "floor",
+         "ceil", "round", "len", "range", "norm", "sum"]
+OPS = ["+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
+
+
+def expressions(max_leaves: int = 12):
+    def extend(inner):
+        return st.one_of(
+            st.tuples(st.sampled_from(["-", "+", "not "]), inner).map("".join),
+            st.tuples(inner, st.sampled_from(OPS), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            st.tuples(inner, inner).map(lambda t: f"{t[0]}[{t[1]}]"),
+            st.tuples(inner, st.sampled_from(["x", "y", "z", "top", "size", "min", "w", "foo"]))
+              .map(lambda t: f"{t[0]}.{t[1]}"),
+            st.tuples(st.sampled_from(FUNCS), st.lists(inner, max_size=4)).map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+            st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+        )
+    return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=max_leaves)
+
+
+@st.composite
+def ill_typed_programs(draw):
+    e = draw(expressions())
+    use = draw(st.sampled_from([
+        "let r = {e}", "part q {{ box(size={e}) }}", "part q {{ sphere(r={e}, segments={e}) }}",
+        "for i in {e} {{ }}", "if {e} {{ }}", "translate({e}) part q {{ box(size=[1, 1, 1]) }}",
+        "radial(n={e}) part q {{ box(size=[1, 1, 1]) }}", "part q color {e} {{ box(size=[1, 1, 1]) }}",
+        "scale({e}) part q {{ box(size=[1, 1, 1]) }}", "mirror({e}) part q {{ box(size=[1, 1, 1]) }}",
+        "symmetric({e}) part q {{ box(size=[1, 1, 1]) }}", "shape {e}", "bounds {e}",
+        "param k = {e} in [0, 1]", "part q {{ extrude(polygon={e}, h=1) }}", "part q {{ sweep(path={e}, r={e}) }}",
+        "part q {{ box(size=[1, 1, 1], align={e}) }}", "part q {{ rod(from={e}, to=[1, 1, 1], r=0.1) }}",
+        "part q {{ lathe(profile={e}) }}", "part q {{ torus(R=1, r=0.1, angle={e}) }}",
+    ]))
+    return PRELUDE + use.format(e=e) + "\n"

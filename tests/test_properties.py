@@ -11,6 +11,7 @@ exercised here through `check` on the mutants), which keeps the file fast.
 """
 from __future__ import annotations
 
+import os
 import random
 import re
 import time
@@ -25,12 +26,14 @@ from proto3d.compiler import build, check, compile_text
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar import format_program, parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
-from strategies import (ANCHORS, PrimSpec, anchor_point, compose, euler, homogeneous, pivot, primitive_specs,
-                        programs, reference_bounds, wrappers)
+from strategies import (ANCHORS, PrimSpec, anchor_point, compose, euler, homogeneous, ill_typed_programs, pivot,
+                        primitive_specs, programs, reference_bounds, wrappers)
 
 
 
 def fast(examples: int) -> settings:
+    """Few examples by default (CI); PROTO3D_PROPERTY_SCALE=20 for a long bug hunt."""
+    examples = int(examples * float(os.environ.get("PROTO3D_PROPERTY_SCALE", "1")))
     return settings(max_examples=examples, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -255,8 +258,9 @@ CHARS = st.sampled_from(list('{}[]()",=#./*-+<>!:;\' \n\t\x00\r\x0bé€🙂\\`$
 
 
 def assert_diagnostics(diagnostics, text: str) -> None:
+    """Codes, messages, and positions that point into the text (lines counted by \n, as the parser does)."""
     assert isinstance(diagnostics, list)
-    n_lines = text.count("\n") + 1
+    lines = text.split("\n")
     for d in diagnostics:
         assert isinstance(d, Diagnostic)
         assert CODE.match(d.code), d
@@ -264,10 +268,11 @@ def assert_diagnostics(diagnostics, text: str) -> None:
         assert d.severity in ("error", "warning"), d
         s = d.span
         if s.line:
-            assert 1 <= s.line <= n_lines + 1 and s.column >= 1, d
+            assert 1 <= s.line <= len(lines) and 1 <= s.column <= len(lines[s.line - 1]) + 1, d
             assert (s.end_line, s.end_column) >= (s.line, s.column), d
+            assert d.source_line in ("", lines[s.line - 1].rstrip("\r")), d
         else:
-            assert s.column == 0, d
+            assert s.column == 0 and not d.source_line, d
         d.format("x.pdsl")
         d.to_json()
 
@@ -420,3 +425,9 @@ def test_hostile_inputs_answer_with_diagnostics(name):
     if name not in ("whitespace", "comments only", "empty", "crlf", "form feed", "param override weird",
                     "surrogates", "tiny denormal", "zero everything", "extrude degenerate", "sweep degenerate"):
         assert any(d.severity == "error" for d in diagnostics), f"{name} should be rejected"
+
+
+@fast(150)
+@given(ill_typed_programs())
+def test_ill_typed_expressions_only_give_diagnostics(text):
+    answer(text)
