@@ -74,7 +74,7 @@ def time_proto3d(shape: CompiledShape, views: int, size: int, samples: int) -> t
     started, cpu = time.perf_counter(), time.process_time()
     renders = render(shape, cameras, size=size, passes=ALL_PASSES, samples=samples)
     for view in renders.views:  # the id lookups are lazy: pay for them here
-        view.part, view.instance, view.primitive
+        _ = view.part, view.instance, view.primitive
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return views / wall, 1000 * cpu / views
 

@@ -90,7 +90,7 @@ def _label_parts(draw, shape, renders, view, font, origin, scale, size) -> None:
     """Write each visible part's label at the visible centre of its most visible instance."""
     instance_counts = renders.instance_counts(view.name)
     placed: list[tuple[int, int, int, int]] = []
-    for part_id, part in enumerate(shape.parts):
+    for part in shape.parts:
         counts = [(instance_counts[i], i) for i in part.instance_ids]
         best_count, best = max(counts) if counts else (0, -1)
         if best_count == 0:
