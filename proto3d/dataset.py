@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from proto3d.compiler import CompiledShape, compile_text
-from proto3d.grammar import Diagnostic, Proto3dError
+from proto3d.compiler import CompiledShape, compile_program
+from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
 from proto3d.seg_reader import encode_png, rle_encode
 from proto3d.variants import draw_variant, stable_key
 
@@ -103,7 +103,8 @@ class Task:
     variant: int
     first_id: int
     views: int
-    specs: dict  # the prototype's param specs (compiled once by the planner)
+    program: Program  # the prototype parsed (once, by the planner)
+    specs: dict  # its param specs
     part_ids: dict  # part label -> global part id, for this prototype's category
 
     @property
@@ -183,9 +184,10 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
     Categories are sorted by folder name, as torchvision's ImageFolder numbers its classes; part
     ids are global (1..P over all categories, 0 = background) in order of first appearance.
     """
-    specs, labels = {}, {}
+    programs, specs, labels = {}, {}, {}
     for p in prototypes:
-        shape = compile_text(p.text, filename=p.file)
+        programs[p] = parse(p.text, p.file)
+        shape = compile_program(programs[p])
         specs[p] = shape.params
         for part in shape.parts:
             labels.setdefault(p.category, {}).setdefault(part.label, None)
@@ -210,7 +212,7 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
     tasks, next_id = [], 0
     for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
         for v in range(settings.variants):
-            tasks.append(Task(p, v, next_id, settings.views, specs[p], part_ids[p.category]))
+            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], part_ids[p.category]))
             next_id += settings.views
     return tasks, label_map
 
@@ -220,7 +222,7 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
 def run_task(task: Task, settings: Settings) -> Result:
     """Compile the variant, render its views, encode the files: no file access, safe in any worker."""
     p = task.prototype
-    variant, shape = draw_variant(p.text, task.specs, settings.seed, p.key, task.variant, p.file)
+    params, shape = draw_variant(task.program, task.specs, settings.seed, p.key, task.variant)
     unknown = [part.label for part in shape.parts if part.label not in task.part_ids]
     if unknown:
         raise Proto3dError(Diagnostic("E000", f"variant {task.variant} of {p.file} has part `{unknown[0]}`, which "
@@ -229,7 +231,7 @@ def run_task(task: Task, settings: Settings) -> Result:
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
     split = "val" if task.variant in val_variants(settings, p.key) else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
-            "params": variant.params, "split": split, "seed": settings.seed, "size": settings.size,
+            "params": params, "split": split, "seed": settings.seed, "size": settings.size,
             "samples": settings.samples, **look}
     records = []
     for view in range(task.views):

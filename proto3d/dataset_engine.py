@@ -18,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -38,7 +39,6 @@ from proto3d.dataset import (
     run_task,
 )
 from proto3d.grammar import Diagnostic, Proto3dError
-from proto3d.variants import with_defaults
 
 ENGINES = ("local", "ray")
 
@@ -115,7 +115,8 @@ def _run_local(tasks: list[Task], settings: Settings, workers: int | None, _addr
         for task in tasks:
             yield task, _call(task, settings)
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts) as pool:
         pending, queue = {}, iter(tasks)
         try:
             while True:
@@ -165,6 +166,11 @@ def _run_ray(tasks: list[Task], settings: Settings, workers: int | None, address
         for ref in pending:
             ray.cancel(ref)
         raise
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: only the driver handles it (and stops the pool)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _call(task: Task, settings: Settings):
@@ -235,8 +241,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
         raise Proto3dError(Diagnostic("E000", f"{record['prototype']} changed since image {image_id} was made"), str(out))
     labels = json.loads((out / "labels.json").read_text(encoding="utf-8")) if (out / "labels.json").exists() else None
-    program = with_defaults(text, record["params"], record["prototype"]) if record["params"] else text
-    shape = compile_text(program, filename=record["prototype"])  # as the worker compiled it
+    shape = compile_text(text, params=record["params"], filename=record["prototype"])  # as the worker compiled it
     part_ids = _part_ids(out, record, labels)
     result = Result()
     add_images(result, dict(record), render_records(shape, [record], part_ids)[0], shape, part_ids)

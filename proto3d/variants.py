@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from proto3d.compiler import CompiledShape, compile_text
-from proto3d.grammar import Diagnostic, Proto3dError, parse
+from proto3d.compiler import CompiledShape, compile_program, compile_text
+from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
 from proto3d.grammar.ast import ParamStmt
 
 MAX_ATTEMPTS = 20  # redraws of a variant whose values make the program fail (e.g. a limit)
@@ -77,27 +77,34 @@ def sample_variants(text: str, n: int, seed: int = 0, *, key: int = 0, start: in
 
     A program without params has one variant, its defaults; asking for more repeats it.
     """
-    specs = param_specs(text, filename)
-    return [draw_variant(text, specs, seed, key, index, filename)[0] for index in range(start, start + n)]
+    program = parse(text, filename)
+    specs = compile_program(program).params
+    out = []
+    for index in range(start, start + n):
+        params, _ = draw_variant(program, specs, seed, key, index)
+        out.append(Variant(index, params, with_defaults(text, params, filename) if params else text))
+    return out
 
 
-def draw_variant(text: str, specs: dict, seed: int, key: int, index: int,
-                 filename: str = "<input>") -> tuple[Variant, CompiledShape]:
-    """Variant `index` and its compiled shape (`specs` from `param_specs`, computed once by the caller)."""
+def draw_variant(program: Program, specs: dict, seed: int, key: int, index: int) -> tuple[dict, CompiledShape]:
+    """The params of variant `index` and its compiled shape.
+
+    `specs` are the program's param specs (`compile_program(program).params`, computed once by
+    the caller). Compiling with the params as overrides gives the same shape as compiling the
+    program rewritten by `with_defaults`, without parsing again.
+    """
     error = None
     for attempt in range(MAX_ATTEMPTS):
         params = draw_params(specs, variant_rng(seed, key, index, attempt))
-        program = with_defaults(text, params, filename) if params else text
         try:
-            shape = compile_text(program, filename=filename)
+            return params, compile_program(program, params=params)
         except Proto3dError as exc:
             error = exc
-            continue
-        return Variant(index, params, program), shape
     first = error.diagnostics[0]
     raise Proto3dError(dataclasses.replace(
         first, message=f"variant {index}: no draw of the params compiled in {MAX_ATTEMPTS} attempts; last error: "
-                       f"{first.message}", hint="narrow the param ranges to values the program handles"), filename)
+                       f"{first.message}", hint="narrow the param ranges to values the program handles"),
+        program.filename)
 
 
 def _params(node):
