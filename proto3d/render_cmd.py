@@ -11,7 +11,8 @@ from proto3d import renderer
 from proto3d.compiler import compile_text
 from proto3d.grammar.diagnostics import Proto3dError
 from proto3d.renderer.errors import BAD_CAMERA, render_error
-from proto3d.renderer.save import png_bytes, write_atomic
+from proto3d.compiler.files import write_atomic
+from proto3d.renderer.save import png_bytes
 
 PASSES_HELP = "rgb, depth, normal, part, instance, primitive"
 

@@ -1,37 +1,23 @@
 """Writing renders to a folder: PNGs to look at, lossless 16-bit PNGs and .npz to compute with.
 
-Every file is written to a temporary name in the same folder and renamed into place, so a
-reader never sees a half-written file.
+Every file goes through the project's one atomic writer (a temporary file in the same
+folder, then a rename), so a reader never sees a half-written file.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from proto3d.renderer.camera import CONVENTION
+from proto3d.compiler.files import write_atomic
 from proto3d.renderer.errors import BAD_OPTION, render_error
 from proto3d.renderer.palette import colorize, hex_color, palette
 
 DEPTH_SCALE = 1000  # depth PNGs hold millimetres (uint16, 0 = background, clipped at 65.535 m)
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def png_bytes(array_or_image) -> bytes:

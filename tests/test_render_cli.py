@@ -85,3 +85,11 @@ def test_help_explains_every_option():
     assert result.exit_code == 0
     for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--samples", "--sheet", "--transparent"):
         assert option in result.output
+
+
+def test_unwritable_output_is_a_message(tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    src = tmp_path / "chair.pdsl"
+    src.write_text(CHAIR)
+    result = CliRunner().invoke(render_command, [str(src), "-o", str(tmp_path / "blocker" / "out"), "--size", "32"])
+    assert result.exit_code == 1 and "cannot create output folder" in result.output and "Traceback" not in result.output
