@@ -492,6 +492,11 @@ class _Program:
         text = spec.text()
         if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
             text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
+        if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
+            pieces = text.split(", ")
+            glue = [self.draw(st.sampled_from([", ", ",\n", ",  # arg\n", ", // (\n"])) for _ in pieces[1:]]
+            text = pieces[0] + "".join(g + ("    " * (depth + 2) if g.endswith("\n") else "") + p
+                                       for g, p in zip(glue, pieces[1:]))
         self.emit(depth, text)
 
     def let(self, depth: int) -> None:
@@ -514,7 +519,7 @@ class _Program:
 
     def statement(self, depth: int, in_part: bool) -> None:
         draw = self.draw
-        options = ["let", "transform", "for", "if"] if depth < 3 else ["let"]
+        options = ["let", "transform", "for", "if", "block"] if depth < 3 else ["let"]
         options += ["primitive"] * 3 if in_part else ["part"] * 3
         kind = draw(st.sampled_from(options))
         if kind == "primitive":
@@ -523,6 +528,11 @@ class _Program:
             self.let(depth)
         elif kind == "part":
             self.part(depth)
+        elif kind == "block":  # a bare block: a scope of its own (after a `let`: after a call it is the call's block)
+            self.let(depth)
+            self.open(depth, "")
+            self.body_statements(depth + 1, in_part, draw(st.integers(0, 2)))
+            self.close(depth)
         elif kind == "transform":
             outer = self.mult
             heads = []
@@ -530,10 +540,16 @@ class _Program:
                 text, copies = self.transform_head()
                 heads.append(text)
                 self.mult *= copies
-            if draw(st.booleans()):
-                self.open(depth, " ".join(heads))
+            style = draw(st.sampled_from(["block", "block", "if", "inline"]))
+            if style != "inline":  # a block, or a chain onto an `if` statement
+                self.open(depth, " ".join(heads) + (" if 1 < 2" if style == "if" else ""))
                 self.body_statements(depth + 1, in_part, draw(st.integers(1, 3)))
                 self.close(depth)
+                if style == "if" and draw(st.booleans()):
+                    self.lines[-1] += " else {"
+                    self.scopes.append([])
+                    self.body_statements_dead(depth + 1, in_part)
+                    self.close(depth)
             elif in_part:
                 spec = draw(primitive_specs())
                 self.emit(depth, " ".join(heads) + " " + spec.text())
