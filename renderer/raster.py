@@ -179,6 +179,7 @@ class Scene:
         self.targets: dict[tuple[int, int, int], object] = {}
 
     def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, samples: int, double_sided: bool) -> Frame:
+        """Render one view and read back what was asked for; near and far hug the shape's bounds."""
         ctx = self.ctx
         W, H = camera.width, camera.height
         z = self.bbox_corners @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]
