@@ -15,9 +15,9 @@ construction.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import cos, pi, sin, sqrt
-from typing import Sequence
 
 import numpy as np
 from numba import njit
@@ -235,8 +235,8 @@ def _size(code, prm, seg, pts):
         poly = _clean_polygon(pts)
         if len(poly) < 3:
             return 0, 0
-        cp, cn, conn = _outline(poly, True)
-        return 2 * len(cp) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
+        columns = _outline(poly, True)[0]
+        return 2 * len(columns) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
     if code == SWEEP:
         c, r = _sweep_path(pts, prm[0] > 0.0)
         if len(c) < 2:
@@ -246,7 +246,7 @@ def _size(code, prm, seg, pts):
         for i in range(len(c) - 1):
             bands += (r[i] != 0.0) + (r[i + 1] != 0.0)
         return len(c) * seg + caps * (seg + 1), seg * (bands + caps)
-    rp, rn, conn, cap, n, full, a0, span, sc = _revolution(code, prm, seg, pts)
+    rp, rn, conn, cap, n, full = _revolution(code, prm, seg, pts)[:6]
     return _revolve_size(rp, rn, conn, cap, n, full)
 
 
