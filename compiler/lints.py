@@ -100,9 +100,12 @@ class _Geometry:
             ihi[full] = np.maximum.reduceat(ghi, ig[full])
         base_tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
         facet = np.zeros(n_inst)
-        for p in shape.primitives:
-            if 0 <= p.instance_id < n_inst:
-                facet[p.instance_id] = max(facet[p.instance_id], _facet_error(p))
+        if shape.primitives:
+            linear = np.array([p.matrix for p in shape.primitives], dtype=float)[:, :3, :3]
+            scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
+            for p, s in zip(shape.primitives, scale):
+                if 0 <= p.instance_id < n_inst:
+                    facet[p.instance_id] = max(facet[p.instance_id], s * _facet_error(p))
         return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, base_tol, facet,
                    _group_measures(tri, gstart))
 
@@ -133,21 +136,24 @@ _FLAT_KINDS = frozenset({"box", "wedge", "extrude"})
 def _facet_error(prim) -> float:
     """How far a faceted surface may sit inside the true one: radius * (1 - cos(pi / segments)).
 
+    In local units; the caller multiplies by the primitive's largest scale factor.
+
     Two curved parts placed exactly tangent can show a gap this large on each side once
     tessellated, so it widens the contact tolerance (and the ground test of W103).
     """
     if prim.kind in _FLAT_KINDS:
         return 0.0
     params = prim.params
-    radii = [float(np.max(np.abs(params[k]))) for k in ("r", "r1", "r2", "R") if params.get(k) is not None]
+    radius = 0.0
+    for key in ("r", "r1", "r2", "R"):
+        value = params.get(key)
+        if value is not None:
+            radius = max(radius, abs(value) if isinstance(value, (int, float)) else float(np.max(np.abs(value))))
     if "profile" in params:
-        radii.append(float(np.max(np.abs(np.asarray(params["profile"], float)[:, 0]))))
+        radius = max(radius, float(np.max(np.abs(np.asarray(params["profile"], float)[:, 0]))))
     if prim.kind == "ellipsoid":
-        radii.append(float(np.max(params["size"])) / 2)
-    if not radii:
-        return 0.0
-    scale = float(np.sqrt((np.asarray(prim.matrix, float)[:3, :3] ** 2).sum(axis=0)).max())
-    return max(radii) * scale * (1.0 - math.cos(math.pi / max(prim.segments, 3)))
+        radius = max(radius, float(np.max(params["size"])) / 2)
+    return radius * (1.0 - math.cos(math.pi / max(prim.segments, 3)))
 
 
 # --------------------------------------------------------------------------- W105
@@ -394,7 +400,8 @@ def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, 
     chunk = max(1, 1_000_000 // len(sources))
     for t0 in range(0, len(targets), chunk):
         tgt = targets[t0 : t0 + chunk]
-        gaps = np.maximum(geo.ilo[tgt][None] - geo.ihi[sources][:, None], geo.ilo[sources][:, None] - geo.ihi[tgt][None])
+        gaps = np.maximum(geo.ilo[tgt][None] - geo.ihi[sources][:, None],
+                          geo.ilo[sources][:, None] - geo.ihi[tgt][None])
         box_dist = np.linalg.norm(np.maximum(gaps, 0.0), axis=2)
         bound = np.array([best[c][0] for c in comp[sources]])
         si, ti = np.nonzero(box_dist < bound[:, None])

@@ -373,13 +373,15 @@ def test_part_poking_out_is_not_hidden():
 
 
 def test_duplicate_instances_report_only_the_later_one():
-    shape = build([("seat", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.4))]), ("seat", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.4))])])
+    seat = box((-0.2, -0.2, 0), (0.2, 0.2, 0.4))
+    shape = build([("seat", [seat]), ("seat", [seat])])
     d = the(lint(shape), "W104")
     assert "`seat.1` is entirely inside `seat.0`" in d.message
 
 
 def test_flush_part_inside_counts_as_hidden():
-    shape = build([("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]), ("panel", [box((-0.5, -0.2, 0.2), (-0.4, 0.2, 0.8))])])
+    shape = build([("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]),
+                   ("panel", [box((-0.5, -0.2, 0.2), (-0.4, 0.2, 0.8))])])
     assert codes(lint(shape)) == ["W104"]
 
 
@@ -387,7 +389,8 @@ def test_flush_part_inside_counts_as_hidden():
 
 
 def test_zero_height_box_is_degenerate():
-    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]), ("sheet", [box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))])])
+    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+                   ("sheet", [box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))])])
     d = the(lint(shape), "W105")
     assert "`box` in part `sheet`" in d.message and "size[2] = 0.000" in d.message
     assert d.span == shape.primitives[1].span
@@ -395,13 +398,15 @@ def test_zero_height_box_is_degenerate():
 
 def test_flat_geometry_without_bad_params_is_degenerate():
     v, f, kind, _ = box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))
-    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]), ("sheet", [(v, f, kind, {"size": [0.4, 0.4, 0.1]})])])
+    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+                   ("sheet", [(v, f, kind, {"size": [0.4, 0.4, 0.1]})])])
     assert "encloses no volume" in the(lint(shape), "W105").message
 
 
 def test_collapsed_triangles_are_degenerate():
     v, f, kind, _ = box((0, 0, 0), (0.1, 0.1, 0.1))
-    shape = build([("dot", [(v * 0 + 0.05, f, kind, {"size": [0.1, 0.1, 0.1]})]), ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))])])
+    shape = build([("dot", [(v * 0 + 0.05, f, kind, {"size": [0.1, 0.1, 0.1]})]),
+                   ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))])])
     assert "zero area" in the(lint(shape), "W105").message
 
 
@@ -456,7 +461,8 @@ def test_too_many_overlapping_pairs_skip_contact_lints_only(monkeypatch):
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.0005, 0.02, 0.1]), min_size=1, max_size=4), min_size=1, max_size=4),
+@given(st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.0005, 0.02, 0.1]), min_size=1, max_size=4),
+                min_size=1, max_size=4),
        st.randoms(use_true_random=False))
 def test_stacks_float_exactly_above_each_real_gap(stacks, rng):
     """Towers of boxes: every gap wider than the tolerance starts one floating group of that gap."""
@@ -485,7 +491,8 @@ def test_random_scenes_lint_cleanly_and_ignore_horizontal_moves(specs, dx, dy):
     def scene(ox, oy):
         out = []
         for k, (x, y, z, w, d, h, round_) in enumerate(specs):
-            mesh = prism(x + ox, y + oy, w / 2, z, z + h, n=12) if round_ else box((x + ox, y + oy, z), (x + ox + w, y + oy + d, z + h))
+            x, y = x + ox, y + oy
+            mesh = prism(x, y, w / 2, z, z + h, n=12) if round_ else box((x, y, z), (x + w, y + d, z + h))
             out.append((f"p{k % 3}", [mesh]))
         return build(out)
 
@@ -568,7 +575,8 @@ radial(n=3, r=0) part leg { rod(from=[0.2, 0, 0], to=[0.1, 0, 0.41], r=0.015) }
     (d,) = lints_of(compiled(text))
     # The tilted bottom caps dip below z = 0 by r * sin(tilt): a real W103, with the offset.
     assert d.code == "W103" and d.line == 3
-    assert float(d.message.split("z = ")[1].split()[0]) == pytest.approx(-0.015 * 0.1 / math.hypot(0.1, 0.41), abs=6e-4)  # printed in mm
+    lowest = float(d.message.split("z = ")[1].split()[0])
+    assert lowest == pytest.approx(-0.015 * 0.1 / math.hypot(0.1, 0.41), abs=6e-4)  # printed in mm
 
 
 def test_program_ball_above_a_post_gap_matches_the_mesh():
