@@ -186,7 +186,7 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
     """
     programs, specs, labels = {}, {}, {}
     for p in prototypes:
-        programs[p] = parse(p.text, p.file)
+        programs[p] = parse(p.text, p.source)  # diagnostics name the user's file
         shape = compile_program(programs[p])
         specs[p] = shape.params
         for part in shape.parts:

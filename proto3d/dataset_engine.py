@@ -219,6 +219,8 @@ def finalize(out: Path, tasks: list[Task], label_map: dict) -> dict:
 def load_record(out: str | Path, image_id: int) -> dict:
     """An image's record, from manifest.jsonl or, in an unfinished run, from the task files."""
     out = Path(out)
+    if not (out / "dataset.json").exists():
+        raise Proto3dError(Diagnostic("E000", f"{out} is not a proto3d dataset (no dataset.json)"), str(out))
     sources = [out / "manifest.jsonl"] if (out / "manifest.jsonl").exists() else sorted((out / "tasks").glob("*.json"))
     for source in sources:
         text = source.read_text(encoding="utf-8")

@@ -151,6 +151,7 @@ def test_resume_after_an_interruption_loses_and_duplicates_nothing(made, tmp_pat
     out = tmp_path / "out"
     first = build_dataset(paths, out, SETTINGS, workers=1, limit=2)  # stops as a kill would, between tasks
     assert not first["complete"] and first["images"] == 4 and not (out / "manifest.jsonl").exists()
+    assert all(row["identical"] for row in regenerate(out, 3, tmp_path / "again").values())  # unfinished runs too
     # a kill during a task leaves temporary files and images without a record: both are redone
     (out / "classification" / "train" / "mug").mkdir(parents=True, exist_ok=True)
     leftover = out / "classification" / "train" / "mug" / ".0000011.png.1234.tmp"
