@@ -23,7 +23,8 @@ def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str 
     """One RGB image: a grid of views (RGB | labelled part colours) and a legend on the right.
 
     `image.info["legend"]` lists what the legend shows ({label, color, instances, pixels,
-    swatch box}) and `image.info["invisible"]` the parts no view shows, for programs.
+    swatch box}), `image.info["invisible"]` the parts no view shows and
+    `image.info["invisible_instances"]` the unseen instances of parts that are seen.
     """
     font, small, big = _font(15), _font(13), _font(20)
     views = renders.views
@@ -36,8 +37,13 @@ def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str 
     colors = palette(len(shape.parts))
     totals = sum(renders.part_counts(v.name) for v in views)
     invisible = renders.invisible_parts()
+    instance_totals = sum(renders.instance_counts(v.name) for v in views)
+    hidden_instances = [
+        shape.instance_name(i) for i, n in enumerate(instance_totals)
+        if n == 0 and shape.parts[shape.instances[i].part_id].label not in invisible
+    ]
 
-    legend_lines = len(shape.parts) + 3 + len(invisible)
+    legend_lines = len(shape.parts) + 5 + len(invisible) + len(hidden_instances)
     height = max(title_h + rows * (block_h + PAD), title_h + 26 + legend_lines * 22) + PAD
     sheet = Image.new("RGB", (PAD + grid_w + PAD + LEGEND_WIDTH + PAD, height), "white")
     draw = ImageDraw.Draw(sheet)
@@ -82,7 +88,13 @@ def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str 
             draw.text((lx + 10, y), label, fill=ALERT, font=small)
     else:
         draw.text((lx, y), "every part is visible in some view", fill=MUTED, font=small)
-    sheet.info.update(legend=legend, invisible=invisible)
+    if hidden_instances:
+        y += 32
+        draw.text((lx, y), "instances not visible from any view:", fill=ALERT, font=font)
+        for name in hidden_instances:
+            y += 22
+            draw.text((lx + 10, y), name, fill=ALERT, font=small)
+    sheet.info.update(legend=legend, invisible=invisible, invisible_instances=hidden_instances)
     return sheet
 
 

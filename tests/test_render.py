@@ -252,13 +252,22 @@ def test_explicit_camera_and_render_from_another_thread(shape):
     assert results[0].views[0].name == "mine" and results[0].views[0].part.any()
 
 
+def test_contact_sheet_lists_hidden_instances_of_seen_parts():
+    # leg.1 stands inside a box drawn around it; leg.0 is in the open
+    shape = boxes([("leg", (0, 0, 0.5), (0.1, 0.1, 1), (1, 0, 0)), ("leg", (1, 0, 0.5), (0.1, 0.1, 1), (1, 0, 0)),
+                   ("crate", (1, 0, 0.6), (0.3, 0.3, 1.2), (0, 0, 1))])
+    r = render(shape, ["front", "iso"], size=64, passes=["rgb", "part"])
+    sheet = contact_sheet(shape, r, cell=96)
+    assert sheet.info["invisible"] == [] and sheet.info["invisible_instances"] == ["leg.1"]
+
+
 def test_contact_sheet_legend_lists_every_part(shape, renders):
     sheet = contact_sheet(shape, renders, cell=128)
     assert sheet.mode == "RGB"
     legend = sheet.info["legend"]
     assert [e["label"] for e in legend] == [p.label for p in shape.parts]
     assert [e["instances"] for e in legend] == [1, 4, 1]
-    assert sheet.info["invisible"] == ["hidden"]
+    assert sheet.info["invisible"] == ["hidden"] and sheet.info["invisible_instances"] == []
     pixels = np.array(sheet)
     for entry in legend:
         x0, y0, x1, y1 = entry["box"]
