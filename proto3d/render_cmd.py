@@ -8,17 +8,18 @@ from pathlib import Path
 import click
 
 from proto3d import renderer
+from proto3d.cli import PARAM_OPTION, parse_params, read_program
 from proto3d.compiler import compile_text
+from proto3d.compiler.files import write_atomic
 from proto3d.grammar.diagnostics import Proto3dError
 from proto3d.renderer.errors import BAD_CAMERA, render_error
-from proto3d.compiler.files import write_atomic
 from proto3d.renderer.save import png_bytes
 
 PASSES_HELP = "rgb, depth, normal, part, instance, primitive"
 
 
 @click.command("render")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write into (created if missing; files are replaced atomically).")
 @click.option("--views", default=None, metavar="NAMES",
@@ -39,8 +40,9 @@ PASSES_HELP = "rgb, depth, normal, part, instance, primitive"
 @click.option("--sheet", is_flag=True, help="Also write sheet.png, the inspector's contact sheet "
               "(views beside part colours, part names, legend, parts no view shows).")
 @click.option("--transparent", is_flag=True, help="Transparent background in the RGB images (RGBA PNGs).")
-def render_command(file, out, views, orbit, elevation, cameras_file, size, passes, samples, sheet, transparent):
-    """Render FILE.pdsl from several views into OUT.
+@PARAM_OPTION
+def render_command(file, out, views, orbit, elevation, cameras_file, size, passes, samples, sheet, transparent, params):
+    """Render FILE (.pdsl, or - for stdin) from several views into OUT.
 
     Per view NAME it writes NAME_rgb.png (shaded, anti-aliased), NAME_part.png and
     NAME_instance.png (a fixed palette), lossless 16-bit NAME_part_id.png,
@@ -57,13 +59,10 @@ def render_command(file, out, views, orbit, elevation, cameras_file, size, passe
     """
     if sum(x is not None for x in (views, orbit, cameras_file)) > 1:
         raise click.UsageError("give only one of --views, --orbit and --cameras")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"cannot read {file}: {exc}") from None
+    params = parse_params(params)
     try:
         started = time.perf_counter()
-        shape = compile_text(text, filename=str(file))
+        shape = compile_text(read_program(file), params=params, filename=file)
         compiled = time.perf_counter()
         if orbit is not None:
             chosen = renderer.orbit(orbit, elevation, shape.bbox, size)
@@ -81,6 +80,8 @@ def render_command(file, out, views, orbit, elevation, cameras_file, size, passe
     except Proto3dError as err:
         click.echo(err.format(), err=True)
         raise SystemExit(1) from None
+    for warning in shape.diagnostics:  # lints: the shape rendered, but may not be what was meant
+        click.echo(warning.format(file), err=True)
     _summary(shape, renders, out, timing)
 
 

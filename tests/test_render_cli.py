@@ -80,10 +80,28 @@ def test_errors_are_messages_not_tracebacks(tmp_path):
     assert both.exit_code == 2 and "only one of" in both.output
 
 
+def test_params_and_stdin(tmp_path):
+    low = CliRunner().invoke(render_command, ["-", "-o", str(tmp_path / "low"), "--views", "front", "--size", "64",
+                                              "--passes", "part", "-p", "seat_h=0.40"], input=CHAIR)
+    high = CliRunner().invoke(render_command, ["-", "-o", str(tmp_path / "high"), "--views", "front", "--size", "64",
+                                               "--passes", "part", "-p", "seat_h=0.50"], input=CHAIR)
+    assert low.exit_code == 0 and high.exit_code == 0, low.output + high.output
+    a, b = (np.load(tmp_path / d / "front.npz")["part"] for d in ("low", "high"))
+    assert not np.array_equal(a, b)
+    unreadable = CliRunner().invoke(render_command, [str(tmp_path / "missing.pdsl"), "-o", str(tmp_path / "x")])
+    assert unreadable.exit_code == 1 and "cannot read" in unreadable.output
+
+
+def test_lints_are_printed(tmp_path):
+    floating = 'shape "x"\npart a { box(size=[1, 1, 1], at=[0, 0, 0.5]) }\npart b { sphere(r=0.2, at=[3, 0, 3]) }\n'
+    result = run(["--views", "front", "--size", "32"], tmp_path, text=floating)
+    assert result.exit_code == 0 and "warning" in result.output
+
+
 def test_help_explains_every_option():
     result = CliRunner().invoke(render_command, ["--help"])
     assert result.exit_code == 0
-    for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--samples", "--sheet", "--transparent"):
+    for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--samples", "--sheet", "--transparent", "--param"):
         assert option in result.output
 
 
