@@ -106,6 +106,8 @@ def parse_color(value, span: Span) -> tuple[float, float, float]:
     except ValueError:
         fail("E109", f"unknown colour {value!r}", span, expected='"#rrggbb", "#rgb" or a CSS colour name',
              hint=lang.unknown_name_hint(value.lower(), ImageColor.colormap))
+    if not all(0 <= c <= 255 for c in rgb[:3]):  # PIL passes rgb(300, 0, 0) and hsv(0, 200%, 200%) through
+        fail("E109", f"colour {value!r} is out of range", span, expected="channels from 0 to 255 (0% to 100%)")
     return (rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0)
 
 
