@@ -27,7 +27,11 @@ from proto3d.compiler.shape import Primitive
 # Kernel kind codes. rod and cone are packed as frusta, so they share FRUSTUM.
 BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
 
-HARD_EDGE_COS = 0.766  # lathe profiles and extrude outlines keep corners sharper than 40 degrees
+# Outline corners that turn more than this stay sharp (duplicated vertices); gentler ones are
+# smoothed. Lathe profiles are mostly coarse samples of smooth curves (vases, bottles), extrude
+# polygons mostly real polygons (a hexagon keeps its edges, a 12-gon reads as round).
+LATHE_HARD_COS = 0.5  # 60 degrees
+EXTRUDE_HARD_COS = 0.766  # 40 degrees
 SWEEP_SAMPLES = 8  # spline samples per path segment with smooth=true
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
 
@@ -235,7 +239,7 @@ def _size(code, prm, seg, pts):
         poly = _clean_polygon(pts)
         if len(poly) < 3:
             return 0, 0
-        columns = _outline(poly, True)[0]
+        columns = _outline(poly, True, EXTRUDE_HARD_COS)[0]
         return 2 * len(columns) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
     if code == SWEEP:
         c, r = _sweep_path(pts, prm[0] > 0.0)
@@ -458,7 +462,7 @@ def _signed_area(poly):
 
 
 @njit(cache=True)
-def _outline(poly, closed):
+def _outline(poly, closed, hard_cos):
     """Columns (point, 2D normal) along a counter-clockwise outline, split at hard corners.
 
     conn[k] says whether columns k and k + 1 bound a face (False between the two copies of a
@@ -481,7 +485,7 @@ def _outline(poly, closed):
         a = en[(i - 1) % ne] if closed else en[max(i - 1, 0)]
         b = en[i % ne] if closed else en[min(i, ne - 1)]
         end = not closed and (i == 0 or i == n - 1)
-        if end or a[0] * b[0] + a[1] * b[1] >= HARD_EDGE_COS:
+        if end or a[0] * b[0] + a[1] * b[1] >= hard_cos:
             sx, sy = a[0] + b[0], a[1] + b[1]
             s = max(sqrt(sx * sx + sy * sy), 1e-300)
             cp[k] = p
@@ -711,7 +715,7 @@ def _lathe_profile(pts):
         poly = poly[:k]
     if _signed_area(poly) < 0.0:
         poly = poly[::-1].copy()
-    rp, rn, conn = _outline(poly, closed)
+    rp, rn, conn = _outline(poly, closed, LATHE_HARD_COS)
     cap = poly
     if len(cap) >= 2 and cap[0, 0] == cap[-1, 0] and cap[0, 1] == cap[-1, 1]:
         cap = cap[:-1]
@@ -816,7 +820,7 @@ def _extrude(poly, h, lp, ln, f):
     if n < 3:
         return
     z0, z1 = min(0.0, h), max(0.0, h)
-    cp, cn, conn = _outline(poly, True)
+    cp, cn, conn = _outline(poly, True, EXTRUDE_HARD_COS)
     k = len(cp)
     for j in range(k):
         _put(lp, ln, j, cp[j, 0], cp[j, 1], z0, cn[j, 0], cn[j, 1], 0.0)

@@ -493,6 +493,24 @@ def test_extrude_vertices_are_polygon_points_at_both_heights(params):
     assert np.all(np.isclose(v[:, 2], 0.0) | np.isclose(v[:, 2], params["h"]))
 
 
+def test_sharp_corners_stay_sharp_and_gentle_ones_are_smoothed():
+    square = tess("extrude", {"polygon": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), "h": 1.0})
+    assert len(square.vertices) == 24  # four walls of four vertices, two caps of four
+    assert np.all(np.abs(square.normals).max(axis=1) == 1.0)
+    a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    disc = tess("extrude", {"polygon": np.stack([np.cos(a), np.sin(a)], axis=1), "h": 1.0})
+    side = disc.normals[:, 2] == 0
+    np.testing.assert_allclose(disc.normals[side, :2], disc.vertices[side, :2], atol=1e-6)  # radial
+    # a lathe profile sampled coarsely from a circle is shaded as a sphere; its flat base is not
+    phi = np.linspace(-np.pi / 2, np.pi / 2, 7)
+    ball = tess("lathe", {"profile": np.stack([np.cos(phi), np.sin(phi)], axis=1), "angle": 360.0})
+    inner = np.abs(ball.vertices[:, 2]) < 0.999  # the poles take the normal of their one edge
+    np.testing.assert_allclose(ball.normals[inner], ball.vertices[inner], atol=1e-6)
+    assert np.all(np.einsum("ij,ij->i", ball.normals, ball.vertices) > np.cos(np.radians(16)))
+    pot = tess("lathe", {"profile": np.array([[1.0, 0.0], [1.0, 1.0]]), "angle": 360.0})
+    assert np.all((np.abs(pot.normals[:, 2]) == 1.0) | (pot.normals[:, 2] == 0.0))
+
+
 def test_sweep_straight_path_is_a_cylinder_with_caps():
     t = tess("sweep", {"path": np.array([[0.0, 0, 0], [0.5, 0, 0], [2.0, 0, 0]]), "r": np.full(3, 0.25), "smooth": True})
     d = np.hypot(t.vertices[:, 1], t.vertices[:, 2])
