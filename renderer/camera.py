@@ -98,7 +98,7 @@ class Camera:
         }
 
     @classmethod
-    def from_json(cls, data) -> "Camera":
+    def from_json(cls, data) -> Camera:
         """The inverse of `to_json`; anything malformed is an R004 error naming the field."""
         if not isinstance(data, dict):
             raise render_error(BAD_CAMERA, "a camera must be a JSON object", expected="{name, width, height, K, world_to_camera}")
