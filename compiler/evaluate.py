@@ -145,6 +145,8 @@ class _Evaluator:
         self.triangles = 0
         self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.warnings: list[Diagnostic] = []
+        self.placements: dict[tuple, tuple] = {}
+        self.literals: dict[int, np.ndarray] = {}  # vectors written with number literals only, by node
 
     # ---- driver ----------------------------------------------------------
     def run(self, program: ast.Program) -> Evaluation:
@@ -344,6 +346,28 @@ class _Evaluator:
         if self.current_instance is None:
             fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
         values = self.arguments(s.name, s.args, lang.PRIMITIVES[s.name] + lang.PLACEMENT, s.span)
+        key = (id(s), tuple(v.tobytes() if isinstance(v, np.ndarray) else v for v in values.values()))
+        placed = self.placements.get(key)
+        if placed is None:  # loops repeat a statement with a few distinct argument sets: place each once
+            placed = self.placements[key] = self.place(s, values)
+        kind, params, segments, local, count = placed
+        matrix = self.matrix @ local
+        if not np.abs(matrix).max() <= self.limits.max_abs_value:  # also catches NaN and inf
+            fail("E210", "the primitive's placement is out of the numeric range", s.span)
+        self.triangles += count
+        if self.triangles > self.limits.max_triangles:
+            fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
+                 hint="lower `segments` or use fewer primitives")
+        if len(self.primitives) >= self.limits.max_primitives:
+            fail("E301", f"the shape exceeds {self.limits.max_primitives} primitives", s.span)
+        color = parse_color(values["color"], s.span) if values["color"] is not None else self.current_color
+        instance = self.current_instance  # parts are flat, so it is always the newest instance
+        self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
+                                         color, s.span))
+        instance.primitive_ids.append(len(self.primitives) - 1)
+
+    def place(self, s: ast.PrimitiveStmt, values: dict):
+        """Normalised parameters, segments, local matrix and triangle count of one primitive call."""
         kind, params = _normalise(s.name, values, s.span)
         segments = values["segments"] if values["segments"] is not None else lang.SEGMENTS_DEFAULT
         if not 3 <= segments <= self.limits.max_segments:
@@ -358,21 +382,7 @@ class _Evaluator:
                 lo, hi = local_bounds(kind, params)
                 pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
                 local = local @ affine(offset=-pivot)
-        matrix = self.matrix @ local
-        if not np.abs(matrix).max() <= self.limits.max_abs_value:  # also catches NaN and inf
-            fail("E210", "the primitive's placement is out of the numeric range", s.span)
-        count = triangle_count(kind, params, segments)
-        self.triangles += count
-        if self.triangles > self.limits.max_triangles:
-            fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
-                 hint="lower `segments` or use fewer primitives")
-        if len(self.primitives) >= self.limits.max_primitives:
-            fail("E301", f"the shape exceeds {self.limits.max_primitives} primitives", s.span)
-        color = parse_color(values["color"], s.span) if values["color"] is not None else self.current_color
-        instance = self.current_instance  # parts are flat, so it is always the newest instance
-        self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
-                                         color, s.span))
-        instance.primitive_ids.append(len(self.primitives) - 1)
+        return kind, params, segments, local, triangle_count(kind, params, segments)
 
     # ---- arguments -------------------------------------------------------
     def arguments(self, name: str, args, params, span: Span) -> dict:
@@ -469,7 +479,13 @@ class _Evaluator:
         if t is ast.Name:
             return self.lookup(e.id, e.span)
         if t is ast.Vector:
-            return self.make_list([self.expr(i) for i in e.items], e.span)
+            value = self.literals.get(id(e))
+            if value is None:
+                value = self.make_list([self.expr(i) for i in e.items], e.span)
+                if isinstance(value, np.ndarray) and all(type(i) is ast.Number for i in e.items):
+                    value.flags.writeable = False
+                    self.literals[id(e)] = value
+            return value
         if t is ast.String:
             return e.value
         if t is ast.Bool:
