@@ -64,7 +64,7 @@ def _compile(text, params, limits, filename):
 
 
 def assemble(evaluation) -> CompiledShape:
-    """Tessellate every primitive (batched per kind) and attach the per-face labels and tables."""
+    """Tessellate every primitive (one batched kernel call) and attach the per-face labels and tables."""
     primitives = evaluation.primitives
     mesh = tessellate(primitives)
     face_primitive = mesh.face_primitive

@@ -441,6 +441,9 @@ class _Evaluator:
             if not (isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == dim):
                 fail("E106", f"{where} must be a list of [{', '.join('xyz'[:dim]) if dim == 3 else 'a, b'}] points,"
                      f" not {type_name(value)}", span, expected="[[" + ", ".join(["0"] * dim) + "], ...]")
+            if len(value) > self.limits.max_points:
+                fail("E307", f"{where} has {len(value)} points; the limit is {self.limits.max_points}", span,
+                     hint="a few dozen points describe any outline; let `smooth=true` or `segments` do the rest")
             self.check_range(value, span)
             return value
         raise AssertionError(t)

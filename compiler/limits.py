@@ -14,4 +14,5 @@ class Limits:
     max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
     max_steps: int = 1_000_000  # statements run plus list items made
     max_segments: int = 256
+    max_points: int = 2_000  # points of one lathe profile, extrude polygon or sweep path
     max_abs_value: float = 1e6  # any size, position or point, in metres

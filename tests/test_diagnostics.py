@@ -92,6 +92,9 @@ def test_limits_are_configurable_and_positioned():
     assert [d.code for d in check(many, limits=Limits(max_primitives=10))] == ["E301"]
     assert [d.code for d in check("part p { sphere(r=1, segments=64) }", limits=Limits(max_triangles=100))] == ["E302"]
     assert [d.code for d in check("let x = 1", limits=Limits(max_program_bytes=4))] == ["E001"]
+    points = ", ".join(f"[{i}, 0]" for i in range(30))
+    assert [d.code for d in check(f"part a {{ extrude(polygon=[{points}], h=1) }}", limits=Limits(max_points=20))] \
+        == ["E307"]
     steps = "for i in range(1000) { let a = range(1000) }"
     assert [d.code for d in check(steps, limits=Limits(max_steps=10_000))] == ["E304"]
 
