@@ -62,6 +62,8 @@ def assert_labelled(shape: CompiledShape) -> None:
     assert shape.part_id.shape == shape.instance_id.shape == shape.primitive_id.shape == (F,)
     assert shape.face_colors.shape == (F, 3) and shape.normals.shape == (V, 3)
     assert np.all(np.isfinite(shape.vertices)) and np.all(np.isfinite(shape.normals))
+    assert np.all((0 <= shape.face_colors) & (shape.face_colors <= 1))
+    assert all(0 <= c <= 1 for part in shape.parts for c in part.color)
     if F:
         assert 0 <= shape.faces.min() and shape.faces.max() < V
         assert 0 <= shape.primitive_id.min() and shape.primitive_id.max() < len(shape.primitives)
@@ -431,4 +433,20 @@ def test_hostile_inputs_answer_with_diagnostics(name):
 @fast(150)
 @given(ill_typed_programs())
 def test_ill_typed_expressions_only_give_diagnostics(text):
+    answer(text)
+
+
+COLOUR_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.builds("{}({}, {}, {})".format, st.sampled_from(["rgb", "hsl", "hsv", "hsb", "rgba", "RGB", "cmyk"]),
+              *[st.sampled_from(["0", "255", "256", "-1", "50%", "101%", "1e400", "360", "1.5", "99999999999999999999",
+                                 "", "nan"])] * 3),
+    st.builds("#{}".format, st.text("0123456789abcdefABCDEFg", max_size=9)),
+)
+
+
+@fast(100)
+@given(COLOUR_TEXT)
+def test_any_colour_string_is_a_diagnostic_or_in_range(colour):
+    text = f'part a color "{colour}" {{ box(size=[1, 1, 1], color="{colour}") }}\n'
     answer(text)
