@@ -209,6 +209,13 @@ class Scene:
         gbuffer.clear(*background, depth=1.0)
         gbuffer.color_mask = [(True,) * 4] * 3
         draw_with(self.gpu.gbuffer_program)
+        multisampled = rgb and samples > 1
+        if multisampled:  # issued before any readback, so the CPU sets it up while the G-buffer rasterises
+            target, resolved = self._target(W, H, samples), self._target(W, H, 0)
+            target.use()
+            target.clear(*((0.0,) * 4 if background[3] < 1 else background), depth=1.0)
+            draw_with(self.gpu.color_program)
+            ctx.copy_framebuffer(resolved, target)
         face = np.empty((H, W), np.uint32)  # readbacks go straight into arrays the View keeps
         gbuffer.read_into(face, components=1, attachment=0, dtype="u4")
         depth = normal = rgba = None
@@ -216,19 +223,10 @@ class Scene:
             g = np.empty((H, W, 4), np.float32)
             gbuffer.read_into(g, components=4, attachment=1, dtype="f4")
             depth, normal = g[..., 0], g[..., 1:]
-        if rgb and samples <= 1:
+        if rgb:
             rgba = np.empty((H, W, 4), np.uint8)
-            gbuffer.read_into(rgba, components=4, attachment=2)
-        elif rgb:
-            transparent = background[3] < 1
-            multisampled, resolved = self._target(W, H, samples), self._target(W, H, 0)
-            multisampled.use()
-            multisampled.clear(*((0.0,) * 4 if transparent else background), depth=1.0)
-            draw_with(self.gpu.color_program)
-            ctx.copy_framebuffer(resolved, multisampled)
-            rgba = np.empty((H, W, 4), np.uint8)
-            resolved.read_into(rgba, components=4)
-            if transparent:
+            (resolved if multisampled else gbuffer).read_into(rgba, components=4, attachment=0 if multisampled else 2)
+            if multisampled and background[3] < 1:
                 rgba = _unpremultiply(rgba, background)
         return Frame(face.view(np.int32), depth, normal, rgba)
 
