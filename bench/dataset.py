@@ -52,6 +52,8 @@ scene.render.engine = "BLENDER_WORKBENCH"
 scene.render.resolution_x = scene.render.resolution_y = size
 scene.render.resolution_percentage = 100
 scene.render.image_settings.file_format = "PNG"
+scene.render.dither_intensity = 0  # exact mask values
+scene.render.film_transparent = True  # background 0 in the mask
 cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
 scene.collection.objects.link(cam)
 scene.camera = cam
@@ -60,7 +62,7 @@ scene.collection.objects.link(target)
 track = cam.constraints.new("TRACK_TO")
 track.target, track.track_axis, track.up_axis = target, "TRACK_NEGATIVE_Z", "UP_Y"
 rng = random.Random(0)
-seconds, count = 0.0, 0
+seconds, count, written = 0.0, 0, 0
 for path in meshes_in:
     for obj in list(scene.objects):
         if obj not in (cam, target):
@@ -81,15 +83,17 @@ for path in meshes_in:
         shading = scene.display.shading
         shading.light, shading.color_type = "STUDIO", "MATERIAL"
         scene.display.render_aa = "8"
-        scene.render.filepath = f"{out}/rgb_{count}.png"
+        scene.view_settings.view_transform = "Filmic"
+        scene.render.filepath = f"{out}/rgb_{written}.png"
         bpy.ops.render.render(write_still=True)
         shading.light, shading.color_type = "FLAT", "OBJECT"
         scene.display.render_aa = "OFF"
-        scene.view_settings.view_transform = "Standard"
+        scene.view_settings.view_transform = "Raw"  # object colour k/255 is written as the byte k
         for i, o in enumerate(meshes):
             o.color = ((i + 1) / 255, 0, 0, 1)
-        scene.render.filepath = f"{out}/mask_{count}.png"
+        scene.render.filepath = f"{out}/mask_{written}.png"
         bpy.ops.render.render(write_still=True)
+        written += 1
         if k:
             seconds += time.perf_counter() - t
             count += 1

@@ -89,10 +89,8 @@ def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: li
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
-            old = {}
-        same = ("settings", "tasks") if old.get("format") == FORMAT_VERSION else ()
-        sources = lambda m: sorted((p["file"], p["sha256"]) for p in m.get("prototypes", []))  # noqa: E731
-        if not same or any(old.get(k) != meta[k] for k in same) or sources(old) != sources(meta):
+            old = None
+        if not isinstance(old, dict) or _identity(old) != _identity(meta):
             raise Proto3dError(Diagnostic(
                 "E000", f"{out} holds a dataset made with other settings or prototypes",
                 hint="resume with the same prototypes and options, or write to a new folder"), str(out))
@@ -103,6 +101,12 @@ def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: li
     for p in prototypes:
         write_atomic(out / p.file, p.text, parents=True)
     write_json(path, meta, parents=True)
+
+
+def _identity(meta: dict) -> tuple:
+    """What must match for a folder to be resumed: format, settings, task count, prototype files and hashes."""
+    prototypes = sorted((p["file"], p["sha256"]) for p in meta.get("prototypes", []))
+    return meta.get("format"), meta.get("settings"), meta.get("tasks"), prototypes
 
 
 # ---- engines -----------------------------------------------------------------------------------
