@@ -87,17 +87,19 @@ def assemble(evaluation) -> CompiledShape:
 
 
 def _instance_boxes(shape: CompiledShape) -> None:
-    """Bounding box of each instance's faces (zeros for an instance without faces)."""
+    """Bounding box of each instance's vertices (zeros for an instance without faces)."""
     n = len(shape.instances)
     lo, hi = np.zeros((n, 3)), np.zeros((n, 3))
     if len(shape.faces):
-        # Faces come in instance order already, so the sort is a linear pass; reduceat over
-        # runs of faces is much faster than ufunc.at.
-        order = np.argsort(shape.instance_id, kind="stable")
-        ids = shape.instance_id[order]
+        owner = np.full(len(shape.vertices), -1, np.int32)
+        owner[shape.faces] = shape.instance_id[:, None]
+        used = owner >= 0
+        ids, points = owner[used], shape.vertices[used]
+        if np.any(ids[1:] < ids[:-1]):  # vertices normally come in instance order already
+            order = np.argsort(ids, kind="stable")
+            ids, points = ids[order], points[order]
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        corners = shape.vertices[shape.faces[order]]  # (F, 3, 3)
-        lo[ids[starts]] = np.minimum.reduceat(corners, starts).min(axis=1)
-        hi[ids[starts]] = np.maximum.reduceat(corners, starts).max(axis=1)
+        lo[ids[starts]] = np.minimum.reduceat(points, starts)
+        hi[ids[starts]] = np.maximum.reduceat(points, starts)
     for instance, a, b in zip(shape.instances, lo, hi):
         instance.bbox_min, instance.bbox_max = a, b
