@@ -34,6 +34,7 @@ FORMAT_VERSION = 1
 BACKGROUNDS = ("solid", "gradient", "noise")
 PASSES = ("rgb", "part", "instance")
 PNG_LEVEL = 3  # zlib level: images are mostly noise-free shading, level 3 is ~3x faster than 6 for +2% size
+MAX_ID = 0xFFFF  # masks are 16-bit PNGs
 RUN_FILE = "final/program.pdsl"  # an agent run folder's final program (docs/agent.md)
 
 # Sensible material colours (woods, metals, plastics, fabrics, paints) for part recolouring.
@@ -203,6 +204,9 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
         for label in labels[c]:
             parts.append({"id": len(parts) + 1, "name": f"{c}/{label}", "category": c, "label": label})
             part_ids[c][label] = len(parts)
+    if len(parts) > MAX_ID:
+        raise Proto3dError(Diagnostic("E000", f"{len(parts)} part labels do not fit the 16-bit part masks "
+                                      f"(at most {MAX_ID})", hint="split the categories over several datasets"), "dataset")
     label_map = {
         "background": 0,
         "categories": [{"id": i, "name": c, "folder": slug(c), "parts": [p for p in parts if p["category"] == c]}
@@ -223,11 +227,14 @@ def run_task(task: Task, settings: Settings) -> Result:
     """Compile the variant, render its views, encode the files: no file access, safe in any worker."""
     p = task.prototype
     params, shape = draw_variant(task.program, task.specs, settings.seed, p.key, task.variant)
+    if len(shape.instances) > MAX_ID:
+        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} has {len(shape.instances)} part instances; "
+                                      f"the 16-bit instance masks hold at most {MAX_ID}"), p.source)
     unknown = [part.label for part in shape.parts if part.label not in task.part_ids]
     if unknown:
-        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} of {p.file} has part `{unknown[0]}`, which "
+        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
                                       "its defaults do not build; the label map is made from the defaults",
-                                      hint="make the defaults build every part label the params can produce"), p.file)
+                                      hint="make the defaults build every part label the params can produce"), p.source)
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
     split = "val" if task.variant in val_variants(settings, p.key) else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,

@@ -12,7 +12,7 @@ from proto3d.grammar import Proto3dError
 @click.command("sample")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-n", "count", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Number of variants.")
-@click.option("--seed", type=int, default=0, show_default=True, help="The same seed gives the same variants.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="The same seed gives the same variants.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for NAME_NNNN.pdsl programs and variants.json.")
 def sample_command(file, count, seed, out):
@@ -54,7 +54,7 @@ def sample_command(file, count, seed, out):
 @click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Image size in pixels.")
 @click.option("--samples", type=click.IntRange(1, 16), default=4, show_default=True,
               help="Anti-aliasing samples per pixel of the images (masks are exact).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random choice.")
 @click.option("--val", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Fraction of variants in the validation split.")
 @click.option("--backgrounds", default="solid,gradient,noise", show_default=True, help="Background kinds to draw from.")
