@@ -249,6 +249,7 @@ def test_fmt_is_idempotent_and_keeps_meaning(text):
 # 2. Mutations and hostile inputs: only diagnostics.
 
 CODE = re.compile(r"^[EW]\d{3}$")
+NAMED = re.compile(r"^(?:unexpected name |unknown primitive |unknown function )?`(\w+)`(?: is not defined)?")
 TOKEN = re.compile(r'\d+\.?\d*(?:[eE][-+]?\d+)?(?:mm|cm|m|deg)?|"[^"\n]*"|[A-Za-z_]\w*|\*\*|[=!<>]=|//[^\n]*'
                    r'|#[^\n]*|\s+|.', re.S)
 HOSTILE_NUMBERS = ["0", "-0", "-1", "1e308", "1e309", "9" * 400, "1e-320", "-1e6", "1000001", "1e6", "0.0",
@@ -274,6 +275,9 @@ def assert_diagnostics(diagnostics, text: str) -> None:
             assert 1 <= s.line <= len(lines) and 1 <= s.column <= len(lines[s.line - 1]) + 1, d
             assert (s.end_line, s.end_column) >= (s.line, s.column), d
             assert d.source_line in ("", lines[s.line - 1].rstrip("\r")), d
+            named = NAMED.match(d.message)
+            if d.code in ("E201", "E101", "E203", "E011") and named:  # the span starts at that name
+                assert lines[s.line - 1][s.column - 1:].startswith(named.group(1)), d
         else:
             assert s.column == 0 and not d.source_line, d
         d.format("x.pdsl")
