@@ -346,20 +346,21 @@ def background_image(spec: dict, h: int, w: int) -> np.ndarray:
     c0, c1 = (np.asarray(c, np.float32) for c in spec["colors"])
     if spec["kind"] == "solid":
         return np.broadcast_to(c0, (h, w, 3))
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
     if spec["kind"] == "gradient":
         a = math.radians(spec["angle"])
-        t = (x / max(w - 1, 1) - 0.5) * math.cos(a) + (y / max(h - 1, 1) - 0.5) * math.sin(a)
+        t = (x - 0.5) * np.float32(math.cos(a)) + (y - 0.5) * np.float32(math.sin(a))
         t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
-    else:  # smooth value noise (bilinear over a coarse random grid) plus fine grain
+    else:  # smooth value noise (bilinear over a coarse random grid, one axis at a time) plus fine grain
         g = np.random.default_rng(spec["seed"])
         n = spec["cells"]
         grid = g.random((n + 1, n + 1), dtype=np.float32)
-        gy, gx = y / max(h - 1, 1) * n, x / max(w - 1, 1) * n
-        iy, ix = np.minimum(gy.astype(int), n - 1), np.minimum(gx.astype(int), n - 1)
-        fy, fx = gy - iy, gx - ix
-        t = (grid[iy, ix] * (1 - fx) + grid[iy, ix + 1] * fx) * (1 - fy) + (grid[iy + 1, ix] * (1 - fx) + grid[iy + 1, ix + 1] * fx) * fy
-        t = np.clip(t + g.normal(0, spec["grain"], (h, w)).astype(np.float32), 0, 1)
+        iy, ix = np.minimum((y[:, 0] * n).astype(int), n - 1), np.minimum((x[0] * n).astype(int), n - 1)
+        fy, fx = y * n - iy[:, None].astype(np.float32), x * n - ix[None, :].astype(np.float32)
+        rows = grid[iy] * (1 - fy) + grid[iy + 1] * fy  # (h, n + 1)
+        t = rows[:, ix] * (1 - fx) + rows[:, ix + 1] * fx
+        t = np.clip(t + g.standard_normal((h, w), dtype=np.float32) * np.float32(spec["grain"]), 0, 1)
     return c0 + (c1 - c0) * t[..., None]
 
 
