@@ -196,7 +196,9 @@ def primitive_core(draw, kind: str | None = None):
             params["smooth"] = smooth
         return kind, pairs, params
     if kind == "rod":
-        (ft, f), (tt, t) = draw(vector(-0.5, 0.5)), draw(vector(-0.5, 0.5))
+        (ft, f), (tt, t) = draw(vector(-0.5, 0.5)), draw(vector(-0.5, 0.5).filter(lambda pair: any(pair[1])))
+        if np.array_equal(f, t):  # a rod of zero length is degenerate (a lint), not what this generator makes
+            ft, f = vec_text(["0", "0", "0"]), np.zeros(3)
         rt, r = length(0.01, 0.1)
         return kind, [("from", ft), ("to", tt), ("r", rt)], {"from": f, "to": t, "r": r}
     raise AssertionError(kind)

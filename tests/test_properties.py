@@ -96,7 +96,7 @@ def assert_instance_boxes(shape: CompiledShape) -> None:
         np.testing.assert_array_equal(instance.bbox_max, corners.max(axis=0))
 
 
-@fast(40)
+@fast(80)
 @given(programs())
 def test_valid_programs_compile_labelled(text):
     shape = compiled_or_fail(text)
@@ -105,19 +105,46 @@ def test_valid_programs_compile_labelled(text):
     assert len(shape.faces) > 0
 
 
-@fast(25)
+@fast(60)
 @given(primitive_specs())
 def test_every_primitive_kind_compiles(spec: PrimSpec):
     shape = compiled_or_fail(f"part p {{ {spec.text()} }}")
     assert_labelled(shape)
     assert_instance_boxes(shape)
     (prim,) = shape.primitives
-    expected_kind = spec.kind
-    assert prim.kind == expected_kind
+    assert prim.kind == spec.kind
     assert prim.segments == (spec.segments or 32)
     for name, value in spec.params.items():
         if name in prim.params:
             np.testing.assert_allclose(np.asarray(prim.params[name], dtype=float), value, rtol=1e-12, atol=1e-12)
+    if spec.color and spec.color.startswith('"#'):  # a primitive's colour overrides its part's
+        digits = spec.color[2:-1]
+        digits = "".join(c * 2 for c in digits) if len(digits) == 3 else digits
+        want = [int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        np.testing.assert_allclose(shape.face_colors, np.broadcast_to(want, shape.face_colors.shape), atol=1e-6)
+    volume = signed_volume(shape.vertices, shape.faces)
+    assert volume > 0, "closed, wound counter-clockwise seen from outside"
+    exact = exact_volume(spec)
+    if exact is not None:
+        assert volume == pytest.approx(exact, rel=1e-5)
+
+
+def signed_volume(vertices, faces) -> float:
+    """Volume enclosed by a closed triangle mesh; positive when faces wind counter-clockwise outside."""
+    v = vertices.astype(np.float64)[faces]
+    return float(np.einsum("ij,ij->i", v[:, 0], np.cross(v[:, 1], v[:, 2])).sum() / 6)
+
+
+def exact_volume(spec: PrimSpec) -> float | None:
+    p = spec.params
+    if spec.kind == "box" and not p.get("bevel"):
+        return float(np.prod(p["size"]))
+    if spec.kind == "wedge":
+        return float(np.prod(p["size"])) / 2
+    if spec.kind == "extrude":
+        x, y = p["polygon"][:, 0], p["polygon"][:, 1]
+        return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2 * p["h"]
+    return None
 
 
 def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[bool]) -> str:
@@ -153,7 +180,7 @@ def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
     return homogeneous(offset=at) @ homogeneous(rot) @ homogeneous(offset=-pv)
 
 
-@fast(60)
+@fast(100)
 @given(spec=primitive_specs(), outer=st.lists(wrappers(), max_size=3), inner=st.lists(wrappers(), max_size=2),
        blocks=st.lists(st.booleans(), min_size=5, max_size=5))
 def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
@@ -177,6 +204,7 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
     assert all(len(inst.primitive_ids) == len(frames_in) for inst in shape.instances)
     assert len(shape.vertices) == nv * len(frames) and len(shape.faces) == nf * len(frames)
     local = None if spec.kind == "rod" else _local_matrix(spec)
+    volume = signed_volume(local_v, ident.faces)
     for k, (frame, prim) in enumerate(zip(frames, shape.primitives)):
         if spec.kind == "rod":
             m = np.linalg.inv(frame) @ prim.matrix  # the rod's own frame: Z from `from` to `to`, rigid
@@ -192,11 +220,13 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
         scale = 1.0 + np.abs(expected).max(initial=0)
         np.testing.assert_allclose(got, expected, atol=2e-6 * scale, rtol=0)
         faces = shape.faces[k * nf:(k + 1) * nf] - k * nv
-        want = ident.faces[:, [0, 2, 1]] if np.linalg.det(prim.matrix[:3, :3]) < 0 else ident.faces
+        det = np.linalg.det(prim.matrix[:3, :3])
+        want = ident.faces[:, [0, 2, 1]] if det < 0 else ident.faces
         np.testing.assert_array_equal(faces, want)  # mirrors flip the winding, nothing else
+        assert signed_volume(got, faces) == pytest.approx(abs(det) * volume, rel=1e-4, abs=1e-12)
 
 
-@fast(30)
+@fast(50)
 @given(specs=st.lists(primitive_specs(), min_size=1, max_size=3), chain=st.lists(wrappers(), max_size=2),
        copies=st.integers(1, 3), picks=st.lists(st.sampled_from(ANCHORS), min_size=1, max_size=4),
        index=st.integers(0, 2))
@@ -228,7 +258,7 @@ def test_anchors_are_bbox_points(specs, chain, copies, picks, index):
     np.testing.assert_allclose(z.matrix[:3, 3], [hi[0], (hi - lo)[1], (lo + hi)[2] / 2], atol=1e-9)
 
 
-@fast(40)
+@fast(60)
 @given(programs())
 def test_fmt_is_idempotent_and_keeps_meaning(text):
     program = parse(text)
