@@ -13,8 +13,8 @@ from PIL import Image
 
 from proto3d.cli import cli
 from proto3d.compiler import compile_text
-from proto3d.dataset import Settings, find_prototypes, plan
-from proto3d.dataset_engine import build_dataset, regenerate
+from proto3d.dataset import Settings, build_dataset, find_prototypes, regenerate
+from proto3d.dataset_task import plan, run_task
 from proto3d.grammar import Proto3dError
 from proto3d.renderer import Camera, render
 from proto3d.seg_reader import SegmentationSet, decode_png, encode_png, read_png, rle_decode, rle_encode
@@ -26,10 +26,10 @@ SETTINGS = Settings(seed=5, variants=2, views=2, size=64, val=0.3)
 
 def sources(tmp: Path) -> list[str]:
     """chair and stool (params, one an integer) in a category folder `seating`, and a loose mug."""
-    (tmp / "seating").mkdir()
+    (tmp / "src" / "seating").mkdir(parents=True)
     for name in ("chair", "stool"):
-        shutil.copy(EXAMPLES / f"{name}.pdsl", tmp / "seating")
-    return [str(tmp / "seating"), str(EXAMPLES / "mug.pdsl")]
+        shutil.copy(EXAMPLES / f"{name}.pdsl", tmp / "src" / "seating")
+    return [str(tmp / "src"), str(EXAMPLES / "mug.pdsl")]
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +173,6 @@ def test_resume_after_an_interruption_loses_and_duplicates_nothing(made, tmp_pat
 def test_random_choices_follow_the_seed(made, tmp_path):
     paths, full, _ = made
     tasks, _ = plan(find_prototypes(paths), SETTINGS)
-    from proto3d.dataset import run_task
-
     again = run_task(tasks[0], SETTINGS)
     recorded = [r for r in manifest(full) if r["id"] in (0, 1)]
     for r in again.records:
@@ -185,21 +183,28 @@ def test_random_choices_follow_the_seed(made, tmp_path):
 
 
 def test_find_prototypes(tmp_path):
-    run = tmp_path / "runs" / "office-chair"
-    (run / "final").mkdir(parents=True)
-    shutil.copy(EXAMPLES / "chair.pdsl", run / "final" / "program.pdsl")
-    (run / "run.json").write_text(json.dumps({"category": "office chair"}))
-    (tmp_path / "runs" / "mugs").mkdir()
-    shutil.copy(EXAMPLES / "mug.pdsl", tmp_path / "runs" / "mugs" / "a.pdsl")
-    shutil.copy(EXAMPLES / "mug.pdsl", tmp_path / "runs" / "mugs" / "b.pdsl")
-    found = find_prototypes([tmp_path / "runs", EXAMPLES / "stool.pdsl"])
-    assert [(p.category, p.name) for p in found] == [("mugs", "a"), ("mugs", "b"), ("office chair", "office_chair"),
-                                                     ("stool", "stool")]
-    assert found[2].file == "prototypes/office_chair/office_chair.pdsl"
+    runs = tmp_path / "runs"
+    (runs / "office-chair" / "final").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "chair.pdsl", runs / "office-chair" / "final" / "program.pdsl")
+    (runs / "office-chair" / "run.json").write_text(json.dumps({"category": "office chair"}))
+    (runs / "mugs" / "old").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "mug.pdsl", runs / "mugs" / "a.pdsl")
+    shutil.copy(EXAMPLES / "mug.pdsl", runs / "mugs" / "old" / "a.pdsl")
+    shutil.copytree(runs / "office-chair", runs / "mugs" / "run-7")  # a run filed under a category folder
+    shutil.copy(EXAMPLES / "bowl.pdsl", runs)
+    found = find_prototypes([runs, EXAMPLES / "stool.pdsl"])
+    assert [(p.category, p.name) for p in found] == [
+        ("bowl", "bowl"), ("mugs", "a"), ("mugs", "a_2"), ("mugs", "run_7"), ("office chair", "office_chair"),
+        ("stool", "stool")]
+    assert found[4].file == "prototypes/office_chair/office_chair.pdsl"
+    assert found[4].text == (EXAMPLES / "chair.pdsl").read_text()
+    assert [p.category for p in find_prototypes([runs / "office-chair"])] == ["office chair"]
+    examples = find_prototypes([EXAMPLES])  # a folder of loose programs: one category each
+    assert sorted(p.category for p in examples) == sorted(p.stem for p in EXAMPLES.glob("*.pdsl"))
     with pytest.raises(Proto3dError, match="no such file"):
         find_prototypes([tmp_path / "nothing"])
+    (tmp_path / "empty").mkdir()
     with pytest.raises(Proto3dError, match="no prototypes"):
-        (tmp_path / "empty").mkdir()
         find_prototypes([tmp_path / "empty"])
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proto3d.dataset import Settings
-from proto3d.dataset_engine import build_dataset
+from proto3d.dataset import Settings, build_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOTYPES = [str(ROOT / "examples" / "stool.pdsl"), str(ROOT / "examples" / "mug.pdsl")]

@@ -1,0 +1,430 @@
+"""Dataset tasks: prototypes, planning, and rendering one task (a variant's images) to bytes.
+
+The work is a list of tasks, one per (prototype, variant). A task compiles the variant once,
+uploads it once and renders all its views; it is a pure function of the task (no file access),
+returning file bytes and manifest records, so any engine can run it: in process, a local
+process pool (each worker process owns one GL context), or Ray. The driver writes every file
+atomically and a task's record last, so an interrupted run resumes by skipping tasks whose
+record exists: nothing is lost and nothing is written twice.
+
+Randomness, all from NumPy Generators (see `rng`):
+  * per variant (seed, prototype, variant): parameter values, part colours, light rig, split;
+  * per image (seed, image id): camera, exposure, background.
+The manifest stores every value drawn (matrices as exact JSON floats), and
+`proto3d.dataset.regenerate` renders an image from its record alone, byte for byte.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from proto3d.compiler import CompiledShape, compile_program
+from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
+from proto3d.seg_reader import encode_png, rle_encode
+from proto3d.variants import draw_variant, stable_key
+
+FORMAT_VERSION = 1
+BACKGROUNDS = ("solid", "gradient", "noise")
+PASSES = ("rgb", "part", "instance")
+PNG_LEVEL = 3  # zlib level: images are mostly noise-free shading, level 3 is ~3x faster than 6 for +2% size
+MAX_ID = 0xFFFF  # masks are 16-bit PNGs
+RUN_FILE = "final/program.pdsl"  # an agent run folder's final program (docs/agent.md)
+
+# Sensible material colours (woods, metals, plastics, fabrics, paints) for part recolouring.
+MATERIALS = (
+    "#8b5a2b", "#b07a3f", "#d2b48c", "#5c4033", "#a0522d", "#c0c0c0", "#8a8d91", "#4a4a4a", "#1f1f1f",
+    "#f5f5f0", "#e8dcc8", "#b22222", "#7b1e1e", "#1e3a8a", "#457b9d", "#2e7d32", "#81b29a", "#556b2f",
+    "#f2c14e", "#e07a5f", "#f4a261", "#3d405b", "#6d597a", "#cdb4db", "#264653", "#a8dadc", "#d4a373",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides the images; stored in dataset.json and checked on resume."""
+
+    seed: int = 0
+    variants: int = 10  # per prototype
+    views: int = 8  # per variant
+    size: int = 256
+    samples: int = 4  # colour anti-aliasing samples per pixel (masks are always exact, one sample)
+    val: float = 0.2  # fraction of each prototype's variants (all their views) in the validation split
+    backgrounds: tuple[str, ...] = BACKGROUNDS
+    azimuth: tuple[float, float] = (0.0, 360.0)
+    elevation: tuple[float, float] = (-10.0, 60.0)
+    fov: tuple[float, float] = (25.0, 60.0)  # degrees; the focal length is size / 2 / tan(fov / 2)
+    zoom: tuple[float, float] = (1.0, 1.5)  # camera distance over the distance that just frames the shape
+    roll: tuple[float, float] = (-10.0, 10.0)
+    shift: float = 0.05  # look-at point jitter, fraction of the bounding box diagonal
+    exposure: tuple[float, float] = (0.75, 1.2)
+    light_yaw: tuple[float, float] = (-90.0, 90.0)
+    light_tilt: tuple[float, float] = (0.0, 35.0)
+    keep_colors: float = 0.3  # chance a part keeps its program colour (brightness-jittered)
+
+    def to_json(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Settings":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class Prototype:
+    category: str
+    name: str
+    text: str
+    source: str  # where it was read from
+
+    @property
+    def file(self) -> str:
+        """Its copy inside the dataset folder, relative to it."""
+        return f"prototypes/{slug(self.category)}/{self.name}.pdsl"
+
+    @property
+    def key(self) -> int:
+        return stable_key(f"{self.category}/{self.name}")
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Task:
+    """One variant of one prototype and the ids of its images."""
+
+    prototype: Prototype
+    variant: int
+    first_id: int
+    views: int
+    program: Program  # the prototype parsed (once, by the planner)
+    specs: dict  # its param specs
+    part_ids: dict  # part label -> global part id, for this prototype's category
+
+    @property
+    def name(self) -> str:
+        return f"{slug(self.prototype.category)}-{self.prototype.name}-{self.variant:05d}"
+
+
+@dataclass
+class Result:
+    files: dict[str, bytes] = field(default_factory=dict)  # path relative to the dataset folder -> bytes
+    records: list[dict] = field(default_factory=list)  # one per image
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
+
+
+def rng(settings: Settings, stream: int, *ids: int) -> np.random.Generator:
+    """Streams: 2 = variant look (colours, light), 3 = image (camera, exposure, background), 4 = split."""
+    return np.random.default_rng([settings.seed, stream, *ids])
+
+
+# ---- prototypes --------------------------------------------------------------------------------
+
+def find_prototypes(paths) -> list[Prototype]:
+    """Prototypes from files and folders.
+
+    A `.pdsl` file is one prototype of the category its file name gives (`chair.pdsl`: chair).
+    A folder is a collection: its own `.pdsl` files are read as above, each sub-folder is one
+    category (the sub-folder's name) of the `.pdsl` files and agent runs inside it at any depth,
+    and an agent run folder (final/program.pdsl) is one prototype of its run.json category. So
+    `examples/`, a folder of category folders and a folder of agent runs all do what they say.
+    """
+    found: list[Prototype] = []
+    for path in map(Path, paths):
+        if path.is_file():
+            found.append(_prototype(path.stem, path.stem, path))
+        elif path.is_dir():
+            found.extend(_collection(path))
+        else:
+            raise Proto3dError(Diagnostic("E000", f"no such file or folder: {path}"), str(path))
+    if not found:
+        raise Proto3dError(Diagnostic("E000", "no prototypes found", hint="give .pdsl files, folders of category "
+                                      "folders, or agent run folders"), " ".join(map(str, paths)))
+    names: dict[tuple[str, str], int] = {}
+    unique = []
+    for p in found:  # the same file name twice in one category: number the later ones
+        n = names[(p.category, p.name)] = names.get((p.category, p.name), 0) + 1
+        unique.append(p if n == 1 else dataclasses.replace(p, name=f"{p.name}_{n}"))
+    return unique
+
+
+def _collection(folder: Path) -> list[Prototype]:
+    if (folder / RUN_FILE).is_file():
+        return [_run(folder, None)]
+    found = [_prototype(p.stem, p.stem, p) for p in sorted(folder.glob("*.pdsl"))]
+    for sub in _subfolders(folder):
+        found.extend([_run(sub, None)] if (sub / RUN_FILE).is_file() else _category(sub, sub.name))
+    return found
+
+
+def _category(folder: Path, category: str) -> list[Prototype]:
+    found = [_prototype(category, p.stem, p) for p in sorted(folder.glob("*.pdsl"))]
+    for sub in _subfolders(folder):
+        found.extend([_run(sub, category)] if (sub / RUN_FILE).is_file() else _category(sub, category))
+    return found
+
+
+def _run(folder: Path, category: str | None) -> Prototype:
+    """An agent run's final program; its category is run.json's unless it sits in a category folder."""
+    if category is None:
+        try:
+            category = str(json.loads((folder / "run.json").read_text(encoding="utf-8"))["category"])
+        except (OSError, ValueError, KeyError, TypeError):
+            category = folder.name
+    return _prototype(category, folder.name, folder / RUN_FILE)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _prototype(category: str, name: str, path: Path) -> Prototype:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {exc}"), str(path)) from None
+    return Prototype(category.strip() or "unnamed", slug(name), text, str(path))
+
+
+# ---- planning ----------------------------------------------------------------------------------
+
+def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], dict]:
+    """Tasks in a fixed order (image ids follow it) and the label map.
+
+    Categories are sorted by folder name, as torchvision's ImageFolder numbers its classes; part
+    ids are global (1..P over all categories, 0 = background) in order of first appearance.
+    """
+    programs, specs, labels = {}, {}, {}
+    for p in prototypes:
+        programs[p] = parse(p.text, p.source)  # diagnostics name the user's file
+        shape = compile_program(programs[p])
+        specs[p] = shape.params
+        for part in shape.parts:
+            labels.setdefault(p.category, {}).setdefault(part.label, None)
+    categories = sorted(labels, key=lambda c: (slug(c), c))
+    folders = [slug(c) for c in categories]
+    clash = next((f for f in folders if folders.count(f) > 1), None)
+    if clash:
+        raise Proto3dError(Diagnostic("E000", f"two categories share the folder name `{clash}`",
+                                      hint="rename one of the categories"), "dataset")
+    parts, part_ids = [], {}
+    for c in categories:
+        part_ids[c] = {}
+        for label in labels[c]:
+            parts.append({"id": len(parts) + 1, "name": f"{c}/{label}", "category": c, "label": label})
+            part_ids[c][label] = len(parts)
+    if len(parts) > MAX_ID:
+        raise Proto3dError(Diagnostic("E000", f"{len(parts)} part labels do not fit the 16-bit part masks "
+                                      f"(at most {MAX_ID})", hint="split the categories over several datasets"), "dataset")
+    label_map = {
+        "background": 0,
+        "categories": [{"id": i, "name": c, "folder": slug(c), "parts": [p for p in parts if p["category"] == c]}
+                       for i, c in enumerate(categories)],
+        "parts": parts,
+    }
+    tasks, next_id = [], 0
+    for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
+        for v in range(settings.variants):
+            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], part_ids[p.category]))
+            next_id += settings.views
+    return tasks, label_map
+
+
+# ---- rendering one task ------------------------------------------------------------------------
+
+def run_task(task: Task, settings: Settings) -> Result:
+    """Compile the variant, render its views, encode the files: no file access, safe in any worker."""
+    p = task.prototype
+    params, shape = draw_variant(task.program, task.specs, settings.seed, p.key, task.variant)
+    if len(shape.instances) > MAX_ID:
+        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} has {len(shape.instances)} part instances; "
+                                      f"the 16-bit instance masks hold at most {MAX_ID}"), p.source)
+    unknown = [part.label for part in shape.parts if part.label not in task.part_ids]
+    if unknown:
+        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
+                                      "its defaults do not build; the label map is made from the defaults",
+                                      hint="make the defaults build every part label the params can produce"), p.source)
+    look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
+    split = "val" if task.variant in val_variants(settings, p.key) else "train"
+    base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
+            "params": params, "split": split, "seed": settings.seed, "size": settings.size,
+            "samples": settings.samples, **look}
+    records = []
+    for view in range(task.views):
+        image_id = task.first_id + view
+        records.append({"id": image_id, **base, "view": view,
+                        **draw_image(shape, settings, image_id, rng(settings, 3, image_id))})
+    result = Result()
+    for record, images in zip(records, render_records(shape, records, task.part_ids)):
+        add_images(result, record, images, shape, task.part_ids)
+    return result
+
+
+def val_variants(settings: Settings, key: int) -> set[int]:
+    """The prototype's variants in the validation split: round(val * variants) of them, at random."""
+    count = min(math.floor(settings.val * settings.variants + 0.5), settings.variants - 1) if settings.variants > 1 else 0
+    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:count]}
+
+
+def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) -> dict:
+    """Per-variant part colours and light rig."""
+    colors = []
+    for part in shape.parts:
+        if g.random() < settings.keep_colors:
+            colors.append({"part": part.label, "color": None, "scale": float(g.uniform(0.8, 1.2))})
+        else:
+            base = np.array([int(h[i : i + 2], 16) for h in [MATERIALS[g.integers(len(MATERIALS))]] for i in (1, 3, 5)])
+            color = np.clip(base / 255 * g.uniform(0.85, 1.15, 3), 0, 1)
+            colors.append({"part": part.label, "color": [float(c) for c in color], "scale": 1.0})
+    yaw, tilt, axis = g.uniform(*settings.light_yaw), g.uniform(*settings.light_tilt), g.uniform(0, 360)
+    rotation = _rot_z(yaw) @ _rot_z(axis) @ _rot_x(tilt) @ _rot_z(-axis)
+    return {"colors": colors, "lighting": {"yaw": float(yaw), "tilt": float(tilt), "tilt_axis": float(axis),
+                                           "normal_rotation": rotation.tolist()}}
+
+
+def draw_image(shape: CompiledShape, settings: Settings, image_id: int, g: np.random.Generator) -> dict:
+    """Per-image camera, exposure and background."""
+    from proto3d.renderer import look_at
+    from proto3d.renderer.camera import intrinsics
+
+    lo, hi = shape.bbox
+    diagonal = float(np.linalg.norm(hi - lo))
+    azimuth, elevation = g.uniform(*settings.azimuth), g.uniform(*settings.elevation)
+    fov, zoom, roll = g.uniform(*settings.fov), g.uniform(*settings.zoom), g.uniform(*settings.roll)
+    target = (lo + hi) / 2 + g.uniform(-1, 1, 3) * settings.shift * diagonal
+    az, el = math.radians(azimuth), math.radians(elevation)
+    direction = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
+    K = intrinsics(settings.size, fov)
+    R = look_at("probe", target + direction, target, K, settings.size).world_to_camera[:3, :3]
+    cam = (_corners(lo, hi) - target) @ R.T  # corner offsets in camera axes
+    half = (settings.size / 2) * 0.94 / K[0, 0]
+    fit = max(np.max(np.abs(cam[:, :2]).max(axis=1) / half - cam[:, 2]), np.max(cam[:, 2]) + 0.05 * diagonal)
+    distance = float(fit * zoom)
+    M = look_at("probe", target + direction * distance, target, K, settings.size).world_to_camera
+    M[:3] = _rot_z(roll) @ M[:3]  # roll about the optical axis
+    kind = settings.backgrounds[g.integers(len(settings.backgrounds))]
+    background = {"kind": kind, "colors": g.uniform(0, 1, (2, 3)).tolist()}
+    if kind == "gradient":
+        background["angle"] = float(g.uniform(0, 360))
+    elif kind == "noise":
+        background.update(cells=int(g.integers(2, 17)), grain=float(g.uniform(0, 0.08)), seed=int(g.integers(2**32)))
+    return {
+        "camera": {"azimuth": float(azimuth), "elevation": float(elevation), "fov": float(fov), "zoom": float(zoom),
+                   "roll": float(roll), "distance": distance, "width": settings.size, "height": settings.size,
+                   "K": K.tolist(), "world_to_camera": M.tolist()},
+        "exposure": float(g.uniform(*settings.exposure)),
+        "background": background,
+    }
+
+
+def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) -> list[dict]:
+    """The image and masks of records that share one variant look (colours and light), in one upload.
+
+    Lighting: the renderer lights from a fixed rig in camera axes; turning the shading normals
+    by R is the same as turning that rig by R^-1 (the ID buffers do not use normals).
+    """
+    from proto3d.renderer import Camera, render
+
+    look = records[0]
+    colors = np.asarray(shape.face_colors, np.float64).copy()
+    for part_id, c in enumerate(look["colors"]):
+        faces = shape.part_id == part_id
+        colors[faces] = c["color"] if c["color"] is not None else colors[faces] * c["scale"]
+    rotation = np.asarray(look["lighting"]["normal_rotation"], np.float64)
+    styled = dataclasses.replace(shape, face_colors=np.clip(colors, 0, 1).astype(np.float32),
+                                 normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32))
+    cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
+                      r["camera"]["width"], r["camera"]["height"]) for r in records]
+    renders = render(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
+                     samples=records[0]["samples"])
+    lut = np.zeros(len(shape.parts) + 1, np.uint16)
+    lut[1:] = [part_ids[p.label] for p in shape.parts]
+    out = []
+    for record, view in zip(records, renders.views):
+        rgba = view.rgb.astype(np.float32) / 255
+        alpha = rgba[..., 3:]
+        bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1])
+        rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * (1 - alpha)
+        out.append({"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
+                    "instances": view.instance.astype(np.uint16)})
+    return out
+
+
+def background_image(spec: dict, h: int, w: int) -> np.ndarray:
+    """(h, w, 3) float32 in 0..1 from a background record."""
+    c0, c1 = (np.asarray(c, np.float32) for c in spec["colors"])
+    if spec["kind"] == "solid":
+        return np.broadcast_to(c0, (h, w, 3))
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    if spec["kind"] == "gradient":
+        a = math.radians(spec["angle"])
+        t = (x - 0.5) * np.float32(math.cos(a)) + (y - 0.5) * np.float32(math.sin(a))
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    else:  # smooth value noise (bilinear over a coarse random grid, one axis at a time) plus fine grain
+        g = np.random.default_rng(spec["seed"])
+        n = spec["cells"]
+        grid = g.random((n + 1, n + 1), dtype=np.float32)
+        iy, ix = np.minimum((y[:, 0] * n).astype(int), n - 1), np.minimum((x[0] * n).astype(int), n - 1)
+        fy, fx = y * n - iy[:, None].astype(np.float32), x * n - ix[None, :].astype(np.float32)
+        rows = grid[iy] * (1 - fy) + grid[iy + 1] * fy  # (h, n + 1)
+        t = rows[:, ix] * (1 - fx) + rows[:, ix + 1] * fx
+        t = np.clip(t + g.standard_normal((h, w), dtype=np.float32) * np.float32(spec["grain"]), 0, 1)
+    return c0 + (c1 - c0) * t[..., None]
+
+
+def image_files(record: dict) -> dict[str, str]:
+    name = f"{record['id']:07d}.png"
+    return {"image": f"classification/{record['split']}/{slug(record['category'])}/{name}",
+            "parts": f"segmentation/parts/{name}", "instances": f"segmentation/instances/{name}"}
+
+
+def add_images(result: Result, record: dict, images: dict, shape: CompiledShape, part_ids: dict) -> None:
+    """Encode one image's files and complete its record: file names and hashes, instances, COCO annotations."""
+    files = image_files(record)
+    hashes = {}
+    for kind, path in files.items():
+        data = encode_png(images[kind], PNG_LEVEL)
+        result.files[path] = data
+        hashes[kind] = hashlib.sha256(data).hexdigest()
+    instances = images["instances"]
+    counts = np.bincount(instances.ravel(), minlength=len(shape.instances) + 1)
+    record["instances"] = [
+        {"value": i + 1, "name": shape.instance_name(i), "part": shape.parts[inst.part_id].label,
+         "part_id": part_ids[shape.parts[inst.part_id].label], "pixels": int(counts[i + 1])}
+        for i, inst in enumerate(shape.instances)
+    ]
+    annotations = []
+    for value in np.flatnonzero(counts[1:]) + 1:
+        mask = instances == value
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        annotations.append({"instance": int(value), "category_id": record["instances"][value - 1]["part_id"],
+                            "area": int(counts[value]), "iscrowd": 0,
+                            "bbox": [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)],
+                            "segmentation": rle_encode(mask)})
+    record.update(files=files, sha256=hashes, annotations=annotations)
+    result.records.append(record)
+
+
+def _rot_z(degrees: float) -> np.ndarray:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.0]])
+
+
+def _rot_x(degrees: float) -> np.ndarray:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _corners(lo, hi) -> np.ndarray:
+    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64)
