@@ -33,7 +33,7 @@ from proto3d.variants import draw_variant, stable_key
 FORMAT_VERSION = 1
 BACKGROUNDS = ("solid", "gradient", "noise")
 PASSES = ("rgb", "part", "instance")
-PNG_LEVEL = 3  # zlib level: images are mostly noise-free shading, level 3 is ~3x faster than 6 for +2% size
+PNG_LEVEL = 3  # zlib level: half the time of level 6 for about 10 % more bytes (measured on dataset images)
 MAX_ID = 0xFFFF  # masks are 16-bit PNGs
 RUN_FILE = "final/program.pdsl"  # an agent run folder's final program (docs/agent.md)
 
