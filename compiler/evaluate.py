@@ -501,7 +501,7 @@ class _Evaluator:
                 return not self.truth(value, e.operand.span)
             if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
                 fail("E205", f"cannot negate {type_name(value)}", e.span)
-            return -value if e.op == "-" else value
+            return self.charge(-value, e.span) if e.op == "-" else value
         if t is ast.Attr:
             return self.attribute(self.expr(e.target), e)
         if t is ast.Index:
@@ -515,8 +515,15 @@ class _Evaluator:
         if all(type(i) is float for i in items):
             return np.array(items, dtype=np.float64)
         if items and all(isinstance(i, np.ndarray) and i.ndim == 1 for i in items) and len({len(i) for i in items}) == 1:
+            self.step(span, len(items) * len(items[0]) // 8)  # before allocating, as `charge` does after
             return np.array(items, dtype=np.float64)
         return items
+
+    def charge(self, value, span: Span):
+        """New arrays cost steps by size, as arithmetic does: `[a, a, …]` of a long `a` cannot fill memory."""
+        if isinstance(value, np.ndarray):
+            self.step(span, value.size // 8)
+        return value
 
     def binop(self, e: ast.BinOp):
         op = e.op
@@ -631,7 +638,7 @@ class _Evaluator:
             count = f"{lo_n}" if lo_n == hi_n else f"{lo_n} to {hi_n}"
             fail("E204", f"`{e.func}` takes {count} argument(s), got {len(args)}", e.span)
         try:
-            return _FUNCTION_IMPL[e.func](self, args, e)
+            return self.charge(_FUNCTION_IMPL[e.func](self, args, e), e.span)
         except (ValueError, OverflowError, TypeError):
             fail("E204", f"`{e.func}` cannot take {', '.join(type_name(a) for a in args)}", e.span)
 
