@@ -1,9 +1,11 @@
 """The `proto3d` command line: compile, check, fmt, render, agent, sample, dataset."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -84,6 +86,20 @@ def print_diagnostics(diagnostics, filename: str) -> None:
         click.echo(diagnostic.format(filename), err=True)
 
 
+@contextlib.contextmanager
+def first_run_notice(after: float = 3.0):
+    """Say why the very first compile is slow (Numba compiles its kernels once, then caches them)."""
+    timer = threading.Timer(after, lambda: click.echo(
+        "proto3d: compiling the geometry kernels (first run only; takes about a minute, then they are cached)…",
+        err=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 PARAM_OPTION = click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
                             help="Override a `param` of the program (repeatable).")
 
@@ -100,7 +116,8 @@ def compile_command(file, outputs, parts_path, params, quiet):
     from proto3d.compiler import compile_text, export
 
     start = time.perf_counter()
-    shape = compile_text(read_program(file), params=parse_params(params), filename=file)
+    with first_run_notice():
+        shape = compile_text(read_program(file), params=parse_params(params), filename=file)
     elapsed = time.perf_counter() - start
     print_diagnostics(shape.diagnostics, file)
     targets = list(outputs) + ([parts_path] if parts_path else [])
@@ -122,7 +139,8 @@ def check_command(file, as_json, params):
     from proto3d.compiler import check
 
     try:
-        diagnostics = check(read_program(file), params=parse_params(params), filename=file)
+        with first_run_notice():
+            diagnostics = check(read_program(file), params=parse_params(params), filename=file)
     except Proto3dError as error:
         diagnostics = error.diagnostics
     errors = sum(d.severity == "error" for d in diagnostics)

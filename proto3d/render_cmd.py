@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from proto3d import renderer
-from proto3d.cli import PARAM_OPTION, parse_params, read_program
+from proto3d.cli import PARAM_OPTION, first_run_notice, parse_params, read_program
 from proto3d.compiler import compile_text
 from proto3d.compiler.files import write_atomic
 from proto3d.grammar.diagnostics import Proto3dError
@@ -62,7 +62,8 @@ def render_command(file, out, views, orbit, elevation, cameras_file, size, passe
     params = parse_params(params)
     try:
         started = time.perf_counter()
-        shape = compile_text(read_program(file), params=params, filename=file)
+        with first_run_notice():
+            shape = compile_text(read_program(file), params=params, filename=file)
         compiled = time.perf_counter()
         if orbit is not None:
             chosen = renderer.orbit(orbit, elevation, shape.bbox, size)
