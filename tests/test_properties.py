@@ -38,10 +38,10 @@ def fast(examples: int) -> settings:
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def compile_fast(text: str) -> CompiledShape:
+def compile_fast(text: str, params: dict | None = None) -> CompiledShape:
     """`compile_text` without the lint pass (geometry and tables are the same)."""
     with mock.patch.object(build, "lint", lambda shape: []):
-        return compile_text(text)
+        return compile_text(text, params=params)
 
 
 def compiled_or_fail(text: str) -> CompiledShape:
@@ -489,3 +489,22 @@ COLOUR_TEXT = st.one_of(
 def test_any_colour_string_is_a_diagnostic_or_in_range(colour):
     text = f'part a color "{colour}" {{ box(size=[1, 1, 1], color="{colour}") }}\n'
     answer(text)
+
+
+@fast(30)
+@given(spec=primitive_specs(placement=False), value=st.floats(-2, 3, allow_nan=False), whole=st.integers(0, 9))
+def test_param_overrides_in_range_compile_and_others_are_diagnostics(spec, value, whole):
+    """`param` values given at compile time: inside [lo, hi] they scale the shape, outside they are E211."""
+    text = (f"param s = 1 in [0.5, 2]\nparam n = 4 in [3, 6]\n"
+            f"for i in range(n) {{ scale(s) part p {{ {spec.text()} }} }}\n")
+    params = {"s": value, "n": whole}
+    ok = 0.5 <= value <= 2 and 3 <= whole <= 6
+    try:
+        shape = compile_fast(text, params)
+    except Proto3dError as error:
+        assert not ok and {d.code for d in error.diagnostics} == {"E211"}, error.format()
+        return
+    assert ok
+    assert len(shape.instances) == whole and shape.params["n"]["value"] == whole
+    base = compile_fast(text, {"n": whole})
+    np.testing.assert_allclose(shape.vertices, base.vertices * np.float32(value), rtol=1e-5, atol=1e-6)
