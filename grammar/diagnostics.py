@@ -54,8 +54,9 @@ class Diagnostic:
 
     def format(self, filename: str = "<input>") -> str:
         """Human-readable form: location, message, source line, caret, expected, hint."""
-        where = f"{filename}:{self.line}:{self.column}" if self.line else filename
-        out = [f"{where}: {self.severity} {self.code}: {self.message}"]
+        where = f"{filename}:{self.line}:{self.column}: " if self.line else (
+            "" if filename == "<input>" else f"{filename}: ")
+        out = [f"{where}{self.severity} {self.code}: {self.message}"]
         if self.source_line:
             out.append(f"    {self.source_line}")
             width = 1
