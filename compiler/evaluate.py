@@ -147,6 +147,10 @@ class _Evaluator:
         self.warnings: list[Diagnostic] = []
         self.placements: dict[tuple, tuple] = {}
         self.literals: dict[int, np.ndarray] = {}  # vectors written with number literals only, by node
+        self.bindings: dict[tuple, tuple] = {}  # (argument list, signature) -> how the arguments bind
+        self.constants: dict[int, object] = {}  # constant arguments, checked and converted once, by node
+        self.colors: dict[str, tuple] = {}  # colour strings already parsed
+        self.reach = 1.0  # largest row sum of |self.matrix|: bounds the entries of self.matrix @ local
 
     # ---- driver ----------------------------------------------------------
     def run(self, program: ast.Program) -> Evaluation:
@@ -185,8 +189,7 @@ class _Evaluator:
     # ---- statements ------------------------------------------------------
     def statement(self, s) -> None:
         self.step(s.span)
-        method = getattr(self, "stmt_" + type(s).__name__)
-        method(s)
+        _STATEMENTS[type(s)](self, s)
 
     def stmt_Block(self, s: ast.Block) -> None:
         self.block(s.body)
@@ -233,12 +236,12 @@ class _Evaluator:
         if self.current_instance is not None:
             fail("E111", f"part `{s.label}` is inside another part", s.span,
                  hint="parts are flat: close the outer part's block first")
-        color = parse_color(self.expr(s.color), s.color.span) if s.color is not None else None
+        color = self.color(self.expr(s.color), s.color.span) if s.color is not None else None
         part_id = self.part_index.get(s.label)
         if part_id is None:
             part_id = len(self.parts)
             self.part_index[s.label] = part_id
-            default = parse_color(PALETTE[part_id % len(PALETTE)], s.span)
+            default = self.color(PALETTE[part_id % len(PALETTE)], s.span)
             self.parts.append(Part(s.label, color or default, [], s.span))
         elif color is not None and color != self.parts[part_id].color:
             self.warnings.append(Diagnostic(
@@ -317,13 +320,14 @@ class _Evaluator:
             frames = np.zeros((n, 4, 4))
             frames[:, 0, 0], frames[:, 0, 1], frames[:, 1, 0], frames[:, 1, 1] = c, -s_, s_, c
             frames[:, 0, 3], frames[:, 1, 3], frames[:, 2, 2], frames[:, 3, 3] = c * values["r"], s_ * values["r"], 1, 1
-        outer = self.matrix
+        outer, reach = self.matrix, self.reach
         try:
             for frame in frames:
                 self.matrix = outer @ frame
+                self.reach = float(np.abs(self.matrix).sum(axis=1).max())
                 self.statement(s.body)
         finally:
-            self.matrix = outer
+            self.matrix, self.reach = outer, reach
 
     def _copies(self, n: int, span: Span) -> None:
         """Copies made by radial and symmetric count as loop iterations (checked before they are made)."""
@@ -345,22 +349,28 @@ class _Evaluator:
     def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
         if self.current_instance is None:
             fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
-        values = self.arguments(s.name, s.args, lang.PRIMITIVES[s.name] + lang.PLACEMENT, s.span)
-        key = (id(s), tuple(v.tobytes() if isinstance(v, np.ndarray) else v for v in values.values()))
+        values = self.arguments(s.name, s.args, lang.CALLABLE[s.name], s.span)
+        key = [id(s)]  # the constant arguments are the same at every run of the statement
+        for name in self.bindings[id(s.args), id(lang.CALLABLE[s.name])][2]:
+            v = values[name]
+            key.append(v.tobytes() if isinstance(v, np.ndarray) else v)
+        key = tuple(key)
         placed = self.placements.get(key)
         if placed is None:  # loops repeat a statement with a few distinct argument sets: place each once
             placed = self.placements[key] = self.place(s, values)
-        kind, params, segments, local, count = placed
+        kind, params, segments, local, count, size = placed
         matrix = self.matrix @ local
-        if not np.abs(matrix).max() <= self.limits.max_abs_value:  # also catches NaN and inf
-            fail("E210", "the primitive's placement is out of the numeric range", s.span)
+        # |(M @ L)ij| <= (row sum of |M|) * max |L|: only a placement near the limit needs its entries checked
+        limit = self.limits.max_abs_value
+        if not self.reach * size < 0.5 * limit and not np.abs(matrix).max() <= limit:
+            fail("E210", "the primitive's placement is out of the numeric range", s.span)  # also NaN and inf
         self.triangles += count
         if self.triangles > self.limits.max_triangles:
             fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
                  hint="lower `segments` or use fewer primitives")
         if len(self.primitives) >= self.limits.max_primitives:
             fail("E301", f"the shape exceeds {self.limits.max_primitives} primitives", s.span)
-        color = parse_color(values["color"], s.span) if values["color"] is not None else self.current_color
+        color = self.color(values["color"], s.span) if values["color"] is not None else self.current_color
         instance = self.current_instance  # parts are flat, so it is always the newest instance
         self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
                                          color, s.span))
@@ -382,24 +392,56 @@ class _Evaluator:
                 lo, hi = local_bounds(kind, params)
                 pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
                 local = local @ affine(offset=-pivot)
-        return kind, params, segments, local, triangle_count(kind, params, segments)
+        return kind, params, segments, local, triangle_count(kind, params, segments), float(np.abs(local).max())
 
     # ---- arguments -------------------------------------------------------
     def arguments(self, name: str, args, params, span: Span) -> dict:
-        by_name = {p.name: p for p in params}
+        binding = self.bindings.get((id(args), id(params))) or self.bind(args, params)
+        bound, defaults, _ = binding
         values: dict = {}
-        positional = 0
+        constants = self.constants
+        for arg, param, cost in bound:
+            if cost is None:
+                values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
+                continue
+            value = constants.get(id(arg), constants)
+            if value is constants:  # first run: evaluated and checked as any other argument
+                value = constants[id(arg)] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
+                if isinstance(value, np.ndarray):
+                    value.flags.writeable = False  # shared by every run from now on
+            elif cost:
+                self.step(arg.value.span, cost)  # what evaluating it again would have cost
+            values[param.name] = value
+        values.update(defaults)
+        return values
+
+    def bind(self, args, params) -> tuple:
+        """(argument, parameter, cost) in order, the defaults of the rest, and the names of variable arguments.
+
+        cost is None for an argument that may change between runs, else the steps its evaluation
+        costs from the second run on.
+        """
+        by_name = lang.BY_NAME[params]
+        bound, positional = [], 0
         for arg in args:
             if arg.name is None:
                 param = params[positional]
                 positional += 1
             else:
                 param = by_name[arg.name]
-            values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
-        for param in params:
-            if param.name not in values:
-                values[param.name] = param.default
-        return values
+            bound.append((arg, param, _constant_cost(arg.value)))
+        given = {param.name for _, param, _ in bound}
+        defaults = {p.name: p.default for p in params if p.name not in given}
+        variable = tuple(param.name for _, param, cost in bound if cost is None)
+        binding = self.bindings[id(args), id(params)] = (bound, defaults, variable)
+        return binding
+
+    def color(self, value, span: Span) -> tuple[float, float, float]:
+        rgb = self.colors.get(value) if type(value) is str else None
+        if rgb is None:
+            rgb = parse_color(value, span)
+            self.colors[value] = rgb
+        return rgb
 
     def coerce(self, value, param: lang.Param, span: Span, owner: str):
         t = param.type
@@ -463,7 +505,12 @@ class _Evaluator:
         return value
 
     def check_range(self, value, span: Span) -> None:
-        largest = abs(value) if type(value) is float else np.abs(value).max(initial=0.0)  # floats: skip NumPy
+        if type(value) is float:  # skip NumPy for numbers and short vectors
+            largest = abs(value)
+        elif value.ndim == 1 and len(value) <= 4:
+            largest = max(map(abs, value.tolist()), default=0.0)  # values are never NaN: arithmetic rejects them
+        else:
+            largest = np.abs(value).max(initial=0.0)
         if largest > self.limits.max_abs_value:
             fail("E210", f"value out of range (|x| ≤ {self.limits.max_abs_value:g})", span,
                  hint="sizes are in metres")
@@ -512,7 +559,7 @@ class _Evaluator:
 
     def make_list(self, items: list, span: Span):
         self.step(span, len(items))
-        if all(type(i) is float for i in items):
+        if not items or set(map(type, items)) == _FLOAT:
             return np.array(items, dtype=np.float64)
         if items and all(isinstance(i, np.ndarray) and i.ndim == 1 for i in items) and len({len(i) for i in items}) == 1:
             self.step(span, len(items) * len(items[0]) // 8)  # before allocating, as `charge` does after
@@ -641,6 +688,24 @@ class _Evaluator:
             return self.charge(_FUNCTION_IMPL[e.func](self, args, e), e.span)
         except (ValueError, OverflowError, TypeError):
             fail("E204", f"`{e.func}` cannot take {', '.join(type_name(a) for a in args)}", e.span)
+
+
+_STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
+_FLOAT = {float}
+
+
+def _constant_cost(node) -> int | None:
+    """Steps that evaluating a constant argument costs again (None if it is not constant).
+
+    Constants are numbers, strings, booleans, negated numbers and vectors of those; a
+    vector of plain numbers is cached by `expr` after its first run and then costs nothing.
+    """
+    t = type(node)
+    if t in (ast.Number, ast.String, ast.Bool) or t is ast.Unary and node.op in "-+" and type(node.operand) is ast.Number:
+        return 0
+    if t is ast.Vector and all(_constant_cost(i) == 0 and type(i) is not ast.Vector for i in node.items):
+        return 0 if all(type(i) is ast.Number for i in node.items) else len(node.items)
+    return None
 
 
 def _hex(color) -> str:

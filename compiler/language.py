@@ -53,6 +53,9 @@ TRANSFORMS: dict[str, tuple[Param, ...]] = {
     "symmetric": _sig(Param("axes", "string")),
     "radial": _sig(Param("n", "int"), Param("r", N, 0.0), Param("start", N, 0.0)),
 }
+CALLABLE: dict[str, tuple[Param, ...]] = {name: params + PLACEMENT for name, params in PRIMITIVES.items()}
+BY_NAME: dict[tuple[Param, ...], dict[str, Param]] = {  # every signature's parameters by name
+    params: {p.name: p for p in params} for params in [*CALLABLE.values(), *TRANSFORMS.values()]}
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
     "sin": (1, 1), "cos": (1, 1), "tan": (1, 1), "asin": (1, 1), "acos": (1, 1), "atan": (1, 1),
     "atan2": (2, 2), "sqrt": (1, 1), "abs": (1, 1), "min": (1, 64), "max": (1, 64), "clamp": (3, 3),
