@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import replace
 from importlib import resources
 
 from lark import Lark, Token, Tree
@@ -78,12 +79,15 @@ def _parse_reporting_all(text: str):
         try:
             tree = _lark().parse(current)
         except UnexpectedInput as error:
-            errors.append(_syntax_diagnostic(error, current))
-            line = errors[-1].line
-            if isinstance(error, UnexpectedToken) and error.token.type == "$END" or line in blanked:
+            diagnostic = _syntax_diagnostic(error, current)
+            if isinstance(error, UnexpectedToken) and error.token.type == "$END":
+                errors.append(replace(diagnostic, span=_end_span(text)))  # the end of the text as written
                 break
-            blanked.add(line)
-            current = _blank_line(current, line)
+            if diagnostic.line in blanked:  # an echo of a blanked line's kept braces, not a new error
+                break
+            errors.append(diagnostic)
+            blanked.add(diagnostic.line)
+            current = _blank_line(current, diagnostic.line)
             continue
         return (None if errors else tree), errors
     return None, errors
@@ -171,14 +175,17 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
     if token.type == "$END":
         opener = _unclosed_opener(text)
         hint = f"`{opener[0]}` opened at line {opener[1]}, column {opener[2]} is never closed" if opener else ""
-        lines = text.rstrip().split("\n")  # lines as lark counts them
-        end_line, end_column = len(lines), len(lines[-1]) + 1
-        return Diagnostic("E012", "unexpected end of input", Span(end_line, end_column, end_line, end_column + 1),
-                          expected=expected, hint=hint)
+        return Diagnostic("E012", "unexpected end of input", _end_span(text), expected=expected, hint=hint)
     hint = _token_hint(error, text)
     width = max(len(str(token.value)), 1)
     return Diagnostic("E011", f"unexpected {_describe(token)}", Span(line, column, line, column + width),
                       expected=expected, hint=hint)
+
+
+def _end_span(text: str) -> Span:
+    """Just after the last non-blank character (lines counted by \n, as lark does)."""
+    lines = text.rstrip().split("\n")
+    return Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
 
 
 def _describe(token: Token) -> str:
