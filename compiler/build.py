@@ -34,7 +34,8 @@ def compile_program(program: ast.Program, *, params: dict | None = None,
                     limits: Limits = DEFAULT_LIMITS) -> CompiledShape:
     """Compile an already parsed program."""
     diagnostics = check_program(program)
-    errors = [d.with_source(program.text) for d in diagnostics if d.severity == "error"]
+    errors = sorted((d.with_source(program.text) for d in diagnostics if d.severity == "error"),
+                    key=lambda d: (d.line, d.column))
     if errors:
         raise Proto3dError(errors, program.filename)
     try:
