@@ -2,9 +2,11 @@
 
 1. Random valid programs compile; every face is labelled consistently with the tables; instance
    boxes are the boxes of their faces; transforms, `align` and anchors match NumPy reference
-   maths written here; `fmt` is idempotent and keeps the meaning.
-2. Mutated programs (characters and tokens) and hostile inputs only ever give diagnostics
-   (well-formed, positioned) or `Proto3dError`: never another exception.
+   maths written here; every primitive encloses a positive volume (exact where it has a closed
+   form) that transforms scale by |det|; `param` overrides; `fmt` is idempotent and keeps the meaning.
+2. Mutated programs (characters and tokens), ill-typed expressions, arbitrary colour strings and
+   hostile inputs only ever give diagnostics (well-formed, pointing into the text) or
+   `Proto3dError`: never another exception; `check` and `compile_text` agree.
 
 Geometry properties compile without the lint pass (lints are tested in test_lints.py and
 exercised here through `check` on the mutants), which keeps the file fast.
@@ -28,7 +30,6 @@ from proto3d.grammar import format_program, parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from strategies import (ANCHORS, PrimSpec, anchor_point, compose, euler, homogeneous, ill_typed_programs, pivot,
                         primitive_specs, programs, reference_bounds, wrappers)
-
 
 
 def fast(examples: int) -> settings:
@@ -318,6 +319,8 @@ def answer(text: str) -> list[Diagnostic]:
     """check() then compile_text(): both only ever speak in diagnostics, and they agree."""
     diagnostics = check(text)
     assert_diagnostics(diagnostics, text)
+    positions = [(d.line, d.column) for d in diagnostics]
+    assert positions == sorted(positions), "sorted by position"
     errors = [d for d in diagnostics if d.severity == "error"]
     try:
         shape = compile_text(text)
