@@ -511,3 +511,24 @@ def test_param_overrides_in_range_compile_and_others_are_diagnostics(spec, value
     assert len(shape.instances) == whole and shape.params["n"]["value"] == whole
     base = compile_fast(text, {"n": whole})
     np.testing.assert_allclose(shape.vertices, base.vertices * np.float32(value), rtol=1e-5, atol=1e-6)
+
+
+ANCHOR_USE = re.compile(r"\bp\d+(\[\d+\])?\.")
+
+
+@fast(40)
+@given(text=programs(), chain=st.lists(wrappers(repeats=False), min_size=1, max_size=2))
+def test_whole_program_in_a_transform_moves_every_vertex(text, chain):
+    """Wrapping a program (without anchors, which are world points) in transforms maps every vertex by them."""
+    assume(not ANCHOR_USE.search(text))
+    lines = text.split("\n")
+    head = [line for line in lines if line.startswith(("shape", "bounds", "param"))]
+    body = [line for line in lines if not line.startswith(("shape", "bounds", "param"))]
+    wrapped = "\n".join(head + [" ".join(w.text for w in chain) + " {"] + body + ["}"]) + "\n"
+    plain, moved = compiled_or_fail(text), compiled_or_fail(wrapped)
+    (m,) = compose(chain)
+    expected = plain.vertices.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
+    np.testing.assert_allclose(moved.vertices, expected, atol=2e-6 * (1 + np.abs(expected).max(initial=0)), rtol=0)
+    flip = np.linalg.det(m[:3, :3]) < 0
+    np.testing.assert_array_equal(moved.faces, plain.faces[:, [0, 2, 1]] if flip else plain.faces)
+    np.testing.assert_array_equal(moved.instance_id, plain.instance_id)
