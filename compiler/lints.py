@@ -82,14 +82,13 @@ class _Geometry:
     @classmethod
     def of(cls, shape: CompiledShape) -> "_Geometry":
         n_inst = len(shape.instances)
-        order = np.lexsort((shape.primitive_id, shape.instance_id))
-        tri = shape.vertices.astype(np.float64)[shape.faces[order]].reshape(-1, 3, 3)
+        order = np.lexsort((shape.primitive_id, shape.instance_id))  # already sorted when assembled: cheap
+        tri, tlo, thi = _triangles(shape.vertices, shape.faces.reshape(-1, 3), order)
         inst = np.asarray(shape.instance_id)[order]
         prim = np.asarray(shape.primitive_id)[order]
         cut = np.flatnonzero((np.diff(prim) != 0) | (np.diff(inst) != 0)) + 1
         first = np.concatenate([[0], cut]) if len(tri) else np.zeros(0, np.int64)
         gstart = np.concatenate([first, [len(tri)]]).astype(np.int64)
-        tlo, thi = _triangle_boxes(tri)
         glo = np.minimum.reduceat(tlo, first) if len(tri) else np.zeros((0, 3))
         ghi = np.maximum.reduceat(thi, first) if len(tri) else np.zeros((0, 3))
         ig = np.searchsorted(inst[first], np.arange(n_inst + 1)).astype(np.int64)
@@ -103,9 +102,14 @@ class _Geometry:
         if shape.primitives:
             linear = np.array([p.matrix for p in shape.primitives], dtype=float)[:, :3, :3]
             scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
+            errors: dict[tuple, float] = {}  # primitives placed alike share their params dict
             for p, s in zip(shape.primitives, scale):
                 if 0 <= p.instance_id < n_inst:
-                    facet[p.instance_id] = max(facet[p.instance_id], s * _facet_error(p))
+                    key = (id(p.params), p.kind, p.segments)
+                    error = errors.get(key)
+                    if error is None:
+                        error = errors[key] = _facet_error(p)
+                    facet[p.instance_id] = max(facet[p.instance_id], s * error)
         return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, base_tol, facet,
                    _group_measures(tri, gstart))
 
@@ -168,8 +172,11 @@ def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     has_faces[geo.gprim] = True
 
     out = []
+    reasons: dict[int, str | None] = {}  # primitives placed alike share their params dict
     for k, prim in enumerate(shape.primitives):
-        why = _bad_params(prim.params)
+        why = reasons.get(id(prim.params), reasons)
+        if why is reasons:
+            why = reasons[id(prim.params)] = _bad_params(prim.params)
         if why is None:
             if not has_faces[k]:
                 why = "it produced no triangles"
@@ -615,14 +622,22 @@ def _triangle_distance(tri, i, j):
 
 
 @njit(cache=True)
-def _triangle_boxes(tri):
-    lo = np.empty((tri.shape[0], 3))
-    hi = np.empty((tri.shape[0], 3))
-    for t in range(tri.shape[0]):
+def _triangles(vertices, faces, order):
+    """Corners (float64) of faces[order] and their bounding boxes, in one pass."""
+    n = order.shape[0]
+    tri = np.empty((n, 3, 3))
+    lo = np.empty((n, 3))
+    hi = np.empty((n, 3))
+    for t in range(n):
+        f = order[t]
+        for c in range(3):
+            v = faces[f, c]
+            for k in range(3):
+                tri[t, c, k] = vertices[v, k]
         for k in range(3):
             lo[t, k] = min(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
             hi[t, k] = max(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
-    return lo, hi
+    return tri, lo, hi
 
 
 @njit(cache=True)
