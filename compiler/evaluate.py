@@ -7,6 +7,7 @@ construct is bounded by `Limits`. The first runtime error stops evaluation.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -597,22 +598,14 @@ class _Evaluator:
             return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
         if op in ("/", "%") and (b == 0 if type(b) is float else np.any(b == 0)):
             fail("E206", "division by zero", e.span)
-        with np.errstate(all="ignore"):
-            try:
-                if op == "+":
-                    result = a + b
-                elif op == "-":
-                    result = a - b
-                elif op == "*":
-                    result = a * b
-                elif op == "/":
-                    result = a / b
-                elif op == "%":
-                    result = a % b
-                else:
-                    result = np.power(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a ** b
-            except (OverflowError, ZeroDivisionError, ValueError):
-                fail("E210", f"`{op}` gives a result out of range", e.span)
+        try:
+            if type(a) is float and type(b) is float:  # Python floats raise rather than warn: no NumPy state
+                result = _ARITHMETIC[op](a, b)
+            else:
+                with np.errstate(all="ignore"):
+                    result = np.power(a, b) if op == "**" else _ARITHMETIC[op](a, b)
+        except (OverflowError, ZeroDivisionError, ValueError):
+            fail("E210", f"`{op}` gives a result out of range", e.span)
         finite = math.isfinite(result) if isinstance(result, float) else (
             not isinstance(result, complex) and np.all(np.isfinite(result)))
         if not finite:
@@ -692,6 +685,8 @@ class _Evaluator:
 
 _STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
 _FLOAT = {float}
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
+               "**": operator.pow}
 
 
 def _constant_cost(node) -> int | None:
