@@ -259,8 +259,22 @@ def test_anchors_are_bbox_points(specs, chain, copies, picks, index):
     np.testing.assert_allclose(z.matrix[:3, 3], [hi[0], (hi - lo)[1], (lo + hi)[2] / 2], atol=1e-9)
 
 
+@st.composite
+def commented_programs(draw):
+    """Valid programs with comments added at the end of random lines and on lines of their own."""
+    lines = draw(programs()).split("\n")
+    for _ in range(draw(st.integers(0, 4))):
+        i = draw(st.integers(0, len(lines) - 1))
+        comment = draw(st.sampled_from(["# c", "// d", "#", "# }", "// {[("]))
+        if draw(st.booleans()):
+            lines[i] += "  " + comment
+        else:
+            lines.insert(i, comment)
+    return "\n".join(lines)
+
+
 @fast(60)
-@given(programs())
+@given(commented_programs())
 def test_fmt_is_idempotent_and_keeps_meaning(text):
     program = parse(text)
     once = format_program(program)
