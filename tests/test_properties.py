@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from proto3d.compiler import build, check, compile_text
+from proto3d.compiler import Limits, build, check, compile_text
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar import format_program, parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
@@ -546,3 +546,28 @@ def test_whole_program_in_a_transform_moves_every_vertex(text, chain):
     flip = np.linalg.det(m[:3, :3]) < 0
     np.testing.assert_array_equal(moved.faces, plain.faces[:, [0, 2, 1]] if flip else plain.faces)
     np.testing.assert_array_equal(moved.instance_id, plain.instance_id)
+
+
+@st.composite
+def tight_limits(draw):
+    """Limits with some caps cut far down (a program must then meet them or get a positioned error)."""
+    small = {"max_program_bytes": st.integers(0, 400), "max_string": st.integers(0, 5), "max_depth": st.integers(0, 4),
+             "max_primitives": st.integers(0, 3), "max_triangles": st.integers(0, 200),
+             "max_loop_iterations": st.integers(0, 3), "max_steps": st.integers(0, 50), "max_segments": st.integers(0, 8),
+             "max_points": st.integers(0, 4), "max_abs_value": st.sampled_from([0.0, 1e-3, 0.3, 1.0])}
+    chosen = draw(st.lists(st.sampled_from(sorted(small)), min_size=1, max_size=3, unique=True))
+    return Limits(**{name: draw(small[name]) for name in chosen})
+
+
+@fast(60)
+@given(text=programs(max_statements=4, budget=8), limits=tight_limits())
+def test_tight_limits_only_give_diagnostics(text, limits):
+    diagnostics = check(text, limits=limits)
+    assert_diagnostics(diagnostics, text)
+    try:
+        shape = compile_text(text, limits=limits)
+    except Proto3dError as error:
+        assert_diagnostics(error.diagnostics, text)
+        return
+    assert len(shape.primitives) <= limits.max_primitives and len(shape.faces) <= limits.max_triangles
+    assert all(p.segments <= limits.max_segments for p in shape.primitives)
