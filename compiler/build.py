@@ -95,7 +95,7 @@ def _instance_boxes(shape: CompiledShape) -> None:
         owner = np.full(len(shape.vertices), -1, np.int32)
         owner[shape.faces] = shape.instance_id[:, None]
         used = owner >= 0
-        ids, points = owner[used], shape.vertices[used]
+        ids, points = (owner, shape.vertices) if used.all() else (owner[used], shape.vertices[used])  # no copies
         if np.any(ids[1:] < ids[:-1]):  # vertices normally come in instance order already
             order = np.argsort(ids, kind="stable")
             ids, points = ids[order], points[order]
