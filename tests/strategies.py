@@ -136,8 +136,6 @@ def primitive_core(draw, kind: str | None = None):
         (at, a), (bt, b), (ht, h) = length(0, 0.5), length(0.01, 0.5), length()
         if draw(st.booleans()):  # either end may be the pointed one
             (at, a), (bt, b) = (bt, b), (at, a)
-        if kind == "cylinder":  # r1/r2 are keywords only (r comes first in the signature)
-            return kind, [("r1", at), ("r2", bt), ("h", ht)], {"r1": a, "r2": b, "h": h}
         return kind, [("r1", at), ("r2", bt), ("h", ht)], {"r1": a, "r2": b, "h": h}
     if kind == "cone":
         (rt, r), (ht, h) = length(), length()
@@ -230,7 +228,7 @@ def color_text(draw):
 def primitive_specs(draw, kind: str | None = None, placement: bool = True):
     """A primitive with random valid parameters and, optionally, random at/rot/align/color/segments."""
     kind, pairs, params = draw(primitive_core(kind))
-    positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1") and kind != "sweep"
+    positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1")  # cylinder's signature starts with r
     spec = PrimSpec(kind, _args(draw, pairs, positional_ok), params)
     if draw(st.booleans()):
         spec.segments = draw(st.integers(3, 24))

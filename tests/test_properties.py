@@ -164,9 +164,7 @@ def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
 
     A sweep has no closed-form box: it is documented as the box of its mesh at 256 facets.
     """
-    p = dict(spec.params)
-    if spec.kind in ("cylinder",) and "r" in p:
-        p = {"r1": p["r"], "r2": p["r"], "h": p["h"]}
+    p = spec.params
     at = spec.at if spec.at is not None else np.zeros(3)
     rot = euler(spec.rot) if spec.rot is not None else np.eye(3)
     pv = np.zeros(3)
