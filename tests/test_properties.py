@@ -228,16 +228,18 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
 @fast(50)
 @given(specs=st.lists(primitive_specs(), min_size=1, max_size=3), chain=st.lists(wrappers(), max_size=2),
        copies=st.integers(1, 3), picks=st.lists(st.sampled_from(ANCHORS), min_size=1, max_size=4),
-       index=st.integers(0, 2))
-def test_anchors_are_bbox_points(specs, chain, copies, picks, index):
+       index=st.integers(0, 2), frame=st.lists(wrappers(repeats=False), max_size=2))
+def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame):
+    """Anchors are world points of the bbox built so far; used inside a transform they are moved by it."""
     assume(len(compose(chain)) * copies <= 32)
+    (m,) = compose(frame)
     body = "\n".join(s.text() for s in specs)
     head = " ".join(w.text for w in chain)
     lines = [f"for k in range({copies}) {{ {head} part a {{\n{body}\n}} }}"]
     index = index % (copies * len(compose(chain)))
     refs = [(name, f"a.{name}", None) for name in picks] + [(name, f"a[{index}].{name}", index) for name in picks]
     for name, expr, _ in refs:
-        lines.append(f"part q {{ box(size=[0.01, 0.01, 0.01], at={expr}) }}")
+        lines.append(f"{' '.join(w.text for w in frame)} part q {{ box(size=[0.01, 0.01, 0.01], at={expr}) }}")
     lines.append(f"part z {{ box(size=[0.01, 0.01, 0.01], at=[a.max.x, a.size.y, a.center.z]) }}")
     shape = compiled_or_fail("\n".join(lines) + "\n")
     a = shape.parts[0]
@@ -251,7 +253,8 @@ def test_anchors_are_bbox_points(specs, chain, copies, picks, index):
     q_prims = [p for p in shape.primitives if shape.parts[p.part_id].label == "q"]
     for (name, _, which), prim in zip(refs, q_prims):
         ids = a.instance_ids if which is None else [a.instance_ids[which]]
-        np.testing.assert_allclose(prim.matrix[:3, 3], anchor_point(name, *box_of(ids)), atol=1e-9)
+        np.testing.assert_allclose(prim.matrix[:3, 3], m[:3, :3] @ anchor_point(name, *box_of(ids)) + m[:3, 3],
+                                   atol=1e-9)
     lo, hi = box_of(a.instance_ids)
     z = [p for p in shape.primitives if shape.parts[p.part_id].label == "z"][0]
     np.testing.assert_allclose(z.matrix[:3, 3], [hi[0], (hi - lo)[1], (lo + hi)[2] / 2], atol=1e-9)
