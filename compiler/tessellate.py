@@ -98,8 +98,12 @@ _NO_POINTS = np.zeros((0, 4))
 
 def _pack(kinds_params: Sequence[tuple[str, dict]], segments: Sequence[int]):
     codes, rows, chunks, offsets, total = [], [], [], [0], 0
+    packed: dict[int, tuple] = {}  # primitives placed alike share their params dict: pack it once
     for kind, params in kinds_params:
-        code, row, pts = _row(kind, params)
+        entry = packed.get(id(params))
+        if entry is None or entry[0] != kind:
+            entry = packed[id(params)] = (kind, *_row(kind, params))
+        _, code, row, pts = entry
         codes.append(code)
         rows.append(row)
         if pts is not None:
