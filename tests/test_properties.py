@@ -572,3 +572,11 @@ def test_tight_limits_only_give_diagnostics(text, limits):
         return
     assert len(shape.primitives) <= limits.max_primitives and len(shape.faces) <= limits.max_triangles
     assert all(p.segments <= limits.max_segments for p in shape.primitives)
+
+
+@fast(25)
+@given(programs())
+def test_valid_programs_get_only_well_formed_warnings(text):
+    """The full pipeline, lints included: warnings only, each positioned in the text."""
+    diagnostics = answer(text)
+    assert all(d.severity == "warning" for d in diagnostics), [d.format() for d in diagnostics]
