@@ -126,6 +126,21 @@ def type_name(value) -> str:
     return f"a list of {len(value)}"
 
 
+@dataclass
+class _Binding:
+    """How the arguments of one call site bind to its signature.
+
+    args are (argument, parameter, cost) in order: cost is None for an argument that may change
+    between runs, else the steps its evaluation costs from the second run on.
+    """
+
+    args: list[tuple]
+    defaults: dict  # values of the parameters not given
+    variable_args: list[tuple]
+    variable: tuple[str, ...]  # names of the variable arguments
+    template: dict | None = None  # every value, once the constants are known and cost no steps
+
+
 class _Evaluator:
     def __init__(self, limits: Limits, overrides: dict):
         self.limits = limits
@@ -147,8 +162,8 @@ class _Evaluator:
         self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.warnings: list[Diagnostic] = []
         self.placements: dict[tuple, tuple] = {}
-        self.literals: dict[int, np.ndarray] = {}  # vectors written with number literals only, by node
-        self.bindings: dict[tuple, tuple] = {}  # (argument list, signature) -> how the arguments bind
+        self.literals: dict[int, np.ndarray | bool] = {}  # vectors written with number literals only (else False)
+        self.bindings: dict[tuple, _Binding] = {}  # (argument list, signature) -> how the arguments bind
         self.constants: dict[int, object] = {}  # constant arguments, checked and converted once, by node
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
         self.reach = 1.0  # largest row sum of |self.matrix|: bounds the entries of self.matrix @ local
@@ -352,7 +367,7 @@ class _Evaluator:
             fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
         values = self.arguments(s.name, s.args, lang.CALLABLE[s.name], s.span)
         key = [id(s)]  # the constant arguments are the same at every run of the statement
-        for name in self.bindings[id(s.args), id(lang.CALLABLE[s.name])][2]:
+        for name in self.bindings[id(s.args), id(lang.CALLABLE[s.name])].variable:
             v = values[name]
             key.append(v.tobytes() if isinstance(v, np.ndarray) else v)
         key = tuple(key)
@@ -398,10 +413,14 @@ class _Evaluator:
     # ---- arguments -------------------------------------------------------
     def arguments(self, name: str, args, params, span: Span) -> dict:
         binding = self.bindings.get((id(args), id(params))) or self.bind(args, params)
-        bound, defaults, _ = binding
+        if binding.template is not None:  # constants known and free: evaluate the variable arguments only
+            values = binding.template.copy()
+            for arg, param, _ in binding.variable_args:
+                values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
+            return values
         values: dict = {}
         constants = self.constants
-        for arg, param, cost in bound:
+        for arg, param, cost in binding.args:
             if cost is None:
                 values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
                 continue
@@ -413,15 +432,12 @@ class _Evaluator:
             elif cost:
                 self.step(arg.value.span, cost)  # what evaluating it again would have cost
             values[param.name] = value
-        values.update(defaults)
+        values.update(binding.defaults)
+        if not any(cost for _, _, cost in binding.args):  # every constant is now checked and costs no steps
+            binding.template = values.copy()
         return values
 
-    def bind(self, args, params) -> tuple:
-        """(argument, parameter, cost) in order, the defaults of the rest, and the names of variable arguments.
-
-        cost is None for an argument that may change between runs, else the steps its evaluation
-        costs from the second run on.
-        """
+    def bind(self, args, params) -> _Binding:
         by_name = lang.BY_NAME[params]
         bound, positional = [], 0
         for arg in args:
@@ -433,8 +449,9 @@ class _Evaluator:
             bound.append((arg, param, _constant_cost(arg.value)))
         given = {param.name for _, param, _ in bound}
         defaults = {p.name: p.default for p in params if p.name not in given}
-        variable = tuple(param.name for _, param, cost in bound if cost is None)
-        binding = self.bindings[id(args), id(params)] = (bound, defaults, variable)
+        variable_args = [b for b in bound if b[2] is None]
+        binding = _Binding(bound, defaults, variable_args, tuple(param.name for _, param, _ in variable_args))
+        self.bindings[id(args), id(params)] = binding
         return binding
 
     def color(self, value, span: Span) -> tuple[float, float, float]:
@@ -531,11 +548,16 @@ class _Evaluator:
             return self.lookup(e.id, e.span)
         if t is ast.Vector:
             value = self.literals.get(id(e))
-            if value is None:
-                value = self.make_list([self.expr(i) for i in e.items], e.span)
+            if type(value) is np.ndarray:
+                return value
+            known = value is not None  # known not to be a literal
+            value = self.make_list([self.expr(i) for i in e.items], e.span)
+            if not known:
                 if isinstance(value, np.ndarray) and all(type(i) is ast.Number for i in e.items):
                     value.flags.writeable = False
                     self.literals[id(e)] = value
+                else:
+                    self.literals[id(e)] = False
             return value
         if t is ast.String:
             return e.value
