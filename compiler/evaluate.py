@@ -279,7 +279,7 @@ class _Evaluator:
         for var in s.vars:
             values = self.expr(var.iterable)
             if isinstance(values, np.ndarray):
-                values = list(values) if values.ndim == 2 else [float(v) for v in values]
+                values = list(values) if values.ndim == 2 else values.tolist()
             if not isinstance(values, list):
                 fail("E205", f"`for` needs a list to iterate over, not {type_name(values)}", var.iterable.span,
                      expected="a list like [a, b] or range(n)")
@@ -365,11 +365,13 @@ class _Evaluator:
     def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
         if self.current_instance is None:
             fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
-        values = self.arguments(s.name, s.args, lang.CALLABLE[s.name], s.span)
+        signature = lang.CALLABLE[s.name]
+        binding = self.bindings.get((id(s.args), id(signature))) or self.bind(s.args, signature)
+        values = self.bound_values(binding, s.name)
         key = [id(s)]  # the constant arguments are the same at every run of the statement
-        for name in self.bindings[id(s.args), id(lang.CALLABLE[s.name])].variable:
+        for name in binding.variable:
             v = values[name]
-            key.append(v.tobytes() if isinstance(v, np.ndarray) else v)
+            key.append(v.tobytes() if type(v) is np.ndarray else v)
         key = tuple(key)
         placed = self.placements.get(key)
         if placed is None:  # loops repeat a statement with a few distinct argument sets: place each once
@@ -412,7 +414,9 @@ class _Evaluator:
 
     # ---- arguments -------------------------------------------------------
     def arguments(self, name: str, args, params, span: Span) -> dict:
-        binding = self.bindings.get((id(args), id(params))) or self.bind(args, params)
+        return self.bound_values(self.bindings.get((id(args), id(params))) or self.bind(args, params), name)
+
+    def bound_values(self, binding: _Binding, name: str) -> dict:
         if binding.template is not None:  # constants known and free: evaluate the variable arguments only
             values = binding.template.copy()
             for arg, param, _ in binding.variable_args:

@@ -102,14 +102,10 @@ class _Geometry:
         if shape.primitives:
             linear = np.array([p.matrix for p in shape.primitives], dtype=float)[:, :3, :3]
             scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
-            errors: dict[tuple, float] = {}  # primitives placed alike share their params dict
-            for p, s in zip(shape.primitives, scale):
-                if 0 <= p.instance_id < n_inst:
-                    key = (id(p.params), p.kind, p.segments)
-                    error = errors.get(key)
-                    if error is None:
-                        error = errors[key] = _facet_error(p)
-                    facet[p.instance_id] = max(facet[p.instance_id], s * error)
+            error = scale * np.array(_per_params(shape.primitives, _facet_error))
+            owner = np.array([p.instance_id for p in shape.primitives])
+            known = (owner >= 0) & (owner < n_inst)
+            np.maximum.at(facet, owner[known], error[known])
         return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, base_tol, facet,
                    _group_measures(tri, gstart))
 
@@ -135,6 +131,19 @@ class _Geometry:
 
 
 _FLAT_KINDS = frozenset({"box", "wedge", "extrude"})
+
+
+def _per_params(primitives, fn) -> list:
+    """fn(primitive) for each primitive, computed once for the primitives placed alike (they share params)."""
+    memo: dict[tuple, object] = {}
+    out = []
+    for p in primitives:
+        key = (id(p.params), p.kind, p.segments)
+        value = memo.get(key, memo)
+        if value is memo:
+            value = memo[key] = fn(p)
+        out.append(value)
+    return out
 
 
 def _facet_error(prim) -> float:
@@ -172,11 +181,11 @@ def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     has_faces[geo.gprim] = True
 
     out = []
-    reasons: dict[int, str | None] = {}  # primitives placed alike share their params dict
-    for k, prim in enumerate(shape.primitives):
-        why = reasons.get(id(prim.params), reasons)
-        if why is reasons:
-            why = reasons[id(prim.params)] = _bad_params(prim.params)
+    reasons = _per_params(shape.primitives, lambda prim: _bad_params(prim.params))
+    suspect = ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5)
+    suspect[[k for k, why in enumerate(reasons) if why is not None]] = True
+    for k in np.flatnonzero(suspect).tolist():
+        prim, why = shape.primitives[k], reasons[k]
         if why is None:
             if not has_faces[k]:
                 why = "it produced no triangles"
