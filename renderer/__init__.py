@@ -8,10 +8,10 @@
 from proto3d.renderer.camera import MAX_SIZE, MIN_SIZE, VIEWS, Camera, look_at, named_view, orbit
 from proto3d.renderer.errors import RenderError
 from proto3d.renderer.palette import palette
-from proto3d.renderer.render import ALL_PASSES, DEFAULT_VIEWS, PixelInfo, Renders, View, render
+from proto3d.renderer.render import ALL_PASSES, ANTIALIAS, DEFAULT_VIEWS, PixelInfo, Renders, View, render
 from proto3d.renderer.sheet import contact_sheet
 
 __all__ = [
-    "ALL_PASSES", "DEFAULT_VIEWS", "MAX_SIZE", "MIN_SIZE", "VIEWS", "Camera", "PixelInfo", "RenderError",
+    "ALL_PASSES", "ANTIALIAS", "DEFAULT_VIEWS", "MAX_SIZE", "MIN_SIZE", "VIEWS", "Camera", "PixelInfo", "RenderError",
     "Renders", "View", "contact_sheet", "look_at", "named_view", "orbit", "palette", "render",
 ]

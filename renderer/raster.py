@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from proto3d.renderer.antialias import fxaa
 from proto3d.renderer.camera import Camera
 from proto3d.renderer.errors import FORKED, NO_CONTEXT, render_error
 
@@ -178,8 +179,13 @@ class Scene:
             self.vaos[program] = ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4)
         self.targets: dict[tuple[int, int, int], object] = {}
 
-    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, samples: int, double_sided: bool) -> Frame:
-        """Render one view and read back what was asked for; near and far hug the shape's bounds."""
+    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, antialias: str, samples: int,
+             double_sided: bool) -> Frame:
+        """Render one view and read back what was asked for; near and far hug the shape's bounds.
+
+        `antialias`: "fxaa" (a CPU post-process of the G-buffer's colour), "msaa" (a second,
+        multisampled draw with `samples` per pixel) or "none".
+        """
         ctx = self.ctx
         W, H = camera.width, camera.height
         z = self.bbox_corners @ camera.world_to_camera[2, :3] + camera.world_to_camera[2, 3]
@@ -209,13 +215,13 @@ class Scene:
         gbuffer.clear(*background, depth=1.0)
         gbuffer.color_mask = [(True,) * 4] * 3
         draw_with(self.gpu.gbuffer_program)
-        multisampled = rgb and samples > 1
-        if multisampled:  # issued before any readback, so the CPU sets it up while the G-buffer rasterises
-            target, resolved = self._target(W, H, samples), self._target(W, H, 0)
+        final = gbuffer
+        if rgb and antialias == "msaa":  # issued before any readback, so the CPU sets it up while the G-buffer rasterises
+            target, final = self._target(W, H, samples), self._target(W, H, 0)
             target.use()
             target.clear(*((0.0,) * 4 if background[3] < 1 else background), depth=1.0)
             draw_with(self.gpu.color_program)
-            ctx.copy_framebuffer(resolved, target)
+            ctx.copy_framebuffer(final, target)
         face = np.empty((H, W), np.uint32)  # readbacks go straight into arrays the View keeps
         gbuffer.read_into(face, components=1, attachment=0, dtype="u4")
         depth = normal = rgba = None
@@ -225,9 +231,11 @@ class Scene:
             depth, normal = g[..., 0], g[..., 1:]
         if rgb:
             rgba = np.empty((H, W, 4), np.uint8)
-            (resolved if multisampled else gbuffer).read_into(rgba, components=4, attachment=0 if multisampled else 2)
-            if multisampled and background[3] < 1:
+            final.read_into(rgba, components=4, attachment=2 if final is gbuffer else 0)
+            if antialias == "msaa" and background[3] < 1:
                 rgba = _unpremultiply(rgba, background)
+            elif antialias == "fxaa":
+                rgba = fxaa(rgba)
         return Frame(face.view(np.int32), depth, normal, rgba)
 
     def _target(self, W: int, H: int, samples: int):

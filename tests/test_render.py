@@ -153,8 +153,9 @@ def test_rendering_is_deterministic(shape):
     for va, vb in zip(a.views, b.views):
         for name in ("rgb", "depth", "normal", "part", "instance", "primitive", "face"):
             np.testing.assert_array_equal(getattr(va, name), getattr(vb, name))
-    c = render(shape, views=["iso"], size=96, samples=1)
-    np.testing.assert_array_equal(c.views[0].rgb, render(shape, views=["iso"], size=96, samples=1).views[0].rgb)
+    for antialias in ("msaa", "none"):
+        c = render(shape, views=["iso"], size=96, antialias=antialias)
+        np.testing.assert_array_equal(c.views[0].rgb, render(shape, views=["iso"], size=96, antialias=antialias).views[0].rgb)
 
 
 def test_normals_are_the_box_face_normals(shape, renders):
@@ -178,19 +179,51 @@ def test_rgb_shows_part_colours_and_is_antialiased(shape, renders):
     assert len(values) > 20
 
 
-def test_single_sample_colour_matches_multisampled_inside_faces(shape):
-    smooth, sharp = (render(shape, ["iso"], size=96, passes=["rgb"], samples=n).views[0] for n in (4, 1))
+@pytest.mark.parametrize("antialias", ["fxaa", "msaa"])
+def test_antialiasing_changes_only_edges(shape, antialias):
+    smooth, sharp = (render(shape, ["iso"], size=96, passes=["rgb"], antialias=a).views[0] for a in (antialias, "none"))
     np.testing.assert_array_equal(smooth.face, sharp.face)
     inside = (sharp.face > 0) & (np.roll(sharp.face, 1, 0) == sharp.face) & (np.roll(sharp.face, -1, 0) == sharp.face)
     inside &= (np.roll(sharp.face, 1, 1) == sharp.face) & (np.roll(sharp.face, -1, 1) == sharp.face)
     assert np.abs(smooth.rgb[inside].astype(int) - sharp.rgb[inside]).max() <= 2
+    changed = np.any(smooth.rgb != sharp.rgb, axis=-1)
+    assert changed.any()
+    # every change lies within a pixel of a silhouette or a change of face
+    near_edge = np.zeros_like(changed)
+    for axis in (0, 1):
+        for shift in (1, -1):
+            near_edge |= np.roll(sharp.face, shift, axis) != sharp.face
+    assert not np.any(changed & ~near_edge)
+    assert np.all(smooth.rgb[~near_edge & (sharp.face == 0)] == 255)
+
+
+def test_without_antialiasing_each_flat_triangle_has_one_colour(shape):
+    sharp = render(shape, ["iso"], size=96, passes=["rgb"], antialias="none").views[0]
     assert np.all(sharp.rgb[sharp.face == 0] == 255)
-    # no anti-aliasing: each flat triangle has one colour (up to interpolation rounding), background is exact
     for f in np.unique(sharp.face[sharp.face > 0]):
         colours = sharp.rgb[sharp.face == f].astype(int)
         assert np.all(colours.max(axis=0) - colours.min(axis=0) <= 1)
-    clear = render(shape, ["iso"], size=64, passes=["rgb"], samples=1, background=(0, 0, 1, 0)).views[0]
+    clear = render(shape, ["iso"], size=64, passes=["rgb"], antialias="none", background=(0, 0, 1, 0)).views[0]
     assert np.all(clear.rgb[clear.face == 0] == [0, 0, 255, 0]) and np.all(clear.rgb[clear.face > 0][:, 3] == 255)
+    # msaa with one sample is the same single-sample image
+    np.testing.assert_array_equal(render(shape, ["iso"], size=96, passes=["rgb"], antialias="msaa", samples=1).views[0].rgb, sharp.rgb)
+
+
+@pytest.mark.parametrize("antialias", ["fxaa", "msaa"])
+def test_antialiased_silhouettes_over_a_transparent_background(shape, antialias):
+    """Edge pixels blend coverage into alpha, keeping the shape's colour (no dark or background fringe)."""
+    clear, opaque = (render(shape, ["iso"], size=96, passes=["rgb"], antialias=antialias, background=bg).views[0]
+                     for bg in ((0, 0, 1, 0), (1, 1, 1, 1)))
+    alpha = clear.rgb[..., 3]
+    assert np.all(alpha[clear.face > 0] > 0)
+    partial = (alpha > 0) & (alpha < 255)
+    assert partial.sum() > 20
+    assert np.all(alpha[(clear.face == 0) & ~partial] == 0)
+    # a partly covered pixel has the colour of the shape, not a blend with the transparent blue
+    blue_cast = clear.rgb[partial][:, 2].astype(int) - clear.rgb[partial][:, :2].astype(int).mean(axis=1)
+    assert np.median(blue_cast) < 40
+    # over opaque white, the same pixels are blends with white
+    assert np.all(opaque.rgb[..., 3] == 255)
 
 
 def test_passes_select_what_is_rendered(shape):
@@ -366,6 +399,10 @@ def test_other_bad_options(shape):
     for samples in (0, 17, 2.5, True, "4"):
         with pytest.raises(RenderError) as e:
             render(shape, ["front"], samples=samples)
+        assert code(e) == "R010"
+    for antialias in ("FXAA", "smaa", None, 4):
+        with pytest.raises(RenderError) as e:
+            render(shape, ["front"], antialias=antialias)
         assert code(e) == "R010"
     with pytest.raises(RenderError):
         render(shape, [])

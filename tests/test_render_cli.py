@@ -101,7 +101,7 @@ def test_lints_are_printed(tmp_path):
 def test_help_explains_every_option():
     result = CliRunner().invoke(render_command, ["--help"])
     assert result.exit_code == 0
-    for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--samples", "--sheet", "--transparent", "--param"):
+    for option in ("--out", "--views", "--orbit", "--elevation", "--cameras", "--size", "--passes", "--antialias", "--samples", "--sheet", "--transparent", "--param"):
         assert option in result.output
 
 
