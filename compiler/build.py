@@ -76,11 +76,11 @@ def assemble(evaluation) -> CompiledShape:
     else:
         part_of = instance_of = np.zeros(0, np.int32)
         color_of = np.zeros((0, 3), np.float32)
-    part_id = part_of[face_primitive]
-    instance_id = instance_of[face_primitive]
+    part_id = np.take(part_of, face_primitive)  # np.take: several times faster than fancy indexing here
+    instance_id = np.take(instance_of, face_primitive)
     shape = CompiledShape(
         name=evaluation.name, vertices=mesh.vertices, normals=mesh.normals, faces=mesh.faces,
-        face_colors=color_of[face_primitive], part_id=part_id, instance_id=instance_id,
+        face_colors=np.take(color_of, face_primitive, axis=0), part_id=part_id, instance_id=instance_id,
         primitive_id=face_primitive.astype(np.int32), parts=evaluation.parts, instances=evaluation.instances,
         primitives=primitives, bounds=evaluation.bounds, params=evaluation.params)
     _instance_boxes(shape)
