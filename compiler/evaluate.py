@@ -194,8 +194,8 @@ class _Evaluator:
         fail("E201", f"`{name}` is not defined (or its part is not built yet at this point)", span,
              hint="names and parts can only be used below the statement that defines them")
 
-    def block(self, statements) -> None:
-        self.scopes.append({})
+    def block(self, statements, scope: dict | None = None) -> None:
+        self.scopes.append({} if scope is None else scope)
         try:
             for statement in statements:
                 self.statement(statement)
@@ -292,11 +292,7 @@ class _Evaluator:
             if self.iterations > self.limits.max_loop_iterations:
                 fail("E303", f"more than {self.limits.max_loop_iterations} loop iterations in total", s.span,
                      hint="use fewer or smaller loops")
-            self.scopes.append(dict(bound))
-            try:
-                self.block(s.block.body)
-            finally:
-                self.scopes.pop()
+            self.block(s.block.body, bound)  # bound is new for every iteration: the body's scope
             return
         (name, values), rest = domains[0], domains[1:]
         for value in values:
