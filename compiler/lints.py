@@ -84,8 +84,8 @@ class _Geometry:
         n_inst = len(shape.instances)
         order = np.lexsort((shape.primitive_id, shape.instance_id))  # already sorted when assembled: cheap
         tri, tlo, thi = _triangles(shape.vertices, shape.faces.reshape(-1, 3), order)
-        inst = np.asarray(shape.instance_id)[order]
-        prim = np.asarray(shape.primitive_id)[order]
+        inst = np.take(shape.instance_id, order)
+        prim = np.take(shape.primitive_id, order)
         cut = np.flatnonzero((np.diff(prim) != 0) | (np.diff(inst) != 0)) + 1
         first = np.concatenate([[0], cut]) if len(tri) else np.zeros(0, np.int64)
         gstart = np.concatenate([first, [len(tri)]]).astype(np.int64)
