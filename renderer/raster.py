@@ -1,9 +1,10 @@
 """The GPU side: the process's one OpenGL context, the shaders, and a shape uploaded once.
 
 One single-sampled draw per view fills exact targets: the face index + 1 as an unsigned
-integer (from `gl_PrimitiveID`, so part, instance and primitive ids come from the shape's
-per-face tables with no quantisation), camera depth and normal as floats, and the shaded
-colour. With multisampling on, the colour comes from a second, multisampled draw instead.
+integer (a flat attribute of each triangle's provoking vertex, so part, instance and primitive
+ids come from the shape's per-face tables with no quantisation), camera depth and normal as
+floats, and the shaded colour. With antialias="msaa", the colour comes from a second,
+multisampled draw instead.
 """
 from __future__ import annotations
 
@@ -13,27 +14,34 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from proto3d.renderer.antialias import fxaa
 from proto3d.renderer.camera import Camera
 from proto3d.renderer.errors import FORKED, NO_CONTEXT, render_error
 
-GL_VERSION = 410  # gl_PrimitiveID in a fragment shader without a geometry shader
+GL_VERSION = 410
 DEBIAN_PACKAGES = "libegl1 libgl1-mesa-dri libegl-mesa0"
-COLOR_TEXTURE_WIDTH = 4096
 
 # Key light above-left of the camera, fill from the right, ambient and a rim term, in camera
 # axes so every view shows form the same way. Lighting is per vertex and kept apart from the
 # colour: pow(base^2.2 * light, 1/2.2) = base * light^(1/2.2), so the fragment shaders (run
-# per sample when multisampling) are a fetch and a multiply while light still mixes linearly.
+# per sample when multisampling) are a multiply while light still mixes linearly.
+# The face id and colour are flat attributes of each triangle's provoking (last) vertex, not
+# gl_PrimitiveID: with no geometry shader, llvmpipe assembles primitives again to supply it,
+# which cost 40% of a draw.
 VERTEX_SHADER = """
 #version 410
 uniform mat4 world_to_camera;
 uniform mat4 projection;
 in vec3 in_position;
 in vec3 in_normal;
+in uint in_face;  // face index + 1 of the triangle this vertex provokes
+in vec3 in_color;
 out vec3 v_normal;
 out vec2 v_light;  // gamma-encoded light for front and back faces
+flat out uint v_face;
+flat out vec3 v_color;
 const vec3 KEY = normalize(vec3(-0.45, -0.65, -0.6));
 const vec3 FILL = normalize(vec3(0.8, 0.1, -0.45));
 float light(vec3 n, vec3 view) {
@@ -49,17 +57,16 @@ void main() {
     vec3 view = normalize(-p.xyz);
     v_normal = in_normal;
     v_light = vec2(light(n, view), light(-n, view));
+    v_face = in_face;
+    v_color = in_color;
     gl_Position = projection * p;
 }
 """
 
 COLOR = """
-uniform sampler2D face_colors;
-uniform int colors_width;
+flat in vec3 v_color;
 vec4 shade(vec2 v_light) {
-    ivec2 at = ivec2(gl_PrimitiveID % colors_width, gl_PrimitiveID / colors_width);
-    float light = gl_FrontFacing ? v_light.x : v_light.y;
-    return vec4(min(texelFetch(face_colors, at, 0).rgb * light, 1.0), 1.0);
+    return vec4(min(v_color * (gl_FrontFacing ? v_light.x : v_light.y), 1.0), 1.0);
 }
 """
 
@@ -67,13 +74,14 @@ GBUFFER_SHADER = """
 #version 410
 in vec3 v_normal;
 in vec2 v_light;
+flat in uint v_face;
 layout(location = 0) out uint face;
 layout(location = 1) out vec4 geometry;  // camera z, world normal
 layout(location = 2) out vec4 color;
 """ + COLOR + """
 void main() {
     vec3 n = length(v_normal) > 0.0 ? normalize(v_normal) : vec3(0.0);
-    face = uint(gl_PrimitiveID + 1);
+    face = v_face;
     geometry = vec4(1.0 / gl_FragCoord.w, gl_FrontFacing ? n : -n);  // w = camera z: no varying needed
     color = shade(v_light);
 }
@@ -162,21 +170,19 @@ class Scene:
         ctx = self.ctx = gpu.ctx
         self.gpu = gpu
         self.bbox_corners = _corners(vertices.min(axis=0), vertices.max(axis=0))
-        data = np.hstack([vertices, normals]).astype("f4")
+        faces, copies = _provoking(np.ascontiguousarray(faces, np.int32), len(vertices))
+        data = np.zeros(len(vertices) + len(copies), [("position", "<f4", 3), ("normal", "<f4", 3), ("face", "<u4"), ("color", "u1", 4)])
+        data["position"] = np.concatenate([vertices, vertices[copies]])
+        data["normal"] = np.concatenate([normals, normals[copies]])
+        data["face"][faces[:, 2]] = np.arange(1, len(faces) + 1)
+        data["color"][faces[:, 2], :3] = np.clip(np.round(np.asarray(face_colors, np.float64) * 255), 0, 255)
         self.vbo = ctx.buffer(data.tobytes())
-        self.ibo = ctx.buffer(np.ascontiguousarray(faces, dtype="i4").tobytes())
-        n = len(faces)
-        width = min(n, COLOR_TEXTURE_WIDTH)
-        rows = -(-n // width)
-        texels = np.zeros((rows * width, 4), np.uint8)
-        texels[:n, :3] = np.clip(np.round(np.asarray(face_colors, np.float64) * 255), 0, 255)
-        self.colors = ctx.texture((width, rows), 4, texels.tobytes())
-        layout = [(self.vbo, "3f 3f", "in_position", "in_normal")]
-        self.vaos = {}
-        for program in (gpu.gbuffer_program, gpu.color_program):
-            program["colors_width"].value = width
-            program["face_colors"].value = 0
-            self.vaos[program] = ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4)
+        self.ibo = ctx.buffer(faces.tobytes())
+        layout = [(self.vbo, "3f 3f u 3f1 1x", "in_position", "in_normal", "in_face", "in_color")]
+        self.vaos = {  # skip_errors: the colour-only program has no use for in_face
+            program: ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4, skip_errors=True)
+            for program in (gpu.gbuffer_program, gpu.color_program)
+        }
         self.targets: dict[tuple[int, int, int], object] = {}
 
     def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, antialias: str, samples: int,
@@ -201,7 +207,7 @@ class Scene:
         # faces are never the visible surface of a solid; culling them halves a CPU's work.
         (ctx.disable if double_sided else ctx.enable)(ctx.CULL_FACE)
         ctx.front_face = "cw"  # the projection flips y so that row 0 of a readback is the image's top row
-        self.colors.use(0)
+        ctx.provoking_vertex = ctx.LAST_VERTEX_CONVENTION
 
         def draw_with(program):
             program["world_to_camera"].write(view)
@@ -267,8 +273,34 @@ class Scene:
 
     def release(self) -> None:
         self.release_targets()
-        for obj in (*self.vaos.values(), self.colors, self.ibo, self.vbo):
+        for obj in (*self.vaos.values(), self.ibo, self.vbo):
             obj.release()
+
+
+@njit(cache=True, nogil=True)
+def _provoking(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """Faces rotated (winding kept) so that each triangle's last vertex is its own: the vertex
+    that carries the triangle's flat id and colour. A vertex already taken is copied; returns
+    the new faces and, for each copy, the vertex it copies (vertex n_vertices + k copies copies[k])."""
+    taken = np.zeros(n_vertices, np.bool_)
+    out = np.empty_like(faces)
+    copies = np.empty(len(faces), np.int64)
+    n_copies = 0
+    for f in range(len(faces)):
+        a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
+        if taken[c]:
+            if not taken[a]:
+                a, b, c = b, c, a
+            elif not taken[b]:
+                a, b, c = c, a, b
+            else:
+                copies[n_copies] = c
+                c = n_vertices + n_copies
+                n_copies += 1
+        if c < n_vertices:
+            taken[c] = True
+        out[f, 0], out[f, 1], out[f, 2] = a, b, c
+    return out, copies[:n_copies]
 
 
 def _projection(K: np.ndarray, W: int, H: int, near: float, far: float) -> np.ndarray:
