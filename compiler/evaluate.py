@@ -676,20 +676,18 @@ class _Evaluator:
         part = self.parts[self.part_index[ref.label]]
         ids = part.instance_ids if ref.index is None else [part.instance_ids[ref.index]]
         prim_ids = [p for i in ids for p in self.instances[i].primitive_ids]
-        if not prim_ids:
-            fail("E209", f"part `{ref.label}` has no geometry yet", span)
         missing = [p for p in prim_ids if p not in self.prim_boxes]
         if missing:
             mesh = tessellate([self.primitives[p] for p in missing])
             corners = mesh.vertices[mesh.faces].astype(np.float64)
             for local, prim in enumerate(missing):
                 chosen = corners[mesh.face_primitive == local].reshape(-1, 3)
-                if len(chosen) == 0:
-                    chosen = self.primitives[prim].matrix[:3, 3][None, :]
-                self.prim_boxes[prim] = (chosen.min(axis=0), chosen.max(axis=0))
-        lo = np.min([self.prim_boxes[p][0] for p in prim_ids], axis=0)
-        hi = np.max([self.prim_boxes[p][1] for p in prim_ids], axis=0)
-        return lo, hi
+                # a primitive without triangles adds nothing, as in the instance boxes of the compiled shape
+                self.prim_boxes[prim] = (chosen.min(axis=0), chosen.max(axis=0)) if len(chosen) else None
+        boxes = [self.prim_boxes[p] for p in prim_ids if self.prim_boxes[p] is not None]
+        if not boxes:
+            fail("E209", f"part `{ref.label}` has no geometry yet", span)
+        return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
 
     def call(self, e: ast.Call):
         lo_n, hi_n = lang.FUNCTIONS[e.func]
