@@ -228,12 +228,15 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
 @fast(50)
 @given(specs=st.lists(primitive_specs(), min_size=1, max_size=3), chain=st.lists(wrappers(), max_size=2),
        copies=st.integers(1, 3), picks=st.lists(st.sampled_from(ANCHORS), min_size=1, max_size=4),
-       index=st.integers(0, 2), frame=st.lists(wrappers(repeats=False), max_size=2))
-def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame):
-    """Anchors are world points of the bbox built so far; used inside a transform they are moved by it."""
+       index=st.integers(0, 2), frame=st.lists(wrappers(repeats=False), max_size=2), degenerate=st.booleans())
+def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame, degenerate):
+    """Anchors are world points of the bbox built so far; used inside a transform they are moved by it.
+
+    A primitive without triangles (a zero-radius cylinder) adds nothing to the box, as in the instance boxes.
+    """
     assume(len(compose(chain)) * copies <= 32)
     (m,) = compose(frame)
-    body = "\n".join(s.text() for s in specs)
+    body = "\n".join(s.text() for s in specs) + ("\ncylinder(r1=0, r2=0, h=1, at=[5, 5, 5])" if degenerate else "")
     head = " ".join(w.text for w in chain)
     lines = [f"for k in range({copies}) {{ {head} part a {{\n{body}\n}} }}"]
     index = index % (copies * len(compose(chain)))
