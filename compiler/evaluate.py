@@ -166,7 +166,7 @@ class _Evaluator:
         self.bindings: dict[tuple, _Binding] = {}  # (argument list, signature) -> how the arguments bind
         self.constants: dict[int, object] = {}  # constant arguments, checked and converted once, by node
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
-        self.reach = 1.0  # largest row sum of |self.matrix|: bounds the entries of self.matrix @ local
+        self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
 
     # ---- driver ----------------------------------------------------------
     def run(self, program: ast.Program) -> Evaluation:
@@ -336,7 +336,7 @@ class _Evaluator:
         try:
             for frame in frames:
                 self.matrix = outer @ frame
-                self.reach = float(np.abs(self.matrix).sum(axis=1).max())
+                self.reach = sum(map(abs, self.matrix.ravel().tolist()))  # NaN stays NaN
                 self.statement(s.body)
         finally:
             self.matrix, self.reach = outer, reach
@@ -374,7 +374,7 @@ class _Evaluator:
             placed = self.placements[key] = self.place(s, values)
         kind, params, segments, local, count, size = placed
         matrix = self.matrix @ local
-        # |(M @ L)ij| <= (row sum of |M|) * max |L|: only a placement near the limit needs its entries checked
+        # |(M @ L)ij| <= (sum of |M|) * max |L|: only a placement near the limit needs its entries checked
         limit = self.limits.max_abs_value
         if not self.reach * size < 0.5 * limit and not np.abs(matrix).max() <= limit:
             fail("E210", "the primitive's placement is out of the numeric range", s.span)  # also NaN and inf
@@ -603,6 +603,10 @@ class _Evaluator:
                 return left
             return self.truth(self.expr(e.right), e.right.span)
         a, b = self.expr(e.left), self.expr(e.right)
+        if type(a) is float and type(b) is float and op in _FAST:  # the common case, checked as below
+            result = _FAST[op](a, b)
+            if math.isfinite(result):
+                return result
         if op in ("==", "!="):
             equal = _equal(a, b)
             return equal if op == "==" else not equal
@@ -705,6 +709,7 @@ class _Evaluator:
 
 _STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
 _FLOAT = {float}
+_FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul}  # number op number: finite or out of range
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
                "**": operator.pow}
 
