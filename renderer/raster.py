@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from proto3d.renderer.antialias import fxaa
 from proto3d.renderer.camera import Camera
 from proto3d.renderer.errors import FORKED, NO_CONTEXT, render_error
 
@@ -189,8 +188,8 @@ class Scene:
              double_sided: bool) -> Frame:
         """Render one view and read back what was asked for; near and far hug the shape's bounds.
 
-        `antialias`: "fxaa" (a CPU post-process of the G-buffer's colour), "msaa" (a second,
-        multisampled draw with `samples` per pixel) or "none".
+        `antialias`: "msaa" draws the colour again with `samples` per pixel; otherwise the
+        colour is the G-buffer's own (FXAA, a CPU post-process, is the caller's).
         """
         ctx = self.ctx
         W, H = camera.width, camera.height
@@ -240,8 +239,6 @@ class Scene:
             final.read_into(rgba, components=4, attachment=2 if final is gbuffer else 0)
             if antialias == "msaa" and background[3] < 1:
                 rgba = _unpremultiply(rgba, background)
-            elif antialias == "fxaa":
-                rgba = fxaa(rgba)
         return Frame(face.view(np.int32), depth, normal, rgba)
 
     def _target(self, W: int, H: int, samples: int):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,7 @@ from numba import njit
 
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Span
+from proto3d.renderer.antialias import fxaa
 from proto3d.renderer.camera import Camera, named_view
 from proto3d.renderer.errors import (
     BAD_OPTION,
@@ -208,31 +210,40 @@ def render(
     if antialias == "msaa" and samples < 2:  # one sample per pixel is the G-buffer's own colour
         antialias = "none"
     rendered = []
-    with g.lock, g.ctx:
-        scene = Scene(g, shape.vertices, shape.normals, shape.faces, shape.face_colors)
-        try:
-            for camera in cameras:
-                frame = scene.draw(
-                    camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes,
-                    background=background, antialias=antialias, samples=samples, double_sided=bool(double_sided),
-                )
-                if not frame.face.any():
-                    raise render_error(
-                        BLANK_RENDER,
-                        f"view `{camera.name}` shows nothing: the shape covers no pixel",
-                        hint="the camera looks away from the shape or is too far; use a named view or --orbit, "
-                        "which frame the shape automatically",
+    # FXAA runs in a worker thread (Numba releases the GIL) while the next view is drawn
+    smoothing = ThreadPoolExecutor(1) if antialias == "fxaa" and "rgb" in passes else None
+    try:
+        with g.lock, g.ctx:
+            scene = Scene(g, shape.vertices, shape.normals, shape.faces, shape.face_colors)
+            try:
+                for camera in cameras:
+                    frame = scene.draw(
+                        camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes,
+                        background=background, antialias=antialias, samples=samples, double_sided=bool(double_sided),
                     )
-                rendered.append(
-                    View(
-                        camera.name, camera, frame.rgba,
-                        frame.depth if "depth" in passes else None,
-                        frame.normal if "normal" in passes else None,
-                        frame.face, tables,
+                    if not frame.face.any():
+                        raise render_error(
+                            BLANK_RENDER,
+                            f"view `{camera.name}` shows nothing: the shape covers no pixel",
+                            hint="the camera looks away from the shape or is too far; use a named view or --orbit, "
+                            "which frame the shape automatically",
+                        )
+                    rendered.append(
+                        View(
+                            camera.name, camera, smoothing.submit(fxaa, frame.rgba) if smoothing else frame.rgba,
+                            frame.depth if "depth" in passes else None,
+                            frame.normal if "normal" in passes else None,
+                            frame.face, tables,
+                        )
                     )
-                )
-        finally:
-            scene.release()
+            finally:
+                scene.release()
+        if smoothing:
+            for view in rendered:
+                view.rgb = view.rgb.result()
+    finally:
+        if smoothing:
+            smoothing.shutdown(cancel_futures=True)
     return Renders(shape, rendered, passes)
 
 
