@@ -3,10 +3,11 @@
     python bench/render.py [--views 24] [--size 512] [--blender-views 4] [--repeat 3]
 
 Prints views per second and CPU milliseconds per view for proto3d in each anti-aliasing mode
-(fxaa, msaa, none; one upload, every view, every pass read back into
-NumPy) and, when `blender` is on PATH, for Blender's workbench renderer on the same mesh
-(imported from PLY; only the render calls are timed), and the ratio. Without Blender the
-Blender column is skipped with a message.
+(fxaa, msaa, none; one upload, every view, every pass read back into NumPy, id lookups done)
+and, when `blender` is on PATH, views per second of Blender's workbench on the same mesh from
+the same cameras at the same size, rendering per view a shaded image (anti-aliased like the
+proto3d column it is compared with: FXAA, 8 samples, off) and a flat face-id image, and the
+ratios. Without Blender the Blender columns are skipped with a message.
 """
 from __future__ import annotations
 
@@ -84,37 +85,59 @@ def time_proto3d(shape: CompiledShape, views: int, size: int, antialias: str, re
     return views / best_wall, 1000 * best_cpu / views
 
 
+# Like for like: proto3d's cameras (OpenCV -> Blender axes), the same image size, and per view
+# the passes Blender needs for what proto3d gives: the shaded image (workbench, studio light,
+# anti-aliased as named) plus a flat render of per-face id colours (no AA, no colour transform).
+# Depth and normals would need more passes; they are not asked of Blender. Only render calls
+# are timed (no file writes); the first view of each setting compiles shaders and is not timed.
 BLENDER_SCRIPT = r"""
 import bpy, json, math, sys, time
-out, ply, size, views = sys.argv[-4], sys.argv[-3], int(sys.argv[-2]), int(sys.argv[-1])
+from mathutils import Matrix
+args = json.loads(open(sys.argv[-1]).read())
 bpy.ops.wm.read_factory_settings(use_empty=True)
-bpy.ops.import_mesh.ply(filepath=ply)
+bpy.ops.import_mesh.ply(filepath=args["ply"])
 obj = bpy.context.selected_objects[0]
+mesh = obj.data
+corners = []  # Debian's Blender runs the system Python, which may lack NumPy
+for i, polygon in enumerate(mesh.polygons, 1):
+    corners += [((i >> 16) & 255) / 255, ((i >> 8) & 255) / 255, (i & 255) / 255, 1.0] * polygon.loop_total
+mesh.vertex_colors.new(name="id").data.foreach_set("color", corners)
 scene = bpy.context.scene
 scene.render.engine = "BLENDER_WORKBENCH"
-scene.render.resolution_x = scene.render.resolution_y = size
+scene.render.resolution_x = scene.render.resolution_y = args["size"]
 scene.render.resolution_percentage = 100
-scene.render.filepath = out
-lo = [min(v.co[i] for v in obj.data.vertices) for i in range(3)]
-hi = [max(v.co[i] for v in obj.data.vertices) for i in range(3)]
-center = [(a + b) / 2 for a, b in zip(lo, hi)]
-radius = max(b - a for a, b in zip(lo, hi))
-target = bpy.data.objects.new("target", None)
-scene.collection.objects.link(target)
-target.location = center
 cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
 scene.collection.objects.link(cam)
-track = cam.constraints.new("TRACK_TO")
-track.target, track.track_axis, track.up_axis = target, "TRACK_NEGATIVE_Z", "UP_Y"
 scene.camera = cam
-times = []
-for k in range(views + 1):  # the first render compiles shaders: not timed
-    a = 2 * math.pi * k / views
-    cam.location = (center[0] + 2 * radius * math.sin(a), center[1] - 2 * radius * math.cos(a), center[2] + radius)
-    t = time.perf_counter()
-    bpy.ops.render.render(write_still=False)
-    times.append(time.perf_counter() - t)
-print("BENCH_JSON" + json.dumps({"seconds": sum(times[1:]), "views": views}))
+cam.data.sensor_fit = "HORIZONTAL"
+cam.data.clip_start, cam.data.clip_end = 0.01, 1000.0
+shading = scene.display.shading
+
+def rgb_pass(aa):
+    scene.display.render_aa = aa
+    shading.light, shading.color_type = "STUDIO", "MATERIAL"
+    scene.view_settings.view_transform, scene.render.dither_intensity = "Filmic", 1.0
+
+def id_pass():
+    scene.display.render_aa = "OFF"
+    shading.light, shading.color_type = "FLAT", "VERTEX"
+    scene.view_settings.view_transform, scene.render.dither_intensity = "Standard", 0.0
+
+result = {}
+for aa in args["aa"]:
+    seconds = cpu = 0.0
+    for k, view in enumerate([args["cameras"][0]] + args["cameras"]):
+        cam.matrix_world = Matrix(view["camera_to_world"])
+        cam.data.angle = view["fov"]
+        t, c = time.perf_counter(), time.process_time()
+        for setting in (lambda: rgb_pass(aa), id_pass):
+            setting()
+            bpy.ops.render.render(write_still=False)
+        if k:
+            seconds += time.perf_counter() - t
+            cpu += time.process_time() - c
+    result[aa] = seconds, cpu
+print("BENCH_JSON" + json.dumps(result))
 """
 
 
@@ -129,25 +152,31 @@ def write_ply(shape: CompiledShape, path: Path) -> None:
     path.write_bytes(header.encode() + shape.vertices.astype("<f4").tobytes() + faces.tobytes())
 
 
-def time_blender(shape: CompiledShape, views: int, size: int) -> float | None:
+def time_blender(shape: CompiledShape, views: int, size: int, aa: tuple[str, ...]) -> dict[str, tuple[float, float]] | None:
+    """(views per second, CPU ms per view) of Blender's workbench for each anti-aliasing setting
+    in `aa`, on the same mesh from the same cameras as proto3d's orbit; None without Blender."""
     blender = shutil.which("blender")
     if not blender:
         return None
+    cameras = []
+    for camera in orbit(views, 25.0, shape.bbox, size):
+        to_world = np.linalg.inv(camera.world_to_camera) @ np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV -> Blender axes
+        cameras.append({"camera_to_world": to_world.tolist(), "fov": 2 * np.arctan(size / 2 / camera.K[0, 0])})
     with tempfile.TemporaryDirectory() as tmp:
-        ply, script = Path(tmp) / "mesh.ply", Path(tmp) / "bench.py"
+        ply, script, config = Path(tmp) / "mesh.ply", Path(tmp) / "bench.py", Path(tmp) / "bench.json"
         write_ply(shape, ply)
         script.write_text(BLENDER_SCRIPT)
+        config.write_text(json.dumps({"ply": str(ply), "size": size, "cameras": cameras, "aa": list(aa)}))
         out = subprocess.run(
-            [blender, "-b", "--factory-startup", "-noaudio", "--python", str(script), "--",
-             str(Path(tmp) / "frame.png"), str(ply), str(size), str(views)],
+            [blender, "-b", "--factory-startup", "-noaudio", "--python", str(script), "--", str(config)],
             capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONNOUSERSITE": "1"},
         )
         line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_JSON")), None)
         if line is None:
             print(f"blender failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}", file=sys.stderr)
             return None
-        result = json.loads(line[len("BENCH_JSON"):])
-        return result["views"] / result["seconds"]
+        timings = json.loads(line[len("BENCH_JSON"):]).items()
+        return {setting: (views / seconds, 1000 * cpu / views) for setting, (seconds, cpu) in timings}
 
 
 def main() -> None:
@@ -161,16 +190,21 @@ def main() -> None:
         print("blender not on PATH: skipping the Blender column (Debian: apt-get install blender)")
     print(f"{args.size}x{args.size}, all passes (rgb, depth, normal, part, instance, primitive) read back; "
           f"{os.cpu_count()} CPUs, {args.views} views per shape")
-    modes = ("fxaa", "msaa", "none")
-    print(f"{'triangles':>10} " + " ".join(f"{m + ' views/s':>14} {'cpu ms/view':>11}" for m in modes)
-          + f" {'blender views/s':>16} " + " ".join(f"{'ratio ' + m:>11}" for m in modes))
+    # proto3d's mode -> the workbench anti-aliasing it is compared with (8 samples is Blender's default)
+    modes = {"fxaa": "FXAA", "msaa": "8", "none": "OFF"}
+    print("views/s (wall, best of runs) / CPU ms per view (all threads); ratios: wall / CPU")
+    print(f"{'triangles':>10} " + " ".join(f"{m:>13}" for m in modes) + " "
+          + " ".join(f"{'blender ' + b:>13}" for b in modes.values()) + " " + " ".join(f"{'ratio ' + m:>14}" for m in modes))
     for triangles in (50_000, 200_000):
         shape = bench_shape(triangles)
-        ours = [time_proto3d(shape, args.views, args.size, mode, args.repeat) for mode in modes]
-        theirs = time_blender(shape, args.blender_views, args.size)
-        cells = " ".join(f"{rate:>14.1f} {cpu:>11.1f}" for rate, cpu in ours)
-        blender = f"{theirs:16.2f}" if theirs else f"{'-':>16}"
-        ratios = " ".join(f"{rate / theirs:>10.0f}x" if theirs else f"{'-':>11}" for rate, _ in ours)
+        ours = {mode: time_proto3d(shape, args.views, args.size, mode, args.repeat) for mode in modes}
+        theirs = time_blender(shape, args.blender_views, args.size, tuple(modes.values()))
+        cells = " ".join(f"{f'{rate:.1f} / {cpu:.1f}':>13}" for rate, cpu in ours.values())
+        blender = " ".join(f"{f'{theirs[b][0]:.2f} / {theirs[b][1]:.0f}':>13}" if theirs else f"{'-':>13}" for b in modes.values())
+        ratios = " ".join(
+            f"{f'{ours[m][0] / theirs[b][0]:.0f}x / {theirs[b][1] / ours[m][1]:.0f}x':>14}" if theirs else f"{'-':>14}"
+            for m, b in modes.items()
+        )
         print(f"{len(shape.faces):>10} {cells} {blender} {ratios}", flush=True)
 
 
