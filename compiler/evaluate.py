@@ -162,7 +162,7 @@ class _Evaluator:
         self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.warnings: list[Diagnostic] = []
         self.placements: dict[tuple, tuple] = {}
-        self.literals: dict[int, np.ndarray | bool] = {}  # vectors written with number literals only (else False)
+        self.literals: dict[int, tuple] = {}  # vector node -> (its value if it is made of constants else None, cost)
         self.bindings: dict[tuple, _Binding] = {}  # (argument list, signature) -> how the arguments bind
         self.constants: dict[int, object] = {}  # constant arguments, checked and converted once, by node
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
@@ -547,17 +547,18 @@ class _Evaluator:
         if t is ast.Name:
             return self.lookup(e.id, e.span)
         if t is ast.Vector:
-            value = self.literals.get(id(e))
-            if type(value) is np.ndarray:
-                return value
-            known = value is not None  # known not to be a literal
+            cached = self.literals.get(id(e))
+            if cached is not None and cached[0] is not None:
+                if cached[1]:
+                    self.step(e.span, cached[1])  # what building it again would cost
+                return cached[0]
             value = self.make_list([self.expr(i) for i in e.items], e.span)
-            if not known:
-                if isinstance(value, np.ndarray) and all(type(i) is ast.Number for i in e.items):
+            if cached is None:
+                cost = _constant_cost(e)
+                literal = cost is not None and isinstance(value, np.ndarray)
+                if literal:
                     value.flags.writeable = False
-                    self.literals[id(e)] = value
-                else:
-                    self.literals[id(e)] = False
+                self.literals[id(e)] = (value if literal else None, cost)
             return value
         if t is ast.String:
             return e.value
