@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
-    max_program_bytes: int = 200_000
+    max_program_bytes: int = 50_000  # parsing runs at ~50 kB/s at worst: about a second
     max_string: int = 1_000
     max_depth: int = 32  # nesting of brackets and blocks
     max_primitives: int = 10_000

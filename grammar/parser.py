@@ -14,6 +14,7 @@ from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
 UNITS = {"mm": 0.001, "cm": 0.01, "m": 1.0, "deg": 1.0}
 MAX_SYNTAX_ERRORS = 20
+MAX_NAME = 100  # characters in a name or part label
 _READABLE = {
     "NAME": "a name",
     "NUMBER": "a number",
@@ -35,7 +36,7 @@ def _lark() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
-def parse(text: str, filename: str = "<input>", *, max_bytes: int = 200_000, max_depth: int = 32,
+def parse(text: str, filename: str = "<input>", *, max_bytes: int = 50_000, max_depth: int = 32,
           max_string: int = 1000) -> ast.Program:
     """Parse `text`; raise `Proto3dError` carrying every syntax error found."""
     program, diagnostics = parse_with_diagnostics(text, filename, max_bytes=max_bytes, max_depth=max_depth,
@@ -45,7 +46,7 @@ def parse(text: str, filename: str = "<input>", *, max_bytes: int = 200_000, max
     return program
 
 
-def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: int = 200_000,
+def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: int = 50_000,
                            max_depth: int = 32, max_string: int = 1000):
     """Return `(program or None, diagnostics)`; never raises for any input text."""
     size = len(text.encode("utf-8", "replace"))
@@ -287,12 +288,15 @@ def _tree_depth(tree: Tree, max_depth: int) -> list[Diagnostic]:
 def _check_tokens(tree: Tree, max_string: int) -> list[Diagnostic]:
     problems = []
     tokens = [t for node in tree.iter_subtrees() for t in node.children
-              if isinstance(t, Token) and t.type in ("STRING", "NUMBER")]
+              if isinstance(t, Token) and t.type in ("STRING", "NUMBER", "NAME")]
     for token in tokens:
         span = Span(token.line, token.column, token.end_line, token.end_column)
         if token.type == "STRING" and len(token.value) - 2 > max_string:
             problems.append(Diagnostic("E003", f"string of {len(token.value) - 2} characters; the limit is {max_string}",
                                        span))
+        elif token.type == "NAME" and len(token.value) > MAX_NAME:
+            problems.append(Diagnostic("E003", f"name of {len(token.value)} characters; the limit is {MAX_NAME}", span,
+                                       hint="use short, descriptive names like `seat_h`"))
         elif token.type == "NUMBER" and not math.isfinite(_number_value(token.value)[0]):
             problems.append(Diagnostic("E013", f"number `{token.value}` is out of range", span,
                                        hint="numbers must be finite; sizes are in metres"))

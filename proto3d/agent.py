@@ -496,7 +496,7 @@ def replay(run_dir: str | Path, out_dir: str | Path, tools: Toolchain | None = N
 
 
 def _numbered(program: str) -> str:
-    lines = program.splitlines()
+    lines = program.split("\n")
     width = len(str(len(lines)))
     return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
 
@@ -507,7 +507,7 @@ def _diags(diagnostics: list[Diagnostic]) -> str:
 
 def _offending(program: str, diagnostics: list[Diagnostic]) -> str:
     """Each line an error points at, with one line of context either side, numbered."""
-    lines = program.splitlines()
+    lines = program.split("\n")
     wanted = sorted({n for d in diagnostics if d.line for n in range(d.line - 1, d.line + 2) if 1 <= n <= len(lines)})
     if not wanted:
         return "(the diagnostics name no line)"

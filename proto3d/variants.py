@@ -63,7 +63,8 @@ def with_defaults(text: str, params: dict, filename: str = "<input>") -> str:
     if unknown:
         raise Proto3dError(Diagnostic("E211", f"the program has no param `{unknown[0]}`",
                                       expected=", ".join(spans) or "a program with `param` statements"), filename)
-    starts = np.concatenate([[0], np.cumsum([len(line) for line in text.splitlines(keepends=True)])])
+    # Line starts as the parser counts lines (only "\n" breaks a line).
+    starts = np.concatenate([[0], np.cumsum([len(line) + 1 for line in text.split("\n")])])
     edits = sorted(((int(starts[sp.line - 1] + sp.column - 1), int(starts[sp.end_line - 1] + sp.end_column - 1),
                      _literal(params[name])) for name, sp in spans.items()), reverse=True)
     for begin, end, literal in edits:

@@ -14,6 +14,7 @@ CASES = [
     # code, program, line, column, words the message or hint must contain
     ("E002", "let x = " + "[" * 40 + "]" * 40, 1, 41, "nesting"),
     ("E003", 'let s = "' + "a" * 1001 + '"', 1, 9, "limit"),
+    ("E003", "let " + "a" * 101 + " = 1", 1, 5, "name of 101 characters"),
     ("E010", "part a { box(size=[1, 1, 1]); }", 1, 29, "`;`"),
     ("E010", "for i in range(3): { }", 1, 18, "braces"),
     ("E011", "part a {\n  x = 3\n}", 2, 5, "let"),
