@@ -28,6 +28,7 @@ def format_expr(e) -> str:
 class _Printer:
     def __init__(self, program: ast.Program):
         self.lines: list[str] = []
+        self.openers: set[int] = set()  # indices of lines that open a block
         self.comments = list(program.comments)
         self.blank = {i for i, line in enumerate(program.text.split("\n"), 1) if not line.strip()}
         self.last_line = 0  # last source line already printed
@@ -49,7 +50,7 @@ class _Printer:
         return ("  " + " ".join(texts)) if texts else ""
 
     def blank_line_before(self, line: int) -> None:
-        if self.lines and self.lines[-1].strip() and not self.lines[-1].endswith("{") and any(
+        if self.lines and self.lines[-1].strip() and len(self.lines) - 1 not in self.openers and any(
                 self.last_line < b < line for b in self.blank):
             self.lines.append("")
 
@@ -63,6 +64,7 @@ class _Printer:
 
     def block(self, header: str, block: ast.Block, depth: int, header_line: int) -> None:
         self.emit(depth, (header + " {").lstrip() + self.trailing(header_line))
+        self.openers.add(len(self.lines) - 1)
         self.last_line = header_line
         self.statements(block.body, depth + 1, block.span.end_line)
         self.close(depth, block.span.end_line)
@@ -85,13 +87,16 @@ class _Printer:
                 header = ("if " if i == 0 else "elif ") + _expr(condition)
                 if i == 0:
                     self.emit(depth, header + " {" + self.trailing(s.span.line))
+                    self.openers.add(len(self.lines) - 1)
                 else:
                     self.lines[-1] = self.lines[-1].rstrip() + " " + header + " {" + self.trailing(branch.span.line)
+                    self.openers.add(len(self.lines) - 1)
                 self.statements(branch.body, depth + 1, branch.span.end_line)
                 self.emit(depth, "}")
                 self.last_line = branch.span.end_line
             if s.orelse is not None:
                 self.lines[-1] += " else {" + self.trailing(s.orelse.span.line)
+                self.openers.add(len(self.lines) - 1)
                 self.statements(s.orelse.body, depth + 1, s.orelse.span.end_line)
                 self.emit(depth, "}")
             self.lines[-1] += self.trailing(s.span.end_line)
