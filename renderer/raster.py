@@ -55,7 +55,7 @@ void main() {
     n = length(n) > 0.0 ? normalize(n) : vec3(0.0, 0.0, -1.0);
     vec3 view = normalize(-p.xyz);
     v_normal = in_normal;
-    v_light = vec2(light(n, view), light(-n, view));
+    v_light = vec2(light(n, view), BACK_LIGHT);
     v_face = in_face;
     v_color = in_color;
     gl_Position = projection * p;
@@ -101,8 +101,7 @@ void main() {
 class Gpu:
     ctx: object  # moderngl.Context
     lock: threading.Lock
-    gbuffer_program: object
-    color_program: object
+    programs: dict  # ("gbuffer" | "color", double_sided) -> compiled program
     pid: int  # the process that made the context
 
 
@@ -144,9 +143,16 @@ def _create() -> Gpu:
             "without a GPU, Mesa's llvmpipe renders on the CPU",
         ) from None
     with ctx:
-        gbuffer = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=GBUFFER_SHADER)
-        color = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=COLOR_SHADER)
-    return Gpu(ctx, threading.Lock(), gbuffer, color, os.getpid())
+        # back faces are lit only when drawn: with culling, the vertex shader skips half its light
+        programs = {
+            (name, double_sided): ctx.program(
+                vertex_shader=VERTEX_SHADER.replace("BACK_LIGHT", "light(-n, view)" if double_sided else "0.0"),
+                fragment_shader=fragment,
+            )
+            for name, fragment in (("gbuffer", GBUFFER_SHADER), ("color", COLOR_SHADER))
+            for double_sided in (False, True)
+        }
+    return Gpu(ctx, threading.Lock(), programs, os.getpid())
 
 
 @dataclass
@@ -180,7 +186,7 @@ class Scene:
         layout = [(self.vbo, "3f 3f u 3f1 1x", "in_position", "in_normal", "in_face", "in_color")]
         self.vaos = {  # skip_errors: the colour-only program has no use for in_face
             program: ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4, skip_errors=True)
-            for program in (gpu.gbuffer_program, gpu.color_program)
+            for program in gpu.programs.values()
         }
         self.targets: dict[tuple[int, int, int], object] = {}
 
@@ -219,13 +225,13 @@ class Scene:
         gbuffer.color_mask = [(False,) * 4, (False,) * 4, (True,) * 4]
         gbuffer.clear(*background, depth=1.0)
         gbuffer.color_mask = [(True,) * 4] * 3
-        draw_with(self.gpu.gbuffer_program)
+        draw_with(self.gpu.programs["gbuffer", double_sided])
         final = gbuffer
         if rgb and antialias == "msaa":  # issued before any readback, so the CPU sets it up while the G-buffer rasterises
             target, final = self._target(W, H, samples), self._target(W, H, 0)
             target.use()
             target.clear(*((0.0,) * 4 if background[3] < 1 else background), depth=1.0)
-            draw_with(self.gpu.color_program)
+            draw_with(self.gpu.programs["color", double_sided])
             ctx.copy_framebuffer(final, target)
         face = np.empty((H, W), np.uint32)  # readbacks go straight into arrays the View keeps
         gbuffer.read_into(face, components=1, attachment=0, dtype="u4")
