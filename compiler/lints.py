@@ -65,7 +65,7 @@ class _Geometry:
     Group g owns triangles gstart[g]:gstart[g+1]; instance i owns groups ig[i]:ig[i+1].
     """
 
-    tri: np.ndarray  # (F, 3, 3) float64 corner positions
+    tri: np.ndarray  # (F, 3, 3) corner positions as the mesh stores them (float32); kernels read float64
     tlo: np.ndarray  # (F, 3) triangle bounding boxes
     thi: np.ndarray
     gstart: np.ndarray  # (G + 1,) int64
@@ -83,7 +83,8 @@ class _Geometry:
     def of(cls, shape: CompiledShape) -> "_Geometry":
         n_inst = len(shape.instances)
         order = np.lexsort((shape.primitive_id, shape.instance_id))  # already sorted when assembled: cheap
-        tri, tlo, thi = _triangles(shape.vertices, shape.faces.reshape(-1, 3), order)
+        tri = np.empty((len(order), 3, 3), shape.vertices.dtype)  # no wider copy: _corner widens on read
+        tlo, thi = _triangles(tri, shape.vertices, shape.faces.reshape(-1, 3), order)
         inst = np.take(shape.instance_id, order)
         prim = np.take(shape.primitive_id, order)
         cut = np.flatnonzero((np.diff(prim) != 0) | (np.diff(inst) != 0)) + 1
@@ -402,7 +403,7 @@ def _ground_support(geo: _Geometry, members: list[int], ground_z: float):
     low = min(members, key=lambda i: geo.ilo[i, 2])
     start, stop = geo.tri_range(low)
     t = start + int(np.argmin(geo.tlo[start:stop, 2]))
-    p = geo.tri[t][int(np.argmin(geo.tri[t, :, 2]))]
+    p = geo.tri[t][int(np.argmin(geo.tri[t, :, 2]))].astype(np.float64)
     return float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z])
 
 
@@ -503,7 +504,7 @@ def _cross(a, b):
 
 @njit(cache=True)
 def _corner(tri, t, k):
-    return (tri[t, k, 0], tri[t, k, 1], tri[t, k, 2])
+    return (np.float64(tri[t, k, 0]), np.float64(tri[t, k, 1]), np.float64(tri[t, k, 2]))
 
 
 @njit(cache=True)
@@ -631,10 +632,9 @@ def _triangle_distance(tri, i, j):
 
 
 @njit(cache=True)
-def _triangles(vertices, faces, order):
-    """Corners (float64) of faces[order] and their bounding boxes, in one pass."""
+def _triangles(tri, vertices, faces, order):
+    """Fill tri with the corners of faces[order]; return their bounding boxes (float64), in one pass."""
     n = order.shape[0]
-    tri = np.empty((n, 3, 3))
     lo = np.empty((n, 3))
     hi = np.empty((n, 3))
     for t in range(n):
@@ -646,7 +646,7 @@ def _triangles(vertices, faces, order):
         for k in range(3):
             lo[t, k] = min(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
             hi[t, k] = max(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
-    return tri, lo, hi
+    return lo, hi
 
 
 @njit(cache=True)
