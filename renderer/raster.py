@@ -171,18 +171,19 @@ class Scene:
     Must be used inside `with gpu.lock, gpu.ctx:`; `release()` frees the GPU memory.
     """
 
-    def __init__(self, gpu: Gpu, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, face_colors: np.ndarray):
+    def __init__(self, gpu: Gpu, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, face_colors: np.ndarray,
+                 bbox: tuple[np.ndarray, np.ndarray]):
         ctx = self.ctx = gpu.ctx
         self.gpu = gpu
-        self.bbox_corners = _corners(vertices.min(axis=0), vertices.max(axis=0))
-        faces, copies = _provoking(np.ascontiguousarray(faces, np.int32), len(vertices))
-        data = np.zeros(len(vertices) + len(copies), [("position", "<f4", 3), ("normal", "<f4", 3), ("face", "<u4"), ("color", "u1", 4)])
-        data["position"] = np.concatenate([vertices, vertices[copies]])
-        data["normal"] = np.concatenate([normals, normals[copies]])
-        data["face"][faces[:, 2]] = np.arange(1, len(faces) + 1)
-        data["color"][faces[:, 2], :3] = np.clip(np.round(np.asarray(face_colors, np.float64) * 255), 0, 255)
-        self.vbo = ctx.buffer(data.tobytes())
-        self.ibo = ctx.buffer(faces.tobytes())
+        self.bbox_corners = _corners(*bbox)
+        rgba = np.zeros((len(faces), 4), np.uint8)
+        rgba[:, :3] = np.clip(np.asarray(face_colors, np.float32) * 255 + 0.5, 0, 255)
+        faces, data = _vertex_data(
+            np.ascontiguousarray(vertices, np.float32), np.ascontiguousarray(normals, np.float32),
+            np.ascontiguousarray(faces, np.int32), rgba.view(np.uint32)[:, 0],
+        )
+        self.vbo = ctx.buffer(data)
+        self.ibo = ctx.buffer(faces)
         layout = [(self.vbo, "3f 3f u 3f1 1x", "in_position", "in_normal", "in_face", "in_color")]
         self.vaos = {  # skip_errors: the colour-only program has no use for in_face
             program: ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4, skip_errors=True)
@@ -281,14 +282,19 @@ class Scene:
 
 
 @njit(cache=True, nogil=True)
-def _provoking(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+def _vertex_data(vertices, normals, faces, colors):
     """Faces rotated (winding kept) so that each triangle's last vertex is its own: the vertex
-    that carries the triangle's flat id and colour. A vertex already taken is copied; returns
-    the new faces and, for each copy, the vertex it copies (vertex n_vertices + k copies copies[k])."""
-    taken = np.zeros(n_vertices, np.bool_)
+    that carries the triangle's flat id and colour; a vertex already taken is copied. Returns
+    the new faces and the vertex buffer: per vertex position and normal (float32), face
+    index + 1 of the triangle it provokes (0: none) and that face's packed RGBA colour."""
+    n = len(vertices)
+    taken = np.zeros(n, np.bool_)
     out = np.empty_like(faces)
-    copies = np.empty(len(faces), np.int64)
-    n_copies = 0
+    source = np.empty(n + len(faces), np.int64)  # vertex each new vertex copies
+    owner = np.zeros(n + len(faces), np.int64)  # face index + 1 it provokes
+    for v in range(n):
+        source[v] = v
+    m = n
     for f in range(len(faces)):
         a, b, c = faces[f, 0], faces[f, 1], faces[f, 2]
         if taken[c]:
@@ -297,13 +303,23 @@ def _provoking(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarr
             elif not taken[b]:
                 a, b, c = c, a, b
             else:
-                copies[n_copies] = c
-                c = n_vertices + n_copies
-                n_copies += 1
-        if c < n_vertices:
+                source[m] = c
+                c = m
+                m += 1
+        if c < n:
             taken[c] = True
+        owner[c] = f + 1
         out[f, 0], out[f, 1], out[f, 2] = a, b, c
-    return out, copies[:n_copies]
+    geometry = np.empty((m, 6), np.float32)
+    tags = np.zeros((m, 2), np.uint32)
+    for v in range(m):
+        for k in range(3):
+            geometry[v, k] = vertices[source[v], k]
+            geometry[v, 3 + k] = normals[source[v], k]
+        if owner[v]:
+            tags[v, 0] = owner[v]
+            tags[v, 1] = colors[owner[v] - 1]
+    return out, np.concatenate((geometry.view(np.uint32), tags), axis=1)
 
 
 def _projection(K: np.ndarray, W: int, H: int, near: float, far: float) -> np.ndarray:

@@ -214,7 +214,7 @@ def render(
     smoothing = ThreadPoolExecutor(1) if antialias == "fxaa" and "rgb" in passes else None
     try:
         with g.lock, g.ctx:
-            scene = Scene(g, shape.vertices, shape.normals, shape.faces, shape.face_colors)
+            scene = Scene(g, shape.vertices, shape.normals, shape.faces, shape.face_colors, bbox)
             try:
                 for camera in cameras:
                     frame = scene.draw(
