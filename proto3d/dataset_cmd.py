@@ -52,8 +52,10 @@ def sample_command(file, count, seed, out):
               help="Parameter variants per prototype.")
 @click.option("--views", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Images per variant.")
 @click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Image size in pixels.")
+@click.option("--antialias", type=click.Choice(["fxaa", "msaa", "none"]), default="fxaa", show_default=True,
+              help="Anti-aliasing of the images (masks are always exact): fxaa is fast, msaa smoothest.")
 @click.option("--samples", type=click.IntRange(1, 16), default=4, show_default=True,
-              help="Anti-aliasing samples per pixel of the images (masks are exact).")
+              help="Samples per pixel with --antialias msaa.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random choice.")
 @click.option("--val", type=click.FloatRange(0, 1), default=0.2, show_default=True,
               help="Fraction of variants in the validation split.")
@@ -68,7 +70,7 @@ def sample_command(file, count, seed, out):
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --regenerate: folder for the regenerated files (default OUT/regenerated).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def dataset_command(prototypes, out, variants, views, size, samples, seed, val, backgrounds, engine, workers,
+def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, backgrounds, engine, workers,
                     ray_address, regenerate_id, into, quiet):
     """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
 
@@ -97,7 +99,7 @@ def dataset_command(prototypes, out, variants, views, size, samples, seed, val, 
     bad = [k for k in kinds if k not in BACKGROUNDS]
     if bad or not kinds:
         raise click.BadParameter(f"expected some of {', '.join(BACKGROUNDS)}", param_hint="--backgrounds")
-    settings = Settings(seed=seed, variants=variants, views=views, size=size, samples=samples, val=val, backgrounds=kinds)
+    settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val, backgrounds=kinds)
     with _progress(quiet) as on_progress:
         summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
                                 on_progress=on_progress)

@@ -53,7 +53,8 @@ class Settings:
     variants: int = 10  # per prototype
     views: int = 8  # per variant
     size: int = 256
-    samples: int = 4  # colour anti-aliasing samples per pixel (masks are always exact, one sample)
+    antialias: str = "fxaa"  # colour anti-aliasing: fxaa, msaa or none (masks are always exact)
+    samples: int = 4  # samples per pixel with antialias="msaa"
     val: float = 0.2  # fraction of each prototype's variants (all their views) in the validation split
     backgrounds: tuple[str, ...] = BACKGROUNDS
     azimuth: tuple[float, float] = (0.0, 360.0)
@@ -258,7 +259,7 @@ def run_task(task: Task, settings: Settings) -> Result:
     split = "val" if task.variant in val_variants(settings, p.key) else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
             "params": params, "split": split, "seed": settings.seed, "size": settings.size,
-            "samples": settings.samples, **look}
+            "antialias": settings.antialias, "samples": settings.samples, **look}
     records = []
     for view in range(task.views):
         image_id = task.first_id + view
@@ -346,7 +347,7 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) ->
     cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
                       r["camera"]["width"], r["camera"]["height"]) for r in records]
     renders = render(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
-                     samples=records[0]["samples"])
+                     samples=records[0]["samples"], antialias=records[0]["antialias"])
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
     out = []
