@@ -1,7 +1,6 @@
 """Exports read back by other tools: trimesh, the Khronos glTF validator, NumPy parsers."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil

@@ -243,7 +243,7 @@ def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame, dege
     refs = [(name, f"a.{name}", None) for name in picks] + [(name, f"a[{index}].{name}", index) for name in picks]
     for name, expr, _ in refs:
         lines.append(f"{' '.join(w.text for w in frame)} part q {{ box(size=[0.01, 0.01, 0.01], at={expr}) }}")
-    lines.append(f"part z {{ box(size=[0.01, 0.01, 0.01], at=[a.max.x, a.size.y, a.center.z]) }}")
+    lines.append("part z { box(size=[0.01, 0.01, 0.01], at=[a.max.x, a.size.y, a.center.z]) }")
     shape = compiled_or_fail("\n".join(lines) + "\n")
     a = shape.parts[0]
     assert a.label == "a" and len(a.instance_ids) == copies * len(compose(chain))
