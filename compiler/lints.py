@@ -50,7 +50,7 @@ def lint(shape: CompiledShape) -> list[Diagnostic]:
     """All geometric warnings of a compiled shape, sorted by code then position."""
     geo = _Geometry.of(shape)
     found = _degenerate(shape, geo) + _grounding(shape, geo) + _bounds(shape, geo)
-    if geo.tri.shape[0]:
+    if geo.n_triangles:
         found += _contacts(shape, geo)
     return sorted(found, key=lambda d: (d.code, d.span.line, d.span.column))
 
@@ -65,9 +65,7 @@ class _Geometry:
     Group g owns triangles gstart[g]:gstart[g+1]; instance i owns groups ig[i]:ig[i+1].
     """
 
-    tri: np.ndarray  # (F, 3, 3) corner positions as the mesh stores them (float32); kernels read float64
-    tlo: np.ndarray  # (F, 3) triangle bounding boxes
-    thi: np.ndarray
+    mesh: tuple  # (vertices (V, 3) float32, faces (F, 3) int32 in group order); kernels read float64
     gstart: np.ndarray  # (G + 1,) int64
     gprim: np.ndarray  # (G,) primitive id of each group
     glo: np.ndarray  # (G, 3) group bounding boxes
@@ -82,22 +80,12 @@ class _Geometry:
     @classmethod
     def of(cls, shape: CompiledShape) -> "_Geometry":
         n_inst = len(shape.instances)
-        order = np.lexsort((shape.primitive_id, shape.instance_id))  # already sorted when assembled: cheap
-        tri = np.empty((len(order), 3, 3), shape.vertices.dtype)  # no wider copy: _corner widens on read
-        tlo, thi = _triangles(tri, shape.vertices, shape.faces.reshape(-1, 3), order)
-        inst = np.take(shape.instance_id, order)
-        prim = np.take(shape.primitive_id, order)
-        cut = np.flatnonzero((np.diff(prim) != 0) | (np.diff(inst) != 0)) + 1
-        first = np.concatenate([[0], cut]) if len(tri) else np.zeros(0, np.int64)
-        gstart = np.concatenate([first, [len(tri)]]).astype(np.int64)
-        glo = np.minimum.reduceat(tlo, first) if len(tri) else np.zeros((0, 3))
-        ghi = np.maximum.reduceat(thi, first) if len(tri) else np.zeros((0, 3))
-        ig = np.searchsorted(inst[first], np.arange(n_inst + 1)).astype(np.int64)
-        ilo, ihi = np.zeros((n_inst, 3)), np.zeros((n_inst, 3))
-        full = np.flatnonzero(ig[:-1] < ig[1:])
-        if len(full):
-            ilo[full] = np.minimum.reduceat(glo, ig[full])
-            ihi[full] = np.maximum.reduceat(ghi, ig[full])
+        faces, inst, prim = shape.faces.reshape(-1, 3), shape.instance_id, shape.primitive_id
+        if not _sorted(inst, prim):  # assembled shapes come sorted: no copies then
+            order = np.lexsort((prim, inst))
+            faces, inst, prim = faces[order], inst[order], prim[order]
+        mesh = (shape.vertices, faces)
+        gstart, gprim, glo, ghi, ig, ilo, ihi, measures = _prepare(shape.vertices, faces, inst, prim, n_inst)
         base_tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
         facet = np.zeros(n_inst)
         if shape.primitives:
@@ -107,8 +95,23 @@ class _Geometry:
             owner = np.array([p.instance_id for p in shape.primitives])
             known = (owner >= 0) & (owner < n_inst)
             np.maximum.at(facet, owner[known], error[known])
-        return cls(tri, tlo, thi, gstart, prim[first], glo, ghi, ig, ilo, ihi, base_tol, facet,
-                   _group_measures(tri, gstart))
+        return cls(mesh, gstart, gprim, glo, ghi, ig, ilo, ihi, base_tol, facet, measures)
+
+    @property
+    def n_triangles(self) -> int:
+        return int(self.gstart[-1])
+
+    @property
+    def present(self) -> np.ndarray:
+        """(I,) whether an instance has triangles."""
+        return self.ig[:-1] < self.ig[1:]
+
+    @property
+    def lowest(self) -> tuple[int, float]:
+        """The instance with the lowest point of the shape (the first one on a tie), and that point's z."""
+        z = np.where(self.present, self.ilo[:, 2], np.inf)
+        i = int(np.argmin(z))
+        return i, float(z[i])
 
     @property
     def tol(self) -> np.ndarray:
@@ -238,11 +241,9 @@ def _bad_params(params: dict) -> str | None:
 
 
 def _grounding(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
-    if not len(geo.tri):
+    if not geo.n_triangles:
         return []
-    low = int(np.argmin(geo.tlo[:, 2]))
-    z = float(geo.tlo[low, 2])
-    owner = _owner_of_triangle(geo, low)
+    owner, z = geo.lowest
     if -GROUND_TOL <= z <= GROUND_TOL + geo.facet[owner]:  # facets only ever lift the lowest point
         return []
     where = "above" if z > 0 else "below"
@@ -254,11 +255,6 @@ def _grounding(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
         f"objects rest with their lowest point on z = 0: move everything by [0, 0, {_num(-z)}] "
         f"(wrap it in translate([0, 0, {_num(-z)}]) {{ ... }}) or fix the height of the lowest part",
     )]
-
-
-def _owner_of_triangle(geo: _Geometry, t: int) -> int:
-    group = int(np.searchsorted(geo.gstart, t, side="right")) - 1
-    return int(np.searchsorted(geo.ig, group, side="right")) - 1
 
 
 # --------------------------------------------------------------------------- W102
@@ -273,7 +269,7 @@ def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     The box is [-w/2, w/2] × [-d/2, d/2] × [0, h]; its floor is left to W103, which
     already reports anything below z = 0.
     """
-    if shape.bounds is None or not len(geo.tri):
+    if shape.bounds is None or not geo.n_triangles:
         return []
     size = np.asarray(shape.bounds, dtype=float).reshape(3)
     tol = np.maximum(BOUNDS_ABS_TOL, BOUNDS_REL_TOL * size)
@@ -300,7 +296,7 @@ def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
                 "or correct `bounds` if the object really is that large",
             ))
 
-    lo, hi = geo.tlo.min(axis=0), geo.thi.max(axis=0)
+    lo, hi = geo.ilo[geo.present].min(axis=0), geo.ihi[geo.present].max(axis=0)
     actual = hi - lo
     problems = []
     for axis in range(3):
@@ -328,15 +324,15 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     Beyond MAX_PAIRS candidate pairs (thousands of instances piled in one place) both are
     skipped: a floating verdict on an incomplete contact graph would be wrong.
     """
-    present = geo.ig[:-1] < geo.ig[1:]
+    present = geo.present
     pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, geo.tol, present, MAX_PAIRS)
     if not complete:
         return []
     a, b = pairs[:, 0], pairs[:, 1]
     pair_tol = np.maximum(geo.base_tol[a], geo.base_tol[b]) + geo.facet[a] + geo.facet[b]
-    ground_z = float(geo.tlo[:, 2].min())
+    ground_z = geo.lowest[1]
     on_ground = present & (geo.ilo[:, 2] <= ground_z + geo.tol)
-    root = _connect(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol, on_ground)
+    root = _connect(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol, on_ground)
     return _hidden(shape, geo, pairs) + _floating(shape, geo, root, present, ground_z)
 
 
@@ -346,7 +342,7 @@ def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Dia
     Of two identical instances only the later one is reported; flat instances (W105) lying
     on a surface are not hidden.
     """
-    hosts = _hosts(geo.tri, geo.tlo, geo.thi, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi, pairs,
+    hosts = _hosts(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi, pairs,
                    geo.solid(), SURFACE_EPS, HIDDEN_SAMPLES)
     out = []
     for x in np.flatnonzero(hosts >= 0):
@@ -402,8 +398,9 @@ def _ground_support(geo: _Geometry, members: list[int], ground_z: float):
     """(gap, member, -1, lowest point, its foot on the ground plane) for a floating group."""
     low = min(members, key=lambda i: geo.ilo[i, 2])
     start, stop = geo.tri_range(low)
-    t = start + int(np.argmin(geo.tlo[start:stop, 2]))
-    p = geo.tri[t][int(np.argmin(geo.tri[t, :, 2]))].astype(np.float64)
+    vertices, faces = geo.mesh
+    corners = vertices[faces[start:stop].ravel()].astype(np.float64)  # triangle by triangle
+    p = corners[int(np.argmin(corners[:, 2]))]
     return float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z])
 
 
@@ -429,7 +426,8 @@ def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, 
                 continue
             a0, a1 = geo.tri_range(i)
             b0, b1 = geo.tri_range(j)
-            d, p, q = _mesh_distance(geo.tri, geo.tlo, geo.thi, a0, a1, b0, b1, best[c][0])
+            d, p, q = _mesh_distance(geo.mesh, a0, a1, b0, b1, geo.ilo[i], geo.ihi[i], geo.ilo[j], geo.ihi[j],
+                                     best[c][0])
             if d < best[c][0]:
                 best[c] = (d, i, j, p, q)
 
@@ -503,8 +501,10 @@ def _cross(a, b):
 
 
 @njit(cache=True)
-def _corner(tri, t, k):
-    return (np.float64(tri[t, k, 0]), np.float64(tri[t, k, 1]), np.float64(tri[t, k, 2]))
+def _corner(mesh, t, k):
+    vertices, faces = mesh
+    v = faces[t, k]
+    return (np.float64(vertices[v, 0]), np.float64(vertices[v, 1]), np.float64(vertices[v, 2]))
 
 
 @njit(cache=True)
@@ -599,30 +599,30 @@ def _segment_hits_triangle(p, q, a, b, c):
 
 
 @njit(cache=True)
-def _triangle_distance(tri, i, j):
+def _triangle_distance(mesh, i, j):
     """Squared distance between triangles i and j with the closest points (0 if they cross)."""
     for s, o in ((i, j), (j, i)):
-        a, b, c = _corner(tri, o, 0), _corner(tri, o, 1), _corner(tri, o, 2)
+        a, b, c = _corner(mesh, o, 0), _corner(mesh, o, 1), _corner(mesh, o, 2)
         for k in range(3):
-            p, q = _corner(tri, s, k), _corner(tri, s, (k + 1) % 3)
+            p, q = _corner(mesh, s, k), _corner(mesh, s, (k + 1) % 3)
             t = _segment_hits_triangle(p, q, a, b, c)
             if t >= 0.0:
                 x = _axpy(p, t, _sub(q, p))
                 return 0.0, x, x
-    best, bp, bq = np.inf, _corner(tri, i, 0), _corner(tri, j, 0)
+    best, bp, bq = np.inf, _corner(mesh, i, 0), _corner(mesh, j, 0)
     for s, o in ((i, j), (j, i)):
-        a, b, c = _corner(tri, o, 0), _corner(tri, o, 1), _corner(tri, o, 2)
+        a, b, c = _corner(mesh, o, 0), _corner(mesh, o, 1), _corner(mesh, o, 2)
         for k in range(3):
-            p = _corner(tri, s, k)
+            p = _corner(mesh, s, k)
             q = _closest_on_triangle(p, a, b, c)
             e = _sub(q, p)
             d2 = _dot(e, e)
             if d2 < best:
                 best, bp, bq = d2, (p if s == i else q), (q if s == i else p)
     for k in range(3):
-        p1, q1 = _corner(tri, i, k), _corner(tri, i, (k + 1) % 3)
+        p1, q1 = _corner(mesh, i, k), _corner(mesh, i, (k + 1) % 3)
         for m in range(3):
-            p2, q2 = _corner(tri, j, m), _corner(tri, j, (m + 1) % 3)
+            p2, q2 = _corner(mesh, j, m), _corner(mesh, j, (m + 1) % 3)
             x, y = _closest_between_segments(p1, q1, p2, q2)
             e = _sub(y, x)
             d2 = _dot(e, e)
@@ -632,66 +632,95 @@ def _triangle_distance(tri, i, j):
 
 
 @njit(cache=True)
-def _triangles(tri, vertices, faces, order):
-    """Fill tri with the corners of faces[order]; return their bounding boxes (float64), in one pass."""
-    n = order.shape[0]
-    lo = np.empty((n, 3))
-    hi = np.empty((n, 3))
+def _sorted(inst, prim):
+    """Whether faces run by instance, then primitive."""
+    for t in range(1, inst.shape[0]):
+        if inst[t] < inst[t - 1] or (inst[t] == inst[t - 1] and prim[t] < prim[t - 1]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _prepare(vertices, faces, inst, prim, n_inst):
+    """The groups of the sorted triangles (one per primitive and instance) with their boxes and
+    measures (total area, largest triangle area, enclosed volume by the divergence theorem), and
+    the instances' groups and boxes, in one pass that allocates nothing per triangle."""
+    n = faces.shape[0]
+    n_groups = 0
     for t in range(n):
-        f = order[t]
-        for c in range(3):
-            v = faces[f, c]
-            for k in range(3):
-                tri[t, c, k] = vertices[v, k]
+        if t == 0 or inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
+            n_groups += 1
+    gstart = np.empty(n_groups + 1, np.int64)
+    gprim = np.empty(n_groups, prim.dtype)
+    glo = np.empty((n_groups, 3))
+    ghi = np.empty((n_groups, 3))
+    measures = np.zeros((n_groups, 3))
+    ig = np.zeros(n_inst + 1, np.int64)
+    g = -1
+    volume = 0.0
+    mesh = (vertices, faces)
+    for t in range(n):
+        if t == 0 or inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
+            if g >= 0:
+                measures[g, 2] = abs(volume)
+            g += 1
+            volume = 0.0
+            gstart[g], gprim[g] = t, prim[t]
+            glo[g, :] = np.inf
+            ghi[g, :] = -np.inf
+            if inst[t] < 0:  # ig[i] counts the groups of instances below i
+                ig[0] += 1
+            elif inst[t] < n_inst:
+                ig[inst[t] + 1] += 1
+        a, b, c = _corner(mesh, t, 0), _corner(mesh, t, 1), _corner(mesh, t, 2)
         for k in range(3):
-            lo[t, k] = min(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
-            hi[t, k] = max(tri[t, 0, k], tri[t, 1, k], tri[t, 2, k])
-    return lo, hi
+            glo[g, k] = min(glo[g, k], a[k], b[k], c[k])
+            ghi[g, k] = max(ghi[g, k], a[k], b[k], c[k])
+        m = _cross(_sub(b, a), _sub(c, a))
+        area = 0.5 * math.sqrt(_dot(m, m))
+        measures[g, 0] += area
+        measures[g, 1] = max(measures[g, 1], area)
+        volume += _dot(a, _cross(b, c)) / 6.0
+    if g >= 0:
+        measures[g, 2] = abs(volume)
+    gstart[n_groups] = n
+    ilo = np.zeros((n_inst, 3))
+    ihi = np.zeros((n_inst, 3))
+    for i in range(n_inst):
+        ig[i + 1] += ig[i]
+        for h in range(ig[i], ig[i + 1]):
+            for k in range(3):
+                ilo[i, k] = glo[h, k] if h == ig[i] else min(ilo[i, k], glo[h, k])
+                ihi[i, k] = ghi[h, k] if h == ig[i] else max(ihi[i, k], ghi[h, k])
+    return gstart, gprim, glo, ghi, ig, ilo, ihi, measures
 
 
 @njit(cache=True)
-def _group_measures(tri, gstart):
-    """Per group: total area, largest triangle area, enclosed volume (absolute, divergence theorem)."""
-    out = np.zeros((gstart.shape[0] - 1, 3))
-    for g in range(gstart.shape[0] - 1):
-        volume = 0.0
-        for t in range(gstart[g], gstart[g + 1]):
-            a, b, c = _corner(tri, t, 0), _corner(tri, t, 1), _corner(tri, t, 2)
-            n = _cross(_sub(b, a), _sub(c, a))
-            area = 0.5 * math.sqrt(_dot(n, n))
-            out[g, 0] += area
-            out[g, 1] = max(out[g, 1], area)
-            volume += _dot(a, _cross(b, c)) / 6.0
-        out[g, 2] = abs(volume)
-    return out
-
-
-@njit(cache=True)
-def _plane_separated(tri, i, j, gap):
+def _plane_separated(mesh, i, j, gap):
     """Whether triangle j lies entirely farther than gap from the plane of triangle i, on one side.
 
     A cheap sufficient test for distance > gap that settles most near-parallel pairs.
     """
-    a = _corner(tri, i, 0)
-    n = _cross(_sub(_corner(tri, i, 1), a), _sub(_corner(tri, i, 2), a))
+    a = _corner(mesh, i, 0)
+    n = _cross(_sub(_corner(mesh, i, 1), a), _sub(_corner(mesh, i, 2), a))
     length = math.sqrt(_dot(n, n))
     if length == 0.0:
         return False
     above = below = 0
     for k in range(3):
-        d = _dot(n, _sub(_corner(tri, j, k), a)) / length
+        d = _dot(n, _sub(_corner(mesh, j, k), a)) / length
         above += d > gap
         below += d < -gap
     return above == 3 or below == 3
 
 
 @njit(cache=True)
-def _apart(tri, i, j, gap):
-    return _plane_separated(tri, i, j, gap) or _plane_separated(tri, j, i, gap)
+def _apart(mesh, i, j, gap):
+    return _plane_separated(mesh, i, j, gap) or _plane_separated(mesh, j, i, gap)
 
 
 @njit(cache=True)
-def _winding(p, tri, start, stop):
+def _winding(p, mesh, start, stop):
     """Generalised winding number of triangles start:stop around p (1 inside a closed mesh, 0 outside).
 
     Sum of signed solid angles (Van Oosterom & Strackee); robust to duplicated vertices and
@@ -699,7 +728,7 @@ def _winding(p, tri, start, stop):
     """
     total = 0.0
     for t in range(start, stop):
-        a, b, c = _sub(_corner(tri, t, 0), p), _sub(_corner(tri, t, 1), p), _sub(_corner(tri, t, 2), p)
+        a, b, c = _sub(_corner(mesh, t, 0), p), _sub(_corner(mesh, t, 1), p), _sub(_corner(mesh, t, 2), p)
         la, lb, lc = math.sqrt(_dot(a, a)), math.sqrt(_dot(b, b)), math.sqrt(_dot(c, c))
         num = _dot(a, _cross(b, c))
         den = la * lb * lc + _dot(a, b) * lc + _dot(a, c) * lb + _dot(b, c) * la
@@ -757,59 +786,76 @@ def _candidate_pairs(lo, hi, tol, present, limit):
 
 
 @njit(cache=True)
-def _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, tol):
-    """Whether any triangle of a0:a1 comes within tol of one of b0:b1.
+def _box(mesh, t):
+    """Bounding box (lo, hi) of triangle t, computed when needed rather than stored for every triangle."""
+    a, b, c = _corner(mesh, t, 0), _corner(mesh, t, 1), _corner(mesh, t, 2)
+    lo = (min(a[0], b[0], c[0]), min(a[1], b[1], c[1]), min(a[2], b[2], c[2]))
+    hi = (max(a[0], b[0], c[0]), max(a[1], b[1], c[1]), max(a[2], b[2], c[2]))
+    return lo, hi
+
+
+@njit(cache=True)
+def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol):
+    """Whether any triangle of group g comes within tol of one of group h.
 
     Only triangles inside the overlap of the two groups' boxes are compared, swept along
     the longest axis of that overlap.
     """
+    a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
     lo = np.empty(3)
     hi = np.empty(3)
     for k in range(3):
-        lo[k] = max(tlo[a0:a1, k].min(), tlo[b0:b1, k].min()) - tol
-        hi[k] = min(thi[a0:a1, k].max(), thi[b0:b1, k].max()) + tol
+        lo[k] = max(glo[g, k], glo[h, k]) - tol
+        hi[k] = min(ghi[g, k], ghi[h, k]) + tol
         if lo[k] > hi[k]:
             return False
     axis = np.argmax(hi - lo)
     ia = np.empty(a1 - a0, np.int64)
     na = 0
     for t in range(a0, a1):
-        if _boxes_overlap(tlo[t], thi[t], lo, hi, 0.0):
+        tlo, thi = _box(mesh, t)
+        if _boxes_overlap(tlo, thi, lo, hi, 0.0):
             ia[na] = t
             na += 1
     ib = np.empty(b1 - b0, np.int64)
+    blo = np.empty((b1 - b0, 3))
+    bhi = np.empty((b1 - b0, 3))
     nb = 0
     width = 0.0
     for t in range(b0, b1):
-        if _boxes_overlap(tlo[t], thi[t], lo, hi, 0.0):
+        tlo, thi = _box(mesh, t)
+        if _boxes_overlap(tlo, thi, lo, hi, 0.0):
             ib[nb] = t
+            for k in range(3):
+                blo[nb, k], bhi[nb, k] = tlo[k], thi[k]
             nb += 1
-            width = max(width, thi[t, axis] - tlo[t, axis])
+            width = max(width, thi[axis] - tlo[axis])
     if na == 0 or nb == 0:
         return False
-    ib = ib[:nb]
-    ib = ib[np.argsort(tlo[ib, axis])]
-    keys = tlo[ib, axis]
+    order = np.argsort(blo[:nb, axis])
+    ib, blo, bhi = ib[order], blo[order], bhi[order]
+    keys = blo[:, axis].copy()
     tol2 = tol * tol
     for u in range(na):
         i = ia[u]
-        first = np.searchsorted(keys, tlo[i, axis] - tol - width)
-        last = np.searchsorted(keys, thi[i, axis] + tol, side="right")
+        tlo, thi = _box(mesh, i)
+        first = np.searchsorted(keys, tlo[axis] - tol - width)
+        last = np.searchsorted(keys, thi[axis] + tol, side="right")
         for v in range(first, last):
             j = ib[v]
-            if _boxes_overlap(tlo[i], thi[i], tlo[j], thi[j], tol) and not _apart(tri, i, j, tol):
-                if _triangle_distance(tri, i, j)[0] <= tol2:
+            if _boxes_overlap(tlo, thi, blo[v], bhi[v], tol) and not _apart(mesh, i, j, tol):
+                if _triangle_distance(mesh, i, j)[0] <= tol2:
                     return True
     return False
 
 
 @njit(cache=True)
-def _instances_touch(tri, tlo, thi, gstart, glo, ghi, ig, a, b, tol):
+def _instances_touch(mesh, gstart, glo, ghi, ig, a, b, tol):
     """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other."""
     for g in range(ig[a], ig[a + 1]):
         for h in range(ig[b], ig[b + 1]):
             if _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], tol) and _surfaces_within(
-                tri, tlo, thi, gstart[g], gstart[g + 1], gstart[h], gstart[h + 1], tol
+                mesh, gstart, glo, ghi, g, h, tol
             ):
                 return True
     # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
@@ -818,8 +864,8 @@ def _instances_touch(tri, tlo, thi, gstart, glo, ghi, ig, a, b, tol):
             if not _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
                 continue
             for s, o in ((g, h), (h, g)):
-                p = _corner(tri, gstart[s], 0)
-                if _point_in_box(p, glo[o], ghi[o]) and abs(_winding(p, tri, gstart[o], gstart[o + 1])) > 0.5:
+                p = _corner(mesh, gstart[s], 0)
+                if _point_in_box(p, glo[o], ghi[o]) and abs(_winding(p, mesh, gstart[o], gstart[o + 1])) > 0.5:
                     return True
     return False
 
@@ -833,7 +879,7 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _connect(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
+def _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
     """Component root of every instance and of the ground (last node) in the contact graph.
 
     A pair already connected through other contacts is not tested again, so a heap of
@@ -846,7 +892,7 @@ def _connect(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
             parent[_find(parent, i)] = _find(parent, n)
     for k in range(pairs.shape[0]):
         a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
-        if a != b and _instances_touch(tri, tlo, thi, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k]):
+        if a != b and _instances_touch(mesh, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k]):
             parent[a] = b
     for i in range(n + 1):
         parent[i] = _find(parent, i)
@@ -854,17 +900,18 @@ def _connect(tri, tlo, thi, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
 
 
 @njit(cache=True)
-def _near_surface(p, tri, tlo, thi, start, stop, eps):
+def _near_surface(p, mesh, start, stop, eps):
     for t in range(start, stop):
-        if _box_distance(tlo[t], thi[t], p, p) <= eps:
-            e = _sub(_closest_on_triangle(p, _corner(tri, t, 0), _corner(tri, t, 1), _corner(tri, t, 2)), p)
+        tlo, thi = _box(mesh, t)
+        if _box_distance(tlo, thi, p, p) <= eps:
+            e = _sub(_closest_on_triangle(p, _corner(mesh, t, 0), _corner(mesh, t, 1), _corner(mesh, t, 2)), p)
             if _dot(e, e) <= eps * eps:
                 return True
     return False
 
 
 @njit(cache=True)
-def _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
+def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples):
     """Whether group g lies inside group h, its surface allowed to touch h's from inside.
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
@@ -872,15 +919,15 @@ def _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
     worth are checked.
     """
     a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
-    if not _surfaces_within(tri, tlo, thi, a0, a1, b0, b1, eps):
-        return abs(_winding(_corner(tri, a0, 0), tri, b0, b1)) > 0.5
+    if not _surfaces_within(mesh, gstart, glo, ghi, g, h, eps):
+        return abs(_winding(_corner(mesh, a0, 0), mesh, b0, b1)) > 0.5
     n = a1 - a0
     jump = _coprime_near(n, 0.618 * n)  # visits triangles spread over the whole mesh, so misses show early
     for m in range(min(n, samples)):
         t = a0 + (m * jump) % n
         for k in range(3):
-            p = _corner(tri, t, k)
-            if not _near_surface(p, tri, tlo, thi, b0, b1, eps) and abs(_winding(p, tri, b0, b1)) <= 0.5:
+            p = _corner(mesh, t, k)
+            if not _near_surface(p, mesh, b0, b1, eps) and abs(_winding(p, mesh, b0, b1)) <= 0.5:
                 return False
     return True
 
@@ -899,7 +946,7 @@ def _coprime_near(n, x):
 
 
 @njit(cache=True)
-def _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
+def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples):
     """Whether every primitive of instance a lies inside some primitive of instance b."""
     for g in range(ig[a], ig[a + 1]):
         held = False
@@ -908,7 +955,7 @@ def _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
             for k in range(3):
                 if glo[g, k] < glo[h, k] - eps or ghi[g, k] > ghi[h, k] + eps:
                     fits = False
-            if fits and _group_inside(tri, tlo, thi, gstart, g, h, eps, samples):
+            if fits and _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples):
                 held = True
                 break
         if not held:
@@ -917,7 +964,7 @@ def _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, a, b, eps, samples):
 
 
 @njit(cache=True)
-def _hosts(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
+def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
     """For each instance, an instance that contains it, or -1.
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
@@ -928,8 +975,8 @@ def _hosts(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, sampl
     host = np.full(n, -1, np.int64)
     for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
-        a_in_b = host[a] < 0 and _held(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, solid, a, b, eps, samples)
-        b_in_a = (host[b] < 0 or a_in_b) and _held(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, solid, b, a,
+        a_in_b = host[a] < 0 and _held(mesh, gstart, glo, ghi, ig, lo, hi, solid, a, b, eps, samples)
+        b_in_a = (host[b] < 0 or a_in_b) and _held(mesh, gstart, glo, ghi, ig, lo, hi, solid, b, a,
                                                     eps, samples)
         if b_in_a and host[b] < 0:
             host[b] = a
@@ -939,14 +986,14 @@ def _hosts(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, sampl
 
 
 @njit(cache=True)
-def _held(tri, tlo, thi, gstart, glo, ghi, ig, lo, hi, solid, x, y, eps, samples):
+def _held(mesh, gstart, glo, ghi, ig, lo, hi, solid, x, y, eps, samples):
     """Whether solid instance x lies inside instance y (boxes first, then the meshes)."""
     if not solid[x]:
         return False
     for k in range(3):
         if lo[x, k] < lo[y, k] - eps or hi[x, k] > hi[y, k] + eps:
             return False
-    return _instance_inside(tri, tlo, thi, gstart, glo, ghi, ig, x, y, eps, samples)
+    return _instance_inside(mesh, gstart, glo, ghi, ig, x, y, eps, samples)
 
 
 @njit(cache=True)
@@ -959,36 +1006,36 @@ def _box_distance(lo1, hi1, lo2, hi2):
 
 
 @njit(cache=True)
-def _mesh_distance(tri, tlo, thi, a0, a1, b0, b1, bound):
-    """Smallest distance below `bound` between triangles a0:a1 and b0:b1, with the closest points.
+def _mesh_distance(mesh, a0, a1, b0, b1, alo, ahi, blo, bhi, bound):
+    """Smallest distance below `bound` between triangles a0:a1 (box alo, ahi) and b0:b1 (box blo, bhi),
+    with the closest points.
 
     Returns (bound, …) when nothing is closer; triangle boxes farther than the best so far
     are skipped.
     """
-    blo = np.empty(3)
-    bhi = np.empty(3)
-    alo = np.empty(3)
-    ahi = np.empty(3)
-    for k in range(3):
-        blo[k], bhi[k] = tlo[b0:b1, k].min(), thi[b0:b1, k].max()
-        alo[k], ahi[k] = tlo[a0:a1, k].min(), thi[a0:a1, k].max()
     best = bound
     bp = (0.0, 0.0, 0.0)
     bq = (0.0, 0.0, 0.0)
     near_b = np.empty(b1 - b0, np.int64)
+    near_lo = np.empty((b1 - b0, 3))
+    near_hi = np.empty((b1 - b0, 3))
     nb = 0
     for j in range(b0, b1):
-        if _box_distance(tlo[j], thi[j], alo, ahi) < best:
+        tlo, thi = _box(mesh, j)
+        if _box_distance(tlo, thi, alo, ahi) < best:
             near_b[nb] = j
+            for k in range(3):
+                near_lo[nb, k], near_hi[nb, k] = tlo[k], thi[k]
             nb += 1
     for i in range(a0, a1):
-        if _box_distance(tlo[i], thi[i], blo, bhi) >= best:
+        tlo, thi = _box(mesh, i)
+        if _box_distance(tlo, thi, blo, bhi) >= best:
             continue
         for v in range(nb):
             j = near_b[v]
-            if _box_distance(tlo[i], thi[i], tlo[j], thi[j]) >= best or _apart(tri, i, j, best):
+            if _box_distance(tlo, thi, near_lo[v], near_hi[v]) >= best or _apart(mesh, i, j, best):
                 continue
-            d2, p, q = _triangle_distance(tri, i, j)
+            d2, p, q = _triangle_distance(mesh, i, j)
             d = math.sqrt(d2)
             if d < best:
                 best, bp, bq = d, p, q
