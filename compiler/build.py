@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, evaluate
@@ -89,18 +90,36 @@ def assemble(evaluation) -> CompiledShape:
 
 def _instance_boxes(shape: CompiledShape) -> None:
     """Bounding box of each instance's vertices (zeros for an instance without faces)."""
-    n = len(shape.instances)
-    lo, hi = np.zeros((n, 3)), np.zeros((n, 3))
-    if len(shape.faces):
-        owner = np.full(len(shape.vertices), -1, np.int32)
-        owner[shape.faces] = shape.instance_id[:, None]
-        used = owner >= 0
-        ids, points = (owner, shape.vertices) if used.all() else (owner[used], shape.vertices[used])  # no copies
-        if np.any(ids[1:] < ids[:-1]):  # vertices normally come in instance order already
-            order = np.argsort(ids, kind="stable")
-            ids, points = ids[order], points[order]
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        lo[ids[starts]] = np.minimum.reduceat(points, starts)
-        hi[ids[starts]] = np.maximum.reduceat(points, starts)
+    lo, hi = _instance_extents(shape.vertices, shape.faces, shape.instance_id, len(shape.instances))
     for instance, a, b in zip(shape.instances, lo, hi):
         instance.bbox_min, instance.bbox_max = a, b
+
+
+@njit(cache=True)
+def _instance_extents(vertices, faces, instance_id, n):
+    """(lo, hi) corners of the vertices of each instance's faces, in one pass over the faces.
+
+    Faces come in runs of one instance: a run's extent is kept in locals and merged at its end.
+    """
+    lo = np.full((n, 3), np.inf)
+    hi = np.full((n, 3), -np.inf)
+    m = faces.shape[0]
+    f = 0
+    while f < m:
+        i = instance_id[f]
+        x0 = y0 = z0 = np.inf
+        x1 = y1 = z1 = -np.inf
+        while f < m and instance_id[f] == i:
+            for c in range(3):
+                v = faces[f, c]
+                x, y, z = np.float64(vertices[v, 0]), np.float64(vertices[v, 1]), np.float64(vertices[v, 2])
+                x0, y0, z0 = min(x0, x), min(y0, y), min(z0, z)
+                x1, y1, z1 = max(x1, x), max(y1, y), max(z1, z)
+            f += 1
+        lo[i, 0], lo[i, 1], lo[i, 2] = min(lo[i, 0], x0), min(lo[i, 1], y0), min(lo[i, 2], z0)
+        hi[i, 0], hi[i, 1], hi[i, 2] = max(hi[i, 0], x1), max(hi[i, 1], y1), max(hi[i, 2], z1)
+    for i in range(n):
+        if lo[i, 0] > hi[i, 0]:  # no faces
+            lo[i, :] = 0.0
+            hi[i, :] = 0.0
+    return lo, hi
