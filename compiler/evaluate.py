@@ -204,7 +204,9 @@ class _Evaluator:
 
     # ---- statements ------------------------------------------------------
     def statement(self, s) -> None:
-        self.step(s.span)
+        self.steps += 1
+        if self.steps > self.limits.max_steps:
+            self.step(s.span, 0)  # fails
         _STATEMENTS[type(s)](self, s)
 
     def stmt_Block(self, s: ast.Block) -> None:
@@ -265,7 +267,7 @@ class _Evaluator:
                 f"drawn in {_hex(color)} but the legend keeps the first", s.span, severity="warning",
                 hint="give every instance of a part the same colour, or use another label"))
         part = self.parts[part_id]
-        instance = Instance(part_id, len(part.instance_ids), [], s.span)
+        instance = Instance(part_id, len(part.instance_ids), [], s.span, _UNMEASURED, _UNMEASURED)
         part.instance_ids.append(len(self.instances))
         self.instances.append(instance)
         self.current_instance, self.current_color = instance, color or part.color
@@ -463,6 +465,10 @@ class _Evaluator:
 
     def coerce(self, value, param: lang.Param, span: Span, owner: str):
         t = param.type
+        if (t == "vec3" and type(value) is np.ndarray and value.shape == (3,)) or (
+                t == "number" and type(value) is float):  # the common cases: only the range to check
+            self.check_range(value, span)
+            return value
         where = f"`{param.name}` of `{owner}`"
         if t == "number":
             return self.number(value, span, where)
@@ -710,6 +716,8 @@ class _Evaluator:
 
 _STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
 _FLOAT = {float}
+_UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)
+_UNMEASURED.flags.writeable = False
 _FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul}  # number op number: finite or out of range
 _ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
                "**": operator.pow}
