@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 from proto3d import compiler, prompts
-from proto3d.agent_run import write_bytes, write_json, write_report, write_text
+from proto3d.agent_run import write_json, write_report
+from proto3d.compiler.files import write_atomic
 from proto3d.agent_schema import (
     ARRANGEMENT,
     BOUNDS,
@@ -64,7 +65,7 @@ def render_views(shape, folder: Path) -> Inspection:
     renders.save(folder / "views", passes=("rgb",))
     buf = io.BytesIO()
     contact_sheet(shape, renders).save(buf, format="PNG")
-    write_bytes(folder / "sheet.png", buf.getvalue())
+    write_atomic(folder / "sheet.png", buf.getvalue(), parents=True)
     visibility: dict[str, int] = {}
     for view in renders.visible_pixels().values():
         for name, n in view["instances"].items():
@@ -428,7 +429,7 @@ class Agent:
 
     def _save_version(self, version: Version) -> None:
         folder = self.dir / "versions" / f"{version.number:03d}"
-        write_text(folder / PROGRAM, version.program)
+        write_atomic(folder / PROGRAM, version.program, parents=True)
         write_json(folder / "version.json", version.to_json())
         if version.verdict is not None:
             write_json(folder / "verdict.json", version.verdict)
@@ -439,7 +440,7 @@ class Agent:
 
     def _finalize(self, best: Version) -> None:
         folder = self.dir / "final"
-        write_text(folder / PROGRAM, best.program)
+        write_atomic(folder / PROGRAM, best.program, parents=True)
         self.tools.export(best.shape, folder / "shape.glb")
         write_json(folder / "parts.json", self.tools.manifest(best.shape))
         if best.inspection is None:
@@ -448,7 +449,7 @@ class Agent:
             except Proto3dError:
                 return  # nothing to draw; the failure is in the version's verdict
         if best.inspection.images:
-            write_bytes(folder / "sheet.png", best.inspection.images[0].read_bytes())
+            write_atomic(folder / "sheet.png", best.inspection.images[0].read_bytes(), parents=True)
 
     def _summary(self, status: str, reason: str) -> dict:
         best = self._best()

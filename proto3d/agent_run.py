@@ -24,16 +24,8 @@ from pathlib import Path
 from proto3d.compiler.files import write_atomic
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    write_atomic(path, data, parents=True)
-
-
-def write_text(path: str | Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
-
-
 def write_json(path: str | Path, value) -> None:
-    write_text(path, json.dumps(value, indent=2, default=_jsonable) + "\n")
+    write_atomic(path, json.dumps(value, indent=2, default=_jsonable) + "\n", parents=True)
 
 
 def _jsonable(value):
@@ -111,7 +103,7 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
                     out.append(f"<tr><td>{e(str(p.get('part', '')))}<td>{e(str(p.get('line', '')))}"
                                f"<td>{e(p.get('issue', ''))}<td>{e(p.get('fix', ''))}")
                 out.append("</table>")
-    write_text(Path(run_dir) / "report.html", "\n".join(out) + "\n")
+    write_atomic(Path(run_dir) / "report.html", "\n".join(out) + "\n", parents=True)
 
 
 def _diff_html(old: str, new: str) -> str:

@@ -312,7 +312,7 @@ class ManualBackend:
         return None
 
     def _write_request(self, role: str, messages: list[dict], key: str) -> str:
-        from proto3d.agent_run import write_bytes, write_text
+        from proto3d.compiler.files import write_atomic
 
         number = 1 + max((int(p.name[:3]) for p in self.folder.glob("[0-9][0-9][0-9]-*.request.md")), default=0)
         stem = f"{number:03d}-{role}"
@@ -323,10 +323,10 @@ class ManualBackend:
             for png in message_images(message):
                 n_images += 1
                 name = f"{stem}-{n_images}.png"
-                write_bytes(self.folder / name, png)
+                write_atomic(self.folder / name, png, parents=True)
                 lines += [f"![image {n_images}]({name})", ""]
         lines += ["---", f"Write the model's answer into `{stem}.answer.md` in this folder."]
-        write_text(self.folder / f"{stem}.request.md", "\n".join(lines) + "\n")
+        write_atomic(self.folder / f"{stem}.request.md", "\n".join(lines) + "\n", parents=True)
         return stem
 
 

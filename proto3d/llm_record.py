@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from proto3d.agent_run import write_bytes, write_text
+from proto3d.compiler.files import write_atomic
 from proto3d.llm import Backend, LLMError, Reply, message_images, message_text, request_key
 
 
@@ -102,7 +102,7 @@ class Recorder:
             for png in message_images(message):
                 n += 1
                 name = f"{stem}-{n}.png"
-                write_bytes(self.folder / name, png)
+                write_atomic(self.folder / name, png, parents=True)
                 images.append(name)
             text = message_text(message)
             stored.append({"role": message["role"], "text": text, "images": images})
@@ -116,6 +116,6 @@ class Recorder:
             f"latency {reply.latency:.2f} s; retries {reply.retries}_",
         ]
         # The .md first: a .json on disk means the call is complete.
-        write_text(self.folder / f"{stem}.md", "\n".join(md) + "\n")
+        write_atomic(self.folder / f"{stem}.md", "\n".join(md) + "\n", parents=True)
         record = {"index": self.index, "role": role, "key": key, "messages": stored, "reply": asdict(reply)}
-        write_text(self.folder / f"{stem}.json", json.dumps(record, indent=1))
+        write_atomic(self.folder / f"{stem}.json", json.dumps(record, indent=1), parents=True)
