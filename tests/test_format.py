@@ -62,3 +62,22 @@ def test_examples_idempotent_and_same_mesh(path):
     assert [c.text for c in parse(text).comments] == [c.text for c in parse(once).comments]
     a, b = compile_text(text), compile_text(once)
     assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.part_id, b.part_id)
+
+
+def test_cli_fmt_check_write_and_bad_input(tmp_path):
+    import subprocess
+    import sys
+
+    run = lambda *a: subprocess.run([sys.executable, "-m", "proto3d.cli", "fmt", *a],  # noqa: E731
+                                    capture_output=True, text=True)
+    path = tmp_path / "a.pdsl"
+    path.write_text("part a {box(size=[1,1,1])}\n")
+    assert run("--check", str(path)).returncode == 1
+    assert run("-w", str(path)).returncode == 0
+    assert path.read_text() == "part a {\n    box(size=[1, 1, 1])\n}\n"
+    assert run("--check", str(path)).returncode == 0
+    bad = tmp_path / "bad.pdsl"
+    bad.write_text("part a { box(size=[1, 1, 1] }\n")
+    result = run(str(bad))
+    assert result.returncode == 1 and "E011" in result.stderr and "Traceback" not in result.stderr
+    assert bad.read_text() == "part a { box(size=[1, 1, 1] }\n"
