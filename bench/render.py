@@ -1,19 +1,28 @@
 """Renderer throughput: 50k- and 200k-triangle shapes at 512x512, all passes read back.
 
     python bench/render.py [--views 24] [--size 512] [--blender-views 4] [--repeat 3]
+                           [--inspection-views front,back,left,right,top,iso]
 
 Prints views per second and CPU milliseconds per view for proto3d in each anti-aliasing mode
 (fxaa, msaa, none; one upload, every view, every pass read back into NumPy, id lookups done)
 and, when `blender` is on PATH, views per second of Blender's workbench on the same mesh from
 the same cameras at the same size, rendering per view a shaded image (anti-aliased like the
 proto3d column it is compared with: FXAA, 8 samples, off) and a flat face-id image, and the
-ratios. Without Blender the Blender columns are skipped with a message.
+ratios (like for like: one warm process each, only render calls timed).
+
+Then per inspection, as an agent loop runs it, on the same eight tori written as a .pdsl program
+(`segments` sets the size): a fresh `blender -b` process that imports the compiled mesh and
+renders and writes a shaded and an id PNG per view (its coder's scripts run Blender once per
+inspection), against proto3d in the loop's own warm process (render every pass, save) and a fresh
+`proto3d render` process; whole-process wall and CPU seconds, the ratios, and where the time
+of a Blender process goes. Without Blender the Blender columns are skipped with a message.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -23,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from proto3d.compiler import compile_text
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.grammar.diagnostics import Span
-from proto3d.renderer import ALL_PASSES, orbit, render
+from proto3d.renderer import ALL_PASSES, named_view, orbit, render
 
 
 def torus(center, R, r, m, n):
@@ -85,17 +95,22 @@ def time_proto3d(shape: CompiledShape, views: int, size: int, antialias: str, re
     return views / best_wall, 1000 * best_cpu / views
 
 
-# Like for like: proto3d's cameras (OpenCV -> Blender axes), the same image size, and per view
-# the passes Blender needs for what proto3d gives: the shaded image (workbench, studio light,
+# Blender's side, shared by both comparisons: import the PLY, per-face id colours, the workbench
+# scene, a camera set from proto3d's cameras (OpenCV -> Blender axes) at the same image size, and
+# the two passes Blender needs per view for what proto3d gives: the shaded image (studio light,
 # anti-aliased as named) plus a flat render of per-face id colours (no AA, no colour transform).
-# Depth and normals would need more passes; they are not asked of Blender. Only render calls
-# are timed (no file writes); the first view of each setting compiles shaders and is not timed.
-BLENDER_SCRIPT = r"""
+# Depth and normals would need more passes; they are not asked of Blender. `mark` records wall
+# and CPU time (all threads of the process) for the cost breakdown of a Blender process.
+BLENDER_SETUP = r"""
 import bpy, json, math, sys, time
 from mathutils import Matrix
+marks = [("script", time.time(), time.process_time())]
+def mark(name):
+    marks.append((name, time.time(), time.process_time()))
 args = json.loads(open(sys.argv[-1]).read())
 bpy.ops.wm.read_factory_settings(use_empty=True)
 bpy.ops.import_mesh.ply(filepath=args["ply"])
+mark("import")
 obj = bpy.context.selected_objects[0]
 mesh = obj.data
 corners = []  # Debian's Blender runs the system Python, which may lack NumPy
@@ -112,6 +127,11 @@ scene.camera = cam
 cam.data.sensor_fit = "HORIZONTAL"
 cam.data.clip_start, cam.data.clip_end = 0.01, 1000.0
 shading = scene.display.shading
+mark("setup")
+
+def aim(view):
+    cam.matrix_world = Matrix(view["camera_to_world"])
+    cam.data.angle = view["fov"]
 
 def rgb_pass(aa):
     scene.display.render_aa = aa
@@ -122,13 +142,16 @@ def id_pass():
     scene.display.render_aa = "OFF"
     shading.light, shading.color_type = "FLAT", "VERTEX"
     scene.view_settings.view_transform, scene.render.dither_intensity = "Standard", 0.0
+"""
 
+# Like for like: only render calls are timed (no file writes); the first view of each setting
+# compiles shaders and is not timed.
+BLENDER_RENDER_CALLS = BLENDER_SETUP + r"""
 result = {}
 for aa in args["aa"]:
     seconds = cpu = 0.0
     for k, view in enumerate([args["cameras"][0]] + args["cameras"]):
-        cam.matrix_world = Matrix(view["camera_to_world"])
-        cam.data.angle = view["fov"]
+        aim(view)
         t, c = time.perf_counter(), time.process_time()
         for setting in (lambda: rgb_pass(aa), id_pass):
             setting()
@@ -137,7 +160,24 @@ for aa in args["aa"]:
             seconds += time.perf_counter() - t
             cpu += time.process_time() - c
     result[aa] = seconds, cpu
-print("BENCH_JSON" + json.dumps(result))
+print("BENCH_JSON" + json.dumps({"marks": marks, "result": result}))
+"""
+
+# Per inspection: what one `blender -b` process of an agent loop does after start-up: import,
+# render every view (shaded and ids) and write both PNGs of each, as the loop needs files.
+BLENDER_INSPECTION = BLENDER_SETUP + r"""
+def write(view, suffix):
+    scene.render.filepath = f"{args['out']}/{view['name']}_{suffix}.png"
+    bpy.ops.render.render(write_still=True)
+
+for view in args["cameras"]:
+    aim(view)
+    rgb_pass("FXAA")
+    write(view, "rgb")
+    id_pass()
+    write(view, "id")
+    mark(view["name"])
+print("BENCH_JSON" + json.dumps({"marks": marks, "result": None}))
 """
 
 
@@ -152,31 +192,131 @@ def write_ply(shape: CompiledShape, path: Path) -> None:
     path.write_bytes(header.encode() + shape.vertices.astype("<f4").tobytes() + faces.tobytes())
 
 
+def blender_cameras(cameras) -> list[dict]:
+    """proto3d's (OpenCV) cameras as Blender camera-to-world matrices and horizontal fields of view."""
+    return [
+        {"name": c.name, "camera_to_world": (np.linalg.inv(c.world_to_camera) @ np.diag([1.0, -1.0, -1.0, 1.0])).tolist(),
+         "fov": 2 * np.arctan(c.width / 2 / c.K[0, 0])}
+        for c in cameras
+    ]
+
+
+def run_blender(script: str, shape: CompiledShape, config: dict) -> tuple[dict, float, float, float] | None:
+    """Run `script` in a fresh `blender -b` on `shape`'s mesh (PLY, written before the launch) with
+    `config`; returns what the script printed, the launch time (time.time()), and wall and CPU
+    seconds (all threads) of the whole process. None, with a message, if Blender failed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ply, path, config_path = Path(tmp) / "mesh.ply", Path(tmp) / "bench.py", Path(tmp) / "bench.json"
+        write_ply(shape, ply)
+        path.write_text(script)
+        config_path.write_text(json.dumps({"ply": str(ply), "out": tmp, **config}))
+        before, launched, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.time(), time.perf_counter()
+        out = subprocess.run(
+            [shutil.which("blender"), "-b", "--factory-startup", "-noaudio", "--python", str(path), "--", str(config_path)],
+            capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONNOUSERSITE": "1"},
+        )
+        wall, cpu = time.perf_counter() - started, child_cpu(before)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_JSON")), None)
+    if line is None:
+        print(f"blender failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(line[len("BENCH_JSON"):]), launched, wall, cpu
+
+
+def child_cpu(before: resource.struct_rusage) -> float:
+    """CPU seconds (user + system) of the children waited for since `before`."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
 def time_blender(shape: CompiledShape, views: int, size: int, aa: tuple[str, ...]) -> dict[str, tuple[float, float]] | None:
     """(views per second, CPU ms per view) of Blender's workbench for each anti-aliasing setting
     in `aa`, on the same mesh from the same cameras as proto3d's orbit; None without Blender."""
-    blender = shutil.which("blender")
-    if not blender:
+    if not shutil.which("blender"):
         return None
-    cameras = []
-    for camera in orbit(views, 25.0, shape.bbox, size):
-        to_world = np.linalg.inv(camera.world_to_camera) @ np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV -> Blender axes
-        cameras.append({"camera_to_world": to_world.tolist(), "fov": 2 * np.arctan(size / 2 / camera.K[0, 0])})
+    cameras = blender_cameras(orbit(views, 25.0, shape.bbox, size))
+    ran = run_blender(BLENDER_RENDER_CALLS, shape, {"size": size, "cameras": cameras, "aa": list(aa)})
+    if ran is None:
+        return None
+    timings = ran[0]["result"].items()
+    return {setting: (views / seconds, 1000 * cpu / views) for setting, (seconds, cpu) in timings}
+
+
+def tori_program(triangles: int) -> str:
+    """`bench_shape`'s eight tori as a proto3d program; `segments` s gives a torus s * s/2 * 2 triangles."""
+    s = round(np.sqrt(triangles / 8))
+    lines = [f'part ring{k % 4} {{ torus(R=0.22, r=0.07, at=[{k % 4 * 0.6:g}, 0, {0.3 + k // 4 * 0.6:g}], segments={s}) }}'
+             for k in range(8)]
+    return 'shape "tori"\n' + "\n".join(lines) + "\n"
+
+
+def inspect_blender(shape: CompiledShape, names: list[str], size: int, repeat: int) -> tuple[float, float, list] | None:
+    """(wall s, CPU s, timeline) of the fastest of `repeat` fresh Blender processes that import the
+    mesh and render and write every view; the timeline is [(what, wall s since launch, CPU s)]."""
+    if not shutil.which("blender"):
+        return None
+    config = {"size": size, "cameras": blender_cameras([named_view(n, shape.bbox, size) for n in names])}
+    runs = [run_blender(BLENDER_INSPECTION, shape, config) for _ in range(repeat)]
+    if None in runs:
+        return None
+    printed, launched, wall, cpu = min(runs, key=lambda run: run[2])
+    timeline = [(name, at - launched, cpu_at) for name, at, cpu_at in printed["marks"]] + [("exit", wall, cpu)]
+    return wall, min(run[3] for run in runs), timeline
+
+
+def inspect_warm(shape: CompiledShape, names: list[str], size: int, repeat: int) -> tuple[float, float, float]:
+    """(wall s, CPU s, CPU s of the saving alone), best of `repeat` after a warm-up: one agent-loop
+    process rendering every view with every pass and writing what `proto3d render` writes."""
+    best_wall = best_cpu = best_save = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
-        ply, script, config = Path(tmp) / "mesh.ply", Path(tmp) / "bench.py", Path(tmp) / "bench.json"
-        write_ply(shape, ply)
-        script.write_text(BLENDER_SCRIPT)
-        config.write_text(json.dumps({"ply": str(ply), "size": size, "cameras": cameras, "aa": list(aa)}))
-        out = subprocess.run(
-            [blender, "-b", "--factory-startup", "-noaudio", "--python", str(script), "--", str(config)],
-            capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONNOUSERSITE": "1"},
-        )
-        line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_JSON")), None)
-        if line is None:
-            print(f"blender failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}", file=sys.stderr)
-            return None
-        timings = json.loads(line[len("BENCH_JSON"):]).items()
-        return {setting: (views / seconds, 1000 * cpu / views) for setting, (seconds, cpu) in timings}
+        for run in range(repeat + 1):
+            started, cpu = time.perf_counter(), time.process_time()
+            renders = render(shape, names, size=size, passes=ALL_PASSES)
+            saving = time.process_time()
+            renders.save(tmp)
+            if run:
+                best_wall = min(best_wall, time.perf_counter() - started)
+                best_cpu = min(best_cpu, time.process_time() - cpu)
+                best_save = min(best_save, time.process_time() - saving)
+    return best_wall, best_cpu, best_save
+
+
+def inspect_cold(program: Path, names: list[str], size: int, repeat: int) -> tuple[float, float]:
+    """(wall s, CPU s) of the fastest of `repeat` fresh `proto3d render` processes: start-up,
+    compile, context, render and write."""
+    command = [str(Path(sys.executable).with_name("proto3d")), "render", str(program), "--views", ",".join(names), "--size", str(size)]
+    best_wall = best_cpu = float("inf")
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeat):
+            before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+            subprocess.run(command + ["-o", tmp], check=True, capture_output=True)
+            best_wall = min(best_wall, time.perf_counter() - started)
+            best_cpu = min(best_cpu, child_cpu(before))
+    return best_wall, best_cpu
+
+
+def per_inspection(triangles: int, names: list[str], size: int, repeat: int) -> None:
+    """Print one row of the per-inspection comparison and the timeline of a Blender process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        program, text = Path(tmp) / "tori.pdsl", tori_program(triangles)
+        program.write_text(text)
+        shape = compile_text(text)
+        cold = inspect_cold(program, names, size, repeat)
+    warm = inspect_warm(shape, names, size, repeat)
+    blender = inspect_blender(shape, names, size, repeat)
+    cells = [f"{warm[0]:.3f} / {warm[1]:.3f} ({warm[2]:.3f})", f"{cold[0]:.2f} / {cold[1]:.2f}"]
+    if blender:
+        wall, cpu, timeline = blender
+        cells = [f"{wall:.2f} / {cpu:.2f}"] + cells + [f"{wall / warm[0]:.0f}x / {cpu / warm[1]:.0f}x", f"{wall / cold[0]:.1f}x / {cpu / cold[1]:.1f}x"]
+    else:
+        cells = ["-"] + cells + ["-", "-"]
+    print(f"{len(shape.faces):>10} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+    if blender:
+        steps, previous = [], (0.0, 0.0)
+        for name, at, cpu in timeline:
+            steps.append(f"{name} {at - previous[0]:.2f} ({cpu - previous[1]:.2f})")
+            previous = (at, cpu)
+        print(f"{'':>10} fastest blender process, wall s since the previous step (CPU s): " + ", ".join(steps), flush=True)
 
 
 def main() -> None:
@@ -185,6 +325,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--blender-views", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the best is reported")
+    parser.add_argument("--inspection-views", default="front,back,left,right,top,iso", help="views of one inspection")
     args = parser.parse_args()
     if not shutil.which("blender"):
         print("blender not on PATH: skipping the Blender column (Debian: apt-get install blender)")
@@ -206,6 +347,17 @@ def main() -> None:
             for m, b in modes.items()
         )
         print(f"{len(shape.faces):>10} {cells} {blender} {ratios}", flush=True)
+
+    names = args.inspection_views.split(",")
+    print(f"\nPer inspection, as an agent loop runs it: {len(names)} views ({', '.join(names)}) at {args.size}x{args.size}, "
+          f"seconds wall / CPU (all threads), best of {args.repeat}.\n"
+          "  blender process: a fresh `blender -b` imports the PLY, renders per view a shaded (FXAA) and an id image, writes both PNGs\n"
+          "  proto3d warm: render() of every pass in the loop's process + Renders.save (what `proto3d render` writes; CPU of the save)\n"
+          "  proto3d process: a fresh `proto3d render FILE.pdsl --views ...`: start-up, compile, GL context, render, write")
+    print(f"{'triangles':>10} " + " ".join(f"{c:>22}" for c in (
+        "blender process", "proto3d warm (save)", "proto3d process", "blender / warm", "blender / process")))
+    for triangles in (50_000, 200_000):
+        per_inspection(triangles, names, args.size, args.repeat)
 
 
 if __name__ == "__main__":
