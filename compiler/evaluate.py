@@ -6,6 +6,7 @@ construct is bounded by `Limits`. The first runtime error stops evaluation.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from dataclasses import dataclass, field
@@ -130,22 +131,32 @@ def type_name(value) -> str:
 class _Binding:
     """How the arguments of one call site bind to its signature.
 
-    args are (argument, parameter, cost) in order: cost is None for an argument that may change
+    args are (parameter, closure, span, cost): cost is None for an argument that may change
     between runs, else the steps its evaluation costs from the second run on.
     """
 
+    owner: str  # the primitive or transform, for messages
     args: list[tuple]
     defaults: dict  # values of the parameters not given
     variable_args: list[tuple]
     variable: tuple[str, ...]  # names of the variable arguments
+    constants: dict = field(default_factory=dict)  # parameter name -> constant value, checked at its first run
     template: dict | None = None  # every value, once the constants are known and cost no steps
 
 
 class _Evaluator:
+    """Compiles the syntax tree to closures once, then runs them.
+
+    Names are resolved while compiling: every definition (`let`, `param`, loop variable) owns a
+    slot of `env`, and a use reads the slot of the definition it sees lexically, so running a
+    statement costs no dispatch on node types and no search through scopes.
+    """
+
     def __init__(self, limits: Limits, overrides: dict):
         self.limits = limits
         self.overrides = dict(overrides)
-        self.scopes: list[dict] = [{"pi": math.pi}]
+        self.env: list = [math.pi]  # runtime values, one slot per definition
+        self.scopes: list[dict[str, int]] = [{"pi": 0}]  # while compiling: name -> slot
         self.matrix = np.eye(4)
         self.name = ""
         self.bounds = None
@@ -162,15 +173,12 @@ class _Evaluator:
         self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.warnings: list[Diagnostic] = []
         self.placements: dict[tuple, tuple] = {}
-        self.literals: dict[int, tuple] = {}  # vector node -> (its value if it is made of constants else None, cost)
-        self.bindings: dict[tuple, _Binding] = {}  # (argument list, signature) -> how the arguments bind
-        self.constants: dict[int, object] = {}  # constant arguments, checked and converted once, by node
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
         self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
 
     # ---- driver ----------------------------------------------------------
     def run(self, program: ast.Program) -> Evaluation:
-        self.block(program.statements)
+        self.compile_block(program.statements)()
         unknown = set(self.overrides) - set(self.params)
         if unknown:
             name = sorted(unknown)[0]
@@ -185,51 +193,79 @@ class _Evaluator:
             fail("E304", f"the program needs more than {self.limits.max_steps} evaluation steps", span,
                  hint="use fewer loop iterations or smaller lists")
 
-    def lookup(self, name: str, span: Span):
-        for scope in reversed(self.scopes):
-            if name in scope:
-                return scope[name]
+    def define(self, name: str) -> int:
+        slot = len(self.env)
+        self.env.append(None)
+        self.scopes[-1][name] = slot
+        return slot
+
+    def part_ref(self, name: str, span: Span) -> PartRef:
+        """A name no definition above it binds: a part built by now, or an error."""
         if name in self.part_index:
             return PartRef(name, None)
         fail("E201", f"`{name}` is not defined (or its part is not built yet at this point)", span,
              hint="names and parts can only be used below the statement that defines them")
 
-    def block(self, statements, scope: dict | None = None) -> None:
+    # ---- statements: each compiles to a closure that runs it ---------------
+    def compile_block(self, statements, scope: dict | None = None):
         self.scopes.append({} if scope is None else scope)
         try:
-            for statement in statements:
-                self.statement(statement)
+            return self.sequence([(s.span, _STATEMENTS[type(s)](self, s)) for s in statements])
         finally:
             self.scopes.pop()
 
-    # ---- statements ------------------------------------------------------
-    def statement(self, s) -> None:
-        self.steps += 1
-        if self.steps > self.limits.max_steps:
-            self.step(s.span, 0)  # fails
-        _STATEMENTS[type(s)](self, s)
+    def sequence(self, body: list[tuple]):
+        """Run statements in order, one evaluation step each (counted before the statement runs)."""
+        limit = self.limits.max_steps
 
-    def stmt_Block(self, s: ast.Block) -> None:
-        self.block(s.body)
+        def run() -> None:
+            for span, statement in body:
+                self.steps += 1
+                if self.steps > limit:
+                    self.step(span, 0)  # fails
+                statement()
+        return run
 
-    def stmt_ShapeStmt(self, s: ast.ShapeStmt) -> None:
-        value = self.expr(s.name)
-        if not isinstance(value, str):
-            fail("E212", f"`shape` takes a name string, not {type_name(value)}", s.span, expected='shape "chair"')
-        self.name = value
+    def stmt_Block(self, s: ast.Block):
+        return self.compile_block(s.body)
 
-    def stmt_BoundsStmt(self, s: ast.BoundsStmt) -> None:
-        size = self.vector(self.expr(s.size), 3, s.size.span, "bounds")
-        if np.any(size <= 0):
-            fail("E212", "bounds must be three positive sizes [width, depth, height] in metres", s.size.span)
-        self.bounds = size
+    def stmt_ShapeStmt(self, s: ast.ShapeStmt):
+        name = self.compile_expr(s.name)
 
-    def stmt_LetStmt(self, s: ast.LetStmt) -> None:
-        self.scopes[-1][s.name] = self.expr(s.value)
+        def run() -> None:
+            value = name()
+            if not isinstance(value, str):
+                fail("E212", f"`shape` takes a name string, not {type_name(value)}", s.span, expected='shape "chair"')
+            self.name = value
+        return run
 
-    def stmt_ParamStmt(self, s: ast.ParamStmt) -> None:
-        default = self.expr(s.default)
-        bounds = self.expr(s.range)
+    def stmt_BoundsStmt(self, s: ast.BoundsStmt):
+        size = self.compile_expr(s.size)
+
+        def run() -> None:
+            value = self.vector(size(), 3, s.size.span, "bounds")
+            if np.any(value <= 0):
+                fail("E212", "bounds must be three positive sizes [width, depth, height] in metres", s.size.span)
+            self.bounds = value
+        return run
+
+    def stmt_LetStmt(self, s: ast.LetStmt):
+        value, env = self.compile_expr(s.value), self.env
+        slot = self.define(s.name)  # after the value: `let a = a + 1` reads an outer `a`
+
+        def run() -> None:
+            env[slot] = value()
+        return run
+
+    def stmt_ParamStmt(self, s: ast.ParamStmt):
+        default, bounds = self.compile_expr(s.default), self.compile_expr(s.range)
+        slot = self.define(s.name)
+
+        def run() -> None:
+            self.env[slot] = self.param(s, default(), bounds())
+        return run
+
+    def param(self, s: ast.ParamStmt, default, bounds):
         if not isinstance(default, float) or isinstance(default, bool):
             fail("E211", f"param `{s.name}` must default to a number, not {type_name(default)}", s.default.span)
         if not (isinstance(bounds, np.ndarray) and bounds.shape == (2,)):
@@ -248,13 +284,24 @@ class _Evaluator:
             value = float(value)
         self.params[s.name] = {"value": int(value) if is_int else value, "default": int(default) if is_int else default,
                                "lo": int(lo) if is_int else lo, "hi": int(hi) if is_int else hi, "integer": is_int}
-        self.scopes[-1][s.name] = value
+        return value
 
-    def stmt_PartStmt(self, s: ast.PartStmt) -> None:
+    def stmt_PartStmt(self, s: ast.PartStmt):
+        color = self.compile_expr(s.color) if s.color is not None else None
+        body = self.compile_block(s.block.body)
+
+        def run() -> None:
+            self.enter_part(s, self.color(color(), s.color.span) if color is not None else None)
+            try:
+                body()
+            finally:
+                self.current_instance, self.current_color = None, None
+        return run
+
+    def enter_part(self, s: ast.PartStmt, color) -> None:
         if self.current_instance is not None:
             fail("E111", f"part `{s.label}` is inside another part", s.span,
                  hint="parts are flat: close the outer part's block first")
-        color = self.color(self.expr(s.color), s.color.span) if s.color is not None else None
         part_id = self.part_index.get(s.label)
         if part_id is None:
             part_id = len(self.parts)
@@ -271,77 +318,93 @@ class _Evaluator:
         part.instance_ids.append(len(self.instances))
         self.instances.append(instance)
         self.current_instance, self.current_color = instance, color or part.color
+
+    def stmt_ForStmt(self, s: ast.ForStmt):
+        iterables = [(self.compile_expr(var.iterable), var.iterable.span) for var in s.vars]  # before the names exist
+        self.scopes.append({})
         try:
-            self.block(s.block.body)
+            slots = [self.define(var.name) for var in s.vars]
+            body = self.compile_block(s.block.body)
         finally:
-            self.current_instance, self.current_color = None, None
+            self.scopes.pop()
+        env, limit = self.env, self.limits.max_loop_iterations
 
-    def stmt_ForStmt(self, s: ast.ForStmt) -> None:
-        domains = []
-        for var in s.vars:
-            values = self.expr(var.iterable)
-            if isinstance(values, np.ndarray):
-                values = list(values) if values.ndim == 2 else values.tolist()
-            if not isinstance(values, list):
-                fail("E205", f"`for` needs a list to iterate over, not {type_name(values)}", var.iterable.span,
-                     expected="a list like [a, b] or range(n)")
-            domains.append((var.name, values))
-        self._loop(domains, {}, s)
+        def run() -> None:
+            domains = []
+            for iterable, span in iterables:
+                values = iterable()
+                if isinstance(values, np.ndarray):
+                    values = list(values) if values.ndim == 2 else values.tolist()
+                if not isinstance(values, list):
+                    fail("E205", f"`for` needs a list to iterate over, not {type_name(values)}", span,
+                         expected="a list like [a, b] or range(n)")
+                domains.append(values)
+            for combination in itertools.product(*domains):
+                self.iterations += 1
+                if self.iterations > limit:
+                    fail("E303", f"more than {limit} loop iterations in total", s.span, hint="use fewer or smaller loops")
+                for slot, value in zip(slots, combination):
+                    env[slot] = value
+                body()
+        return run
 
-    def _loop(self, domains, bound: dict, s: ast.ForStmt) -> None:
-        if not domains:
-            self.iterations += 1
-            if self.iterations > self.limits.max_loop_iterations:
-                fail("E303", f"more than {self.limits.max_loop_iterations} loop iterations in total", s.span,
-                     hint="use fewer or smaller loops")
-            self.block(s.block.body, bound)  # bound is new for every iteration: the body's scope
-            return
-        (name, values), rest = domains[0], domains[1:]
-        for value in values:
-            self._loop(rest, {**bound, name: value}, s)
+    def stmt_IfStmt(self, s: ast.IfStmt):
+        branches = [(self.compile_expr(condition), condition.span, self.compile_block(body.body))
+                    for condition, body in s.branches]
+        orelse = self.compile_block(s.orelse.body) if s.orelse is not None else None
 
-    def stmt_IfStmt(self, s: ast.IfStmt) -> None:
-        for condition, body in s.branches:
-            if self.truth(self.expr(condition), condition.span):
-                self.block(body.body)
-                return
-        if s.orelse is not None:
-            self.block(s.orelse.body)
+        def run() -> None:
+            for condition, span, body in branches:
+                if self.truth(condition(), span):
+                    body()
+                    return
+            if orelse is not None:
+                orelse()
+        return run
 
-    def stmt_TransformStmt(self, s: ast.TransformStmt) -> None:
-        values = self.arguments(s.kind, s.args, lang.TRANSFORMS[s.kind], s.span)
+    def stmt_TransformStmt(self, s: ast.TransformStmt):
+        binding = self.bind(s.kind, s.args, lang.TRANSFORMS[s.kind])
+        body = self.sequence([(s.body.span, _STATEMENTS[type(s.body)](self, s.body))])
+
+        def run() -> None:
+            frames = self.frames(s, self.bound_values(binding))
+            outer, reach = self.matrix, self.reach
+            try:
+                for frame in frames:
+                    self.matrix = outer @ frame
+                    self.reach = sum(map(abs, self.matrix.ravel().tolist()))  # NaN stays NaN
+                    body()
+            finally:
+                self.matrix, self.reach = outer, reach
+        return run
+
+    def frames(self, s: ast.TransformStmt, values: dict):
+        """The frames a transform's body runs in, one per copy."""
         if s.kind == "translate":
-            frames = [affine(offset=values["v"])]
-        elif s.kind == "rotate":
-            frames = [affine(rotation(values["v"]))]
-        elif s.kind == "scale":
+            return [affine(offset=values["v"])]
+        if s.kind == "rotate":
+            return [affine(rotation(values["v"]))]
+        if s.kind == "scale":
             factors = values["v"]
             if np.any(factors == 0):
                 fail("E401", "scale factors must be non-zero", s.span)
-            frames = [affine(np.diag(np.broadcast_to(factors, 3)))]
-        elif s.kind == "mirror":
-            frames = [affine(reflection(values["axis"]))]
-        elif s.kind == "symmetric":
+            return [affine(np.diag(np.broadcast_to(factors, 3)))]
+        if s.kind == "mirror":
+            return [affine(reflection(values["axis"]))]
+        if s.kind == "symmetric":
             frames = self._symmetric(values["axes"], s)
             self._copies(len(frames), s.span)
-        else:  # radial
-            n = values["n"]
-            if not 1 <= n <= self.limits.max_loop_iterations:
-                fail("E401", f"radial needs n between 1 and {self.limits.max_loop_iterations}", s.span)
-            self._copies(n, s.span)
-            turn = np.radians(np.arange(n) * 360.0 / n + values["start"])  # copy k: Rz(turn) · T(r, 0, 0)
-            c, s_ = np.cos(turn), np.sin(turn)
-            frames = np.zeros((n, 4, 4))
-            frames[:, 0, 0], frames[:, 0, 1], frames[:, 1, 0], frames[:, 1, 1] = c, -s_, s_, c
-            frames[:, 0, 3], frames[:, 1, 3], frames[:, 2, 2], frames[:, 3, 3] = c * values["r"], s_ * values["r"], 1, 1
-        outer, reach = self.matrix, self.reach
-        try:
-            for frame in frames:
-                self.matrix = outer @ frame
-                self.reach = sum(map(abs, self.matrix.ravel().tolist()))  # NaN stays NaN
-                self.statement(s.body)
-        finally:
-            self.matrix, self.reach = outer, reach
+            return frames
+        n = values["n"]  # radial
+        if not 1 <= n <= self.limits.max_loop_iterations:
+            fail("E401", f"radial needs n between 1 and {self.limits.max_loop_iterations}", s.span)
+        self._copies(n, s.span)
+        turn = np.radians(np.arange(n) * 360.0 / n + values["start"])  # copy k: Rz(turn) · T(r, 0, 0)
+        c, s_ = np.cos(turn), np.sin(turn)
+        frames = np.zeros((n, 4, 4))
+        frames[:, 0, 0], frames[:, 0, 1], frames[:, 1, 0], frames[:, 1, 1] = c, -s_, s_, c
+        frames[:, 0, 3], frames[:, 1, 3], frames[:, 2, 2], frames[:, 3, 3] = c * values["r"], s_ * values["r"], 1, 1
+        return frames
 
     def _copies(self, n: int, span: Span) -> None:
         """Copies made by radial and symmetric count as loop iterations (checked before they are made)."""
@@ -360,12 +423,14 @@ class _Evaluator:
             frames += [mirror @ f for f in frames]
         return frames
 
-    def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
+    def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt):
+        binding = self.bind(s.name, s.args, lang.CALLABLE[s.name])
+        return lambda: self.primitive(s, binding)
+
+    def primitive(self, s: ast.PrimitiveStmt, binding: _Binding) -> None:
         if self.current_instance is None:
             fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
-        signature = lang.CALLABLE[s.name]
-        binding = self.bindings.get((id(s.args), id(signature))) or self.bind(s.args, signature)
-        values = self.bound_values(binding, s.name)
+        values = self.bound_values(binding)
         key = [id(s)]  # the constant arguments are the same at every run of the statement
         for name in binding.variable:
             v = values[name]
@@ -411,35 +476,9 @@ class _Evaluator:
         return kind, params, segments, local, triangle_count(kind, params, segments), float(np.abs(local).max())
 
     # ---- arguments -------------------------------------------------------
-    def arguments(self, name: str, args, params, span: Span) -> dict:
-        return self.bound_values(self.bindings.get((id(args), id(params))) or self.bind(args, params), name)
 
-    def bound_values(self, binding: _Binding, name: str) -> dict:
-        if binding.template is not None:  # constants known and free: evaluate the variable arguments only
-            values = binding.template.copy()
-            for arg, param, _ in binding.variable_args:
-                values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
-            return values
-        values: dict = {}
-        constants = self.constants
-        for arg, param, cost in binding.args:
-            if cost is None:
-                values[param.name] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
-                continue
-            value = constants.get(id(arg), constants)
-            if value is constants:  # first run: evaluated and checked as any other argument
-                value = constants[id(arg)] = self.coerce(self.expr(arg.value), param, arg.value.span, name)
-                if isinstance(value, np.ndarray):
-                    value.flags.writeable = False  # shared by every run from now on
-            elif cost:
-                self.step(arg.value.span, cost)  # what evaluating it again would have cost
-            values[param.name] = value
-        values.update(binding.defaults)
-        if not any(cost for _, _, cost in binding.args):  # every constant is now checked and costs no steps
-            binding.template = values.copy()
-        return values
-
-    def bind(self, args, params) -> _Binding:
+    # ---- arguments -------------------------------------------------------
+    def bind(self, owner: str, args, params) -> _Binding:
         by_name = lang.BY_NAME[params]
         bound, positional = [], 0
         for arg in args:
@@ -448,13 +487,37 @@ class _Evaluator:
                 positional += 1
             else:
                 param = by_name[arg.name]
-            bound.append((arg, param, _constant_cost(arg.value)))
-        given = {param.name for _, param, _ in bound}
+            bound.append((param, self.compile_expr(arg.value), arg.value.span, _constant_cost(arg.value)))
+        given = {param.name for param, *_ in bound}
         defaults = {p.name: p.default for p in params if p.name not in given}
-        variable_args = [b for b in bound if b[2] is None]
-        binding = _Binding(bound, defaults, variable_args, tuple(param.name for _, param, _ in variable_args))
-        self.bindings[id(args), id(params)] = binding
-        return binding
+        variable_args = [b for b in bound if b[3] is None]
+        return _Binding(owner, bound, defaults, variable_args, tuple(param.name for param, *_ in variable_args))
+
+    def bound_values(self, binding: _Binding) -> dict:
+        owner = binding.owner
+        if binding.template is not None:  # constants known and free: evaluate the variable arguments only
+            values = binding.template.copy()
+            for param, value, span, _ in binding.variable_args:
+                values[param.name] = self.coerce(value(), param, span, owner)
+            return values
+        values: dict = {}
+        constants = binding.constants
+        for param, value, span, cost in binding.args:
+            if cost is None:
+                values[param.name] = self.coerce(value(), param, span, owner)
+                continue
+            known = constants.get(param.name, constants)
+            if known is constants:  # first run: evaluated and checked as any other argument
+                known = constants[param.name] = self.coerce(value(), param, span, owner)
+                if isinstance(known, np.ndarray):
+                    known.flags.writeable = False  # shared by every run from now on
+            elif cost:
+                self.step(span, cost)  # what evaluating it again would have cost
+            values[param.name] = known
+        values.update(binding.defaults)
+        if not any(cost for *_, cost in binding.args):  # every constant is now checked and costs no steps
+            binding.template = values.copy()
+        return values
 
     def color(self, value, span: Span) -> tuple[float, float, float]:
         rgb = self.colors.get(value) if type(value) is str else None
@@ -540,52 +603,95 @@ class _Evaluator:
                  hint="sizes are in metres")
 
     # ---- expressions -----------------------------------------------------
+
+    # ---- expressions: each compiles to a closure that returns its value ----
     def truth(self, value, span: Span) -> bool:
         if not isinstance(value, bool):
             fail("E205", f"a condition must be true or false, not {type_name(value)}", span,
                  hint="compare explicitly, e.g. `n > 0`")
         return value
 
-    def expr(self, e):
+    def compile_expr(self, e):
         t = type(e)
-        if t is ast.Number:
-            return e.value
+        if t is ast.Number or t is ast.String or t is ast.Bool:
+            value = e.value
+            return lambda: value
         if t is ast.Name:
-            return self.lookup(e.id, e.span)
+            for scope in reversed(self.scopes):
+                if e.id in scope:
+                    env, slot = self.env, scope[e.id]
+                    return lambda: env[slot]
+            return lambda: self.part_ref(e.id, e.span)
         if t is ast.Vector:
-            cached = self.literals.get(id(e))
-            if cached is not None and cached[0] is not None:
-                if cached[1]:
-                    self.step(e.span, cached[1])  # what building it again would cost
-                return cached[0]
-            value = self.make_list([self.expr(i) for i in e.items], e.span)
-            if cached is None:
-                cost = _constant_cost(e)
-                literal = cost is not None and isinstance(value, np.ndarray)
-                if literal:
-                    value.flags.writeable = False
-                self.literals[id(e)] = (value if literal else None, cost)
-            return value
-        if t is ast.String:
-            return e.value
-        if t is ast.Bool:
-            return e.value
+            return self.compile_vector(e)
         if t is ast.BinOp:
-            return self.binop(e)
+            return self.compile_binop(e)
         if t is ast.Unary:
-            value = self.expr(e.operand)
+            if e.op != "not" and type(e.operand) is ast.Number:  # -2, +2: a constant
+                value = -e.operand.value if e.op == "-" else e.operand.value
+                return lambda: value
+            operand = self.compile_expr(e.operand)
             if e.op == "not":
-                return not self.truth(value, e.operand.span)
-            if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
-                fail("E205", f"cannot negate {type_name(value)}", e.span)
-            return self.charge(-value, e.span) if e.op == "-" else value
+                return lambda: not self.truth(operand(), e.operand.span)
+            return lambda: self.negate(operand(), e)
         if t is ast.Attr:
-            return self.attribute(self.expr(e.target), e)
+            target = self.compile_expr(e.target)
+            return lambda: self.attribute(target(), e)
         if t is ast.Index:
-            return self.index(e)
+            target, index = self.compile_expr(e.target), self.compile_expr(e.index)
+            return lambda: self.index(target(), index(), e)
         if t is ast.Call:
-            return self.call(e)
+            if any(a.name is not None for a in e.args):
+                return lambda: fail("E204", f"`{e.func}` takes positional arguments only", e.span)
+            args = [self.compile_expr(a.value) for a in e.args]
+            return lambda: self.call([a() for a in args], e)
         raise AssertionError(t)
+
+    def compile_vector(self, e: ast.Vector):
+        items, span, make_list = [self.compile_expr(i) for i in e.items], e.span, self.make_list
+        cost = _constant_cost(e)
+        if cost is None:
+            return lambda: make_list([item() for item in items], span)
+        built: list = []  # a vector of constants, once built
+
+        def constant():
+            if built:
+                if cost:
+                    self.step(span, cost)  # what building it again would cost
+                return built[0]
+            value = make_list([item() for item in items], span)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+                built.append(value)
+            return value
+        return constant
+
+    def compile_binop(self, e: ast.BinOp):
+        op, left, right = e.op, self.compile_expr(e.left), self.compile_expr(e.right)
+        if op in ("and", "or"):
+            short = op == "or"  # the left value that decides alone
+
+            def logic():
+                value = self.truth(left(), e.left.span)
+                return value if value == short else self.truth(right(), e.right.span)
+            return logic
+        fast, finite = _FAST.get(op), math.isfinite
+        if fast is None:
+            return lambda: self.arithmetic(left(), right(), e)
+
+        def arithmetic():
+            a, b = left(), right()
+            if type(a) is float and type(b) is float:  # the common case, checked as below
+                result = fast(a, b)
+                if finite(result):
+                    return result
+            return self.arithmetic(a, b, e)
+        return arithmetic
+
+    def negate(self, value, e: ast.Unary):
+        if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
+            fail("E205", f"cannot negate {type_name(value)}", e.span)
+        return self.charge(-value, e.span) if e.op == "-" else value
 
     def make_list(self, items: list, span: Span):
         self.step(span, len(items))
@@ -602,18 +708,8 @@ class _Evaluator:
             self.step(span, value.size // 8)
         return value
 
-    def binop(self, e: ast.BinOp):
+    def arithmetic(self, a, b, e: ast.BinOp):
         op = e.op
-        if op in ("and", "or"):
-            left = self.truth(self.expr(e.left), e.left.span)
-            if (op == "and" and not left) or (op == "or" and left):
-                return left
-            return self.truth(self.expr(e.right), e.right.span)
-        a, b = self.expr(e.left), self.expr(e.right)
-        if type(a) is float and type(b) is float and op in _FAST:  # the common case, checked as below
-            result = _FAST[op](a, b)
-            if math.isfinite(result):
-                return result
         if op in ("==", "!="):
             equal = _equal(a, b)
             return equal if op == "==" else not equal
@@ -665,8 +761,7 @@ class _Evaluator:
         fail("E208", f"{type_name(target)} has no attribute `.{name}`", e.span,
              hint="`.x .y .z` work on vectors; anchors like `.top` on parts")
 
-    def index(self, e: ast.Index):
-        target, position = self.expr(e.target), self.expr(e.index)
+    def index(self, target, position, e: ast.Index):
         if not isinstance(position, float) or isinstance(position, bool) or position != int(position):
             fail("E205", f"an index must be a whole number, not {type_name(position)}", e.index.span)
         i = int(position)
@@ -700,11 +795,8 @@ class _Evaluator:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
         return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
 
-    def call(self, e: ast.Call):
+    def call(self, args: list, e: ast.Call):
         lo_n, hi_n = lang.FUNCTIONS[e.func]
-        if any(a.name is not None for a in e.args):
-            fail("E204", f"`{e.func}` takes positional arguments only", e.span)
-        args = [self.expr(a.value) for a in e.args]
         if not lo_n <= len(args) <= hi_n:
             count = f"{lo_n}" if lo_n == hi_n else f"{lo_n} to {hi_n}"
             fail("E204", f"`{e.func}` takes {count} argument(s), got {len(args)}", e.span)
