@@ -12,10 +12,10 @@ ratios (like for like: one warm process each, only render calls timed).
 
 Then per inspection, as an agent loop runs it, on the same eight tori written as a .pdsl program
 (`segments` sets the size): a fresh `blender -b` process that imports the compiled mesh and
-renders and writes a shaded and an id PNG per view (its coder's scripts run Blender once per
-inspection), against proto3d in the loop's own warm process (render every pass, save) and a fresh
-`proto3d render` process; whole-process wall and CPU seconds, the ratios, and where the time
-of a Blender process goes. Without Blender the Blender columns are skipped with a message.
+renders and writes a shaded and a face-id PNG per view (its coder's scripts run Blender once
+per inspection), against proto3d in the loop's own warm process (render every pass, save) and a
+fresh `proto3d render` process, each writing all its outputs or only the shaded image and ids;
+whole-process wall and CPU seconds, the ratios, and where the time of a Blender process goes. Without Blender the Blender columns are skipped with a message.
 """
 from __future__ import annotations
 
@@ -242,6 +242,9 @@ def time_blender(shape: CompiledShape, views: int, size: int, aa: tuple[str, ...
     return {setting: (views / seconds, 1000 * cpu / views) for setting, (seconds, cpu) in timings}
 
 
+INSPECTION_OUTPUTS = ("all", "rgb,primitive")  # --passes of `proto3d render`
+
+
 def tori_program(triangles: int) -> str:
     """`bench_shape`'s eight tori as a proto3d program; `segments` s gives a torus s * s/2 * 2 triangles."""
     s = round(np.sqrt(triangles / 8))
@@ -264,27 +267,26 @@ def inspect_blender(shape: CompiledShape, names: list[str], size: int, repeat: i
     return wall, min(run[3] for run in runs), timeline
 
 
-def inspect_warm(shape: CompiledShape, names: list[str], size: int, repeat: int) -> tuple[float, float, float]:
-    """(wall s, CPU s, CPU s of the saving alone), best of `repeat` after a warm-up: one agent-loop
-    process rendering every view with every pass and writing what `proto3d render` writes."""
-    best_wall = best_cpu = best_save = float("inf")
+def inspect_warm(shape: CompiledShape, names: list[str], size: int, outputs: str, repeat: int) -> tuple[float, float]:
+    """(wall s, CPU s), best of `repeat` after a warm-up, of the agent loop's own process rendering
+    every view with every pass and writing `outputs` ("all" or passes) as `proto3d render` does."""
+    passes = ALL_PASSES if outputs == "all" else outputs.split(",")
+    best_wall = best_cpu = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(repeat + 1):
             started, cpu = time.perf_counter(), time.process_time()
-            renders = render(shape, names, size=size, passes=ALL_PASSES)
-            saving = time.process_time()
-            renders.save(tmp)
+            render(shape, names, size=size, passes=ALL_PASSES).save(tmp, passes)
             if run:
                 best_wall = min(best_wall, time.perf_counter() - started)
                 best_cpu = min(best_cpu, time.process_time() - cpu)
-                best_save = min(best_save, time.process_time() - saving)
-    return best_wall, best_cpu, best_save
+    return best_wall, best_cpu
 
 
-def inspect_cold(program: Path, names: list[str], size: int, repeat: int) -> tuple[float, float]:
+def inspect_cold(program: Path, names: list[str], size: int, outputs: str, repeat: int) -> tuple[float, float]:
     """(wall s, CPU s) of the fastest of `repeat` fresh `proto3d render` processes: start-up,
-    compile, context, render and write."""
-    command = [str(Path(sys.executable).with_name("proto3d")), "render", str(program), "--views", ",".join(names), "--size", str(size)]
+    compile, GL context, render and write `outputs`."""
+    command = [str(Path(sys.executable).with_name("proto3d")), "render", str(program), "--views", ",".join(names),
+               "--size", str(size), "--passes", outputs]
     best_wall = best_cpu = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeat):
@@ -296,24 +298,27 @@ def inspect_cold(program: Path, names: list[str], size: int, repeat: int) -> tup
 
 
 def per_inspection(triangles: int, names: list[str], size: int, repeat: int) -> None:
-    """Print one row of the per-inspection comparison and the timeline of a Blender process."""
-    with tempfile.TemporaryDirectory() as tmp:
-        program, text = Path(tmp) / "tori.pdsl", tori_program(triangles)
-        program.write_text(text)
-        shape = compile_text(text)
-        cold = inspect_cold(program, names, size, repeat)
-    warm = inspect_warm(shape, names, size, repeat)
+    """Print the rows of the per-inspection comparison and the timeline of a Blender process."""
+    text = tori_program(triangles)
+    shape = compile_text(text)
     blender = inspect_blender(shape, names, size, repeat)
-    cells = [f"{warm[0]:.3f} / {warm[1]:.3f} ({warm[2]:.3f})", f"{cold[0]:.2f} / {cold[1]:.2f}"]
-    if blender:
-        wall, cpu, timeline = blender
-        cells = [f"{wall:.2f} / {cpu:.2f}"] + cells + [f"{wall / warm[0]:.0f}x / {cpu / warm[1]:.0f}x", f"{wall / cold[0]:.1f}x / {cpu / cold[1]:.1f}x"]
-    else:
-        cells = ["-"] + cells + ["-", "-"]
-    print(f"{len(shape.faces):>10} " + " ".join(f"{c:>22}" for c in cells), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        program = Path(tmp) / "tori.pdsl"
+        program.write_text(text)
+        for outputs in INSPECTION_OUTPUTS:
+            warm = inspect_warm(shape, names, size, outputs, repeat)
+            cold = inspect_cold(program, names, size, outputs, repeat)
+            cells = [f"{warm[0]:.3f} / {warm[1]:.3f}", f"{cold[0]:.2f} / {cold[1]:.2f}"]
+            if blender:
+                wall, cpu, _ = blender
+                cells = [f"{wall:.2f} / {cpu:.2f}"] + cells + [
+                    f"{wall / warm[0]:.1f}x / {cpu / warm[1]:.1f}x", f"{wall / cold[0]:.1f}x / {cpu / cold[1]:.1f}x"]
+            else:
+                cells = ["-"] + cells + ["-", "-"]
+            print(f"{len(shape.faces):>10} {outputs:>14} " + " ".join(f"{c:>18}" for c in cells), flush=True)
     if blender:
         steps, previous = [], (0.0, 0.0)
-        for name, at, cpu in timeline:
+        for name, at, cpu in blender[2]:
             steps.append(f"{name} {at - previous[0]:.2f} ({cpu - previous[1]:.2f})")
             previous = (at, cpu)
         print(f"{'':>10} fastest blender process, wall s since the previous step (CPU s): " + ", ".join(steps), flush=True)
@@ -351,11 +356,13 @@ def main() -> None:
     names = args.inspection_views.split(",")
     print(f"\nPer inspection, as an agent loop runs it: {len(names)} views ({', '.join(names)}) at {args.size}x{args.size}, "
           f"seconds wall / CPU (all threads), best of {args.repeat}.\n"
-          "  blender process: a fresh `blender -b` imports the PLY, renders per view a shaded (FXAA) and an id image, writes both PNGs\n"
-          "  proto3d warm: render() of every pass in the loop's process + Renders.save (what `proto3d render` writes; CPU of the save)\n"
-          "  proto3d process: a fresh `proto3d render FILE.pdsl --views ...`: start-up, compile, GL context, render, write")
-    print(f"{'triangles':>10} " + " ".join(f"{c:>22}" for c in (
-        "blender process", "proto3d warm (save)", "proto3d process", "blender / warm", "blender / process")))
+          "  blender process: a fresh `blender -b` imports the PLY, renders per view a shaded (FXAA) and a face-id image, writes both PNGs\n"
+          "  proto3d warm: in the loop's own process, render() of every pass, then Renders.save of the outputs\n"
+          "  proto3d process: a fresh `proto3d render FILE.pdsl --views ... --passes OUTPUTS`: start-up, compile, GL context, render, write\n"
+          "  outputs: all = what `proto3d render` writes by default; rgb,primitive = the shaded PNG and lossless ids\n"
+          "  (primitive_id.png, .npz with the face buffer), what Blender's two PNGs hold")
+    print(f"{'triangles':>10} {'outputs':>14} " + " ".join(f"{c:>18}" for c in (
+        "blender process", "proto3d warm", "proto3d process", "blender / warm", "blender / process")))
     for triangles in (50_000, 200_000):
         per_inspection(triangles, names, args.size, args.repeat)
 
