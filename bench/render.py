@@ -10,12 +10,13 @@ the same cameras at the same size, rendering per view a shaded image (anti-alias
 proto3d column it is compared with: FXAA, 8 samples, off) and a flat face-id image, and the
 ratios (like for like: one warm process each, only render calls timed).
 
-Then per inspection, as an agent loop runs it, on the same eight tori written as a .pdsl program
-(`segments` sets the size): a fresh `blender -b` process that imports the compiled mesh and
+Then per inspection, as an agent loop runs it, on a stack of eight tori written as a .pdsl
+program (`segments` sets the size): a fresh `blender -b` process that imports the compiled mesh and
 renders and writes a shaded and a face-id PNG per view (its coder's scripts run Blender once
 per inspection), against proto3d in the loop's own warm process (render every pass, save) and a
 fresh `proto3d render` process, each writing all its outputs or only the shaded image and ids;
-whole-process wall and CPU seconds, the ratios, and where the time of a Blender process goes. Without Blender the Blender columns are skipped with a message.
+whole-process wall and CPU seconds, the ratios, and where the time of a Blender process goes.
+Without Blender the Blender columns are skipped with a message.
 """
 from __future__ import annotations
 
@@ -246,10 +247,10 @@ INSPECTION_OUTPUTS = ("all", "rgb,primitive")  # --passes of `proto3d render`
 
 
 def tori_program(triangles: int) -> str:
-    """`bench_shape`'s eight tori as a proto3d program; `segments` s gives a torus s * s/2 * 2 triangles."""
+    """Eight tori as a proto3d program, a stack on the ground, each cutting into the one below (a
+    compact object that fills every view; no lint fires); `segments` s gives s * s/2 * 2 triangles a torus."""
     s = round(np.sqrt(triangles / 8))
-    lines = [f'part ring{k % 4} {{ torus(R=0.22, r=0.07, at=[{k % 4 * 0.6:g}, 0, {0.3 + k // 4 * 0.6:g}], segments={s}) }}'
-             for k in range(8)]
+    lines = [f'part ring{k % 4} {{ torus(R=0.22, r=0.07, at=[0, 0, {0.07 + k * 0.13:g}], segments={s}) }}' for k in range(8)]
     return 'shape "tori"\n' + "\n".join(lines) + "\n"
 
 
