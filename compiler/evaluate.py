@@ -199,6 +199,13 @@ class _Evaluator:
         self.scopes[-1][name] = slot
         return slot
 
+    def resolve(self, name: str) -> int | None:
+        """The slot of the definition of `name` visible here, or None (then it can only be a part)."""
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
     def part_ref(self, name: str, span: Span) -> PartRef:
         """A name no definition above it binds: a part built by now, or an error."""
         if name in self.part_index:
@@ -425,11 +432,56 @@ class _Evaluator:
 
     def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt):
         binding = self.bind(s.name, s.args, lang.CALLABLE[s.name])
-        return lambda: self.primitive(s, binding)
+        inputs = self.inputs([arg.value for arg in s.args])
+        env, memo, max_steps = self.env, {}, self.limits.max_steps
 
-    def primitive(self, s: ast.PrimitiveStmt, binding: _Binding) -> None:
-        if self.current_instance is None:
-            fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
+        def run() -> None:
+            if self.current_instance is None:
+                fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
+            key = None if inputs is None else tuple([env[slot] for slot in inputs])
+            if key is not None and not set(map(type, key)) <= _MEMO_TYPES:
+                key = None  # vectors, lists, parts: evaluated every time
+            known = memo.get(key) if key is not None else None
+            if known is not None and self.steps + known[2] <= max_steps:  # else fail where evaluating would
+                self.steps += known[2]
+            else:  # first run with these inputs: evaluate, check and place
+                before = self.steps
+                known = self.place_call(s, binding)
+                known = (*known, self.steps - before)
+                if key is not None:
+                    memo[key] = known
+            self.add_primitive(s, *known[:2])
+        return run
+
+    def inputs(self, nodes) -> tuple[int, ...] | None:
+        """The slots whose values decide what these expressions evaluate to (None if parts do too).
+
+        The same values always give the same results, steps and checks, so a statement whose
+        inputs repeat (loops over a few positions) is evaluated once per distinct input.
+        """
+        slots, stack = set(), list(nodes)
+        while stack:
+            node = stack.pop()
+            t = type(node)
+            if t is ast.Name:
+                slot = self.resolve(node.id)
+                if slot is None:  # a part: its anchors change as it grows
+                    return None
+                slots.add(slot)
+            elif t is ast.BinOp:
+                stack += (node.left, node.right)
+            elif t is ast.Unary or t is ast.Attr:
+                stack.append(node.operand if t is ast.Unary else node.target)
+            elif t is ast.Index:
+                stack += (node.target, node.index)
+            elif t is ast.Vector:
+                stack += node.items
+            elif t is ast.Call:
+                stack += [a.value for a in node.args]
+        return tuple(sorted(slots))
+
+    def place_call(self, s: ast.PrimitiveStmt, binding: _Binding) -> tuple:
+        """(placement, colour) of one run of a primitive statement, its arguments evaluated and checked."""
         values = self.bound_values(binding)
         key = [id(s)]  # the constant arguments are the same at every run of the statement
         for name in binding.variable:
@@ -437,8 +489,11 @@ class _Evaluator:
             key.append(v.tobytes() if type(v) is np.ndarray else v)
         key = tuple(key)
         placed = self.placements.get(key)
-        if placed is None:  # loops repeat a statement with a few distinct argument sets: place each once
+        if placed is None:  # different inputs may still give the same arguments: place each set once
             placed = self.placements[key] = self.place(s, values)
+        return placed, self.color(values["color"], s.span) if values["color"] is not None else None
+
+    def add_primitive(self, s: ast.PrimitiveStmt, placed: tuple, color) -> None:
         kind, params, segments, local, count, size = placed
         matrix = self.matrix @ local
         # |(M @ L)ij| <= (sum of |M|) * max |L|: only a placement near the limit needs its entries checked
@@ -451,10 +506,9 @@ class _Evaluator:
                  hint="lower `segments` or use fewer primitives")
         if len(self.primitives) >= self.limits.max_primitives:
             fail("E301", f"the shape exceeds {self.limits.max_primitives} primitives", s.span)
-        color = self.color(values["color"], s.span) if values["color"] is not None else self.current_color
         instance = self.current_instance  # parts are flat, so it is always the newest instance
         self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
-                                         color, s.span))
+                                         color or self.current_color, s.span))
         instance.primitive_ids.append(len(self.primitives) - 1)
 
     def place(self, s: ast.PrimitiveStmt, values: dict):
@@ -617,11 +671,10 @@ class _Evaluator:
             value = e.value
             return lambda: value
         if t is ast.Name:
-            for scope in reversed(self.scopes):
-                if e.id in scope:
-                    env, slot = self.env, scope[e.id]
-                    return lambda: env[slot]
-            return lambda: self.part_ref(e.id, e.span)
+            env, slot = self.env, self.resolve(e.id)
+            if slot is None:
+                return lambda: self.part_ref(e.id, e.span)
+            return lambda: env[slot]
         if t is ast.Vector:
             return self.compile_vector(e)
         if t is ast.BinOp:
@@ -648,6 +701,10 @@ class _Evaluator:
         raise AssertionError(t)
 
     def compile_vector(self, e: ast.Vector):
+        if all(type(i) is ast.Number for i in e.items):  # built now, free to use
+            value = np.array([i.value for i in e.items], dtype=np.float64)
+            value.flags.writeable = False
+            return lambda: value
         items, span, make_list = [self.compile_expr(i) for i in e.items], e.span, self.make_list
         cost = _constant_cost(e)
         if cost is None:
@@ -808,6 +865,7 @@ class _Evaluator:
 
 _STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
 _FLOAT = {float}
+_MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)
 _UNMEASURED.flags.writeable = False
 _FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul}  # number op number: finite or out of range
@@ -819,7 +877,8 @@ def _constant_cost(node) -> int | None:
     """Steps that evaluating a constant argument costs again (None if it is not constant).
 
     Constants are numbers, strings, booleans, negated numbers and vectors of those; a
-    vector of plain numbers is cached by `expr` after its first run and then costs nothing.
+    vector of plain numbers is built while compiling and costs nothing. Every other cost is
+    the same at every run, so a run's steps depend on its inputs only (the memo relies on it).
     """
     t = type(node)
     if t in (ast.Number, ast.String, ast.Bool) or t is ast.Unary and node.op in "-+" and type(node.operand) is ast.Number:
