@@ -697,21 +697,31 @@ def _prepare(vertices, faces, inst, prim, n_inst):
 
 @njit(cache=True)
 def _plane_separated(mesh, i, j, gap):
-    """Whether triangle j lies entirely farther than gap from the plane of triangle i, on one side.
+    """Whether triangle j lies entirely farther than gap beyond the plane of triangle i, or beyond
+    one of the planes through its edges square to it (outside the prism over the triangle).
 
-    A cheap sufficient test for distance > gap that settles most near-parallel pairs.
+    Cheap sufficient tests for distance > gap: the first settles most near-parallel pairs, the
+    others pairs that cross the plane away from the triangle (a leg and the wrong half of a seat).
     """
-    a = _corner(mesh, i, 0)
-    n = _cross(_sub(_corner(mesh, i, 1), a), _sub(_corner(mesh, i, 2), a))
+    a, b, c = _corner(mesh, i, 0), _corner(mesh, i, 1), _corner(mesh, i, 2)
+    p, q, r = _corner(mesh, j, 0), _corner(mesh, j, 1), _corner(mesh, j, 2)
+    n = _cross(_sub(b, a), _sub(c, a))
     length = math.sqrt(_dot(n, n))
     if length == 0.0:
         return False
     above = below = 0
-    for k in range(3):
-        d = _dot(n, _sub(_corner(mesh, j, k), a)) / length
+    for x in (p, q, r):
+        d = _dot(n, _sub(x, a)) / length
         above += d > gap
         below += d < -gap
-    return above == 3 or below == 3
+    if above == 3 or below == 3:
+        return True
+    for s, e in ((a, b), (b, c), (c, a)):
+        m = _cross(_sub(e, s), n)  # in the plane, pointing away from the triangle
+        length = math.sqrt(_dot(m, m))
+        if length > 0.0 and min(_dot(m, _sub(p, s)), _dot(m, _sub(q, s)), _dot(m, _sub(r, s))) > gap * length:
+            return True
+    return False
 
 
 @njit(cache=True)
@@ -795,67 +805,82 @@ def _box(mesh, t):
 
 
 @njit(cache=True)
-def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol):
+def _scratch(gstart):
+    """Buffers for `_surfaces_within` (indices and boxes of two groups' triangles), sized for the
+    largest group: allocated once per kernel call instead of once per group pair."""
+    most = 0
+    for g in range(gstart.shape[0] - 1):
+        most = max(most, gstart[g + 1] - gstart[g])
+    return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
+            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)))
+
+
+@njit(cache=True)
+def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
+    """Triangles start:stop whose boxes meet the box lo..hi, with their boxes; returns how many."""
+    n = 0
+    for t in range(start, stop):
+        a, b = _box(mesh, t)
+        if _boxes_overlap(a, b, lo, hi, 0.0):
+            index[n] = t
+            for k in range(3):
+                tlo[n, k], thi[n, k] = a[k], b[k]
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
     """Whether any triangle of group g comes within tol of one of group h.
 
-    Only triangles inside the overlap of the two groups' boxes are compared, swept along
-    the longest axis of that overlap.
+    Only triangles inside the overlap of the two groups' boxes are compared: all pairs of them
+    when there are few, else swept along the longest axis of that overlap.
     """
-    a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
-    lo = np.empty(3)
-    hi = np.empty(3)
+    lo = (max(glo[g, 0], glo[h, 0]) - tol, max(glo[g, 1], glo[h, 1]) - tol, max(glo[g, 2], glo[h, 2]) - tol)
+    hi = (min(ghi[g, 0], ghi[h, 0]) + tol, min(ghi[g, 1], ghi[h, 1]) + tol, min(ghi[g, 2], ghi[h, 2]) + tol)
     for k in range(3):
-        lo[k] = max(glo[g, k], glo[h, k]) - tol
-        hi[k] = min(ghi[g, k], ghi[h, k]) + tol
         if lo[k] > hi[k]:
             return False
-    axis = np.argmax(hi - lo)
-    ia = np.empty(a1 - a0, np.int64)
-    na = 0
-    for t in range(a0, a1):
-        tlo, thi = _box(mesh, t)
-        if _boxes_overlap(tlo, thi, lo, hi, 0.0):
-            ia[na] = t
-            na += 1
-    ib = np.empty(b1 - b0, np.int64)
-    blo = np.empty((b1 - b0, 3))
-    bhi = np.empty((b1 - b0, 3))
-    nb = 0
-    width = 0.0
-    for t in range(b0, b1):
-        tlo, thi = _box(mesh, t)
-        if _boxes_overlap(tlo, thi, lo, hi, 0.0):
-            ib[nb] = t
-            for k in range(3):
-                blo[nb, k], bhi[nb, k] = tlo[k], thi[k]
-            nb += 1
-            width = max(width, thi[axis] - tlo[axis])
-    if na == 0 or nb == 0:
+    ia, alo, ahi, ib, blo, bhi = scratch
+    na = _triangles_in(mesh, gstart[g], gstart[g + 1], lo, hi, ia, alo, ahi)
+    if na == 0:
         return False
-    order = np.argsort(blo[:nb, axis])
-    ib, blo, bhi = ib[order], blo[order], bhi[order]
-    keys = blo[:, axis].copy()
+    nb = _triangles_in(mesh, gstart[h], gstart[h + 1], lo, hi, ib, blo, bhi)
     tol2 = tol * tol
+    if na * nb <= 16 * (na + nb):  # cheaper than sorting
+        for w in range(na * nb):  # the larger side in the outer loop: a contact shows after few tests
+            u, v = (w // nb, w % nb) if na >= nb else (w % na, w // na)
+            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and not _apart(mesh, ia[u], ib[v], tol):
+                if _triangle_distance(mesh, ia[u], ib[v])[0] <= tol2:
+                    return True
+        return False
+    axis = 0
+    for k in range(1, 3):
+        if hi[k] - lo[k] > hi[axis] - lo[axis]:
+            axis = k
+    width = 0.0
+    for v in range(nb):
+        width = max(width, bhi[v, axis] - blo[v, axis])
+    order = np.argsort(blo[:nb, axis])
+    keys = blo[:nb, axis][order]
     for u in range(na):
-        i = ia[u]
-        tlo, thi = _box(mesh, i)
-        first = np.searchsorted(keys, tlo[axis] - tol - width)
-        last = np.searchsorted(keys, thi[axis] + tol, side="right")
-        for v in range(first, last):
-            j = ib[v]
-            if _boxes_overlap(tlo, thi, blo[v], bhi[v], tol) and not _apart(mesh, i, j, tol):
-                if _triangle_distance(mesh, i, j)[0] <= tol2:
+        first = np.searchsorted(keys, alo[u, axis] - tol - width)
+        last = np.searchsorted(keys, ahi[u, axis] + tol, side="right")
+        for w in range(first, last):
+            v = order[w]
+            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and not _apart(mesh, ia[u], ib[v], tol):
+                if _triangle_distance(mesh, ia[u], ib[v])[0] <= tol2:
                     return True
     return False
 
 
 @njit(cache=True)
-def _instances_touch(mesh, gstart, glo, ghi, ig, a, b, tol):
+def _instances_touch(mesh, gstart, glo, ghi, ig, a, b, tol, scratch):
     """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other."""
     for g in range(ig[a], ig[a + 1]):
         for h in range(ig[b], ig[b + 1]):
             if _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], tol) and _surfaces_within(
-                mesh, gstart, glo, ghi, g, h, tol
+                mesh, gstart, glo, ghi, g, h, tol, scratch
             ):
                 return True
     # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
@@ -887,12 +912,13 @@ def _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
     """
     n = on_ground.shape[0]
     parent = np.arange(n + 1)
+    scratch = _scratch(gstart)
     for i in range(n):
         if on_ground[i]:
             parent[_find(parent, i)] = _find(parent, n)
     for k in range(pairs.shape[0]):
         a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
-        if a != b and _instances_touch(mesh, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k]):
+        if a != b and _instances_touch(mesh, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k], scratch):
             parent[a] = b
     for i in range(n + 1):
         parent[i] = _find(parent, i)
@@ -911,7 +937,7 @@ def _near_surface(p, mesh, start, stop, eps):
 
 
 @njit(cache=True)
-def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples):
+def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch):
     """Whether group g lies inside group h, its surface allowed to touch h's from inside.
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
@@ -919,7 +945,7 @@ def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples):
     worth are checked.
     """
     a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
-    if not _surfaces_within(mesh, gstart, glo, ghi, g, h, eps):
+    if not _surfaces_within(mesh, gstart, glo, ghi, g, h, eps, scratch):
         return abs(_winding(_corner(mesh, a0, 0), mesh, b0, b1)) > 0.5
     n = a1 - a0
     jump = _coprime_near(n, 0.618 * n)  # visits triangles spread over the whole mesh, so misses show early
@@ -946,7 +972,7 @@ def _coprime_near(n, x):
 
 
 @njit(cache=True)
-def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples):
+def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch):
     """Whether every primitive of instance a lies inside some primitive of instance b."""
     for g in range(ig[a], ig[a + 1]):
         held = False
@@ -955,7 +981,7 @@ def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples):
             for k in range(3):
                 if glo[g, k] < glo[h, k] - eps or ghi[g, k] > ghi[h, k] + eps:
                     fits = False
-            if fits and _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples):
+            if fits and _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch):
                 held = True
                 break
         if not held:
@@ -973,11 +999,13 @@ def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
     """
     n = lo.shape[0]
     host = np.full(n, -1, np.int64)
+    scratch = _scratch(gstart)
     for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
-        a_in_b = host[a] < 0 and _held(mesh, gstart, glo, ghi, ig, lo, hi, solid, a, b, eps, samples)
-        b_in_a = (host[b] < 0 or a_in_b) and _held(mesh, gstart, glo, ghi, ig, lo, hi, solid, b, a,
-                                                    eps, samples)
+        a_in_b = host[a] < 0 and _fits(lo, hi, solid, a, b, eps) and _instance_inside(
+            mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch)
+        b_in_a = (host[b] < 0 or a_in_b) and _fits(lo, hi, solid, b, a, eps) and _instance_inside(
+            mesh, gstart, glo, ghi, ig, b, a, eps, samples, scratch)
         if b_in_a and host[b] < 0:
             host[b] = a
         if a_in_b and not b_in_a:
@@ -986,14 +1014,14 @@ def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
 
 
 @njit(cache=True)
-def _held(mesh, gstart, glo, ghi, ig, lo, hi, solid, x, y, eps, samples):
-    """Whether solid instance x lies inside instance y (boxes first, then the meshes)."""
+def _fits(lo, hi, solid, x, y, eps):
+    """Whether instance x is solid and its box lies in y's: the cheap half of "x is inside y"."""
     if not solid[x]:
         return False
     for k in range(3):
         if lo[x, k] < lo[y, k] - eps or hi[x, k] > hi[y, k] + eps:
             return False
-    return _instance_inside(mesh, gstart, glo, ghi, ig, x, y, eps, samples)
+    return True
 
 
 @njit(cache=True)
