@@ -1,15 +1,16 @@
 """Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
 
 Each primitive is generated in its local frame by one of six small generators (box, rounded
-box, wedge, surface of revolution, extrusion, sweep) into a scratch buffer, then moved to
+box, wedge, surface of revolution, extrusion, sweep) into a local buffer, then moved to
 world space by its matrix: positions by the affine map, normals by the cofactor matrix
 (the inverse-transpose without the division, so singular scales never give inf), and the
 winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
 of an (r, z) profile, so they share one generator and one counting rule.
 
-One kernel call covers every primitive of every kind: it sizes each primitive, allocates the
-outputs once and fills them (few compiled entry points keep the cold start short). Primitives
-are processed in input order, so the faces of primitive i precede those of primitive i + 1.
+One kernel call covers every primitive of every kind: it sizes and generates each distinct
+local shape once, allocates the outputs once and places every primitive's shape into them (few
+compiled entry points keep the cold start short). Primitives are placed in input order, so
+the faces of primitive i precede those of primitive i + 1.
 The counting rule and the generators read the same profile, so `triangle_count` is exact by
 construction.
 """
@@ -96,34 +97,48 @@ def _points(xy) -> np.ndarray:
 _NO_POINTS = np.zeros((0, 4))
 
 
-def _pack(kinds_params: Sequence[tuple[str, dict]], segments: Sequence[int]):
-    codes, rows, chunks, offsets, total = [], [], [], [0], 0
-    packed: dict[int, tuple] = {}  # primitives placed alike share their params dict: pack it once
-    for kind, params in kinds_params:
-        entry = packed.get(id(params))
-        if entry is None or entry[0] != kind:
-            entry = packed[id(params)] = (kind, *_row(kind, params))
-        _, code, row, pts = entry
-        codes.append(code)
-        rows.append(row)
-        if pts is not None:
-            chunks.append(pts)
-            total += len(pts)
-        offsets.append(total)
+def _pack(primitives: Sequence[Primitive]):
+    """The distinct local shapes (kernel code, parameters, segments, points) and each primitive's shape.
+
+    Primitives that differ only by their matrix (a leg repeated by a loop) share one local
+    shape: the kernel generates it once and places it once per primitive.
+    """
+    codes, rows, segments, chunks, offsets, total = [], [], [], [], [0], 0
+    shape_of = []
+    by_params: dict[tuple, int] = {}  # (id of the params dict, kind, segments) -> shape
+    by_value: dict[tuple, int] = {}  # equal shapes from distinct dicts
+    for p in primitives:
+        key = (id(p.params), p.kind, p.segments)
+        shape = by_params.get(key)
+        if shape is None:
+            code, row, pts = _row(p.kind, p.params)
+            value = (code, *row, p.segments, None if pts is None else pts.tobytes())
+            shape = by_value.get(value)
+            if shape is None:
+                shape = by_value[value] = len(codes)
+                codes.append(code)
+                rows.append(row)
+                segments.append(p.segments)
+                if pts is not None:
+                    chunks.append(pts)
+                    total += len(pts)
+                offsets.append(total)
+            by_params[key] = shape
+        shape_of.append(shape)
     return (
         np.array(codes, dtype=np.int64),
         np.array(rows, dtype=np.float64).reshape(-1, 4),
         np.array(segments, dtype=np.int64),
         np.concatenate(chunks) if chunks else _NO_POINTS,
         np.array(offsets, dtype=np.int64),
+        np.array(shape_of, dtype=np.int64),
     )
 
 
 def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     """Triangulate every primitive (in order) into one mesh in world coordinates."""
-    codes, prm, segs, pts, offs = _pack([(p.kind, p.params) for p in primitives], [p.segments for p in primitives])
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
-    return Tessellation(*_kernel(codes, prm, segs, pts, offs, mats))
+    return Tessellation(*_kernel(*_pack(primitives), mats))
 
 
 def triangle_count(kind: str, params: dict, segments: int) -> int:
@@ -200,26 +215,37 @@ def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
 
 
 @njit(cache=True)
-def _kernel(codes, prm, segs, pts, offs, mats):
-    """(vertices, normals, faces, face_primitive) of all primitives, in order."""
-    n = len(codes)
+def _kernel(codes, prm, segs, pts, offs, shape_of, mats):
+    """(vertices, normals, faces, face_primitive) of all primitives, in order.
+
+    Each distinct local shape is sized and generated once; every primitive then places the
+    local shape it uses with its own matrix.
+    """
+    m, n = len(codes), len(shape_of)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        nv, nf = _size(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp = np.empty((lv[m], 3))  # local positions, normals and faces of every shape
+    ln = np.empty((lv[m], 3))
+    local_faces = np.empty((lf[m], 3), dtype=np.int32)
+    for s in range(m):
+        _generate(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]], lp[lv[s] : lv[s + 1]],
+                  ln[lv[s] : lv[s + 1]], local_faces[lf[s] : lf[s + 1]])
     voff = np.zeros(n + 1, dtype=np.int64)
     foff = np.zeros(n + 1, dtype=np.int64)
-    most = 0
     for i in range(n):
-        nv, nf = _size(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]])
-        voff[i + 1], foff[i + 1] = voff[i] + nv, foff[i] + nf
-        most = max(most, nv)
+        s = shape_of[i]
+        voff[i + 1], foff[i + 1] = voff[i] + lv[s + 1] - lv[s], foff[i] + lf[s + 1] - lf[s]
     vertices = np.empty((voff[n], 3), dtype=np.float32)
     normals = np.empty((voff[n], 3), dtype=np.float32)
     faces = np.empty((foff[n], 3), dtype=np.int32)
     face_primitive = np.empty(foff[n], dtype=np.int32)
-    lp = np.empty((most, 3))  # local positions and normals of one primitive
-    ln = np.empty((most, 3))
     for i in range(n):
-        v0, f0, f1 = voff[i], foff[i], foff[i + 1]
-        _generate(codes[i], prm[i], max(segs[i], 3), pts[offs[i] : offs[i + 1]], lp, ln, faces[f0:f1])
-        _place(mats[i], lp, ln, voff[i + 1] - v0, vertices[v0:], normals[v0:], faces[f0:f1], v0)
+        s, v0, f0, f1 = shape_of[i], voff[i], foff[i], foff[i + 1]
+        _place(mats[i], lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], local_faces[lf[s] : lf[s + 1]],
+               vertices[v0:], normals[v0:], faces[f0:f1], v0)
         face_primitive[f0:f1] = i
     return vertices, normals, faces, face_primitive
 
@@ -279,7 +305,7 @@ def _generate(code, prm, seg, pts, lp, ln, f):
 
 
 @njit(cache=True)
-def _place(m, lp, ln, nv, vertices, normals, faces, v0):
+def _place(m, lp, ln, local_faces, vertices, normals, faces, v0):
     """Local -> world: affine positions, cofactor normals, winding flipped under mirrors."""
     a00, a01, a02, a10, a11, a12, a20, a21, a22 = m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2], m[2, 0], m[2, 1], m[2, 2]
     c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
@@ -287,7 +313,7 @@ def _place(m, lp, ln, nv, vertices, normals, faces, v0):
     c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
     det = a00 * c00 + a01 * c01 + a02 * c02
     sgn = -1.0 if det < 0.0 else 1.0
-    for v in range(nv):
+    for v in range(len(lp)):
         x, y, z = lp[v, 0], lp[v, 1], lp[v, 2]
         vertices[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
         vertices[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
@@ -302,8 +328,8 @@ def _place(m, lp, ln, nv, vertices, normals, faces, v0):
             normals[v, 0], normals[v, 1], normals[v, 2] = nx * s, ny * s, nz * s
         else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
             normals[v, 0], normals[v, 1], normals[v, 2] = 0.0, 0.0, 1.0
-    for k in range(len(faces)):
-        a, b, c = faces[k, 0] + v0, faces[k, 1] + v0, faces[k, 2] + v0
+    for k in range(len(local_faces)):
+        a, b, c = local_faces[k, 0] + v0, local_faces[k, 1] + v0, local_faces[k, 2] + v0
         faces[k, 0] = a
         faces[k, 1] = c if det < 0.0 else b
         faces[k, 2] = b if det < 0.0 else c
