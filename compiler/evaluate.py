@@ -21,6 +21,8 @@ from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
 from proto3d.grammar import ast
 from proto3d.grammar.diagnostics import Diagnostic, Span
 
+_IDENTITY = np.eye(4)
+_IDENTITY.flags.writeable = False  # copied by `affine`
 PALETTE = ["#c8a165", "#6d8fb3", "#b35f5f", "#7fa36b", "#9a7cb8", "#d18f4b", "#5fa3a3", "#a3a35f",
            "#b87c9a", "#7c7c7c", "#5f7fb3", "#b3935f"]
 
@@ -68,7 +70,7 @@ def rotation(angles) -> np.ndarray:
 
 
 def affine(linear: np.ndarray | None = None, offset=None) -> np.ndarray:
-    m = np.eye(4)
+    m = _IDENTITY.copy()  # faster than np.eye
     if linear is not None:
         m[:3, :3] = linear
     if offset is not None:
@@ -527,9 +529,8 @@ class _Evaluator:
                 lo, hi = local_bounds(kind, params)
                 pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
                 local = local @ affine(offset=-pivot)
-        return kind, params, segments, local, triangle_count(kind, params, segments), float(np.abs(local).max())
-
-    # ---- arguments -------------------------------------------------------
+        size = max(map(abs, local.ravel().tolist()))  # NaN cannot come: arguments are finite
+        return kind, params, segments, local, triangle_count(kind, params, segments), size
 
     # ---- arguments -------------------------------------------------------
     def bind(self, owner: str, args, params) -> _Binding:
@@ -919,15 +920,16 @@ def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
     """Turn the written arguments into the tessellator's parameters, checking value ranges."""
 
     def nonneg(key: str, value):
-        if value < 0 if type(value) is float else np.any(value < 0):
+        if value < 0 if type(value) is float else min(value.ravel().tolist(), default=0.0) < 0:
             fail("E107", f"`{key}` of `{name}` must not be negative", span)
         return value
 
     if name == "box":
         size = nonneg("size", v["size"])
         bevel = nonneg("bevel", v["bevel"])
-        if bevel > size.min() / 2:
-            fail("E107", f"bevel {bevel:g} is more than half the smallest side ({size.min() / 2:g})", span)
+        smallest = min(size.tolist())
+        if bevel > smallest / 2:
+            fail("E107", f"bevel {bevel:g} is more than half the smallest side ({smallest / 2:g})", span)
         return "box", {"size": size, "bevel": bevel}
     if name in ("sphere",):
         return name, {"r": nonneg("r", v["r"])}
