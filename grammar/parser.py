@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import replace
+import re
+from dataclasses import dataclass, replace
 from importlib import resources
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from proto3d.grammar import ast
@@ -33,7 +34,10 @@ def _lark() -> Lark:
     grammar = resources.files("proto3d.grammar").joinpath("pdsl.lark").read_text()
     # cache=True keeps the LALR tables in the temp dir (keyed by a hash of grammar, options and
     # Lark version): building them costs ~60 ms of every `proto3d` start, loading them ~5 ms.
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
+    # The AST is built while parsing (`transformer`, no parse tree); the keywords are kept so that
+    # every node's span can start at its first token.
+    return Lark(grammar, parser="lalr", maybe_placeholders=True, keep_all_tokens=True, transformer=_Build(),
+                cache=True)
 
 
 def parse(text: str, filename: str = "<input>", *, max_bytes: int = 50_000, max_depth: int = 32,
@@ -56,15 +60,13 @@ def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: i
     problems = _text_depth(text, max_depth)  # before parsing: deeply nested input fails fast
     if problems:
         return None, [d.with_source(text) for d in problems]
-    tree, errors = _parse_reporting_all(text)
+    statements, errors = _parse_reporting_all(text)
     if errors:
         return None, [d.with_source(text) for d in errors]
-    problems = _tree_depth(tree, max_depth) or _check_tokens(tree, max_string)
+    problems = _tree_depth(statements, max_depth, text) or _check_tokens(text, max_string)
     if problems:
         return None, [d.with_source(text) for d in problems]
-    statements = tuple(_Builder().statements(tree.children))
-    comments = [ast.Comment(t.line, t.column, t.value.rstrip()) for t in _comment_tokens(text)]
-    return ast.Program(statements, text, comments, filename), []
+    return ast.Program(statements, text, _comments(text), filename), []
 
 
 def _parse_reporting_all(text: str):
@@ -78,7 +80,7 @@ def _parse_reporting_all(text: str):
     current = text
     while len(errors) < MAX_SYNTAX_ERRORS:
         try:
-            tree = _lark().parse(current)
+            statements = _lark().parse(current)
         except UnexpectedInput as error:
             diagnostic = _syntax_diagnostic(error, current)
             if isinstance(error, UnexpectedToken) and error.token.type == "$END":
@@ -90,7 +92,7 @@ def _parse_reporting_all(text: str):
             blanked.add(diagnostic.line)
             current = _blank_line(current, diagnostic.line)
             continue
-        return (None if errors else tree), errors
+        return (None if errors else statements), errors
     return None, errors
 
 
@@ -113,32 +115,22 @@ def _unbalanced_braces(braces: list[str]) -> str:
     return "".join(stack)
 
 
-def _comment_tokens(text: str):
-    """Comments outside strings, found by a small scanner (the grammar ignores them)."""
-    line, col, i, n = 1, 1, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "\"'":
-            end = text.find(c, i + 1)
-            nl = text.find("\n", i + 1)
-            end = n if end < 0 else end
-            if 0 <= nl < end:
-                end = nl - 1
-            col += end + 1 - i
-            i = end + 1
-            continue
-        if c == "#" or text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            yield Token("COMMENT", text[i:end], line=line, column=col)
-            col += end - i
-            i = end
-            continue
-        if c == "\n":
-            line, col = line + 1, 1
-        else:
-            col += 1
-        i += 1
+# Strings and comments as the lexer sees them (a string ends at its quote or at the line's end),
+# then the brackets outside them: `lastindex` is 1 for a comment, 2 for an opening bracket, 3 for a
+# closing one.
+_LEXEMES = re.compile(r"""\"[^"\n]*"?|'[^'\n]*'?|(#|//)[^\n]*|([(\[{])|([)\]}])""")
+
+
+def _comments(text: str) -> list[ast.Comment]:
+    """Comments outside strings (the grammar ignores them; `fmt` keeps them)."""
+    comments, line, counted = [], 1, 0
+    for match in _LEXEMES.finditer(text):
+        if match.lastindex == 1:
+            start = match.start()
+            line += text.count("\n", counted, start)
+            counted = start
+            comments.append(ast.Comment(line, start - text.rfind("\n", 0, start), match.group().rstrip()))
+    return comments
 
 
 def _expected_text(expected) -> str:
@@ -245,51 +237,145 @@ def _unclosed_opener(text: str):
 
 def _text_depth(text: str, max_depth: int) -> list[Diagnostic]:
     """Bracket/brace nesting as written (strings and comments skipped), without recursion."""
-    depth, line, column = 0, 1, 0
-    in_string, in_comment = None, False
-    for index, c in enumerate(text):
-        column += 1
-        if c == "\n":
-            line, column, in_string, in_comment = line + 1, 0, None, False
-        elif in_comment:
-            continue
-        elif in_string:
-            in_string = None if c == in_string else in_string
-        elif c in "\"'":
-            in_string = c
-        elif c == "#" or c == "/" and text.startswith("//", index):
-            in_comment = True
-        elif c in "([{":
+    depth = 0
+    for match in _LEXEMES.finditer(text):
+        if match.lastindex == 2:
             depth += 1
             if depth > max_depth:
+                start = match.start()
+                line = text.count("\n", 0, start) + 1
+                column = start - text.rfind("\n", 0, start)
                 return [Diagnostic("E002", f"nesting is deeper than the limit of {max_depth} levels",
                                    Span(line, column, line, column + 1),
                                    hint="flatten the structure; name sub-expressions with `let`")]
-        elif c in ")]}":
+        elif match.lastindex == 3:
             depth -= 1
     return []
 
 
-def _tree_depth(tree: Tree, max_depth: int) -> list[Diagnostic]:
-    """Depth of the syntax tree (unary chains, inline transform chains), without recursion."""
-    stack = [(tree, 0)]
+def _tree_depth(statements: tuple, max_depth: int, text: str) -> list[Diagnostic]:
+    """Depth of the syntax tree (unary chains, inline transform chains), without recursion.
+
+    Levels are counted as in a lark parse tree of the grammar: argument lists, `elif` and `else`
+    clauses are levels of their own, brackets are not.
+    """
+    limit = max_depth * 8
+    stack = [(s, 1) for s in statements]
     while stack:
         node, level = stack.pop()
-        if level > max_depth * 8:
-            meta = node.meta
-            span = Span(getattr(meta, "line", 1), getattr(meta, "column", 1),
-                        getattr(meta, "line", 1), getattr(meta, "column", 1) + 1)
-            return [Diagnostic("E002", "expression nests too deeply", span,
+        if level > limit:
+            line, column = _tree_start(node, text)
+            return [Diagnostic("E002", "expression nests too deeply", Span(line, column, line, column + 1),
                                hint="flatten the expression; name sub-expressions with `let`")]
-        stack.extend((child, level + 1) for child in node.children if isinstance(child, Tree))
+        stack.extend((child, level + 1) for child in _tree_children(node))
     return []
 
 
-def _check_tokens(tree: Tree, max_string: int) -> list[Diagnostic]:
+@dataclass(frozen=True)
+class _Clause:
+    """A parse-tree level with no AST node: an argument list, an `elif` or `else` clause."""
+
+    kind: str
+    children: tuple
+    after: Span | None = None  # the end of the block before an `elif` or `else`
+
+
+def _tree_children(node) -> list:
+    kind = type(node)
+    if kind is ast.BinOp:
+        return [node.left, node.right]
+    if kind is ast.Unary:
+        return [node.operand]
+    if kind is ast.Vector:
+        return list(node.items)
+    if kind in (ast.Call, ast.PrimitiveStmt, ast.TransformStmt):
+        kids = [_Clause("args", node.args)] if node.args else []
+        if kind is ast.TransformStmt:
+            kids.append(node.body)
+        elif kind is ast.PrimitiveStmt and node.block:
+            kids.append(node.block)
+        return kids
+    if kind is ast.Index:
+        return [node.target, node.index]
+    if kind is ast.Attr:
+        return [node.target]
+    if kind is ast.Arg:
+        return [node.value]
+    if kind in (ast.Number, ast.String, ast.Name, ast.Bool):
+        return []
+    if kind is ast.Block:
+        return list(node.body)
+    if kind is ast.PartStmt:
+        return [c for c in (node.color, node.block) if c is not None]
+    if kind is ast.LetStmt:
+        return [node.value]
+    if kind is ast.ForStmt:
+        return [*node.vars, node.block]
+    if kind is ast.LoopVar:
+        return [node.iterable]
+    if kind is ast.IfStmt:
+        (condition, block), *elifs = node.branches
+        kids = [condition, block]
+        for branch in elifs:
+            kids.append(_Clause("elif", branch, block.span))
+            block = branch[1]
+        if node.orelse:
+            kids.append(_Clause("else", (node.orelse,), block.span))
+        return kids
+    if kind is ast.ParamStmt:
+        return [node.default, node.range]
+    if kind is ast.ShapeStmt:
+        return [node.name]
+    if kind is ast.BoundsStmt:
+        return [node.size]
+    if kind is _Clause:
+        return list(node.children)
+    raise AssertionError(f"unhandled node {kind}")
+
+
+# Every lexeme that is not a space: strings, comments (group 1) and single characters.
+_SIGNIFICANT = re.compile(r"""\"[^"\n]*"?|'[^'\n]*'?|((?:#|//)[^\n]*)|\S""")
+
+
+def _tree_start(node, text: str) -> tuple[int, int]:
+    """Where the parse-tree node of `node` starts: a clause at its keyword, a binary operation at
+    its left operand's opening brackets."""
+    if type(node) is _Clause:
+        if node.kind == "args":
+            return node.children[0].span.line, node.children[0].span.column
+        after = _offset(text, node.after.end_line, node.after.end_column)
+        start = next(m.start() for m in _SIGNIFICANT.finditer(text, after) if not m.group(1))
+    elif type(node) is ast.BinOp:
+        lexemes = [m.start() for m in _SIGNIFICANT.finditer(text) if not m.group(1)]
+        closing, stack = {}, []
+        for i in lexemes:
+            if text[i] == "(":
+                stack.append(i)
+            elif text[i] == ")" and stack:
+                closing[stack.pop()] = i
+        start = _offset(text, node.span.line, node.span.column)
+        right = _offset(text, node.right.span.line, node.right.span.column)
+        before = [i for i in lexemes if i < start]
+        while before and text[before[-1]] == "(" and closing.get(before[-1], right) < right:
+            start = before.pop()
+    else:
+        return node.span.line, node.span.column
+    return text.count("\n", 0, start) + 1, start - text.rfind("\n", 0, start)
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    start = 0
+    for _ in range(line - 1):
+        start = text.index("\n", start) + 1
+    return start + column - 1
+
+
+def _check_tokens(text: str, max_string: int) -> list[Diagnostic]:
+    """Strings, names and numbers over the limits (the text is searched first: these are rare)."""
+    if not _suspect(max_string).search(text):
+        return []
     problems = []
-    tokens = [t for node in tree.iter_subtrees() for t in node.children
-              if isinstance(t, Token) and t.type in ("STRING", "NUMBER", "NAME")]
-    for token in tokens:
+    for token in _lark().parse_interactive(text).iter_parse():
         span = Span(token.line, token.column, token.end_line, token.end_column)
         if token.type == "STRING" and len(token.value) - 2 > max_string:
             problems.append(Diagnostic("E003", f"string of {len(token.value) - 2} characters; the limit is {max_string}",
@@ -303,6 +389,14 @@ def _check_tokens(tree: Tree, max_string: int) -> list[Diagnostic]:
     return problems
 
 
+@functools.lru_cache(maxsize=8)
+def _suspect(max_string: int) -> re.Pattern:
+    """Text without a match has no string, name or number over the limits (a float overflows
+    only with 200 digits or a 3-digit exponent; units only shrink it)."""
+    return re.compile(rf"""\"[^"\n]{{{max_string + 1}}}|'[^'\n]{{{max_string + 1}}}|[A-Za-z_0-9]{{{MAX_NAME + 1}}}"""
+                      r"|[eE][-+]?\d{3}|\d{200}")
+
+
 def _number_value(text: str) -> tuple[float, bool]:
     for unit in ("mm", "cm", "deg", "m"):
         if text.endswith(unit):
@@ -311,112 +405,131 @@ def _number_value(text: str) -> tuple[float, bool]:
     return float(text), is_int
 
 
-class _Builder:
-    """Lark tree → frozen AST dataclasses (recursion bounded by `_tree_depth`)."""
+class _Extent:
+    """An expression while parsing whose extent in the text is not its span: the brackets around it,
+    or around an operand at either end of a binary operation, belong to its parent's span."""
 
-    def statements(self, children) -> list:
-        return [self.statement(c) for c in children if c is not None]
+    __slots__ = ("node", "span")
 
-    def block(self, tree: Tree) -> ast.Block:
-        return ast.Block(Span.of(tree.meta), tuple(self.statements(tree.children)))
+    def __init__(self, node, span: Span):
+        self.node, self.span = node, span
 
-    def body(self, node) -> ast.Node:
-        return self.block(node) if node.data == "block" else self.statement(node)
 
-    def statement(self, tree: Tree):
-        span, kids, kind = Span.of(tree.meta), tree.children, tree.data
-        if kind == "block":
-            return self.block(tree)
-        if kind == "shape_stmt":
-            return ast.ShapeStmt(span, self.expr(kids[0]))
-        if kind == "bounds_stmt":
-            return ast.BoundsStmt(span, self.expr(kids[0]))
-        if kind == "let_stmt":
-            return ast.LetStmt(span, str(kids[0]), self.expr(kids[1]))
-        if kind == "param_stmt":
-            return ast.ParamStmt(span, str(kids[0]), self.expr(kids[1]), self.expr(kids[2]))
-        if kind == "part_stmt":
-            color = self.expr(kids[2]) if kids[2] is not None else None
-            return ast.PartStmt(span, str(kids[0]), color, self.block(kids[3]))
-        if kind == "for_stmt":
-            loop_vars = tuple(ast.LoopVar(Span.of(v.meta), str(v.children[0]), self.expr(v.children[1]))
-                              for v in kids[:-1])
-            return ast.ForStmt(span, loop_vars, self.block(kids[-1]))
-        if kind == "if_stmt":
-            branches = [(self.expr(kids[0]), self.block(kids[1]))]
-            orelse = None
-            for clause in kids[2:]:
-                if clause is None:
-                    continue
-                if clause.data == "elif_clause":
-                    branches.append((self.expr(clause.children[0]), self.block(clause.children[1])))
-                else:
-                    orelse = self.block(clause.children[0])
-            return ast.IfStmt(span, tuple(branches), orelse)
-        if kind == "transform_stmt":
-            return ast.TransformStmt(span, str(kids[0]), self.args(kids[1]), self.body(kids[2]))
-        if kind == "call_stmt":
-            name = kids[0]
-            block = self.block(kids[2]) if kids[2] is not None else None
-            return ast.PrimitiveStmt(span, str(name), Span(name.line, name.column, name.end_line, name.end_column),
-                                     self.args(kids[1]), block)
-        raise AssertionError(f"unhandled statement {kind}")
+def _node(item):
+    return item.node if type(item) is _Extent else item
 
-    def args(self, tree) -> tuple:
-        if tree is None:
-            return ()
-        out = []
-        for arg in tree.children:
-            if arg is None:
-                continue
-            if arg.data == "kwarg":
-                out.append(ast.Arg(Span.of(arg.meta), str(arg.children[0]), self.expr(arg.children[1])))
-            else:
-                out.append(ast.Arg(Span.of(arg.meta), None, self.expr(arg.children[0])))
-        return tuple(out)
 
-    def expr(self, node):
-        if isinstance(node, Token):  # a bare token can only be an inlined atom
-            raise AssertionError(f"unexpected token {node!r}")
-        span, kids, kind = Span.of(node.meta), node.children, node.data
-        if kind == "number":
-            value, is_int = _number_value(kids[0].value)
-            return ast.Number(span, value, str(kids[0]), is_int)
-        if kind == "string":
-            return ast.String(span, kids[0].value[1:-1])
-        if kind == "name":
-            return ast.Name(span, str(kids[0]))
-        if kind == "true":
-            return ast.Bool(span, True)
-        if kind == "false":
-            return ast.Bool(span, False)
-        if kind == "vector":
-            return ast.Vector(span, tuple(self.expr(k) for k in kids if k is not None))
-        if kind in ("or_op", "and_op"):
-            op = "or" if kind == "or_op" else "and"
-            result = self.expr(kids[0])
-            for k in kids[1:]:
-                right = self.expr(k)
-                result = ast.BinOp(_join(result.span, right.span), op, result, right)
-            return result
-        if kind == "not_op":
-            return ast.Unary(span, "not", self.expr(kids[0]))
-        if kind in ("arith", "compare"):
-            result = self.expr(kids[0])
-            for i in range(1, len(kids), 2):
-                right = self.expr(kids[i + 1])
-                result = ast.BinOp(_join(result.span, right.span), str(kids[i]), result, right)
-            return result
-        if kind == "neg":
-            return ast.Unary(span, str(kids[0]), self.expr(kids[1]))
-        if kind == "index":
-            return ast.Index(span, self.expr(kids[0]), self.expr(kids[1]))
-        if kind == "attr":
-            return ast.Attr(span, self.expr(kids[0]), str(kids[1]))
-        if kind == "func":
-            return ast.Call(span, str(kids[0]), self.args(kids[1]))
-        raise AssertionError(f"unhandled expression {kind}")
+def _span(first, last) -> Span:
+    """From the start of `first` to the end of `last` (tokens, nodes or bracketed expressions)."""
+    a, b = getattr(first, "span", first), getattr(last, "span", last)
+    return Span(a.line, a.column, b.end_line, b.end_column)
 
 
 def _join(a: Span, b: Span) -> Span:
     return Span(a.line, a.column, b.end_line, b.end_column)
+
+
+class _Build:
+    """Lark callbacks, one per grammar rule or alias: its children (every token kept, None for a
+    missing optional part) → AST node."""
+
+    def start(self, kids):
+        return tuple(kids)
+
+    def block(self, kids):
+        return ast.Block(_span(kids[0], kids[-1]), tuple(kids[1:-1]))
+
+    def shape_stmt(self, kids):
+        return ast.ShapeStmt(_span(kids[0], kids[1]), _node(kids[1]))
+
+    def bounds_stmt(self, kids):
+        return ast.BoundsStmt(_span(kids[0], kids[1]), _node(kids[1]))
+
+    def let_stmt(self, kids):
+        return ast.LetStmt(_span(kids[0], kids[3]), str(kids[1]), _node(kids[3]))
+
+    def param_stmt(self, kids):
+        return ast.ParamStmt(_span(kids[0], kids[5]), str(kids[1]), _node(kids[3]), _node(kids[5]))
+
+    def part_stmt(self, kids):
+        keyword, label, _, color, block = kids
+        return ast.PartStmt(_span(keyword, block), str(label), None if color is None else _node(color), block)
+
+    def for_stmt(self, kids):
+        return ast.ForStmt(_span(kids[0], kids[-1]), tuple(kids[1:-1:2]), kids[-1])
+
+    def loop_var(self, kids):
+        return ast.LoopVar(_span(kids[0], kids[2]), str(kids[0]), _node(kids[2]))
+
+    def if_stmt(self, kids):
+        orelse = kids[-1]
+        branches = ((_node(kids[1]), kids[2]), *kids[3:-1])
+        return ast.IfStmt(_span(kids[0], orelse or branches[-1][1]), branches, orelse)
+
+    def elif_clause(self, kids):
+        return _node(kids[1]), kids[2]
+
+    def else_clause(self, kids):
+        return kids[1]
+
+    def transform_stmt(self, kids):
+        return ast.TransformStmt(_span(kids[0], kids[4]), str(kids[0]), kids[2] or (), kids[4])
+
+    def call_stmt(self, kids):
+        name, _, args, close, block = kids
+        return ast.PrimitiveStmt(_span(name, block or close), str(name), _span(name, name), args or (), block)
+
+    def args(self, kids):
+        return tuple(kids[::2])
+
+    def kwarg(self, kids):
+        return ast.Arg(_span(kids[0], kids[2]), str(kids[0]), _node(kids[2]))
+
+    def posarg(self, kids):
+        return ast.Arg(kids[0].span, None, _node(kids[0]))
+
+    def number(self, kids):
+        value, is_int = _number_value(kids[0])
+        return ast.Number(_span(kids[0], kids[0]), value, str(kids[0]), is_int)
+
+    def string(self, kids):
+        return ast.String(_span(kids[0], kids[0]), kids[0][1:-1])
+
+    def name(self, kids):
+        return ast.Name(_span(kids[0], kids[0]), str(kids[0]))
+
+    def true(self, kids):
+        return ast.Bool(_span(kids[0], kids[0]), True)
+
+    def false(self, kids):
+        return ast.Bool(_span(kids[0], kids[0]), False)
+
+    def vector(self, kids):
+        return ast.Vector(_span(kids[0], kids[-1]), tuple(_node(k) for k in kids[1:-1:2] if k is not None))
+
+    def atom(self, kids):  # "(" expr ")"
+        return _Extent(_node(kids[1]), _span(kids[0], kids[2]))
+
+    def arith(self, kids):
+        left, right = _node(kids[0]), _node(kids[2])
+        node = ast.BinOp(_join(left.span, right.span), str(kids[1]), left, right)
+        if type(kids[0]) is _Extent or type(kids[2]) is _Extent:
+            return _Extent(node, _span(kids[0], kids[2]))
+        return node
+
+    compare = or_op = and_op = arith
+
+    def not_op(self, kids):
+        return ast.Unary(_span(kids[0], kids[1]), "not", _node(kids[1]))
+
+    def neg(self, kids):
+        return ast.Unary(_span(kids[0], kids[1]), str(kids[0]), _node(kids[1]))
+
+    def index(self, kids):
+        return ast.Index(_span(kids[0], kids[3]), _node(kids[0]), _node(kids[2]))
+
+    def attr(self, kids):
+        return ast.Attr(_span(kids[0], kids[2]), _node(kids[0]), str(kids[2]))
+
+    def func(self, kids):
+        return ast.Call(_span(kids[0], kids[3]), str(kids[0]), kids[2] or ())
