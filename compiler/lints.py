@@ -76,6 +76,7 @@ class _Geometry:
     base_tol: np.ndarray  # (I,) max(ABS_TOL, REL_TOL * largest extent) of each instance
     facet: np.ndarray  # (I,) largest faceting error of an instance's curved primitives
     measures: np.ndarray  # (G, 3) area, largest triangle area, enclosed volume of each group
+    reasons: np.ndarray  # (P,) object: why a primitive's own numbers make it degenerate, or None
 
     @classmethod
     def of(cls, shape: CompiledShape) -> "_Geometry":
@@ -88,14 +89,18 @@ class _Geometry:
         gstart, gprim, glo, ghi, ig, ilo, ihi, measures = _prepare(shape.vertices, faces, inst, prim, n_inst)
         base_tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
         facet = np.zeros(n_inst)
-        if shape.primitives:
-            linear = np.array([p.matrix for p in shape.primitives], dtype=float)[:, :3, :3]
+        which, alike = _placed_alike(shape.primitives)
+        reasons = np.array([_bad_params(p.params) for p in alike], dtype=object)[which]
+        error = np.array([_facet_error(p) for p in alike], dtype=float)[which]
+        curved = np.flatnonzero(error)  # only their matrices are read
+        if len(curved):
+            primitives = shape.primitives
+            linear = np.array([primitives[k].matrix for k in curved], dtype=float)[:, :3, :3]
             scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
-            error = scale * np.array(_per_params(shape.primitives, _facet_error))
-            owner = np.array([p.instance_id for p in shape.primitives])
+            owner = np.array([primitives[k].instance_id for k in curved])
             known = (owner >= 0) & (owner < n_inst)
-            np.maximum.at(facet, owner[known], error[known])
-        return cls(mesh, gstart, gprim, glo, ghi, ig, ilo, ihi, base_tol, facet, measures)
+            np.maximum.at(facet, owner[known], (scale * error[curved])[known])
+        return cls(mesh, gstart, gprim, glo, ghi, ig, ilo, ihi, base_tol, facet, measures, reasons)
 
     @property
     def n_triangles(self) -> int:
@@ -137,17 +142,13 @@ class _Geometry:
 _FLAT_KINDS = frozenset({"box", "wedge", "extrude"})
 
 
-def _per_params(primitives, fn) -> list:
-    """fn(primitive) for each primitive, computed once for the primitives placed alike (they share params)."""
-    memo: dict[tuple, object] = {}
-    out = []
-    for p in primitives:
-        key = (id(p.params), p.kind, p.segments)
-        value = memo.get(key, memo)
-        if value is memo:
-            value = memo[key] = fn(p)
-        out.append(value)
-    return out
+def _placed_alike(primitives) -> tuple[np.ndarray, list]:
+    """(index (P,), one primitive per index): primitives placed alike share their params (and
+    kind and segments), so what depends on those alone is computed once per index."""
+    index: dict[tuple, int] = {}
+    which = [index.setdefault((id(p.params), p.kind, p.segments), len(index)) for p in primitives]
+    first = dict(zip(reversed(which), reversed(primitives)))
+    return np.array(which, dtype=np.int64), [first[k] for k in range(len(first))]
 
 
 def _facet_error(prim) -> float:
@@ -185,9 +186,8 @@ def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     has_faces[geo.gprim] = True
 
     out = []
-    reasons = _per_params(shape.primitives, lambda prim: _bad_params(prim.params))
-    suspect = ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5)
-    suspect[[k for k, why in enumerate(reasons) if why is not None]] = True
+    reasons = geo.reasons
+    suspect = ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5) | np.not_equal(reasons, None)
     for k in np.flatnonzero(suspect).tolist():
         prim, why = shape.primitives[k], reasons[k]
         if why is None:
@@ -325,25 +325,21 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     skipped: a floating verdict on an incomplete contact graph would be wrong.
     """
     present = geo.present
-    pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, geo.tol, present, MAX_PAIRS)
+    ground_z = geo.lowest[1]
+    complete, root, hosts = _contact_graph(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi,
+                                           geo.base_tol, geo.facet, present, ground_z, geo.solid(), MAX_PAIRS,
+                                           SURFACE_EPS, HIDDEN_SAMPLES)
     if not complete:
         return []
-    a, b = pairs[:, 0], pairs[:, 1]
-    pair_tol = np.maximum(geo.base_tol[a], geo.base_tol[b]) + geo.facet[a] + geo.facet[b]
-    ground_z = geo.lowest[1]
-    on_ground = present & (geo.ilo[:, 2] <= ground_z + geo.tol)
-    root = _connect(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol, on_ground)
-    return _hidden(shape, geo, pairs) + _floating(shape, geo, root, present, ground_z)
+    return _hidden(shape, hosts) + _floating(shape, geo, root, present, ground_z)
 
 
-def _hidden(shape: CompiledShape, geo: _Geometry, pairs: np.ndarray) -> list[Diagnostic]:
+def _hidden(shape: CompiledShape, hosts: np.ndarray) -> list[Diagnostic]:
     """W104: an instance whose every primitive lies inside one primitive of another instance.
 
     Of two identical instances only the later one is reported; flat instances (W105) lying
     on a surface are not hidden.
     """
-    hosts = _hosts(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi, pairs,
-                   geo.solid(), SURFACE_EPS, HIDDEN_SAMPLES)
     out = []
     for x in np.flatnonzero(hosts >= 0):
         host = int(hosts[x])
@@ -644,45 +640,74 @@ def _sorted(inst, prim):
 def _prepare(vertices, faces, inst, prim, n_inst):
     """The groups of the sorted triangles (one per primitive and instance) with their boxes and
     measures (total area, largest triangle area, enclosed volume by the divergence theorem), and
-    the instances' groups and boxes, in one pass that allocates nothing per triangle."""
+    the instances' groups and boxes.
+
+    Triangles go by blocks: their corners are gathered into a small buffer, their boxes, areas
+    and volumes computed in loops the compiler vectorises, then summed group by group in order.
+    """
     n = faces.shape[0]
-    n_groups = 0
-    for t in range(n):
-        if t == 0 or inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
+    n_groups = 1 if n else 0
+    for t in range(1, n):
+        if inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
             n_groups += 1
     gstart = np.empty(n_groups + 1, np.int64)
     gprim = np.empty(n_groups, prim.dtype)
     glo = np.empty((n_groups, 3))
     ghi = np.empty((n_groups, 3))
-    measures = np.zeros((n_groups, 3))
+    measures = np.empty((n_groups, 3))
     ig = np.zeros(n_inst + 1, np.int64)
+    block = 256
+    corner = np.empty((9, block))  # x, y, z of corners 0, 1, 2 of each triangle of the block
+    each = np.empty((8, block))  # its box (lo x, y, z, hi x, y, z), area and volume
     g = -1
-    volume = 0.0
-    mesh = (vertices, faces)
-    for t in range(n):
-        if t == 0 or inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
-            if g >= 0:
-                measures[g, 2] = abs(volume)
-            g += 1
-            volume = 0.0
-            gstart[g], gprim[g] = t, prim[t]
-            glo[g, :] = np.inf
-            ghi[g, :] = -np.inf
-            if inst[t] < 0:  # ig[i] counts the groups of instances below i
-                ig[0] += 1
-            elif inst[t] < n_inst:
-                ig[inst[t] + 1] += 1
-        a, b, c = _corner(mesh, t, 0), _corner(mesh, t, 1), _corner(mesh, t, 2)
-        for k in range(3):
-            glo[g, k] = min(glo[g, k], a[k], b[k], c[k])
-            ghi[g, k] = max(ghi[g, k], a[k], b[k], c[k])
-        m = _cross(_sub(b, a), _sub(c, a))
-        area = 0.5 * math.sqrt(_dot(m, m))
-        measures[g, 0] += area
-        measures[g, 1] = max(measures[g, 1], area)
-        volume += _dot(a, _cross(b, c)) / 6.0
+    x0 = y0 = z0 = x1 = y1 = z1 = area = largest = volume = 0.0
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        for t in range(m):
+            for k in range(3):
+                v = faces[start + t, k]
+                for j in range(3):
+                    corner[3 * k + j, t] = vertices[v, j]
+        ax, ay, az, bx, by, bz, cx, cy, cz = corner
+        for t in range(m):
+            for j in range(3):
+                a, b, c = corner[j, t], corner[3 + j, t], corner[6 + j, t]
+                lo = a if a < b else b
+                hi = a if a > b else b
+                each[j, t] = c if c < lo else lo
+                each[3 + j, t] = c if c > hi else hi
+            ux, uy, uz = bx[t] - ax[t], by[t] - ay[t], bz[t] - az[t]
+            wx, wy, wz = cx[t] - ax[t], cy[t] - ay[t], cz[t] - az[t]
+            mx, my, mz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
+            each[6, t] = 0.5 * math.sqrt(mx * mx + my * my + mz * mz)
+            each[7, t] = (ax[t] * (by[t] * cz[t] - bz[t] * cy[t]) + ay[t] * (bz[t] * cx[t] - bx[t] * cz[t])
+                          + az[t] * (bx[t] * cy[t] - by[t] * cx[t])) / 6.0
+        for t in range(m):
+            f = start + t
+            if f == 0 or inst[f] != inst[f - 1] or prim[f] != prim[f - 1]:
+                if g >= 0:
+                    glo[g, 0], glo[g, 1], glo[g, 2], ghi[g, 0], ghi[g, 1], ghi[g, 2] = x0, y0, z0, x1, y1, z1
+                    measures[g, 0], measures[g, 1], measures[g, 2] = area, largest, abs(volume)
+                g += 1
+                gstart[g], gprim[g] = f, prim[f]
+                if inst[f] < 0:  # ig[i] counts the groups of instances below i
+                    ig[0] += 1
+                elif inst[f] < n_inst:
+                    ig[inst[f] + 1] += 1
+                x0, y0, z0, x1, y1, z1 = each[0, t], each[1, t], each[2, t], each[3, t], each[4, t], each[5, t]
+                area = largest = volume = 0.0
+            x0 = min(x0, each[0, t])
+            y0 = min(y0, each[1, t])
+            z0 = min(z0, each[2, t])
+            x1 = max(x1, each[3, t])
+            y1 = max(y1, each[4, t])
+            z1 = max(z1, each[5, t])
+            area += each[6, t]
+            largest = max(largest, each[6, t])
+            volume += each[7, t]
     if g >= 0:
-        measures[g, 2] = abs(volume)
+        glo[g, 0], glo[g, 1], glo[g, 2], ghi[g, 0], ghi[g, 1], ghi[g, 2] = x0, y0, z0, x1, y1, z1
+        measures[g, 0], measures[g, 1], measures[g, 2] = area, largest, abs(volume)
     gstart[n_groups] = n
     ilo = np.zeros((n_inst, 3))
     ihi = np.zeros((n_inst, 3))
@@ -768,31 +793,58 @@ def _candidate_pairs(lo, hi, tol, present, limit):
     Returns (pairs, True), or (no pairs, False) when there would be more than `limit`.
     """
     n = lo.shape[0]
-    out = np.empty((0, 2), np.int64)
+    out = np.empty((min(8 * n, limit), 2), np.int64)
     if n == 0:
         return out, True
     centre = lo + hi
     axis = np.argmax(np.array([centre[:, k].max() - centre[:, k].min() for k in range(3)]))
     order = np.argsort(lo[:, axis] - tol)
-    for sweep in range(2):  # count, then fill
-        count = 0
-        for u in range(n):
-            i = order[u]
-            if not present[i]:
-                continue
-            for v in range(u + 1, n):
-                j = order[v]
-                if lo[j, axis] - tol[j] > hi[i, axis] + tol[i]:
-                    break
-                if present[j] and _boxes_overlap(lo[i], hi[i], lo[j], hi[j], tol[i] + tol[j]):
-                    if sweep == 1:
-                        out[count, 0], out[count, 1] = min(i, j), max(i, j)
-                    count += 1
-                    if count > limit:
-                        return out, False
-        if sweep == 0:
-            out = np.empty((count, 2), np.int64)
-    return out, True
+    count = _sweep(lo, hi, tol, present, order, axis, limit, out)
+    if count > limit:
+        return out[:0].copy(), False
+    if count > out.shape[0]:  # more than the first guess: sweep again
+        out = np.empty((count, 2), np.int64)
+        _sweep(lo, hi, tol, present, order, axis, limit, out)
+    return out[:count].copy(), True
+
+
+@njit(cache=True)
+def _sweep(lo, hi, tol, present, order, axis, limit, out):
+    """How many pairs overlap, counted up to limit + 1; the first len(out) of them are written to out."""
+    n = lo.shape[0]
+    count = 0
+    for u in range(n):
+        i = order[u]
+        if not present[i]:
+            continue
+        for v in range(u + 1, n):
+            j = order[v]
+            if lo[j, axis] - tol[j] > hi[i, axis] + tol[i]:
+                break
+            if present[j] and _boxes_overlap(lo[i], hi[i], lo[j], hi[j], tol[i] + tol[j]):
+                if count < out.shape[0]:
+                    out[count, 0], out[count, 1] = min(i, j), max(i, j)
+                count += 1
+                if count > limit:
+                    return count
+    return count
+
+
+@njit(cache=True)
+def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present, ground_z, solid, limit, eps,
+                   samples):
+    """(complete, root, host): the contact graph's components (`_connect`) and each instance's host
+    (`_hosts`), from the instance pairs whose grown boxes overlap; not complete (and nothing
+    tested) beyond `limit` pairs."""
+    tol = base_tol + facet
+    pairs, complete = _candidate_pairs(lo, hi, tol, present, limit)
+    if not complete:
+        return False, np.empty(0, np.int64), np.empty(0, np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    pair_tol = np.maximum(base_tol[a], base_tol[b]) + facet[a] + facet[b]
+    on_ground = present & (lo[:, 2] <= ground_z + tol)
+    root = _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground)
+    return True, root, _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples)
 
 
 @njit(cache=True)
@@ -833,26 +885,43 @@ def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
 def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
     """Whether any triangle of group g comes within tol of one of group h.
 
-    Only triangles inside the overlap of the two groups' boxes are compared: all pairs of them
-    when there are few, else swept along the longest axis of that overlap.
+    Only triangles inside the overlap of the two groups' boxes are compared. The smaller
+    group's are listed first; when they are few, the other group's triangles are tested one by
+    one against them, else both lists are compared pairwise or, when long, swept along the
+    longest axis of the overlap. The outer loop strides through its triangles (see
+    `_coprime_near`): a contact then shows after a few tests, wherever it is on the mesh.
     """
     lo = (max(glo[g, 0], glo[h, 0]) - tol, max(glo[g, 1], glo[h, 1]) - tol, max(glo[g, 2], glo[h, 2]) - tol)
     hi = (min(ghi[g, 0], ghi[h, 0]) + tol, min(ghi[g, 1], ghi[h, 1]) + tol, min(ghi[g, 2], ghi[h, 2]) + tol)
     for k in range(3):
         if lo[k] > hi[k]:
             return False
+    swap = gstart[g + 1] - gstart[g] > gstart[h + 1] - gstart[h]
+    s, o = (h, g) if swap else (g, h)
     ia, alo, ahi, ib, blo, bhi = scratch
-    na = _triangles_in(mesh, gstart[g], gstart[g + 1], lo, hi, ia, alo, ahi)
+    na = _triangles_in(mesh, gstart[s], gstart[s + 1], lo, hi, ia, alo, ahi)
     if na == 0:
         return False
-    nb = _triangles_in(mesh, gstart[h], gstart[h + 1], lo, hi, ib, blo, bhi)
-    tol2 = tol * tol
+    if na <= 16:
+        n = gstart[o + 1] - gstart[o]
+        jump = _coprime_near(n, 0.618 * n)
+        for m in range(n):
+            t = gstart[o] + m * jump % n
+            tlo, thi = _box(mesh, t)
+            if _boxes_overlap(tlo, thi, lo, hi, 0.0):
+                for u in range(na):
+                    if _boxes_overlap(alo[u], ahi[u], tlo, thi, tol) and _near(mesh, ia[u], t, swap, tol):
+                        return True
+        return False
+    nb = _triangles_in(mesh, gstart[o], gstart[o + 1], lo, hi, ib, blo, bhi)
     if na * nb <= 16 * (na + nb):  # cheaper than sorting
-        for w in range(na * nb):  # the larger side in the outer loop: a contact shows after few tests
-            u, v = (w // nb, w % nb) if na >= nb else (w % na, w // na)
-            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and not _apart(mesh, ia[u], ib[v], tol):
-                if _triangle_distance(mesh, ia[u], ib[v])[0] <= tol2:
-                    return True
+        outer = max(na, nb)  # the larger side in the outer loop
+        jump = _coprime_near(outer, 0.618 * outer)
+        for w in range(na * nb):
+            x = w // min(na, nb) * jump % outer
+            u, v = (x, w % nb) if na >= nb else (w % na, x)
+            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and _near(mesh, ia[u], ib[v], swap, tol):
+                return True
         return False
     axis = 0
     for k in range(1, 3):
@@ -863,15 +932,25 @@ def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
         width = max(width, bhi[v, axis] - blo[v, axis])
     order = np.argsort(blo[:nb, axis])
     keys = blo[:nb, axis][order]
-    for u in range(na):
+    jump = _coprime_near(na, 0.618 * na)
+    for m in range(na):
+        u = m * jump % na
         first = np.searchsorted(keys, alo[u, axis] - tol - width)
         last = np.searchsorted(keys, ahi[u, axis] + tol, side="right")
         for w in range(first, last):
             v = order[w]
-            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and not _apart(mesh, ia[u], ib[v], tol):
-                if _triangle_distance(mesh, ia[u], ib[v])[0] <= tol2:
-                    return True
+            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and _near(mesh, ia[u], ib[v], swap, tol):
+                return True
     return False
+
+
+@njit(cache=True)
+def _near(mesh, i, j, swap, tol):
+    """Whether triangles i and j (j and i if swap: the distance is always measured the same way round)
+    come within tol, cheap rejections first."""
+    if swap:
+        i, j = j, i
+    return not _apart(mesh, i, j, tol) and _triangle_distance(mesh, i, j)[0] <= tol * tol
 
 
 @njit(cache=True)
