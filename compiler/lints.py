@@ -81,6 +81,18 @@ class _Geometry:
     @classmethod
     def of(cls, shape: CompiledShape) -> "_Geometry":
         n_inst = len(shape.instances)
+        facet = np.zeros(n_inst)
+        which, alike = _placed_alike(shape.primitives)
+        reasons = np.array([_bad_params(p.params) for p in alike], dtype=object)[which]
+        error = np.array([_facet_error(p) for p in alike], dtype=float)[which]
+        curved = np.flatnonzero(error)  # only their matrices are read
+        if len(curved):
+            primitives = [shape.primitives[k] for k in curved.tolist()]
+            linear = np.array([p.matrix for p in primitives], dtype=float)[:, :3, :3]
+            scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
+            owner = np.array([p.instance_id for p in primitives])
+            known = (owner >= 0) & (owner < n_inst)
+            np.maximum.at(facet, owner[known], (scale * error[curved])[known])
         faces, inst, prim = shape.faces.reshape(-1, 3), shape.instance_id, shape.primitive_id
         if not _sorted(inst, prim):  # assembled shapes come sorted: no copies then
             order = np.lexsort((prim, inst))
@@ -88,18 +100,6 @@ class _Geometry:
         mesh = (shape.vertices, faces)
         gstart, gprim, glo, ghi, ig, ilo, ihi, measures = _prepare(shape.vertices, faces, inst, prim, n_inst)
         base_tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
-        facet = np.zeros(n_inst)
-        which, alike = _placed_alike(shape.primitives)
-        reasons = np.array([_bad_params(p.params) for p in alike], dtype=object)[which]
-        error = np.array([_facet_error(p) for p in alike], dtype=float)[which]
-        curved = np.flatnonzero(error)  # only their matrices are read
-        if len(curved):
-            primitives = shape.primitives
-            linear = np.array([primitives[k].matrix for k in curved], dtype=float)[:, :3, :3]
-            scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
-            owner = np.array([primitives[k].instance_id for k in curved])
-            known = (owner >= 0) & (owner < n_inst)
-            np.maximum.at(facet, owner[known], (scale * error[curved])[known])
         return cls(mesh, gstart, gprim, glo, ghi, ig, ilo, ihi, base_tol, facet, measures, reasons)
 
     @property
@@ -652,63 +652,64 @@ def _prepare(vertices, faces, inst, prim, n_inst):
             n_groups += 1
     gstart = np.empty(n_groups + 1, np.int64)
     gprim = np.empty(n_groups, prim.dtype)
+    ig = np.zeros(n_inst + 1, np.int64)
+    g = 0
+    for t in range(n):
+        if t == 0 or inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
+            gstart[g], gprim[g] = t, prim[t]
+            if inst[t] < 0:  # ig[i] counts the groups of instances below i
+                ig[0] += 1
+            elif inst[t] < n_inst:
+                ig[inst[t] + 1] += 1
+            g += 1
+    gstart[n_groups] = n
     glo = np.empty((n_groups, 3))
     ghi = np.empty((n_groups, 3))
     measures = np.empty((n_groups, 3))
-    ig = np.zeros(n_inst + 1, np.int64)
     block = 256
-    corner = np.empty((9, block))  # x, y, z of corners 0, 1, 2 of each triangle of the block
+    corner = np.empty((9, block), vertices.dtype)  # x, y, z of corners 0, 1, 2 of each triangle of the block
     each = np.empty((8, block))  # its box (lo x, y, z, hi x, y, z), area and volume
-    g = -1
-    x0 = y0 = z0 = x1 = y1 = z1 = area = largest = volume = 0.0
+    g = 0
+    x0 = y0 = z0 = np.inf
+    x1 = y1 = z1 = -np.inf
+    area = largest = volume = 0.0
     for start in range(0, n, block):
-        m = min(block, n - start)
-        for t in range(m):
+        stop = min(n, start + block)
+        for t in range(stop - start):
             for k in range(3):
                 v = faces[start + t, k]
                 for j in range(3):
                     corner[3 * k + j, t] = vertices[v, j]
-        ax, ay, az, bx, by, bz, cx, cy, cz = corner
-        for t in range(m):
+        for t in range(stop - start):
             for j in range(3):
-                a, b, c = corner[j, t], corner[3 + j, t], corner[6 + j, t]
+                a, b, c = np.float64(corner[j, t]), np.float64(corner[3 + j, t]), np.float64(corner[6 + j, t])
                 lo = a if a < b else b
                 hi = a if a > b else b
                 each[j, t] = c if c < lo else lo
                 each[3 + j, t] = c if c > hi else hi
-            ux, uy, uz = bx[t] - ax[t], by[t] - ay[t], bz[t] - az[t]
-            wx, wy, wz = cx[t] - ax[t], cy[t] - ay[t], cz[t] - az[t]
+            ax, ay, az = np.float64(corner[0, t]), np.float64(corner[1, t]), np.float64(corner[2, t])
+            bx, by, bz = np.float64(corner[3, t]), np.float64(corner[4, t]), np.float64(corner[5, t])
+            cx, cy, cz = np.float64(corner[6, t]), np.float64(corner[7, t]), np.float64(corner[8, t])
+            ux, uy, uz = bx - ax, by - ay, bz - az
+            wx, wy, wz = cx - ax, cy - ay, cz - az
             mx, my, mz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
             each[6, t] = 0.5 * math.sqrt(mx * mx + my * my + mz * mz)
-            each[7, t] = (ax[t] * (by[t] * cz[t] - bz[t] * cy[t]) + ay[t] * (bz[t] * cx[t] - bx[t] * cz[t])
-                          + az[t] * (bx[t] * cy[t] - by[t] * cx[t])) / 6.0
-        for t in range(m):
-            f = start + t
-            if f == 0 or inst[f] != inst[f - 1] or prim[f] != prim[f - 1]:
-                if g >= 0:
-                    glo[g, 0], glo[g, 1], glo[g, 2], ghi[g, 0], ghi[g, 1], ghi[g, 2] = x0, y0, z0, x1, y1, z1
-                    measures[g, 0], measures[g, 1], measures[g, 2] = area, largest, abs(volume)
-                g += 1
-                gstart[g], gprim[g] = f, prim[f]
-                if inst[f] < 0:  # ig[i] counts the groups of instances below i
-                    ig[0] += 1
-                elif inst[f] < n_inst:
-                    ig[inst[f] + 1] += 1
-                x0, y0, z0, x1, y1, z1 = each[0, t], each[1, t], each[2, t], each[3, t], each[4, t], each[5, t]
-                area = largest = volume = 0.0
-            x0 = min(x0, each[0, t])
-            y0 = min(y0, each[1, t])
-            z0 = min(z0, each[2, t])
-            x1 = max(x1, each[3, t])
-            y1 = max(y1, each[4, t])
-            z1 = max(z1, each[5, t])
-            area += each[6, t]
-            largest = max(largest, each[6, t])
-            volume += each[7, t]
-    if g >= 0:
-        glo[g, 0], glo[g, 1], glo[g, 2], ghi[g, 0], ghi[g, 1], ghi[g, 2] = x0, y0, z0, x1, y1, z1
-        measures[g, 0], measures[g, 1], measures[g, 2] = area, largest, abs(volume)
-    gstart[n_groups] = n
+            each[7, t] = (ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx)) / 6.0
+        while g < n_groups and gstart[g] < stop:  # the groups in this block, the last one maybe unfinished
+            for t in range(max(gstart[g], start) - start, min(gstart[g + 1], stop) - start):
+                x0, y0, z0 = min(x0, each[0, t]), min(y0, each[1, t]), min(z0, each[2, t])
+                x1, y1, z1 = max(x1, each[3, t]), max(y1, each[4, t]), max(z1, each[5, t])
+                area += each[6, t]
+                largest = max(largest, each[6, t])
+                volume += each[7, t]
+            if gstart[g + 1] > stop:
+                break
+            glo[g, 0], glo[g, 1], glo[g, 2], ghi[g, 0], ghi[g, 1], ghi[g, 2] = x0, y0, z0, x1, y1, z1
+            measures[g, 0], measures[g, 1], measures[g, 2] = area, largest, abs(volume)
+            g += 1
+            x0 = y0 = z0 = np.inf
+            x1 = y1 = z1 = -np.inf
+            area = largest = volume = 0.0
     ilo = np.zeros((n_inst, 3))
     ihi = np.zeros((n_inst, 3))
     for i in range(n_inst):
