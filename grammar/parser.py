@@ -6,6 +6,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from importlib import resources
+from itertools import accumulate
 
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -57,16 +58,19 @@ def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: i
     if size > max_bytes:
         return None, [Diagnostic("E001", f"program is {size} bytes; the limit is {max_bytes}",
                                  Span(1, 1, 1, 2), hint="split the object into fewer, larger primitives")]
-    problems = _text_depth(text, max_depth)  # before parsing: deeply nested input fails fast
+    code, comments, longest_string = _outline(text)
+    problems = _text_depth(code, max_depth)  # before parsing: deeply nested input fails fast
     if problems:
         return None, [d.with_source(text) for d in problems]
     statements, errors = _parse_reporting_all(text)
     if errors:
         return None, [d.with_source(text) for d in errors]
-    problems = _tree_depth(statements, max_depth, text) or _check_tokens(text, max_string)
+    problems = _tree_depth(statements, max_depth, text)
+    if not problems and (longest_string - 2 > max_string or _long_word_or_exponent(code)):
+        problems = _check_tokens(text, max_string)
     if problems:
         return None, [d.with_source(text) for d in problems]
-    return ast.Program(statements, text, _comments(text), filename), []
+    return ast.Program(statements, text, _comments(text, comments), filename), []
 
 
 def _parse_reporting_all(text: str):
@@ -115,22 +119,38 @@ def _unbalanced_braces(braces: list[str]) -> str:
     return "".join(stack)
 
 
-# Strings and comments as the lexer sees them (a string ends at its quote or at the line's end),
-# then the brackets outside them: `lastindex` is 1 for a comment, 2 for an opening bracket, 3 for a
-# closing one.
-_LEXEMES = re.compile(r"""\"[^"\n]*"?|'[^'\n]*'?|(#|//)[^\n]*|([(\[{])|([)\]}])""")
+# Strings and comments (group 1) as the lexer sees them: a string ends at its quote or at the end
+# of its line.
+_STRING_OR_COMMENT = re.compile(r"""\"[^"\n]*"?|'[^'\n]*'?|((?:#|//)[^\n]*)""")
 
 
-def _comments(text: str) -> list[ast.Comment]:
-    """Comments outside strings (the grammar ignores them; `fmt` keeps them)."""
-    comments, line, counted = [], 1, 0
-    for match in _LEXEMES.finditer(text):
-        if match.lastindex == 1:
-            start = match.start()
-            line += text.count("\n", counted, start)
-            counted = start
-            comments.append(ast.Comment(line, start - text.rfind("\n", 0, start), match.group().rstrip()))
-    return comments
+def _outline(text: str) -> tuple[str, list[tuple[int, str]], int]:
+    """The text with its strings and comments blanked out (offsets kept), the comments as
+    `(offset, text)`, and the length of the longest string with its quotes."""
+    comments, longest = [], 0
+
+    def blank(match: re.Match) -> str:
+        nonlocal longest
+        if match.lastindex:
+            comments.append((match.start(), match.group()))
+        else:
+            longest = max(longest, len(match.group()))
+        return " " * len(match.group())
+
+    return _STRING_OR_COMMENT.sub(blank, text), comments, longest
+
+
+def _comments(text: str, comments: list[tuple[int, str]]) -> list[ast.Comment]:
+    out, line, counted = [], 1, 0
+    for offset, comment in comments:
+        line += text.count("\n", counted, offset)
+        counted = offset
+        out.append(ast.Comment(line, offset - text.rfind("\n", 0, offset), comment.rstrip()))
+    return out
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
 
 
 def _expected_text(expected) -> str:
@@ -235,29 +255,31 @@ def _unclosed_opener(text: str):
     return stack[-1] if stack else None
 
 
-def _text_depth(text: str, max_depth: int) -> list[Diagnostic]:
-    """Bracket/brace nesting as written (strings and comments skipped), without recursion."""
-    depth = 0
-    for match in _LEXEMES.finditer(text):
-        if match.lastindex == 2:
-            depth += 1
-            if depth > max_depth:
-                start = match.start()
-                line = text.count("\n", 0, start) + 1
-                column = start - text.rfind("\n", 0, start)
-                return [Diagnostic("E002", f"nesting is deeper than the limit of {max_depth} levels",
-                                   Span(line, column, line, column + 1),
-                                   hint="flatten the structure; name sub-expressions with `let`")]
-        elif match.lastindex == 3:
-            depth -= 1
-    return []
+_BRACKET = re.compile(r"[()\[\]{}]")
+_NESTING = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+
+
+def _text_depth(code: str, max_depth: int) -> list[Diagnostic]:
+    """Bracket/brace nesting as written (strings and comments blanked out), without recursion."""
+    if max(accumulate(map(_NESTING.get, _BRACKET.findall(code))), default=0) <= max_depth:
+        return []
+    depth, brackets = 0, _BRACKET.finditer(code)
+    while depth <= max_depth:
+        bracket = next(brackets)
+        depth += _NESTING[bracket.group()]
+    line, column = _line_column(code, bracket.start())
+    return [Diagnostic("E002", f"nesting is deeper than the limit of {max_depth} levels",
+                       Span(line, column, line, column + 1),
+                       hint="flatten the structure; name sub-expressions with `let`")]
 
 
 def _tree_depth(statements: tuple, max_depth: int, text: str) -> list[Diagnostic]:
     """Depth of the syntax tree (unary chains, inline transform chains), without recursion.
 
     Levels are counted as in a lark parse tree of the grammar: argument lists, `elif` and `else`
-    clauses are levels of their own, brackets are not.
+    clauses are levels of their own, brackets are not. A node on one line nests at most 1.5 levels
+    per character (each level below it has a token fewer, but for `f(x)` → arguments → `x`), so
+    short lines are not walked.
     """
     limit = max_depth * 8
     stack = [(s, 1) for s in statements]
@@ -267,6 +289,9 @@ def _tree_depth(statements: tuple, max_depth: int, text: str) -> list[Diagnostic
             line, column = _tree_start(node, text)
             return [Diagnostic("E002", "expression nests too deeply", Span(line, column, line, column + 1),
                                hint="flatten the expression; name sub-expressions with `let`")]
+        span = getattr(node, "span", None)
+        if span and span.line == span.end_line and level + 2 * (span.end_column - span.column) <= limit:
+            continue
         stack.extend((child, level + 1) for child in _tree_children(node))
     return []
 
@@ -360,7 +385,7 @@ def _tree_start(node, text: str) -> tuple[int, int]:
             start = before.pop()
     else:
         return node.span.line, node.span.column
-    return text.count("\n", 0, start) + 1, start - text.rfind("\n", 0, start)
+    return _line_column(text, start)
 
 
 def _offset(text: str, line: int, column: int) -> int:
@@ -370,10 +395,17 @@ def _offset(text: str, line: int, column: int) -> int:
     return start + column - 1
 
 
+_EXPONENT = re.compile(r"[eE][-+]?\d{3}")
+
+
+def _long_word_or_exponent(code: str) -> bool:
+    """Whether the code (strings blanked) may hold a name over the limit or a number out of range:
+    a float overflows only with a 3-digit exponent or 200 digits; units only shrink it."""
+    return max(map(len, code.split()), default=0) > MAX_NAME or bool(_EXPONENT.search(code))
+
+
 def _check_tokens(text: str, max_string: int) -> list[Diagnostic]:
-    """Strings, names and numbers over the limits (the text is searched first: these are rare)."""
-    if not _suspect(max_string).search(text):
-        return []
+    """Strings, names and numbers over the limits, in the order written."""
     problems = []
     for token in _lark().parse_interactive(text).iter_parse():
         span = Span(token.line, token.column, token.end_line, token.end_column)
@@ -387,14 +419,6 @@ def _check_tokens(text: str, max_string: int) -> list[Diagnostic]:
             problems.append(Diagnostic("E013", f"number `{token.value}` is out of range", span,
                                        hint="numbers must be finite; sizes are in metres"))
     return problems
-
-
-@functools.lru_cache(maxsize=8)
-def _suspect(max_string: int) -> re.Pattern:
-    """Text without a match has no string, name or number over the limits (a float overflows
-    only with 200 digits or a 3-digit exponent; units only shrink it)."""
-    return re.compile(rf"""\"[^"\n]{{{max_string + 1}}}|'[^'\n]{{{max_string + 1}}}|[A-Za-z_0-9]{{{MAX_NAME + 1}}}"""
-                      r"|[eE][-+]?\d{3}|\d{200}")
 
 
 def _number_value(text: str) -> tuple[float, bool]:
@@ -423,6 +447,28 @@ def _span(first, last) -> Span:
     """From the start of `first` to the end of `last` (tokens, nodes or bracketed expressions)."""
     a, b = getattr(first, "span", first), getattr(last, "span", last)
     return Span(a.line, a.column, b.end_line, b.end_column)
+
+
+def _binary(left, op, right):
+    """`left op right`; spanning its operands, with their brackets when they have any."""
+    a, b = _node(left), _node(right)
+    node = ast.BinOp(_join(a.span, b.span), str(op), a, b)
+    return _Extent(node, _span(left, right)) if type(left) is _Extent or type(right) is _Extent else node
+
+
+def _group(kids: list, tighter: tuple):
+    """`a op b op c ...` with two levels of left-associative operators (`tighter` binds first)."""
+    terms, ops = [kids[0]], []
+    for i in range(1, len(kids), 2):
+        if kids[i] in tighter:
+            terms[-1] = _binary(terms[-1], kids[i], kids[i + 1])
+        else:
+            terms.append(kids[i + 1])
+            ops.append(kids[i])
+    result = terms[0]
+    for op, term in zip(ops, terms[1:]):
+        result = _binary(result, op, term)
+    return result
 
 
 def _join(a: Span, b: Span) -> Span:
@@ -507,17 +553,16 @@ class _Build:
     def vector(self, kids):
         return ast.Vector(_span(kids[0], kids[-1]), tuple(_node(k) for k in kids[1:-1:2] if k is not None))
 
-    def atom(self, kids):  # "(" expr ")"
+    def paren(self, kids):
         return _Extent(_node(kids[1]), _span(kids[0], kids[2]))
 
-    def arith(self, kids):
-        left, right = _node(kids[0]), _node(kids[2])
-        node = ast.BinOp(_join(left.span, right.span), str(kids[1]), left, right)
-        if type(kids[0]) is _Extent or type(kids[2]) is _Extent:
-            return _Extent(node, _span(kids[0], kids[2]))
-        return node
+    def expr(self, kids):  # a run of `and`/`or`: `and` binds tighter
+        return _group(kids, ("and",))
 
-    compare = or_op = and_op = arith
+    def arith(self, kids):
+        return _binary(*kids)
+
+    compare = arith
 
     def not_op(self, kids):
         return ast.Unary(_span(kids[0], kids[1]), "not", _node(kids[1]))
