@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -41,6 +42,18 @@ def test_png_decodes_to_the_same_array_in_pillow(runs):
         np.testing.assert_array_equal(np.array(image).astype(array.dtype), array)
 
 
+def test_png_picks_the_filter_that_fits_the_image():
+    g = np.random.default_rng(4)
+    across = np.repeat(g.integers(0, 256, (40, 1, 3), dtype=np.uint8), 30, axis=1)  # each row one colour
+    down = np.repeat(g.integers(0, 256, (1, 30, 3), dtype=np.uint8), 40, axis=0)  # each column one colour
+    for array, filter_type in ((across, 1), (down, 2)):
+        data = png_bytes(array)
+        idat = zlib.decompress(data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8])
+        rows = np.frombuffer(idat, np.uint8).reshape(40, 1 + 30 * 3)
+        assert set(rows[:, 0]) == {filter_type}
+        np.testing.assert_array_equal(np.array(Image.open(io.BytesIO(data))), array)
+
+
 def test_png_takes_views_big_endian_arrays_and_images():
     rgba = np.random.default_rng(1).integers(0, 256, (12, 10, 4), dtype=np.uint8)
     assert np.array_equal(np.array(Image.open(io.BytesIO(png_bytes(rgba[..., :3])))), rgba[..., :3])
@@ -51,6 +64,8 @@ def test_png_takes_views_big_endian_arrays_and_images():
     for bad in (np.zeros((4, 4), np.int32), np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.uint16), np.zeros(4, np.uint8), np.zeros((0, 4), np.uint8)):
         with pytest.raises(ValueError):
             png_bytes(bad)
+    with pytest.raises(ValueError):
+        png_bytes(sheet.convert("P"))
 
 
 def test_npz_is_read_by_numpy_and_zipfile_exactly():
