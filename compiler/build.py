@@ -1,6 +1,9 @@
 """The compiler's entry points: text or syntax tree → `CompiledShape`."""
 from __future__ import annotations
 
+from itertools import chain
+from operator import attrgetter
+
 import numpy as np
 from numba import njit
 
@@ -69,57 +72,58 @@ def assemble(evaluation) -> CompiledShape:
     """Tessellate every primitive (one batched kernel call) and attach the per-face labels and tables."""
     primitives = evaluation.primitives
     mesh = tessellate(primitives)
-    face_primitive = mesh.face_primitive
-    if primitives:
-        part_of = np.array([p.part_id for p in primitives], dtype=np.int32)
-        instance_of = np.array([p.instance_id for p in primitives], dtype=np.int32)
-        color_of = np.array([p.color for p in primitives], dtype=np.float32)
-    else:
-        part_of = instance_of = np.zeros(0, np.int32)
-        color_of = np.zeros((0, 3), np.float32)
-    part_id = np.take(part_of, face_primitive)  # np.take: several times faster than fancy indexing here
-    instance_id = np.take(instance_of, face_primitive)
-    shape = CompiledShape(
-        name=evaluation.name, vertices=mesh.vertices, normals=mesh.normals, faces=mesh.faces,
-        face_colors=np.take(color_of, face_primitive, axis=0), part_id=part_id, instance_id=instance_id,
-        primitive_id=face_primitive.astype(np.int32), parts=evaluation.parts, instances=evaluation.instances,
-        primitives=primitives, bounds=evaluation.bounds, params=evaluation.params)
-    _instance_boxes(shape)
-    return shape
-
-
-def _instance_boxes(shape: CompiledShape) -> None:
-    """Bounding box of each instance's vertices (zeros for an instance without faces)."""
-    lo, hi = _instance_extents(shape.vertices, shape.faces, shape.instance_id, len(shape.instances))
-    for instance, a, b in zip(shape.instances, lo, hi):
+    n = len(primitives)
+    part_of = np.fromiter(map(attrgetter("part_id"), primitives), np.int32, n)
+    instance_of = np.fromiter(map(attrgetter("instance_id"), primitives), np.int32, n)
+    color_of = np.fromiter(chain.from_iterable(map(attrgetter("color"), primitives)), np.float32, 3 * n).reshape(n, 3)
+    part_id, instance_id, face_colors, lo, hi = _label(mesh.vertices, mesh.faces, mesh.face_primitive, part_of,
+                                                       instance_of, color_of, len(evaluation.instances))
+    for instance, a, b in zip(evaluation.instances, lo, hi):
         instance.bbox_min, instance.bbox_max = a, b
+    return CompiledShape(
+        name=evaluation.name, vertices=mesh.vertices, normals=mesh.normals, faces=mesh.faces,
+        face_colors=face_colors, part_id=part_id, instance_id=instance_id, primitive_id=mesh.face_primitive,
+        parts=evaluation.parts, instances=evaluation.instances, primitives=primitives, bounds=evaluation.bounds,
+        params=evaluation.params)
 
 
 @njit(cache=True)
-def _instance_extents(vertices, faces, instance_id, n):
-    """(lo, hi) corners of the vertices of each instance's faces, in one pass over the faces.
+def _label(vertices, faces, face_primitive, part_of, instance_of, color_of, n):
+    """Per-face part, instance and colour, and the (lo, hi) corners of each instance's vertices
+    (zeros for an instance without faces), in one pass over the faces.
 
-    Faces come in runs of one instance: a run's extent is kept in locals and merged at its end.
+    Faces come in runs of one primitive: a run's labels are filled at once and its extent kept
+    in locals (in the vertices' own type) and merged into its instance's at its end.
     """
+    m = faces.shape[0]
+    part_id = np.empty(m, np.int32)
+    instance_id = np.empty(m, np.int32)
+    face_colors = np.empty((m, 3), np.float32)
     lo = np.full((n, 3), np.inf)
     hi = np.full((n, 3), -np.inf)
-    m = faces.shape[0]
     f = 0
     while f < m:
-        i = instance_id[f]
-        x0 = y0 = z0 = np.inf
-        x1 = y1 = z1 = -np.inf
-        while f < m and instance_id[f] == i:
+        p = face_primitive[f]
+        start = f
+        v = faces[f, 0]
+        x0, y0, z0 = vertices[v, 0], vertices[v, 1], vertices[v, 2]
+        x1, y1, z1 = x0, y0, z0
+        while f < m and face_primitive[f] == p:
             for c in range(3):
                 v = faces[f, c]
-                x, y, z = np.float64(vertices[v, 0]), np.float64(vertices[v, 1]), np.float64(vertices[v, 2])
-                x0, y0, z0 = min(x0, x), min(y0, y), min(z0, z)
-                x1, y1, z1 = max(x1, x), max(y1, y), max(z1, z)
+                x, y, z = vertices[v, 0], vertices[v, 1], vertices[v, 2]
+                x0, y0, z0 = x if x < x0 else x0, y if y < y0 else y0, z if z < z0 else z0
+                x1, y1, z1 = x if x > x1 else x1, y if y > y1 else y1, z if z > z1 else z1
             f += 1
+        i = instance_of[p]
+        part_id[start:f] = part_of[p]
+        instance_id[start:f] = i
+        for k in range(3):
+            face_colors[start:f, k] = color_of[p, k]
         lo[i, 0], lo[i, 1], lo[i, 2] = min(lo[i, 0], x0), min(lo[i, 1], y0), min(lo[i, 2], z0)
         hi[i, 0], hi[i, 1], hi[i, 2] = max(hi[i, 0], x1), max(hi[i, 1], y1), max(hi[i, 2], z1)
     for i in range(n):
         if lo[i, 0] > hi[i, 0]:  # no faces
             lo[i, :] = 0.0
             hi[i, :] = 0.0
-    return lo, hi
+    return part_id, instance_id, face_colors, lo, hi
