@@ -94,11 +94,13 @@ class _Geometry:
             known = (owner >= 0) & (owner < n_inst)
             np.maximum.at(facet, owner[known], (scale * error[curved])[known])
         faces, inst, prim = shape.faces.reshape(-1, 3), shape.instance_id, shape.primitive_id
-        if not _sorted(inst, prim):  # assembled shapes come sorted: no copies then
+        prepared = _prepare(shape.vertices, faces, inst, prim, n_inst)
+        if not prepared[0]:  # assembled shapes come sorted: no copies then
             order = np.lexsort((prim, inst))
             faces, inst, prim = faces[order], inst[order], prim[order]
+            prepared = _prepare(shape.vertices, faces, inst, prim, n_inst)
+        _, gstart, gprim, glo, ghi, ig, ilo, ihi, measures = prepared
         mesh = (shape.vertices, faces)
-        gstart, gprim, glo, ghi, ig, ilo, ihi, measures = _prepare(shape.vertices, faces, inst, prim, n_inst)
         base_tol = np.maximum(ABS_TOL, REL_TOL * (ihi - ilo).max(axis=1, initial=0.0))
         return cls(mesh, gstart, gprim, glo, ghi, ig, ilo, ihi, base_tol, facet, measures, reasons)
 
@@ -628,19 +630,11 @@ def _triangle_distance(mesh, i, j):
 
 
 @njit(cache=True)
-def _sorted(inst, prim):
-    """Whether faces run by instance, then primitive."""
-    for t in range(1, inst.shape[0]):
-        if inst[t] < inst[t - 1] or (inst[t] == inst[t - 1] and prim[t] < prim[t - 1]):
-            return False
-    return True
-
-
-@njit(cache=True)
 def _prepare(vertices, faces, inst, prim, n_inst):
     """The groups of the sorted triangles (one per primitive and instance) with their boxes and
     measures (total area, largest triangle area, enclosed volume by the divergence theorem), and
-    the instances' groups and boxes.
+    the instances' groups and boxes, after True; only False (and empty arrays) if the triangles
+    do not run by instance, then primitive.
 
     Triangles go by blocks: their corners are gathered into a small buffer, their boxes, areas
     and volumes computed in loops the compiler vectorises, then summed group by group in order.
@@ -649,7 +643,14 @@ def _prepare(vertices, faces, inst, prim, n_inst):
     n_groups = 1 if n else 0
     for t in range(1, n):
         if inst[t] != inst[t - 1] or prim[t] != prim[t - 1]:
+            if inst[t] < inst[t - 1] or (inst[t] == inst[t - 1] and prim[t] < prim[t - 1]):
+                n_groups = -1
+                break
             n_groups += 1
+    if n_groups < 0:
+        nothing = np.empty((0, 3))
+        return (False, np.empty(0, np.int64), np.empty(0, prim.dtype), nothing, nothing, np.empty(0, np.int64),
+                nothing, nothing, nothing)
     gstart = np.empty(n_groups + 1, np.int64)
     gprim = np.empty(n_groups, prim.dtype)
     ig = np.zeros(n_inst + 1, np.int64)
@@ -718,7 +719,7 @@ def _prepare(vertices, faces, inst, prim, n_inst):
             for k in range(3):
                 ilo[i, k] = glo[h, k] if h == ig[i] else min(ilo[i, k], glo[h, k])
                 ihi[i, k] = ghi[h, k] if h == ig[i] else max(ihi[i, k], ghi[h, k])
-    return gstart, gprim, glo, ghi, ig, ilo, ihi, measures
+    return True, gstart, gprim, glo, ghi, ig, ilo, ihi, measures
 
 
 @njit(cache=True)
