@@ -81,18 +81,12 @@ class _Geometry:
     @classmethod
     def of(cls, shape: CompiledShape) -> "_Geometry":
         n_inst = len(shape.instances)
-        facet = np.zeros(n_inst)
         which, alike = _placed_alike(shape.primitives)
         reasons = np.array([_bad_params(p.params) for p in alike], dtype=object)[which]
         error = np.array([_facet_error(p) for p in alike], dtype=float)[which]
-        curved = np.flatnonzero(error)  # only their matrices are read
-        if len(curved):
-            primitives = [shape.primitives[k] for k in curved.tolist()]
-            linear = np.array([p.matrix for p in primitives], dtype=float)[:, :3, :3]
-            scale = np.sqrt((linear**2).sum(axis=1)).max(axis=1)
-            owner = np.array([p.instance_id for p in primitives])
-            known = (owner >= 0) & (owner < n_inst)
-            np.maximum.at(facet, owner[known], (scale * error[curved])[known])
+        curved = [shape.primitives[k] for k in np.flatnonzero(error).tolist()]  # only their matrices are read
+        facet = _facet(np.array([p.matrix for p in curved], dtype=float).reshape(-1, 4, 4),
+                       np.array([p.instance_id for p in curved], dtype=np.int64), error[error != 0.0], n_inst)
         faces, inst, prim = shape.faces.reshape(-1, 3), shape.instance_id, shape.primitive_id
         prepared = _prepare(shape.vertices, faces, inst, prim, n_inst)
         if not prepared[0]:  # assembled shapes come sorted: no copies then
@@ -597,8 +591,12 @@ def _segment_hits_triangle(p, q, a, b, c):
 
 
 @njit(cache=True)
-def _triangle_distance(mesh, i, j):
-    """Squared distance between triangles i and j with the closest points (0 if they cross)."""
+def _triangle_distance(mesh, i, j, enough=-1.0):
+    """Squared distance between triangles i and j with the closest points (0 if they cross).
+
+    Stops at the first candidate pair of points at most `enough` apart (squared), for callers
+    that only ask whether the distance is below a bound.
+    """
     for s, o in ((i, j), (j, i)):
         a, b, c = _corner(mesh, o, 0), _corner(mesh, o, 1), _corner(mesh, o, 2)
         for k in range(3):
@@ -617,6 +615,8 @@ def _triangle_distance(mesh, i, j):
             d2 = _dot(e, e)
             if d2 < best:
                 best, bp, bq = d2, (p if s == i else q), (q if s == i else p)
+                if best <= enough:
+                    return best, bp, bq
     for k in range(3):
         p1, q1 = _corner(mesh, i, k), _corner(mesh, i, (k + 1) % 3)
         for m in range(3):
@@ -626,7 +626,23 @@ def _triangle_distance(mesh, i, j):
             d2 = _dot(e, e)
             if d2 < best:
                 best, bp, bq = d2, x, y
+                if best <= enough:
+                    return best, bp, bq
     return best, bp, bq
+
+
+@njit(cache=True)
+def _facet(matrices, owner, error, n_inst):
+    """(I,) largest faceting error of each instance's primitives: local error times the largest
+    scale factor (column norm) of the primitive's matrix."""
+    facet = np.zeros(n_inst)
+    for k in range(owner.shape[0]):
+        scale = 0.0
+        for j in range(3):
+            scale = max(scale, math.sqrt(matrices[k, 0, j] ** 2 + matrices[k, 1, j] ** 2 + matrices[k, 2, j] ** 2))
+        if 0 <= owner[k] < n_inst:
+            facet[owner[k]] = max(facet[owner[k]], scale * error[k])
+    return facet
 
 
 @njit(cache=True)
@@ -952,7 +968,7 @@ def _near(mesh, i, j, swap, tol):
     come within tol, cheap rejections first."""
     if swap:
         i, j = j, i
-    return not _apart(mesh, i, j, tol) and _triangle_distance(mesh, i, j)[0] <= tol * tol
+    return not _apart(mesh, i, j, tol) and _triangle_distance(mesh, i, j, tol * tol)[0] <= tol * tol
 
 
 @njit(cache=True)
