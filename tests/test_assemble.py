@@ -5,6 +5,7 @@ per-face labels and colours gathered from the primitive table, instance boxes ov
 corners of each instance's faces, and warnings that do not depend on the order of the faces.
 """
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ part below { cylinder(r=0.05, h=0.2, at=[0.8, -0.5, -0.05], align="bottom") }
 """
 
 
+@lru_cache(maxsize=None)
 def shapes():
     out = [compile_text((ROOT / "examples" / f"{name}.pdsl").read_text()) for name in NAMES]
     return out + [compile_text(MESSY)]
