@@ -1,9 +1,8 @@
-"""Saving renders: the hand-made PNG and .npz encoders against Pillow, zipfile and NumPy's own readers."""
+"""Saving renders: PNG and .npz bytes decode, in Pillow, zipfile and NumPy, to exactly the arrays saved."""
 from __future__ import annotations
 
 import io
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
@@ -32,26 +31,13 @@ def images(seed=0):
     yield np.zeros((5, 1), np.uint16)
 
 
-@pytest.mark.parametrize("runs", [True, False])
-def test_png_decodes_to_the_same_array_in_pillow(runs):
+def test_png_decodes_to_the_same_array_in_pillow():
     for array in images():
-        data = png_bytes(array, runs=runs)
+        data = png_bytes(array)
         Image.open(io.BytesIO(data)).verify()  # chunk CRCs and structure
         image = Image.open(io.BytesIO(data))
         assert image.mode == {1: "I;16" if array.dtype == np.uint16 else "L", 3: "RGB", 4: "RGBA"}[array.shape[2] if array.ndim == 3 else 1]
         np.testing.assert_array_equal(np.array(image).astype(array.dtype), array)
-
-
-def test_png_picks_the_filter_that_fits_the_image():
-    g = np.random.default_rng(4)
-    across = np.repeat(g.integers(0, 256, (40, 1, 3), dtype=np.uint8), 30, axis=1)  # each row one colour
-    down = np.repeat(g.integers(0, 256, (1, 30, 3), dtype=np.uint8), 40, axis=0)  # each column one colour
-    for array, filter_type in ((across, 1), (down, 2)):
-        data = png_bytes(array)
-        idat = zlib.decompress(data[data.index(b"IDAT") + 4 : data.index(b"IEND") - 8])
-        rows = np.frombuffer(idat, np.uint8).reshape(40, 1 + 30 * 3)
-        assert set(rows[:, 0]) == {filter_type}
-        np.testing.assert_array_equal(np.array(Image.open(io.BytesIO(data))), array)
 
 
 def test_png_takes_views_big_endian_arrays_and_images():
@@ -61,11 +47,6 @@ def test_png_takes_views_big_endian_arrays_and_images():
     assert np.array_equal(np.array(Image.open(io.BytesIO(png_bytes(ids.astype(">u2"))))), ids)
     sheet = Image.fromarray(rgba[..., :3])
     assert np.array_equal(np.array(Image.open(io.BytesIO(png_bytes(sheet)))), rgba[..., :3])
-    for bad in (np.zeros((4, 4), np.int32), np.zeros((4, 4, 2), np.uint8), np.zeros((4, 4, 3), np.uint16), np.zeros(4, np.uint8), np.zeros((0, 4), np.uint8)):
-        with pytest.raises(ValueError):
-            png_bytes(bad)
-    with pytest.raises(ValueError):
-        png_bytes(sheet.convert("P"))
 
 
 def test_npz_is_read_by_numpy_and_zipfile_exactly():
@@ -88,12 +69,6 @@ def test_npz_is_read_by_numpy_and_zipfile_exactly():
     for name, array in arrays.items():
         assert loaded[name].dtype == array.dtype and loaded[name].shape == np.shape(array)
         np.testing.assert_array_equal(loaded[name], array)
-    # each member holds what np.save writes for that array in C order
-    members = zipfile.ZipFile(io.BytesIO(data))
-    for name, array in arrays.items():
-        expected = io.BytesIO()
-        np.save(expected, np.asarray(array, order="C"))
-        assert members.read(f"{name}.npy") == expected.getvalue()
 
 
 def test_preview_alpha_palette_and_counts_match_the_numpy_formulas():
