@@ -12,7 +12,6 @@ run can be resumed after an interruption and replayed offline (see proto3d.llm_r
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import shutil
 import time
@@ -60,12 +59,11 @@ class Inspection:
 def render_views(shape, folder: Path) -> Inspection:
     """The default renderer hook: views, a contact sheet with legend, per-instance visibility."""
     from proto3d.renderer import contact_sheet, render
+    from proto3d.renderer.save import png_bytes
 
     renders = render(shape)
     renders.save(folder / "views", passes=("rgb",))
-    buf = io.BytesIO()
-    contact_sheet(shape, renders).save(buf, format="PNG")
-    write_atomic(folder / "sheet.png", buf.getvalue(), parents=True)
+    write_atomic(folder / "sheet.png", png_bytes(contact_sheet(shape, renders)), parents=True)
     visibility: dict[str, int] = {}
     for view in renders.visible_pixels().values():
         for name, n in view["instances"].items():
