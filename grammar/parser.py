@@ -422,11 +422,12 @@ def _check_tokens(text: str, max_string: int) -> list[Diagnostic]:
 
 
 def _number_value(text: str) -> tuple[float, bool]:
-    for unit in ("mm", "cm", "deg", "m"):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * UNITS[unit], False
-    is_int = not any(c in text for c in ".eE")
-    return float(text), is_int
+    """(value in metres or degrees, written as an integer); a number token ends in a digit, `.` or
+    its unit (mm cm m deg)."""
+    digits = text.rstrip("cdegm")
+    if digits != text:
+        return float(digits) * UNITS[text[len(digits):]], False
+    return float(text), not ("." in text or "e" in text or "E" in text)
 
 
 class _Extent:
