@@ -114,11 +114,6 @@ class _Geometry:
         i = int(np.argmin(z))
         return i, float(z[i])
 
-    @property
-    def tol(self) -> np.ndarray:
-        """(I,) how far an instance may be from a contact and still touch it."""
-        return self.base_tol + self.facet
-
     def has_geometry(self, i: int) -> bool:
         return bool(self.ig[i] < self.ig[i + 1])
 
@@ -647,10 +642,10 @@ def _facet(matrices, owner, error, n_inst):
 
 @njit(cache=True)
 def _prepare(vertices, faces, inst, prim, n_inst):
-    """The groups of the sorted triangles (one per primitive and instance) with their boxes and
-    measures (total area, largest triangle area, enclosed volume by the divergence theorem), and
-    the instances' groups and boxes, after True; only False (and empty arrays) if the triangles
-    do not run by instance, then primitive.
+    """(True, the groups of the sorted triangles (one per primitive and instance) with their boxes
+    and measures (total area, largest triangle area, enclosed volume by the divergence theorem),
+    the instances' groups and boxes), or (False, empty arrays) if the triangles do not run by
+    instance, then primitive.
 
     Triangles go by blocks: their corners are gathered into a small buffer, their boxes, areas
     and volumes computed in loops the compiler vectorises, then summed group by group in order.
@@ -854,7 +849,7 @@ def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present,
     """(complete, root, host): the contact graph's components (`_connect`) and each instance's host
     (`_hosts`), from the instance pairs whose grown boxes overlap; not complete (and nothing
     tested) beyond `limit` pairs."""
-    tol = base_tol + facet
+    tol = base_tol + facet  # how far an instance may be from a contact and still touch it
     pairs, complete = _candidate_pairs(lo, hi, tol, present, limit)
     if not complete:
         return False, np.empty(0, np.int64), np.empty(0, np.int64)
