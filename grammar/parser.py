@@ -65,7 +65,7 @@ def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: i
     statements, errors = _parse_reporting_all(text)
     if errors:
         return None, [d.with_source(text) for d in errors]
-    problems = _tree_depth(statements, max_depth, text)
+    problems = _tree_depth(statements, max_depth, code)
     if not problems and (longest_string - 2 > max_string or _long_word_or_exponent(code)):
         problems = _check_tokens(text, max_string)
     if problems:
@@ -273,7 +273,7 @@ def _text_depth(code: str, max_depth: int) -> list[Diagnostic]:
                        hint="flatten the structure; name sub-expressions with `let`")]
 
 
-def _tree_depth(statements: tuple, max_depth: int, text: str) -> list[Diagnostic]:
+def _tree_depth(statements: tuple, max_depth: int, code: str) -> list[Diagnostic]:
     """Depth of the syntax tree (unary chains, inline transform chains), without recursion.
 
     Levels are counted as in a lark parse tree of the grammar: argument lists, `elif` and `else`
@@ -286,7 +286,7 @@ def _tree_depth(statements: tuple, max_depth: int, text: str) -> list[Diagnostic
     while stack:
         node, level = stack.pop()
         if level > limit:
-            line, column = _tree_start(node, text)
+            line, column = _tree_start(node, code)
             return [Diagnostic("E002", "expression nests too deeply", Span(line, column, line, column + 1),
                                hint="flatten the expression; name sub-expressions with `let`")]
         span = getattr(node, "span", None)
@@ -358,34 +358,28 @@ def _tree_children(node) -> list:
     raise AssertionError(f"unhandled node {kind}")
 
 
-# Every lexeme that is not a space: strings, comments (group 1) and single characters.
-_SIGNIFICANT = re.compile(r"""\"[^"\n]*"?|'[^'\n]*'?|((?:#|//)[^\n]*)|\S""")
-
-
-def _tree_start(node, text: str) -> tuple[int, int]:
-    """Where the parse-tree node of `node` starts: a clause at its keyword, a binary operation at
-    its left operand's opening brackets."""
+def _tree_start(node, code: str) -> tuple[int, int]:
+    """Where the parse-tree node of `node` starts in the code (strings and comments blanked out):
+    a clause at its keyword, a binary operation at its left operand's opening brackets."""
+    if type(node) is _Clause and node.kind == "args":
+        return node.children[0].span.line, node.children[0].span.column
     if type(node) is _Clause:
-        if node.kind == "args":
-            return node.children[0].span.line, node.children[0].span.column
-        after = _offset(text, node.after.end_line, node.after.end_column)
-        start = next(m.start() for m in _SIGNIFICANT.finditer(text, after) if not m.group(1))
+        after = _offset(code, node.after.end_line, node.after.end_column)
+        start = len(code) - len(code[after:].lstrip())
     elif type(node) is ast.BinOp:
-        lexemes = [m.start() for m in _SIGNIFICANT.finditer(text) if not m.group(1)]
-        closing, stack = {}, []
-        for i in lexemes:
-            if text[i] == "(":
-                stack.append(i)
-            elif text[i] == ")" and stack:
-                closing[stack.pop()] = i
-        start = _offset(text, node.span.line, node.span.column)
-        right = _offset(text, node.right.span.line, node.right.span.column)
-        before = [i for i in lexemes if i < start]
-        while before and text[before[-1]] == "(" and closing.get(before[-1], right) < right:
-            start = before.pop()
+        closing, opened = {}, []
+        for bracket in _BRACKET.finditer(code):
+            if bracket.group() == "(":
+                opened.append(bracket.start())
+            elif bracket.group() == ")" and opened:
+                closing[opened.pop()] = bracket.start()
+        start = _offset(code, node.span.line, node.span.column)
+        right = _offset(code, node.right.span.line, node.right.span.column)
+        while (before := len(code[:start].rstrip()) - 1) >= 0 and closing.get(before, right) < right:
+            start = before
     else:
         return node.span.line, node.span.column
-    return _line_column(text, start)
+    return _line_column(code, start)
 
 
 def _offset(text: str, line: int, column: int) -> int:
