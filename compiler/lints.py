@@ -22,6 +22,7 @@ number) are Numba functions.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
 MAX_PAIRS = 200_000  # W101/W104 are skipped beyond this many overlapping instance pairs
 MAX_FLOATING = 20  # W101: floating groups reported one by one, then one summary
 MAX_MEASURED = 200  # W101: floating groups whose gaps are measured (in source order)
+MEASURE_BUDGET = 20_000_000  # W101: triangle and node pairs examined measuring gaps, then upper bounds
 
 
 def lint(shape: CompiledShape) -> list[Diagnostic]:
@@ -363,14 +365,16 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
         comp[m] = c
     floating = np.flatnonzero(comp >= 0)
     best = [_ground_support(geo, m, ground_z) for m in members]
-    _improve(geo, best, comp, floating, np.flatnonzero(present & (root[:n] == root[n])))
+    trees: dict[int, tuple] = {}
+    budget = np.array([MEASURE_BUDGET], np.int64)
+    _improve(geo, best, comp, floating, np.flatnonzero(present & (root[:n] == root[n])), trees, budget)
     left = set(range(len(members)))
     out = []
     while left and len(out) < MAX_FLOATING:
         c = min(left, key=lambda c: (best[c][0], members[c][0]))
         left.remove(c)
         out.append(_floating_warning(shape, members[c], *best[c]))
-        _improve(geo, best, comp, floating[np.isin(comp[floating], list(left))], np.array(members[c]))
+        _improve(geo, best, comp, floating[np.isin(comp[floating], list(left))], np.array(members[c]), trees, budget)
     if len(out) < len(groups):
         out.append(_warning(
             "W101",
@@ -382,19 +386,22 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
 
 
 def _ground_support(geo: _Geometry, members: list[int], ground_z: float):
-    """(gap, member, -1, lowest point, its foot on the ground plane) for a floating group."""
+    """(gap, member, -1, lowest point, its foot on the ground plane, exact) for a floating group."""
     low = min(members, key=lambda i: geo.ilo[i, 2])
     start, stop = geo.tri_range(low)
     vertices, faces = geo.mesh
     corners = vertices[faces[start:stop].ravel()].astype(np.float64)  # triangle by triangle
     p = corners[int(np.argmin(corners[:, 2]))]
-    return float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z])
+    return float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z]), True
 
 
-def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, targets: np.ndarray) -> None:
-    """Lower best[comp[s]] = (gap, source, target, p, q) with exact distances from sources to targets.
+def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, targets: np.ndarray,
+             trees: dict, budget: np.ndarray) -> None:
+    """Lower best[comp[s]] = (gap, source, target, p, q, exact) with distances from sources to targets.
 
-    Only instance pairs whose boxes are nearer than the best gap so far are measured.
+    Only instance pairs whose boxes are nearer than the best gap so far are measured, on
+    distance trees built once per instance. Once the budget is spent, a group's gap is the
+    smallest found so far and no longer exact.
     """
     if not len(sources) or not len(targets):
         return
@@ -411,15 +418,24 @@ def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, 
             c = comp[i]
             if box_dist[si[k], ti[k]] >= best[c][0]:
                 continue
-            a0, a1 = geo.tri_range(i)
-            b0, b1 = geo.tri_range(j)
-            d, p, q = _mesh_distance(geo.mesh, a0, a1, b0, b1, geo.ilo[i], geo.ihi[i], geo.ilo[j], geo.ihi[j],
-                                     best[c][0])
+            if budget[0] <= 0:
+                best[c] = best[c][:5] + (False,)
+                continue
+            d, p, q, exact = _tree_distance(geo.mesh, _tree_of(geo, trees, i), _tree_of(geo, trees, j), best[c][0],
+                                            budget)
             if d < best[c][0]:
-                best[c] = (d, i, j, p, q)
+                best[c] = (d, i, j, p, q, exact and best[c][5])
+            elif not exact:
+                best[c] = best[c][:5] + (False,)
 
 
-def _floating_warning(shape, members, gap, source, target, p, q) -> Diagnostic:
+def _tree_of(geo: _Geometry, trees: dict, i: int) -> tuple:
+    if i not in trees:
+        trees[i] = _tree(geo.mesh, *geo.tri_range(i))
+    return trees[i]
+
+
+def _floating_warning(shape, members, gap, source, target, p, q, exact) -> Diagnostic:
     names = [shape.instance_name(i) for i in members]
     move = q - p
     if target < 0:
@@ -438,7 +454,8 @@ def _floating_warning(shape, members, gap, source, target, p, q) -> Diagnostic:
         subject = f"parts {listed} touch each other but float together: `{names[members.index(source)]}` is"
     hint = f"move {'it' if len(members) == 1 else 'the group'} by {_vec(move)} to close the gap"
     hint += f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
-    return _warning("W101", f"{subject} {_num(gap)} m {relation}", shape.instances[source].span, hint)
+    size = f"{_num(gap)} m" if exact else f"at most {_num(gap)} m"
+    return _warning("W101", f"{subject} {size} {relation}", shape.instances[source].span, hint)
 
 
 def _anchor_name(shape: CompiledShape, i: int) -> str:
@@ -1125,38 +1142,109 @@ def _box_distance(lo1, hi1, lo2, hi2):
     return math.sqrt(s)
 
 
-@njit(cache=True)
-def _mesh_distance(mesh, a0, a1, b0, b1, alo, ahi, blo, bhi, bound):
-    """Smallest distance below `bound` between triangles a0:a1 (box alo, ahi) and b0:b1 (box blo, bhi),
-    with the closest points.
+LEAF = 8  # triangles in a leaf of a distance tree
+FANOUT = 4  # nodes grouped under one node of the level above
 
-    Returns (bound, …) when nothing is closer; triangle boxes farther than the best so far
-    are skipped.
+
+@njit(cache=True)
+def _tree(mesh, start, stop):
+    """A bounding-box tree over triangles start:stop, as arrays (lo, hi, first, last, child, child_end).
+
+    Leaves hold LEAF consecutive triangles, each upper node FANOUT consecutive nodes of the level
+    below; the root is the last node. Tessellation lays triangles out strip by strip, so runs of
+    consecutive triangles are compact patches: no sorting is needed to get tight boxes.
+    Node k covers triangles first[k]:last[k]; its children are nodes child[k]:child_end[k]
+    (-1 for a leaf).
     """
-    best = bound
+    n_leaves = max(1, (stop - start + LEAF - 1) // LEAF)
+    total, m = n_leaves, n_leaves
+    while m > 1:
+        m = (m + FANOUT - 1) // FANOUT
+        total += m
+    lo, hi = np.empty((total, 3)), np.empty((total, 3))
+    first, last = np.empty(total, np.int64), np.empty(total, np.int64)
+    child, child_end = np.full(total, -1, np.int64), np.full(total, -1, np.int64)
+    for k in range(n_leaves):
+        first[k], last[k] = start + k * LEAF, min(stop, start + (k + 1) * LEAF)
+        for j in range(3):
+            lo[k, j], hi[k, j] = np.inf, -np.inf
+        for t in range(first[k], last[k]):
+            tlo, thi = _box(mesh, t)
+            for j in range(3):
+                lo[k, j], hi[k, j] = min(lo[k, j], tlo[j]), max(hi[k, j], thi[j])
+    below, m, k = 0, n_leaves, n_leaves
+    while m > 1:
+        for c in range(below, below + m, FANOUT):
+            end = min(below + m, c + FANOUT)
+            child[k], child_end[k], first[k], last[k] = c, end, first[c], last[end - 1]
+            for j in range(3):
+                lo[k, j], hi[k, j] = lo[c:end, j].min(), hi[c:end, j].max()
+            k += 1
+        below, m = below + m, (m + FANOUT - 1) // FANOUT
+    return lo, hi, first, last, child, child_end
+
+
+@njit(cache=True)
+def _later(fa, fb, bi, bj):
+    """Whether the pair (fa, fb) comes at or after (bi, bj) in (source triangle, target triangle) order."""
+    return fa > bi or (fa == bi and fb >= bj)
+
+
+@njit(cache=True)
+def _tree_distance(mesh, ta, tb, bound, budget):
+    """Smallest distance below `bound` between the triangles of trees ta and tb, with the closest
+    points, as (distance, p, q, exact).
+
+    Best-first branch and bound over pairs of nodes, nearest boxes first: a pair is dropped once
+    its boxes are farther apart than the best distance found. Of pairs at the same distance the
+    first in (source triangle, target triangle) order wins, as in a plain double loop. Returns
+    (bound, …) when nothing is closer. Every triangle pair and node pair examined costs one unit
+    of budget[0]; when it runs out, the best distance found so far is returned with exact =
+    False (an upper bound: a real pair of points).
+    """
+    alo, ahi, afirst, alast, achild, aend = ta
+    blo, bhi, bfirst, blast, bchild, bend = tb
+    ra, rb = alo.shape[0] - 1, blo.shape[0] - 1
+    scale = 1.0
+    for j in range(3):
+        scale = max(scale, abs(alo[ra, j]), abs(ahi[ra, j]), abs(blo[rb, j]), abs(bhi[rb, j]))
+    slack = 1e-12 * scale  # box and triangle distances round differently: never drop a pair on rounding
+    best, bi, bj = bound, np.int64(-1), np.int64(-1)
     bp = (0.0, 0.0, 0.0)
     bq = (0.0, 0.0, 0.0)
-    near_b = np.empty(b1 - b0, np.int64)
-    near_lo = np.empty((b1 - b0, 3))
-    near_hi = np.empty((b1 - b0, 3))
-    nb = 0
-    for j in range(b0, b1):
-        tlo, thi = _box(mesh, j)
-        if _box_distance(tlo, thi, alo, ahi) < best:
-            near_b[nb] = j
-            for k in range(3):
-                near_lo[nb, k], near_hi[nb, k] = tlo[k], thi[k]
-            nb += 1
-    for i in range(a0, a1):
-        tlo, thi = _box(mesh, i)
-        if _box_distance(tlo, thi, blo, bhi) >= best:
+    heap = [(_box_distance(alo[ra], ahi[ra], blo[rb], bhi[rb]), afirst[ra], bfirst[rb], ra, rb)]
+    while len(heap):
+        lb, fa, fb, x, y = heapq.heappop(heap)
+        if lb - slack > best:
+            break
+        if lb - slack >= best and _later(fa, fb, bi, bj):
             continue
-        for v in range(nb):
-            j = near_b[v]
-            if _box_distance(tlo, thi, near_lo[v], near_hi[v]) >= best or _apart(mesh, i, j, best):
-                continue
-            d2, p, q = _triangle_distance(mesh, i, j)
-            d = math.sqrt(d2)
-            if d < best:
-                best, bp, bq = d, p, q
-    return best, np.array(bp), np.array(bq)
+        if budget[0] <= 0:
+            return best, np.array(bp), np.array(bq), False
+        if achild[x] < 0 and bchild[y] < 0:
+            budget[0] -= (alast[x] - afirst[x]) * (blast[y] - bfirst[y])
+            for i in range(afirst[x], alast[x]):
+                ilo, ihi = _box(mesh, i)
+                for j in range(bfirst[y], blast[y]):
+                    jlo, jhi = _box(mesh, j)
+                    lb = _box_distance(ilo, ihi, jlo, jhi) - slack
+                    if lb > best or (lb >= best and _later(i, j, bi, bj)) or _apart(mesh, i, j, best + slack):
+                        continue
+                    d2, p, q = _triangle_distance(mesh, i, j)
+                    d = math.sqrt(d2)
+                    if d < best or (d == best and not _later(i, j, bi, bj)):
+                        best, bi, bj, bp, bq = d, i, j, p, q
+            continue
+        budget[0] -= 1
+        split_a = bchild[y] < 0 or (achild[x] >= 0 and alast[x] - afirst[x] >= blast[y] - bfirst[y])
+        if split_a:
+            for c in range(achild[x], aend[x]):
+                lb = _box_distance(alo[c], ahi[c], blo[y], bhi[y])
+                if not (lb - slack > best or (lb - slack >= best and _later(afirst[c], bfirst[y], bi, bj))):
+                    heapq.heappush(heap, (lb, afirst[c], bfirst[y], c, y))
+        else:
+            for c in range(bchild[y], bend[y]):
+                lb = _box_distance(alo[x], ahi[x], blo[c], bhi[c])
+                if not (lb - slack > best or (lb - slack >= best and _later(afirst[x], bfirst[c], bi, bj))):
+                    heapq.heappush(heap, (lb, afirst[x], bfirst[c], x, c))
+    return best, np.array(bp), np.array(bq), True
