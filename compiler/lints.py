@@ -39,7 +39,8 @@ BOUNDS_ABS_TOL = 5e-3  # W102: allowed overshoot, metres ...
 BOUNDS_REL_TOL = 0.05  # ... or this fraction of the bound, whichever is larger
 SMALL_FRACTION = 0.5  # W102: overall size below this fraction of a bound is reported
 SURFACE_EPS = 1e-4  # W104: a vertex this close to a surface counts as inside
-HIDDEN_SAMPLES = 128  # W104: triangles sampled per primitive (all of them if fewer)
+HIDDEN_SAMPLES = 128  # W104: triangles sampled per primitive (all of them if fewer) ...
+HIDDEN_BUDGET = 16_000_000  # ... while the vertex-triangle tests of all samples stay below this
 FLAT_RATIO = 1e-5  # W105: volume / area**1.5 below this is a flat primitive
 MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
 MAX_PAIRS = 200_000  # W101/W104 are skipped beyond this many overlapping instance pairs
@@ -321,7 +322,7 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     ground_z = geo.lowest[1]
     complete, root, hosts = _contact_graph(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi,
                                            geo.base_tol, geo.facet, present, ground_z, geo.solid(), MAX_PAIRS,
-                                           SURFACE_EPS, HIDDEN_SAMPLES)
+                                           SURFACE_EPS, HIDDEN_SAMPLES, HIDDEN_BUDGET)
     if not complete:
         return []
     return _hidden(shape, hosts) + _floating(shape, geo, root, present, ground_z)
@@ -862,7 +863,7 @@ def _sweep(lo, hi, tol, present, order, axis, limit, out):
 
 @njit(cache=True)
 def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present, ground_z, solid, limit, eps,
-                   samples):
+                   samples, work):
     """(complete, root, host): the contact graph's components (`_connect`) and each instance's host
     (`_hosts`), from the instance pairs whose grown boxes overlap; not complete (and nothing
     tested) beyond `limit` pairs."""
@@ -874,7 +875,7 @@ def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present,
     pair_tol = np.maximum(base_tol[a], base_tol[b]) + facet[a] + facet[b]
     on_ground = present & (lo[:, 2] <= ground_z + tol)
     root = _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground)
-    return True, root, _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples)
+    return True, root, _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work)
 
 
 @njit(cache=True)
@@ -1046,12 +1047,13 @@ def _near_surface(p, mesh, start, stop, eps):
 
 
 @njit(cache=True)
-def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch):
+def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch, budget):
     """Whether group g lies inside group h, its surface allowed to touch h's from inside.
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
     panels, liquid in a glass) need every vertex, of which up to `samples` triangles'
-    worth are checked.
+    worth are checked. Each vertex costs two passes over h's triangles, counted off budget[0];
+    once it is spent, the first triangle's vertices alone decide.
     """
     a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
     if not _surfaces_within(mesh, gstart, glo, ghi, g, h, eps, scratch):
@@ -1059,6 +1061,9 @@ def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch):
     n = a1 - a0
     jump = _coprime_near(n, 0.618 * n)  # visits triangles spread over the whole mesh, so misses show early
     for m in range(min(n, samples)):
+        if m and budget[0] <= 0:
+            break
+        budget[0] -= 6 * (b1 - b0)
         t = a0 + (m * jump) % n
         for k in range(3):
             p = _corner(mesh, t, k)
@@ -1081,7 +1086,7 @@ def _coprime_near(n, x):
 
 
 @njit(cache=True)
-def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch):
+def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch, budget):
     """Whether every primitive of instance a lies inside some primitive of instance b."""
     for g in range(ig[a], ig[a + 1]):
         held = False
@@ -1090,7 +1095,7 @@ def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch):
             for k in range(3):
                 if glo[g, k] < glo[h, k] - eps or ghi[g, k] > ghi[h, k] + eps:
                     fits = False
-            if fits and _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch):
+            if fits and _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch, budget):
                 held = True
                 break
         if not held:
@@ -1099,7 +1104,7 @@ def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch):
 
 
 @njit(cache=True)
-def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
+def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work):
     """For each instance, an instance that contains it, or -1.
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
@@ -1109,12 +1114,13 @@ def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples):
     n = lo.shape[0]
     host = np.full(n, -1, np.int64)
     scratch = _scratch(gstart)
+    budget = np.array([work])
     for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
         a_in_b = host[a] < 0 and _fits(lo, hi, solid, a, b, eps) and _instance_inside(
-            mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch)
+            mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch, budget)
         b_in_a = (host[b] < 0 or a_in_b) and _fits(lo, hi, solid, b, a, eps) and _instance_inside(
-            mesh, gstart, glo, ghi, ig, b, a, eps, samples, scratch)
+            mesh, gstart, glo, ghi, ig, b, a, eps, samples, scratch, budget)
         if b_in_a and host[b] < 0:
             host[b] = a
         if a_in_b and not b_in_a:
@@ -1213,6 +1219,7 @@ def _tree_distance(mesh, ta, tb, bound, budget):
     bp = (0.0, 0.0, 0.0)
     bq = (0.0, 0.0, 0.0)
     heap = [(_box_distance(alo[ra], ahi[ra], blo[rb], bhi[rb]), afirst[ra], bfirst[rb], ra, rb)]
+    leaf_lo, leaf_hi = np.empty((LEAF, 3)), np.empty((LEAF, 3))  # boxes of the target leaf's triangles
     while len(heap):
         lb, fa, fb, x, y = heapq.heappop(heap)
         if lb - slack > best:
@@ -1223,11 +1230,17 @@ def _tree_distance(mesh, ta, tb, bound, budget):
             return best, np.array(bp), np.array(bq), False
         if achild[x] < 0 and bchild[y] < 0:
             budget[0] -= (alast[x] - afirst[x]) * (blast[y] - bfirst[y])
+            nb = blast[y] - bfirst[y]
+            for j in range(nb):
+                jlo, jhi = _box(mesh, bfirst[y] + j)
+                for k in range(3):
+                    leaf_lo[j, k], leaf_hi[j, k] = jlo[k], jhi[k]
             for i in range(afirst[x], alast[x]):
                 ilo, ihi = _box(mesh, i)
+                if _box_distance(ilo, ihi, blo[y], bhi[y]) - slack > best:
+                    continue
                 for j in range(bfirst[y], blast[y]):
-                    jlo, jhi = _box(mesh, j)
-                    lb = _box_distance(ilo, ihi, jlo, jhi) - slack
+                    lb = _box_distance(ilo, ihi, leaf_lo[j - bfirst[y]], leaf_hi[j - bfirst[y]]) - slack
                     if lb > best or (lb >= best and _later(i, j, bi, bj)) or _apart(mesh, i, j, best + slack):
                         continue
                     d2, p, q = _triangle_distance(mesh, i, j)
