@@ -365,17 +365,28 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
     for c, m in enumerate(members):
         comp[m] = c
     floating = np.flatnonzero(comp >= 0)
-    best = [_ground_support(geo, m, ground_z) for m in members]
-    trees: dict[int, tuple] = {}
+    support = [_ground_support(geo, m, ground_z) for m in members]
+    gap = np.array([g for g, *_ in support], dtype=float).reshape(-1)
+    source = np.array([i for _, i, *_ in support], dtype=np.int64)
+    target = np.full(len(members), -1, np.int64)
+    p = np.array([p for *_, p, _ in support], dtype=float).reshape(-1, 3)
+    q = np.array([q for *_, q in support], dtype=float).reshape(-1, 3)
+    exact = np.ones(len(members), bool)
+    best = (gap, source, target, p, q, exact)
+    starts, stops = geo.gstart[geo.ig[:-1]], geo.gstart[geo.ig[1:]]
+    forest, roots = _forest(geo.mesh, starts, stops)
     budget = np.array([MEASURE_BUDGET], np.int64)
-    _improve(geo, best, comp, floating, np.flatnonzero(present & (root[:n] == root[n])), trees, budget)
+    _improve(geo.mesh, forest, roots, geo.ilo, geo.ihi, floating, np.flatnonzero(present & (root[:n] == root[n])),
+             comp, best, budget)
     left = set(range(len(members)))
     out = []
     while left and len(out) < MAX_FLOATING:
-        c = min(left, key=lambda c: (best[c][0], members[c][0]))
+        c = min(left, key=lambda c: (gap[c], members[c][0]))
         left.remove(c)
-        out.append(_floating_warning(shape, members[c], *best[c]))
-        _improve(geo, best, comp, floating[np.isin(comp[floating], list(left))], np.array(members[c]), trees, budget)
+        out.append(_floating_warning(shape, members[c], float(gap[c]), int(source[c]), int(target[c]), p[c], q[c],
+                                     bool(exact[c])))
+        _improve(geo.mesh, forest, roots, geo.ilo, geo.ihi, floating[np.isin(comp[floating], list(left))],
+                 np.array(members[c], np.int64), comp, best, budget)
     if len(out) < len(groups):
         out.append(_warning(
             "W101",
@@ -387,53 +398,60 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
 
 
 def _ground_support(geo: _Geometry, members: list[int], ground_z: float):
-    """(gap, member, -1, lowest point, its foot on the ground plane, exact) for a floating group."""
+    """(gap, member, lowest point, its foot on the ground plane) for a floating group."""
     low = min(members, key=lambda i: geo.ilo[i, 2])
     start, stop = geo.tri_range(low)
     vertices, faces = geo.mesh
     corners = vertices[faces[start:stop].ravel()].astype(np.float64)  # triangle by triangle
     p = corners[int(np.argmin(corners[:, 2]))]
-    return float(p[2] - ground_z), low, -1, p, np.array([p[0], p[1], ground_z]), True
+    return float(p[2] - ground_z), low, p, np.array([p[0], p[1], ground_z])
 
 
-def _improve(geo: _Geometry, best: list, comp: np.ndarray, sources: np.ndarray, targets: np.ndarray,
-             trees: dict, budget: np.ndarray) -> None:
-    """Lower best[comp[s]] = (gap, source, target, p, q, exact) with distances from sources to targets.
+@njit(cache=True)
+def _improve(mesh, forest, roots, ilo, ihi, sources, targets, comp, best, budget):
+    """Lower each floating group's best = (gap, source, target, p, q, exact) arrays, in place,
+    with the distances from instances `sources` to instances `targets`.
 
-    Only instance pairs whose boxes are nearer than the best gap so far are measured, on
-    distance trees built once per instance. Once the budget is spent, a group's gap is the
-    smallest found so far and no longer exact.
+    Source by source, targets are taken nearest box first and measured on the distance trees
+    until their boxes are farther than the group's gap. Of equal gaps the pair met first in
+    (box distance, source, target) order wins, and a gap only replaces an equal one found
+    before this call (such as the ground's) if it is smaller. Once the budget is spent, a
+    group's gap is the smallest found so far and no longer exact.
     """
-    if not len(sources) or not len(targets):
-        return
-    chunk = max(1, 1_000_000 // len(sources))
-    for t0 in range(0, len(targets), chunk):
-        tgt = targets[t0 : t0 + chunk]
-        gaps = np.maximum(geo.ilo[tgt][None] - geo.ihi[sources][:, None],
-                          geo.ilo[sources][:, None] - geo.ihi[tgt][None])
-        box_dist = np.linalg.norm(np.maximum(gaps, 0.0), axis=2)
-        bound = np.array([best[c][0] for c in comp[sources]])
-        si, ti = np.nonzero(box_dist < bound[:, None])
-        for k in np.argsort(box_dist[si, ti], kind="stable"):
-            i, j = int(sources[si[k]]), int(tgt[ti[k]])
-            c = comp[i]
-            if box_dist[si[k], ti[k]] >= best[c][0]:
+    gap, source, target, p, q, exact = best
+    key = np.full((gap.shape[0], 3), -np.inf)  # (box distance, source, target) of each gap found in this call
+    near = np.empty(targets.shape[0], np.int64)
+    near_box = np.empty(targets.shape[0])
+    for s in range(sources.shape[0]):
+        i = sources[s]
+        c = comp[i]
+        n = 0
+        for t in range(targets.shape[0]):
+            d = _box_distance(ilo[i], ihi[i], ilo[targets[t]], ihi[targets[t]])
+            if d <= gap[c]:
+                near[n], near_box[n] = t, d
+                n += 1
+        for o in np.argsort(near_box[:n], kind="mergesort"):
+            t, box = near[o], near_box[o]
+            if box > gap[c]:
+                break
+            if box == gap[c] and not _key_before(box, s, t, key[c]):
                 continue
             if budget[0] <= 0:
-                best[c] = best[c][:5] + (False,)
+                exact[c] = False
                 continue
-            d, p, q, exact = _tree_distance(geo.mesh, _tree_of(geo, trees, i), _tree_of(geo, trees, j), best[c][0],
-                                            budget)
-            if d < best[c][0]:
-                best[c] = (d, i, j, p, q, exact and best[c][5])
-            elif not exact:
-                best[c] = best[c][:5] + (False,)
+            j = targets[t]
+            d, a, b, whole = _tree_distance(mesh, forest, roots[i], roots[j], np.nextafter(gap[c], np.inf), budget)
+            exact[c] = exact[c] and whole
+            if d < gap[c] or (d == gap[c] and _key_before(box, s, t, key[c])):
+                gap[c], source[c], target[c] = d, i, j
+                p[c], q[c] = a, b
+                key[c, 0], key[c, 1], key[c, 2] = box, s, t
 
 
-def _tree_of(geo: _Geometry, trees: dict, i: int) -> tuple:
-    if i not in trees:
-        trees[i] = _tree(geo.mesh, *geo.tri_range(i))
-    return trees[i]
+@njit(cache=True)
+def _key_before(box, s, t, key):
+    return box < key[0] or (box == key[0] and (s < key[1] or (s == key[1] and t < key[2])))
 
 
 def _floating_warning(shape, members, gap, source, target, p, q, exact) -> Diagnostic:
@@ -1153,41 +1171,51 @@ FANOUT = 4  # nodes grouped under one node of the level above
 
 
 @njit(cache=True)
-def _tree(mesh, start, stop):
-    """A bounding-box tree over triangles start:stop, as arrays (lo, hi, first, last, child, child_end).
+def _forest(mesh, starts, stops):
+    """Bounding-box trees over the triangles of each instance (starts[i]:stops[i]), as node
+    arrays (lo, hi, first, last, child, child_end) and the root of each instance's tree.
 
-    Leaves hold LEAF consecutive triangles, each upper node FANOUT consecutive nodes of the level
-    below; the root is the last node. Tessellation lays triangles out strip by strip, so runs of
-    consecutive triangles are compact patches: no sorting is needed to get tight boxes.
-    Node k covers triangles first[k]:last[k]; its children are nodes child[k]:child_end[k]
-    (-1 for a leaf).
+    Leaves hold LEAF consecutive triangles, each upper node FANOUT consecutive nodes of the
+    level below, the root last. Tessellation lays triangles out strip by strip, so runs of
+    consecutive triangles are compact patches: tight boxes without sorting anything. Node k
+    covers triangles first[k]:last[k]; its children are nodes child[k]:child_end[k] (-1 for a
+    leaf).
     """
-    n_leaves = max(1, (stop - start + LEAF - 1) // LEAF)
-    total, m = n_leaves, n_leaves
-    while m > 1:
-        m = (m + FANOUT - 1) // FANOUT
-        total += m
+    n_inst = starts.shape[0]
+    offset = np.zeros(n_inst + 1, np.int64)
+    for i in range(n_inst):
+        m = max(1, (stops[i] - starts[i] + LEAF - 1) // LEAF)
+        total = m
+        while m > 1:
+            m = (m + FANOUT - 1) // FANOUT
+            total += m
+        offset[i + 1] = offset[i] + total
+    total = offset[n_inst]
     lo, hi = np.empty((total, 3)), np.empty((total, 3))
     first, last = np.empty(total, np.int64), np.empty(total, np.int64)
     child, child_end = np.full(total, -1, np.int64), np.full(total, -1, np.int64)
-    for k in range(n_leaves):
-        first[k], last[k] = start + k * LEAF, min(stop, start + (k + 1) * LEAF)
-        for j in range(3):
-            lo[k, j], hi[k, j] = np.inf, -np.inf
-        for t in range(first[k], last[k]):
-            tlo, thi = _box(mesh, t)
+    for i in range(n_inst):
+        start, stop, k = starts[i], stops[i], offset[i]
+        m = max(1, (stop - start + LEAF - 1) // LEAF)
+        for leaf in range(m):
+            first[k], last[k] = start + leaf * LEAF, min(stop, start + (leaf + 1) * LEAF)
             for j in range(3):
-                lo[k, j], hi[k, j] = min(lo[k, j], tlo[j]), max(hi[k, j], thi[j])
-    below, m, k = 0, n_leaves, n_leaves
-    while m > 1:
-        for c in range(below, below + m, FANOUT):
-            end = min(below + m, c + FANOUT)
-            child[k], child_end[k], first[k], last[k] = c, end, first[c], last[end - 1]
-            for j in range(3):
-                lo[k, j], hi[k, j] = lo[c:end, j].min(), hi[c:end, j].max()
+                lo[k, j], hi[k, j] = np.inf, -np.inf
+            for t in range(first[k], last[k]):
+                tlo, thi = _box(mesh, t)
+                for j in range(3):
+                    lo[k, j], hi[k, j] = min(lo[k, j], tlo[j]), max(hi[k, j], thi[j])
             k += 1
-        below, m = below + m, (m + FANOUT - 1) // FANOUT
-    return lo, hi, first, last, child, child_end
+        below = offset[i]
+        while m > 1:
+            for c in range(below, below + m, FANOUT):
+                end = min(below + m, c + FANOUT)
+                child[k], child_end[k], first[k], last[k] = c, end, first[c], last[end - 1]
+                for j in range(3):
+                    lo[k, j], hi[k, j] = lo[c:end, j].min(), hi[c:end, j].max()
+                k += 1
+            below, m = below + m, (m + FANOUT - 1) // FANOUT
+    return (lo, hi, first, last, child, child_end), offset[1:] - 1
 
 
 @njit(cache=True)
@@ -1197,9 +1225,9 @@ def _later(fa, fb, bi, bj):
 
 
 @njit(cache=True)
-def _tree_distance(mesh, ta, tb, bound, budget):
-    """Smallest distance below `bound` between the triangles of trees ta and tb, with the closest
-    points, as (distance, p, q, exact).
+def _tree_distance(mesh, forest, ra, rb, bound, budget):
+    """Smallest distance below `bound` between the triangles under roots ra and rb of the forest,
+    with the closest points, as (distance, p, q, exact).
 
     Best-first branch and bound over pairs of nodes, nearest boxes first: a pair is dropped once
     its boxes are farther apart than the best distance found. Of pairs at the same distance the
@@ -1208,9 +1236,8 @@ def _tree_distance(mesh, ta, tb, bound, budget):
     of budget[0]; when it runs out, the best distance found so far is returned with exact =
     False (an upper bound: a real pair of points).
     """
-    alo, ahi, afirst, alast, achild, aend = ta
-    blo, bhi, bfirst, blast, bchild, bend = tb
-    ra, rb = alo.shape[0] - 1, blo.shape[0] - 1
+    alo, ahi, afirst, alast, achild, aend = forest
+    blo, bhi, bfirst, blast, bchild, bend = forest
     scale = 1.0
     for j in range(3):
         scale = max(scale, abs(alo[ra, j]), abs(ahi[ra, j]), abs(blo[rb, j]), abs(bhi[rb, j]))
