@@ -360,6 +360,8 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
     groups: dict[int, list[int]] = {}
     for i in np.flatnonzero(present & (root[:n] != root[n])):
         groups.setdefault(int(root[i]), []).append(int(i))
+    if not groups:
+        return []
     members = list(groups.values())[:MAX_MEASURED]  # a flood of floating groups: measure the first ones
     comp = np.full(n, -1)
     for c, m in enumerate(members):
@@ -607,7 +609,7 @@ def _segment_hits_triangle(p, q, a, b, c):
     d, e1, e2 = _sub(q, p), _sub(b, a), _sub(c, a)
     h = _cross(d, e2)
     det = _dot(e1, h)
-    if abs(det) <= 1e-12 * math.sqrt(_dot(d, d) * _dot(e1, e1) * _dot(e2, e2)):
+    if det * det <= 1e-24 * _dot(d, d) * _dot(e1, e1) * _dot(e2, e2):
         return -1.0  # parallel, or too nearly so to tell: the closest-point tests decide
     s = _sub(p, a)
     u = _dot(s, h) / det
