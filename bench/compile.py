@@ -1,6 +1,6 @@
 """Compile speed: pdsl programs of 1 to 1000 chairs against the equivalent trimesh script.
 
-    python bench/compile.py [--repeat 7] [--cold 5] [--sizes 1,10,100,1000]
+    python bench/compile.py [--repeat 7] [--cold 5] [--sizes 1,10,100,1000] [--worst 3]
 
 Every chair has six primitives (a seat box, four 32-segment leg cylinders, a tilted
 backrest box) and the chairs stand on a grid. The pdsl side is one program per size (a `for`
@@ -17,8 +17,12 @@ Then the stages of the 100-chair compile, and the time of a cold
 run fills the Numba, Lark and bytecode caches first; the median of `--cold` runs is shown,
 wall and CPU).
 
+Last, the worst cases: programs within the limits built to make the lints work hardest
+(many floating, finely tessellated parts close together; a fine part touching its host from
+inside), with the CPU time of the whole compile and of its lints (median of `--worst` runs).
+
 Targets (issue 2): 100 chairs parse + compile <= 20 ms warm and >= 20x faster than
-trimesh; a cold CLI compile <= 1.5 s.
+trimesh; a cold CLI compile <= 1.5 s; any program within the limits about a second.
 """
 from __future__ import annotations
 
@@ -197,11 +201,59 @@ def cold_cli(runs: int) -> None:
           f"CPU {statistics.median(cpu):.2f} s")
 
 
+def _rows_of_rings(n: int, segments: int, gap: float) -> str:
+    """Two rows of n tori, the upper row floating `gap` above the lower one."""
+    lines = ['shape "rings"']
+    for k in range(n):
+        for z in (0.07, 0.21 + gap):
+            lines.append(f"part ring {{ torus(R=0.22, r=0.07, at=[{k * 0.6}, 0, {z}], segments={segments}) }}")
+    return "\n".join(lines) + "\n"
+
+
+def _chain(n: int, segments: int) -> str:
+    """n fine links, each threaded through the next without touching it (1 cm apart), on a plank."""
+    lines = ['shape "chain"', f"part plank {{ box(size=[{0.15 * n}, 0.3, 0.08], at=[{0.075 * (n - 1)}, 0, 0.04]) }}"]
+    for k in range(n):
+        rot = "[90, 0, 0]" if k % 2 else "[0, 0, 0]"
+        lines.append(f"part link {{ torus(R=0.1, r=0.02, at=[{k * 0.15}, 0, 0.2], rot={rot}, segments={segments}) }}")
+    return "\n".join(lines) + "\n"
+
+
+WORST = [
+    ("30 fine tori, upper row floating (1.97M triangles)", _rows_of_rings(15, 256, 0.15)),
+    ("14 fine chain links threaded 1 cm apart (0.92M)", _chain(14, 256)),
+    ("1600 spheres floating 1 cm over 1600 others (0.72M)", """shape "balls"
+for i in range(40), j in range(40) {
+    part low { sphere(r=0.05, at=[i * 0.1, j * 0.1, 0.05], segments=16) }
+    part high { sphere(r=0.05, at=[i * 0.1, j * 0.1, 0.16], segments=16) }
+}
+"""),
+    ("fine spheres tangent inside a fine sphere (0.2M)", """shape "nested"
+part shell { sphere(r=0.5, at=[0, 0, 0.5], segments=256) }
+part core { sphere(r=0.25, at=[0, 0, 0.25], segments=256) }
+part top { sphere(r=0.25, at=[0, 0, 0.75], segments=256) }
+"""),
+]
+
+
+def worst_cases(repeat: int) -> None:
+    """CPU seconds of the compile of programs that make the lints work hardest."""
+    print(f"\nworst cases (CPU s, median of {repeat}; lints are part of the compile)")
+    print(f"  {'':<54} {'tris':>9} {'compile':>8} {'lints':>7}  warnings")
+    for name, text in WORST:
+        shape = compile_text(text)
+        _, total = median_time(lambda: compile_text(text), repeat)
+        _, linting = median_time(lambda: lint(shape), repeat)
+        codes = sorted({d.code for d in shape.diagnostics})
+        print(f"  {name:<54} {len(shape.faces):>9} {total:>8.3f} {linting:>7.3f}  {', '.join(codes)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (median shown)")
     parser.add_argument("--cold", type=int, default=5, help="cold CLI runs (median shown)")
     parser.add_argument("--sizes", default="1,10,100,1000", help="numbers of chairs")
+    parser.add_argument("--worst", type=int, default=3, help="runs of each worst case (0: skip them)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     check_equivalent(10)
@@ -209,6 +261,8 @@ def main() -> None:
     stages(100, args.repeat)
     if args.cold:
         cold_cli(args.cold)
+    if args.worst:
+        worst_cases(args.worst)
 
 
 if __name__ == "__main__":
