@@ -46,7 +46,10 @@ MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
 MAX_PAIRS = 200_000  # W101/W104 are skipped beyond this many overlapping instance pairs
 MAX_FLOATING = 20  # W101: floating groups reported one by one, then one summary
 MAX_MEASURED = 200  # W101: floating groups whose gaps are measured (in source order)
-MEASURE_BUDGET = 3_000_000  # W101: triangle and node pairs examined measuring gaps (~0.5 s), then upper bounds
+MEASURE_BUDGET = 500_000  # W101: triangle and node pairs examined measuring gaps exactly (~0.15 s), then ...
+GAP_PRECISION = 5e-4  # ... as many again to this precision (half the printed millimetre), then ...
+LAST_TRY = 256  # ... this many per instance pair (a quarter of the budget in all) for an upper bound
+EXACT, NEAR, AT_MOST = 0, 1, 2  # how precise a measured gap is
 
 
 def lint(shape: CompiledShape) -> list[Diagnostic]:
@@ -373,11 +376,11 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
     target = np.full(len(members), -1, np.int64)
     p = np.array([p for *_, p, _ in support], dtype=float).reshape(-1, 3)
     q = np.array([q for *_, q in support], dtype=float).reshape(-1, 3)
-    exact = np.ones(len(members), bool)
-    best = (gap, source, target, p, q, exact)
+    precision = np.full(len(members), EXACT, np.int64)
+    best = (gap, source, target, p, q, precision)
     starts, stops = geo.gstart[geo.ig[:-1]], geo.gstart[geo.ig[1:]]
     forest, roots = _forest(geo.mesh, starts, stops)
-    budget = np.array([MEASURE_BUDGET], np.int64)
+    budget = np.array([MEASURE_BUDGET, MEASURE_BUDGET, MEASURE_BUDGET // 4], np.int64)  # see _tree_distance
     _improve(geo.mesh, forest, roots, geo.ilo, geo.ihi, floating, np.flatnonzero(present & (root[:n] == root[n])),
              comp, best, budget)
     left = set(range(len(members)))
@@ -386,7 +389,7 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
         c = min(left, key=lambda c: (gap[c], members[c][0]))
         left.remove(c)
         out.append(_floating_warning(shape, members[c], float(gap[c]), int(source[c]), int(target[c]), p[c], q[c],
-                                     bool(exact[c])))
+                                     int(precision[c])))
         _improve(geo.mesh, forest, roots, geo.ilo, geo.ihi, floating[np.isin(comp[floating], list(left))],
                  np.array(members[c], np.int64), comp, best, budget)
     if len(out) < len(groups):
@@ -411,16 +414,16 @@ def _ground_support(geo: _Geometry, members: list[int], ground_z: float):
 
 @njit(cache=True)
 def _improve(mesh, forest, roots, ilo, ihi, sources, targets, comp, best, budget):
-    """Lower each floating group's best = (gap, source, target, p, q, exact) arrays, in place,
+    """Lower each floating group's best = (gap, source, target, p, q, precision) arrays, in place,
     with the distances from instances `sources` to instances `targets`.
 
     Source by source, targets are taken nearest box first and measured on the distance trees
     until their boxes are farther than the group's gap. Of equal gaps the pair met first in
     (box distance, source, target) order wins, and a gap only replaces an equal one found
-    before this call (such as the ground's) if it is smaller. Once the budget is spent, a
-    group's gap is the smallest found so far and no longer exact.
+    before this call (such as the ground's) if it is smaller. Once the budgets are spent (see
+    `_tree_distance`), a group's gap is less precise.
     """
-    gap, source, target, p, q, exact = best
+    gap, source, target, p, q, precision = best
     key = np.full((gap.shape[0], 3), -np.inf)  # (box distance, source, target) of each gap found in this call
     near = np.empty(targets.shape[0], np.int64)
     near_box = np.empty(targets.shape[0])
@@ -439,12 +442,12 @@ def _improve(mesh, forest, roots, ilo, ihi, sources, targets, comp, best, budget
                 break
             if box == gap[c] and not _key_before(box, s, t, key[c]):
                 continue
-            if budget[0] <= 0:
-                exact[c] = False
+            if budget[2] <= 0:
+                precision[c] = AT_MOST
                 continue
             j = targets[t]
-            d, a, b, whole = _tree_distance(mesh, forest, roots[i], roots[j], np.nextafter(gap[c], np.inf), budget)
-            exact[c] = exact[c] and whole
+            d, a, b, how = _tree_distance(mesh, forest, roots[i], roots[j], np.nextafter(gap[c], np.inf), budget)
+            precision[c] = max(precision[c], how)
             if d < gap[c] or (d == gap[c] and _key_before(box, s, t, key[c])):
                 gap[c], source[c], target[c] = d, i, j
                 p[c], q[c] = a, b
@@ -456,7 +459,7 @@ def _key_before(box, s, t, key):
     return box < key[0] or (box == key[0] and (s < key[1] or (s == key[1] and t < key[2])))
 
 
-def _floating_warning(shape, members, gap, source, target, p, q, exact) -> Diagnostic:
+def _floating_warning(shape, members, gap, source, target, p, q, precision) -> Diagnostic:
     names = [shape.instance_name(i) for i in members]
     move = q - p
     if target < 0:
@@ -475,7 +478,7 @@ def _floating_warning(shape, members, gap, source, target, p, q, exact) -> Diagn
         subject = f"parts {listed} touch each other but float together: `{names[members.index(source)]}` is"
     hint = f"move {'it' if len(members) == 1 else 'the group'} by {_vec(move)} to close the gap"
     hint += f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
-    size = f"{_num(gap)} m" if exact else f"at most {_num(gap)} m"
+    size = ("", "about ", "at most ")[precision] + f"{_num(gap)} m"
     return _warning("W101", f"{subject} {size} {relation}", shape.instances[source].span, hint)
 
 
@@ -1219,7 +1222,8 @@ def _forest(mesh, starts, stops):
     level below, the root last. Tessellation lays triangles out strip by strip, so runs of
     consecutive triangles are compact patches: tight boxes without sorting anything. Node k
     covers triangles first[k]:last[k]; its children are nodes child[k]:child_end[k] (-1 for a
-    leaf).
+    leaf). A leaf also has a slab: the unit normal of its patch (area-weighted) and the range of
+    its corners along it, a far tighter bound than its box where a surface runs obliquely.
     """
     n_inst = starts.shape[0]
     offset = np.zeros(n_inst + 1, np.int64)
@@ -1234,6 +1238,7 @@ def _forest(mesh, starts, stops):
     lo, hi = np.empty((total, 3)), np.empty((total, 3))
     first, last = np.empty(total, np.int64), np.empty(total, np.int64)
     child, child_end = np.full(total, -1, np.int64), np.full(total, -1, np.int64)
+    normal, span = np.zeros((total, 3)), np.zeros((total, 2))
     for i in range(n_inst):
         start, stop, k = starts[i], stops[i], offset[i]
         m = max(1, (stop - start + LEAF - 1) // LEAF)
@@ -1241,10 +1246,18 @@ def _forest(mesh, starts, stops):
             first[k], last[k] = start + leaf * LEAF, min(stop, start + (leaf + 1) * LEAF)
             for j in range(3):
                 lo[k, j], hi[k, j] = np.inf, -np.inf
+            n = (0.0, 0.0, 0.0)
             for t in range(first[k], last[k]):
                 tlo, thi = _box(mesh, t)
                 for j in range(3):
                     lo[k, j], hi[k, j] = min(lo[k, j], tlo[j]), max(hi[k, j], thi[j])
+                a = _corner(mesh, t, 0)
+                n = _axpy(n, 1.0, _cross(_sub(_corner(mesh, t, 1), a), _sub(_corner(mesh, t, 2), a)))
+            length = math.sqrt(_dot(n, n))
+            if length > 0.0:
+                n = (n[0] / length, n[1] / length, n[2] / length)
+                normal[k, 0], normal[k, 1], normal[k, 2] = n
+                span[k, 0], span[k, 1] = _extent_along(mesh, first[k], last[k], n)
             k += 1
         below = offset[i]
         while m > 1:
@@ -1255,7 +1268,32 @@ def _forest(mesh, starts, stops):
                     lo[k, j], hi[k, j] = lo[c:end, j].min(), hi[c:end, j].max()
                 k += 1
             below, m = below + m, (m + FANOUT - 1) // FANOUT
-    return (lo, hi, first, last, child, child_end), offset[1:] - 1
+    return (lo, hi, first, last, child, child_end, normal, span), offset[1:] - 1
+
+
+@njit(cache=True)
+def _extent_along(mesh, start, stop, n):
+    """(min, max) of n · corner over the triangles start:stop."""
+    low, high = np.inf, -np.inf
+    for t in range(start, stop):
+        for k in range(3):
+            d = _dot(n, _corner(mesh, t, k))
+            low, high = min(low, d), max(high, d)
+    return low, high
+
+
+@njit(cache=True)
+def _slab_gap(mesh, forest, x, y):
+    """A lower bound of the distance between leaves x and y: how far apart their corners lie along
+    either leaf's normal (separating axes)."""
+    _, _, first, last, _, _, normal, span = forest
+    gap = 0.0
+    for s, o in ((x, y), (y, x)):
+        n = (normal[s, 0], normal[s, 1], normal[s, 2])
+        if n[0] != 0.0 or n[1] != 0.0 or n[2] != 0.0:
+            low, high = _extent_along(mesh, first[o], last[o], n)
+            gap = max(gap, low - span[s, 1], span[s, 0] - high)
+    return gap
 
 
 @njit(cache=True)
@@ -1267,36 +1305,54 @@ def _later(fa, fb, bi, bj):
 @njit(cache=True)
 def _tree_distance(mesh, forest, ra, rb, bound, budget):
     """Smallest distance below `bound` between the triangles under roots ra and rb of the forest,
-    with the closest points, as (distance, p, q, exact).
+    with the closest points, as (distance, p, q, precision).
 
-    Best-first branch and bound over pairs of nodes, nearest boxes first: a pair is dropped once
+    Best-first branch and bound over pairs of nodes, nearest boxes first (of overlapping boxes,
+    the smallest, to reach triangles and a first distance soon): a pair is dropped once
     its boxes are farther apart than the best distance found. Of pairs at the same distance the
     first in (source triangle, target triangle) order wins, as in a plain double loop. Returns
     (bound, …) when nothing is closer. Every triangle pair and node pair examined costs one unit
-    of budget[0]; when it runs out, the best distance found so far is returned with exact =
-    False (an upper bound: a real pair of points).
+    of budget[0]; once it is spent (a surface running parallel to another: everything is nearly
+    the minimum) the search goes on off budget[1] dropping pairs that cannot beat the best by
+    GAP_PRECISION; once that is spent too, each search gets LAST_TRY units of budget[2], enough
+    to reach a few triangles, and returns the best found (a real pair of points). precision is
+    EXACT, NEAR (within GAP_PRECISION) or AT_MOST accordingly.
     """
-    alo, ahi, afirst, alast, achild, aend = forest
-    blo, bhi, bfirst, blast, bchild, bend = forest
+    alo, ahi, afirst, alast, achild, aend, _, _ = forest
+    blo, bhi, bfirst, blast, bchild, bend, _, _ = forest
     scale = 1.0
     for j in range(3):
         scale = max(scale, abs(alo[ra, j]), abs(ahi[ra, j]), abs(blo[rb, j]), abs(bhi[rb, j]))
     slack = 1e-12 * scale  # box and triangle distances round differently: never drop a pair on rounding
     best, bi, bj = bound, np.int64(-1), np.int64(-1)
+    spend = 0 if budget[0] > 0 else (1 if budget[1] > 0 else 2)
+    precision = spend  # EXACT, NEAR, AT_MOST
+    give = GAP_PRECISION if spend else 0.0  # how much better a pair must be able to do to be searched
+    last_try = budget[2] - LAST_TRY
     bp = (0.0, 0.0, 0.0)
     bq = (0.0, 0.0, 0.0)
-    heap = [(_box_distance(alo[ra], ahi[ra], blo[rb], bhi[rb]), afirst[ra], bfirst[rb], ra, rb)]
+    heap = [(_box_distance(alo[ra], ahi[ra], blo[rb], bhi[rb]), np.int64(0), afirst[ra], bfirst[rb], ra, rb)]
     leaf_lo, leaf_hi = np.empty((LEAF, 3)), np.empty((LEAF, 3))  # boxes of the target leaf's triangles
     while len(heap):
-        lb, fa, fb, x, y = heapq.heappop(heap)
-        if lb - slack > best:
+        lb, _, fa, fb, x, y = heapq.heappop(heap)
+        budget[spend] -= 1
+        if budget[spend] <= (last_try if spend == 2 else 0):
+            if spend == 2:
+                return best, np.array(bp), np.array(bq), AT_MOST
+            spend += 1
+            give, precision = GAP_PRECISION, spend
+            last_try = budget[2] - LAST_TRY
+        if lb - slack > best - give:
+            if give:
+                continue
             break
         if lb - slack >= best and _later(fa, fb, bi, bj):
             continue
-        if budget[0] <= 0:
-            return best, np.array(bp), np.array(bq), False
         if achild[x] < 0 and bchild[y] < 0:
-            budget[0] -= (alast[x] - afirst[x]) * (blast[y] - bfirst[y])
+            lb = _slab_gap(mesh, forest, x, y) - slack
+            if lb > best - give or (lb >= best and _later(fa, fb, bi, bj)):
+                continue
+            budget[spend] -= (alast[x] - afirst[x]) * (blast[y] - bfirst[y])
             nb = blast[y] - bfirst[y]
             for j in range(nb):
                 jlo, jhi = _box(mesh, bfirst[y] + j)
@@ -1304,27 +1360,26 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
                     leaf_lo[j, k], leaf_hi[j, k] = jlo[k], jhi[k]
             for i in range(afirst[x], alast[x]):
                 ilo, ihi = _box(mesh, i)
-                if _box_distance(ilo, ihi, blo[y], bhi[y]) - slack > best:
+                if _box_distance(ilo, ihi, blo[y], bhi[y]) - slack > best - give:
                     continue
                 for j in range(bfirst[y], blast[y]):
                     lb = _box_distance(ilo, ihi, leaf_lo[j - bfirst[y]], leaf_hi[j - bfirst[y]]) - slack
-                    if lb > best or (lb >= best and _later(i, j, bi, bj)) or _apart(mesh, i, j, best + slack):
+                    if lb > best - give or (lb >= best and _later(i, j, bi, bj)) or _apart(mesh, i, j, best + slack):
                         continue
                     d2, p, q = _triangle_distance(mesh, i, j)
                     d = math.sqrt(d2)
                     if d < best or (d == best and not _later(i, j, bi, bj)):
                         best, bi, bj, bp, bq = d, i, j, p, q
             continue
-        budget[0] -= 1
         split_a = bchild[y] < 0 or (achild[x] >= 0 and alast[x] - afirst[x] >= blast[y] - bfirst[y])
         if split_a:
             for c in range(achild[x], aend[x]):
                 lb = _box_distance(alo[c], ahi[c], blo[y], bhi[y])
-                if not (lb - slack > best or (lb - slack >= best and _later(afirst[c], bfirst[y], bi, bj))):
-                    heapq.heappush(heap, (lb, afirst[c], bfirst[y], c, y))
+                if not (lb - slack > best - give or (lb - slack >= best and _later(afirst[c], bfirst[y], bi, bj))):
+                    heapq.heappush(heap, (lb, alast[c] - afirst[c] + blast[y] - bfirst[y], afirst[c], bfirst[y], c, y))
         else:
             for c in range(bchild[y], bend[y]):
                 lb = _box_distance(alo[x], ahi[x], blo[c], bhi[c])
-                if not (lb - slack > best or (lb - slack >= best and _later(afirst[x], bfirst[c], bi, bj))):
-                    heapq.heappush(heap, (lb, afirst[x], bfirst[c], x, c))
-    return best, np.array(bp), np.array(bq), True
+                if not (lb - slack > best - give or (lb - slack >= best and _later(afirst[x], bfirst[c], bi, bj))):
+                    heapq.heappush(heap, (lb, alast[x] - afirst[x] + blast[c] - bfirst[c], afirst[x], bfirst[c], x, c))
+    return best, np.array(bp), np.array(bq), precision
