@@ -40,7 +40,9 @@ BOUNDS_REL_TOL = 0.05  # ... or this fraction of the bound, whichever is larger
 SMALL_FRACTION = 0.5  # W102: overall size below this fraction of a bound is reported
 SURFACE_EPS = 1e-4  # W104: a vertex this close to a surface counts as inside
 HIDDEN_SAMPLES = 128  # W104: triangles sampled per primitive (all of them if fewer) ...
-HIDDEN_BUDGET = 16_000_000  # ... while the vertex-triangle tests of all samples stay below this
+HIDDEN_BUDGET = 10_000_000  # ... while the vertex-triangle tests of all samples stay below this
+CONTACT_BUDGET = 25_000_000  # W101/W104: triangles listed and compared in surface tests, then "touching" ...
+NEAR_COST = 16  # ... where an exact triangle test counts this many
 FLAT_RATIO = 1e-5  # W105: volume / area**1.5 below this is a flat primitive
 MIN_AREA = 1e-12  # W105: triangle area (m²) counted as zero
 MAX_PAIRS = 200_000  # W101/W104 are skipped beyond this many overlapping instance pairs
@@ -325,7 +327,7 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     ground_z = geo.lowest[1]
     complete, root, hosts = _contact_graph(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi,
                                            geo.base_tol, geo.facet, present, ground_z, geo.solid(), MAX_PAIRS,
-                                           SURFACE_EPS, HIDDEN_SAMPLES, HIDDEN_BUDGET)
+                                           SURFACE_EPS, HIDDEN_SAMPLES, HIDDEN_BUDGET, CONTACT_BUDGET)
     if not complete:
         return []
     return _hidden(shape, hosts) + _floating(shape, geo, root, present, ground_z)
@@ -886,7 +888,7 @@ def _sweep(lo, hi, tol, present, order, axis, limit, out):
 
 @njit(cache=True)
 def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present, ground_z, solid, limit, eps,
-                   samples, work):
+                   samples, work, contact_work):
     """(complete, root, host): the contact graph's components (`_connect`) and each instance's host
     (`_hosts`), from the instance pairs whose grown boxes overlap; not complete (and nothing
     tested) beyond `limit` pairs."""
@@ -897,8 +899,9 @@ def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present,
     a, b = pairs[:, 0], pairs[:, 1]
     pair_tol = np.maximum(base_tol[a], base_tol[b]) + facet[a] + facet[b]
     on_ground = present & (lo[:, 2] <= ground_z + tol)
-    root = _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground)
-    return True, root, _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work)
+    scratch = _scratch(gstart, contact_work)  # one budget for the surface tests of both
+    root = _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground, scratch)
+    return True, root, _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work, scratch)
 
 
 @njit(cache=True)
@@ -911,14 +914,15 @@ def _box(mesh, t):
 
 
 @njit(cache=True)
-def _scratch(gstart):
+def _scratch(gstart, work):
     """Buffers for `_surfaces_within` (indices and boxes of two groups' triangles), sized for the
-    largest group: allocated once per kernel call instead of once per group pair."""
+    largest group: allocated once per kernel call instead of once per group pair; and its
+    budget of `work` units."""
     most = 0
     for g in range(gstart.shape[0] - 1):
         most = max(most, gstart[g + 1] - gstart[g])
     return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
-            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)))
+            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)), np.array([work]))
 
 
 @njit(cache=True)
@@ -942,8 +946,11 @@ def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
     Only triangles inside the overlap of the two groups' boxes are compared. The smaller
     group's are listed first; when they are few, the other group's triangles are tested one by
     one against them, else both lists are compared pairwise or, when long, swept along the
-    longest axis of the overlap. The outer loop strides through its triangles (see
-    `_coprime_near`): a contact then shows after a few tests, wherever it is on the mesh.
+    axis where each triangle meets the fewest of the other list. The outer loop strides
+    through its triangles (see `_coprime_near`): a contact then shows after a few tests,
+    wherever it is on the mesh. Every triangle listed or box compared costs a unit of the
+    scratch's budget, an exact triangle test NEAR_COST; once it is spent, surfaces count as
+    touching (no floating warning rather than a wrong one).
     """
     lo = (max(glo[g, 0], glo[h, 0]) - tol, max(glo[g, 1], glo[h, 1]) - tol, max(glo[g, 2], glo[h, 2]) - tol)
     hi = (min(ghi[g, 0], ghi[h, 0]) + tol, min(ghi[g, 1], ghi[h, 1]) + tol, min(ghi[g, 2], ghi[h, 2]) + tol)
@@ -952,38 +959,53 @@ def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
             return False
     swap = gstart[g + 1] - gstart[g] > gstart[h + 1] - gstart[h]
     s, o = (h, g) if swap else (g, h)
-    ia, alo, ahi, ib, blo, bhi = scratch
+    ia, alo, ahi, ib, blo, bhi, budget = scratch
+    budget[0] -= gstart[g + 1] - gstart[g] + gstart[h + 1] - gstart[h]
+    if budget[0] < 0:
+        return True
     na = _triangles_in(mesh, gstart[s], gstart[s + 1], lo, hi, ia, alo, ahi)
     if na == 0:
         return False
     if na <= 16:
         n = gstart[o + 1] - gstart[o]
+        budget[0] -= n * na
         jump = _coprime_near(n, 0.618 * n)
         for m in range(n):
             t = gstart[o] + m * jump % n
             tlo, thi = _box(mesh, t)
             if _boxes_overlap(tlo, thi, lo, hi, 0.0):
                 for u in range(na):
-                    if _boxes_overlap(alo[u], ahi[u], tlo, thi, tol) and _near(mesh, ia[u], t, swap, tol):
-                        return True
+                    if _boxes_overlap(alo[u], ahi[u], tlo, thi, tol):
+                        budget[0] -= NEAR_COST
+                        if _near(mesh, ia[u], t, swap, tol):
+                            return True
         return False
     nb = _triangles_in(mesh, gstart[o], gstart[o + 1], lo, hi, ib, blo, bhi)
     if na * nb <= 16 * (na + nb):  # cheaper than sorting
+        budget[0] -= na * nb
         outer = max(na, nb)  # the larger side in the outer loop
         jump = _coprime_near(outer, 0.618 * outer)
         for w in range(na * nb):
             x = w // min(na, nb) * jump % outer
             u, v = (x, w % nb) if na >= nb else (w % na, x)
-            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and _near(mesh, ia[u], ib[v], swap, tol):
-                return True
+            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol):
+                budget[0] -= NEAR_COST
+                if _near(mesh, ia[u], ib[v], swap, tol):
+                    return True
         return False
-    axis = 0
-    for k in range(1, 3):
-        if hi[k] - lo[k] > hi[axis] - lo[axis]:
-            axis = k
-    width = 0.0
-    for v in range(nb):
-        width = max(width, bhi[v, axis] - blo[v, axis])
+    # The axis along which a triangle of one side meets the fewest of the other: the windows
+    # (its length plus the other side's longest) are shortest against the overlap's length.
+    axis, width, fewest = 0, 0.0, np.inf
+    for k in range(3):
+        longest = 0.0
+        for v in range(nb):
+            longest = max(longest, bhi[v, k] - blo[v, k])
+        windows = 0.0
+        for u in range(na):
+            windows += ahi[u, k] - alo[u, k] + 2.0 * tol + longest
+        share = windows / max(hi[k] - lo[k], 1e-300)
+        if share < fewest:
+            axis, width, fewest = k, longest, share
     order = np.argsort(blo[:nb, axis])
     keys = blo[:nb, axis][order]
     jump = _coprime_near(na, 0.618 * na)
@@ -991,10 +1013,15 @@ def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
         u = m * jump % na
         first = np.searchsorted(keys, alo[u, axis] - tol - width)
         last = np.searchsorted(keys, ahi[u, axis] + tol, side="right")
+        budget[0] -= last - first
+        if budget[0] < 0:
+            return True
         for w in range(first, last):
             v = order[w]
-            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol) and _near(mesh, ia[u], ib[v], swap, tol):
-                return True
+            if _boxes_overlap(alo[u], ahi[u], blo[v], bhi[v], tol):
+                budget[0] -= NEAR_COST
+                if _near(mesh, ia[u], ib[v], swap, tol):
+                    return True
     return False
 
 
@@ -1070,7 +1097,7 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
+def _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground, scratch):
     """Component root of every instance and of the ground (last node) in the contact graph.
 
     A pair already connected through other contacts is not tested again, so a heap of
@@ -1078,7 +1105,6 @@ def _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground):
     """
     n = on_ground.shape[0]
     parent = np.arange(n + 1)
-    scratch = _scratch(gstart)
     for i in range(n):
         if on_ground[i]:
             parent[_find(parent, i)] = _find(parent, n)
@@ -1165,7 +1191,7 @@ def _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch, bu
 
 
 @njit(cache=True)
-def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work):
+def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work, scratch):
     """For each instance, an instance that contains it, or -1.
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
@@ -1174,7 +1200,6 @@ def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work)
     """
     n = lo.shape[0]
     host = np.full(n, -1, np.int64)
-    scratch = _scratch(gstart)
     budget = np.array([work])
     for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
