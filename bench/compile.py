@@ -219,6 +219,16 @@ def _chain(n: int, segments: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spring_in_tube(turns: int) -> str:
+    """A fine helical spring floating 5 mm inside a fine tube (their surfaces run alongside)."""
+    path = ",".join(f"[{0.075 * np.cos(0.2 * k):.4f},{0.075 * np.sin(0.2 * k):.4f},{0.05 + 0.0006 * k:.4f}]"
+                    for k in range(int(turns * 2 * np.pi / 0.2)))
+    return f"""shape "spring"
+part tube {{ tube(r=0.1, thickness=0.01, h=0.8, align="bottom", segments=256) }}
+part spring {{ sweep(path=[{path}], r=0.01, segments=128) }}
+"""
+
+
 WORST = [
     ("30 fine tori, upper row floating (1.97M triangles)", _rows_of_rings(15, 256, 0.15)),
     ("14 fine chain links threaded 1 cm apart (0.92M)", _chain(14, 256)),
@@ -233,6 +243,7 @@ part shell { sphere(r=0.5, at=[0, 0, 0.5], segments=256) }
 part core { sphere(r=0.25, at=[0, 0, 0.25], segments=256) }
 part top { sphere(r=0.25, at=[0, 0, 0.75], segments=256) }
 """),
+    ("a fine spring floating 5 mm inside a fine tube (0.26M)", _spring_in_tube(31)),
 ]
 
 

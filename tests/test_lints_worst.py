@@ -121,3 +121,16 @@ part core { sphere(r=0.25, at=[0, 0, 0.25], segments=64) }
     monkeypatch.setattr(lints, "HIDDEN_BUDGET", 0)
     found = {d.code: d for d in lint(shape)}
     assert set(found) == {"W104"} and "`core` is entirely inside `shell`" in found["W104"].message
+
+
+def test_spent_contact_budget_counts_surfaces_as_touching(monkeypatch):
+    # A ring around a post: their boxes overlap, their surfaces stay 7 cm apart.
+    text = """shape "quoit"
+part post { cylinder(r=0.02, h=1, align="bottom") }
+part ring { torus(R=0.1, r=0.01, at=[0, 0, 0.5]) }
+"""
+    shape = compile_text(text)
+    (d,) = warnings_of(shape)
+    assert d.code == "W101" and gap_in(d.message) == pytest.approx(0.07, abs=2e-3)  # within the facets
+    monkeypatch.setattr(lints, "CONTACT_BUDGET", 0)
+    assert lint(shape) == []  # not proven apart: no warning rather than a wrong one
