@@ -1052,7 +1052,9 @@ def _near(mesh, i, j, swap, tol):
 
 @njit(cache=True)
 def _instances_touch(mesh, gstart, glo, ghi, ig, a, b, tol, scratch):
-    """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other."""
+    """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other
+    (or the scratch's budget is spent: see `_surfaces_within`)."""
+    budget = scratch[-1]
     pairs = _group_pairs(glo, ghi, ig[a], ig[a + 1], ig[b], ig[b + 1], tol)
     for k in range(pairs.shape[0]):
         if _surfaces_within(mesh, gstart, glo, ghi, pairs[k, 0], pairs[k, 1], tol, scratch):
@@ -1064,8 +1066,10 @@ def _instances_touch(mesh, gstart, glo, ghi, ig, a, b, tol, scratch):
             continue
         for s, o in ((g, h), (h, g)):
             p = _corner(mesh, gstart[s], 0)
-            if _point_in_box(p, glo[o], ghi[o]) and abs(_winding(p, mesh, gstart[o], gstart[o + 1])) > 0.5:
-                return True
+            if _point_in_box(p, glo[o], ghi[o]):
+                budget[0] -= gstart[o + 1] - gstart[o]
+                if budget[0] < 0 or abs(_winding(p, mesh, gstart[o], gstart[o + 1])) > 0.5:
+                    return True  # inside, or no longer affordable to tell
     return False
 
 
@@ -1150,17 +1154,19 @@ def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch, budget):
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
     panels, liquid in a glass) need every vertex, of which up to `samples` triangles'
-    worth are checked. Each vertex costs two passes over h's triangles, counted off budget[0];
-    once it is spent, the first triangle's vertices alone decide.
+    worth are checked. A vertex costs up to two passes over h's triangles, counted off
+    budget[0], and a pair takes at most a quarter of what is left, so that later pairs get
+    their share; once it is spent, g is not shown to be inside (no W104 rather than a wrong one).
     """
     a0, a1, b0, b1 = gstart[g], gstart[g + 1], gstart[h], gstart[h + 1]
+    if budget[0] <= 0:
+        return False
     if not _surfaces_within(mesh, gstart, glo, ghi, g, h, eps, scratch):
+        budget[0] -= b1 - b0
         return abs(_winding(_corner(mesh, a0, 0), mesh, b0, b1)) > 0.5
     n = a1 - a0
     jump = _coprime_near(n, 0.618 * n)  # visits triangles spread over the whole mesh, so misses show early
-    for m in range(min(n, samples)):
-        if m and budget[0] <= 0:
-            break
+    for m in range(min(n, samples, max(1, budget[0] // (24 * (b1 - b0))))):
         budget[0] -= 6 * (b1 - b0)
         t = a0 + (m * jump) % n
         for k in range(3):
