@@ -33,8 +33,9 @@ thousands of triangles):
 * W101 gaps are searched to GAP_PRECISION (0.5 mm) and the message says "about", then get an
   upper bound from a few triangles and say "at most" (still a real pair of points);
 * surfaces not yet proven apart count as touching: a floating part may go unreported, but no
-  part is reported floating that touches (CONTACT_BUDGET);
-* W104 decides from the vertices sampled so far, at least one triangle's (HIDDEN_BUDGET).
+  part is reported floating that touches (CONTACT_BUDGET, shared by the contact graph and W104);
+* W104 samples fewer vertices (a pair takes at most a quarter of what is left) and, with
+  nothing left, claims nothing (HIDDEN_BUDGET): a hidden part may go unreported.
 """
 from __future__ import annotations
 
