@@ -216,8 +216,8 @@ class _Evaluator:
              hint="names and parts can only be used below the statement that defines them")
 
     # ---- statements: each compiles to a closure that runs it ---------------
-    def compile_block(self, statements, scope: dict | None = None):
-        self.scopes.append({} if scope is None else scope)
+    def compile_block(self, statements):
+        self.scopes.append({})
         try:
             return self.sequence([(s.span, _STATEMENTS[type(s)](self, s)) for s in statements])
         finally:
