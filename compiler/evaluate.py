@@ -141,7 +141,6 @@ class _Binding:
     args: list[tuple]
     defaults: dict  # values of the parameters not given
     variable_args: list[tuple]
-    variable: tuple[str, ...]  # names of the variable arguments
     constants: dict = field(default_factory=dict)  # parameter name -> constant value, checked at its first run
     template: dict | None = None  # every value, once the constants are known and cost no steps
 
@@ -486,8 +485,8 @@ class _Evaluator:
         """(placement, colour) of one run of a primitive statement, its arguments evaluated and checked."""
         values = self.bound_values(binding)
         key = [id(s)]  # the constant arguments are the same at every run of the statement
-        for name in binding.variable:
-            v = values[name]
+        for param, *_ in binding.variable_args:
+            v = values[param.name]
             key.append(v.tobytes() if type(v) is np.ndarray else v)
         key = tuple(key)
         placed = self.placements.get(key)
@@ -546,7 +545,7 @@ class _Evaluator:
         given = {param.name for param, *_ in bound}
         defaults = {p.name: p.default for p in params if p.name not in given}
         variable_args = [b for b in bound if b[3] is None]
-        return _Binding(owner, bound, defaults, variable_args, tuple(param.name for param, *_ in variable_args))
+        return _Binding(owner, bound, defaults, variable_args)
 
     def bound_values(self, binding: _Binding) -> dict:
         owner = binding.owner
