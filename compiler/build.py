@@ -1,3 +1,4 @@
+# pyright: basic
 """The compiler's entry points: text or syntax tree → `CompiledShape`."""
 from __future__ import annotations
 

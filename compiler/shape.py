@@ -1,3 +1,4 @@
+# pyright: basic
 """The compiled shape: plain NumPy arrays plus the part and primitive tables.
 
 Ids in the per-face arrays are 0-based indices into the tables

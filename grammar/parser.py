@@ -52,7 +52,7 @@ def parse(text: str, filename: str = "<input>", *, max_bytes: int = 50_000, max_
 
 
 def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: int = 50_000,
-                           max_depth: int = 32, max_string: int = 1000):
+                           max_depth: int = 32, max_string: int = 1000) -> tuple[ast.Program | None, list[Diagnostic]]:
     """Return `(program or None, diagnostics)`; never raises for any input text."""
     size = len(text.encode("utf-8", "replace"))
     if size > max_bytes:

@@ -11,14 +11,15 @@ import hashlib
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
+else:
     import tomli as tomllib
 
 # Roles and the role group whose model they use unless named themselves in [llm.roles].

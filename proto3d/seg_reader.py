@@ -81,7 +81,7 @@ def decode_png(data: bytes) -> np.ndarray:
     return out.reshape((h, w) if channels == 1 else (h, w, channels))
 
 
-def read_png(path) -> np.ndarray:
+def read_png(path: str | Path) -> np.ndarray:
     return decode_png(Path(path).read_bytes())
 
 
@@ -151,7 +151,7 @@ class SegmentationSet:
     id (the image id `proto3d dataset --regenerate` takes) and the manifest record.
     """
 
-    def __init__(self, root, split: str | None = "train"):
+    def __init__(self, root: str | Path, split: str | None = "train") -> None:
         self.root = Path(root)
         labels = json.loads((self.root / "labels.json").read_text(encoding="utf-8"))
         self.categories = [c["name"] for c in labels["categories"]]

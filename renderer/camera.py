@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from proto3d.renderer.errors import BAD_CAMERA, BAD_ORBIT, BAD_SIZE, UNKNOWN_VIEW, render_error
 
@@ -108,7 +109,7 @@ class Camera:
         return cls(data.get("name", "camera"), data["K"], data["world_to_camera"], data["width"], data["height"])
 
 
-def look_at(name: str, eye, target, K: np.ndarray, size: int) -> Camera:
+def look_at(name: str, eye: ArrayLike, target: ArrayLike, K: np.ndarray, size: int) -> Camera:
     """A camera at `eye` looking at `target`, image up = world +Z (or +Y when looking straight down/up)."""
     eye, target = np.asarray(eye, float), np.asarray(target, float)
     forward = target - eye
@@ -150,7 +151,7 @@ def framed_view(name: str, azimuth: float, elevation: float, bbox, size: int) ->
     return look_at(name, center + direction * distance, center, K, size)
 
 
-def named_view(name: str, shape_bbox, size: int) -> Camera:
+def named_view(name: str, shape_bbox: tuple[np.ndarray, np.ndarray], size: int) -> Camera:
     """`front`, `back`, `left`, `right`, `top`, `bottom` or `iso`, framed on the bbox."""
     if name not in VIEWS:
         text = str(name).lower()
@@ -165,7 +166,7 @@ def named_view(name: str, shape_bbox, size: int) -> Camera:
     return framed_view(name, azimuth, elevation, shape_bbox, size)
 
 
-def orbit(n: int, elevation: float, bbox, size: int, start: float = 0.0) -> list[Camera]:
+def orbit(n: int, elevation: float, bbox: tuple[np.ndarray, np.ndarray], size: int, start: float = 0.0) -> list[Camera]:
     """`n` views evenly spaced in azimuth (from the front, turning towards the right side)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= MAX_ORBIT:
         raise render_error(BAD_ORBIT, f"orbit needs a whole number of views from 1 to {MAX_ORBIT}, got {n!r}")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from proto3d.compiler.shape import CompiledShape
 from proto3d.renderer.palette import colorize, hex_color, palette
+from proto3d.renderer.render import Renders
 
 PAD = 12
 GAP = 6
@@ -19,7 +21,7 @@ MUTED = (110, 110, 110)
 ALERT = (190, 0, 40)
 
 
-def contact_sheet(shape, renders, cell: int = 320, columns: int = 2, title: str | None = None) -> Image.Image:
+def contact_sheet(shape: CompiledShape, renders: Renders, cell: int = 320, columns: int = 2, title: str | None = None) -> Image.Image:
     """One RGB image: a grid of views (RGB | labelled part colours) and a legend on the right.
 
     `image.info["legend"]` lists what the legend shows ({label, color, instances, pixels,
