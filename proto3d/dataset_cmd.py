@@ -134,18 +134,17 @@ class _progress:
         self.first = None
 
     def __enter__(self):
-        if self.bar:
-            self.bar.__enter__()
         return self.update
 
     def __exit__(self, *exc):
-        if self.bar:
-            self.bar.__exit__(*exc)
+        if self.task is not None:  # started by the first update: a bad prototype path prints nothing else
+            self.bar.stop()
 
     def update(self, done: int, total: int) -> None:
         if not self.bar:
             return
         if self.task is None:
+            self.bar.start()
             self.first = done
             self.task = self.bar.add_task("dataset", total=total, completed=done, rate="-")
             return
