@@ -292,6 +292,7 @@ def test_shell_completion(monkeypatch, capsys):
     script = complete(monkeypatch, capsys, "bash_source")
     assert "complete -o nosort -F _proto3d_completion proto3d" in script
     assert "compdef _proto3d_completion proto3d" in complete(monkeypatch, capsys, "zsh_source")
+    assert '--command proto3d --arguments "(_proto3d_completion)"' in complete(monkeypatch, capsys, "fish_source")
     assert complete(monkeypatch, capsys, "bash_complete", "proto3d ren").split() == ["plain,render"]  # a lazy command
     assert complete(monkeypatch, capsys, "bash_complete", "proto3d render --she").split() == ["plain,--sheet"]
     assert complete(monkeypatch, capsys, "bash_complete", "proto3d dataset --engine ").split() == ["plain,local",
