@@ -97,7 +97,7 @@ def _load_cameras(path: Path) -> list:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise render_error(BAD_CAMERA, f"cannot read cameras from {path}: {exc}") from None
+        raise render_error(BAD_CAMERA, f"cannot read cameras from {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if isinstance(data, dict) and "views" in data:
         data = data["views"]
     return [renderer.Camera.from_json(c) for c in (data if isinstance(data, list) else [data])]

@@ -181,6 +181,19 @@ def test_missing_file_is_an_input_error(command, files, monkeypatch):
     assert "No such file" in message or "no such file" in message
 
 
+def test_missing_file_named_by_an_option_is_an_input_error(files, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    missing = files / "missing.json"
+    for args, message in [(["render", files / "stool.pdsl", "-o", files / "out", "--cameras", missing],
+                           f"error R004: cannot read cameras from {missing}: No such file or directory"),
+                          (["agent", "chair", "--config", missing],
+                           f"error E000: cannot read config {missing}: No such file or directory"),
+                          (["agent", "chair", "--config", files / "latin1.pdsl"],
+                           f"error E000: cannot read config {files / 'latin1.pdsl'}: 'utf-8' codec can't decode")]:
+        result = invoke(*args)
+        assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
+
+
 @pytest.mark.parametrize("command", ["agent", "check", "compile", "fmt", "render", "sample"])
 def test_unreadable_file_is_an_input_error(command, files, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
