@@ -204,7 +204,9 @@ def fmt_command(files, write, check_only):
         elif write and file != "-":
             if formatted != text:
                 write_atomic(file, formatted)
-            say.detail(f"{file}: {'rewritten' if formatted != text else 'already formatted'}")
+                say.status(f"{file}: rewritten")
+            else:
+                say.detail(f"{file}: already formatted")
         else:
             click.echo(formatted, nl=False)
     for file in unformatted:

@@ -101,10 +101,12 @@ def test_fmt_streams_and_every_file_reported(files):
     check = invoke("fmt", "--check", files / "ugly.pdsl", files / "neat.pdsl")
     assert check.exit_code == 1 and check.stdout == f"{files / 'ugly.pdsl'}: not formatted\n" and check.stderr == ""
     (files / "broken.pdsl").write_text("part a { box(size=[1, 1, 1] }\n")
-    write = invoke("fmt", "-w", "-v", files / "broken.pdsl", files / "ugly.pdsl")
-    assert write.exit_code == 1  # the broken file is reported, the other one still formatted
+    write = invoke("fmt", "-w", "-v", files / "broken.pdsl", files / "ugly.pdsl", files / "neat.pdsl")
+    assert write.exit_code == 1  # the broken file is reported, the others still formatted
     assert write.stderr.startswith(f"{files / 'broken.pdsl'}:1:29: error E011: unexpected `}}`")
-    assert write.stderr.rstrip().endswith(f"{files / 'ugly.pdsl'}: rewritten")
+    assert write.stderr.splitlines()[-2:] == [f"{files / 'ugly.pdsl'}: rewritten", f"{files / 'neat.pdsl'}: already formatted"]
+    quiet = invoke("fmt", "-w", "-q", files / "broken.pdsl")
+    assert quiet.exit_code == 1 and "error E011" in quiet.stderr  # -q never hides an error
     assert write.stdout == "" and (files / "ugly.pdsl").read_text() == neat
 
 
