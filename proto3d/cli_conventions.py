@@ -77,7 +77,7 @@ def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> N
 
 def command_conventions(command):
     """Give a command -q/--quiet and -v/--verbose (read back with `echo()`), and report a
-    `Proto3dError` or a failed file operation as a positioned error with exit code 1."""
+    `Proto3dError` or a failed file operation as its diagnostic on stderr with exit code 1."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
