@@ -31,11 +31,11 @@ _FLOAT, _UINT16, _UINT32 = 5126, 5123, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
-def export(shape: CompiledShape, path: str | os.PathLike) -> None:
+def export(shape: CompiledShape, path: str | os.PathLike) -> list[Path]:
     """Write `shape` in the format named by the suffix of `path` (.glb .obj .ply .json).
 
     `.obj` also writes the `.mtl` beside it. Nothing is written unless the whole export
-    succeeds; a write that fails leaves no partial file behind.
+    succeeds; a write that fails leaves no partial file behind. Returns the files written.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -58,8 +58,7 @@ def export(shape: CompiledShape, path: str | os.PathLike) -> None:
                 hint="name the output file with one of the supported suffixes, e.g. model.glb",
             )
         )
-    for target, data in files.items():
-        write_atomic(target, data)
+    return [write_atomic(target, data) for target, data in files.items()]
 
 
 # ---------------------------------------------------------------------------- shared helpers

@@ -1,6 +1,7 @@
 """Atomic file writes, shared by every stage that writes outputs."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -27,7 +28,8 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *, parents: bool = 
             f.write(data)
         os.replace(tmp, path)
     except BaseException as error:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # no temp file to remove (e.g. its folder is a file)
+            tmp.unlink()
         if isinstance(error, OSError):
             raise Proto3dError(Diagnostic("E902", f"cannot write {str(path)!r}: {error.strerror or error}",
                                           hint="check that the folder exists and is writable")) from None

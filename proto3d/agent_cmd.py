@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from proto3d.cli_conventions import command_conventions, echo
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.llm import LLMError, ManualBackend, OpenAIBackend, load_config, slug
 
 
@@ -26,7 +28,12 @@ def _role_models(values: tuple[str, ...]) -> dict:
 def _categories(category: str | None, path: str | None) -> list[str]:
     names = [category] if category else []
     if path:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {reason}"), path) from None
+        for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
                 names.append(line)
@@ -36,8 +43,9 @@ def _categories(category: str | None, path: str | None) -> list[str]:
 
 
 @click.command("agent")
+@command_conventions
 @click.argument("category", required=False)
-@click.option("--categories", "categories_file", type=click.Path(exists=True, dir_okay=False),
+@click.option("--categories", "categories_file", type=click.Path(),
               help="Batch mode: a file with one category per line (# comments allowed).")
 @click.option("-o", "--out", type=click.Path(file_okay=False),
               help="Parent folder of the run folders (default runs/); with --replay, the replay's run folder.")
@@ -45,7 +53,7 @@ def _categories(category: str | None, path: str | None) -> list[str]:
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama.")
 @click.option("--role-model", multiple=True, metavar="ROLE=MODEL",
               help="Model for one role or group: designer, coder, inspector, metricizer, refiner, repair...")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+@click.option("--config", "config_path", type=click.Path(),
               help="TOML config (default: $PROTO3D_CONFIG, else ./proto3d.toml if present).")
 @click.option("--llm", type=click.Choice(["openai", "manual"]), default="openai", show_default=True,
               help="manual: each request is written as Markdown and the loop waits for your answer file.")
@@ -68,11 +76,12 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
     """
     from proto3d.agent import Agent, replay
 
+    say = echo()  # taken here: the runs report from worker threads
     if replay_dir:
         target = Path(out) if out else Path(replay_dir) / "replay"
         if target.resolve() == Path(replay_dir).resolve():
             raise click.UsageError("the replay needs its own folder: -o must differ from the recorded run")
-        summary = replay(replay_dir, target, progress=lambda m: click.echo(f"  {m}", err=True))
+        summary = replay(replay_dir, target, progress=lambda m: say.status(f"  {m}"))
         _table([summary], [target])
         sys.exit(0 if summary["status"] != "failed" else 1)
 
@@ -85,32 +94,36 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
                              cost=max_cost, seconds=max_time)
         backend = OpenAIBackend(config) if llm == "openai" else None
     except LLMError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Proto3dError(str(exc)) from None
     root = Path(out or "runs")
     folders = [root / slug(name) for name in names]
+    say.detail(f"config {config_path or '(none)'}: model {config.model} at {config.base_url or 'api.openai.com'}, "
+               f"roles {config.roles or '(all the same)'}, timeout {config.timeout} s; runs in {root}")
 
     def run_one(name: str, folder: Path, progress) -> dict:
         live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
         return Agent(name, folder, config, live, progress=progress).run()
 
     if len(names) == 1:
-        summaries = [run_one(names[0], folders[0], lambda m: click.echo(f"  {m}", err=True))]
+        summaries = [run_one(names[0], folders[0], lambda m: say.status(f"  {m}"))]
     else:
-        summaries = _batch(names, folders, run_one, jobs if llm == "openai" else 1)
+        summaries = _batch(names, folders, run_one, jobs if llm == "openai" else 1, say.quiet)
     _table(summaries, folders)
     sys.exit(1 if any(s["status"] == "failed" for s in summaries) else 0)
 
 
-def _batch(names, folders, run_one, jobs) -> list[dict]:
-    """Run many objects on a thread pool (the work is waiting for the model) with a live display.
+def _batch(names, folders, run_one, jobs, quiet: bool) -> list[dict]:
+    """Run many objects on a thread pool (the work is waiting for the model) with a live display on stderr.
 
     Ctrl-C stops every object at its next step (each run folder says `interrupted` and resumes
     when the command is run again).
     """
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     stop = threading.Event()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True),
+                  disable=quiet) as bar:
         tasks = [bar.add_task(f"{name}: queued", total=None) for name in names]
 
         def job(i: int) -> dict:
@@ -138,6 +151,7 @@ def _batch(names, folders, run_one, jobs) -> list[dict]:
 
 
 def _table(summaries: list[dict], folders: list[Path]) -> None:
+    """The runs' final report, a finding: stdout."""
     from rich.console import Console
     from rich.table import Table
 
@@ -147,7 +161,7 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
         table.add_row(s["category"], s["status"], str(s.get("iterations", "")), str(s.get("best_score", "")),
                       str(usage.get("tokens", "")), f"{usage.get('cost', 0):.4f}", f"{s.get('seconds', 0):.1f}",
                       str(folder))
-    Console(stderr=True, width=max(120, shutil.get_terminal_size().columns)).print(table)
+    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
     for s in summaries:
         if s["status"] == "failed":
-            click.echo(f"{s['category']}: {s.get('reason', '')}", err=True)
+            click.echo(f"{s['category']}: {s.get('reason', '')}")

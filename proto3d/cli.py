@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from proto3d.cli_conventions import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, command_conventions, echo
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
 # Commands that pull in heavy stages (GL, HTTP clients) load only when used, so `proto3d compile`
@@ -39,7 +40,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="proto3d")
+@click.version_option(package_name="proto3d", prog_name="proto3d")
 def cli():
     """proto3d: part-labelled 3D prototypes from a small shape language (.pdsl).
 
@@ -48,7 +49,10 @@ def cli():
       proto3d check examples/chair.pdsl          # errors and lints
       proto3d compile examples/chair.pdsl -o chair.glb --parts chair.json
       proto3d render examples/chair.pdsl -o out/ --sheet
-      proto3d fmt -w examples/chair.pdsl
+      proto3d fmt --check examples/*.pdsl
+
+    Findings go to stdout; progress, summaries and errors to stderr. Exit codes:
+    0 ok, 1 an input is wrong, 2 the command line is wrong, 130 interrupted.
     """
 
 
@@ -82,8 +86,9 @@ def parse_params(values: tuple[str, ...]) -> dict:
 
 
 def print_diagnostics(diagnostics, filename: str) -> None:
+    """Diagnostics are findings: stdout."""
     for diagnostic in diagnostics:
-        click.echo(diagnostic.format(filename), err=True)
+        click.echo(diagnostic.format(filename))
 
 
 @contextlib.contextmanager
@@ -100,103 +105,136 @@ def first_run_notice(after: float = 3.0):
         timer.cancel()
 
 
+PROGRAM_PATH = click.Path(allow_dash=True)  # read by read_program; a Path type so shells complete file names
+
 PARAM_OPTION = click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
                             help="Override a `param` of the program (repeatable).")
 
 
 @cli.command("compile")
-@click.argument("file")
-@click.option("-o", "--out", "outputs", multiple=True, required=True, metavar="PATH",
+@command_conventions
+@click.argument("file", type=PROGRAM_PATH)
+@click.option("-o", "--out", "outputs", multiple=True, required=True, metavar="PATH", type=click.Path(),
               help="Output file: .glb, .obj (+ .mtl), .ply or .json (parts manifest). Repeatable.")
-@click.option("--parts", "parts_path", metavar="PATH", help="Also write the parts JSON manifest here.")
+@click.option("--parts", "parts_path", metavar="PATH", type=click.Path(), help="Also write the parts JSON manifest here.")
 @PARAM_OPTION
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def compile_command(file, outputs, parts_path, params, quiet):
-    """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh."""
+def compile_command(file, outputs, parts_path, params):
+    """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh; lints go to stdout."""
     from proto3d.compiler import compile_text, export
 
+    say = echo()
+    params = parse_params(params)
+    start = time.perf_counter()
+    text = read_program(file)
+    say.detail(f"read {file} in {_ms(start)}; kernel cache: {kernel_cache_folder()}")
     start = time.perf_counter()
     with first_run_notice():
-        shape = compile_text(read_program(file), params=parse_params(params), filename=file)
+        shape = compile_text(text, params=params, filename=file)
     elapsed = time.perf_counter() - start
     print_diagnostics(shape.diagnostics, file)
     targets = list(outputs) + ([parts_path] if parts_path else [])
     for target in targets:
-        export(shape, target)
-    if not quiet:
-        instances = sum(len(p.instance_ids) for p in shape.parts)
-        click.echo(f"{shape.name or Path(file).stem}: {len(shape.parts)} parts, {instances} instances, "
-                   f"{len(shape.primitives)} primitives, {len(shape.faces)} triangles "
-                   f"in {elapsed * 1000:.1f} ms -> {', '.join(targets)}")
+        start = time.perf_counter()
+        for written in export(shape, target):
+            say.detail(f"wrote {written} ({written.stat().st_size} bytes) in {_ms(start)}")
+    instances = sum(len(p.instance_ids) for p in shape.parts)
+    say.status(f"{shape.name or Path(file).stem}: {len(shape.parts)} parts, {instances} instances, "
+               f"{len(shape.primitives)} primitives, {len(shape.faces)} triangles "
+               f"in {elapsed * 1000:.1f} ms -> {', '.join(targets)}")
 
 
 @cli.command("check")
-@click.argument("file")
-@click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON (for tools and the agent).")
+@command_conventions
+@click.argument("files", nargs=-1, required=True, type=PROGRAM_PATH)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the diagnostics as JSON, one object per file and line (for tools and the agent).")
 @PARAM_OPTION
-def check_command(file, as_json, params):
-    """Report every error and lint of FILE; exit 1 if there is an error."""
+def check_command(files, as_json, params):
+    """Report every error and lint of FILES (.pdsl, or - for stdin) on stdout; exit 1 if any has an error."""
     from proto3d.compiler import check
 
-    try:
-        with first_run_notice():
-            diagnostics = check(read_program(file), params=parse_params(params), filename=file)
-    except Proto3dError as error:
-        diagnostics = error.diagnostics
-    errors = sum(d.severity == "error" for d in diagnostics)
-    if as_json:
-        click.echo(json.dumps({"file": file, "ok": errors == 0, "errors": errors,
-                               "warnings": len(diagnostics) - errors,
-                               "diagnostics": [d.to_json() for d in diagnostics]}, indent=2))
-    else:
-        print_diagnostics(diagnostics, file)
-        click.echo(f"{file}: {errors} error(s), {len(diagnostics) - errors} warning(s)", err=True)
-    sys.exit(1 if errors else 0)
+    say = echo()
+    params = parse_params(params)
+    failed = False
+    for file in files:
+        say.detail(f"checking {file}")
+        start = time.perf_counter()
+        try:
+            with first_run_notice():
+                diagnostics = check(read_program(file), params=params, filename=file)
+        except Proto3dError as error:  # the file could not be read: its one diagnostic
+            diagnostics = error.diagnostics
+        errors = sum(d.severity == "error" for d in diagnostics)
+        failed |= errors > 0
+        if as_json:
+            click.echo(json.dumps({"file": file, "ok": errors == 0, "errors": errors,
+                                   "warnings": len(diagnostics) - errors,
+                                   "diagnostics": [d.to_json() for d in diagnostics]}))
+        else:
+            print_diagnostics(diagnostics, file)
+        say.status(f"{file}: {errors} error(s), {len(diagnostics) - errors} warning(s)")
+        say.detail(f"checked {file} in {_ms(start)}")
+    sys.exit(EXIT_INPUT_ERROR if failed else 0)
 
 
 @cli.command("fmt")
-@click.argument("files", nargs=-1, required=True)
+@command_conventions
+@click.argument("files", nargs=-1, required=True, type=PROGRAM_PATH)
 @click.option("-w", "--write", is_flag=True, help="Rewrite the files in place instead of printing.")
-@click.option("--check", "check_only", is_flag=True, help="Exit 1 if a file is not canonically formatted.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Print the files that are not canonically formatted; exit 1 if there is one.")
 def fmt_command(files, write, check_only):
-    """Print FILES canonically formatted (comments kept)."""
+    """Print FILES canonically formatted (comments kept); a file that does not parse is reported and skipped."""
     from proto3d.compiler.files import write_atomic
     from proto3d.grammar import format_program, parse
 
-    unformatted = []
+    say = echo()
+    unformatted, failed = [], False
     for file in files:
-        text = read_program(file)
-        formatted = format_program(parse(text, file))
+        try:
+            text = read_program(file)
+            formatted = format_program(parse(text, file))
+        except Proto3dError as error:
+            click.echo(error.format(), err=True)
+            failed = True
+            continue
         if check_only:
             if formatted != text:
                 unformatted.append(file)
         elif write and file != "-":
             if formatted != text:
                 write_atomic(file, formatted)
+                say.status(f"{file}: rewritten")
+            else:
+                say.detail(f"{file}: already formatted")
         else:
             click.echo(formatted, nl=False)
     for file in unformatted:
-        click.echo(f"{file}: not formatted", err=True)
-    sys.exit(1 if unformatted else 0)
+        click.echo(f"{file}: not formatted")
+    sys.exit(EXIT_INPUT_ERROR if failed or unformatted else 0)
+
+
+def kernel_cache_folder() -> str:
+    """Where Numba keeps the compiled geometry kernels (Numba has no public accessor for it)."""
+    from proto3d.compiler import build
+
+    return str(getattr(getattr(build._label, "_cache", None), "_cache_path", "unknown"))
+
+
+def _ms(start: float) -> str:
+    return f"{(time.perf_counter() - start) * 1000:.1f} ms"
 
 
 def main() -> None:
+    """The `proto3d` entry point: click's own error handling, except that Ctrl-C says so and exits 130."""
     try:
-        cli.main(standalone_mode=False)
-    except Proto3dError as error:
-        click.echo(error.format(), err=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(cli.main(prog_name="proto3d", standalone_mode=False))
+    except click.Abort:  # click turns KeyboardInterrupt (and EOF at a prompt) into Abort
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
-    except SystemExit:
-        raise
-    except OSError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
-from proto3d.grammar import Proto3dError
+from proto3d.cli import PROGRAM_PATH, read_program
+from proto3d.cli_conventions import command_conventions, echo
 
 
 @click.command("sample")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@command_conventions
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("-n", "count", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Number of variants.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="The same seed gives the same variants.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -30,22 +32,26 @@ def sample_command(file, count, seed, out):
     from proto3d.dataset_task import slug
     from proto3d.variants import param_specs, sample_variants, stable_key
 
-    text = _read(file)
+    say = echo()
+    text = read_program(str(file))
     specs = param_specs(text, str(file))
     variants = sample_variants(text, count, seed, key=stable_key(file.stem), filename=str(file))
     name = slug(file.stem)
     rows = []
     for v in variants:
         target = f"{name}_{v.index:04d}.pdsl"
-        write_atomic(out / target, v.text, parents=True)
+        say.detail(f"wrote {write_atomic(out / target, v.text, parents=True)}")
         rows.append({"index": v.index, "file": target, "params": v.params})
-    write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows}, parents=True)
-    note = "" if specs else " (the program has no `param`: every variant is the original)"
-    click.echo(f"{count} variants of {file} -> {out}{note}")
+    index = write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows}, parents=True)
+    say.detail(f"wrote {index}")
+    if not specs:
+        click.echo(f"{file}: the program has no `param`: every variant is the original")
+    say.status(f"{count} variants of {file} -> {out}")
 
 
 @click.command("dataset")
-@click.argument("prototypes", nargs=-1)
+@command_conventions
+@click.argument("prototypes", nargs=-1, type=PROGRAM_PATH)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Dataset folder; an existing one made with the same options is resumed.")
 @click.option("--variants", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
@@ -69,9 +75,9 @@ def sample_command(file, count, seed, out):
               help="Render image ID of the dataset in OUT again from its manifest record and compare the bytes.")
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --regenerate: folder for the regenerated files (default OUT/regenerated).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object.")
 def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, backgrounds, engine, workers,
-                    ray_address, regenerate_id, into, quiet):
+                    ray_address, regenerate_id, into, as_json):
     """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
 
     PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
@@ -100,10 +106,12 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     if bad or not kinds:
         raise click.BadParameter(f"expected some of {', '.join(BACKGROUNDS)}", param_hint="--backgrounds")
     settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val, backgrounds=kinds)
-    with _progress(quiet) as on_progress:
+    say = echo()
+    say.detail(f"{engine} engine, {workers or 'all'} workers; {settings}")
+    with _progress(say.quiet) as on_progress:
         summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
                                 on_progress=on_progress)
-    click.echo(json.dumps(summary) if quiet else
+    click.echo(json.dumps(summary) if as_json else
                f"{summary['images']} images ({summary.get('train', 0)} train, {summary.get('val', 0)} val), "
                f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels -> {out} "
                f"[{summary['new_images']} new in {summary['seconds']:.1f} s, "
@@ -111,31 +119,32 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
 
 
 class _progress:
-    """A rich progress bar with images/s, as a context manager yielding the on_progress callback."""
+    """A rich progress bar with images/s on stderr, as a context manager yielding the on_progress callback."""
 
     def __init__(self, quiet: bool):
         self.bar = None
         if not quiet:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self.bar = Progress(TextColumn("[bold]dataset"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rate]} images/s"), TimeElapsedColumn(), TimeRemainingColumn())
+                                TextColumn("{task.fields[rate]} images/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                console=Console(stderr=True))
         self.task = None
         self.first = None
 
     def __enter__(self):
-        if self.bar:
-            self.bar.__enter__()
         return self.update
 
     def __exit__(self, *exc):
-        if self.bar:
-            self.bar.__exit__(*exc)
+        if self.task is not None:  # started by the first update: a bad prototype path prints nothing else
+            self.bar.stop()
 
     def update(self, done: int, total: int) -> None:
         if not self.bar:
             return
         if self.task is None:
+            self.bar.start()
             self.first = done
             self.task = self.bar.add_task("dataset", total=total, completed=done, rate="-")
             return
@@ -143,9 +152,3 @@ class _progress:
         rate = f"{(done - self.first) / elapsed:.1f}" if elapsed > 0 else "-"
         self.bar.update(self.task, completed=done, rate=rate)
 
-
-def _read(file: Path) -> str:
-    try:
-        return file.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Proto3dError(f"cannot read {file}: {exc}", str(file)) from None

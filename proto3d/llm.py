@@ -103,8 +103,8 @@ def load_config(path: str | Path | None = None, **overrides) -> LLMConfig:
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise LLMError(f"cannot read config {path}: {exc}") from None
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise LLMError(f"cannot read config {path}: {getattr(exc, 'strerror', None) or exc}") from None
     llm = _checked(data.get("llm", {}), _LLM_TYPES, "[llm]", path)
     budget_data = _checked(data.get("budget", {}), _BUDGET_TYPES, "[budget]", path)
     prices = data.get("prices", {})

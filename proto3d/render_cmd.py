@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from proto3d import renderer
-from proto3d.cli import PARAM_OPTION, first_run_notice, parse_params, read_program
+from proto3d.cli import PARAM_OPTION, PROGRAM_PATH, first_run_notice, parse_params, read_program
+from proto3d.cli_conventions import command_conventions, echo
 from proto3d.compiler import compile_text
 from proto3d.compiler.files import write_atomic
 from proto3d.grammar.diagnostics import Proto3dError
@@ -19,7 +20,8 @@ PASSES_HELP = "rgb, depth, normal, part, instance, primitive"
 
 
 @click.command("render")
-@click.argument("file")
+@command_conventions
+@click.argument("file", type=PROGRAM_PATH)
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write into (created if missing; files are replaced atomically).")
 @click.option("--views", default=None, metavar="NAMES",
@@ -29,7 +31,7 @@ PASSES_HELP = "rgb, depth, normal, part, instance, primitive"
               help="Instead of --views: N views evenly spaced around the object, starting at the front.")
 @click.option("--elevation", type=float, default=20.0, show_default=True, metavar="DEG",
               help="Camera elevation in degrees for --orbit.")
-@click.option("--cameras", "cameras_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+@click.option("--cameras", "cameras_file", type=click.Path(path_type=Path), default=None,
               help="Instead of --views: explicit OpenCV cameras from a JSON file (a cameras.json written by an "
                    "earlier render, a list of cameras, or one camera).")
 @click.option("--size", type=int, default=512, show_default=True, metavar="PX", help="Image width and height in pixels.")
@@ -87,7 +89,7 @@ def render_command(file, out, views, orbit, elevation, cameras_file, size, passe
         click.echo(err.format(), err=True)
         raise SystemExit(1) from None
     for warning in shape.diagnostics:  # lints: the shape rendered, but may not be what was meant
-        click.echo(warning.format(file), err=True)
+        click.echo(warning.format(file))
     _summary(shape, renders, out, timing)
 
 
@@ -95,20 +97,20 @@ def _load_cameras(path: Path) -> list:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise render_error(BAD_CAMERA, f"cannot read cameras from {path}: {exc}") from None
+        raise render_error(BAD_CAMERA, f"cannot read cameras from {path}: {getattr(exc, 'strerror', None) or exc}") from None
     if isinstance(data, dict) and "views" in data:
         data = data["views"]
     return [renderer.Camera.from_json(c) for c in (data if isinstance(data, list) else [data])]
 
 
 def _summary(shape, renders, out: Path, timing: tuple[float, float]) -> None:
-    first = renders.views[0].camera
-    click.echo(f"{shape.name}: {len(renders.views)} views at {first.width}x{first.height} -> {out}/ "
+    say, first = echo(), renders.views[0].camera
+    say.status(f"{shape.name}: {len(renders.views)} views at {first.width}x{first.height} -> {out}/ "
                f"(compile {timing[0]:.2f} s, render and write {timing[1]:.2f} s)")
     counts = renders.visible_pixels()
     for view in renders.views:
         parts = ", ".join(f"{label} {n}" for label, n in counts[view.name]["parts"].items() if n)
-        click.echo(f"  {view.name:<10} {parts}")
+        say.status(f"  {view.name:<10} {parts}")
     hidden = renders.invisible_parts()
     if hidden:
-        click.echo(f"not visible from any view: {', '.join(hidden)}")
+        click.echo(f"not visible from any view: {', '.join(hidden)}")  # a finding: stdout

@@ -211,7 +211,7 @@ def test_find_prototypes(tmp_path):
 def test_dataset_command(tmp_path):
     out = tmp_path / "out"
     args = ["dataset", str(EXAMPLES / "stool.pdsl"), "-o", str(out), "--variants", "1", "--views", "2", "--size", "32",
-            "-j", "1", "-q", "--backgrounds", "noise"]
+            "-j", "1", "-q", "--json", "--backgrounds", "noise"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["images"] == 2

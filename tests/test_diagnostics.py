@@ -136,14 +136,14 @@ def test_cli_check_json_and_exit_codes(tmp_path):
     assert data["ok"] is False and data["diagnostics"][0]["code"] == "E101"
     assert run("check", str(good)).returncode == 0
     result = run("check", str(bad))
-    assert "did you mean" not in result.stderr or "box" in result.stderr
+    assert "did you mean" not in result.stdout or "box" in result.stdout
     assert "Traceback" not in result.stderr
     missing = run("compile", str(tmp_path / "nope.pdsl"), "-o", str(tmp_path / "x.glb"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
     binary = tmp_path / "bin.pdsl"
     binary.write_bytes(b"\xff\xfe\x00junk")
     result = run("check", str(binary))
-    assert result.returncode == 1 and "UTF-8" in result.stderr
+    assert result.returncode == 1 and "UTF-8" in result.stdout  # check's findings, the unreadable file's too
 
 
 def test_conflicting_part_colours_warn():
