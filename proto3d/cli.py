@@ -109,10 +109,18 @@ PARAM_OPTION = click.option("--param", "-p", "params", multiple=True, metavar="N
 @click.option("-o", "--out", "outputs", multiple=True, required=True, metavar="PATH",
               help="Output file: .glb, .obj (+ .mtl), .ply or .json (parts manifest). Repeatable.")
 @click.option("--parts", "parts_path", metavar="PATH", help="Also write the parts JSON manifest here.")
+@click.option("--up", type=click.Choice(["y", "z"]), help="Up axis of .obj and .ply outputs "
+              "(default: y for .obj, z for .ply, what Blender and most readers expect).")
 @PARAM_OPTION
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def compile_command(file, outputs, parts_path, params, quiet):
-    """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh."""
+def compile_command(file, outputs, parts_path, params, up, quiet):
+    """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh.
+
+    \b
+    Frames (metres): .glb is Y up, front +Z, as glTF requires; .obj is Y up and
+    .ply Z up unless --up says otherwise (Y up maps the program's x, y, z to
+    x, z, -y); the parts JSON keeps the program's frame: Z up, front -Y.
+    """
     from proto3d.compiler import compile_text, export
 
     start = time.perf_counter()
@@ -122,7 +130,7 @@ def compile_command(file, outputs, parts_path, params, quiet):
     print_diagnostics(shape.diagnostics, file)
     targets = list(outputs) + ([parts_path] if parts_path else [])
     for target in targets:
-        export(shape, target)
+        export(shape, target, up=up)
     if not quiet:
         instances = sum(len(p.instance_ids) for p in shape.parts)
         click.echo(f"{shape.name or Path(file).stem}: {len(shape.parts)} parts, {instances} instances, "
