@@ -354,8 +354,9 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
 def _colour_split(faces: np.ndarray, rgb: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices that each have one colour: (the shape vertex each comes from, its colour, faces).
 
-    A vertex keeps its index and the colour of its first face colour in sort order; each other
-    colour of it becomes a new vertex at the end. Unused vertices are kept, black.
+    Every vertex keeps its index, with its only colour or, when faces of several colours use
+    it, the lowest (as 0xrrggbb); each further colour gets a copy of it at the end. Unused
+    vertices are kept, black.
     """
     colour = rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
     corner = faces.reshape(-1) << 24 | np.repeat(colour, 3)

@@ -551,7 +551,7 @@ def test_up_leaves_glb_and_parts_json_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["None.glb", "None.json", "y.glb", "y.json", "z.glb", "z.json"]
 
 
-CHAIR = """shape "stool"
+STOOL = """shape "stool"
 part seat color "#8b5a2b" {
     box(size=[0.4, 0.3, 0.05], at=[0, 0, 0.45], align="top")
 }
@@ -563,7 +563,7 @@ part leg {
 
 def test_cli_up_option(tmp_path):
     program = tmp_path / "stool.pdsl"
-    program.write_text(CHAIR)
+    program.write_text(STOOL)
     runner = CliRunner()
     help_text = runner.invoke(cli, ["compile", "--help"]).output
     assert "--up [y|z]" in help_text and ".glb is Y up, front +Z" in help_text and "default: y for" in help_text
