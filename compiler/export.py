@@ -17,6 +17,7 @@ import os
 import struct
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,13 +29,20 @@ __all__ = ["export", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_
 
 SUPPORTED_SUFFIXES = (".glb", ".obj", ".ply", ".json")
 
-# Y-up frame from proto3d's frame: (x, y, z) -> (x, z, -y); a proper rotation, so windings stay CCW.
-Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+class Frame(NamedTuple):
+    """A frame as a rotation from proto3d's: output axis i is `signs[i]` times input axis
+    `axes[i]` (a signed permutation keeps every coordinate exact), and the description written
+    into every file."""
 
-# Rotation from proto3d's frame and the frame's description, written into every file, by up axis.
+    axes: tuple[int, int, int]
+    signs: tuple[float, float, float]
+    description: str
+
+
+# By up axis. Y up is (x, y, z) -> (x, z, -y), a proper rotation, so windings stay CCW.
 FRAMES = {
-    "y": (Z_UP_TO_Y_UP, "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)"),
-    "z": (np.eye(3), "metres, Z up, front -Y (proto3d's own frame)"),
+    "y": Frame((0, 2, 1), (1.0, 1.0, -1.0), "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)"),
+    "z": Frame((0, 1, 2), (1.0, 1.0, 1.0), "metres, Z up, front -Y (proto3d's own frame)"),
 }
 UP_AXES = tuple(FRAMES)
 # The up axis each format's readers assume: OBJ is Y up by convention (Blender, Maya, three.js);
@@ -125,9 +133,12 @@ def _linear(hx: str) -> list[float]:
 
 def _framed(shape: CompiledShape, up: str) -> tuple[np.ndarray, np.ndarray, str]:
     """Vertices and normals (float64) rotated into the frame of `up`, and the frame's description."""
-    rotation, description = FRAMES[up]
-    vertices = np.asarray(shape.vertices, dtype=np.float64) @ rotation.T
-    return vertices, np.asarray(shape.normals, dtype=np.float64) @ rotation.T, description
+    frame = FRAMES[up]
+
+    def rotate(a):
+        return np.asarray(a, dtype=np.float64)[:, frame.axes] * frame.signs + 0.0  # + 0.0 turns -0.0 into 0.0
+
+    return rotate(shape.vertices), rotate(shape.normals), frame.description
 
 
 def _span(span: Span) -> dict:
@@ -354,22 +365,23 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
 def _colour_split(faces: np.ndarray, rgb: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices that each have one colour: (the shape vertex each comes from, its colour, faces).
 
-    Every vertex keeps its index, with its only colour or, when faces of several colours use
-    it, the lowest (as 0xrrggbb); each further colour gets a copy of it at the end. Unused
-    vertices are kept, black.
+    Every vertex keeps its index and the colour of one face using it; a corner of a face with
+    another colour gets a copy of its vertex, appended, one per (vertex, colour). Unused
+    vertices are kept, black. Linear time when nothing needs splitting, as in compiled shapes.
     """
     colour = rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
-    corner = faces.reshape(-1) << 24 | np.repeat(colour, 3)
-    pairs, inverse = np.unique(corner, return_inverse=True)
-    vertex = pairs >> 24
-    first = np.ones(len(pairs), dtype=bool)
-    first[1:] = vertex[1:] != vertex[:-1]
-    index = np.where(first, vertex, n_vertices + np.cumsum(~first) - 1)
-    source = np.concatenate([np.arange(n_vertices), vertex[~first]])
-    packed = np.zeros(len(source), dtype=np.int64)
-    packed[index] = pairs & 0xFFFFFF
-    vertex_rgb = np.stack([packed >> 16, packed >> 8 & 0xFF, packed & 0xFF], axis=1).astype(np.uint8)
-    return source, vertex_rgb, index[inverse.reshape(-1)].reshape(-1, 3)
+    vertex_colour = np.zeros(n_vertices, dtype=np.int64)
+    vertex_colour[faces] = colour[:, None]
+    other = vertex_colour[faces] != colour[:, None]
+    source = np.arange(n_vertices)
+    if other.any():
+        pairs, inverse = np.unique(faces[other] << 24 | np.broadcast_to(colour[:, None], faces.shape)[other], return_inverse=True)
+        faces = faces.copy()
+        faces[other] = n_vertices + inverse.reshape(-1)
+        source = np.concatenate([source, pairs >> 24])
+        vertex_colour = np.concatenate([vertex_colour, pairs & 0xFFFFFF])
+    vertex_rgb = np.stack([vertex_colour >> 16, vertex_colour >> 8 & 0xFF, vertex_colour & 0xFF], axis=1).astype(np.uint8)
+    return source, vertex_rgb, faces
 
 
 # ---------------------------------------------------------------------------- parts manifest
@@ -415,7 +427,7 @@ def parts_manifest(shape: CompiledShape) -> dict:
         "version": 1,
         "shape": shape.name,
         "units": "metres",
-        "frame": FRAMES["z"][1],
+        "frame": FRAMES["z"].description,
         "bounds": _plain(shape.bounds),
         "bbox": {"min": _plain(lo), "max": _plain(hi)},
         "counts": {
