@@ -308,7 +308,7 @@ def to_obj(shape: CompiledShape, mtl_name: str | None = None, up: str = DEFAULT_
         for mat in dict.fromkeys(face_mat[fids].tolist()):
             out.append(f"usemtl {mats[mat][0]}")
             out += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in faces[fids[face_mat[fids] == mat]].tolist()]
-    mtl = [f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB; the comment above each material gives its sRGB colour"]
+    mtl = [f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"]
     for name, hx in mats:
         kd = " ".join(repr(c) for c in _linear(hx))  # repr: the exact floats of the GLB
         mtl += [f"# {hx}", f"newmtl {name}", f"Kd {kd}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
@@ -369,19 +369,18 @@ def _colour_split(faces: np.ndarray, rgb: np.ndarray, n_vertices: int) -> tuple[
     another colour gets a copy of its vertex, appended, one per (vertex, colour). Unused
     vertices are kept, black. Linear time when nothing needs splitting, as in compiled shapes.
     """
-    colour = rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+    corner_colour = np.repeat(rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1]), 3).reshape(faces.shape)
     vertex_colour = np.zeros(n_vertices, dtype=np.int64)
-    vertex_colour[faces] = colour[:, None]
-    other = vertex_colour[faces] != colour[:, None]
+    vertex_colour[faces] = corner_colour
+    other = vertex_colour[faces] != corner_colour
     source = np.arange(n_vertices)
     if other.any():
-        pairs, inverse = np.unique(faces[other] << 24 | np.broadcast_to(colour[:, None], faces.shape)[other], return_inverse=True)
+        pairs, inverse = np.unique(faces[other] << 24 | corner_colour[other], return_inverse=True)
         faces = faces.copy()
         faces[other] = n_vertices + inverse.reshape(-1)
         source = np.concatenate([source, pairs >> 24])
         vertex_colour = np.concatenate([vertex_colour, pairs & 0xFFFFFF])
-    vertex_rgb = np.stack([vertex_colour >> 16, vertex_colour >> 8 & 0xFF, vertex_colour & 0xFF], axis=1).astype(np.uint8)
-    return source, vertex_rgb, faces
+    return source, (vertex_colour[:, None] >> np.array([16, 8, 0]) & 0xFF).astype(np.uint8), faces
 
 
 # ---------------------------------------------------------------------------- parts manifest

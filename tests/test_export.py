@@ -390,7 +390,8 @@ def test_obj_text_groups_and_indices(up):
     order = np.argsort(shape.instance_id, kind="stable")
     assert np.array_equal(triangles(v.astype(np.float32), f[..., 0] - 1), triangles(rotated, shape.faces[order]))
     # Kd is linear: Blender reads it so; #808080 is 0.2158605 linear, not 0.501961
-    assert mtl_kd(mtl) == {"seat": linear("#8b5a2b").tolist(), "seat_ff0000": [1.0, 0.0, 0.0], "leg": linear("#808080").tolist()}
+    kd = {"seat": linear("#8b5a2b").tolist(), "seat_ff0000": [1.0, 0.0, 0.0], "leg": linear("#808080").tolist()}
+    assert mtl_kd(mtl) == kd
     assert round(mtl_kd(mtl)["leg"][0], 7) == 0.2158605
     assert "# #808080\nnewmtl leg\n" in mtl  # the sRGB colour stays readable
 
@@ -457,7 +458,8 @@ def test_ply_loads_in_trimesh(tmp_path):
     assert np.array_equal(mesh.visual.face_colors[:, :3], np.round(shape.face_colors * 255))
     # the per-vertex colours (what Blender reads) are the colours of the faces around each vertex
     assert mesh.visual.kind == "vertex"
-    assert np.array_equal(mesh.visual.vertex_colors[mesh.faces][..., :3], np.repeat(mesh.visual.face_colors[:, None, :3], 3, axis=1))
+    corners = mesh.visual.vertex_colors[mesh.faces][..., :3]
+    assert np.array_equal(corners, np.repeat(mesh.visual.face_colors[:, None, :3], 3, axis=1))
     raw = mesh.metadata["_ply_raw"]["face"]["data"]  # trimesh keeps the extra face properties here
     assert np.array_equal(raw["part_id"].ravel(), shape.part_id)
     assert np.array_equal(raw["instance_id"].ravel(), shape.instance_id)
@@ -484,7 +486,8 @@ def test_ply_splits_a_vertex_shared_by_two_colours():
     assert len(verts) == len(shape.vertices) + 2
     assert np.array_equal(verts["p"][faces["v"][:2]], shape.vertices[shape.faces[:2]])
     assert sorted(map(tuple, verts["p"][96:].tolist())) == sorted(map(tuple, shape.vertices[[0, 2]].tolist()))
-    assert verts["rgb"][faces["v"][0]].tolist() == [[255, 0, 0]] * 3 and verts["rgb"][faces["v"][1]].tolist() == [[139, 90, 43]] * 3
+    assert verts["rgb"][faces["v"][0]].tolist() == [[255, 0, 0]] * 3
+    assert verts["rgb"][faces["v"][1]].tolist() == [[139, 90, 43]] * 3
     assert verts["rgb"][3].tolist() == [0, 0, 0]
     assert np.array_equal(faces["v"][2:], shape.faces[2:])  # faces away from the shared vertices keep their indices
     assert_vertex_colours_exact(shape, verts, faces)
@@ -494,7 +497,8 @@ def test_ply_splits_a_vertex_shared_by_two_colours():
 def test_ply_frame(up):
     shape = make_shape()
     header, verts, _ = read_ply(to_ply(shape, up=up))
-    assert header[2].startswith('comment proto3d shape "chair": metres, ' + {"y": "Y up, front +Z", "z": "Z up, front -Y"}[up])
+    frame = {"y": "Y up, front +Z", "z": "Z up, front -Y"}[up]
+    assert header[2].startswith(f'comment proto3d shape "chair": metres, {frame}')
     assert np.array_equal(verts["p"], (shape.vertices.astype(np.float64) @ ROTATION[up].T).astype(np.float32))
     assert np.array_equal(verts["n"], (shape.normals.astype(np.float64) @ ROTATION[up].T).astype(np.float32))
 
@@ -535,7 +539,8 @@ def test_glb_obj_ply_line_up_in_trimesh(tmp_path, up):
     assert np.array_equal(declared["glb"], ROTATION["y"])
     assert np.array_equal(declared["obj"], ROTATION[up or "y"]) and np.array_equal(declared["ply"], ROTATION[up or "z"])
     want = triangles(shape.vertices, shape.faces)
-    for name, mesh in (("glb", glb.to_geometry()), ("obj", trimesh.util.concatenate(list(obj.geometry.values()))), ("ply", ply)):
+    meshes = {"glb": glb.to_geometry(), "obj": trimesh.util.concatenate(list(obj.geometry.values())), "ply": ply}
+    for name, mesh in meshes.items():
         program_frame = (np.asarray(mesh.vertices, np.float64) @ declared[name]).astype(np.float32)  # R^-1 = R^T
         assert np.array_equal(triangles(program_frame, mesh.faces), want), name
 
@@ -545,7 +550,8 @@ def test_up_leaves_glb_and_parts_json_alone(tmp_path):
     for up in (None, "y", "z"):
         export(shape, tmp_path / f"{up}.glb", up=up)
         export(shape, tmp_path / f"{up}.json", up=up)
-    assert (tmp_path / "None.glb").read_bytes() == (tmp_path / "y.glb").read_bytes() == (tmp_path / "z.glb").read_bytes()
+    glb = {up: (tmp_path / f"{up}.glb").read_bytes() for up in (None, "y", "z")}
+    assert glb[None] == glb["y"] == glb["z"]
     assert (tmp_path / "None.json").read_bytes() == (tmp_path / "z.json").read_bytes()
     assert json.loads((tmp_path / "z.json").read_text())["frame"] == "metres, Z up, front -Y (proto3d's own frame)"
     with pytest.raises(ValueError, match="up must be one of"):
@@ -578,7 +584,8 @@ def test_cli_up_option(tmp_path):
         assert result.exit_code == 0 and result.output == "", result.output
     first_line = {up: (folder / "s.obj").read_text().splitlines()[0] for up, folder in out.items()}
     assert "Y up" in first_line["default"] and "Y up" in first_line["y"] and "Z up" in first_line["z"]
-    assert (out["default"] / "s.ply").read_bytes() == (out["z"] / "s.ply").read_bytes() != (out["y"] / "s.ply").read_bytes()
+    ply = {up: (folder / "s.ply").read_bytes() for up, folder in out.items()}
+    assert ply["default"] == ply["z"] != ply["y"]
     # the stool is 0.45 m tall: along +Y in a Y-up OBJ, +Z in a Z-up one
     assert np.allclose(trimesh.load(out["y"] / "s.obj", force="mesh").bounds[:, 1], [0, 0.45], atol=1e-6)
     assert np.allclose(trimesh.load(out["z"] / "s.obj", force="mesh").bounds[:, 2], [0, 0.45], atol=1e-6)
@@ -712,8 +719,10 @@ def test_every_example_exports_and_validates(tmp_path):
             export(shape, tmp_path / f"{src.stem}{suffix}")
         gltf, _ = read_glb((tmp_path / f"{src.stem}.glb").read_bytes())
         assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
-        _, _, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
+        _, verts, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
         assert np.array_equal(faces["part_id"], shape.part_id) and np.array_equal(faces["instance_id"], shape.instance_id)
+        assert_vertex_colours_exact(shape, verts, faces)
+        assert len(verts) == len(shape.vertices)  # compiled shapes never need a vertex split
         obj = trimesh.load(tmp_path / f"{src.stem}.obj", process=False, split_object=True, group_material=False)
         assert sum(len(g.faces) for g in obj.geometry.values()) == len(shape.faces)
         glbs.append(tmp_path / f"{src.stem}.glb")
