@@ -110,7 +110,7 @@ def time_blender(size: int, images: int) -> float | None:
         objs = []
         for name in PROTOTYPES:
             obj = Path(tmp) / f"{name}.obj"
-            export(compile_text((ROOT / "examples" / f"{name}.pdsl").read_text()), str(obj))
+            export(compile_text((ROOT / "examples" / f"{name}.pdsl").read_text()), str(obj), up="z")  # the script imports Z up
             objs.append(str(obj))
         script = Path(tmp) / "bench.py"
         script.write_text(BLENDER_SCRIPT)

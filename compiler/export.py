@@ -2,8 +2,12 @@
 
 Every format keeps the part structure: GLB has one node per part instance (named `label` or
 `label.N`, ids and source span in `extras`), OBJ one `o`/`g` group per instance, PLY per-face
-`part_id`/`instance_id`/`primitive_id` properties. OBJ and PLY keep proto3d's frame (metres,
-Z up, front -Y); GLB converts to glTF's Y up with front +Z. Files are written atomically.
+`part_id`/`instance_id`/`primitive_id` properties. Mesh files are written in the frame their
+readers assume, so the object stands upright on import: GLB always Y up, front +Z (glTF
+requires it); OBJ Y up and PLY Z up by default (what Blender's importers expect), either one
+on request; the parts JSON keeps the program's frame (Z up, front -Y). Colours are written as
+each reader interprets them: linear in GLB and MTL, sRGB bytes in PLY. Files are written
+atomically.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import os
 import struct
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,33 +25,61 @@ from proto3d.compiler.files import write_atomic
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
-__all__ = ["export", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_SUFFIXES"]
+__all__ = ["export", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_SUFFIXES", "UP_AXES", "DEFAULT_UP"]
 
 SUPPORTED_SUFFIXES = (".glb", ".obj", ".ply", ".json")
 
-# glTF frame from proto3d frame: (x, y, z) -> (x, z, -y); a proper rotation, so windings stay CCW.
-Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+class Frame(NamedTuple):
+    """A frame as a rotation from proto3d's: output axis i is `signs[i]` times input axis
+    `axes[i]` (a signed permutation keeps every coordinate exact), and the description written
+    into every file."""
+
+    axes: tuple[int, int, int]
+    signs: tuple[float, float, float]
+    description: str
+
+
+# By up axis. Y up is (x, y, z) -> (x, z, -y), a proper rotation, so windings stay CCW.
+FRAMES = {
+    "y": Frame((0, 2, 1), (1.0, 1.0, -1.0), "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)"),
+    "z": Frame((0, 1, 2), (1.0, 1.0, 1.0), "metres, Z up, front -Y (proto3d's own frame)"),
+}
+UP_AXES = tuple(FRAMES)
+# The up axis each format's readers assume: OBJ is Y up by convention (Blender, Maya, three.js);
+# PLY has none, and Blender reads it Z up.
+DEFAULT_UP = {".obj": "y", ".ply": "z"}
+
+# Better formats for suffixes people try, for E901's hint.
+_INSTEAD = {
+    ".stl": "write .ply instead: STL has no part labels or colours",
+    ".gltf": "write .glb, the binary glTF: one self-contained file",
+}
 
 _FLOAT, _UINT16, _UINT32 = 5126, 5123, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
-def export(shape: CompiledShape, path: str | os.PathLike) -> list[Path]:
+def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None) -> list[Path]:
     """Write `shape` in the format named by the suffix of `path` (.glb .obj .ply .json).
 
+    `up` ("y" or "z") is the up axis of an .obj or .ply file; None gives the format's usual
+    one (`DEFAULT_UP`). GLB is always Y up and the parts JSON always Z up, whatever `up` says.
     `.obj` also writes the `.mtl` beside it. Nothing is written unless the whole export
     succeeds; a write that fails leaves no partial file behind. Returns the files written.
     """
+    if up is not None and up not in FRAMES:
+        raise ValueError(f"up must be one of {UP_AXES} or None, not {up!r}")
     path = Path(path)
     suffix = path.suffix.lower()
+    up = up or DEFAULT_UP.get(suffix)
     if suffix == ".glb":
         files = {path: to_glb(shape)}
     elif suffix == ".obj":
         mtl_path = path.with_suffix(".mtl")
-        obj, mtl = to_obj(shape, mtl_name=mtl_path.name)
+        obj, mtl = to_obj(shape, mtl_name=mtl_path.name, up=up)
         files = {mtl_path: mtl.encode(), path: obj.encode()}
     elif suffix == ".ply":
-        files = {path: to_ply(shape)}
+        files = {path: to_ply(shape, up=up)}
     elif suffix == ".json":
         files = {path: (json.dumps(parts_manifest(shape), indent=2, allow_nan=False) + "\n").encode()}
     else:
@@ -55,7 +88,7 @@ def export(shape: CompiledShape, path: str | os.PathLike) -> list[Path]:
                 "E901",
                 f"unknown export format {suffix or '(no suffix)'!r} for {str(path)!r}",
                 expected=", ".join(SUPPORTED_SUFFIXES),
-                hint="name the output file with one of the supported suffixes, e.g. model.glb",
+                hint=_INSTEAD.get(suffix, "name the output file with one of the supported suffixes, e.g. model.glb"),
             )
         )
     return [write_atomic(target, data) for target, data in files.items()]
@@ -91,8 +124,20 @@ def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]
     return [named[i][1] for i in order], rank[inverse.reshape(-1)]
 
 
-def _srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+def _linear(hx: str) -> list[float]:
+    """The linear RGB of an sRGB `#rrggbb`: what glTF's baseColorFactor and Blender's MTL Kd mean."""
+    c = np.array(_rgb(hx))
+    return [float(v) for v in np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)]
+
+
+def _framed(shape: CompiledShape, up: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Vertices and normals (float64) rotated into the frame of `up`, and the frame's description."""
+    frame = FRAMES[up]
+
+    def rotate(a):
+        return np.asarray(a, dtype=np.float64)[:, frame.axes] * frame.signs + 0.0  # + 0.0 turns -0.0 into 0.0
+
+    return rotate(shape.vertices), rotate(shape.normals), frame.description
 
 
 def _span(span: Span) -> dict:
@@ -114,8 +159,8 @@ def _instance_faces(shape: CompiledShape) -> list[np.ndarray]:
 def to_glb(shape: CompiledShape) -> bytes:
     """glTF 2.0 binary: one node and mesh per part instance, one glTF primitive per material."""
     mats, face_mat = _materials(shape)
-    positions = (np.asarray(shape.vertices, dtype=np.float64) @ Z_UP_TO_Y_UP.T).astype(np.float32)
-    normals = _unit(np.asarray(shape.normals, dtype=np.float64) @ Z_UP_TO_Y_UP.T)
+    positions, normals, frame = _framed(shape, "y")
+    positions, normals = positions.astype(np.float32), _unit(normals)
     faces = np.asarray(shape.faces, dtype=np.int64)
 
     blob = bytearray()
@@ -174,7 +219,7 @@ def to_glb(shape: CompiledShape) -> bytes:
     gltf: dict = {
         "asset": {"version": "2.0", "generator": "proto3d"},
         "scene": 0,
-        "scenes": [{"name": shape.name, "nodes": list(range(len(nodes))), "extras": _scene_extras(shape)}],
+        "scenes": [{"name": shape.name, "nodes": list(range(len(nodes))), "extras": _scene_extras(shape, frame)}],
         "nodes": nodes,
     }
     if meshes:
@@ -183,7 +228,7 @@ def to_glb(shape: CompiledShape) -> bytes:
             {
                 "name": name,
                 "pbrMetallicRoughness": {
-                    "baseColorFactor": [float(c) for c in _srgb_to_linear(np.array(_rgb(hx)))] + [1.0],
+                    "baseColorFactor": _linear(hx) + [1.0],
                     "metallicFactor": 0.0,
                     "roughnessFactor": 0.8,
                 },
@@ -219,10 +264,10 @@ def _unit(n: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _scene_extras(shape: CompiledShape) -> dict:
+def _scene_extras(shape: CompiledShape, frame: str) -> dict:
     return {
         "shape": shape.name,
-        "frame": "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)",
+        "frame": frame,
         "bounds": _plain(shape.bounds),
         "params": _params(shape),
         "parts": [p.label for p in shape.parts],
@@ -232,19 +277,22 @@ def _scene_extras(shape: CompiledShape) -> dict:
 # ---------------------------------------------------------------------------- OBJ + MTL
 
 
-def to_obj(shape: CompiledShape, mtl_name: str | None = None) -> tuple[str, str]:
-    """Wavefront OBJ and MTL text. OBJ vertex k is `shape.vertices[k - 1]` (same for normals),
-    so face indices are the shape's plus one; one `o`/`g` group per part instance."""
+def to_obj(shape: CompiledShape, mtl_name: str | None = None, up: str = DEFAULT_UP[".obj"]) -> tuple[str, str]:
+    """Wavefront OBJ and MTL text. OBJ vertex k is `shape.vertices[k - 1]` rotated into the
+    frame of `up` (same for normals), so face indices are the shape's plus one; one `o`/`g`
+    group per part instance. MTL has no colour space and Blender reads `Kd` as linear, so
+    `Kd` is the linear colour (the same numbers as the GLB's baseColorFactor)."""
     mtl_name = mtl_name or f"{_file_stem(shape.name)}.mtl"
     mats, face_mat = _materials(shape)
+    vertices, normals, frame = _framed(shape, up)
     faces = np.asarray(shape.faces, dtype=np.int64) + 1
     out = [
-        f"# proto3d shape {json.dumps(shape.name)}: metres, Z up, front -Y",
+        f"# proto3d shape {json.dumps(shape.name)}: {frame}",
         f"# {len(shape.vertices)} vertices, {len(faces)} faces, {len(shape.instances)} part instances",
         f"mtllib {mtl_name}",
     ]
-    out += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in np.asarray(shape.vertices, dtype=np.float64).tolist()]
-    out += [f"vn {x:.9g} {y:.9g} {z:.9g}" for x, y, z in np.asarray(shape.normals, dtype=np.float64).tolist()]
+    out += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in vertices.tolist()]
+    out += [f"vn {x:.9g} {y:.9g} {z:.9g}" for x, y, z in normals.tolist()]
     for iid, fids in enumerate(_instance_faces(shape)):
         if not len(fids):
             continue
@@ -259,10 +307,10 @@ def to_obj(shape: CompiledShape, mtl_name: str | None = None) -> tuple[str, str]
         for mat in dict.fromkeys(face_mat[fids].tolist()):
             out.append(f"usemtl {mats[mat][0]}")
             out += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in faces[fids[face_mat[fids] == mat]].tolist()]
-    mtl = [f"# proto3d shape {json.dumps(shape.name)}"]
+    mtl = [f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"]
     for name, hx in mats:
-        r, g, b = _rgb(hx)
-        mtl += [f"newmtl {name}", f"Kd {r:.6g} {g:.6g} {b:.6g}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
+        kd = " ".join(repr(c) for c in _linear(hx))  # repr: the exact floats of the GLB
+        mtl += [f"# {hx}", f"newmtl {name}", f"Kd {kd}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
     return "\n".join(out) + "\n", "\n".join(mtl)
 
 
@@ -274,38 +322,64 @@ def _file_stem(name: str) -> str:
 # ---------------------------------------------------------------------------- PLY
 
 
-def to_ply(shape: CompiledShape) -> bytes:
-    """Binary little-endian PLY with per-face ids and colours; comments name the ids."""
-    nv, nf = len(shape.vertices), len(shape.faces)
+def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
+    """Binary little-endian PLY in the frame of `up`, with per-face ids and colours; comments
+    name the frame and the ids. Each vertex also carries the colour of the faces using it
+    (Blender reads only vertex colours); a vertex shared by faces of different colours is
+    split, so that colour is exact (compiled shapes share no vertex between primitives)."""
+    rgb = np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255).astype(np.uint8).reshape(-1, 3)
+    source, vertex_rgb, faces = _colour_split(np.asarray(shape.faces, dtype=np.int64), rgb, len(shape.vertices))
+    vertices, normals, frame = _framed(shape, up)
+    nv, nf = len(source), len(faces)
     header = [
         "ply",
         "format binary_little_endian 1.0",
-        f"comment proto3d shape {json.dumps(shape.name)}: metres, Z up, front -Y",
+        f"comment proto3d shape {json.dumps(shape.name)}: {frame}",
         *(f"comment part {i} {p.label}" for i, p in enumerate(shape.parts)),
         *(f"comment instance {i} {shape.instance_name(i)}" for i in range(len(shape.instances))),
         f"element vertex {nv}",
         *(f"property float {a}" for a in ("x", "y", "z", "nx", "ny", "nz")),
+        *(f"property uchar {c}" for c in ("red", "green", "blue")),
         f"element face {nf}",
         "property list uchar int vertex_indices",
         "property int part_id",
         "property int instance_id",
         "property int primitive_id",
-        "property uchar red",
-        "property uchar green",
-        "property uchar blue",
+        *(f"property uchar {c}" for c in ("red", "green", "blue")),
         "end_header",
     ]
-    vert = np.empty(nv, dtype=[("p", "<f4", 3), ("n", "<f4", 3)])
-    vert["p"], vert["n"] = shape.vertices, shape.normals
+    vert = np.empty(nv, dtype=[("p", "<f4", 3), ("n", "<f4", 3), ("rgb", "u1", 3)])
+    vert["p"], vert["n"], vert["rgb"] = vertices[source], normals[source], vertex_rgb
     face = np.empty(
         nf,
         dtype=[("count", "u1"), ("v", "<i4", 3), ("part_id", "<i4"), ("instance_id", "<i4"), ("primitive_id", "<i4"), ("rgb", "u1", 3)],
     )
     face["count"] = 3
-    face["v"] = shape.faces
+    face["v"] = faces
     face["part_id"], face["instance_id"], face["primitive_id"] = shape.part_id, shape.instance_id, shape.primitive_id
-    face["rgb"] = np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255).astype(np.uint8).reshape(nf, 3)
+    face["rgb"] = rgb
     return ("\n".join(header) + "\n").encode("ascii", "replace") + vert.tobytes() + face.tobytes()
+
+
+def _colour_split(faces: np.ndarray, rgb: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices that each have one colour: (the shape vertex each comes from, its colour, faces).
+
+    Every vertex keeps its index and the colour of one face using it; a corner of a face with
+    another colour gets a copy of its vertex, appended, one per (vertex, colour). Unused
+    vertices are kept, black. Linear time when nothing needs splitting, as in compiled shapes.
+    """
+    corner_colour = np.repeat(rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1]), 3).reshape(faces.shape)
+    vertex_colour = np.zeros(n_vertices, dtype=np.int64)
+    vertex_colour[faces] = corner_colour
+    other = vertex_colour[faces] != corner_colour
+    source = np.arange(n_vertices)
+    if other.any():
+        pairs, inverse = np.unique(faces[other] << 24 | corner_colour[other], return_inverse=True)
+        faces = faces.copy()
+        faces[other] = n_vertices + inverse.reshape(-1)
+        source = np.concatenate([source, pairs >> 24])
+        vertex_colour = np.concatenate([vertex_colour, pairs & 0xFFFFFF])
+    return source, (vertex_colour[:, None] >> np.array([16, 8, 0]) & 0xFF).astype(np.uint8), faces
 
 
 # ---------------------------------------------------------------------------- parts manifest
@@ -351,7 +425,7 @@ def parts_manifest(shape: CompiledShape) -> dict:
         "version": 1,
         "shape": shape.name,
         "units": "metres",
-        "frame": "Z up, front -Y",
+        "frame": FRAMES["z"].description,
         "bounds": _plain(shape.bounds),
         "bbox": {"min": _plain(lo), "max": _plain(hi)},
         "counts": {

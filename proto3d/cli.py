@@ -117,9 +117,17 @@ PARAM_OPTION = click.option("--param", "-p", "params", multiple=True, metavar="N
 @click.option("-o", "--out", "outputs", multiple=True, required=True, metavar="PATH", type=click.Path(),
               help="Output file: .glb, .obj (+ .mtl), .ply or .json (parts manifest). Repeatable.")
 @click.option("--parts", "parts_path", metavar="PATH", type=click.Path(), help="Also write the parts JSON manifest here.")
+@click.option("--up", type=click.Choice(["y", "z"]), help="Up axis of .obj and .ply outputs "
+              "(default: y for .obj, z for .ply, what Blender and most readers expect).")
 @PARAM_OPTION
-def compile_command(file, outputs, parts_path, params):
-    """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh; lints go to stdout."""
+def compile_command(file, outputs, parts_path, params, up):
+    """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh; lints go to stdout.
+
+    \b
+    Frames (metres): .glb is Y up, front +Z, as glTF requires; .obj is Y up and
+    .ply Z up unless --up says otherwise (Y up maps the program's x, y, z to
+    x, z, -y); the parts JSON keeps the program's frame: Z up, front -Y.
+    """
     from proto3d.compiler import compile_text, export
 
     say = echo()
@@ -135,7 +143,7 @@ def compile_command(file, outputs, parts_path, params):
     targets = list(outputs) + ([parts_path] if parts_path else [])
     for target in targets:
         start = time.perf_counter()
-        for written in export(shape, target):
+        for written in export(shape, target, up=up):
             say.detail(f"wrote {written} ({written.stat().st_size} bytes) in {_ms(start)}")
     instances = sum(len(p.instance_ids) for p in shape.parts)
     say.status(f"{shape.name or Path(file).stem}: {len(shape.parts)} parts, {instances} instances, "

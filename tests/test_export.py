@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from click.testing import CliRunner
+
+from proto3d.cli import cli
 from proto3d.compiler.export import export, parts_manifest, to_glb, to_obj, to_ply
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
@@ -153,6 +156,27 @@ def y_up(v):
     return np.stack([v[:, 0], v[:, 2], -v[:, 1]], axis=1)
 
 
+# R for each up axis, written out independently of the exporter: Y up is (x, y, z) -> (x, z, -y)
+ROTATION = {"y": np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], float), "z": np.eye(3)}
+
+
+def linear(hx: str) -> np.ndarray:
+    """sRGB `#rrggbb` to linear RGB, by the formula of the sRGB standard (IEC 61966-2-1)."""
+    c = np.array([int(hx[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def mtl_kd(mtl: str) -> dict[str, list[float]]:
+    """Material name -> Kd, as written."""
+    kd, name = {}, None
+    for line in mtl.splitlines():
+        if line.startswith("newmtl "):
+            name = line.split()[1]
+        elif line.startswith("Kd "):
+            kd[name] = [float(t) for t in line.split()[1:]]
+    return kd
+
+
 # ---------------------------------------------------------------------------- GLB
 
 
@@ -286,9 +310,11 @@ def test_random_shapes_keep_every_face_and_id(seed):
         got = np.concatenate(rows)
         assert np.allclose(got[np.lexsort(got.T[::-1])], triangles(y_up(shape.vertices), shape.faces[fids]), atol=1e-6)
     assert used == set(range(len(gltf["materials"])))  # no unused material
-    _, _, faces = read_ply(to_ply(shape))
+    _, verts, faces = read_ply(to_ply(shape))
     for key in ("part_id", "instance_id", "primitive_id"):
         assert np.array_equal(faces[key], getattr(shape, key))
+    assert np.array_equal(triangles(verts["p"], faces["v"]), triangles(shape.vertices, shape.faces))
+    assert_vertex_colours_exact(shape, verts, faces)
     obj, mtl = to_obj(shape)
     assert obj.count("\nf ") == len(shape.faces) and obj.count("\nusemtl ") >= len(set(shape.instance_id.tolist()))
     assert {line.split()[1] for line in obj.splitlines() if line.startswith("usemtl")} == {
@@ -341,10 +367,13 @@ def test_gltf_validator_zero_errors_and_warnings(tmp_path):
 # ---------------------------------------------------------------------------- OBJ + MTL
 
 
-def test_obj_text_groups_and_indices():
+@pytest.mark.parametrize("up", ["y", "z"])
+def test_obj_text_groups_and_indices(up):
     shape = make_shape()
-    obj, mtl = to_obj(shape, mtl_name="chair.mtl")
+    obj, mtl = to_obj(shape, mtl_name="chair.mtl", up=up)
     lines = obj.splitlines()
+    frame = {"y": "metres, Y up, front +Z", "z": "metres, Z up, front -Y"}[up]
+    assert lines[0].startswith(f'# proto3d shape "chair": {frame}')
     assert "mtllib chair.mtl" in lines
     assert [line[2:] for line in lines if line.startswith("o ")] == ["seat", "leg.0", "leg.1"]
     assert [line[2:] for line in lines if line.startswith("g ")] == ["seat", "leg.0", "leg.1"]
@@ -352,12 +381,19 @@ def test_obj_text_groups_and_indices():
     v = np.array([line.split()[1:] for line in lines if line.startswith("v ")], float)
     vn = np.array([line.split()[1:] for line in lines if line.startswith("vn ")], float)
     f = np.array([[t.split("//") for t in line.split()[1:]] for line in lines if line.startswith("f ")], int)
-    assert np.array_equal(v.astype(np.float32), shape.vertices) and np.array_equal(vn.astype(np.float32), shape.normals)
+    # OBJ vertex k = R · (shape vertex k), exactly (R only permutes and negates coordinates)
+    rotated = (shape.vertices.astype(np.float64) @ ROTATION[up].T).astype(np.float32)
+    assert np.array_equal(v.astype(np.float32), rotated)
+    assert np.array_equal(vn.astype(np.float32), (shape.normals.astype(np.float64) @ ROTATION[up].T).astype(np.float32))
     assert np.array_equal(f[..., 0], f[..., 1])  # normal index = vertex index
     # faces come grouped by instance; each group equals the shape's faces of that instance, +1
     order = np.argsort(shape.instance_id, kind="stable")
-    assert np.array_equal(triangles(v.astype(np.float32), f[..., 0] - 1), triangles(shape.vertices, shape.faces[order]))
-    assert "newmtl seat_ff0000\nKd 1 0 0" in mtl and "newmtl leg\nKd 0.501961 0.501961 0.501961" in mtl
+    assert np.array_equal(triangles(v.astype(np.float32), f[..., 0] - 1), triangles(rotated, shape.faces[order]))
+    # Kd is linear: Blender reads it so; #808080 is 0.2158605 linear, not 0.501961
+    kd = {"seat": linear("#8b5a2b").tolist(), "seat_ff0000": [1.0, 0.0, 0.0], "leg": linear("#808080").tolist()}
+    assert mtl_kd(mtl) == kd
+    assert round(mtl_kd(mtl)["leg"][0], 7) == 0.2158605
+    assert "# #808080\nnewmtl leg\n" in mtl  # the sRGB colour stays readable
 
 
 def test_obj_loads_in_trimesh(tmp_path):
@@ -368,15 +404,18 @@ def test_obj_loads_in_trimesh(tmp_path):
     meshes = scene.geometry
     assert sum(len(m.faces) for m in meshes.values()) == len(shape.faces)
     both = trimesh.util.concatenate(list(meshes.values()))
-    assert np.allclose(triangles(both.vertices, both.faces), triangles(shape.vertices, shape.faces), atol=1e-7)
-    # materials came through the .mtl: the red knob's faces are red, leg faces grey
-    colours = {tuple(np.round(np.asarray(m.visual.material.main_color[:3]) / 255, 2)) for m in meshes.values()}
-    assert (1.0, 0.0, 0.0) in colours and (0.5, 0.5, 0.5) in colours
+    assert np.allclose(triangles(both.vertices, both.faces), triangles(y_up(shape.vertices), shape.faces), atol=1e-7)
+    # Y up by default: the 0.505 m tall chair stands along +Y, its front (the knob at y = -0.1) towards +Z
+    assert np.allclose(both.bounds, [[-0.23, 0.0, -0.22], [0.23, 0.505, 0.22]], atol=1e-7)
+    # materials came through the .mtl: the red knob's faces are red, leg faces the linear grey (0.2159 * 255 = 55)
+    colours = {tuple(np.asarray(m.visual.material.main_color[:3]).tolist()) for m in meshes.values()}
+    assert (255, 0, 0) in colours and (55, 55, 55) in colours
 
 
 # ---------------------------------------------------------------------------- PLY
 
 
+PLY_VERTEX = np.dtype([("p", "<f4", 3), ("n", "<f4", 3), ("rgb", "u1", 3)])
 PLY_FACE = np.dtype(
     [("n", "u1"), ("v", "<i4", 3), ("part_id", "<i4"), ("instance_id", "<i4"), ("primitive_id", "<i4"), ("rgb", "u1", 3)]
 )
@@ -387,7 +426,7 @@ def read_ply(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
     header = data[:end].decode().splitlines()
     nv = int(next(h for h in header if h.startswith("element vertex")).split()[2])
     nf = int(next(h for h in header if h.startswith("element face")).split()[2])
-    verts = np.frombuffer(data, "<f4", nv * 6, end).reshape(nv, 6)
+    verts = np.frombuffer(data, PLY_VERTEX, nv, end)
     faces = np.frombuffer(data, PLY_FACE, nf, end + verts.nbytes)
     assert end + verts.nbytes + faces.nbytes == len(data)
     return header, verts, faces
@@ -397,10 +436,12 @@ def test_ply_binary_ids_and_comments():
     shape = make_shape()
     header, verts, faces = read_ply(to_ply(shape))
     assert header[1] == "format binary_little_endian 1.0"
+    assert header[2] == 'comment proto3d shape "chair": metres, Z up, front -Y (proto3d\'s own frame)'
     assert "comment part 0 seat" in header and "comment part 1 leg" in header
     assert "comment instance 2 leg.1" in header
+    assert header[-13:-9] == ["property float nz", "property uchar red", "property uchar green", "property uchar blue"]
     assert header[-9:-6] == ["element face 48", "property list uchar int vertex_indices", "property int part_id"]
-    assert np.array_equal(verts[:, :3], shape.vertices) and np.array_equal(verts[:, 3:], shape.normals)
+    assert np.array_equal(verts["p"], shape.vertices) and np.array_equal(verts["n"], shape.normals)
     assert np.all(faces["n"] == 3) and np.array_equal(faces["v"], shape.faces)
     for key in ("part_id", "instance_id", "primitive_id"):
         assert np.array_equal(faces[key], getattr(shape, key))
@@ -415,9 +456,143 @@ def test_ply_loads_in_trimesh(tmp_path):
     assert len(mesh.vertices) == len(shape.vertices) and len(mesh.faces) == len(shape.faces)
     assert np.allclose(mesh.vertices, shape.vertices) and np.array_equal(mesh.faces, shape.faces)
     assert np.array_equal(mesh.visual.face_colors[:, :3], np.round(shape.face_colors * 255))
+    # the per-vertex colours (what Blender reads) are the colours of the faces around each vertex
+    assert mesh.visual.kind == "vertex"
+    corners = mesh.visual.vertex_colors[mesh.faces][..., :3]
+    assert np.array_equal(corners, np.repeat(mesh.visual.face_colors[:, None, :3], 3, axis=1))
     raw = mesh.metadata["_ply_raw"]["face"]["data"]  # trimesh keeps the extra face properties here
     assert np.array_equal(raw["part_id"].ravel(), shape.part_id)
     assert np.array_equal(raw["instance_id"].ravel(), shape.instance_id)
+
+
+def assert_vertex_colours_exact(shape, verts, faces):
+    """Every PLY vertex has the colour of every face using it, and a vertex is split only as
+    often as it has distinct colours (shape vertices keep their index and position)."""
+    face_rgb = np.round(np.clip(shape.face_colors.astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    assert np.array_equal(faces["rgb"], face_rgb)
+    assert np.array_equal(verts["rgb"][faces["v"]], np.repeat(face_rgb[:, None, :], 3, axis=1))
+    assert np.array_equal(verts["p"][: len(shape.vertices)], shape.vertices)
+    pairs = {(v, tuple(c)) for tri, c in zip(shape.faces.tolist(), face_rgb.tolist()) for v in tri}
+    assert len(verts) == len(shape.vertices) + len(pairs) - len({v for v, _ in pairs})
+
+
+def test_ply_splits_a_vertex_shared_by_two_colours():
+    """Faces 0 (made red) and 1 (wood) of the seat share vertices 0 and 2: each is written
+    twice, once per colour; vertex 3, now unused, stays (black)."""
+    shape = make_shape()
+    shape.faces[1] = (0, 2, 4)
+    shape.face_colors[0] = RED
+    _, verts, faces = read_ply(to_ply(shape))
+    assert len(verts) == len(shape.vertices) + 2
+    assert np.array_equal(verts["p"][faces["v"][:2]], shape.vertices[shape.faces[:2]])
+    assert sorted(map(tuple, verts["p"][96:].tolist())) == sorted(map(tuple, shape.vertices[[0, 2]].tolist()))
+    assert verts["rgb"][faces["v"][0]].tolist() == [[255, 0, 0]] * 3
+    assert verts["rgb"][faces["v"][1]].tolist() == [[139, 90, 43]] * 3
+    assert verts["rgb"][3].tolist() == [0, 0, 0]
+    assert np.array_equal(faces["v"][2:], shape.faces[2:])  # faces away from the shared vertices keep their indices
+    assert_vertex_colours_exact(shape, verts, faces)
+
+
+@pytest.mark.parametrize("up", ["y", "z"])
+def test_ply_frame(up):
+    shape = make_shape()
+    header, verts, _ = read_ply(to_ply(shape, up=up))
+    frame = {"y": "Y up, front +Z", "z": "Z up, front -Y"}[up]
+    assert header[2].startswith(f'comment proto3d shape "chair": metres, {frame}')
+    assert np.array_equal(verts["p"], (shape.vertices.astype(np.float64) @ ROTATION[up].T).astype(np.float32))
+    assert np.array_equal(verts["n"], (shape.normals.astype(np.float64) @ ROTATION[up].T).astype(np.float32))
+
+
+def test_mtl_kd_equals_glb_base_colour_exactly():
+    """One colour, one number: MTL Kd and glTF baseColorFactor are the same linear floats."""
+    shape = make_shape()
+    gltf, _ = read_glb(to_glb(shape))
+    base = {m["name"]: m["pbrMetallicRoughness"]["baseColorFactor"][:3] for m in gltf["materials"]}
+    kd = mtl_kd(to_obj(shape)[1])
+    assert kd == base and list(kd) == ["seat", "seat_ff0000", "leg"]
+    assert kd["seat"] == linear("#8b5a2b").tolist()
+    assert [round(c, 6) for c in kd["seat"]] == [0.258183, 0.102242, 0.024158]
+
+
+def declared_rotation(text: str) -> np.ndarray:
+    """R of the frame a file declares in its header (comment or extras)."""
+    ups = [axis for axis, words in (("y", "metres, Y up, front +Z"), ("z", "metres, Z up, front -Y")) if words in text]
+    assert len(ups) == 1, text
+    return ROTATION[ups[0]]
+
+
+@pytest.mark.parametrize("up", [None, "y", "z"])
+def test_glb_obj_ply_line_up_in_trimesh(tmp_path, up):
+    """The three files of one shape, read by trimesh and taken back through the frame each
+    declares, give the shape's own triangles, exactly (float32)."""
+    shape = make_shape()
+    for suffix in (".glb", ".obj", ".ply"):
+        export(shape, tmp_path / f"chair{suffix}", up=up)
+    glb = trimesh.load(tmp_path / "chair.glb", process=False)
+    obj = trimesh.load(tmp_path / "chair.obj", process=False, split_object=True, group_material=False)
+    ply = trimesh.load(tmp_path / "chair.ply", process=False)
+    declared = {
+        "glb": declared_rotation(glb.metadata["frame"]),
+        "obj": declared_rotation((tmp_path / "chair.obj").read_text().splitlines()[0]),
+        "ply": declared_rotation((tmp_path / "chair.ply").read_bytes().split(b"\n")[2].decode()),
+    }
+    assert np.array_equal(declared["glb"], ROTATION["y"])
+    assert np.array_equal(declared["obj"], ROTATION[up or "y"]) and np.array_equal(declared["ply"], ROTATION[up or "z"])
+    want = triangles(shape.vertices, shape.faces)
+    meshes = {"glb": glb.to_geometry(), "obj": trimesh.util.concatenate(list(obj.geometry.values())), "ply": ply}
+    for name, mesh in meshes.items():
+        program_frame = (np.asarray(mesh.vertices, np.float64) @ declared[name]).astype(np.float32)  # R^-1 = R^T
+        assert np.array_equal(triangles(program_frame, mesh.faces), want), name
+
+
+def test_up_leaves_glb_and_parts_json_alone(tmp_path):
+    shape = make_shape()
+    for up in (None, "y", "z"):
+        export(shape, tmp_path / f"{up}.glb", up=up)
+        export(shape, tmp_path / f"{up}.json", up=up)
+    glb = {up: (tmp_path / f"{up}.glb").read_bytes() for up in (None, "y", "z")}
+    assert glb[None] == glb["y"] == glb["z"]
+    assert (tmp_path / "None.json").read_bytes() == (tmp_path / "z.json").read_bytes()
+    assert json.loads((tmp_path / "z.json").read_text())["frame"] == "metres, Z up, front -Y (proto3d's own frame)"
+    with pytest.raises(ValueError, match="up must be one of"):
+        export(shape, tmp_path / "x.obj", up="x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["None.glb", "None.json", "y.glb", "y.json", "z.glb", "z.json"]
+
+
+STOOL = """shape "stool"
+part seat color "#8b5a2b" {
+    box(size=[0.4, 0.3, 0.05], at=[0, 0, 0.45], align="top")
+}
+part leg {
+    cylinder(r=0.02, h=0.41, at=[0, 0, 0], align="bottom")
+}
+"""
+
+
+def test_cli_up_option(tmp_path):
+    program = tmp_path / "stool.pdsl"
+    program.write_text(STOOL)
+    runner = CliRunner()
+    help_text = runner.invoke(cli, ["compile", "--help"]).output
+    assert "--up [y|z]" in help_text and ".glb is Y up, front +Z" in help_text and "default: y for" in help_text
+
+    out = {up: tmp_path / up for up in ("default", "y", "z")}
+    for up, folder in out.items():
+        folder.mkdir()
+        args = ["compile", str(program), "-o", str(folder / "s.obj"), "-o", str(folder / "s.ply"), "-q"]
+        result = runner.invoke(cli, args + ([] if up == "default" else ["--up", up]))
+        assert result.exit_code == 0 and result.output == "", result.output
+    first_line = {up: (folder / "s.obj").read_text().splitlines()[0] for up, folder in out.items()}
+    assert "Y up" in first_line["default"] and "Y up" in first_line["y"] and "Z up" in first_line["z"]
+    ply = {up: (folder / "s.ply").read_bytes() for up, folder in out.items()}
+    assert ply["default"] == ply["z"] != ply["y"]
+    # the stool is 0.45 m tall: along +Y in a Y-up OBJ, +Z in a Z-up one
+    assert np.allclose(trimesh.load(out["y"] / "s.obj", force="mesh").bounds[:, 1], [0, 0.45], atol=1e-6)
+    assert np.allclose(trimesh.load(out["z"] / "s.obj", force="mesh").bounds[:, 2], [0, 0.45], atol=1e-6)
+
+    bad = runner.invoke(cli, ["compile", str(program), "-o", str(tmp_path / "s.obj"), "--up", "x"])
+    assert bad.exit_code == 2 and "'x' is not one of 'y', 'z'" in bad.output
+    assert not (tmp_path / "s.obj").exists()
 
 
 # ---------------------------------------------------------------------------- parts manifest
@@ -460,7 +635,14 @@ def test_unknown_suffix_is_a_diagnostic(tmp_path):
     diag = err.value.diagnostics[0]
     assert diag.code == "E901" and ".stl" in diag.message
     assert all(s in diag.expected for s in (".glb", ".obj", ".ply", ".json"))
+    assert diag.hint == "write .ply instead: STL has no part labels or colours"
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(Proto3dError) as err:
+        export(make_shape(), tmp_path / "chair.gltf")
+    assert err.value.diagnostics[0].hint == "write .glb, the binary glTF: one self-contained file"
+    with pytest.raises(Proto3dError) as err:
+        export(make_shape(), tmp_path / "chair")
+    assert err.value.diagnostics[0].hint == "name the output file with one of the supported suffixes, e.g. model.glb"
 
 
 def test_unwritable_target_is_a_diagnostic(tmp_path):
@@ -537,8 +719,10 @@ def test_every_example_exports_and_validates(tmp_path):
             export(shape, tmp_path / f"{src.stem}{suffix}")
         gltf, _ = read_glb((tmp_path / f"{src.stem}.glb").read_bytes())
         assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
-        _, _, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
+        _, verts, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
         assert np.array_equal(faces["part_id"], shape.part_id) and np.array_equal(faces["instance_id"], shape.instance_id)
+        assert_vertex_colours_exact(shape, verts, faces)
+        assert len(verts) == len(shape.vertices)  # compiled shapes never need a vertex split
         obj = trimesh.load(tmp_path / f"{src.stem}.obj", process=False, split_object=True, group_material=False)
         assert sum(len(g.faces) for g in obj.geometry.values()) == len(shape.faces)
         glbs.append(tmp_path / f"{src.stem}.glb")
