@@ -25,7 +25,7 @@ from proto3d.compiler.files import write_atomic
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
-__all__ = ["export", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_SUFFIXES", "UP_AXES", "DEFAULT_UP"]
+__all__ = ["export", "check_export_path", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_SUFFIXES", "UP_AXES", "DEFAULT_UP"]
 
 SUPPORTED_SUFFIXES = (".glb", ".obj", ".ply", ".json")
 
@@ -70,7 +70,7 @@ def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None)
     if up is not None and up not in FRAMES:
         raise ValueError(f"up must be one of {UP_AXES} or None, not {up!r}")
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = check_export_path(path)
     up = up or DEFAULT_UP.get(suffix)
     if suffix == ".glb":
         files = {path: to_glb(shape)}
@@ -80,9 +80,15 @@ def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None)
         files = {mtl_path: mtl.encode(), path: obj.encode()}
     elif suffix == ".ply":
         files = {path: to_ply(shape, up=up)}
-    elif suffix == ".json":
-        files = {path: (json.dumps(parts_manifest(shape), indent=2, allow_nan=False) + "\n").encode()}
     else:
+        files = {path: (json.dumps(parts_manifest(shape), indent=2, allow_nan=False) + "\n").encode()}
+    return [write_atomic(target, data) for target, data in files.items()]
+
+
+def check_export_path(path: str | os.PathLike) -> str:
+    """The format suffix of `path`; E901 for one we cannot write (checked before any work is done)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
         raise Proto3dError(
             Diagnostic(
                 "E901",
@@ -91,7 +97,7 @@ def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None)
                 hint=_INSTEAD.get(suffix, "name the output file with one of the supported suffixes, e.g. model.glb"),
             )
         )
-    return [write_atomic(target, data) for target, data in files.items()]
+    return suffix
 
 
 # ---------------------------------------------------------------------------- shared helpers

@@ -129,9 +129,13 @@ def compile_command(file, outputs, parts_path, params, up):
     x, z, -y); the parts JSON keeps the program's frame: Z up, front -Y.
     """
     from proto3d.compiler import compile_text, export
+    from proto3d.compiler.export import check_export_path
 
     say = echo()
     params = parse_params(params)
+    targets = list(outputs) + ([parts_path] if parts_path else [])
+    for target in targets:
+        check_export_path(target)
     start = time.perf_counter()
     text = read_program(file)
     say.detail(f"read {file} in {_ms(start)}; kernel cache: {kernel_cache_folder()}")
@@ -140,7 +144,6 @@ def compile_command(file, outputs, parts_path, params, up):
         shape = compile_text(text, params=params, filename=file)
     elapsed = time.perf_counter() - start
     print_diagnostics(shape.diagnostics, file)
-    targets = list(outputs) + ([parts_path] if parts_path else [])
     for target in targets:
         start = time.perf_counter()
         for written in export(shape, target, up=up):

@@ -93,6 +93,13 @@ def test_compile_lints_on_stdout_status_on_stderr(files):
         assert f"wrote {written} ({written.stat().st_size} bytes)" in verbose.stderr
 
 
+def test_compile_checks_every_output_format_before_writing_any(files):
+    result = invoke("compile", files / "stool.pdsl", "-o", files / "stool.glb", "-o", files / "stool.stl")
+    assert result.exit_code == 1
+    assert "error E901: unknown export format '.stl'" in result.stderr
+    assert not (files / "stool.glb").exists()
+
+
 def test_fmt_streams_and_every_file_reported(files):
     neat = "part a {\n    box(size=[1, 1, 1])\n}\n"
     (files / "neat.pdsl").write_text(neat)
