@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from proto3d.grammar import Proto3dError
+from proto3d.output_folder import OVERWRITE_OPTION, check_unused, owned_files, remove_files
 
 
 @click.command("sample")
@@ -14,12 +15,14 @@ from proto3d.grammar import Proto3dError
 @click.option("-n", "count", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Number of variants.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="The same seed gives the same variants.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for NAME_NNNN.pdsl programs and variants.json.")
-def sample_command(file, count, seed, out):
+              help="Folder for NAME_NNNN.pdsl programs and variants.json (empty or new, or give --overwrite).")
+@OVERWRITE_OPTION
+def sample_command(file, count, seed, out, overwrite):
     """Sample COUNT variants of FILE's `param` ranges into OUT.
 
     Each variant is a program whose param defaults are the sampled values (it compiles on its
-    own, with `proto3d render` or `proto3d compile`); variants.json lists the parameter sets.
+    own, with `proto3d render` or `proto3d compile`); variants.json lists the parameter sets
+    and the files written (what --overwrite removes).
     Integer params stay integers; variant k is the same for any -n.
 
     \b
@@ -30,16 +33,19 @@ def sample_command(file, count, seed, out):
     from proto3d.dataset_task import slug
     from proto3d.variants import param_specs, sample_variants, stable_key
 
+    check_unused(out, overwrite)
     text = _read(file)
     specs = param_specs(text, str(file))
     variants = sample_variants(text, count, seed, key=stable_key(file.stem), filename=str(file))
     name = slug(file.stem)
-    rows = []
-    for v in variants:
-        target = f"{name}_{v.index:04d}.pdsl"
-        write_atomic(out / target, v.text, parents=True)
-        rows.append({"index": v.index, "file": target, "params": v.params})
-    write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows}, parents=True)
+    rows = [{"index": v.index, "file": f"{name}_{v.index:04d}.pdsl", "params": v.params} for v in variants]
+    if overwrite:
+        remove_files(out, owned_files(out, "variants.json"))
+    # the listing first: a run killed halfway leaves a folder --overwrite cleans
+    write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows,
+                                       "files": [row["file"] for row in rows] + ["variants.json"]}, parents=True)
+    for v, row in zip(variants, rows):
+        write_atomic(out / row["file"], v.text)
     note = "" if specs else " (the program has no `param`: every variant is the original)"
     click.echo(f"{count} variants of {file} -> {out}{note}")
 
