@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
 
 from proto3d.grammar import Proto3dError
 from proto3d.output_folder import OVERWRITE_OPTION, check_unused, owned_files, remove_files
+from proto3d.renderer.camera import MAX_SIZE, MIN_SIZE
 
 
 @click.command("sample")
@@ -53,11 +55,13 @@ def sample_command(file, count, seed, out, overwrite):
 @click.command("dataset")
 @click.argument("prototypes", nargs=-1)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder; an existing one made with the same options is resumed.")
+              help="Dataset folder; an existing one made with the same options is resumed, any other used "
+                   "folder is refused unless --overwrite.")
 @click.option("--variants", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
               help="Parameter variants per prototype.")
 @click.option("--views", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Images per variant.")
-@click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Image size in pixels.")
+@click.option("--size", type=click.IntRange(MIN_SIZE, MAX_SIZE), default=256, show_default=True,
+              help=f"Image size in pixels, {MIN_SIZE} to {MAX_SIZE}.")
 @click.option("--antialias", type=click.Choice(["fxaa", "msaa", "none"]), default="fxaa", show_default=True,
               help="Anti-aliasing of the images (masks are always exact): fxaa is fast, msaa smoothest.")
 @click.option("--samples", type=click.IntRange(1, 16), default=4, show_default=True,
@@ -76,8 +80,11 @@ def sample_command(file, count, seed, out, overwrite):
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --regenerate: folder for the regenerated files (default OUT/regenerated).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a used folder: first remove the files a dataset made with other options recorded "
+                   "there (other files are kept).")
 def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, backgrounds, engine, workers,
-                    ray_address, regenerate_id, into, quiet):
+                    ray_address, regenerate_id, into, quiet, overwrite):
     """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
 
     PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
@@ -93,6 +100,7 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
       proto3d dataset -o data/ --regenerate 42
     """
     from proto3d.dataset import BACKGROUNDS, Settings, build_dataset, regenerate
+    from proto3d.dataset_task import val_count
 
     if regenerate_id is not None:
         report = regenerate(out, regenerate_id, into)
@@ -106,9 +114,14 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     if bad or not kinds:
         raise click.BadParameter(f"expected some of {', '.join(BACKGROUNDS)}", param_hint="--backgrounds")
     settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val, backgrounds=kinds)
+    check_unused(out, overwrite or (out / "dataset.json").exists())  # a dataset folder is resumed or judged by build_dataset
+    if val > 0 and val_count(settings) == 0:
+        enough = max(2, math.ceil(0.5 / val))
+        click.echo(f"warning: --val {val:g} of {variants} variant{'s' * (variants > 1)} per prototype rounds to none: "
+                   f"the val split will be empty (it takes {enough} or more --variants)", err=True)
     with _progress(quiet) as on_progress:
         summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
-                                on_progress=on_progress)
+                                on_progress=on_progress, overwrite=overwrite)
     click.echo(json.dumps(summary) if quiet else
                f"{summary['images']} images ({summary.get('train', 0)} train, {summary.get('val', 0)} val), "
                f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels -> {out} "

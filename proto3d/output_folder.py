@@ -37,8 +37,7 @@ def owned_files(out: Path, manifest: str) -> list[Path]:
     except (OSError, ValueError):
         return []
     names = data.get("files") if isinstance(data, dict) else None
-    paths = [_inside(out, name) for name in (names if isinstance(names, list) else [])]
-    return [p for p in paths if p is not None]
+    return paths_inside(out, names if isinstance(names, list) else [])
 
 
 def remove_files(out: Path, paths: list[Path]) -> None:
@@ -63,15 +62,17 @@ def remove_files(out: Path, paths: list[Path]) -> None:
             folder = folder.parent
 
 
-def _inside(out: Path, name) -> Path | None:
-    """out/name for a relative name that stays inside `out` (no `..`, no absolute path, no link out)."""
-    if not isinstance(name, str) or not name:
-        return None
-    relative = PurePosixPath(name)
-    if relative.is_absolute() or ".." in relative.parts:
-        return None
-    path = out.joinpath(*relative.parts)
-    return path if path.parent.resolve().is_relative_to(out.resolve()) else None
+def paths_inside(out: Path, names: list) -> list[Path]:
+    """out/name for each name that is a relative path staying inside `out` (no `..`, no absolute path, no link out)."""
+    paths = []
+    for name in names:
+        relative = PurePosixPath(name) if isinstance(name, str) and name else None
+        if relative is None or relative.is_absolute() or ".." in relative.parts:
+            continue
+        path = out.joinpath(*relative.parts)
+        if path.parent.resolve().is_relative_to(out.resolve()):
+            paths.append(path)
+    return paths
 
 
 def _glob_escape(name: str) -> str:

@@ -233,7 +233,7 @@ def render(
     render many or large views with `render_each` and write each one out.
     """
     passes, cameras, background = _prepare(shape, views, size, passes, background, samples, antialias)
-    sizes = [view_bytes(c, passes) for c in cameras]
+    sizes = [view_bytes(c.width, c.height, passes) for c in cameras]
     check_memory(sum(sizes) + max(sizes), memory_limit, f"{_describe(cameras)} held in memory",
                  hint="stream them to disk with `render_each` (the `proto3d render` command does)")
     return Renders(shape, list(_stream(shape, cameras, passes, background, samples, bool(double_sided), antialias)), passes)
@@ -257,7 +257,7 @@ def render_each(
     drawn; the GL context is taken only while a view is drawn, so the caller may render between views.
     """
     passes, cameras, background = _prepare(shape, views, size, passes, background, samples, antialias)
-    check_memory(3 * max(view_bytes(c, passes) for c in cameras), memory_limit, f"{_describe(cameras)} streamed")
+    check_memory(3 * max(view_bytes(c.width, c.height, passes) for c in cameras), memory_limit, f"{_describe(cameras)} streamed")
     return _stream(shape, cameras, passes, background, samples, bool(double_sided), antialias)
 
 
@@ -323,13 +323,13 @@ def _finish(view: View, smoothed) -> View:
     return view
 
 
-def view_bytes(camera: Camera, passes: Sequence[str]) -> int:
+def view_bytes(width: int, height: int, passes: Sequence[str]) -> int:
     """The bytes one view's buffers hold (`PIXEL_BYTES`). The GL framebuffers a render draws into
     take about as much again, once: the limits count them as one more view."""
     geometry = "depth" in passes or "normal" in passes
     per_pixel = PIXEL_BYTES["face"] + PIXEL_BYTES["geometry"] * geometry + sum(
         PIXEL_BYTES[p] for p in passes if p in PIXEL_BYTES)
-    return camera.width * camera.height * per_pixel
+    return width * height * per_pixel
 
 
 def check_memory(needed: int, limit: int, what: str, hint: str = "") -> None:

@@ -145,7 +145,7 @@ def streaming_bytes(cameras, passes: tuple[str, ...]) -> int:
     """About the most memory `render_each` into a `ViewWriter` holds: two views drawn, two encoded, the
     framebuffers (measured: 831 MB over the process's own for 6 views of 2048x2048 with every pass; counted: 912)."""
     largest = max(cameras, key=lambda c: c.width * c.height)
-    return 5 * view_bytes(largest, passes) + 2 * largest.width * largest.height * SAVE_PIXEL_BYTES
+    return 5 * view_bytes(largest.width, largest.height, passes) + 2 * largest.width * largest.height * SAVE_PIXEL_BYTES
 
 
 def _view_files(shape, v, passes: tuple[str, ...]) -> list[tuple[str, bytes]]:
