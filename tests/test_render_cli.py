@@ -216,14 +216,16 @@ finally:
 
 
 def test_the_command_streams_views_so_its_memory_does_not_grow_with_their_number(tmp_path):
-    """Peak RSS of `render --orbit 14` stays within a few views of `--orbit 2`'s (in memory, 12 more
+    """Under a 128 MB cap that 14 views held in memory (221 MB counted) would not fit, the command
+    streams them, and its peak RSS stays within a few views of `--orbit 2`'s (in memory, 12 more
     views of 640x640 with every pass would add 12 x 14.7 MB = 177 MB)."""
     src = tmp_path / "chair.pdsl"
     src.write_text(CHAIR)
 
     def peak(views: int) -> int:
         done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(src), "-o", str(tmp_path / f"o{views}"),
-                               "--orbit", str(views), "--size", "640"], capture_output=True, text=True)
+                               "--orbit", str(views), "--size", "640", "--max-memory", "128"],
+                              capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert len(json.loads((tmp_path / f"o{views}" / "cameras.json").read_text())["views"]) == views
         return int(done.stderr.split()[-1])
