@@ -100,7 +100,9 @@ def render_command(file, out, views, orbit, elevation, cameras_file, size, passe
         check_memory(streaming_bytes(cameras, wanted) + (sheet_bytes(len(cameras)) if sheet else 0), limit,
                      f"{len(cameras)} views at {cameras[0].width}x{cameras[0].height} rendered and written"
                      + (" with a sheet" if sheet else ""),
-                     hint="give a larger --max-memory, or a smaller --size, fewer --passes" + (" or no --sheet" if sheet else ""))
+                     hint="give a larger --max-memory, a smaller --size" + (
+                         ", fewer --passes, fewer views (the sheet keeps a thumbnail of each) or no --sheet" if sheet else
+                         " or fewer --passes (views are written as they are drawn: their number does not matter)"))
         counts = _write(shape, file, views_iter, cameras, wanted, out, sheet, overwrite)
         timing = (compiled - started, time.perf_counter() - compiled)
     except (Proto3dError, MemoryError) as err:
