@@ -37,10 +37,11 @@ ALL_PASSES = ("rgb", "depth", "normal", "part", "instance", "primitive")
 ANTIALIAS = ("fxaa", "msaa", "none")
 DEFAULT_VIEWS = ("front", "left", "back", "iso")
 MEMORY_LIMIT = 2 << 30  # bytes of buffers a render may hold at once, unless the caller gives another limit
-# Bytes per pixel a view's buffers hold: the face ids always, then per pass (the colour twice while
-# FXAA writes a smoothed copy, depth and normals share one float4 readback, the ids looked up);
-# measured: 4 views of 2048x2048 with every pass add 136 MB a view (36 B/px counted: 144 MB).
-PIXEL_BYTES = {"face": 4, "rgb": 8, "geometry": 16, "part": 2, "instance": 2, "primitive": 4}
+# Bytes per pixel a view's buffers hold: face, part and instance ids always (pixel counts look the
+# last two up), then per pass (the colour twice while FXAA writes a smoothed copy, depth and normals
+# share one float4 readback); measured: 4 views of 2048x2048 with every pass add 136 MB a view
+# (36 B/px counted: 144 MB).
+PIXEL_BYTES = {"ids": 8, "rgb": 8, "geometry": 16, "primitive": 4}
 
 
 @dataclass
@@ -327,8 +328,7 @@ def view_bytes(width: int, height: int, passes: Sequence[str]) -> int:
     """The bytes one view's buffers hold (`PIXEL_BYTES`). The GL framebuffers a render draws into
     take about as much again, once: the limits count them as one more view."""
     geometry = "depth" in passes or "normal" in passes
-    per_pixel = PIXEL_BYTES["face"] + PIXEL_BYTES["geometry"] * geometry + sum(
-        PIXEL_BYTES[p] for p in passes if p in PIXEL_BYTES)
+    per_pixel = PIXEL_BYTES["ids"] + PIXEL_BYTES["geometry"] * geometry + sum(PIXEL_BYTES.get(p, 0) for p in passes)
     return width * height * per_pixel
 
 
