@@ -10,6 +10,7 @@ import click
 from proto3d.grammar import Proto3dError
 from proto3d.output_folder import OVERWRITE_OPTION, check_unused, owned_files, remove_files
 from proto3d.renderer.camera import MAX_SIZE, MIN_SIZE
+from proto3d.renderer.errors import OUT_OF_MEMORY, render_error
 
 
 @click.command("sample")
@@ -119,9 +120,13 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
         enough = max(2, math.ceil(0.5 / val))
         click.echo(f"warning: --val {val:g} of {variants} variant{'s' * (variants > 1)} per prototype rounds to none: "
                    f"the val split will be empty (it takes {enough} or more --variants)", err=True)
-    with _progress(quiet) as on_progress:
-        summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
-                                on_progress=on_progress, overwrite=overwrite)
+    try:
+        with _progress(quiet) as on_progress:
+            summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
+                                    on_progress=on_progress, overwrite=overwrite)
+    except MemoryError:
+        raise render_error(OUT_OF_MEMORY, "the machine ran out of memory; finished tasks are kept and resumed by "
+                           "running the same command again", hint="use fewer -j workers, fewer --views or a smaller --size") from None
     click.echo(json.dumps(summary) if quiet else
                f"{summary['images']} images ({summary.get('train', 0)} train, {summary.get('val', 0)} val), "
                f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels -> {out} "

@@ -324,3 +324,16 @@ def test_a_used_folder_is_refused_and_overwrite_removes_only_the_old_datasets_fi
     assert sorted(p.relative_to(out) for p in out.rglob("*.png")) == sorted(
         Path(name) for r in records for name in r["files"].values())
     assert sorted(p.name for p in (out / "tasks").iterdir()) == ["stool-stool-00000.json"]
+
+
+def test_running_out_of_memory_is_a_message(tmp_path, monkeypatch):
+    import proto3d.dataset as dataset
+
+    def exhausted(task, settings):
+        raise MemoryError
+
+    monkeypatch.setattr(dataset, "run_task", exhausted)
+    result = CliRunner().invoke(cli, ["dataset", str(EXAMPLES / "stool.pdsl"), "-o", str(tmp_path / "out"),
+                                      "--variants", "1", "--views", "1", "--size", "32", "-j", "1", "-q"])
+    assert isinstance(result.exception, Proto3dError) and result.exception.diagnostics[0].code == "R013"
+    assert "finished tasks are kept and resumed" in str(result.exception)
