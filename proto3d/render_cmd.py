@@ -27,7 +27,7 @@ MANIFEST = "manifest.json"  # the files a render wrote: what --overwrite removes
 @click.command("render")
 @click.argument("file")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write into (created if missing; files are replaced atomically).")
+              help="Folder to write into: new or empty, or give --overwrite (each file is written atomically).")
 @click.option("--views", default=None, metavar="NAMES",
               help="Comma-separated named views: front, back, left, right, top, bottom, iso. "
                    "Default: front,left,back,iso. Each is framed automatically on the shape's bounds.")
