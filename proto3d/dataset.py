@@ -35,6 +35,7 @@ from proto3d.compiler.files import write_atomic, write_json
 from proto3d.dataset_task import (
     BACKGROUNDS,
     FORMAT_VERSION,
+    PASSES,
     Prototype,
     Result,
     Settings,
@@ -46,6 +47,8 @@ from proto3d.dataset_task import (
     run_task,
 )
 from proto3d.grammar import Diagnostic, Proto3dError
+from proto3d.output_folder import paths_inside, remove_files
+from proto3d.renderer.render import MEMORY_LIMIT, check_memory, view_bytes
 
 ENGINES = ("local", "ray")
 __all__ = ["BACKGROUNDS", "ENGINES", "Settings", "build_dataset", "find_prototypes", "load_record", "regenerate"]
@@ -53,16 +56,21 @@ __all__ = ["BACKGROUNDS", "ENGINES", "Settings", "build_dataset", "find_prototyp
 
 def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Settings(), *, engine: str = "local",
                   workers: int | None = None, ray_address: str | None = None,
-                  on_progress: Callable[[int, int], None] | None = None, limit: int | None = None) -> dict:
+                  on_progress: Callable[[int, int], None] | None = None, limit: int | None = None,
+                  overwrite: bool = False) -> dict:
     """Make (or resume) the dataset in `out`; returns the summary (counts, seconds, images/s).
 
     `on_progress(done_images, total_images)` is called after every finished task. `limit` stops
-    after that many newly finished tasks (tests use it to interrupt a run).
+    after that many newly finished tasks (tests use it to interrupt a run). A folder that holds
+    anything but this dataset is refused unless `overwrite`, which first removes the files an
+    earlier dataset there recorded (`owned_files`).
     """
     out = Path(out)
+    check_memory(task_bytes(settings), MEMORY_LIMIT, f"--views {settings.views} images of {settings.size}x{settings.size} "
+                 "per variant", hint="a task holds one variant's images until they are written: use fewer --views or a smaller --size")
     prototypes = find_prototypes(paths)
     tasks, label_map = plan(prototypes, settings)
-    _start(out, settings, prototypes, tasks)
+    _start(out, settings, prototypes, tasks, overwrite)
     todo = [t for t in tasks if not (out / "tasks" / f"{t.name}.json").exists()]
     total = len(tasks) * settings.views
     done = total - len(todo) * settings.views
@@ -86,7 +94,13 @@ def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Se
     return summary
 
 
-def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: list[Task]) -> None:
+def task_bytes(settings: Settings) -> int:
+    """About the most memory one task holds: its images' files (at most their raw pixels: RGB and
+    two 16-bit masks) and the views being rendered."""
+    return settings.views * settings.size * settings.size * 7 + 3 * view_bytes(settings.size, settings.size, PASSES)
+
+
+def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: list[Task], overwrite: bool) -> None:
     """Write dataset.json and the prototype copies, or check that a resumed folder matches them."""
     meta = {"format": FORMAT_VERSION, "settings": settings.to_json(),
             "prototypes": [{"category": p.category, "name": p.name, "file": p.file, "source": p.source,
@@ -98,17 +112,45 @@ def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: li
             old = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             old = None
-        if not isinstance(old, dict) or _identity(old) != _identity(meta):
+        if isinstance(old, dict) and _identity(old) == _identity(meta):
+            for tmp in out.rglob(".*.tmp"):  # half-written files of a killed run
+                tmp.unlink(missing_ok=True)
+            return
+        if not overwrite:
             raise Proto3dError(Diagnostic(
                 "E000", f"{out} holds a dataset made with other settings or prototypes",
-                hint="resume with the same prototypes and options, or write to a new folder"), str(out))
-        for tmp in out.rglob(".*.tmp"):  # half-written files of a killed run
-            tmp.unlink(missing_ok=True)
-        return
+                hint="resume with the same prototypes and options, write to a new folder, or give --overwrite to "
+                     "replace it"), str(out))
+    elif out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise Proto3dError(Diagnostic("E000", f"{out} is not empty and holds no proto3d dataset",
+                                      hint="write to a new or empty folder, or give --overwrite to write there"), str(out))
+    remove_files(out, owned_files(out))
     out.mkdir(parents=True, exist_ok=True)
     for p in prototypes:
         write_atomic(out / p.file, p.text, parents=True)
     write_json(path, meta, parents=True)
+
+
+def owned_files(out: Path) -> list[Path]:
+    """The files the dataset in `out` recorded writing: its fixed files, prototype copies, finished
+    tasks' records and the images those list (images of a task killed before its record are not known)."""
+    try:
+        meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        return []
+    names = ["dataset.json", "labels.json", "manifest.jsonl", "coco_train.json", "coco_val.json"]
+    prototypes = meta.get("prototypes")
+    names += [p.get("file") for p in prototypes if isinstance(p, dict)] if isinstance(prototypes, list) else []
+    for record_file in sorted((out / "tasks").glob("*.json")):
+        try:
+            records = json.loads(record_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(records, list) and all(isinstance(r, dict) and isinstance(r.get("files"), dict) for r in records):
+            names += [f"tasks/{record_file.name}", *(name for r in records for name in r["files"].values())]
+    return paths_inside(out, names)
 
 
 def _identity(meta: dict) -> tuple:
@@ -125,7 +167,7 @@ def _run_local(tasks: list[Task], settings: Settings, workers: int | None, _addr
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks) or 1))
     if workers == 1:
         for task in tasks:
-            yield task, _call(task, settings)
+            yield task, run_task(task, settings)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts) as pool:
@@ -258,7 +300,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     shape = compile_text(text, params=record["params"], filename=record["prototype"])  # as the worker compiled it
     part_ids = _part_ids(out, record, labels)
     result = Result()
-    add_images(result, dict(record), render_records(shape, [record], part_ids)[0], shape, part_ids)
+    add_images(result, dict(record), next(render_records(shape, [record], part_ids)), shape, part_ids)
     into = Path(into) if into is not None else out / "regenerated"
     report = {}
     for kind, path in record["files"].items():

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
 
 from proto3d.cli import PROGRAM_PATH, read_program
 from proto3d.cli_conventions import command_conventions, echo
+from proto3d.output_folder import OVERWRITE_OPTION, check_unused, owned_files, remove_files
+from proto3d.renderer.camera import MAX_SIZE, MIN_SIZE
+from proto3d.renderer.errors import OUT_OF_MEMORY, render_error
 
 
 @click.command("sample")
@@ -16,12 +20,14 @@ from proto3d.cli_conventions import command_conventions, echo
 @click.option("-n", "count", type=click.IntRange(1, 100_000), default=10, show_default=True, help="Number of variants.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="The same seed gives the same variants.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for NAME_NNNN.pdsl programs and variants.json.")
-def sample_command(file, count, seed, out):
+              help="Folder for NAME_NNNN.pdsl programs and variants.json (empty or new, or give --overwrite).")
+@OVERWRITE_OPTION
+def sample_command(file, count, seed, out, overwrite):
     """Sample COUNT variants of FILE's `param` ranges into OUT.
 
     Each variant is a program whose param defaults are the sampled values (it compiles on its
-    own, with `proto3d render` or `proto3d compile`); variants.json lists the parameter sets.
+    own, with `proto3d render` or `proto3d compile`); variants.json lists the parameter sets
+    and the files written (what --overwrite removes).
     Integer params stay integers; variant k is the same for any -n.
 
     \b
@@ -33,17 +39,20 @@ def sample_command(file, count, seed, out):
     from proto3d.variants import param_specs, sample_variants, stable_key
 
     say = echo()
+    check_unused(out, overwrite)
     text = read_program(str(file))
     specs = param_specs(text, str(file))
     variants = sample_variants(text, count, seed, key=stable_key(file.stem), filename=str(file))
     name = slug(file.stem)
-    rows = []
-    for v in variants:
-        target = f"{name}_{v.index:04d}.pdsl"
-        say.detail(f"wrote {write_atomic(out / target, v.text, parents=True)}")
-        rows.append({"index": v.index, "file": target, "params": v.params})
-    index = write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows}, parents=True)
+    rows = [{"index": v.index, "file": f"{name}_{v.index:04d}.pdsl", "params": v.params} for v in variants]
+    if overwrite:
+        remove_files(out, owned_files(out, "variants.json"))
+    # the listing first: a run killed halfway leaves a folder --overwrite cleans
+    index = write_json(out / "variants.json", {"source": str(file), "seed": seed, "params": specs, "variants": rows,
+                                               "files": [row["file"] for row in rows] + ["variants.json"]}, parents=True)
     say.detail(f"wrote {index}")
+    for v, row in zip(variants, rows):
+        say.detail(f"wrote {write_atomic(out / row['file'], v.text)}")
     if not specs:
         click.echo(f"{file}: the program has no `param`: every variant is the original")
     say.status(f"{count} variants of {file} -> {out}")
@@ -53,11 +62,13 @@ def sample_command(file, count, seed, out):
 @command_conventions
 @click.argument("prototypes", nargs=-1, type=PROGRAM_PATH)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder; an existing one made with the same options is resumed.")
+              help="Dataset folder; an existing one made with the same options is resumed, any other used "
+                   "folder is refused unless --overwrite.")
 @click.option("--variants", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
               help="Parameter variants per prototype.")
 @click.option("--views", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Images per variant.")
-@click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Image size in pixels.")
+@click.option("--size", type=click.IntRange(MIN_SIZE, MAX_SIZE), default=256, show_default=True,
+              help=f"Image size in pixels, {MIN_SIZE} to {MAX_SIZE}.")
 @click.option("--antialias", type=click.Choice(["fxaa", "msaa", "none"]), default="fxaa", show_default=True,
               help="Anti-aliasing of the images (masks are always exact): fxaa is fast, msaa smoothest.")
 @click.option("--samples", type=click.IntRange(1, 16), default=4, show_default=True,
@@ -76,8 +87,11 @@ def sample_command(file, count, seed, out):
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --regenerate: folder for the regenerated files (default OUT/regenerated).")
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a used folder: first remove the files a dataset made with other options recorded "
+                   "there (other files are kept).")
 def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, backgrounds, engine, workers,
-                    ray_address, regenerate_id, into, as_json):
+                    ray_address, regenerate_id, into, as_json, overwrite):
     """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
 
     PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
@@ -93,6 +107,7 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
       proto3d dataset -o data/ --regenerate 42
     """
     from proto3d.dataset import BACKGROUNDS, Settings, build_dataset, regenerate
+    from proto3d.dataset_task import val_count
 
     if regenerate_id is not None:
         report = regenerate(out, regenerate_id, into)
@@ -108,9 +123,18 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val, backgrounds=kinds)
     say = echo()
     say.detail(f"{engine} engine, {workers or 'all'} workers; {settings}")
-    with _progress(say.quiet) as on_progress:
-        summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
-                                on_progress=on_progress)
+    check_unused(out, overwrite or (out / "dataset.json").exists())  # a dataset folder is resumed or judged by build_dataset
+    if val > 0 and val_count(settings) == 0:
+        enough = max(2, math.ceil(0.5 / val))
+        click.echo(f"warning: --val {val:g} of {variants} variant{'s' * (variants > 1)} per prototype rounds to none: "
+                   f"the val split will be empty (it takes {enough} or more --variants)", err=True)
+    try:
+        with _progress(say.quiet) as on_progress:
+            summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
+                                    on_progress=on_progress, overwrite=overwrite)
+    except MemoryError:
+        raise render_error(OUT_OF_MEMORY, "the machine ran out of memory; finished tasks are kept and resumed by "
+                           "running the same command again", hint="use fewer -j workers, fewer --views or a smaller --size") from None
     click.echo(json.dumps(summary) if as_json else
                f"{summary['images']} images ({summary.get('train', 0)} train, {summary.get('val', 0)} val), "
                f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels -> {out} "

@@ -22,6 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -272,9 +273,13 @@ def run_task(task: Task, settings: Settings) -> Result:
 
 
 def val_variants(settings: Settings, key: int) -> set[int]:
-    """The prototype's variants in the validation split: round(val * variants) of them, at random."""
-    count = min(math.floor(settings.val * settings.variants + 0.5), settings.variants - 1) if settings.variants > 1 else 0
-    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:count]}
+    """The prototype's variants in the validation split: `val_count` of them, at random."""
+    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:val_count(settings)]}
+
+
+def val_count(settings: Settings) -> int:
+    """How many of each prototype's variants go to the validation split: round(val * variants), one kept for training."""
+    return min(math.floor(settings.val * settings.variants + 0.5), settings.variants - 1) if settings.variants > 1 else 0
 
 
 def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) -> dict:
@@ -328,13 +333,14 @@ def draw_image(shape: CompiledShape, settings: Settings, image_id: int, g: np.ra
     }
 
 
-def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) -> list[dict]:
-    """The image and masks of records that share one variant look (colours and light), in one upload.
+def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) -> Iterator[dict]:
+    """The image and masks of records that share one variant look (colours and light), in one
+    upload, one record at a time (a task holds its encoded files, not every view's buffers).
 
     Lighting: the renderer lights from a fixed rig in camera axes; turning the shading normals
     by R is the same as turning that rig by R^-1 (the ID buffers do not use normals).
     """
-    from proto3d.renderer import Camera, render
+    from proto3d.renderer import Camera, render_each
 
     look = records[0]
     colors = np.asarray(shape.face_colors, np.float64).copy()
@@ -346,19 +352,17 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) ->
                                  normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32))
     cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
                       r["camera"]["width"], r["camera"]["height"]) for r in records]
-    renders = render(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
-                     samples=records[0]["samples"], antialias=records[0]["antialias"])
+    views = render_each(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
+                        samples=records[0]["samples"], antialias=records[0]["antialias"])
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
-    out = []
-    for record, view in zip(records, renders.views):
+    for record, view in zip(records, views):
         rgba = view.rgb.astype(np.float32) / 255
         alpha = rgba[..., 3:]
         bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1])
         rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * (1 - alpha)
-        out.append({"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
-                    "instances": view.instance.astype(np.uint16)})
-    return out
+        yield {"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
+               "instances": view.instance.astype(np.uint16)}
 
 
 def background_image(spec: dict, h: int, w: int) -> np.ndarray:

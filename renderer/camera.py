@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from proto3d.renderer.errors import BAD_CAMERA, BAD_ORBIT, BAD_SIZE, UNKNOWN_VIEW, render_error
 
 MIN_SIZE = 16
-MAX_SIZE = 2048  # a 2048x2048 view with every pass needs about 400 MB
+MAX_SIZE = 2048  # a 2048x2048 view with every pass holds 144 MB (render.PIXEL_BYTES)
 FIELD_OF_VIEW = 35.0  # degrees, vertical and horizontal (square pixels, principal point at the centre)
 MARGIN = 0.06  # fraction of the half-image left free around the framed bounding box
 MAX_ORBIT = 360

@@ -14,6 +14,8 @@ UNKNOWN_PASS = "R008"
 BAD_PIXEL = "R009"
 BAD_OPTION = "R010"
 FORKED = "R011"  # a forked child of a process that already rendered
+OVER_MEMORY = "R012"  # a request whose buffers would not fit the memory limit
+OUT_OF_MEMORY = "R013"  # the machine ran out of memory while rendering or saving
 
 
 class RenderError(Proto3dError):

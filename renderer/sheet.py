@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from proto3d.compiler.shape import CompiledShape
 from proto3d.renderer.palette import colorize, hex_color, palette
-from proto3d.renderer.render import Renders
+from proto3d.renderer.render import PixelCounts, Renders
 
 PAD = 12
 GAP = 6
@@ -28,91 +28,121 @@ def contact_sheet(shape: CompiledShape, renders: Renders, cell: int = 320, colum
     swatch box}), `image.info["invisible"]` the parts no view shows and
     `image.info["invisible_instances"]` the unseen instances of parts that are seen.
     """
-    font, small, big = _font(15), _font(13), _font(20)
-    views = renders.views
-    columns = max(1, min(columns, len(views)))
-    rows = -(-len(views) // columns)
-    header = 24
-    block_w, block_h = 2 * cell + GAP, cell + header
-    grid_w = columns * block_w + (columns - 1) * PAD
-    title_h = 34
-    colors = palette(len(shape.parts))
-    totals = sum(renders.part_counts(v.name) for v in views)
-    invisible = renders.invisible_parts()
-    instance_totals = sum(renders.instance_counts(v.name) for v in views)
-    hidden_instances = [
-        shape.instance_name(i) for i, n in enumerate(instance_totals)
-        if n == 0 and shape.parts[shape.instances[i].part_id].label not in invisible
-    ]
+    sheet = SheetBuilder(shape, cell, columns, title)
+    for view in renders.views:
+        sheet.add(view)
+    return sheet.image()
 
-    legend_lines = len(shape.parts) + 5 + len(invisible) + len(hidden_instances)
-    height = max(title_h + rows * (block_h + PAD), title_h + 26 + legend_lines * 22) + PAD
-    sheet = Image.new("RGB", (PAD + grid_w + PAD + LEGEND_WIDTH + PAD, height), "white")
-    draw = ImageDraw.Draw(sheet)
-    n_tri = len(shape.faces)
-    draw.text((PAD, PAD - 2), title or f"{shape.name}: {len(shape.parts)} parts, {len(shape.instances)} instances, {n_tri} triangles", fill=INK, font=big)
 
-    for k, view in enumerate(views):
-        x0 = PAD + (k % columns) * (block_w + PAD)
-        y0 = title_h + (k // columns) * (block_h + PAD)
+class SheetBuilder:
+    """The contact sheet made one view at a time, for views streamed to disk: it keeps each
+    view's two thumbnails and label anchors (`sheet_bytes`), never the view's buffers."""
+
+    def __init__(self, shape, cell: int = 320, columns: int = 2, title: str | None = None):
+        self.shape, self.cell, self.columns, self.title = shape, cell, columns, title
+        self.counts = PixelCounts(shape)
+        self.cells: list[tuple[str, Image.Image | None, Image.Image, list, tuple[int, int]]] = []
+
+    def add(self, view) -> None:
+        """Shrink the view to its cell and find where each visible part's label goes."""
+        shape, cell = self.shape, self.cell
+        _, instance_counts = self.counts.add(view)
         h, w = view.part.shape
         scale = cell / max(h, w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        draw.text((x0, y0 + 2), f"view `{view.name}`", fill=INK, font=font)
+        rgb = None
         if view.rgb is not None:
-            rgb = Image.fromarray(view.rgb).convert("RGBA")
-            flat = Image.new("RGBA", rgb.size, "white")
-            sheet.paste(Image.alpha_composite(flat, rgb).convert("RGB").resize(size, Image.LANCZOS), (x0, y0 + header))
+            image = Image.fromarray(view.rgb).convert("RGBA")
+            rgb = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image).convert("RGB").resize(size, Image.LANCZOS)
         mask = Image.fromarray(colorize(view.part, len(shape.parts))).resize(size, Image.NEAREST)
-        mx = x0 + cell + GAP
-        sheet.paste(mask, (mx, y0 + header))
-        draw.rectangle([x0, y0 + header, x0 + 2 * cell + GAP - 1, y0 + header + cell - 1], outline=(225, 225, 225))
-        _label_parts(draw, shape, renders, view, small, (mx, y0 + header), scale, size)
+        anchors = []  # (label, x, y) in the cell, at the visible pixel nearest the centroid of the part's most visible instance
+        for part in shape.parts:
+            best_count, best = max(((instance_counts[i], i) for i in part.instance_ids), default=(0, -1))
+            if best_count == 0:
+                continue
+            ys, xs = np.nonzero(view.instance == best + 1)
+            k = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
+            anchors.append((part.label, (xs[k] + 0.5) * scale, (ys[k] + 0.5) * scale))
+        self.cells.append((view.name, rgb, mask, anchors, size))
 
-    lx = PAD + grid_w + PAD
-    y = title_h
-    draw.text((lx, y), "parts (colour, label, instances, visible px)", fill=INK, font=font)
-    y += 26
-    legend = []
-    for i, part in enumerate(shape.parts):
-        box = (lx, y + 2, lx + 16, y + 18)
-        draw.rectangle(box, fill=tuple(int(c) for c in colors[i]), outline=INK)
-        legend.append({"label": part.label, "color": hex_color(colors[i]), "instances": len(part.instance_ids), "pixels": int(totals[i]), "box": box})
-        count = len(part.instance_ids)
-        text = f"{part.label}" + (f" x{count}" if count > 1 else "") + f"  {int(totals[i])} px"
-        draw.text((lx + 24, y + 2), text, fill=INK if totals[i] else ALERT, font=small)
-        y += 22
-    y += 10
-    if invisible:
-        draw.text((lx, y), "not visible from any view:", fill=ALERT, font=font)
-        for label in invisible:
+    def image(self) -> Image.Image:
+        shape, cell = self.shape, self.cell
+        font, small, big = _font(15), _font(13), _font(20)
+        columns = max(1, min(self.columns, len(self.cells)))
+        rows = -(-len(self.cells) // columns)
+        header = 24
+        block_w, block_h = 2 * cell + GAP, cell + header
+        grid_w = columns * block_w + (columns - 1) * PAD
+        title_h = 34
+        colors = palette(len(shape.parts))
+        totals = self.counts.part_totals()
+        invisible = self.counts.invisible_parts()
+        hidden_instances = [
+            shape.instance_name(i) for i, n in enumerate(self.counts.instance_totals())
+            if n == 0 and shape.parts[shape.instances[i].part_id].label not in invisible
+        ]
+
+        legend_lines = len(shape.parts) + 5 + len(invisible) + len(hidden_instances)
+        height = max(title_h + rows * (block_h + PAD), title_h + 26 + legend_lines * 22) + PAD
+        sheet = Image.new("RGB", (PAD + grid_w + PAD + LEGEND_WIDTH + PAD, height), "white")
+        draw = ImageDraw.Draw(sheet)
+        n_tri = len(shape.faces)
+        draw.text((PAD, PAD - 2), self.title or f"{shape.name}: {len(shape.parts)} parts, {len(shape.instances)} instances, {n_tri} triangles", fill=INK, font=big)
+
+        for k, (name, rgb, mask, anchors, size) in enumerate(self.cells):
+            x0 = PAD + (k % columns) * (block_w + PAD)
+            y0 = title_h + (k // columns) * (block_h + PAD)
+            draw.text((x0, y0 + 2), f"view `{name}`", fill=INK, font=font)
+            if rgb is not None:
+                sheet.paste(rgb, (x0, y0 + header))
+            mx = x0 + cell + GAP
+            sheet.paste(mask, (mx, y0 + header))
+            draw.rectangle([x0, y0 + header, x0 + 2 * cell + GAP - 1, y0 + header + cell - 1], outline=(225, 225, 225))
+            _label_parts(draw, anchors, small, (mx, y0 + header), size)
+
+        lx = PAD + grid_w + PAD
+        y = title_h
+        draw.text((lx, y), "parts (colour, label, instances, visible px)", fill=INK, font=font)
+        y += 26
+        legend = []
+        for i, part in enumerate(shape.parts):
+            box = (lx, y + 2, lx + 16, y + 18)
+            draw.rectangle(box, fill=tuple(int(c) for c in colors[i]), outline=INK)
+            legend.append({"label": part.label, "color": hex_color(colors[i]), "instances": len(part.instance_ids), "pixels": int(totals[i]), "box": box})
+            count = len(part.instance_ids)
+            text = f"{part.label}" + (f" x{count}" if count > 1 else "") + f"  {int(totals[i])} px"
+            draw.text((lx + 24, y + 2), text, fill=INK if totals[i] else ALERT, font=small)
             y += 22
-            draw.text((lx + 10, y), label, fill=ALERT, font=small)
-    else:
-        draw.text((lx, y), "every part is visible in some view", fill=MUTED, font=small)
-    if hidden_instances:
-        y += 32
-        draw.text((lx, y), "instances not visible from any view:", fill=ALERT, font=font)
-        for name in hidden_instances:
-            y += 22
-            draw.text((lx + 10, y), name, fill=ALERT, font=small)
-    sheet.info.update(legend=legend, invisible=invisible, invisible_instances=hidden_instances)
-    return sheet
+        y += 10
+        if invisible:
+            draw.text((lx, y), "not visible from any view:", fill=ALERT, font=font)
+            for label in invisible:
+                y += 22
+                draw.text((lx + 10, y), label, fill=ALERT, font=small)
+        else:
+            draw.text((lx, y), "every part is visible in some view", fill=MUTED, font=small)
+        if hidden_instances:
+            y += 32
+            draw.text((lx, y), "instances not visible from any view:", fill=ALERT, font=font)
+            for name in hidden_instances:
+                y += 22
+                draw.text((lx + 10, y), name, fill=ALERT, font=small)
+        sheet.info.update(legend=legend, invisible=invisible, invisible_instances=hidden_instances)
+        return sheet
 
 
-def _label_parts(draw, shape, renders, view, font, origin, scale, size) -> None:
-    """Write each visible part's label at the visible centre of its most visible instance."""
-    instance_counts = renders.instance_counts(view.name)
+def sheet_bytes(views: int, cell: int = 320, columns: int = 2) -> int:
+    """About the bytes a sheet of `views` holds: two RGB thumbnails a view, then the sheet itself."""
+    rows = -(-views // max(1, min(columns, views)))
+    return views * 2 * cell * cell * 3 + rows * (cell + 24 + PAD) * (columns * (2 * cell + GAP + PAD) + LEGEND_WIDTH + 2 * PAD) * 3
+
+
+def _label_parts(draw, anchors, font, origin, size) -> None:
+    """Write each visible part's label at its anchor, stepping away from labels already written."""
     placed: list[tuple[int, int, int, int]] = []
-    for part in shape.parts:
-        counts = [(instance_counts[i], i) for i in part.instance_ids]
-        best_count, best = max(counts) if counts else (0, -1)
-        if best_count == 0:
-            continue
-        ys, xs = np.nonzero(view.instance == best + 1)
-        k = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)  # a visible pixel nearest the centroid
-        ax, ay = origin[0] + (xs[k] + 0.5) * scale, origin[1] + (ys[k] + 0.5) * scale
-        left, top, right, bottom = draw.textbbox((0, 0), part.label, font=font, stroke_width=2)
+    for label, x, y in anchors:
+        ax, ay = origin[0] + x, origin[1] + y
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font, stroke_width=2)
         tw, th = right - left, bottom - top
         x = int(min(max(ax - tw / 2, origin[0]), origin[0] + size[0] - tw))
         y = int(min(max(ay - th - 4, origin[1]), origin[1] + size[1] - th))
@@ -123,7 +153,7 @@ def _label_parts(draw, shape, renders, view, font, origin, scale, size) -> None:
             y = int(min(y + th + 2, origin[1] + size[1] - th))
         placed.append((x, y, x + tw, y + th))
         draw.ellipse([ax - 3, ay - 3, ax + 3, ay + 3], fill="white", outline=INK)
-        draw.text((x - left, y - top), part.label, fill=INK, font=font, stroke_width=2, stroke_fill="white")
+        draw.text((x - left, y - top), label, fill=INK, font=font, stroke_width=2, stroke_fill="white")
 
 
 def _font(size: int):

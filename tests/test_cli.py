@@ -125,7 +125,7 @@ def test_render_lints_on_stdout_status_on_stderr(files):
     assert result.stderr.startswith(f"block: 1 views at 32x32 -> {files / 'out'}/ (compile ")
     assert result.stderr.splitlines()[1].split() == ["front", "a", str(json.loads(
         (files / "out" / "visibility.json").read_text())["views"]["front"]["parts"]["a"])]
-    quiet = invoke(*args, "-q")
+    quiet = invoke(*args, "-q", "--overwrite")
     assert quiet.exit_code == 0 and quiet.stdout == result.stdout and quiet.stderr == ""
 
 
@@ -133,8 +133,8 @@ def test_sample_status_on_stderr_and_files_with_verbose(files):
     out = files / "variants"
     result = invoke("sample", files / "stool.pdsl", "-n", "2", "-o", out, "-v")
     assert result.exit_code == 0 and result.stdout == ""
-    assert result.stderr.splitlines() == [f"wrote {out / 'stool_0000.pdsl'}", f"wrote {out / 'stool_0001.pdsl'}",
-                                          f"wrote {out / 'variants.json'}", f"2 variants of {files / 'stool.pdsl'} -> {out}"]
+    assert result.stderr.splitlines() == [f"wrote {out / 'variants.json'}", f"wrote {out / 'stool_0000.pdsl'}",
+                                          f"wrote {out / 'stool_0001.pdsl'}", f"2 variants of {files / 'stool.pdsl'} -> {out}"]
     plain = invoke("sample", files / "lint.pdsl", "-n", "1", "-o", files / "plain", "-q")  # no `param`: a finding
     assert plain.exit_code == 0 and plain.stderr == ""
     assert plain.stdout == f"{files / 'lint.pdsl'}: the program has no `param`: every variant is the original\n"
@@ -142,7 +142,7 @@ def test_sample_status_on_stderr_and_files_with_verbose(files):
 
 def test_dataset_progress_on_stderr_report_on_stdout(files):
     args = ["dataset", files / "stool.pdsl", "-o", files / "data", "--variants", "1", "--views", "1", "--size", "16",
-            "-j", "1"]
+            "-j", "1", "--val", "0"]
     result = invoke(*args)
     assert result.exit_code == 0
     assert result.stdout.startswith(f"1 images (1 train, 0 val), 1 categories, 1 part labels -> {files / 'data'} [")
@@ -243,7 +243,7 @@ def test_output_folder_that_cannot_be_made(files):
     nested = invoke("sample", files / "stool.pdsl", "-n", "1", "-o", files / "a" / "b")
     assert nested.exit_code == 0 and (files / "a" / "b" / "variants.json").is_file()
     blocked = files / "blocker" / "out"
-    for command, message in [("sample", f"error E902: cannot write '{blocked / 'stool_0000.pdsl'}': Not a directory"),
+    for command, message in [("sample", f"error E902: cannot write '{blocked / 'variants.json'}': Not a directory"),
                              ("dataset", f"{blocked}: error E000: Not a directory"),
                              ("render", f"error R010: cannot create output folder '{blocked}': Not a directory")]:
         result = invoke(*_with_input(command, files / "stool.pdsl")[:-1], blocked)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -249,3 +251,88 @@ def test_png_codec_and_rle_against_pillow_and_pycocotools():
         return
     for mask in masks:
         assert rle_encode(mask)["counts"] == cocomask.encode(np.asfortranarray(mask.astype(np.uint8)))["counts"].decode()
+
+
+GROWS_A_PART = """\
+shape "lamp"
+param arms = 1 in [1, 3]
+part base { box(size=[0.3, 0.3, 0.1], at=[0, 0, 0], align="bottom") }
+if arms > 1 {
+    part arm { box(size=[0.05, 0.05, 0.4], at=[0, 0, 0.1], align="bottom") }
+}
+"""
+
+
+def test_a_task_error_with_one_worker_is_the_tasks_own_message(tmp_path):
+    """One worker runs tasks in process: their errors are diagnostics, not `'tuple' object has no attribute`."""
+    with pytest.raises(Proto3dError) as err:
+        build_dataset([str(EXAMPLES / "stool.pdsl")], tmp_path / "big", Settings(variants=1, views=1, size=4096), workers=1)
+    assert err.value.diagnostics[0].code == "R003"
+    assert err.value.diagnostics[0].message == "image width must be a whole number of pixels from 16 to 2048, got 4096"
+    src = tmp_path / "lamp.pdsl"
+    src.write_text(GROWS_A_PART)
+    result = subprocess.run([sys.executable, "-m", "proto3d.cli", "dataset", str(src), "-o", str(tmp_path / "lamp"),
+                             "--variants", "3", "--views", "1", "--size", "32", "-j", "1", "-q"], capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{src}: error E000: variant 0 of {src} has part `arm`, which its defaults do not build" in result.stderr, result.stderr
+
+
+def test_options_beyond_the_renderers_limits_are_usage_errors(tmp_path):
+    args = ["dataset", str(EXAMPLES / "stool.pdsl"), "-o", str(tmp_path / "out"), "-j", "1", "-q"]
+    result = CliRunner().invoke(cli, args + ["--size", "4096"])
+    assert result.exit_code == 2 and "Invalid value for '--size': 4096 is not in the range 16<=x<=2048" in result.output
+    assert not (tmp_path / "out").exists()
+    big = CliRunner().invoke(cli, args + ["--size", "2048", "--views", "100"])
+    assert big.exit_code == 1 and big.stderr.startswith(
+        "error R012: --views 100 images of 2048x2048 per variant need about 2,992 MB of memory; the limit is 2,048 MB")
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_few_variants_for_a_val_split_warn(tmp_path):
+    args = ["dataset", str(EXAMPLES / "stool.pdsl"), "--views", "1", "--size", "32", "-j", "1", "-q", "--json"]
+    result = CliRunner().invoke(cli, args + ["-o", str(tmp_path / "two"), "--variants", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ("warning: --val 0.2 of 2 variants per prototype rounds to none: the val split will be "
+                             "empty (it takes 3 or more --variants)\n")
+    assert json.loads(result.stdout)["val"] == 0
+    three = CliRunner().invoke(cli, args + ["-o", str(tmp_path / "three"), "--variants", "3"])
+    assert three.exit_code == 0 and three.stderr == "" and json.loads(three.stdout)["val"] == 1
+
+
+def test_a_used_folder_is_refused_and_overwrite_removes_only_the_old_datasets_files(tmp_path):
+    out = tmp_path / "out"
+    args = ["dataset", str(EXAMPLES / "stool.pdsl"), "-o", str(out), "--views", "2", "--size", "32", "-j", "1", "-q", "--json"]
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    refused = CliRunner().invoke(cli, args + ["--variants", "2"])
+    assert refused.exit_code == 2 and "is not empty; give --overwrite" in refused.output
+    first = CliRunner().invoke(cli, args + ["--variants", "2", "--overwrite"])
+    assert first.exit_code == 0, first.output
+    old_images = sorted(p.relative_to(out) for p in out.rglob("*.png"))
+    assert len(old_images) == 2 * 2 * 3
+    resumed = CliRunner().invoke(cli, args + ["--variants", "2"])  # the same dataset: resumed, nothing to do
+    assert resumed.exit_code == 0 and json.loads(resumed.stdout)["new_images"] == 0
+    other = CliRunner().invoke(cli, args + ["--variants", "1"])
+    assert other.exit_code == 1 and "holds a dataset made with other settings" in other.stderr
+    assert "or give --overwrite to replace it" in other.stderr
+    replaced = CliRunner().invoke(cli, args + ["--variants", "1", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert (out / "notes.txt").read_text() == "mine"
+    records = manifest(out)
+    assert len(records) == 2
+    assert sorted(p.relative_to(out) for p in out.rglob("*.png")) == sorted(
+        Path(name) for r in records for name in r["files"].values())
+    assert sorted(p.name for p in (out / "tasks").iterdir()) == ["stool-stool-00000.json"]
+
+
+def test_running_out_of_memory_is_a_message(tmp_path, monkeypatch):
+    import proto3d.dataset as dataset
+
+    def exhausted(task, settings):
+        raise MemoryError
+
+    monkeypatch.setattr(dataset, "run_task", exhausted)
+    result = CliRunner().invoke(cli, ["dataset", str(EXAMPLES / "stool.pdsl"), "-o", str(tmp_path / "out"),
+                                      "--variants", "1", "--views", "1", "--size", "32", "-j", "1", "-q"])
+    assert result.exit_code == 1 and "error R013: the machine ran out of memory" in result.stderr
+    assert "finished tasks are kept and resumed" in result.stderr

@@ -468,3 +468,36 @@ def _render_in_child(shape):
     except RenderError as error:
         return error.diagnostics[0].code, error.diagnostics[0].hint
     return "", ""
+
+
+def test_render_each_gives_the_same_views_holding_at_most_two(shape, renders):
+    """The streamed views equal the in-memory ones, and a view is freed once the caller drops it:
+    the iterator itself keeps only the view being drawn and the one being smoothed."""
+    import gc
+    import weakref
+
+    from proto3d.renderer import render_each
+
+    names = [v.name for v in renders.views]
+    seen = []
+    for view in render_each(shape, names, size=160):
+        kept = renders.view(view.name)
+        for name in ("rgb", "depth", "normal", "face", "part", "instance", "primitive"):
+            np.testing.assert_array_equal(getattr(view, name), getattr(kept, name))
+        seen.append(weakref.ref(view))
+        del view
+        gc.collect()
+        assert sum(ref() is not None for ref in seen) <= 2
+    assert len(seen) == len(names)
+
+
+def test_render_each_checks_everything_before_drawing(shape):
+    from proto3d.renderer import render_each
+
+    with pytest.raises(RenderError) as err:
+        render_each(shape, ["front", "frnt"])
+    assert err.value.diagnostics[0].code == "R002"
+    with pytest.raises(RenderError) as err:
+        render_each(shape, orbit(2, 20.0, shape.bbox, 2048), memory_limit=300 << 20)
+    assert (err.value.diagnostics[0].code, err.value.diagnostics[0].message) == (
+        "R012", "2 views at 2048x2048 streamed need about 432 MB of memory; the limit is 300 MB")

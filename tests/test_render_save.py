@@ -114,3 +114,14 @@ def test_saved_images_decode_to_the_buffers(tmp_path):
     transparent = render(shape, views=["iso"], size=64, passes=["rgb"], background=(0, 0, 0, 0))
     transparent.save(tmp_path / "alpha")
     np.testing.assert_array_equal(np.array(Image.open(tmp_path / "alpha" / "iso_rgb.png")), transparent.views[0].rgb)
+
+
+def test_view_file_names_lists_every_file_a_view_is_saved_as(tmp_path):
+    """The render command's manifest lists these before the files exist, so that a killed run can be cleaned."""
+    from proto3d.renderer import ALL_PASSES
+    from proto3d.renderer.save import view_file_names
+
+    renders = render(table(), views=["iso"], size=48)
+    for passes in (ALL_PASSES, ("rgb",), ("depth", "primitive")):
+        written = {p.name for p in renders.save(tmp_path / "+".join(passes), passes)} - {"cameras.json", "visibility.json"}
+        assert written == set(view_file_names("iso", passes)), passes

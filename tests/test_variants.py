@@ -103,3 +103,21 @@ def listing_key(name: str) -> int:
     from proto3d.variants import stable_key
 
     return stable_key(name)
+
+
+def test_sample_into_a_used_folder_is_refused_and_overwrite_removes_only_its_own_files(tmp_path):
+    src, out = tmp_path / "stool.pdsl", tmp_path / "out"
+    src.write_text(STOOL)
+    first = CliRunner().invoke(cli, ["sample", str(src), "-n", "4", "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    assert json.loads((out / "variants.json").read_text())["files"] == [
+        "stool_0000.pdsl", "stool_0001.pdsl", "stool_0002.pdsl", "stool_0003.pdsl", "variants.json"]
+    (out / "README.txt").write_text("my notes")
+    again = CliRunner().invoke(cli, ["sample", str(src), "-n", "2", "-o", str(out)])
+    assert again.exit_code == 2 and "is not empty; give --overwrite" in again.output
+    assert len(list(out.glob("stool_*.pdsl"))) == 4
+    fewer = CliRunner().invoke(cli, ["sample", str(src), "-n", "2", "-o", str(out), "--overwrite"])
+    assert fewer.exit_code == 0, fewer.output
+    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "stool_0000.pdsl", "stool_0001.pdsl", "variants.json"]
+    assert [row["file"] for row in json.loads((out / "variants.json").read_text())["variants"]] == [
+        "stool_0000.pdsl", "stool_0001.pdsl"]
