@@ -11,8 +11,8 @@ Every request is recorded in `server.requests`.
 
 Hostile entries, for what a broken or malicious server may send: `Raw(body, status,
 content_type)` sends the body verbatim (a dict as JSON; `completion(text, usage=...)` builds a
-reply with any usage), `EchoHeaders(status)` an error whose message repeats the request's
-headers (the API key among them), and `Drip(seconds, entry)` sends the whole response, status
+reply with any usage), `EchoHeaders(status)` repeats the request's headers (the API key among
+them) in an error's message, or with status 200 as the reply text, and `Drip(seconds, entry)` sends the whole response, status
 line and headers included, one byte every `seconds`.
 """
 from __future__ import annotations
@@ -128,7 +128,8 @@ class FakeOpenAI:
                 if isinstance(entry, Drip):
                     drip, entry = entry.seconds, entry.entry
                 if isinstance(entry, EchoHeaders):
-                    entry = Status(entry.status, f"bad request; you sent: {json.dumps(headers)}")
+                    echo = f"you sent: {json.dumps(headers)}"
+                    entry = echo if entry.status == 200 else Status(entry.status, f"bad request; {echo}")
                 if isinstance(entry, Status):
                     error = {"message": entry.message, "type": "error", "code": entry.code}
                     headers = {"retry-after": entry.retry_after} if entry.retry_after else {}
