@@ -197,10 +197,14 @@ class Agent:
         best = self._best()
         if best is None and status not in ("failed", "replay-ended"):
             status, reason = "failed", reason or "no program compiled"
-        self._prune()
-        if best is not None:
-            with self._timed("final"):
-                self._finalize(best)
+        try:
+            self._prune()
+            if best is not None:
+                with self._timed("final"):
+                    self._finalize(best)
+        except Exception as exc:  # e.g. an export that fails: said in the summary, not as a traceback
+            problem = f"cannot write the final version: {type(exc).__name__}: {exc}"
+            status, reason = "failed", f"{reason}; {problem}" if status == "failed" else problem
         return self._write_summary(status, reason)
 
     def _prune(self) -> None:

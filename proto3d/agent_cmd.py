@@ -68,6 +68,7 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
     """
     from proto3d.agent import Agent, replay
     from proto3d.agent_run import RunInUse
+    from proto3d.grammar.diagnostics import Proto3dError
 
     if replay_dir:
         target = Path(out) if out else Path(replay_dir) / "replay"
@@ -75,7 +76,7 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
             raise click.UsageError("the replay needs its own folder: -o must differ from the recorded run")
         try:
             summary = replay(replay_dir, target, progress=lambda m: click.echo(f"  {m}", err=True))
-        except RunInUse as exc:
+        except (RunInUse, Proto3dError) as exc:  # the folder is busy or cannot be written
             raise click.ClickException(str(exc)) from None
         _table([summary], [target])
         sys.exit(0 if summary["status"] != "failed" else 1)
@@ -100,7 +101,7 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
     if len(names) == 1:
         try:
             summaries = [run_one(names[0], folders[0], lambda m: click.echo(f"  {m}", err=True))]
-        except RunInUse as exc:
+        except (RunInUse, Proto3dError) as exc:  # the folder is busy or cannot be written
             raise click.ClickException(str(exc)) from None
     else:
         summaries = _batch(names, folders, run_one, jobs if llm == "openai" else 1)

@@ -17,6 +17,7 @@ from proto3d.agent import Agent, Toolchain
 from proto3d.agent_cmd import agent_command
 from proto3d.agent_run import RunInUse
 from proto3d.compiler.limits import Limits
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.llm import LLMConfig, LLMError, OpenAIBackend, Reply, redact
 from test_agent import ACCEPT, COARSE, DESIGN, REFINED, fake_inspect, fenced
 from test_agent_cmd import responder
@@ -276,7 +277,27 @@ def test_the_doubling_program_is_a_valid_program():
     assert [p.label for p in compile_text(doubling(3)).parts] == ["top", "leg"]
 
 
-def run_with(run_dir: Path, script):
+def run_with(run_dir: Path, script, tools: Toolchain | None = None):
     with FakeOpenAI(script) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
-        return Agent("table", run_dir, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run(), server.requests
+        summary = Agent("table", run_dir, cfg, OpenAIBackend(cfg), tools or Toolchain(inspect=fake_inspect)).run()
+    return summary, server.requests
+
+
+def test_an_internal_error_or_a_failed_export_ends_the_run_as_failed_not_running(tmp_path):
+    def broken_inspect(shape, folder):
+        raise RuntimeError("renderer bug")
+
+    def broken_export(shape, path):
+        raise Proto3dError(Diagnostic("E902", f"cannot write {str(path)!r}: No space left on device"))
+
+    summary, _ = run_with(tmp_path / "a", DESIGN + [fenced(COARSE), fenced(REFINED)], Toolchain(inspect=broken_inspect))
+    assert summary["status"] == "failed" and summary["reason"] == (
+        "internal error: RuntimeError: renderer bug; cannot write the final version: RuntimeError: renderer bug")
+    assert summary["best_version"] == 2 and (tmp_path / "a" / "final" / "program.pdsl").read_text() == REFINED
+
+    summary, _ = run_with(tmp_path / "b", DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT],
+                          Toolchain(inspect=fake_inspect, export=broken_export))
+    assert summary["status"] == "failed" and summary["reason"].startswith(
+        "cannot write the final version: Proto3dError: error E902: cannot write ")
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["status"] == "failed"
