@@ -226,6 +226,9 @@ def request_key(role: str, messages: list[dict]) -> str:
     return h.hexdigest()
 
 
+MAX_REPLY_BYTES = 16 * 2**20  # a chat completion is at most a few hundred kB of text
+
+
 class BadReply(Exception):
     """A reply with status 200 that is not a chat completion: retried like a server error, never recorded."""
 
@@ -322,8 +325,13 @@ class OpenAIBackend:
         """One request, bounded as a whole by the timeout: (content type, body) of a 200 reply."""
 
         async def request():
-            raw = await self._client.chat.completions.with_raw_response.create(**kwargs)
-            return raw.headers.get("content-type", ""), raw.content
+            async with self._client.chat.completions.with_streaming_response.create(**kwargs) as response:
+                body = bytearray()
+                async for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REPLY_BYTES:
+                        raise BadReply(f"longer than {MAX_REPLY_BYTES // 2**20} MB")
+                return response.headers.get("content-type", ""), bytes(body)
 
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(request(), self.config.timeout), self._loop)
         try:
@@ -348,8 +356,7 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
     try:
         data = json.loads(body)
     except ValueError:
-        snippet = body[:60].decode("utf-8", "replace")
-        raise BadReply(f"not JSON ({content_type or 'no content type'}): {snippet!r}") from None
+        raise BadReply(f"not JSON ({content_type or 'no content type'}): {_shortened(body.decode('utf-8', 'replace'))!r}") from None
     if not isinstance(data, dict):
         raise BadReply(f"expected a JSON object, got {type(data).__name__}")
     choices = data.get("choices")
@@ -357,7 +364,8 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
             and isinstance(choices[0].get("message"), dict)):
         error = data.get("error")
         if error:
-            raise BadReply(f"an error with status 200: {error.get('message', error) if isinstance(error, dict) else error}")
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise BadReply(f"an error with status 200: {_shortened(str(message))}")
         raise BadReply("no choices[0].message")
     choice = choices[0]
     text = choice["message"].get("content")
@@ -378,8 +386,14 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
 def _detail(exc) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error", {}).get("message") or body)
-    return str(exc)
+        return _shortened(str(body.get("message") or body.get("error", {}).get("message") or body))
+    return _shortened(str(exc))
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    """A server's text fit for one line of a message: redacted first, so no key is cut in half."""
+    text = redact(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _retry_after(exc) -> float | None:

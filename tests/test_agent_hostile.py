@@ -18,7 +18,7 @@ from proto3d.agent_cmd import agent_command
 from proto3d.agent_run import RunInUse
 from proto3d.compiler.limits import Limits
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
-from proto3d.llm import LLMConfig, LLMError, OpenAIBackend, Reply, redact
+from proto3d.llm import MAX_REPLY_BYTES, LLMConfig, LLMError, OpenAIBackend, Reply, redact
 from test_agent import ACCEPT, COARSE, DESIGN, REFINED, fake_inspect, fenced
 from test_agent_cmd import responder
 
@@ -53,6 +53,8 @@ HOSTILE = {
     "error with 200": (Raw({"error": {"message": "model overloaded"}}),
                        "invalid reply: an error with status 200: model overloaded"),
     "byte drip": (Drip(1 / SHORT, "hi"), "timed out after 1 s"),
+    "endless body": (Raw(b" " * (MAX_REPLY_BYTES + 1)), "invalid reply: longer than 16 MB"),
+    "long error page": (Status(502, "<html>" + "x" * 5000), "HTTP 502: <html>" + "x" * 294 + "…"),
 }
 
 
