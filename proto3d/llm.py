@@ -327,10 +327,15 @@ class OpenAIBackend:
         async def request():
             async with self._client.chat.completions.with_streaming_response.create(**kwargs) as response:
                 body = bytearray()
-                async for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_REPLY_BYTES:
-                        raise BadReply(f"longer than {MAX_REPLY_BYTES // 2**20} MB")
+                try:
+                    async for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_REPLY_BYTES:
+                            raise BadReply(f"longer than {MAX_REPLY_BYTES // 2**20} MB")
+                except BadReply:
+                    raise
+                except Exception as exc:  # the transport's error (httpx's own class): the connection broke
+                    raise BadReply(f"cut off after {len(body)} bytes ({type(exc).__name__}: {exc})") from None
                 return response.headers.get("content-type", ""), bytes(body)
 
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(request(), self.config.timeout), self._loop)
@@ -362,10 +367,8 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
     choices = data.get("choices")
     if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)
             and isinstance(choices[0].get("message"), dict)):
-        error = data.get("error")
-        if error:
-            message = error.get("message", error) if isinstance(error, dict) else error
-            raise BadReply(f"an error with status 200: {_shortened(str(message))}")
+        if data.get("error"):
+            raise BadReply(f"an error with status 200: {_message_of(data)}")
         raise BadReply("no choices[0].message")
     choice = choices[0]
     text = choice["message"].get("content")
@@ -385,9 +388,14 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
 
 def _detail(exc) -> str:
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return _shortened(str(body.get("message") or body.get("error", {}).get("message") or body))
-    return _shortened(str(exc))
+    return _message_of(body) if isinstance(body, dict) else _shortened(str(exc))
+
+
+def _message_of(body: dict) -> str:
+    """The message of an error body, in any of the shapes servers send."""
+    error = body.get("error")
+    message = body.get("message") or (error.get("message") if isinstance(error, dict) else error) or body
+    return _shortened(str(message))
 
 
 def _shortened(text: str, limit: int = 300) -> str:

@@ -11,7 +11,8 @@ Every request is recorded in `server.requests`.
 
 Hostile entries, for what a broken or malicious server may send: `Raw(body, status,
 content_type)` sends the body verbatim (a dict as JSON; `completion(text, usage=...)` builds a
-reply with any usage), `EchoHeaders(status)` repeats the request's headers (the API key among
+reply with any usage; `declared_length` makes the connection close before the declared
+Content-Length), `EchoHeaders(status)` repeats the request's headers (the API key among
 them) in an error's message, or with status 200 as the reply text, and `Drip(seconds, entry)` sends the whole response, status
 line and headers included, one byte every `seconds`.
 """
@@ -42,6 +43,7 @@ class Raw:
     body: object  # bytes, str or a JSON value
     status: int = 200
     content_type: str = "application/json"
+    declared_length: int | None = None  # the Content-Length sent, if not the body's
 
 
 @dataclass
@@ -150,7 +152,9 @@ class FakeOpenAI:
                 data = raw.body if isinstance(raw.body, bytes) else (
                     raw.body.encode() if isinstance(raw.body, str) else json.dumps(raw.body).encode())
                 head = [f"{self.protocol_version} {raw.status} {self.responses.get(raw.status, ('',))[0]}",
-                        f"Content-Type: {raw.content_type}", f"Content-Length: {len(data)}", "Connection: close"]
+                        f"Content-Type: {raw.content_type}",
+                        f"Content-Length: {len(data) if raw.declared_length is None else raw.declared_length}",
+                        "Connection: close"]
                 head += [f"{k}: {v}" for k, v in (headers or {}).items()]
                 response = ("\r\n".join(head) + "\r\n\r\n").encode() + data
                 self.close_connection = True
