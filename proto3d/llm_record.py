@@ -18,8 +18,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from proto3d.agent_run import write_text
 from proto3d.compiler.files import write_atomic
-from proto3d.llm import Backend, LLMError, Reply, message_images, message_text, redact, request_key
+from proto3d.llm import Backend, LLMError, Reply, message_images, message_text, request_key
 
 
 class ReplayExhausted(LLMError):
@@ -120,6 +121,6 @@ class Recorder:
             f"latency {reply.latency:.2f} s; retries {reply.retries}_",
         ]
         # The .md first: a .json on disk means the call is complete.
-        write_atomic(self.folder / f"{stem}.md", redact("\n".join(md) + "\n"), parents=True)
+        write_text(self.folder / f"{stem}.md", "\n".join(md) + "\n")
         record = {"index": self.index, "role": role, "key": key, "messages": stored, "reply": asdict(reply)}
-        write_atomic(self.folder / f"{stem}.json", redact(json.dumps(record, indent=1)), parents=True)
+        write_text(self.folder / f"{stem}.json", json.dumps(record, indent=1))

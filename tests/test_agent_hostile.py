@@ -70,7 +70,6 @@ def test_a_bad_reply_is_retried_with_a_printed_notice_then_fails_plainly(name):
             backend(server, notices, max_retries=1, timeout=1).complete("coder", MESSAGES)
     where = f"'fake-vl' at {server.base_url}"
     assert str(error.value).startswith(f"coder: {where} failed after 2 attempts: {reason}")
-    assert str(error.value).endswith(reason) or name == "cut off"
     (notice,) = notices
     assert notice.startswith(f"coder: {where}: {reason}") and notice.endswith("; retry 1 of 1 in 0.0 s")
 
