@@ -427,6 +427,8 @@ class Agent:
                 {"role": "assistant", "content": reply.text},
                 {"role": "user", "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors))},
             ]
+            if attempt < retries:
+                self.progress(f"{role}: answer rejected ({errors[0]}); asking again, {attempt + 1} of {retries}")
         raise RunFailed(f"{role}: no valid answer after {retries + 1} attempts: {'; '.join(errors)}")
 
     # ---------------------------------------------------------------- run folder
