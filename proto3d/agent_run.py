@@ -48,7 +48,8 @@ def run_lock(run_dir: str | Path):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pid = read_summary(run_dir).get("pid", "unknown")
-            raise RunInUse(f"{run_dir} is in use by another proto3d process (pid {pid}); wait for it or stop it") from None
+            message = f"{run_dir} is in use by another proto3d process (pid {pid}); wait for it or stop it"
+            raise RunInUse(message) from None
         yield
 
 

@@ -139,8 +139,9 @@ class Reply:
 
     @classmethod
     def from_json(cls, data) -> "Reply":
-        """A stored reply, or ValueError when a field is missing or of the wrong type."""
-        if not isinstance(data, dict) or set(data) != set(cls.__dataclass_fields__):
+        """A stored reply, or ValueError when a field is unknown, missing or of the wrong type
+        (fields with a default may be missing: recordings of older versions lack some)."""
+        if not (isinstance(data, dict) and {"text", "model"} <= set(data) <= set(cls.__dataclass_fields__)):
             raise ValueError("not a stored reply")
         reply = cls(**data)
         number = (int, float)
@@ -309,7 +310,8 @@ class OpenAIBackend:
                                     f"retry {attempt + 1} of {config.max_retries} in {wait:.1f} s"))
                 self._sleep(wait)
             except openai.APIStatusError as exc:
-                raise LLMError(redact(f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}")) from None
+                message = f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}"
+                raise LLMError(redact(message)) from None
         return Reply(
             text=redact(text),
             model=model,
@@ -361,7 +363,8 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
     try:
         data = json.loads(body)
     except ValueError:
-        raise BadReply(f"not JSON ({content_type or 'no content type'}): {_shortened(body.decode('utf-8', 'replace'))!r}") from None
+        start = _shortened(body.decode("utf-8", "replace"))
+        raise BadReply(f"not JSON ({content_type or 'no content type'}): {start!r}") from None
     if not isinstance(data, dict):
         raise BadReply(f"expected a JSON object, got {type(data).__name__}")
     choices = data.get("choices")

@@ -13,8 +13,8 @@ Hostile entries, for what a broken or malicious server may send: `Raw(body, stat
 content_type)` sends the body verbatim (a dict as JSON; `completion(text, usage=...)` builds a
 reply with any usage; `declared_length` makes the connection close before the declared
 Content-Length), `EchoHeaders(status)` repeats the request's headers (the API key among
-them) in an error's message, or with status 200 as the reply text, and `Drip(seconds, entry)` sends the whole response, status
-line and headers included, one byte every `seconds`.
+them) in an error's message, or with status 200 as the reply text, and `Drip(seconds, entry)`
+sends the whole response, status line and headers included, one byte every `seconds`.
 """
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ HOSTILE = {
     "negative usage": (Raw(completion("hi", usage={"prompt_tokens": 1, "completion_tokens": -3})),
                        "invalid reply: usage.completion_tokens is -3, not a count"),
     "usage not an object": (Raw(completion("hi", usage=[1, 2])), "invalid reply: usage is a list, not an object"),
-    "content not text": (Raw(completion({"text": "hi"})), "invalid reply: choices[0].message.content is a dict, not text"),
+    "content not text": (Raw(completion({"text": "hi"})),
+                         "invalid reply: choices[0].message.content is a dict, not text"),
     "no choices": (Raw(completion("hi", choices=[])), "invalid reply: no choices[0].message"),
     "not an object": (Raw("[1, 2]"), "invalid reply: expected a JSON object, got list"),
     "error with 200": (Raw({"error": {"message": "model overloaded"}}),
@@ -210,8 +211,10 @@ def test_stored_replies_are_checked_field_by_field():
     good = {"text": "t", "model": "m", "prompt_tokens": 1, "completion_tokens": 2, "cost": None, "latency": 0.5,
             "retries": 0, "truncated": False}
     assert Reply.from_json(good) == Reply("t", "m", 1, 2, None, 0.5, 0, False)
-    for bad in [{**good, "prompt_tokens": None}, {**good, "completion_tokens": "2"}, {**good, "truncated": 1},
-                {**good, "retries": True}, {**good, "prompt_tokens": -1}, {**good, "extra": 1}, [good]]:
+    assert Reply.from_json({"text": "t", "model": "m"}) == Reply("t", "m")  # an older version's record
+    for bad in [{"text": "t"}, {**good, "prompt_tokens": None}, {**good, "completion_tokens": "2"},
+                {**good, "truncated": 1}, {**good, "retries": True}, {**good, "prompt_tokens": -1},
+                {**good, "extra": 1}, [good]]:
         with pytest.raises(ValueError):
             Reply.from_json(bad)
 
