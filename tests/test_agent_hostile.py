@@ -23,7 +23,7 @@ from test_agent import ACCEPT, COARSE, DESIGN, REFINED, fake_inspect, fenced
 from test_agent_cmd import responder
 
 KEY = "sk-hostile-test-key-0123456789abcdef"
-SHORT = 8  # bytes the drip test's server sends per second: a reply takes minutes, each byte comes in time
+DRIP = 1 / 8  # seconds between two bytes of a dripped reply: well within the timeout, yet a reply takes a minute
 MESSAGES = [{"role": "user", "content": "go"}]
 
 
@@ -53,7 +53,7 @@ HOSTILE = {
     "not an object": (Raw("[1, 2]"), "invalid reply: expected a JSON object, got list"),
     "error with 200": (Raw({"error": {"message": "model overloaded"}}),
                        "invalid reply: an error with status 200: model overloaded"),
-    "byte drip": (Drip(1 / SHORT, "hi"), "timed out after 1 s"),
+    "byte drip": (Drip(DRIP, "hi"), "timed out after 1 s"),
     "cut off": (Raw(b'{"choices": [', declared_length=1000),
                 "invalid reply: cut off after 13 bytes (RemoteProtocolError: "),  # then httpx's words
     "error body of another shape": (Status(500, ["boom"]), "HTTP 500: ['boom']"),
@@ -96,7 +96,7 @@ def test_absent_or_null_token_counts_count_as_zero():
 def test_the_deadline_bounds_the_whole_request_not_each_read():
     """Each byte comes well within the timeout; the reply as a whole would take minutes."""
     notices = []
-    with FakeOpenAI([Drip(1 / SHORT, "late"), "in time"]) as server:
+    with FakeOpenAI([Drip(DRIP, "late"), "in time"]) as server:
         reply = backend(server, notices, timeout=1).complete("coder", MESSAGES)
     assert reply.text == "in time" and reply.retries == 1
     assert notices == [f"coder: 'fake-vl' at {server.base_url}: timed out after 1 s; retry 1 of 4 in 0.0 s"]
