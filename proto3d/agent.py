@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from proto3d import compiler, prompts
-from proto3d.agent_run import write_json, write_report
+from proto3d.agent_run import read_summary, run_lock, write_json, write_report, write_text
 from proto3d.compiler.files import write_atomic
 from proto3d.agent_schema import (
     ARRANGEMENT,
@@ -157,12 +158,24 @@ class Agent:
         self.design: dict = {}
         self.iterations = 0
         self.timings: dict[str, float] = {}
+        self.resumed_from: str | None = None  # the status the folder's previous run ended with
         self._start = time.monotonic()
 
     # ---------------------------------------------------------------- the loop
 
     def run(self) -> dict:
-        """Run to acceptance, budget end or failure; return the summary (also in summary.json)."""
+        """Run to acceptance, budget end or failure; return the summary (also in summary.json).
+
+        Raises RunInUse, touching nothing, when another process is running in the folder.
+        """
+        with run_lock(self.dir):
+            return self._run()
+
+    def _run(self) -> dict:
+        self.resumed_from = read_summary(self.dir).get("status")
+        if self.resumed_from == "running":  # we hold the lock, so the process that wrote it is gone
+            self.resumed_from = "interrupted"
+            self.progress("the previous run in this folder was interrupted (its process ended while running); resuming")
         write_json(self.dir / "run.json", self._settings())
         status, reason = "running", ""
         self._write_summary(status, reason)
@@ -179,13 +192,19 @@ class Agent:
         except KeyboardInterrupt:
             self._write_summary("interrupted", "interrupted; run the same command again to resume")
             raise
+        except Exception as exc:  # a bug must not leave the folder `running`; it is reported like any failure
+            status, reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
         best = self._best()
         if best is None and status not in ("failed", "replay-ended"):
             status, reason = "failed", reason or "no program compiled"
-        self._prune()
-        if best is not None:
-            with self._timed("final"):
-                self._finalize(best)
+        try:
+            self._prune()
+            if best is not None:
+                with self._timed("final"):
+                    self._finalize(best)
+        except Exception as exc:  # e.g. an export that fails: said in the summary, not as a traceback
+            problem = f"cannot write the final version: {type(exc).__name__}: {exc}"
+            status, reason = "failed", f"{reason}; {problem}" if status == "failed" else problem
         return self._write_summary(status, reason)
 
     def _prune(self) -> None:
@@ -408,6 +427,8 @@ class Agent:
                 {"role": "assistant", "content": reply.text},
                 {"role": "user", "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors))},
             ]
+            if attempt < retries:
+                self.progress(f"{role}: answer rejected ({errors[0]}); asking again, {attempt + 1} of {retries}")
         raise RunFailed(f"{role}: no valid answer after {retries + 1} attempts: {'; '.join(errors)}")
 
     # ---------------------------------------------------------------- run folder
@@ -427,7 +448,7 @@ class Agent:
 
     def _save_version(self, version: Version) -> None:
         folder = self.dir / "versions" / f"{version.number:03d}"
-        write_atomic(folder / PROGRAM, version.program, parents=True)
+        write_text(folder / PROGRAM, version.program)
         write_json(folder / "version.json", version.to_json())
         if version.verdict is not None:
             write_json(folder / "verdict.json", version.verdict)
@@ -438,7 +459,7 @@ class Agent:
 
     def _finalize(self, best: Version) -> None:
         folder = self.dir / "final"
-        write_atomic(folder / PROGRAM, best.program, parents=True)
+        write_text(folder / PROGRAM, best.program)
         self.tools.export(best.shape, folder / "shape.glb")
         write_json(folder / "parts.json", self.tools.manifest(best.shape))
         if best.inspection is None:
@@ -465,6 +486,8 @@ class Agent:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "replayed_calls": self.recorder.replayed,
             "replay_mismatches": self.recorder.mismatches,
+            "resumed_from": self.resumed_from,
+            "pid": os.getpid(),
         }
 
     def _write_summary(self, status: str, reason: str) -> dict:

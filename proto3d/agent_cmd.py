@@ -12,7 +12,7 @@ import click
 
 from proto3d.cli_conventions import command_conventions, echo
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
-from proto3d.llm import LLMError, ManualBackend, OpenAIBackend, load_config, slug
+from proto3d.llm import LLMError, ManualBackend, OpenAIBackend, load_config, redact, slug
 
 
 def _role_models(values: tuple[str, ...]) -> dict:
@@ -75,13 +75,17 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
     resumes an interrupted run from its recorded calls.
     """
     from proto3d.agent import Agent, replay
+    from proto3d.agent_run import RunInUse
 
     say = echo()  # taken here: the runs report from worker threads
     if replay_dir:
         target = Path(out) if out else Path(replay_dir) / "replay"
         if target.resolve() == Path(replay_dir).resolve():
             raise click.UsageError("the replay needs its own folder: -o must differ from the recorded run")
-        summary = replay(replay_dir, target, progress=lambda m: say.status(f"  {m}"))
+        try:
+            summary = replay(replay_dir, target, progress=lambda m: say.status(f"  {m}"))
+        except RunInUse as exc:  # another process runs in that folder
+            raise Proto3dError(str(exc)) from None
         _table([summary], [target])
         sys.exit(0 if summary["status"] != "failed" else 1)
 
@@ -92,7 +96,7 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
         config = load_config(config_path, model=model, base_url=base_url, timeout=timeout,
                              roles=_role_models(role_model), iterations=max_iterations, tokens=max_tokens,
                              cost=max_cost, seconds=max_time)
-        backend = OpenAIBackend(config) if llm == "openai" else None
+        backend = OpenAIBackend(config, notify=say.status) if llm == "openai" else None
     except LLMError as exc:
         raise Proto3dError(str(exc)) from None
     root = Path(out or "runs")
@@ -105,7 +109,10 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
         return Agent(name, folder, config, live, progress=progress).run()
 
     if len(names) == 1:
-        summaries = [run_one(names[0], folders[0], lambda m: say.status(f"  {m}"))]
+        try:
+            summaries = [run_one(names[0], folders[0], lambda m: say.status(f"  {m}"))]
+        except RunInUse as exc:  # another process runs in that folder
+            raise Proto3dError(str(exc)) from None
     else:
         summaries = _batch(names, folders, run_one, jobs if llm == "openai" else 1, say.quiet)
     _table(summaries, folders)
@@ -164,4 +171,4 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
     Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
     for s in summaries:
         if s["status"] == "failed":
-            click.echo(f"{s['category']}: {s.get('reason', '')}")
+            click.echo(redact(f"{s['category']}: {s.get('reason', '')}"))

@@ -13,19 +13,62 @@ Layout (documented in docs/agent.md):
     final/                        program.pdsl, shape.glb, parts.json, sheet.png of the best version
     summary.json                  status, iterations, tokens, cost, timings
     report.html                   per version: program diff, sheet, diagnostics, inspector feedback
+    .lock                         held (flock) by the process running in the folder
+
+Every text file goes through `write_text`, which redacts keys and credentials.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import html
 import json
 from pathlib import Path
 
 from proto3d.compiler.files import write_atomic
+from proto3d.llm import redact
+
+
+class RunInUse(Exception):
+    """Another live process is running in the same run folder."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path):
+    """Hold `RUN/.lock` while this process works in the run folder.
+
+    The operating system releases the lock when the process ends, however it ends (kill -9,
+    power loss aside), so a `running` summary whose lock is free was left by a dead process.
+    """
+    path = Path(run_dir) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = read_summary(run_dir).get("pid", "unknown")
+            message = f"{run_dir} is in use by another proto3d process (pid {pid}); wait for it or stop it"
+            raise RunInUse(message) from None
+        yield
+
+
+def read_summary(run_dir: str | Path) -> dict:
+    """The summary.json of a run folder, or {} when there is none (or it is unreadable)."""
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a text file of the run folder, atomically and with keys and credentials redacted."""
+    write_atomic(path, redact(text), parents=True)
 
 
 def write_json(path: str | Path, value) -> None:
-    write_atomic(path, json.dumps(value, indent=2, default=_jsonable) + "\n", parents=True)
+    write_text(path, json.dumps(value, indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(value):
@@ -103,7 +146,7 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
                     out.append(f"<tr><td>{e(str(p.get('part', '')))}<td>{e(str(p.get('line', '')))}"
                                f"<td>{e(p.get('issue', ''))}<td>{e(p.get('fix', ''))}")
                 out.append("</table>")
-    write_atomic(Path(run_dir) / "report.html", "\n".join(out) + "\n", parents=True)
+    write_text(Path(run_dir) / "report.html", "\n".join(out) + "\n")
 
 
 def _diff_html(old: str, new: str) -> str:

@@ -6,13 +6,17 @@ OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio, llama.cpp) accepts.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import json
 import os
 import random
 import re
 import sys
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
@@ -133,6 +137,55 @@ class Reply:
     retries: int = 0
     truncated: bool = False  # the answer hit the completion token limit
 
+    @classmethod
+    def from_json(cls, data) -> "Reply":
+        """A stored reply, or ValueError when a field is unknown, missing or of the wrong type
+        (fields with a default may be missing: recordings of older versions lack some)."""
+        if not (isinstance(data, dict) and {"text", "model"} <= set(data) <= set(cls.__dataclass_fields__)):
+            raise ValueError("not a stored reply")
+        reply = cls(**data)
+        number = (int, float)
+        for value, kinds in [(reply.text, str), (reply.model, str), (reply.prompt_tokens, int),
+                             (reply.completion_tokens, int), (reply.latency, number), (reply.retries, int),
+                             (reply.truncated, bool), (reply.cost, (*number, type(None)))]:
+            if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
+                raise ValueError(f"stored reply has {value!r} where a {kinds} belongs")
+        if min(reply.prompt_tokens, reply.completion_tokens) < 0:
+            raise ValueError("stored reply has a negative token count")
+        return reply
+
+
+REDACTED = "[redacted]"
+_secrets: set[str] = set()  # the API keys read in this process
+_CREDENTIALS = [  # (pattern, replacement): credentials in any text, known to this process or not
+    (re.compile(r"""(?i)(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)[^\s"'\\,;&<>]+"""),
+     r"\1" + REDACTED),
+    (re.compile(r"""(?i)(\b(?:x-)?api[-_]?key["']?\s*[:=]\s*["']?)[^\s"'\\,;&<>]+"""), r"\1" + REDACTED),
+    (re.compile(r"(?i)(\bbearer\s+)[\w.~+/=-]{8,}"), r"\1" + REDACTED),
+    (re.compile(r"(?i)([?&](?:key|token|access_token)=)[^\s\"'\\&<>]+"), r"\1" + REDACTED),
+    (re.compile(r"(://)[^/\s@\"'<>]+@"), r"\1" + REDACTED + "@"),  # user:password@host
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), REDACTED),  # OpenAI-style keys
+]
+
+
+def add_secret(secret: str) -> None:
+    """Have `redact` remove this value wherever it appears (values under 8 characters are too
+    common to replace blindly; the patterns still catch them in headers)."""
+    if len(secret) >= 8:
+        _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    """`text` without the API keys this process read and without anything shaped like a credential
+    (Authorization values, api-key fields, bearer tokens, key= in URLs, URL passwords, sk-… keys).
+
+    Applied to everything proto3d writes or prints that a server or a key could have reached."""
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
+    for pattern, replacement in _CREDENTIALS:
+        text = pattern.sub(replacement, text)
+    return text
+
 
 class Backend(Protocol):
     def complete(self, role: str, messages: list[dict]) -> Reply: ...
@@ -174,27 +227,47 @@ def request_key(role: str, messages: list[dict]) -> str:
     return h.hexdigest()
 
 
+MAX_REPLY_BYTES = 16 * 2**20  # a chat completion is at most a few hundred kB of text
+
+
+class BadReply(Exception):
+    """A reply with status 200 that is not a chat completion: retried like a server error, never recorded."""
+
+
 class OpenAIBackend:
     """Chat completions on any OpenAI-compatible server, with our own retry loop.
 
     The openai client's built-in retries are switched off so that every retry, its reason and
-    its wait are ours to bound and report; auth and unknown-model errors never retry.
+    its wait are ours to bound and print (`notify`); auth and unknown-model errors never retry.
+    Each request runs on the async client under `asyncio.wait_for`, because httpx's timeouts
+    bound each read, not the request: a server sending a byte a second would never time out.
+    The async client runs on the backend's own event loop thread, so `complete` stays a plain
+    blocking call from any thread (batch workers, a notebook that runs a loop of its own).
+    Every reply is checked (`parse_completion`) before anyone sees it, and what leaves the
+    backend (reply text, errors, notices) has passed through `redact`.
     """
 
-    def __init__(self, config: LLMConfig, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, config: LLMConfig, sleep: Callable[[float], None] = time.sleep,
+                 notify: Callable[[str], None] = lambda message: print(message, file=sys.stderr)):
         import openai
 
         self.config = config
         self._openai = openai
         self._sleep = sleep
+        self._notify = notify
         api_key = os.environ.get(config.api_key_env) or ("none" if config.base_url else None)
         if api_key is None:
             raise LLMError(
                 f"no API key: set {config.api_key_env} (or pass --base-url for a local server that needs none)"
             )
-        self._client = openai.OpenAI(
-            api_key=api_key, base_url=config.base_url, timeout=config.timeout, max_retries=0
-        )
+        if os.environ.get(config.api_key_env):
+            add_secret(api_key)
+        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=config.base_url, timeout=config.timeout,
+                                          max_retries=0)
+        # The requests run on an event loop of our own, in a thread that lives as long as the backend.
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=_serve, args=(self._loop,), name="proto3d-llm", daemon=True).start()
+        weakref.finalize(self, _shut_down, self._loop, self._client)
 
     def complete(self, role: str, messages: list[dict]) -> Reply:
         openai, config = self._openai, self.config
@@ -208,53 +281,130 @@ class OpenAIBackend:
         start = time.monotonic()
         for attempt in range(config.max_retries + 1):
             try:
-                response = self._client.chat.completions.create(**kwargs)
+                text, prompt_tokens, completion_tokens, truncated = parse_completion(*self._post(kwargs))
                 break
             except openai.AuthenticationError:
-                raise LLMError(f"authentication failed at {where}: check {config.api_key_env}") from None
+                raise LLMError(f"authentication failed at {redact(where)}: check {config.api_key_env}") from None
             except openai.PermissionDeniedError as exc:
-                raise LLMError(f"permission denied for model {model!r} at {where}: {_detail(exc)}") from None
+                raise LLMError(redact(f"permission denied for model {model!r} at {where}: {_detail(exc)}")) from None
             except openai.NotFoundError as exc:
-                raise LLMError(
-                    f"model {model!r} not found at {where} ({_detail(exc)}); check --model and --base-url"
-                ) from None
-            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
+                raise LLMError(redact(
+                    f"model {model!r} not found at {where} ({_detail(exc)}); check --model and --base-url")) from None
+            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError, asyncio.TimeoutError,
+                    BadReply) as exc:
                 # APITimeoutError is an APIConnectionError.
+                if isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError)):
+                    reason = f"timed out after {config.timeout:g} s"
+                elif isinstance(exc, openai.APIConnectionError):
+                    reason = f"cannot connect ({exc.__cause__ or exc})"
+                elif isinstance(exc, BadReply):
+                    reason = f"invalid reply: {exc}"
+                else:
+                    reason = f"HTTP {exc.status_code}: {_detail(exc)}"
                 if attempt == config.max_retries:
-                    if isinstance(exc, openai.APITimeoutError):
-                        reason = f"timed out after {config.timeout:g} s"
-                    elif isinstance(exc, openai.APIConnectionError):
-                        reason = f"cannot connect ({exc.__cause__ or exc})"
-                    else:
-                        reason = f"HTTP {exc.status_code}: {_detail(exc)}"
                     tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
-                    raise LLMError(f"{role}: {model!r} at {where} failed after {tries}: {reason}") from None
+                    raise LLMError(redact(f"{role}: {model!r} at {where} failed after {tries}: {reason}")) from None
                 wait = _retry_after(exc)
-                self._sleep(config.backoff * 2**attempt * (0.5 + random.random()) if wait is None else wait)
+                wait = config.backoff * 2**attempt * (0.5 + random.random()) if wait is None else wait
+                self._notify(redact(f"{role}: {model!r} at {where}: {reason}; "
+                                    f"retry {attempt + 1} of {config.max_retries} in {wait:.1f} s"))
+                self._sleep(wait)
             except openai.APIStatusError as exc:
-                raise LLMError(f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}") from None
-        choice = response.choices[0] if response.choices else None
-        text = (choice.message.content or "") if choice else ""
-        usage = response.usage
-        prompt_tokens = usage.prompt_tokens if usage else 0
-        completion_tokens = usage.completion_tokens if usage else 0
+                message = f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}"
+                raise LLMError(redact(message)) from None
         return Reply(
-            text=text,
+            text=redact(text),
             model=model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost=config.cost(model, prompt_tokens, completion_tokens),
             latency=time.monotonic() - start,
             retries=attempt,
-            truncated=bool(choice and choice.finish_reason == "length"),
+            truncated=truncated,
         )
+
+    def _post(self, kwargs: dict) -> tuple[str, bytes]:
+        """One request, bounded as a whole by the timeout: (content type, body) of a 200 reply."""
+
+        async def request():
+            async with self._client.chat.completions.with_streaming_response.create(**kwargs) as response:
+                body = bytearray()
+                try:
+                    async for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_REPLY_BYTES:
+                            raise BadReply(f"longer than {MAX_REPLY_BYTES // 2**20} MB")
+                except BadReply:
+                    raise
+                except Exception as exc:  # the transport's error (httpx's own class): the connection broke
+                    raise BadReply(f"cut off after {len(body)} bytes ({type(exc).__name__}: {exc})") from None
+                return response.headers.get("content-type", ""), bytes(body)
+
+        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(request(), self.config.timeout), self._loop)
+        try:
+            return future.result()
+        finally:
+            future.cancel()  # interrupted while waiting (Ctrl-C): the request stops too
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    loop.run_forever()
+    loop.close()
+
+
+def _shut_down(loop: asyncio.AbstractEventLoop, client) -> None:
+    closing = asyncio.run_coroutine_threadsafe(client.close(), loop)
+    closing.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
+
+
+def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, bool]:
+    """(text, prompt tokens, completion tokens, cut at the token limit) of a chat-completion body,
+    or BadReply saying what is wrong. Token counts that are absent or null count as 0."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        start = _shortened(body.decode("utf-8", "replace"))
+        raise BadReply(f"not JSON ({content_type or 'no content type'}): {start!r}") from None
+    if not isinstance(data, dict):
+        raise BadReply(f"expected a JSON object, got {type(data).__name__}")
+    choices = data.get("choices")
+    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)
+            and isinstance(choices[0].get("message"), dict)):
+        if data.get("error"):
+            raise BadReply(f"an error with status 200: {_message_of(data)}")
+        raise BadReply("no choices[0].message")
+    choice = choices[0]
+    text = choice["message"].get("content")
+    if not isinstance(text, (str, type(None))):
+        raise BadReply(f"choices[0].message.content is a {type(text).__name__}, not text")
+    usage = data.get("usage") or {}
+    if not isinstance(usage, dict):
+        raise BadReply(f"usage is a {type(usage).__name__}, not an object")
+    tokens = []
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise BadReply(f"usage.{name} is {value!r}, not a count")
+        tokens.append(value or 0)
+    return text or "", tokens[0], tokens[1], choice.get("finish_reason") == "length"
 
 
 def _detail(exc) -> str:
     body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error", {}).get("message") or body)
-    return str(exc)
+    return _message_of(body) if isinstance(body, dict) else _shortened(str(exc))
+
+
+def _message_of(body: dict) -> str:
+    """The message of an error body, in any of the shapes servers send."""
+    error = body.get("error")
+    message = body.get("message") or (error.get("message") if isinstance(error, dict) else error) or body
+    return _shortened(str(message))
+
+
+def _shortened(text: str, limit: int = 300) -> str:
+    """A server's text fit for one line of a message: redacted first, so no key is cut in half."""
+    text = redact(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _retry_after(exc) -> float | None:

@@ -8,6 +8,9 @@ stored reply is returned instead of asking the model: that one mechanism gives
 * resume: a re-started run replays its recorded prefix (compiling and rendering are
   deterministic and take milliseconds) and goes live at the first call not yet made;
 * replay (`live=None`): a finished run re-runs fully offline.
+
+A record that cannot be read back as a valid reply (a damaged file, or one written by an older
+version that recorded a broken reply) counts as absent: a resumed run makes that call live.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from proto3d.agent_run import write_text
 from proto3d.compiler.files import write_atomic
 from proto3d.llm import Backend, LLMError, Reply, message_images, message_text, request_key
 
@@ -64,28 +68,29 @@ class Recorder:
         self.index += 1
         stem = f"{self.index:04d}-{role}"
         key = request_key(role, messages)
-        record = self._load(self.index)
-        if record is not None and (record["key"] == key or self.live is None):
-            if record["key"] != key:
+        recorded = self._load(self.index)
+        if recorded is not None and (recorded[0] == key or self.live is None):
+            if recorded[0] != key:
                 self.mismatches.append(self.index)
-            reply = Reply(**record["reply"])
+            reply = recorded[1]
             self.replayed += 1
         elif self.live is None:
             raise ReplayExhausted(f"the recording has no call {self.index} ({role}) in {self.folder}")
         else:
-            if record is not None:  # the run diverged from its recording: the rest is stale
-                self._drop_from(self.index)
+            self._drop_from(self.index)  # anything recorded from here on is stale (the run diverged) or damaged
             reply = self.live.complete(role, messages)
             self._save(stem, role, key, messages, reply)
         self.total.add(reply)
         self.by_role.setdefault(role, Usage()).add(reply)
         return reply
 
-    def _load(self, index: int) -> dict | None:
+    def _load(self, index: int) -> tuple[str, Reply] | None:
+        """(request key, reply) of recorded call `index`, or None when it is absent or damaged."""
         for path in self.folder.glob(f"{index:04d}-*.json"):
             try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                record = json.loads(path.read_text(encoding="utf-8"))
+                return str(record["key"]), Reply.from_json(record["reply"])
+            except (OSError, ValueError, TypeError, KeyError):
                 return None
         return None
 
@@ -116,6 +121,6 @@ class Recorder:
             f"latency {reply.latency:.2f} s; retries {reply.retries}_",
         ]
         # The .md first: a .json on disk means the call is complete.
-        write_atomic(self.folder / f"{stem}.md", "\n".join(md) + "\n", parents=True)
+        write_text(self.folder / f"{stem}.md", "\n".join(md) + "\n")
         record = {"index": self.index, "role": role, "key": key, "messages": stored, "reply": asdict(reply)}
-        write_atomic(self.folder / f"{stem}.json", json.dumps(record, indent=1), parents=True)
+        write_text(self.folder / f"{stem}.json", json.dumps(record, indent=1))

@@ -8,6 +8,13 @@ reply was cut at the token limit, finish_reason "length"), `Status(code)` (an
 OpenAI-style error body), `Slow(seconds, entry)`, or a callable `(request_json) -> entry`
 that answers from the request; `default` (same kinds) answers once the script is used up.
 Every request is recorded in `server.requests`.
+
+Hostile entries, for what a broken or malicious server may send: `Raw(body, status,
+content_type)` sends the body verbatim (a dict as JSON; `completion(text, usage=...)` builds a
+reply with any usage; `declared_length` makes the connection close before the declared
+Content-Length), `EchoHeaders(status)` repeats the request's headers (the API key among
+them) in an error's message, or with status 200 as the reply text, and `Drip(seconds, entry)`
+sends the whole response, status line and headers included, one byte every `seconds`.
 """
 from __future__ import annotations
 
@@ -29,6 +36,34 @@ class Status:
 class Slow:
     seconds: float
     entry: object
+
+
+@dataclass
+class Raw:
+    body: object  # bytes, str or a JSON value
+    status: int = 200
+    content_type: str = "application/json"
+    declared_length: int | None = None  # the Content-Length sent, if not the body's
+
+
+@dataclass
+class EchoHeaders:
+    status: int = 400
+
+
+@dataclass
+class Drip:
+    seconds: float  # between two bytes
+    entry: object
+
+
+def completion(text: str, usage=None, **fields) -> dict:
+    """A chat-completion body; `usage` as given (None: omitted), `fields` override top-level keys."""
+    body = {"id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": "fake",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+    if usage is not None:
+        body["usage"] = usage
+    return {**body, **fields}
 
 
 class FakeOpenAI:
@@ -68,7 +103,7 @@ class FakeOpenAI:
             else:
                 entry = self.default if self.default is not None else Status(500, "fake server: script exhausted")
         while True:
-            if callable(entry) and not isinstance(entry, (Status, Slow)):
+            if callable(entry) and not isinstance(entry, (Status, Slow, Raw, EchoHeaders, Drip)):
                 entry = entry(request)
             elif isinstance(entry, Slow):
                 if self._stop.wait(entry.seconds):
@@ -87,41 +122,53 @@ class FakeOpenAI:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 request = json.loads(body or b"{}")
-                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                fake.headers.append(headers)
                 if not self.path.endswith("/chat/completions"):
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
-                entry = fake._next(request)
+                    return self._send(Raw({"error": {"message": f"no route {self.path}"}}, 404))
+                entry, drip = fake._next(request), None
+                if isinstance(entry, Drip):
+                    drip, entry = entry.seconds, entry.entry
+                if isinstance(entry, EchoHeaders):
+                    echo = f"you sent: {json.dumps(headers)}"
+                    entry = echo if entry.status == 200 else Status(entry.status, f"bad request; {echo}")
                 if isinstance(entry, Status):
                     error = {"message": entry.message, "type": "error", "code": entry.code}
                     headers = {"retry-after": entry.retry_after} if entry.retry_after else {}
-                    return self._send(entry.code, {"error": error}, headers)
+                    return self._send(Raw({"error": error}, entry.code), headers, drip)
+                if isinstance(entry, Raw):
+                    return self._send(entry, drip=drip)
                 text = str(entry)
                 finish = "length" if text.endswith("<cut>") else "stop"
                 text = text.removesuffix("<cut>")
                 prompt_words = sum(len(_text(m).split()) for m in request.get("messages", []))
-                self._send(200, {
-                    "id": f"chatcmpl-{len(fake.requests)}",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": request.get("model", ""),
-                    "choices": [{"index": 0, "finish_reason": finish,
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
-                              "total_tokens": prompt_words + len(text.split())},
-                })
+                reply = completion(text, usage={"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
+                                                "total_tokens": prompt_words + len(text.split())},
+                                   id=f"chatcmpl-{len(fake.requests)}", model=request.get("model", ""))
+                reply["choices"][0]["finish_reason"] = finish
+                self._send(Raw(reply), drip=drip)
 
-            def _send(self, code, payload, headers=None):
-                data = json.dumps(payload).encode()
+            def _send(self, raw: Raw, headers=None, drip=None):
+                data = raw.body if isinstance(raw.body, bytes) else (
+                    raw.body.encode() if isinstance(raw.body, str) else json.dumps(raw.body).encode())
+                head = [f"{self.protocol_version} {raw.status} {self.responses.get(raw.status, ('',))[0]}",
+                        f"Content-Type: {raw.content_type}",
+                        f"Content-Length: {len(data) if raw.declared_length is None else raw.declared_length}",
+                        "Connection: close"]
+                head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+                response = ("\r\n".join(head) + "\r\n\r\n").encode() + data
+                self.close_connection = True
                 try:
-                    self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
+                    if drip is None:
+                        self.wfile.write(response)
+                        return
+                    for i in range(len(response)):
+                        if fake._stop.wait(drip):
+                            return
+                        self.wfile.write(response[i:i + 1])
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
+                    pass  # the client gave up (timeout tests)
 
         return Handler
 

@@ -132,8 +132,15 @@ def test_malformed_json_and_schema_violations_get_corrective_retries(tmp_path):
         ARRANGEMENT,
         fenced(COARSE), fenced(REFINED), ACCEPT,
     ]
-    summary, requests = run(tmp_path, script)
+    progress = []
+    summary, requests = run(tmp_path, script, progress=progress.append)
     assert summary["status"] == "accepted"
+    assert [m for m in progress if "asking again" in m] == [
+        "metricizer: answer rejected (the reply is not valid JSON: Expecting value: line 1 column 1 (char 0)); "
+        "asking again, 1 of 2",
+        "metricizer: answer rejected ($.bounds: needs at least 3 items, got 2); asking again, 2 of 2",
+        "decomposer: answer rejected ($.parts[1].count: must be >= 1, got 0); asking again, 1 of 2",
+        "arranger: answer rejected (part 'leg' needs 4 instance(s), got 2); asking again, 1 of 2"]
     retry = requests[1]["messages"]
     assert [m["role"] for m in retry] == ["user", "assistant", "user"]
     assert retry[1]["content"] == "Sure! {bounds: [1, 0.6, 0.75]}"
