@@ -245,7 +245,7 @@ def render_each(
     views: Sequence[str | Camera] = DEFAULT_VIEWS,
     size: int = 512,
     passes: Sequence[str] = ALL_PASSES,
-    background=(1.0, 1.0, 1.0, 1.0),
+    background: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
     samples: int = 4,
     double_sided: bool = False,
     antialias: str = "fxaa",

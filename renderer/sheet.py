@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from proto3d.compiler.shape import CompiledShape
 from proto3d.renderer.palette import colorize, hex_color, palette
-from proto3d.renderer.render import PixelCounts, Renders
+from proto3d.renderer.render import PixelCounts, Renders, View
 
 PAD = 12
 GAP = 6
@@ -38,12 +38,12 @@ class SheetBuilder:
     """The contact sheet made one view at a time, for views streamed to disk: it keeps each
     view's two thumbnails and label anchors (`sheet_bytes`), never the view's buffers."""
 
-    def __init__(self, shape, cell: int = 320, columns: int = 2, title: str | None = None):
+    def __init__(self, shape: CompiledShape, cell: int = 320, columns: int = 2, title: str | None = None) -> None:
         self.shape, self.cell, self.columns, self.title = shape, cell, columns, title
         self.counts = PixelCounts(shape)
         self.cells: list[tuple[str, Image.Image | None, Image.Image, list, tuple[int, int]]] = []
 
-    def add(self, view) -> None:
+    def add(self, view: View) -> None:
         """Shrink the view to its cell and find where each visible part's label goes."""
         shape, cell = self.shape, self.cell
         _, instance_counts = self.counts.add(view)
