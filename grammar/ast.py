@@ -162,3 +162,4 @@ class Program:
     text: str
     comments: list[Comment] = field(default_factory=list)
     filename: str = "<input>"
+    warnings: list = field(default_factory=list)  # Diagnostics about the text itself (W108)
