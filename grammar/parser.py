@@ -64,7 +64,7 @@ def parse_with_diagnostics(text: str | bytes, filename: str = "<input>", *, max_
     """
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "replace"))
     if size > max_bytes:
-        return None, [too_large(f"{size} bytes", max_bytes)]
+        return None, [too_large(size, max_bytes)]
     text, error = decode(text)
     if error:
         return None, [error]

@@ -40,15 +40,17 @@ def read_program(path: str, max_bytes: int = MAX_PROGRAM_BYTES) -> str:
     except OSError as error:
         raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {error.strerror or error}"), path) from None
     if len(data) > max_bytes:
-        raise Proto3dError(too_large(f"more than {max_bytes} bytes", max_bytes), path)
+        raise Proto3dError(too_large(None, max_bytes), path)
     text, error = decode(data)
     if error:
         raise Proto3dError(error, path)
     return text
 
 
-def too_large(size: str, max_bytes: int) -> Diagnostic:
-    return Diagnostic("E001", f"program is {size}; the limit is {max_bytes}", Span(1, 1, 1, 2),
+def too_large(size: int | None, max_bytes: int) -> Diagnostic:
+    """E001 for a program of `size` bytes (None: not read to its end)."""
+    message = f"program is {size} bytes" if size is not None else f"program is over {max_bytes} bytes"
+    return Diagnostic("E001", f"{message}; the limit is {max_bytes}", Span(1, 1, 1, 2),
                       hint="split the object into fewer, larger primitives")
 
 
