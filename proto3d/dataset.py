@@ -47,6 +47,7 @@ from proto3d.dataset_task import (
     run_task,
 )
 from proto3d.grammar import Diagnostic, Proto3dError
+from proto3d.grammar.source import read_program
 from proto3d.output_folder import paths_inside, remove_files
 from proto3d.renderer.render import MEMORY_LIMIT, check_memory, view_bytes
 
@@ -293,7 +294,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     """
     out = Path(out)
     record = load_record(out, image_id)
-    text = (out / record["prototype"]).read_text(encoding="utf-8")
+    text = read_program(str(out / record["prototype"]))  # as written: its hash is the one recorded
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
         raise Proto3dError(Diagnostic("E000", f"{record['prototype']} changed since image {image_id} was made"), str(out))
     labels = json.loads((out / "labels.json").read_text(encoding="utf-8")) if (out / "labels.json").exists() else None

@@ -229,3 +229,11 @@ def test_fmt_makes_line_ends_and_the_bom_canonical(tmp_path):
     assert cli("fmt", "-w", str(path)).returncode == 0
     assert path.read_bytes() == PROGRAM.encode()
     assert cli("fmt", "--check", str(path)).returncode == 0
+
+
+def test_variants_edit_the_text_as_parsed():
+    """`sample` rewrites param defaults by position: positions and text agree whatever the line ends."""
+    from proto3d.variants import with_defaults
+
+    text = f'\ufeff# x\rparam h = 0.5 in [0.2, 1]\r\npart a {{ box(size=[1, 1, h], align="bottom") }}\r'
+    assert with_defaults(text, {"h": 0.75}) == '# x\nparam h = 0.75 in [0.2, 1]\npart a { box(size=[1, 1, h], align="bottom") }\n'
