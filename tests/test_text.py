@@ -173,10 +173,10 @@ def test_every_command_refuses_an_endless_file_in_little_memory(command, tmp_pat
     (tmp_path / "zero").mkdir()
     (tmp_path / "zero" / "endless.pdsl").symlink_to("/dev/zero")
     result = cli(*[part.format(tmp=tmp_path) for part in command])
-    stderr = result.stderr.decode()
-    assert result.returncode == 1, stderr
-    assert "error E001: program is over 50000 bytes; the limit is 50000" in stderr
-    assert "Traceback" not in stderr and "MemoryError" not in stderr
+    output = (result.stdout + result.stderr).decode()  # `check` reports its findings on stdout
+    assert result.returncode == 1, output
+    assert "error E001: program is over 50000 bytes; the limit is 50000" in output
+    assert "Traceback" not in output and "MemoryError" not in output
 
 
 def test_a_huge_standard_input_is_refused_in_little_memory(tmp_path):
@@ -184,7 +184,7 @@ def test_a_huge_standard_input_is_refused_in_little_memory(tmp_path):
         result = cli("compile", "-", "-o", str(tmp_path / "a.glb"), stdin=endless)
     assert result.returncode == 1 and b"-:1:1: error E001: program is over 50000 bytes" in result.stderr
     result = cli("check", "-", input=b"# padding\n" * 1_000_000)  # 10 MB through a pipe
-    assert result.returncode == 1 and b"error E001: program is over 50000 bytes" in result.stderr
+    assert result.returncode == 1 and b"-:1:1: error E001: program is over 50000 bytes" in result.stdout
     assert not (tmp_path / "a.glb").exists()
 
 
@@ -193,7 +193,7 @@ def test_the_cli_positions_text_errors(tmp_path):
     path.write_bytes(f"{PROGRAM}# caf".encode() + b"\xe9\n")
     result = cli("check", str(path))
     assert result.returncode == 1
-    assert f"{path}:5:6: error E004: byte 73 (0xe9) is not UTF-8 text".encode() in result.stderr
+    assert f"{path}:5:6: error E004: byte 73 (0xe9) is not UTF-8 text".encode() in result.stdout
     path.write_bytes(b"\xef\xbb\xbf" + PROGRAM.replace("\n", "\r\n").encode())
     assert cli("compile", str(path), "-o", str(tmp_path / "a.glb")).returncode == 0
 
