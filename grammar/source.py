@@ -85,7 +85,7 @@ def character_problems(text: str, strings: list[tuple[int, int]]) -> list[Diagno
     most `MAX_REPORTED` of either, in the order written); `strings` are the sorted `(start, end)`
     offsets of its string literals.
 
-    Control characters (but tab) and lone surrogates are errors anywhere; a bidirectional control is
+    Control characters other than tab, and lone surrogates, are errors anywhere; a bidirectional control is
     an error in code and comments and a warning inside a string, where right-to-left text may need it.
     """
     errors, warnings, string = [], [], iter(strings)
