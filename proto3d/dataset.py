@@ -315,7 +315,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
 def _part_ids(out: Path, record: dict, labels: dict | None) -> dict:
     if labels is None:  # unfinished run: the label map is made from the prototypes' defaults, as at planning
         meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
-        protos = [Prototype(p["category"], p["name"], (out / p["file"]).read_text(encoding="utf-8"), p["source"])
+        protos = [Prototype(p["category"], p["name"], read_program(str(out / p["file"])), p["source"])
                   for p in meta["prototypes"]]
         labels = plan(protos, Settings.from_json({**meta["settings"], "variants": 0}))[1]
     return {p["label"]: p["id"] for p in labels["parts"] if p["category"] == record["category"]}
