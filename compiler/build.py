@@ -18,18 +18,24 @@ from proto3d.grammar import ast, parse_with_diagnostics
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
 DEFAULT_LIMITS = Limits()
+# A shape without a primitive has nothing to export or render: an error of the whole program.
+NOTHING_DRAWN = Diagnostic("E007", "the program draws nothing: no primitive was made",
+                           hint="put primitives in a part, e.g. `part body { box(size=[0.4, 0.3, 0.2]) }`")
 
 
-def compile_text(text: str, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
+def compile_text(text: str | bytes, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
                  filename: str = "<input>") -> CompiledShape:
-    """Parse and compile; raise `Proto3dError` with every error found. Lints are in `shape.diagnostics`."""
+    """Parse and compile; raise `Proto3dError` with every error found. Lints are in `shape.diagnostics`.
+
+    `text` is a str or UTF-8 bytes, a byte order mark and any line ends allowed (see `grammar.source`).
+    """
     shape, diagnostics = _compile(text, params, limits, filename)
     if shape is None:
         raise Proto3dError(diagnostics, filename)
     return shape
 
 
-def check(text: str, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
+def check(text: str | bytes, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
           filename: str = "<input>") -> list[Diagnostic]:
     """Every error and lint of a program, sorted by position; never raises for any input."""
     return _compile(text, params, limits, filename)[1]
@@ -51,8 +57,10 @@ def compile_program(program: ast.Program, *, params: dict | None = None,
         raise Proto3dError([Diagnostic("E306", "the program is too complex to evaluate", Span(1, 1, 1, 2),
                                        hint="simplify nesting and loops").with_source(program.text)],
                            program.filename) from None
+    if not evaluation.primitives:
+        raise Proto3dError([NOTHING_DRAWN], program.filename)
     shape = assemble(evaluation)
-    warnings = [d for d in diagnostics if d.severity != "error"] + evaluation.warnings + lint(shape)
+    warnings = [d for d in diagnostics if d.severity != "error"] + program.warnings + evaluation.warnings + lint(shape)
     shape.diagnostics = sorted((d.with_source(program.text) for d in warnings), key=lambda d: (d.line, d.column))
     return shape
 

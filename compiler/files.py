@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
@@ -13,20 +14,24 @@ from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 def write_atomic(path: str | os.PathLike, data: bytes | str, *, parents: bool = False) -> Path:
     """Write a temp file in the target folder, then os.replace: readers never see half a file.
 
-    The temp file is created with mode 0o666 so the umask applies as for any new file. Failures
-    become `Proto3dError` E902 and leave no temp file behind.
+    A symbolic link is written through (the file it points to is replaced, the link stays), and a
+    file that exists keeps its permissions; a new file gets mode 0o666 less the umask, as any new
+    file. Failures become `Proto3dError` E902 and leave no temp file behind.
     """
     path = Path(path)
+    target = Path(os.path.realpath(path))
     if isinstance(data, str):
         data = data.encode("utf-8")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         if parents:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        if target.exists():
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        os.replace(tmp, target)
     except BaseException as error:
         with contextlib.suppress(OSError):  # no temp file to remove (e.g. its folder is a file)
             tmp.unlink()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from proto3d.grammar.diagnostics import Span
+from proto3d.grammar.diagnostics import Diagnostic, Span
 
 
 @dataclass(frozen=True)
@@ -162,3 +162,4 @@ class Program:
     text: str
     comments: list[Comment] = field(default_factory=list)
     filename: str = "<input>"
+    warnings: list[Diagnostic] = field(default_factory=list)  # about the text itself (W108)

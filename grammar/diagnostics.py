@@ -49,7 +49,7 @@ class Diagnostic:
             return self
         lines = text.split("\n")  # lines as the parser counts them (splitlines also splits at \f, \r, \u2028…)
         if 0 < self.span.line <= len(lines):
-            return _replace(self, source_line=lines[self.span.line - 1].rstrip("\r"))
+            return _replace(self, source_line=_printable(lines[self.span.line - 1].rstrip("\r")))
         return self
 
     def format(self, filename: str = "<input>") -> str:
@@ -75,6 +75,14 @@ class Diagnostic:
         span = d.pop("span")
         d.update(span)
         return d
+
+
+def _printable(line: str) -> str:
+    """The line with U+FFFD for each character a terminal would not print as itself (controls but
+    tab, bidirectional and other format characters, lone surrogates): safe to print, caret aligned."""
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in line)
 
 
 def _replace(diag: Diagnostic, **changes) -> Diagnostic:

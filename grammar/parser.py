@@ -13,6 +13,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from proto3d.grammar import ast
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.grammar.source import (MAX_PROGRAM_BYTES, character_problems, decode, line_column, normalise,
+                                    too_large)
 
 UNITS = {"mm": 0.001, "cm": 0.01, "m": 1.0, "deg": 1.0}
 MAX_SYNTAX_ERRORS = 20
@@ -41,7 +43,7 @@ def _lark() -> Lark:
                 cache=True)
 
 
-def parse(text: str, filename: str = "<input>", *, max_bytes: int = 50_000, max_depth: int = 32,
+def parse(text: str | bytes, filename: str = "<input>", *, max_bytes: int = MAX_PROGRAM_BYTES, max_depth: int = 32,
           max_string: int = 1000) -> ast.Program:
     """Parse `text`; raise `Proto3dError` carrying every syntax error found."""
     program, diagnostics = parse_with_diagnostics(text, filename, max_bytes=max_bytes, max_depth=max_depth,
@@ -51,14 +53,27 @@ def parse(text: str, filename: str = "<input>", *, max_bytes: int = 50_000, max_
     return program
 
 
-def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: int = 50_000,
-                           max_depth: int = 32, max_string: int = 1000) -> tuple[ast.Program | None, list[Diagnostic]]:
-    """Return `(program or None, diagnostics)`; never raises for any input text."""
-    size = len(text.encode("utf-8", "replace"))
+def parse_with_diagnostics(text: str | bytes, filename: str = "<input>", *, max_bytes: int = MAX_PROGRAM_BYTES,
+                           max_depth: int = 32,
+                           max_string: int = 1000) -> tuple[ast.Program | None, list[Diagnostic]]:
+    """Return `(program or None, errors)`; never raises for any input.
+
+    `text` is UTF-8 bytes or a str, read as `source.decode` and `source.normalise` say (the
+    program's text and every position are then as an editor shows them); warnings about its
+    characters are in `program.warnings`.
+    """
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "replace"))
     if size > max_bytes:
-        return None, [Diagnostic("E001", f"program is {size} bytes; the limit is {max_bytes}",
-                                 Span(1, 1, 1, 2), hint="split the object into fewer, larger primitives")]
-    code, comments, longest_string = _outline(text)
+        return None, [too_large(size, max_bytes)]
+    text, error = decode(text)
+    if error:
+        return None, [error]
+    text = normalise(text)
+    code, comments, strings = _outline(text)
+    problems = character_problems(text, strings)
+    if any(d.severity == "error" for d in problems):
+        return None, [d.with_source(text) for d in problems]
+    warnings = [d.with_source(text) for d in problems]
     problems = _text_depth(code, max_depth)  # before parsing: deeply nested input fails fast
     if problems:
         return None, [d.with_source(text) for d in problems]
@@ -66,11 +81,12 @@ def parse_with_diagnostics(text: str, filename: str = "<input>", *, max_bytes: i
     if errors:
         return None, [d.with_source(text) for d in errors]
     problems = _tree_depth(statements, max_depth, code)
+    longest_string = max((end - start for start, end in strings), default=0)
     if not problems and (longest_string - 2 > max_string or _long_word_or_exponent(code)):
         problems = _check_tokens(text, max_string)
     if problems:
         return None, [d.with_source(text) for d in problems]
-    return ast.Program(statements, text, _comments(text, comments), filename), []
+    return ast.Program(statements, text, _comments(text, comments), filename, warnings), []
 
 
 def _parse_reporting_all(text: str):
@@ -124,20 +140,19 @@ def _unbalanced_braces(braces: list[str]) -> str:
 _STRING_OR_COMMENT = re.compile(r"""\"[^"\n]*"?|'[^'\n]*'?|((?:#|//)[^\n]*)""")
 
 
-def _outline(text: str) -> tuple[str, list[tuple[int, str]], int]:
+def _outline(text: str) -> tuple[str, list[tuple[int, str]], list[tuple[int, int]]]:
     """The text with its strings and comments blanked out (offsets kept), the comments as
-    `(offset, text)`, and the length of the longest string with its quotes."""
-    comments, longest = [], 0
+    `(offset, text)`, and the strings (quotes included) as `(start, end)` offsets."""
+    comments, strings = [], []
 
     def blank(match: re.Match) -> str:
-        nonlocal longest
         if match.lastindex:
             comments.append((match.start(), match.group()))
         else:
-            longest = max(longest, len(match.group()))
+            strings.append(match.span())
         return " " * len(match.group())
 
-    return _STRING_OR_COMMENT.sub(blank, text), comments, longest
+    return _STRING_OR_COMMENT.sub(blank, text), comments, strings
 
 
 def _comments(text: str, comments: list[tuple[int, str]]) -> list[ast.Comment]:
@@ -147,10 +162,6 @@ def _comments(text: str, comments: list[tuple[int, str]]) -> list[ast.Comment]:
         counted = offset
         out.append(ast.Comment(line, offset - text.rfind("\n", 0, offset), comment.rstrip()))
     return out
-
-
-def _line_column(text: str, offset: int) -> tuple[int, int]:
-    return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
 
 
 def _expected_text(expected) -> str:
@@ -267,7 +278,7 @@ def _text_depth(code: str, max_depth: int) -> list[Diagnostic]:
     while depth <= max_depth:
         bracket = next(brackets)
         depth += _NESTING[bracket.group()]
-    line, column = _line_column(code, bracket.start())
+    line, column = line_column(code, bracket.start())
     return [Diagnostic("E002", f"nesting is deeper than the limit of {max_depth} levels",
                        Span(line, column, line, column + 1),
                        hint="flatten the structure; name sub-expressions with `let`")]
@@ -379,7 +390,7 @@ def _tree_start(node, code: str) -> tuple[int, int]:
             start = before
     else:
         return node.span.line, node.span.column
-    return _line_column(code, start)
+    return line_column(code, start)
 
 
 def _offset(text: str, line: int, column: int) -> int:

@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, command_conventions, echo
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.grammar.diagnostics import Proto3dError
+from proto3d.grammar.source import read_program  # the one way every command reads a program
 
 # Commands that pull in heavy stages (GL, HTTP clients) load only when used, so `proto3d compile`
 # starts fast.
@@ -54,22 +55,6 @@ def cli():
     Findings go to stdout; progress, summaries and errors to stderr. Exit codes:
     0 ok, 1 an input is wrong, 2 the command line is wrong, 130 interrupted.
     """
-
-
-def read_program(path: str) -> str:
-    """Source text of a .pdsl file ('-' for standard input); bad files become diagnostics."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {error.strerror}"), path) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise Proto3dError(Diagnostic("E000", "the file is not UTF-8 text", Span(line, 1, line, 2)), path) from None
 
 
 def parse_params(values: tuple[str, ...]) -> dict:

@@ -47,6 +47,7 @@ from proto3d.dataset_task import (
     run_task,
 )
 from proto3d.grammar import Diagnostic, Proto3dError
+from proto3d.grammar.source import read_program
 from proto3d.output_folder import paths_inside, remove_files
 from proto3d.renderer.render import MEMORY_LIMIT, check_memory, view_bytes
 
@@ -293,7 +294,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     """
     out = Path(out)
     record = load_record(out, image_id)
-    text = (out / record["prototype"]).read_text(encoding="utf-8")
+    text = read_program(str(out / record["prototype"]))  # as written: its hash is the one recorded
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
         raise Proto3dError(Diagnostic("E000", f"{record['prototype']} changed since image {image_id} was made"), str(out))
     labels = json.loads((out / "labels.json").read_text(encoding="utf-8")) if (out / "labels.json").exists() else None
@@ -314,7 +315,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
 def _part_ids(out: Path, record: dict, labels: dict | None) -> dict:
     if labels is None:  # unfinished run: the label map is made from the prototypes' defaults, as at planning
         meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
-        protos = [Prototype(p["category"], p["name"], (out / p["file"]).read_text(encoding="utf-8"), p["source"])
+        protos = [Prototype(p["category"], p["name"], read_program(str(out / p["file"])), p["source"])
                   for p in meta["prototypes"]]
         labels = plan(protos, Settings.from_json({**meta["settings"], "variants": 0}))[1]
     return {p["label"]: p["id"] for p in labels["parts"] if p["category"] == record["category"]}

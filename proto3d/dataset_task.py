@@ -28,6 +28,7 @@ import numpy as np
 
 from proto3d.compiler import CompiledShape, compile_program
 from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
+from proto3d.grammar.source import read_program
 from proto3d.seg_reader import encode_png, rle_encode
 from proto3d.variants import draw_variant, stable_key
 
@@ -191,11 +192,7 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def _prototype(category: str, name: str, path: Path) -> Prototype:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {exc}"), str(path)) from None
-    return Prototype(category.strip() or "unnamed", slug(name), text, str(path))
+    return Prototype(category.strip() or "unnamed", slug(name), read_program(str(path)), str(path))
 
 
 # ---- planning ----------------------------------------------------------------------------------

@@ -58,12 +58,12 @@ def draw_params(specs: dict, rng: np.random.Generator) -> dict:
 def with_defaults(text: str, params: dict, filename: str = "<input>") -> str:
     """The program with each named param's default replaced by the given value (comments kept)."""
     program = parse(text, filename)
+    text = program.text  # the positions are in the text as parsed: byte order mark dropped, lines ending in \n
     spans = {s.name: s.default.span for s in _params(program.statements) if s.name in params}
     unknown = sorted(set(params) - set(spans))
     if unknown:
         raise Proto3dError(Diagnostic("E211", f"the program has no param `{unknown[0]}`",
                                       expected=", ".join(spans) or "a program with `param` statements"), filename)
-    # Line starts as the parser counts lines (only "\n" breaks a line).
     starts = np.concatenate([[0], np.cumsum([len(line) + 1 for line in text.split("\n")])])
     edits = sorted(((int(starts[sp.line - 1] + sp.column - 1), int(starts[sp.end_line - 1] + sp.end_column - 1),
                      _literal(params[name])) for name, sp in spans.items()), reverse=True)

@@ -113,7 +113,8 @@ def test_several_syntax_errors_in_one_pass():
 
 
 def test_warning_for_empty_block():
-    assert [d.code for d in check("part a { }")] == ["W106"]
+    diagnostics = check("part a { }\npart b { box(size=[1, 1, 1], align=\"bottom\") }")
+    assert [(d.code, d.line, d.column) for d in diagnostics] == [("W106", 1, 1)]
 
 
 def test_diagnostic_json_shape():

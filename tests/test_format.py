@@ -7,7 +7,9 @@ import pytest
 from proto3d.compiler import compile_text
 from proto3d.grammar import format_program, parse
 
-EXAMPLES = sorted(Path(__file__).resolve().parent.parent.joinpath("examples").glob("*.pdsl"))
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(ROOT.joinpath("examples").glob("*.pdsl"))
+FEW_SHOT = sorted(ROOT.joinpath("prompts", "examples").glob("*.pdsl"))
 
 
 def fmt(text: str) -> str:
@@ -62,6 +64,13 @@ def test_examples_idempotent_and_same_mesh(path):
     assert [c.text for c in parse(text).comments] == [c.text for c in parse(once).comments]
     a, b = compile_text(text), compile_text(once)
     assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.part_id, b.part_id)
+
+
+@pytest.mark.parametrize("path", EXAMPLES + FEW_SHOT, ids=[str(p.relative_to(ROOT)) for p in EXAMPLES + FEW_SHOT])
+def test_examples_are_canonically_formatted(path):
+    """What `proto3d fmt --check` asks: the examples (and the coder's few-shot examples) are written as fmt prints them."""
+    text = path.read_text(encoding="utf-8")
+    assert fmt(text) == text
 
 
 def test_cli_fmt_check_write_and_bad_input(tmp_path):
