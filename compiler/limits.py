@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proto3d.grammar.source import MAX_PROGRAM_BYTES
+
 
 @dataclass(frozen=True)
 class Limits:
-    max_program_bytes: int = 50_000  # parsing runs at ~50 kB/s at worst: about a second
+    max_program_bytes: int = MAX_PROGRAM_BYTES  # parsing runs at ~50 kB/s at worst: about a second
     max_string: int = 1_000
     max_depth: int = 32  # nesting of brackets and blocks
     max_primitives: int = 10_000

@@ -37,6 +37,7 @@ from proto3d.agent_schema import (
 )
 from proto3d.compiler import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.grammar.source import normalise
 from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, text_part
 from proto3d.llm_record import Recorder, ReplayExhausted
 
@@ -312,7 +313,7 @@ class Agent:
         messages = [{"role": "system", "content": self._coder_system()}, {"role": "user", "content": prompt}]
         reply = self._ask(role, messages)
         try:
-            program = extract_program(reply.text)
+            program = normalise(extract_program(reply.text))  # lines numbered as the parser numbers them
         except ReplyError:
             program = ""
         version = Version(len(self.versions) + 1, step, parent.number if parent else None, program)
