@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "agent": "proto3d.agent_cmd:agent_command",
     "sample": "proto3d.dataset_cmd:sample_command",
     "dataset": "proto3d.dataset_cmd:dataset_command",
+    "vocab": "proto3d.vocab_cmd:vocab_command",
 }
 
 

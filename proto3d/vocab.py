@@ -1,0 +1,164 @@
+"""Part vocabularies: the fixed part labels a benchmark's masks use, per super-category.
+
+    vocab = load_vocabulary("partimagenet")        # shipped with proto3d, or a path to a TOML file
+    vocab.labels_for("teddy bear")                 # {"head": "...", "body": "...", "hand": ..., ...}
+    vocab.all_labels()                             # ["Quadruped/head", ..., "Bottle/mouth"]: mask ids 1..N
+
+A vocabulary file (TOML) names its part groups under [parts] and maps categories to them:
+
+    description = "PartImageNet's 11 super-categories and 40 part classes"
+    allow_other = true                  # a part with no counterpart may be labelled `other`
+
+    [parts.Quadruped]                   # a super-category (or a single category): label = description
+    head = "the head, with ears, snout and horns"
+
+    [categories]                        # category = super-category
+    dog = "Quadruped"
+
+Classes are (super-category, label) pairs, as in PartImageNet where a quadruped's head and a
+biped's head are different classes; `all_labels` names them "Quadruped/head" in the order the
+file writes them. Category names are matched ignoring case, spaces, hyphens and underscores, so
+a run's "teddy bear" and an example's `teddy_bear` are the same category.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+
+OTHER = "other"  # the label of a part with no counterpart, where a vocabulary allows it
+
+# Diagnostic codes of vocabulary and label-map files.
+UNREADABLE = "V001"  # missing, unreadable, not UTF-8
+NOT_TOML = "V002"  # a TOML syntax error
+BAD_VALUE = "V003"  # a key is missing, unknown or of the wrong kind
+UNKNOWN_VOCABULARY = "V004"  # neither a shipped name nor a file
+
+_SHIPPED = "vocabularies"  # the package folder holding the shipped vocabularies
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    name: str
+    parts: dict[str, dict[str, str]]  # super-category -> {label: description}, in file order
+    categories: dict[str, str]  # category -> super-category
+    allow_other: bool = False
+    description: str = ""
+
+    def super_category(self, category: str) -> str | None:
+        """The part group a category belongs to: its mapped super-category, or itself when it names
+        a group; None when the vocabulary does not know it."""
+        key = category_key(category)
+        for name, group in self.categories.items():
+            if category_key(name) == key:
+                return group
+        return next((group for group in self.parts if category_key(group) == key), None)
+
+    def labels_for(self, category: str) -> dict[str, str] | None:
+        """The labels (with descriptions) a part of `category` may take; None for an unknown category."""
+        group = self.super_category(category)
+        return None if group is None else self.parts[group]
+
+    def all_labels(self) -> list[str]:
+        """Every class as "group/label", in file order; class i + 1 is mask id i + 1 (0 = background)."""
+        return [f"{group}/{label}" for group, labels in self.parts.items() for label in labels]
+
+
+def category_key(name: str) -> str:
+    """What category names are compared by: lower case, runs of anything but letters and digits as one `_`."""
+    return re.sub(r"[\W_]+", "_", name.lower()).strip("_")
+
+
+def shipped_vocabularies() -> list[str]:
+    """Names of the vocabularies installed with proto3d."""
+    folder = resources.files("proto3d") / _SHIPPED
+    return sorted(entry.name[: -len(".toml")] for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def load_vocabulary(name_or_path: str | Path) -> Vocabulary:
+    """A shipped vocabulary by name ("partimagenet") or one from a TOML file; a bad file is a
+    Proto3dError naming the file, the key and what was expected."""
+    text = str(name_or_path)
+    if text in shipped_vocabularies():
+        resource = resources.files("proto3d") / _SHIPPED / f"{text}.toml"
+        return parse_vocabulary(resource.read_text(encoding="utf-8"), f"{text}.toml", default_name=text)
+    path = Path(name_or_path)
+    if not path.exists() and path.suffix != ".toml" and len(path.parts) == 1:
+        raise Proto3dError(Diagnostic(UNKNOWN_VOCABULARY, f"no vocabulary named `{text}`",
+                                      expected=f"one of {', '.join(shipped_vocabularies())}, or a path to a .toml file",
+                                      hint="`proto3d vocab list` lists them"), text)
+    return parse_vocabulary(read_toml_text(path), str(path), default_name=path.stem)
+
+
+def read_toml_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise Proto3dError(Diagnostic(UNREADABLE, f"cannot read {path}: {error.strerror}"), str(path)) from None
+    except UnicodeDecodeError:
+        raise Proto3dError(Diagnostic(UNREADABLE, "the file is not UTF-8 text"), str(path)) from None
+
+
+def parse_toml(text: str, filename: str) -> dict:
+    """TOML text -> tables; a syntax error is a diagnostic at tomllib's line and column."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        span = Span(int(where[1]), int(where[2]), int(where[1]), int(where[2]) + 1) if where else Span()
+        message = message[: where.start()].strip() if where else message
+        diagnostic = Diagnostic(NOT_TOML, f"not valid TOML: {message}", span)
+        raise Proto3dError(diagnostic.with_source(text), filename) from None
+
+
+def bad_value(filename: str, key: str, expected: str, found=None) -> Proto3dError:
+    """The error for a key of a TOML file that is missing or holds the wrong kind of value."""
+    what = "is missing" if found is None else f"is {found!r}"
+    return Proto3dError(Diagnostic(BAD_VALUE, f"`{key}` {what}", expected=expected), filename)
+
+
+def table(data: dict, key: str, filename: str, where: str) -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict) or not value:
+        raise bad_value(filename, f"{where}{key}", "a table with at least one entry", value)
+    return value
+
+
+def parse_vocabulary(text: str, filename: str, default_name: str = "vocabulary") -> Vocabulary:
+    """A vocabulary from TOML text (see the module docstring for the format)."""
+    data = parse_toml(text, filename)
+    known = {"name", "description", "allow_other", "parts", "categories"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise bad_value(filename, unknown[0], f"only the keys {', '.join(sorted(known))}", data[unknown[0]])
+    name, description, allow_other = data.get("name", default_name), data.get("description", ""), data.get("allow_other", False)
+    for key, value, kind in [("name", name, str), ("description", description, str), ("allow_other", allow_other, bool)]:
+        if not isinstance(value, kind):
+            raise bad_value(filename, key, "true or false" if kind is bool else "a string", value)
+    parts: dict[str, dict[str, str]] = {}
+    for group, labels in table(data, "parts", filename, "").items():
+        if not isinstance(labels, dict) or not labels:
+            raise bad_value(filename, f"parts.{group}", 'a table of part labels: label = "one-line description"', labels)
+        for label, meaning in labels.items():
+            if not isinstance(meaning, str) or not meaning.strip():
+                raise bad_value(filename, f"parts.{group}.{label}", "a one-line description of the part", meaning)
+            if label == OTHER or "/" in label:
+                raise bad_value(filename, f"parts.{group}.{label}", f"a label other than `{OTHER}` and without `/`", label)
+        parts[group] = dict(labels)
+    categories = data.get("categories", {})
+    if not isinstance(categories, dict):
+        raise bad_value(filename, "categories", "a table: category = super-category", categories)
+    for category, group in categories.items():
+        if group not in parts:
+            raise bad_value(filename, f"categories.{category}", f"one of the [parts] groups: {', '.join(parts)}", group)
+    return Vocabulary(name, parts, dict(categories), allow_other, description)
