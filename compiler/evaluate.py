@@ -815,9 +815,9 @@ class _Evaluator:
              hint=f"numbers must stay within ±{sys.float_info.max:.1e}; sizes are in metres")
 
     def read(self, values, span: Span) -> None:
-        """An operation costs a step per 8 numbers of the arrays it reads, paid before it runs."""
-        size = sum(v.size for v in values if type(v) is np.ndarray)
-        if size:
+        """An operation costs a step per 8 numbers it reads (in arrays or not), paid before it runs."""
+        size = sum(v.size if type(v) is np.ndarray else 1 for v in values)
+        if size >= 8:
             self.step(span, size // 8)
 
     def equal(self, a, b, span: Span) -> bool:
@@ -1084,18 +1084,21 @@ def _range(ev: _Evaluator, args, e):
 
 
 def _scalar_fn(fn):
+    """A NumPy function of a number, element-wise on arrays; a result that is not finite means the
+    value is outside its domain (an underflow to zero is not an error: sin(1e-310) is 1.7e-312)."""
     def apply(ev, args, e):
         value = args[0]
-        if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
+        if type(value) is float:
+            result = float(fn(value))
+            if math.isfinite(result):
+                return result
+        elif type(value) is np.ndarray:
+            result = fn(value)
+            if np.isfinite(result).all():
+                return result
+        else:
             raise TypeError
-        with np.errstate(all="raise"):
-            try:
-                result = fn(np.asarray(value, dtype=np.float64))
-            except FloatingPointError:
-                fail("E204", f"`{e.func}` is undefined for this value", e.span)
-        if not np.all(np.isfinite(result)):
-            fail("E204", f"`{e.func}` is undefined for this value", e.span)
-        return float(result) if np.ndim(result) == 0 else result
+        fail("E204", f"`{e.func}` is undefined for this value", e.span)
     return apply
 
 
