@@ -407,14 +407,18 @@ class _Evaluator:
     def stmt_TransformStmt(self, s: ast.TransformStmt):
         binding = self.bind(s.kind, s.args, lang.TRANSFORMS[s.kind])
         body = self.sequence([self.compile_statement(s.body)])
+        # a frame's entries are checked arguments or cosines: an entry of `outer @ frame` is at most reach · bound
+        frame_bound = max(1.0, self.limits.max_abs_value)
 
         def run() -> None:
             frames = self.frames(s, self.bound_values(binding))
             outer, reach = self.matrix, self.reach
+            if reach * frame_bound > 1e300:  # so no product of frames overflows to inf or NaN
+                fail("E210", "the transforms around this block scale it out of the numeric range", s.span)
             try:
                 for frame in frames:
                     self.matrix = outer @ frame
-                    self.reach = sum(map(abs, self.matrix.ravel().tolist()))  # NaN stays NaN
+                    self.reach = sum(map(abs, self.matrix.ravel().tolist()))
                     body()
             finally:
                 self.matrix, self.reach = outer, reach
@@ -534,7 +538,7 @@ class _Evaluator:
         # |(M @ L)ij| <= (sum of |M|) * max |L|: only a placement near the limit needs its entries checked
         limit = self.limits.max_abs_value
         if not self.reach * size < 0.5 * limit and not np.abs(matrix).max() <= limit:
-            fail("E210", "the primitive's placement is out of the numeric range", s.span)  # also NaN and inf
+            fail("E210", "the primitive's placement is out of the numeric range", s.span)
         self.triangles += count
         if self.triangles > self.limits.max_triangles:
             fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
@@ -684,7 +688,7 @@ class _Evaluator:
         if type(value) is float:  # skip NumPy for numbers and short vectors
             largest = abs(value)
         elif value.ndim == 1 and len(value) <= 4:
-            largest = max(map(abs, value.tolist()), default=0.0)  # values are never NaN: arithmetic rejects them
+            largest = max(map(abs, value.tolist()), default=0.0)  # never NaN: see `made`
         else:
             largest = np.abs(value).max(initial=0.0)
         if largest > self.limits.max_abs_value:

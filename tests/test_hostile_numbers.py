@@ -22,6 +22,8 @@ from proto3d.compiler.build import DEFAULT_LIMITS
 from proto3d.grammar import Proto3dError, parse
 from test_properties import fast
 
+pytestmark = pytest.mark.filterwarnings("error")  # no overflow warning from NumPy either
+
 NAN = "lerp(1e308, -1e308, 0)"  # (b - a) overflows to -inf, times 0 is NaN: made inside the builtin
 BOX = "box(size=[1, 1, 1])"
 
@@ -59,6 +61,7 @@ CASES = [
     ("E210", "part p { sphere(r=1, segments=floor(1e300)) }", 1, 31, "out of range"),
     ("E210", "for i in range(1e300) { }", 1, 10, "out of range"),
     ("E303", "let r = range(0, 200000)", 1, 9, "loop limit"),
+    ("E210", "scale(1e6) " * 60 + f"part p {{ {BOX} }}", 1, 11 * 49 + 1, "transforms"),
     ("E204", "let a = lerp([1, 2, 3], [[1], [2], [3]], 0.5)", 1, 9, "cannot take"),
 ]
 
