@@ -816,7 +816,7 @@ class _Evaluator:
         elif t is not complex:  # bools, strings, lists, parts
             return value
         fail("E210", f"{what} gives a result out of range (not a finite real number)", span,
-             hint=f"numbers must stay within ±{sys.float_info.max:.1e}; sizes are in metres")
+             hint=f"every number must be real and finite (|x| ≤ {sys.float_info.max:.1e})")
 
     def read(self, values, span: Span) -> None:
         """An operation costs a step per 8 numbers it reads (in arrays or not), paid before it runs."""
@@ -952,7 +952,7 @@ class _Evaluator:
 
 _STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
 _FLOAT = {float}
-_STEPS_PER_CLOCK_CHECK = 2_000  # a few milliseconds of work at most: reading the clock costs ~0.1 µs
+_STEPS_PER_CLOCK_CHECK = 2_000  # the clock is read every ~2-30 ms of work (a step costs 1-15 µs at most)
 _MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)
 _UNMEASURED.flags.writeable = False
