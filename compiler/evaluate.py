@@ -808,7 +808,8 @@ class _Evaluator:
                 return value
         elif t is np.ndarray:
             self.step(span, value.size // 8)
-            if np.isfinite(value).all():
+            if all(map(math.isfinite, value.tolist())) if value.ndim == 1 and len(value) <= 4 else (
+                    np.isfinite(value).all()):  # NumPy costs ~2 µs more on short vectors
                 return value
         elif isinstance(value, float):  # a NumPy scalar
             if math.isfinite(value):
@@ -1089,7 +1090,7 @@ def _range(ev: _Evaluator, args, e):
 
 def _scalar_fn(fn):
     """A NumPy function of a number, element-wise on arrays; a result that is not finite means the
-    value is outside its domain (an underflow to zero is not an error: sin(1e-310) is 1.7e-312)."""
+    value is outside its domain (asin(2), sqrt(-1)), while an underflow is not an error."""
     def apply(ev, args, e):
         value = args[0]
         if type(value) is float:
@@ -1169,11 +1170,11 @@ _FUNCTION_IMPL = {
     "sin": _scalar_fn(lambda x: np.sin(np.radians(x))),
     "cos": _scalar_fn(lambda x: np.cos(np.radians(x))),
     "tan": _scalar_fn(lambda x: np.tan(np.radians(x))),
-    "asin": _scalar_fn(lambda x: np.degrees(np.arcsin(x)) if np.all(np.abs(x) <= 1) else np.nan),
-    "acos": _scalar_fn(lambda x: np.degrees(np.arccos(x)) if np.all(np.abs(x) <= 1) else np.nan),
+    "asin": _scalar_fn(lambda x: np.degrees(np.arcsin(x))),
+    "acos": _scalar_fn(lambda x: np.degrees(np.arccos(x))),
     "atan": _scalar_fn(lambda x: np.degrees(np.arctan(x))),
     "atan2": _atan2,
-    "sqrt": _scalar_fn(lambda x: np.sqrt(x) if np.all(x >= 0) else np.nan),
+    "sqrt": _scalar_fn(np.sqrt),
     "abs": _scalar_fn(np.abs),
     "floor": _scalar_fn(np.floor),
     "ceil": _scalar_fn(np.ceil),
