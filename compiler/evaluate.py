@@ -6,9 +6,11 @@ construct is bounded by `Limits`. The first runtime error stops evaluation.
 
 Two promises hold for any input. Every number is finite: each value an operator or builtin
 makes passes `_Evaluator.made` once, so NaN and ±inf never exist. Every operation costs steps
-in proportion to its work (a statement one step, a list item one, every 8 numbers of an array
-it reads or makes one, `==` what it visits), so the step limit bounds the time of any program,
-and `Limits.max_seconds` can be checked cheaply at step-count checkpoints.
+in proportion to its work (a statement and each operator, call, index or attribute in it one
+step; a list item made or iterated one; every 8 numbers an operation reads or makes one; `==`
+what it visits; a part's box is kept and grown, not measured again at each anchor), so the step
+limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at step-count
+checkpoints.
 """
 from __future__ import annotations
 
