@@ -3,12 +3,22 @@
 A tree-walking interpreter over the frozen AST. It never runs user code: every value is a
 float, bool, string, NumPy vector/point list, Python list or part reference, and every
 construct is bounded by `Limits`. The first runtime error stops evaluation.
+
+Two promises hold for any input. Every number is finite: each value an operator or builtin
+makes passes `_Evaluator.made` once, so NaN and ±inf never exist. Every operation costs steps
+in proportion to its work (a statement and each operator, call, index or attribute in it one
+step; a list item made or iterated one; every 8 numbers an operation reads or makes one; `==`
+what it visits; a part's box is kept and grown, not measured again at each anchor), so the step
+limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at step-count
+checkpoints.
 """
 from __future__ import annotations
 
 import itertools
 import math
 import operator
+import sys
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +90,7 @@ def affine(linear: np.ndarray | None = None, offset=None) -> np.ndarray:
 
 def reflection(normal) -> np.ndarray:
     n = np.asarray(normal, dtype=np.float64)
-    n = n / np.linalg.norm(n)
+    n = n / math.hypot(*n.tolist())  # no underflow to zero for a tiny normal
     return np.eye(3) - 2.0 * np.outer(n, n)
 
 
@@ -170,8 +180,14 @@ class _Evaluator:
         self.current_color: tuple | None = None
         self.iterations = 0
         self.steps = 0
+        self.operations = 0  # while compiling a statement: the operations in its expressions
+        # steps may run up to `budget`: the step limit, or the next clock check of the deadline
+        self.deadline = None if limits.max_seconds is None else time.monotonic() + limits.max_seconds
+        self.budget = limits.max_steps if self.deadline is None else min(limits.max_steps, _STEPS_PER_CLOCK_CHECK)
         self.triangles = 0
-        self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}  # world box of each primitive measured
+        self.part_primitives: list[list[int]] = []  # the primitives of each part, in the order they are added
+        self.boxes: dict[tuple, tuple] = {}  # (part, instance or None) -> (primitives measured, lo, hi)
         self.warnings: list[Diagnostic] = []
         self.placements: dict[tuple, tuple] = {}
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
@@ -190,9 +206,19 @@ class _Evaluator:
 
     def step(self, span: Span, amount: int = 1) -> None:
         self.steps += amount
-        if self.steps > self.limits.max_steps:
-            fail("E304", f"the program needs more than {self.limits.max_steps} evaluation steps", span,
+        if self.steps > self.budget:
+            self.over_budget(span)
+
+    def over_budget(self, span: Span) -> None:
+        """The steps passed the budget: the step limit (E304), or a checkpoint to read the clock (E308)."""
+        limits = self.limits
+        if self.steps > limits.max_steps:
+            fail("E304", f"the program needs more than {limits.max_steps} evaluation steps", span,
                  hint="use fewer loop iterations or smaller lists")
+        if time.monotonic() > self.deadline:
+            fail("E308", f"evaluation passed its time limit of {limits.max_seconds:g} s while running this", span,
+                 hint="use fewer loop iterations or smaller lists")
+        self.budget = min(limits.max_steps, self.steps + _STEPS_PER_CLOCK_CHECK)
 
     def define(self, name: str) -> int:
         slot = len(self.env)
@@ -218,19 +244,27 @@ class _Evaluator:
     def compile_block(self, statements):
         self.scopes.append({})
         try:
-            return self.sequence([(s.span, _STATEMENTS[type(s)](self, s)) for s in statements])
+            return self.sequence([self.compile_statement(s) for s in statements])
         finally:
             self.scopes.pop()
 
+    def compile_statement(self, s) -> tuple:
+        """(span, steps, closure): a statement costs a step, and one per operation (operator, call, index,
+        attribute) in its own expressions, not those of its body. Each operation runs at most once per
+        run of the statement, so this bounds the work of any expression, however long."""
+        outer, self.operations = self.operations, 0  # counted by compile_expr
+        run = _STATEMENTS[type(s)](self, s)
+        cost, self.operations = 1 + self.operations, outer
+        return s.span, cost, run
+
     def sequence(self, body: list[tuple]):
-        """Run statements in order, one evaluation step each (counted before the statement runs)."""
-        limit = self.limits.max_steps
+        """Run statements in order, each paying its steps before it runs."""
 
         def run() -> None:
-            for span, statement in body:
-                self.steps += 1
-                if self.steps > limit:
-                    self.step(span, 0)  # fails
+            for span, cost, statement in body:
+                self.steps += cost
+                if self.steps > self.budget:
+                    self.over_budget(span)
                 statement()
         return run
 
@@ -316,6 +350,7 @@ class _Evaluator:
             self.part_index[s.label] = part_id
             default = self.color(PALETTE[part_id % len(PALETTE)], s.span)
             self.parts.append(Part(s.label, color or default, [], s.span))
+            self.part_primitives.append([])
         elif color is not None and color != self.parts[part_id].color:
             self.warnings.append(Diagnostic(
                 "W107", f"part `{s.label}` already has colour {_hex(self.parts[part_id].color)}; this instance is "
@@ -346,6 +381,7 @@ class _Evaluator:
                 if not isinstance(values, list):
                     fail("E205", f"`for` needs a list to iterate over, not {type_name(values)}", span,
                          expected="a list like [a, b] or range(n)")
+                self.step(span, len(values))  # copied before the first iteration, even when another list is empty
                 domains.append(values)
             for combination in itertools.product(*domains):
                 self.iterations += 1
@@ -372,15 +408,19 @@ class _Evaluator:
 
     def stmt_TransformStmt(self, s: ast.TransformStmt):
         binding = self.bind(s.kind, s.args, lang.TRANSFORMS[s.kind])
-        body = self.sequence([(s.body.span, _STATEMENTS[type(s.body)](self, s.body))])
+        body = self.sequence([self.compile_statement(s.body)])
+        # a frame's entries are checked arguments or cosines: an entry of `outer @ frame` is at most reach · bound
+        frame_bound = max(1.0, self.limits.max_abs_value)
 
         def run() -> None:
             frames = self.frames(s, self.bound_values(binding))
             outer, reach = self.matrix, self.reach
+            if reach * frame_bound > 1e300:  # so no product of frames overflows to inf or NaN
+                fail("E210", "the transforms around this block scale it out of the numeric range", s.span)
             try:
                 for frame in frames:
                     self.matrix = outer @ frame
-                    self.reach = sum(map(abs, self.matrix.ravel().tolist()))  # NaN stays NaN
+                    self.reach = sum(map(abs, self.matrix.ravel().tolist()))
                     body()
             finally:
                 self.matrix, self.reach = outer, reach
@@ -434,7 +474,7 @@ class _Evaluator:
     def stmt_PrimitiveStmt(self, s: ast.PrimitiveStmt):
         binding = self.bind(s.name, s.args, lang.CALLABLE[s.name])
         inputs = self.inputs([arg.value for arg in s.args])
-        env, memo, max_steps = self.env, {}, self.limits.max_steps
+        env, memo = self.env, {}
 
         def run() -> None:
             if self.current_instance is None:
@@ -443,7 +483,7 @@ class _Evaluator:
             if key is not None and not set(map(type, key)) <= _MEMO_TYPES:
                 key = None  # vectors, lists, parts: evaluated every time
             known = memo.get(key) if key is not None else None
-            if known is not None and self.steps + known[2] <= max_steps:  # else fail where evaluating would
+            if known is not None and self.steps + known[2] <= self.budget:  # else stop where evaluating would
                 self.steps += known[2]
             else:  # first run with these inputs: evaluate, check and place
                 before = self.steps
@@ -500,7 +540,7 @@ class _Evaluator:
         # |(M @ L)ij| <= (sum of |M|) * max |L|: only a placement near the limit needs its entries checked
         limit = self.limits.max_abs_value
         if not self.reach * size < 0.5 * limit and not np.abs(matrix).max() <= limit:
-            fail("E210", "the primitive's placement is out of the numeric range", s.span)  # also NaN and inf
+            fail("E210", "the primitive's placement is out of the numeric range", s.span)
         self.triangles += count
         if self.triangles > self.limits.max_triangles:
             fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
@@ -511,6 +551,7 @@ class _Evaluator:
         self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
                                          color or self.current_color, s.span))
         instance.primitive_ids.append(len(self.primitives) - 1)
+        self.part_primitives[instance.part_id].append(len(self.primitives) - 1)
 
     def place(self, s: ast.PrimitiveStmt, values: dict):
         """Normalised parameters, segments, local matrix and triangle count of one primitive call."""
@@ -649,7 +690,7 @@ class _Evaluator:
         if type(value) is float:  # skip NumPy for numbers and short vectors
             largest = abs(value)
         elif value.ndim == 1 and len(value) <= 4:
-            largest = max(map(abs, value.tolist()), default=0.0)  # values are never NaN: arithmetic rejects them
+            largest = max(map(abs, value.tolist()), default=0.0)  # never NaN: see `made`
         else:
             largest = np.abs(value).max(initial=0.0)
         if largest > self.limits.max_abs_value:
@@ -677,12 +718,13 @@ class _Evaluator:
             return lambda: env[slot]
         if t is ast.Vector:
             return self.compile_vector(e)
+        if t is ast.Unary and e.op != "not" and type(e.operand) is ast.Number:  # -2, +2: a constant
+            value = -e.operand.value if e.op == "-" else e.operand.value
+            return lambda: value
+        self.operations += 1
         if t is ast.BinOp:
             return self.compile_binop(e)
         if t is ast.Unary:
-            if e.op != "not" and type(e.operand) is ast.Number:  # -2, +2: a constant
-                value = -e.operand.value if e.op == "-" else e.operand.value
-                return lambda: value
             operand = self.compile_expr(e.operand)
             if e.op == "not":
                 return lambda: not self.truth(operand(), e.operand.span)
@@ -748,27 +790,64 @@ class _Evaluator:
     def negate(self, value, e: ast.Unary):
         if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
             fail("E205", f"cannot negate {type_name(value)}", e.span)
-        return self.charge(-value, e.span) if e.op == "-" else value
+        return self.made(-value, e.span, "`-`") if e.op == "-" else value
 
     def make_list(self, items: list, span: Span):
         self.step(span, len(items))
         if not items or set(map(type, items)) == _FLOAT:
             return np.array(items, dtype=np.float64)
         if items and all(isinstance(i, np.ndarray) and i.ndim == 1 for i in items) and len({len(i) for i in items}) == 1:
-            self.step(span, len(items) * len(items[0]) // 8)  # before allocating, as `charge` does after
+            self.step(span, len(items) * len(items[0]) // 8)  # before allocating
             return np.array(items, dtype=np.float64)
         return items
 
-    def charge(self, value, span: Span):
-        """New arrays cost steps by size, as arithmetic does: `[a, a, …]` of a long `a` cannot fill memory."""
-        if isinstance(value, np.ndarray):
+    def made(self, value, span: Span, what: str):
+        """Every value an operator or builtin makes passes here, once: a number must be finite and real
+        (so NaN and ±inf never exist in the evaluator), and a new array costs a step per 8 numbers."""
+        t = type(value)
+        if t is float:
+            if math.isfinite(value):
+                return value
+        elif t is np.ndarray:
             self.step(span, value.size // 8)
-        return value
+            if all(map(math.isfinite, value.tolist())) if value.ndim == 1 and len(value) <= 4 else (
+                    np.isfinite(value).all()):  # NumPy costs ~2 µs more on short vectors
+                return value
+        elif isinstance(value, float):  # a NumPy scalar
+            if math.isfinite(value):
+                return float(value)
+        elif t is not complex:  # bools, strings, lists, parts
+            return value
+        fail("E210", f"{what} gives a result out of range (not a finite real number)", span,
+             hint=f"every number must be real and finite (|x| ≤ {sys.float_info.max:.1e})")
+
+    def read(self, values, span: Span) -> None:
+        """An operation costs a step per 8 numbers it reads (in arrays or not), paid before it runs."""
+        size = sum(v.size if type(v) is np.ndarray else 1 for v in values)
+        if size >= 8:
+            self.step(span, size // 8)
+
+    def equal(self, a, b, span: Span) -> bool:
+        """`==`, paid for by what it visits (a step per list item, per 8 numbers of an array): lists
+        may share their items, so a list of 2^k leaves can be built in k steps."""
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape):
+                return False
+            self.read((a, b), span)
+            return bool((a == b).all())
+        if isinstance(a, list) or isinstance(b, list):  # mixed lists may hold vectors: compare item by item
+            if not (isinstance(a, list) and isinstance(b, list) and len(a) == len(b)):
+                return False
+            self.step(span, len(a))
+            return all(self.equal(x, y, span) for x, y in zip(a, b))
+        if isinstance(a, bool) != isinstance(b, bool):
+            return False
+        return a == b
 
     def arithmetic(self, a, b, e: ast.BinOp):
         op = e.op
         if op in ("==", "!="):
-            equal = _equal(a, b)
+            equal = self.equal(a, b, e.span)
             return equal if op == "==" else not equal
         numeric = (float, np.ndarray)
         if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, numeric) or not isinstance(b, numeric):
@@ -788,19 +867,14 @@ class _Evaluator:
             if type(a) is float and type(b) is float:  # Python floats raise rather than warn: no NumPy state
                 result = _ARITHMETIC[op](a, b)
             else:
+                self.read((a, b), e.span)
                 with np.errstate(all="ignore"):
                     result = np.power(a, b) if op == "**" else _ARITHMETIC[op](a, b)
-        except (OverflowError, ZeroDivisionError, ValueError):
+        except ZeroDivisionError:  # 0 ** -1
+            fail("E206", "division by zero (zero to a negative power)", e.span)
+        except (OverflowError, ValueError):
             fail("E210", f"`{op}` gives a result out of range", e.span)
-        finite = math.isfinite(result) if isinstance(result, float) else (
-            not isinstance(result, complex) and np.all(np.isfinite(result)))
-        if not finite:
-            fail("E210", f"`{op}` gives a result out of range (not a finite real number)", e.span)
-        if isinstance(result, np.floating):
-            result = float(result)
-        if isinstance(result, np.ndarray):
-            self.step(e.span, result.size // 8)
-        return result
+        return self.made(result, e.span, f"`{op}`")
 
     def attribute(self, target, e: ast.Attr):
         name = e.name
@@ -825,46 +899,63 @@ class _Evaluator:
         if isinstance(target, PartRef):
             count = len(self.parts[self.part_index[target.label]].instance_ids)
             if target.index is not None or not -count <= i < count:
-                fail("E207", f"part `{target.label}` has {count} instance(s) built so far; `[{i}]` is out of range",
-                     e.span, hint="instances are numbered from 0 in the order they are built")
+                fail("E207", f"part `{target.label}` has {count} instance(s) built so far; `[{position:g}]` is out of "
+                     "range", e.span, hint="instances are numbered from 0 in the order they are built")
             return PartRef(target.label, i % count)
         if isinstance(target, (np.ndarray, list, str)):
             if not -len(target) <= i < len(target):
-                fail("E207", f"index {i} is out of range for {type_name(target)}", e.span)
+                fail("E207", f"index {position:g} is out of range for {type_name(target)}", e.span)
             item = target[i]
             return float(item) if isinstance(item, np.floating) else item
         fail("E205", f"cannot index {type_name(target)}", e.span)
 
     def part_box(self, ref: PartRef, span: Span):
-        part = self.parts[self.part_index[ref.label]]
-        ids = part.instance_ids if ref.index is None else [part.instance_ids[ref.index]]
-        prim_ids = [p for i in ids for p in self.instances[i].primitive_ids]
-        missing = [p for p in prim_ids if p not in self.prim_boxes]
-        if missing:
-            mesh = tessellate([self.primitives[p] for p in missing])
-            corners = mesh.vertices[mesh.faces].astype(np.float64)
-            for local, prim in enumerate(missing):
-                chosen = corners[mesh.face_primitive == local].reshape(-1, 3)
-                # a primitive without triangles adds nothing, as in the instance boxes of the compiled shape
-                self.prim_boxes[prim] = (chosen.min(axis=0), chosen.max(axis=0)) if len(chosen) else None
-        boxes = [self.prim_boxes[p] for p in prim_ids if self.prim_boxes[p] is not None]
-        if not boxes:
+        """The world box of a part or one instance, kept per reference and grown by the primitives added
+        since it was last read: a part only grows, so each primitive is measured once, not at every read."""
+        part_id = self.part_index[ref.label]
+        if ref.index is None:
+            prim_ids = self.part_primitives[part_id]
+        else:
+            prim_ids = self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
+        measured, lo, hi = self.boxes.get((part_id, ref.index), (0, None, None))
+        if measured < len(prim_ids):
+            new = prim_ids[measured:]
+            missing = [p for p in new if p not in self.prim_boxes]
+            if missing:
+                mesh = tessellate([self.primitives[p] for p in missing])
+                corners = mesh.vertices[mesh.faces].astype(np.float64)
+                for local, prim in enumerate(missing):
+                    chosen = corners[mesh.face_primitive == local].reshape(-1, 3)
+                    # a primitive without triangles adds nothing, as in the instance boxes of the compiled shape
+                    self.prim_boxes[prim] = (chosen.min(axis=0), chosen.max(axis=0)) if len(chosen) else None
+            boxes = [self.prim_boxes[p] for p in new if self.prim_boxes[p] is not None]
+            if lo is not None:
+                boxes.append((lo, hi))
+            if boxes:
+                lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+            self.boxes[(part_id, ref.index)] = (len(prim_ids), lo, hi)
+        if lo is None:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
-        return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+        return lo, hi
 
     def call(self, args: list, e: ast.Call):
         lo_n, hi_n = lang.FUNCTIONS[e.func]
         if not lo_n <= len(args) <= hi_n:
             count = f"{lo_n}" if lo_n == hi_n else f"{lo_n} to {hi_n}"
             fail("E204", f"`{e.func}` takes {count} argument(s), got {len(args)}", e.span)
+        if e.func != "len":  # the only builtin that does not read its argument's numbers
+            self.read(args, e.span)
         try:
-            return self.charge(_FUNCTION_IMPL[e.func](self, args, e), e.span)
+            with np.errstate(all="ignore"):  # a result out of range is an error of its own, below
+                result = _FUNCTION_IMPL[e.func](self, args, e)
         except (ValueError, OverflowError, TypeError):
             fail("E204", f"`{e.func}` cannot take {', '.join(type_name(a) for a in args)}", e.span)
+        return self.made(result, e.span, f"`{e.func}`")
 
 
 _STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
 _FLOAT = {float}
+_STEPS_PER_CLOCK_CHECK = 2_000  # the clock is read every ~2-30 ms of work (a step costs 1-15 µs at most)
 _MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)
 _UNMEASURED.flags.writeable = False
@@ -895,16 +986,6 @@ def _hex(color) -> str:
 def _is_int_literal(node) -> bool:
     return isinstance(node, ast.Number) and node.is_int or (
         isinstance(node, ast.Unary) and node.op == "-" and _is_int_literal(node.operand))
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and bool(np.all(a == b))
-    if isinstance(a, list) or isinstance(b, list):  # mixed lists may hold vectors: compare item by item
-        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(map(_equal, a, b))
-    if isinstance(a, bool) != isinstance(b, bool):
-        return False
-    return a == b
 
 
 def _anchor(name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -1006,23 +1087,25 @@ def _range(ev: _Evaluator, args, e):
         fail("E204", "range step cannot be zero", e.span)
     if len(values) > ev.limits.max_loop_iterations:
         fail("E303", f"range of {len(values)} items exceeds the loop limit {ev.limits.max_loop_iterations}", e.span)
-    ev.step(e.span, len(values))
     return np.arange(values.start, values.stop, values.step, dtype=np.float64)
 
 
 def _scalar_fn(fn):
+    """A NumPy function of a number, element-wise on arrays; a result that is not finite means the
+    value is outside its domain (asin(2), sqrt(-1)), while an underflow is not an error."""
     def apply(ev, args, e):
         value = args[0]
-        if isinstance(value, bool) or not isinstance(value, (float, np.ndarray)):
+        if type(value) is float:
+            result = float(fn(value))
+            if math.isfinite(result):
+                return result
+        elif type(value) is np.ndarray:
+            result = fn(value)
+            if np.isfinite(result).all():
+                return result
+        else:
             raise TypeError
-        with np.errstate(all="raise"):
-            try:
-                result = fn(np.asarray(value, dtype=np.float64))
-            except FloatingPointError:
-                fail("E204", f"`{e.func}` is undefined for this value", e.span)
-        if not np.all(np.isfinite(result)):
-            fail("E204", f"`{e.func}` is undefined for this value", e.span)
-        return float(result) if np.ndim(result) == 0 else result
+        fail("E204", f"`{e.func}` is undefined for this value", e.span)
     return apply
 
 
@@ -1038,9 +1121,12 @@ def _minmax(fn):
 
 
 def _numbers(ev, args, e):
+    """Numbers and arrays of one shape, as arithmetic takes: broadcasting [n] against [n, 1] would make n²."""
     for a in args:
         if isinstance(a, bool) or not isinstance(a, (float, np.ndarray)):
             raise TypeError
+    if len({a.shape for a in args if type(a) is np.ndarray}) > 1:
+        raise ValueError
     return args
 
 
@@ -1072,7 +1158,7 @@ def _norm(ev, args, e):
     value = args[0]
     if not (isinstance(value, np.ndarray) and value.ndim == 1):
         raise TypeError
-    return float(np.linalg.norm(value))
+    return math.hypot(*value.tolist())  # no overflow on the way to a length that is finite
 
 
 def _sum(ev, args, e):
@@ -1086,11 +1172,11 @@ _FUNCTION_IMPL = {
     "sin": _scalar_fn(lambda x: np.sin(np.radians(x))),
     "cos": _scalar_fn(lambda x: np.cos(np.radians(x))),
     "tan": _scalar_fn(lambda x: np.tan(np.radians(x))),
-    "asin": _scalar_fn(lambda x: np.degrees(np.arcsin(x)) if np.all(np.abs(x) <= 1) else np.nan),
-    "acos": _scalar_fn(lambda x: np.degrees(np.arccos(x)) if np.all(np.abs(x) <= 1) else np.nan),
+    "asin": _scalar_fn(lambda x: np.degrees(np.arcsin(x))),
+    "acos": _scalar_fn(lambda x: np.degrees(np.arccos(x))),
     "atan": _scalar_fn(lambda x: np.degrees(np.arctan(x))),
     "atan2": _atan2,
-    "sqrt": _scalar_fn(lambda x: np.sqrt(x) if np.all(x >= 0) else np.nan),
+    "sqrt": _scalar_fn(np.sqrt),
     "abs": _scalar_fn(np.abs),
     "floor": _scalar_fn(np.floor),
     "ceil": _scalar_fn(np.ceil),

@@ -14,7 +14,10 @@ class Limits:
     max_primitives: int = 10_000
     max_triangles: int = 2_000_000
     max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
-    max_steps: int = 1_000_000  # statements run plus list items made
+    max_steps: int = 1_000_000  # statements run, plus list items and numbers an operation reads or makes
     max_segments: int = 256
     max_points: int = 2_000  # points of one lathe profile, extrude polygon or sweep path
     max_abs_value: float = 1e6  # any size, position or point, in metres
+    # Wall-clock seconds evaluation may take, checked every few thousand steps. None by default, so
+    # the same program gives the same answer on any machine; the agent sets one it can rely on.
+    max_seconds: float | None = None

@@ -74,7 +74,7 @@ def render_views(shape, folder: Path) -> Inspection:
 
 
 def _compile(text: str, filename: str):
-    return compiler.compile_text(text, filename=filename)
+    return compiler.compile_text(text, filename=filename, limits=compiler.Limits(max_seconds=10.0))
 
 
 @dataclass
