@@ -78,9 +78,10 @@ def sample_command(file, count, seed, out, overwrite):
 @click.option("--split-by", type=click.Choice(["design", "variant"]), default="design", show_default=True,
               help="design: a category with several prototypes sends whole prototypes to val (others split by "
                    "variant); variant: every prototype's variants are split. No shape is in both splits.")
-@click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
-              help="TOML mapping the programs' part labels to a vocabulary's classes (e.g. partimagenet): "
-                   "masks, labels.json and COCO use its ids; unmapped parts are 255 (ignore).")
+@click.option("--label-map", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="TOML mapping the programs' part labels to a vocabulary's classes, or a vocabulary's name "
+                   "(partimagenet) for programs that already use its labels: masks, labels.json and COCO use "
+                   "its ids; parts in no class are 255 (ignore).")
 @click.option("--backgrounds", default="solid,gradient,noise", show_default=True, help="Background kinds to draw from.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: a Ray cluster (pip install \"proto3d[ray]\").")

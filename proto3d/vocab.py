@@ -238,7 +238,13 @@ class LabelMap:
 
 
 def load_label_map(path: str | Path) -> LabelMap:
-    """A label map from its TOML file; a bad file is a Proto3dError naming the key and what was expected."""
+    """A label map from its TOML file; a bad file is a Proto3dError naming the key and what was expected.
+
+    The name of a shipped vocabulary (that is not also a file here) is the map without rules: for
+    programs that already use its labels, as `proto3d agent --vocab` makes them.
+    """
+    if str(path) in shipped_vocabularies() and not Path(path).exists():
+        return LabelMap(load_vocabulary(str(path)), {}, {}, {}, str(path))
     path = Path(path)
     filename = str(path)
     data = parse_toml(read_toml_text(path), filename)
@@ -260,7 +266,10 @@ def load_label_map(path: str | Path) -> LabelMap:
             raise bad_value(filename, f"categories.{category}", f"one of the groups of {vocab.name}: {', '.join(vocab.parts)}", group)
     all_labels = {label for labels in vocab.parts.values() for label in labels}
     rules, scoped = {}, {}
-    for key, value in table(data, "labels", filename, "").items():
+    labels = data.get("labels", {})
+    if not isinstance(labels, dict):
+        raise bad_value(filename, "labels", 'a table of rules: "glob" = "label"', labels)
+    for key, value in labels.items():
         if isinstance(value, str):
             rules[key] = _rule_target(filename, f"labels.{key}", value, all_labels)
             continue

@@ -190,3 +190,18 @@ def test_label_map_on_the_command_line_and_resume(tmp_path):
     (tmp_path / "map.toml").write_text('vocabulary = "partimagenet"\n[labels]\n"*" = "ignore"\n')
     other = CliRunner().invoke(cli, args)  # the map changed what a label becomes: not the same dataset
     assert other.exit_code == 1 and "holds a dataset made with other settings or prototypes" in other.stderr
+
+
+def test_a_vocabulary_name_is_the_map_without_rules(tmp_path):
+    """Programs the decomposer wrote with `--vocab partimagenet` already use its labels: no rules needed."""
+    (tmp_path / "bottle.pdsl").write_text('shape "bottle"\npart body { cylinder(r=0.04, h=0.2, align="bottom") }\n'
+                                          'part mouth { cylinder(r=0.015, h=0.05, at=[0, 0, 0.2], align="bottom") }\n'
+                                          'part other { box(size=[0.02, 0.001, 0.05], at=[0, -0.04, 0.05], align="bottom") }\n')
+    mapped = load_label_map("partimagenet")
+    assert [mapped.class_id("bottle", label) for label in ("body", "mouth", "other", "label")] == [39, 40, 255, 255]
+    assert mapped.target("bottle", "other") == "ignore" and mapped.target("bottle", "label") is None
+    build_dataset([str(tmp_path / "bottle.pdsl")], tmp_path / "out", Settings(variants=1, views=1, size=32), workers=1,
+                  label_map="partimagenet")
+    meta = json.loads((tmp_path / "out" / "dataset.json").read_text())["labels"]["label_map"]
+    assert meta["labels"] == {"bottle": {"body": "Bottle/body", "mouth": "Bottle/mouth", "other": "ignore"}}
+    assert meta["unmapped_labels"] == 0 and meta["ignored_labels"] == 1
