@@ -77,10 +77,6 @@ class Settings:
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
-    @classmethod
-    def from_json(cls, data: dict) -> "Settings":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
 
 @dataclass(frozen=True)
 class Prototype:
