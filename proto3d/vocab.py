@@ -254,10 +254,13 @@ def load_label_map(path: str | Path) -> LabelMap:
     name = data.get("vocabulary")
     if not isinstance(name, str):
         raise bad_value(filename, "vocabulary", "the name of a shipped vocabulary or the path of its .toml file", name)
-    if name in shipped_vocabularies():
-        vocab = load_vocabulary(name)
-    else:
-        vocab = load_vocabulary(path.parent / name)
+    looks_like_a_path = Path(name).suffix == ".toml" or len(Path(name).parts) > 1
+    try:
+        vocab = load_vocabulary(path.parent / name if looks_like_a_path else name)
+    except Proto3dError as error:
+        if error.diagnostics[0].code != UNKNOWN_VOCABULARY:
+            raise  # the vocabulary file's own error, naming it
+        raise bad_value(filename, "vocabulary", error.diagnostics[0].expected, name) from None
     categories = data.get("categories", {})
     if not isinstance(categories, dict):
         raise bad_value(filename, "categories", "a table: category = super-category", categories)

@@ -148,7 +148,7 @@ def map_error(tmp_path, text: str) -> str:
     path.write_text(text)
     with pytest.raises(Proto3dError) as caught:
         load_label_map(path)
-    return caught.value.format().removeprefix(f"{path}: ")
+    return caught.value.format().removeprefix(f"{path}: ")  # an error in the map file itself names it
 
 
 def test_bad_label_maps_name_the_key_and_what_was_expected(tmp_path):
@@ -162,6 +162,8 @@ def test_bad_label_maps_name_the_key_and_what_was_expected(tmp_path):
         "error V003: `labels.chair` is 'chair'\n  expected: a table named after a group or a category of the vocabulary")
     assert map_error(tmp_path, 'vocabulary = "partimagenet"\n[categories]\nchair = "Chair"\n[labels]\n').startswith(
         "error V003: `categories.chair` is 'Chair'\n  expected: one of the groups of partimagenet: Quadruped, Biped, ")
+    assert map_error(tmp_path, 'vocabulary = "imagenet"\n') == (
+        "error V003: `vocabulary` is 'imagenet'\n  expected: one of partimagenet, or a path to a .toml file")
     (tmp_path / "mine.toml").write_text('[parts.Seat]\nseat = "what you sit on"\n')
     mine = tmp_path / "map2.toml"
     mine.write_text('vocabulary = "mine.toml"  # relative to the map\n[categories]\nchair = "Seat"\n[labels]\n"*" = "seat"\n')
