@@ -309,6 +309,8 @@ def val_variants_of(prototypes: list[Prototype], settings: Settings) -> dict[Pro
     their variants, to val; a category of one prototype, or `split_by="variant"`, sends
     `val_share` of each prototype's variants.
     """
+    if settings.split_by not in SPLIT_BY:
+        raise ValueError(f"split_by must be one of {', '.join(SPLIT_BY)}, not {settings.split_by!r}")
     by_category: dict[str, list[Prototype]] = {}
     for p in sorted(prototypes, key=lambda p: p.name):
         by_category.setdefault(p.category, []).append(p)
