@@ -13,6 +13,8 @@ Layout of a dataset folder:
     classification/{train,val}/<category>/<id>.png   RGB images (ImageFolder layout)
     segmentation/parts/<id>.png        uint16 global part id per pixel, 0 = background
     segmentation/instances/<id>.png    uint16 instance index + 1 within the image's shape
+    segmentation/img_dir/{train,val}/<id>.png   mmsegmentation's layout: the RGB image (a hard link)
+    segmentation/ann_dir/{train,val}/<id>.png   uint8 part id per pixel, 0 = background, 255 = ignore
     labels.json                        categories, global part ids and names
     coco_train.json, coco_val.json     COCO instance segmentation (RLE), one annotation per visible part instance
     manifest.jsonl                     one line per image: everything needed to regenerate it
@@ -36,6 +38,8 @@ from proto3d.dataset_task import (
     BACKGROUNDS,
     FORMAT_VERSION,
     PASSES,
+    SPLIT_BY,
+    Labelling,
     Prototype,
     Result,
     Settings,
@@ -45,23 +49,28 @@ from proto3d.dataset_task import (
     plan,
     render_records,
     run_task,
+    split_warnings,
 )
 from proto3d.grammar import Diagnostic, Proto3dError
 from proto3d.grammar.source import read_program
 from proto3d.output_folder import paths_inside, remove_files
 from proto3d.renderer.render import MEMORY_LIMIT, check_memory, view_bytes
+from proto3d.vocab import LabelMap, load_label_map
 
 ENGINES = ("local", "ray")
-__all__ = ["BACKGROUNDS", "ENGINES", "Settings", "build_dataset", "find_prototypes", "load_record", "regenerate"]
+__all__ = ["BACKGROUNDS", "ENGINES", "SPLIT_BY", "Settings", "build_dataset", "find_prototypes", "load_record", "regenerate"]
 
 
 def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Settings(), *, engine: str = "local",
                   workers: int | None = None, ray_address: str | None = None,
                   on_progress: Callable[[int, int], None] | None = None, limit: int | None = None,
-                  overwrite: bool = False) -> dict:
+                  overwrite: bool = False, label_map: str | Path | LabelMap | None = None,
+                  on_warning: Callable[[str], None] | None = None) -> dict:
     """Make (or resume) the dataset in `out`; returns the summary (counts, seconds, images/s).
 
-    `on_progress(done_images, total_images)` is called after every finished task. `limit` stops
+    `label_map` (a LabelMap or its TOML file) maps the programs' part labels to a vocabulary's
+    classes. `on_warning(message)` hears about the split before any work (an empty val split, a
+    shape in both splits). `on_progress(done_images, total_images)` is called after every finished task. `limit` stops
     after that many newly finished tasks (tests use it to interrupt a run). A folder that holds
     anything but this dataset is refused unless `overwrite`, which first removes the files an
     earlier dataset there recorded (`owned_files`).
@@ -70,8 +79,13 @@ def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Se
     check_memory(task_bytes(settings), MEMORY_LIMIT, f"--views {settings.views} images of {settings.size}x{settings.size} "
                  "per variant", hint="a task holds one variant's images until they are written: use fewer --views or a smaller --size")
     prototypes = find_prototypes(paths)
-    tasks, label_map = plan(prototypes, settings)
-    _start(out, settings, prototypes, tasks, overwrite)
+    if label_map is not None and not isinstance(label_map, LabelMap):
+        label_map = load_label_map(label_map)
+    tasks, labels = plan(prototypes, settings, label_map)
+    for warning in split_warnings(tasks, settings):
+        if on_warning:
+            on_warning(warning)
+    _start(out, settings, prototypes, tasks, labels, overwrite)
     todo = [t for t in tasks if not (out / "tasks" / f"{t.name}.json").exists()]
     total = len(tasks) * settings.views
     done = total - len(todo) * settings.views
@@ -82,6 +96,8 @@ def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Se
     for task, result in runner(todo, settings, workers, ray_address, limit):
         for path, data in result.files.items():
             write_atomic(out / path, data, parents=True)
+        for path, source in result.links.items():
+            _link(out / source, out / path, result.files[source])
         write_json(out / "tasks" / f"{task.name}.json", result.records, indent=None, parents=True)  # last: marks the task done
         done += len(result.records)
         made += len(result.records)
@@ -91,8 +107,22 @@ def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Se
     summary = {"images": done, "total": total, "new_images": made, "seconds": round(seconds, 3),
                "images_per_second": round(made / seconds, 2) if made and seconds > 0 else None, "complete": done == total}
     if done == total:
-        summary.update(finalize(out, tasks, label_map))
+        summary.update(finalize(out, tasks, labels))
     return summary
+
+
+def _link(source: Path, target: Path, data: bytes) -> None:
+    """`target` as a hard link to `source`: no second copy on disk, and a plain file to every reader
+    and to tar, rsync or zip (which at worst copy it). A copy where links are not supported."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.link.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(source, tmp)
+        os.replace(tmp, target)  # atomic, like every other write of the driver
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        write_atomic(target, data)
 
 
 def task_bytes(settings: Settings) -> int:
@@ -101,12 +131,16 @@ def task_bytes(settings: Settings) -> int:
     return settings.views * settings.size * settings.size * 7 + 3 * view_bytes(settings.size, settings.size, PASSES)
 
 
-def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: list[Task], overwrite: bool) -> None:
+def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: list[Task], labels: dict,
+           overwrite: bool) -> None:
     """Write dataset.json and the prototype copies, or check that a resumed folder matches them."""
     meta = {"format": FORMAT_VERSION, "settings": settings.to_json(),
             "prototypes": [{"category": p.category, "name": p.name, "file": p.file, "source": p.source,
                             "sha256": p.sha256} for p in prototypes],
-            "tasks": len(tasks), "images": len(tasks) * settings.views}
+            "tasks": len(tasks), "images": len(tasks) * settings.views,
+            "labels": {"parts": [p["name"] for p in labels["parts"]], "ignore_index": labels.get("ignore_index"),
+                       "mmseg": labels["mmseg"], "vocabulary": labels.get("vocabulary"),
+                       "label_map": labels.get("label_map")}}
     path = out / "dataset.json"
     if path.exists():
         try:
@@ -155,9 +189,13 @@ def owned_files(out: Path) -> list[Path]:
 
 
 def _identity(meta: dict) -> tuple:
-    """What must match for a folder to be resumed: format, settings, task count, prototype files and hashes."""
+    """What must match for a folder to be resumed: format, settings, task count, prototype files and
+    hashes, and the mask values every label gets."""
     prototypes = sorted((p["file"], p["sha256"]) for p in meta.get("prototypes", []))
-    return meta.get("format"), meta.get("settings"), meta.get("tasks"), prototypes
+    labels = meta.get("labels") or {}
+    mapped = (labels.get("label_map") or {}).get("labels")
+    return (meta.get("format"), meta.get("settings"), meta.get("tasks"), prototypes, labels.get("parts"),
+            labels.get("ignore_index"), mapped)
 
 
 # ---- engines -----------------------------------------------------------------------------------
@@ -267,8 +305,11 @@ def finalize(out: Path, tasks: list[Task], label_map: dict) -> dict:
             "info": {"description": "proto3d dataset", "version": str(FORMAT_VERSION)},
             "images": images, "annotations": annotations, "categories": categories}, indent=None)
         counts[split] = len(images)
-    return {"train": counts["train"], "val": counts["val"], "categories": len(label_map["categories"]),
-            "parts": len(label_map["parts"])}
+    summary = {"train": counts["train"], "val": counts["val"], "categories": len(label_map["categories"]),
+               "parts": len(label_map["parts"])}
+    if "label_map" in label_map:
+        summary.update(vocabulary=label_map["vocabulary"], unmapped_labels=label_map["label_map"]["unmapped_labels"])
+    return summary
 
 
 def load_record(out: str | Path, image_id: int) -> dict:
@@ -290,32 +331,27 @@ def load_record(out: str | Path, image_id: int) -> dict:
 def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -> dict:
     """Render image `image_id` again from its record alone; write its files under `into` and compare.
 
-    Returns {kind: {"path", "identical"}} for the image and both masks.
+    Returns {kind: {"path", "identical"}} for the image, both masks and the mmsegmentation label
+    PNG (its image is the classification image). The record's instances give each label's mask value.
     """
     out = Path(out)
     record = load_record(out, image_id)
     text = read_program(str(out / record["prototype"]))  # as written: its hash is the one recorded
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
         raise Proto3dError(Diagnostic("E000", f"{record['prototype']} changed since image {image_id} was made"), str(out))
-    labels = json.loads((out / "labels.json").read_text(encoding="utf-8")) if (out / "labels.json").exists() else None
+    meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     shape = compile_text(text, params=record["params"], filename=record["prototype"])  # as the worker compiled it
-    part_ids = _part_ids(out, record, labels)
+    part_ids = {instance["part"]: instance["part_id"] for instance in record["instances"]}
+    labelling = Labelling(part_ids, meta["labels"]["ignore_index"], "mmseg_ann" in record["files"])
     result = Result()
-    add_images(result, dict(record), next(render_records(shape, [record], part_ids)), shape, part_ids)
+    add_images(result, dict(record), next(render_records(shape, [record], part_ids)), shape, labelling)
     into = Path(into) if into is not None else out / "regenerated"
     report = {}
     for kind, path in record["files"].items():
+        if path not in result.files:  # a link to another of its files
+            continue
         data = result.files[path]
         target = into / Path(path).name.replace(".png", f"_{kind}.png")
         write_atomic(target, data, parents=True)
         report[kind] = {"path": str(target), "identical": hashlib.sha256(data).hexdigest() == record["sha256"][kind]}
     return report
-
-
-def _part_ids(out: Path, record: dict, labels: dict | None) -> dict:
-    if labels is None:  # unfinished run: the label map is made from the prototypes' defaults, as at planning
-        meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
-        protos = [Prototype(p["category"], p["name"], read_program(str(out / p["file"])), p["source"])
-                  for p in meta["prototypes"]]
-        labels = plan(protos, Settings.from_json({**meta["settings"], "variants": 0}))[1]
-    return {p["label"]: p["id"] for p in labels["parts"] if p["category"] == record["category"]}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import click
@@ -75,7 +74,14 @@ def sample_command(file, count, seed, out, overwrite):
               help="Samples per pixel with --antialias msaa.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed of every random choice.")
 @click.option("--val", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-              help="Fraction of variants in the validation split.")
+              help="Fraction of each category's designs (or of each prototype's variants) in the validation split.")
+@click.option("--split-by", type=click.Choice(["design", "variant"]), default="design", show_default=True,
+              help="design: a category with several prototypes sends whole prototypes to val (others split by "
+                   "variant); variant: every prototype's variants are split. No shape is in both splits.")
+@click.option("--label-map", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="TOML mapping the programs' part labels to a vocabulary's classes, or a vocabulary's name "
+                   "(partimagenet) for programs that already use its labels: masks, labels.json and COCO use "
+                   "its ids; parts in no class are 255 (ignore).")
 @click.option("--backgrounds", default="solid,gradient,noise", show_default=True, help="Background kinds to draw from.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: a Ray cluster (pip install \"proto3d[ray]\").")
@@ -90,24 +96,25 @@ def sample_command(file, count, seed, out, overwrite):
 @click.option("--overwrite", is_flag=True,
               help="Write into a used folder: first remove the files a dataset made with other options recorded "
                    "there (other files are kept).")
-def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, backgrounds, engine, workers,
-                    ray_address, regenerate_id, into, as_json, overwrite):
+def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, split_by, label_map, backgrounds,
+                    engine, workers, ray_address, regenerate_id, into, as_json, overwrite):
     """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
 
     PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
     folder name), agent run folders (their final program and category), or folders of these.
     Each prototype gets VARIANTS parameter variants, each variant VIEWS images with random
     camera, lighting, part colours and background, plus part-id and instance-id masks,
-    labels.json, COCO JSON and manifest.jsonl (see docs/datasets.md).
+    labels.json, COCO JSON and manifest.jsonl, and the segmentation split again in
+    mmsegmentation's layout (segmentation/img_dir, ann_dir; see docs/datasets.md).
 
     \b
     Examples:
       proto3d dataset examples/chair.pdsl examples/mug.pdsl -o data/ --variants 20 --views 10
+      proto3d dataset runs/ -o data/ --label-map partimagenet_map.toml
       proto3d dataset runs/ -o data/ --engine ray
       proto3d dataset -o data/ --regenerate 42
     """
     from proto3d.dataset import BACKGROUNDS, Settings, build_dataset, regenerate
-    from proto3d.dataset_task import val_count
 
     if regenerate_id is not None:
         report = regenerate(out, regenerate_id, into)
@@ -120,24 +127,24 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     bad = [k for k in kinds if k not in BACKGROUNDS]
     if bad or not kinds:
         raise click.BadParameter(f"expected some of {', '.join(BACKGROUNDS)}", param_hint="--backgrounds")
-    settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val, backgrounds=kinds)
+    settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val,
+                        split_by=split_by, backgrounds=kinds)
     say = echo()
     say.detail(f"{engine} engine, {workers or 'all'} workers; {settings}")
     check_unused(out, overwrite or (out / "dataset.json").exists())  # a dataset folder is resumed or judged by build_dataset
-    if val > 0 and val_count(settings) == 0:
-        enough = max(2, math.ceil(0.5 / val))
-        click.echo(f"warning: --val {val:g} of {variants} variant{'s' * (variants > 1)} per prototype rounds to none: "
-                   f"the val split will be empty (it takes {enough} or more --variants)", err=True)
     try:
         with _progress(say.quiet) as on_progress:
             summary = build_dataset(prototypes, out, settings, engine=engine, workers=workers, ray_address=ray_address,
-                                    on_progress=on_progress, overwrite=overwrite)
+                                    on_progress=on_progress, overwrite=overwrite, label_map=label_map,
+                                    on_warning=lambda message: click.echo(f"warning: {message}", err=True))
     except MemoryError:
         raise render_error(OUT_OF_MEMORY, "the machine ran out of memory; finished tasks are kept and resumed by "
                            "running the same command again", hint="use fewer -j workers, fewer --views or a smaller --size") from None
     click.echo(json.dumps(summary) if as_json else
                f"{summary['images']} images ({summary.get('train', 0)} train, {summary.get('val', 0)} val), "
-               f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels -> {out} "
+               f"{summary.get('categories', 0)} categories, {summary.get('parts', 0)} part labels"
+               + (f" of {summary['vocabulary']} ({summary['unmapped_labels']} unmapped)" if "vocabulary" in summary else "")
+               + f" -> {out} "
                f"[{summary['new_images']} new in {summary['seconds']:.1f} s, "
                f"{summary['images_per_second'] or 0:.1f} images/s]")
 

@@ -31,12 +31,15 @@ from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
 from proto3d.grammar.source import read_program
 from proto3d.seg_reader import encode_png, rle_encode
 from proto3d.variants import draw_variant, stable_key
+from proto3d.vocab import IGNORE, IGNORE_INDEX, LabelMap, category_key
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: splits by design, the mmsegmentation layout, label maps
 BACKGROUNDS = ("solid", "gradient", "noise")
+SPLIT_BY = ("design", "variant")
 PASSES = ("rgb", "part", "instance")
 PNG_LEVEL = 3  # zlib level: half the time of level 6 for about 10 % more bytes (measured on dataset images)
 MAX_ID = 0xFFFF  # masks are 16-bit PNGs
+MAX_MMSEG_ID = 254  # the mmsegmentation layout's 8-bit label PNGs: 0 = background, 255 = ignore
 RUN_FILE = "final/program.pdsl"  # an agent run folder's final program (docs/agent.md)
 
 # Sensible material colours (woods, metals, plastics, fabrics, paints) for part recolouring.
@@ -57,7 +60,8 @@ class Settings:
     size: int = 256
     antialias: str = "fxaa"  # colour anti-aliasing: fxaa, msaa or none (masks are always exact)
     samples: int = 4  # samples per pixel with antialias="msaa"
-    val: float = 0.2  # fraction of each prototype's variants (all their views) in the validation split
+    val: float = 0.2  # fraction of each category's designs, or of each prototype's variants, in the validation split
+    split_by: str = "design"  # "design": whole prototypes go to val where a category has several; "variant": variants
     backgrounds: tuple[str, ...] = BACKGROUNDS
     azimuth: tuple[float, float] = (0.0, 360.0)
     elevation: tuple[float, float] = (-10.0, 60.0)
@@ -72,10 +76,6 @@ class Settings:
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Settings":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,15 @@ class Prototype:
 
 
 @dataclass(frozen=True)
+class Labelling:
+    """How a prototype's part labels become mask values."""
+
+    part_ids: dict[str, int]  # part label -> its value in the part masks
+    ignore_index: int | None = None  # with a label map: the value of parts in no class (they get no COCO annotation)
+    mmseg: bool = True  # the values fit 8 bits: also write the mmsegmentation layout
+
+
+@dataclass(frozen=True)
 class Task:
     """One variant of one prototype and the ids of its images."""
 
@@ -109,7 +118,8 @@ class Task:
     views: int
     program: Program  # the prototype parsed (once, by the planner)
     specs: dict  # its param specs
-    part_ids: dict  # part label -> global part id, for this prototype's category
+    labelling: Labelling  # its category's part label -> mask value
+    val: frozenset[int]  # which of the prototype's variants are in the validation split
 
     @property
     def name(self) -> str:
@@ -119,6 +129,7 @@ class Task:
 @dataclass
 class Result:
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the dataset folder -> bytes
+    links: dict[str, str] = field(default_factory=dict)  # path -> a path in `files` holding the same bytes
     records: list[dict] = field(default_factory=list)  # one per image
 
 
@@ -140,7 +151,9 @@ def find_prototypes(paths) -> list[Prototype]:
     A folder is a collection: its own `.pdsl` files are read as above, each sub-folder is one
     category (the sub-folder's name) of the `.pdsl` files and agent runs inside it at any depth,
     and an agent run folder (final/program.pdsl) is one prototype of its run.json category. So
-    `examples/`, a folder of category folders and a folder of agent runs all do what they say.
+    `examples/`, a folder of category folders and a folder of agent runs all do what they say,
+    including the agent's several designs of a category (`runs/<category>/<design>/`): the
+    designs of one category folder are prototypes of the category their run.json names.
     """
     found: list[Prototype] = []
     for path in map(Path, paths):
@@ -178,12 +191,14 @@ def _category(folder: Path, category: str) -> list[Prototype]:
 
 
 def _run(folder: Path, category: str | None) -> Prototype:
-    """An agent run's final program; its category is run.json's unless it sits in a category folder."""
-    if category is None:
-        try:
-            category = str(json.loads((folder / "run.json").read_text(encoding="utf-8"))["category"])
-        except (OSError, ValueError, KeyError, TypeError):
-            category = folder.name
+    """An agent run's final program; its category is run.json's, unless it sits in a category folder
+    of another name (a folder named after the run's category is the agent's own: `runs/office-chair/`)."""
+    try:
+        named = str(json.loads((folder / "run.json").read_text(encoding="utf-8"))["category"])
+    except (OSError, ValueError, KeyError, TypeError):
+        named = None
+    if category is None or (named is not None and category_key(named) == category_key(category)):
+        category = named or folder.name
     return _prototype(category, folder.name, folder / RUN_FILE)
 
 
@@ -197,11 +212,12 @@ def _prototype(category: str, name: str, path: Path) -> Prototype:
 
 # ---- planning ----------------------------------------------------------------------------------
 
-def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], dict]:
-    """Tasks in a fixed order (image ids follow it) and the label map.
+def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | None = None) -> tuple[list[Task], dict]:
+    """Tasks in a fixed order (image ids follow it) and the label map (labels.json).
 
-    Categories are sorted by folder name, as torchvision's ImageFolder numbers its classes; part
-    ids are global (1..P over all categories, 0 = background) in order of first appearance.
+    Categories are sorted by folder name, as torchvision's ImageFolder numbers its classes. Part
+    ids are global (1..P over all categories, 0 = background) in order of first appearance; with
+    a `label_map`, they are its vocabulary's class ids and parts in no class get `IGNORE_INDEX`.
     """
     programs, specs, labels = {}, {}, {}
     for p in prototypes:
@@ -216,6 +232,21 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
     if clash:
         raise Proto3dError(Diagnostic("E000", f"two categories share the folder name `{clash}`",
                                       hint="rename one of the categories"), "dataset")
+    if label_map is None:
+        label_table, labelling = _free_labels(categories, labels)
+    else:
+        label_table, labelling = _vocabulary_labels(categories, labels, label_map)
+    tasks, next_id = [], 0
+    val = val_variants_of(prototypes, settings)
+    for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
+        for v in range(settings.variants):
+            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], labelling[p.category], val[p]))
+            next_id += settings.views
+    return tasks, label_table
+
+
+def _free_labels(categories: list[str], labels: dict) -> tuple[dict, dict[str, Labelling]]:
+    """Every (category, label) its own class: "chair/seat"."""
     parts, part_ids = [], {}
     for c in categories:
         part_ids[c] = {}
@@ -225,18 +256,122 @@ def plan(prototypes: list[Prototype], settings: Settings) -> tuple[list[Task], d
     if len(parts) > MAX_ID:
         raise Proto3dError(Diagnostic("E000", f"{len(parts)} part labels do not fit the 16-bit part masks "
                                       f"(at most {MAX_ID})", hint="split the categories over several datasets"), "dataset")
-    label_map = {
+    mmseg = len(parts) <= MAX_MMSEG_ID
+    table = {
         "background": 0,
-        "categories": [{"id": i, "name": c, "folder": slug(c), "parts": [p for p in parts if p["category"] == c]}
-                       for i, c in enumerate(categories)],
+        "categories": [{"id": i, "name": c, "folder": slug(c), "parts": [p for p in parts if p["category"] == c],
+                        "labels": part_ids[c]} for i, c in enumerate(categories)],
         "parts": parts,
+        "mmseg": mmseg,
     }
-    tasks, next_id = [], 0
-    for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
-        for v in range(settings.variants):
-            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], part_ids[p.category]))
-            next_id += settings.views
-    return tasks, label_map
+    return table, {c: Labelling(part_ids[c], None, mmseg) for c in categories}
+
+
+def _vocabulary_labels(categories: list[str], labels: dict, label_map: LabelMap) -> tuple[dict, dict[str, Labelling]]:
+    """The vocabulary's classes ("Quadruped/head"), each category's labels mapped onto them."""
+    vocab = label_map.vocabulary
+    classes = vocab.all_labels()
+    if len(classes) > MAX_MMSEG_ID:
+        raise Proto3dError(Diagnostic("E000", f"the vocabulary `{vocab.name}` has {len(classes)} classes; its masks "
+                                      f"hold at most {MAX_MMSEG_ID} (255 is the ignore index)"), label_map.source)
+    parts = [{"id": i, "name": name, "category": name.split("/")[0], "label": name.split("/", 1)[1]}
+             for i, name in enumerate(classes, start=1)]
+    rows, labelling, mapped, unmapped = [], {}, {}, {}
+    for i, c in enumerate(categories):
+        group = label_map.group(c)
+        ids = {label: label_map.class_id(c, label) for label in labels[c]}
+        mapped[c] = {label: (classes[v - 1] if v != IGNORE_INDEX else label_map.target(c, label)) for label, v in ids.items()}
+        unmapped[c] = [label for label, target in mapped[c].items() if target is None]
+        labelling[c] = Labelling(ids, IGNORE_INDEX, True)
+        rows.append({"id": i, "name": c, "folder": slug(c), "super_category": group,
+                     "parts": [p for p in parts if p["category"] == group], "labels": ids})
+    table = {
+        "background": 0,
+        "ignore_index": IGNORE_INDEX,
+        "vocabulary": vocab.name,
+        "categories": rows,
+        "parts": parts,
+        "mmseg": True,
+        "label_map": {"file": label_map.source, "labels": mapped,
+                      "ignored_labels": sum(t == IGNORE for m in mapped.values() for t in m.values()),
+                      "unmapped": {c: u for c, u in unmapped.items() if u},
+                      "unmapped_labels": sum(map(len, unmapped.values()))},
+    }
+    return table, labelling
+
+
+# ---- splits ------------------------------------------------------------------------------------
+
+def val_variants_of(prototypes: list[Prototype], settings: Settings) -> dict[Prototype, frozenset[int]]:
+    """Each prototype's variants in the validation split, so that no shape is in both splits.
+
+    By design (the default), a category with several prototypes sends `val_share` of them, all
+    their variants, to val; a category of one prototype, or `split_by="variant"`, sends
+    `val_share` of each prototype's variants.
+    """
+    if settings.split_by not in SPLIT_BY:
+        raise ValueError(f"split_by must be one of {', '.join(SPLIT_BY)}, not {settings.split_by!r}")
+    by_category: dict[str, list[Prototype]] = {}
+    for p in sorted(prototypes, key=lambda p: p.name):
+        by_category.setdefault(p.category, []).append(p)
+    val = {}
+    for category, members in by_category.items():
+        if by_design(settings, len(members)):
+            order = rng(settings, 4, stable_key(category)).permutation(len(members))
+            chosen = {int(i) for i in order[: val_share(settings.val, len(members))]}
+            val.update({p: frozenset(range(settings.variants)) if i in chosen else frozenset() for i, p in enumerate(members)})
+        else:
+            val.update({p: frozenset(val_variants(settings, p.key)) for p in members})
+    return val
+
+
+def by_design(settings: Settings, designs: int) -> bool:
+    return settings.split_by == "design" and designs > 1
+
+
+def val_variants(settings: Settings, key: int) -> set[int]:
+    """The prototype's variants in the validation split: `val_share` of them, at random."""
+    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:val_share(settings.val, settings.variants)]}
+
+
+def val_share(fraction: float, count: int) -> int:
+    """How many of `count` designs or variants go to val: round(fraction * count), one kept for training."""
+    return min(math.floor(fraction * count + 0.5), count - 1) if count > 1 else 0
+
+
+def split_warnings(tasks: list[Task], settings: Settings) -> list[str]:
+    """What a user should know about the split before the run: categories whose val split ends up
+    empty, and prototypes whose variants are all one shape (split by variant, train and val share it)."""
+    if settings.val <= 0:
+        return []
+    designs: dict[str, dict[Prototype, bool]] = {}
+    for t in tasks:
+        has_val = designs.setdefault(t.prototype.category, {}).get(t.prototype, False)
+        designs[t.prototype.category][t.prototype] = has_val or t.variant in t.val
+    empty = [c for c, members in designs.items() if not any(members.values())]
+    warnings = []
+    for design_split in (False, True):
+        names = [c for c in empty if by_design(settings, len(designs[c])) == design_split]
+        if not names:
+            continue
+        where = "be empty" if len(names) == len(designs) else f"have no images of {_some(names)}"
+        if design_split:
+            counts = sorted({len(designs[c]) for c in names})
+            warnings.append(f"--val {settings.val:g} of {'/'.join(map(str, counts))} designs per category rounds to none: "
+                            f"the val split will {where} (it takes {math.ceil(0.5 / settings.val)} or more designs)")
+        else:
+            enough = max(2, math.ceil(0.5 / settings.val))
+            warnings.append(f"--val {settings.val:g} of {settings.variants} variant{'s' * (settings.variants > 1)} per "
+                            f"prototype rounds to none: the val split will {where} (it takes {enough} or more --variants)")
+    same = sorted({t.prototype.name for t in tasks if t.val and len(t.val) < settings.variants and not t.specs})
+    if same:
+        warnings.append(f"{_some(same)} ha{'ve' if len(same) > 1 else 's'} no `param`: every variant is the same shape, so "
+                        "val images show shapes the train split has (give the category several designs, or add params)")
+    return warnings
+
+
+def _some(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 # ---- rendering one task ------------------------------------------------------------------------
@@ -248,13 +383,13 @@ def run_task(task: Task, settings: Settings) -> Result:
     if len(shape.instances) > MAX_ID:
         raise Proto3dError(Diagnostic("E000", f"variant {task.variant} has {len(shape.instances)} part instances; "
                                       f"the 16-bit instance masks hold at most {MAX_ID}"), p.source)
-    unknown = [part.label for part in shape.parts if part.label not in task.part_ids]
+    unknown = [part.label for part in shape.parts if part.label not in task.labelling.part_ids]
     if unknown:
         raise Proto3dError(Diagnostic("E000", f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
-                                      "its defaults do not build; the label map is made from the defaults",
+                                      "its defaults do not build; part ids are given to the defaults' labels",
                                       hint="make the defaults build every part label the params can produce"), p.source)
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
-    split = "val" if task.variant in val_variants(settings, p.key) else "train"
+    split = "val" if task.variant in task.val else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
             "params": params, "split": split, "seed": settings.seed, "size": settings.size,
             "antialias": settings.antialias, "samples": settings.samples, **look}
@@ -264,19 +399,9 @@ def run_task(task: Task, settings: Settings) -> Result:
         records.append({"id": image_id, **base, "view": view,
                         **draw_image(shape, settings, image_id, rng(settings, 3, image_id))})
     result = Result()
-    for record, images in zip(records, render_records(shape, records, task.part_ids)):
-        add_images(result, record, images, shape, task.part_ids)
+    for record, images in zip(records, render_records(shape, records, task.labelling.part_ids)):
+        add_images(result, record, images, shape, task.labelling)
     return result
-
-
-def val_variants(settings: Settings, key: int) -> set[int]:
-    """The prototype's variants in the validation split: `val_count` of them, at random."""
-    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:val_count(settings)]}
-
-
-def val_count(settings: Settings) -> int:
-    """How many of each prototype's variants go to the validation split: round(val * variants), one kept for training."""
-    return min(math.floor(settings.val * settings.variants + 0.5), settings.variants - 1) if settings.variants > 1 else 0
 
 
 def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) -> dict:
@@ -385,20 +510,34 @@ def background_image(spec: dict, h: int, w: int) -> np.ndarray:
     return c0 + (c1 - c0) * t[..., None]
 
 
-def image_files(record: dict) -> dict[str, str]:
+def image_files(record: dict, mmseg: bool) -> dict[str, str]:
     name = f"{record['id']:07d}.png"
-    return {"image": f"classification/{record['split']}/{slug(record['category'])}/{name}",
-            "parts": f"segmentation/parts/{name}", "instances": f"segmentation/instances/{name}"}
+    files = {"image": f"classification/{record['split']}/{slug(record['category'])}/{name}",
+             "parts": f"segmentation/parts/{name}", "instances": f"segmentation/instances/{name}"}
+    if mmseg:
+        files.update(mmseg_image=f"segmentation/img_dir/{record['split']}/{name}",
+                     mmseg_ann=f"segmentation/ann_dir/{record['split']}/{name}")
+    return files
 
 
-def add_images(result: Result, record: dict, images: dict, shape: CompiledShape, part_ids: dict) -> None:
-    """Encode one image's files and complete its record: file names and hashes, instances, COCO annotations."""
-    files = image_files(record)
+def add_images(result: Result, record: dict, images: dict, shape: CompiledShape, labelling: Labelling) -> None:
+    """Encode one image's files and complete its record: file names and hashes, instances, COCO annotations.
+
+    The mmsegmentation image is the classification image again (a link, see `Result.links`); its
+    label PNG is the part mask in 8 bits.
+    """
+    files = image_files(record, labelling.mmseg)
     hashes = {}
     for kind, path in files.items():
-        data = encode_png(images[kind], PNG_LEVEL)
+        if kind == "mmseg_image":
+            result.links[path] = files["image"]
+            hashes[kind] = hashes["image"]
+            continue
+        pixels = images["parts"].astype(np.uint8) if kind == "mmseg_ann" else images[kind]
+        data = encode_png(pixels, PNG_LEVEL)
         result.files[path] = data
         hashes[kind] = hashlib.sha256(data).hexdigest()
+    part_ids = labelling.part_ids
     instances = images["instances"]
     counts = np.bincount(instances.ravel(), minlength=len(shape.instances) + 1)
     record["instances"] = [
@@ -408,6 +547,8 @@ def add_images(result: Result, record: dict, images: dict, shape: CompiledShape,
     ]
     annotations = []
     for value in np.flatnonzero(counts[1:]) + 1:
+        if record["instances"][value - 1]["part_id"] == labelling.ignore_index:
+            continue  # a part in no class of the vocabulary: ignored, as in the masks
         mask = instances == value
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         annotations.append({"instance": int(value), "category_id": record["instances"][value - 1]["part_id"],

@@ -148,7 +148,9 @@ class SegmentationSet:
     `sample = data[i]` is a dict: image (H, W, 3) uint8; parts (H, W) uint16 global part ids
     (0 = background, names in `part_names`); instances (H, W) uint16 instance index + 1 in the
     image's shape (names in sample["instance_names"]); category (int, index in `categories`);
-    id (the image id `proto3d dataset --regenerate` takes) and the manifest record.
+    id (the image id `proto3d dataset --regenerate` takes) and the manifest record. A dataset made
+    with a label map has the vocabulary's class names and `ignore_index` 255 (else None): parts
+    that belong to no class.
     """
 
     def __init__(self, root: str | Path, split: str | None = "train") -> None:
@@ -156,6 +158,7 @@ class SegmentationSet:
         labels = json.loads((self.root / "labels.json").read_text(encoding="utf-8"))
         self.categories = [c["name"] for c in labels["categories"]]
         self.part_names = ["background"] + [p["name"] for p in labels["parts"]]
+        self.ignore_index = labels.get("ignore_index")
         with open(self.root / "manifest.jsonl", encoding="utf-8") as f:
             records = [json.loads(line) for line in f if line.strip()]
         self.records = [r for r in records if split is None or r["split"] == split]

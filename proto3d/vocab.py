@@ -22,6 +22,7 @@ a run's "teddy bear" and an example's `teddy_bear` are the same category.
 """
 from __future__ import annotations
 
+import fnmatch
 import re
 import sys
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ UNREADABLE = "V001"  # missing, unreadable, not UTF-8
 NOT_TOML = "V002"  # a TOML syntax error
 BAD_VALUE = "V003"  # a key is missing, unknown or of the wrong kind
 UNKNOWN_VOCABULARY = "V004"  # neither a shipped name nor a file
+UNKNOWN_CATEGORY = "V005"  # a dataset category the label map's vocabulary does not map
 
 _SHIPPED = "vocabularies"  # the package folder holding the shipped vocabularies
 
@@ -162,3 +164,129 @@ def parse_vocabulary(text: str, filename: str, default_name: str = "vocabulary")
         if group not in parts:
             raise bad_value(filename, f"categories.{category}", f"one of the [parts] groups: {', '.join(parts)}", group)
     return Vocabulary(name, parts, dict(categories), allow_other, description)
+
+
+# ---- label maps: free labels of existing programs -> a vocabulary's classes ---------------------
+
+IGNORE = "ignore"  # a label map's target for parts that belong to no class
+IGNORE_INDEX = 255  # their value in the masks: mmsegmentation's ignore index in 8-bit label PNGs
+
+
+@dataclass(frozen=True)
+class LabelMap:
+    """Maps the part labels programs use (`back_spindle`, `wheel_front`) to a vocabulary's labels.
+
+    A file (TOML) names its vocabulary, may add categories the vocabulary does not know, and gives
+    rules `glob = "label"` (fnmatch globs; the target may be `ignore`):
+
+        vocabulary = "partimagenet"     # a shipped name, or a path relative to this file
+        [categories]                    # more category = super-category entries
+        tricycle = "Bicycle"
+        [labels]                        # for every category
+        "wheel*" = "tier"
+        "*leg*" = "foot"
+        [labels.Boat]                   # for one super-category or category only: tried first
+        mast = "sail"
+
+    A label is resolved in this order: a label the category's group already has keeps it; `other`
+    is ignored; then the first matching rule of the category's own table, of its group's table,
+    then of [labels], skipping rules whose target the group lacks (so "wing" can serve birds and
+    aeroplanes). A label no rule matches is *unmapped*: ignored in the masks, and counted.
+    """
+
+    vocabulary: Vocabulary
+    rules: dict[str, str]  # glob -> vocabulary label or "ignore", for every category
+    scoped: dict[str, dict[str, str]]  # category or group -> its own rules
+    categories: dict[str, str]  # category -> group, beyond the vocabulary's
+    source: str  # the file, for messages
+
+    def group(self, category: str) -> str:
+        """The category's super-category; an unknown category is an error (its masks would be all ignore)."""
+        key = category_key(category)
+        extra = next((g for c, g in self.categories.items() if category_key(c) == key), None)
+        group = extra or self.vocabulary.super_category(category)
+        if group is None:
+            raise Proto3dError(Diagnostic(
+                UNKNOWN_CATEGORY, f"category `{category}` has no super-category in the vocabulary `{self.vocabulary.name}`",
+                expected=f"one of its groups: {', '.join(self.vocabulary.parts)}",
+                hint=f'add `"{category}" = "GROUP"` under [categories] in {self.source}, or leave its prototypes out'),
+                self.source)
+        return group
+
+    def target(self, category: str, label: str) -> str | None:
+        """The vocabulary label `label` takes in `category`, "ignore", or None when no rule maps it."""
+        group = self.group(category)
+        labels = self.vocabulary.parts[group]
+        if label in labels:
+            return label
+        if label == OTHER:
+            return IGNORE
+        tables = [rules for scope, rules in self.scoped.items() if category_key(scope) == category_key(category)]
+        tables += [self.scoped[group]] if group in self.scoped else []
+        for rules in [*tables, self.rules]:
+            for pattern, target in rules.items():
+                if fnmatch.fnmatchcase(label, pattern) and (target == IGNORE or target in labels):
+                    return target
+        return None
+
+    def class_id(self, category: str, label: str) -> int:
+        """The mask value of `label` in `category`: its class's id (1..N), or IGNORE_INDEX."""
+        target = self.target(category, label)
+        if target is None or target == IGNORE:
+            return IGNORE_INDEX
+        return self.vocabulary.all_labels().index(f"{self.group(category)}/{target}") + 1
+
+
+def load_label_map(path: str | Path) -> LabelMap:
+    """A label map from its TOML file; a bad file is a Proto3dError naming the key and what was expected.
+
+    The name of a shipped vocabulary (that is not also a file here) is the map without rules: for
+    programs that already use its labels, as `proto3d agent --vocab` makes them.
+    """
+    if str(path) in shipped_vocabularies() and not Path(path).exists():
+        return LabelMap(load_vocabulary(str(path)), {}, {}, {}, str(path))
+    path = Path(path)
+    filename = str(path)
+    data = parse_toml(read_toml_text(path), filename)
+    unknown = sorted(set(data) - {"vocabulary", "categories", "labels"})
+    if unknown:
+        raise bad_value(filename, unknown[0], "only the keys vocabulary, categories, labels", data[unknown[0]])
+    name = data.get("vocabulary")
+    if not isinstance(name, str):
+        raise bad_value(filename, "vocabulary", "the name of a shipped vocabulary or the path of its .toml file", name)
+    looks_like_a_path = Path(name).suffix == ".toml" or len(Path(name).parts) > 1
+    try:
+        vocab = load_vocabulary(path.parent / name if looks_like_a_path else name)
+    except Proto3dError as error:
+        if error.diagnostics[0].code != UNKNOWN_VOCABULARY:
+            raise  # the vocabulary file's own error, naming it
+        raise bad_value(filename, "vocabulary", error.diagnostics[0].expected, name) from None
+    categories = data.get("categories", {})
+    if not isinstance(categories, dict):
+        raise bad_value(filename, "categories", "a table: category = super-category", categories)
+    for category, group in categories.items():
+        if group not in vocab.parts:
+            raise bad_value(filename, f"categories.{category}", f"one of the groups of {vocab.name}: {', '.join(vocab.parts)}", group)
+    all_labels = {label for labels in vocab.parts.values() for label in labels}
+    rules, scoped = {}, {}
+    labels = data.get("labels", {})
+    if not isinstance(labels, dict):
+        raise bad_value(filename, "labels", 'a table of rules: "glob" = "label"', labels)
+    for key, value in labels.items():
+        if isinstance(value, str):
+            rules[key] = _rule_target(filename, f"labels.{key}", value, all_labels)
+            continue
+        if not isinstance(value, dict):
+            raise bad_value(filename, f"labels.{key}", 'a vocabulary label (or "ignore"), or a table of rules', value)
+        group = categories.get(key) or vocab.super_category(key)
+        if group is None:
+            raise bad_value(filename, f"labels.{key}", "a table named after a group or a category of the vocabulary", key)
+        scoped[key] = {pattern: _rule_target(filename, f"labels.{key}.{pattern}", target, set(vocab.parts[group]))
+                       for pattern, target in value.items()}
+    return LabelMap(vocab, rules, scoped, dict(categories), filename)
+
+
+def _rule_target(filename: str, key: str, target, allowed: set[str]) -> str:
+    if target != IGNORE and target not in allowed:
+        raise bad_value(filename, key, f'one of {", ".join(sorted(allowed))}, or "{IGNORE}"', target)
+    return target

@@ -143,7 +143,7 @@ def test_regenerate_reproduces_the_same_bytes(made, tmp_path):
         r = next(r for r in manifest(out) if r["id"] == image_id)
         assert Path(report["image"]["path"]).read_bytes() == (out / r["files"]["image"]).read_bytes()
     result = CliRunner().invoke(cli, ["dataset", "-o", str(out), "--regenerate", "3", "--into", str(tmp_path)])
-    assert result.exit_code == 0 and result.output.count("identical") == 3
+    assert result.exit_code == 0 and result.output.count("identical") == 4  # image, parts, instances, mmseg_ann
     with pytest.raises(Proto3dError, match="no image 99"):
         regenerate(out, 99, tmp_path)
 
@@ -309,7 +309,7 @@ def test_a_used_folder_is_refused_and_overwrite_removes_only_the_old_datasets_fi
     first = CliRunner().invoke(cli, args + ["--variants", "2", "--overwrite"])
     assert first.exit_code == 0, first.output
     old_images = sorted(p.relative_to(out) for p in out.rglob("*.png"))
-    assert len(old_images) == 2 * 2 * 3
+    assert len(old_images) == 2 * 2 * 5  # image, parts, instances, mmseg image and label
     resumed = CliRunner().invoke(cli, args + ["--variants", "2"])  # the same dataset: resumed, nothing to do
     assert resumed.exit_code == 0 and json.loads(resumed.stdout)["new_images"] == 0
     other = CliRunner().invoke(cli, args + ["--variants", "1"])
