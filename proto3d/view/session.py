@@ -207,6 +207,7 @@ class Session:
         return self._renderer.submit(client, lambda: self._render(request)).result()
 
     def _render(self, request: FrameRequest) -> tuple[bytes, dict]:
+        version = self.version  # before the shape: a frame is never older than the version it claims
         shape = self.shape
         if shape is None:
             raise Proto3dError(Diagnostic("E000", "nothing to show yet: the file has never compiled"), str(self.path))
@@ -229,7 +230,7 @@ class Session:
         while len(self._frames) > KEPT_FRAMES:
             self._frames.popitem(last=False)
         visible = {p.label: int(n) for p, n in zip(shape.parts, renders.part_counts(0))}
-        return png_bytes(picture), {"id": self._frame_id, "version": self.version, "visible": visible}
+        return png_bytes(picture), {"id": self._frame_id, "version": version, "visible": visible}
 
     def pick(self, frame: int, x: int, y: int) -> dict | None:
         """What drew pixel (x, y) of a frame the page was shown: part, instance, primitive, source span."""
