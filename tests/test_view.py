@@ -144,6 +144,22 @@ def test_click_on_a_leg_names_it_and_its_line(page):
     assert page.console_errors == []
 
 
+def test_dragging_orbits_and_the_frame_after_the_drag_is_exact(page):
+    types = []
+    page.on("response", lambda r: "/frame?" in r.url and r.status == 200 and types.append(r.headers["content-type"]))
+    before, n = pixels(page), frames(page)
+    box = page.locator("#image").bounding_box()
+    page.mouse.move(box["x"] + 200, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 350, box["y"] + 240, steps=10)
+    page.mouse.up()
+    wait_frame(page, n)
+    page.wait_for_function("!moving && !frameBusy && !frameWanted")
+    assert page.evaluate("[cam.az, cam.el]") != [45, 30]
+    assert changed(before, pixels(page)) > 1000
+    assert "image/jpeg" in types and types[-1] == "image/png"  # lossy only while the pointer moves
+
+
 def test_clicking_a_source_line_highlights_what_it_drew(page):
     before = pixels(page)
     n = frames(page)

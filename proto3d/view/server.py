@@ -2,7 +2,7 @@
 
 Routes: `/` and `/static/NAME` (the page's own files, read once into memory: no path from a
 request ever reaches the file system), `/state` (JSON), `/events` (server-sent events: the
-session's version on every change), `/frame` (PNG, facts in the `X-Frame` header), `/pick`
+session's version on every change), `/frame` (PNG, or JPEG mid-drag; facts in the `X-Frame` header), `/pick`
 (JSON) and `POST /params`. Everything else is 404; a Host other than 127.0.0.1 or localhost on
 our port is 403 (DNS rebinding), and so is a POST from another origin.
 """
@@ -120,12 +120,12 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as error:
             return self._send(400, str(error).encode(), "text/plain")
         try:
-            png, facts = self.server.session.frame(query.get("client", ""), request)
+            image, facts = self.server.session.frame(query.get("client", ""), request)
         except Superseded:
             return self._send(204, b"", "text/plain")
         except Proto3dError as error:
             return self._json(409, {"error": "; ".join(d.message for d in error.diagnostics)})
-        self._send(200, png, "image/png", {"X-Frame": json.dumps(facts)})
+        self._send(200, image, facts["type"], {"X-Frame": json.dumps(facts)})
 
     def _pick(self, query: dict[str, str]) -> None:
         try:

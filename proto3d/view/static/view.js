@@ -9,10 +9,13 @@ const cam = { az: 45, el: 30, zoom: 1 };
 let state = null;      // the last /state
 let selected = 0;      // source line whose drawing is highlighted (0: none)
 let frames = 0;
+let visible = {};      // visible pixels per part in the frame shown
 
 // ---------------------------------------------------------------- frames: one in flight, the newest wins
 
 let frameBusy = false, frameWanted = false;
+
+let moving = false;  // mid-gesture frames may be JPEG; the one after it ends is exact
 
 function requestFrame() {
   if (!state || !state.rendered) return;
@@ -28,7 +31,7 @@ async function pumpFrames() {
     const query = new URLSearchParams({
       client, az: cam.az, el: cam.el, zoom: cam.zoom, w: Math.max(16, Math.round(box.width)),
       h: Math.max(16, Math.round(box.height)), mode: document.querySelector("input[name=mode]:checked").value,
-      line: selected, problems: $("problems").checked ? 1 : 0,
+      line: selected, problems: $("problems").checked ? 1 : 0, moving: moving ? 1 : 0,
     });
     try {
       const answer = await fetch("/frame?" + query);
@@ -48,7 +51,8 @@ function showFrame(blob, facts) {
       if (old) URL.revokeObjectURL(old);
       frames += 1;
       Object.assign(image.dataset, { frame: facts.id, version: facts.version, frames, shownAt: performance.timeOrigin + performance.now() });
-      for (const row of $("parts").tBodies[0].rows) row.cells[2].textContent = facts.visible[row.dataset.label] ?? "";
+      visible = facts.visible;
+      for (const row of $("parts").tBodies[0].rows) row.cells[2].textContent = visible[row.dataset.label] ?? "";
       resolve();
     };
     image.onerror = resolve;
@@ -127,7 +131,7 @@ async function refresh() {
   showDiagnostics(state.diagnostics);
   showParts(state.parts);
   showParams(state.params);
-  requestFrame();
+  if (!image.dataset.frame) requestFrame();  // later frames are asked for as soon as an event arrives
 }
 
 function setStatus(text, error = false) {
@@ -173,7 +177,7 @@ function showParts(parts) {
     swatch.style.background = document.querySelector("input[name=mode]:checked").value === "part" ? p.color : p.own_color;
     const name = document.createElement("td");
     name.append(swatch, p.label);
-    row.append(name, Object.assign(document.createElement("td"), { textContent: p.instances }), document.createElement("td"));
+    row.append(name, ...[p.instances, visible[p.label] ?? ""].map((n) => Object.assign(document.createElement("td"), { textContent: n })));
     row.onclick = () => { $("info").textContent = `part ${p.label} (line ${p.line})`; choose(p.line); };
     return row;
   }));
@@ -249,17 +253,29 @@ image.addEventListener("pointermove", (e) => {
   drag = { x: e.clientX, y: e.clientY, moved: true };
   cam.az = (cam.az - dx * 0.4 + 360) % 360;
   cam.el = Math.min(90, Math.max(-90, cam.el + dy * 0.4));
+  moving = true;
   requestFrame();
 });
 image.addEventListener("pointerup", (e) => {
   if (drag && !drag.moved) pickAt(e, true);
   drag = null;
+  settle();
 });
+let wheelEnd = 0;
 image.addEventListener("wheel", (e) => {
   e.preventDefault();
   cam.zoom = Math.min(5, Math.max(0.4, cam.zoom * Math.exp(e.deltaY * 0.001)));
+  moving = true;
   requestFrame();
+  clearTimeout(wheelEnd);
+  wheelEnd = setTimeout(settle, 150);
 }, { passive: false });
+
+function settle() {
+  if (!moving) return;
+  moving = false;
+  requestFrame();
+}
 
 $("views").replaceChildren(...Object.entries(VIEWS).map(([name, [az, el]]) => {
   const button = Object.assign(document.createElement("button"), { type: "button", textContent: name });
@@ -272,5 +288,5 @@ $("reset").onclick = () => sendParams({});
 new ResizeObserver(requestFrame).observe($("frame"));
 
 const events = new EventSource("/events");
-events.onmessage = refresh;
+events.onmessage = () => { requestFrame(); refresh(); };  // the frame does not wait for the panes
 events.onerror = () => { if (events.readyState === EventSource.CLOSED) setStatus("the server has stopped", true); };
