@@ -1,3 +1,4 @@
+# pyright: basic
 """`proto3d view FILE`: serve the live preview page and keep it in step with the file."""
 from __future__ import annotations
 

@@ -1,3 +1,4 @@
+# pyright: basic
 """The HTTP side of `proto3d view`: the standard library's threading server, bound to 127.0.0.1.
 
 Routes: `/` and `/static/NAME` (the page's own files, read once into memory: no path from a

@@ -1,3 +1,4 @@
+# pyright: basic
 """The state behind `proto3d view`: the watched file, its last good shape, and frames rendered on one thread.
 
 The renderer's GL context is per process and not thread-safe, so every frame is rendered by
@@ -22,7 +23,7 @@ from PIL import Image, ImageDraw
 from proto3d.cli import read_program
 from proto3d.compiler import CompiledShape, compile_text
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
-from proto3d.renderer import Camera, look_at, render
+from proto3d.renderer import Camera, Renders, look_at, render
 from proto3d.renderer.camera import FIELD_OF_VIEW, MAX_SIZE, MIN_SIZE
 from proto3d.renderer.palette import colorize, hex_color, palette
 from proto3d.renderer.save import png_bytes
@@ -33,6 +34,8 @@ KEPT_FRAMES = 8  # frames whose id buffers answer picks (the page picks on the f
 ZOOM = (0.4, 5.0)  # camera distance as a multiple of the distance that frames the whole shape
 PROBLEM = (220, 30, 30)
 SELECTED = (0, 110, 230)
+MOVE = re.compile(r"move (?:it|the group) by \[([^\]]+)\]")  # W101's hint: the move that closes the gap
+GAP = re.compile(r"((?:about |at most )?\d+\.\d+ m)\b")  # W101's message: the gap's size
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class Session:
         self.changed = threading.Condition()
         self._compiling = threading.Lock()
         self._stamp: tuple | None = None
-        self._frames: OrderedDict[int, tuple[CompiledShape, object]] = OrderedDict()
+        self._frames: OrderedDict[int, tuple[CompiledShape, Renders]] = OrderedDict()
         self._frame_id = 0
         self._renderer = LatestOnly()
         self._stop = threading.Event()
@@ -343,20 +346,19 @@ def _highlight(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _outline_problems(picture: Image.Image, shape: CompiledShape, view) -> None:
-    """Outline, in red, each instance a lint names, with the lint's code and message beside it
-    (for W101 that message is the gap: `part `lamp` floats 0.030 m above the ground`)."""
+    """Outline, in red, each instance a lint names, with the lint's code and message above it; for a
+    floating part (W101) also draw its gap: from the part's farthest point along the move the lint
+    suggests (`move it by [x, y, z]`) to where that move takes it, labelled with the gap's size."""
     names = {shape.instance_name(i): i for i in range(len(shape.instances))}
     pixels = np.asarray(picture).copy()
-    labels = []
+    labels: dict[tuple[int, int], list[str]] = {}
+    gaps = []
     for diagnostic in shape.diagnostics:
         if not diagnostic.line:
             continue
-        mentioned = set(re.findall(r"`([^`]+)`", diagnostic.message))
-        primitives: set[int] = set()
-        for name in mentioned & names.keys():  # of the instances the lint names, the one at its place
-            inst = shape.instances[names[name]]
-            if inst.span == diagnostic.span:
-                primitives.update(inst.primitive_ids)
+        named = [names[n] for n in re.findall(r"`([^`]+)`", diagnostic.message) if n in names]
+        instances = [i for i in named if shape.instances[i].span == diagnostic.span]  # the one at the lint's place
+        primitives = {p for i in instances for p in shape.instances[i].primitive_ids}
         if not primitives:  # a lint about one primitive (W105)
             primitives = {i for i, p in enumerate(shape.primitives) if p.span == diagnostic.span}
         mask = _mask(view.primitive, primitives)
@@ -364,18 +366,37 @@ def _outline_problems(picture: Image.Image, shape: CompiledShape, view) -> None:
             continue
         pixels[_edge(mask)] = PROBLEM
         ys, xs = np.nonzero(mask)
-        labels.append((int(xs.min()), int(ys.min()), f"{diagnostic.code} line {diagnostic.line}: {diagnostic.message}"))
+        labels.setdefault((int(xs.min()), int(ys.min())), []).append(
+            f"{diagnostic.code} line {diagnostic.line}: {diagnostic.message}")
+        move, size = MOVE.search(diagnostic.hint), GAP.search(diagnostic.message)
+        if diagnostic.code == "W101" and move and size and instances:
+            gaps.append((instances[0], np.array([float(x) for x in move.group(1).split(",")]), size.group(1)))
     if not labels:
         return
     picture.paste(Image.fromarray(pixels))
     draw = ImageDraw.Draw(picture)
-    for x, y, text in labels:
-        text = text if len(text) <= 80 else text[:77] + "..."
-        box = draw.textbbox((x, max(y - 14, 0)), text)
-        if box[2] > picture.width:  # keep the label inside the image
-            box = draw.textbbox((max(picture.width - (box[2] - box[0]) - 2, 0), box[1]), text)
-        draw.rectangle(box, fill=(255, 255, 255))
-        draw.text(box[:2], text, fill=PROBLEM)
+    for instance, move, size in gaps:
+        corners = np.unique(shape.faces[shape.instance_id == instance].ravel())
+        start = shape.vertices[corners[np.argmax(shape.vertices[corners] @ move)]].astype(float)
+        (u0, v0, z0), (u1, v1, z1) = view.camera.project(np.array([start, start + move]))
+        if min(z0, z1) <= 0:
+            continue
+        draw.line([(u0, v0), (u1, v1)], fill=PROBLEM, width=2)
+        for u, v in ((u0, v0), (u1, v1)):
+            draw.ellipse([u - 3, v - 3, u + 3, v + 3], outline=PROBLEM, width=2)
+        _label(draw, picture.width, (u0 + u1) / 2 + 6, (v0 + v1) / 2 - 6, size)
+    for (x, y), texts in labels.items():
+        for k, text in enumerate(texts):
+            _label(draw, picture.width, x, y - 14 * (len(texts) - k), text if len(text) <= 80 else text[:77] + "...")
+
+
+def _label(draw: ImageDraw.ImageDraw, width: int, x: float, y: float, text: str) -> None:
+    """Red text on white at (x, y), moved inside the image."""
+    box = draw.textbbox((x, max(y, 0)), text)
+    if box[2] > width:
+        box = draw.textbbox((max(width - (box[2] - box[0]) - 2, 0), box[1]), text)
+    draw.rectangle(box, fill=(255, 255, 255))
+    draw.text(box[:2], text, fill=PROBLEM)
 
 
 def _diagnostic(d: Diagnostic) -> dict:
