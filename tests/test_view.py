@@ -79,7 +79,7 @@ def page(server, browser):
     page.wait_for_function("document.getElementById('image').dataset.frames >= 1")
     yield page
     context.close()
-    if program.read_text() != CHAIR:
+    if not program.exists() or program.read_text() != CHAIR:
         program.write_text(CHAIR)
 
 
@@ -195,8 +195,13 @@ def test_an_error_is_listed_while_the_last_render_stays(page, server):
     wait_frame(page, n)
     assert changed(before, pixels(page)) == 0
     n = frames(page)
-    page.locator("#diagnostics li.error").first.click()
+    page.locator("#diagnostics li.error").first.click()  # goes to its line
     assert "picked" in page.locator("#source li").nth(8).get_attribute("class")
+    wait_frame(page, n)
+    before = pixels(page)
+    program.unlink()  # an editor that saves by deleting and renaming: for a moment there is no file
+    page.wait_for_function("document.getElementById('diagnostics').textContent.includes('cannot read')")
+    assert changed(before, pixels(page)) == 0
     save(page, program, CHAIR)  # fixed: the list empties
     page.wait_for_function("document.getElementById('diagnostics').textContent === 'none'")
     assert page.locator("#status").text_content() == ""
@@ -321,6 +326,15 @@ def test_a_busy_port_is_an_input_error(tmp_path, server):
     port = server[0].rstrip("/").rsplit(":", 1)[1]
     result = CliRunner().invoke(cli, ["view", str(program), "--no-browser", "--port", port])
     assert result.exit_code == 1 and f"cannot serve on 127.0.0.1:{port}" in result.output
+
+
+def test_an_unknown_param_is_an_input_error(tmp_path):
+    from proto3d.cli import cli
+
+    program = tmp_path / "chair.pdsl"
+    shutil.copy(ROOT / "examples" / "chair.pdsl", program)
+    result = CliRunner().invoke(cli, ["view", str(program), "--no-browser", "--param", "seat_hh=0.4"])
+    assert result.exit_code == 1 and "no param named `seat_hh`" in result.output
 
 
 def test_a_bad_port_is_a_usage_error(tmp_path):

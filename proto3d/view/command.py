@@ -40,6 +40,10 @@ def view_command(file, port, no_browser, params):
     session = Session(Path(file), parse_params(params))
     with first_run_notice():
         session.start()
+    unknown = [d for d in session.errors if d.code == "E211" and not d.line]
+    if unknown:  # a --param the program does not declare: refused as `compile` refuses it
+        session.close()
+        raise Proto3dError(unknown, file)
     try:
         server = ViewServer(session, port, say)
     except OSError as error:

@@ -165,7 +165,7 @@ class Session:
             try:
                 shape = compile_text(text, params=self.params, filename=str(self.path))
             except Proto3dError as error:
-                if self.params and any(d.code == "E211" and not d.line for d in error.diagnostics):
+                if self.shape and self.params and any(d.code == "E211" and not d.line for d in error.diagnostics):
                     self.params = {}  # a slider's param is gone from the file: start from its defaults
                     return self._compile(text)
                 self._publish(text, list(error.diagnostics))
