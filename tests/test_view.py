@@ -11,6 +11,7 @@ import http.client
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -35,21 +36,36 @@ LEG_LINE = 14  # the cylinder statement of the legs in examples/chair.pdsl
 TIMEOUT = 60_000  # ms; generous: the machine may be loaded, and nothing here measures speed
 
 
+class Served:
+    """`proto3d view PROGRAM --no-browser` as a user starts it, with its address and stderr lines."""
+
+    def __init__(self, program: Path):
+        self.process = subprocess.Popen([sys.executable, "-m", "proto3d", "view", program.name, "--no-browser"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=program.parent)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        self.errors: list[str] = []
+        self._reader = threading.Thread(target=lambda: self.errors.extend(self.process.stderr or ()), daemon=True)
+        self._reader.start()
+        assert self.url.startswith("http://127.0.0.1:"), "".join(self.errors)
+
+    def stop(self, how: int = signal.SIGTERM) -> int:
+        """Signal the process; its exit code once it and its stderr are done."""
+        self.process.send_signal(how)
+        code = self.process.wait(timeout=30)
+        self._reader.join(timeout=30)
+        return code
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """(url, program path, stderr lines) of a `proto3d view` process on a copy of the chair."""
     program = tmp_path_factory.mktemp("view") / "chair.pdsl"
     program.write_text(CHAIR)
-    process = subprocess.Popen([sys.executable, "-m", "proto3d", "view", program.name, "--no-browser"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=program.parent)
-    url = process.stdout.readline().strip()
-    errors: list[str] = []
-    threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True).start()
-    assert url.startswith("http://127.0.0.1:"), "".join(errors)
-    yield url, program, errors
-    process.terminate()
-    process.wait(timeout=30)
-    assert not any("Traceback" in line for line in errors), "".join(errors)
+    served = Served(program)
+    yield served.url, program, served.errors
+    served.stop()
+    assert not any("Traceback" in line for line in served.errors), "".join(served.errors)
 
 
 @pytest.fixture(scope="module")
@@ -309,6 +325,28 @@ def test_the_newest_request_of_a_page_replaces_its_waiting_one():
     assert second.result(10) == "second" and other.result(10) == "other page"
     assert done == ["second"]
     worker.close()
+
+
+def test_a_file_broken_from_the_start_shows_its_errors_then_the_shape_once_fixed(tmp_path, browser):
+    program = tmp_path / "chair.pdsl"
+    program.write_text(CHAIR.replace("cylinder(", "cylindre("))
+    served = Served(program)
+    url = served.url
+    try:
+        page = browser.new_context(bypass_csp=True).new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.goto(url)
+        page.wait_for_selector("#diagnostics li.error")
+        assert page.locator("#diagnostics li.error").first.text_content().startswith(f"line {LEG_LINE}:9 error E101")
+        assert "nothing rendered yet" in page.locator("#status").text_content()
+        assert request(url, "/frame")[0] == 409
+        save(page, program, CHAIR)
+        page.wait_for_function("+document.getElementById('image').dataset.frames >= 1")
+        assert page.locator("#status").text_content() == ""
+        page.context.close()
+    finally:
+        assert served.stop(signal.SIGINT) == 130  # Ctrl-C: says so, no traceback
+    assert served.errors[-1] == "interrupted\n" and not any("Traceback" in line for line in served.errors)
 
 
 def test_a_missing_file_is_an_input_error(tmp_path):
