@@ -104,12 +104,11 @@ class Session:
         self.text = ""
         self.errors: list[Diagnostic] = []  # of the current text; the image stays the last good shape's
         self.shape: CompiledShape | None = None
-        self.shape_text = ""
         self.version = 0
         self.changed = threading.Condition()
         self._compiling = threading.Lock()
         self._stamp: tuple | None = None
-        self._frames: OrderedDict[int, tuple[CompiledShape, Renders]] = OrderedDict()
+        self._frames: OrderedDict[int, Renders] = OrderedDict()
         self._frame_id = 0
         self._renderer = LatestOnly()
         self._stop = threading.Event()
@@ -135,7 +134,7 @@ class Session:
         while not self._stop.wait(POLL):
             self.poll()
 
-    def poll(self) -> bool:
+    def poll(self) -> None:
         """Recompile if the file changed on disk (editors that save by renaming included)."""
         try:
             st = os.stat(self.path)
@@ -143,17 +142,15 @@ class Session:
         except OSError as error:
             stamp = ("missing", error.strerror)
         if stamp == self._stamp:
-            return False
+            return
         self._stamp = stamp
         try:
             text = read_program(str(self.path))
         except Proto3dError as error:  # unreadable or not UTF-8: said in the list, the last render stays
             self._publish(self.text, list(error.diagnostics))
-            return True
-        if text == self.text and self.version:
-            return False
-        self._compile(text)
-        return True
+            return
+        if text != self.text or not self.version:
+            self._compile(text)
 
     def set_params(self, values: dict[str, float]) -> None:
         """Re-render with these param values (sliders); the file is left as it is."""
@@ -170,7 +167,7 @@ class Session:
                     return self._compile(text)
                 self._publish(text, list(error.diagnostics))
                 return
-            self.shape, self.shape_text = shape, text
+            self.shape = shape
             self._publish(text, [])
 
     def _publish(self, text: str, errors: list[Diagnostic]) -> None:
@@ -189,7 +186,6 @@ class Session:
             "ok": not self.errors,
             "rendered": shape is not None,
             "diagnostics": [_diagnostic(d) for d in self.errors] + [_diagnostic(d) for d in (shape.diagnostics if shape else [])],
-            "stale": bool(self.errors) and shape is not None and self.shape_text != self.text,
             "parts": [
                 {"label": p.label, "instances": len(p.instance_ids), "line": p.span.line, "color": hex_color(c),
                  "own_color": hex_color(np.round(np.asarray(p.color) * 255))}
@@ -231,7 +227,7 @@ class Session:
         if request.problems and any(d.line for d in shape.diagnostics):
             _outline_problems(picture, shape, view)
         self._frame_id += 1
-        self._frames[self._frame_id] = (shape, renders)
+        self._frames[self._frame_id] = renders
         while len(self._frames) > KEPT_FRAMES:
             self._frames.popitem(last=False)
         visible = {p.label: int(n) for p, n in zip(shape.parts, renders.part_counts(0))}
@@ -244,10 +240,10 @@ class Session:
 
     def pick(self, frame: int, x: int, y: int) -> dict | None:
         """What drew pixel (x, y) of a frame the page was shown: part, instance, primitive, source span."""
-        kept = self._frames.get(frame)
-        if kept is None:
+        renders = self._frames.get(frame)
+        if renders is None:
             return None
-        shape, renders = kept
+        shape = renders.shape
         width, height = renders.views[0].face.shape[::-1]
         if not (0 <= x < width and 0 <= y < height):
             return None

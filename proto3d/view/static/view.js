@@ -14,7 +14,6 @@ let visible = {};      // visible pixels per part in the frame shown
 // ---------------------------------------------------------------- frames: one in flight, the newest wins
 
 let frameBusy = false, frameWanted = false;
-
 let moving = false;  // mid-gesture frames may be JPEG; the one after it ends is exact
 
 function requestFrame() {
@@ -93,13 +92,9 @@ function describe(info, select) {
   }
   const text = `part ${info.part}, instance ${info.instance}, ${info.kind}, line ${info.line}` +
     (info.part_line !== info.line ? ` (part block at line ${info.part_line})` : "");
+  $("info").textContent = text;
   markLines("hover", info.line, info.end_line);
-  if (select) {
-    $("info").textContent = text;
-    choose(info.line, info.end_line);
-  } else if (!selected) {
-    $("info").textContent = text;
-  }
+  if (select) choose(info.line, info.end_line);
 }
 
 function choose(line, end = line) {
