@@ -32,7 +32,9 @@ CHROMIUM = "/usr/bin/chromium"
 # no network, no GPU, no sandbox (CI runs as root), nothing downloaded in the background
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LEG_LINE = 14  # the cylinder statement of the legs in examples/chair.pdsl
+LINES = [line.strip() for line in CHAIR.split("\n")]
+LEG_LINE = 1 + next(i for i, line in enumerate(LINES) if line.startswith("cylinder("))  # the legs' statement
+SEAT_LINE = 1 + next(i for i, line in enumerate(LINES) if line.startswith("box(size=[0.46, 0.44"))  # the seat's
 TIMEOUT = 60_000  # ms; generous: the machine may be loaded, and nothing here measures speed
 
 
@@ -179,7 +181,7 @@ def test_dragging_orbits_and_the_frame_after_the_drag_is_exact(page):
 def test_clicking_a_source_line_highlights_what_it_drew(page):
     before = pixels(page)
     n = frames(page)
-    page.locator("#source li").nth(8).click()  # line 9: the seat's box
+    page.locator("#source li").nth(SEAT_LINE - 1).click()
     wait_frame(page, n)
     after = pixels(page)
     faded = np.all(after > 150, axis=-1) & ~np.all(before > 150, axis=-1)  # the legs and backrest fade
@@ -206,13 +208,13 @@ def test_an_error_is_listed_while_the_last_render_stays(page, server):
     save(page, program, CHAIR.replace("box(size=[0.46, 0.44", "cube(size=[0.46, 0.44"))
     page.wait_for_function("document.querySelector('#diagnostics li.error') !== null")
     error = page.locator("#diagnostics li.error").first.text_content()
-    assert error.startswith("line 9:5 error E101: unknown primitive `cube`"), error
+    assert error.startswith(f"line {SEAT_LINE}:5 error E101: unknown primitive `cube`"), error
     assert "last good render" in page.locator("#status").text_content()
     wait_frame(page, n)
     assert changed(before, pixels(page)) == 0
     n = frames(page)
     page.locator("#diagnostics li.error").first.click()  # goes to its line
-    assert "picked" in page.locator("#source li").nth(8).get_attribute("class")
+    assert "picked" in page.locator("#source li").nth(SEAT_LINE - 1).get_attribute("class")
     wait_frame(page, n)
     before = pixels(page)
     program.unlink()  # an editor that saves by deleting and renaming: for a moment there is no file
@@ -247,7 +249,7 @@ def test_a_floating_part_is_outlined_with_its_gap(page, server):
     save(page, program, CHAIR + 'part lamp color "#ffcc00" {\n    sphere(r=0.05, at=[0, 0, 1.2])\n}\n')
     page.wait_for_function("document.getElementById('diagnostics').textContent.includes('W101')")
     listed = page.locator("#diagnostics li.warning", has_text="W101").first.text_content()
-    assert listed.startswith("line 22:1 warning W101: part `lamp` floats"), listed
+    assert listed.startswith(f"line {len(LINES)}:1 warning W101: part `lamp` floats"), listed
     wait_frame(page, n)
     outlined = pixels(page)
     red = (outlined[..., 0] > 180) & (outlined[..., 1] < 80) & (outlined[..., 2] < 80)
@@ -375,8 +377,9 @@ def test_an_unknown_param_is_an_input_error(tmp_path):
     assert result.exit_code == 1 and "no param named `seat_hh`" in result.output
 
 
-def test_a_bad_port_is_a_usage_error(tmp_path):
+def test_a_bad_port_or_standard_input_is_a_usage_error(tmp_path):
     from proto3d.cli import cli
 
-    result = CliRunner().invoke(cli, ["view", str(tmp_path / "x.pdsl"), "--port", "http"])
-    assert result.exit_code == 2
+    assert CliRunner().invoke(cli, ["view", str(tmp_path / "x.pdsl"), "--port", "http"]).exit_code == 2
+    result = CliRunner().invoke(cli, ["view", "-"], input="shape \"x\"\n")
+    assert result.exit_code == 2 and "a file to watch, not standard input" in result.output

@@ -14,7 +14,7 @@ from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 
 @click.command("view")
 @command_conventions
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())  # read by read_program, which says what is wrong with it
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port on 127.0.0.1 to serve on; 0 picks a free one.")
 @click.option("--no-browser", is_flag=True, help="Only print the page's address; do not open a browser.")
@@ -35,6 +35,8 @@ def view_command(file, port, no_browser, params):
     from proto3d.view.server import ViewServer
     from proto3d.view.session import Session
 
+    if file == "-":
+        raise click.BadParameter("a file to watch, not standard input", param_hint="FILE")
     say = echo()
     read_program(file)  # a missing or unreadable file is an input error before anything starts
     session = Session(Path(file), parse_params(params))

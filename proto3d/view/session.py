@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from proto3d.cli import read_program
+from proto3d.grammar.source import read_program
 from proto3d.compiler import CompiledShape, compile_text
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.renderer import Camera, Renders, look_at, render
