@@ -247,7 +247,7 @@ image.addEventListener("pointermove", (e) => {
   if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 3) return;
   drag = { x: e.clientX, y: e.clientY, moved: true };
   cam.az = (cam.az - dx * 0.4 + 360) % 360;
-  cam.el = Math.min(90, Math.max(-90, cam.el + dy * 0.4));
+  cam.el = Math.min(89, Math.max(-89, cam.el + dy * 0.4));  // at the poles image-up would flip
   moving = true;
   requestFrame();
 });
