@@ -261,7 +261,8 @@ def test_a_floating_part_is_outlined_with_its_gap(page, server):
     assert ((plain[..., 0] > 180) & (plain[..., 1] < 80) & (plain[..., 2] < 80)).sum() == 0
 
 
-def request(url: str, path: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None):
+def request(url: str, path: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None,
+            answer_headers: dict | None = None):
     """A raw HTTP request: `path` goes out exactly as written (no client normalises `..` away)."""
     host = url.split("//")[1].rstrip("/")
     connection = http.client.HTTPConnection(host, timeout=60)
@@ -272,6 +273,8 @@ def request(url: str, path: str, method: str = "GET", headers: dict | None = Non
         connection.putheader("Content-Length", str(len(body)))
     connection.endheaders(body)
     answer = connection.getresponse()
+    if answer_headers is not None:
+        answer_headers.update(answer.getheaders())
     return answer.status, answer.read()
 
 
@@ -283,8 +286,11 @@ def test_paths_outside_the_page_are_refused(server, path):
     assert status == 404 and b"root:" not in body and b"import" not in body
 
 
-def test_the_page_and_its_assets_are_served(server):
-    assert request(server[0], "/")[0] == 200
+def test_the_page_and_its_assets_are_served_for_this_origin_only(server):
+    headers: dict = {}
+    assert request(server[0], "/", answer_headers=headers)[0] == 200
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin" and "Access-Control-Allow-Origin" not in headers
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
     status, body = request(server[0], "/static/view.js")
     assert status == 200 and b"EventSource" in body
 

@@ -27,6 +27,7 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",  # no other site may even embed a frame
 }
 
 
