@@ -80,6 +80,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found", "text/plain")
 
     def do_POST(self) -> None:
+        self.close_connection = True  # a body left unread must never be taken for the next request
         if not self._allowed():
             return
         origin = self.headers.get("Origin")
@@ -87,10 +88,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(403, b"other origins may not change the view", "text/plain")
         if urlsplit(self.path).path != "/params":
             return self._send(404, b"not found", "text/plain")
-        length = int(self.headers.get("Content-Length") or 0)
-        if not 0 < length <= MAX_BODY:
-            return self._send(400, b"expected a JSON object of param values", "text/plain")
         try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= MAX_BODY:
+                raise ValueError
             values = json.loads(self.rfile.read(length))
             if not isinstance(values, dict) or not all(
                 isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -134,11 +134,12 @@ function setStatus(text, error = false) {
   $("status").className = error ? "error" : "";
 }
 
+let shownText = null;
+
 function showSource(text) {
-  const source = $("source");
-  if (source.dataset.text === text) return;
-  source.dataset.text = text;
-  source.replaceChildren(...text.split("\n").map((line, i) => {
+  if (text === shownText) return;  // rebuilding would lose the pane's scroll position
+  shownText = text;
+  $("source").replaceChildren(...text.split("\n").map((line, i) => {
     const li = document.createElement("li");
     li.textContent = line;
     li.onclick = () => { $("info").textContent = `line ${i + 1}`; choose(i + 1); };
