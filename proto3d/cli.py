@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "sample": "proto3d.dataset_cmd:sample_command",
     "dataset": "proto3d.dataset_cmd:dataset_command",
     "vocab": "proto3d.vocab_cmd:vocab_command",
+    "view": "proto3d.view.command:view_command",
 }
 
 

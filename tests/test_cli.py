@@ -17,7 +17,7 @@ from proto3d.cli import cli, main
 from test_agent_cmd import responder
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-COMMANDS = ["agent", "check", "compile", "dataset", "fmt", "render", "sample"]
+COMMANDS = ["agent", "check", "compile", "dataset", "fmt", "render", "sample", "view"]
 UNGROUNDED = 'shape "block"\npart a { box(size=[1, 1, 1]) }\n'  # compiles, with one lint: W103 at 2:1
 BAD = "part a { cube(size=1) }\n"  # E101 at 1:10
 STOOL = 'shape "stool"\nparam h = 0.45 in [0.4, 0.5]\npart seat { box(size=[0.3, 0.3, h], align="bottom") }\n'
@@ -176,6 +176,7 @@ def _with_input(command: str, path) -> list:
         "fmt": ["fmt", path],
         "render": ["render", path, "-o", Path(path).parent / "renders"],
         "sample": ["sample", path, "-o", Path(path).parent / "variants"],
+        "view": ["view", path, "--no-browser"],
     }[command]
 
 
@@ -203,7 +204,7 @@ def test_missing_file_named_by_an_option_is_an_input_error(files, monkeypatch):
         assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
 
 
-@pytest.mark.parametrize("command", ["agent", "check", "compile", "fmt", "render", "sample"])
+@pytest.mark.parametrize("command", ["agent", "check", "compile", "fmt", "render", "sample", "view"])
 def test_unreadable_file_is_an_input_error(command, files, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     not_utf8 = "E000" if command == "agent" else "E004"  # a program's text error is positioned (language.md §2)
