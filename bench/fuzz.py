@@ -271,6 +271,9 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
         if inputs:
             print(f"{family:<18}{inputs:>10,}{counts['compiled']:>10,}{counts['rejected']:>10,}{counts['finding']:>10,}"
                   f"{total['cpu_by_family'][family] / inputs * 1000:>14.2f}")
+    mean_cpu = sum(total["cpu_by_family"].values()) / n
+    print(f"CPU time: {mean_cpu * 1000:.2f} ms per input on average; 1,000,000 inputs would take"
+          f" {mean_cpu * 1e6 / args.j / 60:.0f} min on {args.j} idle cores")
     print(f"diagnostic codes of the rejected inputs: {len(total['codes'])} distinct; most common "
           + ", ".join(f"{code} {count:,}" for code, count in total["codes"].most_common(8)))
     out = Path(args.out)

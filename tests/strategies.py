@@ -811,7 +811,7 @@ def extreme_builtins(rng: random.Random, corpus=()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def nested_lists(rng: random.Random, corpus=(), max_depth: int = 16) -> str:
+def nested_lists(rng: random.Random, corpus=(), max_depth: int = 18) -> str:
     """Lists doubled level by level, then compared, indexed, summed, concatenated or negated."""
     base = rng.choice(["[1, 2]", '[1, [2, 3], "s"]', "[[1, 2, 3], [4, 5, 6]]", "[true, false]", "range(8)",
                        '["a", "b"]', "[]", "[[]]", "[1e308, 1e-320]", "[[1, 2, 3]]"])
