@@ -1,6 +1,6 @@
-"""Hypothesis generators of pdsl programs for the property tests.
+"""Generators of pdsl programs for the property tests, and the fuzzers' hostile inputs.
 
-Two families:
+Two hypothesis families of valid programs:
 
 * `primitive_specs`: one primitive of any of the 14 kinds with valid random parameters, kept as
   values (for reference maths) and rendered as source text;
@@ -9,14 +9,31 @@ Two families:
 
 Numbers are drawn on coarse grids and written either plainly or with a unit suffix, so the value
 the test knows is the value the parser reads (up to float rounding of the unit factor).
+
+Then the hostile families `FAMILIES` (mutations, extreme numbers and builtins, nested lists,
+anchors in loops, odd text and raw bytes) and `run_input`, the promise every input is held to:
+tests/test_fuzz.py runs a slice of them, bench/fuzz.py a million.
 """
 from __future__ import annotations
 
+import json
+import math
+import random
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import hypothesis
 import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from proto3d.compiler import compile_text, parts_manifest
+from proto3d.compiler import language as lang
+from proto3d.compiler.export import to_glb, to_obj, to_ply
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KINDS = ("box", "sphere", "ellipsoid", "cylinder", "frustum", "cone", "capsule", "torus", "tube", "wedge",
          "lathe", "extrude", "sweep", "rod")
 ALIGN_AXES = (("left", "right"), ("front", "back"), ("bottom", "top"))
@@ -684,3 +701,336 @@ def ill_typed_programs(draw):
         "part q {{ lathe(profile={e}) }}", "part q {{ torus(R=1, r=0.1, angle={e}) }}",
     ]))
     return PRELUDE + use.format(e=e) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile inputs for tests/test_fuzz.py and bench/fuzz.py.
+#
+# Each family is a plain function of a `random.Random` and a corpus of seed programs (the
+# examples, and programs drawn from `programs()` above), returning text, or bytes for raw input
+# that need not be UTF-8. The benchmark draws a million of them fast; the tests draw the same
+# families through `st.randoms()`, so hypothesis replays and shrinks them.
+
+FINITE_EXTREMES = ["0", "-0", "1e308", "-1e308", "1.7976931348623157e308", "1e-320", "-1e-320", "5e-324", "1e-400",
+                   "9007199254740993", "1" + "0" * 308, "1e6", "-1e6", "1000001", "999999.99999", "3.5", "-1", "256",
+                   "257", "360", "-360", "1e300", "1e308mm", "1e308cm", "1e-320deg", "0.5"]
+OVERFLOWING = ["1e309", "1e400deg", "1e999cm", "9" * 400, "1e308m * 10", "1e308 * 10", "-1e308 * 10",
+               "1e308 + 1e308", "10 ** 400", "2 ** 1024", "1e300 ** 2", "1 / 1e-320", "(-8) ** (1 / 3)",
+               "(1e308 * 10) - (1e308 * 10)", "0 * (1e308 * 10)", "(1e308 * 10) / (1e308 * 10)", "inf", "nan", "NaN",
+               "-inf", "Infinity", "0 / 0", "5 % 0", "1e308 % 1e-320", "pi * 1e308", "sqrt(-1)", "asin(2)",
+               "acos(-1.5)", "tan(90)", "atan2(0, 0)", "floor(1e300)", "round(-1e308)", "ceil(1e308 * 10)",
+               "norm([1e308, 1e308])", "lerp(1e308 * 10, 1e308 * 10, 0.5)", "clamp(1e308 * 10, 0, 1)",
+               "max(1e308, 1e308 * 10)", "min([])", "len(range(100000))", "range(1e300)", "range(0, 1e308, 1e300)"]
+# Builtins whose results overflow from finite arguments, and pairs of those that make NaN.
+NONFINITE_MAKERS = ["sum([1e308, 1e308])", "-sum([1e308, 1e308])", "lerp(0, 1e300, 1e300)",
+                    "norm([1e200, 1e200, 1e200])", "lerp(sum([1e308, 1e308]), sum([1e308, 1e308]), 0.5)",
+                    "clamp(lerp(0, 1e300, 1e300), 0, 1e308)",
+                    "sum([1e308, 1e308]) * 0", "max(sum([1e308, 1e308]), 1)", "min(-sum([1e308, 1e308]), 0)",
+                    "lerp(0, 1, sum([1e308, 1e308]))", "clamp(sum([1e308, 1e308]), -1e308, 1e308)",
+                    "[lerp(0, 1e300, 1e300), 0, 0]", "lerp([0, 0, 0], [1e300, 1e300, 1e300], 1e300)",
+                    "floor(sum([1e308, 1e308]))", "round(lerp(0, 1e300, 1e300))", "abs(-sum([1e308, 1e308]))"]
+VECTORS = ["[{a}, {b}, {c}]", "[{a}, {b}]", "[{a}]", "[]", "[[{a}, {b}], [{c}, {a}]]", "[{a}, [{b}], \"s\"]",
+           "[{a}, {b}, {c}, {a}]", "range({a})", "[{a}, {b}, {c}] * {a}", "-[{a}, {b}, {c}]"]
+# Places a value goes: every argument the language checks, with `{e}` the hostile expression.
+SINKS = [
+    "let x = {e}", "let x = {e}\nlet y = x * x", "let x = [1, 2, 3][{e}]", "let x = \"abc\"[{e}]",
+    "for i in range({e}) {{ }}", "for i in {e} {{ part q {{ box(size=[1, 1, 1], at=[i, 0, 0]) }} }}",
+    "if {e} > 0 {{ part q {{ box(size=[1, 1, 1]) }} }}", "if {e} == {e} {{ part q {{ box(size=[1, 1, 1]) }} }}",
+    "bounds [{e}, 1, 1]", "param k = {e} in [{e}, {e}]", "param k = 1 in [0, {e}]", "shape {e}",
+    "part q {{ box(size=[{e}, 1, 1]) }}", "part q {{ box(size={e}) }}", "part q {{ box(size=[1, 1, 1], bevel={e}) }}",
+    "part q {{ box(size=[1, 1, 1], at=[{e}, 0, 0]) }}", "part q {{ box(size=[1, 1, 1], at={e}) }}",
+    "part q {{ box(size=[1, 1, 1], rot=[{e}, 0, 0]) }}", "part q {{ box(size=[1, 1, 1], rot=[0, {e}, {e}]) }}",
+    "part q {{ sphere(r={e}) }}", "part q {{ sphere(r=1, segments={e}) }}", "part q {{ sphere(r={e}, segments={e}) }}",
+    "part q {{ cylinder(r={e}, h=1) }}", "part q {{ cylinder(r1={e}, r2=1, h={e}) }}", "part q {{ cone(r=1, h={e}) }}",
+    "part q {{ capsule(r={e}, h={e}) }}", "part q {{ tube(r=1, thickness={e}, h=1) }}",
+    "part q {{ torus(R={e}, r=0.1) }}", "part q {{ torus(R=1, r=0.1, angle={e}, start={e}) }}",
+    "part q {{ lathe(profile=[[{e}, 0], [1, {e}]]) }}", "part q {{ lathe(profile=[[1, 0], [1, 1]], angle={e}) }}",
+    "part q {{ lathe(profile={e}) }}", "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}) }}",
+    "part q {{ sweep(path=[[0, 0, 0], [0, 0, {e}]], r={e}) }}",
+    "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0]], r=[{e}, 1]) }}",
+    "part q {{ rod(from=[0, 0, 0], to=[{e}, 1, 1], r=0.1) }}", "part q {{ rod(from={e}, to=[1, 1, 1], r={e}) }}",
+    "translate([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}", "rotate([0, 0, {e}]) part q {{ box(size=[1, 1, 1]) }}",
+    "scale({e}) part q {{ box(size=[1, 1, 1]) }}", "scale([1, {e}, 1]) part q {{ box(size=[1, 1, 1]) }}",
+    "mirror([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}", "radial(n={e}) part q {{ box(size=[1, 1, 1]) }}",
+    "radial(n=3, r={e}, start={e}) part q {{ box(size=[1, 1, 1]) }}",
+    "part q {{ box(size=[1, 1, 1]) }}\npart w {{ box(size=[1, 1, 1], at=q.top + [{e}, 0, 0]) }}",
+    "part q {{ box(size=[1, 1, 1]) }}\npart w {{ box(size=[1, 1, 1], at=[0, 0, q.top.z * {e}]) }}",
+    "part q {{ box(size=[1, 1, 1], at=[0, 0, {e}]) }}\npart w {{ box(size=[1, 1, 1]) }}",
+    "part q color {e} {{ box(size=[1, 1, 1]) }}",
+]
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
+        "\u061c"]
+ODD_CHARS = ["\ufeff", "\r", "\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\u200b",
+             "\u00a0", "\t", "\ud800", "\udfff", "é", "€", "🙂", "\u0301"] + BIDI
+INVALID_UTF8 = [b"\xff", b"\xfe", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\x80",
+                b"\xf0\x9f\x99", b"\x00", b"\xef\xbb\xbf", b"\r", b"\xe2\x80\xae"]
+# Characters and tokens the mutations insert.
+MUTATION_CHARS = list('{}[]()",=#./*-+<>!:;\' \n\t\\`$@0123456789eE') + ODD_CHARS
+TOKEN = re.compile(r'\d+\.?\d*(?:[eE][-+]?\d+)?(?:mm|cm|m|deg)?|"[^"\n]*"|[A-Za-z_]\w*|\*\*|[=!<>]=|//[^\n]*'
+                   r'|#[^\n]*|\s+|.', re.S)
+NUMBER_TOKEN = re.compile(r"\d")
+INSERTS = ["part", "for", "in", "if", "elif", "else", "let", "param", "shape", "bounds", "color", "translate",
+           "rotate", "scale", "mirror", "symmetric", "radial", "box", "sphere", "rod", "cube", "difference",
+           "module", "pi", "true", "not", "and", "range", "sin", "{", "}", "(", ")", "[", "]", ",", "=", "==",
+           ".", ".top", "**", "-", "/", "%", '"', "'", "#", "//", "\n", ";", ":", "a", "p1", "x", "1e999", "0"]
+
+
+def extreme_atom(rng: random.Random) -> str:
+    """A finite extreme half of the time, else an overflowing spelling or a NaN/inf-making builtin."""
+    roll = rng.random()
+    return rng.choice(FINITE_EXTREMES if roll < 0.5 else OVERFLOWING if roll < 0.75 else NONFINITE_MAKERS)
+
+
+def extreme_value(rng: random.Random, depth: int = 0) -> str:
+    """An extreme number, a vector or list of them, or a builtin or operator applied to them."""
+    roll = rng.random()
+    if depth >= 2 or roll < 0.45:
+        return extreme_atom(rng)
+    if roll < 0.6:
+        parts = {k: extreme_value(rng, depth + 1) for k in "abc"}
+        return rng.choice(VECTORS).format(**parts)
+    if roll < 0.85:
+        return extreme_call(rng, depth + 1)
+    op = rng.choice(["+", "-", "*", "/", "%", "**", "==", "!=", "<", ">="])
+    return f"({extreme_value(rng, depth + 1)} {op} {extreme_value(rng, depth + 1)})"
+
+
+def extreme_call(rng: random.Random, depth: int = 0) -> str:
+    """A builtin with every argument extreme, with a valid count of arguments or one too many."""
+    name = rng.choice(sorted(lang.FUNCTIONS))
+    lo, hi = lang.FUNCTIONS[name]
+    count = rng.randint(lo, min(hi, 4)) if rng.random() < 0.9 else hi + 1
+    return f"{name}({', '.join(extreme_value(rng, depth + 1) for _ in range(count))})"
+
+
+def extreme_builtins(rng: random.Random, corpus=()) -> str:
+    """Builtins and operators with extreme arguments (overflow, NaN-making pairs) fed to every sink."""
+    lines = [rng.choice(SINKS).format(e=extreme_value(rng)) for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.5:
+        lines.append("part base { box(size=[1, 1, 1], align=\"bottom\") }")
+    return "\n".join(lines) + "\n"
+
+
+def nested_lists(rng: random.Random, corpus=(), max_depth: int = 18) -> str:
+    """Lists doubled level by level, then compared, indexed, summed, concatenated or negated."""
+    base = rng.choice(["[1, 2]", '[1, [2, 3], "s"]', "[[1, 2, 3], [4, 5, 6]]", "[true, false]", "range(8)",
+                       '["a", "b"]', "[]", "[[]]", "[1e308, 1e-320]", "[[1, 2, 3]]"])
+    depth = rng.randint(1, max_depth)
+    lines = [f"let l0 = {base}"]
+    for k in range(1, depth + 1):
+        grow = rng.choice(["[{p}, {p}]", "[{p}, {p}]", "{p} + {p}", "[{p}, {p}, 1]", "[{p}, [{p}]]", "[{p}, l0]"])
+        lines.append(f"let l{k} = " + grow.format(p=f"l{k - 1}"))
+    top, mid = f"l{depth}", f"l{rng.randint(0, depth)}"
+    uses = [f"let c = {top} == {top}", f"let c = {top} != {mid}", f"let c = {top} == {mid}", f"let c = {top} < {top}",
+            f"if {top} == {top} {{ part q {{ box(size=[1, 1, 1]) }} }}", f"let c = len({top})", f"let c = sum({top})",
+            f"let c = max({top})", f"let c = {top}[0]", f"let c = {top}[len({top}) - 1]", f"let c = -{top}",
+            f"let c = {top} * 2", f"let c = [{top}, {top}] == [{top}, {mid}]", f"let c = {top} + {mid}",
+            f"part q {{ box(size={top}) }}", f"for i in {top} {{ }}", f"let c = norm({top})"]
+    lines += rng.sample(uses, rng.randint(1, 3))
+    lines.append("part p { box(size=[1, 1, 1]) }")
+    return "\n".join(lines) + "\n"
+
+
+def anchors_in_loops(rng: random.Random, corpus=(), max_count: int = 1000) -> str:
+    """Anchors of big parts read in loops (and while the part grows): work the steps must pay for."""
+    n, m = (int(2 ** rng.uniform(0, math.log2(max_count))) for _ in "nm")  # mostly small, some big
+    anchor = rng.choice(ANCHORS)
+    build = rng.choice([
+        "part a {{ for i in range({n}) {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0]) }} }}",
+        "for i in range({n}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0]) }} }}",
+        "part a {{ radial(n={n}, r=1) box(size=[0.1, 0.1, 0.1]) }}",
+    ]).format(n=n)
+    target = rng.choice(["a", "a[0]", f"a[{n - 1}]", "a[j % len([1])]"])
+    read = rng.choice([
+        "for j in range({m}) {{ let t = {t}.{k} }}",
+        "for j in range({m}) {{ let t = {t}.{k}.x + {t}.size.z }}",
+        "for j in range({m}) {{ part b {{ box(size=[0.1, 0.1, 0.1], at={t}.center + [j * 0.01, 0, 0]) }} }}",
+        "for j in range({m}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at=a.{k}) }} }}",
+        "for j in range({m}), i in range(2) {{ if a.{k}.z > -1 {{ let t = a.max }} }}",
+        "for j in range({m}) {{ translate(a.{k}) part c {{ sphere(r=0.01, segments=3) }} }}",
+    ]).format(m=m, t=target, k=anchor)
+    return f"{build}\n{read}\n"
+
+
+def _hostile_char(rng: random.Random) -> str:
+    return rng.choice(MUTATION_CHARS) if rng.random() < 0.8 else chr(rng.randrange(0x110000))
+
+
+def mutate_chars(rng: random.Random, text: str) -> str:
+    """Delete, insert or replace one to four characters."""
+    for _ in range(rng.randint(1, 4)):
+        i = rng.randint(0, len(text))
+        op = rng.randrange(3)
+        text = text[:i] + (_hostile_char(rng) if op else "") + text[i + (op != 1):]
+    return text
+
+
+def mutate_tokens(rng: random.Random, text: str) -> str:
+    """Drop, duplicate, swap or replace tokens; put extreme numbers in place of numbers."""
+    tokens = TOKEN.findall(text) or [""]
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(tokens))
+        op = rng.randrange(6)
+        if op == 0:
+            del tokens[i]
+        elif op == 1:
+            tokens.insert(i, tokens[i])
+        elif op == 2 and i + 1 < len(tokens):
+            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+        elif op == 3:
+            numbers = [k for k, t in enumerate(tokens) if NUMBER_TOKEN.match(t)]
+            if numbers:
+                tokens[rng.choice(numbers)] = extreme_atom(rng)
+        elif op == 4:
+            tokens.insert(i, " " + rng.choice(INSERTS) + " ")
+        else:
+            tokens[i] = rng.choice(INSERTS)
+        tokens = tokens or [""]
+    return "".join(tokens)
+
+
+def mutated(rng: random.Random, corpus) -> str:
+    """A seed program with characters or tokens mutated."""
+    text = rng.choice(corpus)
+    return mutate_chars(rng, text) if rng.random() < 0.5 else mutate_tokens(rng, text)
+
+
+def extreme_numbers(rng: random.Random, corpus) -> str:
+    """A seed program with some of its numbers replaced by extreme ones (or expressions overflowing)."""
+    tokens = TOKEN.findall(rng.choice(corpus))
+    numbers = [k for k, t in enumerate(tokens) if NUMBER_TOKEN.match(t)]
+    for k in rng.sample(numbers, min(len(numbers), rng.randint(1, 3))):
+        tokens[k] = f"({extreme_value(rng)})" if rng.random() < 0.3 else extreme_atom(rng)
+    return "".join(tokens)
+
+
+def odd_text(rng: random.Random, corpus) -> str:
+    """A seed program with a BOM, CR or CRLF line ends, a CR hiding code after a comment, NULs or bidi
+    controls in strings, comments and code."""
+    text = rng.choice(corpus)
+    for _ in range(rng.randint(1, 3)):
+        op = rng.randrange(5)
+        if op == 0:
+            text = "\ufeff" + text
+        elif op == 1:
+            text = text.replace("\n", rng.choice(["\r\n", "\r", "\n\r", "\u2028"]))
+        elif op == 2:  # the code after a comment's \r: an editor shows it on a line of its own
+            text = text.replace("\n", "  # note\r", 1)
+        else:
+            places = [m.start() + 1 for m in re.finditer(r'"|#|//|\(|=| ', text)] or [0]
+            i = rng.choice(places)
+            text = text[:i] + "".join(rng.choice(ODD_CHARS) for _ in range(rng.randint(1, 3))) + text[i:]
+    return text
+
+
+def raw_bytes(rng: random.Random, corpus) -> bytes:
+    """A seed program as bytes: invalid UTF-8 inserted, a BOM, another encoding, or cut mid-character."""
+    text = rng.choice(corpus)
+    op = rng.randrange(5)
+    if op == 0:
+        return text.encode(rng.choice(["utf-16", "utf-16-be", "utf-32", "latin-1", "cp1252"]), "replace")
+    data = ("é " + text + " 🙂").encode() if op == 1 else text.encode("utf-8", "surrogatepass")
+    if op == 1:
+        return data[:rng.randint(0, len(data))]
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randint(0, len(data))
+        data = data[:i] + rng.choice(INVALID_UTF8) + data[i:]
+    return (b"\xef\xbb\xbf" if op == 2 else b"") + data
+
+
+def seed_corpus(generated: int = 300, seed: int = 0) -> list[str]:
+    """The programs the mutating families start from: every example, then `generated` programs
+    drawn from `programs()` with a fixed seed (the same list in every process)."""
+    corpus = [path.read_text() for path in sorted(EXAMPLES.glob("*.pdsl"))]
+
+    @hypothesis.seed(seed)
+    @settings(max_examples=generated, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(programs(max_statements=4, budget=6))  # small: parsing is most of a mutant's cost
+    def collect(text):
+        corpus.append(text)
+
+    if generated:
+        collect()
+    return corpus
+
+
+FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
+    "mutated": (mutated, 6),
+    "extreme numbers": (extreme_numbers, 2),
+    "extreme builtins": (extreme_builtins, 3),
+    "nested lists": (nested_lists, 1),
+    "anchors in loops": (anchors_in_loops, 1),
+    "odd text": (odd_text, 2),
+    "raw bytes": (raw_bytes, 1),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The promise every input is held to (tests/test_fuzz.py and bench/fuzz.py).
+
+
+class BrokenPromise(AssertionError):
+    """A result that breaks a promise without an exception of its own. Its message starts with
+    the kind of breach, up to the first colon (what bench/fuzz.py groups findings by)."""
+
+
+DIAGNOSTIC_CODE = re.compile(r"^[EW]\d{3}$")
+# nan or inf printed as a number ("z = inf m"), not a name the program used (`inf`, 'nan').
+NONFINITE_NUMBER = re.compile(r"(?<![\w`'\"])[-+]?(?:nan|inf(?:inity)?)(?![\w`'\"])", re.IGNORECASE)
+LINE_BREAKS = re.compile(r"\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def run_input(data: str | bytes):
+    """Compile `data` as a program someone typed, and export what compiles (in memory).
+
+    Returns the compiled shape, or the diagnostics of the `Proto3dError` raised (the one answer
+    besides a shape). Raises `BrokenPromise` for a result that breaks a promise, and lets every
+    other exception through: each is a bug.
+    """
+    try:
+        shape = compile_text(data)
+    except Proto3dError as error:
+        if not any(d.severity == "error" for d in error.diagnostics):
+            raise BrokenPromise(f"a Proto3dError without an error: {error.diagnostics}") from None
+        check_diagnostics(error.diagnostics, data)
+        return error.diagnostics
+    check_diagnostics(shape.diagnostics, data)
+    if any(d.severity == "error" for d in shape.diagnostics):
+        raise BrokenPromise("a shape with an error among its diagnostics")
+    arrays = {"vertices": shape.vertices, "normals": shape.normals, "face_colors": shape.face_colors,
+              "bounds": shape.bounds if shape.bounds is not None else np.zeros(3)}
+    arrays.update((f"primitive {k} matrix", p.matrix) for k, p in enumerate(shape.primitives))
+    arrays.update((f"instance {k} box", np.append(i.bbox_min, i.bbox_max)) for k, i in enumerate(shape.instances))
+    for name, array in arrays.items():
+        if not np.all(np.isfinite(array)):
+            raise BrokenPromise(f"NaN or inf in a compiled shape: {name}")
+    to_glb(shape), to_obj(shape), to_ply(shape)
+    json.dumps(parts_manifest(shape), allow_nan=False)
+    return shape
+
+
+def check_diagnostics(diagnostics, data: str | bytes) -> None:
+    """Each a `Diagnostic` with a code, a message, a position inside the text, printable, and no
+    number printed as nan or inf."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    line_count = max(len(text.split("\n")), len(LINE_BREAKS.split(text)))
+    widest = max(map(len, text.split("\n")))
+    for d in diagnostics:
+        if not (isinstance(d, Diagnostic) and DIAGNOSTIC_CODE.match(d.code) and d.severity in ("error", "warning")
+                and isinstance(d.message, str) and d.message.strip()):
+            raise BrokenPromise(f"a malformed diagnostic: {d!r}")
+        s = d.span
+        if s.line and not (1 <= s.line <= line_count and 1 <= s.column <= widest + 1
+                           and (s.end_line, s.end_column) >= (s.line, s.column)):
+            raise BrokenPromise(f"a diagnostic positioned outside the text: {d!r}")
+        if not s.line and s.column:
+            raise BrokenPromise(f"a diagnostic with a column but no line: {d!r}")
+        words = " ".join((d.message, d.expected, d.hint))
+        if NONFINITE_NUMBER.search(words):
+            raise BrokenPromise(f"nan or inf printed as a number in a diagnostic: {d.code} {words!r}")
+        printed = d.format("x.pdsl")
+        json.dumps(d.to_json())
+        if isinstance(data, bytes) or not SURROGATE.search(text):
+            printed.encode("utf-8")  # what the CLI prints must be writable

@@ -29,8 +29,8 @@ from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar import format_program, parse, parse_with_diagnostics
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
-from strategies import (ANCHORS, PrimSpec, anchor_point, compose, euler, expressions, homogeneous, ill_typed_programs,
-                        pivot, primitive_specs, programs, reference_bounds, wrappers)
+from strategies import (ANCHORS, INSERTS, MUTATION_CHARS, TOKEN, PrimSpec, anchor_point, compose, euler, expressions,
+                        homogeneous, ill_typed_programs, pivot, primitive_specs, programs, reference_bounds, wrappers)
 
 
 def fast(examples: int) -> settings:
@@ -303,16 +303,9 @@ def test_fmt_is_idempotent_and_keeps_meaning(text):
 
 CODE = re.compile(r"^[EW]\d{3}$")
 NAMED = re.compile(r"^(?:unexpected name |unknown primitive |unknown function )?`(\w+)`(?: is not defined)?")
-TOKEN = re.compile(r'\d+\.?\d*(?:[eE][-+]?\d+)?(?:mm|cm|m|deg)?|"[^"\n]*"|[A-Za-z_]\w*|\*\*|[=!<>]=|//[^\n]*'
-                   r'|#[^\n]*|\s+|.', re.S)
 HOSTILE_NUMBERS = ["0", "-0", "-1", "1e308", "1e309", "9" * 400, "1e-320", "-1e6", "1000001", "1e6", "0.0",
                    "nan", "inf", "-inf", "NaN", "1e3cm", "3.5", "256", "257", "2", "-360", "1e400deg"]
-INSERTS = ["part", "for", "in", "if", "elif", "else", "let", "param", "shape", "bounds", "color", "translate",
-           "rotate", "scale", "mirror", "symmetric", "radial", "box", "sphere", "rod", "cube", "difference",
-           "module", "pi", "true", "not", "and", "range", "sin", "{", "}", "(", ")", "[", "]", ",", "=", "==",
-           ".", ".top", "**", "-", "/", "%", '"', "'", "#", "//", "\n", ";", ":", "a", "p1", "x", "1e999", "0"]
-CHARS = st.sampled_from(list('{}[]()",=#./*-+<>!:;\' \n\t\x00\r\x0bé€🙂\\`$@\ufeff\u202e\u2066\u200f\u2028')
-                        + ["\ud800"]) | st.characters()
+CHARS = st.sampled_from(MUTATION_CHARS) | st.characters()  # BOM, CR, NUL, bidi controls, surrogates among them
 
 
 def assert_diagnostics(diagnostics, text: str) -> None:
