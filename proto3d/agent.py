@@ -360,10 +360,11 @@ class Agent(_Caller):
             coder_rounds = 1
             fixed = self._code("coder", "variants", "variants.md", current, failures=_failures(failing))
             candidate = self._adopt(current, fixed)
-            if candidate is not current and candidate.shape.params:
-                current, program = candidate, parse(candidate.program, PROGRAM)
-                key = stable_key(current.program)
-                samples = agent_variants.check_samples(program, current.shape.params, self.check_variants, key)
+            if candidate is not current and candidate.shape.params:  # kept if fewer samples fail
+                parsed, new_key = parse(candidate.program, PROGRAM), stable_key(candidate.program)
+                again = agent_variants.check_samples(parsed, candidate.shape.params, self.check_variants, new_key)
+                if sum(not s.ok for s in again) < len(failing):
+                    current, program, key, samples = candidate, parsed, new_key, again
         drawn = [s for s in samples if s.name.startswith("variant ")]
         original = current.shape.params
         specs, samples, rounds = agent_variants.narrow_until_sound(program, original, self.check_variants, key)
@@ -420,7 +421,7 @@ class Agent(_Caller):
             answer = self._ask_json("inspector", [text_part(prompt), image_part(path)], VARIANT_VERDICTS,
                                     lambda a: check_variant_verdicts(a, len(shown)))
         verdicts = sorted(answer["variants"], key=lambda v: v["variant"])
-        write_json(path.with_suffix(".json"), [{"params": s.params, **v} for s, v in zip(shown, verdicts)])
+        write_json(path.with_suffix(".json"), [{**v, "values": s.params} for s, v in zip(shown, verdicts)])
         return verdicts
 
     # ---------------------------------------------------------------- designer
