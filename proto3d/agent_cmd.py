@@ -161,13 +161,14 @@ def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) 
 
 
 def _vocabularies(vocab: str | None, names: list[str]) -> dict:
-    """{category: (labels or None, allow_other)}; a category the vocabulary does not cover is an input error."""
+    """{category: (labels or None, allow_other)}; a category the vocabulary does not cover is an input error.
+
+    Labels are written as program identifiers (`side mirror` -> `side_mirror`, `vocab.category_key`),
+    since a part label in pdsl is an identifier."""
     if vocab is None:
         return {name: (None, False) for name in names}
-    try:
-        from proto3d.vocab import load_vocabulary
-    except ImportError:
-        raise Proto3dError(Diagnostic("E000", "--vocab needs proto3d.vocab, which this installation lacks")) from None
+    from proto3d.vocab import category_key, load_vocabulary
+
     vocabulary = load_vocabulary(vocab)
     out = {}
     for name in names:
@@ -175,7 +176,7 @@ def _vocabularies(vocab: str | None, names: list[str]) -> dict:
         if labels is None:
             raise Proto3dError(Diagnostic("E000", f"the vocabulary {vocab} has no part labels for {name!r}",
                                           hint="add the category (or map it to a super-category) in the vocabulary"))
-        out[name] = (dict(labels), vocabulary.allow_other)
+        out[name] = ({category_key(label): text for label, text in labels.items()}, vocabulary.allow_other)
     return out
 
 

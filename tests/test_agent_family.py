@@ -12,6 +12,7 @@ from proto3d.compiler import compile_text
 from proto3d.grammar import parse
 from proto3d.llm import OpenAIBackend
 from proto3d.variants import sample_variants
+from test_agent_cmd import responder
 from test_agent import ACCEPT, ARRANGEMENT, BOUNDS, COARSE, DESIGN, PARTS, REFINED, config, fake_inspect, fenced
 
 PARAMS = """shape "table"
@@ -262,3 +263,58 @@ def test_other_is_a_label_only_when_the_vocabulary_allows_it(tmp_path):
     summary, requests = run(tmp_path / "open", [BOUNDS, other], variants=0, vocabulary=VOCAB, allow_other=True)
     assert "- `other`: a visible part with no counterpart" in prompt_of(requests[1])
     assert json.loads((tmp_path / "open" / "design" / "parts.json").read_text())["parts"][1]["label"] == "other"
+
+
+def test_the_cli_limits_labels_to_the_partimagenet_vocabulary(tmp_path):
+    from click.testing import CliRunner
+
+    from proto3d.agent_cmd import agent_command
+
+    quadruped = json.dumps({"parts": [{"label": "head", "count": 1}, {"label": "body", "count": 1},
+                                      {"label": "foot", "count": 4}, {"label": "tail", "count": 1}]})
+    snout = quadruped.replace('"tail"', '"snout"')
+    with FakeOpenAI([BOUNDS, snout, quadruped, "stop here"] + ["no"] * 2) as server:
+        result = CliRunner().invoke(agent_command, ["dog", "--vocab", "partimagenet", "--base-url", server.base_url,
+                                                    "-o", str(tmp_path), "--max-iterations", "1"])
+    assert result.exit_code == 1  # the arranger never answers; the decomposer's retry is what is checked
+    prompt = prompt_of(server.requests[1])
+    assert "- `foot`:" in prompt and "- `other`:" in prompt and "- `wing`" not in prompt
+    assert "'snout' is not in the part vocabulary; use one of ['body', 'foot', 'head', 'tail', 'other']" in \
+        prompt_of(server.requests[2])
+    assert json.loads((tmp_path / "dog" / "design" / "parts.json").read_text()) == json.loads(quadruped)
+    assert json.loads((tmp_path / "dog" / "run.json").read_text())["allow_other"] is True
+
+    result = CliRunner().invoke(agent_command, ["toaster", "--vocab", "partimagenet", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "has no part labels for 'toaster'" in result.output
+    result = CliRunner().invoke(agent_command, ["dog", "--vocab", "no-such-vocab", "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "no vocabulary named `no-such-vocab`" in result.output
+
+
+def test_labels_with_spaces_are_written_as_identifiers(tmp_path):
+    from proto3d.agent_cmd import _vocabularies
+
+    labels, allow_other = _vocabularies("partimagenet", ["car"])["car"]
+    assert list(labels) == ["body", "tier", "side_mirror"] and allow_other
+
+
+def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(tmp_path):
+    from click.testing import CliRunner
+
+    from proto3d.agent_cmd import agent_command
+
+    cats = tmp_path / "cats.txt"
+    cats.write_text("table\ndesk\n")
+    with FakeOpenAI(default=responder) as server:
+        (tmp_path / "p.toml").write_text(f'[llm]\nbase_url = "{server.base_url}"\nmodel = "fake-vl"\n'
+                                         '[prices."fake-vl"]\ninput = 1.0\noutput = 2.0\n')
+        result = CliRunner().invoke(agent_command, ["--categories", str(cats), "--config", str(tmp_path / "p.toml"),
+                                                    "-o", str(tmp_path / "runs"), "--check-variants", "0",
+                                                    "--max-batch-cost", "0.000001"])
+    assert result.exit_code == 0, result.output
+    assert len(server.requests) == 6  # one whole run, then nothing new starts
+    batch = json.loads((tmp_path / "runs" / "batch.json").read_text())
+    table, desk = batch["categories"]
+    assert (table["accepted"], table["skipped"], desk["accepted"], desk["skipped"]) == (1, 0, 0, 1)
+    assert desk["runs"][0]["reason"] == "batch cost budget (1e-06) spent; not started"
+    assert table["cost"] > 0 and table["cost_per_accepted"] == table["cost"] and batch["totals"]["calls"] == 6
+    assert not (tmp_path / "runs" / "desk").exists()
