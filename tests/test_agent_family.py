@@ -318,3 +318,71 @@ def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(tmp_path):
     assert desk["runs"][0]["reason"] == "batch cost budget (1e-06) spent; not started"
     assert table["cost"] > 0 and table["cost_per_accepted"] == table["cost"] and batch["totals"]["calls"] == 6
     assert not (tmp_path / "runs" / "desk").exists()
+
+
+def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from click.testing import CliRunner
+
+    from fake_openai import Slow
+    from proto3d.agent_cmd import agent_command
+
+    cats, out = tmp_path / "cats.txt", tmp_path / "runs"
+    cats.write_text("table\n")
+    hanging = threading.Event()
+
+    def hang_on_the_second_inspection(request):
+        text = prompt_of(request)
+        if "Trestle table" in text and "You are the visual inspector" in text:
+            hanging.set()
+            return Slow(600, ACCEPT)
+        return design_responder(request)
+
+    args = ["--categories", str(cats), "--per-category", "2", "-j", "1", "--model", "fake-vl", "-o", str(out),
+            "--check-variants", "0"]
+    with FakeOpenAI(default=hang_on_the_second_inspection) as server, open(tmp_path / "stderr.txt", "wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "proto3d", "agent", *args, "--base-url", server.base_url],
+                                   stderr=stderr)
+        try:
+            assert hanging.wait(300), (tmp_path / "stderr.txt").read_text()
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    first = json.loads((out / "table" / "four-legged-table" / "summary.json").read_text())
+    assert first["status"] == "accepted"
+    assert json.loads((out / "table" / "trestle-table" / "summary.json").read_text())["status"] == "running"
+    assert len(server.requests) == 11  # designs, 5 for the first design, 5 for the second (the last one hung)
+
+    with FakeOpenAI(default=design_responder) as server:
+        result = CliRunner().invoke(agent_command, [*args, "--base-url", server.base_url])
+    assert result.exit_code == 0, result.output
+    # only the call that never returned: the designs and the finished design are not asked again
+    assert len(server.requests) == 1
+    assert "You are the visual inspector" in prompt_of(server.requests[0])
+    assert "Trestle table" in prompt_of(server.requests[0])
+    assert json.loads((out / "table" / "four-legged-table" / "summary.json").read_text()) == first
+    second = json.loads((out / "table" / "trestle-table" / "summary.json").read_text())
+    assert second["status"] == "accepted" and second["resumed_from"] == "interrupted" and second["replayed_calls"] == 4
+    batch = json.loads((out / "batch.json").read_text())
+    assert batch["categories"][0]["accepted"] == 2 and batch["totals"]["calls"] == 11
+
+
+def test_the_variant_sheet_shows_each_variant_in_its_own_cell(tmp_path):
+    """The real renderer: one iso view per variant, 4 to a row, the number above it."""
+    import numpy as np
+    from PIL import Image
+
+    from proto3d.agent import variant_sheet
+
+    shapes = [compile_text(v.text) for v in sample_variants(PARAMS, 6, seed=1)]
+    variant_sheet(shapes, [str(i) for i in range(1, 7)], tmp_path / "variants.png", cell=64)
+    sheet = np.asarray(Image.open(tmp_path / "variants.png").convert("RGB"))
+    assert sheet.shape == (2 * (64 + 18), 4 * 64, 3)
+    cells = [sheet[r * 82 + 18:(r + 1) * 82, c * 64:(c + 1) * 64] for r in range(2) for c in range(4)]
+    drawn = [int((cell.min(axis=2) < 200).sum()) for cell in cells]
+    assert all(n > 100 for n in drawn[:6]) and drawn[6:] == [0, 0]  # six variants, two empty cells
+    assert (sheet[:18, :64].min(axis=2) < 128).any()  # a caption above the first cell
