@@ -326,7 +326,10 @@ class Agent(_Caller):
             if verdict["accept"]:
                 if self.check_variants:
                     with self._timed("variants"):
-                        self._family(current)
+                        try:
+                            self._family(current)
+                        except (BudgetExhausted, LLMError, RunFailed) as exc:  # the accepted prototype stands
+                            self.variant_check = {"sampled": 0, "reason": f"the family check stopped: {exc}"}
                 return "accepted", f"accepted by the inspector with score {verdict['score']:g}"
             if self.iterations >= self.budget.iterations:
                 return "budget", f"iteration budget ({self.budget.iterations}) used"

@@ -386,3 +386,22 @@ def test_the_variant_sheet_shows_each_variant_in_its_own_cell(tmp_path):
     drawn = [int((cell.min(axis=2) < 200).sum()) for cell in cells]
     assert all(n > 100 for n in drawn[:6]) and drawn[6:] == [0, 0]  # six variants, two empty cells
     assert (sheet[:18, :64].min(axis=2) < 128).any()  # a caption above the first cell
+
+
+def test_a_model_error_in_the_family_step_keeps_the_accepted_prototype(tmp_path):
+    summary, requests = run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT])  # then HTTP 500s
+    assert summary["status"] == "accepted" and summary["best_version"] == 2
+    assert summary["variant_check"]["sampled"] == 0
+    assert summary["variant_check"]["reason"].startswith("the family check stopped: coder:")
+    assert "failed after 5 attempts: HTTP 500" in summary["variant_check"]["reason"]
+    assert (tmp_path / "final" / "program.pdsl").read_text() == REFINED
+
+
+def test_check_variants_is_off_or_at_least_six(tmp_path):
+    from click.testing import CliRunner
+
+    from proto3d.agent_cmd import agent_command
+
+    result = CliRunner().invoke(agent_command, ["table", "--check-variants", "3", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "0 (off) or at least 6" in result.output
+    assert not any(tmp_path.iterdir())
