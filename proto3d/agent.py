@@ -349,63 +349,57 @@ class Agent(_Caller):
         version with the final ranges written in, carrying the accepted verdict."""
         current = accepted
         if not current.shape.params:
-            asked = self._code("coder", "params", "params.md", current)
-            current = self._adopt(current, asked)
+            current = self._adopted(current, self._code("coder", "params", "params.md", current))
         if not current.shape.params:
             self.params, self.variant_check = {}, {"sampled": 0, "reason": "the program has no params"}
             return
-        program = parse(current.program, PROGRAM)
-        key = stable_key(current.program)
-        samples = agent_variants.check_samples(program, current.shape.params, self.check_variants, key)
+        n = self.check_variants
+        program, key = parse(current.program, PROGRAM), stable_key(current.program)
+        samples = agent_variants.check_samples(program, current.shape.params, n, key)
         failing = [s for s in samples if not s.ok]
-        coder_rounds = 0
         if failing:
-            coder_rounds = 1
-            fixed = self._code("coder", "variants", "variants.md", current, failures=_failures(failing))
-            candidate = self._adopt(current, fixed)
-            if candidate is not current and candidate.shape.params:  # kept if fewer samples fail
-                parsed, new_key = parse(candidate.program, PROGRAM), stable_key(candidate.program)
-                again = agent_variants.check_samples(parsed, candidate.shape.params, self.check_variants, new_key)
+            fixed = self._adopted(current, self._code("coder", "variants", "variants.md", current,
+                                                      failures=_failures(failing)))
+            if fixed is not current and fixed.shape.params:  # kept only if fewer samples fail
+                parsed, fixed_key = parse(fixed.program, PROGRAM), stable_key(fixed.program)
+                again = agent_variants.check_samples(parsed, fixed.shape.params, n, fixed_key)
                 if sum(not s.ok for s in again) < len(failing):
-                    current, program, key, samples = candidate, parsed, new_key, again
-        drawn = [s for s in samples if s.name.startswith("variant ")]
+                    current, program, key, samples = fixed, parsed, fixed_key, again
+        drawn = [s for s in samples if not s.end]
         original = current.shape.params
-        specs, samples, rounds = agent_variants.narrow_until_sound(program, original, self.check_variants, key)
-        shown = [s for s in samples if s.name.startswith("variant ")]
+        specs, samples, rounds = agent_variants.narrow_until_sound(program, original, n, key)
+        shown = [s for s in samples if not s.end]
         verdicts = self._judge_variants(current, shown)
-        rejected = [s for s, v in zip(shown, verdicts) if not v["plausible"]]
-        if rejected:
-            blamed = [agent_variants.Sample(s.name, {k: x for k, x in s.params.items() if not v.get("params")
-                                                     or k in v["params"]}) for s, v in zip(shown, verdicts)
-                      if not v["plausible"]]
-            specs, _, more = agent_variants.narrow_until_sound(
-                program, agent_variants.narrowed(specs, blamed), self.check_variants, key)
+        blamed = [agent_variants.Sample(s.name, {k: x for k, x in s.params.items() if k in (v.get("params") or s.params)})
+                  for s, v in zip(shown, verdicts) if not v["plausible"]]
+        if blamed:
+            specs, _, more = agent_variants.narrow_until_sound(program, agent_variants.narrowed(specs, blamed), n, key)
             rounds += 1 + more
         self.params = agent_variants.ranges_json(specs, original)
         self.variant_check = {
             "sampled": len(drawn),
             "compiled": sum(s.shape is not None for s in drawn),
             "lint_free": sum(s.ok for s in drawn),
-            "accepted_by_inspector": len(shown) - len(rejected),
+            "accepted_by_inspector": len(shown) - len(blamed),
             "shown_to_inspector": len(shown),
-            "coder_rounds": coder_rounds,
+            "coder_rounds": int(bool(failing)),
             "narrowing_rounds": rounds,
         }
-        if any((specs[n]["lo"], specs[n]["hi"]) != (original[n]["lo"], original[n]["hi"]) for n in specs):
-            text = agent_variants.with_ranges(current.program, specs)
-            version = Version(len(self.versions) + 1, "ranges", current.number, text)
-            self._compile(version)
-            current = self._adopt(current, version, save=True)
+        if specs != original:
+            ranged = Version(len(self.versions) + 1, "ranges", current.number,
+                             agent_variants.with_ranges(current.program, specs))
+            self._compile(ranged)
+            self.versions.append(ranged)
+            self._save_version(ranged)
+            current = self._adopted(current, ranged)
         if current is not accepted:
             current.verdict = accepted.verdict
-            current.inspection = accepted.inspection
+            if current.step == "ranges" and current.parent == accepted.number:  # the same shape at the defaults
+                current.inspection = accepted.inspection
             self._save_version(current)
 
-    def _adopt(self, current: Version, candidate: Version, save: bool = False) -> Version:
+    def _adopted(self, current: Version, candidate: Version) -> Version:
         """`candidate` if it compiles with the same parts and no attachment lint, else `current`."""
-        if save:
-            self.versions.append(candidate)
-            self._save_version(candidate)
         sound = candidate.ok and not [d for d in candidate.lints if d.code in agent_variants.ATTACHMENT_LINTS]
         same_parts = sound and [(p.label, len(p.instance_ids)) for p in candidate.shape.parts] == [
             (p.label, len(p.instance_ids)) for p in current.shape.parts]

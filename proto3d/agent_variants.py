@@ -10,6 +10,7 @@ default); after `MAX_ROUNDS` rounds a range that still fails collapses to its de
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,7 @@ class Sample:
     params: dict
     shape: CompiledShape | None = None
     problems: list[str] = field(default_factory=list)  # errors and attachment lints, formatted
+    end: bool = False  # a range end (one param at its lo or hi), not a random variant
 
     @property
     def ok(self) -> bool:
@@ -43,7 +45,7 @@ def check_samples(program: Program, specs: dict, n: int, key: int) -> list[Sampl
     for name, s in specs.items():
         for end in ("lo", "hi"):
             if s[end] != s["default"]:
-                samples.append(Sample(f"{name} = {end}", {**defaults, name: s[end]}))
+                samples.append(Sample(f"{name} = {end}", {**defaults, name: s[end]}, end=True))
     samples += [Sample(f"variant {i + 1}", draw_params(specs, variant_rng(SEED, key, i))) for i in range(n)]
     for sample in samples:
         try:
@@ -68,8 +70,8 @@ def narrowed(specs: dict, failing: list[Sample]) -> dict:
 def _halved(spec: dict, side: str):
     bound = spec["default"] + (spec[side] - spec["default"]) / 2
     if spec["integer"]:
-        bound = int(np.trunc(bound - spec["default"])) + spec["default"]  # toward the default
-    return bound if spec["integer"] else round(float(bound), 6)
+        return math.trunc(bound - spec["default"]) + spec["default"]  # rounded toward the default
+    return round(float(bound), 6)
 
 
 def collapsed(specs: dict, failing: list[Sample]) -> dict:

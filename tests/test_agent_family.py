@@ -405,3 +405,21 @@ def test_check_variants_is_off_or_at_least_six(tmp_path):
     result = CliRunner().invoke(agent_command, ["table", "--check-variants", "3", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "0 (off) or at least 6" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_narrowing_halves_the_failing_side_and_collapses_what_never_passes():
+    from proto3d.agent_variants import Sample, collapsed, narrowed, with_ranges
+
+    specs = {"legs": {"default": 4, "lo": 3, "hi": 7, "integer": True},
+             "h": {"default": 0.5, "lo": 0.2, "hi": 0.9, "integer": False}}
+    once = narrowed(specs, [Sample("variant 1", {"legs": 7, "h": 0.3}), Sample("legs = lo", {"legs": 3, "h": 0.5})])
+    assert once == {"legs": {"default": 4, "lo": 4, "hi": 5, "integer": True},
+                    "h": {"default": 0.5, "lo": 0.35, "hi": 0.9, "integer": False}}
+    assert collapsed(once, [Sample("variant 2", {"legs": 4, "h": 0.8})])["h"] == {
+        "default": 0.5, "lo": 0.5, "hi": 0.5, "integer": False}
+    text = 'shape "x"\nbounds [1, 1, 1]\nparam legs = 4 in [3, 7]  # count\nparam h = 0.5 in [0.2, 0.9]\n' \
+           'part p { box(size=[0.1, 0.1, h], at=[0, 0, 0], align="bottom") }\n'
+    assert with_ranges(text, once).splitlines()[2:4] == ["param legs = 4 in [4, 5]  # count",
+                                                         "param h = 0.5 in [0.35, 0.9]"]
+    assert compile_text(with_ranges(text, collapsed(once, [Sample("v", {"legs": 5, "h": 0.8})]))).params["h"] == {
+        "value": 0.5, "default": 0.5, "lo": 0.5, "hi": 0.5, "integer": False}
