@@ -423,3 +423,27 @@ def test_narrowing_halves_the_failing_side_and_collapses_what_never_passes():
                                                          "param h = 0.5 in [0.35, 0.9]"]
     assert compile_text(with_ranges(text, collapsed(once, [Sample("v", {"legs": 5, "h": 0.8})]))).params["h"] == {
         "value": 0.5, "default": 0.5, "lo": 0.5, "hi": 0.5, "integer": False}
+
+
+def test_a_family_run_replays_offline_to_the_same_ranges(tmp_path):
+    from proto3d.agent import replay
+
+    script = DESIGN + [fenced(DETACHED), fenced(DETACHED), ACCEPT, fenced(DETACHED), plausible(8, {2: []})]
+    summary, _ = run(tmp_path / "run", script)
+    again = replay(tmp_path / "run", tmp_path / "replay", tools=TOOLS)
+    assert again["status"] == "accepted" and again["replayed_calls"] == 8 and again["replay_mismatches"] == []
+    assert again["params"] == summary["params"] and again["variant_check"] == summary["variant_check"]
+    assert (tmp_path / "replay" / "final" / "program.pdsl").read_text() == (
+        tmp_path / "run" / "final" / "program.pdsl").read_text()
+
+
+def test_designs_are_held_to_the_vocabulary_too():
+    from proto3d.agent_schema import check_designs
+
+    designs = {"designs": [FOUR_LEGGED, {**TRESTLE, "parts": [{"label": "top", "count": 1},
+                                                              {"label": "trestle", "count": 2}]}]}
+    assert check_designs(designs, 2, VOCAB) == [
+        "$.designs[1].parts[1].label: 'trestle' is not in the part vocabulary; use one of ['leg', 'top']"]
+    other = {"designs": [FOUR_LEGGED, {**TRESTLE, "parts": [{"label": "top", "count": 1}, {"label": "other", "count": 2}]}]}
+    assert check_designs(other, 2, VOCAB, allow_other=True) == [] and len(check_designs(other, 2, VOCAB)) == 1
+    assert check_designs(designs, 2) == []
