@@ -81,18 +81,24 @@ def render_views(shape, folder: Path) -> Inspection:
 
 
 def variant_sheet(shapes: list, captions: list[str], path: Path, cell: int = 256) -> None:
-    """The sheet the inspector judges a family on: one iso view per variant, numbered, 4 to a row."""
+    """The sheet the inspector judges a family on: one iso view per variant, numbered, 4 to a row.
+
+    Every variant is seen by the same camera, framed on all of them, so sizes compare."""
+    import numpy as np
     from PIL import Image, ImageDraw
 
     from proto3d.renderer import render
+    from proto3d.renderer.camera import named_view
     from proto3d.renderer.save import png_bytes
 
     columns = min(4, len(shapes))
     rows = -(-len(shapes) // columns)
     sheet = Image.new("RGB", (columns * cell, rows * (cell + 18)), "white")
     draw = ImageDraw.Draw(sheet)
+    union = (np.min([s.bbox[0] for s in shapes], axis=0), np.max([s.bbox[1] for s in shapes], axis=0))
+    camera = named_view("iso", union, cell)
     for i, (shape, caption) in enumerate(zip(shapes, captions)):
-        view = render(shape, views=["iso"], size=cell, passes=("rgb",)).views[0]
+        view = render(shape, views=[camera], size=cell, passes=("rgb",)).views[0]
         x, y = (i % columns) * cell, (i // columns) * (cell + 18)
         sheet.paste(Image.fromarray(view.rgb[..., :3]), (x, y + 18))
         draw.text((x + 4, y + 3), caption, fill="black")
