@@ -26,20 +26,27 @@ from proto3d.compiler.files import write_atomic
 from proto3d.agent_schema import (
     ARRANGEMENT,
     BOUNDS,
+    DESIGNS,
     PARTS,
+    VARIANT_VERDICTS,
     VERDICT,
     ReplyError,
     check_arrangement,
+    check_designs,
     check_parts,
+    check_variant_verdicts,
     extract_json,
     extract_program,
     validate,
 )
+from proto3d import agent_variants
 from proto3d.compiler import CompiledShape
+from proto3d.grammar import parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
-from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, text_part
+from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, slug, text_part
 from proto3d.llm_record import Recorder, ReplayExhausted
+from proto3d.variants import stable_key
 
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
 
@@ -73,6 +80,31 @@ def render_views(shape, folder: Path) -> Inspection:
     return Inspection([folder / "sheet.png"], visibility, renders.invisible_instances())
 
 
+def variant_sheet(shapes: list, captions: list[str], path: Path, cell: int = 256) -> None:
+    """The sheet the inspector judges a family on: one iso view per variant, numbered, 4 to a row.
+
+    Every variant is seen by the same camera, framed on all of them, so sizes compare."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from proto3d.renderer import render
+    from proto3d.renderer.camera import named_view
+    from proto3d.renderer.save import png_bytes
+
+    columns = min(4, len(shapes))
+    rows = -(-len(shapes) // columns)
+    sheet = Image.new("RGB", (columns * cell, rows * (cell + 18)), "white")
+    draw = ImageDraw.Draw(sheet)
+    union = (np.min([s.bbox[0] for s in shapes], axis=0), np.max([s.bbox[1] for s in shapes], axis=0))
+    camera = named_view("iso", union, cell)
+    for i, (shape, caption) in enumerate(zip(shapes, captions)):
+        view = render(shape, views=[camera], size=cell, passes=("rgb",)).views[0]
+        x, y = (i % columns) * cell, (i // columns) * (cell + 18)
+        sheet.paste(Image.fromarray(view.rgb[..., :3]), (x, y + 18))
+        draw.text((x + 4, y + 3), caption, fill="black")
+    write_atomic(path, png_bytes(sheet), parents=True)
+
+
 def _compile(text: str, filename: str):
     return compiler.compile_text(text, filename=filename, limits=compiler.Limits(max_seconds=10.0))
 
@@ -85,6 +117,7 @@ class Toolchain:
     inspect: Callable[..., Inspection] = render_views  # (shape, folder) -> Inspection
     export: Callable = compiler.export  # (shape, path) -> None
     manifest: Callable = compiler.parts_manifest  # (shape) -> dict
+    variant_sheet: Callable = variant_sheet  # (shapes, captions, png path) -> None
 
 
 @dataclass
@@ -133,8 +166,64 @@ class RunFailed(Exception):
     pass
 
 
-class Agent:
-    """One object, one run folder. `backend=None` replays `replay_from` offline."""
+class _Caller:
+    """Model calls through a recorder, within the budget; JSON answers checked with corrective retries."""
+
+    def __init__(self, calls: Path, config: LLMConfig, backend: Backend | None, progress: Callable[[str], None],
+                 replay_from: str | Path | None = None):
+        self.config = config
+        self.budget = config.budget
+        self.progress = progress
+        self.recorder = Recorder(calls, backend)
+        self.replay_from = replay_from
+        self._start = time.monotonic()
+
+    def _ask(self, role: str, messages: list[dict]) -> Reply:
+        total, b = self.recorder.total, self.budget
+        if b.tokens and total.tokens >= b.tokens:
+            raise BudgetExhausted(f"token budget ({b.tokens}) used")
+        if b.cost and total.cost >= b.cost:
+            raise BudgetExhausted(f"cost budget ({b.cost:g}) used")
+        if b.seconds and self.replay_from is None and time.monotonic() - self._start >= b.seconds:
+            raise BudgetExhausted(f"time budget ({b.seconds:g} s) used")
+        return self.recorder.complete(role, messages)
+
+    def _ask_json(self, role: str, prompt, schema: dict, check: Callable[[dict], list[str]] | None = None,
+                  retries: int = 2, soft_check: bool = False) -> dict:
+        """Ask for JSON; on invalid JSON, schema violations or failed checks, say what is wrong and ask again.
+
+        With `soft_check`, an answer that still fails only `check` after the retries is used anyway
+        (the coder and the inspector can still make a good object of it).
+        """
+        messages = [{"role": "user", "content": prompt}]
+        for attempt in range(retries + 1):
+            reply = self._ask(role, messages)
+            try:
+                value = extract_json(reply.text)
+                errors = validate(value, schema)
+                checked = not errors and check is not None
+                errors = errors or (check(value) if check else [])
+            except ReplyError as exc:
+                errors, checked = [str(exc)], False
+            if not errors or (soft_check and checked and attempt == retries):
+                return value
+            messages = messages + [
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors))},
+            ]
+            if attempt < retries:
+                self.progress(f"{role}: answer rejected ({errors[0]}); asking again, {attempt + 1} of {retries}")
+        raise RunFailed(f"{role}: no valid answer after {retries + 1} attempts: {'; '.join(errors)}")
+
+
+class Agent(_Caller):
+    """One object, one run folder. `backend=None` replays `replay_from` offline.
+
+    `plan` is one design of several (`plan_designs`): its name and description join the
+    category in every prompt and its part list replaces the decomposer. `check_variants` > 0
+    samples that many variants of the accepted program (see proto3d.agent_variants);
+    `vocabulary` ({label: description}) limits the decomposer's labels.
+    """
 
     def __init__(
         self,
@@ -145,22 +234,27 @@ class Agent:
         tools: Toolchain | None = None,
         progress: Callable[[str], None] = lambda message: None,
         replay_from: str | Path | None = None,
+        plan: dict | None = None,
+        check_variants: int = 0,
+        vocabulary: dict | None = None,
+        allow_other: bool = False,
     ):
+        super().__init__(Path(replay_from or run_dir) / "calls", config, backend, progress, replay_from)
         self.category = category
         self.dir = Path(run_dir)
-        self.config = config
-        self.budget = config.budget
         self.tools = tools or Toolchain()
-        self.progress = progress
-        calls = Path(replay_from or run_dir) / "calls"
-        self.recorder = Recorder(calls, backend)
-        self.replay_from = replay_from
+        self.plan = plan
+        self.check_variants = check_variants
+        self.vocabulary = vocabulary
+        self.allow_other = allow_other
+        self.subject = f"{category} (design: {plan['name']}, {plan['description']})" if plan else category
         self.versions: list[Version] = []
         self.design: dict = {}
         self.iterations = 0
         self.timings: dict[str, float] = {}
         self.resumed_from: str | None = None  # the status the folder's previous run ended with
-        self._start = time.monotonic()
+        self.params: dict | None = None  # the accepted program's params, final ranges
+        self.variant_check: dict | None = None
 
     # ---------------------------------------------------------------- the loop
 
@@ -236,6 +330,12 @@ class Agent:
             self.iterations += 1
             verdict = self._inspect(current)
             if verdict["accept"]:
+                if self.check_variants:
+                    with self._timed("variants"):
+                        try:
+                            self._family(current)
+                        except (BudgetExhausted, LLMError, RunFailed) as exc:  # the accepted prototype stands
+                            self.variant_check = {"sampled": 0, "reason": f"the family check stopped: {exc}"}
                 return "accepted", f"accepted by the inspector with score {verdict['score']:g}"
             if self.iterations >= self.budget.iterations:
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
@@ -245,23 +345,111 @@ class Agent:
                 )
             current = fixed if fixed.ok else current
 
+
+    # ---------------------------------------------------------------- the family
+
+    def _family(self, accepted: Version) -> None:
+        """Make the accepted program a sound family: params (asked for once if there are none),
+        variants checked by the compiler (one coder round on failures, then ranges narrowed) and
+        by the inspector on a sheet (rejected variants narrow the ranges again). The result is a
+        version with the final ranges written in, carrying the accepted verdict."""
+        current = accepted
+        if not current.shape.params:
+            current = self._adopted(current, self._code("coder", "params", "params.md", current))
+        if not current.shape.params:
+            self.params, self.variant_check = {}, {"sampled": 0, "reason": "the program has no params"}
+            return
+        n = self.check_variants
+        program, key = parse(current.program, PROGRAM), stable_key(current.program)
+        samples = agent_variants.check_samples(program, current.shape.params, n, key)
+        failing = [s for s in samples if not s.ok]
+        if failing:
+            fixed = self._adopted(current, self._code("coder", "variants", "variants.md", current,
+                                                      failures=_failures(failing)))
+            if fixed is not current and fixed.shape.params:  # kept only if fewer samples fail
+                parsed, fixed_key = parse(fixed.program, PROGRAM), stable_key(fixed.program)
+                again = agent_variants.check_samples(parsed, fixed.shape.params, n, fixed_key)
+                if sum(not s.ok for s in again) < len(failing):
+                    current, program, key, samples = fixed, parsed, fixed_key, again
+        drawn = [s for s in samples if not s.end]
+        original = current.shape.params
+        specs, samples, rounds = agent_variants.narrow_until_sound(program, original, n, key)
+        shown = [s for s in samples if not s.end]
+        verdicts = self._judge_variants(current, shown)
+        blamed = [agent_variants.Sample(s.name, {k: x for k, x in s.params.items() if k in (v.get("params") or s.params)})
+                  for s, v in zip(shown, verdicts) if not v["plausible"]]
+        if blamed:
+            specs, _, more = agent_variants.narrow_until_sound(program, agent_variants.narrowed(specs, blamed), n, key)
+            rounds += 1 + more
+        self.params = agent_variants.ranges_json(specs, original)
+        self.variant_check = {
+            "sampled": len(drawn),
+            "compiled": sum(s.shape is not None for s in drawn),
+            "lint_free": sum(s.ok for s in drawn),
+            "accepted_by_inspector": len(shown) - len(blamed),
+            "shown_to_inspector": len(shown),
+            "coder_rounds": int(bool(failing)),
+            "narrowing_rounds": rounds,
+        }
+        if specs != original:
+            ranged = Version(len(self.versions) + 1, "ranges", current.number,
+                             agent_variants.with_ranges(current.program, specs))
+            self._compile(ranged)
+            self.versions.append(ranged)
+            self._save_version(ranged)
+            current = self._adopted(current, ranged)
+        if current is not accepted:
+            current.verdict = accepted.verdict
+            if current.step == "ranges" and current.parent == accepted.number:  # the same shape at the defaults
+                current.inspection = accepted.inspection
+            self._save_version(current)
+
+    def _adopted(self, current: Version, candidate: Version) -> Version:
+        """`candidate` if it compiles with the same parts and no attachment lint, else `current`."""
+        sound = candidate.ok and not [d for d in candidate.lints if d.code in agent_variants.ATTACHMENT_LINTS]
+        same_parts = sound and [(p.label, len(p.instance_ids)) for p in candidate.shape.parts] == [
+            (p.label, len(p.instance_ids)) for p in current.shape.parts]
+        return candidate if same_parts else current
+
+    def _judge_variants(self, version: Version, shown: list) -> list[dict]:
+        """The inspector's verdict on each variant, from a sheet of their iso views."""
+        self.progress(f"inspector: {len(shown)} variants")
+        path = self.dir / "versions" / f"{version.number:03d}" / "variants.png"
+        with self._timed("render"):
+            self.tools.variant_sheet([s.shape for s in shown], [f"{i}" for i in range(1, len(shown) + 1)], path)
+        listing = "\n".join(f"{i}. " + ", ".join(f"{k} = {v:g}" for k, v in s.params.items())
+                             for i, s in enumerate(shown, 1))
+        prompt = prompts.render("variant_inspector.md", category=self.subject, count=len(shown), variants=listing)
+        with self._timed("inspect"):
+            answer = self._ask_json("inspector", [text_part(prompt), image_part(path)], VARIANT_VERDICTS,
+                                    lambda a: check_variant_verdicts(a, len(shown)))
+        verdicts = sorted(answer["variants"], key=lambda v: v["variant"])
+        write_json(path.with_suffix(".json"), [{**v, "values": s.params} for s, v in zip(shown, verdicts)])
+        return verdicts
+
     # ---------------------------------------------------------------- designer
 
     def _design(self) -> None:
         frame = prompts.template("frame.md").strip()
         self.progress("designer: bounds")
-        bounds = self._ask_json("metricizer", prompts.render("metricizer.md", category=self.category, frame=frame),
+        bounds = self._ask_json("metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame),
                                 BOUNDS)
         write_json(self.dir / "design" / "bounds.json", bounds)
         self.design["bounds"] = bounds
-        self.progress("designer: parts")
-        parts = self._ask_json("decomposer", prompts.render(
-            "decomposer.md", category=self.category, frame=frame, bounds=self._bounds_text()), PARTS, check_parts)
+        if self.plan:  # the designer listed this design's parts when it proposed the designs
+            parts = {"parts": self.plan["parts"]}
+        else:
+            self.progress("designer: parts")
+            prompt = prompts.render("decomposer.md", category=self.category, frame=frame, bounds=self._bounds_text())
+            if self.vocabulary is not None:
+                prompt += vocabulary_text(self.vocabulary, self.allow_other)
+            parts = self._ask_json("decomposer", prompt, PARTS,
+                                   lambda p: check_parts(p, self.vocabulary, self.allow_other))
         write_json(self.dir / "design" / "parts.json", parts)
         self.design["parts"] = parts
         self.progress("designer: arrangement")
         arrangement = self._ask_json("arranger", prompts.render(
-            "arranger.md", category=self.category, frame=frame, bounds=self._bounds_text(),
+            "arranger.md", category=self.subject, frame=frame, bounds=self._bounds_text(),
             parts=self._parts_text()), ARRANGEMENT, lambda a: check_arrangement(a, parts), soft_check=True)
         write_json(self.dir / "design" / "arrangement.json", arrangement)
         self.design["arrangement"] = arrangement
@@ -277,7 +465,7 @@ class Agent:
 
     def _design_values(self) -> dict:
         return {
-            "category": self.category,
+            "category": self.subject,
             "bounds": json.dumps(self.design["bounds"]["bounds"]),
             "parts": self._parts_text(),
             "arrangement": json.dumps(self.design["arrangement"], indent=1),
@@ -292,7 +480,7 @@ class Agent:
     def _code(self, role: str, step: str, template: str, parent: Version | None, **values) -> Version:
         """Ask the coder (role) for a program, then repair it from diagnostics until it compiles."""
         self.progress(f"{role}: writing")
-        values.setdefault("category", self.category)
+        values.setdefault("category", self.subject)
         if parent is not None:
             values["numbered"] = _numbered(parent.program)
         version = self._program_version(role, step, prompts.render(template, **values), parent)
@@ -367,7 +555,7 @@ class Agent:
             visibility += f". Seen in no view: {', '.join(insp.invisible)}"
         prompt = prompts.render(
             "inspector.md",
-            category=self.category,
+            category=self.subject,
             frame=prompts.template("frame.md").strip(),
             images=insp.description,
             bounds=self._bounds_text(),
@@ -393,45 +581,6 @@ class Agent:
         compiled = [v for v in self.versions if v.ok]
         return compiled[-1] if compiled else None
 
-    # ---------------------------------------------------------------- model calls
-
-    def _ask(self, role: str, messages: list[dict]) -> Reply:
-        total, b = self.recorder.total, self.budget
-        if b.tokens and total.tokens >= b.tokens:
-            raise BudgetExhausted(f"token budget ({b.tokens}) used")
-        if b.cost and total.cost >= b.cost:
-            raise BudgetExhausted(f"cost budget ({b.cost:g}) used")
-        if b.seconds and self.replay_from is None and time.monotonic() - self._start >= b.seconds:
-            raise BudgetExhausted(f"time budget ({b.seconds:g} s) used")
-        return self.recorder.complete(role, messages)
-
-    def _ask_json(self, role: str, prompt, schema: dict, check: Callable[[dict], list[str]] | None = None,
-                  retries: int = 2, soft_check: bool = False) -> dict:
-        """Ask for JSON; on invalid JSON, schema violations or failed checks, say what is wrong and ask again.
-
-        With `soft_check`, an answer that still fails only `check` after the retries is used anyway
-        (the coder and the inspector can still make a good object of it).
-        """
-        messages = [{"role": "user", "content": prompt}]
-        for attempt in range(retries + 1):
-            reply = self._ask(role, messages)
-            try:
-                value = extract_json(reply.text)
-                errors = validate(value, schema)
-                checked = not errors and check is not None
-                errors = errors or (check(value) if check else [])
-            except ReplyError as exc:
-                errors, checked = [str(exc)], False
-            if not errors or (soft_check and checked and attempt == retries):
-                return value
-            messages = messages + [
-                {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors))},
-            ]
-            if attempt < retries:
-                self.progress(f"{role}: answer rejected ({errors[0]}); asking again, {attempt + 1} of {retries}")
-        raise RunFailed(f"{role}: no valid answer after {retries + 1} attempts: {'; '.join(errors)}")
-
     # ---------------------------------------------------------------- run folder
 
     def _settings(self) -> dict:
@@ -445,6 +594,10 @@ class Agent:
             "max_tokens": c.max_tokens,
             "budget": asdict(c.budget),
             "replay_from": str(self.replay_from) if self.replay_from else None,
+            "plan": self.plan,
+            "check_variants": self.check_variants,
+            "vocabulary": self.vocabulary,
+            "allow_other": self.allow_other,
         }
 
     def _save_version(self, version: Version) -> None:
@@ -489,6 +642,9 @@ class Agent:
             "replay_mismatches": self.recorder.mismatches,
             "resumed_from": self.resumed_from,
             "pid": os.getpid(),
+            "design": self.plan["name"] if self.plan else None,
+            "params": self.params,
+            "variant_check": self.variant_check,
         }
 
     def _write_summary(self, status: str, reason: str) -> dict:
@@ -506,6 +662,29 @@ class Agent:
             self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
 
 
+def plan_designs(category: str, folder: str | Path, config: LLMConfig, backend: Backend | None, count: int,
+                 vocabulary: dict | None = None, allow_other: bool = False,
+                 progress: Callable[[str], None] = lambda m: None) -> dict:
+    """`count` structurally different designs of `category` from one designer call.
+
+    The call is recorded in FOLDER/calls (so a second start replays it) and the answer, each
+    design with its folder name (`slug`), is written to FOLDER/designs.json and returned with
+    the call's usage: {"category", "designs": [{name, description, parts, slug}], "usage"}.
+    """
+    folder = Path(folder)
+    with run_lock(folder):
+        caller = _Caller(folder / "calls", config, backend, progress)
+        prompt = prompts.render("designs.md", category=category, count=count, frame=prompts.template("frame.md").strip(),
+                                vocabulary=vocabulary_text(vocabulary, allow_other) if vocabulary is not None else "")
+        progress("designer: designs")
+        answer = caller._ask_json("designer", prompt, DESIGNS,
+                                  lambda d: check_designs(d, count, vocabulary, allow_other))
+        plan = {"category": category, "designs": [{**d, "slug": slug(d["name"])} for d in answer["designs"]],
+                "usage": caller.recorder.total.to_json()}
+        write_json(folder / "designs.json", plan)
+    return plan
+
+
 def replay(run_dir: str | Path, out_dir: str | Path, tools: Toolchain | None = None,
            progress: Callable[[str], None] = lambda m: None) -> dict:
     """Re-run a recorded run fully offline into `out_dir`; the settings come from its run.json."""
@@ -514,8 +693,26 @@ def replay(run_dir: str | Path, out_dir: str | Path, tools: Toolchain | None = N
     settings = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     config = LLMConfig(model=settings["model"], roles=settings["roles"], base_url=settings["base_url"],
                        budget=Budget(**settings["budget"]))
-    agent = Agent(settings["category"], out_dir, config, None, tools, progress, replay_from=run_dir)
+    agent = Agent(settings["category"], out_dir, config, None, tools, progress, replay_from=run_dir,
+                  plan=settings.get("plan"), check_variants=settings.get("check_variants", 0),
+                  vocabulary=settings.get("vocabulary"), allow_other=settings.get("allow_other", False))
     return agent.run()
+
+
+def vocabulary_text(labels: dict, allow_other: bool) -> str:
+    """The vocabulary as the designer reads it, appended to its prompt."""
+    listing = "\n".join(f"- `{label}`: {description}" for label, description in labels.items())
+    other = ("- `other`: a visible part with no counterpart above" if allow_other
+             else "No other label is allowed: a part with no counterpart joins the label it is attached to.")
+    return prompts.render("vocabulary.md", labels=listing, other=other)
+
+
+def _failures(failing: list) -> str:
+    out = []
+    for s in failing[:8]:  # the first few are enough to show the pattern
+        values = ", ".join(f"{k} = {v:g}" for k, v in s.params.items())
+        out.append(f"- {s.name} ({values}):\n" + "\n".join(f"    {line}" for p in s.problems for line in p.splitlines()))
+    return "\n".join(out)
 
 
 def _numbered(program: str) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -61,20 +59,28 @@ def _categories(category: str | None, path: str | None) -> list[str]:
               help="Re-run a recorded run fully offline from its calls/.")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Objects run concurrently in batch mode.")
+@click.option("--designs", "--per-category", "designs", default=1, show_default=True, type=click.IntRange(1, 20),
+              help="Structurally different designs per category, each its own run in OUT/<category>/<design>/.")
+@click.option("--check-variants", default=8, show_default=True, type=click.IntRange(0),
+              help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).")
+@click.option("--vocab", metavar="FILE_OR_NAME", help="Part vocabulary (TOML file or installed name): the only labels allowed.")
+@click.option("--max-batch-cost", type=click.FloatRange(0), default=0.0,
+              help="Batch mode: no new design starts once the batch has spent this much (0: no limit).")
 @click.option("--max-iterations", type=click.IntRange(0), help="Inspector rounds.")
 @click.option("--max-tokens", type=click.IntRange(0), help="Token budget per object (0: none).")
 @click.option("--max-cost", type=click.FloatRange(0), help="Cost budget per object (0: none).")
 @click.option("--max-time", type=click.FloatRange(0), help="Wall-time budget per object, seconds (0: none).")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Seconds per model request.")
 def agent_command(category, categories_file, out, model, base_url, role_model, config_path, llm, replay_dir,
-                  jobs, max_iterations, max_tokens, max_cost, max_time, timeout):
+                  jobs, designs, check_variants, vocab, max_batch_cost, max_iterations, max_tokens, max_cost, max_time,
+                  timeout):
     """Make a part-labelled 3D prototype of CATEGORY with a designer, a coder and a visual inspector.
 
     Each object gets a run folder (OUT/<category>/) with the design, every program version,
     renders, verdicts, the final GLB and a report.html. Running the same command again
     resumes an interrupted run from its recorded calls.
     """
-    from proto3d.agent import Agent, replay
+    from proto3d.agent import Agent, plan_designs, replay
     from proto3d.agent_run import RunInUse
 
     say = echo()  # taken here: the runs report from worker threads
@@ -89,7 +95,11 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
         _table([summary], [target])
         sys.exit(0 if summary["status"] != "failed" else 1)
 
+    if 0 < check_variants < 6:
+        raise click.BadParameter("0 (off) or at least 6 (the inspector's sheet shows at least 6)",
+                                 param_hint="--check-variants")
     names = _categories(category, categories_file)
+    vocabularies = _vocabularies(vocab, names)
     config_path = config_path or os.environ.get("PROTO3D_CONFIG") or (
         "proto3d.toml" if Path("proto3d.toml").exists() else None)
     try:
@@ -104,57 +114,91 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
     say.detail(f"config {config_path or '(none)'}: model {config.model} at {config.base_url or 'api.openai.com'}, "
                f"roles {config.roles or '(all the same)'}, timeout {config.timeout} s; runs in {root}")
 
-    def run_one(name: str, folder: Path, progress) -> dict:
+    def make_agent(name: str, folder: Path, progress, plan=None) -> Agent:
         live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
-        return Agent(name, folder, config, live, progress=progress).run()
+        labels, allow_other = vocabularies[name]
+        return Agent(name, folder, config, live, progress=progress, plan=plan, check_variants=check_variants,
+                     vocabulary=labels, allow_other=allow_other)
 
-    if len(names) == 1:
+    if len(names) == 1 and designs == 1:
         try:
-            summaries = [run_one(names[0], folders[0], lambda m: say.status(f"  {m}"))]
+            summaries = [make_agent(names[0], folders[0], lambda m: say.status(f"  {m}")).run()]
         except RunInUse as exc:  # another process runs in that folder
             raise Proto3dError(str(exc)) from None
-    else:
-        summaries = _batch(names, folders, run_one, jobs if llm == "openai" else 1, say.quiet)
-    _table(summaries, folders)
-    sys.exit(1 if any(s["status"] == "failed" for s in summaries) else 0)
+        _table(summaries, folders)
+        sys.exit(1 if any(s["status"] == "failed" for s in summaries) else 0)
+
+    def run_design(job, progress, live) -> dict:
+        agent = make_agent(job.category, job.folder, progress, job.plan)
+        live(agent)
+        return agent.run()
+
+    def plan(name: str, folder: Path, progress) -> dict:
+        live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
+        labels, allow_other = vocabularies[name]
+        return plan_designs(name, folder, config, live, designs, labels, allow_other, progress)
+
+    summary = _batch(root, names, designs, run_design, plan, jobs if llm == "openai" else 1, max_batch_cost, say.quiet)
+    _batch_table(summary)
+    runs = [r for row in summary["categories"] for r in row["runs"]]
+    sys.exit(1 if any(r["status"] == "failed" for r in runs) else 0)
 
 
-def _batch(names, folders, run_one, jobs, quiet: bool) -> list[dict]:
-    """Run many objects on a thread pool (the work is waiting for the model) with a live display on stderr.
+def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) -> dict:
+    """The batch on a thread pool with a live line per running design on stderr.
 
-    Ctrl-C stops every object at its next step (each run folder says `interrupted` and resumes
+    Ctrl-C stops every design at its next step (each run folder says `interrupted` and resumes
     when the command is run again).
     """
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    stop = threading.Event()
+    from proto3d.agent_batch import Batch
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True),
                   disable=quiet) as bar:
-        tasks = [bar.add_task(f"{name}: queued", total=None) for name in names]
+        return Batch(root, names, designs, run_design, plan, jobs, max_cost, bar).run()
 
-        def job(i: int) -> dict:
-            def progress(message: str) -> None:
-                if stop.is_set():
-                    raise KeyboardInterrupt
-                bar.update(tasks[i], description=f"{names[i]}: {message}")
 
-            try:
-                summary = run_one(names[i], folders[i], progress)
-            except Exception as exc:  # one object's crash must not take the batch down
-                summary = {"category": names[i], "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
-            bar.update(tasks[i], description=f"{names[i]}: {summary['status']}", total=1, completed=1)
-            return summary
+def _vocabularies(vocab: str | None, names: list[str]) -> dict:
+    """{category: (labels or None, allow_other)}; a category the vocabulary does not cover is an input error.
 
-        pool = ThreadPoolExecutor(max_workers=jobs)
-        futures = [pool.submit(job, i) for i in range(len(names))]
-        try:
-            return [f.result() for f in futures]
-        except KeyboardInterrupt:
-            stop.set()
-            raise
-        finally:
-            pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
+    Labels are written as program identifiers (`side mirror` -> `side_mirror`, `vocab.category_key`),
+    since a part label in pdsl is an identifier."""
+    if vocab is None:
+        return {name: (None, False) for name in names}
+    from proto3d.vocab import category_key, load_vocabulary
+
+    vocabulary = load_vocabulary(vocab)
+    out = {}
+    for name in names:
+        labels = vocabulary.labels_for(name)
+        if labels is None:
+            raise Proto3dError(Diagnostic("E000", f"the vocabulary {vocab} has no part labels for {name!r}",
+                                          hint="add the category (or map it to a super-category) in the vocabulary"))
+        out[name] = ({category_key(label): text for label, text in labels.items()}, vocabulary.allow_other)
+    return out
+
+
+def _batch_table(summary: dict) -> None:
+    """The batch's final report per category, a finding: stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("category", "designs", "accepted", "budget", "failed", "skipped", "calls", "tokens", "cost",
+                  "cost/accepted", "variant pass")
+    for row in summary["categories"] + [summary["totals"]]:
+        per = row["cost_per_accepted"]
+        rate = row["variant_pass_rate"]
+        table.add_row(row["category"], *(str(row[k]) for k in ("designs", "accepted", "budget", "failed", "skipped",
+                                                             "calls", "tokens")),
+                      f"{row['cost']:.4f}", "" if per is None else f"{per:.4f}", "" if rate is None else f"{rate:.0%}")
+    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
+    for row in summary["categories"]:
+        for run in row["runs"]:
+            if run["status"] == "failed":
+                click.echo(redact(f"{row['category']}" + (f" / {run['design']}" if run.get("design") else "")
+                                  + f": {run.get('reason', '')}"))
 
 
 def _table(summaries: list[dict], folders: list[Path]) -> None:

@@ -20,21 +20,54 @@ BOUNDS = {
     "properties": {"bounds": POS3, "notes": {"type": "string"}},
 }
 
-PARTS = {
+PART_LIST = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 40,
+    "items": {
+        "type": "object",
+        "required": ["label", "count"],
+        "properties": {
+            "label": {"type": "string", "pattern": IDENT},
+            "count": {"type": "integer", "minimum": 1, "maximum": 64},
+            "description": {"type": "string"},
+        },
+    },
+}
+
+PARTS = {"type": "object", "required": ["parts"], "properties": {"parts": PART_LIST}}
+
+DESIGNS = {
     "type": "object",
-    "required": ["parts"],
+    "required": ["designs"],
     "properties": {
-        "parts": {
+        "designs": {
             "type": "array",
             "minItems": 1,
-            "maxItems": 40,
             "items": {
                 "type": "object",
-                "required": ["label", "count"],
+                "required": ["name", "description", "parts"],
+                "properties": {"name": {"type": "string", "pattern": "[A-Za-z0-9]"}, "description": {"type": "string"},
+                               "parts": PART_LIST},
+            },
+        }
+    },
+}
+
+VARIANT_VERDICTS = {
+    "type": "object",
+    "required": ["variants"],
+    "properties": {
+        "variants": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["variant", "plausible"],
                 "properties": {
-                    "label": {"type": "string", "pattern": IDENT},
-                    "count": {"type": "integer", "minimum": 1, "maximum": 64},
-                    "description": {"type": "string"},
+                    "variant": {"type": "integer", "minimum": 1},
+                    "plausible": {"type": "boolean"},
+                    "issue": {"type": "string"},
+                    "params": {"type": "array", "items": {"type": "string"}},
                 },
             },
         }
@@ -149,16 +182,53 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
-def check_parts(parts: dict) -> list[str]:
-    """What the schema cannot say: labels unique and not reserved words."""
+def check_parts(parts: dict, vocabulary: dict | None = None, allow_other: bool = False, path: str = "$") -> list[str]:
+    """What the schema cannot say: labels unique and not reserved words; with a `vocabulary`
+    ({label: description}), every label one of its labels (or `other`, when allowed)."""
     errors, seen = [], set()
+    allowed = sorted(vocabulary) + (["other"] if allow_other else []) if vocabulary is not None else None
     for i, p in enumerate(parts["parts"]):
         if p["label"] in RESERVED:
-            errors.append(f"$.parts[{i}].label: {p['label']!r} is a reserved word of the language; pick another")
+            errors.append(f"{path}.parts[{i}].label: {p['label']!r} is a reserved word of the language; pick another")
+        elif allowed is not None and p["label"] not in allowed:
+            errors.append(f"{path}.parts[{i}].label: {p['label']!r} is not in the part vocabulary; use one of {allowed}")
         if p["label"] in seen:
-            errors.append(f"$.parts[{i}].label: {p['label']!r} appears twice; give one entry with a count")
+            errors.append(f"{path}.parts[{i}].label: {p['label']!r} appears twice; give one entry with a count")
         seen.add(p["label"])
     return errors
+
+
+def check_designs(designs: dict, count: int, vocabulary: dict | None = None, allow_other: bool = False) -> list[str]:
+    """Exactly `count` designs, each with valid parts, names distinct, and no two with the same
+    part list and counts (a near-duplicate is not a different design)."""
+    from proto3d.llm import slug
+
+    items = designs["designs"]
+    errors = [] if len(items) == count else [f"$.designs: give exactly {count} designs, got {len(items)}"]
+    seen_names: dict[str, int] = {}
+    seen_parts: dict[tuple, int] = {}
+    for i, d in enumerate(items):
+        errors += check_parts(d, vocabulary, allow_other, f"$.designs[{i}]")
+        name = slug(d["name"])
+        if name in seen_names:
+            errors.append(f"$.designs[{i}].name: {d['name']!r} repeats the name of design {seen_names[name] + 1}")
+        seen_names.setdefault(name, i)
+        parts = tuple(sorted((p["label"], p["count"]) for p in d["parts"]))
+        if parts in seen_parts:
+            first = seen_parts[parts]
+            errors.append(f"$.designs[{i}]: {d['name']!r} has the same parts and counts as {items[first]['name']!r} "
+                          f"({', '.join(f'{label} x{n}' for label, n in parts)}); make it structurally different: "
+                          "other parts or other counts")
+        seen_parts.setdefault(parts, i)
+    return errors
+
+
+def check_variant_verdicts(answer: dict, count: int) -> list[str]:
+    """One verdict for each variant 1..count."""
+    numbers = [v["variant"] for v in answer["variants"]]
+    if sorted(numbers) != list(range(1, count + 1)):
+        return [f"$.variants: give one entry for each variant 1 to {count} exactly once, got {numbers}"]
+    return []
 
 
 def check_arrangement(arrangement: dict, parts: dict) -> list[str]:

@@ -24,7 +24,8 @@ def test_single_object(tmp_path):
     with FakeOpenAI(default=responder) as server:
         result = CliRunner().invoke(agent_command, [
             "Dining Table", "--base-url", server.base_url, "--model", "fake-vl",
-            "--role-model", "inspector=fake-inspector", "-o", str(tmp_path), "--max-iterations", "2"])
+            "--role-model", "inspector=fake-inspector", "-o", str(tmp_path), "--max-iterations", "2",
+            "--check-variants", "0"])  # the loop as before families: the inspector's call is the last
     assert result.exit_code == 0, result.output
     run = tmp_path / "dining-table"
     summary = json.loads((run / "summary.json").read_text())
@@ -40,7 +41,8 @@ def test_batch_runs_categories_concurrently_and_replay(tmp_path):
     cats.write_text("# furniture\ntable\nside table\n\ntable\n")
     with FakeOpenAI(default=responder) as server:
         result = CliRunner().invoke(agent_command, [
-            "--categories", str(cats), "--jobs", "2", "--base-url", server.base_url, "-o", str(tmp_path / "runs")])
+            "--categories", str(cats), "--jobs", "2", "--base-url", server.base_url, "-o", str(tmp_path / "runs"),
+            "--check-variants", "0"])
     assert result.exit_code == 0, result.output
     assert len(server.requests) == 12  # two objects, duplicates dropped
     for name in ("table", "side-table"):
