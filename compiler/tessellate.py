@@ -609,17 +609,17 @@ def _outline(poly, closed, hard_cos):
         if end or a[0] * b[0] + a[1] * b[1] >= hard_cos:
             sx, sy = a[0] + b[0], a[1] + b[1]
             s = max(sqrt(sx * sx + sy * sy), 1e-300)
-            cp[k] = p
+            cp[k, 0], cp[k, 1] = p[0], p[1]
             cn[k, 0], cn[k, 1] = sx / s, sy / s
             k += 1
         else:
             if not (closed and i == 0):  # the first copy of the first point only starts
-                cp[k] = p
-                cn[k] = a
+                cp[k, 0], cp[k, 1] = p[0], p[1]
+                cn[k, 0], cn[k, 1] = a[0], a[1]
                 k += 1
             if not (closed and i == n):  # its closing copy only ends
-                cp[k] = p
-                cn[k] = b
+                cp[k, 0], cp[k, 1] = p[0], p[1]
+                cn[k, 0], cn[k, 1] = b[0], b[1]
                 link[k] = False
                 k += 1
     return cp[:k], cn[:k], link[1:k].copy()
@@ -802,9 +802,10 @@ def _tube_profile(ri, ro, hh):
     rp = np.empty((8, 2))
     rn = np.empty((8, 2))
     conn = np.zeros(7, dtype=np.bool_)
-    for e in range(4):
-        rp[2 * e], rp[2 * e + 1] = corners[e], corners[e + 1]
-        rn[2 * e], rn[2 * e + 1] = normals[e], normals[e]
+    for e in range(4):  # element by element: a row assignment would compile NumPy's broadcasting
+        for j in range(2):
+            rp[2 * e, j], rp[2 * e + 1, j] = corners[e, j], corners[e + 1, j]
+            rn[2 * e, j], rn[2 * e + 1, j] = normals[e, j], normals[e, j]
         conn[2 * e] = True
     return rp, rn, conn
 
