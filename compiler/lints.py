@@ -347,7 +347,9 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
         return []
     ground_z = geo.lowest[1]
     tol = geo.base_tol + geo.facet  # how far an instance may be from a contact and still touch it
-    pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, tol, present, MAX_PAIRS)
+    centre = geo.ilo + geo.ihi
+    axis = int(np.argmax(centre.max(axis=0) - centre.min(axis=0)))  # where the instances spread most
+    pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, tol, present, axis, MAX_PAIRS)
     if not complete:
         return []
     a, b = pairs[:, 0], pairs[:, 1]
@@ -368,6 +370,15 @@ def _may_hold(geo: _Geometry, solid: np.ndarray, x: np.ndarray, y: np.ndarray) -
     """Of each pair, whether instance x is solid and its box lies in y's (`_fits`, for all pairs at once)."""
     outside = (geo.ilo[x] < geo.ilo[y] - SURFACE_EPS) | (geo.ihi[x] > geo.ihi[y] + SURFACE_EPS)
     return solid[x] & ~outside.any(axis=1)
+
+
+def _scratch(gstart: np.ndarray, work: int) -> tuple:
+    """Buffers for `_surfaces_within` (indices and boxes of two groups' triangles), sized for the
+    largest group: allocated once per lint instead of once per group pair; and its budget of
+    `work` units."""
+    most = int(np.diff(gstart).max(initial=0))
+    return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
+            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)), np.array([work], np.int64))
 
 
 def _hidden(shape: CompiledShape, hosts: np.ndarray) -> list[Diagnostic]:
@@ -887,19 +898,14 @@ def _point_in_box(p, lo, hi):
 
 
 @njit(cache=True)
-def _candidate_pairs(lo, hi, tol, present, limit):
+def _candidate_pairs(lo, hi, tol, present, axis, limit):
     """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap.
 
-    Sweep and prune along the axis where the instances spread most.
+    Sweep and prune along `axis` (the one where the instances spread most).
 
     Returns (pairs, True), or (no pairs, False) when there would be more than `limit`.
     """
-    n = lo.shape[0]
-    out = np.empty((min(8 * n, limit), 2), np.int64)
-    if n == 0:
-        return out, True
-    centre = np.ascontiguousarray((lo + hi).T)
-    axis = np.argmax(np.array([centre[k].max() - centre[k].min() for k in range(3)]))
+    out = np.empty((min(8 * lo.shape[0], limit), 2), np.int64)
     order = np.argsort(lo[:, axis] - tol)
     count = _sweep(lo, hi, tol, present, order, axis, limit, out)
     if count > limit:
@@ -939,18 +945,6 @@ def _box(mesh, t):
     lo = (min(a[0], b[0], c[0]), min(a[1], b[1], c[1]), min(a[2], b[2], c[2]))
     hi = (max(a[0], b[0], c[0]), max(a[1], b[1], c[1]), max(a[2], b[2], c[2]))
     return lo, hi
-
-
-@njit(cache=True)
-def _scratch(gstart, work):
-    """Buffers for `_surfaces_within` (indices and boxes of two groups' triangles), sized for the
-    largest group: allocated once per kernel call instead of once per group pair; and its
-    budget of `work` units."""
-    most = 0
-    for g in range(gstart.shape[0] - 1):
-        most = max(most, gstart[g + 1] - gstart[g])
-    return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
-            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)), np.array([work]))
 
 
 @njit(cache=True)
