@@ -105,7 +105,7 @@ def _pack(primitives: Sequence[Primitive]):
     shape: the kernel generates it once and places it once per primitive. Shapes are numbered
     family by family (in order of first use), so the batches' outputs simply follow each other.
     """
-    batches: dict[int, _Batch] = {}
+    batches: dict[object, _Batch] = {}  # family kernel -> its shapes
     shape_of = []
     by_params: dict[tuple, tuple] = {}  # (id of the params dict, kind, segments) -> (batch, index in it)
     by_value: dict[tuple, tuple] = {}  # equal shapes from distinct dicts

@@ -89,21 +89,21 @@ def print_diagnostics(diagnostics, filename: str) -> None:
 def first_run_notice():
     """Say so while Numba compiles kernels (the first run, or the first use of a kind of primitive):
     a wait of seconds that happens once, since the compiled kernels are cached on disk."""
-    from numba.core import event
+    from numba.core import event as numba_event
 
     started = []
 
-    class Notice(event.Listener):
-        def on_start(self, _event):
+    class Notice(numba_event.Listener):
+        def on_start(self, event):
             if not started:
                 started.append(time.perf_counter())
                 click.echo("proto3d: compiling the geometry kernels this program needs "
                            "(a one-off: they are cached for every later run)…", err=True)
 
-        def on_end(self, _event):
+        def on_end(self, event):
             pass
 
-    with event.install_listener("numba:compile", Notice()):
+    with numba_event.install_listener("numba:compile", Notice()):
         yield
     if started:
         click.echo(f"proto3d: kernels compiled in {time.perf_counter() - started[0]:.1f} s, once; "
