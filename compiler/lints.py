@@ -338,16 +338,47 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     """W101 and W104, from instance pairs whose grown boxes overlap.
 
     Beyond MAX_PAIRS candidate pairs (thousands of instances piled in one place) both are
-    skipped: a floating verdict on an incomplete contact graph would be wrong.
+    skipped: a floating verdict on an incomplete contact graph would be wrong. Numba compiles
+    a kernel on its first call, so the kernels run only where they can find something: none
+    for a single instance, and W104's (`_hosts`) only for pairs where one box can hold the other.
     """
     present = geo.present
+    if np.count_nonzero(present) < 2:  # nothing to touch, nothing to hide in
+        return []
     ground_z = geo.lowest[1]
-    complete, root, hosts = _contact_graph(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi,
-                                           geo.base_tol, geo.facet, present, ground_z, geo.solid(), MAX_PAIRS,
-                                           SURFACE_EPS, HIDDEN_SAMPLES, HIDDEN_BUDGET, CONTACT_BUDGET)
+    tol = geo.base_tol + geo.facet  # how far an instance may be from a contact and still touch it
+    centre = geo.ilo + geo.ihi
+    axis = int(np.argmax(centre.max(axis=0) - centre.min(axis=0)))  # where the instances spread most
+    pairs, complete = _candidate_pairs(geo.ilo, geo.ihi, tol, present, axis, MAX_PAIRS)
     if not complete:
         return []
+    a, b = pairs[:, 0], pairs[:, 1]
+    pair_tol = np.maximum(geo.base_tol[a], geo.base_tol[b]) + geo.facet[a] + geo.facet[b]
+    on_ground = present & (geo.ilo[:, 2] <= ground_z + tol)
+    scratch = _scratch(geo.gstart, CONTACT_BUDGET)  # one budget for the surface tests of both
+    root = _connect(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, pairs, pair_tol, on_ground, scratch)
+    solid = geo.solid()
+    nesting = _may_hold(geo, solid, a, b) | _may_hold(geo, solid, b, a)
+    hosts = np.full(len(present), -1, np.int64)
+    if nesting.any():
+        hosts = _hosts(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi, pairs[nesting], solid,
+                       SURFACE_EPS, HIDDEN_SAMPLES, HIDDEN_BUDGET, scratch)
     return _hidden(shape, hosts) + _floating(shape, geo, root, present, ground_z)
+
+
+def _may_hold(geo: _Geometry, solid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Of each pair, whether instance x is solid and its box lies in y's (`_fits`, for all pairs at once)."""
+    outside = (geo.ilo[x] < geo.ilo[y] - SURFACE_EPS) | (geo.ihi[x] > geo.ihi[y] + SURFACE_EPS)
+    return solid[x] & ~outside.any(axis=1)
+
+
+def _scratch(gstart: np.ndarray, work: int) -> tuple:
+    """Buffers for `_surfaces_within` (indices and boxes of two groups' triangles), sized for the
+    largest group: allocated once per lint instead of once per group pair; and its budget of
+    `work` units."""
+    most = int(np.diff(gstart).max(initial=0))
+    return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
+            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)), np.array([work], np.int64))
 
 
 def _hidden(shape: CompiledShape, hosts: np.ndarray) -> list[Diagnostic]:
@@ -555,6 +586,14 @@ def _corner(mesh, t, k):
 
 
 @njit(cache=True)
+def _triangle(mesh, t):
+    """The three corners of triangle t (a constant k in `_corner(mesh, t, k)` would make Numba
+    compile one more copy of it per value)."""
+    k = np.int64(0)
+    return _corner(mesh, t, k), _corner(mesh, t, k + 1), _corner(mesh, t, k + 2)
+
+
+@njit(cache=True)
 def _clamp01(x):
     return min(max(x, 0.0), 1.0)
 
@@ -653,16 +692,16 @@ def _triangle_distance(mesh, i, j, enough=-1.0):
     that only ask whether the distance is below a bound.
     """
     for s, o in ((i, j), (j, i)):
-        a, b, c = _corner(mesh, o, 0), _corner(mesh, o, 1), _corner(mesh, o, 2)
+        a, b, c = _triangle(mesh, o)
         for k in range(3):
             p, q = _corner(mesh, s, k), _corner(mesh, s, (k + 1) % 3)
             t = _segment_hits_triangle(p, q, a, b, c)
             if t >= 0.0:
                 x = _axpy(p, t, _sub(q, p))
                 return 0.0, x, x
-    best, bp, bq = np.inf, _corner(mesh, i, 0), _corner(mesh, j, 0)
+    best, bp, bq = np.inf, _triangle(mesh, i)[0], _triangle(mesh, j)[0]
     for s, o in ((i, j), (j, i)):
-        a, b, c = _corner(mesh, o, 0), _corner(mesh, o, 1), _corner(mesh, o, 2)
+        a, b, c = _triangle(mesh, o)
         for k in range(3):
             p = _corner(mesh, s, k)
             q = _closest_on_triangle(p, a, b, c)
@@ -801,8 +840,8 @@ def _plane_separated(mesh, i, j, gap):
     Cheap sufficient tests for distance > gap: the first settles most near-parallel pairs, the
     others pairs that cross the plane away from the triangle (a leg and the wrong half of a seat).
     """
-    a, b, c = _corner(mesh, i, 0), _corner(mesh, i, 1), _corner(mesh, i, 2)
-    p, q, r = _corner(mesh, j, 0), _corner(mesh, j, 1), _corner(mesh, j, 2)
+    a, b, c = _triangle(mesh, i)
+    p, q, r = _triangle(mesh, j)
     n = _cross(_sub(b, a), _sub(c, a))
     length = math.sqrt(_dot(n, n))
     if length == 0.0:
@@ -836,7 +875,8 @@ def _winding(p, mesh, start, stop):
     """
     total = 0.0
     for t in range(start, stop):
-        a, b, c = _sub(_corner(mesh, t, 0), p), _sub(_corner(mesh, t, 1), p), _sub(_corner(mesh, t, 2), p)
+        a, b, c = _triangle(mesh, t)
+        a, b, c = _sub(a, p), _sub(b, p), _sub(c, p)
         la, lb, lc = math.sqrt(_dot(a, a)), math.sqrt(_dot(b, b)), math.sqrt(_dot(c, c))
         num = _dot(a, _cross(b, c))
         den = la * lb * lc + _dot(a, b) * lc + _dot(a, c) * lb + _dot(b, c) * la
@@ -858,19 +898,14 @@ def _point_in_box(p, lo, hi):
 
 
 @njit(cache=True)
-def _candidate_pairs(lo, hi, tol, present, limit):
+def _candidate_pairs(lo, hi, tol, present, axis, limit):
     """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap.
 
-    Sweep and prune along the axis where the instances spread most.
+    Sweep and prune along `axis` (the one where the instances spread most).
 
     Returns (pairs, True), or (no pairs, False) when there would be more than `limit`.
     """
-    n = lo.shape[0]
-    out = np.empty((min(8 * n, limit), 2), np.int64)
-    if n == 0:
-        return out, True
-    centre = lo + hi
-    axis = np.argmax(np.array([centre[:, k].max() - centre[:, k].min() for k in range(3)]))
+    out = np.empty((min(8 * lo.shape[0], limit), 2), np.int64)
     order = np.argsort(lo[:, axis] - tol)
     count = _sweep(lo, hi, tol, present, order, axis, limit, out)
     if count > limit:
@@ -904,42 +939,12 @@ def _sweep(lo, hi, tol, present, order, axis, limit, out):
 
 
 @njit(cache=True)
-def _contact_graph(mesh, gstart, glo, ghi, ig, lo, hi, base_tol, facet, present, ground_z, solid, limit, eps,
-                   samples, work, contact_work):
-    """(complete, root, host): the contact graph's components (`_connect`) and each instance's host
-    (`_hosts`), from the instance pairs whose grown boxes overlap; not complete (and nothing
-    tested) beyond `limit` pairs."""
-    tol = base_tol + facet  # how far an instance may be from a contact and still touch it
-    pairs, complete = _candidate_pairs(lo, hi, tol, present, limit)
-    if not complete:
-        return False, np.empty(0, np.int64), np.empty(0, np.int64)
-    a, b = pairs[:, 0], pairs[:, 1]
-    pair_tol = np.maximum(base_tol[a], base_tol[b]) + facet[a] + facet[b]
-    on_ground = present & (lo[:, 2] <= ground_z + tol)
-    scratch = _scratch(gstart, contact_work)  # one budget for the surface tests of both
-    root = _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground, scratch)
-    return True, root, _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work, scratch)
-
-
-@njit(cache=True)
 def _box(mesh, t):
     """Bounding box (lo, hi) of triangle t, computed when needed rather than stored for every triangle."""
-    a, b, c = _corner(mesh, t, 0), _corner(mesh, t, 1), _corner(mesh, t, 2)
+    a, b, c = _triangle(mesh, t)
     lo = (min(a[0], b[0], c[0]), min(a[1], b[1], c[1]), min(a[2], b[2], c[2]))
     hi = (max(a[0], b[0], c[0]), max(a[1], b[1], c[1]), max(a[2], b[2], c[2]))
     return lo, hi
-
-
-@njit(cache=True)
-def _scratch(gstart, work):
-    """Buffers for `_surfaces_within` (indices and boxes of two groups' triangles), sized for the
-    largest group: allocated once per kernel call instead of once per group pair; and its
-    budget of `work` units."""
-    most = 0
-    for g in range(gstart.shape[0] - 1):
-        most = max(most, gstart[g + 1] - gstart[g])
-    return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
-            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)), np.array([work]))
 
 
 @njit(cache=True)
@@ -1023,7 +1028,7 @@ def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
         share = windows / max(hi[k] - lo[k], 1e-300)
         if share < fewest:
             axis, width, fewest = k, longest, share
-    order = np.argsort(blo[:nb, axis])
+    order = np.argsort(np.ascontiguousarray(blo[:nb, axis]))  # contiguous: one compiled sort serves every call
     keys = blo[:nb, axis][order]
     jump = _coprime_near(na, 0.618 * na)
     for m in range(na):
@@ -1066,7 +1071,7 @@ def _instances_touch(mesh, gstart, glo, ghi, ig, a, b, tol, scratch):
         if not _boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
             continue
         for s, o in ((g, h), (h, g)):
-            p = _corner(mesh, gstart[s], 0)
+            p = _triangle(mesh, gstart[s])[0]
             if _point_in_box(p, glo[o], ghi[o]):
                 budget[0] -= gstart[o + 1] - gstart[o]
                 if budget[0] < 0 or abs(_winding(p, mesh, gstart[o], gstart[o + 1])) > 0.5:
@@ -1091,7 +1096,7 @@ def _group_pairs(glo, ghi, g0, g1, h0, h1, pad):
                     out[n, 0], out[n, 1] = g, h
                     n += 1
         return out[:n]
-    order = h0 + np.argsort(glo[h0:h1, 0])
+    order = h0 + np.argsort(np.ascontiguousarray(glo[h0:h1, 0]))
     keys = glo[order, 0]
     width = (ghi[h0:h1, 0] - glo[h0:h1, 0]).max()
     out = np.empty((max(16, g1 - g0), 2), np.int64)
@@ -1143,7 +1148,8 @@ def _near_surface(p, mesh, start, stop, eps):
     for t in range(start, stop):
         tlo, thi = _box(mesh, t)
         if _box_distance(tlo, thi, p, p) <= eps:
-            e = _sub(_closest_on_triangle(p, _corner(mesh, t, 0), _corner(mesh, t, 1), _corner(mesh, t, 2)), p)
+            a, b, c = _triangle(mesh, t)
+            e = _sub(_closest_on_triangle(p, a, b, c), p)
             if _dot(e, e) <= eps * eps:
                 return True
     return False
@@ -1164,7 +1170,7 @@ def _group_inside(mesh, gstart, glo, ghi, g, h, eps, samples, scratch, budget):
         return False
     if not _surfaces_within(mesh, gstart, glo, ghi, g, h, eps, scratch):
         budget[0] -= b1 - b0
-        return abs(_winding(_corner(mesh, a0, 0), mesh, b0, b1)) > 0.5
+        return abs(_winding(_triangle(mesh, a0)[0], mesh, b0, b1)) > 0.5
     n = a1 - a0
     jump = _coprime_near(n, 0.618 * n)  # visits triangles spread over the whole mesh, so misses show early
     for m in range(min(n, samples, max(1, budget[0] // (24 * (b1 - b0))))):
@@ -1299,8 +1305,8 @@ def _forest(mesh, starts, stops):
                 tlo, thi = _box(mesh, t)
                 for j in range(3):
                     lo[k, j], hi[k, j] = min(lo[k, j], tlo[j]), max(hi[k, j], thi[j])
-                a = _corner(mesh, t, 0)
-                n = _axpy(n, 1.0, _cross(_sub(_corner(mesh, t, 1), a), _sub(_corner(mesh, t, 2), a)))
+                a, b, c = _triangle(mesh, t)
+                n = _axpy(n, 1.0, _cross(_sub(b, a), _sub(c, a)))
             length = math.sqrt(_dot(n, n))
             if length > 0.0:
                 n = (n[0] / length, n[1] / length, n[2] / length)

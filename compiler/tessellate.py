@@ -7,11 +7,12 @@ world space by its matrix: positions by the affine map, normals by the cofactor 
 winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
 of an (r, z) profile, so they share one generator and one counting rule.
 
-One kernel call covers every primitive of every kind: it sizes and generates each distinct
-local shape once, allocates the outputs once and places every primitive's shape into them (few
-compiled entry points keep the cold start short). Primitives are placed in input order, so
-the faces of primitive i precede those of primitive i + 1.
-The counting rule and the generators read the same profile, so `triangle_count` is exact by
+The kinds come in five families (flat, revolved, lathe, extrusion, sweep), each with one
+kernel that sizes and generates every distinct local shape of its kinds at once; one more
+kernel places every primitive's shape, in input order, so the faces of primitive i precede
+those of primitive i + 1. Numba compiles a kernel on its first call (then caches it on disk),
+so a program made of boxes and cylinders never waits for the sweep's or the lathe's code.
+`triangle_count` runs the same family kernel without generating, so it is exact by
 construction.
 """
 from __future__ import annotations
@@ -98,15 +99,16 @@ _NO_POINTS = np.zeros((0, 4))
 
 
 def _pack(primitives: Sequence[Primitive]):
-    """The distinct local shapes (kernel code, parameters, segments, points) and each primitive's shape.
+    """The distinct local shapes, in one batch per family of kinds, and each primitive's shape.
 
     Primitives that differ only by their matrix (a leg repeated by a loop) share one local
-    shape: the kernel generates it once and places it once per primitive.
+    shape: the kernel generates it once and places it once per primitive. Shapes are numbered
+    family by family (in order of first use), so the batches' outputs simply follow each other.
     """
-    codes, rows, segments, chunks, offsets, total = [], [], [], [], [0], 0
+    batches: dict[object, _Batch] = {}  # family kernel -> its shapes
     shape_of = []
-    by_params: dict[tuple, int] = {}  # (id of the params dict, kind, segments) -> shape
-    by_value: dict[tuple, int] = {}  # equal shapes from distinct dicts
+    by_params: dict[tuple, tuple] = {}  # (id of the params dict, kind, segments) -> (batch, index in it)
+    by_value: dict[tuple, tuple] = {}  # equal shapes from distinct dicts
     for p in primitives:
         key = (id(p.params), p.kind, p.segments)
         shape = by_params.get(key)
@@ -115,37 +117,69 @@ def _pack(primitives: Sequence[Primitive]):
             value = (code, *row, p.segments, None if pts is None else pts.tobytes())
             shape = by_value.get(value)
             if shape is None:
-                shape = by_value[value] = len(codes)
-                codes.append(code)
-                rows.append(row)
-                segments.append(p.segments)
-                if pts is not None:
-                    chunks.append(pts)
-                    total += len(pts)
-                offsets.append(total)
+                batch = batches.setdefault(_FAMILY[code], _Batch(_FAMILY[code]))
+                shape = by_value[value] = (batch, batch.add(code, row, p.segments, pts))
             by_params[key] = shape
         shape_of.append(shape)
-    return (
-        np.array(codes, dtype=np.int64),
-        np.array(rows, dtype=np.float64).reshape(-1, 4),
-        np.array(segments, dtype=np.int64),
-        np.concatenate(chunks) if chunks else _NO_POINTS,
-        np.array(offsets, dtype=np.int64),
-        np.array(shape_of, dtype=np.int64),
-    )
+    first = 0
+    for batch in batches.values():
+        batch.first, first = first, first + len(batch.codes)
+    return list(batches.values()), np.array([b.first + k for b, k in shape_of], dtype=np.int64)
+
+
+class _Batch:
+    """The local shapes of one family of kinds, packed as its kernel reads them."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.codes, self.rows, self.segments, self.chunks, self.offsets = [], [], [], [], [0]
+        self.first = 0  # number of the first shape among all batches
+
+    def add(self, code, row, segments, pts) -> int:
+        self.codes.append(code)
+        self.rows.append(row)
+        self.segments.append(segments)
+        if pts is not None:
+            self.chunks.append(pts)
+        self.offsets.append(self.offsets[-1] + (0 if pts is None else len(pts)))
+        return len(self.codes) - 1
+
+    def run(self, generate: bool):
+        """(lv, lf, positions, normals, faces): vertex and face offsets of each shape and, if
+        `generate`, the shapes themselves (else empty arrays: only the sizes are wanted)."""
+        return self.kernel(np.array(self.codes, dtype=np.int64), np.array(self.rows, dtype=np.float64).reshape(-1, 4),
+                           np.array(self.segments, dtype=np.int64),
+                           np.concatenate(self.chunks) if self.chunks else _NO_POINTS,
+                           np.array(self.offsets, dtype=np.int64), generate)
 
 
 def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     """Triangulate every primitive (in order) into one mesh in world coordinates."""
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
-    return Tessellation(*_kernel(*_pack(primitives), mats))
+    batches, shape_of = _pack(primitives)
+    lv, lf, lp, ln, local_faces = zip(_NO_SHAPES, *(batch.run(True) for batch in batches))
+    return Tessellation(*_place_all(_join(lv), _join(lf), np.concatenate(lp), np.concatenate(ln),
+                                    np.concatenate(local_faces), shape_of, mats))
+
+
+def _join(offsets) -> np.ndarray:
+    """The offsets of consecutive batches (each starting at 0) as one array."""
+    out = [offsets[0]]
+    for more in offsets[1:]:
+        out.append(more[1:] + out[-1][-1])
+    return np.concatenate(out)
+
+
+_NO_SHAPES = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros((0, 3)), np.zeros((0, 3)),
+              np.zeros((0, 3), dtype=np.int32))
 
 
 def triangle_count(kind: str, params: dict, segments: int) -> int:
     """Exactly len(tessellate([that primitive]).faces), without tessellating."""
-    code, (a, b, c, d), pts = _row(kind, params)
-    # plain floats and ints, so every call matches the one compiled (and cached) signature
-    return _count_one(code, float(a), float(b), float(c), float(d), int(segments), _NO_POINTS if pts is None else pts)
+    code, row, pts = _row(kind, params)
+    batch = _Batch(_FAMILY[code])
+    batch.add(code, row, segments, pts)
+    return int(batch.run(False)[1][1])
 
 
 def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -210,29 +244,18 @@ def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels: one call sizes every primitive, allocates the outputs once and fills them; a
-# scalar entry point sizes a single primitive for `triangle_count` (called once per primitive).
+# Kernels: one per family of kinds, so that Numba compiles (once, then caches) only the families
+# a program uses. A family's kernel sizes all its shapes, allocates their local buffers once and
+# fills them (or only sizes them, for `triangle_count`); `_place_all` then places every
+# primitive's shape in order.
 
 
 @njit(cache=True)
-def _kernel(codes, prm, segs, pts, offs, shape_of, mats):
-    """(vertices, normals, faces, face_primitive) of all primitives, in order.
-
-    Each distinct local shape is sized and generated once; every primitive then places the
-    local shape it uses with its own matrix.
-    """
-    m, n = len(codes), len(shape_of)
-    lv = np.zeros(m + 1, dtype=np.int64)
-    lf = np.zeros(m + 1, dtype=np.int64)
-    for s in range(m):
-        nv, nf = _size(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
-        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
-    lp = np.empty((lv[m], 3))  # local positions, normals and faces of every shape
-    ln = np.empty((lv[m], 3))
-    local_faces = np.empty((lf[m], 3), dtype=np.int32)
-    for s in range(m):
-        _generate(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]], lp[lv[s] : lv[s + 1]],
-                  ln[lv[s] : lv[s + 1]], local_faces[lf[s] : lf[s + 1]])
+def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
+    """(vertices, normals, faces, face_primitive) of all primitives, in order: each places the
+    local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
+    with its own matrix."""
+    n = len(shape_of)
     voff = np.zeros(n + 1, dtype=np.int64)
     foff = np.zeros(n + 1, dtype=np.int64)
     for i in range(n):
@@ -251,57 +274,125 @@ def _kernel(codes, prm, segs, pts, offs, shape_of, mats):
 
 
 @njit(cache=True)
-def _count_one(code, a, b, c, d, seg, pts):
-    return _size(code, np.array((a, b, c, d)), max(seg, 3), pts)[1]
+def _buffers(lv, lf, generate):
+    """Local positions, normals and faces for shapes of lv[-1] vertices and lf[-1] faces (none if
+    only sizes are wanted)."""
+    nv, nf = (lv[-1], lf[-1]) if generate else (0, 0)
+    return np.empty((nv, 3)), np.empty((nv, 3)), np.empty((nf, 3), dtype=np.int32)
 
 
 @njit(cache=True)
-def _size(code, prm, seg, pts):
-    if code == BOX:
-        if prm[3] <= 0.0:
-            return 24, 12
-        q = max(1, seg // 4)
-        cols, rows = 4 * (q + 1), 2 * (q + 1)
-        return rows * cols, 2 * cols * (rows - 1) - 8 * q + 4
-    if code == WEDGE:
-        return 18, 8
-    if code == EXTRUDE:
-        poly = _clean_polygon(pts)
-        if len(poly) < 3:
-            return 0, 0
-        columns = _outline(poly, True, EXTRUDE_HARD_COS)[0]
-        return 2 * len(columns) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
-    if code == SWEEP:
-        c, r = _sweep_path(pts, prm[0] > 0.0)
-        if len(c) < 2:
-            return 0, 0
-        caps = (r[0] != 0.0) + (r[-1] != 0.0)
-        bands = 0
-        for i in range(len(c) - 1):
-            bands += (r[i] != 0.0) + (r[i + 1] != 0.0)
-        return len(c) * seg + caps * (seg + 1), seg * (bands + caps)
-    rp, rn, conn, cap, n, full = _revolution(code, prm, seg, pts)[:6]
-    return _revolve_size(rp, rn, conn, cap, n, full)
-
-
-@njit(cache=True)
-def _generate(code, prm, seg, pts, lp, ln, f):
-    if code == BOX:
-        if prm[3] <= 0.0:
-            _box(np.abs(prm[:3]) / 2, lp, ln, f)
+def _flat_shapes(codes, prm, segs, pts, offs, generate):
+    """Boxes (sharp or rounded) and wedges; the arguments and results are those of `_Batch.run`."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        nv, nf = 18, 8  # wedge
+        if codes[s] == BOX and prm[s, 3] <= 0.0:
+            nv, nf = 24, 12
+        elif codes[s] == BOX:
+            q = max(1, max(segs[s], 3) // 4)
+            cols, rows = 4 * (q + 1), 2 * (q + 1)
+            nv, nf = rows * cols, 2 * cols * (rows - 1) - 8 * q + 4
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        h = np.abs(prm[s, :3]) / 2
+        a, b, c = lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]]
+        if codes[s] == WEDGE:
+            _wedge(h, a, b, c)
+        elif prm[s, 3] <= 0.0:
+            _box(h, a, b, c)
         else:
-            _rounded_box(np.abs(prm[:3]) / 2, prm[3], max(1, seg // 4), lp, ln, f)
-    elif code == WEDGE:
-        _wedge(np.abs(prm[:3]) / 2, lp, ln, f)
-    elif code == EXTRUDE:
-        _extrude(_clean_polygon(pts), prm[0], lp, ln, f)
-    elif code == SWEEP:
-        c, r = _sweep_path(pts, prm[0] > 0.0)
+            _rounded_box(h, prm[s, 3], max(1, max(segs[s], 3) // 4), a, b, c)
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
+def _revolved_shapes(codes, prm, segs, pts, offs, generate):
+    """Spheres, ellipsoids, frusta (cylinders, cones, rods), capsules, tori and tubes."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        rp, rn, conn, cap, n, full = _revolution(codes[s], prm[s], max(segs[s], 3))[:6]
+        nv, nf = _revolve_size(rp, rn, conn, cap, n, full)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        rp, rn, conn, cap, n, full, a0, span, sc = _revolution(codes[s], prm[s], max(segs[s], 3))
+        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]],
+                 f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
+def _lathe_shapes(codes, prm, segs, pts, offs, generate):
+    """Lathes: the user's (r, z) profile revolved (see `_lathe_profile`)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        rp, rn, conn, cap, n, full = _lathe(prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])[:6]
+        nv, nf = _revolve_size(rp, rn, conn, cap, n, full)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        rp, rn, conn, cap, n, full, a0, span, sc = _lathe(prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
+        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]],
+                 f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
+def _extruded_shapes(codes, prm, segs, pts, offs, generate):
+    """Extrusions of a polygon along Z."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        poly = _clean_polygon(pts[offs[s] : offs[s + 1]])
+        nv = nf = 0
+        if len(poly) >= 3:
+            columns = _outline(poly, True, EXTRUDE_HARD_COS)[0]
+            nv, nf = 2 * len(columns) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        _extrude(_clean_polygon(pts[offs[s] : offs[s + 1]]), prm[s, 0], lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]],
+                 f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
+def _swept_shapes(codes, prm, segs, pts, offs, generate):
+    """Sweeps: a circle of varying radius along a path (a polyline, or a spline if smooth)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        c, r = _sweep_path(pts[offs[s] : offs[s + 1]], prm[s, 0] > 0.0)
+        seg = max(segs[s], 3)
+        nv = nf = 0
         if len(c) >= 2:
-            _sweep(c, r, seg, lp, ln, f)
-    else:
-        rp, rn, conn, cap, n, full, a0, span, sc = _revolution(code, prm, seg, pts)
-        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f)
+            caps = (r[0] != 0.0) + (r[-1] != 0.0)
+            bands = 0
+            for i in range(len(c) - 1):
+                bands += (r[i] != 0.0) + (r[i + 1] != 0.0)
+            nv, nf = len(c) * seg + caps * (seg + 1), seg * (bands + caps)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        c, r = _sweep_path(pts[offs[s] : offs[s + 1]], prm[s, 0] > 0.0)
+        if len(c) >= 2:
+            _sweep(c, r, max(segs[s], 3), lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
+_FAMILY = {BOX: _flat_shapes, WEDGE: _flat_shapes, SPHERE: _revolved_shapes, ELLIPSOID: _revolved_shapes,
+           FRUSTUM: _revolved_shapes, CAPSULE: _revolved_shapes, TORUS: _revolved_shapes, TUBE: _revolved_shapes,
+           LATHE: _lathe_shapes, EXTRUDE: _extruded_shapes, SWEEP: _swept_shapes}
 
 
 @njit(cache=True)
@@ -518,17 +609,17 @@ def _outline(poly, closed, hard_cos):
         if end or a[0] * b[0] + a[1] * b[1] >= hard_cos:
             sx, sy = a[0] + b[0], a[1] + b[1]
             s = max(sqrt(sx * sx + sy * sy), 1e-300)
-            cp[k] = p
+            cp[k, 0], cp[k, 1] = p[0], p[1]
             cn[k, 0], cn[k, 1] = sx / s, sy / s
             k += 1
         else:
             if not (closed and i == 0):  # the first copy of the first point only starts
-                cp[k] = p
-                cn[k] = a
+                cp[k, 0], cp[k, 1] = p[0], p[1]
+                cn[k, 0], cn[k, 1] = a[0], a[1]
                 k += 1
             if not (closed and i == n):  # its closing copy only ends
-                cp[k] = p
-                cn[k] = b
+                cp[k, 0], cp[k, 1] = p[0], p[1]
+                cn[k, 0], cn[k, 1] = b[0], b[1]
                 link[k] = False
                 k += 1
     return cp[:k], cn[:k], link[1:k].copy()
@@ -590,8 +681,9 @@ def _is_ear(poly, nxt, a, b, c):
 
 
 @njit(cache=True)
-def _revolution(code, prm, seg, pts):
-    """(profile points, profile normals, conn, cap polygon, facets, full, start, span, scale).
+def _revolution(code, prm, seg):
+    """(profile points, profile normals, conn, cap polygon, facets, full, start, span, scale) of a
+    sphere, ellipsoid, frustum, capsule, torus or tube.
 
     Profiles are counter-clockwise in the (r, z) half plane, so the outward normal of a
     profile edge (dr, dz) is (dz, -dr).
@@ -608,24 +700,27 @@ def _revolution(code, prm, seg, pts):
     if code == CAPSULE:
         rp, rn, conn = _capsule_profile(abs(prm[0]), abs(prm[1]) / 2, max(1, seg // 4))
         return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
-    if code == TUBE:
-        r, t, hh = abs(prm[0]), prm[1], abs(prm[2]) / 2
-        if t >= r:
-            rp, rn, conn = _frustum_profile(r, r, hh)
-        else:
-            rp, rn, conn = _tube_profile(r - max(t, 0.0), r, hh)
-        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
     if code == TORUS:
         nm = max(3, seg // 2)
         rp, rn, conn = _torus_profile(prm[0], abs(prm[1]), nm)
         angle = min(max(prm[2], 0.0), 360.0)
         n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
         return rp, rn, conn, rp[:nm].copy(), n, angle >= 360.0, prm[3] * pi / 180, angle * pi / 180, one
-    # LATHE
+    r, t, hh = abs(prm[0]), prm[1], abs(prm[2]) / 2  # TUBE
+    if t >= r:
+        rp, rn, conn = _frustum_profile(r, r, hh)
+    else:
+        rp, rn, conn = _tube_profile(r - max(t, 0.0), r, hh)
+    return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+
+
+@njit(cache=True)
+def _lathe(prm, seg, pts):
+    """`_revolution` of a lathe."""
     rp, rn, conn, cap = _lathe_profile(pts)
     angle = min(max(prm[0], 0.0), 360.0)
     n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
-    return rp, rn, conn, cap, n, angle >= 360.0, 0.0, angle * pi / 180, one
+    return rp, rn, conn, cap, n, angle >= 360.0, 0.0, angle * pi / 180, np.ones(3)
 
 
 @njit(cache=True)
@@ -707,9 +802,10 @@ def _tube_profile(ri, ro, hh):
     rp = np.empty((8, 2))
     rn = np.empty((8, 2))
     conn = np.zeros(7, dtype=np.bool_)
-    for e in range(4):
-        rp[2 * e], rp[2 * e + 1] = corners[e], corners[e + 1]
-        rn[2 * e], rn[2 * e + 1] = normals[e], normals[e]
+    for e in range(4):  # element by element: a row assignment would compile NumPy's broadcasting
+        for j in range(2):
+            rp[2 * e, j], rp[2 * e + 1, j] = corners[e, j], corners[e + 1, j]
+            rn[2 * e, j], rn[2 * e + 1, j] = normals[e, j], normals[e, j]
         conn[2 * e] = True
     return rp, rn, conn
 

@@ -5,7 +5,6 @@ import contextlib
 import importlib.util
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -79,17 +78,28 @@ def print_diagnostics(diagnostics, filename: str) -> None:
 
 
 @contextlib.contextmanager
-def first_run_notice(after: float = 3.0):
-    """Say why the very first compile is slow (Numba compiles its kernels once, then caches them)."""
-    timer = threading.Timer(after, lambda: click.echo(
-        "proto3d: compiling the geometry kernels (first run only; takes about a minute, then they are cached)…",
-        err=True))
-    timer.daemon = True
-    timer.start()
-    try:
+def first_run_notice():
+    """Say so while Numba compiles kernels (the first run, or the first use of a kind of primitive):
+    a wait of seconds that happens once, since the compiled kernels are cached on disk."""
+    from numba.core import event as numba_event
+
+    started = []
+
+    class Notice(numba_event.Listener):
+        def on_start(self, event):
+            if not started:
+                started.append(time.perf_counter())
+                click.echo("proto3d: compiling the geometry kernels this program needs "
+                           "(a one-off: they are cached for every later run)…", err=True)
+
+        def on_end(self, event):
+            pass
+
+    with numba_event.install_listener("numba:compile", Notice()):
         yield
-    finally:
-        timer.cancel()
+    if started:
+        click.echo(f"proto3d: kernels compiled in {time.perf_counter() - started[0]:.1f} s, once; "
+                   "later runs load them from the cache in a fraction of a second", err=True)
 
 
 PROGRAM_PATH = click.Path(allow_dash=True)  # read by read_program; a Path type so shells complete file names
