@@ -658,7 +658,7 @@ class _Evaluator:
             return normal
         if t == "number_or_list":
             if isinstance(value, float):
-                return value
+                return self.number(value, span, where)
             return self.vector(value, None, span, where)
         if t in ("points2", "points3"):
             dim = 2 if t == "points2" else 3

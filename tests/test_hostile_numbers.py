@@ -63,6 +63,9 @@ CASES = [
     ("E303", "let r = range(0, 200000)", 1, 9, "loop limit"),
     ("E210", "scale(1e6) " * 60 + f"part p {{ {BOX} }}", 1, 11 * 49 + 1, "transforms"),
     ("E204", "let a = lerp([1, 2, 3], [[1], [2], [3]], 0.5)", 1, 9, "cannot take"),
+    # a size given as one number or a list is range-checked either way (bench/fuzz.py found the first: float32 inf)
+    ("E210", "part p { sweep(path=[[0, 0, 0], [1, 0, 0]], r=norm([1e200, 1e200, 1e200])) }", 1, 47, "out of range"),
+    ("E210", "part p { sweep(path=[[0, 0, 0], [1, 0, 0]], r=[0.1, 2e6]) }", 1, 47, "out of range"),
 ]
 
 
