@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import re
@@ -33,8 +34,9 @@ from proto3d.seg_reader import encode_png, rle_encode
 from proto3d.variants import draw_variant, stable_key
 from proto3d.vocab import IGNORE, IGNORE_INDEX, LabelMap, category_key
 
-FORMAT_VERSION = 2  # 2: splits by design, the mmsegmentation layout, label maps
-BACKGROUNDS = ("solid", "gradient", "noise")
+FORMAT_VERSION = 3  # 2: splits by design, the mmsegmentation layout, label maps; 3: fill, picture backgrounds, ground shadow
+BACKGROUNDS = ("solid", "gradient", "noise")  # the default kinds; "images" needs a folder of pictures
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SPLIT_BY = ("design", "variant")
 PASSES = ("rgb", "part", "instance")
 PNG_LEVEL = 3  # zlib level: half the time of level 6 for about 10 % more bytes (measured on dataset images)
@@ -62,17 +64,20 @@ class Settings:
     samples: int = 4  # samples per pixel with antialias="msaa"
     val: float = 0.2  # fraction of each category's designs, or of each prototype's variants, in the validation split
     split_by: str = "design"  # "design": whole prototypes go to val where a category has several; "variant": variants
-    backgrounds: tuple[str, ...] = BACKGROUNDS
+    backgrounds: tuple[str, ...] = BACKGROUNDS  # kinds drawn from; "images": crops of `background_folder`'s pictures
+    background_folder: str | None = None  # absolute path of the user's background pictures (--backgrounds images:DIR)
     azimuth: tuple[float, float] = (0.0, 360.0)
     elevation: tuple[float, float] = (-10.0, 60.0)
-    fov: tuple[float, float] = (25.0, 60.0)  # degrees; the focal length is size / 2 / tan(fov / 2)
-    zoom: tuple[float, float] = (1.0, 1.5)  # camera distance over the distance that just frames the shape
+    fov: tuple[float, float] = (20.0, 50.0)  # degrees; the focal length is size / 2 / tan(fov / 2)
+    fill: tuple[float, float] = (0.3, 0.8)  # the object's projected extent (the longer of width and height) over the image side
     roll: tuple[float, float] = (-10.0, 10.0)
-    shift: float = 0.05  # look-at point jitter, fraction of the bounding box diagonal
+    shift: float = 0.5  # how far off-centre the object may sit, as a fraction of the free margin around it
     exposure: tuple[float, float] = (0.75, 1.2)
     light_yaw: tuple[float, float] = (-90.0, 90.0)
     light_tilt: tuple[float, float] = (0.0, 35.0)
     keep_colors: float = 0.3  # chance a part keeps its program colour (brightness-jittered)
+    ground: bool = True  # a soft contact shadow on the background under the object (never in the masks)
+    shadow: tuple[float, float] = (0.45, 0.75)  # the shadow's darkness where it is densest
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -120,6 +125,8 @@ class Task:
     specs: dict  # its param specs
     labelling: Labelling  # its category's part label -> mask value
     val: frozenset[int]  # which of the prototype's variants are in the validation split
+    backgrounds: tuple[dict, ...] = ()  # each view's background (`draw_background`)
+    pictures: dict[str, np.ndarray] = field(default_factory=dict)  # the pictures those use, by file name
 
     @property
     def name(self) -> str:
@@ -133,12 +140,59 @@ class Result:
     records: list[dict] = field(default_factory=list)  # one per image
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A background picture of the user's folder, as the images crop it."""
+
+    name: str  # file name in the folder
+    sha256: str  # of the file's bytes
+    reduce: int  # the file's pixels were reduced by this integer factor (box filter), 1 = not
+    pixels: np.ndarray = field(repr=False)  # (h, w, 3) uint8
+
+
+def load_pictures(folder: str | Path, size: int) -> list[Picture]:
+    """Every picture in `folder` (by suffix, sorted by name), decoded now so a bad one stops the run
+    before any work. Each is reduced by the integer factor that leaves its shorter side between
+    `size` and 2 `size` (Pillow's `reduce`), so a task ships, and a crop resamples, no more pixels than needed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise Proto3dError(Diagnostic("E000", f"no such folder of background pictures: {folder}",
+                                      hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures"), str(folder))
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+    if not files:
+        raise Proto3dError(Diagnostic("E000", f"{folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)})",
+                                      hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures"), str(folder))
+    return [load_picture(path, size) for path in files]
+
+
+def load_picture(path: Path, size: int) -> Picture:
+    """One picture, upright (EXIF orientation) in RGB, reduced for images of `size` (`load_pictures`)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
+        raise Proto3dError(Diagnostic("E000", f"cannot read the background picture {path}: {error}",
+                                      hint="remove or convert it"), str(path)) from None
+    factor = _reduction(image.width, image.height, size)
+    if factor > 1:
+        image = image.reduce(factor)
+    return Picture(path.name, hashlib.sha256(data).hexdigest(), factor, np.asarray(image))
+
+
+def _reduction(width: int, height: int, size: int) -> int:
+    return max(1, min(width, height) // size)
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
 
 
 def rng(settings: Settings, stream: int, *ids: int) -> np.random.Generator:
-    """Streams: 2 = variant look (colours, light), 3 = image (camera, exposure, background), 4 = split."""
+    """Streams: 2 = variant look (colours, light), 3 = image (camera, exposure, shadow), 4 = split,
+    5 = image background (apart from the shape, so the driver knows which pictures a task needs)."""
     return np.random.default_rng([settings.seed, stream, *ids])
 
 
@@ -212,8 +266,11 @@ def _prototype(category: str, name: str, path: Path) -> Prototype:
 
 # ---- planning ----------------------------------------------------------------------------------
 
-def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | None = None) -> tuple[list[Task], dict]:
+def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | None = None,
+         pictures: list[Picture] | None = None) -> tuple[list[Task], dict]:
     """Tasks in a fixed order (image ids follow it) and the label map (labels.json).
+
+    Each task gets its images' backgrounds and the `pictures` (`load_pictures`) they crop.
 
     Categories are sorted by folder name, as torchvision's ImageFolder numbers its classes. Part
     ids are global (1..P over all categories, 0 = background) in order of first appearance; with
@@ -236,11 +293,17 @@ def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | 
         label_table, labelling = _free_labels(categories, labels)
     else:
         label_table, labelling = _vocabulary_labels(categories, labels, label_map)
+    if "images" in settings.backgrounds and not pictures:
+        raise ValueError("the `images` background kind needs pictures (load_pictures)")
     tasks, next_id = [], 0
     val = val_variants_of(prototypes, settings)
+    by_name = {picture.name: picture.pixels for picture in pictures or []}
     for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
         for v in range(settings.variants):
-            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], labelling[p.category], val[p]))
+            backgrounds = tuple(draw_background(settings, i, pictures or []) for i in range(next_id, next_id + settings.views))
+            used = {b["file"]: by_name[b["file"]] for b in backgrounds if b["kind"] == "images"}
+            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], labelling[p.category], val[p],
+                              backgrounds, used))
             next_id += settings.views
     return tasks, label_table
 
@@ -389,6 +452,7 @@ def run_task(task: Task, settings: Settings) -> Result:
                                       "its defaults do not build; part ids are given to the defaults' labels",
                                       hint="make the defaults build every part label the params can produce"), p.source)
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
+    points = np.unique(shape.vertices, axis=0).astype(np.float64)  # what the framing projects
     split = "val" if task.variant in task.val else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
             "params": params, "split": split, "seed": settings.seed, "size": settings.size,
@@ -397,9 +461,10 @@ def run_task(task: Task, settings: Settings) -> Result:
     for view in range(task.views):
         image_id = task.first_id + view
         records.append({"id": image_id, **base, "view": view,
-                        **draw_image(shape, settings, image_id, rng(settings, 3, image_id))})
+                        **draw_image(shape, points, settings, rng(settings, 3, image_id)),
+                        "background": task.backgrounds[view]})
     result = Result()
-    for record, images in zip(records, render_records(shape, records, task.labelling.part_ids)):
+    for record, images in zip(records, render_records(shape, records, task.labelling.part_ids, task.pictures)):
         add_images(result, record, images, shape, task.labelling)
     return result
 
@@ -420,44 +485,97 @@ def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) 
                                            "normal_rotation": rotation.tolist()}}
 
 
-def draw_image(shape: CompiledShape, settings: Settings, image_id: int, g: np.random.Generator) -> dict:
-    """Per-image camera, exposure and background."""
-    from proto3d.renderer import look_at
+def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: np.random.Generator) -> dict:
+    """Per-image camera, exposure and shadow darkness.
+
+    The camera looks at the bounding box's centre from a random direction, at the distance where
+    the shape's projected extent (the longer of its width and height, from its vertices) is `fill`
+    of the image side; its principal point then moves the shape off-centre by up to `shift` of the
+    margin left around it, so it is whole in the frame.
+    """
     from proto3d.renderer.camera import intrinsics
 
     lo, hi = shape.bbox
-    diagonal = float(np.linalg.norm(hi - lo))
     azimuth, elevation = g.uniform(*settings.azimuth), g.uniform(*settings.elevation)
-    fov, zoom, roll = g.uniform(*settings.fov), g.uniform(*settings.zoom), g.uniform(*settings.roll)
-    target = (lo + hi) / 2 + g.uniform(-1, 1, 3) * settings.shift * diagonal
+    fov, fill, roll = g.uniform(*settings.fov), g.uniform(*settings.fill), g.uniform(*settings.roll)
+    size = settings.size
+    target = (lo + hi) / 2
     az, el = math.radians(azimuth), math.radians(elevation)
     direction = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
-    K = intrinsics(settings.size, fov)
-    R = look_at("probe", target + direction, target, K, settings.size).world_to_camera[:3, :3]
-    cam = (_corners(lo, hi) - target) @ R.T  # corner offsets in camera axes
-    half = (settings.size / 2) * 0.94 / K[0, 0]
-    fit = max(np.max(np.abs(cam[:, :2]).max(axis=1) / half - cam[:, 2]), np.max(cam[:, 2]) + 0.05 * diagonal)
-    distance = float(fit * zoom)
-    M = look_at("probe", target + direction * distance, target, K, settings.size).world_to_camera
-    M[:3] = _rot_z(roll) @ M[:3]  # roll about the optical axis
+    K = intrinsics(size, fov)
+    R = _rot_z(roll) @ _look(-direction)  # roll about the optical axis
+    cam = (points - target) @ R.T
+    distance = _fit_distance(cam, fill * size / K[0, 0])
+    xy = cam[:, :2] / (cam[:, 2:] + distance) * K[0, 0]  # pixels from the principal point
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    centred = (size - 1) / 2 - (low + high) / 2  # the principal point that centres the shape
+    margin = np.maximum(size - 1 - (high - low), 0) / 2
+    K[:2, 2] = centred + g.uniform(-1, 1, 2) * settings.shift * margin
+    M = np.eye(4)
+    M[:3, :3] = R
+    M[:3, 3] = -R @ (target + direction * distance)
+    return {
+        "camera": {"azimuth": float(azimuth), "elevation": float(elevation), "fov": float(fov), "fill": float(fill),
+                   "roll": float(roll), "distance": distance, "width": size, "height": size,
+                   "K": K.tolist(), "world_to_camera": M.tolist()},
+        "exposure": float(g.uniform(*settings.exposure)),
+        "shadow": float(g.uniform(*settings.shadow)) if settings.ground else None,
+    }
+
+
+def _look(forward: np.ndarray) -> np.ndarray:
+    """World-to-camera rotation looking along `forward`, image up = world +Z (OpenCV axes: x right, y down)."""
+    forward = forward / np.linalg.norm(forward)
+    up = np.array([0.0, 0.0, 1.0]) if abs(forward[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    return np.stack([right, np.cross(forward, right), forward])
+
+
+def _fit_distance(cam: np.ndarray, extent: float) -> float:
+    """The distance along the optical axis at which points (camera axes, relative to the look-at
+    point) span `extent` (in focal lengths) across their longer image axis: bisection, as the span
+    shrinks with distance once every point is in front of the camera."""
+    def span(d: float) -> float:
+        xy = cam[:, :2] / (cam[:, 2:] + d)
+        return float((xy.max(axis=0) - xy.min(axis=0)).max())
+
+    near = -float(cam[:, 2].min()) + 1e-6 * (1 + float(np.abs(cam).max()))
+    lo, hi = near, near + 1.0
+    while span(hi) > extent:
+        lo, hi = hi, near + 2 * (hi - near)
+    for _ in range(48):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if span(mid) > extent else (lo, mid)
+    return hi
+
+
+def draw_background(settings: Settings, image_id: int, pictures: list[Picture]) -> dict:
+    """An image's background, from its own stream (apart from the shape: the planner draws it, to
+    give each task only the pictures it uses). A picture is cropped to a random square of half to
+    all of its shorter side, anywhere in it."""
+    g = rng(settings, 5, image_id)
     kind = settings.backgrounds[g.integers(len(settings.backgrounds))]
+    if kind == "images":
+        picture = pictures[g.integers(len(pictures))]
+        h, w = picture.pixels.shape[:2]
+        side = g.uniform(0.5, 1.0) * min(h, w)
+        x, y = g.uniform(0, w - side), g.uniform(0, h - side)
+        return {"kind": kind, "file": picture.name, "reduce": picture.reduce,
+                "crop": [float(x), float(y), float(x + side), float(y + side)]}
     background = {"kind": kind, "colors": g.uniform(0, 1, (2, 3)).tolist()}
     if kind == "gradient":
         background["angle"] = float(g.uniform(0, 360))
     elif kind == "noise":
         background.update(cells=int(g.integers(2, 17)), grain=float(g.uniform(0, 0.08)), seed=int(g.integers(2**32)))
-    return {
-        "camera": {"azimuth": float(azimuth), "elevation": float(elevation), "fov": float(fov), "zoom": float(zoom),
-                   "roll": float(roll), "distance": distance, "width": settings.size, "height": settings.size,
-                   "K": K.tolist(), "world_to_camera": M.tolist()},
-        "exposure": float(g.uniform(*settings.exposure)),
-        "background": background,
-    }
+    return background
 
 
-def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) -> Iterator[dict]:
+def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
+                   pictures: dict[str, np.ndarray] | None = None) -> Iterator[dict]:
     """The image and masks of records that share one variant look (colours and light), in one
     upload, one record at a time (a task holds its encoded files, not every view's buffers).
+    `pictures` holds the reduced pixels of the pictures their backgrounds crop, by file name.
 
     Lighting: the renderer lights from a fixed rig in camera axes; turning the shading normals
     by R is the same as turning that rig by R^-1 (the ID buffers do not use normals).
@@ -478,17 +596,105 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) ->
                         samples=records[0]["samples"], antialias=records[0]["antialias"])
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
+    ground = Footprint(shape) if any(r["shadow"] for r in records) else None
     for record, view in zip(records, views):
         rgba = view.rgb.astype(np.float32) / 255
         alpha = rgba[..., 3:]
-        bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1])
+        bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1], pictures)
+        if ground is not None and record["shadow"]:
+            bg = bg * (1 - np.float32(record["shadow"]) * ground.shadow(record["camera"]))[..., None]
         rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * (1 - alpha)
         yield {"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
                "instances": view.instance.astype(np.uint16)}
 
 
-def background_image(spec: dict, h: int, w: int) -> np.ndarray:
-    """(h, w, 3) float32 in 0..1 from a background record."""
+class Footprint:
+    """The soft contact shadow of a shape standing on z = 0, lit from straight above.
+
+    A camera far below the ground looks up at the shape (both sides of every face drawn); its depth
+    buffer gives, per texel of the ground under the shape, the height of the lowest surface above
+    it. Surfaces near the ground cast a dark, tight shadow, higher ones a faint, wide one (both
+    Gaussian blurs of the covered texels). Each image darkens its background, never the shape or
+    the masks, by the shadow seen through its own camera: a ray per pixel meets the ground and
+    reads the texture. Drawn once per variant: one small render serves every view.
+    """
+
+    TEXELS = 64
+
+    def __init__(self, shape: CompiledShape):
+        from proto3d.renderer import Camera, render
+
+        lo, hi = (np.asarray(b, np.float64) for b in shape.bbox)
+        scale = float(max(hi - lo))
+        n, c = self.TEXELS, (self.TEXELS - 1) / 2
+        self.centre = (lo[:2] + hi[:2]) / 2
+        self.texel = (float(max(hi[:2] - lo[:2])) / 2 + 0.4 * scale) / (n / 2)  # metres; a margin for the wide blur
+        below = 50 * scale  # far enough to be all but orthographic
+        K = np.array([[below / self.texel, 0, c], [0, below / self.texel, c], [0, 0, 1]])
+        M = np.eye(4)  # looking up +z: image x = world x, image y = world y
+        M[:3, 3] = [-self.centre[0], -self.centre[1], below]
+        view = render(shape, [Camera("below", K, M, n, n)], size=n, passes=("depth",), double_sided=True,
+                      antialias="none").views[0]
+        covered = view.depth > 0
+        height = np.where(covered, np.maximum(view.depth - below, 0), 0)
+        contact = _blur(covered * np.exp(-height / (0.05 * scale)), 0.03 * scale / self.texel)
+        wide = _blur(covered * np.exp(-height / (0.5 * scale)), 0.12 * scale / self.texel)
+        self.texture = (1 - (1 - np.clip(contact, 0, 1)) * (1 - 0.6 * np.clip(wide, 0, 1))).astype(np.float32)
+
+    def shadow(self, camera: dict) -> np.ndarray:
+        """(h, w) float32 in 0..1: the shadow seen by `camera` (a record's); 0 where rays miss the ground."""
+        h, w = camera["height"], camera["width"]
+        M, K = np.asarray(camera["world_to_camera"], np.float64), np.asarray(camera["K"], np.float64)
+        out = np.zeros((h, w), np.float32)
+        eye = -M[:3, :3].T @ M[:3, 3]
+        if eye[2] <= 0:  # a camera under the ground sees no shadow on it
+            return out
+        n, c = self.TEXELS, (self.TEXELS - 1) / 2
+        span = (n / 2 + 1) * self.texel
+        corners = np.array([[self.centre[0] + sx * span, self.centre[1] + sy * span, 0, 1] for sx in (-1, 1) for sy in (-1, 1)])
+        cam = (corners @ M.T)[:, :3]
+        x0, y0, x1, y1 = 0, 0, w, h  # the pixels the textured square can reach
+        if np.all(cam[:, 2] > 0):
+            uv = cam[:, :2] / cam[:, 2:] @ K[:2, :2].T + K[:2, 2]
+            x0, y0 = np.maximum(np.floor(uv.min(axis=0)).astype(int), 0)
+            x1, y1 = np.minimum(np.ceil(uv.max(axis=0)).astype(int) + 1, (w, h))
+            if x0 >= x1 or y0 >= y1:
+                return out
+        v, u = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        rays = M[:3, :3].T @ np.linalg.inv(K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
+        down = rays[2] < 0
+        t = np.where(down, -eye[2] / np.where(down, rays[2], -1), 0)
+        tx = (eye[0] + t * rays[0] - self.centre[0]) / self.texel + c
+        ty = (eye[1] + t * rays[1] - self.centre[1]) / self.texel + c
+        out[y0:y1, x0:x1] = np.where(down, _bilinear(self.texture, tx, ty), 0).reshape(u.shape)
+        return out
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of a small square image (zero outside it), as two matrix products."""
+    i = np.arange(image.shape[0], dtype=np.float64)
+    g = np.exp(-((i[:, None] - i[None, :]) ** 2) / (2 * sigma**2)) / (math.sqrt(2 * math.pi) * sigma)
+    return g @ image @ g.T
+
+
+def _bilinear(texture: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """`texture` sampled at (x, y) texel coordinates, 0 outside it."""
+    padded = np.pad(texture, 1)
+    x, y = np.clip(x + 1, 0, padded.shape[1] - 1.001), np.clip(y + 1, 0, padded.shape[0] - 1.001)
+    ix, iy = x.astype(int), y.astype(int)
+    fx, fy = (x - ix).astype(np.float32), (y - iy).astype(np.float32)
+    top = padded[iy, ix] * (1 - fx) + padded[iy, ix + 1] * fx
+    bottom = padded[iy + 1, ix] * (1 - fx) + padded[iy + 1, ix + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def background_image(spec: dict, h: int, w: int, pictures: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """(h, w, 3) float32 in 0..1 from a background record; `pictures`: the reduced pictures by file name."""
+    if spec["kind"] == "images":
+        from PIL import Image
+
+        crop = Image.fromarray((pictures or {})[spec["file"]]).resize((w, h), Image.Resampling.BILINEAR, box=tuple(spec["crop"]))
+        return np.asarray(crop, np.float32) / 255
     c0, c1 = (np.asarray(c, np.float32) for c in spec["colors"])
     if spec["kind"] == "solid":
         return np.broadcast_to(c0, (h, w, 3))
