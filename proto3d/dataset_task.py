@@ -293,6 +293,8 @@ def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | 
         label_table, labelling = _free_labels(categories, labels)
     else:
         label_table, labelling = _vocabulary_labels(categories, labels, label_map)
+    if not 0 < settings.fill[0] <= settings.fill[1] <= 1:
+        raise ValueError(f"fill must be (lo, hi) with 0 < lo <= hi <= 1, not {settings.fill!r}")
     if "images" in settings.backgrounds and not pictures:
         raise ValueError("the `images` background kind needs pictures (load_pictures)")
     tasks, next_id = [], 0
@@ -596,12 +598,12 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
                         samples=records[0]["samples"], antialias=records[0]["antialias"])
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
-    ground = Footprint(shape) if any(r["shadow"] for r in records) else None
+    ground = Footprint(shape) if any(r.get("shadow") for r in records) else None  # format 2 records have none
     for record, view in zip(records, views):
         rgba = view.rgb.astype(np.float32) / 255
         alpha = rgba[..., 3:]
         bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1], pictures)
-        if ground is not None and record["shadow"]:
+        if ground is not None and record.get("shadow"):
             bg = bg * (1 - np.float32(record["shadow"]) * ground.shadow(record["camera"]))[..., None]
         rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * (1 - alpha)
         yield {"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
