@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from numba import njit
 
 from proto3d.compiler import CompiledShape, compile_program
 from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
@@ -495,6 +496,7 @@ def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: 
     of the image side; its principal point then moves the shape off-centre by up to `shift` of the
     margin left around it, so it is whole in the frame.
     """
+    from proto3d.renderer import look_at
     from proto3d.renderer.camera import intrinsics
 
     lo, hi = shape.bbox
@@ -505,7 +507,7 @@ def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: 
     az, el = math.radians(azimuth), math.radians(elevation)
     direction = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
     K = intrinsics(size, fov)
-    R = _rot_z(roll) @ _look(-direction)  # roll about the optical axis
+    R = _rot_z(roll) @ look_at("probe", target + direction, target, K, size).world_to_camera[:3, :3]  # rolled about the optical axis
     cam = (points - target) @ R.T
     distance = _fit_distance(cam, fill * size / K[0, 0])
     xy = cam[:, :2] / (cam[:, 2:] + distance) * K[0, 0]  # pixels from the principal point
@@ -525,31 +527,54 @@ def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: 
     }
 
 
-def _look(forward: np.ndarray) -> np.ndarray:
-    """World-to-camera rotation looking along `forward`, image up = world +Z (OpenCV axes: x right, y down)."""
-    forward = forward / np.linalg.norm(forward)
-    up = np.array([0.0, 0.0, 1.0]) if abs(forward[2]) < 0.999 else np.array([0.0, 1.0, 0.0])
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    return np.stack([right, np.cross(forward, right), forward])
-
-
 def _fit_distance(cam: np.ndarray, extent: float) -> float:
     """The distance along the optical axis at which points (camera axes, relative to the look-at
-    point) span `extent` (in focal lengths) across their longer image axis: bisection, as the span
-    shrinks with distance once every point is in front of the camera."""
-    def span(d: float) -> float:
-        xy = cam[:, :2] / (cam[:, 2:] + d)
-        return float((xy.max(axis=0) - xy.min(axis=0)).max())
+    point) span `extent` (in focal lengths) across their longer image axis. The inverse of the span
+    grows almost linearly with the distance once every point is in front of the camera, so regula
+    falsi (Illinois) finds it in a few steps."""
+    def miss(d: float) -> float:  # increasing in d, 0 at the answer
+        return 1 / _span(cam, d) - 1 / extent
 
     near = -float(cam[:, 2].min()) + 1e-6 * (1 + float(np.abs(cam).max()))
-    lo, hi = near, near + 1.0
-    while span(hi) > extent:
-        lo, hi = hi, near + 2 * (hi - near)
-    for _ in range(48):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if span(mid) > extent else (lo, mid)
+    guess = near + float((cam[:, :2].max(axis=0) - cam[:, :2].min(axis=0)).max()) / extent  # as if orthographic
+    lo, hi = near, guess
+    m_hi = miss(hi)
+    while m_hi < 0:  # too near: look farther
+        lo, hi = hi, near + 1.5 * (hi - near)
+        m_hi = miss(hi)
+    if lo == near:  # the guess was far enough: look nearer, down to the nearest distance
+        lo = near + (hi - near) / 1.5
+        m_lo = miss(lo)
+        while m_lo > 0 and lo > near * (1 + 1e-9):
+            hi, m_hi, lo = lo, m_lo, near + (lo - near) / 1.5
+            m_lo = miss(lo)
+    else:
+        m_lo = miss(lo)
+    kept = 0
+    for _ in range(100):
+        d = hi - m_hi * (hi - lo) / (m_hi - m_lo)
+        m = miss(d)
+        if abs(m) * extent < 1e-12 or not lo < d < hi:
+            return d
+        if m > 0:
+            hi, m_hi = d, m
+            m_lo, kept = (m_lo / 2 if kept < 0 else m_lo), -1
+        else:
+            lo, m_lo = d, m
+            m_hi, kept = (m_hi / 2 if kept > 0 else m_hi), 1
     return hi
+
+
+@njit(cache=True, nogil=True)
+def _span(cam: np.ndarray, d: float) -> float:
+    """The longer side of the image-plane box of points `cam` (camera axes) seen from `d` farther back."""
+    x0 = y0 = np.inf
+    x1 = y1 = -np.inf
+    for i in range(cam.shape[0]):
+        z = cam[i, 2] + d
+        x, y = cam[i, 0] / z, cam[i, 1] / z
+        x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+    return max(x1 - x0, y1 - y0)
 
 
 def draw_background(settings: Settings, image_id: int, pictures: list[Picture]) -> dict:
@@ -603,9 +628,10 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
         rgba = view.rgb.astype(np.float32) / 255
         alpha = rgba[..., 3:]
         bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1], pictures)
+        seen = 1 - alpha  # how much of each pixel shows the background
         if ground is not None and record.get("shadow"):
-            bg = bg * (1 - np.float32(record["shadow"]) * ground.shadow(record["camera"]))[..., None]
-        rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * (1 - alpha)
+            ground.darken(seen[..., 0], record["camera"], record["shadow"])
+        rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * seen
         yield {"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
                "instances": view.instance.astype(np.uint16)}
 
@@ -621,7 +647,8 @@ class Footprint:
     reads the texture. Drawn once per variant: one small render serves every view.
     """
 
-    TEXELS = 64
+    TEXELS = 64  # the grid under the shape
+    FINE = 4  # its upsampling for the lookups
 
     def __init__(self, shape: CompiledShape):
         from proto3d.renderer import Camera, render
@@ -641,35 +668,39 @@ class Footprint:
         height = np.where(covered, np.maximum(view.depth - below, 0), 0)
         contact = _blur(covered * np.exp(-height / (0.05 * scale)), 0.03 * scale / self.texel)
         wide = _blur(covered * np.exp(-height / (0.5 * scale)), 0.12 * scale / self.texel)
-        self.texture = (1 - (1 - np.clip(contact, 0, 1)) * (1 - 0.6 * np.clip(wide, 0, 1))).astype(np.float32)
+        texture = 1 - (1 - np.clip(contact, 0, 1)) * (1 - 0.6 * np.clip(wide, 0, 1))
+        self.fine = _upsample(texture, self.FINE)
 
-    def shadow(self, camera: dict) -> np.ndarray:
-        """(h, w) float32 in 0..1: the shadow seen by `camera` (a record's); 0 where rays miss the ground."""
-        h, w = camera["height"], camera["width"]
+    def darken(self, seen: np.ndarray, camera: dict, darkness: float) -> None:
+        """Multiply `seen` (h, w), how much of each pixel shows the background, by 1 - darkness x the
+        shadow that `camera` (a record's) sees.
+
+        Pixel -> ground is a homography (the inverse of K [r1 r2 t]); the texture, upsampled
+        `FINE` times once, is read at the nearest texel."""
         M, K = np.asarray(camera["world_to_camera"], np.float64), np.asarray(camera["K"], np.float64)
-        out = np.zeros((h, w), np.float32)
-        eye = -M[:3, :3].T @ M[:3, 3]
-        if eye[2] <= 0:  # a camera under the ground sees no shadow on it
-            return out
-        n, c = self.TEXELS, (self.TEXELS - 1) / 2
-        span = (n / 2 + 1) * self.texel
-        corners = np.array([[self.centre[0] + sx * span, self.centre[1] + sy * span, 0, 1] for sx in (-1, 1) for sy in (-1, 1)])
-        cam = (corners @ M.T)[:, :3]
-        x0, y0, x1, y1 = 0, 0, w, h  # the pixels the textured square can reach
-        if np.all(cam[:, 2] > 0):
-            uv = cam[:, :2] / cam[:, 2:] @ K[:2, :2].T + K[:2, 2]
-            x0, y0 = np.maximum(np.floor(uv.min(axis=0)).astype(int), 0)
-            x1, y1 = np.minimum(np.ceil(uv.max(axis=0)).astype(int) + 1, (w, h))
-            if x0 >= x1 or y0 >= y1:
-                return out
-        v, u = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-        rays = M[:3, :3].T @ np.linalg.inv(K) @ np.stack([u.ravel(), v.ravel(), np.ones(u.size)])
-        down = rays[2] < 0
-        t = np.where(down, -eye[2] / np.where(down, rays[2], -1), 0)
-        tx = (eye[0] + t * rays[0] - self.centre[0]) / self.texel + c
-        ty = (eye[1] + t * rays[1] - self.centre[1]) / self.texel + c
-        out[y0:y1, x0:x1] = np.where(down, _bilinear(self.texture, tx, ty), 0).reshape(u.shape)
-        return out
+        if (-M[:3, :3].T @ M[:3, 3])[2] <= 0:  # a camera under the ground sees no shadow on it
+            return
+        n, c, fine = self.TEXELS, (self.TEXELS - 1) / 2, self.FINE
+        to_texel = np.array([[fine / self.texel, 0, fine * (c + 0.5 - self.centre[0] / self.texel)],
+                             [0, fine / self.texel, fine * (c + 0.5 - self.centre[1] / self.texel)], [0, 0, 1]])
+        H = to_texel @ np.linalg.inv(K @ M[:3][:, [0, 1, 3]])  # pixel -> fine texel (times 1 / depth)
+        _darken(seen, H, self.fine, float(darkness))
+
+
+@njit(cache=True, nogil=True)
+def _darken(seen: np.ndarray, H: np.ndarray, fine: np.ndarray, darkness: float) -> None:
+    """`seen` *= 1 - darkness x the texel of `fine` that homography `H` maps each pixel to (where the
+    pixel shows some background and its ground point is in front of the camera and on the texture)."""
+    size = fine.shape[0]
+    for y in range(seen.shape[0]):
+        for x in range(seen.shape[1]):
+            q = H[2, 0] * x + H[2, 1] * y + H[2, 2]
+            if seen[y, x] == 0 or q <= 0:
+                continue
+            tx = math.floor((H[0, 0] * x + H[0, 1] * y + H[0, 2]) / q)
+            ty = math.floor((H[1, 0] * x + H[1, 1] * y + H[1, 2]) / q)
+            if 0 <= tx < size and 0 <= ty < size:
+                seen[y, x] *= 1 - darkness * fine[ty, tx]
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -679,15 +710,15 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return g @ image @ g.T
 
 
-def _bilinear(texture: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """`texture` sampled at (x, y) texel coordinates, 0 outside it."""
-    padded = np.pad(texture, 1)
-    x, y = np.clip(x + 1, 0, padded.shape[1] - 1.001), np.clip(y + 1, 0, padded.shape[0] - 1.001)
-    ix, iy = x.astype(int), y.astype(int)
-    fx, fy = (x - ix).astype(np.float32), (y - iy).astype(np.float32)
-    top = padded[iy, ix] * (1 - fx) + padded[iy, ix + 1] * fx
-    bottom = padded[iy + 1, ix] * (1 - fx) + padded[iy + 1, ix + 1] * fx
-    return top * (1 - fy) + bottom * fy
+def _upsample(texture: np.ndarray, factor: int) -> np.ndarray:
+    """`texture` bilinearly resampled `factor` times finer."""
+    n = texture.shape[0]
+    x = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, n - 1)
+    i = np.minimum(x.astype(int), n - 2)
+    f = (x - i)[:, None]
+    rows = texture[i] * (1 - f) + texture[i + 1] * f  # (n * factor, n)
+    fine = rows[:, i] * (1 - f.T) + rows[:, i + 1] * f.T
+    return fine.astype(np.float32)
 
 
 def background_image(spec: dict, h: int, w: int, pictures: dict[str, np.ndarray] | None = None) -> np.ndarray:
@@ -775,7 +806,3 @@ def _rot_z(degrees: float) -> np.ndarray:
 def _rot_x(degrees: float) -> np.ndarray:
     c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
     return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def _corners(lo, hi) -> np.ndarray:
-    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64)
