@@ -619,11 +619,13 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
                                  normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32))
     cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
                       r["camera"]["width"], r["camera"]["height"]) for r in records]
-    views = render_each(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
-                        samples=records[0]["samples"], antialias=records[0]["antialias"])
+    ground = Footprint(shape) if any(r.get("shadow") for r in records) else None  # format 2 records have none
+    views = render_each(styled, ([ground.camera] if ground else []) + cameras, size=records[0]["size"], passes=PASSES,
+                        background=(0, 0, 0, 0), samples=records[0]["samples"], antialias=records[0]["antialias"])
+    if ground:
+        ground.take(next(views).face)
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
-    ground = Footprint(shape) if any(r.get("shadow") for r in records) else None  # format 2 records have none
     for record, view in zip(records, views):
         rgba = view.rgb.astype(np.float32) / 255
         alpha = rgba[..., 3:]
@@ -639,35 +641,40 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
 class Footprint:
     """The soft contact shadow of a shape standing on z = 0, lit from straight above.
 
-    A camera far below the ground looks up at the shape (both sides of every face drawn); its depth
-    buffer gives, per texel of the ground under the shape, the height of the lowest surface above
-    it. Surfaces near the ground cast a dark, tight shadow, higher ones a faint, wide one (both
-    Gaussian blurs of the covered texels). Each image darkens its background, never the shape or
-    the masks, by the shadow seen through its own camera: a ray per pixel meets the ground and
-    reads the texture. Drawn once per variant: one small render serves every view.
+    A camera far below the ground looks up at the shape (`camera`, drawn with the images from the
+    same upload); the faces it sees give, per texel of the ground under the shape, the height of the
+    lowest surface above it (their mean height: exact for the flat bottoms things stand on).
+    Surfaces near the ground cast a dark, tight shadow, higher ones a faint, wide one (both Gaussian
+    blurs of the covered texels). Each image darkens its background, never the shape or the masks,
+    by the shadow seen through its own camera: each pixel's ray meets the ground and reads the
+    texture. One small view per variant serves every image.
     """
 
     TEXELS = 64  # the grid under the shape
     FINE = 4  # its upsampling for the lookups
 
     def __init__(self, shape: CompiledShape):
-        from proto3d.renderer import Camera, render
+        from proto3d.renderer import Camera
 
         lo, hi = (np.asarray(b, np.float64) for b in shape.bbox)
-        scale = float(max(hi - lo))
+        self.shape, self.scale = shape, float(max(hi - lo))
         n, c = self.TEXELS, (self.TEXELS - 1) / 2
         self.centre = (lo[:2] + hi[:2]) / 2
-        self.texel = (float(max(hi[:2] - lo[:2])) / 2 + 0.4 * scale) / (n / 2)  # metres; a margin for the wide blur
-        below = 50 * scale  # far enough to be all but orthographic
+        self.texel = (float(max(hi[:2] - lo[:2])) / 2 + 0.4 * self.scale) / (n / 2)  # metres; a margin for the wide blur
+        below = 50 * self.scale  # far enough to be all but orthographic
         K = np.array([[below / self.texel, 0, c], [0, below / self.texel, c], [0, 0, 1]])
         M = np.eye(4)  # looking up +z: image x = world x, image y = world y
         M[:3, 3] = [-self.centre[0], -self.centre[1], below]
-        view = render(shape, [Camera("below", K, M, n, n)], size=n, passes=("depth",), double_sided=True,
-                      antialias="none").views[0]
-        covered = view.depth > 0
-        height = np.where(covered, np.maximum(view.depth - below, 0), 0)
-        contact = _blur(covered * np.exp(-height / (0.05 * scale)), 0.03 * scale / self.texel)
-        wide = _blur(covered * np.exp(-height / (0.5 * scale)), 0.12 * scale / self.texel)
+        self.camera = Camera("ground", K, M, n, n)
+        self.fine = np.zeros((n * self.FINE, n * self.FINE), np.float32)
+
+    def take(self, face: np.ndarray) -> None:
+        """Make the shadow texture from the face buffer (triangle + 1) of `camera`'s view."""
+        covered = face > 0
+        height = np.zeros(face.shape)
+        height[covered] = np.maximum(self.shape.vertices[self.shape.faces[face[covered] - 1], 2].mean(axis=1), 0)
+        contact = _blur(covered * np.exp(-height / (0.05 * self.scale)), 0.03 * self.scale / self.texel)
+        wide = _blur(covered * np.exp(-height / (0.5 * self.scale)), 0.12 * self.scale / self.texel)
         texture = 1 - (1 - np.clip(contact, 0, 1)) * (1 - 0.6 * np.clip(wide, 0, 1))
         self.fine = _upsample(texture, self.FINE)
 
