@@ -125,6 +125,9 @@ def test_background_pictures_are_recorded_crops_and_regenerate(tmp_path):
         assert np.array_equal(pixels(out, r, "image")[background], crop[background])
     for r in (pictured[0], next(r for r in records if r["background"]["kind"] == "noise")):
         assert all(row["identical"] for row in regenerate(out, r["id"], tmp_path / "again").values())
+    Image.fromarray(np.zeros((70, 90, 3), np.uint8)).save(tmp_path / "pictures" / pictured[0]["background"]["file"])
+    with pytest.raises(Proto3dError, match="changed since"):
+        regenerate(out, pictured[0]["id"], tmp_path / "again")
 
 
 def test_large_pictures_are_reduced_before_cropping(tmp_path):
