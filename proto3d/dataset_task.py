@@ -455,7 +455,7 @@ def run_task(task: Task, settings: Settings) -> Result:
                                       "its defaults do not build; part ids are given to the defaults' labels",
                                       hint="make the defaults build every part label the params can produce"), p.source)
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
-    points = np.unique(shape.vertices, axis=0).astype(np.float64)  # what the framing projects
+    points = shape.vertices.astype(np.float64)  # what the framing projects
     split = "val" if task.variant in task.val else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
             "params": params, "split": split, "seed": settings.seed, "size": settings.size,
