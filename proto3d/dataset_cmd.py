@@ -110,7 +110,8 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
     folder name), agent run folders (their final program and category), or folders of these.
     Each prototype gets VARIANTS parameter variants, each variant VIEWS images with random
-    camera, lighting, part colours and background, plus part-id and instance-id masks,
+    camera (the object filling --fill of the frame), lighting, part colours, background and
+    the ground's contact shadow, plus part-id and instance-id masks,
     labels.json, COCO JSON and manifest.jsonl, and the segmentation split again in
     mmsegmentation's layout (segmentation/img_dir, ann_dir; see docs/datasets.md).
 
@@ -118,6 +119,7 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     Examples:
       proto3d dataset examples/chair.pdsl examples/mug.pdsl -o data/ --variants 20 --views 10
       proto3d dataset runs/ -o data/ --label-map partimagenet_map.toml
+      proto3d dataset examples/ -o data/ --backgrounds noise,images:photos/ --fill 0.4:0.9
       proto3d dataset runs/ -o data/ --engine ray
       proto3d dataset -o data/ --regenerate 42
     """
