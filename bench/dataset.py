@@ -2,9 +2,10 @@
 
     python bench/dataset.py [--size 256] [--variants 3] [--views 8] [--workers N] [--blender-images 8]
 
-Times `proto3d dataset` end to end on eight example prototypes: variant sampling and compiling,
-rendering, compositing the background, encoding three PNGs and the RLE annotations, atomic
-writes and the final manifest/COCO files. It runs once in one process and once on the local
+Times `proto3d dataset` end to end on eight example prototypes with the default settings
+(objects filling 0.3-0.8 of the frame, the ground's contact shadow): variant sampling and
+compiling, rendering, compositing the background and the shadow, encoding three PNGs and the RLE
+annotations, atomic writes and the final manifest/COCO files. It runs once in one process and once on the local
 process pool (one worker per core). When `blender` is on PATH it renders the same prototypes
 (exported as OBJ + MTL, one object per part instance) with Blender's workbench engine: per image a
 shaded render and a flat, unlit, non-anti-aliased render whose object colours encode the

@@ -40,12 +40,15 @@ from proto3d.dataset_task import (
     PASSES,
     SPLIT_BY,
     Labelling,
+    Picture,
     Prototype,
     Result,
     Settings,
     Task,
     add_images,
     find_prototypes,
+    load_picture,
+    load_pictures,
     plan,
     render_records,
     run_task,
@@ -81,11 +84,12 @@ def build_dataset(paths: Iterable[str], out: str | Path, settings: Settings = Se
     prototypes = find_prototypes(paths)
     if label_map is not None and not isinstance(label_map, LabelMap):
         label_map = load_label_map(label_map)
-    tasks, labels = plan(prototypes, settings, label_map)
+    pictures = _pictures(settings)
+    tasks, labels = plan(prototypes, settings, label_map, pictures)
     for warning in split_warnings(tasks, settings):
         if on_warning:
             on_warning(warning)
-    _start(out, settings, prototypes, tasks, labels, overwrite)
+    _start(out, settings, prototypes, tasks, labels, overwrite, pictures)
     todo = [t for t in tasks if not (out / "tasks" / f"{t.name}.json").exists()]
     total = len(tasks) * settings.views
     done = total - len(todo) * settings.views
@@ -131,10 +135,21 @@ def task_bytes(settings: Settings) -> int:
     return settings.views * settings.size * settings.size * 7 + 3 * view_bytes(settings.size, settings.size, PASSES)
 
 
+def _pictures(settings: Settings) -> list[Picture]:
+    """The background pictures `settings` asks for, all read now: a bad one stops the run before any work."""
+    if "images" not in settings.backgrounds:
+        return []
+    if not settings.background_folder:
+        raise Proto3dError(Diagnostic("E000", "the `images` background kind needs a folder of pictures",
+                                      hint="--backgrounds images:DIR"), "dataset")
+    return load_pictures(settings.background_folder, settings.size)
+
+
 def _start(out: Path, settings: Settings, prototypes: list[Prototype], tasks: list[Task], labels: dict,
-           overwrite: bool) -> None:
+           overwrite: bool, pictures: list[Picture]) -> None:
     """Write dataset.json and the prototype copies, or check that a resumed folder matches them."""
     meta = {"format": FORMAT_VERSION, "settings": settings.to_json(),
+            "pictures": [{"file": p.name, "sha256": p.sha256, "reduce": p.reduce} for p in pictures],
             "prototypes": [{"category": p.category, "name": p.name, "file": p.file, "source": p.source,
                             "sha256": p.sha256} for p in prototypes],
             "tasks": len(tasks), "images": len(tasks) * settings.views,
@@ -190,12 +205,12 @@ def owned_files(out: Path) -> list[Path]:
 
 def _identity(meta: dict) -> tuple:
     """What must match for a folder to be resumed: format, settings, task count, prototype files and
-    hashes, and the mask values every label gets."""
+    hashes, the mask values every label gets, and the background pictures' hashes."""
     prototypes = sorted((p["file"], p["sha256"]) for p in meta.get("prototypes", []))
     labels = meta.get("labels") or {}
     mapped = (labels.get("label_map") or {}).get("labels")
     return (meta.get("format"), meta.get("settings"), meta.get("tasks"), prototypes, labels.get("parts"),
-            labels.get("ignore_index"), mapped)
+            labels.get("ignore_index"), mapped, meta.get("pictures"))
 
 
 # ---- engines -----------------------------------------------------------------------------------
@@ -312,6 +327,20 @@ def finalize(out: Path, tasks: list[Task], label_map: dict) -> dict:
     return summary
 
 
+def _picture(meta: dict, name: str) -> Picture:
+    """A background picture as the dataset cropped it: read again from its folder, its hash checked."""
+    folder = Path(meta["settings"]["background_folder"])
+    recorded = next(p for p in meta["pictures"] if p["file"] == name)
+    path = folder / name
+    if not path.is_file():
+        raise Proto3dError(Diagnostic("E000", f"the background picture {path} is gone",
+                                      hint="regenerating an image needs the pictures the dataset was made with"), str(path))
+    picture = load_picture(path, meta["settings"]["size"])
+    if picture.sha256 != recorded["sha256"]:
+        raise Proto3dError(Diagnostic("E000", f"the background picture {path} changed since the dataset was made"), str(path))
+    return picture
+
+
 def load_record(out: str | Path, image_id: int) -> dict:
     """An image's record, from manifest.jsonl or, in an unfinished run, from the task files."""
     out = Path(out)
@@ -344,7 +373,10 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     part_ids = {instance["part"]: instance["part_id"] for instance in record["instances"]}
     labelling = Labelling(part_ids, meta["labels"]["ignore_index"], "mmseg_ann" in record["files"])
     result = Result()
-    add_images(result, dict(record), next(render_records(shape, [record], part_ids)), shape, labelling)
+    pictures = {}
+    if record["background"]["kind"] == "images":
+        pictures = {record["background"]["file"]: _picture(meta, record["background"]["file"]).pixels}
+    add_images(result, dict(record), next(render_records(shape, [record], part_ids, pictures)), shape, labelling)
     into = Path(into) if into is not None else out / "regenerated"
     report = {}
     for kind, path in record["files"].items():

@@ -82,7 +82,14 @@ def sample_command(file, count, seed, out, overwrite):
               help="TOML mapping the programs' part labels to a vocabulary's classes, or a vocabulary's name "
                    "(partimagenet) for programs that already use its labels: masks, labels.json and COCO use "
                    "its ids; parts in no class are 255 (ignore).")
-@click.option("--backgrounds", default="solid,gradient,noise", show_default=True, help="Background kinds to draw from.")
+@click.option("--backgrounds", default="solid,gradient,noise", show_default=True, metavar="KINDS",
+              help="Background kinds to draw from, comma-separated: solid, gradient, noise, and images:DIR (random "
+                   "crops of the pictures in folder DIR).")
+@click.option("--fill", default="0.3:0.8", show_default=True, metavar="LO:HI",
+              help="The object's projected extent (the longer of its width and height) as a fraction of the image "
+                   "side, drawn per image in this range.")
+@click.option("--ground/--no-ground", default=True, show_default=True,
+              help="A soft contact shadow on the background under the object (never in the masks).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: a Ray cluster (pip install \"proto3d[ray]\").")
 @click.option("-j", "--workers", type=click.IntRange(1, 1024), default=None,
@@ -97,13 +104,14 @@ def sample_command(file, count, seed, out, overwrite):
               help="Write into a used folder: first remove the files a dataset made with other options recorded "
                    "there (other files are kept).")
 def dataset_command(prototypes, out, variants, views, size, antialias, samples, seed, val, split_by, label_map, backgrounds,
-                    engine, workers, ray_address, regenerate_id, into, as_json, overwrite):
+                    fill, ground, engine, workers, ray_address, regenerate_id, into, as_json, overwrite):
     """Render a classification and part-segmentation dataset from PROTOTYPES into OUT.
 
     PROTOTYPES are .pdsl files (category = file name), folders of .pdsl files (category =
     folder name), agent run folders (their final program and category), or folders of these.
     Each prototype gets VARIANTS parameter variants, each variant VIEWS images with random
-    camera, lighting, part colours and background, plus part-id and instance-id masks,
+    camera (the object filling --fill of the frame), lighting, part colours, background and
+    the ground's contact shadow, plus part-id and instance-id masks,
     labels.json, COCO JSON and manifest.jsonl, and the segmentation split again in
     mmsegmentation's layout (segmentation/img_dir, ann_dir; see docs/datasets.md).
 
@@ -111,6 +119,7 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
     Examples:
       proto3d dataset examples/chair.pdsl examples/mug.pdsl -o data/ --variants 20 --views 10
       proto3d dataset runs/ -o data/ --label-map partimagenet_map.toml
+      proto3d dataset examples/ -o data/ --backgrounds noise,images:photos/ --fill 0.4:0.9
       proto3d dataset runs/ -o data/ --engine ray
       proto3d dataset -o data/ --regenerate 42
     """
@@ -123,12 +132,9 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
         raise SystemExit(0 if all(r["identical"] for r in report.values()) else 1)
     if not prototypes:
         raise click.UsageError("give prototype files or folders (or --regenerate ID)")
-    kinds = tuple(k.strip() for k in backgrounds.split(",") if k.strip())
-    bad = [k for k in kinds if k not in BACKGROUNDS]
-    if bad or not kinds:
-        raise click.BadParameter(f"expected some of {', '.join(BACKGROUNDS)}", param_hint="--backgrounds")
+    kinds, folder = _backgrounds(backgrounds, BACKGROUNDS)
     settings = Settings(seed=seed, variants=variants, views=views, size=size, antialias=antialias, samples=samples, val=val,
-                        split_by=split_by, backgrounds=kinds)
+                        split_by=split_by, backgrounds=kinds, background_folder=folder, fill=_fill(fill), ground=ground)
     say = echo()
     say.detail(f"{engine} engine, {workers or 'all'} workers; {settings}")
     check_unused(out, overwrite or (out / "dataset.json").exists())  # a dataset folder is resumed or judged by build_dataset
@@ -147,6 +153,34 @@ def dataset_command(prototypes, out, variants, views, size, antialias, samples, 
                + f" -> {out} "
                f"[{summary['new_images']} new in {summary['seconds']:.1f} s, "
                f"{summary['images_per_second'] or 0:.1f} images/s]")
+
+
+def _backgrounds(text: str, known: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """`solid,images:DIR` -> the kinds and the pictures' folder (absolute, so --regenerate finds it from anywhere)."""
+    kinds, folder = [], None
+    for item in (k.strip() for k in text.split(",")):
+        if item.startswith("images:") and item[len("images:"):].strip():
+            kinds.append("images")
+            folder = str(Path(item[len("images:"):].strip()).expanduser().resolve())
+        elif item in known:
+            kinds.append(item)
+        elif item:
+            raise click.BadParameter(f"unknown kind {item!r}: expected some of {', '.join(known)} or images:DIR",
+                                     param_hint="--backgrounds")
+    if not kinds or kinds.count("images") > 1:
+        raise click.BadParameter(f"expected some of {', '.join(known)} and at most one images:DIR", param_hint="--backgrounds")
+    return tuple(kinds), folder
+
+
+def _fill(text: str) -> tuple[float, float]:
+    """`0.3:0.8` (or one number, a fixed fill) -> (lo, hi) with 0 < lo <= hi <= 1."""
+    try:
+        lo, hi = (float(x) for x in (text.split(":") if ":" in text else (text, text)))
+    except ValueError:
+        lo = hi = float("nan")
+    if not 0 < lo <= hi <= 1:
+        raise click.BadParameter(f"expected LO:HI with 0 < LO <= HI <= 1, got {text!r}", param_hint="--fill")
+    return lo, hi
 
 
 class _progress:

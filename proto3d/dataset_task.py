@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import re
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from numba import njit
 
 from proto3d.compiler import CompiledShape, compile_program
 from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
@@ -33,8 +35,9 @@ from proto3d.seg_reader import encode_png, rle_encode
 from proto3d.variants import draw_variant, stable_key
 from proto3d.vocab import IGNORE, IGNORE_INDEX, LabelMap, category_key
 
-FORMAT_VERSION = 2  # 2: splits by design, the mmsegmentation layout, label maps
-BACKGROUNDS = ("solid", "gradient", "noise")
+FORMAT_VERSION = 3  # 2: splits by design, the mmsegmentation layout, label maps; 3: fill, picture backgrounds, ground shadow
+BACKGROUNDS = ("solid", "gradient", "noise")  # the default kinds; "images" needs a folder of pictures
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SPLIT_BY = ("design", "variant")
 PASSES = ("rgb", "part", "instance")
 PNG_LEVEL = 3  # zlib level: half the time of level 6 for about 10 % more bytes (measured on dataset images)
@@ -62,17 +65,20 @@ class Settings:
     samples: int = 4  # samples per pixel with antialias="msaa"
     val: float = 0.2  # fraction of each category's designs, or of each prototype's variants, in the validation split
     split_by: str = "design"  # "design": whole prototypes go to val where a category has several; "variant": variants
-    backgrounds: tuple[str, ...] = BACKGROUNDS
+    backgrounds: tuple[str, ...] = BACKGROUNDS  # kinds drawn from; "images": crops of `background_folder`'s pictures
+    background_folder: str | None = None  # absolute path of the user's background pictures (--backgrounds images:DIR)
     azimuth: tuple[float, float] = (0.0, 360.0)
     elevation: tuple[float, float] = (-10.0, 60.0)
-    fov: tuple[float, float] = (25.0, 60.0)  # degrees; the focal length is size / 2 / tan(fov / 2)
-    zoom: tuple[float, float] = (1.0, 1.5)  # camera distance over the distance that just frames the shape
+    fov: tuple[float, float] = (20.0, 50.0)  # degrees; the focal length is size / 2 / tan(fov / 2)
+    fill: tuple[float, float] = (0.3, 0.8)  # the object's projected extent (the longer of width and height) over the image side
     roll: tuple[float, float] = (-10.0, 10.0)
-    shift: float = 0.05  # look-at point jitter, fraction of the bounding box diagonal
+    shift: float = 0.5  # how far off-centre the object may sit, as a fraction of the free margin around it
     exposure: tuple[float, float] = (0.75, 1.2)
     light_yaw: tuple[float, float] = (-90.0, 90.0)
     light_tilt: tuple[float, float] = (0.0, 35.0)
     keep_colors: float = 0.3  # chance a part keeps its program colour (brightness-jittered)
+    ground: bool = True  # a soft contact shadow on the background under the object (never in the masks)
+    shadow: tuple[float, float] = (0.45, 0.75)  # the shadow's darkness where it is densest
 
     def to_json(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -120,6 +126,8 @@ class Task:
     specs: dict  # its param specs
     labelling: Labelling  # its category's part label -> mask value
     val: frozenset[int]  # which of the prototype's variants are in the validation split
+    backgrounds: tuple[dict, ...] = ()  # each view's background (`draw_background`)
+    pictures: dict[str, np.ndarray] = field(default_factory=dict)  # the pictures those use, by file name
 
     @property
     def name(self) -> str:
@@ -133,12 +141,59 @@ class Result:
     records: list[dict] = field(default_factory=list)  # one per image
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A background picture of the user's folder, as the images crop it."""
+
+    name: str  # file name in the folder
+    sha256: str  # of the file's bytes
+    reduce: int  # the file's pixels were reduced by this integer factor (box filter), 1 = not
+    pixels: np.ndarray = field(repr=False)  # (h, w, 3) uint8
+
+
+def load_pictures(folder: str | Path, size: int) -> list[Picture]:
+    """Every picture in `folder` (by suffix, sorted by name), decoded now so a bad one stops the run
+    before any work. Each is reduced by the integer factor that leaves its shorter side between
+    `size` and 2 `size` (Pillow's `reduce`), so a task ships, and a crop resamples, no more pixels than needed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise Proto3dError(Diagnostic("E000", f"no such folder of background pictures: {folder}",
+                                      hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures"), str(folder))
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
+    if not files:
+        raise Proto3dError(Diagnostic("E000", f"{folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)})",
+                                      hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures"), str(folder))
+    return [load_picture(path, size) for path in files]
+
+
+def load_picture(path: Path, size: int) -> Picture:
+    """One picture, upright (EXIF orientation) in RGB, reduced for images of `size` (`load_pictures`)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as opened:
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
+        raise Proto3dError(Diagnostic("E000", f"cannot read the background picture {path}: {error}",
+                                      hint="remove or convert it"), str(path)) from None
+    factor = _reduction(image.width, image.height, size)
+    if factor > 1:
+        image = image.reduce(factor)
+    return Picture(path.name, hashlib.sha256(data).hexdigest(), factor, np.asarray(image))
+
+
+def _reduction(width: int, height: int, size: int) -> int:
+    return max(1, min(width, height) // size)
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
 
 
 def rng(settings: Settings, stream: int, *ids: int) -> np.random.Generator:
-    """Streams: 2 = variant look (colours, light), 3 = image (camera, exposure, background), 4 = split."""
+    """Streams: 2 = variant look (colours, light), 3 = image (camera, exposure, shadow), 4 = split,
+    5 = image background (apart from the shape, so the driver knows which pictures a task needs)."""
     return np.random.default_rng([settings.seed, stream, *ids])
 
 
@@ -212,8 +267,11 @@ def _prototype(category: str, name: str, path: Path) -> Prototype:
 
 # ---- planning ----------------------------------------------------------------------------------
 
-def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | None = None) -> tuple[list[Task], dict]:
+def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | None = None,
+         pictures: list[Picture] | None = None) -> tuple[list[Task], dict]:
     """Tasks in a fixed order (image ids follow it) and the label map (labels.json).
+
+    Each task gets its images' backgrounds and the `pictures` (`load_pictures`) they crop.
 
     Categories are sorted by folder name, as torchvision's ImageFolder numbers its classes. Part
     ids are global (1..P over all categories, 0 = background) in order of first appearance; with
@@ -236,11 +294,19 @@ def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | 
         label_table, labelling = _free_labels(categories, labels)
     else:
         label_table, labelling = _vocabulary_labels(categories, labels, label_map)
+    if not 0 < settings.fill[0] <= settings.fill[1] <= 1:
+        raise ValueError(f"fill must be (lo, hi) with 0 < lo <= hi <= 1, not {settings.fill!r}")
+    if "images" in settings.backgrounds and not pictures:
+        raise ValueError("the `images` background kind needs pictures (load_pictures)")
     tasks, next_id = [], 0
     val = val_variants_of(prototypes, settings)
+    by_name = {picture.name: picture.pixels for picture in pictures or []}
     for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
         for v in range(settings.variants):
-            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], labelling[p.category], val[p]))
+            backgrounds = tuple(draw_background(settings, i, pictures or []) for i in range(next_id, next_id + settings.views))
+            used = {b["file"]: by_name[b["file"]] for b in backgrounds if b["kind"] == "images"}
+            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], labelling[p.category], val[p],
+                              backgrounds, used))
             next_id += settings.views
     return tasks, label_table
 
@@ -389,6 +455,7 @@ def run_task(task: Task, settings: Settings) -> Result:
                                       "its defaults do not build; part ids are given to the defaults' labels",
                                       hint="make the defaults build every part label the params can produce"), p.source)
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
+    points = shape.vertices.astype(np.float64)  # what the framing projects
     split = "val" if task.variant in task.val else "train"
     base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
             "params": params, "split": split, "seed": settings.seed, "size": settings.size,
@@ -397,9 +464,10 @@ def run_task(task: Task, settings: Settings) -> Result:
     for view in range(task.views):
         image_id = task.first_id + view
         records.append({"id": image_id, **base, "view": view,
-                        **draw_image(shape, settings, image_id, rng(settings, 3, image_id))})
+                        **draw_image(shape, points, settings, rng(settings, 3, image_id)),
+                        "background": task.backgrounds[view]})
     result = Result()
-    for record, images in zip(records, render_records(shape, records, task.labelling.part_ids)):
+    for record, images in zip(records, render_records(shape, records, task.labelling.part_ids, task.pictures)):
         add_images(result, record, images, shape, task.labelling)
     return result
 
@@ -420,44 +488,121 @@ def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) 
                                            "normal_rotation": rotation.tolist()}}
 
 
-def draw_image(shape: CompiledShape, settings: Settings, image_id: int, g: np.random.Generator) -> dict:
-    """Per-image camera, exposure and background."""
+def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: np.random.Generator) -> dict:
+    """Per-image camera, exposure and shadow darkness.
+
+    The camera looks at the bounding box's centre from a random direction, at the distance where
+    the shape's projected extent (the longer of its width and height, from its vertices) is `fill`
+    of the image side; its principal point then moves the shape off-centre by up to `shift` of the
+    margin left around it, so it is whole in the frame.
+    """
     from proto3d.renderer import look_at
     from proto3d.renderer.camera import intrinsics
 
     lo, hi = shape.bbox
-    diagonal = float(np.linalg.norm(hi - lo))
     azimuth, elevation = g.uniform(*settings.azimuth), g.uniform(*settings.elevation)
-    fov, zoom, roll = g.uniform(*settings.fov), g.uniform(*settings.zoom), g.uniform(*settings.roll)
-    target = (lo + hi) / 2 + g.uniform(-1, 1, 3) * settings.shift * diagonal
+    fov, fill, roll = g.uniform(*settings.fov), g.uniform(*settings.fill), g.uniform(*settings.roll)
+    size = settings.size
+    target = (lo + hi) / 2
     az, el = math.radians(azimuth), math.radians(elevation)
     direction = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
-    K = intrinsics(settings.size, fov)
-    R = look_at("probe", target + direction, target, K, settings.size).world_to_camera[:3, :3]
-    cam = (_corners(lo, hi) - target) @ R.T  # corner offsets in camera axes
-    half = (settings.size / 2) * 0.94 / K[0, 0]
-    fit = max(np.max(np.abs(cam[:, :2]).max(axis=1) / half - cam[:, 2]), np.max(cam[:, 2]) + 0.05 * diagonal)
-    distance = float(fit * zoom)
-    M = look_at("probe", target + direction * distance, target, K, settings.size).world_to_camera
-    M[:3] = _rot_z(roll) @ M[:3]  # roll about the optical axis
+    K = intrinsics(size, fov)
+    R = _rot_z(roll) @ look_at("probe", target + direction, target, K, size).world_to_camera[:3, :3]  # rolled about the optical axis
+    cam = (points - target) @ R.T
+    distance = _fit_distance(cam, fill * size / K[0, 0])
+    xy = cam[:, :2] / (cam[:, 2:] + distance) * K[0, 0]  # pixels from the principal point
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    centred = (size - 1) / 2 - (low + high) / 2  # the principal point that centres the shape
+    margin = np.maximum(size - 1 - (high - low), 0) / 2
+    K[:2, 2] = centred + g.uniform(-1, 1, 2) * settings.shift * margin
+    M = np.eye(4)
+    M[:3, :3] = R
+    M[:3, 3] = -R @ (target + direction * distance)
+    return {
+        "camera": {"azimuth": float(azimuth), "elevation": float(elevation), "fov": float(fov), "fill": float(fill),
+                   "roll": float(roll), "distance": distance, "width": size, "height": size,
+                   "K": K.tolist(), "world_to_camera": M.tolist()},
+        "exposure": float(g.uniform(*settings.exposure)),
+        "shadow": float(g.uniform(*settings.shadow)) if settings.ground else None,
+    }
+
+
+def _fit_distance(cam: np.ndarray, extent: float) -> float:
+    """The distance along the optical axis at which points (camera axes, relative to the look-at
+    point) span `extent` (in focal lengths) across their longer image axis. The inverse of the span
+    grows almost linearly with the distance once every point is in front of the camera, so regula
+    falsi (Illinois) finds it in a few steps."""
+    def miss(d: float) -> float:  # increasing in d, 0 at the answer
+        return 1 / _span(cam, d) - 1 / extent
+
+    near = -float(cam[:, 2].min()) + 1e-6 * (1 + float(np.abs(cam).max()))
+    guess = near + float((cam[:, :2].max(axis=0) - cam[:, :2].min(axis=0)).max()) / extent  # as if orthographic
+    lo, hi = near, guess
+    m_hi = miss(hi)
+    while m_hi < 0:  # too near: look farther
+        lo, hi = hi, near + 1.5 * (hi - near)
+        m_hi = miss(hi)
+    if lo == near:  # the guess was far enough: look nearer, down to the nearest distance
+        lo = near + (hi - near) / 1.5
+        m_lo = miss(lo)
+        while m_lo > 0 and lo > near * (1 + 1e-9):
+            hi, m_hi, lo = lo, m_lo, near + (lo - near) / 1.5
+            m_lo = miss(lo)
+    else:
+        m_lo = miss(lo)
+    kept = 0
+    for _ in range(100):
+        d = hi - m_hi * (hi - lo) / (m_hi - m_lo)
+        m = miss(d)
+        if abs(m) * extent < 1e-12 or not lo < d < hi:
+            return d
+        if m > 0:
+            hi, m_hi = d, m
+            m_lo, kept = (m_lo / 2 if kept < 0 else m_lo), -1
+        else:
+            lo, m_lo = d, m
+            m_hi, kept = (m_hi / 2 if kept > 0 else m_hi), 1
+    return hi
+
+
+@njit(cache=True, nogil=True)
+def _span(cam: np.ndarray, d: float) -> float:
+    """The longer side of the image-plane box of points `cam` (camera axes) seen from `d` farther back."""
+    x0 = y0 = np.inf
+    x1 = y1 = -np.inf
+    for i in range(cam.shape[0]):
+        z = cam[i, 2] + d
+        x, y = cam[i, 0] / z, cam[i, 1] / z
+        x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+    return max(x1 - x0, y1 - y0)
+
+
+def draw_background(settings: Settings, image_id: int, pictures: list[Picture]) -> dict:
+    """An image's background, from its own stream (apart from the shape: the planner draws it, to
+    give each task only the pictures it uses). A picture is cropped to a random square of half to
+    all of its shorter side, anywhere in it."""
+    g = rng(settings, 5, image_id)
     kind = settings.backgrounds[g.integers(len(settings.backgrounds))]
+    if kind == "images":
+        picture = pictures[g.integers(len(pictures))]
+        h, w = picture.pixels.shape[:2]
+        side = g.uniform(0.5, 1.0) * min(h, w)
+        x, y = g.uniform(0, w - side), g.uniform(0, h - side)
+        return {"kind": kind, "file": picture.name, "reduce": picture.reduce,
+                "crop": [float(x), float(y), float(x + side), float(y + side)]}
     background = {"kind": kind, "colors": g.uniform(0, 1, (2, 3)).tolist()}
     if kind == "gradient":
         background["angle"] = float(g.uniform(0, 360))
     elif kind == "noise":
         background.update(cells=int(g.integers(2, 17)), grain=float(g.uniform(0, 0.08)), seed=int(g.integers(2**32)))
-    return {
-        "camera": {"azimuth": float(azimuth), "elevation": float(elevation), "fov": float(fov), "zoom": float(zoom),
-                   "roll": float(roll), "distance": distance, "width": settings.size, "height": settings.size,
-                   "K": K.tolist(), "world_to_camera": M.tolist()},
-        "exposure": float(g.uniform(*settings.exposure)),
-        "background": background,
-    }
+    return background
 
 
-def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) -> Iterator[dict]:
+def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
+                   pictures: dict[str, np.ndarray] | None = None) -> Iterator[dict]:
     """The image and masks of records that share one variant look (colours and light), in one
     upload, one record at a time (a task holds its encoded files, not every view's buffers).
+    `pictures` holds the reduced pixels of the pictures their backgrounds crop, by file name.
 
     Lighting: the renderer lights from a fixed rig in camera axes; turning the shading normals
     by R is the same as turning that rig by R^-1 (the ID buffers do not use normals).
@@ -474,21 +619,122 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict) ->
                                  normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32))
     cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
                       r["camera"]["width"], r["camera"]["height"]) for r in records]
-    views = render_each(styled, cameras, size=records[0]["size"], passes=PASSES, background=(0, 0, 0, 0),
-                        samples=records[0]["samples"], antialias=records[0]["antialias"])
+    ground = Footprint(shape) if any(r.get("shadow") for r in records) else None  # format 2 records have none
+    views = render_each(styled, ([ground.camera] if ground else []) + cameras, size=records[0]["size"], passes=PASSES,
+                        background=(0, 0, 0, 0), samples=records[0]["samples"], antialias=records[0]["antialias"])
+    if ground:
+        ground.take(next(views).face)
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
     lut[1:] = [part_ids[p.label] for p in shape.parts]
     for record, view in zip(records, views):
         rgba = view.rgb.astype(np.float32) / 255
         alpha = rgba[..., 3:]
-        bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1])
-        rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * (1 - alpha)
+        bg = background_image(record["background"], view.rgb.shape[0], view.rgb.shape[1], pictures)
+        seen = 1 - alpha  # how much of each pixel shows the background
+        if ground is not None and record.get("shadow"):
+            ground.darken(seen[..., 0], record["camera"], record["shadow"])
+        rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * seen
         yield {"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
                "instances": view.instance.astype(np.uint16)}
 
 
-def background_image(spec: dict, h: int, w: int) -> np.ndarray:
-    """(h, w, 3) float32 in 0..1 from a background record."""
+class Footprint:
+    """The soft contact shadow of a shape standing on z = 0, lit from straight above.
+
+    A camera far below the ground looks up at the shape (`camera`, drawn with the images from the
+    same upload); the faces it sees give, per texel of the ground under the shape, the height of the
+    lowest surface above it (their mean height: exact for the flat bottoms things stand on).
+    Surfaces near the ground cast a dark, tight shadow, higher ones a faint, wide one (both Gaussian
+    blurs of the covered texels). Each image darkens its background, never the shape or the masks,
+    by the shadow seen through its own camera: each pixel's ray meets the ground and reads the
+    texture. One small view per variant serves every image.
+    """
+
+    TEXELS = 64  # the grid under the shape
+    FINE = 4  # its upsampling for the lookups
+
+    def __init__(self, shape: CompiledShape):
+        from proto3d.renderer import Camera
+
+        lo, hi = (np.asarray(b, np.float64) for b in shape.bbox)
+        self.shape, self.scale = shape, float(max(hi - lo))
+        n, c = self.TEXELS, (self.TEXELS - 1) / 2
+        self.centre = (lo[:2] + hi[:2]) / 2
+        self.texel = (float(max(hi[:2] - lo[:2])) / 2 + 0.4 * self.scale) / (n / 2)  # metres; a margin for the wide blur
+        below = 50 * self.scale  # far enough to be all but orthographic
+        K = np.array([[below / self.texel, 0, c], [0, below / self.texel, c], [0, 0, 1]])
+        M = np.eye(4)  # looking up +z: image x = world x, image y = world y
+        M[:3, 3] = [-self.centre[0], -self.centre[1], below]
+        self.camera = Camera("ground", K, M, n, n)
+        self.fine = np.zeros((n * self.FINE, n * self.FINE), np.float32)
+
+    def take(self, face: np.ndarray) -> None:
+        """Make the shadow texture from the face buffer (triangle + 1) of `camera`'s view."""
+        covered = face > 0
+        height = np.zeros(face.shape)
+        height[covered] = np.maximum(self.shape.vertices[self.shape.faces[face[covered] - 1], 2].mean(axis=1), 0)
+        contact = _blur(covered * np.exp(-height / (0.05 * self.scale)), 0.03 * self.scale / self.texel)
+        wide = _blur(covered * np.exp(-height / (0.5 * self.scale)), 0.12 * self.scale / self.texel)
+        texture = 1 - (1 - np.clip(contact, 0, 1)) * (1 - 0.6 * np.clip(wide, 0, 1))
+        self.fine = _upsample(texture, self.FINE)
+
+    def darken(self, seen: np.ndarray, camera: dict, darkness: float) -> None:
+        """Multiply `seen` (h, w), how much of each pixel shows the background, by 1 - darkness x the
+        shadow that `camera` (a record's) sees.
+
+        Pixel -> ground is a homography (the inverse of K [r1 r2 t]); the texture, upsampled
+        `FINE` times once, is read at the nearest texel."""
+        M, K = np.asarray(camera["world_to_camera"], np.float64), np.asarray(camera["K"], np.float64)
+        if (-M[:3, :3].T @ M[:3, 3])[2] <= 0:  # a camera under the ground sees no shadow on it
+            return
+        n, c, fine = self.TEXELS, (self.TEXELS - 1) / 2, self.FINE
+        to_texel = np.array([[fine / self.texel, 0, fine * (c + 0.5 - self.centre[0] / self.texel)],
+                             [0, fine / self.texel, fine * (c + 0.5 - self.centre[1] / self.texel)], [0, 0, 1]])
+        H = to_texel @ np.linalg.inv(K @ M[:3][:, [0, 1, 3]])  # pixel -> fine texel (times 1 / depth)
+        _darken(seen, H, self.fine, float(darkness))
+
+
+@njit(cache=True, nogil=True)
+def _darken(seen: np.ndarray, H: np.ndarray, fine: np.ndarray, darkness: float) -> None:
+    """`seen` *= 1 - darkness x the texel of `fine` that homography `H` maps each pixel to (where the
+    pixel shows some background and its ground point is in front of the camera and on the texture)."""
+    size = fine.shape[0]
+    for y in range(seen.shape[0]):
+        for x in range(seen.shape[1]):
+            q = H[2, 0] * x + H[2, 1] * y + H[2, 2]
+            if seen[y, x] == 0 or q <= 0:
+                continue
+            tx = math.floor((H[0, 0] * x + H[0, 1] * y + H[0, 2]) / q)
+            ty = math.floor((H[1, 0] * x + H[1, 1] * y + H[1, 2]) / q)
+            if 0 <= tx < size and 0 <= ty < size:
+                seen[y, x] *= 1 - darkness * fine[ty, tx]
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of a small square image (zero outside it), as two matrix products."""
+    i = np.arange(image.shape[0], dtype=np.float64)
+    g = np.exp(-((i[:, None] - i[None, :]) ** 2) / (2 * sigma**2)) / (math.sqrt(2 * math.pi) * sigma)
+    return g @ image @ g.T
+
+
+def _upsample(texture: np.ndarray, factor: int) -> np.ndarray:
+    """`texture` bilinearly resampled `factor` times finer."""
+    n = texture.shape[0]
+    x = np.clip((np.arange(n * factor) + 0.5) / factor - 0.5, 0, n - 1)
+    i = np.minimum(x.astype(int), n - 2)
+    f = (x - i)[:, None]
+    rows = texture[i] * (1 - f) + texture[i + 1] * f  # (n * factor, n)
+    fine = rows[:, i] * (1 - f.T) + rows[:, i + 1] * f.T
+    return fine.astype(np.float32)
+
+
+def background_image(spec: dict, h: int, w: int, pictures: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """(h, w, 3) float32 in 0..1 from a background record; `pictures`: the reduced pictures by file name."""
+    if spec["kind"] == "images":
+        from PIL import Image
+
+        crop = Image.fromarray((pictures or {})[spec["file"]]).resize((w, h), Image.Resampling.BILINEAR, box=tuple(spec["crop"]))
+        return np.asarray(crop, np.float32) / 255
     c0, c1 = (np.asarray(c, np.float32) for c in spec["colors"])
     if spec["kind"] == "solid":
         return np.broadcast_to(c0, (h, w, 3))
@@ -567,7 +813,3 @@ def _rot_z(degrees: float) -> np.ndarray:
 def _rot_x(degrees: float) -> np.ndarray:
     c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
     return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def _corners(lo, hi) -> np.ndarray:
-    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64)

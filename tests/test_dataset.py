@@ -86,9 +86,11 @@ def test_masks_agree_with_the_renderers_id_buffers(made):
         for i, inst in enumerate(r["instances"]):  # the record names every instance value
             assert inst["name"] == shape.instance_name(i) and inst["pixels"] == int((instances == i + 1).sum())
         # the object, not the background, is what differs from the background colour in a solid image
+            # (which the ground's shadow only darkens)
         if r["background"]["kind"] == "solid":
             bg = np.round(np.array(r["background"]["colors"][0]) * 255)
-            assert np.all(np.abs(image[parts == 0] - bg).max(axis=-1)[~_near_object(parts)] <= 1)
+            away = (image[parts == 0] - bg)[~_near_object(parts)]
+            assert np.all(away <= 1) and np.all(away >= -1 if r["shadow"] is None else away >= -255 * r["shadow"] - 1)
 
 
 def _near_object(parts: np.ndarray) -> np.ndarray:
