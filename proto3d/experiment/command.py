@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import command_conventions, echo
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.output_folder import OVERWRITE_OPTION
 
 EXTRA = 'pip install "proto3d[train]"'
@@ -62,8 +63,12 @@ def _run(module: str, out: Path, overwrite: bool, device: str, config: dict) -> 
     from proto3d.experiment.run import device as pick_device
 
     experiment = {"classify": classify, "partseg": partseg}[module]
-    for key in ("synthetic", "target", "baseline", "class_map", "backbone_weights", "clip_weights"):
-        if config.get(key):
+    for key in ("backbone_weights", "clip_weights"):  # checked before any training, not after hours of it
+        if config.get(key) and not Path(config[key]).is_file():
+            raise Proto3dError(Diagnostic("X003", f"--{key.replace('_', '-')} {config[key]}: no such file",
+                                          hint="give the path of a local checkpoint: proto3d never downloads weights"), config[key])
+    for key in ("synthetic", "target", "baseline", "class_map", "backbone_weights", "clip_weights", "clip_model"):
+        if config.get(key) and (key != "clip_model" or config[key].endswith(".json")):
             config[key] = str(Path(config[key]).resolve())
     config = {"experiment": module, **config, "versions": {"torch": torch.__version__, "torchvision": torchvision.__version__}}
     run = Run(out, config, echo(), pick_device(device), experiment.stages(config))

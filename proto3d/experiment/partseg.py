@@ -158,7 +158,7 @@ def clip_model(model_name: str, weights: str, names: list[str]) -> tuple[nn.Modu
         raise Proto3dError(Diagnostic("X003", f"--clip-model {model_name}: not an open_clip model",
                                       hint="an open_clip name such as ViT-B-16, or a model config .json"), model_name)
     try:
-        clip = open_clip.create_model(model_name, pretrained=weights)
+        clip = open_clip.create_model(model_name, pretrained=weights, require_pretrained=True)
     except Exception as error:  # open_clip raises RuntimeError, KeyError, … for a checkpoint of another model
         raise Proto3dError(Diagnostic("X003", f"--clip-weights {weights} does not load into {model_name}: {error}"),
                            weights) from None
@@ -234,9 +234,10 @@ def run_partseg(run: Run, config: dict) -> dict:
             clip_synthetic = SegFolder(c["synthetic"], "train", c["size"], mean, std, train=True)
             clip_target = SegFolder(c["target"], "val", c["size"], mean, std)
             clip.eval()
-            record(f"CLIP {c['clip_model']} zero-shot", evaluate(clip, clip_target, **evaluation))
+            label = f"CLIP {Path(c['clip_model']).stem if c['clip_model'].endswith('.json') else c['clip_model']}"
+            record(f"{label} zero-shot", evaluate(clip, clip_target, **evaluation))
             losses = train_stage(run, progress, "clip-train", clip, clip_synthetic, loss, c["epochs"], **{**train, "lr": c["clip_lr"]})
-            record(f"CLIP {c['clip_model']} fine-tuned", evaluate(clip, clip_target, **evaluation), losses=losses)
+            record(f"{label} fine-tuned", evaluate(clip, clip_target, **evaluation), losses=losses)
     return {"classes": names, "ignore_index": IGNORE, "train_images": len(synthetic), "val_images": len(target),
             "arms": arms}
 
