@@ -75,7 +75,7 @@ def _run(module: str, out: Path, overwrite: bool, device: str, config: dict) -> 
     run.start(overwrite)
     torch.use_deterministic_algorithms(True, warn_only=True)
     results = experiment.run_partseg(run, config) if module == "partseg" else experiment.run_classify(run, config)
-    write_json(out / RESULTS, {"config": config, **results})
+    write_json(out / RESULTS, {"config": config, **results, "training_speed": run.timings})
     echo().finding(experiment.table(results))
     echo().status(f"results -> {out / RESULTS}")
 

@@ -52,7 +52,7 @@ def class_names(root: str) -> list[str] | None:
 class SegFolder(Dataset):
     """(image float 3xSxS normalised, label int64 SxS) pairs; the label PNG has the image's stem."""
 
-    def __init__(self, root: str, split: str, size: int, mean=MEAN, std=STD, train: bool = False):
+    def __init__(self, root: str, split: str, size: int, mean: tuple = MEAN, std: tuple = STD, train: bool = False) -> None:
         images, labels = seg_folders(root, split)
         self.pairs = []
         for image in sorted(p for p in images.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}):

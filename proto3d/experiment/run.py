@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ class Run:
     echo: Echo
     device: torch.device
     stages: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)  # stage -> images trained and seconds, in this process
 
     def start(self, overwrite: bool) -> None:
         """Resume a run of the same config in `out`; refuse a run of another, or a used folder, unless `overwrite`."""
@@ -128,6 +130,7 @@ def train_stage(run: Run, progress: Progress, stage: str, model: nn.Module, data
         if len(losses) < epochs:
             run.echo.status(f"{stage}: resuming at epoch {len(losses) + 1}/{epochs}")
     advance = progress.task(stage, epochs * steps_per_epoch, len(losses) * steps_per_epoch)
+    start, seen = time.perf_counter(), 0
     for epoch in range(len(losses), epochs):
         torch.manual_seed(run.seed(stage, epoch))
         loader = DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=workers,
@@ -143,12 +146,16 @@ def train_stage(run: Run, progress: Progress, stage: str, model: nn.Module, data
             schedule.step()
             total += float(value.detach()) * len(inputs)
             count += len(inputs)
+            seen += len(inputs)
             advance(1, f"epoch {epoch + 1}/{epochs} loss {total / count:.3f}")
         losses.append(total / max(count, 1))
         buffer = io.BytesIO()
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "losses": losses}, buffer)
         write_atomic(path, buffer.getvalue(), parents=True)
+    seconds = time.perf_counter() - start
+    run.timings[stage] = {"images": seen, "seconds": round(seconds, 3),
+                          "images_per_second": round(seen / seconds, 2) if seen else None}
     model.eval()
     return losses
 
