@@ -4,7 +4,7 @@
 
 Renders a tiny synthetic set and a target from other variants (another seed) of four example
 prototypes, then runs `proto3d experiment classify` (ResNet-18) and `proto3d experiment partseg`
-(LR-ASPP MobileNetV3) as subprocesses, as a user would, and prints each step's wall time, the
+(FCN-ResNet50) as subprocesses, as a user would, and prints each step's wall time, the
 training images/s the runs record in results.json, and evaluation images/s measured here on the
 target's val split (a model's eval speed does not depend on its weights). Wall times on a shared
 machine depend on its load: the script prints the load average next to them.
@@ -46,7 +46,7 @@ def eval_speed(kind: str, target: Path, size: int, classes: int) -> float:
         from proto3d.experiment.partseg import SegFolder, evaluate, torchvision_model
 
         data = SegFolder(str(target), "val", size)
-        model = torchvision_model("lraspp_mobilenet_v3_large", classes, None).eval()
+        model = torchvision_model("fcn_resnet50", classes, None).eval()
         started = time.perf_counter()
         evaluate(model, data, classes, torch.device("cpu"), 32, 0)
     return len(data) / (time.perf_counter() - started)
@@ -75,7 +75,7 @@ def main() -> None:
                                               "--finetune-epochs", str(args.epochs), *common],
             "experiment partseg": proto3d + ["experiment", "partseg", "--synthetic", str(root / "syn"), "--target",
                                              str(root / "tgt"), "-o", str(root / "seg"), "--epochs", str(args.epochs),
-                                             "--arch", "lraspp_mobilenet_v3_large", *common],
+                                             "--arch", "fcn_resnet50", *common],
         }
         print(f"load average before: {os.getloadavg()[0]:.1f}")
         total = 0.0

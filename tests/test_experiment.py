@@ -99,16 +99,16 @@ def test_partseg_beats_a_constant_predictor_and_runs_the_clip_arms(tmp_path, tin
     out = tmp_path / "results"
     result = CliRunner().invoke(cli, ["experiment", "partseg", "-q", "--synthetic", str(tiny / "synthetic"),
                                       "--target", str(tiny / "target"), "-o", str(out), "--size", "32", "--batch-size", "8",
-                                      "--epochs", "4", "--lr", "3e-3", "--workers", "0", "--arch", "lraspp_mobilenet_v3_large",
+                                      "--epochs", "3", "--lr", "3e-3", "--workers", "0", "--arch", "fcn_resnet50",
                                       "--clip-model", str(tmp_path / "tiny_clip.json"), "--clip-weights", str(tmp_path / "tiny_clip.pt"),
                                       "--clip-lr", "3e-3"])
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     arms = {arm["arm"]: arm for arm in results["arms"]}
-    assert list(arms) == ["constant (background)", "lraspp_mobilenet_v3_large", "CLIP tiny_clip zero-shot", "CLIP tiny_clip fine-tuned"]
-    assert arms["lraspp_mobilenet_v3_large"]["mIoU"] > arms["constant (background)"]["mIoU"]
+    assert list(arms) == ["constant (background)", "fcn_resnet50", "CLIP tiny_clip zero-shot", "CLIP tiny_clip fine-tuned"]
+    assert arms["fcn_resnet50"]["mIoU"] > arms["constant (background)"]["mIoU"]
     assert arms["CLIP tiny_clip fine-tuned"]["aAcc"] > arms["CLIP tiny_clip zero-shot"]["aAcc"]
-    assert set(arms["lraspp_mobilenet_v3_large"]["per_class_iou"]) == set(results["classes"])
+    assert set(arms["fcn_resnet50"]["per_class_iou"]) == set(results["classes"])
 
 
 def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, tiny):

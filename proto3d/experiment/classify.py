@@ -48,7 +48,7 @@ def read_class_map(path: str) -> dict[str, str]:
     """A TOML file of `"synthetic category" = "target class"` lines."""
     try:
         table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise Proto3dError(Diagnostic("X005", f"not a TOML class map: {error}"), path) from None
     bad = [key for key, value in table.items() if not isinstance(value, str)]
     if bad:

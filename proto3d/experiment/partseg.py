@@ -216,7 +216,8 @@ def run_partseg(run: Run, config: dict) -> dict:
     target = SegFolder(c["target"], "val", c["size"])
     counts = np.zeros(classes, np.int64)
     for _, label in synthetic.pairs:
-        values = np.asarray(Image.open(label)).ravel()
+        with Image.open(label) as mask:
+            values = np.asarray(mask).ravel()
         counts += np.bincount(values[values != IGNORE], minlength=classes)[:classes]
     commonest = int(counts.argmax())
     constant = sum((_confusion(labels.numpy(), np.full(labels.shape, commonest), classes)
