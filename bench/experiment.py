@@ -5,8 +5,8 @@
 Renders a tiny synthetic set and a target from other variants (another seed) of four example
 prototypes, then runs `proto3d experiment classify` (ResNet-18) and `proto3d experiment partseg`
 (FCN-ResNet50) as subprocesses, as a user would, and prints each step's wall time, the
-training images/s the runs record in results.json, and evaluation images/s measured here on the
-target's val split (a model's eval speed does not depend on its weights). Wall times on a shared
+training images/s the runs record in results.json, evaluation images/s measured here on the
+target's val split (a model's eval speed does not depend on its weights), and the two results tables. Wall times on a shared
 machine depend on its load: the script prints the load average next to them.
 """
 from __future__ import annotations
@@ -24,10 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTOTYPES = ("chair", "mug", "table", "bottle")
 
 
-def timed(args: list[str]) -> float:
+def timed(args: list[str]) -> tuple[float, str]:
+    """Wall seconds of a command, and what it printed (an experiment's results table)."""
     started = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    output = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return time.perf_counter() - started, output
 
 
 def eval_speed(kind: str, target: Path, size: int, classes: int) -> float:
@@ -78,10 +79,11 @@ def main() -> None:
                                              "--arch", "fcn_resnet50", *common],
         }
         print(f"load average before: {os.getloadavg()[0]:.1f}")
-        total = 0.0
+        total, tables = 0.0, []
         for name, command in steps.items():
-            seconds = timed(command)
+            seconds, output = timed(command)
             total += seconds
+            tables += [f"{name}:", output] if name.startswith("experiment") else []
             print(f"{name:22s} {seconds:7.1f} s")
         print(f"{'end to end':22s} {total:7.1f} s   (load average after: {os.getloadavg()[0]:.1f})")
         classes = len(json.loads((root / "syn" / "labels.json").read_text())["parts"]) + 1
@@ -91,6 +93,7 @@ def main() -> None:
                 print(f"{kind} train {stage:20s} {timing['images_per_second']:7.1f} images/s")
             speed = eval_speed(kind, root / "tgt", args.size, len(PROTOTYPES) if kind == "classify" else classes)
             print(f"{kind} eval {'':21s} {speed:7.1f} images/s")
+        print("\n".join(tables))
 
 
 if __name__ == "__main__":

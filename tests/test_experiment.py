@@ -1,7 +1,7 @@
 """`proto3d experiment`: class maps, errors, learning runs on tiny rendered sets, resume after SIGKILL.
 
 The runs train real models on the CPU (32-px images, a few epochs): each takes tens of seconds
-on a loaded 2-core machine. Datasets are rendered once per session with `build_dataset`.
+on a loaded 2-core machine. Datasets are rendered once per session with `proto3d dataset`.
 """
 import importlib.util
 import json
@@ -16,8 +16,6 @@ import pytest
 from click.testing import CliRunner
 
 from proto3d.cli import cli
-from proto3d.dataset import build_dataset
-from proto3d.dataset_task import Settings
 
 torch = pytest.importorskip("torch", reason='needs the [train] extra: pip install -e ".[train]"')
 
@@ -27,10 +25,15 @@ SHAPES = [str(EXAMPLES / f"{name}.pdsl") for name in ("mug", "bottle", "table")]
 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
-    """A synthetic set and a target rendered from other variants (another seed) of the same prototypes."""
+    """A synthetic set and a target rendered from other variants (another seed) of the same prototypes.
+
+    Rendered by `proto3d dataset` in a subprocess: with Mesa's EGL loaded in this process, a later
+    import of torchvision (which loads triton) crashes it."""
     root = tmp_path_factory.mktemp("experiment")
-    build_dataset(SHAPES, root / "synthetic", Settings(seed=0, variants=8, views=4, size=32, val=0.25), workers=1)
-    build_dataset(SHAPES, root / "target", Settings(seed=1, variants=4, views=6, size=32, val=0.5), workers=1)
+    for name, options in [("synthetic", "--seed 0 --variants 8 --views 4 --val 0.25"),
+                          ("target", "--seed 1 --variants 4 --views 6 --val 0.5")]:
+        subprocess.run([sys.executable, "-m", "proto3d", "dataset", "-q", *SHAPES, "-o", str(root / name), "--size", "32",
+                        "-j", "1", *options.split()], check=True)
     return root
 
 
@@ -132,3 +135,6 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, tiny):
     results = json.loads((out / "results.json").read_text())
     assert results["config"] == config
     assert len(results["arms"][0]["losses"]["none-finetune"]) == 8
+    other = CliRunner().invoke(cli, [*args[3:], "--seed", "1"])  # the same folder with other settings
+    assert other.exit_code == 1
+    assert "holds a run with other settings (changed: seed)" in other.output
