@@ -23,6 +23,7 @@ LAZY_COMMANDS = {
     "dataset": "proto3d.dataset_cmd:dataset_command",
     "vocab": "proto3d.vocab_cmd:vocab_command",
     "view": "proto3d.view.command:view_command",
+    "experiment": "proto3d.experiment.command:experiment_command",
 }
 
 
