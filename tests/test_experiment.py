@@ -18,6 +18,9 @@ from click.testing import CliRunner
 from proto3d.cli import cli
 
 torch = pytest.importorskip("torch", reason='needs the [train] extra: pip install -e ".[train]"')
+# Imported at collection, before any test loads Mesa's EGL: torchvision loads triton, and triton
+# loaded after EGL in one process crashes it (a segmentation fault in the whole suite).
+pytest.importorskip("torchvision", reason='needs the [train] extra: pip install -e ".[train]"')
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SHAPES = [str(EXAMPLES / f"{name}.pdsl") for name in ("mug", "bottle", "table")]
