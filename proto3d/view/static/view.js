@@ -11,52 +11,74 @@ let selected = 0;      // source line whose drawing is highlighted (0: none)
 let frames = 0;
 let visible = {};      // visible pixels per part in the frame shown
 
-// ---------------------------------------------------------------- frames: one in flight, the newest wins
+// ---------------------------------------------------------------- frames: two in flight, the newest wins
 
-let frameBusy = false, frameWanted = false;
+// Two requests in flight, so the server draws the next frame while the page fetches and decodes
+// this one; the server answers a page's requests in order and drops (204) a waiting one that a
+// newer one replaces, so frames never queue up.
+const MAX_IN_FLIGHT = 2;
+let inFlight = 0, frameWanted = false, frameBusy = false;  // frameBusy: some request is in flight
 let moving = false;  // mid-gesture frames may be JPEG; the one after it ends is exact
+let newestShown = -1;  // request number of the frame on screen: an older answer is never shown after it
+let requests = 0;
 
 function requestFrame() {
   if (!state || !state.rendered) return;
   frameWanted = true;
-  if (!frameBusy) pumpFrames();
+  pumpFrames();
 }
 
-async function pumpFrames() {
-  while (frameWanted) {
+function pumpFrames() {
+  while (frameWanted && inFlight < MAX_IN_FLIGHT) {
     frameWanted = false;
+    inFlight += 1;
     frameBusy = true;
-    const box = image.getBoundingClientRect();
-    const query = new URLSearchParams({
-      client, az: cam.az, el: cam.el, zoom: cam.zoom, w: Math.max(16, Math.round(box.width)),
-      h: Math.max(16, Math.round(box.height)), mode: document.querySelector("input[name=mode]:checked").value,
-      line: selected, problems: $("problems").checked ? 1 : 0, moving: moving ? 1 : 0,
+    fetchFrame(requests++).finally(() => {
+      inFlight -= 1;
+      frameBusy = inFlight > 0;
+      pumpFrames();
     });
-    try {
-      const answer = await fetch("/frame?" + query);
-      if (answer.status === 200) await showFrame(await answer.blob(), JSON.parse(answer.headers.get("X-Frame")));
-      else if (answer.status !== 204) setStatus((await answer.json()).error, true);
-    } catch (error) {
-      setStatus("the server has stopped", true);
-    }
-    frameBusy = false;
   }
 }
 
-function showFrame(blob, facts) {
-  return new Promise((resolve) => {
-    const old = image.src;
-    image.onload = () => {
-      if (old) URL.revokeObjectURL(old);
-      frames += 1;
-      Object.assign(image.dataset, { frame: facts.id, version: facts.version, frames, shownAt: performance.timeOrigin + performance.now() });
-      visible = facts.visible;
-      for (const row of $("parts").tBodies[0].rows) row.cells[2].textContent = visible[row.dataset.label] ?? "";
-      resolve();
-    };
-    image.onerror = resolve;
-    image.src = URL.createObjectURL(blob);
+async function fetchFrame(number) {
+  const box = image.getBoundingClientRect();
+  const query = new URLSearchParams({
+    client, az: cam.az, el: cam.el, zoom: cam.zoom, w: Math.max(16, Math.round(box.width)),
+    h: Math.max(16, Math.round(box.height)), mode: document.querySelector("input[name=mode]:checked").value,
+    line: selected, problems: $("problems").checked ? 1 : 0, moving: moving ? 1 : 0,
   });
+  try {
+    const answer = await fetch("/frame?" + query);
+    if (answer.status === 200) await showFrame(number, await answer.blob(), JSON.parse(answer.headers.get("X-Frame")));
+    else if (answer.status !== 204) setStatus((await answer.json()).error, true);
+  } catch (error) {
+    setStatus("the server has stopped", true);
+  }
+}
+
+async function showFrame(number, blob, facts) {
+  const url = URL.createObjectURL(blob);
+  const decoded = new Image();
+  decoded.src = url;
+  try {
+    await decoded.decode();  // decoded off screen: two answers never race for the one <img>
+  } catch (error) {
+    URL.revokeObjectURL(url);
+    return;
+  }
+  if (number < newestShown) {  // a newer frame is already on screen
+    URL.revokeObjectURL(url);
+    return;
+  }
+  newestShown = number;
+  const old = image.src;
+  image.src = url;  // already decoded: shown at the next paint, with no await another answer could race
+  if (old) URL.revokeObjectURL(old);
+  frames += 1;
+  Object.assign(image.dataset, { frame: facts.id, version: facts.version, frames, shownAt: performance.timeOrigin + performance.now() });
+  visible = facts.visible;
+  for (const row of $("parts").tBodies[0].rows) row.cells[2].textContent = visible[row.dataset.label] ?? "";
 }
 
 // ---------------------------------------------------------------- what drew a pixel
