@@ -24,8 +24,8 @@ def _pyright() -> str:
 
 
 def test_pyright_reports_no_errors():
-    result = subprocess.run([_pyright(), "--outputjson", "--pythonpath", sys.executable], cwd=ROOT,
-                            capture_output=True, text=True, timeout=900)
+    command = [_pyright(), "--outputjson", "--project", str(ROOT), "--pythonpath", sys.executable]  # pyproject's config,
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)  # not a parent folder's
     report = json.loads(result.stdout)
     errors = [f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
               for d in report["generalDiagnostics"] if d["severity"] == "error"]
