@@ -35,6 +35,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from proto3d.llm import slug
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -212,10 +214,6 @@ def load(path: Path) -> str | bytes:
     return data if path.suffix == ".bin" else data.decode("utf-8", "surrogatepass")
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:80]
-
-
 def fuzz(args) -> int:
     families = args.families.split(",") if args.families else list(FAMILIES)
     unknown = set(families) - set(FAMILIES)
@@ -290,7 +288,7 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
     findings = sorted(total["findings"].items(), key=lambda item: -item[1][0])
     print(f"findings: {len(findings)} distinct, {sum(count for _, (count, _) in findings):,} inputs")
     for number, (key, (count, (_, family, index, data, detail))) in enumerate(findings, 1):
-        folder = out / f"{number:02d}-{slug(key)}"
+        folder = out / f"{number:02d}-{slug(key)[:80]}"
         folder.mkdir()
         save(folder / f"{slug(family)}-{args.seed}-{index}", data)
         (folder / "detail.txt").write_text(f"{key}\n\n{detail}\n", errors="backslashreplace")
