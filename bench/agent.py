@@ -12,6 +12,7 @@ rendering, checking variants and writing the run folders, without the model's ti
 Target: at most 0.5 CPU s of overhead per design. With fewer categories than 1,000 the
 figures are per design, so they extrapolate linearly (the batch holds no per-design state).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,21 +37,41 @@ for x in [-0.45, 0.45], y in [-0.25, 0.25] {
 """
 PARTS = [{"label": "top", "count": 1, "description": "flat top"}, {"label": "leg", "count": 4}]
 TOP = {"part": "top", "size": [1, 0.6, 0.04], "position": [0, 0, 0.73]}
-LEGS = [{"part": "leg", "size": [0.04, 0.04, 0.71], "position": [x, y, 0.355]} for x in (-0.45, 0.45)
-        for y in (-0.25, 0.25)]
+LEGS = [
+    {"part": "leg", "size": [0.04, 0.04, 0.71], "position": [x, y, 0.355]}
+    for x in (-0.45, 0.45)
+    for y in (-0.25, 0.25)
+]
 APRON = {"part": "apron", "size": [0.9, 0.5, 0.05], "position": [0, 0, 0.68]}
 REPLIES = [  # (every marker the prompt must hold, the reply), first match wins
-    (["structurally different designs"], json.dumps({"designs": [
-        {"name": "Four-legged", "description": "a top on four legs", "parts": PARTS},
-        {"name": "With apron", "description": "a top on four legs joined by an apron",
-         "parts": PARTS + [{"label": "apron", "count": 1}]}]})),
+    (
+        ["structurally different designs"],
+        json.dumps(
+            {
+                "designs": [
+                    {"name": "Four-legged", "description": "a top on four legs", "parts": PARTS},
+                    {
+                        "name": "With apron",
+                        "description": "a top on four legs joined by an apron",
+                        "parts": PARTS + [{"label": "apron", "count": 1}],
+                    },
+                ]
+            }
+        ),
+    ),
     (["Step 1 of 3"], json.dumps({"bounds": [1.0, 0.6, 0.8]})),
     (["Step 3 of 3", "With apron"], json.dumps({"instances": [TOP, *LEGS, APRON]})),
     (["Step 3 of 3"], json.dumps({"instances": [TOP, *LEGS]})),
     (["You are the visual inspector", "sheet of"], ""),  # one verdict per variant, made by the server
-    (["You are the visual inspector"], json.dumps({"accept": True, "score": 8, "summary": "a table", "problems": []})),
-    (["With apron"], f"```pdsl\n{PROGRAM}part apron {{ box(size=[0.9, 0.5, 0.05], at=[0, 0, top.bottom.z], "
-                     'align="top") }\n```'),
+    (
+        ["You are the visual inspector"],
+        json.dumps({"accept": True, "score": 8, "summary": "a table", "problems": []}),
+    ),
+    (
+        ["With apron"],
+        f"```pdsl\n{PROGRAM}part apron {{ box(size=[0.9, 0.5, 0.05], at=[0, 0, top.bottom.z], "
+        'align="top") }\n```',
+    ),
     ([], f"```pdsl\n{PROGRAM}```"),
 ]
 
@@ -106,18 +127,33 @@ def main() -> None:
 
     render(compile_text(PROGRAM), views=["iso"], size=64)  # warm: kernel cache loaded, GL context made
 
-    server = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(REPLIES), str(args.latency)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, json.dumps(REPLIES), str(args.latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(server.stdout.readline())
-        config = LLMConfig(base_url=f"http://127.0.0.1:{port}/v1", model="bench", max_retries=0, timeout=120,
-                           budget=Budget(iterations=2))
+        config = LLMConfig(
+            base_url=f"http://127.0.0.1:{port}/v1",
+            model="bench",
+            max_retries=0,
+            timeout=120,
+            budget=Budget(iterations=2),
+        )
         backend = OpenAIBackend(config)
         summaries = []
 
         def run_design(job, progress, live):
-            agent = Agent(job.category, job.folder, config, backend, progress=progress, plan=job.plan,
-                          check_variants=args.variants)
+            agent = Agent(
+                job.category,
+                job.folder,
+                config,
+                backend,
+                progress=progress,
+                plan=job.plan,
+                check_variants=args.variants,
+            )
             live(agent)
             summary = agent.run()
             summaries.append(summary)
@@ -143,8 +179,10 @@ def main() -> None:
         for stage, seconds in s.get("timings", {}).items():
             stages[stage] = stages.get(stage, 0.0) + seconds
     model_bound = calls * args.latency / args.jobs  # the wall time if only the server's latency counted
-    print(f"{args.categories} categories x {args.designs} designs, --jobs {args.jobs}, server latency "
-          f"{args.latency * 1000:.0f} ms, --check-variants {args.variants}")
+    print(
+        f"{args.categories} categories x {args.designs} designs, --jobs {args.jobs}, server latency "
+        f"{args.latency * 1000:.0f} ms, --check-variants {args.variants}"
+    )
     print(f"designs run            {designs} ({totals['accepted']} accepted, {totals['failed']} failed)")
     print(f"model calls            {calls} ({calls / max(designs, 1):.1f} per design)")
     print(f"CPU overhead           {cpu:.1f} s = {cpu / max(designs, 1):.3f} s per design (target <= 0.5)")
@@ -152,10 +190,14 @@ def main() -> None:
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"    {stage:<10} {seconds / max(designs, 1):.3f} s per design")
     print(f"wall time              {wall:.1f} s: {designs / wall:.2f} designs/s, {calls / wall:.1f} calls/s")
-    print(f"server-bound wall time {model_bound:.1f} s (calls x latency / jobs): the loop reaches "
-          f"{model_bound / wall:.0%} of it")
-    print(f"1,000 x {args.designs} designs extrapolated: {1000 * args.designs * cpu / max(designs, 1) / 60:.1f} "
-          f"CPU min, {1000 * args.designs / (designs / wall) / 60:.1f} wall min at this throughput")
+    print(
+        f"server-bound wall time {model_bound:.1f} s (calls x latency / jobs): the loop reaches "
+        f"{model_bound / wall:.0%} of it"
+    )
+    print(
+        f"1,000 x {args.designs} designs extrapolated: {1000 * args.designs * cpu / max(designs, 1) / 60:.1f} "
+        f"CPU min, {1000 * args.designs / (designs / wall) / 60:.1f} wall min at this throughput"
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ Targets (issue 2): 100 chairs parse + compile <= 20 ms warm and >= 20x faster th
 trimesh; a cold CLI compile <= 1.5 s; any program within the limits about a second.
 Issue 9: the first run on a fresh install <= 15 s on 2 cores, later cold runs <= 0.7 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -145,21 +146,28 @@ def check_equivalent(n: int) -> None:
     assert len(shape.faces) == len(mesh.faces), (len(shape.faces), len(mesh.faces))
     assert not [d for d in shape.diagnostics if d.code in ("W101", "W102")], shape.diagnostics[:3]
     lo, hi = shape.vertices.min(0), shape.vertices.max(0)
-    assert np.allclose(lo, mesh.bounds[0], atol=1e-5) and np.allclose(hi, mesh.bounds[1], atol=1e-5), \
-        (lo, hi, mesh.bounds)
+    assert np.allclose(lo, mesh.bounds[0], atol=1e-5) and np.allclose(hi, mesh.bounds[1], atol=1e-5), (
+        lo,
+        hi,
+        mesh.bounds,
+    )
 
 
 def compare(sizes, repeat: int) -> None:
-    print(f"{'chairs':>6} {'prims':>6} {'tris':>7} | {'pdsl wall':>9} {'cpu ms':>8} | "
-          f"{'trimesh wall':>12} {'cpu ms':>8} | {'ratio':>6}")
+    print(
+        f"{'chairs':>6} {'prims':>6} {'tris':>7} | {'pdsl wall':>9} {'cpu ms':>8} | "
+        f"{'trimesh wall':>12} {'cpu ms':>8} | {'ratio':>6}"
+    )
     for n in sizes:
         text = chairs_program(n)
         shape = compile_text(text)  # warm-up: kernels compiled, caches filled
         chairs_trimesh(n)
-        ours = median_time(lambda: compile_text(text), repeat)
-        theirs = median_time(lambda: chairs_trimesh(n), repeat)
-        print(f"{n:>6} {6 * n:>6} {len(shape.faces):>7} | {ours[0] * 1e3:>9.2f} {ours[1] * 1e3:>8.2f} | "
-              f"{theirs[0] * 1e3:>12.2f} {theirs[1] * 1e3:>8.2f} | {theirs[1] / ours[1]:>5.1f}x")
+        ours = median_time(lambda text=text: compile_text(text), repeat)
+        theirs = median_time(lambda n=n: chairs_trimesh(n), repeat)
+        print(
+            f"{n:>6} {6 * n:>6} {len(shape.faces):>7} | {ours[0] * 1e3:>9.2f} {ours[1] * 1e3:>8.2f} | "
+            f"{theirs[0] * 1e3:>12.2f} {theirs[1] * 1e3:>8.2f} | {theirs[1] / ours[1]:>5.1f}x"
+        )
 
 
 def stages(n: int, repeat: int) -> None:
@@ -187,7 +195,10 @@ def stages(n: int, repeat: int) -> None:
 
 def _cli_command() -> list[str]:
     exe = shutil.which("proto3d", path=os.path.dirname(sys.executable)) or shutil.which("proto3d")
-    return ([exe] if exe else [sys.executable, "-m", "proto3d.cli"]) + ["compile", str(ROOT / "examples" / "chair.pdsl")]
+    return ([exe] if exe else [sys.executable, "-m", "proto3d.cli"]) + [
+        "compile",
+        str(ROOT / "examples" / "chair.pdsl"),
+    ]
 
 
 def _timed_run(command: list[str], env: dict) -> tuple[float, float]:
@@ -212,24 +223,30 @@ def cold_cli(runs: int) -> None:
         _timed_run(command, env)  # populates the Numba, Lark and bytecode caches
         times = [_timed_run(command, env) for _ in range(runs)]
     wall, cpu = [w for w, _ in times], [c for _, c in times]
-    print(f"\ncold `proto3d compile examples/chair.pdsl -o chair.glb` (new process, caches populated), "
-          f"median of {runs}: wall {statistics.median(wall):.2f} s (min {min(wall):.2f}), "
-          f"CPU {statistics.median(cpu):.2f} s")
+    print(
+        f"\ncold `proto3d compile examples/chair.pdsl -o chair.glb` (new process, caches populated), "
+        f"median of {runs}: wall {statistics.median(wall):.2f} s (min {min(wall):.2f}), "
+        f"CPU {statistics.median(cpu):.2f} s"
+    )
 
 
 def first_run(runs: int) -> None:
     """A fresh install's first `proto3d compile examples/chair.pdsl`: a new process with an empty
     Numba cache folder (NUMBA_CACHE_DIR), so that it compiles the kernels the chair needs, then a
     second process that loads them from that folder."""
-    print(f"\nfirst run on a fresh install (empty Numba cache folder), then the next run; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"\nfirst run on a fresh install (empty Numba cache folder), then the next run; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as tmp:
             command = _cli_command() + ["-o", os.path.join(tmp, "chair.glb")]
             env = _cli_env(NUMBA_CACHE_DIR=cache)
             first, then = _timed_run(command, env), _timed_run(command, env)
-        print(f"  first run: wall {first[0]:.1f} s, CPU {first[1]:.1f} s; "
-              f"next run: wall {then[0]:.2f} s, CPU {then[1]:.2f} s")
+        print(
+            f"  first run: wall {first[0]:.1f} s, CPU {first[1]:.1f} s; "
+            f"next run: wall {then[0]:.2f} s, CPU {then[1]:.2f} s"
+        )
 
 
 def _rows_of_rings(n: int, segments: int, gap: float) -> str:
@@ -237,23 +254,32 @@ def _rows_of_rings(n: int, segments: int, gap: float) -> str:
     lines = ['shape "rings"']
     for k in range(n):
         for z in (0.07, 0.21 + gap):
-            lines.append(f"part ring {{ torus(R=0.22, r=0.07, at=[{k * 0.6}, 0, {z}], segments={segments}) }}")
+            lines.append(
+                f"part ring {{ torus(R=0.22, r=0.07, at=[{k * 0.6}, 0, {z}], segments={segments}) }}"
+            )
     return "\n".join(lines) + "\n"
 
 
 def _chain(n: int, segments: int) -> str:
     """n fine links, each threaded through the next without touching it (1 cm apart), on a plank."""
-    lines = ['shape "chain"', f"part plank {{ box(size=[{0.15 * n}, 0.3, 0.08], at=[{0.075 * (n - 1)}, 0, 0.04]) }}"]
+    lines = [
+        'shape "chain"',
+        f"part plank {{ box(size=[{0.15 * n}, 0.3, 0.08], at=[{0.075 * (n - 1)}, 0, 0.04]) }}",
+    ]
     for k in range(n):
         rot = "[90, 0, 0]" if k % 2 else "[0, 0, 0]"
-        lines.append(f"part link {{ torus(R=0.1, r=0.02, at=[{k * 0.15}, 0, 0.2], rot={rot}, segments={segments}) }}")
+        lines.append(
+            f"part link {{ torus(R=0.1, r=0.02, at=[{k * 0.15}, 0, 0.2], rot={rot}, segments={segments}) }}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _spring_in_tube(turns: int) -> str:
     """A fine helical spring floating 5 mm inside a fine tube (their surfaces run alongside)."""
-    path = ",".join(f"[{0.075 * np.cos(0.2 * k):.4f},{0.075 * np.sin(0.2 * k):.4f},{0.05 + 0.0006 * k:.4f}]"
-                    for k in range(int(turns * 2 * np.pi / 0.2)))
+    path = ",".join(
+        f"[{0.075 * np.cos(0.2 * k):.4f},{0.075 * np.sin(0.2 * k):.4f},{0.05 + 0.0006 * k:.4f}]"
+        for k in range(int(turns * 2 * np.pi / 0.2))
+    )
     return f"""shape "spring"
 part tube {{ tube(r=0.1, thickness=0.01, h=0.8, align="bottom", segments=256) }}
 part spring {{ sweep(path=[{path}], r=0.01, segments=128) }}
@@ -263,17 +289,23 @@ part spring {{ sweep(path=[{path}], r=0.01, segments=128) }}
 WORST = [
     ("30 fine tori, upper row floating (1.97M triangles)", _rows_of_rings(15, 256, 0.15)),
     ("14 fine chain links threaded 1 cm apart (0.92M)", _chain(14, 256)),
-    ("1600 spheres floating 1 cm over 1600 others (0.72M)", """shape "balls"
+    (
+        "1600 spheres floating 1 cm over 1600 others (0.72M)",
+        """shape "balls"
 for i in range(40), j in range(40) {
     part low { sphere(r=0.05, at=[i * 0.1, j * 0.1, 0.05], segments=16) }
     part high { sphere(r=0.05, at=[i * 0.1, j * 0.1, 0.16], segments=16) }
 }
-"""),
-    ("fine spheres tangent inside a fine sphere (0.2M)", """shape "nested"
+""",
+    ),
+    (
+        "fine spheres tangent inside a fine sphere (0.2M)",
+        """shape "nested"
 part shell { sphere(r=0.5, at=[0, 0, 0.5], segments=256) }
 part core { sphere(r=0.25, at=[0, 0, 0.25], segments=256) }
 part top { sphere(r=0.25, at=[0, 0, 0.75], segments=256) }
-"""),
+""",
+    ),
     ("a fine spring floating 5 mm inside a fine tube (0.26M)", _spring_in_tube(31)),
 ]
 
@@ -284,8 +316,8 @@ def worst_cases(repeat: int) -> None:
     print(f"  {'':<54} {'tris':>9} {'compile':>8} {'lints':>7}  warnings")
     for name, text in WORST:
         shape = compile_text(text)
-        _, total = median_time(lambda: compile_text(text), repeat)
-        _, linting = median_time(lambda: lint(shape), repeat)
+        _, total = median_time(lambda text=text: compile_text(text), repeat)
+        _, linting = median_time(lambda shape=shape: lint(shape), repeat)
         codes = sorted({d.code for d in shape.diagnostics})
         print(f"  {name:<54} {len(shape.faces):>9} {total:>8.3f} {linting:>7.3f}  {', '.join(codes)}")
 
@@ -296,7 +328,9 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=5, help="cold CLI runs (median shown)")
     parser.add_argument("--sizes", default="1,10,100,1000", help="numbers of chairs")
     parser.add_argument("--worst", type=int, default=3, help="runs of each worst case (0: skip them)")
-    parser.add_argument("--first", type=int, default=1, help="first runs with an empty kernel cache (0: skip them)")
+    parser.add_argument(
+        "--first", type=int, default=1, help="first runs with an empty kernel cache (0: skip them)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     check_equivalent(10)

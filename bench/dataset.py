@@ -12,6 +12,7 @@ shaded render and a flat, unlit, non-anti-aliased render whose object colours en
 instance ids (what a Blender user would do to get masks), both written as PNG; Blender's start
 and import are not timed. It prints the ratio. Without Blender, that column is skipped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,13 @@ def time_proto3d(out: Path, size: int, variants: int, views: int, workers: int) 
     paths = [str(ROOT / "examples" / f"{name}.pdsl") for name in PROTOTYPES]
     marks = []  # (time, images done) after each finished task
     started = time.perf_counter()
-    summary = build_dataset(paths, out, settings, workers=workers,
-                            on_progress=lambda done, total: marks.append((time.perf_counter(), done)))
+    summary = build_dataset(
+        paths,
+        out,
+        settings,
+        workers=workers,
+        on_progress=lambda done, total: marks.append((time.perf_counter(), done)),
+    )
     summary["wall"] = time.perf_counter() - started  # includes planning, pool start-up and the final files
     (t0, n0), (t1, n1) = marks[1], marks[-1]  # steady state: from the first finished task to the last
     summary["steady"] = (n1 - n0) / (t1 - t0) if t1 > t0 else float("nan")
@@ -111,25 +117,43 @@ def time_blender(size: int, images: int) -> float | None:
         objs = []
         for name in PROTOTYPES:
             obj = Path(tmp) / f"{name}.obj"
-            export(compile_text((ROOT / "examples" / f"{name}.pdsl").read_text()), str(obj), up="z")  # the script imports Z up
+            export(
+                compile_text((ROOT / "examples" / f"{name}.pdsl").read_text()), str(obj), up="z"
+            )  # the script imports Z up
             objs.append(str(obj))
         script = Path(tmp) / "bench.py"
         script.write_text(BLENDER_SCRIPT)
         result = subprocess.run(
-            [blender, "-b", "--factory-startup", "-noaudio", "--python", str(script), "--", *objs, tmp, str(size),
-             str(images)],
-            capture_output=True, text=True, timeout=7200, env={**os.environ, "PYTHONNOUSERSITE": "1"},
+            [
+                blender,
+                "-b",
+                "--factory-startup",
+                "-noaudio",
+                "--python",
+                str(script),
+                "--",
+                *objs,
+                tmp,
+                str(size),
+                str(images),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=7200,
+            env={**os.environ, "PYTHONNOUSERSITE": "1"},
         )
         line = next((l for l in result.stdout.splitlines() if l.startswith("BENCH_JSON")), None)
         if line is None:
             print(f"blender failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}", file=sys.stderr)
             return None
-        timing = json.loads(line[len("BENCH_JSON"):])
+        timing = json.loads(line[len("BENCH_JSON") :])
         return timing["images"] / timing["seconds"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--variants", type=int, default=3, help="variants per prototype")
     parser.add_argument("--views", type=int, default=8, help="images per variant")
@@ -137,26 +161,34 @@ def main() -> None:
     parser.add_argument("--blender-images", type=int, default=4, help="timed Blender images per prototype")
     args = parser.parse_args()
     total = len(PROTOTYPES) * args.variants * args.views
-    print(f"{total} images at {args.size}x{args.size} with part and instance masks, {len(PROTOTYPES)} prototypes, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{total} images at {args.size}x{args.size} with part and instance masks, {len(PROTOTYPES)} prototypes, "
+        f"{os.cpu_count()} CPUs"
+    )
     rows = []
     for workers in sorted({1, args.workers}):
         with tempfile.TemporaryDirectory() as tmp:
             s = time_proto3d(Path(tmp) / "out", args.size, args.variants, args.views, workers)
-        rows.append((f"proto3d, {workers} process{'es' if workers > 1 else ''}", s["steady"], s["images"] / s["wall"]))
+        rows.append(
+            (f"proto3d, {workers} process{'es' if workers > 1 else ''}", s["steady"], s["images"] / s["wall"])
+        )
     if shutil.which("blender"):
         theirs = time_blender(args.size, args.blender_images)
     else:
         theirs = None
-        print("blender not on PATH: skipping the Blender workbench comparison (Debian: apt-get install blender)")
+        print(
+            "blender not on PATH: skipping the Blender workbench comparison (Debian: apt-get install blender)"
+        )
     print(f"{'engine':<26} {'images/s (steady)':>17} {'images/s (wall)':>16} {'vs blender':>11}")
     for name, rate, wall in rows:
         ratio = f"{rate / theirs:10.1f}x" if theirs else f"{'-':>11}"
         print(f"{name:<26} {rate:>17.1f} {wall:>16.1f} {ratio}")
     if theirs:
         print(f"{'blender workbench, 1 proc':<26} {theirs:>17.2f} {'-':>16} {'1.0x':>11}")
-    print("images/s (steady): from the first to the last finished task (what a long run sustains); (wall): "
-          "including planning, worker start-up and writing the manifest and COCO files")
+    print(
+        "images/s (steady): from the first to the last finished task (what a long run sustains); (wall): "
+        "including planning, worker start-up and writing the manifest and COCO files"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ training images/s the runs record in results.json, evaluation images/s measured 
 target's val split (a model's eval speed does not depend on its weights), and the two results tables. Wall times on a shared
 machine depend on its load: the script prints the load average next to them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def eval_speed(kind: str, target: Path, size: int, classes: int) -> float:
     if kind == "classify":
         from proto3d.experiment.classify import _transforms, evaluate, image_folder
 
-        data = torchvision.datasets.ImageFolder(str(image_folder(str(target), "val")), _transforms(size, False))
+        data = torchvision.datasets.ImageFolder(
+            str(image_folder(str(target), "val")), _transforms(size, False)
+        )
         model = torchvision.models.resnet18(num_classes=classes).eval()
         started = time.perf_counter()
         evaluate(model, data, torch.device("cpu"), 32, 0)
@@ -66,17 +69,72 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         steps = {
-            "dataset (synthetic)": proto3d + ["dataset", "-q", *shapes, "-o", str(root / "syn"), "--size", str(args.size),
-                                              "--variants", str(args.variants), "--views", str(args.views), "--seed", "0"],
-            "dataset (target)": proto3d + ["dataset", "-q", *shapes, "-o", str(root / "tgt"), "--size", str(args.size),
-                                           "--variants", str(max(2, args.variants // 2)), "--views", str(args.views),
-                                           "--seed", "1", "--val", "0.5"],
-            "experiment classify": proto3d + ["experiment", "classify", "--synthetic", str(root / "syn"), "--target",
-                                              str(root / "tgt"), "-o", str(root / "cls"), "--epochs", str(args.epochs),
-                                              "--finetune-epochs", str(args.epochs), *common],
-            "experiment partseg": proto3d + ["experiment", "partseg", "--synthetic", str(root / "syn"), "--target",
-                                             str(root / "tgt"), "-o", str(root / "seg"), "--epochs", str(args.epochs),
-                                             "--arch", "fcn_resnet50", *common],
+            "dataset (synthetic)": proto3d
+            + [
+                "dataset",
+                "-q",
+                *shapes,
+                "-o",
+                str(root / "syn"),
+                "--size",
+                str(args.size),
+                "--variants",
+                str(args.variants),
+                "--views",
+                str(args.views),
+                "--seed",
+                "0",
+            ],
+            "dataset (target)": proto3d
+            + [
+                "dataset",
+                "-q",
+                *shapes,
+                "-o",
+                str(root / "tgt"),
+                "--size",
+                str(args.size),
+                "--variants",
+                str(max(2, args.variants // 2)),
+                "--views",
+                str(args.views),
+                "--seed",
+                "1",
+                "--val",
+                "0.5",
+            ],
+            "experiment classify": proto3d
+            + [
+                "experiment",
+                "classify",
+                "--synthetic",
+                str(root / "syn"),
+                "--target",
+                str(root / "tgt"),
+                "-o",
+                str(root / "cls"),
+                "--epochs",
+                str(args.epochs),
+                "--finetune-epochs",
+                str(args.epochs),
+                *common,
+            ],
+            "experiment partseg": proto3d
+            + [
+                "experiment",
+                "partseg",
+                "--synthetic",
+                str(root / "syn"),
+                "--target",
+                str(root / "tgt"),
+                "-o",
+                str(root / "seg"),
+                "--epochs",
+                str(args.epochs),
+                "--arch",
+                "fcn_resnet50",
+                *common,
+            ],
         }
         print(f"load average before: {os.getloadavg()[0]:.1f}")
         total, tables = 0.0, []
@@ -91,7 +149,9 @@ def main() -> None:
             results = json.loads((root / folder / "results.json").read_text())
             for stage, timing in results["training_speed"].items():
                 print(f"{kind} train {stage:20s} {timing['images_per_second']:7.1f} images/s")
-            speed = eval_speed(kind, root / "tgt", args.size, len(PROTOTYPES) if kind == "classify" else classes)
+            speed = eval_speed(
+                kind, root / "tgt", args.size, len(PROTOTYPES) if kind == "classify" else classes
+            )
             print(f"{kind} eval {'':21s} {speed:7.1f} images/s")
         print("\n".join(tables))
 

@@ -9,6 +9,7 @@ primitive kind with ordinary and degenerate parameters): a hash of every array o
 `CompiledShape` (vertices, normals, faces, per-face ids and colours, instance boxes) and of
 its diagnostics, or of the errors when it does not compile.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,8 +68,7 @@ for i in range(400) { part p { sphere(r=0.01, segments=256, at=[i * 0.03, 0, 0.0
 def programs():
     for path in sorted((ROOT / "examples").glob("*.pdsl")):
         yield path.name, path.read_text()
-    for name, text in WORST:
-        yield name, text
+    yield from WORST
     yield "every kind", EVERY_KIND
     yield "degenerate", DEGENERATE
     yield "too many triangles", TOO_MANY
@@ -77,7 +77,9 @@ def programs():
 def digest(*parts) -> str:
     h = hashlib.sha256()
     for part in parts:
-        h.update(np.ascontiguousarray(part).tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+        h.update(
+            np.ascontiguousarray(part).tobytes() if isinstance(part, np.ndarray) else repr(part).encode()
+        )
     return h.hexdigest()[:16]
 
 
@@ -87,10 +89,19 @@ def fingerprint(text: str) -> str:
     except Proto3dError as error:
         return "errors " + digest([d.format() for d in error.diagnostics])
     boxes = [(i.bbox_min.tolist(), i.bbox_max.tolist()) for i in shape.instances]
-    arrays = (shape.vertices, shape.normals, shape.faces, shape.part_id, shape.instance_id, shape.primitive_id,
-              shape.face_colors)
-    return (f"{len(shape.faces)} triangles, mesh {digest(*arrays)}, boxes {digest(boxes)}, "
-            f"diagnostics {digest([d.format() for d in shape.diagnostics])} {sorted({d.code for d in shape.diagnostics})}")
+    arrays = (
+        shape.vertices,
+        shape.normals,
+        shape.faces,
+        shape.part_id,
+        shape.instance_id,
+        shape.primitive_id,
+        shape.face_colors,
+    )
+    return (
+        f"{len(shape.faces)} triangles, mesh {digest(*arrays)}, boxes {digest(boxes)}, "
+        f"diagnostics {digest([d.format() for d in shape.diagnostics])} {sorted({d.code for d in shape.diagnostics})}"
+    )
 
 
 def main() -> None:

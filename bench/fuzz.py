@@ -18,6 +18,7 @@ project line that raised it), a broken promise (grouped by kind), an input over 
 limit. Each finding's shortest input and a minimised one are saved under `--out` for replay.
 The exit status is 1 when there is a finding.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -124,7 +125,9 @@ def judge(data: str | bytes) -> tuple[str, str | None, str]:
 def _where(error: BaseException) -> str:
     """`Type at file:line`: the innermost frame in the project, or the innermost at all."""
     frames = traceback.extract_tb(error.__traceback__)
-    ours = [f for f in frames if f.filename.startswith(str(ROOT)) and "site-packages" not in f.filename] or frames
+    ours = [
+        f for f in frames if f.filename.startswith(str(ROOT)) and "site-packages" not in f.filename
+    ] or frames
     frame = ours[-1]
     where = Path(frame.filename)
     where = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where.name
@@ -159,19 +162,26 @@ def run_chunk(seed: int, start: int, count: int, families: list[str]) -> dict:
             worst_cpu = (cpu, family, index, data)
         if worst_memory is None or peak - before > worst_memory[0]:
             worst_memory = (peak - before, peak, family, index, data)
-    return {"outcomes": outcomes, "codes": codes, "findings": findings, "worst_cpu": worst_cpu,
-            "worst_memory": worst_memory, "cpu_by_family": cpu_by_family, "count": count}
+    return {
+        "outcomes": outcomes,
+        "codes": codes,
+        "findings": findings,
+        "worst_cpu": worst_cpu,
+        "worst_memory": worst_memory,
+        "cpu_by_family": cpu_by_family,
+        "count": count,
+    }
 
 
 def minimise(data: str | bytes, key: str, attempts: int = 400) -> str | bytes:
     """A shorter input with the same finding: drop runs of lines, then of characters (ddmin)."""
-    for split in (lambda d: d.splitlines(keepends=True), lambda d: [d[i:i + 1] for i in range(len(d))]):
+    for split in (lambda d: d.splitlines(keepends=True), lambda d: [d[i : i + 1] for i in range(len(d))]):
         pieces, n = split(data), 2
         while 2 <= n <= len(pieces) and attempts > 0:
             size = -(-len(pieces) // n)
             for i in range(0, len(pieces), size):
                 attempts -= 1
-                candidate = pieces[:i] + pieces[i + size:]
+                candidate = pieces[:i] + pieces[i + size :]
                 if judge(data[:0].join(candidate))[1] == key:
                     pieces, n = candidate, max(n - 1, 2)
                     break
@@ -219,13 +229,23 @@ def fuzz(args) -> int:
     unknown = set(families) - set(FAMILIES)
     if unknown:
         sys.exit(f"unknown families {sorted(unknown)}; known: {', '.join(FAMILIES)}")
-    total = {"outcomes": Counter(), "codes": Counter(), "cpu_by_family": Counter(), "findings": {}, "count": 0,
-             "worst_cpu": None, "worst_memory": None}
+    total = {
+        "outcomes": Counter(),
+        "codes": Counter(),
+        "cpu_by_family": Counter(),
+        "findings": {},
+        "count": 0,
+        "worst_cpu": None,
+        "worst_memory": None,
+    }
     began = time.perf_counter()
     print(f"fuzz: {args.n:,} inputs, seed {args.seed}, {args.j} workers (starting them)", file=sys.stderr)
-    with ProcessPoolExecutor(args.j, initargs=(args.generated, args.timeout, args.memory),
-                             initializer=_start_worker) as pool:
-        chunks = [(s, min(CHUNK, args.start + args.n - s)) for s in range(args.start, args.start + args.n, CHUNK)]
+    with ProcessPoolExecutor(
+        args.j, initargs=(args.generated, args.timeout, args.memory), initializer=_start_worker
+    ) as pool:
+        chunks = [
+            (s, min(CHUNK, args.start + args.n - s)) for s in range(args.start, args.start + args.n, CHUNK)
+        ]
         futures = {pool.submit(run_chunk, args.seed, s, c, families): (s, c) for s, c in chunks}
         last = 0.0
         try:
@@ -236,21 +256,31 @@ def fuzz(args) -> int:
                 if now - last > 5 or not futures:
                     last = now
                     rate = total["count"] / (now - began)
-                    print(f"  {total['count']:>10,}/{args.n:,} inputs  {rate:,.0f}/s  "
-                          f"findings: {len(total['findings'])} ({sum(c for c, _ in total['findings'].values())} inputs)"
-                          f"  eta {(args.n - total['count']) / rate / 60:.0f} min", file=sys.stderr)
+                    print(
+                        f"  {total['count']:>10,}/{args.n:,} inputs  {rate:,.0f}/s  "
+                        f"findings: {len(total['findings'])} ({sum(c for c, _ in total['findings'].values())} inputs)"
+                        f"  eta {(args.n - total['count']) / rate / 60:.0f} min",
+                        file=sys.stderr,
+                    )
         except (KeyboardInterrupt, BrokenProcessPool) as stop:
             for future in futures:
                 future.cancel()
-            if isinstance(stop, BrokenProcessPool):  # a worker was killed, running one of the first pending chunks
-                ranges = ", ".join(f"--start {s} -n {c}" for s, c in sorted(futures.values())[:args.j + 1])
-                print(f"a worker died (killed from outside?); the input is in one of: {ranges}", file=sys.stderr)
+            if isinstance(
+                stop, BrokenProcessPool
+            ):  # a worker was killed, running one of the first pending chunks
+                ranges = ", ".join(f"--start {s} -n {c}" for s, c in sorted(futures.values())[: args.j + 1])
+                print(
+                    f"a worker died (killed from outside?); the input is in one of: {ranges}", file=sys.stderr
+                )
             print("stopped: reporting what has run", file=sys.stderr)
         wall = time.perf_counter() - began
         minimal = {}
         if not futures:
-            minimal = {key: pool.submit(minimise, shortest[3], key) for key, (_, shortest) in total["findings"].items()
-                       if not key.startswith("over ")}
+            minimal = {
+                key: pool.submit(minimise, shortest[3], key)
+                for key, (_, shortest) in total["findings"].items()
+                if not key.startswith("over ")
+            }
             minimal = {key: future.result() for key, future in minimal.items()}
     report(args, total, wall, minimal)
     return 1 if total["findings"] else 0
@@ -261,19 +291,27 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
     if not n:
         print("fuzz: no input has run")
         return
-    print(f"fuzz: {n:,} inputs in {wall:.0f} s wall with {args.j} workers: {n / wall:,.0f} inputs/s (seed {args.seed})")
+    print(
+        f"fuzz: {n:,} inputs in {wall:.0f} s wall with {args.j} workers: {n / wall:,.0f} inputs/s (seed {args.seed})"
+    )
     print(f"{'family':<18}{'inputs':>10}{'compiled':>10}{'rejected':>10}{'findings':>10}{'CPU ms/input':>14}")
     for family in FAMILIES:
         counts = {o: total["outcomes"][family, o] for o in ("compiled", "rejected", "finding")}
         inputs = sum(counts.values())
         if inputs:
-            print(f"{family:<18}{inputs:>10,}{counts['compiled']:>10,}{counts['rejected']:>10,}{counts['finding']:>10,}"
-                  f"{total['cpu_by_family'][family] / inputs * 1000:>14.2f}")
+            print(
+                f"{family:<18}{inputs:>10,}{counts['compiled']:>10,}{counts['rejected']:>10,}{counts['finding']:>10,}"
+                f"{total['cpu_by_family'][family] / inputs * 1000:>14.2f}"
+            )
     mean_cpu = sum(total["cpu_by_family"].values()) / n
-    print(f"CPU time: {mean_cpu * 1000:.2f} ms per input on average; 1,000,000 inputs would take"
-          f" {mean_cpu * 1e6 / args.j / 60:.0f} min on {args.j} idle cores")
-    print(f"diagnostic codes of the rejected inputs: {len(total['codes'])} distinct; most common "
-          + ", ".join(f"{code} {count:,}" for code, count in total["codes"].most_common(8)))
+    print(
+        f"CPU time: {mean_cpu * 1000:.2f} ms per input on average; 1,000,000 inputs would take"
+        f" {mean_cpu * 1e6 / args.j / 60:.0f} min on {args.j} idle cores"
+    )
+    print(
+        f"diagnostic codes of the rejected inputs: {len(total['codes'])} distinct; most common "
+        + ", ".join(f"{code} {count:,}" for code, count in total["codes"].most_common(8))
+    )
     out = Path(args.out)
     if out.exists():
         shutil.rmtree(out)
@@ -283,8 +321,10 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
     print(f"worst CPU time: {cpu * 1000:.0f} ms, {family} #{index} ({len(data):,} chars; {path})")
     growth, peak, family, index, data = total["worst_memory"]
     path = save(out / "worst-memory", data)
-    print(f"worst memory: peak RSS {peak / 2**20:.0f} MB, {growth / 2**20:+.0f} MB over the RSS before it,"
-          f" {family} #{index} ({path})")
+    print(
+        f"worst memory: peak RSS {peak / 2**20:.0f} MB, {growth / 2**20:+.0f} MB over the RSS before it,"
+        f" {family} #{index} ({path})"
+    )
     findings = sorted(total["findings"].items(), key=lambda item: -item[1][0])
     print(f"findings: {len(findings)} distinct, {sum(count for _, (count, _) in findings):,} inputs")
     for number, (key, (count, (_, family, index, data, detail))) in enumerate(findings, 1):
@@ -294,8 +334,10 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
         (folder / "detail.txt").write_text(f"{key}\n\n{detail}\n", errors="backslashreplace")
         shortest = minimal.get(key, data)
         save(folder / "minimal", shortest)
-        print(f"  [{number}] {key}: {count:,} inputs, first {family} #{index}; minimal ({len(shortest)} chars):"
-              f" {shortest[:300]!r}")
+        print(
+            f"  [{number}] {key}: {count:,} inputs, first {family} #{index}; minimal ({len(shortest)} chars):"
+            f" {shortest[:300]!r}"
+        )
     print(f"saved under {out}/ (python bench/fuzz.py --replay {out})")
 
 
@@ -303,8 +345,12 @@ def replay(args) -> int:
     global _timeout
     _timeout = args.timeout
     signal.signal(signal.SIGPROF, _raise_over_time)
-    paths = [p for target in map(Path, args.replay)
-             for p in (sorted(target.rglob("*")) if target.is_dir() else [target]) if p.suffix in (".pdsl", ".bin")]
+    paths = [
+        p
+        for target in map(Path, args.replay)
+        for p in (sorted(target.rglob("*")) if target.is_dir() else [target])
+        if p.suffix in (".pdsl", ".bin")
+    ]
     broken = 0
     for path in paths:
         outcome, key, detail = judge(load(path))
@@ -317,7 +363,9 @@ def replay(args) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=100_000, help="inputs to run")
     parser.add_argument("-j", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--seed", type=int, default=0)
@@ -327,8 +375,12 @@ def main() -> int:
     parser.add_argument("--out", default="fuzz-findings", help="folder for the findings and worst inputs")
     parser.add_argument("--timeout", type=float, default=10.0, help="CPU seconds an input may take")
     parser.add_argument("--memory", type=int, default=2000, help="MB a worker may grow by (0: no limit)")
-    parser.add_argument("--replay", nargs="+", metavar="PATH", help="run saved inputs (files or folders) instead")
-    parser.add_argument("-v", "--verbose", action="store_true", help="with --replay: print each finding's traceback")
+    parser.add_argument(
+        "--replay", nargs="+", metavar="PATH", help="run saved inputs (files or folders) instead"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="with --replay: print each finding's traceback"
+    )
     args = parser.parse_args()
     return replay(args) if args.replay else fuzz(args)
 

@@ -18,6 +18,7 @@ fresh `proto3d render` process, each writing all its outputs or only the shaded 
 whole-process wall and CPU seconds, the ratios, and where the time of a Blender process goes.
 Without Blender the Blender columns are skipped with a message.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,9 @@ def torus(center, R, r, m, n):
     """A closed torus of exactly 2*m*n triangles (m around the ring, n around the tube)."""
     u = np.linspace(0, 2 * np.pi, m, endpoint=False)[:, None]
     v = np.linspace(0, 2 * np.pi, n, endpoint=False)[None, :]
-    normals = np.stack([np.cos(u) * np.cos(v), np.sin(u) * np.cos(v), np.sin(v) + 0 * u], axis=-1).reshape(-1, 3)
+    normals = np.stack([np.cos(u) * np.cos(v), np.sin(u) * np.cos(v), np.sin(v) + 0 * u], axis=-1).reshape(
+        -1, 3
+    )
     ring = np.stack([R * np.cos(u) + 0 * v, R * np.sin(u) + 0 * v, 0 * u + 0 * v], axis=-1).reshape(-1, 3)
     vertices = ring + r * normals + center
     i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
@@ -68,19 +71,32 @@ def bench_shape(triangles: int, count: int = 8) -> CompiledShape:
         offset += len(v)
         part = parts[k % 4]
         part.instance_ids.append(k)
-        instances.append(Instance(k % 4, len(part.instance_ids) - 1, [k], Span(k + 1, 1, k + 1, 2), v.min(0), v.max(0)))
-        primitives.append(Primitive("torus", {}, np.eye(4), m, k % 4, k, part.color, Span(k + 1, 1, k + 1, 2)))
+        instances.append(
+            Instance(k % 4, len(part.instance_ids) - 1, [k], Span(k + 1, 1, k + 1, 2), v.min(0), v.max(0))
+        )
+        primitives.append(
+            Primitive("torus", {}, np.eye(4), m, k % 4, k, part.color, Span(k + 1, 1, k + 1, 2))
+        )
         part_id.append(np.full(len(f), k % 4, np.int32)), instance_id.append(np.full(len(f), k, np.int32))
     faces = np.concatenate(fs)
     return CompiledShape(
-        name=f"tori{len(faces)}", vertices=np.concatenate(vs), normals=np.concatenate(ns), faces=faces,
-        face_colors=np.tile(np.float32([0.8, 0.5, 0.2]), (len(faces), 1)), part_id=np.concatenate(part_id),
-        instance_id=np.concatenate(instance_id), primitive_id=np.concatenate(instance_id),
-        parts=parts, instances=instances, primitives=primitives,
+        name=f"tori{len(faces)}",
+        vertices=np.concatenate(vs),
+        normals=np.concatenate(ns),
+        faces=faces,
+        face_colors=np.tile(np.float32([0.8, 0.5, 0.2]), (len(faces), 1)),
+        part_id=np.concatenate(part_id),
+        instance_id=np.concatenate(instance_id),
+        primitive_id=np.concatenate(instance_id),
+        parts=parts,
+        instances=instances,
+        primitives=primitives,
     )
 
 
-def time_proto3d(shape: CompiledShape, views: int, size: int, antialias: str, repeat: int) -> tuple[float, float]:
+def time_proto3d(
+    shape: CompiledShape, views: int, size: int, antialias: str, repeat: int
+) -> tuple[float, float]:
     """(views per second of wall time, CPU milliseconds per view), every pass read back and looked up;
     the best of `repeat` runs, as other jobs on a shared machine only ever slow a run down."""
     cameras = orbit(views, 25.0, shape.bbox, size)
@@ -147,7 +163,9 @@ def id_pass():
 
 # Like for like: only render calls are timed (no file writes); the first view of each setting
 # compiles shaders and is not timed.
-BLENDER_RENDER_CALLS = BLENDER_SETUP + r"""
+BLENDER_RENDER_CALLS = (
+    BLENDER_SETUP
+    + r"""
 result = {}
 for aa in args["aa"]:
     seconds = cpu = 0.0
@@ -163,10 +181,13 @@ for aa in args["aa"]:
     result[aa] = seconds, cpu
 print("BENCH_JSON" + json.dumps({"marks": marks, "result": result}))
 """
+)
 
 # Per inspection: what one `blender -b` process of an agent loop does after start-up: import,
 # render every view (shaded and ids) and write both PNGs of each, as the loop needs files.
-BLENDER_INSPECTION = BLENDER_SETUP + r"""
+BLENDER_INSPECTION = (
+    BLENDER_SETUP
+    + r"""
 def write(view, suffix):
     scene.render.filepath = f"{args['out']}/{view['name']}_{suffix}.png"
     bpy.ops.render.render(write_still=True)
@@ -180,6 +201,7 @@ for view in args["cameras"]:
     mark(view["name"])
 print("BENCH_JSON" + json.dumps({"marks": marks, "result": None}))
 """
+)
 
 
 def write_ply(shape: CompiledShape, path: Path) -> None:
@@ -196,8 +218,11 @@ def write_ply(shape: CompiledShape, path: Path) -> None:
 def blender_cameras(cameras) -> list[dict]:
     """proto3d's (OpenCV) cameras as Blender camera-to-world matrices and horizontal fields of view."""
     return [
-        {"name": c.name, "camera_to_world": (np.linalg.inv(c.world_to_camera) @ np.diag([1.0, -1.0, -1.0, 1.0])).tolist(),
-         "fov": 2 * np.arctan(c.width / 2 / c.K[0, 0])}
+        {
+            "name": c.name,
+            "camera_to_world": (np.linalg.inv(c.world_to_camera) @ np.diag([1.0, -1.0, -1.0, 1.0])).tolist(),
+            "fov": 2 * np.arctan(c.width / 2 / c.K[0, 0]),
+        }
         for c in cameras
     ]
 
@@ -211,17 +236,33 @@ def run_blender(script: str, shape: CompiledShape, config: dict) -> tuple[dict, 
         write_ply(shape, ply)
         path.write_text(script)
         config_path.write_text(json.dumps({"ply": str(ply), "out": tmp, **config}))
-        before, launched, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.time(), time.perf_counter()
+        before, launched, started = (
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+            time.time(),
+            time.perf_counter(),
+        )
         out = subprocess.run(
-            [shutil.which("blender"), "-b", "--factory-startup", "-noaudio", "--python", str(path), "--", str(config_path)],
-            capture_output=True, text=True, timeout=3600, env={**os.environ, "PYTHONNOUSERSITE": "1"},
+            [
+                shutil.which("blender"),
+                "-b",
+                "--factory-startup",
+                "-noaudio",
+                "--python",
+                str(path),
+                "--",
+                str(config_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            env={**os.environ, "PYTHONNOUSERSITE": "1"},
         )
         wall, cpu = time.perf_counter() - started, child_cpu(before)
     line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_JSON")), None)
     if line is None:
         print(f"blender failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}", file=sys.stderr)
         return None
-    return json.loads(line[len("BENCH_JSON"):]), launched, wall, cpu
+    return json.loads(line[len("BENCH_JSON") :]), launched, wall, cpu
 
 
 def child_cpu(before: resource.struct_rusage) -> float:
@@ -230,7 +271,9 @@ def child_cpu(before: resource.struct_rusage) -> float:
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
-def time_blender(shape: CompiledShape, views: int, size: int, aa: tuple[str, ...]) -> dict[str, tuple[float, float]] | None:
+def time_blender(
+    shape: CompiledShape, views: int, size: int, aa: tuple[str, ...]
+) -> dict[str, tuple[float, float]] | None:
     """(views per second, CPU ms per view) of Blender's workbench for each anti-aliasing setting
     in `aa`, on the same mesh from the same cameras as proto3d's orbit; None without Blender."""
     if not shutil.which("blender"):
@@ -250,11 +293,16 @@ def tori_program(triangles: int) -> str:
     """Eight tori as a proto3d program, a stack on the ground, each cutting into the one below (a
     compact object that fills every view; no lint fires); `segments` s gives s * s/2 * 2 triangles a torus."""
     s = round(np.sqrt(triangles / 8))
-    lines = [f'part ring{k % 4} {{ torus(R=0.22, r=0.07, at=[0, 0, {0.07 + k * 0.13:g}], segments={s}) }}' for k in range(8)]
+    lines = [
+        f"part ring{k % 4} {{ torus(R=0.22, r=0.07, at=[0, 0, {0.07 + k * 0.13:g}], segments={s}) }}"
+        for k in range(8)
+    ]
     return 'shape "tori"\n' + "\n".join(lines) + "\n"
 
 
-def inspect_blender(shape: CompiledShape, names: list[str], size: int, repeat: int) -> tuple[float, float, list] | None:
+def inspect_blender(
+    shape: CompiledShape, names: list[str], size: int, repeat: int
+) -> tuple[float, float, list] | None:
     """(wall s, CPU s, timeline) of the fastest of `repeat` fresh Blender processes that import the
     mesh and render and write every view; the timeline is [(what, wall s since launch, CPU s)]."""
     if not shutil.which("blender"):
@@ -264,11 +312,15 @@ def inspect_blender(shape: CompiledShape, names: list[str], size: int, repeat: i
     if None in runs:
         return None
     printed, launched, wall, cpu = min(runs, key=lambda run: run[2])
-    timeline = [(name, at - launched, cpu_at) for name, at, cpu_at in printed["marks"]] + [("exit", wall, cpu)]
+    timeline = [(name, at - launched, cpu_at) for name, at, cpu_at in printed["marks"]] + [
+        ("exit", wall, cpu)
+    ]
     return wall, min(run[3] for run in runs), timeline
 
 
-def inspect_warm(shape: CompiledShape, names: list[str], size: int, outputs: str, repeat: int) -> tuple[float, float]:
+def inspect_warm(
+    shape: CompiledShape, names: list[str], size: int, outputs: str, repeat: int
+) -> tuple[float, float]:
     """(wall s, CPU s), best of `repeat` after a warm-up, of the agent loop's own process rendering
     every view with every pass and writing `outputs` ("all" or passes) as `proto3d render` does."""
     passes = ALL_PASSES if outputs == "all" else outputs.split(",")
@@ -283,11 +335,22 @@ def inspect_warm(shape: CompiledShape, names: list[str], size: int, outputs: str
     return best_wall, best_cpu
 
 
-def inspect_cold(program: Path, names: list[str], size: int, outputs: str, repeat: int) -> tuple[float, float]:
+def inspect_cold(
+    program: Path, names: list[str], size: int, outputs: str, repeat: int
+) -> tuple[float, float]:
     """(wall s, CPU s) of the fastest of `repeat` fresh `proto3d render` processes: start-up,
     compile, GL context, render and write `outputs`."""
-    command = [str(Path(sys.executable).with_name("proto3d")), "render", str(program), "--views", ",".join(names),
-               "--size", str(size), "--passes", outputs]
+    command = [
+        str(Path(sys.executable).with_name("proto3d")),
+        "render",
+        str(program),
+        "--views",
+        ",".join(names),
+        "--size",
+        str(size),
+        "--passes",
+        outputs,
+    ]
     best_wall = best_cpu = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeat):
@@ -312,8 +375,14 @@ def per_inspection(triangles: int, names: list[str], size: int, repeat: int) -> 
             cells = [f"{warm[0]:.3f} / {warm[1]:.3f}", f"{cold[0]:.2f} / {cold[1]:.2f}"]
             if blender:
                 wall, cpu, _ = blender
-                cells = [f"{wall:.2f} / {cpu:.2f}"] + cells + [
-                    f"{wall / warm[0]:.1f}x / {cpu / warm[1]:.1f}x", f"{wall / cold[0]:.1f}x / {cpu / cold[1]:.1f}x"]
+                cells = (
+                    [f"{wall:.2f} / {cpu:.2f}"]
+                    + cells
+                    + [
+                        f"{wall / warm[0]:.1f}x / {cpu / warm[1]:.1f}x",
+                        f"{wall / cold[0]:.1f}x / {cpu / cold[1]:.1f}x",
+                    ]
+                )
             else:
                 cells = ["-"] + cells + ["-", "-"]
             print(f"{len(shape.faces):>10} {outputs:>14} " + " ".join(f"{c:>18}" for c in cells), flush=True)
@@ -322,48 +391,81 @@ def per_inspection(triangles: int, names: list[str], size: int, repeat: int) -> 
         for name, at, cpu in blender[2]:
             steps.append(f"{name} {at - previous[0]:.2f} ({cpu - previous[1]:.2f})")
             previous = (at, cpu)
-        print(f"{'':>10} fastest blender process, wall s since the previous step (CPU s): " + ", ".join(steps), flush=True)
+        print(
+            f"{'':>10} fastest blender process, wall s since the previous step (CPU s): " + ", ".join(steps),
+            flush=True,
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--views", type=int, default=24)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--blender-views", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration; the best is reported")
-    parser.add_argument("--inspection-views", default="front,back,left,right,top,iso", help="views of one inspection")
+    parser.add_argument(
+        "--inspection-views", default="front,back,left,right,top,iso", help="views of one inspection"
+    )
     args = parser.parse_args()
     if not shutil.which("blender"):
         print("blender not on PATH: skipping the Blender column (Debian: apt-get install blender)")
-    print(f"{args.size}x{args.size}, all passes (rgb, depth, normal, part, instance, primitive) read back; "
-          f"{os.cpu_count()} CPUs, {args.views} views per shape")
+    print(
+        f"{args.size}x{args.size}, all passes (rgb, depth, normal, part, instance, primitive) read back; "
+        f"{os.cpu_count()} CPUs, {args.views} views per shape"
+    )
     # proto3d's mode -> the workbench anti-aliasing it is compared with (8 samples is Blender's default)
     modes = {"fxaa": "FXAA", "msaa": "8", "none": "OFF"}
     print("views/s (wall, best of runs) / CPU ms per view (all threads); ratios: wall / CPU")
-    print(f"{'triangles':>10} " + " ".join(f"{m:>13}" for m in modes) + " "
-          + " ".join(f"{'blender ' + b:>13}" for b in modes.values()) + " " + " ".join(f"{'ratio ' + m:>14}" for m in modes))
+    print(
+        f"{'triangles':>10} "
+        + " ".join(f"{m:>13}" for m in modes)
+        + " "
+        + " ".join(f"{'blender ' + b:>13}" for b in modes.values())
+        + " "
+        + " ".join(f"{'ratio ' + m:>14}" for m in modes)
+    )
     for triangles in (50_000, 200_000):
         shape = bench_shape(triangles)
         ours = {mode: time_proto3d(shape, args.views, args.size, mode, args.repeat) for mode in modes}
         theirs = time_blender(shape, args.blender_views, args.size, tuple(modes.values()))
         cells = " ".join(f"{f'{rate:.1f} / {cpu:.1f}':>13}" for rate, cpu in ours.values())
-        blender = " ".join(f"{f'{theirs[b][0]:.2f} / {theirs[b][1]:.0f}':>13}" if theirs else f"{'-':>13}" for b in modes.values())
+        blender = " ".join(
+            f"{f'{theirs[b][0]:.2f} / {theirs[b][1]:.0f}':>13}" if theirs else f"{'-':>13}"
+            for b in modes.values()
+        )
         ratios = " ".join(
-            f"{f'{ours[m][0] / theirs[b][0]:.0f}x / {theirs[b][1] / ours[m][1]:.0f}x':>14}" if theirs else f"{'-':>14}"
+            f"{f'{ours[m][0] / theirs[b][0]:.0f}x / {theirs[b][1] / ours[m][1]:.0f}x':>14}"
+            if theirs
+            else f"{'-':>14}"
             for m, b in modes.items()
         )
         print(f"{len(shape.faces):>10} {cells} {blender} {ratios}", flush=True)
 
     names = args.inspection_views.split(",")
-    print(f"\nPer inspection, as an agent loop runs it: {len(names)} views ({', '.join(names)}) at {args.size}x{args.size}, "
-          f"seconds wall / CPU (all threads), best of {args.repeat}.\n"
-          "  blender process: a fresh `blender -b` imports the PLY, renders per view a shaded (FXAA) and a face-id image, writes both PNGs\n"
-          "  proto3d warm: in the loop's own process, render() of every pass, then Renders.save of the outputs\n"
-          "  proto3d process: a fresh `proto3d render FILE.pdsl --views ... --passes OUTPUTS`: start-up, compile, GL context, render, write\n"
-          "  outputs: all = what `proto3d render` writes by default; rgb,primitive = the shaded PNG and lossless ids\n"
-          "  (primitive_id.png, .npz with the face buffer), what Blender's two PNGs hold")
-    print(f"{'triangles':>10} {'outputs':>14} " + " ".join(f"{c:>18}" for c in (
-        "blender process", "proto3d warm", "proto3d process", "blender / warm", "blender / process")))
+    print(
+        f"\nPer inspection, as an agent loop runs it: {len(names)} views ({', '.join(names)}) at {args.size}x{args.size}, "
+        f"seconds wall / CPU (all threads), best of {args.repeat}.\n"
+        "  blender process: a fresh `blender -b` imports the PLY, renders per view a shaded (FXAA) and a face-id image, writes both PNGs\n"
+        "  proto3d warm: in the loop's own process, render() of every pass, then Renders.save of the outputs\n"
+        "  proto3d process: a fresh `proto3d render FILE.pdsl --views ... --passes OUTPUTS`: start-up, compile, GL context, render, write\n"
+        "  outputs: all = what `proto3d render` writes by default; rgb,primitive = the shaded PNG and lossless ids\n"
+        "  (primitive_id.png, .npz with the face buffer), what Blender's two PNGs hold"
+    )
+    print(
+        f"{'triangles':>10} {'outputs':>14} "
+        + " ".join(
+            f"{c:>18}"
+            for c in (
+                "blender process",
+                "proto3d warm",
+                "proto3d process",
+                "blender / warm",
+                "blender / process",
+            )
+        )
+    )
     for triangles in (50_000, 200_000):
         per_inspection(triangles, names, args.size, args.repeat)
 

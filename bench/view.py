@@ -10,6 +10,7 @@ large as a 1200x760 window gives it (about 700x570 pixels). Targets (issue 15): 
 
     python bench/view.py
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,16 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SAVES = 10
 ORBIT_SECONDS = 4.0
 # a drag moving 4 px on every animation frame, dispatched in the page (driving it move by move
@@ -47,8 +56,11 @@ ORBIT = """async (seconds) => {
 def tori(triangles: int, colour: str) -> str:
     """Eight stacked tori of about `triangles` triangles in all (as in bench/render.py)."""
     s = round((triangles / 8) ** 0.5)
-    lines = [f'part ring{k % 4} color "{colour if k % 4 == 0 else "#808080"}" '
-             f'{{ torus(R=0.22, r=0.07, at=[0, 0, {0.07 + k * 0.13:g}], segments={s}) }}' for k in range(8)]
+    lines = [
+        f'part ring{k % 4} color "{colour if k % 4 == 0 else "#808080"}" '
+        f"{{ torus(R=0.22, r=0.07, at=[0, 0, {0.07 + k * 0.13:g}], segments={s}) }}"
+        for k in range(8)
+    ]
     return 'shape "tori"\n' + "\n".join(lines) + "\n"
 
 
@@ -62,8 +74,11 @@ def bench(browser, triangles: int) -> dict:
     folder = Path(tempfile.mkdtemp())
     program = folder / "tori.pdsl"
     program.write_text(tori(triangles, "#c04040"))
-    server = subprocess.Popen([sys.executable, "-m", "proto3d", "view", str(program), "--no-browser", "-q"],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "proto3d", "view", str(program), "--no-browser", "-q"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = server.stdout.readline().strip()
         page = browser.new_context(bypass_csp=True, viewport={"width": 1200, "height": 760}).new_page()
@@ -90,11 +105,22 @@ def bench(browser, triangles: int) -> dict:
         page.mouse.down()
         cpu, shown = cpu_seconds(server.pid), int(page.evaluate("image.dataset.frames"))
         orbit_fps, moves = page.evaluate(ORBIT, ORBIT_SECONDS)
-        cpu_ms = (cpu_seconds(server.pid) - cpu) * 1000 / max(int(page.evaluate("image.dataset.frames")) - shown, 1)
+        cpu_ms = (
+            (cpu_seconds(server.pid) - cpu)
+            * 1000
+            / max(int(page.evaluate("image.dataset.frames")) - shown, 1)
+        )
         page.mouse.up()
         page.context.close()
-        return {"size": size, "median": statistics.median(latencies), "worst": max(latencies), "fps": orbit_fps,
-                "moves": moves, "cpu_ms": cpu_ms, "save_cpu_ms": save_cpu_ms}
+        return {
+            "size": size,
+            "median": statistics.median(latencies),
+            "worst": max(latencies),
+            "fps": orbit_fps,
+            "moves": moves,
+            "cpu_ms": cpu_ms,
+            "save_cpu_ms": save_cpu_ms,
+        }
     finally:
         server.terminate()
         server.wait()
@@ -103,13 +129,18 @@ def bench(browser, triangles: int) -> dict:
 def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        print("| triangles | image | save -> image median / worst (ms) | server CPU ms a save "
-              "| orbiting frames/s (pointer events/s) | server CPU ms a frame |")
+        print(
+            "| triangles | image | save -> image median / worst (ms) | server CPU ms a save "
+            "| orbiting frames/s (pointer events/s) | server CPU ms a frame |"
+        )
         print("|---:|---|---:|---:|---:|---:|")
         for triangles in (5_000, 50_000):
             r = bench(browser, triangles)
-            print(f"| {triangles:,} | {r['size'][0]}x{r['size'][1]} | {r['median']:.0f} / {r['worst']:.0f} | "
-                  f"{r['save_cpu_ms']:.0f} | {r['fps']:.1f} ({r['moves']:.0f}) | {r['cpu_ms']:.0f} |", flush=True)
+            print(
+                f"| {triangles:,} | {r['size'][0]}x{r['size'][1]} | {r['median']:.0f} / {r['worst']:.0f} | "
+                f"{r['save_cpu_ms']:.0f} | {r['fps']:.1f} ({r['moves']:.0f}) | {r['cpu_ms']:.0f} |",
+                flush=True,
+            )
         browser.close()
     print(f"load average: {os.getloadavg()[0]:.1f}")
 

@@ -1,8 +1,19 @@
 """Stage 2: syntax tree → part-labelled mesh (`CompiledShape`), lints and exports."""
+
 from proto3d.compiler.build import check, compile_program, compile_text
 from proto3d.compiler.export import export, parts_manifest
 from proto3d.compiler.limits import Limits
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 
-__all__ = ["compile_text", "compile_program", "check", "export", "parts_manifest", "Limits", "CompiledShape",
-           "Part", "Instance", "Primitive"]
+__all__ = [
+    "compile_text",
+    "compile_program",
+    "check",
+    "export",
+    "parts_manifest",
+    "Limits",
+    "CompiledShape",
+    "Part",
+    "Instance",
+    "Primitive",
+]

@@ -1,5 +1,6 @@
 # pyright: basic
 """The compiler's entry points: text or syntax tree → `CompiledShape`."""
+
 from __future__ import annotations
 
 from itertools import chain
@@ -19,12 +20,20 @@ from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
 DEFAULT_LIMITS = Limits()
 # A shape without a primitive has nothing to export or render: an error of the whole program.
-NOTHING_DRAWN = Diagnostic("E007", "the program draws nothing: no primitive was made",
-                           hint="put primitives in a part, e.g. `part body { box(size=[0.4, 0.3, 0.2]) }`")
+NOTHING_DRAWN = Diagnostic(
+    "E007",
+    "the program draws nothing: no primitive was made",
+    hint="put primitives in a part, e.g. `part body { box(size=[0.4, 0.3, 0.2]) }`",
+)
 
 
-def compile_text(text: str | bytes, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
-                 filename: str = "<input>") -> CompiledShape:
+def compile_text(
+    text: str | bytes,
+    *,
+    params: dict | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    filename: str = "<input>",
+) -> CompiledShape:
     """Parse and compile; raise `Proto3dError` with every error found. Lints are in `shape.diagnostics`.
 
     `text` is a str or UTF-8 bytes, a byte order mark and any line ends allowed (see `grammar.source`).
@@ -35,18 +44,26 @@ def compile_text(text: str | bytes, *, params: dict | None = None, limits: Limit
     return shape
 
 
-def check(text: str | bytes, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS,
-          filename: str = "<input>") -> list[Diagnostic]:
+def check(
+    text: str | bytes,
+    *,
+    params: dict | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    filename: str = "<input>",
+) -> list[Diagnostic]:
     """Every error and lint of a program, sorted by position; never raises for any input."""
     return _compile(text, params, limits, filename)[1]
 
 
-def compile_program(program: ast.Program, *, params: dict | None = None,
-                    limits: Limits = DEFAULT_LIMITS) -> CompiledShape:
+def compile_program(
+    program: ast.Program, *, params: dict | None = None, limits: Limits = DEFAULT_LIMITS
+) -> CompiledShape:
     """Compile an already parsed program."""
     diagnostics = check_program(program)
-    errors = sorted((d.with_source(program.text) for d in diagnostics if d.severity == "error"),
-                    key=lambda d: (d.line, d.column))
+    errors = sorted(
+        (d.with_source(program.text) for d in diagnostics if d.severity == "error"),
+        key=lambda d: (d.line, d.column),
+    )
     if errors:
         raise Proto3dError(errors, program.filename)
     try:
@@ -54,20 +71,40 @@ def compile_program(program: ast.Program, *, params: dict | None = None,
     except EvalError as error:
         raise Proto3dError([error.diagnostic.with_source(program.text)], program.filename) from None
     except (RecursionError, MemoryError):
-        raise Proto3dError([Diagnostic("E306", "the program is too complex to evaluate", Span(1, 1, 1, 2),
-                                       hint="simplify nesting and loops").with_source(program.text)],
-                           program.filename) from None
+        raise Proto3dError(
+            [
+                Diagnostic(
+                    "E306",
+                    "the program is too complex to evaluate",
+                    Span(1, 1, 1, 2),
+                    hint="simplify nesting and loops",
+                ).with_source(program.text)
+            ],
+            program.filename,
+        ) from None
     if not evaluation.primitives:
         raise Proto3dError([NOTHING_DRAWN], program.filename)
     shape = assemble(evaluation)
-    warnings = [d for d in diagnostics if d.severity != "error"] + program.warnings + evaluation.warnings + lint(shape)
-    shape.diagnostics = sorted((d.with_source(program.text) for d in warnings), key=lambda d: (d.line, d.column))
+    warnings = (
+        [d for d in diagnostics if d.severity != "error"]
+        + program.warnings
+        + evaluation.warnings
+        + lint(shape)
+    )
+    shape.diagnostics = sorted(
+        (d.with_source(program.text) for d in warnings), key=lambda d: (d.line, d.column)
+    )
     return shape
 
 
 def _compile(text, params, limits, filename):
-    program, diagnostics = parse_with_diagnostics(text, filename, max_bytes=limits.max_program_bytes,
-                                                  max_depth=limits.max_depth, max_string=limits.max_string)
+    program, diagnostics = parse_with_diagnostics(
+        text,
+        filename,
+        max_bytes=limits.max_program_bytes,
+        max_depth=limits.max_depth,
+        max_string=limits.max_string,
+    )
     if program is None:
         return None, diagnostics
     try:
@@ -84,16 +121,35 @@ def assemble(evaluation) -> CompiledShape:
     n = len(primitives)
     part_of = np.fromiter(map(attrgetter("part_id"), primitives), np.int32, n)
     instance_of = np.fromiter(map(attrgetter("instance_id"), primitives), np.int32, n)
-    color_of = np.fromiter(chain.from_iterable(map(attrgetter("color"), primitives)), np.float32, 3 * n).reshape(n, 3)
-    part_id, instance_id, face_colors, lo, hi = _label(mesh.vertices, mesh.faces, mesh.face_primitive, part_of,
-                                                       instance_of, color_of, len(evaluation.instances))
+    color_of = np.fromiter(
+        chain.from_iterable(map(attrgetter("color"), primitives)), np.float32, 3 * n
+    ).reshape(n, 3)
+    part_id, instance_id, face_colors, lo, hi = _label(
+        mesh.vertices,
+        mesh.faces,
+        mesh.face_primitive,
+        part_of,
+        instance_of,
+        color_of,
+        len(evaluation.instances),
+    )
     for instance, a, b in zip(evaluation.instances, lo, hi):
         instance.bbox_min, instance.bbox_max = a, b
     return CompiledShape(
-        name=evaluation.name, vertices=mesh.vertices, normals=mesh.normals, faces=mesh.faces,
-        face_colors=face_colors, part_id=part_id, instance_id=instance_id, primitive_id=mesh.face_primitive,
-        parts=evaluation.parts, instances=evaluation.instances, primitives=primitives, bounds=evaluation.bounds,
-        params=evaluation.params)
+        name=evaluation.name,
+        vertices=mesh.vertices,
+        normals=mesh.normals,
+        faces=mesh.faces,
+        face_colors=face_colors,
+        part_id=part_id,
+        instance_id=instance_id,
+        primitive_id=mesh.face_primitive,
+        parts=evaluation.parts,
+        instances=evaluation.instances,
+        primitives=primitives,
+        bounds=evaluation.bounds,
+        params=evaluation.params,
+    )
 
 
 @njit(cache=True)

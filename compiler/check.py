@@ -4,11 +4,22 @@ Runtime problems (types, values, limits) are found by the evaluator; these are t
 a model makes most (unknown primitives and arguments, undefined names, nested parts), and
 reporting all of them at once saves repair rounds.
 """
+
 from __future__ import annotations
 
-from proto3d.compiler.language import (ARG_ALIASES, FUNCTIONS, PLACEMENT, PRIMITIVES, REQUIRED, RESERVED,
-                                       TRANSFORMS, nearest, positional_count, signature_text,
-                                       unknown_name_hint)
+from proto3d.compiler.language import (
+    ARG_ALIASES,
+    FUNCTIONS,
+    PLACEMENT,
+    PRIMITIVES,
+    REQUIRED,
+    RESERVED,
+    TRANSFORMS,
+    nearest,
+    positional_count,
+    signature_text,
+    unknown_name_hint,
+)
 from proto3d.grammar import ast
 from proto3d.grammar.diagnostics import Diagnostic, Span
 
@@ -51,14 +62,26 @@ class _Checker:
 
     def define(self, name: str, span: Span) -> None:
         if name in RESERVED:
-            self.error("E202", f"`{name}` is a reserved word and cannot be used as a name", span,
-                       hint=f"pick another name, e.g. `{name}_`")
+            self.error(
+                "E202",
+                f"`{name}` is a reserved word and cannot be used as a name",
+                span,
+                hint=f"pick another name, e.g. `{name}_`",
+            )
         elif name in self.scopes[-1]:
-            self.error("E214", f"`{name}` is already defined at line {self.scopes[-1][name]}", span,
-                       hint="names are constants: pick a new name, or compute the value in one `let`")
+            self.error(
+                "E214",
+                f"`{name}` is already defined at line {self.scopes[-1][name]}",
+                span,
+                hint="names are constants: pick a new name, or compute the value in one `let`",
+            )
         elif name in self.all_labels:
-            self.error("E215", f"`{name}` is also a part label", span,
-                       hint="names and part labels share one namespace: rename one of them")
+            self.error(
+                "E215",
+                f"`{name}` is also a part label",
+                span,
+                hint="names and part labels share one namespace: rename one of them",
+            )
         self.scopes[-1][name] = span.line
 
     def known(self, name: str) -> bool:
@@ -66,8 +89,15 @@ class _Checker:
 
     def block(self, statements, in_part: bool, owner=None) -> None:
         if owner is not None and not statements:
-            self.diagnostics.append(Diagnostic("W106", "empty block: it draws nothing", owner.span,
-                                               severity="warning", hint="fill it in or remove it"))
+            self.diagnostics.append(
+                Diagnostic(
+                    "W106",
+                    "empty block: it draws nothing",
+                    owner.span,
+                    severity="warning",
+                    hint="fill it in or remove it",
+                )
+            )
         self.scopes.append({})
         for statement in statements:
             self.statement(statement, in_part)
@@ -79,8 +109,12 @@ class _Checker:
         elif isinstance(s, (ast.ShapeStmt, ast.BoundsStmt)):
             keyword = "shape" if isinstance(s, ast.ShapeStmt) else "bounds"
             if type(s) in self.headers:
-                self.error("E212", f"`{keyword}` is given twice (first at line {self.headers[type(s)]})", s.span,
-                           hint=f"a program has one `{keyword}` statement")
+                self.error(
+                    "E212",
+                    f"`{keyword}` is given twice (first at line {self.headers[type(s)]})",
+                    s.span,
+                    hint=f"a program has one `{keyword}` statement",
+                )
             self.headers.setdefault(type(s), s.span.line)
             self.expr(s.name if isinstance(s, ast.ShapeStmt) else s.size)
         elif isinstance(s, ast.LetStmt):
@@ -92,8 +126,12 @@ class _Checker:
             self.define(s.name, s.span)
         elif isinstance(s, ast.PartStmt):
             if in_part:
-                self.error("E111", f"part `{s.label}` is inside another part", s.span,
-                           hint="parts are flat: close the outer part's block before starting this one")
+                self.error(
+                    "E111",
+                    f"part `{s.label}` is inside another part",
+                    s.span,
+                    hint="parts are flat: close the outer part's block before starting this one",
+                )
             if s.label in RESERVED:
                 self.error("E202", f"`{s.label}` is a reserved word and cannot be a part label", s.span)
             if s.color is not None:
@@ -128,18 +166,31 @@ class _Checker:
                 hint = f"`{s.name}(…)` is a function; use it inside an expression, e.g. `let x = {s.name}(…)`"
             else:
                 hint = unknown_name_hint(s.name, PRIMITIVES)
-            self.error("E101", f"unknown primitive `{s.name}`", s.name_span,
-                       expected="one of " + ", ".join(PRIMITIVES), hint=hint)
+            self.error(
+                "E101",
+                f"unknown primitive `{s.name}`",
+                s.name_span,
+                expected="one of " + ", ".join(PRIMITIVES),
+                hint=hint,
+            )
             for arg in s.args:
                 self.expr(arg.value)
             return
         if s.block is not None:
-            self.error("E113", f"primitive `{s.name}` cannot take a block", s.block.span,
-                       hint="only transforms (translate, rotate, scale, mirror, symmetric, radial) and "
-                            "part/for/if take a `{ … }` block")
+            self.error(
+                "E113",
+                f"primitive `{s.name}` cannot take a block",
+                s.block.span,
+                hint="only transforms (translate, rotate, scale, mirror, symmetric, radial) and "
+                "part/for/if take a `{ … }` block",
+            )
         if not in_part:
-            self.error("E110", f"`{s.name}` is outside any part", s.name_span,
-                       hint="every primitive belongs to a part: wrap it in `part label { … }`")
+            self.error(
+                "E110",
+                f"`{s.name}` is outside any part",
+                s.name_span,
+                hint="every primitive belongs to a part: wrap it in `part label { … }`",
+            )
         self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span, positional_count(s.name))
 
     def arguments(self, name: str, args, params, span: Span, max_positional: int | None = None) -> None:
@@ -151,9 +202,14 @@ class _Checker:
         for arg in args:
             self.expr(arg.value)
             if arg.name is None:
-                if positional >= max_positional or seen & set(names[positional:positional + 1]):
-                    self.error("E105", f"too many positional arguments for `{name}`", arg.span,
-                               expected=f"{name}({signature_text(name)})", hint="name the arguments: `r=0.1`")
+                if positional >= max_positional or seen & set(names[positional : positional + 1]):
+                    self.error(
+                        "E105",
+                        f"too many positional arguments for `{name}`",
+                        arg.span,
+                        expected=f"{name}({signature_text(name)})",
+                        hint="name the arguments: `r=0.1`",
+                    )
                     continue
                 seen.add(names[positional])
                 positional += 1
@@ -161,9 +217,16 @@ class _Checker:
             if arg.name not in names:
                 alias = ARG_ALIASES.get(arg.name) or nearest(arg.name, names)
                 covered.add((alias or "").split()[0] if alias else "")
-                message = f"`{name}` has no argument `{arg.name}`" + (f"; it takes `{alias}`" if alias else "")
-                self.error("E102", message, arg.span, expected=f"{name}({signature_text(name)})",
-                           hint=f"write `{alias.split()[0]}=`" if alias else f"its arguments: {', '.join(names)}")
+                message = f"`{name}` has no argument `{arg.name}`" + (
+                    f"; it takes `{alias}`" if alias else ""
+                )
+                self.error(
+                    "E102",
+                    message,
+                    arg.span,
+                    expected=f"{name}({signature_text(name)})",
+                    hint=f"write `{alias.split()[0]}=`" if alias else f"its arguments: {', '.join(names)}",
+                )
                 continue
             if arg.name in seen:
                 self.error("E104", f"argument `{arg.name}` given twice", arg.span)
@@ -173,8 +236,12 @@ class _Checker:
         if name == "cylinder" and not has_radius:
             missing.insert(0, "r (or r1 and r2)")
         for param in missing:
-            self.error("E103", f"`{name}` is missing argument `{param}`", span,
-                       expected=f"{name}({signature_text(name)})")
+            self.error(
+                "E103",
+                f"`{name}` is missing argument `{param}`",
+                span,
+                expected=f"{name}({signature_text(name)})",
+            )
 
     def expr(self, e) -> None:
         stack = [e]
@@ -182,20 +249,33 @@ class _Checker:
             node = stack.pop()
             if isinstance(node, ast.Name):
                 if not self.known(node.id) and node.id in self.all_labels:
-                    self.error("E209", f"part `{node.id}` is not built yet at this point", node.span,
-                               hint="anchors can only name parts whose block comes earlier in the program")
+                    self.error(
+                        "E209",
+                        f"part `{node.id}` is not built yet at this point",
+                        node.span,
+                        hint="anchors can only name parts whose block comes earlier in the program",
+                    )
                 elif not self.known(node.id):
                     names = {n for scope in self.scopes for n in scope} | self.parts | BUILTIN_NAMES
                     hint = unknown_name_hint(node.id, names)
-                    self.error("E201", f"`{node.id}` is not defined", node.span,
-                               hint=hint or "define it with `let` above, or build the part it names first")
+                    self.error(
+                        "E201",
+                        f"`{node.id}` is not defined",
+                        node.span,
+                        hint=hint or "define it with `let` above, or build the part it names first",
+                    )
             elif isinstance(node, ast.Call):
                 if node.func not in FUNCTIONS:
                     hint = unknown_name_hint(node.func, FUNCTIONS)
                     if node.func in PRIMITIVES:
                         hint = f"`{node.func}` is a primitive statement, not a value"
-                    self.error("E203", f"unknown function `{node.func}`", node.span,
-                               expected="one of " + ", ".join(FUNCTIONS), hint=hint)
+                    self.error(
+                        "E203",
+                        f"unknown function `{node.func}`",
+                        node.span,
+                        expected="one of " + ", ".join(FUNCTIONS),
+                        hint=hint,
+                    )
                 stack.extend(a.value for a in node.args)
             elif isinstance(node, ast.BinOp):
                 stack.extend((node.left, node.right))

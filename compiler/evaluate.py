@@ -12,6 +12,7 @@ what it visits; a part's box is kept and grown, not measured again at each ancho
 limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at step-count
 checkpoints.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,8 +34,20 @@ from proto3d.grammar.diagnostics import Diagnostic, Span
 
 _IDENTITY = np.eye(4)
 _IDENTITY.flags.writeable = False  # copied by `affine`
-PALETTE = ["#c8a165", "#6d8fb3", "#b35f5f", "#7fa36b", "#9a7cb8", "#d18f4b", "#5fa3a3", "#a3a35f",
-           "#b87c9a", "#7c7c7c", "#5f7fb3", "#b3935f"]
+PALETTE = [
+    "#c8a165",
+    "#6d8fb3",
+    "#b35f5f",
+    "#7fa36b",
+    "#9a7cb8",
+    "#d18f4b",
+    "#5fa3a3",
+    "#a3a35f",
+    "#b87c9a",
+    "#7c7c7c",
+    "#5f7fb3",
+    "#b3935f",
+]
 
 
 class EvalError(Exception):
@@ -73,10 +86,21 @@ def evaluate(program: ast.Program, limits: Limits, overrides: dict | None = None
 def rotation(angles) -> np.ndarray:
     """R = Rz·Ry·Rx for angles in degrees about the parent frame's fixed axes."""
     rx, ry, rz = np.radians(np.asarray(angles, dtype=np.float64))
-    cx, sx, cy, sy, cz, sz = math.cos(rx), math.sin(rx), math.cos(ry), math.sin(ry), math.cos(rz), math.sin(rz)
-    return np.array([[cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx],
-                     [sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx],
-                     [-sy, cy * sx, cy * cx]])
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(rx),
+        math.sin(rx),
+        math.cos(ry),
+        math.sin(ry),
+        math.cos(rz),
+        math.sin(rz),
+    )
+    return np.array(
+        [
+            [cz * cy, cz * sy * sx - sz * cx, cz * sy * cx + sz * sx],
+            [sz * cy, sz * sy * sx + cz * cx, sz * sy * cx - cz * sx],
+            [-sy, cy * sx, cy * cx],
+        ]
+    )
 
 
 def affine(linear: np.ndarray | None = None, offset=None) -> np.ndarray:
@@ -99,8 +123,13 @@ def align_point(words: str, lo: np.ndarray, hi: np.ndarray, span: Span) -> np.nd
     chosen: dict[int, str] = {}
     for word in words.lower().replace(",", " ").split():
         if word not in lang.ALIGN_WORDS:
-            fail("E108", f"unknown align word `{word}`", span, expected=", ".join(w for w in lang.ALIGN_WORDS if w != "centre"),
-                 hint=lang.unknown_name_hint(word, lang.ALIGN_WORDS))
+            fail(
+                "E108",
+                f"unknown align word `{word}`",
+                span,
+                expected=", ".join(w for w in lang.ALIGN_WORDS if w != "centre"),
+                hint=lang.unknown_name_hint(word, lang.ALIGN_WORDS),
+            )
         axis_side = lang.ALIGN_WORDS[word]
         if axis_side is None:
             continue
@@ -114,14 +143,26 @@ def align_point(words: str, lo: np.ndarray, hi: np.ndarray, span: Span) -> np.nd
 
 def parse_color(value, span: Span) -> tuple[float, float, float]:
     if not isinstance(value, str):
-        fail("E109", f"a colour must be a string, not {type_name(value)}", span, expected='"#rrggbb", "#rgb" or a CSS name')
+        fail(
+            "E109",
+            f"a colour must be a string, not {type_name(value)}",
+            span,
+            expected='"#rrggbb", "#rgb" or a CSS name',
+        )
     try:
         rgb = ImageColor.getrgb(value.strip())
     except ValueError:
-        fail("E109", f"unknown colour {value!r}", span, expected='"#rrggbb", "#rgb" or a CSS colour name',
-             hint=lang.unknown_name_hint(value.lower(), ImageColor.colormap))
+        fail(
+            "E109",
+            f"unknown colour {value!r}",
+            span,
+            expected='"#rrggbb", "#rgb" or a CSS colour name',
+            hint=lang.unknown_name_hint(value.lower(), ImageColor.colormap),
+        )
     if not all(0 <= c <= 255 for c in rgb[:3]):  # PIL passes rgb(300, 0, 0) and hsv(0, 200%, 200%) through
-        fail("E109", f"colour {value!r} is out of range", span, expected="channels from 0 to 255 (0% to 100%)")
+        fail(
+            "E109", f"colour {value!r} is out of range", span, expected="channels from 0 to 255 (0% to 100%)"
+        )
     return (rgb[0] / 255.0, rgb[1] / 255.0, rgb[2] / 255.0)
 
 
@@ -151,7 +192,9 @@ class _Binding:
     args: list[tuple]
     defaults: dict  # values of the parameters not given
     variable_args: list[tuple]
-    constants: dict = field(default_factory=dict)  # parameter name -> constant value, checked at its first run
+    constants: dict = field(
+        default_factory=dict
+    )  # parameter name -> constant value, checked at its first run
     template: dict | None = None  # every value, once the constants are known and cost no steps
 
 
@@ -183,9 +226,13 @@ class _Evaluator:
         self.operations = 0  # while compiling a statement: the operations in its expressions
         # steps may run up to `budget`: the step limit, or the next clock check of the deadline
         self.deadline = None if limits.max_seconds is None else time.monotonic() + limits.max_seconds
-        self.budget = limits.max_steps if self.deadline is None else min(limits.max_steps, _STEPS_PER_CLOCK_CHECK)
+        self.budget = (
+            limits.max_steps if self.deadline is None else min(limits.max_steps, _STEPS_PER_CLOCK_CHECK)
+        )
         self.triangles = 0
-        self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}  # world box of each primitive measured
+        self.prim_boxes: dict[
+            int, tuple[np.ndarray, np.ndarray] | None
+        ] = {}  # world box of each primitive measured
         self.part_primitives: list[list[int]] = []  # the primitives of each part, in the order they are added
         self.boxes: dict[tuple, tuple] = {}  # (part, instance or None) -> (primitives measured, lo, hi)
         self.warnings: list[Diagnostic] = []
@@ -199,10 +246,22 @@ class _Evaluator:
         unknown = set(self.overrides) - set(self.params)
         if unknown:
             name = sorted(unknown)[0]
-            fail("E211", f"no param named `{name}` in this program", Span(),
-                 hint=lang.unknown_name_hint(name, self.params) or "declare it with `param`")
-        return Evaluation(self.name, self.bounds, self.params, self.parts, self.instances, self.primitives,
-                          self.triangles, self.warnings)
+            fail(
+                "E211",
+                f"no param named `{name}` in this program",
+                Span(),
+                hint=lang.unknown_name_hint(name, self.params) or "declare it with `param`",
+            )
+        return Evaluation(
+            self.name,
+            self.bounds,
+            self.params,
+            self.parts,
+            self.instances,
+            self.primitives,
+            self.triangles,
+            self.warnings,
+        )
 
     def step(self, span: Span, amount: int = 1) -> None:
         self.steps += amount
@@ -213,11 +272,19 @@ class _Evaluator:
         """The steps passed the budget: the step limit (E304), or a checkpoint to read the clock (E308)."""
         limits = self.limits
         if self.steps > limits.max_steps:
-            fail("E304", f"the program needs more than {limits.max_steps} evaluation steps", span,
-                 hint="use fewer loop iterations or smaller lists")
+            fail(
+                "E304",
+                f"the program needs more than {limits.max_steps} evaluation steps",
+                span,
+                hint="use fewer loop iterations or smaller lists",
+            )
         if time.monotonic() > self.deadline:
-            fail("E308", f"evaluation passed its time limit of {limits.max_seconds:g} s while running this", span,
-                 hint="use fewer loop iterations or smaller lists")
+            fail(
+                "E308",
+                f"evaluation passed its time limit of {limits.max_seconds:g} s while running this",
+                span,
+                hint="use fewer loop iterations or smaller lists",
+            )
         self.budget = min(limits.max_steps, self.steps + _STEPS_PER_CLOCK_CHECK)
 
     def define(self, name: str) -> int:
@@ -237,8 +304,12 @@ class _Evaluator:
         """A name no definition above it binds: a part built by now, or an error."""
         if name in self.part_index:
             return PartRef(name, None)
-        fail("E201", f"`{name}` is not defined (or its part is not built yet at this point)", span,
-             hint="names and parts can only be used below the statement that defines them")
+        fail(
+            "E201",
+            f"`{name}` is not defined (or its part is not built yet at this point)",
+            span,
+            hint="names and parts can only be used below the statement that defines them",
+        )
 
     # ---- statements: each compiles to a closure that runs it ---------------
     def compile_block(self, statements):
@@ -266,6 +337,7 @@ class _Evaluator:
                 if self.steps > self.budget:
                     self.over_budget(span)
                 statement()
+
         return run
 
     def stmt_Block(self, s: ast.Block):
@@ -277,8 +349,14 @@ class _Evaluator:
         def run() -> None:
             value = name()
             if not isinstance(value, str):
-                fail("E212", f"`shape` takes a name string, not {type_name(value)}", s.span, expected='shape "chair"')
+                fail(
+                    "E212",
+                    f"`shape` takes a name string, not {type_name(value)}",
+                    s.span,
+                    expected='shape "chair"',
+                )
             self.name = value
+
         return run
 
     def stmt_BoundsStmt(self, s: ast.BoundsStmt):
@@ -287,8 +365,13 @@ class _Evaluator:
         def run() -> None:
             value = self.vector(size(), 3, s.size.span, "bounds")
             if np.any(value <= 0):
-                fail("E212", "bounds must be three positive sizes [width, depth, height] in metres", s.size.span)
+                fail(
+                    "E212",
+                    "bounds must be three positive sizes [width, depth, height] in metres",
+                    s.size.span,
+                )
             self.bounds = value
+
         return run
 
     def stmt_LetStmt(self, s: ast.LetStmt):
@@ -297,6 +380,7 @@ class _Evaluator:
 
         def run() -> None:
             env[slot] = value()
+
         return run
 
     def stmt_ParamStmt(self, s: ast.ParamStmt):
@@ -305,11 +389,14 @@ class _Evaluator:
 
         def run() -> None:
             self.env[slot] = self.param(s, default(), bounds())
+
         return run
 
     def param(self, s: ast.ParamStmt, default, bounds):
         if not isinstance(default, float) or isinstance(default, bool):
-            fail("E211", f"param `{s.name}` must default to a number, not {type_name(default)}", s.default.span)
+            fail(
+                "E211", f"param `{s.name}` must default to a number, not {type_name(default)}", s.default.span
+            )
         if not (isinstance(bounds, np.ndarray) and bounds.shape == (2,)):
             fail("E211", f"the range of param `{s.name}` must be [lo, hi]", s.range.span, expected="[lo, hi]")
         lo, hi = float(bounds[0]), float(bounds[1])
@@ -320,12 +407,21 @@ class _Evaluator:
         if s.name in self.overrides:
             value = self.overrides.pop(s.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-                fail("E211", f"value {value!r} for param `{s.name}` is outside its range [{lo:g}, {hi:g}]", s.span)
+                fail(
+                    "E211",
+                    f"value {value!r} for param `{s.name}` is outside its range [{lo:g}, {hi:g}]",
+                    s.span,
+                )
             if is_int and float(value) != int(value):
                 fail("E211", f"param `{s.name}` takes integers; got {value!r}", s.span)
             value = float(value)
-        self.params[s.name] = {"value": int(value) if is_int else value, "default": int(default) if is_int else default,
-                               "lo": int(lo) if is_int else lo, "hi": int(hi) if is_int else hi, "integer": is_int}
+        self.params[s.name] = {
+            "value": int(value) if is_int else value,
+            "default": int(default) if is_int else default,
+            "lo": int(lo) if is_int else lo,
+            "hi": int(hi) if is_int else hi,
+            "integer": is_int,
+        }
         return value
 
     def stmt_PartStmt(self, s: ast.PartStmt):
@@ -338,12 +434,17 @@ class _Evaluator:
                 body()
             finally:
                 self.current_instance, self.current_color = None, None
+
         return run
 
     def enter_part(self, s: ast.PartStmt, color) -> None:
         if self.current_instance is not None:
-            fail("E111", f"part `{s.label}` is inside another part", s.span,
-                 hint="parts are flat: close the outer part's block first")
+            fail(
+                "E111",
+                f"part `{s.label}` is inside another part",
+                s.span,
+                hint="parts are flat: close the outer part's block first",
+            )
         part_id = self.part_index.get(s.label)
         if part_id is None:
             part_id = len(self.parts)
@@ -352,10 +453,16 @@ class _Evaluator:
             self.parts.append(Part(s.label, color or default, [], s.span))
             self.part_primitives.append([])
         elif color is not None and color != self.parts[part_id].color:
-            self.warnings.append(Diagnostic(
-                "W107", f"part `{s.label}` already has colour {_hex(self.parts[part_id].color)}; this instance is "
-                f"drawn in {_hex(color)} but the legend keeps the first", s.span, severity="warning",
-                hint="give every instance of a part the same colour, or use another label"))
+            self.warnings.append(
+                Diagnostic(
+                    "W107",
+                    f"part `{s.label}` already has colour {_hex(self.parts[part_id].color)}; this instance is "
+                    f"drawn in {_hex(color)} but the legend keeps the first",
+                    s.span,
+                    severity="warning",
+                    hint="give every instance of a part the same colour, or use another label",
+                )
+            )
         part = self.parts[part_id]
         instance = Instance(part_id, len(part.instance_ids), [], s.span, _UNMEASURED, _UNMEASURED)
         part.instance_ids.append(len(self.instances))
@@ -363,7 +470,9 @@ class _Evaluator:
         self.current_instance, self.current_color = instance, color or part.color
 
     def stmt_ForStmt(self, s: ast.ForStmt):
-        iterables = [(self.compile_expr(var.iterable), var.iterable.span) for var in s.vars]  # before the names exist
+        iterables = [
+            (self.compile_expr(var.iterable), var.iterable.span) for var in s.vars
+        ]  # before the names exist
         self.scopes.append({})
         try:
             slots = [self.define(var.name) for var in s.vars]
@@ -379,22 +488,36 @@ class _Evaluator:
                 if isinstance(values, np.ndarray):
                     values = list(values) if values.ndim == 2 else values.tolist()
                 if not isinstance(values, list):
-                    fail("E205", f"`for` needs a list to iterate over, not {type_name(values)}", span,
-                         expected="a list like [a, b] or range(n)")
-                self.step(span, len(values))  # copied before the first iteration, even when another list is empty
+                    fail(
+                        "E205",
+                        f"`for` needs a list to iterate over, not {type_name(values)}",
+                        span,
+                        expected="a list like [a, b] or range(n)",
+                    )
+                self.step(
+                    span, len(values)
+                )  # copied before the first iteration, even when another list is empty
                 domains.append(values)
             for combination in itertools.product(*domains):
                 self.iterations += 1
                 if self.iterations > limit:
-                    fail("E303", f"more than {limit} loop iterations in total", s.span, hint="use fewer or smaller loops")
+                    fail(
+                        "E303",
+                        f"more than {limit} loop iterations in total",
+                        s.span,
+                        hint="use fewer or smaller loops",
+                    )
                 for slot, value in zip(slots, combination):
                     env[slot] = value
                 body()
+
         return run
 
     def stmt_IfStmt(self, s: ast.IfStmt):
-        branches = [(self.compile_expr(condition), condition.span, self.compile_block(body.body))
-                    for condition, body in s.branches]
+        branches = [
+            (self.compile_expr(condition), condition.span, self.compile_block(body.body))
+            for condition, body in s.branches
+        ]
         orelse = self.compile_block(s.orelse.body) if s.orelse is not None else None
 
         def run() -> None:
@@ -404,6 +527,7 @@ class _Evaluator:
                     return
             if orelse is not None:
                 orelse()
+
         return run
 
     def stmt_TransformStmt(self, s: ast.TransformStmt):
@@ -424,6 +548,7 @@ class _Evaluator:
                     body()
             finally:
                 self.matrix, self.reach = outer, reach
+
         return run
 
     def frames(self, s: ast.TransformStmt, values: dict):
@@ -451,20 +576,29 @@ class _Evaluator:
         c, s_ = np.cos(turn), np.sin(turn)
         frames = np.zeros((n, 4, 4))
         frames[:, 0, 0], frames[:, 0, 1], frames[:, 1, 0], frames[:, 1, 1] = c, -s_, s_, c
-        frames[:, 0, 3], frames[:, 1, 3], frames[:, 2, 2], frames[:, 3, 3] = c * values["r"], s_ * values["r"], 1, 1
+        frames[:, 0, 3], frames[:, 1, 3], frames[:, 2, 2], frames[:, 3, 3] = (
+            c * values["r"],
+            s_ * values["r"],
+            1,
+            1,
+        )
         return frames
 
     def _copies(self, n: int, span: Span) -> None:
         """Copies made by radial and symmetric count as loop iterations (checked before they are made)."""
         self.iterations += n - 1
         if self.iterations > self.limits.max_loop_iterations:
-            fail("E303", f"more than {self.limits.max_loop_iterations} loop iterations in total", span,
-                 hint="use fewer or smaller loops and repeats")
+            fail(
+                "E303",
+                f"more than {self.limits.max_loop_iterations} loop iterations in total",
+                span,
+                hint="use fewer or smaller loops and repeats",
+            )
 
     def _symmetric(self, axes: str, s: ast.TransformStmt) -> list[np.ndarray]:
         axes = axes.lower()
         if not axes or any(a not in "xyz" for a in axes) or len(set(axes)) != len(axes):
-            fail("E401", f"symmetric takes \"x\", \"y\", \"z\" or a combination like \"xy\", not {axes!r}", s.span)
+            fail("E401", f'symmetric takes "x", "y", "z" or a combination like "xy", not {axes!r}', s.span)
         frames = [np.eye(4)]
         for axis in axes:
             mirror = affine(np.diag([-1.0 if a == axis else 1.0 for a in "xyz"]))
@@ -478,7 +612,12 @@ class _Evaluator:
 
         def run() -> None:
             if self.current_instance is None:
-                fail("E110", f"`{s.name}` is outside any part", s.name_span, hint="wrap it in `part label { … }`")
+                fail(
+                    "E110",
+                    f"`{s.name}` is outside any part",
+                    s.name_span,
+                    hint="wrap it in `part label { … }`",
+                )
             key = None if inputs is None else tuple([env[slot] for slot in inputs])
             if key is not None and not set(map(type, key)) <= _MEMO_TYPES:
                 key = None  # vectors, lists, parts: evaluated every time
@@ -492,6 +631,7 @@ class _Evaluator:
                 if key is not None:
                     memo[key] = known
             self.add_primitive(s, *known[:2])
+
         return run
 
     def inputs(self, nodes) -> tuple[int, ...] | None:
@@ -543,13 +683,27 @@ class _Evaluator:
             fail("E210", "the primitive's placement is out of the numeric range", s.span)
         self.triangles += count
         if self.triangles > self.limits.max_triangles:
-            fail("E302", f"the shape exceeds {self.limits.max_triangles} triangles", s.span,
-                 hint="lower `segments` or use fewer primitives")
+            fail(
+                "E302",
+                f"the shape exceeds {self.limits.max_triangles} triangles",
+                s.span,
+                hint="lower `segments` or use fewer primitives",
+            )
         if len(self.primitives) >= self.limits.max_primitives:
             fail("E301", f"the shape exceeds {self.limits.max_primitives} primitives", s.span)
         instance = self.current_instance  # parts are flat, so it is always the newest instance
-        self.primitives.append(Primitive(kind, params, matrix, segments, instance.part_id, len(self.instances) - 1,
-                                         color or self.current_color, s.span))
+        self.primitives.append(
+            Primitive(
+                kind,
+                params,
+                matrix,
+                segments,
+                instance.part_id,
+                len(self.instances) - 1,
+                color or self.current_color,
+                s.span,
+            )
+        )
         instance.primitive_ids.append(len(self.primitives) - 1)
         self.part_primitives[instance.part_id].append(len(self.primitives) - 1)
 
@@ -624,7 +778,8 @@ class _Evaluator:
     def coerce(self, value, param: lang.Param, span: Span, owner: str):
         t = param.type
         if (t == "vec3" and type(value) is np.ndarray and value.shape == (3,)) or (
-                t == "number" and type(value) is float):  # the common cases: only the range to check
+            t == "number" and type(value) is float
+        ):  # the common cases: only the range to check
             self.check_range(value, span)
             return value
         where = f"`{param.name}` of `{owner}`"
@@ -646,11 +801,15 @@ class _Evaluator:
         if t == "vec3":
             return self.vector(value, 3, span, where)
         if t == "number_or_vec3":
-            return self.number(value, span, where) if isinstance(value, float) else self.vector(value, 3, span, where)
+            return (
+                self.number(value, span, where)
+                if isinstance(value, float)
+                else self.vector(value, 3, span, where)
+            )
         if t == "axis":
             if isinstance(value, str):
                 if value.lower() not in ("x", "y", "z"):
-                    fail("E401", f"mirror takes \"x\", \"y\" or \"z\", not {value!r}", span)
+                    fail("E401", f'mirror takes "x", "y" or "z", not {value!r}', span)
                 return np.eye(3)["xyz".index(value.lower())]
             normal = self.vector(value, 3, span, where)
             if not np.any(normal):
@@ -663,11 +822,20 @@ class _Evaluator:
         if t in ("points2", "points3"):
             dim = 2 if t == "points2" else 3
             if not (isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == dim):
-                fail("E106", f"{where} must be a list of [{', '.join('xyz'[:dim]) if dim == 3 else 'a, b'}] points,"
-                     f" not {type_name(value)}", span, expected="[[" + ", ".join(["0"] * dim) + "], ...]")
+                fail(
+                    "E106",
+                    f"{where} must be a list of [{', '.join('xyz'[:dim]) if dim == 3 else 'a, b'}] points,"
+                    f" not {type_name(value)}",
+                    span,
+                    expected="[[" + ", ".join(["0"] * dim) + "], ...]",
+                )
             if len(value) > self.limits.max_points:
-                fail("E307", f"{where} has {len(value)} points; the limit is {self.limits.max_points}", span,
-                     hint="a few dozen points describe any outline; let `smooth=true` or `segments` do the rest")
+                fail(
+                    "E307",
+                    f"{where} has {len(value)} points; the limit is {self.limits.max_points}",
+                    span,
+                    hint="a few dozen points describe any outline; let `smooth=true` or `segments` do the rest",
+                )
             self.check_range(value, span)
             return value
         raise AssertionError(t)
@@ -681,8 +849,12 @@ class _Evaluator:
     def vector(self, value, size: int | None, span: Span, where: str) -> np.ndarray:
         if not (isinstance(value, np.ndarray) and value.ndim == 1 and (size is None or len(value) == size)):
             shape = f"a vector of {size} numbers" if size else "a list of numbers"
-            fail("E106", f"{where} must be {shape}, not {type_name(value)}", span,
-                 expected="[x, y, z]" if size == 3 else "")
+            fail(
+                "E106",
+                f"{where} must be {shape}, not {type_name(value)}",
+                span,
+                expected="[x, y, z]" if size == 3 else "",
+            )
         self.check_range(value, span)
         return value
 
@@ -694,16 +866,24 @@ class _Evaluator:
         else:
             largest = np.abs(value).max(initial=0.0)
         if largest > self.limits.max_abs_value:
-            fail("E210", f"value out of range (|x| ≤ {self.limits.max_abs_value:g})", span,
-                 hint="sizes are in metres")
+            fail(
+                "E210",
+                f"value out of range (|x| ≤ {self.limits.max_abs_value:g})",
+                span,
+                hint="sizes are in metres",
+            )
 
     # ---- expressions -----------------------------------------------------
 
     # ---- expressions: each compiles to a closure that returns its value ----
     def truth(self, value, span: Span) -> bool:
         if not isinstance(value, bool):
-            fail("E205", f"a condition must be true or false, not {type_name(value)}", span,
-                 hint="compare explicitly, e.g. `n > 0`")
+            fail(
+                "E205",
+                f"a condition must be true or false, not {type_name(value)}",
+                span,
+                hint="compare explicitly, e.g. `n > 0`",
+            )
         return value
 
     def compile_expr(self, e):
@@ -763,6 +943,7 @@ class _Evaluator:
                 value.flags.writeable = False
                 built.append(value)
             return value
+
         return constant
 
     def compile_binop(self, e: ast.BinOp):
@@ -773,6 +954,7 @@ class _Evaluator:
             def logic():
                 value = self.truth(left(), e.left.span)
                 return value if value == short else self.truth(right(), e.right.span)
+
             return logic
         fast, finite = _FAST.get(op), math.isfinite
         if fast is None:
@@ -785,6 +967,7 @@ class _Evaluator:
                 if finite(result):
                     return result
             return self.arithmetic(a, b, e)
+
         return arithmetic
 
     def negate(self, value, e: ast.Unary):
@@ -796,7 +979,11 @@ class _Evaluator:
         self.step(span, len(items))
         if not items or set(map(type, items)) == _FLOAT:
             return np.array(items, dtype=np.float64)
-        if items and all(isinstance(i, np.ndarray) and i.ndim == 1 for i in items) and len({len(i) for i in items}) == 1:
+        if (
+            items
+            and all(isinstance(i, np.ndarray) and i.ndim == 1 for i in items)
+            and len({len(i) for i in items}) == 1
+        ):
             self.step(span, len(items) * len(items[0]) // 8)  # before allocating
             return np.array(items, dtype=np.float64)
         return items
@@ -810,16 +997,23 @@ class _Evaluator:
                 return value
         elif t is np.ndarray:
             self.step(span, value.size // 8)
-            if all(map(math.isfinite, value.tolist())) if value.ndim == 1 and len(value) <= 4 else (
-                    np.isfinite(value).all()):  # NumPy costs ~2 µs more on short vectors
+            if (
+                all(map(math.isfinite, value.tolist()))
+                if value.ndim == 1 and len(value) <= 4
+                else (np.isfinite(value).all())
+            ):  # NumPy costs ~2 µs more on short vectors
                 return value
         elif isinstance(value, float):  # a NumPy scalar
             if math.isfinite(value):
                 return float(value)
         elif t is not complex:  # bools, strings, lists, parts
             return value
-        fail("E210", f"{what} gives a result out of range (not a finite real number)", span,
-             hint=f"every number must be real and finite (|x| ≤ {sys.float_info.max:.1e})")
+        fail(
+            "E210",
+            f"{what} gives a result out of range (not a finite real number)",
+            span,
+            hint=f"every number must be real and finite (|x| ≤ {sys.float_info.max:.1e})",
+        )
 
     def read(self, values, span: Span) -> None:
         """An operation costs a step per 8 numbers it reads (in arrays or not), paid before it runs."""
@@ -850,7 +1044,12 @@ class _Evaluator:
             equal = self.equal(a, b, e.span)
             return equal if op == "==" else not equal
         numeric = (float, np.ndarray)
-        if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, numeric) or not isinstance(b, numeric):
+        if (
+            isinstance(a, bool)
+            or isinstance(b, bool)
+            or not isinstance(a, numeric)
+            or not isinstance(b, numeric)
+        ):
             if op == "+" and isinstance(a, list) and isinstance(b, list):
                 self.step(e.span, len(a) + len(b))
                 return a + b
@@ -880,8 +1079,13 @@ class _Evaluator:
         name = e.name
         if isinstance(target, PartRef):
             if name not in lang.ANCHORS:
-                fail("E208", f"parts have no anchor `{name}`", e.span, expected=", ".join(lang.ANCHORS),
-                     hint=lang.unknown_name_hint(name, lang.ANCHORS))
+                fail(
+                    "E208",
+                    f"parts have no anchor `{name}`",
+                    e.span,
+                    expected=", ".join(lang.ANCHORS),
+                    hint=lang.unknown_name_hint(name, lang.ANCHORS),
+                )
             lo, hi = self.part_box(target, e.span)
             return _anchor(name, lo, hi)
         if isinstance(target, np.ndarray) and target.ndim == 1 and name in ("x", "y", "z"):
@@ -889,8 +1093,12 @@ class _Evaluator:
             if axis >= len(target):
                 fail("E207", f"`.{name}` needs a vector of at least {axis + 1} numbers", e.span)
             return float(target[axis])
-        fail("E208", f"{type_name(target)} has no attribute `.{name}`", e.span,
-             hint="`.x .y .z` work on vectors; anchors like `.top` on parts")
+        fail(
+            "E208",
+            f"{type_name(target)} has no attribute `.{name}`",
+            e.span,
+            hint="`.x .y .z` work on vectors; anchors like `.top` on parts",
+        )
 
     def index(self, target, position, e: ast.Index):
         if not isinstance(position, float) or isinstance(position, bool) or position != int(position):
@@ -899,8 +1107,13 @@ class _Evaluator:
         if isinstance(target, PartRef):
             count = len(self.parts[self.part_index[target.label]].instance_ids)
             if target.index is not None or not -count <= i < count:
-                fail("E207", f"part `{target.label}` has {count} instance(s) built so far; `[{position:g}]` is out of "
-                     "range", e.span, hint="instances are numbered from 0 in the order they are built")
+                fail(
+                    "E207",
+                    f"part `{target.label}` has {count} instance(s) built so far; `[{position:g}]` is out of "
+                    "range",
+                    e.span,
+                    hint="instances are numbered from 0 in the order they are built",
+                )
             return PartRef(target.label, i % count)
         if isinstance(target, (np.ndarray, list, str)):
             if not -len(target) <= i < len(target):
@@ -953,15 +1166,23 @@ class _Evaluator:
         return self.made(result, e.span, f"`{e.func}`")
 
 
-_STATEMENTS = {getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")}
+_STATEMENTS = {
+    getattr(ast, name[5:]): method for name, method in vars(_Evaluator).items() if name.startswith("stmt_")
+}
 _FLOAT = {float}
 _STEPS_PER_CLOCK_CHECK = 2_000  # the clock is read every ~2-30 ms of work (a step costs 1-15 µs at most)
 _MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)
 _UNMEASURED.flags.writeable = False
 _FAST = {"+": operator.add, "-": operator.sub, "*": operator.mul}  # number op number: finite or out of range
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
-               "**": operator.pow}
+_ARITHMETIC = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "%": operator.mod,
+    "**": operator.pow,
+}
 
 
 def _constant_cost(node) -> int | None:
@@ -972,7 +1193,12 @@ def _constant_cost(node) -> int | None:
     the same at every run, so a run's steps depend on its inputs only (the memo relies on it).
     """
     t = type(node)
-    if t in (ast.Number, ast.String, ast.Bool) or t is ast.Unary and node.op in "-+" and type(node.operand) is ast.Number:
+    if (
+        t in (ast.Number, ast.String, ast.Bool)
+        or t is ast.Unary
+        and node.op in "-+"
+        and type(node.operand) is ast.Number
+    ):
         return 0
     if t is ast.Vector and all(_constant_cost(i) == 0 and type(i) is not ast.Vector for i in node.items):
         return 0 if all(type(i) is ast.Number for i in node.items) else len(node.items)
@@ -984,15 +1210,27 @@ def _hex(color) -> str:
 
 
 def _is_int_literal(node) -> bool:
-    return isinstance(node, ast.Number) and node.is_int or (
-        isinstance(node, ast.Unary) and node.op == "-" and _is_int_literal(node.operand))
+    return (
+        isinstance(node, ast.Number)
+        and node.is_int
+        or (isinstance(node, ast.Unary) and node.op == "-" and _is_int_literal(node.operand))
+    )
 
 
 def _anchor(name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     c = (lo + hi) / 2.0
-    points = {"top": (c[0], c[1], hi[2]), "bottom": (c[0], c[1], lo[2]), "left": (lo[0], c[1], c[2]),
-              "right": (hi[0], c[1], c[2]), "front": (c[0], lo[1], c[2]), "back": (c[0], hi[1], c[2]),
-              "center": c, "min": lo, "max": hi, "size": hi - lo}
+    points = {
+        "top": (c[0], c[1], hi[2]),
+        "bottom": (c[0], c[1], lo[2]),
+        "left": (lo[0], c[1], c[2]),
+        "right": (hi[0], c[1], c[2]),
+        "front": (c[0], lo[1], c[2]),
+        "back": (c[0], hi[1], c[2]),
+        "center": c,
+        "min": lo,
+        "max": hi,
+        "size": hi - lo,
+    }
     return np.array(points[name], dtype=np.float64)
 
 
@@ -1019,7 +1257,12 @@ def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
         r1 = v.get("r1") if v.get("r1") is not None else v.get("r")
         r2 = v.get("r2") if v.get("r2") is not None else v.get("r")
         if r1 is None or r2 is None:
-            fail("E103", f"`{name}` needs `r`, or both `r1` and `r2`", span, expected="cylinder(r, h) or cylinder(r1, r2, h)")
+            fail(
+                "E103",
+                f"`{name}` needs `r`, or both `r1` and `r2`",
+                span,
+                expected="cylinder(r, h) or cylinder(r1, r2, h)",
+            )
         return name, {"r1": nonneg("r1", r1), "r2": nonneg("r2", r2), "h": nonneg("h", v["h"])}
     if name in ("cone", "capsule"):
         r, h = nonneg("r", v["r"]), nonneg("h", v["h"])
@@ -1035,8 +1278,12 @@ def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
     if name == "tube":
         r, t, h = nonneg("r", v["r"]), nonneg("thickness", v["thickness"]), nonneg("h", v["h"])
         if t > r:
-            fail("E107", f"tube thickness {t:g} is more than its outer radius {r:g}", span,
-                 hint="`r` is the OUTER radius; the wall goes inward")
+            fail(
+                "E107",
+                f"tube thickness {t:g} is more than its outer radius {r:g}",
+                span,
+                hint="`r` is the OUTER radius; the wall goes inward",
+            )
         return name, {"r": r, "thickness": t, "h": h}
     if name == "lathe":
         profile, angle = v["profile"], v["angle"]
@@ -1057,8 +1304,12 @@ def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
         r = v["r"]
         radii = np.full(len(path), r) if isinstance(r, float) else r
         if len(radii) != len(path):
-            fail("E107", f"sweep has {len(path)} path points but {len(radii)} radii", span,
-                 hint="give one radius, or one per path point")
+            fail(
+                "E107",
+                f"sweep has {len(path)} path points but {len(radii)} radii",
+                span,
+                hint="give one radius, or one per path point",
+            )
         return name, {"path": path, "r": nonneg("r", radii.astype(np.float64)), "smooth": v["smooth"]}
     if name == "rod":
         length = float(np.linalg.norm(v["to"] - v["from"]))
@@ -1086,13 +1337,18 @@ def _range(ev: _Evaluator, args, e):
     if values is None:
         fail("E204", "range step cannot be zero", e.span)
     if len(values) > ev.limits.max_loop_iterations:
-        fail("E303", f"range of {len(values)} items exceeds the loop limit {ev.limits.max_loop_iterations}", e.span)
+        fail(
+            "E303",
+            f"range of {len(values)} items exceeds the loop limit {ev.limits.max_loop_iterations}",
+            e.span,
+        )
     return np.arange(values.start, values.stop, values.step, dtype=np.float64)
 
 
 def _scalar_fn(fn):
     """A NumPy function of a number, element-wise on arrays; a result that is not finite means the
     value is outside its domain (asin(2), sqrt(-1)), while an underflow is not an error."""
+
     def apply(ev, args, e):
         value = args[0]
         if type(value) is float:
@@ -1106,6 +1362,7 @@ def _scalar_fn(fn):
         else:
             raise TypeError
         fail("E204", f"`{e.func}` is undefined for this value", e.span)
+
     return apply
 
 
@@ -1117,6 +1374,7 @@ def _minmax(fn):
         if not values or not all(isinstance(v, float) and not isinstance(v, bool) for v in values):
             raise TypeError
         return fn(values)
+
     return apply
 
 

@@ -9,6 +9,7 @@ on request; the parts JSON keeps the program's frame (Z up, front -Y). Colours a
 each reader interprets them: linear in GLB and MTL, sRGB bytes in PLY. Files are written
 atomically.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,20 @@ from proto3d.compiler.files import write_atomic
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
-__all__ = ["export", "check_export_path", "parts_manifest", "to_glb", "to_obj", "to_ply", "SUPPORTED_SUFFIXES", "UP_AXES", "DEFAULT_UP"]
+__all__ = [
+    "export",
+    "check_export_path",
+    "parts_manifest",
+    "to_glb",
+    "to_obj",
+    "to_ply",
+    "SUPPORTED_SUFFIXES",
+    "UP_AXES",
+    "DEFAULT_UP",
+]
 
 SUPPORTED_SUFFIXES = (".glb", ".obj", ".ply", ".json")
+
 
 class Frame(NamedTuple):
     """A frame as a rotation from proto3d's: output axis i is `signs[i]` times input axis
@@ -41,7 +53,9 @@ class Frame(NamedTuple):
 
 # By up axis. Y up is (x, y, z) -> (x, z, -y), a proper rotation, so windings stay CCW.
 FRAMES = {
-    "y": Frame((0, 2, 1), (1.0, 1.0, -1.0), "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)"),
+    "y": Frame(
+        (0, 2, 1), (1.0, 1.0, -1.0), "metres, Y up, front +Z (proto3d's Z up, front -Y; x, y, z -> x, z, -y)"
+    ),
     "z": Frame((0, 1, 2), (1.0, 1.0, 1.0), "metres, Z up, front -Y (proto3d's own frame)"),
 }
 UP_AXES = tuple(FRAMES)
@@ -94,7 +108,9 @@ def check_export_path(path: str | os.PathLike) -> str:
                 "E901",
                 f"unknown export format {suffix or '(no suffix)'!r} for {str(path)!r}",
                 expected=", ".join(SUPPORTED_SUFFIXES),
-                hint=_INSTEAD.get(suffix, "name the output file with one of the supported suffixes, e.g. model.glb"),
+                hint=_INSTEAD.get(
+                    suffix, "name the output file with one of the supported suffixes, e.g. model.glb"
+                ),
             )
         )
     return suffix
@@ -115,7 +131,9 @@ def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]
     colour differs (a primitive's own `color=`) get one per colour, named `label_rrggbb`.
     Ordered by part, part colour first; unused materials are left out.
     """
-    rgb = np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64).reshape(-1, 3), 0, 1) * 255).astype(np.int64)
+    rgb = np.round(
+        np.clip(np.asarray(shape.face_colors, dtype=np.float64).reshape(-1, 3), 0, 1) * 255
+    ).astype(np.int64)
     keys = np.asarray(shape.part_id, dtype=np.int64) << 24 | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
     uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     named = []
@@ -177,7 +195,12 @@ def to_glb(shape: CompiledShape) -> bytes:
         views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": data.nbytes, "target": target})
         blob.extend(data.tobytes())
         blob.extend(b"\0" * (-len(blob) % 4))
-        acc = {"bufferView": len(views) - 1, "componentType": component, "count": len(data), "type": gltf_type}
+        acc = {
+            "bufferView": len(views) - 1,
+            "componentType": component,
+            "count": len(data),
+            "type": gltf_type,
+        }
         if minmax:
             acc["min"] = [float(v) for v in data.min(axis=0)]
             acc["max"] = [float(v) for v in data.max(axis=0)]
@@ -225,7 +248,9 @@ def to_glb(shape: CompiledShape) -> bytes:
     gltf: dict = {
         "asset": {"version": "2.0", "generator": "proto3d"},
         "scene": 0,
-        "scenes": [{"name": shape.name, "nodes": list(range(len(nodes))), "extras": _scene_extras(shape, frame)}],
+        "scenes": [
+            {"name": shape.name, "nodes": list(range(len(nodes))), "extras": _scene_extras(shape, frame)}
+        ],
         "nodes": nodes,
     }
     if meshes:
@@ -283,7 +308,9 @@ def _scene_extras(shape: CompiledShape, frame: str) -> dict:
 # ---------------------------------------------------------------------------- OBJ + MTL
 
 
-def to_obj(shape: CompiledShape, mtl_name: str | None = None, up: str = DEFAULT_UP[".obj"]) -> tuple[str, str]:
+def to_obj(
+    shape: CompiledShape, mtl_name: str | None = None, up: str = DEFAULT_UP[".obj"]
+) -> tuple[str, str]:
     """Wavefront OBJ and MTL text. OBJ vertex k is `shape.vertices[k - 1]` rotated into the
     frame of `up` (same for normals), so face indices are the shape's plus one; one `o`/`g`
     group per part instance. MTL has no colour space and Blender reads `Kd` as linear, so
@@ -312,8 +339,12 @@ def to_obj(shape: CompiledShape, mtl_name: str | None = None, up: str = DEFAULT_
         ]
         for mat in dict.fromkeys(face_mat[fids].tolist()):
             out.append(f"usemtl {mats[mat][0]}")
-            out += [f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in faces[fids[face_mat[fids] == mat]].tolist()]
-    mtl = [f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"]
+            out += [
+                f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in faces[fids[face_mat[fids] == mat]].tolist()
+            ]
+    mtl = [
+        f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"
+    ]
     for name, hx in mats:
         kd = " ".join(repr(c) for c in _linear(hx))  # repr: the exact floats of the GLB
         mtl += [f"# {hx}", f"newmtl {name}", f"Kd {kd}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
@@ -333,8 +364,14 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
     name the frame and the ids. Each vertex also carries the colour of the faces using it
     (Blender reads only vertex colours); a vertex shared by faces of different colours is
     split, so that colour is exact (compiled shapes share no vertex between primitives)."""
-    rgb = np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255).astype(np.uint8).reshape(-1, 3)
-    source, vertex_rgb, faces = _colour_split(np.asarray(shape.faces, dtype=np.int64), rgb, len(shape.vertices))
+    rgb = (
+        np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255)
+        .astype(np.uint8)
+        .reshape(-1, 3)
+    )
+    source, vertex_rgb, faces = _colour_split(
+        np.asarray(shape.faces, dtype=np.int64), rgb, len(shape.vertices)
+    )
     vertices, normals, frame = _framed(shape, up)
     nv, nf = len(source), len(faces)
     header = [
@@ -358,16 +395,29 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
     vert["p"], vert["n"], vert["rgb"] = vertices[source], normals[source], vertex_rgb
     face = np.empty(
         nf,
-        dtype=[("count", "u1"), ("v", "<i4", 3), ("part_id", "<i4"), ("instance_id", "<i4"), ("primitive_id", "<i4"), ("rgb", "u1", 3)],
+        dtype=[
+            ("count", "u1"),
+            ("v", "<i4", 3),
+            ("part_id", "<i4"),
+            ("instance_id", "<i4"),
+            ("primitive_id", "<i4"),
+            ("rgb", "u1", 3),
+        ],
     )
     face["count"] = 3
     face["v"] = faces
-    face["part_id"], face["instance_id"], face["primitive_id"] = shape.part_id, shape.instance_id, shape.primitive_id
+    face["part_id"], face["instance_id"], face["primitive_id"] = (
+        shape.part_id,
+        shape.instance_id,
+        shape.primitive_id,
+    )
     face["rgb"] = rgb
     return ("\n".join(header) + "\n").encode("ascii", "replace") + vert.tobytes() + face.tobytes()
 
 
-def _colour_split(faces: np.ndarray, rgb: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _colour_split(
+    faces: np.ndarray, rgb: np.ndarray, n_vertices: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vertices that each have one colour: (the shape vertex each comes from, its colour, faces).
 
     Every vertex keeps its index and the colour of one face using it; a corner of a face with
@@ -411,7 +461,15 @@ def parts_manifest(shape: CompiledShape) -> dict:
                     "face_count": int(face_count[iid]),
                 }
             )
-        parts.append({"part_id": pid, "label": part.label, "color": _hex(part.color), "span": _span(part.span), "instances": instances})
+        parts.append(
+            {
+                "part_id": pid,
+                "label": part.label,
+                "color": _hex(part.color),
+                "span": _span(part.span),
+                "instances": instances,
+            }
+        )
     primitives = [
         {
             "primitive_id": i,

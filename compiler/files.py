@@ -1,4 +1,5 @@
 """Atomic file writes, shared by every stage that writes outputs."""
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,13 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, *, parents: bool = 
         with contextlib.suppress(OSError):  # no temp file to remove (e.g. its folder is a file)
             tmp.unlink()
         if isinstance(error, OSError):
-            raise Proto3dError(Diagnostic("E902", f"cannot write {str(path)!r}: {error.strerror or error}",
-                                          hint="check that the folder exists and is writable")) from None
+            raise Proto3dError(
+                Diagnostic(
+                    "E902",
+                    f"cannot write {str(path)!r}: {error.strerror or error}",
+                    hint="check that the folder exists and is writable",
+                )
+            ) from None
         raise
     return path
 

@@ -2,6 +2,7 @@
 
 One table drives the static checker, the evaluator and the hints, so they never disagree.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -55,18 +56,45 @@ TRANSFORMS: dict[str, tuple[Param, ...]] = {
 }
 CALLABLE: dict[str, tuple[Param, ...]] = {name: params + PLACEMENT for name, params in PRIMITIVES.items()}
 BY_NAME: dict[tuple[Param, ...], dict[str, Param]] = {  # every signature's parameters by name
-    params: {p.name: p for p in params} for params in [*CALLABLE.values(), *TRANSFORMS.values()]}
-FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
-    "sin": (1, 1), "cos": (1, 1), "tan": (1, 1), "asin": (1, 1), "acos": (1, 1), "atan": (1, 1),
-    "atan2": (2, 2), "sqrt": (1, 1), "abs": (1, 1), "min": (1, 64), "max": (1, 64), "clamp": (3, 3),
-    "lerp": (3, 3), "floor": (1, 1), "ceil": (1, 1), "round": (1, 1), "len": (1, 1), "range": (1, 3),
-    "norm": (1, 1), "sum": (1, 1),
+    params: {p.name: p for p in params} for params in [*CALLABLE.values(), *TRANSFORMS.values()]
 }
-ALIGN_WORDS = {"center": None, "centre": None, "bottom": (2, 0), "top": (2, 1), "left": (0, 0),
-               "right": (0, 1), "front": (1, 0), "back": (1, 1)}
+FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
+    "sin": (1, 1),
+    "cos": (1, 1),
+    "tan": (1, 1),
+    "asin": (1, 1),
+    "acos": (1, 1),
+    "atan": (1, 1),
+    "atan2": (2, 2),
+    "sqrt": (1, 1),
+    "abs": (1, 1),
+    "min": (1, 64),
+    "max": (1, 64),
+    "clamp": (3, 3),
+    "lerp": (3, 3),
+    "floor": (1, 1),
+    "ceil": (1, 1),
+    "round": (1, 1),
+    "len": (1, 1),
+    "range": (1, 3),
+    "norm": (1, 1),
+    "sum": (1, 1),
+}
+ALIGN_WORDS = {
+    "center": None,
+    "centre": None,
+    "bottom": (2, 0),
+    "top": (2, 1),
+    "left": (0, 0),
+    "right": (0, 1),
+    "front": (1, 0),
+    "back": (1, 1),
+}
 ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
-RESERVED = frozenset("""shape bounds let param part color for in if elif else and or not true false pi
-translate rotate scale mirror symmetric radial""".split())
+RESERVED = frozenset(
+    """shape bounds let param part color for in if elif else and or not true false pi
+translate rotate scale mirror symmetric radial""".split()
+)
 SEGMENTS_DEFAULT = 32
 
 # Names models bring from OpenSCAD, Blender and Python, with the nearest v1 construct.
@@ -84,7 +112,7 @@ FOREIGN = {
     "polygon": "use `extrude(polygon=[[x, y], ...], h=...)`",
     "circle": "use a flat `cylinder(r=..., h=...)`",
     "square": "use a flat `box(size=[w, d, h])`",
-    "color": "write `color=` as an argument of the primitive or after the part label: `part seat color \"red\" { … }`",
+    "color": 'write `color=` as an argument of the primitive or after the part label: `part seat color "red" { … }`',
     "module": "no user-defined modules in v1: use `let`, `for` and transform blocks",
     "function": "no user-defined functions in v1: use `let`",
     "multmatrix": "use `translate`, `rotate` and `scale` blocks",
@@ -99,12 +127,34 @@ FOREIGN = {
     "frustrum": "use `frustum(r1=..., r2=..., h=...)`",
 }
 ARG_ALIASES = {  # argument names models try, with the v1 spelling
-    "radius": "r", "d": "r (the radius: half the diameter)", "diameter": "r (the radius: half the diameter)",
-    "height": "h", "length": "h", "width": "size", "dims": "size", "dimensions": "size", "position": "at",
-    "pos": "at", "center": "at", "location": "at", "rotation": "rot", "rotate": "rot", "angles": "rot",
-    "colour": "color", "fn": "segments", "$fn": "segments", "resolution": "segments",
-    "thick": "thickness", "wall": "thickness", "points": "profile / polygon / path",
-    "radius1": "r1", "radius2": "r2", "major_radius": "R", "minor_radius": "r", "R1": "r1", "R2": "r2",
+    "radius": "r",
+    "d": "r (the radius: half the diameter)",
+    "diameter": "r (the radius: half the diameter)",
+    "height": "h",
+    "length": "h",
+    "width": "size",
+    "dims": "size",
+    "dimensions": "size",
+    "position": "at",
+    "pos": "at",
+    "center": "at",
+    "location": "at",
+    "rotation": "rot",
+    "rotate": "rot",
+    "angles": "rot",
+    "colour": "color",
+    "fn": "segments",
+    "$fn": "segments",
+    "resolution": "segments",
+    "thick": "thickness",
+    "wall": "thickness",
+    "points": "profile / polygon / path",
+    "radius1": "r1",
+    "radius2": "r2",
+    "major_radius": "R",
+    "minor_radius": "r",
+    "R1": "r1",
+    "R2": "r2",
 }
 
 

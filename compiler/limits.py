@@ -1,4 +1,5 @@
 """Caps that make compiling any program safe without a sandbox: each breach is a positioned error."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -37,6 +37,7 @@ thousands of triangles):
 * W104 samples fewer vertices (a pair takes at most a quarter of what is left) and, with
   nothing left, claims nothing (HIDDEN_BUDGET): a hidden part may go unreported.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -104,14 +105,18 @@ class _Geometry:
     reasons: np.ndarray  # (P,) object: why a primitive's own numbers make it degenerate, or None
 
     @classmethod
-    def of(cls, shape: CompiledShape) -> "_Geometry":
+    def of(cls, shape: CompiledShape) -> _Geometry:
         n_inst = len(shape.instances)
         which, alike = _placed_alike(shape.primitives)
         reasons = np.array([_bad_params(p.params) for p in alike], dtype=object)[which]
         error = np.array([_facet_error(p) for p in alike], dtype=float)[which]
         curved = [shape.primitives[k] for k in np.flatnonzero(error).tolist()]  # only their matrices are read
-        facet = _facet(np.array([p.matrix for p in curved], dtype=float).reshape(-1, 4, 4),
-                       np.array([p.instance_id for p in curved], dtype=np.int64), error[error != 0.0], n_inst)
+        facet = _facet(
+            np.array([p.matrix for p in curved], dtype=float).reshape(-1, 4, 4),
+            np.array([p.instance_id for p in curved], dtype=np.int64),
+            error[error != 0.0],
+            n_inst,
+        )
         faces, inst, prim = shape.faces.reshape(-1, 3), shape.instance_id, shape.primitive_id
         prepared = _prepare(shape.vertices, faces, inst, prim, n_inst)
         if not prepared[0]:  # assembled shapes come sorted: no copies then
@@ -182,7 +187,9 @@ def _facet_error(prim) -> float:
     for key in ("r", "r1", "r2", "R"):
         value = params.get(key)
         if value is not None:
-            radius = max(radius, abs(value) if isinstance(value, (int, float)) else float(np.max(np.abs(value))))
+            radius = max(
+                radius, abs(value) if isinstance(value, (int, float)) else float(np.max(np.abs(value)))
+            )
     if "profile" in params:
         radius = max(radius, float(np.max(np.abs(np.asarray(params["profile"], float)[:, 0]))))
     if prim.kind == "ellipsoid":
@@ -203,7 +210,9 @@ def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
 
     out = []
     reasons = geo.reasons
-    suspect = ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5) | np.not_equal(reasons, None)
+    suspect = (
+        ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5) | np.not_equal(reasons, None)
+    )
     for k in np.flatnonzero(suspect).tolist():
         prim, why = shape.primitives[k], reasons[k]
         if why is None:
@@ -216,12 +225,14 @@ def _degenerate(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
         if why is None:
             continue
         owner = shape.instance_name(prim.instance_id) if prim.instance_id < len(shape.instances) else "?"
-        out.append(_warning(
-            "W105",
-            f"degenerate `{prim.kind}` in part `{owner}`: {why}",
-            prim.span,
-            "give every size a positive value in metres (a scale of 0 also flattens it), or remove the primitive",
-        ))
+        out.append(
+            _warning(
+                "W105",
+                f"degenerate `{prim.kind}` in part `{owner}`: {why}",
+                prim.span,
+                "give every size a positive value in metres (a scale of 0 also flattens it), or remove the primitive",
+            )
+        )
     return out
 
 
@@ -263,20 +274,26 @@ def _grounding(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     if -GROUND_TOL <= z <= GROUND_TOL + geo.facet[owner]:  # facets only ever lift the lowest point
         return []
     where = "above" if z > 0 else "below"
-    return [_warning(
-        "W103",
-        f"the shape does not stand on the ground: its lowest point (in `{shape.instance_name(owner)}`) "
-        f"is at z = {_num(z)} m, {_num(abs(z))} m {where} z = 0",
-        shape.instances[owner].span,
-        f"objects rest with their lowest point on z = 0: move everything by [0, 0, {_num(-z)}] "
-        f"(wrap it in translate([0, 0, {_num(-z)}]) {{ ... }}) or fix the height of the lowest part",
-    )]
+    return [
+        _warning(
+            "W103",
+            f"the shape does not stand on the ground: its lowest point (in `{shape.instance_name(owner)}`) "
+            f"is at z = {_num(z)} m, {_num(abs(z))} m {where} z = 0",
+            shape.instances[owner].span,
+            f"objects rest with their lowest point on z = 0: move everything by [0, 0, {_num(-z)}] "
+            f"(wrap it in translate([0, 0, {_num(-z)}]) {{ ... }}) or fix the height of the lowest part",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- W102
 
 _AXES = ("width", "depth", "height")
-_SIDES = (("past the left side", "past the right side"), ("past the front", "past the back"), ("", "above the top"))
+_SIDES = (
+    ("past the left side", "past the right side"),
+    ("past the front", "past the back"),
+    ("", "above the top"),
+)
 
 
 def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
@@ -304,13 +321,16 @@ def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
             if above[axis] > tol[axis]:
                 sides.append(f"{_num(above[axis])} m {high_side}")
         if sides:
-            out.append(_warning(
-                "W102",
-                f"part `{shape.instance_name(i)}` extends outside the declared bounds {declared}: " + ", ".join(sides),
-                inst.span,
-                "bounds are centred on x = 0, y = 0 and span z from 0 to h: move or shrink this part, "
-                "or correct `bounds` if the object really is that large",
-            ))
+            out.append(
+                _warning(
+                    "W102",
+                    f"part `{shape.instance_name(i)}` extends outside the declared bounds {declared}: "
+                    + ", ".join(sides),
+                    inst.span,
+                    "bounds are centred on x = 0, y = 0 and span z from 0 to h: move or shrink this part, "
+                    "or correct `bounds` if the object really is that large",
+                )
+            )
 
     lo, hi = geo.ilo[geo.present].min(axis=0), geo.ihi[geo.present].max(axis=0)
     actual = hi - lo
@@ -321,13 +341,15 @@ def _bounds(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
         elif actual[axis] < SMALL_FRACTION * size[axis]:
             problems.append(f"only {100 * actual[axis] / size[axis]:.0f} % of the declared {_AXES[axis]}")
     if problems:
-        out.append(_warning(
-            "W102",
-            f"the shape measures {_vec(actual)} m but bounds are {declared}: " + ", ".join(problems),
-            Span(),
-            "check the units (2cm = 0.02, sizes are full extents in metres) and the part sizes, "
-            "or correct `bounds`",
-        ))
+        out.append(
+            _warning(
+                "W102",
+                f"the shape measures {_vec(actual)} m but bounds are {declared}: " + ", ".join(problems),
+                Span(),
+                "check the units (2cm = 0.02, sizes are full extents in metres) and the part sizes, "
+                "or correct `bounds`",
+            )
+        )
     return out
 
 
@@ -361,8 +383,21 @@ def _contacts(shape: CompiledShape, geo: _Geometry) -> list[Diagnostic]:
     nesting = _may_hold(geo, solid, a, b) | _may_hold(geo, solid, b, a)
     hosts = np.full(len(present), -1, np.int64)
     if nesting.any():
-        hosts = _hosts(geo.mesh, geo.gstart, geo.glo, geo.ghi, geo.ig, geo.ilo, geo.ihi, pairs[nesting], solid,
-                       SURFACE_EPS, HIDDEN_SAMPLES, HIDDEN_BUDGET, scratch)
+        hosts = _hosts(
+            geo.mesh,
+            geo.gstart,
+            geo.glo,
+            geo.ghi,
+            geo.ig,
+            geo.ilo,
+            geo.ihi,
+            pairs[nesting],
+            solid,
+            SURFACE_EPS,
+            HIDDEN_SAMPLES,
+            HIDDEN_BUDGET,
+            scratch,
+        )
     return _hidden(shape, hosts) + _floating(shape, geo, root, present, ground_z)
 
 
@@ -377,8 +412,15 @@ def _scratch(gstart: np.ndarray, work: int) -> tuple:
     largest group: allocated once per lint instead of once per group pair; and its budget of
     `work` units."""
     most = int(np.diff(gstart).max(initial=0))
-    return (np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)),
-            np.empty(most, np.int64), np.empty((most, 3)), np.empty((most, 3)), np.array([work], np.int64))
+    return (
+        np.empty(most, np.int64),
+        np.empty((most, 3)),
+        np.empty((most, 3)),
+        np.empty(most, np.int64),
+        np.empty((most, 3)),
+        np.empty((most, 3)),
+        np.array([work], np.int64),
+    )
 
 
 def _hidden(shape: CompiledShape, hosts: np.ndarray) -> list[Diagnostic]:
@@ -390,18 +432,21 @@ def _hidden(shape: CompiledShape, hosts: np.ndarray) -> list[Diagnostic]:
     out = []
     for x in np.flatnonzero(hosts >= 0):
         host = int(hosts[x])
-        out.append(_warning(
-            "W104",
-            f"part `{shape.instance_name(x)}` is entirely inside `{shape.instance_name(host)}`: "
-            "it cannot be seen from any view",
-            shape.instances[x].span,
-            "make it larger than its host or move it out so that it shows, or remove it if it duplicates the host",
-        ))
+        out.append(
+            _warning(
+                "W104",
+                f"part `{shape.instance_name(x)}` is entirely inside `{shape.instance_name(host)}`: "
+                "it cannot be seen from any view",
+                shape.instances[x].span,
+                "make it larger than its host or move it out so that it shows, or remove it if it duplicates the host",
+            )
+        )
     return out
 
 
-def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: np.ndarray,
-              ground_z: float) -> list[Diagnostic]:
+def _floating(
+    shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: np.ndarray, ground_z: float
+) -> list[Diagnostic]:
     """W101: connected components of the contact graph that do not reach the ground (node n).
 
     Groups are attached one at a time, the nearest first, to the grounded geometry grown
@@ -430,25 +475,59 @@ def _floating(shape: CompiledShape, geo: _Geometry, root: np.ndarray, present: n
     best = (gap, source, target, p, q, precision)
     starts, stops = geo.gstart[geo.ig[:-1]], geo.gstart[geo.ig[1:]]
     forest, roots = _forest(geo.mesh, starts, stops)
-    budget = np.array([MEASURE_BUDGET, MEASURE_BUDGET // 2, MEASURE_BUDGET // 8], np.int64)  # see _tree_distance
-    _improve(geo.mesh, forest, roots, geo.ilo, geo.ihi, floating, np.flatnonzero(present & (root[:n] == root[n])),
-             comp, best, budget)
+    budget = np.array(
+        [MEASURE_BUDGET, MEASURE_BUDGET // 2, MEASURE_BUDGET // 8], np.int64
+    )  # see _tree_distance
+    _improve(
+        geo.mesh,
+        forest,
+        roots,
+        geo.ilo,
+        geo.ihi,
+        floating,
+        np.flatnonzero(present & (root[:n] == root[n])),
+        comp,
+        best,
+        budget,
+    )
     left = set(range(len(members)))
     out = []
     while left and len(out) < MAX_FLOATING:
         c = min(left, key=lambda c: (gap[c], members[c][0]))
         left.remove(c)
-        out.append(_floating_warning(shape, members[c], float(gap[c]), int(source[c]), int(target[c]), p[c], q[c],
-                                     int(precision[c])))
-        _improve(geo.mesh, forest, roots, geo.ilo, geo.ihi, floating[np.isin(comp[floating], list(left))],
-                 np.array(members[c], np.int64), comp, best, budget)
+        out.append(
+            _floating_warning(
+                shape,
+                members[c],
+                float(gap[c]),
+                int(source[c]),
+                int(target[c]),
+                p[c],
+                q[c],
+                int(precision[c]),
+            )
+        )
+        _improve(
+            geo.mesh,
+            forest,
+            roots,
+            geo.ilo,
+            geo.ihi,
+            floating[np.isin(comp[floating], list(left))],
+            np.array(members[c], np.int64),
+            comp,
+            best,
+            budget,
+        )
     if len(out) < len(groups):
-        out.append(_warning(
-            "W101",
-            f"{len(groups) - len(out)} more parts or groups of parts float",
-            Span(),
-            "fix the floating parts reported above first; the others are probably placed the same way",
-        ))
+        out.append(
+            _warning(
+                "W101",
+                f"{len(groups) - len(out)} more parts or groups of parts float",
+                Span(),
+                "fix the floating parts reported above first; the others are probably placed the same way",
+            )
+        )
     return out
 
 
@@ -496,7 +575,9 @@ def _improve(mesh, forest, roots, ilo, ihi, sources, targets, comp, best, budget
                 precision[c] = AT_MOST
                 continue
             j = targets[t]
-            d, a, b, how = _tree_distance(mesh, forest, roots[i], roots[j], np.nextafter(gap[c], np.inf), budget)
+            d, a, b, how = _tree_distance(
+                mesh, forest, roots[i], roots[j], np.nextafter(gap[c], np.inf), budget
+            )
             precision[c] = max(precision[c], how)
             if d < gap[c] or (d == gap[c] and _key_before(box, s, t, key[c])):
                 gap[c], source[c], target[c] = d, i, j
@@ -524,10 +605,14 @@ def _floating_warning(shape, members, gap, source, target, p, q, precision) -> D
     if len(members) == 1:
         subject = f"part `{names[0]}` floats"
     else:
-        listed = ", ".join(f"`{n}`" for n in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        listed = ", ".join(f"`{n}`" for n in names[:4]) + (
+            f" and {len(names) - 4} more" if len(names) > 4 else ""
+        )
         subject = f"parts {listed} touch each other but float together: `{names[members.index(source)]}` is"
     hint = f"move {'it' if len(members) == 1 else 'the group'} by {_vec(move)} to close the gap"
-    hint += f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
+    hint += (
+        f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
+    )
     size = ("", "about ", "at most ")[precision] + f"{_num(gap)} m"
     return _warning("W101", f"{subject} {size} {relation}", shape.instances[source].span, hint)
 
@@ -733,7 +818,9 @@ def _facet(matrices, owner, error, n_inst):
     for k in range(owner.shape[0]):
         scale = 0.0
         for j in range(3):
-            scale = max(scale, math.sqrt(matrices[k, 0, j] ** 2 + matrices[k, 1, j] ** 2 + matrices[k, 2, j] ** 2))
+            scale = max(
+                scale, math.sqrt(matrices[k, 0, j] ** 2 + matrices[k, 1, j] ** 2 + matrices[k, 2, j] ** 2)
+            )
         if 0 <= owner[k] < n_inst:
             facet[owner[k]] = max(facet[owner[k]], scale * error[k])
     return facet
@@ -759,8 +846,17 @@ def _prepare(vertices, faces, inst, prim, n_inst):
             n_groups += 1
     if n_groups < 0:
         nothing = np.empty((0, 3))
-        return (False, np.empty(0, np.int64), np.empty(0, prim.dtype), nothing, nothing, np.empty(0, np.int64),
-                nothing, nothing, nothing)
+        return (
+            False,
+            np.empty(0, np.int64),
+            np.empty(0, prim.dtype),
+            nothing,
+            nothing,
+            np.empty(0, np.int64),
+            nothing,
+            nothing,
+            nothing,
+        )
     gstart = np.empty(n_groups + 1, np.int64)
     gprim = np.empty(n_groups, prim.dtype)
     ig = np.zeros(n_inst + 1, np.int64)
@@ -805,7 +901,9 @@ def _prepare(vertices, faces, inst, prim, n_inst):
             wx, wy, wz = cx - ax, cy - ay, cz - az
             mx, my, mz = uy * wz - uz * wy, uz * wx - ux * wz, ux * wy - uy * wx
             each[6, t] = 0.5 * math.sqrt(mx * mx + my * my + mz * mz)
-            each[7, t] = (ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx)) / 6.0
+            each[7, t] = (
+                ax * (by * cz - bz * cy) + ay * (bz * cx - bx * cz) + az * (bx * cy - by * cx)
+            ) / 6.0
         while g < n_groups and gstart[g] < stop:  # the groups in this block, the last one maybe unfinished
             for t in range(max(gstart[g], start) - start, min(gstart[g + 1], stop) - start):
                 x0, y0, z0 = min(x0, each[0, t]), min(y0, each[1, t]), min(z0, each[2, t])
@@ -1028,7 +1126,9 @@ def _surfaces_within(mesh, gstart, glo, ghi, g, h, tol, scratch):
         share = windows / max(hi[k] - lo[k], 1e-300)
         if share < fewest:
             axis, width, fewest = k, longest, share
-    order = np.argsort(np.ascontiguousarray(blo[:nb, axis]))  # contiguous: one compiled sort serves every call
+    order = np.argsort(
+        np.ascontiguousarray(blo[:nb, axis])
+    )  # contiguous: one compiled sort serves every call
     keys = blo[:nb, axis][order]
     jump = _coprime_near(na, 0.618 * na)
     for m in range(na):
@@ -1136,7 +1236,9 @@ def _connect(mesh, gstart, glo, ghi, ig, pairs, pair_tol, on_ground, scratch):
             parent[_find(parent, i)] = _find(parent, n)
     for k in range(pairs.shape[0]):
         a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
-        if a != b and _instances_touch(mesh, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k], scratch):
+        if a != b and _instances_touch(
+            mesh, gstart, glo, ghi, ig, pairs[k, 0], pairs[k, 1], pair_tol[k], scratch
+        ):
             parent[a] = b
     for i in range(n + 1):
         parent[i] = _find(parent, i)
@@ -1232,10 +1334,16 @@ def _hosts(mesh, gstart, glo, ghi, ig, lo, hi, pairs, solid, eps, samples, work,
     budget = np.array([work])
     for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
-        a_in_b = host[a] < 0 and _fits(lo, hi, solid, a, b, eps) and _instance_inside(
-            mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch, budget)
-        b_in_a = (host[b] < 0 or a_in_b) and _fits(lo, hi, solid, b, a, eps) and _instance_inside(
-            mesh, gstart, glo, ghi, ig, b, a, eps, samples, scratch, budget)
+        a_in_b = (
+            host[a] < 0
+            and _fits(lo, hi, solid, a, b, eps)
+            and _instance_inside(mesh, gstart, glo, ghi, ig, a, b, eps, samples, scratch, budget)
+        )
+        b_in_a = (
+            (host[b] < 0 or a_in_b)
+            and _fits(lo, hi, solid, b, a, eps)
+            and _instance_inside(mesh, gstart, glo, ghi, ig, b, a, eps, samples, scratch, budget)
+        )
         if b_in_a and host[b] < 0:
             host[b] = a
         if a_in_b and not b_in_a:
@@ -1418,7 +1526,11 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
                     continue
                 for j in range(bfirst[y], blast[y]):
                     lb = _box_distance(ilo, ihi, leaf_lo[j - bfirst[y]], leaf_hi[j - bfirst[y]]) - slack
-                    if lb > best - give or (lb >= best and _later(i, j, bi, bj)) or _apart(mesh, i, j, best + slack):
+                    if (
+                        lb > best - give
+                        or (lb >= best and _later(i, j, bi, bj))
+                        or _apart(mesh, i, j, best + slack)
+                    ):
                         continue
                     d2, p, q = _triangle_distance(mesh, i, j)
                     d = math.sqrt(d2)
@@ -1429,11 +1541,19 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
         if split_a:
             for c in range(achild[x], aend[x]):
                 lb = _box_distance(alo[c], ahi[c], blo[y], bhi[y])
-                if not (lb - slack > best - give or (lb - slack >= best and _later(afirst[c], bfirst[y], bi, bj))):
-                    heapq.heappush(heap, (lb, alast[c] - afirst[c] + blast[y] - bfirst[y], afirst[c], bfirst[y], c, y))
+                if not (
+                    lb - slack > best - give or (lb - slack >= best and _later(afirst[c], bfirst[y], bi, bj))
+                ):
+                    heapq.heappush(
+                        heap, (lb, alast[c] - afirst[c] + blast[y] - bfirst[y], afirst[c], bfirst[y], c, y)
+                    )
         else:
             for c in range(bchild[y], bend[y]):
                 lb = _box_distance(alo[x], ahi[x], blo[c], bhi[c])
-                if not (lb - slack > best - give or (lb - slack >= best and _later(afirst[x], bfirst[c], bi, bj))):
-                    heapq.heappush(heap, (lb, alast[x] - afirst[x] + blast[c] - bfirst[c], afirst[x], bfirst[c], x, c))
+                if not (
+                    lb - slack > best - give or (lb - slack >= best and _later(afirst[x], bfirst[c], bi, bj))
+                ):
+                    heapq.heappush(
+                        heap, (lb, alast[x] - afirst[x] + blast[c] - bfirst[c], afirst[x], bfirst[c], x, c)
+                    )
     return best, np.array(bp), np.array(bq), precision

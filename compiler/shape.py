@@ -4,6 +4,7 @@
 Ids in the per-face arrays are 0-based indices into the tables
 (`shape.parts[part_id[f]]`); render buffers store index + 1 so that 0 is background.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -15,6 +15,7 @@ so a program made of boxes and cylinders never waits for the sweep's or the lath
 `triangle_count` runs the same family kernel without generating, so it is exact by
 construction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -147,10 +148,14 @@ class _Batch:
     def run(self, generate: bool):
         """(lv, lf, positions, normals, faces): vertex and face offsets of each shape and, if
         `generate`, the shapes themselves (else empty arrays: only the sizes are wanted)."""
-        return self.kernel(np.array(self.codes, dtype=np.int64), np.array(self.rows, dtype=np.float64).reshape(-1, 4),
-                           np.array(self.segments, dtype=np.int64),
-                           np.concatenate(self.chunks) if self.chunks else _NO_POINTS,
-                           np.array(self.offsets, dtype=np.int64), generate)
+        return self.kernel(
+            np.array(self.codes, dtype=np.int64),
+            np.array(self.rows, dtype=np.float64).reshape(-1, 4),
+            np.array(self.segments, dtype=np.int64),
+            np.concatenate(self.chunks) if self.chunks else _NO_POINTS,
+            np.array(self.offsets, dtype=np.int64),
+            generate,
+        )
 
 
 def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
@@ -158,8 +163,17 @@ def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
     batches, shape_of = _pack(primitives)
     lv, lf, lp, ln, local_faces = zip(_NO_SHAPES, *(batch.run(True) for batch in batches))
-    return Tessellation(*_place_all(_join(lv), _join(lf), np.concatenate(lp), np.concatenate(ln),
-                                    np.concatenate(local_faces), shape_of, mats))
+    return Tessellation(
+        *_place_all(
+            _join(lv),
+            _join(lf),
+            np.concatenate(lp),
+            np.concatenate(ln),
+            np.concatenate(local_faces),
+            shape_of,
+            mats,
+        )
+    )
 
 
 def _join(offsets) -> np.ndarray:
@@ -170,8 +184,13 @@ def _join(offsets) -> np.ndarray:
     return np.concatenate(out)
 
 
-_NO_SHAPES = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros((0, 3)), np.zeros((0, 3)),
-              np.zeros((0, 3), dtype=np.int32))
+_NO_SHAPES = (
+    np.zeros(1, dtype=np.int64),
+    np.zeros(1, dtype=np.int64),
+    np.zeros((0, 3)),
+    np.zeros((0, 3)),
+    np.zeros((0, 3), dtype=np.int32),
+)
 
 
 def triangle_count(kind: str, params: dict, segments: int) -> int:
@@ -236,7 +255,9 @@ def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
         r = max(abs(rho_lo), abs(rho_hi))
         return np.array([-r, -r, z_lo]), np.array([r, r, z_hi])
     angle = max(angle, 0.0)
-    ts = [start, start + angle] + [90.0 * k for k in range(int(np.ceil(start / 90.0)), int(np.floor((start + angle) / 90.0)) + 1)]
+    ts = [start, start + angle] + [
+        90.0 * k for k in range(int(np.ceil(start / 90.0)), int(np.floor((start + angle) / 90.0)) + 1)
+    ]
     t = np.radians(np.array(ts))
     rho = np.array([rho_lo, rho_hi])[:, None]
     x, y = (rho * np.cos(t)).ravel(), (rho * np.sin(t)).ravel()
@@ -267,8 +288,16 @@ def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
     face_primitive = np.empty(foff[n], dtype=np.int32)
     for i in range(n):
         s, v0, f0, f1 = shape_of[i], voff[i], foff[i], foff[i + 1]
-        _place(mats[i], lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], local_faces[lf[s] : lf[s + 1]],
-               vertices[v0:], normals[v0:], faces[f0:f1], v0)
+        _place(
+            mats[i],
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            local_faces[lf[s] : lf[s + 1]],
+            vertices[v0:],
+            normals[v0:],
+            faces[f0:f1],
+            v0,
+        )
         face_primitive[f0:f1] = i
     return vertices, normals, faces, face_primitive
 
@@ -322,8 +351,20 @@ def _revolved_shapes(codes, prm, segs, pts, offs, generate):
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
         rp, rn, conn, cap, n, full, a0, span, sc = _revolution(codes[s], prm[s], max(segs[s], 3))
-        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]],
-                 f[lf[s] : lf[s + 1]])
+        _revolve(
+            rp,
+            rn,
+            conn,
+            cap,
+            n,
+            full,
+            a0,
+            span,
+            sc,
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
     return lv, lf, lp, ln, f
 
 
@@ -340,8 +381,20 @@ def _lathe_shapes(codes, prm, segs, pts, offs, generate):
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
         rp, rn, conn, cap, n, full, a0, span, sc = _lathe(prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
-        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]],
-                 f[lf[s] : lf[s + 1]])
+        _revolve(
+            rp,
+            rn,
+            conn,
+            cap,
+            n,
+            full,
+            a0,
+            span,
+            sc,
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
     return lv, lf, lp, ln, f
 
 
@@ -360,8 +413,13 @@ def _extruded_shapes(codes, prm, segs, pts, offs, generate):
         lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
-        _extrude(_clean_polygon(pts[offs[s] : offs[s + 1]]), prm[s, 0], lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]],
-                 f[lf[s] : lf[s + 1]])
+        _extrude(
+            _clean_polygon(pts[offs[s] : offs[s + 1]]),
+            prm[s, 0],
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
     return lv, lf, lp, ln, f
 
 
@@ -390,15 +448,35 @@ def _swept_shapes(codes, prm, segs, pts, offs, generate):
     return lv, lf, lp, ln, f
 
 
-_FAMILY = {BOX: _flat_shapes, WEDGE: _flat_shapes, SPHERE: _revolved_shapes, ELLIPSOID: _revolved_shapes,
-           FRUSTUM: _revolved_shapes, CAPSULE: _revolved_shapes, TORUS: _revolved_shapes, TUBE: _revolved_shapes,
-           LATHE: _lathe_shapes, EXTRUDE: _extruded_shapes, SWEEP: _swept_shapes}
+_FAMILY = {
+    BOX: _flat_shapes,
+    WEDGE: _flat_shapes,
+    SPHERE: _revolved_shapes,
+    ELLIPSOID: _revolved_shapes,
+    FRUSTUM: _revolved_shapes,
+    CAPSULE: _revolved_shapes,
+    TORUS: _revolved_shapes,
+    TUBE: _revolved_shapes,
+    LATHE: _lathe_shapes,
+    EXTRUDE: _extruded_shapes,
+    SWEEP: _swept_shapes,
+}
 
 
 @njit(cache=True)
 def _place(m, lp, ln, local_faces, vertices, normals, faces, v0):
     """Local -> world: affine positions, cofactor normals, winding flipped under mirrors."""
-    a00, a01, a02, a10, a11, a12, a20, a21, a22 = m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2], m[2, 0], m[2, 1], m[2, 2]
+    a00, a01, a02, a10, a11, a12, a20, a21, a22 = (
+        m[0, 0],
+        m[0, 1],
+        m[0, 2],
+        m[1, 0],
+        m[1, 1],
+        m[1, 2],
+        m[2, 0],
+        m[2, 1],
+        m[2, 2],
+    )
     c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
     c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
     c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
@@ -470,13 +548,28 @@ def _wedge(h, lp, ln, f):
     x, y, z = h[0], h[1], h[2]
     slope = sqrt(y * y + z * z)
     ny, nz = (-z / slope, y / slope) if slope > 0.0 else (0.0, 1.0)
-    corners = np.array((
-        (-x, -y, -z, 0.0, 0.0, -1.0), (-x, y, -z, 0.0, 0.0, -1.0), (x, y, -z, 0.0, 0.0, -1.0), (x, -y, -z, 0.0, 0.0, -1.0),
-        (-x, y, -z, 0.0, 1.0, 0.0), (-x, y, z, 0.0, 1.0, 0.0), (x, y, z, 0.0, 1.0, 0.0), (x, y, -z, 0.0, 1.0, 0.0),
-        (-x, -y, -z, 0.0, ny, nz), (x, -y, -z, 0.0, ny, nz), (x, y, z, 0.0, ny, nz), (-x, y, z, 0.0, ny, nz),
-        (x, -y, -z, 1.0, 0.0, 0.0), (x, y, -z, 1.0, 0.0, 0.0), (x, y, z, 1.0, 0.0, 0.0),
-        (-x, -y, -z, -1.0, 0.0, 0.0), (-x, y, z, -1.0, 0.0, 0.0), (-x, y, -z, -1.0, 0.0, 0.0),
-    ))
+    corners = np.array(
+        (
+            (-x, -y, -z, 0.0, 0.0, -1.0),
+            (-x, y, -z, 0.0, 0.0, -1.0),
+            (x, y, -z, 0.0, 0.0, -1.0),
+            (x, -y, -z, 0.0, 0.0, -1.0),
+            (-x, y, -z, 0.0, 1.0, 0.0),
+            (-x, y, z, 0.0, 1.0, 0.0),
+            (x, y, z, 0.0, 1.0, 0.0),
+            (x, y, -z, 0.0, 1.0, 0.0),
+            (-x, -y, -z, 0.0, ny, nz),
+            (x, -y, -z, 0.0, ny, nz),
+            (x, y, z, 0.0, ny, nz),
+            (-x, y, z, 0.0, ny, nz),
+            (x, -y, -z, 1.0, 0.0, 0.0),
+            (x, y, -z, 1.0, 0.0, 0.0),
+            (x, y, z, 1.0, 0.0, 0.0),
+            (-x, -y, -z, -1.0, 0.0, 0.0),
+            (-x, y, z, -1.0, 0.0, 0.0),
+            (-x, y, -z, -1.0, 0.0, 0.0),
+        )
+    )
     for v in range(18):
         c = corners[v]
         _put(lp, ln, v, c[0], c[1], c[2], c[3], c[4], c[5])
@@ -894,7 +987,17 @@ def _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f):
             v += 1
         else:
             for j in range(ncol):
-                _put(lp, ln, v, r * ca[j] * sx, r * sa[j] * sy, z * sz, nr * ca[j] * nx, nr * sa[j] * ny, nzz * nz)
+                _put(
+                    lp,
+                    ln,
+                    v,
+                    r * ca[j] * sx,
+                    r * sa[j] * sy,
+                    z * sz,
+                    nr * ca[j] * nx,
+                    nr * sa[j] * ny,
+                    nzz * nz,
+                )
                 v += 1
     t = 0
     for i in range(len(conn)):
@@ -963,7 +1066,11 @@ def _extrude(poly, h, lp, ln, f):
     tris = _earclip(poly)
     for i in range(len(tris)):
         f[t, 0], f[t, 1], f[t, 2] = base + tris[i, 0], base + tris[i, 2], base + tris[i, 1]
-        f[t + 1, 0], f[t + 1, 1], f[t + 1, 2] = base + n + tris[i, 0], base + n + tris[i, 1], base + n + tris[i, 2]
+        f[t + 1, 0], f[t + 1, 1], f[t + 1, 2] = (
+            base + n + tris[i, 0],
+            base + n + tris[i, 1],
+            base + n + tris[i, 2],
+        )
         t += 2
 
 
@@ -973,7 +1080,12 @@ def _sweep_path(pts, smooth):
     keep = np.empty((len(pts), 4))
     m = 0
     for i in range(len(pts)):
-        if m == 0 or pts[i, 0] != keep[m - 1, 0] or pts[i, 1] != keep[m - 1, 1] or pts[i, 2] != keep[m - 1, 2]:
+        if (
+            m == 0
+            or pts[i, 0] != keep[m - 1, 0]
+            or pts[i, 1] != keep[m - 1, 1]
+            or pts[i, 2] != keep[m - 1, 2]
+        ):
             keep[m, :3] = pts[i, :3]
             keep[m, 3] = abs(pts[i, 3])
             m += 1
@@ -1067,7 +1179,17 @@ def _sweep(c, r, n, lp, ln, f):
         base = v
         _put(lp, ln, base, ctr[0], ctr[1], ctr[2], nrm[0], nrm[1], nrm[2])
         for j in range(n):
-            _put(lp, ln, base + 1 + j, lp[ring + j, 0], lp[ring + j, 1], lp[ring + j, 2], nrm[0], nrm[1], nrm[2])
+            _put(
+                lp,
+                ln,
+                base + 1 + j,
+                lp[ring + j, 0],
+                lp[ring + j, 1],
+                lp[ring + j, 2],
+                nrm[0],
+                nrm[1],
+                nrm[2],
+            )
         v += n + 1
         for j in range(n):
             j1 = (j + 1) % n

@@ -1,4 +1,5 @@
 """The pdsl syntax tree: frozen dataclasses, every node with its source span."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

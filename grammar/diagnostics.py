@@ -3,6 +3,7 @@
 Every stage reports problems as `Diagnostic` values; only the edge of the
 library raises them, bundled in one exception type, `Proto3dError`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ class Span:
     end_column: int = 0
 
     @classmethod
-    def of(cls, meta) -> "Span":
+    def of(cls, meta) -> Span:
         """Span of a lark token or tree `meta` (both carry line/column)."""
         if getattr(meta, "empty", False):
             return cls()
@@ -43,19 +44,24 @@ class Diagnostic:
     def column(self) -> int:
         return self.span.column
 
-    def with_source(self, text: str) -> "Diagnostic":
+    def with_source(self, text: str) -> Diagnostic:
         """Attach the offending source line so the diagnostic stands alone."""
         if self.source_line or not self.span.line:
             return self
-        lines = text.split("\n")  # lines as the parser counts them (splitlines also splits at \f, \r, \u2028…)
+        lines = text.split(
+            "\n"
+        )  # lines as the parser counts them (splitlines also splits at \f, \r, \u2028…)
         if 0 < self.span.line <= len(lines):
             return _replace(self, source_line=_printable(lines[self.span.line - 1].rstrip("\r")))
         return self
 
     def format(self, filename: str = "<input>") -> str:
         """Human-readable form: location, message, source line, caret, expected, hint."""
-        where = f"{filename}:{self.line}:{self.column}: " if self.line else (
-            "" if filename == "<input>" else f"{filename}: ")
+        where = (
+            f"{filename}:{self.line}:{self.column}: "
+            if self.line
+            else ("" if filename == "<input>" else f"{filename}: ")
+        )
         out = [f"{where}{self.severity} {self.code}: {self.message}"]
         if self.source_line:
             out.append(f"    {self.source_line}")

@@ -2,6 +2,7 @@
 
 Formatting is idempotent: format(parse(format(parse(text)))) == format(parse(text)).
 """
+
 from __future__ import annotations
 
 from proto3d.grammar import ast
@@ -9,8 +10,24 @@ from proto3d.grammar import ast
 INDENT = "    "
 WIDTH = 100
 # Binding strength of each operator: a child binding less tightly than its context needs parentheses.
-_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-               "+": 5, "-": 5, "*": 6, "/": 6, "%": 6, "neg": 7, "**": 8}
+_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "not": 3,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "%": 6,
+    "neg": 7,
+    "**": 8,
+}
 _ATOM = 10
 
 
@@ -50,8 +67,12 @@ class _Printer:
         return ("  " + " ".join(texts)) if texts else ""
 
     def blank_line_before(self, line: int) -> None:
-        if self.lines and self.lines[-1].strip() and len(self.lines) - 1 not in self.openers and any(
-                self.last_line < b < line for b in self.blank):
+        if (
+            self.lines
+            and self.lines[-1].strip()
+            and len(self.lines) - 1 not in self.openers
+            and any(self.last_line < b < line for b in self.blank)
+        ):
             self.lines.append("")
 
     def statements(self, statements, depth: int, end_line: int | None) -> None:
@@ -89,7 +110,9 @@ class _Printer:
                     self.emit(depth, header + " {" + self.trailing(s.span.line))
                     self.openers.add(len(self.lines) - 1)
                 else:
-                    self.lines[-1] = self.lines[-1].rstrip() + " " + header + " {" + self.trailing(branch.span.line)
+                    self.lines[-1] = (
+                        self.lines[-1].rstrip() + " " + header + " {" + self.trailing(branch.span.line)
+                    )
                     self.openers.add(len(self.lines) - 1)
                 self.statements(branch.body, depth + 1, branch.span.end_line)
                 self.emit(depth, "}")

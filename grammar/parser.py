@@ -1,4 +1,5 @@
 """Parse pdsl text into a `Program`, reporting as many syntax errors as one pass finds."""
+
 from __future__ import annotations
 
 import functools
@@ -13,8 +14,14 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from proto3d.grammar import ast
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
-from proto3d.grammar.source import (MAX_PROGRAM_BYTES, character_problems, decode, line_column, normalise,
-                                    too_large)
+from proto3d.grammar.source import (
+    MAX_PROGRAM_BYTES,
+    character_problems,
+    decode,
+    line_column,
+    normalise,
+    too_large,
+)
 
 UNITS = {"mm": 0.001, "cm": 0.01, "m": 1.0, "deg": 1.0}
 MAX_SYNTAX_ERRORS = 20
@@ -39,23 +46,41 @@ def _lark() -> Lark:
     # Lark version): building them costs ~60 ms of every `proto3d` start, loading them ~5 ms.
     # The AST is built while parsing (`transformer`, no parse tree); the keywords are kept so that
     # every node's span can start at its first token.
-    return Lark(grammar, parser="lalr", maybe_placeholders=True, keep_all_tokens=True, transformer=_Build(),
-                cache=True)
+    return Lark(
+        grammar,
+        parser="lalr",
+        maybe_placeholders=True,
+        keep_all_tokens=True,
+        transformer=_Build(),
+        cache=True,
+    )
 
 
-def parse(text: str | bytes, filename: str = "<input>", *, max_bytes: int = MAX_PROGRAM_BYTES, max_depth: int = 32,
-          max_string: int = 1000) -> ast.Program:
+def parse(
+    text: str | bytes,
+    filename: str = "<input>",
+    *,
+    max_bytes: int = MAX_PROGRAM_BYTES,
+    max_depth: int = 32,
+    max_string: int = 1000,
+) -> ast.Program:
     """Parse `text`; raise `Proto3dError` carrying every syntax error found."""
-    program, diagnostics = parse_with_diagnostics(text, filename, max_bytes=max_bytes, max_depth=max_depth,
-                                                  max_string=max_string)
+    program, diagnostics = parse_with_diagnostics(
+        text, filename, max_bytes=max_bytes, max_depth=max_depth, max_string=max_string
+    )
     if diagnostics:
         raise Proto3dError(diagnostics, filename)
     return program
 
 
-def parse_with_diagnostics(text: str | bytes, filename: str = "<input>", *, max_bytes: int = MAX_PROGRAM_BYTES,
-                           max_depth: int = 32,
-                           max_string: int = 1000) -> tuple[ast.Program | None, list[Diagnostic]]:
+def parse_with_diagnostics(
+    text: str | bytes,
+    filename: str = "<input>",
+    *,
+    max_bytes: int = MAX_PROGRAM_BYTES,
+    max_depth: int = 32,
+    max_string: int = 1000,
+) -> tuple[ast.Program | None, list[Diagnostic]]:
     """Return `(program or None, errors)`; never raises for any input.
 
     `text` is UTF-8 bytes or a str, read as `source.decode` and `source.normalise` say (the
@@ -192,18 +217,30 @@ def _syntax_diagnostic(error: UnexpectedInput, text: str) -> Diagnostic:
             hint = "blocks use braces `{ … }`, not `:`"
         elif char == ";":
             hint = "no `;` needed: statements are separated by whitespace"
-        return Diagnostic("E010", f"unexpected character {char!r}", Span(line, column, line, column + 1),
-                          expected=_expected_text(error.allowed or []), hint=hint)
+        return Diagnostic(
+            "E010",
+            f"unexpected character {char!r}",
+            Span(line, column, line, column + 1),
+            expected=_expected_text(error.allowed or []),
+            hint=hint,
+        )
     token = error.token
     expected = _expected_text(error.expected)
     if token.type == "$END":
         opener = _unclosed_opener(text)
-        hint = f"`{opener[0]}` opened at line {opener[1]}, column {opener[2]} is never closed" if opener else ""
+        hint = (
+            f"`{opener[0]}` opened at line {opener[1]}, column {opener[2]} is never closed" if opener else ""
+        )
         return Diagnostic("E012", "unexpected end of input", _end_span(text), expected=expected, hint=hint)
     hint = _token_hint(error, text)
     width = max(len(str(token.value)), 1)
-    return Diagnostic("E011", f"unexpected {_describe(token)}", Span(line, column, line, column + width),
-                      expected=expected, hint=hint)
+    return Diagnostic(
+        "E011",
+        f"unexpected {_describe(token)}",
+        Span(line, column, line, column + width),
+        expected=expected,
+        hint=hint,
+    )
 
 
 def _end_span(text: str) -> Span:
@@ -279,9 +316,14 @@ def _text_depth(code: str, max_depth: int) -> list[Diagnostic]:
         bracket = next(brackets)
         depth += _NESTING[bracket.group()]
     line, column = line_column(code, bracket.start())
-    return [Diagnostic("E002", f"nesting is deeper than the limit of {max_depth} levels",
-                       Span(line, column, line, column + 1),
-                       hint="flatten the structure; name sub-expressions with `let`")]
+    return [
+        Diagnostic(
+            "E002",
+            f"nesting is deeper than the limit of {max_depth} levels",
+            Span(line, column, line, column + 1),
+            hint="flatten the structure; name sub-expressions with `let`",
+        )
+    ]
 
 
 def _tree_depth(statements: tuple, max_depth: int, code: str) -> list[Diagnostic]:
@@ -298,8 +340,14 @@ def _tree_depth(statements: tuple, max_depth: int, code: str) -> list[Diagnostic
         node, level = stack.pop()
         if level > limit:
             line, column = _tree_start(node, code)
-            return [Diagnostic("E002", "expression nests too deeply", Span(line, column, line, column + 1),
-                               hint="flatten the expression; name sub-expressions with `let`")]
+            return [
+                Diagnostic(
+                    "E002",
+                    "expression nests too deeply",
+                    Span(line, column, line, column + 1),
+                    hint="flatten the expression; name sub-expressions with `let`",
+                )
+            ]
         span = getattr(node, "span", None)
         if span and span.line == span.end_line and level + 2 * (span.end_column - span.column) <= limit:
             continue
@@ -415,14 +463,29 @@ def _check_tokens(text: str, max_string: int) -> list[Diagnostic]:
     for token in _lark().parse_interactive(text).iter_parse():
         span = Span(token.line, token.column, token.end_line, token.end_column)
         if token.type == "STRING" and len(token.value) - 2 > max_string:
-            problems.append(Diagnostic("E003", f"string of {len(token.value) - 2} characters; the limit is {max_string}",
-                                       span))
+            problems.append(
+                Diagnostic(
+                    "E003", f"string of {len(token.value) - 2} characters; the limit is {max_string}", span
+                )
+            )
         elif token.type == "NAME" and len(token.value) > MAX_NAME:
-            problems.append(Diagnostic("E003", f"name of {len(token.value)} characters; the limit is {MAX_NAME}", span,
-                                       hint="use short, descriptive names like `seat_h`"))
+            problems.append(
+                Diagnostic(
+                    "E003",
+                    f"name of {len(token.value)} characters; the limit is {MAX_NAME}",
+                    span,
+                    hint="use short, descriptive names like `seat_h`",
+                )
+            )
         elif token.type == "NUMBER" and not math.isfinite(_number_value(token.value)[0]):
-            problems.append(Diagnostic("E013", f"number `{token.value}` is out of range", span,
-                                       hint="numbers must be finite; sizes are in metres"))
+            problems.append(
+                Diagnostic(
+                    "E013",
+                    f"number `{token.value}` is out of range",
+                    span,
+                    hint="numbers must be finite; sizes are in metres",
+                )
+            )
     return problems
 
 
@@ -431,7 +494,7 @@ def _number_value(text: str) -> tuple[float, bool]:
     its unit (mm cm m deg)."""
     digits = text.rstrip("cdegm")
     if digits != text:
-        return float(digits) * UNITS[text[len(digits):]], False
+        return float(digits) * UNITS[text[len(digits) :]], False
     return float(text), not ("." in text or "e" in text or "E" in text)
 
 

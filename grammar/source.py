@@ -5,6 +5,7 @@ A file, standard input, and `parse`/`check`/`compile_text` given bytes or a str 
 column agrees with what an editor shows. `character_problems` rejects what would make the text
 read differently from how it parses.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,9 @@ def read_program(path: str, max_bytes: int = MAX_PROGRAM_BYTES) -> str:
             with open(path, "rb") as file:
                 data = file.read(max_bytes + 1)
     except OSError as error:
-        raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {error.strerror or error}"), path) from None
+        raise Proto3dError(
+            Diagnostic("E000", f"cannot read {path}: {error.strerror or error}"), path
+        ) from None
     if len(data) > max_bytes:
         raise Proto3dError(too_large(None, max_bytes), path)
     text, error = decode(data)
@@ -50,8 +53,12 @@ def read_program(path: str, max_bytes: int = MAX_PROGRAM_BYTES) -> str:
 def too_large(size: int | None, max_bytes: int) -> Diagnostic:
     """E001 for a program of `size` bytes (None: not read to its end)."""
     message = f"program is {size} bytes" if size is not None else f"program is over {max_bytes} bytes"
-    return Diagnostic("E001", f"{message}; the limit is {max_bytes}", Span(1, 1, 1, 2),
-                      hint="split the object into fewer, larger primitives")
+    return Diagnostic(
+        "E001",
+        f"{message}; the limit is {max_bytes}",
+        Span(1, 1, 1, 2),
+        hint="split the object into fewer, larger primitives",
+    )
 
 
 def decode(data: bytes | str) -> tuple[str, Diagnostic | None]:
@@ -65,8 +72,12 @@ def decode(data: bytes | str) -> tuple[str, Diagnostic | None]:
         text = normalise(data.decode("utf-8", "replace"))
         before = normalise(data[: error.start].decode("utf-8"))
         line, column = line_column(before, len(before))
-        diagnostic = Diagnostic("E004", f"byte {error.start} (0x{data[error.start]:02x}) is not UTF-8 text",
-                                Span(line, column, line, column + 1), hint="save the file as UTF-8")
+        diagnostic = Diagnostic(
+            "E004",
+            f"byte {error.start} (0x{data[error.start]:02x}) is not UTF-8 text",
+            Span(line, column, line, column + 1),
+            hint="save the file as UTF-8",
+        )
         return text, diagnostic.with_source(text)
 
 
@@ -98,20 +109,44 @@ def character_problems(text: str, strings: list[tuple[int, int]]) -> list[Diagno
         line, column = line_column(text, offset)
         span = Span(line, column, line, column + 1)
         if match.group(1):
-            errors.append(Diagnostic("E005", f"control character {char} in the text", span,
-                                     hint="delete it: editors show it differently or not at all "
-                                          "(tab and line breaks are the only control characters allowed)"))
+            errors.append(
+                Diagnostic(
+                    "E005",
+                    f"control character {char} in the text",
+                    span,
+                    hint="delete it: editors show it differently or not at all "
+                    "(tab and line breaks are the only control characters allowed)",
+                )
+            )
         elif match.group(2):
-            errors.append(Diagnostic("E004", f"lone surrogate {char} is not a character", span,
-                                     hint="the text was decoded wrongly; read the file as UTF-8"))
+            errors.append(
+                Diagnostic(
+                    "E004",
+                    f"lone surrogate {char} is not a character",
+                    span,
+                    hint="the text was decoded wrongly; read the file as UTF-8",
+                )
+            )
         elif offset < start:
-            errors.append(Diagnostic("E006", f"bidirectional control character {char} outside a string", span,
-                                     hint="delete it: it can make the code display in another order than it runs"))
+            errors.append(
+                Diagnostic(
+                    "E006",
+                    f"bidirectional control character {char} outside a string",
+                    span,
+                    hint="delete it: it can make the code display in another order than it runs",
+                )
+            )
         elif len(warnings) < MAX_REPORTED:
-            warnings.append(Diagnostic("W108", f"bidirectional control character {char} in a string", span,
-                                       severity="warning",
-                                       hint="it reorders how the text around it displays; remove it unless "
-                                            "the string needs right-to-left text"))
+            warnings.append(
+                Diagnostic(
+                    "W108",
+                    f"bidirectional control character {char} in a string",
+                    span,
+                    severity="warning",
+                    hint="it reorders how the text around it displays; remove it unless "
+                    "the string needs right-to-left text",
+                )
+            )
         if len(errors) == MAX_REPORTED:
             break
     return errors or warnings

@@ -3,6 +3,7 @@
 Templates are Markdown files in this package with `$name` placeholders (string.Template, so
 the braces of JSON and code need no escaping; a literal dollar is `$$`).
 """
+
 from __future__ import annotations
 
 from importlib.resources import files

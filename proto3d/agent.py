@@ -9,6 +9,7 @@
 The best-scored inspected version is kept. Every model call goes through a `Recorder`, so a
 run can be resumed after an interruption and replayed offline (see proto3d.llm_record).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,13 +17,12 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from proto3d import compiler, prompts
+from proto3d import agent_variants, compiler, prompts
 from proto3d.agent_run import read_summary, run_lock, write_json, write_report, write_text
-from proto3d.compiler.files import write_atomic
 from proto3d.agent_schema import (
     ARRANGEMENT,
     BOUNDS,
@@ -39,8 +39,8 @@ from proto3d.agent_schema import (
     extract_program,
     validate,
 )
-from proto3d import agent_variants
 from proto3d.compiler import CompiledShape
+from proto3d.compiler.files import write_atomic
 from proto3d.grammar import parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
@@ -169,8 +169,14 @@ class RunFailed(Exception):
 class _Caller:
     """Model calls through a recorder, within the budget; JSON answers checked with corrective retries."""
 
-    def __init__(self, calls: Path, config: LLMConfig, backend: Backend | None, progress: Callable[[str], None],
-                 replay_from: str | Path | None = None):
+    def __init__(
+        self,
+        calls: Path,
+        config: LLMConfig,
+        backend: Backend | None,
+        progress: Callable[[str], None],
+        replay_from: str | Path | None = None,
+    ):
         self.config = config
         self.budget = config.budget
         self.progress = progress
@@ -188,8 +194,15 @@ class _Caller:
             raise BudgetExhausted(f"time budget ({b.seconds:g} s) used")
         return self.recorder.complete(role, messages)
 
-    def _ask_json(self, role: str, prompt, schema: dict, check: Callable[[dict], list[str]] | None = None,
-                  retries: int = 2, soft_check: bool = False) -> dict:
+    def _ask_json(
+        self,
+        role: str,
+        prompt,
+        schema: dict,
+        check: Callable[[dict], list[str]] | None = None,
+        retries: int = 2,
+        soft_check: bool = False,
+    ) -> dict:
         """Ask for JSON; on invalid JSON, schema violations or failed checks, say what is wrong and ask again.
 
         With `soft_check`, an answer that still fails only `check` after the retries is used anyway
@@ -209,10 +222,15 @@ class _Caller:
                 return value
             messages = messages + [
                 {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors))},
+                {
+                    "role": "user",
+                    "content": prompts.render("correction.md", errors="\n".join(f"- {e}" for e in errors)),
+                },
             ]
             if attempt < retries:
-                self.progress(f"{role}: answer rejected ({errors[0]}); asking again, {attempt + 1} of {retries}")
+                self.progress(
+                    f"{role}: answer rejected ({errors[0]}); asking again, {attempt + 1} of {retries}"
+                )
         raise RunFailed(f"{role}: no valid answer after {retries + 1} attempts: {'; '.join(errors)}")
 
 
@@ -270,7 +288,9 @@ class Agent(_Caller):
         self.resumed_from = read_summary(self.dir).get("status")
         if self.resumed_from == "running":  # we hold the lock, so the process that wrote it is gone
             self.resumed_from = "interrupted"
-            self.progress("the previous run in this folder was interrupted (its process ended while running); resuming")
+            self.progress(
+                "the previous run in this folder was interrupted (its process ended while running); resuming"
+            )
         write_json(self.dir / "run.json", self._settings())
         status, reason = "running", ""
         self._write_summary(status, reason)
@@ -341,10 +361,14 @@ class Agent(_Caller):
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             with self._timed("code"):
                 fixed = self._code(
-                    "coder", "feedback", "feedback.md", current, score=f"{verdict['score']:g}", problems=_problems(verdict)
+                    "coder",
+                    "feedback",
+                    "feedback.md",
+                    current,
+                    score=f"{verdict['score']:g}",
+                    problems=_problems(verdict),
                 )
             current = fixed if fixed.ok else current
-
 
     # ---------------------------------------------------------------- the family
 
@@ -364,8 +388,9 @@ class Agent(_Caller):
         samples = agent_variants.check_samples(program, current.shape.params, n, key)
         failing = [s for s in samples if not s.ok]
         if failing:
-            fixed = self._adopted(current, self._code("coder", "variants", "variants.md", current,
-                                                      failures=_failures(failing)))
+            fixed = self._adopted(
+                current, self._code("coder", "variants", "variants.md", current, failures=_failures(failing))
+            )
             if fixed is not current and fixed.shape.params:  # kept only if fewer samples fail
                 parsed, fixed_key = parse(fixed.program, PROGRAM), stable_key(fixed.program)
                 again = agent_variants.check_samples(parsed, fixed.shape.params, n, fixed_key)
@@ -376,10 +401,17 @@ class Agent(_Caller):
         specs, samples, rounds = agent_variants.narrow_until_sound(program, original, n, key)
         shown = [s for s in samples if not s.end]
         verdicts = self._judge_variants(current, shown)
-        blamed = [agent_variants.Sample(s.name, {k: x for k, x in s.params.items() if k in (v.get("params") or s.params)})
-                  for s, v in zip(shown, verdicts) if not v["plausible"]]
+        blamed = [
+            agent_variants.Sample(
+                s.name, {k: x for k, x in s.params.items() if k in (v.get("params") or s.params)}
+            )
+            for s, v in zip(shown, verdicts)
+            if not v["plausible"]
+        ]
         if blamed:
-            specs, _, more = agent_variants.narrow_until_sound(program, agent_variants.narrowed(specs, blamed), n, key)
+            specs, _, more = agent_variants.narrow_until_sound(
+                program, agent_variants.narrowed(specs, blamed), n, key
+            )
             rounds += 1 + more
         self.params = agent_variants.ranges_json(specs, original)
         self.variant_check = {
@@ -392,15 +424,21 @@ class Agent(_Caller):
             "narrowing_rounds": rounds,
         }
         if specs != original:
-            ranged = Version(len(self.versions) + 1, "ranges", current.number,
-                             agent_variants.with_ranges(current.program, specs))
+            ranged = Version(
+                len(self.versions) + 1,
+                "ranges",
+                current.number,
+                agent_variants.with_ranges(current.program, specs),
+            )
             self._compile(ranged)
             self.versions.append(ranged)
             self._save_version(ranged)
             current = self._adopted(current, ranged)
         if current is not accepted:
             current.verdict = accepted.verdict
-            if current.step == "ranges" and current.parent == accepted.number:  # the same shape at the defaults
+            if (
+                current.step == "ranges" and current.parent == accepted.number
+            ):  # the same shape at the defaults
                 current.inspection = accepted.inspection
             self._save_version(current)
 
@@ -408,7 +446,8 @@ class Agent(_Caller):
         """`candidate` if it compiles with the same parts and no attachment lint, else `current`."""
         sound = candidate.ok and not [d for d in candidate.lints if d.code in agent_variants.ATTACHMENT_LINTS]
         same_parts = sound and [(p.label, len(p.instance_ids)) for p in candidate.shape.parts] == [
-            (p.label, len(p.instance_ids)) for p in current.shape.parts]
+            (p.label, len(p.instance_ids)) for p in current.shape.parts
+        ]
         return candidate if same_parts else current
 
     def _judge_variants(self, version: Version, shown: list) -> list[dict]:
@@ -416,13 +455,22 @@ class Agent(_Caller):
         self.progress(f"inspector: {len(shown)} variants")
         path = self.dir / "versions" / f"{version.number:03d}" / "variants.png"
         with self._timed("render"):
-            self.tools.variant_sheet([s.shape for s in shown], [f"{i}" for i in range(1, len(shown) + 1)], path)
-        listing = "\n".join(f"{i}. " + ", ".join(f"{k} = {v:g}" for k, v in s.params.items())
-                             for i, s in enumerate(shown, 1))
-        prompt = prompts.render("variant_inspector.md", category=self.subject, count=len(shown), variants=listing)
+            self.tools.variant_sheet(
+                [s.shape for s in shown], [f"{i}" for i in range(1, len(shown) + 1)], path
+            )
+        listing = "\n".join(
+            f"{i}. " + ", ".join(f"{k} = {v:g}" for k, v in s.params.items()) for i, s in enumerate(shown, 1)
+        )
+        prompt = prompts.render(
+            "variant_inspector.md", category=self.subject, count=len(shown), variants=listing
+        )
         with self._timed("inspect"):
-            answer = self._ask_json("inspector", [text_part(prompt), image_part(path)], VARIANT_VERDICTS,
-                                    lambda a: check_variant_verdicts(a, len(shown)))
+            answer = self._ask_json(
+                "inspector",
+                [text_part(prompt), image_part(path)],
+                VARIANT_VERDICTS,
+                lambda a: check_variant_verdicts(a, len(shown)),
+            )
         verdicts = sorted(answer["variants"], key=lambda v: v["variant"])
         write_json(path.with_suffix(".json"), [{**v, "values": s.params} for s, v in zip(shown, verdicts)])
         return verdicts
@@ -432,25 +480,39 @@ class Agent(_Caller):
     def _design(self) -> None:
         frame = prompts.template("frame.md").strip()
         self.progress("designer: bounds")
-        bounds = self._ask_json("metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame),
-                                BOUNDS)
+        bounds = self._ask_json(
+            "metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame), BOUNDS
+        )
         write_json(self.dir / "design" / "bounds.json", bounds)
         self.design["bounds"] = bounds
         if self.plan:  # the designer listed this design's parts when it proposed the designs
             parts = {"parts": self.plan["parts"]}
         else:
             self.progress("designer: parts")
-            prompt = prompts.render("decomposer.md", category=self.category, frame=frame, bounds=self._bounds_text())
+            prompt = prompts.render(
+                "decomposer.md", category=self.category, frame=frame, bounds=self._bounds_text()
+            )
             if self.vocabulary is not None:
                 prompt += vocabulary_text(self.vocabulary, self.allow_other)
-            parts = self._ask_json("decomposer", prompt, PARTS,
-                                   lambda p: check_parts(p, self.vocabulary, self.allow_other))
+            parts = self._ask_json(
+                "decomposer", prompt, PARTS, lambda p: check_parts(p, self.vocabulary, self.allow_other)
+            )
         write_json(self.dir / "design" / "parts.json", parts)
         self.design["parts"] = parts
         self.progress("designer: arrangement")
-        arrangement = self._ask_json("arranger", prompts.render(
-            "arranger.md", category=self.subject, frame=frame, bounds=self._bounds_text(),
-            parts=self._parts_text()), ARRANGEMENT, lambda a: check_arrangement(a, parts), soft_check=True)
+        arrangement = self._ask_json(
+            "arranger",
+            prompts.render(
+                "arranger.md",
+                category=self.subject,
+                frame=frame,
+                bounds=self._bounds_text(),
+                parts=self._parts_text(),
+            ),
+            ARRANGEMENT,
+            lambda a: check_arrangement(a, parts),
+            soft_check=True,
+        )
         write_json(self.dir / "design" / "arrangement.json", arrangement)
         self.design["arrangement"] = arrangement
 
@@ -474,8 +536,12 @@ class Agent(_Caller):
     # ---------------------------------------------------------------- coder
 
     def _coder_system(self) -> str:
-        examples = "\n\n".join(f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```" for name, text in prompts.examples())
-        return prompts.render("coder_system.md", language=prompts.language_reference().strip(), examples=examples)
+        examples = "\n\n".join(
+            f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```" for name, text in prompts.examples()
+        )
+        return prompts.render(
+            "coder_system.md", language=prompts.language_reference().strip(), examples=examples
+        )
 
     def _code(self, role: str, step: str, template: str, parent: Version | None, **values) -> Version:
         """Ask the coder (role) for a program, then repair it from diagnostics until it compiles."""
@@ -506,15 +572,25 @@ class Agent(_Caller):
             program = ""
         version = Version(len(self.versions) + 1, step, parent.number if parent else None, program)
         if not program.strip():
-            version.errors = [Diagnostic("E000", "the reply contained no program",
-                                         hint="answer with the whole program in a ```pdsl fenced block")]
+            version.errors = [
+                Diagnostic(
+                    "E000",
+                    "the reply contained no program",
+                    hint="answer with the whole program in a ```pdsl fenced block",
+                )
+            ]
         else:
             with self._timed("compile"):
                 self._compile(version)
             if reply.truncated and not version.ok:
-                version.errors.insert(0, Diagnostic(
-                    "E000", "your answer was cut off: it reached the token limit before the program ended",
-                    hint="write a shorter program: loops, symmetric, radial and let instead of repeated lines"))
+                version.errors.insert(
+                    0,
+                    Diagnostic(
+                        "E000",
+                        "your answer was cut off: it reached the token limit before the program ended",
+                        hint="write a shorter program: loops, symmetric, radial and let instead of repeated lines",
+                    ),
+                )
         self.versions.append(version)
         self._save_version(version)
         return version
@@ -524,7 +600,9 @@ class Agent(_Caller):
         try:
             shape = self.tools.compile(program, PROGRAM)
         except Proto3dError as exc:
-            version.errors = [d.with_source(program) for d in exc.diagnostics] or [Diagnostic("E000", str(exc))]
+            version.errors = [d.with_source(program) for d in exc.diagnostics] or [
+                Diagnostic("E000", str(exc))
+            ]
         except Exception as exc:  # a compiler bug must not end the run; it is shown like any error
             version.errors = [Diagnostic("E999", f"internal compiler error: {type(exc).__name__}: {exc}")]
         else:
@@ -662,9 +740,16 @@ class Agent(_Caller):
             self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
 
 
-def plan_designs(category: str, folder: str | Path, config: LLMConfig, backend: Backend | None, count: int,
-                 vocabulary: dict | None = None, allow_other: bool = False,
-                 progress: Callable[[str], None] = lambda m: None) -> dict:
+def plan_designs(
+    category: str,
+    folder: str | Path,
+    config: LLMConfig,
+    backend: Backend | None,
+    count: int,
+    vocabulary: dict | None = None,
+    allow_other: bool = False,
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict:
     """`count` structurally different designs of `category` from one designer call.
 
     The call is recorded in FOLDER/calls (so a second start replays it) and the answer, each
@@ -674,36 +759,66 @@ def plan_designs(category: str, folder: str | Path, config: LLMConfig, backend: 
     folder = Path(folder)
     with run_lock(folder):
         caller = _Caller(folder / "calls", config, backend, progress)
-        prompt = prompts.render("designs.md", category=category, count=count, frame=prompts.template("frame.md").strip(),
-                                vocabulary=vocabulary_text(vocabulary, allow_other) if vocabulary is not None else "")
+        prompt = prompts.render(
+            "designs.md",
+            category=category,
+            count=count,
+            frame=prompts.template("frame.md").strip(),
+            vocabulary=vocabulary_text(vocabulary, allow_other) if vocabulary is not None else "",
+        )
         progress("designer: designs")
-        answer = caller._ask_json("designer", prompt, DESIGNS,
-                                  lambda d: check_designs(d, count, vocabulary, allow_other))
-        plan = {"category": category, "designs": [{**d, "slug": slug(d["name"])} for d in answer["designs"]],
-                "usage": caller.recorder.total.to_json()}
+        answer = caller._ask_json(
+            "designer", prompt, DESIGNS, lambda d: check_designs(d, count, vocabulary, allow_other)
+        )
+        plan = {
+            "category": category,
+            "designs": [{**d, "slug": slug(d["name"])} for d in answer["designs"]],
+            "usage": caller.recorder.total.to_json(),
+        }
         write_json(folder / "designs.json", plan)
     return plan
 
 
-def replay(run_dir: str | Path, out_dir: str | Path, tools: Toolchain | None = None,
-           progress: Callable[[str], None] = lambda m: None) -> dict:
+def replay(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    tools: Toolchain | None = None,
+    progress: Callable[[str], None] = lambda m: None,
+) -> dict:
     """Re-run a recorded run fully offline into `out_dir`; the settings come from its run.json."""
     from proto3d.llm import Budget
 
     settings = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-    config = LLMConfig(model=settings["model"], roles=settings["roles"], base_url=settings["base_url"],
-                       budget=Budget(**settings["budget"]))
-    agent = Agent(settings["category"], out_dir, config, None, tools, progress, replay_from=run_dir,
-                  plan=settings.get("plan"), check_variants=settings.get("check_variants", 0),
-                  vocabulary=settings.get("vocabulary"), allow_other=settings.get("allow_other", False))
+    config = LLMConfig(
+        model=settings["model"],
+        roles=settings["roles"],
+        base_url=settings["base_url"],
+        budget=Budget(**settings["budget"]),
+    )
+    agent = Agent(
+        settings["category"],
+        out_dir,
+        config,
+        None,
+        tools,
+        progress,
+        replay_from=run_dir,
+        plan=settings.get("plan"),
+        check_variants=settings.get("check_variants", 0),
+        vocabulary=settings.get("vocabulary"),
+        allow_other=settings.get("allow_other", False),
+    )
     return agent.run()
 
 
 def vocabulary_text(labels: dict, allow_other: bool) -> str:
     """The vocabulary as the designer reads it, appended to its prompt."""
     listing = "\n".join(f"- `{label}`: {description}" for label, description in labels.items())
-    other = ("- `other`: a visible part with no counterpart above" if allow_other
-             else "No other label is allowed: a part with no counterpart joins the label it is attached to.")
+    other = (
+        "- `other`: a visible part with no counterpart above"
+        if allow_other
+        else "No other label is allowed: a part with no counterpart joins the label it is attached to."
+    )
     return prompts.render("vocabulary.md", labels=listing, other=other)
 
 
@@ -711,7 +826,10 @@ def _failures(failing: list) -> str:
     out = []
     for s in failing[:8]:  # the first few are enough to show the pattern
         values = ", ".join(f"{k} = {v:g}" for k, v in s.params.items())
-        out.append(f"- {s.name} ({values}):\n" + "\n".join(f"    {line}" for p in s.problems for line in p.splitlines()))
+        out.append(
+            f"- {s.name} ({values}):\n"
+            + "\n".join(f"    {line}" for p in s.problems for line in p.splitlines())
+        )
     return "\n".join(out)
 
 
@@ -728,7 +846,9 @@ def _diags(diagnostics: list[Diagnostic]) -> str:
 def _offending(program: str, diagnostics: list[Diagnostic]) -> str:
     """Each line an error points at, with one line of context either side, numbered."""
     lines = program.split("\n")
-    wanted = sorted({n for d in diagnostics if d.line for n in range(d.line - 1, d.line + 2) if 1 <= n <= len(lines)})
+    wanted = sorted(
+        {n for d in diagnostics if d.line for n in range(d.line - 1, d.line + 2) if 1 <= n <= len(lines)}
+    )
     if not wanted:
         return "(the diagnostics name no line)"
     out, previous = [], None
@@ -756,6 +876,13 @@ def _render_failure(exc: Proto3dError) -> dict:
         "accept": False,
         "score": 0,
         "summary": "the shape could not be rendered",
-        "problems": [{"part": "(whole shape)", "line": d.line or None, "issue": d.message,
-                      "fix": d.hint or "make every part visible and of a real size"} for d in exc.diagnostics],
+        "problems": [
+            {
+                "part": "(whole shape)",
+                "line": d.line or None,
+                "issue": d.message,
+                "fix": d.hint or "make every part visible and of a real size",
+            }
+            for d in exc.diagnostics
+        ],
     }

@@ -5,13 +5,14 @@ its design runs are queued as soon as they are known, so planning and running ov
 design whose folder already holds a finished run (accepted or budget) is not run again; any
 other folder resumes from its recorded calls. `batch.json` sums it all per category.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from proto3d.agent_run import read_summary, write_json
 from proto3d.llm import slug
@@ -31,8 +32,17 @@ class Batch:
     registers the running agent so the batch can read its spending. `plan(category, folder,
     progress)` returns the designs of a category (see proto3d.agent.plan_designs)."""
 
-    def __init__(self, root: Path, names: list[str], designs: int, run_design: Callable, plan: Callable,
-                 jobs: int, max_cost: float = 0.0, display=None):
+    def __init__(
+        self,
+        root: Path,
+        names: list[str],
+        designs: int,
+        run_design: Callable,
+        plan: Callable,
+        jobs: int,
+        max_cost: float = 0.0,
+        display=None,
+    ):
         self.root, self.names, self.designs = Path(root), names, designs
         self.run_design, self.plan = run_design, plan
         self.jobs, self.max_cost = jobs, max_cost
@@ -134,6 +144,7 @@ class Batch:
         def progress(message: str) -> None:
             if self.stop.is_set():
                 raise KeyboardInterrupt
+
         return progress
 
     def _over_budget(self) -> bool:
@@ -151,17 +162,32 @@ def batch_summary(results: dict[str, list[dict]], plans: dict[str, dict], max_co
     """Per category: designs by status, calls, tokens, cost, cost per accepted prototype, and the
     variant-check pass rate (variants the inspector accepted / variants sampled); then totals."""
     rows = [_row(name, runs, plans.get(name, {}).get("usage", {})) for name, runs in results.items()]
-    totals = _row("(all)", [r for runs in results.values() for r in runs],
-                  {key: sum(p.get("usage", {}).get(key, 0) for p in plans.values()) for key in ("calls", "tokens", "cost")})
-    return {"max_batch_cost": max_cost, "categories": rows, "totals": {k: v for k, v in totals.items() if k != "runs"}}
+    totals = _row(
+        "(all)",
+        [r for runs in results.values() for r in runs],
+        {
+            key: sum(p.get("usage", {}).get(key, 0) for p in plans.values())
+            for key in ("calls", "tokens", "cost")
+        },
+    )
+    return {
+        "max_batch_cost": max_cost,
+        "categories": rows,
+        "totals": {k: v for k, v in totals.items() if k != "runs"},
+    }
 
 
 def _row(name: str, runs: list[dict], planning: dict) -> dict:
-    count = {status: sum(r["status"] == status for r in runs) for status in ("accepted", "budget", "failed", "skipped")}
+    count = {
+        status: sum(r["status"] == status for r in runs)
+        for status in ("accepted", "budget", "failed", "skipped")
+    }
     usage = [r.get("usage", {}) for r in runs] + [planning]
     calls, tokens = sum(u.get("calls", 0) for u in usage), sum(u.get("tokens", 0) for u in usage)
     cost = sum(u.get("cost", 0.0) for u in usage)
-    checks = [r["variant_check"] for r in runs if r.get("variant_check") and r["variant_check"].get("sampled")]
+    checks = [
+        r["variant_check"] for r in runs if r.get("variant_check") and r["variant_check"].get("sampled")
+    ]
     shown = sum(c.get("shown_to_inspector", 0) for c in checks)
     return {
         "category": name,
@@ -171,7 +197,11 @@ def _row(name: str, runs: list[dict], planning: dict) -> dict:
         "tokens": tokens,
         "cost": round(cost, 6),
         "cost_per_accepted": round(cost / count["accepted"], 6) if count["accepted"] else None,
-        "variant_pass_rate": round(sum(c.get("accepted_by_inspector", 0) for c in checks) / shown, 4) if shown else None,
-        "runs": [{k: r.get(k) for k in ("design", "status", "reason", "folder", "params", "variant_check")}
-                 for r in runs],
+        "variant_pass_rate": round(sum(c.get("accepted_by_inspector", 0) for c in checks) / shown, 4)
+        if shown
+        else None,
+        "runs": [
+            {k: r.get(k) for k in ("design", "status", "reason", "folder", "params", "variant_check")}
+            for r in runs
+        ],
     }

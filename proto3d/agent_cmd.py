@@ -1,4 +1,5 @@
 """`proto3d agent`: one category, a batch of categories, or the replay of a recorded run."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,9 @@ def _role_models(values: tuple[str, ...]) -> dict:
     for value in values:
         role, sep, model = value.partition("=")
         if not sep or not role or not model:
-            raise click.BadParameter(f"{value!r}: expected ROLE=MODEL, e.g. inspector=gpt-4o", param_hint="--role-model")
+            raise click.BadParameter(
+                f"{value!r}: expected ROLE=MODEL, e.g. inspector=gpt-4o", param_hint="--role-model"
+            )
         roles[role.strip()] = model.strip()
     return roles
 
@@ -43,37 +46,106 @@ def _categories(category: str | None, path: str | None) -> list[str]:
 @click.command("agent")
 @command_conventions
 @click.argument("category", required=False)
-@click.option("--categories", "categories_file", type=click.Path(),
-              help="Batch mode: a file with one category per line (# comments allowed).")
-@click.option("-o", "--out", type=click.Path(file_okay=False),
-              help="Parent folder of the run folders (default runs/); with --replay, the replay's run folder.")
+@click.option(
+    "--categories",
+    "categories_file",
+    type=click.Path(),
+    help="Batch mode: a file with one category per line (# comments allowed).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Parent folder of the run folders (default runs/); with --replay, the replay's run folder.",
+)
 @click.option("--model", help="Model for every role (default from the config, else gpt-4o).")
 @click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama.")
-@click.option("--role-model", multiple=True, metavar="ROLE=MODEL",
-              help="Model for one role or group: designer, coder, inspector, metricizer, refiner, repair...")
-@click.option("--config", "config_path", type=click.Path(),
-              help="TOML config (default: $PROTO3D_CONFIG, else ./proto3d.toml if present).")
-@click.option("--llm", type=click.Choice(["openai", "manual"]), default="openai", show_default=True,
-              help="manual: each request is written as Markdown and the loop waits for your answer file.")
-@click.option("--replay", "replay_dir", type=click.Path(exists=True, file_okay=False),
-              help="Re-run a recorded run fully offline from its calls/.")
-@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Objects run concurrently in batch mode.")
-@click.option("--designs", "--per-category", "designs", default=1, show_default=True, type=click.IntRange(1, 20),
-              help="Structurally different designs per category, each its own run in OUT/<category>/<design>/.")
-@click.option("--check-variants", default=8, show_default=True, type=click.IntRange(0),
-              help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).")
-@click.option("--vocab", metavar="FILE_OR_NAME", help="Part vocabulary (TOML file or installed name): the only labels allowed.")
-@click.option("--max-batch-cost", type=click.FloatRange(0), default=0.0,
-              help="Batch mode: no new design starts once the batch has spent this much (0: no limit).")
+@click.option(
+    "--role-model",
+    multiple=True,
+    metavar="ROLE=MODEL",
+    help="Model for one role or group: designer, coder, inspector, metricizer, refiner, repair...",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    help="TOML config (default: $PROTO3D_CONFIG, else ./proto3d.toml if present).",
+)
+@click.option(
+    "--llm",
+    type=click.Choice(["openai", "manual"]),
+    default="openai",
+    show_default=True,
+    help="manual: each request is written as Markdown and the loop waits for your answer file.",
+)
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Re-run a recorded run fully offline from its calls/.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Objects run concurrently in batch mode.",
+)
+@click.option(
+    "--designs",
+    "--per-category",
+    "designs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="Structurally different designs per category, each its own run in OUT/<category>/<design>/.",
+)
+@click.option(
+    "--check-variants",
+    default=8,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).",
+)
+@click.option(
+    "--vocab",
+    metavar="FILE_OR_NAME",
+    help="Part vocabulary (TOML file or installed name): the only labels allowed.",
+)
+@click.option(
+    "--max-batch-cost",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Batch mode: no new design starts once the batch has spent this much (0: no limit).",
+)
 @click.option("--max-iterations", type=click.IntRange(0), help="Inspector rounds.")
 @click.option("--max-tokens", type=click.IntRange(0), help="Token budget per object (0: none).")
 @click.option("--max-cost", type=click.FloatRange(0), help="Cost budget per object (0: none).")
 @click.option("--max-time", type=click.FloatRange(0), help="Wall-time budget per object, seconds (0: none).")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Seconds per model request.")
-def agent_command(category, categories_file, out, model, base_url, role_model, config_path, llm, replay_dir,
-                  jobs, designs, check_variants, vocab, max_batch_cost, max_iterations, max_tokens, max_cost, max_time,
-                  timeout):
+def agent_command(
+    category,
+    categories_file,
+    out,
+    model,
+    base_url,
+    role_model,
+    config_path,
+    llm,
+    replay_dir,
+    jobs,
+    designs,
+    check_variants,
+    vocab,
+    max_batch_cost,
+    max_iterations,
+    max_tokens,
+    max_cost,
+    max_time,
+    timeout,
+):
     """Make a part-labelled 3D prototype of CATEGORY with a designer, a coder and a visual inspector.
 
     Each object gets a run folder (OUT/<category>/) with the design, every program version,
@@ -96,29 +168,52 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
         sys.exit(0 if summary["status"] != "failed" else 1)
 
     if 0 < check_variants < 6:
-        raise click.BadParameter("0 (off) or at least 6 (the inspector's sheet shows at least 6)",
-                                 param_hint="--check-variants")
+        raise click.BadParameter(
+            "0 (off) or at least 6 (the inspector's sheet shows at least 6)", param_hint="--check-variants"
+        )
     names = _categories(category, categories_file)
     vocabularies = _vocabularies(vocab, names)
-    config_path = config_path or os.environ.get("PROTO3D_CONFIG") or (
-        "proto3d.toml" if Path("proto3d.toml").exists() else None)
+    config_path = (
+        config_path
+        or os.environ.get("PROTO3D_CONFIG")
+        or ("proto3d.toml" if Path("proto3d.toml").exists() else None)
+    )
     try:
-        config = load_config(config_path, model=model, base_url=base_url, timeout=timeout,
-                             roles=_role_models(role_model), iterations=max_iterations, tokens=max_tokens,
-                             cost=max_cost, seconds=max_time)
+        config = load_config(
+            config_path,
+            model=model,
+            base_url=base_url,
+            timeout=timeout,
+            roles=_role_models(role_model),
+            iterations=max_iterations,
+            tokens=max_tokens,
+            cost=max_cost,
+            seconds=max_time,
+        )
         backend = OpenAIBackend(config, notify=say.status) if llm == "openai" else None
     except LLMError as exc:
         raise Proto3dError(str(exc)) from None
     root = Path(out or "runs")
     folders = [root / slug(name) for name in names]
-    say.detail(f"config {config_path or '(none)'}: model {config.model} at {config.base_url or 'api.openai.com'}, "
-               f"roles {config.roles or '(all the same)'}, timeout {config.timeout} s; runs in {root}")
+    say.detail(
+        f"config {config_path or '(none)'}: model {config.model} at {config.base_url or 'api.openai.com'}, "
+        f"roles {config.roles or '(all the same)'}, timeout {config.timeout} s; runs in {root}"
+    )
 
     def make_agent(name: str, folder: Path, progress, plan=None) -> Agent:
         live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
         labels, allow_other = vocabularies[name]
-        return Agent(name, folder, config, live, progress=progress, plan=plan, check_variants=check_variants,
-                     vocabulary=labels, allow_other=allow_other)
+        return Agent(
+            name,
+            folder,
+            config,
+            live,
+            progress=progress,
+            plan=plan,
+            check_variants=check_variants,
+            vocabulary=labels,
+            allow_other=allow_other,
+        )
 
     if len(names) == 1 and designs == 1:
         try:
@@ -138,7 +233,9 @@ def agent_command(category, categories_file, out, model, base_url, role_model, c
         labels, allow_other = vocabularies[name]
         return plan_designs(name, folder, config, live, designs, labels, allow_other, progress)
 
-    summary = _batch(root, names, designs, run_design, plan, jobs if llm == "openai" else 1, max_batch_cost, say.quiet)
+    summary = _batch(
+        root, names, designs, run_design, plan, jobs if llm == "openai" else 1, max_batch_cost, say.quiet
+    )
     _batch_table(summary)
     runs = [r for row in summary["categories"] for r in row["runs"]]
     sys.exit(1 if any(r["status"] == "failed" for r in runs) else 0)
@@ -155,8 +252,13 @@ def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) 
 
     from proto3d.agent_batch import Batch
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True),
-                  disable=quiet) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    ) as bar:
         return Batch(root, names, designs, run_design, plan, jobs, max_cost, bar).run()
 
 
@@ -174,8 +276,13 @@ def _vocabularies(vocab: str | None, names: list[str]) -> dict:
     for name in names:
         labels = vocabulary.labels_for(name)
         if labels is None:
-            raise Proto3dError(Diagnostic("E000", f"the vocabulary {vocab} has no part labels for {name!r}",
-                                          hint="add the category (or map it to a super-category) in the vocabulary"))
+            raise Proto3dError(
+                Diagnostic(
+                    "E000",
+                    f"the vocabulary {vocab} has no part labels for {name!r}",
+                    hint="add the category (or map it to a super-category) in the vocabulary",
+                )
+            )
         out[name] = ({category_key(label): text for label, text in labels.items()}, vocabulary.allow_other)
     return out
 
@@ -185,20 +292,40 @@ def _batch_table(summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("category", "designs", "accepted", "budget", "failed", "skipped", "calls", "tokens", "cost",
-                  "cost/accepted", "variant pass")
+    table = Table(
+        "category",
+        "designs",
+        "accepted",
+        "budget",
+        "failed",
+        "skipped",
+        "calls",
+        "tokens",
+        "cost",
+        "cost/accepted",
+        "variant pass",
+    )
     for row in summary["categories"] + [summary["totals"]]:
         per = row["cost_per_accepted"]
         rate = row["variant_pass_rate"]
-        table.add_row(row["category"], *(str(row[k]) for k in ("designs", "accepted", "budget", "failed", "skipped",
-                                                             "calls", "tokens")),
-                      f"{row['cost']:.4f}", "" if per is None else f"{per:.4f}", "" if rate is None else f"{rate:.0%}")
+        table.add_row(
+            row["category"],
+            *(str(row[k]) for k in ("designs", "accepted", "budget", "failed", "skipped", "calls", "tokens")),
+            f"{row['cost']:.4f}",
+            "" if per is None else f"{per:.4f}",
+            "" if rate is None else f"{rate:.0%}",
+        )
     Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
     for row in summary["categories"]:
         for run in row["runs"]:
             if run["status"] == "failed":
-                click.echo(redact(f"{row['category']}" + (f" / {run['design']}" if run.get("design") else "")
-                                  + f": {run.get('reason', '')}"))
+                click.echo(
+                    redact(
+                        f"{row['category']}"
+                        + (f" / {run['design']}" if run.get("design") else "")
+                        + f": {run.get('reason', '')}"
+                    )
+                )
 
 
 def _table(summaries: list[dict], folders: list[Path]) -> None:
@@ -209,9 +336,16 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
     table = Table("category", "status", "iterations", "best score", "tokens", "cost", "time s", "folder")
     for s, folder in zip(summaries, folders):
         usage = s.get("usage", {})
-        table.add_row(s["category"], s["status"], str(s.get("iterations", "")), str(s.get("best_score", "")),
-                      str(usage.get("tokens", "")), f"{usage.get('cost', 0):.4f}", f"{s.get('seconds', 0):.1f}",
-                      str(folder))
+        table.add_row(
+            s["category"],
+            s["status"],
+            str(s.get("iterations", "")),
+            str(s.get("best_score", "")),
+            str(usage.get("tokens", "")),
+            f"{usage.get('cost', 0):.4f}",
+            f"{s.get('seconds', 0):.1f}",
+            str(folder),
+        )
     Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
     for s in summaries:
         if s["status"] == "failed":

@@ -17,6 +17,7 @@ Layout (documented in docs/agent.md):
 
 Every text file goes through `write_text`, which redacts keys and credentials.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -92,11 +93,16 @@ pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:12px}
 def write_report(run_dir: str | Path, summary: dict, design: dict, versions: list[dict]) -> None:
     """`report.html`: one self-contained page, images linked relative to the run folder."""
     e = html.escape
-    out = [f"<!doctype html><meta charset=utf-8><title>proto3d: {e(summary.get('category', ''))}</title>",
-           f"<style>{_CSS}</style>", f"<h1>{e(summary.get('category', ''))}</h1>"]
+    out = [
+        f"<!doctype html><meta charset=utf-8><title>proto3d: {e(summary.get('category', ''))}</title>",
+        f"<style>{_CSS}</style>",
+        f"<h1>{e(summary.get('category', ''))}</h1>",
+    ]
     status = summary.get("status", "running")
-    out.append(f"<p>status <b class={'ok' if status == 'accepted' else 'bad'}>{e(status)}</b>"
-               f" — {e(summary.get('reason', ''))}</p>")
+    out.append(
+        f"<p>status <b class={'ok' if status == 'accepted' else 'bad'}>{e(status)}</b>"
+        f" — {e(summary.get('reason', ''))}</p>"
+    )
     usage = summary.get("usage", {})
     rows = [(k, v) for k, v in summary.items() if k in ("iterations", "best_version", "seconds")]
     rows += [("tokens", usage.get("tokens", 0)), ("cost", usage.get("cost", 0))]
@@ -104,8 +110,10 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
     if summary.get("by_role"):
         out.append("<table><tr><th>role<th>calls<th>tokens in<th>tokens out<th>cost<th>latency s")
         for role, u in summary["by_role"].items():
-            out.append(f"<tr><td>{e(role)}<td>{u['calls']}<td>{u['prompt_tokens']}<td>{u['completion_tokens']}"
-                       f"<td>{u['cost']}<td>{u['latency']}")
+            out.append(
+                f"<tr><td>{e(role)}<td>{u['calls']}<td>{u['prompt_tokens']}<td>{u['completion_tokens']}"
+                f"<td>{u['cost']}<td>{u['latency']}"
+            )
         out.append("</table>")
     if summary.get("best_version") and Path(run_dir, "final", "sheet.png").exists():
         out.append("<h2>Final</h2><img src='final/sheet.png'>")
@@ -119,8 +127,13 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
     if design.get("arrangement"):
         out.append("<table><tr><th>instance<th>shape<th>size<th>position<th>rotation")
         for inst in design["arrangement"].get("instances", []):
-            out.append("<tr>" + "".join(f"<td>{e(str(inst.get(k, '')))}"
-                                        for k in ("part", "shape", "size", "position", "rotation")))
+            out.append(
+                "<tr>"
+                + "".join(
+                    f"<td>{e(str(inst.get(k, '')))}"
+                    for k in ("part", "shape", "size", "position", "rotation")
+                )
+            )
         out.append("</table>")
     programs = {v["number"]: v.get("program", "") for v in versions}
     for v in versions:
@@ -128,8 +141,11 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
         title = f"v{n:03d} — {v['step']}" + (f" (from v{v['parent']:03d})" if v.get("parent") else "")
         out.append(f"<h2 id=v{n}>{e(title)}</h2>")
         errors = v.get("errors", [])
-        out.append(f"<p class={'bad' if errors else 'ok'}>{'does not compile' if errors else 'compiles'}"
-                   + (f"; score {v['score']}" if v.get("score") is not None else "") + "</p>")
+        out.append(
+            f"<p class={'bad' if errors else 'ok'}>{'does not compile' if errors else 'compiles'}"
+            + (f"; score {v['score']}" if v.get("score") is not None else "")
+            + "</p>"
+        )
         out.append("<pre>" + _diff_html(programs.get(v.get("parent"), ""), v.get("program", "")) + "</pre>")
         diags = errors + v.get("lints", [])
         if diags:
@@ -138,13 +154,17 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
             out.append(f"<img src='versions/{n:03d}/sheet.png'>")
         verdict = v.get("verdict")
         if verdict:
-            out.append(f"<p>inspector: <b>{'accept' if verdict.get('accept') else 'reject'}</b>, "
-                       f"score {e(str(verdict.get('score')))} — {e(verdict.get('summary', ''))}</p>")
+            out.append(
+                f"<p>inspector: <b>{'accept' if verdict.get('accept') else 'reject'}</b>, "
+                f"score {e(str(verdict.get('score')))} — {e(verdict.get('summary', ''))}</p>"
+            )
             if verdict.get("problems"):
                 out.append("<table><tr><th>part<th>line<th>problem<th>fix")
                 for p in verdict["problems"]:
-                    out.append(f"<tr><td>{e(str(p.get('part', '')))}<td>{e(str(p.get('line', '')))}"
-                               f"<td>{e(p.get('issue', ''))}<td>{e(p.get('fix', ''))}")
+                    out.append(
+                        f"<tr><td>{e(str(p.get('part', '')))}<td>{e(str(p.get('line', '')))}"
+                        f"<td>{e(p.get('issue', ''))}<td>{e(p.get('fix', ''))}"
+                    )
                 out.append("</table>")
     write_text(Path(run_dir) / "report.html", "\n".join(out) + "\n")
 

@@ -5,6 +5,7 @@ additionalProperties, items, minItems, maxItems, minimum, maximum, exclusiveMini
 pattern). Its messages name the JSON path, because they go back to the model verbatim in the
 corrective retry.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,12 @@ import re
 
 IDENT = "^[A-Za-z_][A-Za-z0-9_]*$"
 VEC3 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
-POS3 = {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}, "minItems": 3, "maxItems": 3}
+POS3 = {
+    "type": "array",
+    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+    "minItems": 3,
+    "maxItems": 3,
+}
 
 BOUNDS = {
     "type": "object",
@@ -47,8 +53,11 @@ DESIGNS = {
             "items": {
                 "type": "object",
                 "required": ["name", "description", "parts"],
-                "properties": {"name": {"type": "string", "pattern": "[A-Za-z0-9]"}, "description": {"type": "string"},
-                               "parts": PART_LIST},
+                "properties": {
+                    "name": {"type": "string", "pattern": "[A-Za-z0-9]"},
+                    "description": {"type": "string"},
+                    "parts": PART_LIST,
+                },
             },
         }
     },
@@ -182,23 +191,33 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
-def check_parts(parts: dict, vocabulary: dict | None = None, allow_other: bool = False, path: str = "$") -> list[str]:
+def check_parts(
+    parts: dict, vocabulary: dict | None = None, allow_other: bool = False, path: str = "$"
+) -> list[str]:
     """What the schema cannot say: labels unique and not reserved words; with a `vocabulary`
     ({label: description}), every label one of its labels (or `other`, when allowed)."""
     errors, seen = [], set()
     allowed = sorted(vocabulary) + (["other"] if allow_other else []) if vocabulary is not None else None
     for i, p in enumerate(parts["parts"]):
         if p["label"] in RESERVED:
-            errors.append(f"{path}.parts[{i}].label: {p['label']!r} is a reserved word of the language; pick another")
+            errors.append(
+                f"{path}.parts[{i}].label: {p['label']!r} is a reserved word of the language; pick another"
+            )
         elif allowed is not None and p["label"] not in allowed:
-            errors.append(f"{path}.parts[{i}].label: {p['label']!r} is not in the part vocabulary; use one of {allowed}")
+            errors.append(
+                f"{path}.parts[{i}].label: {p['label']!r} is not in the part vocabulary; use one of {allowed}"
+            )
         if p["label"] in seen:
-            errors.append(f"{path}.parts[{i}].label: {p['label']!r} appears twice; give one entry with a count")
+            errors.append(
+                f"{path}.parts[{i}].label: {p['label']!r} appears twice; give one entry with a count"
+            )
         seen.add(p["label"])
     return errors
 
 
-def check_designs(designs: dict, count: int, vocabulary: dict | None = None, allow_other: bool = False) -> list[str]:
+def check_designs(
+    designs: dict, count: int, vocabulary: dict | None = None, allow_other: bool = False
+) -> list[str]:
     """Exactly `count` designs, each with valid parts, names distinct, and no two with the same
     part list and counts (a near-duplicate is not a different design)."""
     from proto3d.llm import slug
@@ -211,14 +230,18 @@ def check_designs(designs: dict, count: int, vocabulary: dict | None = None, all
         errors += check_parts(d, vocabulary, allow_other, f"$.designs[{i}]")
         name = slug(d["name"])
         if name in seen_names:
-            errors.append(f"$.designs[{i}].name: {d['name']!r} repeats the name of design {seen_names[name] + 1}")
+            errors.append(
+                f"$.designs[{i}].name: {d['name']!r} repeats the name of design {seen_names[name] + 1}"
+            )
         seen_names.setdefault(name, i)
         parts = tuple(sorted((p["label"], p["count"]) for p in d["parts"]))
         if parts in seen_parts:
             first = seen_parts[parts]
-            errors.append(f"$.designs[{i}]: {d['name']!r} has the same parts and counts as {items[first]['name']!r} "
-                          f"({', '.join(f'{label} x{n}' for label, n in parts)}); make it structurally different: "
-                          "other parts or other counts")
+            errors.append(
+                f"$.designs[{i}]: {d['name']!r} has the same parts and counts as {items[first]['name']!r} "
+                f"({', '.join(f'{label} x{n}' for label, n in parts)}); make it structurally different: "
+                "other parts or other counts"
+            )
         seen_parts.setdefault(parts, i)
     return errors
 

@@ -8,6 +8,7 @@ floating, outside or not-grounded lint. Narrowing rule: each failing sample halv
 param it moved off the default, the side of the range it moved to (ints round toward the
 default); after `MAX_ROUNDS` rounds a range that still fails collapses to its default.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,14 +54,20 @@ def check_samples(program: Program, specs: dict, n: int, key: int) -> list[Sampl
         except Proto3dError as exc:
             sample.problems = [d.format("program.pdsl") for d in exc.diagnostics]
         else:
-            sample.problems = [d.format("program.pdsl") for d in sample.shape.diagnostics if d.code in ATTACHMENT_LINTS]
+            sample.problems = [
+                d.format("program.pdsl") for d in sample.shape.diagnostics if d.code in ATTACHMENT_LINTS
+            ]
     return samples
 
 
 def narrowed(specs: dict, failing: list[Sample]) -> dict:
     """Specs with each side of a range that a failing sample moved to halved toward the default."""
-    sides = {(name, "hi" if value > specs[name]["default"] else "lo")
-             for sample in failing for name, value in sample.params.items() if value != specs[name]["default"]}
+    sides = {
+        (name, "hi" if value > specs[name]["default"] else "lo")
+        for sample in failing
+        for name, value in sample.params.items()
+        if value != specs[name]["default"]
+    }
     out = {name: dict(s) for name, s in specs.items()}
     for name, side in sides:
         out[name][side] = _halved(out[name], side)
@@ -103,8 +110,13 @@ def with_ranges(text: str, specs: dict, filename: str = "program.pdsl") -> str:
     for stmt in program.statements:
         if isinstance(stmt, ParamStmt) and stmt.name in specs:
             sp, s = stmt.range.span, specs[stmt.name]
-            edits.append((int(starts[sp.line - 1] + sp.column - 1), int(starts[sp.end_line - 1] + sp.end_column - 1),
-                          f"[{_literal(s['lo'], s['integer'])}, {_literal(s['hi'], s['integer'])}]"))
+            edits.append(
+                (
+                    int(starts[sp.line - 1] + sp.column - 1),
+                    int(starts[sp.end_line - 1] + sp.end_column - 1),
+                    f"[{_literal(s['lo'], s['integer'])}, {_literal(s['hi'], s['integer'])}]",
+                )
+            )
     for begin, end, literal in sorted(edits, reverse=True):
         text = text[:begin] + literal + text[end:]
     return text
@@ -112,8 +124,16 @@ def with_ranges(text: str, specs: dict, filename: str = "program.pdsl") -> str:
 
 def ranges_json(specs: dict, original: dict) -> dict:
     """What summary.json records: each param's default, final range, and the range the coder gave."""
-    return {name: {"default": s["default"], "lo": s["lo"], "hi": s["hi"], "integer": s["integer"],
-                   "coder_range": [original[name]["lo"], original[name]["hi"]]} for name, s in specs.items()}
+    return {
+        name: {
+            "default": s["default"],
+            "lo": s["lo"],
+            "hi": s["hi"],
+            "integer": s["integer"],
+            "coder_range": [original[name]["lo"], original[name]["hi"]],
+        }
+        for name, s in specs.items()
+    }
 
 
 def _literal(value, integer: bool) -> str:

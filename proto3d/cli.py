@@ -1,4 +1,5 @@
 """The `proto3d` command line: compile, check, fmt, render, agent, sample, dataset."""
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,11 @@ LAZY_COMMANDS = {
 
 class _LazyGroup(click.Group):
     def list_commands(self, ctx):
-        available = [name for name, target in LAZY_COMMANDS.items()
-                     if importlib.util.find_spec(target.split(":")[0]) is not None]
+        available = [
+            name
+            for name, target in LAZY_COMMANDS.items()
+            if importlib.util.find_spec(target.split(":")[0]) is not None
+        ]
         return sorted(set(super().list_commands(ctx)) | set(available))
 
     def get_command(self, ctx, name):
@@ -90,8 +94,11 @@ def first_run_notice():
         def on_start(self, event):
             if not started:
                 started.append(time.perf_counter())
-                click.echo("proto3d: compiling the geometry kernels this program needs "
-                           "(a one-off: they are cached for every later run)…", err=True)
+                click.echo(
+                    "proto3d: compiling the geometry kernels this program needs "
+                    "(a one-off: they are cached for every later run)…",
+                    err=True,
+                )
 
         def on_end(self, event):
             pass
@@ -99,24 +106,51 @@ def first_run_notice():
     with numba_event.install_listener("numba:compile", Notice()):
         yield
     if started:
-        click.echo(f"proto3d: kernels compiled in {time.perf_counter() - started[0]:.1f} s, once; "
-                   "later runs load them from the cache in a fraction of a second", err=True)
+        click.echo(
+            f"proto3d: kernels compiled in {time.perf_counter() - started[0]:.1f} s, once; "
+            "later runs load them from the cache in a fraction of a second",
+            err=True,
+        )
 
 
 PROGRAM_PATH = click.Path(allow_dash=True)  # read by read_program; a Path type so shells complete file names
 
-PARAM_OPTION = click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
-                            help="Override a `param` of the program (repeatable).")
+PARAM_OPTION = click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a `param` of the program (repeatable).",
+)
 
 
 @cli.command("compile")
 @command_conventions
 @click.argument("file", type=PROGRAM_PATH)
-@click.option("-o", "--out", "outputs", multiple=True, required=True, metavar="PATH", type=click.Path(),
-              help="Output file: .glb, .obj (+ .mtl), .ply or .json (parts manifest). Repeatable.")
-@click.option("--parts", "parts_path", metavar="PATH", type=click.Path(), help="Also write the parts JSON manifest here.")
-@click.option("--up", type=click.Choice(["y", "z"]), help="Up axis of .obj and .ply outputs "
-              "(default: y for .obj, z for .ply, what Blender and most readers expect).")
+@click.option(
+    "-o",
+    "--out",
+    "outputs",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    type=click.Path(),
+    help="Output file: .glb, .obj (+ .mtl), .ply or .json (parts manifest). Repeatable.",
+)
+@click.option(
+    "--parts",
+    "parts_path",
+    metavar="PATH",
+    type=click.Path(),
+    help="Also write the parts JSON manifest here.",
+)
+@click.option(
+    "--up",
+    type=click.Choice(["y", "z"]),
+    help="Up axis of .obj and .ply outputs "
+    "(default: y for .obj, z for .ply, what Blender and most readers expect).",
+)
 @PARAM_OPTION
 def compile_command(file, outputs, parts_path, params, up):
     """Compile FILE (.pdsl, or - for stdin) into a part-labelled mesh; lints go to stdout.
@@ -147,16 +181,22 @@ def compile_command(file, outputs, parts_path, params, up):
         for written in export(shape, target, up=up):
             say.detail(f"wrote {written} ({written.stat().st_size} bytes) in {_ms(start)}")
     instances = sum(len(p.instance_ids) for p in shape.parts)
-    say.status(f"{shape.name or Path(file).stem}: {len(shape.parts)} parts, {instances} instances, "
-               f"{len(shape.primitives)} primitives, {len(shape.faces)} triangles "
-               f"in {elapsed * 1000:.1f} ms -> {', '.join(targets)}")
+    say.status(
+        f"{shape.name or Path(file).stem}: {len(shape.parts)} parts, {instances} instances, "
+        f"{len(shape.primitives)} primitives, {len(shape.faces)} triangles "
+        f"in {elapsed * 1000:.1f} ms -> {', '.join(targets)}"
+    )
 
 
 @cli.command("check")
 @command_conventions
 @click.argument("files", nargs=-1, required=True, type=PROGRAM_PATH)
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the diagnostics as JSON, one object per file and line (for tools and the agent).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the diagnostics as JSON, one object per file and line (for tools and the agent).",
+)
 @PARAM_OPTION
 def check_command(files, as_json, params):
     """Report every error and lint of FILES (.pdsl, or - for stdin) on stdout; exit 1 if any has an error."""
@@ -176,9 +216,17 @@ def check_command(files, as_json, params):
         errors = sum(d.severity == "error" for d in diagnostics)
         failed |= errors > 0
         if as_json:
-            click.echo(json.dumps({"file": file, "ok": errors == 0, "errors": errors,
-                                   "warnings": len(diagnostics) - errors,
-                                   "diagnostics": [d.to_json() for d in diagnostics]}))
+            click.echo(
+                json.dumps(
+                    {
+                        "file": file,
+                        "ok": errors == 0,
+                        "errors": errors,
+                        "warnings": len(diagnostics) - errors,
+                        "diagnostics": [d.to_json() for d in diagnostics],
+                    }
+                )
+            )
         else:
             print_diagnostics(diagnostics, file)
         say.status(f"{file}: {errors} error(s), {len(diagnostics) - errors} warning(s)")
@@ -190,8 +238,12 @@ def check_command(files, as_json, params):
 @command_conventions
 @click.argument("files", nargs=-1, required=True, type=PROGRAM_PATH)
 @click.option("-w", "--write", is_flag=True, help="Rewrite the files in place instead of printing.")
-@click.option("--check", "check_only", is_flag=True,
-              help="Print the files that are not canonically formatted; exit 1 if there is one.")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Print the files that are not canonically formatted; exit 1 if there is one.",
+)
 def fmt_command(files, write, check_only):
     """Print FILES canonically formatted (comments kept); a file that does not parse is reported and skipped."""
     from proto3d.compiler.files import write_atomic

@@ -7,6 +7,7 @@
 * exit codes: 0 ok, 1 an input is wrong (a file, a program, a value), 2 the command line is
   wrong (click's usage errors), 130 interrupted.
 """
+
 from __future__ import annotations
 
 import functools
@@ -89,9 +90,23 @@ def command_conventions(command):
             if isinstance(error, BrokenPipeError):
                 raise  # click's main stops quietly when the reader of stdout has gone
             where = error.filename if error.filename is not None else "<input>"
-            raise InputError(Proto3dError(Diagnostic("E000", error.strerror or str(error)), str(where))) from None
+            raise InputError(
+                Proto3dError(Diagnostic("E000", error.strerror or str(error)), str(where))
+            ) from None
 
-    run = click.option("-v", "--verbose", is_flag=True, expose_value=False, callback=_set_verbosity,
-                       help="Also print details: timings, the kernel cache, every file written.")(run)
-    return click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_verbosity,
-                        help="Print only findings and errors (no progress or summaries).")(run)
+    run = click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="Also print details: timings, the kernel cache, every file written.",
+    )(run)
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_verbosity,
+        help="Print only findings and errors (no progress or summaries).",
+    )(run)

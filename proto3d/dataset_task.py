@@ -13,6 +13,7 @@ Randomness, all from NumPy Generators (see `rng`):
 The manifest stores every value drawn (matrices as exact JSON floats), and
 `proto3d.dataset.regenerate` renders an image from its record alone, byte for byte.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,9 +22,9 @@ import io
 import json
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from numba import njit
@@ -47,9 +48,33 @@ RUN_FILE = "final/program.pdsl"  # an agent run folder's final program (docs/age
 
 # Sensible material colours (woods, metals, plastics, fabrics, paints) for part recolouring.
 MATERIALS = (
-    "#8b5a2b", "#b07a3f", "#d2b48c", "#5c4033", "#a0522d", "#c0c0c0", "#8a8d91", "#4a4a4a", "#1f1f1f",
-    "#f5f5f0", "#e8dcc8", "#b22222", "#7b1e1e", "#1e3a8a", "#457b9d", "#2e7d32", "#81b29a", "#556b2f",
-    "#f2c14e", "#e07a5f", "#f4a261", "#3d405b", "#6d597a", "#cdb4db", "#264653", "#a8dadc", "#d4a373",
+    "#8b5a2b",
+    "#b07a3f",
+    "#d2b48c",
+    "#5c4033",
+    "#a0522d",
+    "#c0c0c0",
+    "#8a8d91",
+    "#4a4a4a",
+    "#1f1f1f",
+    "#f5f5f0",
+    "#e8dcc8",
+    "#b22222",
+    "#7b1e1e",
+    "#1e3a8a",
+    "#457b9d",
+    "#2e7d32",
+    "#81b29a",
+    "#556b2f",
+    "#f2c14e",
+    "#e07a5f",
+    "#f4a261",
+    "#3d405b",
+    "#6d597a",
+    "#cdb4db",
+    "#264653",
+    "#a8dadc",
+    "#d4a373",
 )
 
 
@@ -63,14 +88,25 @@ class Settings:
     size: int = 256
     antialias: str = "fxaa"  # colour anti-aliasing: fxaa, msaa or none (masks are always exact)
     samples: int = 4  # samples per pixel with antialias="msaa"
-    val: float = 0.2  # fraction of each category's designs, or of each prototype's variants, in the validation split
-    split_by: str = "design"  # "design": whole prototypes go to val where a category has several; "variant": variants
-    backgrounds: tuple[str, ...] = BACKGROUNDS  # kinds drawn from; "images": crops of `background_folder`'s pictures
-    background_folder: str | None = None  # absolute path of the user's background pictures (--backgrounds images:DIR)
+    val: float = (
+        0.2  # fraction of each category's designs, or of each prototype's variants, in the validation split
+    )
+    split_by: str = (
+        "design"  # "design": whole prototypes go to val where a category has several; "variant": variants
+    )
+    backgrounds: tuple[str, ...] = (
+        BACKGROUNDS  # kinds drawn from; "images": crops of `background_folder`'s pictures
+    )
+    background_folder: str | None = (
+        None  # absolute path of the user's background pictures (--backgrounds images:DIR)
+    )
     azimuth: tuple[float, float] = (0.0, 360.0)
     elevation: tuple[float, float] = (-10.0, 60.0)
     fov: tuple[float, float] = (20.0, 50.0)  # degrees; the focal length is size / 2 / tan(fov / 2)
-    fill: tuple[float, float] = (0.3, 0.8)  # the object's projected extent (the longer of width and height) over the image side
+    fill: tuple[float, float] = (
+        0.3,
+        0.8,
+    )  # the object's projected extent (the longer of width and height) over the image side
     roll: tuple[float, float] = (-10.0, 10.0)
     shift: float = 0.5  # how far off-centre the object may sit, as a fraction of the free margin around it
     exposure: tuple[float, float] = (0.75, 1.2)
@@ -110,7 +146,9 @@ class Labelling:
     """How a prototype's part labels become mask values."""
 
     part_ids: dict[str, int]  # part label -> its value in the part masks
-    ignore_index: int | None = None  # with a label map: the value of parts in no class (they get no COCO annotation)
+    ignore_index: int | None = (
+        None  # with a label map: the value of parts in no class (they get no COCO annotation)
+    )
     mmseg: bool = True  # the values fit 8 bits: also write the mmsegmentation layout
 
 
@@ -157,12 +195,24 @@ def load_pictures(folder: str | Path, size: int) -> list[Picture]:
     `size` and 2 `size` (Pillow's `reduce`), so a task ships, and a crop resamples, no more pixels than needed."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise Proto3dError(Diagnostic("E000", f"no such folder of background pictures: {folder}",
-                                      hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures"), str(folder))
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"no such folder of background pictures: {folder}",
+                hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures",
+            ),
+            str(folder),
+        )
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
     if not files:
-        raise Proto3dError(Diagnostic("E000", f"{folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)})",
-                                      hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures"), str(folder))
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"{folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)})",
+                hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures",
+            ),
+            str(folder),
+        )
     return [load_picture(path, size) for path in files]
 
 
@@ -175,8 +225,12 @@ def load_picture(path: Path, size: int) -> Picture:
         with Image.open(io.BytesIO(data)) as opened:
             image = ImageOps.exif_transpose(opened).convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
-        raise Proto3dError(Diagnostic("E000", f"cannot read the background picture {path}: {error}",
-                                      hint="remove or convert it"), str(path)) from None
+        raise Proto3dError(
+            Diagnostic(
+                "E000", f"cannot read the background picture {path}: {error}", hint="remove or convert it"
+            ),
+            str(path),
+        ) from None
     factor = _reduction(image.width, image.height, size)
     if factor > 1:
         image = image.reduce(factor)
@@ -199,6 +253,7 @@ def rng(settings: Settings, stream: int, *ids: int) -> np.random.Generator:
 
 # ---- prototypes --------------------------------------------------------------------------------
 
+
 def find_prototypes(paths) -> list[Prototype]:
     """Prototypes from files and folders.
 
@@ -219,8 +274,14 @@ def find_prototypes(paths) -> list[Prototype]:
         else:
             raise Proto3dError(Diagnostic("E000", f"no such file or folder: {path}"), str(path))
     if not found:
-        raise Proto3dError(Diagnostic("E000", "no prototypes found", hint="give .pdsl files, folders of category "
-                                      "folders, or agent run folders"), " ".join(map(str, paths)))
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                "no prototypes found",
+                hint="give .pdsl files, folders of category folders, or agent run folders",
+            ),
+            " ".join(map(str, paths)),
+        )
     names: dict[tuple[str, str], int] = {}
     unique = []
     for p in found:  # the same file name twice in one category: number the later ones
@@ -267,8 +328,13 @@ def _prototype(category: str, name: str, path: Path) -> Prototype:
 
 # ---- planning ----------------------------------------------------------------------------------
 
-def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | None = None,
-         pictures: list[Picture] | None = None) -> tuple[list[Task], dict]:
+
+def plan(
+    prototypes: list[Prototype],
+    settings: Settings,
+    label_map: LabelMap | None = None,
+    pictures: list[Picture] | None = None,
+) -> tuple[list[Task], dict]:
     """Tasks in a fixed order (image ids follow it) and the label map (labels.json).
 
     Each task gets its images' backgrounds and the `pictures` (`load_pictures`) they crop.
@@ -288,8 +354,12 @@ def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | 
     folders = [slug(c) for c in categories]
     clash = next((f for f in folders if folders.count(f) > 1), None)
     if clash:
-        raise Proto3dError(Diagnostic("E000", f"two categories share the folder name `{clash}`",
-                                      hint="rename one of the categories"), "dataset")
+        raise Proto3dError(
+            Diagnostic(
+                "E000", f"two categories share the folder name `{clash}`", hint="rename one of the categories"
+            ),
+            "dataset",
+        )
     if label_map is None:
         label_table, labelling = _free_labels(categories, labels)
     else:
@@ -303,10 +373,24 @@ def plan(prototypes: list[Prototype], settings: Settings, label_map: LabelMap | 
     by_name = {picture.name: picture.pixels for picture in pictures or []}
     for p in sorted(prototypes, key=lambda p: (categories.index(p.category), p.name)):
         for v in range(settings.variants):
-            backgrounds = tuple(draw_background(settings, i, pictures or []) for i in range(next_id, next_id + settings.views))
+            backgrounds = tuple(
+                draw_background(settings, i, pictures or []) for i in range(next_id, next_id + settings.views)
+            )
             used = {b["file"]: by_name[b["file"]] for b in backgrounds if b["kind"] == "images"}
-            tasks.append(Task(p, v, next_id, settings.views, programs[p], specs[p], labelling[p.category], val[p],
-                              backgrounds, used))
+            tasks.append(
+                Task(
+                    p,
+                    v,
+                    next_id,
+                    settings.views,
+                    programs[p],
+                    specs[p],
+                    labelling[p.category],
+                    val[p],
+                    backgrounds,
+                    used,
+                )
+            )
             next_id += settings.views
     return tasks, label_table
 
@@ -320,37 +404,72 @@ def _free_labels(categories: list[str], labels: dict) -> tuple[dict, dict[str, L
             parts.append({"id": len(parts) + 1, "name": f"{c}/{label}", "category": c, "label": label})
             part_ids[c][label] = len(parts)
     if len(parts) > MAX_ID:
-        raise Proto3dError(Diagnostic("E000", f"{len(parts)} part labels do not fit the 16-bit part masks "
-                                      f"(at most {MAX_ID})", hint="split the categories over several datasets"), "dataset")
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"{len(parts)} part labels do not fit the 16-bit part masks (at most {MAX_ID})",
+                hint="split the categories over several datasets",
+            ),
+            "dataset",
+        )
     mmseg = len(parts) <= MAX_MMSEG_ID
     table = {
         "background": 0,
-        "categories": [{"id": i, "name": c, "folder": slug(c), "parts": [p for p in parts if p["category"] == c],
-                        "labels": part_ids[c]} for i, c in enumerate(categories)],
+        "categories": [
+            {
+                "id": i,
+                "name": c,
+                "folder": slug(c),
+                "parts": [p for p in parts if p["category"] == c],
+                "labels": part_ids[c],
+            }
+            for i, c in enumerate(categories)
+        ],
         "parts": parts,
         "mmseg": mmseg,
     }
     return table, {c: Labelling(part_ids[c], None, mmseg) for c in categories}
 
 
-def _vocabulary_labels(categories: list[str], labels: dict, label_map: LabelMap) -> tuple[dict, dict[str, Labelling]]:
+def _vocabulary_labels(
+    categories: list[str], labels: dict, label_map: LabelMap
+) -> tuple[dict, dict[str, Labelling]]:
     """The vocabulary's classes ("Quadruped/head"), each category's labels mapped onto them."""
     vocab = label_map.vocabulary
     classes = vocab.all_labels()
     if len(classes) > MAX_MMSEG_ID:
-        raise Proto3dError(Diagnostic("E000", f"the vocabulary `{vocab.name}` has {len(classes)} classes; its masks "
-                                      f"hold at most {MAX_MMSEG_ID} (255 is the ignore index)"), label_map.source)
-    parts = [{"id": i, "name": name, "category": name.split("/")[0], "label": name.split("/", 1)[1]}
-             for i, name in enumerate(classes, start=1)]
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"the vocabulary `{vocab.name}` has {len(classes)} classes; its masks "
+                f"hold at most {MAX_MMSEG_ID} (255 is the ignore index)",
+            ),
+            label_map.source,
+        )
+    parts = [
+        {"id": i, "name": name, "category": name.split("/")[0], "label": name.split("/", 1)[1]}
+        for i, name in enumerate(classes, start=1)
+    ]
     rows, labelling, mapped, unmapped = [], {}, {}, {}
     for i, c in enumerate(categories):
         group = label_map.group(c)
         ids = {label: label_map.class_id(c, label) for label in labels[c]}
-        mapped[c] = {label: (classes[v - 1] if v != IGNORE_INDEX else label_map.target(c, label)) for label, v in ids.items()}
+        mapped[c] = {
+            label: (classes[v - 1] if v != IGNORE_INDEX else label_map.target(c, label))
+            for label, v in ids.items()
+        }
         unmapped[c] = [label for label, target in mapped[c].items() if target is None]
         labelling[c] = Labelling(ids, IGNORE_INDEX, True)
-        rows.append({"id": i, "name": c, "folder": slug(c), "super_category": group,
-                     "parts": [p for p in parts if p["category"] == group], "labels": ids})
+        rows.append(
+            {
+                "id": i,
+                "name": c,
+                "folder": slug(c),
+                "super_category": group,
+                "parts": [p for p in parts if p["category"] == group],
+                "labels": ids,
+            }
+        )
     table = {
         "background": 0,
         "ignore_index": IGNORE_INDEX,
@@ -358,15 +477,19 @@ def _vocabulary_labels(categories: list[str], labels: dict, label_map: LabelMap)
         "categories": rows,
         "parts": parts,
         "mmseg": True,
-        "label_map": {"file": label_map.source, "labels": mapped,
-                      "ignored_labels": sum(t == IGNORE for m in mapped.values() for t in m.values()),
-                      "unmapped": {c: u for c, u in unmapped.items() if u},
-                      "unmapped_labels": sum(map(len, unmapped.values()))},
+        "label_map": {
+            "file": label_map.source,
+            "labels": mapped,
+            "ignored_labels": sum(t == IGNORE for m in mapped.values() for t in m.values()),
+            "unmapped": {c: u for c, u in unmapped.items() if u},
+            "unmapped_labels": sum(map(len, unmapped.values())),
+        },
     }
     return table, labelling
 
 
 # ---- splits ------------------------------------------------------------------------------------
+
 
 def val_variants_of(prototypes: list[Prototype], settings: Settings) -> dict[Prototype, frozenset[int]]:
     """Each prototype's variants in the validation split, so that no shape is in both splits.
@@ -385,7 +508,12 @@ def val_variants_of(prototypes: list[Prototype], settings: Settings) -> dict[Pro
         if by_design(settings, len(members)):
             order = rng(settings, 4, stable_key(category)).permutation(len(members))
             chosen = {int(i) for i in order[: val_share(settings.val, len(members))]}
-            val.update({p: frozenset(range(settings.variants)) if i in chosen else frozenset() for i, p in enumerate(members)})
+            val.update(
+                {
+                    p: frozenset(range(settings.variants)) if i in chosen else frozenset()
+                    for i, p in enumerate(members)
+                }
+            )
         else:
             val.update({p: frozenset(val_variants(settings, p.key)) for p in members})
     return val
@@ -397,7 +525,12 @@ def by_design(settings: Settings, designs: int) -> bool:
 
 def val_variants(settings: Settings, key: int) -> set[int]:
     """The prototype's variants in the validation split: `val_share` of them, at random."""
-    return {int(v) for v in rng(settings, 4, key).permutation(settings.variants)[:val_share(settings.val, settings.variants)]}
+    return {
+        int(v)
+        for v in rng(settings, 4, key).permutation(settings.variants)[
+            : val_share(settings.val, settings.variants)
+        ]
+    }
 
 
 def val_share(fraction: float, count: int) -> int:
@@ -423,16 +556,24 @@ def split_warnings(tasks: list[Task], settings: Settings) -> list[str]:
         where = "be empty" if len(names) == len(designs) else f"have no images of {_some(names)}"
         if design_split:
             counts = sorted({len(designs[c]) for c in names})
-            warnings.append(f"--val {settings.val:g} of {'/'.join(map(str, counts))} designs per category rounds to none: "
-                            f"the val split will {where} (it takes {math.ceil(0.5 / settings.val)} or more designs)")
+            warnings.append(
+                f"--val {settings.val:g} of {'/'.join(map(str, counts))} designs per category rounds to none: "
+                f"the val split will {where} (it takes {math.ceil(0.5 / settings.val)} or more designs)"
+            )
         else:
             enough = max(2, math.ceil(0.5 / settings.val))
-            warnings.append(f"--val {settings.val:g} of {settings.variants} variant{'s' * (settings.variants > 1)} per "
-                            f"prototype rounds to none: the val split will {where} (it takes {enough} or more --variants)")
-    same = sorted({t.prototype.name for t in tasks if t.val and len(t.val) < settings.variants and not t.specs})
+            warnings.append(
+                f"--val {settings.val:g} of {settings.variants} variant{'s' * (settings.variants > 1)} per "
+                f"prototype rounds to none: the val split will {where} (it takes {enough} or more --variants)"
+            )
+    same = sorted(
+        {t.prototype.name for t in tasks if t.val and len(t.val) < settings.variants and not t.specs}
+    )
     if same:
-        warnings.append(f"{_some(same)} ha{'ve' if len(same) > 1 else 's'} no `param`: every variant is the same shape, so "
-                        "val images show shapes the train split has (give the category several designs, or add params)")
+        warnings.append(
+            f"{_some(same)} ha{'ve' if len(same) > 1 else 's'} no `param`: every variant is the same shape, so "
+            "val images show shapes the train split has (give the category several designs, or add params)"
+        )
     return warnings
 
 
@@ -442,32 +583,63 @@ def _some(names: list[str], most: int = 5) -> str:
 
 # ---- rendering one task ------------------------------------------------------------------------
 
+
 def run_task(task: Task, settings: Settings) -> Result:
     """Compile the variant, render its views, encode the files: no file access, safe in any worker."""
     p = task.prototype
     params, shape = draw_variant(task.program, task.specs, settings.seed, p.key, task.variant)
     if len(shape.instances) > MAX_ID:
-        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} has {len(shape.instances)} part instances; "
-                                      f"the 16-bit instance masks hold at most {MAX_ID}"), p.source)
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"variant {task.variant} has {len(shape.instances)} part instances; "
+                f"the 16-bit instance masks hold at most {MAX_ID}",
+            ),
+            p.source,
+        )
     unknown = [part.label for part in shape.parts if part.label not in task.labelling.part_ids]
     if unknown:
-        raise Proto3dError(Diagnostic("E000", f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
-                                      "its defaults do not build; part ids are given to the defaults' labels",
-                                      hint="make the defaults build every part label the params can produce"), p.source)
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
+                "its defaults do not build; part ids are given to the defaults' labels",
+                hint="make the defaults build every part label the params can produce",
+            ),
+            p.source,
+        )
     look = draw_look(shape, settings, rng(settings, 2, p.key, task.variant))
     points = shape.vertices.astype(np.float64)  # what the framing projects
     split = "val" if task.variant in task.val else "train"
-    base = {"category": p.category, "prototype": p.file, "prototype_sha256": p.sha256, "variant": task.variant,
-            "params": params, "split": split, "seed": settings.seed, "size": settings.size,
-            "antialias": settings.antialias, "samples": settings.samples, **look}
+    base = {
+        "category": p.category,
+        "prototype": p.file,
+        "prototype_sha256": p.sha256,
+        "variant": task.variant,
+        "params": params,
+        "split": split,
+        "seed": settings.seed,
+        "size": settings.size,
+        "antialias": settings.antialias,
+        "samples": settings.samples,
+        **look,
+    }
     records = []
     for view in range(task.views):
         image_id = task.first_id + view
-        records.append({"id": image_id, **base, "view": view,
-                        **draw_image(shape, points, settings, rng(settings, 3, image_id)),
-                        "background": task.backgrounds[view]})
+        records.append(
+            {
+                "id": image_id,
+                **base,
+                "view": view,
+                **draw_image(shape, points, settings, rng(settings, 3, image_id)),
+                "background": task.backgrounds[view],
+            }
+        )
     result = Result()
-    for record, images in zip(records, render_records(shape, records, task.labelling.part_ids, task.pictures)):
+    for record, images in zip(
+        records, render_records(shape, records, task.labelling.part_ids, task.pictures)
+    ):
         add_images(result, record, images, shape, task.labelling)
     return result
 
@@ -479,13 +651,22 @@ def draw_look(shape: CompiledShape, settings: Settings, g: np.random.Generator) 
         if g.random() < settings.keep_colors:
             colors.append({"part": part.label, "color": None, "scale": float(g.uniform(0.8, 1.2))})
         else:
-            base = np.array([int(h[i : i + 2], 16) for h in [MATERIALS[g.integers(len(MATERIALS))]] for i in (1, 3, 5)])
+            base = np.array(
+                [int(h[i : i + 2], 16) for h in [MATERIALS[g.integers(len(MATERIALS))]] for i in (1, 3, 5)]
+            )
             color = np.clip(base / 255 * g.uniform(0.85, 1.15, 3), 0, 1)
             colors.append({"part": part.label, "color": [float(c) for c in color], "scale": 1.0})
     yaw, tilt, axis = g.uniform(*settings.light_yaw), g.uniform(*settings.light_tilt), g.uniform(0, 360)
     rotation = _rot_z(yaw) @ _rot_z(axis) @ _rot_x(tilt) @ _rot_z(-axis)
-    return {"colors": colors, "lighting": {"yaw": float(yaw), "tilt": float(tilt), "tilt_axis": float(axis),
-                                           "normal_rotation": rotation.tolist()}}
+    return {
+        "colors": colors,
+        "lighting": {
+            "yaw": float(yaw),
+            "tilt": float(tilt),
+            "tilt_axis": float(axis),
+            "normal_rotation": rotation.tolist(),
+        },
+    }
 
 
 def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: np.random.Generator) -> dict:
@@ -507,7 +688,9 @@ def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: 
     az, el = math.radians(azimuth), math.radians(elevation)
     direction = np.array([math.sin(az) * math.cos(el), -math.cos(az) * math.cos(el), math.sin(el)])
     K = intrinsics(size, fov)
-    R = _rot_z(roll) @ look_at("probe", target + direction, target, K, size).world_to_camera[:3, :3]  # rolled about the optical axis
+    R = (
+        _rot_z(roll) @ look_at("probe", target + direction, target, K, size).world_to_camera[:3, :3]
+    )  # rolled about the optical axis
     cam = (points - target) @ R.T
     distance = _fit_distance(cam, fill * size / K[0, 0])
     xy = cam[:, :2] / (cam[:, 2:] + distance) * K[0, 0]  # pixels from the principal point
@@ -519,9 +702,18 @@ def draw_image(shape: CompiledShape, points: np.ndarray, settings: Settings, g: 
     M[:3, :3] = R
     M[:3, 3] = -R @ (target + direction * distance)
     return {
-        "camera": {"azimuth": float(azimuth), "elevation": float(elevation), "fov": float(fov), "fill": float(fill),
-                   "roll": float(roll), "distance": distance, "width": size, "height": size,
-                   "K": K.tolist(), "world_to_camera": M.tolist()},
+        "camera": {
+            "azimuth": float(azimuth),
+            "elevation": float(elevation),
+            "fov": float(fov),
+            "fill": float(fill),
+            "roll": float(roll),
+            "distance": distance,
+            "width": size,
+            "height": size,
+            "K": K.tolist(),
+            "world_to_camera": M.tolist(),
+        },
         "exposure": float(g.uniform(*settings.exposure)),
         "shadow": float(g.uniform(*settings.shadow)) if settings.ground else None,
     }
@@ -532,11 +724,14 @@ def _fit_distance(cam: np.ndarray, extent: float) -> float:
     point) span `extent` (in focal lengths) across their longer image axis. The inverse of the span
     grows almost linearly with the distance once every point is in front of the camera, so regula
     falsi (Illinois) finds it in a few steps."""
+
     def miss(d: float) -> float:  # increasing in d, 0 at the answer
         return 1 / _span(cam, d) - 1 / extent
 
     near = -float(cam[:, 2].min()) + 1e-6 * (1 + float(np.abs(cam).max()))
-    guess = near + float((cam[:, :2].max(axis=0) - cam[:, :2].min(axis=0)).max()) / extent  # as if orthographic
+    guess = (
+        near + float((cam[:, :2].max(axis=0) - cam[:, :2].min(axis=0)).max()) / extent
+    )  # as if orthographic
     lo, hi = near, guess
     m_hi = miss(hi)
     while m_hi < 0:  # too near: look farther
@@ -588,18 +783,25 @@ def draw_background(settings: Settings, image_id: int, pictures: list[Picture]) 
         h, w = picture.pixels.shape[:2]
         side = g.uniform(0.5, 1.0) * min(h, w)
         x, y = g.uniform(0, w - side), g.uniform(0, h - side)
-        return {"kind": kind, "file": picture.name, "reduce": picture.reduce,
-                "crop": [float(x), float(y), float(x + side), float(y + side)]}
+        return {
+            "kind": kind,
+            "file": picture.name,
+            "reduce": picture.reduce,
+            "crop": [float(x), float(y), float(x + side), float(y + side)],
+        }
     background = {"kind": kind, "colors": g.uniform(0, 1, (2, 3)).tolist()}
     if kind == "gradient":
         background["angle"] = float(g.uniform(0, 360))
     elif kind == "noise":
-        background.update(cells=int(g.integers(2, 17)), grain=float(g.uniform(0, 0.08)), seed=int(g.integers(2**32)))
+        background.update(
+            cells=int(g.integers(2, 17)), grain=float(g.uniform(0, 0.08)), seed=int(g.integers(2**32))
+        )
     return background
 
 
-def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
-                   pictures: dict[str, np.ndarray] | None = None) -> Iterator[dict]:
+def render_records(
+    shape: CompiledShape, records: list[dict], part_ids: dict, pictures: dict[str, np.ndarray] | None = None
+) -> Iterator[dict]:
     """The image and masks of records that share one variant look (colours and light), in one
     upload, one record at a time (a task holds its encoded files, not every view's buffers).
     `pictures` holds the reduced pixels of the pictures their backgrounds crop, by file name.
@@ -615,13 +817,31 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
         faces = shape.part_id == part_id
         colors[faces] = c["color"] if c["color"] is not None else colors[faces] * c["scale"]
     rotation = np.asarray(look["lighting"]["normal_rotation"], np.float64)
-    styled = dataclasses.replace(shape, face_colors=np.clip(colors, 0, 1).astype(np.float32),
-                                 normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32))
-    cameras = [Camera(f"image_{r['id']}", r["camera"]["K"], r["camera"]["world_to_camera"],
-                      r["camera"]["width"], r["camera"]["height"]) for r in records]
+    styled = dataclasses.replace(
+        shape,
+        face_colors=np.clip(colors, 0, 1).astype(np.float32),
+        normals=(shape.normals.astype(np.float64) @ rotation.T).astype(np.float32),
+    )
+    cameras = [
+        Camera(
+            f"image_{r['id']}",
+            r["camera"]["K"],
+            r["camera"]["world_to_camera"],
+            r["camera"]["width"],
+            r["camera"]["height"],
+        )
+        for r in records
+    ]
     ground = Footprint(shape) if any(r.get("shadow") for r in records) else None  # format 2 records have none
-    views = render_each(styled, ([ground.camera] if ground else []) + cameras, size=records[0]["size"], passes=PASSES,
-                        background=(0, 0, 0, 0), samples=records[0]["samples"], antialias=records[0]["antialias"])
+    views = render_each(
+        styled,
+        ([ground.camera] if ground else []) + cameras,
+        size=records[0]["size"],
+        passes=PASSES,
+        background=(0, 0, 0, 0),
+        samples=records[0]["samples"],
+        antialias=records[0]["antialias"],
+    )
     if ground:
         ground.take(next(views).face)
     lut = np.zeros(len(shape.parts) + 1, np.uint16)
@@ -634,8 +854,11 @@ def render_records(shape: CompiledShape, records: list[dict], part_ids: dict,
         if ground is not None and record.get("shadow"):
             ground.darken(seen[..., 0], record["camera"], record["shadow"])
         rgb = np.clip(rgba[..., :3] * record["exposure"], 0, 1) * alpha + bg * seen
-        yield {"image": np.round(rgb * 255).astype(np.uint8), "parts": lut[view.part],
-               "instances": view.instance.astype(np.uint16)}
+        yield {
+            "image": np.round(rgb * 255).astype(np.uint8),
+            "parts": lut[view.part],
+            "instances": view.instance.astype(np.uint16),
+        }
 
 
 class Footprint:
@@ -660,7 +883,9 @@ class Footprint:
         self.shape, self.scale = shape, float(max(hi - lo))
         n, c = self.TEXELS, (self.TEXELS - 1) / 2
         self.centre = (lo[:2] + hi[:2]) / 2
-        self.texel = (float(max(hi[:2] - lo[:2])) / 2 + 0.4 * self.scale) / (n / 2)  # metres; a margin for the wide blur
+        self.texel = (float(max(hi[:2] - lo[:2])) / 2 + 0.4 * self.scale) / (
+            n / 2
+        )  # metres; a margin for the wide blur
         below = 50 * self.scale  # far enough to be all but orthographic
         K = np.array([[below / self.texel, 0, c], [0, below / self.texel, c], [0, 0, 1]])
         M = np.eye(4)  # looking up +z: image x = world x, image y = world y
@@ -672,7 +897,9 @@ class Footprint:
         """Make the shadow texture from the face buffer (triangle + 1) of `camera`'s view."""
         covered = face > 0
         height = np.zeros(face.shape)
-        height[covered] = np.maximum(self.shape.vertices[self.shape.faces[face[covered] - 1], 2].mean(axis=1), 0)
+        height[covered] = np.maximum(
+            self.shape.vertices[self.shape.faces[face[covered] - 1], 2].mean(axis=1), 0
+        )
         contact = _blur(covered * np.exp(-height / (0.05 * self.scale)), 0.03 * self.scale / self.texel)
         wide = _blur(covered * np.exp(-height / (0.5 * self.scale)), 0.12 * self.scale / self.texel)
         texture = 1 - (1 - np.clip(contact, 0, 1)) * (1 - 0.6 * np.clip(wide, 0, 1))
@@ -687,9 +914,14 @@ class Footprint:
         M, K = np.asarray(camera["world_to_camera"], np.float64), np.asarray(camera["K"], np.float64)
         if (-M[:3, :3].T @ M[:3, 3])[2] <= 0:  # a camera under the ground sees no shadow on it
             return
-        n, c, fine = self.TEXELS, (self.TEXELS - 1) / 2, self.FINE
-        to_texel = np.array([[fine / self.texel, 0, fine * (c + 0.5 - self.centre[0] / self.texel)],
-                             [0, fine / self.texel, fine * (c + 0.5 - self.centre[1] / self.texel)], [0, 0, 1]])
+        c, fine = (self.TEXELS - 1) / 2, self.FINE
+        to_texel = np.array(
+            [
+                [fine / self.texel, 0, fine * (c + 0.5 - self.centre[0] / self.texel)],
+                [0, fine / self.texel, fine * (c + 0.5 - self.centre[1] / self.texel)],
+                [0, 0, 1],
+            ]
+        )
         H = to_texel @ np.linalg.inv(K @ M[:3][:, [0, 1, 3]])  # pixel -> fine texel (times 1 / depth)
         _darken(seen, H, self.fine, float(darkness))
 
@@ -733,7 +965,9 @@ def background_image(spec: dict, h: int, w: int, pictures: dict[str, np.ndarray]
     if spec["kind"] == "images":
         from PIL import Image
 
-        crop = Image.fromarray((pictures or {})[spec["file"]]).resize((w, h), Image.Resampling.BILINEAR, box=tuple(spec["crop"]))
+        crop = Image.fromarray((pictures or {})[spec["file"]]).resize(
+            (w, h), Image.Resampling.BILINEAR, box=tuple(spec["crop"])
+        )
         return np.asarray(crop, np.float32) / 255
     c0, c1 = (np.asarray(c, np.float32) for c in spec["colors"])
     if spec["kind"] == "solid":
@@ -758,15 +992,22 @@ def background_image(spec: dict, h: int, w: int, pictures: dict[str, np.ndarray]
 
 def image_files(record: dict, mmseg: bool) -> dict[str, str]:
     name = f"{record['id']:07d}.png"
-    files = {"image": f"classification/{record['split']}/{slug(record['category'])}/{name}",
-             "parts": f"segmentation/parts/{name}", "instances": f"segmentation/instances/{name}"}
+    files = {
+        "image": f"classification/{record['split']}/{slug(record['category'])}/{name}",
+        "parts": f"segmentation/parts/{name}",
+        "instances": f"segmentation/instances/{name}",
+    }
     if mmseg:
-        files.update(mmseg_image=f"segmentation/img_dir/{record['split']}/{name}",
-                     mmseg_ann=f"segmentation/ann_dir/{record['split']}/{name}")
+        files.update(
+            mmseg_image=f"segmentation/img_dir/{record['split']}/{name}",
+            mmseg_ann=f"segmentation/ann_dir/{record['split']}/{name}",
+        )
     return files
 
 
-def add_images(result: Result, record: dict, images: dict, shape: CompiledShape, labelling: Labelling) -> None:
+def add_images(
+    result: Result, record: dict, images: dict, shape: CompiledShape, labelling: Labelling
+) -> None:
     """Encode one image's files and complete its record: file names and hashes, instances, COCO annotations.
 
     The mmsegmentation image is the classification image again (a link, see `Result.links`); its
@@ -787,8 +1028,13 @@ def add_images(result: Result, record: dict, images: dict, shape: CompiledShape,
     instances = images["instances"]
     counts = np.bincount(instances.ravel(), minlength=len(shape.instances) + 1)
     record["instances"] = [
-        {"value": i + 1, "name": shape.instance_name(i), "part": shape.parts[inst.part_id].label,
-         "part_id": part_ids[shape.parts[inst.part_id].label], "pixels": int(counts[i + 1])}
+        {
+            "value": i + 1,
+            "name": shape.instance_name(i),
+            "part": shape.parts[inst.part_id].label,
+            "part_id": part_ids[shape.parts[inst.part_id].label],
+            "pixels": int(counts[i + 1]),
+        }
         for i, inst in enumerate(shape.instances)
     ]
     annotations = []
@@ -797,10 +1043,21 @@ def add_images(result: Result, record: dict, images: dict, shape: CompiledShape,
             continue  # a part in no class of the vocabulary: ignored, as in the masks
         mask = instances == value
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        annotations.append({"instance": int(value), "category_id": record["instances"][value - 1]["part_id"],
-                            "area": int(counts[value]), "iscrowd": 0,
-                            "bbox": [int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)],
-                            "segmentation": rle_encode(mask)})
+        annotations.append(
+            {
+                "instance": int(value),
+                "category_id": record["instances"][value - 1]["part_id"],
+                "area": int(counts[value]),
+                "iscrowd": 0,
+                "bbox": [
+                    int(cols[0]),
+                    int(rows[0]),
+                    int(cols[-1] - cols[0] + 1),
+                    int(rows[-1] - rows[0] + 1),
+                ],
+                "segmentation": rle_encode(mask),
+            }
+        )
     record.update(files=files, sha256=hashes, annotations=annotations)
     result.records.append(record)
 

@@ -4,6 +4,7 @@ The agent only ever calls `backend.complete(role, messages)` and gets a `Reply`.
 plain OpenAI chat dicts; images travel as base64 data URLs inside them, which every
 OpenAI-compatible server (OpenAI, vLLM, Ollama, LM Studio, llama.cpp) accepts.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,9 +18,10 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,10 +82,25 @@ class LLMConfig:
 
 
 _NUMBER = (int, float)
-_LLM_TYPES = {"base_url": str, "model": str, "api_key_env": str, "roles": dict, "timeout": _NUMBER,
-              "max_retries": int, "backoff": _NUMBER, "temperature": _NUMBER, "max_tokens": int}
-_BUDGET_TYPES = {"iterations": int, "tokens": int, "cost": _NUMBER, "seconds": _NUMBER, "repairs": int,
-                 "lint_rounds": int}
+_LLM_TYPES = {
+    "base_url": str,
+    "model": str,
+    "api_key_env": str,
+    "roles": dict,
+    "timeout": _NUMBER,
+    "max_retries": int,
+    "backoff": _NUMBER,
+    "temperature": _NUMBER,
+    "max_tokens": int,
+}
+_BUDGET_TYPES = {
+    "iterations": int,
+    "tokens": int,
+    "cost": _NUMBER,
+    "seconds": _NUMBER,
+    "repairs": int,
+    "lint_rounds": int,
+}
 
 
 def _checked(table, types: dict, section: str, path) -> dict:
@@ -138,16 +155,23 @@ class Reply:
     truncated: bool = False  # the answer hit the completion token limit
 
     @classmethod
-    def from_json(cls, data) -> "Reply":
+    def from_json(cls, data) -> Reply:
         """A stored reply, or ValueError when a field is unknown, missing or of the wrong type
         (fields with a default may be missing: recordings of older versions lack some)."""
         if not (isinstance(data, dict) and {"text", "model"} <= set(data) <= set(cls.__dataclass_fields__)):
             raise ValueError("not a stored reply")
         reply = cls(**data)
         number = (int, float)
-        for value, kinds in [(reply.text, str), (reply.model, str), (reply.prompt_tokens, int),
-                             (reply.completion_tokens, int), (reply.latency, number), (reply.retries, int),
-                             (reply.truncated, bool), (reply.cost, (*number, type(None)))]:
+        for value, kinds in [
+            (reply.text, str),
+            (reply.model, str),
+            (reply.prompt_tokens, int),
+            (reply.completion_tokens, int),
+            (reply.latency, number),
+            (reply.retries, int),
+            (reply.truncated, bool),
+            (reply.cost, (*number, type(None))),
+        ]:
             if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
                 raise ValueError(f"stored reply has {value!r} where a {kinds} belongs")
         if min(reply.prompt_tokens, reply.completion_tokens) < 0:
@@ -158,8 +182,12 @@ class Reply:
 REDACTED = "[redacted]"
 _secrets: set[str] = set()  # the API keys read in this process
 _CREDENTIALS = [  # (pattern, replacement): credentials in any text, known to this process or not
-    (re.compile(r"""(?i)(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)[^\s"'\\,;&<>]+"""),
-     r"\1" + REDACTED),
+    (
+        re.compile(
+            r"""(?i)(\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)[^\s"'\\,;&<>]+"""
+        ),
+        r"\1" + REDACTED,
+    ),
     (re.compile(r"""(?i)(\b(?:x-)?api[-_]?key["']?\s*[:=]\s*["']?)[^\s"'\\,;&<>]+"""), r"\1" + REDACTED),
     (re.compile(r"(?i)(\bbearer\s+)[\w.~+/=-]{8,}"), r"\1" + REDACTED),
     (re.compile(r"(?i)([?&](?:key|token|access_token)=)[^\s\"'\\&<>]+"), r"\1" + REDACTED),
@@ -247,8 +275,12 @@ class OpenAIBackend:
     backend (reply text, errors, notices) has passed through `redact`.
     """
 
-    def __init__(self, config: LLMConfig, sleep: Callable[[float], None] = time.sleep,
-                 notify: Callable[[str], None] = lambda message: print(message, file=sys.stderr)):
+    def __init__(
+        self,
+        config: LLMConfig,
+        sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+    ):
         import openai
 
         self.config = config
@@ -262,8 +294,9 @@ class OpenAIBackend:
             )
         if os.environ.get(config.api_key_env):
             add_secret(api_key)
-        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=config.base_url, timeout=config.timeout,
-                                          max_retries=0)
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=config.base_url, timeout=config.timeout, max_retries=0
+        )
         # The requests run on an event loop of our own, in a thread that lives as long as the backend.
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=_serve, args=(self._loop,), name="proto3d-llm", daemon=True).start()
@@ -284,14 +317,26 @@ class OpenAIBackend:
                 text, prompt_tokens, completion_tokens, truncated = parse_completion(*self._post(kwargs))
                 break
             except openai.AuthenticationError:
-                raise LLMError(f"authentication failed at {redact(where)}: check {config.api_key_env}") from None
+                raise LLMError(
+                    f"authentication failed at {redact(where)}: check {config.api_key_env}"
+                ) from None
             except openai.PermissionDeniedError as exc:
-                raise LLMError(redact(f"permission denied for model {model!r} at {where}: {_detail(exc)}")) from None
+                raise LLMError(
+                    redact(f"permission denied for model {model!r} at {where}: {_detail(exc)}")
+                ) from None
             except openai.NotFoundError as exc:
-                raise LLMError(redact(
-                    f"model {model!r} not found at {where} ({_detail(exc)}); check --model and --base-url")) from None
-            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError, asyncio.TimeoutError,
-                    BadReply) as exc:
+                raise LLMError(
+                    redact(
+                        f"model {model!r} not found at {where} ({_detail(exc)}); check --model and --base-url"
+                    )
+                ) from None
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APIConnectionError,
+                asyncio.TimeoutError,
+                BadReply,
+            ) as exc:
                 # APITimeoutError is an APIConnectionError.
                 if isinstance(exc, (asyncio.TimeoutError, openai.APITimeoutError)):
                     reason = f"timed out after {config.timeout:g} s"
@@ -303,11 +348,17 @@ class OpenAIBackend:
                     reason = f"HTTP {exc.status_code}: {_detail(exc)}"
                 if attempt == config.max_retries:
                     tries = f"{attempt + 1} attempt" + ("s" if attempt else "")
-                    raise LLMError(redact(f"{role}: {model!r} at {where} failed after {tries}: {reason}")) from None
+                    raise LLMError(
+                        redact(f"{role}: {model!r} at {where} failed after {tries}: {reason}")
+                    ) from None
                 wait = _retry_after(exc)
                 wait = config.backoff * 2**attempt * (0.5 + random.random()) if wait is None else wait
-                self._notify(redact(f"{role}: {model!r} at {where}: {reason}; "
-                                    f"retry {attempt + 1} of {config.max_retries} in {wait:.1f} s"))
+                self._notify(
+                    redact(
+                        f"{role}: {model!r} at {where}: {reason}; "
+                        f"retry {attempt + 1} of {config.max_retries} in {wait:.1f} s"
+                    )
+                )
                 self._sleep(wait)
             except openai.APIStatusError as exc:
                 message = f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}"
@@ -340,7 +391,9 @@ class OpenAIBackend:
                     raise BadReply(f"cut off after {len(body)} bytes ({type(exc).__name__}: {exc})") from None
                 return response.headers.get("content-type", ""), bytes(body)
 
-        future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(request(), self.config.timeout), self._loop)
+        future = asyncio.run_coroutine_threadsafe(
+            asyncio.wait_for(request(), self.config.timeout), self._loop
+        )
         try:
             return future.result()
         finally:
@@ -368,8 +421,12 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
     if not isinstance(data, dict):
         raise BadReply(f"expected a JSON object, got {type(data).__name__}")
     choices = data.get("choices")
-    if not (isinstance(choices, list) and choices and isinstance(choices[0], dict)
-            and isinstance(choices[0].get("message"), dict)):
+    if not (
+        isinstance(choices, list)
+        and choices
+        and isinstance(choices[0], dict)
+        and isinstance(choices[0].get("message"), dict)
+    ):
         if data.get("error"):
             raise BadReply(f"an error with status 200: {_message_of(data)}")
         raise BadReply("no choices[0].message")
@@ -427,8 +484,13 @@ class ManualBackend:
     the folder (the loop was interrupted while waiting) is not written again: its answer is used.
     """
 
-    def __init__(self, folder: str | Path, poll: float = 0.5, notify: Callable[[str], None] = print,
-                 timeout: float | None = None):
+    def __init__(
+        self,
+        folder: str | Path,
+        poll: float = 0.5,
+        notify: Callable[[str], None] = print,
+        timeout: float | None = None,
+    ):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.poll = poll
@@ -453,7 +515,9 @@ class ManualBackend:
             if self.timeout is not None and time.monotonic() - start > self.timeout:
                 raise LLMError(f"no answer in {answer} after {self.timeout:g} s")
             time.sleep(self.poll)
-        return Reply(text=answer.read_text(encoding="utf-8"), model="manual", latency=time.monotonic() - start)
+        return Reply(
+            text=answer.read_text(encoding="utf-8"), model="manual", latency=time.monotonic() - start
+        )
 
     def _pending(self, key: str) -> str | None:
         for request in sorted(self.folder.glob("*.request.md")):
@@ -465,7 +529,9 @@ class ManualBackend:
     def _write_request(self, role: str, messages: list[dict], key: str) -> str:
         from proto3d.compiler.files import write_atomic
 
-        number = 1 + max((int(p.name[:3]) for p in self.folder.glob("[0-9][0-9][0-9]-*.request.md")), default=0)
+        number = 1 + max(
+            (int(p.name[:3]) for p in self.folder.glob("[0-9][0-9][0-9]-*.request.md")), default=0
+        )
         stem = f"{number:03d}-{role}"
         lines = [f"<!-- {key} -->", f"# Request {number}: {role}", ""]
         n_images = 0

@@ -12,6 +12,7 @@ stored reply is returned instead of asking the model: that one mechanism gives
 A record that cannot be read back as a valid reply (a damaged file, or one written by an older
 version that recorded a broken reply) counts as absent: a resumed run makes that call live.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,12 @@ class Usage:
         self.latency += reply.latency
 
     def to_json(self) -> dict:
-        return {**asdict(self), "tokens": self.tokens, "cost": round(self.cost, 6), "latency": round(self.latency, 3)}
+        return {
+            **asdict(self),
+            "tokens": self.tokens,
+            "cost": round(self.cost, 6),
+            "latency": round(self.latency, 3),
+        }
 
 
 class Recorder:
@@ -77,7 +83,9 @@ class Recorder:
         elif self.live is None:
             raise ReplayExhausted(f"the recording has no call {self.index} ({role}) in {self.folder}")
         else:
-            self._drop_from(self.index)  # anything recorded from here on is stale (the run diverged) or damaged
+            self._drop_from(
+                self.index
+            )  # anything recorded from here on is stale (the run diverged) or damaged
             reply = self.live.complete(role, messages)
             self._save(stem, role, key, messages, reply)
         self.total.add(reply)

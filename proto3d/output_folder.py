@@ -7,6 +7,7 @@ before the first file, so even a killed run can be cleaned up, and it is all `--
 ever deletes (with the temporary files of those names a killed run may leave): files a user
 put beside them are kept.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,11 @@ import click
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 
 OVERWRITE_OPTION = click.option(
-    "--overwrite", is_flag=True,
+    "--overwrite",
+    is_flag=True,
     help="Write into a folder that is not empty: first remove the files an earlier run of this command "
-         "listed in its manifest there (other files are kept).")
+    "listed in its manifest there (other files are kept).",
+)
 
 
 def check_unused(out: Path, overwrite: bool) -> None:
@@ -27,7 +30,9 @@ def check_unused(out: Path, overwrite: bool) -> None:
     if not overwrite and out.is_dir() and any(out.iterdir()):
         raise click.BadParameter(
             f"{out} is not empty; give --overwrite to replace the files an earlier run wrote there "
-            "(files it did not write are kept), or choose a new folder", param_hint="'-o' / '--out'")
+            "(files it did not write are kept), or choose a new folder",
+            param_hint="'-o' / '--out'",
+        )
 
 
 def owned_files(out: Path, manifest: str) -> list[Path]:
@@ -50,8 +55,10 @@ def remove_files(out: Path, paths: list[Path]) -> None:
                 if victim.is_file() or victim.is_symlink():
                     victim.unlink()
             except OSError as error:
-                raise Proto3dError(Diagnostic("E902", f"cannot remove {str(victim)!r}: {error.strerror or error}"),
-                                   str(victim)) from None
+                raise Proto3dError(
+                    Diagnostic("E902", f"cannot remove {str(victim)!r}: {error.strerror or error}"),
+                    str(victim),
+                ) from None
         folders.add(path.parent)
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
         while folder != out and folder.is_relative_to(out):

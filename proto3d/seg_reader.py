@@ -11,6 +11,7 @@ It also holds the PNG codec and COCO RLE code the dataset writer uses, so reader
 by construction. The codec writes (and decodes) what proto3d writes: 8-bit grey/RGB/RGBA and
 16-bit grey, no interlace, filter "None" or "Up" per row; other PNGs raise ValueError.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,11 @@ def encode_png(array: np.ndarray, level: int = 6) -> bytes:
     """
     a = np.ascontiguousarray(array)
     channels = 1 if a.ndim == 2 else a.shape[2]
-    if a.dtype not in (np.uint8, np.uint16) or channels not in _COLOR_TYPES or (a.dtype == np.uint16 and channels != 1):
+    if (
+        a.dtype not in (np.uint8, np.uint16)
+        or channels not in _COLOR_TYPES
+        or (a.dtype == np.uint16 and channels != 1)
+    ):
         raise ValueError(f"cannot encode a {a.dtype} array of shape {a.shape} as PNG")
     h, w = a.shape[:2]
     rows = a.astype(">u2").view(np.uint8) if a.dtype == np.uint16 else a
@@ -41,7 +46,12 @@ def encode_png(array: np.ndarray, level: int = 6) -> bytes:
     up[1:] -= rows[:-1]  # uint8 arithmetic wraps modulo 256, as the PNG filter does
     raw = np.hstack([np.full((h, 1), 2, np.uint8), up])
     header = struct.pack(">IIBBBBB", w, h, 16 if a.dtype == np.uint16 else 8, _COLOR_TYPES[channels], 0, 0, 0)
-    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + _chunk(b"IEND", b"")
+    return (
+        PNG_SIGNATURE
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -64,7 +74,9 @@ def decode_png(data: bytes) -> np.ndarray:
     w, h, depth, color_type, _, _, interlace = header
     channels = {v: k for k, v in _COLOR_TYPES.items()}.get(color_type)
     if channels is None or depth not in (8, 16) or interlace:
-        raise ValueError(f"unsupported PNG (colour type {color_type}, depth {depth}, interlace {interlace}); use Pillow")
+        raise ValueError(
+            f"unsupported PNG (colour type {color_type}, depth {depth}, interlace {interlace}); use Pillow"
+        )
     stride = w * channels * depth // 8
     raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8).reshape(h, stride + 1)
     filters, rows = raw[:, 0], raw[:, 1:]
@@ -90,6 +102,7 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 # ---- COCO run-length encoding (pycocotools' compressed string form, column-major) ----------------
+
 
 def rle_encode(mask: np.ndarray) -> dict:
     """(H, W) bool -> {"size": [H, W], "counts": str}, exactly as pycocotools.mask.encode writes it."""
@@ -141,6 +154,7 @@ def _rle_counts(s: bytes) -> list[int]:
 
 
 # ---- the dataset -------------------------------------------------------------------------------
+
 
 class SegmentationSet:
     """The images, part masks and instance masks of one split of a `proto3d dataset` folder.

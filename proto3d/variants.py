@@ -6,6 +6,7 @@ shows exactly what a dataset image was made from). Every draw comes from a NumPy
 seeded by (seed, key, index, attempt): the same seed gives the same variants on any machine,
 and variant k does not depend on how many variants were asked for.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -58,22 +59,40 @@ def draw_params(specs: dict, rng: np.random.Generator) -> dict:
 def with_defaults(text: str, params: dict, filename: str = "<input>") -> str:
     """The program with each named param's default replaced by the given value (comments kept)."""
     program = parse(text, filename)
-    text = program.text  # the positions are in the text as parsed: byte order mark dropped, lines ending in \n
+    text = (
+        program.text
+    )  # the positions are in the text as parsed: byte order mark dropped, lines ending in \n
     spans = {s.name: s.default.span for s in _params(program.statements) if s.name in params}
     unknown = sorted(set(params) - set(spans))
     if unknown:
-        raise Proto3dError(Diagnostic("E211", f"the program has no param `{unknown[0]}`",
-                                      expected=", ".join(spans) or "a program with `param` statements"), filename)
+        raise Proto3dError(
+            Diagnostic(
+                "E211",
+                f"the program has no param `{unknown[0]}`",
+                expected=", ".join(spans) or "a program with `param` statements",
+            ),
+            filename,
+        )
     starts = np.concatenate([[0], np.cumsum([len(line) + 1 for line in text.split("\n")])])
-    edits = sorted(((int(starts[sp.line - 1] + sp.column - 1), int(starts[sp.end_line - 1] + sp.end_column - 1),
-                     _literal(params[name])) for name, sp in spans.items()), reverse=True)
+    edits = sorted(
+        (
+            (
+                int(starts[sp.line - 1] + sp.column - 1),
+                int(starts[sp.end_line - 1] + sp.end_column - 1),
+                _literal(params[name]),
+            )
+            for name, sp in spans.items()
+        ),
+        reverse=True,
+    )
     for begin, end, literal in edits:
         text = text[:begin] + literal + text[end:]
     return text
 
 
-def sample_variants(text: str, n: int, seed: int = 0, *, key: int = 0, start: int = 0,
-                    filename: str = "<input>") -> list[Variant]:
+def sample_variants(
+    text: str, n: int, seed: int = 0, *, key: int = 0, start: int = 0, filename: str = "<input>"
+) -> list[Variant]:
     """Variants `start .. start+n-1`, each checked to compile; a failing draw is redrawn.
 
     A program without params has one variant, its defaults; asking for more repeats it.
@@ -87,7 +106,9 @@ def sample_variants(text: str, n: int, seed: int = 0, *, key: int = 0, start: in
     return out
 
 
-def draw_variant(program: Program, specs: dict, seed: int, key: int, index: int) -> tuple[dict, CompiledShape]:
+def draw_variant(
+    program: Program, specs: dict, seed: int, key: int, index: int
+) -> tuple[dict, CompiledShape]:
     """The params of variant `index` and its compiled shape.
 
     `specs` are the program's param specs (`compile_program(program).params`, computed once by
@@ -102,10 +123,15 @@ def draw_variant(program: Program, specs: dict, seed: int, key: int, index: int)
         except Proto3dError as exc:
             error = exc
     first = error.diagnostics[0]
-    raise Proto3dError(dataclasses.replace(
-        first, message=f"variant {index}: no draw of the params compiled in {MAX_ATTEMPTS} attempts; last error: "
-                       f"{first.message}", hint="narrow the param ranges to values the program handles"),
-        program.filename)
+    raise Proto3dError(
+        dataclasses.replace(
+            first,
+            message=f"variant {index}: no draw of the params compiled in {MAX_ATTEMPTS} attempts; last error: "
+            f"{first.message}",
+            hint="narrow the param ranges to values the program handles",
+        ),
+        program.filename,
+    )
 
 
 def _params(node):

@@ -20,6 +20,7 @@ biped's head are different classes; `all_labels` names them "Quadruped/head" in 
 file writes them. Category names are matched ignoring case, spaces, hyphens and underscores, so
 a run's "teddy bear" and an example's `teddy_bear` are the same category.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -95,9 +96,15 @@ def load_vocabulary(name_or_path: str | Path) -> Vocabulary:
         return parse_vocabulary(resource.read_text(encoding="utf-8"), f"{text}.toml", default_name=text)
     path = Path(name_or_path)
     if not path.exists() and path.suffix != ".toml" and len(path.parts) == 1:
-        raise Proto3dError(Diagnostic(UNKNOWN_VOCABULARY, f"no vocabulary named `{text}`",
-                                      expected=f"one of {', '.join(shipped_vocabularies())}, or a path to a .toml file",
-                                      hint="`proto3d vocab list` lists them"), text)
+        raise Proto3dError(
+            Diagnostic(
+                UNKNOWN_VOCABULARY,
+                f"no vocabulary named `{text}`",
+                expected=f"one of {', '.join(shipped_vocabularies())}, or a path to a .toml file",
+                hint="`proto3d vocab list` lists them",
+            ),
+            text,
+        )
     return parse_vocabulary(read_toml_text(path), str(path), default_name=path.stem)
 
 
@@ -105,7 +112,9 @@ def read_toml_text(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
     except OSError as error:
-        raise Proto3dError(Diagnostic(UNREADABLE, f"cannot read {path}: {error.strerror}"), str(path)) from None
+        raise Proto3dError(
+            Diagnostic(UNREADABLE, f"cannot read {path}: {error.strerror}"), str(path)
+        ) from None
     except UnicodeDecodeError:
         raise Proto3dError(Diagnostic(UNREADABLE, "the file is not UTF-8 text"), str(path)) from None
 
@@ -143,26 +152,42 @@ def parse_vocabulary(text: str, filename: str, default_name: str = "vocabulary")
     unknown = sorted(set(data) - known)
     if unknown:
         raise bad_value(filename, unknown[0], f"only the keys {', '.join(sorted(known))}", data[unknown[0]])
-    name, description, allow_other = data.get("name", default_name), data.get("description", ""), data.get("allow_other", False)
-    for key, value, kind in [("name", name, str), ("description", description, str), ("allow_other", allow_other, bool)]:
+    name, description, allow_other = (
+        data.get("name", default_name),
+        data.get("description", ""),
+        data.get("allow_other", False),
+    )
+    for key, value, kind in [
+        ("name", name, str),
+        ("description", description, str),
+        ("allow_other", allow_other, bool),
+    ]:
         if not isinstance(value, kind):
             raise bad_value(filename, key, "true or false" if kind is bool else "a string", value)
     parts: dict[str, dict[str, str]] = {}
     for group, labels in table(data, "parts", filename, "").items():
         if not isinstance(labels, dict) or not labels:
-            raise bad_value(filename, f"parts.{group}", 'a table of part labels: label = "one-line description"', labels)
+            raise bad_value(
+                filename, f"parts.{group}", 'a table of part labels: label = "one-line description"', labels
+            )
         for label, meaning in labels.items():
             if not isinstance(meaning, str) or not meaning.strip():
-                raise bad_value(filename, f"parts.{group}.{label}", "a one-line description of the part", meaning)
+                raise bad_value(
+                    filename, f"parts.{group}.{label}", "a one-line description of the part", meaning
+                )
             if label == OTHER or "/" in label:
-                raise bad_value(filename, f"parts.{group}.{label}", f"a label other than `{OTHER}` and without `/`", label)
+                raise bad_value(
+                    filename, f"parts.{group}.{label}", f"a label other than `{OTHER}` and without `/`", label
+                )
         parts[group] = dict(labels)
     categories = data.get("categories", {})
     if not isinstance(categories, dict):
         raise bad_value(filename, "categories", "a table: category = super-category", categories)
     for category, group in categories.items():
         if group not in parts:
-            raise bad_value(filename, f"categories.{category}", f"one of the [parts] groups: {', '.join(parts)}", group)
+            raise bad_value(
+                filename, f"categories.{category}", f"one of the [parts] groups: {', '.join(parts)}", group
+            )
     return Vocabulary(name, parts, dict(categories), allow_other, description)
 
 
@@ -206,11 +231,15 @@ class LabelMap:
         extra = next((g for c, g in self.categories.items() if category_key(c) == key), None)
         group = extra or self.vocabulary.super_category(category)
         if group is None:
-            raise Proto3dError(Diagnostic(
-                UNKNOWN_CATEGORY, f"category `{category}` has no super-category in the vocabulary `{self.vocabulary.name}`",
-                expected=f"one of its groups: {', '.join(self.vocabulary.parts)}",
-                hint=f'add `"{category}" = "GROUP"` under [categories] in {self.source}, or leave its prototypes out'),
-                self.source)
+            raise Proto3dError(
+                Diagnostic(
+                    UNKNOWN_CATEGORY,
+                    f"category `{category}` has no super-category in the vocabulary `{self.vocabulary.name}`",
+                    expected=f"one of its groups: {', '.join(self.vocabulary.parts)}",
+                    hint=f'add `"{category}" = "GROUP"` under [categories] in {self.source}, or leave its prototypes out',
+                ),
+                self.source,
+            )
         return group
 
     def target(self, category: str, label: str) -> str | None:
@@ -221,7 +250,9 @@ class LabelMap:
             return label
         if label == OTHER:
             return IGNORE
-        tables = [rules for scope, rules in self.scoped.items() if category_key(scope) == category_key(category)]
+        tables = [
+            rules for scope, rules in self.scoped.items() if category_key(scope) == category_key(category)
+        ]
         tables += [self.scoped[group]] if group in self.scoped else []
         for rules in [*tables, self.rules]:
             for pattern, target in rules.items():
@@ -250,10 +281,14 @@ def load_label_map(path: str | Path) -> LabelMap:
     data = parse_toml(read_toml_text(path), filename)
     unknown = sorted(set(data) - {"vocabulary", "categories", "labels"})
     if unknown:
-        raise bad_value(filename, unknown[0], "only the keys vocabulary, categories, labels", data[unknown[0]])
+        raise bad_value(
+            filename, unknown[0], "only the keys vocabulary, categories, labels", data[unknown[0]]
+        )
     name = data.get("vocabulary")
     if not isinstance(name, str):
-        raise bad_value(filename, "vocabulary", "the name of a shipped vocabulary or the path of its .toml file", name)
+        raise bad_value(
+            filename, "vocabulary", "the name of a shipped vocabulary or the path of its .toml file", name
+        )
     looks_like_a_path = Path(name).suffix == ".toml" or len(Path(name).parts) > 1
     try:
         vocab = load_vocabulary(path.parent / name if looks_like_a_path else name)
@@ -266,7 +301,12 @@ def load_label_map(path: str | Path) -> LabelMap:
         raise bad_value(filename, "categories", "a table: category = super-category", categories)
     for category, group in categories.items():
         if group not in vocab.parts:
-            raise bad_value(filename, f"categories.{category}", f"one of the groups of {vocab.name}: {', '.join(vocab.parts)}", group)
+            raise bad_value(
+                filename,
+                f"categories.{category}",
+                f"one of the groups of {vocab.name}: {', '.join(vocab.parts)}",
+                group,
+            )
     all_labels = {label for labels in vocab.parts.values() for label in labels}
     rules, scoped = {}, {}
     labels = data.get("labels", {})
@@ -277,12 +317,18 @@ def load_label_map(path: str | Path) -> LabelMap:
             rules[key] = _rule_target(filename, f"labels.{key}", value, all_labels)
             continue
         if not isinstance(value, dict):
-            raise bad_value(filename, f"labels.{key}", 'a vocabulary label (or "ignore"), or a table of rules', value)
+            raise bad_value(
+                filename, f"labels.{key}", 'a vocabulary label (or "ignore"), or a table of rules', value
+            )
         group = categories.get(key) or vocab.super_category(key)
         if group is None:
-            raise bad_value(filename, f"labels.{key}", "a table named after a group or a category of the vocabulary", key)
-        scoped[key] = {pattern: _rule_target(filename, f"labels.{key}.{pattern}", target, set(vocab.parts[group]))
-                       for pattern, target in value.items()}
+            raise bad_value(
+                filename, f"labels.{key}", "a table named after a group or a category of the vocabulary", key
+            )
+        scoped[key] = {
+            pattern: _rule_target(filename, f"labels.{key}.{pattern}", target, set(vocab.parts[group]))
+            for pattern, target in value.items()
+        }
     return LabelMap(vocab, rules, scoped, dict(categories), filename)
 
 

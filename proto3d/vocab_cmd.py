@@ -1,4 +1,5 @@
 """`proto3d vocab`: the part vocabularies shipped with proto3d (or in a TOML file)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def list_command():
 
     for name in shipped_vocabularies():
         vocab = load_vocabulary(name)
-        click.echo(f"{name}\t{len(vocab.parts)} groups, {len(vocab.all_labels())} part classes, "
-                   f"{len(vocab.categories)} categories\t{vocab.description}")
+        click.echo(
+            f"{name}\t{len(vocab.parts)} groups, {len(vocab.all_labels())} part classes, "
+            f"{len(vocab.categories)} categories\t{vocab.description}"
+        )
 
 
 @vocab_command.command("show")
@@ -43,11 +46,23 @@ def show_command(name, as_json):
 
     vocab = load_vocabulary(name)
     if as_json:
-        click.echo(json.dumps({"name": vocab.name, "description": vocab.description, "allow_other": vocab.allow_other,
-                               "classes": vocab.all_labels(), "parts": vocab.parts, "categories": vocab.categories}))
+        click.echo(
+            json.dumps(
+                {
+                    "name": vocab.name,
+                    "description": vocab.description,
+                    "allow_other": vocab.allow_other,
+                    "classes": vocab.all_labels(),
+                    "parts": vocab.parts,
+                    "categories": vocab.categories,
+                }
+            )
+        )
         return
     click.echo(f"{vocab.name}: {vocab.description}" if vocab.description else vocab.name)
-    click.echo(f"a part with no counterpart: {'labelled `other` (ignored in masks)' if vocab.allow_other else 'not allowed'}")
+    click.echo(
+        f"a part with no counterpart: {'labelled `other` (ignored in masks)' if vocab.allow_other else 'not allowed'}"
+    )
     width = max(map(len, vocab.all_labels()))
     click.echo(f"{'id':>2}  {'class':<{width}}  description")
     descriptions = [text for labels in vocab.parts.values() for text in labels.values()]

@@ -14,6 +14,7 @@ edge by the coverage the distance to the nearer end implies. One change: FXAA ta
 a straight edge at a corner for a stair step and rounds the corner off (table tops, legs seen
 from the front); here an end counts as a step only if the edge goes on one pixel further out.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,9 @@ def _luma(rgba: np.ndarray) -> np.ndarray:
     for y in range(h):
         for x in range(w):
             r, g, b, a = rgba[y, x, 0], rgba[y, x, 1], rgba[y, x, 2], rgba[y, x, 3]
-            grey = np.float32(0.299) * r + np.float32(0.587) * g + np.float32(0.114) * b  # premultiplied below
+            grey = (
+                np.float32(0.299) * r + np.float32(0.587) * g + np.float32(0.114) * b
+            )  # premultiplied below
             luma[y, x] = np.float32(0.2 / 255) * a + np.float32(0.8 / 255 / 255) * a * grey
     return luma
 

@@ -4,6 +4,7 @@ Camera frame: x right, y down, z forward (into the scene). Pixel (u, v) = (colum
 integer coordinates are pixel centres, so the image spans u in [-0.5, width - 0.5].
 World frame: the shape language's, metres, Z up, the object's front facing -Y.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -48,9 +49,17 @@ class Camera:
 
     def __post_init__(self):
         name = self.name
-        if not isinstance(name, str) or not 0 < len(name) <= 64 or not name.replace("_", "").replace("-", "").isalnum():
+        if (
+            not isinstance(name, str)
+            or not 0 < len(name) <= 64
+            or not name.replace("_", "").replace("-", "").isalnum()
+        ):
             # names become file names: nothing that could leave the output folder
-            raise render_error(BAD_CAMERA, f"camera name {name!r} is not a plain name", expected="1 to 64 letters, digits, `_` and `-`")
+            raise render_error(
+                BAD_CAMERA,
+                f"camera name {name!r} is not a plain name",
+                expected="1 to 64 letters, digits, `_` and `-`",
+            )
         _check_dims(self.width, self.height)
         K = _matrix(self.K, (3, 3), "K")
         M = _matrix(self.world_to_camera, (4, 4), "world_to_camera")
@@ -61,7 +70,11 @@ class Camera:
                 expected="[[fx, s, cx], [0, fy, cy], [0, 0, 1]] with fx, fy > 0",
             )
         R = M[:3, :3]
-        if not np.allclose(M[3], [0, 0, 0, 1]) or not np.allclose(R @ R.T, np.eye(3), atol=1e-4) or np.linalg.det(R) < 0:
+        if (
+            not np.allclose(M[3], [0, 0, 0, 1])
+            or not np.allclose(R @ R.T, np.eye(3), atol=1e-4)
+            or np.linalg.det(R) < 0
+        ):
             raise render_error(
                 BAD_CAMERA,
                 f"camera `{self.name}`: world_to_camera is not a rigid transform",
@@ -102,11 +115,21 @@ class Camera:
     def from_json(cls, data) -> Camera:
         """The inverse of `to_json`; anything malformed is an R004 error naming the field."""
         if not isinstance(data, dict):
-            raise render_error(BAD_CAMERA, "a camera must be a JSON object", expected="{name, width, height, K, world_to_camera}")
+            raise render_error(
+                BAD_CAMERA,
+                "a camera must be a JSON object",
+                expected="{name, width, height, K, world_to_camera}",
+            )
         missing = [k for k in ("width", "height", "K", "world_to_camera") if k not in data]
         if missing:
-            raise render_error(BAD_CAMERA, f"camera is missing {', '.join(missing)}", expected="{name, width, height, K, world_to_camera}")
-        return cls(data.get("name", "camera"), data["K"], data["world_to_camera"], data["width"], data["height"])
+            raise render_error(
+                BAD_CAMERA,
+                f"camera is missing {', '.join(missing)}",
+                expected="{name, width, height, K, world_to_camera}",
+            )
+        return cls(
+            data.get("name", "camera"), data["K"], data["world_to_camera"], data["width"], data["height"]
+        )
 
 
 def look_at(name: str, eye: ArrayLike, target: ArrayLike, K: np.ndarray, size: int) -> Camera:
@@ -142,7 +165,9 @@ def framed_view(name: str, azimuth: float, elevation: float, bbox, size: int) ->
     K = intrinsics(size)
     probe = look_at(name, center + direction, center, K, size)  # orientation only
     R = probe.world_to_camera[:3, :3]
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]) - center
+    corners = (
+        np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]) - center
+    )
     cam = corners @ R.T  # corner offsets in camera axes; the camera sits at z = -distance
     half = (size / 2) * (1 - MARGIN) / K[0, 0]  # tan of the usable half-angle
     extent = np.abs(cam[:, :2]).max(axis=1)
@@ -155,7 +180,9 @@ def named_view(name: str, shape_bbox: tuple[np.ndarray, np.ndarray], size: int) 
     """`front`, `back`, `left`, `right`, `top`, `bottom` or `iso`, framed on the bbox."""
     if name not in VIEWS:
         text = str(name).lower()
-        close = [v for v in VIEWS if text.startswith(v) or v.startswith(text)] or difflib.get_close_matches(text, VIEWS, n=1)
+        close = [v for v in VIEWS if text.startswith(v) or v.startswith(text)] or difflib.get_close_matches(
+            text, VIEWS, n=1
+        )
         raise render_error(
             UNKNOWN_VIEW,
             f"unknown view `{name}`",
@@ -166,12 +193,16 @@ def named_view(name: str, shape_bbox: tuple[np.ndarray, np.ndarray], size: int) 
     return framed_view(name, azimuth, elevation, shape_bbox, size)
 
 
-def orbit(n: int, elevation: float, bbox: tuple[np.ndarray, np.ndarray], size: int, start: float = 0.0) -> list[Camera]:
+def orbit(
+    n: int, elevation: float, bbox: tuple[np.ndarray, np.ndarray], size: int, start: float = 0.0
+) -> list[Camera]:
     """`n` views evenly spaced in azimuth (from the front, turning towards the right side)."""
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= MAX_ORBIT:
         raise render_error(BAD_ORBIT, f"orbit needs a whole number of views from 1 to {MAX_ORBIT}, got {n!r}")
     if not _finite_number(elevation) or not -90 <= elevation <= 90:
-        raise render_error(BAD_ORBIT, f"orbit elevation must be a number of degrees in [-90, 90], got {elevation!r}")
+        raise render_error(
+            BAD_ORBIT, f"orbit elevation must be a number of degrees in [-90, 90], got {elevation!r}"
+        )
     if not _finite_number(start):
         raise render_error(BAD_ORBIT, f"orbit start must be a finite number of degrees, got {start!r}")
     return [framed_view(f"orbit_{k:03d}", start + k * 360.0 / n, elevation, bbox, size) for k in range(n)]
@@ -183,7 +214,11 @@ def _finite_number(x) -> bool:
 
 def _check_dims(width, height) -> None:
     for what, value in (("width", width), ("height", height)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not MIN_SIZE <= value <= MAX_SIZE:
+        if (
+            not isinstance(value, (int, np.integer))
+            or isinstance(value, bool)
+            or not MIN_SIZE <= value <= MAX_SIZE
+        ):
             raise render_error(
                 BAD_SIZE,
                 f"image {what} must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {value!r}",
@@ -197,5 +232,7 @@ def _matrix(value, shape: tuple[int, int], what: str) -> np.ndarray:
     except (TypeError, ValueError):
         m = None
     if m is None or m.shape != shape or not np.all(np.isfinite(m)):
-        raise render_error(BAD_CAMERA, f"camera {what} must be a {shape[0]}x{shape[1]} matrix of finite numbers")
+        raise render_error(
+            BAD_CAMERA, f"camera {what} must be a {shape[0]}x{shape[1]} matrix of finite numbers"
+        )
     return m

@@ -1,4 +1,5 @@
 """Renderer diagnostics: every failure a user, a model or a machine can cause, as an R0xx code."""
+
 from __future__ import annotations
 
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError

@@ -4,6 +4,7 @@ The first 20 are Kelly's colours of maximum contrast (without black and white, w
 are kept for background and text); further ids get golden-ratio hues, so colours never
 depend on the shape and id k has the same colour in every image.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -12,9 +13,26 @@ import numpy as np
 from numba import njit
 
 KELLY = [
-    "#f3c300", "#875692", "#f38400", "#a1caf1", "#be0032", "#c2b280", "#848482", "#008856",
-    "#e68fac", "#0067a5", "#f99379", "#604e97", "#f6a600", "#b3446c", "#dcd300", "#882d17",
-    "#8db600", "#654522", "#e25822", "#2b3d26",
+    "#f3c300",
+    "#875692",
+    "#f38400",
+    "#a1caf1",
+    "#be0032",
+    "#c2b280",
+    "#848482",
+    "#008856",
+    "#e68fac",
+    "#0067a5",
+    "#f99379",
+    "#604e97",
+    "#f6a600",
+    "#b3446c",
+    "#dcd300",
+    "#882d17",
+    "#8db600",
+    "#654522",
+    "#e25822",
+    "#2b3d26",
 ]
 
 

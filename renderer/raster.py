@@ -6,6 +6,7 @@ ids come from the shape's per-face tables with no quantisation), camera depth an
 floats, and the shaded colour. With antialias="msaa", the colour comes from a second,
 multisampled draw instead.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,7 +70,8 @@ vec4 shade(vec2 v_light) {
 }
 """
 
-GBUFFER_SHADER = """
+GBUFFER_SHADER = (
+    """
 #version 410
 in vec3 v_normal;
 in vec2 v_light;
@@ -77,7 +79,9 @@ flat in uint v_face;
 layout(location = 0) out uint face;
 layout(location = 1) out vec4 geometry;  // camera z, world normal
 layout(location = 2) out vec4 color;
-""" + COLOR + """
+"""
+    + COLOR
+    + """
 void main() {
     vec3 n = length(v_normal) > 0.0 ? normalize(v_normal) : vec3(0.0);
     face = v_face;
@@ -85,16 +89,21 @@ void main() {
     color = shade(v_light);
 }
 """
+)
 
-COLOR_SHADER = """
+COLOR_SHADER = (
+    """
 #version 410
 in vec2 v_light;
 out vec4 color;
-""" + COLOR + """
+"""
+    + COLOR
+    + """
 void main() {
     color = shade(v_light);
 }
 """
+)
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,9 @@ def _create() -> Gpu:
         # back faces are lit only when drawn: with culling, the vertex shader skips half its light
         programs = {
             (name, double_sided): ctx.program(
-                vertex_shader=VERTEX_SHADER.replace("BACK_LIGHT", "light(-n, view)" if double_sided else "0.0"),
+                vertex_shader=VERTEX_SHADER.replace(
+                    "BACK_LIGHT", "light(-n, view)" if double_sided else "0.0"
+                ),
                 fragment_shader=fragment,
             )
             for name, fragment in (("gbuffer", GBUFFER_SHADER), ("color", COLOR_SHADER))
@@ -171,28 +182,48 @@ class Scene:
     Must be used inside `with gpu.lock, gpu.ctx:`; `release()` frees the GPU memory.
     """
 
-    def __init__(self, gpu: Gpu, vertices: np.ndarray, normals: np.ndarray, faces: np.ndarray, face_colors: np.ndarray,
-                 bbox: tuple[np.ndarray, np.ndarray]):
+    def __init__(
+        self,
+        gpu: Gpu,
+        vertices: np.ndarray,
+        normals: np.ndarray,
+        faces: np.ndarray,
+        face_colors: np.ndarray,
+        bbox: tuple[np.ndarray, np.ndarray],
+    ):
         ctx = self.ctx = gpu.ctx
         self.gpu = gpu
         self.bbox_corners = _corners(*bbox)
         rgba = np.zeros((len(faces), 4), np.uint8)
         rgba[:, :3] = np.clip(np.asarray(face_colors, np.float32) * 255 + 0.5, 0, 255)
         faces, data = _vertex_data(
-            np.ascontiguousarray(vertices, np.float32), np.ascontiguousarray(normals, np.float32),
-            np.ascontiguousarray(faces, np.int32), rgba.view(np.uint32)[:, 0],
+            np.ascontiguousarray(vertices, np.float32),
+            np.ascontiguousarray(normals, np.float32),
+            np.ascontiguousarray(faces, np.int32),
+            rgba.view(np.uint32)[:, 0],
         )
         self.vbo = ctx.buffer(data)
         self.ibo = ctx.buffer(faces)
         layout = [(self.vbo, "3f 3f u 3f1 1x", "in_position", "in_normal", "in_face", "in_color")]
         self.vaos = {  # skip_errors: the colour-only program has no use for in_face
-            program: ctx.vertex_array(program, layout, index_buffer=self.ibo, index_element_size=4, skip_errors=True)
+            program: ctx.vertex_array(
+                program, layout, index_buffer=self.ibo, index_element_size=4, skip_errors=True
+            )
             for program in gpu.programs.values()
         }
         self.targets: dict[tuple[int, int, int], object] = {}
 
-    def draw(self, camera: Camera, *, rgb: bool, geometry: bool, background, antialias: str, samples: int,
-             double_sided: bool) -> Frame:
+    def draw(
+        self,
+        camera: Camera,
+        *,
+        rgb: bool,
+        geometry: bool,
+        background,
+        antialias: str,
+        samples: int,
+        double_sided: bool,
+    ) -> Frame:
         """Render one view and read back what was asked for; near and far hug the shape's bounds.
 
         `antialias`: "msaa" draws the colour again with `samples` per pixel; otherwise the
@@ -222,13 +253,17 @@ class Scene:
 
         gbuffer = self._target(W, H, 1)
         gbuffer.use()
-        gbuffer.clear(depth=1.0)  # zeros: a float clear colour would land as its bit pattern in the integer target
+        gbuffer.clear(
+            depth=1.0
+        )  # zeros: a float clear colour would land as its bit pattern in the integer target
         gbuffer.color_mask = [(False,) * 4, (False,) * 4, (True,) * 4]
         gbuffer.clear(*background, depth=1.0)
         gbuffer.color_mask = [(True,) * 4] * 3
         draw_with(self.gpu.programs["gbuffer", double_sided])
         final = gbuffer
-        if rgb and antialias == "msaa":  # issued before any readback, so the CPU sets it up while the G-buffer rasterises
+        if (
+            rgb and antialias == "msaa"
+        ):  # issued before any readback, so the CPU sets it up while the G-buffer rasterises
             target, final = self._target(W, H, samples), self._target(W, H, 0)
             target.use()
             target.clear(*((0.0,) * 4 if background[3] < 1 else background), depth=1.0)
@@ -256,14 +291,18 @@ class Scene:
         if key not in self.targets:
             ctx = self.ctx
             if samples == 1:
-                colors = [ctx.renderbuffer((W, H), 1, dtype="u4"), ctx.renderbuffer((W, H), 4, dtype="f4"),
-                          ctx.renderbuffer((W, H), 4)]
+                colors = [
+                    ctx.renderbuffer((W, H), 1, dtype="u4"),
+                    ctx.renderbuffer((W, H), 4, dtype="f4"),
+                    ctx.renderbuffer((W, H), 4),
+                ]
                 self.targets[key] = ctx.framebuffer(colors, ctx.depth_renderbuffer((W, H)))
             elif samples == 0:
                 self.targets[key] = ctx.framebuffer([ctx.renderbuffer((W, H), 4)])
             else:
                 self.targets[key] = ctx.framebuffer(
-                    [ctx.renderbuffer((W, H), 4, samples=samples)], ctx.depth_renderbuffer((W, H), samples=samples)
+                    [ctx.renderbuffer((W, H), 4, samples=samples)],
+                    ctx.depth_renderbuffer((W, H), samples=samples),
                 )
         return self.targets[key]
 
@@ -336,7 +375,9 @@ def _projection(K: np.ndarray, W: int, H: int, near: float, far: float) -> np.nd
 
 
 def _corners(lo, hi) -> np.ndarray:
-    return np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64)
+    return np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64
+    )
 
 
 def _unpremultiply(rgba: np.ndarray, background) -> np.ndarray:
@@ -344,5 +385,7 @@ def _unpremultiply(rgba: np.ndarray, background) -> np.ndarray:
     coverage = rgba[..., 3:].astype(np.float32) / 255
     bg_alpha = float(background[3])
     alpha = coverage + (1 - coverage) * bg_alpha
-    rgb = (rgba[..., :3] / 255 + (1 - coverage) * bg_alpha * np.asarray(background[:3], np.float32)) / np.maximum(alpha, 1e-6)
+    rgb = (
+        rgba[..., :3] / 255 + (1 - coverage) * bg_alpha * np.asarray(background[:3], np.float32)
+    ) / np.maximum(alpha, 1e-6)
     return np.round(np.clip(np.dstack([rgb, alpha]), 0, 1) * 255).astype(np.uint8)

@@ -5,6 +5,7 @@ yields the views one at a time, so a caller that writes each one out holds a vie
 whatever the count. Both refuse, before any work, a request whose buffers would not fit
 `memory_limit` (R012).
 """
+
 from __future__ import annotations
 
 import math
@@ -58,7 +59,9 @@ class View:
     depth: np.ndarray | None  # (H, W) float32, metres along camera z, 0 = background
     normal: np.ndarray | None  # (H, W, 3) float32, world-space unit normals, 0 = background
     face: np.ndarray  # (H, W) int32, triangle index + 1
-    tables: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)  # face + 1 -> part, instance, primitive + 1
+    tables: tuple[np.ndarray, np.ndarray, np.ndarray] = field(
+        repr=False
+    )  # face + 1 -> part, instance, primitive + 1
 
     @cached_property
     def part(self) -> np.ndarray:
@@ -99,9 +102,18 @@ class PixelInfo:
 
     def to_json(self) -> dict:
         return {
-            "view": self.view, "x": self.x, "y": self.y, "part": self.part, "instance": self.instance,
-            "part_id": self.part_id, "instance_id": self.instance_id, "primitive_id": self.primitive_id,
-            "face": self.face, "kind": self.kind, "line": self.span.line, "column": self.span.column,
+            "view": self.view,
+            "x": self.x,
+            "y": self.y,
+            "part": self.part,
+            "instance": self.instance,
+            "part_id": self.part_id,
+            "instance_id": self.instance_id,
+            "primitive_id": self.primitive_id,
+            "face": self.face,
+            "kind": self.kind,
+            "line": self.span.line,
+            "column": self.span.column,
             "depth": self.depth,
         }
 
@@ -112,11 +124,15 @@ class PixelCounts:
     and the CLI's summary need, kept without the views' buffers when views are streamed."""
 
     shape: CompiledShape
-    views: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (parts,), (instances,)
+    views: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )  # name -> (parts,), (instances,)
 
     def add(self, view: View) -> tuple[np.ndarray, np.ndarray]:
-        counts = self.views[view.name] = (_count(view.part, len(self.shape.parts) + 1)[1:],
-                                          _count(view.instance, len(self.shape.instances) + 1)[1:])
+        counts = self.views[view.name] = (
+            _count(view.part, len(self.shape.parts) + 1)[1:],
+            _count(view.instance, len(self.shape.instances) + 1)[1:],
+        )
         return counts
 
     def visible_pixels(self) -> dict[str, dict[str, dict[str, int]]]:
@@ -134,7 +150,9 @@ class PixelCounts:
         return sum((parts for parts, _ in self.views.values()), np.zeros(len(self.shape.parts), np.int64))
 
     def instance_totals(self) -> np.ndarray:
-        return sum((instances for _, instances in self.views.values()), np.zeros(len(self.shape.instances), np.int64))
+        return sum(
+            (instances for _, instances in self.views.values()), np.zeros(len(self.shape.instances), np.int64)
+        )
 
     def invisible_parts(self) -> list[str]:
         """Labels of parts that no view shows a single pixel of."""
@@ -151,30 +169,53 @@ class Renders:
     passes: tuple[str, ...]
 
     def view(self, key: int | str) -> View:
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and -len(self.views) <= key < len(self.views):
+        if (
+            isinstance(key, (int, np.integer))
+            and not isinstance(key, bool)
+            and -len(self.views) <= key < len(self.views)
+        ):
             return self.views[key]
         for view in self.views:
             if view.name == key:
                 return view
-        raise render_error(UNKNOWN_VIEW, f"no view {key!r} in these renders", expected=", ".join(v.name for v in self.views))
+        raise render_error(
+            UNKNOWN_VIEW, f"no view {key!r} in these renders", expected=", ".join(v.name for v in self.views)
+        )
 
     def at(self, view: int | str, x: int, y: int) -> PixelInfo | None:
         """The part, instance, primitive and source span that drew pixel (x = column, y = row); None on background."""
         v = self.view(view)
         h, w = v.face.shape
-        if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in (x, y)) or not (0 <= x < w and 0 <= y < h):
-            raise render_error(BAD_PIXEL, f"pixel ({x!r}, {y!r}) is outside view `{v.name}`", expected=f"integers 0 <= x < {w}, 0 <= y < {h}")
+        if not all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in (x, y)) or not (
+            0 <= x < w and 0 <= y < h
+        ):
+            raise render_error(
+                BAD_PIXEL,
+                f"pixel ({x!r}, {y!r}) is outside view `{v.name}`",
+                expected=f"integers 0 <= x < {w}, 0 <= y < {h}",
+            )
         face = int(v.face[y, x]) - 1
         if face < 0:
             return None
         s = self.shape
-        primitive_id, instance_id, part_id = int(s.primitive_id[face]), int(s.instance_id[face]), int(s.part_id[face])
+        primitive_id, instance_id, part_id = (
+            int(s.primitive_id[face]),
+            int(s.instance_id[face]),
+            int(s.part_id[face]),
+        )
         primitive = s.primitives[primitive_id] if primitive_id < len(s.primitives) else None
         return PixelInfo(
-            view=v.name, x=int(x), y=int(y),
-            part=s.parts[part_id].label, instance=s.instance_name(instance_id),
-            part_id=part_id, instance_id=instance_id, primitive_id=primitive_id, face=face,
-            kind=primitive.kind if primitive else "", span=primitive.span if primitive else s.instances[instance_id].span,
+            view=v.name,
+            x=int(x),
+            y=int(y),
+            part=s.parts[part_id].label,
+            instance=s.instance_name(instance_id),
+            part_id=part_id,
+            instance_id=instance_id,
+            primitive_id=primitive_id,
+            face=face,
+            kind=primitive.kind if primitive else "",
+            span=primitive.span if primitive else s.instances[instance_id].span,
             depth=float(v.depth[y, x]) if v.depth is not None else None,
         )
 
@@ -206,7 +247,9 @@ class Renders:
         """Write the chosen passes (default: all rendered), cameras.json and visibility.json; returns the paths."""
         from proto3d.renderer.save import save_renders
 
-        return save_renders(self, Path(directory), _check_passes(passes) if passes is not None else self.passes)
+        return save_renders(
+            self, Path(directory), _check_passes(passes) if passes is not None else self.passes
+        )
 
 
 def render(
@@ -235,9 +278,17 @@ def render(
     """
     passes, cameras, background = _prepare(shape, views, size, passes, background, samples, antialias)
     sizes = [view_bytes(c.width, c.height, passes) for c in cameras]
-    check_memory(sum(sizes) + max(sizes), memory_limit, f"{_describe(cameras)} held in memory",
-                 hint="stream them to disk with `render_each` (the `proto3d render` command does)")
-    return Renders(shape, list(_stream(shape, cameras, passes, background, samples, bool(double_sided), antialias)), passes)
+    check_memory(
+        sum(sizes) + max(sizes),
+        memory_limit,
+        f"{_describe(cameras)} held in memory",
+        hint="stream them to disk with `render_each` (the `proto3d render` command does)",
+    )
+    return Renders(
+        shape,
+        list(_stream(shape, cameras, passes, background, samples, bool(double_sided), antialias)),
+        passes,
+    )
 
 
 def render_each(
@@ -258,15 +309,25 @@ def render_each(
     drawn; the GL context is taken only while a view is drawn, so the caller may render between views.
     """
     passes, cameras, background = _prepare(shape, views, size, passes, background, samples, antialias)
-    check_memory(3 * max(view_bytes(c.width, c.height, passes) for c in cameras), memory_limit, f"{_describe(cameras)} streamed")
+    check_memory(
+        3 * max(view_bytes(c.width, c.height, passes) for c in cameras),
+        memory_limit,
+        f"{_describe(cameras)} streamed",
+    )
     return _stream(shape, cameras, passes, background, samples, bool(double_sided), antialias)
 
 
-def _prepare(shape, views, size, passes, background, samples, antialias) -> tuple[tuple[str, ...], list[Camera], tuple]:
+def _prepare(
+    shape, views, size, passes, background, samples, antialias
+) -> tuple[tuple[str, ...], list[Camera], tuple]:
     """The checked passes, cameras and background of a request: every option error before any work."""
     passes = _check_passes(passes)
     if not isinstance(samples, (int, np.integer)) or isinstance(samples, bool) or not 1 <= samples <= 16:
-        raise render_error(BAD_OPTION, f"samples must be a whole number from 1 to 16, got {samples!r}", hint="4 is smooth, 1 is fastest")
+        raise render_error(
+            BAD_OPTION,
+            f"samples must be a whole number from 1 to 16, got {samples!r}",
+            hint="4 is smooth, 1 is fastest",
+        )
     if antialias not in ANTIALIAS:
         raise render_error(BAD_OPTION, f"unknown anti-aliasing {antialias!r}", expected=", ".join(ANTIALIAS))
     background = _check_background(background)
@@ -293,8 +354,13 @@ def _stream(shape, cameras, passes, background, samples, double_sided, antialias
         for camera in cameras:
             with g.lock, g.ctx:
                 frame = scene.draw(
-                    camera, rgb="rgb" in passes, geometry="depth" in passes or "normal" in passes,
-                    background=background, antialias=antialias, samples=samples, double_sided=double_sided,
+                    camera,
+                    rgb="rgb" in passes,
+                    geometry="depth" in passes or "normal" in passes,
+                    background=background,
+                    antialias=antialias,
+                    samples=samples,
+                    double_sided=double_sided,
                 )
             if not frame.face.any():
                 raise render_error(
@@ -303,8 +369,15 @@ def _stream(shape, cameras, passes, background, samples, double_sided, antialias
                     hint="the camera looks away from the shape or is too far; use a named view or --orbit, "
                     "which frame the shape automatically",
                 )
-            view = View(camera.name, camera, frame.rgba, frame.depth if "depth" in passes else None,
-                        frame.normal if "normal" in passes else None, frame.face, tables)
+            view = View(
+                camera.name,
+                camera,
+                frame.rgba,
+                frame.depth if "depth" in passes else None,
+                frame.normal if "normal" in passes else None,
+                frame.face,
+                tables,
+            )
             current = view, smoothing.submit(fxaa, frame.rgba) if smoothing else None
             if previous is not None:
                 yield _finish(*previous)
@@ -328,7 +401,9 @@ def view_bytes(width: int, height: int, passes: Sequence[str]) -> int:
     """The bytes one view's buffers hold (`PIXEL_BYTES`). The GL framebuffers a render draws into
     take about as much again, once: the limits count them as one more view."""
     geometry = "depth" in passes or "normal" in passes
-    per_pixel = PIXEL_BYTES["ids"] + PIXEL_BYTES["geometry"] * geometry + sum(PIXEL_BYTES.get(p, 0) for p in passes)
+    per_pixel = (
+        PIXEL_BYTES["ids"] + PIXEL_BYTES["geometry"] * geometry + sum(PIXEL_BYTES.get(p, 0) for p in passes)
+    )
     return width * height * per_pixel
 
 
@@ -336,7 +411,8 @@ def check_memory(needed: int, limit: int, what: str, hint: str = "") -> None:
     """R012 when a request needs more than `limit` bytes: before any work, never a MemoryError halfway."""
     if needed > limit:
         raise render_error(
-            OVER_MEMORY, f"{what} need about {_megabytes(needed)} of memory; the limit is {_megabytes(limit)}",
+            OVER_MEMORY,
+            f"{what} need about {_megabytes(needed)} of memory; the limit is {_megabytes(limit)}",
             hint=hint or "render fewer or smaller views, or fewer passes, or allow more memory",
         )
 
@@ -348,7 +424,9 @@ def _megabytes(n: int) -> str:
 def _describe(cameras: Sequence[Camera]) -> str:
     first = cameras[0]
     same = all((c.width, c.height) == (first.width, first.height) for c in cameras)
-    return f"{len(cameras)} view{'s' * (len(cameras) != 1)}" + (f" at {first.width}x{first.height}" if same else "")
+    return f"{len(cameras)} view{'s' * (len(cameras) != 1)}" + (
+        f" at {first.width}x{first.height}" if same else ""
+    )
 
 
 def _cameras(shape: CompiledShape, views, size: int) -> list[Camera]:
@@ -360,7 +438,9 @@ def _cameras(shape: CompiledShape, views, size: int) -> list[Camera]:
     names = [c.name for c in cameras]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
-        raise render_error(BAD_OPTION, f"view `{duplicate}` is asked for twice", hint="give every camera its own name")
+        raise render_error(
+            BAD_OPTION, f"view `{duplicate}` is asked for twice", hint="give every camera its own name"
+        )
     return cameras
 
 
@@ -413,16 +493,31 @@ def _check_background(background) -> tuple[float, float, float, float]:
     if len(values) == 3:
         values += (1.0,)
     if len(values) != 4 or not all(math.isfinite(c) and 0 <= c <= 1 for c in values):
-        raise render_error(BAD_OPTION, f"background must be 3 or 4 numbers in [0, 1], got {background!r}", expected="(r, g, b) or (r, g, b, a)")
+        raise render_error(
+            BAD_OPTION,
+            f"background must be 3 or 4 numbers in [0, 1], got {background!r}",
+            expected="(r, g, b) or (r, g, b, a)",
+        )
     return values
 
 
 def _check_shape(shape: CompiledShape) -> None:
     faces, vertices = np.asarray(shape.faces), np.asarray(shape.vertices)
     if faces.size == 0:
-        raise render_error(EMPTY_SHAPE, f"shape `{shape.name}` has no triangles to render", hint="add at least one primitive inside a `part` block")
+        raise render_error(
+            EMPTY_SHAPE,
+            f"shape `{shape.name}` has no triangles to render",
+            hint="add at least one primitive inside a `part` block",
+        )
     if (
-        faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0 or faces.max() >= len(vertices)
-        or not np.all(np.isfinite(vertices)) or len(shape.part_id) != len(faces)
+        faces.ndim != 2
+        or faces.shape[1] != 3
+        or faces.min() < 0
+        or faces.max() >= len(vertices)
+        or not np.all(np.isfinite(vertices))
+        or len(shape.part_id) != len(faces)
     ):
-        raise render_error(EMPTY_SHAPE, f"shape `{shape.name}` is malformed: face indices or per-face tables do not match the vertices")
+        raise render_error(
+            EMPTY_SHAPE,
+            f"shape `{shape.name}` is malformed: face indices or per-face tables do not match the vertices",
+        )

@@ -7,6 +7,7 @@ Encoding is most of the cost of saving, so PNGs and .npz members are deflated at
 (Pillow's and `np.savez_compressed`'s level 6 made writing a view cost ten times as much as
 rendering it, for files about a quarter smaller).
 """
+
 from __future__ import annotations
 
 import io
@@ -20,14 +21,16 @@ import numpy as np
 from numba import njit
 from PIL import Image
 
-from proto3d.renderer.camera import CONVENTION
 from proto3d.compiler.files import write_atomic
+from proto3d.renderer.camera import CONVENTION
 from proto3d.renderer.errors import BAD_OPTION, render_error
 from proto3d.renderer.palette import colorize, hex_color, palette
 from proto3d.renderer.render import PixelCounts, view_bytes
 
 DEPTH_SCALE = 1000  # depth PNGs hold millimetres (uint16, 0 = background, clipped at 65.535 m)
-SAVE_PIXEL_BYTES = 24  # bytes per pixel encoding a view takes: its files' bytes plus the largest scratch array
+SAVE_PIXEL_BYTES = (
+    24  # bytes per pixel encoding a view takes: its files' bytes plus the largest scratch array
+)
 
 
 def png_bytes(image) -> bytes:
@@ -74,7 +77,9 @@ def normal_preview(normal: np.ndarray, face: np.ndarray) -> np.ndarray:
         for x in range(face.shape[1]):
             if face[y, x] > 0:
                 for k in range(3):
-                    out[y, x, k] = min(max(np.rint((normal[y, x, k] + np.float32(1)) * np.float32(127.5)), 0), 255)
+                    out[y, x, k] = min(
+                        max(np.rint((normal[y, x, k] + np.float32(1)) * np.float32(127.5)), 0), 255
+                    )
     return out
 
 
@@ -98,7 +103,9 @@ class ViewWriter:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise render_error(BAD_OPTION, f"cannot create output folder {str(directory)!r}: {exc.strerror or exc}") from None
+            raise render_error(
+                BAD_OPTION, f"cannot create output folder {str(directory)!r}: {exc.strerror or exc}"
+            ) from None
         self.shape, self.directory, self.passes = shape, directory, passes
         self.counts = PixelCounts(shape)
         self.cameras: list[dict] = []
@@ -106,7 +113,7 @@ class ViewWriter:
         self._pool = ThreadPoolExecutor(2)
         self._encoding: deque = deque()
 
-    def __enter__(self) -> "ViewWriter":
+    def __enter__(self) -> ViewWriter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -122,8 +129,12 @@ class ViewWriter:
     def finish(self) -> list[Path]:
         while self._encoding:
             self._write(self._encoding.popleft())
-        self._write_file("cameras.json", json.dumps({"convention": CONVENTION, "views": self.cameras}, indent=2).encode())
-        self._write_file("visibility.json", json.dumps(visibility(self.shape, self.counts), indent=2).encode())
+        self._write_file(
+            "cameras.json", json.dumps({"convention": CONVENTION, "views": self.cameras}, indent=2).encode()
+        )
+        self._write_file(
+            "visibility.json", json.dumps(visibility(self.shape, self.counts), indent=2).encode()
+        )
         return self.written
 
     def _write(self, encoding) -> None:
@@ -136,16 +147,27 @@ class ViewWriter:
 
 def view_file_names(name: str, passes: tuple[str, ...]) -> list[str]:
     """Every file a view may be saved as (`_view_files` leaves out 16-bit PNGs of ids that do not fit)."""
-    suffixes = {"rgb": ["_rgb.png"], "depth": ["_depth.png"], "normal": ["_normal.png"], "part": ["_part.png", "_part_id.png"],
-                "instance": ["_instance.png", "_instance_id.png"], "primitive": ["_primitive_id.png"]}
-    return [name + suffix for p in passes for suffix in suffixes[p]] + [f"{name}.npz"] * any(p != "rgb" for p in passes)
+    suffixes = {
+        "rgb": ["_rgb.png"],
+        "depth": ["_depth.png"],
+        "normal": ["_normal.png"],
+        "part": ["_part.png", "_part_id.png"],
+        "instance": ["_instance.png", "_instance_id.png"],
+        "primitive": ["_primitive_id.png"],
+    }
+    return [name + suffix for p in passes for suffix in suffixes[p]] + [f"{name}.npz"] * any(
+        p != "rgb" for p in passes
+    )
 
 
 def streaming_bytes(cameras, passes: tuple[str, ...]) -> int:
     """About the most memory `render_each` into a `ViewWriter` holds: two views drawn, two encoded, the
     framebuffers (measured: 831 MB over the process's own for 6 views of 2048x2048 with every pass; counted: 912)."""
     largest = max(cameras, key=lambda c: c.width * c.height)
-    return 5 * view_bytes(largest.width, largest.height, passes) + 2 * largest.width * largest.height * SAVE_PIXEL_BYTES
+    return (
+        5 * view_bytes(largest.width, largest.height, passes)
+        + 2 * largest.width * largest.height * SAVE_PIXEL_BYTES
+    )
 
 
 def _view_files(shape, v, passes: tuple[str, ...]) -> list[tuple[str, bytes]]:
@@ -186,12 +208,23 @@ def visibility(shape, counts: PixelCounts) -> dict:
         "id_encoding": "ID buffers and *_id.png hold table index + 1; 0 is background",
         "depth_png": f"uint16 millimetres along camera z (depth * {DEPTH_SCALE}); 0 is background",
         "parts": [
-            {"id": i, "label": p.label, "instances": len(p.instance_ids), "color": hex_color(part_colors[i]), "line": p.span.line}
+            {
+                "id": i,
+                "label": p.label,
+                "instances": len(p.instance_ids),
+                "color": hex_color(part_colors[i]),
+                "line": p.span.line,
+            }
             for i, p in enumerate(shape.parts)
         ],
         "instances": [
-            {"id": i, "name": shape.instance_name(i), "part": shape.parts[inst.part_id].label,
-             "color": hex_color(instance_colors[i]), "line": inst.span.line}
+            {
+                "id": i,
+                "name": shape.instance_name(i),
+                "part": shape.parts[inst.part_id].label,
+                "color": hex_color(instance_colors[i]),
+                "line": inst.span.line,
+            }
             for i, inst in enumerate(shape.instances)
         ],
         "views": counts.visible_pixels(),

@@ -4,6 +4,7 @@ Each view appears twice, shaded RGB beside a part-colour mask with part names wr
 the visible centre of each part; a legend maps colour to label, instance count and visible
 pixels, and lists the parts no view shows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,9 @@ MUTED = (110, 110, 110)
 ALERT = (190, 0, 40)
 
 
-def contact_sheet(shape: CompiledShape, renders: Renders, cell: int = 320, columns: int = 2, title: str | None = None) -> Image.Image:
+def contact_sheet(
+    shape: CompiledShape, renders: Renders, cell: int = 320, columns: int = 2, title: str | None = None
+) -> Image.Image:
     """One RGB image: a grid of views (RGB | labelled part colours) and a legend on the right.
 
     `image.info["legend"]` lists what the legend shows ({label, color, instances, pixels,
@@ -38,7 +41,9 @@ class SheetBuilder:
     """The contact sheet made one view at a time, for views streamed to disk: it keeps each
     view's two thumbnails and label anchors (`sheet_bytes`), never the view's buffers."""
 
-    def __init__(self, shape: CompiledShape, cell: int = 320, columns: int = 2, title: str | None = None) -> None:
+    def __init__(
+        self, shape: CompiledShape, cell: int = 320, columns: int = 2, title: str | None = None
+    ) -> None:
         self.shape, self.cell, self.columns, self.title = shape, cell, columns, title
         self.counts = PixelCounts(shape)
         self.cells: list[tuple[str, Image.Image | None, Image.Image, list, tuple[int, int]]] = []
@@ -53,7 +58,11 @@ class SheetBuilder:
         rgb = None
         if view.rgb is not None:
             image = Image.fromarray(view.rgb).convert("RGBA")
-            rgb = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image).convert("RGB").resize(size, Image.LANCZOS)
+            rgb = (
+                Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+                .convert("RGB")
+                .resize(size, Image.LANCZOS)
+            )
         mask = Image.fromarray(colorize(view.part, len(shape.parts))).resize(size, Image.NEAREST)
         anchors = []  # (label, x, y) in the cell, at the visible pixel nearest the centroid of the part's most visible instance
         for part in shape.parts:
@@ -78,7 +87,8 @@ class SheetBuilder:
         totals = self.counts.part_totals()
         invisible = self.counts.invisible_parts()
         hidden_instances = [
-            shape.instance_name(i) for i, n in enumerate(self.counts.instance_totals())
+            shape.instance_name(i)
+            for i, n in enumerate(self.counts.instance_totals())
             if n == 0 and shape.parts[shape.instances[i].part_id].label not in invisible
         ]
 
@@ -87,7 +97,13 @@ class SheetBuilder:
         sheet = Image.new("RGB", (PAD + grid_w + PAD + LEGEND_WIDTH + PAD, height), "white")
         draw = ImageDraw.Draw(sheet)
         n_tri = len(shape.faces)
-        draw.text((PAD, PAD - 2), self.title or f"{shape.name}: {len(shape.parts)} parts, {len(shape.instances)} instances, {n_tri} triangles", fill=INK, font=big)
+        draw.text(
+            (PAD, PAD - 2),
+            self.title
+            or f"{shape.name}: {len(shape.parts)} parts, {len(shape.instances)} instances, {n_tri} triangles",
+            fill=INK,
+            font=big,
+        )
 
         for k, (name, rgb, mask, anchors, size) in enumerate(self.cells):
             x0 = PAD + (k % columns) * (block_w + PAD)
@@ -97,7 +113,9 @@ class SheetBuilder:
                 sheet.paste(rgb, (x0, y0 + header))
             mx = x0 + cell + GAP
             sheet.paste(mask, (mx, y0 + header))
-            draw.rectangle([x0, y0 + header, x0 + 2 * cell + GAP - 1, y0 + header + cell - 1], outline=(225, 225, 225))
+            draw.rectangle(
+                [x0, y0 + header, x0 + 2 * cell + GAP - 1, y0 + header + cell - 1], outline=(225, 225, 225)
+            )
             _label_parts(draw, anchors, small, (mx, y0 + header), size)
 
         lx = PAD + grid_w + PAD
@@ -108,7 +126,15 @@ class SheetBuilder:
         for i, part in enumerate(shape.parts):
             box = (lx, y + 2, lx + 16, y + 18)
             draw.rectangle(box, fill=tuple(int(c) for c in colors[i]), outline=INK)
-            legend.append({"label": part.label, "color": hex_color(colors[i]), "instances": len(part.instance_ids), "pixels": int(totals[i]), "box": box})
+            legend.append(
+                {
+                    "label": part.label,
+                    "color": hex_color(colors[i]),
+                    "instances": len(part.instance_ids),
+                    "pixels": int(totals[i]),
+                    "box": box,
+                }
+            )
             count = len(part.instance_ids)
             text = f"{part.label}" + (f" x{count}" if count > 1 else "") + f"  {int(totals[i])} px"
             draw.text((lx + 24, y + 2), text, fill=INK if totals[i] else ALERT, font=small)
@@ -134,7 +160,10 @@ class SheetBuilder:
 def sheet_bytes(views: int, cell: int = 320, columns: int = 2) -> int:
     """About the bytes a sheet of `views` holds: two RGB thumbnails a view, then the sheet itself."""
     rows = -(-views // max(1, min(columns, views)))
-    return views * 2 * cell * cell * 3 + rows * (cell + 24 + PAD) * (columns * (2 * cell + GAP + PAD) + LEGEND_WIDTH + 2 * PAD) * 3
+    return (
+        views * 2 * cell * cell * 3
+        + rows * (cell + 24 + PAD) * (columns * (2 * cell + GAP + PAD) + LEGEND_WIDTH + 2 * PAD) * 3
+    )
 
 
 def _label_parts(draw, anchors, font, origin, size) -> None:

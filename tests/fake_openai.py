@@ -16,6 +16,7 @@ Content-Length), `EchoHeaders(status)` repeats the request's headers (the API ke
 them) in an error's message, or with status 200 as the reply text, and `Drip(seconds, entry)`
 sends the whole response, status line and headers included, one byte every `seconds`.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,13 @@ class Drip:
 
 def completion(text: str, usage=None, **fields) -> dict:
     """A chat-completion body; `usage` as given (None: omitted), `fields` override top-level keys."""
-    body = {"id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": "fake",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+    body = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+    }
     if usage is not None:
         body["usage"] = usage
     return {**body, **fields}
@@ -86,7 +92,7 @@ class FakeOpenAI:
         with self._lock:
             self.script.extend(entries)
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self
 
@@ -101,7 +107,9 @@ class FakeOpenAI:
             if self.script:
                 entry = self.script.popleft()
             else:
-                entry = self.default if self.default is not None else Status(500, "fake server: script exhausted")
+                entry = (
+                    self.default if self.default is not None else Status(500, "fake server: script exhausted")
+                )
         while True:
             if callable(entry) and not isinstance(entry, (Status, Slow, Raw, EchoHeaders, Drip)):
                 entry = entry(request)
@@ -142,19 +150,31 @@ class FakeOpenAI:
                 finish = "length" if text.endswith("<cut>") else "stop"
                 text = text.removesuffix("<cut>")
                 prompt_words = sum(len(_text(m).split()) for m in request.get("messages", []))
-                reply = completion(text, usage={"prompt_tokens": prompt_words, "completion_tokens": len(text.split()),
-                                                "total_tokens": prompt_words + len(text.split())},
-                                   id=f"chatcmpl-{len(fake.requests)}", model=request.get("model", ""))
+                reply = completion(
+                    text,
+                    usage={
+                        "prompt_tokens": prompt_words,
+                        "completion_tokens": len(text.split()),
+                        "total_tokens": prompt_words + len(text.split()),
+                    },
+                    id=f"chatcmpl-{len(fake.requests)}",
+                    model=request.get("model", ""),
+                )
                 reply["choices"][0]["finish_reason"] = finish
                 self._send(Raw(reply), drip=drip)
 
             def _send(self, raw: Raw, headers=None, drip=None):
-                data = raw.body if isinstance(raw.body, bytes) else (
-                    raw.body.encode() if isinstance(raw.body, str) else json.dumps(raw.body).encode())
-                head = [f"{self.protocol_version} {raw.status} {self.responses.get(raw.status, ('',))[0]}",
-                        f"Content-Type: {raw.content_type}",
-                        f"Content-Length: {len(data) if raw.declared_length is None else raw.declared_length}",
-                        "Connection: close"]
+                data = (
+                    raw.body
+                    if isinstance(raw.body, bytes)
+                    else (raw.body.encode() if isinstance(raw.body, str) else json.dumps(raw.body).encode())
+                )
+                head = [
+                    f"{self.protocol_version} {raw.status} {self.responses.get(raw.status, ('',))[0]}",
+                    f"Content-Type: {raw.content_type}",
+                    f"Content-Length: {len(data) if raw.declared_length is None else raw.declared_length}",
+                    "Connection: close",
+                ]
                 head += [f"{k}: {v}" for k, v in (headers or {}).items()]
                 response = ("\r\n".join(head) + "\r\n\r\n").encode() + data
                 self.close_connection = True
@@ -165,7 +185,7 @@ class FakeOpenAI:
                     for i in range(len(response)):
                         if fake._stop.wait(drip):
                             return
-                        self.wfile.write(response[i:i + 1])
+                        self.wfile.write(response[i : i + 1])
                         self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
@@ -182,8 +202,13 @@ def _text(message: dict) -> str:
 
 def images_in(request: dict) -> list[str]:
     """The image URLs of a recorded request."""
-    return [p["image_url"]["url"] for m in request["messages"] if isinstance(m["content"], list)
-            for p in m["content"] if p.get("type") == "image_url"]
+    return [
+        p["image_url"]["url"]
+        for m in request["messages"]
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p.get("type") == "image_url"
+    ]
 
 
 def prompt_of(request: dict) -> str:

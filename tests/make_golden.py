@@ -5,6 +5,7 @@ Run once after changing an example, then review the diff for plausibility
 
     /work/venv/bin/python tests/make_golden.py
 """
+
 from __future__ import annotations
 
 import json

@@ -14,6 +14,7 @@ Then the hostile families `FAMILIES` (mutations, extreme numbers and builtins, n
 anchors in loops, odd text and raw bytes) and `run_input`, the promise every input is held to:
 tests/test_fuzz.py runs a slice of them, bench/fuzz.py a million.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,22 @@ from proto3d.compiler.export import to_glb, to_obj, to_ply
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-KINDS = ("box", "sphere", "ellipsoid", "cylinder", "frustum", "cone", "capsule", "torus", "tube", "wedge",
-         "lathe", "extrude", "sweep", "rod")
+KINDS = (
+    "box",
+    "sphere",
+    "ellipsoid",
+    "cylinder",
+    "frustum",
+    "cone",
+    "capsule",
+    "torus",
+    "tube",
+    "wedge",
+    "lathe",
+    "extrude",
+    "sweep",
+    "rod",
+)
 ALIGN_AXES = (("left", "right"), ("front", "back"), ("bottom", "top"))
 ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
 CSS_COLORS = ("red", "steelblue", "tan", "black", "white", "darkolivegreen", "gold")
@@ -118,7 +133,9 @@ def star_polygon(draw):
     if any((b - a) >= 180 for a, b in zip(angles, angles[1:] + [angles[0] + 360])):
         angles = [i * 360 // n for i in range(n)]
     radii = draw(st.lists(st.integers(3, 10), min_size=n, max_size=n))
-    pts = np.array([[r * 0.02 * np.cos(np.radians(a)), r * 0.02 * np.sin(np.radians(a))] for a, r in zip(angles, radii)])
+    pts = np.array(
+        [[r * 0.02 * np.cos(np.radians(a)), r * 0.02 * np.sin(np.radians(a))] for a, r in zip(angles, radii)]
+    )
     pts = np.round(pts, 4) + 0.0
     if draw(st.booleans()):
         pts = pts[::-1]
@@ -193,8 +210,13 @@ def primitive_core(draw, kind: str | None = None):
         return kind, [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h}
     if kind == "sweep":
         n = draw(st.integers(2, 5))
-        path = np.cumsum(np.array(draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any),
-                                                          min_size=n, max_size=n))) * 0.02, axis=0)
+        path = np.cumsum(
+            np.array(
+                draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any), min_size=n, max_size=n))
+            )
+            * 0.02,
+            axis=0,
+        )
         path = np.round(path, 4) + 0.0
         pairs = [("path", points_text(path))]
         if draw(st.booleans()):
@@ -236,8 +258,11 @@ def color_text(draw):
     kind = draw(st.sampled_from(["rgb", "rrggbb", "css"]))
     if kind == "css":
         return f'"{draw(st.sampled_from(CSS_COLORS))}"'
-    digits = draw(st.text("0123456789abcdefABCDEF", min_size=3 if kind == "rgb" else 6,
-                          max_size=3 if kind == "rgb" else 6))
+    digits = draw(
+        st.text(
+            "0123456789abcdefABCDEF", min_size=3 if kind == "rgb" else 6, max_size=3 if kind == "rgb" else 6
+        )
+    )
     return f'"#{digits}"'
 
 
@@ -425,9 +450,18 @@ def pivot(words: str, lo, hi) -> np.ndarray:
 
 def anchor_point(name: str, lo, hi) -> np.ndarray:
     c = (lo + hi) / 2
-    return {"top": [c[0], c[1], hi[2]], "bottom": [c[0], c[1], lo[2]], "left": [lo[0], c[1], c[2]],
-            "right": [hi[0], c[1], c[2]], "front": [c[0], lo[1], c[2]], "back": [c[0], hi[1], c[2]],
-            "center": c, "min": lo, "max": hi, "size": hi - lo}[name]
+    return {
+        "top": [c[0], c[1], hi[2]],
+        "bottom": [c[0], c[1], lo[2]],
+        "left": [lo[0], c[1], c[2]],
+        "right": [hi[0], c[1], c[2]],
+        "front": [c[0], lo[1], c[2]],
+        "back": [c[0], hi[1], c[2]],
+        "center": c,
+        "min": lo,
+        "max": hi,
+        "size": hi - lo,
+    }[name]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,8 +491,18 @@ class _Program:
     def emit(self, depth: int, text: str) -> None:
         comment = ""
         if self.draw(st.integers(0, 9)) == 0:
-            comment = self.draw(st.sampled_from(["  # note", "  // why", "  #", "  # { not a brace }",
-                                                 "  // " + "([{" * 12, '  # "quoted']))
+            comment = self.draw(
+                st.sampled_from(
+                    [
+                        "  # note",
+                        "  // why",
+                        "  #",
+                        "  # { not a brace }",
+                        "  // " + "([{" * 12,
+                        '  # "quoted',
+                    ]
+                )
+            )
         if self.draw(st.integers(0, 14)) == 0:
             self.lines.append("    " * depth + self.draw(st.sampled_from(["# a comment", "// another", ""])))
         self.lines.append("    " * depth + text + comment)
@@ -493,7 +537,9 @@ class _Program:
         choice = draw(st.integers(0, 4))
         if choice == 0 and self.built:
             label, count = draw(st.sampled_from(self.built))
-            target = label if count == 0 or draw(st.booleans()) else f"{label}[{draw(st.integers(0, count - 1))}]"
+            target = (
+                label if count == 0 or draw(st.booleans()) else f"{label}[{draw(st.integers(0, count - 1))}]"
+            )
             anchor = draw(st.sampled_from([a for a in ANCHORS if a != "size"]))
             offset = draw(vector(-0.2, 0.2))[0]
             return f"{target}.{anchor} + {offset}" if draw(st.booleans()) else f"{target}.{anchor}"
@@ -512,8 +558,9 @@ class _Program:
         if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
             pieces = text.split(", ")
             glue = [self.draw(st.sampled_from([", ", ",\n", ",  # arg\n", ", // (\n"])) for _ in pieces[1:]]
-            text = pieces[0] + "".join(g + ("    " * (depth + 2) if g.endswith("\n") else "") + p
-                                       for g, p in zip(glue, pieces[1:]))
+            text = pieces[0] + "".join(
+                g + ("    " * (depth + 2) if g.endswith("\n") else "") + p for g, p in zip(glue, pieces[1:])
+            )
         self.emit(depth, text)
 
     def let(self, depth: int) -> None:
@@ -545,7 +592,9 @@ class _Program:
             self.let(depth)
         elif kind == "part":
             self.part(depth)
-        elif kind == "block":  # a bare block: a scope of its own (after a `let`: after a call it is the call's block)
+        elif (
+            kind == "block"
+        ):  # a bare block: a scope of its own (after a `let`: after a call it is the call's block)
             self.let(depth)
             self.open(depth, "")
             self.body_statements(depth + 1, in_part, draw(st.integers(0, 2)))
@@ -581,7 +630,9 @@ class _Program:
                 if draw(st.booleans()):
                     n = draw(st.integers(1, 3 if self.mult <= 8 else 1))
                     self.mult *= n
-                    iterable = draw(st.sampled_from([f"range({n})", f"range(0, {n})", f"range({n - 1}, -1, -1)"]))
+                    iterable = draw(
+                        st.sampled_from([f"range({n})", f"range(0, {n})", f"range({n - 1}, -1, -1)"])
+                    )
                 else:
                     n = draw(st.integers(1, 3 if self.mult <= 8 else 1))
                     self.mult *= n
@@ -595,11 +646,13 @@ class _Program:
             self.close(depth)
             self.mult = outer
         else:
-            cond = draw(st.sampled_from(["true", "1 < 2", "not false", "len([1, 2]) == 2", "2 >= 1 and true"]))
+            cond = draw(
+                st.sampled_from(["true", "1 < 2", "not false", "len([1, 2]) == 2", "2 >= 1 and true"])
+            )
             self.open(depth, f"if {cond}")
             self.body_statements(depth + 1, in_part, draw(st.integers(1, 2)))
             self.close(depth)
-            for head in ["elif 1 > 2", "else"][draw(st.integers(0, 2)):]:
+            for head in ["elif 1 > 2", "else"][draw(st.integers(0, 2)) :]:
                 self.lines[-1] += f" {head} {{"
                 self.scopes.append([])
                 self.body_statements_dead(depth + 1, in_part)
@@ -630,7 +683,9 @@ class _Program:
         self.close(depth)
         if depth == 0:  # surely built (nested inside loops or ifs: maybe not, or several times)
             known = dict(self.built)
-            self.built = [(lbl, n) for lbl, n in self.built if lbl != label] + [(label, known.get(label, 0) + 1)]
+            self.built = [(lbl, n) for lbl, n in self.built if lbl != label] + [
+                (label, known.get(label, 0) + 1)
+            ]
         elif label not in dict(self.built):
             self.built.append((label, 0))  # built at least once, count unknown: use the whole part
 
@@ -640,7 +695,9 @@ def programs(draw, max_statements: int = 8, budget: int = 16):
     """Source text of a random valid program (`budget` bounds the statements written)."""
     prog = _Program(draw)
     if draw(st.booleans()):
-        prog.lines.append(f'shape "{draw(st.sampled_from(["chair", "thing", "a b", "# not a comment", "[" * 40]))}"')
+        prog.lines.append(
+            f'shape "{draw(st.sampled_from(["chair", "thing", "a b", "# not a comment", "[" * 40]))}"'
+        )
     if draw(st.booleans()):
         prog.lines.append(f"bounds {draw(vector(0.1, 2))[0]}")
     if draw(st.booleans()):
@@ -666,10 +723,59 @@ let B = true
 let pts = [[0, 0], [1, 0], [0, 1]]
 let E = []
 """
-ATOMS = ["0", "1", "-1", "0.5", "2cm", "90deg", "1e6", "1000001", "1e-300", "1e300", "pi", "true", "false", '""',
-         '"s"', '"#fff"', '"red"', "n", "v", "L", "S", "B", "P", "pts", "E", "P[0]", "[]", "[[]]", "range(3)"]
-FUNCS = ["sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sqrt", "abs", "min", "max", "clamp", "lerp", "floor",
-         "ceil", "round", "len", "range", "norm", "sum"]
+ATOMS = [
+    "0",
+    "1",
+    "-1",
+    "0.5",
+    "2cm",
+    "90deg",
+    "1e6",
+    "1000001",
+    "1e-300",
+    "1e300",
+    "pi",
+    "true",
+    "false",
+    '""',
+    '"s"',
+    '"#fff"',
+    '"red"',
+    "n",
+    "v",
+    "L",
+    "S",
+    "B",
+    "P",
+    "pts",
+    "E",
+    "P[0]",
+    "[]",
+    "[[]]",
+    "range(3)",
+]
+FUNCS = [
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "atan2",
+    "sqrt",
+    "abs",
+    "min",
+    "max",
+    "clamp",
+    "lerp",
+    "floor",
+    "ceil",
+    "round",
+    "len",
+    "range",
+    "norm",
+    "sum",
+]
 OPS = ["+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
 
 
@@ -679,27 +785,47 @@ def expressions(max_leaves: int = 12):
             st.tuples(st.sampled_from(["-", "+", "not "]), inner).map("".join),
             st.tuples(inner, st.sampled_from(OPS), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
             st.tuples(inner, inner).map(lambda t: f"{t[0]}[{t[1]}]"),
-            st.tuples(inner, st.sampled_from(["x", "y", "z", "top", "size", "min", "w", "foo"]))
-              .map(lambda t: f"{t[0]}.{t[1]}"),
-            st.tuples(st.sampled_from(FUNCS), st.lists(inner, max_size=4)).map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+            st.tuples(inner, st.sampled_from(["x", "y", "z", "top", "size", "min", "w", "foo"])).map(
+                lambda t: f"{t[0]}.{t[1]}"
+            ),
+            st.tuples(st.sampled_from(FUNCS), st.lists(inner, max_size=4)).map(
+                lambda t: f"{t[0]}({', '.join(t[1])})"
+            ),
             st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
         )
+
     return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=max_leaves)
 
 
 @st.composite
 def ill_typed_programs(draw):
     e = draw(expressions())
-    use = draw(st.sampled_from([
-        "let r = {e}", "part q {{ box(size={e}) }}", "part q {{ sphere(r={e}, segments={e}) }}",
-        "for i in {e} {{ }}", "if {e} {{ }}", "translate({e}) part q {{ box(size=[1, 1, 1]) }}",
-        "radial(n={e}) part q {{ box(size=[1, 1, 1]) }}", "part q color {e} {{ box(size=[1, 1, 1]) }}",
-        "scale({e}) part q {{ box(size=[1, 1, 1]) }}", "mirror({e}) part q {{ box(size=[1, 1, 1]) }}",
-        "symmetric({e}) part q {{ box(size=[1, 1, 1]) }}", "shape {e}", "bounds {e}",
-        "param k = {e} in [0, 1]", "part q {{ extrude(polygon={e}, h=1) }}", "part q {{ sweep(path={e}, r={e}) }}",
-        "part q {{ box(size=[1, 1, 1], align={e}) }}", "part q {{ rod(from={e}, to=[1, 1, 1], r=0.1) }}",
-        "part q {{ lathe(profile={e}) }}", "part q {{ torus(R=1, r=0.1, angle={e}) }}",
-    ]))
+    use = draw(
+        st.sampled_from(
+            [
+                "let r = {e}",
+                "part q {{ box(size={e}) }}",
+                "part q {{ sphere(r={e}, segments={e}) }}",
+                "for i in {e} {{ }}",
+                "if {e} {{ }}",
+                "translate({e}) part q {{ box(size=[1, 1, 1]) }}",
+                "radial(n={e}) part q {{ box(size=[1, 1, 1]) }}",
+                "part q color {e} {{ box(size=[1, 1, 1]) }}",
+                "scale({e}) part q {{ box(size=[1, 1, 1]) }}",
+                "mirror({e}) part q {{ box(size=[1, 1, 1]) }}",
+                "symmetric({e}) part q {{ box(size=[1, 1, 1]) }}",
+                "shape {e}",
+                "bounds {e}",
+                "param k = {e} in [0, 1]",
+                "part q {{ extrude(polygon={e}, h=1) }}",
+                "part q {{ sweep(path={e}, r={e}) }}",
+                "part q {{ box(size=[1, 1, 1], align={e}) }}",
+                "part q {{ rod(from={e}, to=[1, 1, 1], r=0.1) }}",
+                "part q {{ lathe(profile={e}) }}",
+                "part q {{ torus(R=1, r=0.1, angle={e}) }}",
+            ]
+        )
+    )
     return PRELUDE + use.format(e=e) + "\n"
 
 
@@ -711,68 +837,276 @@ def ill_typed_programs(draw):
 # that need not be UTF-8. The benchmark draws a million of them fast; the tests draw the same
 # families through `st.randoms()`, so hypothesis replays and shrinks them.
 
-FINITE_EXTREMES = ["0", "-0", "1e308", "-1e308", "1.7976931348623157e308", "1e-320", "-1e-320", "5e-324", "1e-400",
-                   "9007199254740993", "1" + "0" * 308, "1e6", "-1e6", "1000001", "999999.99999", "3.5", "-1", "256",
-                   "257", "360", "-360", "1e300", "1e308mm", "1e308cm", "1e-320deg", "0.5"]
-OVERFLOWING = ["1e309", "1e400deg", "1e999cm", "9" * 400, "1e308m * 10", "1e308 * 10", "-1e308 * 10",
-               "1e308 + 1e308", "10 ** 400", "2 ** 1024", "1e300 ** 2", "1 / 1e-320", "(-8) ** (1 / 3)",
-               "(1e308 * 10) - (1e308 * 10)", "0 * (1e308 * 10)", "(1e308 * 10) / (1e308 * 10)", "inf", "nan", "NaN",
-               "-inf", "Infinity", "0 / 0", "5 % 0", "1e308 % 1e-320", "pi * 1e308", "sqrt(-1)", "asin(2)",
-               "acos(-1.5)", "tan(90)", "atan2(0, 0)", "floor(1e300)", "round(-1e308)", "ceil(1e308 * 10)",
-               "norm([1e308, 1e308])", "lerp(1e308 * 10, 1e308 * 10, 0.5)", "clamp(1e308 * 10, 0, 1)",
-               "max(1e308, 1e308 * 10)", "min([])", "len(range(100000))", "range(1e300)", "range(0, 1e308, 1e300)"]
+FINITE_EXTREMES = [
+    "0",
+    "-0",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "1e-320",
+    "-1e-320",
+    "5e-324",
+    "1e-400",
+    "9007199254740993",
+    "1" + "0" * 308,
+    "1e6",
+    "-1e6",
+    "1000001",
+    "999999.99999",
+    "3.5",
+    "-1",
+    "256",
+    "257",
+    "360",
+    "-360",
+    "1e300",
+    "1e308mm",
+    "1e308cm",
+    "1e-320deg",
+    "0.5",
+]
+OVERFLOWING = [
+    "1e309",
+    "1e400deg",
+    "1e999cm",
+    "9" * 400,
+    "1e308m * 10",
+    "1e308 * 10",
+    "-1e308 * 10",
+    "1e308 + 1e308",
+    "10 ** 400",
+    "2 ** 1024",
+    "1e300 ** 2",
+    "1 / 1e-320",
+    "(-8) ** (1 / 3)",
+    "(1e308 * 10) - (1e308 * 10)",
+    "0 * (1e308 * 10)",
+    "(1e308 * 10) / (1e308 * 10)",
+    "inf",
+    "nan",
+    "NaN",
+    "-inf",
+    "Infinity",
+    "0 / 0",
+    "5 % 0",
+    "1e308 % 1e-320",
+    "pi * 1e308",
+    "sqrt(-1)",
+    "asin(2)",
+    "acos(-1.5)",
+    "tan(90)",
+    "atan2(0, 0)",
+    "floor(1e300)",
+    "round(-1e308)",
+    "ceil(1e308 * 10)",
+    "norm([1e308, 1e308])",
+    "lerp(1e308 * 10, 1e308 * 10, 0.5)",
+    "clamp(1e308 * 10, 0, 1)",
+    "max(1e308, 1e308 * 10)",
+    "min([])",
+    "len(range(100000))",
+    "range(1e300)",
+    "range(0, 1e308, 1e300)",
+]
 # Builtins whose results overflow from finite arguments, and pairs of those that make NaN.
-NONFINITE_MAKERS = ["sum([1e308, 1e308])", "-sum([1e308, 1e308])", "lerp(0, 1e300, 1e300)",
-                    "norm([1e200, 1e200, 1e200])", "lerp(sum([1e308, 1e308]), sum([1e308, 1e308]), 0.5)",
-                    "clamp(lerp(0, 1e300, 1e300), 0, 1e308)",
-                    "sum([1e308, 1e308]) * 0", "max(sum([1e308, 1e308]), 1)", "min(-sum([1e308, 1e308]), 0)",
-                    "lerp(0, 1, sum([1e308, 1e308]))", "clamp(sum([1e308, 1e308]), -1e308, 1e308)",
-                    "[lerp(0, 1e300, 1e300), 0, 0]", "lerp([0, 0, 0], [1e300, 1e300, 1e300], 1e300)",
-                    "floor(sum([1e308, 1e308]))", "round(lerp(0, 1e300, 1e300))", "abs(-sum([1e308, 1e308]))"]
-VECTORS = ["[{a}, {b}, {c}]", "[{a}, {b}]", "[{a}]", "[]", "[[{a}, {b}], [{c}, {a}]]", "[{a}, [{b}], \"s\"]",
-           "[{a}, {b}, {c}, {a}]", "range({a})", "[{a}, {b}, {c}] * {a}", "-[{a}, {b}, {c}]"]
+NONFINITE_MAKERS = [
+    "sum([1e308, 1e308])",
+    "-sum([1e308, 1e308])",
+    "lerp(0, 1e300, 1e300)",
+    "norm([1e200, 1e200, 1e200])",
+    "lerp(sum([1e308, 1e308]), sum([1e308, 1e308]), 0.5)",
+    "clamp(lerp(0, 1e300, 1e300), 0, 1e308)",
+    "sum([1e308, 1e308]) * 0",
+    "max(sum([1e308, 1e308]), 1)",
+    "min(-sum([1e308, 1e308]), 0)",
+    "lerp(0, 1, sum([1e308, 1e308]))",
+    "clamp(sum([1e308, 1e308]), -1e308, 1e308)",
+    "[lerp(0, 1e300, 1e300), 0, 0]",
+    "lerp([0, 0, 0], [1e300, 1e300, 1e300], 1e300)",
+    "floor(sum([1e308, 1e308]))",
+    "round(lerp(0, 1e300, 1e300))",
+    "abs(-sum([1e308, 1e308]))",
+]
+VECTORS = [
+    "[{a}, {b}, {c}]",
+    "[{a}, {b}]",
+    "[{a}]",
+    "[]",
+    "[[{a}, {b}], [{c}, {a}]]",
+    '[{a}, [{b}], "s"]',
+    "[{a}, {b}, {c}, {a}]",
+    "range({a})",
+    "[{a}, {b}, {c}] * {a}",
+    "-[{a}, {b}, {c}]",
+]
 # Places a value goes: every argument the language checks, with `{e}` the hostile expression.
 SINKS = [
-    "let x = {e}", "let x = {e}\nlet y = x * x", "let x = [1, 2, 3][{e}]", "let x = \"abc\"[{e}]",
-    "for i in range({e}) {{ }}", "for i in {e} {{ part q {{ box(size=[1, 1, 1], at=[i, 0, 0]) }} }}",
-    "if {e} > 0 {{ part q {{ box(size=[1, 1, 1]) }} }}", "if {e} == {e} {{ part q {{ box(size=[1, 1, 1]) }} }}",
-    "bounds [{e}, 1, 1]", "param k = {e} in [{e}, {e}]", "param k = 1 in [0, {e}]", "shape {e}",
-    "part q {{ box(size=[{e}, 1, 1]) }}", "part q {{ box(size={e}) }}", "part q {{ box(size=[1, 1, 1], bevel={e}) }}",
-    "part q {{ box(size=[1, 1, 1], at=[{e}, 0, 0]) }}", "part q {{ box(size=[1, 1, 1], at={e}) }}",
-    "part q {{ box(size=[1, 1, 1], rot=[{e}, 0, 0]) }}", "part q {{ box(size=[1, 1, 1], rot=[0, {e}, {e}]) }}",
-    "part q {{ sphere(r={e}) }}", "part q {{ sphere(r=1, segments={e}) }}", "part q {{ sphere(r={e}, segments={e}) }}",
-    "part q {{ cylinder(r={e}, h=1) }}", "part q {{ cylinder(r1={e}, r2=1, h={e}) }}", "part q {{ cone(r=1, h={e}) }}",
-    "part q {{ capsule(r={e}, h={e}) }}", "part q {{ tube(r=1, thickness={e}, h=1) }}",
-    "part q {{ torus(R={e}, r=0.1) }}", "part q {{ torus(R=1, r=0.1, angle={e}, start={e}) }}",
-    "part q {{ lathe(profile=[[{e}, 0], [1, {e}]]) }}", "part q {{ lathe(profile=[[1, 0], [1, 1]], angle={e}) }}",
-    "part q {{ lathe(profile={e}) }}", "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}) }}",
+    "let x = {e}",
+    "let x = {e}\nlet y = x * x",
+    "let x = [1, 2, 3][{e}]",
+    'let x = "abc"[{e}]',
+    "for i in range({e}) {{ }}",
+    "for i in {e} {{ part q {{ box(size=[1, 1, 1], at=[i, 0, 0]) }} }}",
+    "if {e} > 0 {{ part q {{ box(size=[1, 1, 1]) }} }}",
+    "if {e} == {e} {{ part q {{ box(size=[1, 1, 1]) }} }}",
+    "bounds [{e}, 1, 1]",
+    "param k = {e} in [{e}, {e}]",
+    "param k = 1 in [0, {e}]",
+    "shape {e}",
+    "part q {{ box(size=[{e}, 1, 1]) }}",
+    "part q {{ box(size={e}) }}",
+    "part q {{ box(size=[1, 1, 1], bevel={e}) }}",
+    "part q {{ box(size=[1, 1, 1], at=[{e}, 0, 0]) }}",
+    "part q {{ box(size=[1, 1, 1], at={e}) }}",
+    "part q {{ box(size=[1, 1, 1], rot=[{e}, 0, 0]) }}",
+    "part q {{ box(size=[1, 1, 1], rot=[0, {e}, {e}]) }}",
+    "part q {{ sphere(r={e}) }}",
+    "part q {{ sphere(r=1, segments={e}) }}",
+    "part q {{ sphere(r={e}, segments={e}) }}",
+    "part q {{ cylinder(r={e}, h=1) }}",
+    "part q {{ cylinder(r1={e}, r2=1, h={e}) }}",
+    "part q {{ cone(r=1, h={e}) }}",
+    "part q {{ capsule(r={e}, h={e}) }}",
+    "part q {{ tube(r=1, thickness={e}, h=1) }}",
+    "part q {{ torus(R={e}, r=0.1) }}",
+    "part q {{ torus(R=1, r=0.1, angle={e}, start={e}) }}",
+    "part q {{ lathe(profile=[[{e}, 0], [1, {e}]]) }}",
+    "part q {{ lathe(profile=[[1, 0], [1, 1]], angle={e}) }}",
+    "part q {{ lathe(profile={e}) }}",
+    "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [0, 0, {e}]], r={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0]], r=[{e}, 1]) }}",
-    "part q {{ rod(from=[0, 0, 0], to=[{e}, 1, 1], r=0.1) }}", "part q {{ rod(from={e}, to=[1, 1, 1], r={e}) }}",
-    "translate([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}", "rotate([0, 0, {e}]) part q {{ box(size=[1, 1, 1]) }}",
-    "scale({e}) part q {{ box(size=[1, 1, 1]) }}", "scale([1, {e}, 1]) part q {{ box(size=[1, 1, 1]) }}",
-    "mirror([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}", "radial(n={e}) part q {{ box(size=[1, 1, 1]) }}",
+    "part q {{ rod(from=[0, 0, 0], to=[{e}, 1, 1], r=0.1) }}",
+    "part q {{ rod(from={e}, to=[1, 1, 1], r={e}) }}",
+    "translate([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}",
+    "rotate([0, 0, {e}]) part q {{ box(size=[1, 1, 1]) }}",
+    "scale({e}) part q {{ box(size=[1, 1, 1]) }}",
+    "scale([1, {e}, 1]) part q {{ box(size=[1, 1, 1]) }}",
+    "mirror([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}",
+    "radial(n={e}) part q {{ box(size=[1, 1, 1]) }}",
     "radial(n=3, r={e}, start={e}) part q {{ box(size=[1, 1, 1]) }}",
     "part q {{ box(size=[1, 1, 1]) }}\npart w {{ box(size=[1, 1, 1], at=q.top + [{e}, 0, 0]) }}",
     "part q {{ box(size=[1, 1, 1]) }}\npart w {{ box(size=[1, 1, 1], at=[0, 0, q.top.z * {e}]) }}",
     "part q {{ box(size=[1, 1, 1], at=[0, 0, {e}]) }}\npart w {{ box(size=[1, 1, 1]) }}",
     "part q color {e} {{ box(size=[1, 1, 1]) }}",
 ]
-BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
-        "\u061c"]
-ODD_CHARS = ["\ufeff", "\r", "\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\u200b",
-             "\u00a0", "\t", "\ud800", "\udfff", "é", "€", "🙂", "\u0301"] + BIDI
-INVALID_UTF8 = [b"\xff", b"\xfe", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\x80",
-                b"\xf0\x9f\x99", b"\x00", b"\xef\xbb\xbf", b"\r", b"\xe2\x80\xae"]
+BIDI = [
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
+ODD_CHARS = [
+    "\ufeff",
+    "\r",
+    "\r\n",
+    "\x00",
+    "\x0b",
+    "\x0c",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\u200b",
+    "\u00a0",
+    "\t",
+    "\ud800",
+    "\udfff",
+    "é",
+    "€",
+    "🙂",
+    "\u0301",
+] + BIDI
+INVALID_UTF8 = [
+    b"\xff",
+    b"\xfe",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xed\xa0\x80",
+    b"\xc0\xaf",
+    b"\xf4\x90\x80\x80",
+    b"\x80",
+    b"\xf0\x9f\x99",
+    b"\x00",
+    b"\xef\xbb\xbf",
+    b"\r",
+    b"\xe2\x80\xae",
+]
 # Characters and tokens the mutations insert.
-MUTATION_CHARS = list('{}[]()",=#./*-+<>!:;\' \n\t\\`$@0123456789eE') + ODD_CHARS
-TOKEN = re.compile(r'\d+\.?\d*(?:[eE][-+]?\d+)?(?:mm|cm|m|deg)?|"[^"\n]*"|[A-Za-z_]\w*|\*\*|[=!<>]=|//[^\n]*'
-                   r'|#[^\n]*|\s+|.', re.S)
+MUTATION_CHARS = list("{}[]()\",=#./*-+<>!:;' \n\t\\`$@0123456789eE") + ODD_CHARS
+TOKEN = re.compile(
+    r'\d+\.?\d*(?:[eE][-+]?\d+)?(?:mm|cm|m|deg)?|"[^"\n]*"|[A-Za-z_]\w*|\*\*|[=!<>]=|//[^\n]*'
+    r"|#[^\n]*|\s+|.",
+    re.S,
+)
 NUMBER_TOKEN = re.compile(r"\d")
-INSERTS = ["part", "for", "in", "if", "elif", "else", "let", "param", "shape", "bounds", "color", "translate",
-           "rotate", "scale", "mirror", "symmetric", "radial", "box", "sphere", "rod", "cube", "difference",
-           "module", "pi", "true", "not", "and", "range", "sin", "{", "}", "(", ")", "[", "]", ",", "=", "==",
-           ".", ".top", "**", "-", "/", "%", '"', "'", "#", "//", "\n", ";", ":", "a", "p1", "x", "1e999", "0"]
+INSERTS = [
+    "part",
+    "for",
+    "in",
+    "if",
+    "elif",
+    "else",
+    "let",
+    "param",
+    "shape",
+    "bounds",
+    "color",
+    "translate",
+    "rotate",
+    "scale",
+    "mirror",
+    "symmetric",
+    "radial",
+    "box",
+    "sphere",
+    "rod",
+    "cube",
+    "difference",
+    "module",
+    "pi",
+    "true",
+    "not",
+    "and",
+    "range",
+    "sin",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "=",
+    "==",
+    ".",
+    ".top",
+    "**",
+    "-",
+    "/",
+    "%",
+    '"',
+    "'",
+    "#",
+    "//",
+    "\n",
+    ";",
+    ":",
+    "a",
+    "p1",
+    "x",
+    "1e999",
+    "0",
+]
 
 
 def extreme_atom(rng: random.Random) -> str:
@@ -807,25 +1141,53 @@ def extreme_builtins(rng: random.Random, corpus=()) -> str:
     """Builtins and operators with extreme arguments (overflow, NaN-making pairs) fed to every sink."""
     lines = [rng.choice(SINKS).format(e=extreme_value(rng)) for _ in range(rng.randint(1, 3))]
     if rng.random() < 0.5:
-        lines.append("part base { box(size=[1, 1, 1], align=\"bottom\") }")
+        lines.append('part base { box(size=[1, 1, 1], align="bottom") }')
     return "\n".join(lines) + "\n"
 
 
 def nested_lists(rng: random.Random, corpus=(), max_depth: int = 18) -> str:
     """Lists doubled level by level, then compared, indexed, summed, concatenated or negated."""
-    base = rng.choice(["[1, 2]", '[1, [2, 3], "s"]', "[[1, 2, 3], [4, 5, 6]]", "[true, false]", "range(8)",
-                       '["a", "b"]', "[]", "[[]]", "[1e308, 1e-320]", "[[1, 2, 3]]"])
+    base = rng.choice(
+        [
+            "[1, 2]",
+            '[1, [2, 3], "s"]',
+            "[[1, 2, 3], [4, 5, 6]]",
+            "[true, false]",
+            "range(8)",
+            '["a", "b"]',
+            "[]",
+            "[[]]",
+            "[1e308, 1e-320]",
+            "[[1, 2, 3]]",
+        ]
+    )
     depth = rng.randint(1, max_depth)
     lines = [f"let l0 = {base}"]
     for k in range(1, depth + 1):
-        grow = rng.choice(["[{p}, {p}]", "[{p}, {p}]", "{p} + {p}", "[{p}, {p}, 1]", "[{p}, [{p}]]", "[{p}, l0]"])
+        grow = rng.choice(
+            ["[{p}, {p}]", "[{p}, {p}]", "{p} + {p}", "[{p}, {p}, 1]", "[{p}, [{p}]]", "[{p}, l0]"]
+        )
         lines.append(f"let l{k} = " + grow.format(p=f"l{k - 1}"))
     top, mid = f"l{depth}", f"l{rng.randint(0, depth)}"
-    uses = [f"let c = {top} == {top}", f"let c = {top} != {mid}", f"let c = {top} == {mid}", f"let c = {top} < {top}",
-            f"if {top} == {top} {{ part q {{ box(size=[1, 1, 1]) }} }}", f"let c = len({top})", f"let c = sum({top})",
-            f"let c = max({top})", f"let c = {top}[0]", f"let c = {top}[len({top}) - 1]", f"let c = -{top}",
-            f"let c = {top} * 2", f"let c = [{top}, {top}] == [{top}, {mid}]", f"let c = {top} + {mid}",
-            f"part q {{ box(size={top}) }}", f"for i in {top} {{ }}", f"let c = norm({top})"]
+    uses = [
+        f"let c = {top} == {top}",
+        f"let c = {top} != {mid}",
+        f"let c = {top} == {mid}",
+        f"let c = {top} < {top}",
+        f"if {top} == {top} {{ part q {{ box(size=[1, 1, 1]) }} }}",
+        f"let c = len({top})",
+        f"let c = sum({top})",
+        f"let c = max({top})",
+        f"let c = {top}[0]",
+        f"let c = {top}[len({top}) - 1]",
+        f"let c = -{top}",
+        f"let c = {top} * 2",
+        f"let c = [{top}, {top}] == [{top}, {mid}]",
+        f"let c = {top} + {mid}",
+        f"part q {{ box(size={top}) }}",
+        f"for i in {top} {{ }}",
+        f"let c = norm({top})",
+    ]
     lines += rng.sample(uses, rng.randint(1, 3))
     lines.append("part p { box(size=[1, 1, 1]) }")
     return "\n".join(lines) + "\n"
@@ -835,20 +1197,24 @@ def anchors_in_loops(rng: random.Random, corpus=(), max_count: int = 1000) -> st
     """Anchors of big parts read in loops (and while the part grows): work the steps must pay for."""
     n, m = (int(2 ** rng.uniform(0, math.log2(max_count))) for _ in "nm")  # mostly small, some big
     anchor = rng.choice(ANCHORS)
-    build = rng.choice([
-        "part a {{ for i in range({n}) {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0]) }} }}",
-        "for i in range({n}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0]) }} }}",
-        "part a {{ radial(n={n}, r=1) box(size=[0.1, 0.1, 0.1]) }}",
-    ]).format(n=n)
+    build = rng.choice(
+        [
+            "part a {{ for i in range({n}) {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0]) }} }}",
+            "for i in range({n}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0]) }} }}",
+            "part a {{ radial(n={n}, r=1) box(size=[0.1, 0.1, 0.1]) }}",
+        ]
+    ).format(n=n)
     target = rng.choice(["a", "a[0]", f"a[{n - 1}]", "a[j % len([1])]"])
-    read = rng.choice([
-        "for j in range({m}) {{ let t = {t}.{k} }}",
-        "for j in range({m}) {{ let t = {t}.{k}.x + {t}.size.z }}",
-        "for j in range({m}) {{ part b {{ box(size=[0.1, 0.1, 0.1], at={t}.center + [j * 0.01, 0, 0]) }} }}",
-        "for j in range({m}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at=a.{k}) }} }}",
-        "for j in range({m}), i in range(2) {{ if a.{k}.z > -1 {{ let t = a.max }} }}",
-        "for j in range({m}) {{ translate(a.{k}) part c {{ sphere(r=0.01, segments=3) }} }}",
-    ]).format(m=m, t=target, k=anchor)
+    read = rng.choice(
+        [
+            "for j in range({m}) {{ let t = {t}.{k} }}",
+            "for j in range({m}) {{ let t = {t}.{k}.x + {t}.size.z }}",
+            "for j in range({m}) {{ part b {{ box(size=[0.1, 0.1, 0.1], at={t}.center + [j * 0.01, 0, 0]) }} }}",
+            "for j in range({m}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at=a.{k}) }} }}",
+            "for j in range({m}), i in range(2) {{ if a.{k}.z > -1 {{ let t = a.max }} }}",
+            "for j in range({m}) {{ translate(a.{k}) part c {{ sphere(r=0.01, segments=3) }} }}",
+        ]
+    ).format(m=m, t=target, k=anchor)
     return f"{build}\n{read}\n"
 
 
@@ -861,7 +1227,7 @@ def mutate_chars(rng: random.Random, text: str) -> str:
     for _ in range(rng.randint(1, 4)):
         i = rng.randint(0, len(text))
         op = rng.randrange(3)
-        text = text[:i] + (_hostile_char(rng) if op else "") + text[i + (op != 1):]
+        text = text[:i] + (_hostile_char(rng) if op else "") + text[i + (op != 1) :]
     return text
 
 
@@ -931,7 +1297,7 @@ def raw_bytes(rng: random.Random, corpus) -> bytes:
         return text.encode(rng.choice(["utf-16", "utf-16-be", "utf-32", "latin-1", "cp1252"]), "replace")
     data = ("é " + text + " 🙂").encode() if op == 1 else text.encode("utf-8", "surrogatepass")
     if op == 1:
-        return data[:rng.randint(0, len(data))]
+        return data[: rng.randint(0, len(data))]
     for _ in range(rng.randint(1, 3)):
         i = rng.randint(0, len(data))
         data = data[:i] + rng.choice(INVALID_UTF8) + data[i:]
@@ -944,8 +1310,13 @@ def seed_corpus(generated: int = 300, seed: int = 0) -> list[str]:
     corpus = [path.read_text() for path in sorted(EXAMPLES.glob("*.pdsl"))]
 
     @hypothesis.seed(seed)
-    @settings(max_examples=generated, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=generated,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(programs(max_statements=4, budget=6))  # small: parsing is most of a mutant's cost
     def collect(text):
         corpus.append(text)
@@ -999,10 +1370,16 @@ def run_input(data: str | bytes):
     check_diagnostics(shape.diagnostics, data)
     if any(d.severity == "error" for d in shape.diagnostics):
         raise BrokenPromise("a shape with an error among its diagnostics")
-    arrays = {"vertices": shape.vertices, "normals": shape.normals, "face_colors": shape.face_colors,
-              "bounds": shape.bounds if shape.bounds is not None else np.zeros(3)}
+    arrays = {
+        "vertices": shape.vertices,
+        "normals": shape.normals,
+        "face_colors": shape.face_colors,
+        "bounds": shape.bounds if shape.bounds is not None else np.zeros(3),
+    }
     arrays.update((f"primitive {k} matrix", p.matrix) for k, p in enumerate(shape.primitives))
-    arrays.update((f"instance {k} box", np.append(i.bbox_min, i.bbox_max)) for k, i in enumerate(shape.instances))
+    arrays.update(
+        (f"instance {k} box", np.append(i.bbox_min, i.bbox_max)) for k, i in enumerate(shape.instances)
+    )
     for name, array in arrays.items():
         if not np.all(np.isfinite(array)):
             raise BrokenPromise(f"NaN or inf in a compiled shape: {name}")
@@ -1018,12 +1395,20 @@ def check_diagnostics(diagnostics, data: str | bytes) -> None:
     line_count = max(len(text.split("\n")), len(LINE_BREAKS.split(text)))
     widest = max(map(len, text.split("\n")))
     for d in diagnostics:
-        if not (isinstance(d, Diagnostic) and DIAGNOSTIC_CODE.match(d.code) and d.severity in ("error", "warning")
-                and isinstance(d.message, str) and d.message.strip()):
+        if not (
+            isinstance(d, Diagnostic)
+            and DIAGNOSTIC_CODE.match(d.code)
+            and d.severity in ("error", "warning")
+            and isinstance(d.message, str)
+            and d.message.strip()
+        ):
             raise BrokenPromise(f"a malformed diagnostic: {d!r}")
         s = d.span
-        if s.line and not (1 <= s.line <= line_count and 1 <= s.column <= widest + 1
-                           and (s.end_line, s.end_column) >= (s.line, s.column)):
+        if s.line and not (
+            1 <= s.line <= line_count
+            and 1 <= s.column <= widest + 1
+            and (s.end_line, s.end_column) >= (s.line, s.column)
+        ):
             raise BrokenPromise(f"a diagnostic positioned outside the text: {d!r}")
         if not s.line and s.column:
             raise BrokenPromise(f"a diagnostic with a column but no line: {d!r}")

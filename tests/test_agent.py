@@ -3,6 +3,7 @@
 The compiler is the real one; the renderer hook is a stand-in writing a small PNG (the real
 renderer is used in the replay test), so the loop is tested without a GL context.
 """
+
 from __future__ import annotations
 
 import io
@@ -12,22 +13,40 @@ from pathlib import Path
 
 import pytest
 import trimesh
+from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 from PIL import Image
 
-from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 from proto3d.agent import Agent, Inspection, Toolchain, replay
 from proto3d.compiler import compile_text
 from proto3d.llm import Budget, LLMConfig, ManualBackend, OpenAIBackend
 
 BOUNDS = '{"bounds": [1.0, 0.6, 0.75], "notes": "a dining table"}'
-PARTS = json.dumps({"parts": [{"label": "top", "count": 1, "description": "flat top"},
-                              {"label": "leg", "count": 4, "description": "straight legs"}]})
-ARRANGEMENT = json.dumps({"instances": [
-    {"part": "top", "size": [1.0, 0.6, 0.04], "position": [0, 0, 0.73], "rotation": [0, 0, 0], "shape": "box"}
-] + [
-    {"part": "leg", "size": [0.04, 0.04, 0.71], "position": [x, y, 0.355], "shape": "cylinder"}
-    for x in (-0.45, 0.45) for y in (-0.25, 0.25)
-]})
+PARTS = json.dumps(
+    {
+        "parts": [
+            {"label": "top", "count": 1, "description": "flat top"},
+            {"label": "leg", "count": 4, "description": "straight legs"},
+        ]
+    }
+)
+ARRANGEMENT = json.dumps(
+    {
+        "instances": [
+            {
+                "part": "top",
+                "size": [1.0, 0.6, 0.04],
+                "position": [0, 0, 0.73],
+                "rotation": [0, 0, 0],
+                "shape": "box",
+            }
+        ]
+        + [
+            {"part": "leg", "size": [0.04, 0.04, 0.71], "position": [x, y, 0.355], "shape": "cylinder"}
+            for x in (-0.45, 0.45)
+            for y in (-0.25, 0.25)
+        ]
+    }
+)
 DESIGN = [BOUNDS, PARTS, ARRANGEMENT]
 
 COARSE = """shape "table"
@@ -42,8 +61,14 @@ THICKER = REFINED.replace("r=0.025", "r=0.035")
 BROKEN = COARSE.replace("box(size=", "cube(size=")
 FLOATING = COARSE.replace("at=[0, 0, 0.75]", "at=[0, 0, 0.85]").replace("0.75]", "0.85]", 1)
 ACCEPT = '{"accept": true, "score": 8, "summary": "a table", "problems": []}'
-REJECT = json.dumps({"accept": False, "score": 4, "summary": "legs look like wires",
-                     "problems": [{"part": "leg", "line": 5, "issue": "legs too thin", "fix": "use r=0.035"}]})
+REJECT = json.dumps(
+    {
+        "accept": False,
+        "score": 4,
+        "summary": "legs look like wires",
+        "problems": [{"part": "leg", "line": 5, "issue": "legs too thin", "fix": "use r=0.035"}],
+    }
+)
 
 
 def fenced(program: str) -> str:
@@ -61,15 +86,22 @@ def fake_inspect(shape, folder: Path) -> Inspection:
 
 
 def config(server, **budget) -> LLMConfig:
-    return LLMConfig(base_url=server.base_url, model="fake-vl", backoff=0.001, timeout=5,
-                     prices={"fake-vl": {"input": 1.0, "output": 2.0}}, budget=Budget(**budget))
+    return LLMConfig(
+        base_url=server.base_url,
+        model="fake-vl",
+        backoff=0.001,
+        timeout=5,
+        prices={"fake-vl": {"input": 1.0, "output": 2.0}},
+        budget=Budget(**budget),
+    )
 
 
 def run(run_dir: Path, script, tools=None, progress=lambda m: None, **budget):
     with FakeOpenAI(script) as server:
         cfg = config(server, **budget)
-        summary = Agent("table", run_dir, cfg, OpenAIBackend(cfg), tools or Toolchain(inspect=fake_inspect),
-                        progress).run()
+        summary = Agent(
+            "table", run_dir, cfg, OpenAIBackend(cfg), tools or Toolchain(inspect=fake_inspect), progress
+        ).run()
     return summary, server.requests
 
 
@@ -78,7 +110,14 @@ def test_clean_run_writes_the_whole_run_folder(tmp_path):
     assert summary["status"] == "accepted"
     assert summary["iterations"] == 1 and summary["versions"] == 2 and summary["best_version"] == 2
     assert summary["usage"]["calls"] == 6 and summary["usage"]["tokens"] > 0 and summary["usage"]["cost"] > 0
-    assert set(summary["by_role"]) == {"metricizer", "decomposer", "arranger", "coder", "refiner", "inspector"}
+    assert set(summary["by_role"]) == {
+        "metricizer",
+        "decomposer",
+        "arranger",
+        "coder",
+        "refiner",
+        "inspector",
+    }
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
 
     assert json.loads((tmp_path / "design" / "bounds.json").read_text())["bounds"] == [1.0, 0.6, 0.75]
@@ -92,11 +131,19 @@ def test_clean_run_writes_the_whole_run_folder(tmp_path):
     assert "leg" in json.dumps(parts) and "top" in json.dumps(parts)
     scene = trimesh.load(tmp_path / "final" / "shape.glb")
     assert len(scene.geometry) >= 5  # one node per part instance
-    assert (tmp_path / "final" / "sheet.png").read_bytes() == (tmp_path / "versions/002/sheet.png").read_bytes()
+    assert (tmp_path / "final" / "sheet.png").read_bytes() == (
+        tmp_path / "versions/002/sheet.png"
+    ).read_bytes()
 
     calls = sorted(p.name for p in (tmp_path / "calls").glob("*.json"))
-    assert calls == ["0001-metricizer.json", "0002-decomposer.json", "0003-arranger.json",
-                     "0004-coder.json", "0005-refiner.json", "0006-inspector.json"]
+    assert calls == [
+        "0001-metricizer.json",
+        "0002-decomposer.json",
+        "0003-arranger.json",
+        "0004-coder.json",
+        "0005-refiner.json",
+        "0006-inspector.json",
+    ]
     report = (tmp_path / "report.html").read_text()
     assert "v002 — refiner (from v001)" in report and "versions/002/sheet.png" in report
     assert "class=add" in report  # the refiner's diff
@@ -111,9 +158,11 @@ def test_clean_run_writes_the_whole_run_folder(tmp_path):
     assert "# pdsl v1 — language reference" in coder[0]["content"]  # the language reference
     assert 'shape "mug"' in coder[0]["content"]  # an example
     assert '"position": [' in coder[1]["content"]  # the arrangement
-    assert "1 | shape \"table\"" in prompt_of(requests[4])  # refiner sees the numbered program
+    assert '1 | shape "table"' in prompt_of(requests[4])  # refiner sees the numbered program
     inspector = prompt_of(requests[5])
-    assert "`top` ×1, `leg` ×4" in inspector and "leg.3: 100" in inspector and "no problems found" in inspector
+    assert (
+        "`top` ×1, `leg` ×4" in inspector and "leg.3: 100" in inspector and "no problems found" in inspector
+    )
     assert "measures 1 × 0.6 × 0.75 m" in inspector
     (url,) = images_in(requests[5])
     assert url.startswith("data:image/png;base64,")
@@ -130,7 +179,9 @@ def test_malformed_json_and_schema_violations_get_corrective_retries(tmp_path):
         PARTS,
         json.dumps({"instances": json.loads(ARRANGEMENT)["instances"][:3]}),  # 2 legs missing
         ARRANGEMENT,
-        fenced(COARSE), fenced(REFINED), ACCEPT,
+        fenced(COARSE),
+        fenced(REFINED),
+        ACCEPT,
     ]
     progress = []
     summary, requests = run(tmp_path, script, progress=progress.append)
@@ -140,7 +191,8 @@ def test_malformed_json_and_schema_violations_get_corrective_retries(tmp_path):
         "asking again, 1 of 2",
         "metricizer: answer rejected ($.bounds: needs at least 3 items, got 2); asking again, 2 of 2",
         "decomposer: answer rejected ($.parts[1].count: must be >= 1, got 0); asking again, 1 of 2",
-        "arranger: answer rejected (part 'leg' needs 4 instance(s), got 2); asking again, 1 of 2"]
+        "arranger: answer rejected (part 'leg' needs 4 instance(s), got 2); asking again, 1 of 2",
+    ]
     retry = requests[1]["messages"]
     assert [m["role"] for m in retry] == ["user", "assistant", "user"]
     assert retry[1]["content"] == "Sure! {bounds: [1, 0.6, 0.75]}"
@@ -164,7 +216,7 @@ def test_compile_errors_go_back_verbatim_and_get_repaired(tmp_path):
     repair = prompt_of(requests[4])
     assert "program.pdsl:3:12: error" in repair and "unknown primitive `cube`" in repair
     assert "hint:" in repair
-    assert '>   3 | part top { cube(size=[1.0, 0.6, 0.04]' in repair  # the offending line, marked
+    assert ">   3 | part top { cube(size=[1.0, 0.6, 0.04]" in repair  # the offending line, marked
     v1 = json.loads((tmp_path / "versions" / "001" / "version.json").read_text())
     assert not v1["compiled"] and v1["diagnostics"][0]["line"] == 3
     v2 = json.loads((tmp_path / "versions" / "002" / "version.json").read_text())
@@ -185,7 +237,10 @@ def test_lints_are_fixed_before_the_inspector_is_asked(tmp_path):
     assert "W101" in lints and "floats 0.095 m above" in lints and "must be fixed before" in lints
     assert "You are the visual inspector" in prompt_of(requests[6])
     assert [json.loads(p.read_text())["step"] for p in sorted(tmp_path.glob("versions/*/version.json"))] == [
-        "coder", "refiner", "lints"]
+        "coder",
+        "refiner",
+        "lints",
+    ]
 
 
 def test_lints_left_after_bounded_rounds_are_shown_to_the_inspector(tmp_path):
@@ -196,8 +251,13 @@ def test_lints_left_after_bounded_rounds_are_shown_to_the_inspector(tmp_path):
 
 
 def test_rejection_then_acceptance(tmp_path):
-    script = DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER),
-                       ACCEPT.replace('"score": 8', '"score": 9')]
+    script = DESIGN + [
+        fenced(COARSE),
+        fenced(REFINED),
+        REJECT,
+        fenced(THICKER),
+        ACCEPT.replace('"score": 8', '"score": 9'),
+    ]
     summary, requests = run(tmp_path, script)
     assert summary["status"] == "accepted" and summary["iterations"] == 2
     assert summary["best_version"] == 3 and summary["best_score"] == 9
@@ -218,8 +278,9 @@ def test_best_scored_version_is_kept_when_the_iteration_budget_ends(tmp_path):
 
 
 def test_token_budget_stops_the_run(tmp_path):
-    summary, requests = run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER), ACCEPT],
-                            tokens=1)
+    summary, requests = run(
+        tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER), ACCEPT], tokens=1
+    )
     assert summary["status"] == "failed" and "token budget (1) used" in summary["reason"]
     assert len(requests) == 1
 
@@ -233,8 +294,18 @@ def test_cost_budget_keeps_the_best_version(tmp_path):
 
 
 def test_rate_limits_server_errors_and_timeouts_are_retried_in_the_loop(tmp_path):
-    script = [Status(429, retry_after="0"), BOUNDS, Status(500), PARTS, Slow(10, "late"), ARRANGEMENT,
-              Status(503), fenced(COARSE), fenced(REFINED), ACCEPT]
+    script = [
+        Status(429, retry_after="0"),
+        BOUNDS,
+        Status(500),
+        PARTS,
+        Slow(10, "late"),
+        ARRANGEMENT,
+        Status(503),
+        fenced(COARSE),
+        fenced(REFINED),
+        ACCEPT,
+    ]
     with FakeOpenAI(script) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl", backoff=0.001, timeout=0.5)
         summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
@@ -266,13 +337,23 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path):
 
 def test_replay_reproduces_programs_meshes_and_renders_offline(tmp_path):
     original = tmp_path / "run"
-    summary, _ = run(original, DESIGN + [fenced(BROKEN), fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER),
-                                         ACCEPT], tools=Toolchain())  # the real renderer
+    summary, _ = run(
+        original,
+        DESIGN + [fenced(BROKEN), fenced(COARSE), fenced(REFINED), REJECT, fenced(THICKER), ACCEPT],
+        tools=Toolchain(),
+    )  # the real renderer
     assert summary["status"] == "accepted"
     again = replay(original, tmp_path / "replay")  # no server exists any more
     assert again["status"] == "accepted" and again["replayed_calls"] == 9 and again["replay_mismatches"] == []
-    for name in ["design/parts.json", "design/arrangement.json", "final/program.pdsl", "final/parts.json",
-                 "final/sheet.png", "versions/001/program.pdsl", "versions/004/version.json"]:
+    for name in [
+        "design/parts.json",
+        "design/arrangement.json",
+        "final/program.pdsl",
+        "final/parts.json",
+        "final/sheet.png",
+        "versions/001/program.pdsl",
+        "versions/004/version.json",
+    ]:
         assert (tmp_path / "replay" / name).read_bytes() == (original / name).read_bytes(), name
     a = trimesh.load(original / "final" / "shape.glb", force="mesh")
     b = trimesh.load(tmp_path / "replay" / "final" / "shape.glb", force="mesh")
@@ -300,8 +381,13 @@ def test_manual_backend_drives_the_loop(tmp_path):
     thread.start()
     try:
         cfg = LLMConfig(model="manual")
-        summary = Agent("table", tmp_path, cfg, ManualBackend(folder, poll=0.01, notify=lambda m: None),
-                        Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table",
+            tmp_path,
+            cfg,
+            ManualBackend(folder, poll=0.01, notify=lambda m: None),
+            Toolchain(inspect=fake_inspect),
+        ).run()
     finally:
         done.set()
         thread.join()
@@ -319,7 +405,10 @@ def test_replay_of_an_unfinished_recording_ends_cleanly(tmp_path):
         run(tmp_path / "run", DESIGN + [fenced(COARSE), fenced(REFINED)], progress=interrupt)
     summary = replay(tmp_path / "run", tmp_path / "replay", tools=Toolchain(inspect=fake_inspect))
     assert summary["status"] == "replay-ended" and "no call 6 (inspector)" in summary["reason"]
-    assert summary["best_version"] == 2 and (tmp_path / "replay" / "final" / "program.pdsl").read_text() == REFINED
+    assert (
+        summary["best_version"] == 2
+        and (tmp_path / "replay" / "final" / "program.pdsl").read_text() == REFINED
+    )
 
 
 def test_a_resumed_run_that_diverges_goes_live_and_leaves_no_stale_versions(tmp_path):
@@ -338,7 +427,9 @@ def test_a_resumed_run_that_diverges_goes_live_and_leaves_no_stale_versions(tmp_
 
 def test_an_arrangement_still_off_count_after_the_retries_is_used(tmp_path):
     short = json.dumps({"instances": json.loads(ARRANGEMENT)["instances"][:3]})
-    summary, requests = run(tmp_path, [BOUNDS, PARTS, short, short, short, fenced(COARSE), fenced(REFINED), ACCEPT])
+    summary, requests = run(
+        tmp_path, [BOUNDS, PARTS, short, short, short, fenced(COARSE), fenced(REFINED), ACCEPT]
+    )
     assert summary["status"] == "accepted"
     assert len(json.loads((tmp_path / "design" / "arrangement.json").read_text())["instances"]) == 3
 
@@ -373,7 +464,13 @@ def test_an_empty_answer_and_a_compiler_crash_are_repaired_like_errors(tmp_path)
 
 def test_the_accepted_version_is_final_even_if_an_earlier_one_scored_higher(tmp_path):
     high_reject = REJECT.replace('"score": 4', '"score": 7')
-    script = DESIGN + [fenced(COARSE), fenced(REFINED), high_reject, fenced(THICKER), ACCEPT.replace("8", "6")]
+    script = DESIGN + [
+        fenced(COARSE),
+        fenced(REFINED),
+        high_reject,
+        fenced(THICKER),
+        ACCEPT.replace("8", "6"),
+    ]
     summary, _ = run(tmp_path, script)
     assert summary["status"] == "accepted" and summary["best_version"] == 3 and summary["best_score"] == 6
     assert (tmp_path / "final" / "program.pdsl").read_text() == THICKER

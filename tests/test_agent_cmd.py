@@ -1,20 +1,26 @@
 """`proto3d agent` end to end: single object, batch, replay, option errors (real compiler and renderer)."""
+
 from __future__ import annotations
 
 import json
 
 from click.testing import CliRunner
-
 from fake_openai import FakeOpenAI, prompt_of
-from proto3d.agent_cmd import agent_command
 from test_agent import ACCEPT, ARRANGEMENT, BOUNDS, COARSE, PARTS, REFINED, fenced
+
+from proto3d.agent_cmd import agent_command
 
 
 def responder(request) -> str:
     """Answers by role, so concurrent runs can share one server."""
     text = prompt_of(request)
-    for marker, answer in [("Step 1 of 3", BOUNDS), ("Step 2 of 3", PARTS), ("Step 3 of 3", ARRANGEMENT),
-                           ("You are the visual inspector", ACCEPT), ("Refine it", fenced(REFINED))]:
+    for marker, answer in [
+        ("Step 1 of 3", BOUNDS),
+        ("Step 2 of 3", PARTS),
+        ("Step 3 of 3", ARRANGEMENT),
+        ("You are the visual inspector", ACCEPT),
+        ("Refine it", fenced(REFINED)),
+    ]:
         if marker in text:
             return answer
     return fenced(COARSE)
@@ -22,10 +28,24 @@ def responder(request) -> str:
 
 def test_single_object(tmp_path):
     with FakeOpenAI(default=responder) as server:
-        result = CliRunner().invoke(agent_command, [
-            "Dining Table", "--base-url", server.base_url, "--model", "fake-vl",
-            "--role-model", "inspector=fake-inspector", "-o", str(tmp_path), "--max-iterations", "2",
-            "--check-variants", "0"])  # the loop as before families: the inspector's call is the last
+        result = CliRunner().invoke(
+            agent_command,
+            [
+                "Dining Table",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "fake-vl",
+                "--role-model",
+                "inspector=fake-inspector",
+                "-o",
+                str(tmp_path),
+                "--max-iterations",
+                "2",
+                "--check-variants",
+                "0",
+            ],
+        )  # the loop as before families: the inspector's call is the last
     assert result.exit_code == 0, result.output
     run = tmp_path / "dining-table"
     summary = json.loads((run / "summary.json").read_text())
@@ -40,9 +60,21 @@ def test_batch_runs_categories_concurrently_and_replay(tmp_path):
     cats = tmp_path / "cats.txt"
     cats.write_text("# furniture\ntable\nside table\n\ntable\n")
     with FakeOpenAI(default=responder) as server:
-        result = CliRunner().invoke(agent_command, [
-            "--categories", str(cats), "--jobs", "2", "--base-url", server.base_url, "-o", str(tmp_path / "runs"),
-            "--check-variants", "0"])
+        result = CliRunner().invoke(
+            agent_command,
+            [
+                "--categories",
+                str(cats),
+                "--jobs",
+                "2",
+                "--base-url",
+                server.base_url,
+                "-o",
+                str(tmp_path / "runs"),
+                "--check-variants",
+                "0",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert len(server.requests) == 12  # two objects, duplicates dropped
     for name in ("table", "side-table"):
@@ -68,7 +100,9 @@ def test_config_file_and_errors(tmp_path, monkeypatch):
     assert result.exit_code != 0 and "expected ROLE=MODEL" in result.output
 
     with FakeOpenAI(default=responder) as server:
-        (tmp_path / "proto3d.toml").write_text(f'[llm]\nbase_url = "{server.base_url}"\nmodel = "from-config"\n')
+        (tmp_path / "proto3d.toml").write_text(
+            f'[llm]\nbase_url = "{server.base_url}"\nmodel = "from-config"\n'
+        )
         result = runner.invoke(agent_command, ["table"])
     assert result.exit_code == 0, result.output
     assert {r["model"] for r in server.requests} == {"from-config"}

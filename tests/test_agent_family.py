@@ -1,19 +1,32 @@
 """Prototype families against the fake server: params asked for, variants checked, ranges
 narrowed, a variant sheet judged; several designs per category; part vocabularies."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from fake_openai import FakeOpenAI, images_in, prompt_of
+from test_agent import (
+    ACCEPT,
+    ARRANGEMENT,
+    BOUNDS,
+    COARSE,
+    DESIGN,
+    PARTS,
+    REFINED,
+    config,
+    fake_inspect,
+    fenced,
+)
+from test_agent_cmd import responder
+
 from proto3d.agent import Agent, Toolchain, plan_designs
 from proto3d.agent_variants import check_samples
 from proto3d.compiler import compile_text
 from proto3d.grammar import parse
 from proto3d.llm import OpenAIBackend
 from proto3d.variants import sample_variants
-from test_agent_cmd import responder
-from test_agent import ACCEPT, ARRANGEMENT, BOUNDS, COARSE, DESIGN, PARTS, REFINED, config, fake_inspect, fenced
 
 PARAMS = """shape "table"
 bounds [1.0, 0.6, 0.8]
@@ -32,9 +45,19 @@ DETACHED = PARAMS.replace("h=top_h - top_t + 0.005", "h=0.715")
 def plausible(count: int, rejected: dict | None = None) -> str:
     """The variant inspector's answer: every variant plausible except `rejected` {number: [params]}."""
     rejected = rejected or {}
-    return json.dumps({"variants": [
-        {"variant": i, "plausible": i not in rejected, "issue": "odd" if i in rejected else "",
-         "params": rejected.get(i, [])} for i in range(1, count + 1)]})
+    return json.dumps(
+        {
+            "variants": [
+                {
+                    "variant": i,
+                    "plausible": i not in rejected,
+                    "issue": "odd" if i in rejected else "",
+                    "params": rejected.get(i, []),
+                }
+                for i in range(1, count + 1)
+            ]
+        }
+    )
 
 
 def fake_sheet(shapes, captions, path: Path) -> None:
@@ -50,14 +73,18 @@ TOOLS = Toolchain(inspect=fake_inspect, variant_sheet=fake_sheet)
 def run(run_dir: Path, script, variants=8, **kwargs):
     with FakeOpenAI(script) as server:
         cfg = config(server)
-        summary = Agent("table", run_dir, cfg, OpenAIBackend(cfg), TOOLS, check_variants=variants, **kwargs).run()
+        summary = Agent(
+            "table", run_dir, cfg, OpenAIBackend(cfg), TOOLS, check_variants=variants, **kwargs
+        ).run()
     return summary, server.requests
 
 
 def lint_free(program: str, n: int = 40) -> bool:
     """Every one of `n` sampled variants compiles without a floating, outside or not-grounded lint."""
-    return all(not [d for d in compile_text(v.text).diagnostics if d.code in ("W101", "W102", "W103")]
-               for v in sample_variants(program, n, seed=7))
+    return all(
+        not [d for d in compile_text(v.text).diagnostics if d.code in ("W101", "W102", "W103")]
+        for v in sample_variants(program, n, seed=7)
+    )
 
 
 def test_a_program_without_params_goes_back_to_the_coder_once(tmp_path):
@@ -65,13 +92,21 @@ def test_a_program_without_params_goes_back_to_the_coder_once(tmp_path):
     summary, requests = run(tmp_path, script)
     assert summary["status"] == "accepted" and len(requests) == 8
     asked = prompt_of(requests[6])
-    assert "has no `param`s" in asked and "3 to 8 params" in asked and "1 | shape \"table\"" in asked
+    assert "has no `param`s" in asked and "3 to 8 params" in asked and '1 | shape "table"' in asked
     assert summary["params"] == {
         "top_h": {"default": 0.75, "lo": 0.65, "hi": 0.8, "integer": False, "coder_range": [0.65, 0.8]},
         "top_t": {"default": 0.04, "lo": 0.03, "hi": 0.05, "integer": False, "coder_range": [0.03, 0.05]},
-        "leg_r": {"default": 0.02, "lo": 0.015, "hi": 0.03, "integer": False, "coder_range": [0.015, 0.03]}}
-    assert summary["variant_check"] == {"sampled": 8, "compiled": 8, "lint_free": 8, "accepted_by_inspector": 8,
-                                        "shown_to_inspector": 8, "coder_rounds": 0, "narrowing_rounds": 0}
+        "leg_r": {"default": 0.02, "lo": 0.015, "hi": 0.03, "integer": False, "coder_range": [0.015, 0.03]},
+    }
+    assert summary["variant_check"] == {
+        "sampled": 8,
+        "compiled": 8,
+        "lint_free": 8,
+        "accepted_by_inspector": 8,
+        "shown_to_inspector": 8,
+        "coder_rounds": 0,
+        "narrowing_rounds": 0,
+    }
     # the params version carries the accepted verdict and is the result
     assert summary["best_version"] == 3 and (tmp_path / "final" / "program.pdsl").read_text() == PARAMS
     v3 = json.loads((tmp_path / "versions" / "003" / "version.json").read_text())
@@ -87,14 +122,19 @@ def test_a_program_without_params_goes_back_to_the_coder_once(tmp_path):
 def test_the_refiners_prompt_asks_for_params(tmp_path):
     _, requests = run(tmp_path, DESIGN + [fenced(PARAMS), fenced(PARAMS), ACCEPT, plausible(8)])
     for request in requests[3:5]:  # coder and refiner
-        assert "3 to 8 params" in prompt_of(request) and "param NAME = DEFAULT in [LO, HI]" in prompt_of(request)
+        assert "3 to 8 params" in prompt_of(request) and "param NAME = DEFAULT in [LO, HI]" in prompt_of(
+            request
+        )
     assert len(requests) == 7  # no request for params: the program has them
 
 
 def test_a_program_still_without_params_is_kept_and_said_so(tmp_path):
     summary, requests = run(tmp_path, DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT, fenced(REFINED)])
     assert summary["status"] == "accepted" and len(requests) == 7
-    assert summary["params"] == {} and summary["variant_check"] == {"sampled": 0, "reason": "the program has no params"}
+    assert summary["params"] == {} and summary["variant_check"] == {
+        "sampled": 0,
+        "reason": "the program has no params",
+    }
     assert summary["best_version"] == 2
 
 
@@ -154,8 +194,16 @@ def test_range_ends_are_checked_with_the_other_params_at_their_defaults():
     program = parse(DETACHED, "program.pdsl")
     samples = check_samples(program, compile_text(DETACHED).params, 2, key=1)
     names = [s.name for s in samples]
-    assert names == ["top_h = lo", "top_h = hi", "top_t = lo", "top_t = hi", "leg_r = lo", "leg_r = hi",
-                     "variant 1", "variant 2"]
+    assert names == [
+        "top_h = lo",
+        "top_h = hi",
+        "top_t = lo",
+        "top_t = hi",
+        "leg_r = lo",
+        "leg_r = hi",
+        "variant 1",
+        "variant 2",
+    ]
     ends = {s.name: s for s in samples}
     assert ends["top_h = hi"].params == {"top_h": 0.8, "top_t": 0.04, "leg_r": 0.02}
     assert not ends["top_h = hi"].ok and "W101" in ends["top_h = hi"].problems[0]
@@ -166,19 +214,31 @@ def test_range_ends_are_checked_with_the_other_params_at_their_defaults():
 
 # ---------------------------------------------------------------- several designs
 
-TWO_LEGS = COARSE.replace("for x in [-0.45, 0.45], y in [-0.25, 0.25]", "for x in [-0.45, 0.45]").replace(
-    "at=[x, y, 0]", "at=[x, 0, 0]").replace("cylinder(r=0.02,", "box(size=[0.04, 0.5, 0.715],").replace(
-    "h=0.715, at", "at")
-FOUR_LEGGED = {"name": "Four-legged table", "description": "a top on four straight legs",
-               "parts": [{"label": "top", "count": 1}, {"label": "leg", "count": 4}]}
-TRESTLE = {"name": "Trestle table", "description": "a top on two trestles",
-           "parts": [{"label": "top", "count": 1}, {"label": "leg", "count": 2}]}
+TWO_LEGS = (
+    COARSE.replace("for x in [-0.45, 0.45], y in [-0.25, 0.25]", "for x in [-0.45, 0.45]")
+    .replace("at=[x, y, 0]", "at=[x, 0, 0]")
+    .replace("cylinder(r=0.02,", "box(size=[0.04, 0.5, 0.715],")
+    .replace("h=0.715, at", "at")
+)
+FOUR_LEGGED = {
+    "name": "Four-legged table",
+    "description": "a top on four straight legs",
+    "parts": [{"label": "top", "count": 1}, {"label": "leg", "count": 4}],
+}
+TRESTLE = {
+    "name": "Trestle table",
+    "description": "a top on two trestles",
+    "parts": [{"label": "top", "count": 1}, {"label": "leg", "count": 2}],
+}
 
 
 def test_near_identical_designs_get_a_corrective_retry(tmp_path):
     same = {**TRESTLE, "parts": FOUR_LEGGED["parts"]}
-    script = [json.dumps({"designs": [FOUR_LEGGED, same]}), json.dumps({"designs": [FOUR_LEGGED]}),
-              json.dumps({"designs": [FOUR_LEGGED, TRESTLE]})]
+    script = [
+        json.dumps({"designs": [FOUR_LEGGED, same]}),
+        json.dumps({"designs": [FOUR_LEGGED]}),
+        json.dumps({"designs": [FOUR_LEGGED, TRESTLE]}),
+    ]
     progress = []
     with FakeOpenAI(script) as server:
         cfg = config(server)
@@ -186,8 +246,10 @@ def test_near_identical_designs_get_a_corrective_retry(tmp_path):
     assert [d["slug"] for d in plan["designs"]] == ["four-legged-table", "trestle-table"]
     assert "Propose 2 structurally different designs" in prompt_of(server.requests[0])
     retry = prompt_of(server.requests[1])
-    assert ("$.designs[1]: 'Trestle table' has the same parts and counts as 'Four-legged table' (leg x4, top x1); "
-            "make it structurally different") in retry
+    assert (
+        "$.designs[1]: 'Trestle table' has the same parts and counts as 'Four-legged table' (leg x4, top x1); "
+        "make it structurally different"
+    ) in retry
     assert "$.designs: give exactly 2 designs, got 1" in prompt_of(server.requests[2])
     assert plan["usage"]["calls"] == 3
     assert json.loads((tmp_path / "designs.json").read_text())["designs"][1]["name"] == "Trestle table"
@@ -215,21 +277,45 @@ def test_k_designs_give_k_folders_with_different_part_lists(tmp_path):
     from proto3d.agent_cmd import agent_command
 
     with FakeOpenAI(default=design_responder) as server:
-        result = CliRunner().invoke(agent_command, ["table", "--designs", "2", "--base-url", server.base_url,
-                                                    "-o", str(tmp_path), "--check-variants", "0", "-j", "2"])
+        result = CliRunner().invoke(
+            agent_command,
+            [
+                "table",
+                "--designs",
+                "2",
+                "--base-url",
+                server.base_url,
+                "-o",
+                str(tmp_path),
+                "--check-variants",
+                "0",
+                "-j",
+                "2",
+            ],
+        )
     assert result.exit_code == 0, result.output
-    assert len(server.requests) == 1 + 2 * 5  # the designs, then per design: bounds, arrangement, coder, refiner, inspector
+    assert (
+        len(server.requests) == 1 + 2 * 5
+    )  # the designs, then per design: bounds, arrangement, coder, refiner, inspector
     assert sorted(p.name for p in (tmp_path / "table").iterdir() if p.is_dir()) == [
-        "calls", "four-legged-table", "trestle-table"]
+        "calls",
+        "four-legged-table",
+        "trestle-table",
+    ]
     built = {}
     for name in ("four-legged-table", "trestle-table"):
         run = tmp_path / "table" / name
         summary = json.loads((run / "summary.json").read_text())
         assert summary["status"] == "accepted" and summary["category"] == "table"
-        assert summary["design"] == {"four-legged-table": "Four-legged table", "trestle-table": "Trestle table"}[name]
+        assert (
+            summary["design"]
+            == {"four-legged-table": "Four-legged table", "trestle-table": "Trestle table"}[name]
+        )
         manifest = json.loads((run / "final" / "parts.json").read_text())
         built[name] = {p["label"]: len(p["instances"]) for p in manifest["parts"]}
-        assert json.loads((run / "design" / "parts.json").read_text())["parts"][1]["count"] == built[name]["leg"]
+        assert (
+            json.loads((run / "design" / "parts.json").read_text())["parts"][1]["count"] == built[name]["leg"]
+        )
     assert built == {"four-legged-table": {"top": 1, "leg": 4}, "trestle-table": {"top": 1, "leg": 2}}
     assert not any("Step 2 of 3" in prompt_of(r) for r in server.requests)  # the designs gave the parts
     assert any("design: Trestle table, a top on two trestles" in prompt_of(r) for r in server.requests)
@@ -244,25 +330,37 @@ VOCAB = {"top": "the flat surface", "leg": "a vertical support"}
 
 
 def test_a_vocabulary_rejects_an_invented_label(tmp_path):
-    invented = json.dumps({"parts": [{"label": "top", "count": 1}, {"label": "apron", "count": 1},
-                                     {"label": "leg", "count": 4}]})
+    invented = json.dumps(
+        {
+            "parts": [
+                {"label": "top", "count": 1},
+                {"label": "apron", "count": 1},
+                {"label": "leg", "count": 4},
+            ]
+        }
+    )
     script = [BOUNDS, invented, PARTS, ARRANGEMENT, fenced(COARSE), fenced(REFINED), ACCEPT]
     summary, requests = run(tmp_path, script, variants=0, vocabulary=VOCAB)
     assert summary["status"] == "accepted"
     prompt = prompt_of(requests[1])
     assert "Use only these part labels" in prompt and "- `leg`: a vertical support" in prompt
     assert "No other label is allowed" in prompt
-    assert ("$.parts[1].label: 'apron' is not in the part vocabulary; use one of ['leg', 'top']"
-            in prompt_of(requests[2]))
+    assert "$.parts[1].label: 'apron' is not in the part vocabulary; use one of ['leg', 'top']" in prompt_of(
+        requests[2]
+    )
 
 
 def test_other_is_a_label_only_when_the_vocabulary_allows_it(tmp_path):
     other = json.dumps({"parts": [{"label": "top", "count": 1}, {"label": "other", "count": 1}]})
     summary, requests = run(tmp_path / "strict", [BOUNDS, other, other, other], variants=0, vocabulary=VOCAB)
     assert summary["status"] == "failed" and "'other' is not in the part vocabulary" in summary["reason"]
-    summary, requests = run(tmp_path / "open", [BOUNDS, other], variants=0, vocabulary=VOCAB, allow_other=True)
+    summary, requests = run(
+        tmp_path / "open", [BOUNDS, other], variants=0, vocabulary=VOCAB, allow_other=True
+    )
     assert "- `other`: a visible part with no counterpart" in prompt_of(requests[1])
-    assert json.loads((tmp_path / "open" / "design" / "parts.json").read_text())["parts"][1]["label"] == "other"
+    assert (
+        json.loads((tmp_path / "open" / "design" / "parts.json").read_text())["parts"][1]["label"] == "other"
+    )
 
 
 def test_the_cli_limits_labels_to_the_partimagenet_vocabulary(tmp_path):
@@ -270,17 +368,39 @@ def test_the_cli_limits_labels_to_the_partimagenet_vocabulary(tmp_path):
 
     from proto3d.agent_cmd import agent_command
 
-    quadruped = json.dumps({"parts": [{"label": "head", "count": 1}, {"label": "body", "count": 1},
-                                      {"label": "foot", "count": 4}, {"label": "tail", "count": 1}]})
+    quadruped = json.dumps(
+        {
+            "parts": [
+                {"label": "head", "count": 1},
+                {"label": "body", "count": 1},
+                {"label": "foot", "count": 4},
+                {"label": "tail", "count": 1},
+            ]
+        }
+    )
     snout = quadruped.replace('"tail"', '"snout"')
     with FakeOpenAI([BOUNDS, snout, quadruped, "stop here"] + ["no"] * 2) as server:
-        result = CliRunner().invoke(agent_command, ["dog", "--vocab", "partimagenet", "--base-url", server.base_url,
-                                                    "-o", str(tmp_path), "--max-iterations", "1"])
+        result = CliRunner().invoke(
+            agent_command,
+            [
+                "dog",
+                "--vocab",
+                "partimagenet",
+                "--base-url",
+                server.base_url,
+                "-o",
+                str(tmp_path),
+                "--max-iterations",
+                "1",
+            ],
+        )
     assert result.exit_code == 1  # the arranger never answers; the decomposer's retry is what is checked
     prompt = prompt_of(server.requests[1])
     assert "- `foot`:" in prompt and "- `other`:" in prompt and "- `wing`" not in prompt
-    assert "'snout' is not in the part vocabulary; use one of ['body', 'foot', 'head', 'tail', 'other']" in \
-        prompt_of(server.requests[2])
+    assert (
+        "'snout' is not in the part vocabulary; use one of ['body', 'foot', 'head', 'tail', 'other']"
+        in prompt_of(server.requests[2])
+    )
     assert json.loads((tmp_path / "dog" / "design" / "parts.json").read_text()) == json.loads(quadruped)
     assert json.loads((tmp_path / "dog" / "run.json").read_text())["allow_other"] is True
 
@@ -305,11 +425,25 @@ def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(tmp_path):
     cats = tmp_path / "cats.txt"
     cats.write_text("table\ndesk\n")
     with FakeOpenAI(default=responder) as server:
-        (tmp_path / "p.toml").write_text(f'[llm]\nbase_url = "{server.base_url}"\nmodel = "fake-vl"\n'
-                                         '[prices."fake-vl"]\ninput = 1.0\noutput = 2.0\n')
-        result = CliRunner().invoke(agent_command, ["--categories", str(cats), "--config", str(tmp_path / "p.toml"),
-                                                    "-o", str(tmp_path / "runs"), "--check-variants", "0",
-                                                    "--max-batch-cost", "0.000001"])
+        (tmp_path / "p.toml").write_text(
+            f'[llm]\nbase_url = "{server.base_url}"\nmodel = "fake-vl"\n'
+            '[prices."fake-vl"]\ninput = 1.0\noutput = 2.0\n'
+        )
+        result = CliRunner().invoke(
+            agent_command,
+            [
+                "--categories",
+                str(cats),
+                "--config",
+                str(tmp_path / "p.toml"),
+                "-o",
+                str(tmp_path / "runs"),
+                "--check-variants",
+                "0",
+                "--max-batch-cost",
+                "0.000001",
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert len(server.requests) == 6  # one whole run, then nothing new starts
     batch = json.loads((tmp_path / "runs" / "batch.json").read_text())
@@ -327,8 +461,8 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
     import threading
 
     from click.testing import CliRunner
-
     from fake_openai import Slow
+
     from proto3d.agent_cmd import agent_command
 
     cats, out = tmp_path / "cats.txt", tmp_path / "runs"
@@ -342,11 +476,27 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
             return Slow(600, ACCEPT)
         return design_responder(request)
 
-    args = ["--categories", str(cats), "--per-category", "2", "-j", "1", "--model", "fake-vl", "-o", str(out),
-            "--check-variants", "0"]
-    with FakeOpenAI(default=hang_on_the_second_inspection) as server, open(tmp_path / "stderr.txt", "wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "proto3d", "agent", *args, "--base-url", server.base_url],
-                                   stderr=stderr)
+    args = [
+        "--categories",
+        str(cats),
+        "--per-category",
+        "2",
+        "-j",
+        "1",
+        "--model",
+        "fake-vl",
+        "-o",
+        str(out),
+        "--check-variants",
+        "0",
+    ]
+    with (
+        FakeOpenAI(default=hang_on_the_second_inspection) as server,
+        open(tmp_path / "stderr.txt", "wb") as stderr,
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "proto3d", "agent", *args, "--base-url", server.base_url], stderr=stderr
+        )
         try:
             assert hanging.wait(300), (tmp_path / "stderr.txt").read_text()
         finally:
@@ -366,7 +516,11 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
     assert "Trestle table" in prompt_of(server.requests[0])
     assert json.loads((out / "table" / "four-legged-table" / "summary.json").read_text()) == first
     second = json.loads((out / "table" / "trestle-table" / "summary.json").read_text())
-    assert second["status"] == "accepted" and second["resumed_from"] == "interrupted" and second["replayed_calls"] == 4
+    assert (
+        second["status"] == "accepted"
+        and second["resumed_from"] == "interrupted"
+        and second["replayed_calls"] == 4
+    )
     batch = json.loads((out / "batch.json").read_text())
     assert batch["categories"][0]["accepted"] == 2 and batch["totals"]["calls"] == 11
 
@@ -382,7 +536,7 @@ def test_the_variant_sheet_shows_each_variant_in_its_own_cell(tmp_path):
     variant_sheet(shapes, [str(i) for i in range(1, 7)], tmp_path / "variants.png", cell=64)
     sheet = np.asarray(Image.open(tmp_path / "variants.png").convert("RGB"))
     assert sheet.shape == (2 * (64 + 18), 4 * 64, 3)
-    cells = [sheet[r * 82 + 18:(r + 1) * 82, c * 64:(c + 1) * 64] for r in range(2) for c in range(4)]
+    cells = [sheet[r * 82 + 18 : (r + 1) * 82, c * 64 : (c + 1) * 64] for r in range(2) for c in range(4)]
     drawn = [int((cell.min(axis=2) < 200).sum()) for cell in cells]
     assert all(n > 100 for n in drawn[:6]) and drawn[6:] == [0, 0]  # six variants, two empty cells
     assert (sheet[:18, :64].min(axis=2) < 128).any()  # a caption above the first cell
@@ -410,19 +564,34 @@ def test_check_variants_is_off_or_at_least_six(tmp_path):
 def test_narrowing_halves_the_failing_side_and_collapses_what_never_passes():
     from proto3d.agent_variants import Sample, collapsed, narrowed, with_ranges
 
-    specs = {"legs": {"default": 4, "lo": 3, "hi": 7, "integer": True},
-             "h": {"default": 0.5, "lo": 0.2, "hi": 0.9, "integer": False}}
-    once = narrowed(specs, [Sample("variant 1", {"legs": 7, "h": 0.3}), Sample("legs = lo", {"legs": 3, "h": 0.5})])
-    assert once == {"legs": {"default": 4, "lo": 4, "hi": 5, "integer": True},
-                    "h": {"default": 0.5, "lo": 0.35, "hi": 0.9, "integer": False}}
+    specs = {
+        "legs": {"default": 4, "lo": 3, "hi": 7, "integer": True},
+        "h": {"default": 0.5, "lo": 0.2, "hi": 0.9, "integer": False},
+    }
+    once = narrowed(
+        specs, [Sample("variant 1", {"legs": 7, "h": 0.3}), Sample("legs = lo", {"legs": 3, "h": 0.5})]
+    )
+    assert once == {
+        "legs": {"default": 4, "lo": 4, "hi": 5, "integer": True},
+        "h": {"default": 0.5, "lo": 0.35, "hi": 0.9, "integer": False},
+    }
     assert collapsed(once, [Sample("variant 2", {"legs": 4, "h": 0.8})])["h"] == {
-        "default": 0.5, "lo": 0.5, "hi": 0.5, "integer": False}
-    text = 'shape "x"\nbounds [1, 1, 1]\nparam legs = 4 in [3, 7]  # count\nparam h = 0.5 in [0.2, 0.9]\n' \
-           'part p { box(size=[0.1, 0.1, h], at=[0, 0, 0], align="bottom") }\n'
-    assert with_ranges(text, once).splitlines()[2:4] == ["param legs = 4 in [4, 5]  # count",
-                                                         "param h = 0.5 in [0.35, 0.9]"]
-    assert compile_text(with_ranges(text, collapsed(once, [Sample("v", {"legs": 5, "h": 0.8})]))).params["h"] == {
-        "value": 0.5, "default": 0.5, "lo": 0.5, "hi": 0.5, "integer": False}
+        "default": 0.5,
+        "lo": 0.5,
+        "hi": 0.5,
+        "integer": False,
+    }
+    text = (
+        'shape "x"\nbounds [1, 1, 1]\nparam legs = 4 in [3, 7]  # count\nparam h = 0.5 in [0.2, 0.9]\n'
+        'part p { box(size=[0.1, 0.1, h], at=[0, 0, 0], align="bottom") }\n'
+    )
+    assert with_ranges(text, once).splitlines()[2:4] == [
+        "param legs = 4 in [4, 5]  # count",
+        "param h = 0.5 in [0.35, 0.9]",
+    ]
+    assert compile_text(with_ranges(text, collapsed(once, [Sample("v", {"legs": 5, "h": 0.8})]))).params[
+        "h"
+    ] == {"value": 0.5, "default": 0.5, "lo": 0.5, "hi": 0.5, "integer": False}
 
 
 def test_a_family_run_replays_offline_to_the_same_ranges(tmp_path):
@@ -434,16 +603,27 @@ def test_a_family_run_replays_offline_to_the_same_ranges(tmp_path):
     assert again["status"] == "accepted" and again["replayed_calls"] == 8 and again["replay_mismatches"] == []
     assert again["params"] == summary["params"] and again["variant_check"] == summary["variant_check"]
     assert (tmp_path / "replay" / "final" / "program.pdsl").read_text() == (
-        tmp_path / "run" / "final" / "program.pdsl").read_text()
+        tmp_path / "run" / "final" / "program.pdsl"
+    ).read_text()
 
 
 def test_designs_are_held_to_the_vocabulary_too():
     from proto3d.agent_schema import check_designs
 
-    designs = {"designs": [FOUR_LEGGED, {**TRESTLE, "parts": [{"label": "top", "count": 1},
-                                                              {"label": "trestle", "count": 2}]}]}
+    designs = {
+        "designs": [
+            FOUR_LEGGED,
+            {**TRESTLE, "parts": [{"label": "top", "count": 1}, {"label": "trestle", "count": 2}]},
+        ]
+    }
     assert check_designs(designs, 2, VOCAB) == [
-        "$.designs[1].parts[1].label: 'trestle' is not in the part vocabulary; use one of ['leg', 'top']"]
-    other = {"designs": [FOUR_LEGGED, {**TRESTLE, "parts": [{"label": "top", "count": 1}, {"label": "other", "count": 2}]}]}
+        "$.designs[1].parts[1].label: 'trestle' is not in the part vocabulary; use one of ['leg', 'top']"
+    ]
+    other = {
+        "designs": [
+            FOUR_LEGGED,
+            {**TRESTLE, "parts": [{"label": "top", "count": 1}, {"label": "other", "count": 2}]},
+        ]
+    }
     assert check_designs(other, 2, VOCAB, allow_other=True) == [] and len(check_designs(other, 2, VOCAB)) == 1
     assert check_designs(designs, 2) == []

@@ -1,4 +1,5 @@
 """The LLM client against a real local HTTP server speaking the OpenAI protocol."""
+
 from __future__ import annotations
 
 import base64
@@ -7,6 +8,7 @@ import json
 import threading
 
 import pytest
+from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 from PIL import Image
 
 from proto3d.llm import (
@@ -19,7 +21,6 @@ from proto3d.llm import (
     text_part,
 )
 from proto3d.llm_record import Recorder, ReplayExhausted
-from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 
 
 def config(server, **kw) -> LLMConfig:
@@ -61,7 +62,9 @@ def test_per_role_models_and_unpriced_cost():
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 def test_retries_on_rate_limit_and_server_errors(status):
     with FakeOpenAI([Status(status), Status(status, retry_after="0"), "done"]) as server:
-        reply = OpenAIBackend(config(server, max_retries=3)).complete("coder", [{"role": "user", "content": "go"}])
+        reply = OpenAIBackend(config(server, max_retries=3)).complete(
+            "coder", [{"role": "user", "content": "go"}]
+        )
     assert reply.text == "done"
     assert reply.retries == 2
     assert len(server.requests) == 3
@@ -70,26 +73,34 @@ def test_retries_on_rate_limit_and_server_errors(status):
 def test_gives_up_after_max_retries_with_clear_error():
     with FakeOpenAI([Status(500, "boom")] * 3) as server:
         with pytest.raises(LLMError, match=r"failed after 3 attempts: HTTP 500"):
-            OpenAIBackend(config(server, max_retries=2)).complete("coder", [{"role": "user", "content": "go"}])
+            OpenAIBackend(config(server, max_retries=2)).complete(
+                "coder", [{"role": "user", "content": "go"}]
+            )
     assert len(server.requests) == 3
 
 
 def test_timeouts_exhausting_the_retries_say_so():
     with FakeOpenAI([Slow(5.0, "late"), Slow(5.0, "late")]) as server:
         with pytest.raises(LLMError, match="failed after 2 attempts: timed out after 0.2 s"):
-            OpenAIBackend(config(server, timeout=0.2, max_retries=1)).complete("coder", [{"role": "user", "content": "go"}])
+            OpenAIBackend(config(server, timeout=0.2, max_retries=1)).complete(
+                "coder", [{"role": "user", "content": "go"}]
+            )
 
 
 def test_connection_refused_is_a_clear_error():
     with FakeOpenAI() as server:
         url = server.base_url
     with pytest.raises(LLMError, match="failed after 1 attempt: cannot connect"):
-        OpenAIBackend(LLMConfig(base_url=url, max_retries=0)).complete("coder", [{"role": "user", "content": "go"}])
+        OpenAIBackend(LLMConfig(base_url=url, max_retries=0)).complete(
+            "coder", [{"role": "user", "content": "go"}]
+        )
 
 
 def test_timeout_is_retried():
     with FakeOpenAI([Slow(5.0, "too late"), "in time"]) as server:
-        reply = OpenAIBackend(config(server, timeout=0.3)).complete("coder", [{"role": "user", "content": "go"}])
+        reply = OpenAIBackend(config(server, timeout=0.3)).complete(
+            "coder", [{"role": "user", "content": "go"}]
+        )
     assert reply.text == "in time"
     assert reply.retries == 1
 
@@ -105,7 +116,8 @@ def test_unknown_model_names_the_model():
     with FakeOpenAI([Status(404, "The model `nope` does not exist")]) as server:
         with pytest.raises(LLMError, match=r"model 'nope' not found .*does not exist.*--model"):
             OpenAIBackend(LLMConfig(base_url=server.base_url, model="nope")).complete(
-                "coder", [{"role": "user", "content": "go"}])
+                "coder", [{"role": "user", "content": "go"}]
+            )
 
 
 def test_missing_api_key_without_base_url(monkeypatch):
@@ -117,7 +129,9 @@ def test_missing_api_key_without_base_url(monkeypatch):
 def test_api_key_is_sent(monkeypatch):
     monkeypatch.setenv("MY_KEY", "sk-test-123")
     with FakeOpenAI(["ok"]) as server:
-        OpenAIBackend(config(server, api_key_env="MY_KEY")).complete("coder", [{"role": "user", "content": "go"}])
+        OpenAIBackend(config(server, api_key_env="MY_KEY")).complete(
+            "coder", [{"role": "user", "content": "go"}]
+        )
     assert server.headers[0]["authorization"] == "Bearer sk-test-123"
 
 
@@ -126,7 +140,7 @@ def test_toml_config_and_overrides(tmp_path):
     path.write_text(
         '[llm]\nbase_url = "http://localhost:11434/v1"\nmodel = "qwen2.5vl"\ntimeout = 30\n'
         '[llm.roles]\ninspector = "gpt-4o"\n'
-        '[budget]\niterations = 3\ncost = 0.5\n'
+        "[budget]\niterations = 3\ncost = 0.5\n"
         '[prices."gpt-4o"]\ninput = 2.5\noutput = 10.0\n'
     )
     c = load_config(path, model=None, iterations=5, roles={"coder": "big"})
@@ -160,8 +174,10 @@ def test_toml_config_errors(tmp_path):
 def test_manual_backend_writes_request_and_waits_for_answer(tmp_path):
     folder = tmp_path / "manual"
     backend = ManualBackend(folder, poll=0.01, notify=lambda m: None)
-    messages = [{"role": "system", "content": "be brief"},
-                {"role": "user", "content": [text_part("look at this"), image_part(png())]}]
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [text_part("look at this"), image_part(png())]},
+    ]
     answer = folder / "001-inspector.answer.md"
 
     def person():
@@ -229,5 +245,9 @@ def test_manual_backend_reuses_a_pending_request_after_an_interruption(tmp_path)
     assert again.complete("coder", messages).text == "answered while the loop was down"
     with pytest.raises(LLMError):  # a different request is a new file, 002
         ManualBackend(tmp_path, poll=0.01, notify=lambda m: None, timeout=0.02).complete(
-            "coder", [{"role": "user", "content": "something else"}])
-    assert sorted(p.name for p in tmp_path.glob("*.request.md")) == ["001-coder.request.md", "002-coder.request.md"]
+            "coder", [{"role": "user", "content": "something else"}]
+        )
+    assert sorted(p.name for p in tmp_path.glob("*.request.md")) == [
+        "001-coder.request.md",
+        "002-coder.request.md",
+    ]

@@ -4,8 +4,9 @@ Both run in fused Numba passes over the faces; these tests pin what those passes
 per-face labels and colours gathered from the primitive table, instance boxes over the
 corners of each instance's faces, and warnings that do not depend on the order of the faces.
 """
+
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ part below { cylinder(r=0.05, h=0.2, at=[0.8, -0.5, -0.05], align="bottom") }
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def shapes():
     out = [compile_text((ROOT / "examples" / f"{name}.pdsl").read_text()) for name in NAMES]
     return out + [compile_text(MESSY)]
@@ -47,7 +48,9 @@ def test_face_labels_and_colours_come_from_the_primitive_table(shape):
     prim = shape.primitive_id
     assert prim.dtype == np.int32 and np.all(np.diff(prim) >= 0)
     assert np.array_equal(shape.part_id, np.array([p.part_id for p in shape.primitives], np.int32)[prim])
-    assert np.array_equal(shape.instance_id, np.array([p.instance_id for p in shape.primitives], np.int32)[prim])
+    assert np.array_equal(
+        shape.instance_id, np.array([p.instance_id for p in shape.primitives], np.int32)[prim]
+    )
     colours = np.array([p.color for p in shape.primitives], np.float32)
     assert shape.face_colors.dtype == np.float32 and np.array_equal(shape.face_colors, colours[prim])
     assert shape.part_id.dtype == shape.instance_id.dtype == np.int32
@@ -63,9 +66,14 @@ def test_instance_boxes_are_the_extent_of_their_faces_corners(shape):
 
 def test_warnings_do_not_depend_on_the_order_of_the_faces(shape):
     order = np.random.default_rng(7).permutation(len(shape.faces))
-    shuffled = replace(shape, faces=shape.faces[order], face_colors=shape.face_colors[order],
-                       part_id=shape.part_id[order], instance_id=shape.instance_id[order],
-                       primitive_id=shape.primitive_id[order])
+    shuffled = replace(
+        shape,
+        faces=shape.faces[order],
+        face_colors=shape.face_colors[order],
+        part_id=shape.part_id[order],
+        instance_id=shape.instance_id[order],
+        primitive_id=shape.primitive_id[order],
+    )
     assert lint(shuffled) == lint(shape)
 
 
@@ -75,7 +83,10 @@ def test_the_messy_shape_reports_each_kind_of_contact_problem():
         ("W101", "part `drop` floats 0.030 m above `cup`"),
         ("W101", "part `block.1` floats 0.130 m above `floor`"),
         ("W101", "part `block.2` floats 0.202 m right of `block.1`"),
-        ("W103", "the shape does not stand on the ground: its lowest point (in `below`) is at z = -0.050 m, "
-                 "0.050 m below z = 0"),
+        (
+            "W103",
+            "the shape does not stand on the ground: its lowest point (in `below`) is at z = -0.050 m, "
+            "0.050 m below z = 0",
+        ),
         ("W104", "part `inner` is entirely inside `ball`: it cannot be seen from any view"),
     ]

@@ -1,5 +1,6 @@
 """The one CLI convention (README "Command line"): which stream gets what, -q/-v, the same exit code
 for the same mistake in every command, Ctrl-C, a closed pipe, --version, python -m proto3d, completion."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from fake_openai import FakeOpenAI
-from proto3d.cli import cli, main
 from test_agent_cmd import responder
+
+from proto3d.cli import cli, main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 COMMANDS = ["agent", "check", "compile", "dataset", "fmt", "render", "sample", "view"]
@@ -38,14 +39,24 @@ def run_main(monkeypatch, capsys, *args) -> tuple[int, str, str]:
 
 
 def proto3d(*args, **popen):
-    return subprocess.Popen([sys.executable, "-m", "proto3d", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "proto3d", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 @pytest.fixture
 def files(tmp_path):
-    for name, text in [("lint.pdsl", UNGROUNDED), ("bad.pdsl", BAD), ("stool.pdsl", STOOL),
-                       ("ugly.pdsl", "part a {box(size=[1,1,1])}\n"), ("cats.txt", "table\n")]:
+    for name, text in [
+        ("lint.pdsl", UNGROUNDED),
+        ("bad.pdsl", BAD),
+        ("stool.pdsl", STOOL),
+        ("ugly.pdsl", "part a {box(size=[1,1,1])}\n"),
+        ("cats.txt", "table\n"),
+    ]:
         (tmp_path / name).write_text(text)
     (tmp_path / "latin1.pdsl").write_bytes(b"# caf\xe9\n")
     (tmp_path / "folder.pdsl").mkdir()
@@ -55,13 +66,16 @@ def files(tmp_path):
 
 # ---- which stream gets what ------------------------------------------------------------------
 
+
 def test_check_findings_on_stdout_summary_on_stderr(files):
     result = invoke("check", files / "bad.pdsl", files / "lint.pdsl")
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == f"{files / 'bad.pdsl'}:1:10: error E101: unknown primitive `cube`"
     assert f"{files / 'lint.pdsl'}:2:1: warning W103:" in result.stdout
-    assert result.stderr.splitlines() == [f"{files / 'bad.pdsl'}: 1 error(s), 0 warning(s)",
-                                          f"{files / 'lint.pdsl'}: 0 error(s), 1 warning(s)"]
+    assert result.stderr.splitlines() == [
+        f"{files / 'bad.pdsl'}: 1 error(s), 0 warning(s)",
+        f"{files / 'lint.pdsl'}: 0 error(s), 1 warning(s)",
+    ]
     quiet = invoke("check", "-q", files / "bad.pdsl", files / "lint.pdsl")
     assert quiet.exit_code == 1 and quiet.stdout == result.stdout and quiet.stderr == ""
     assert invoke("check", files / "lint.pdsl").exit_code == 0  # warnings alone are not a failure
@@ -81,7 +95,9 @@ def test_compile_lints_on_stdout_status_on_stderr(files):
     glb = files / "lint.glb"
     result = invoke("compile", files / "lint.pdsl", "-o", glb)
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"{files / 'lint.pdsl'}:2:1: warning W103: the shape does not stand on the ground")
+    assert result.stdout.startswith(
+        f"{files / 'lint.pdsl'}:2:1: warning W103: the shape does not stand on the ground"
+    )
     assert result.stderr.startswith("block: 1 parts, 1 instances, 1 primitives, 12 triangles in ")
     assert result.stderr.rstrip().endswith(f"-> {glb}")
     quiet = invoke("compile", files / "lint.pdsl", "-o", glb, "-q")
@@ -106,25 +122,46 @@ def test_fmt_streams_and_every_file_reported(files):
     result = invoke("fmt", files / "ugly.pdsl", files / "neat.pdsl")
     assert result.exit_code == 0 and result.stdout == neat + neat and result.stderr == ""
     check = invoke("fmt", "--check", files / "ugly.pdsl", files / "neat.pdsl")
-    assert check.exit_code == 1 and check.stdout == f"{files / 'ugly.pdsl'}: not formatted\n" and check.stderr == ""
+    assert (
+        check.exit_code == 1
+        and check.stdout == f"{files / 'ugly.pdsl'}: not formatted\n"
+        and check.stderr == ""
+    )
     (files / "broken.pdsl").write_text("part a { box(size=[1, 1, 1] }\n")
     write = invoke("fmt", "-w", "-v", files / "broken.pdsl", files / "ugly.pdsl", files / "neat.pdsl")
     assert write.exit_code == 1  # the broken file is reported, the others still formatted
     assert write.stderr.startswith(f"{files / 'broken.pdsl'}:1:29: error E011: unexpected `}}`")
-    assert write.stderr.splitlines()[-2:] == [f"{files / 'ugly.pdsl'}: rewritten", f"{files / 'neat.pdsl'}: already formatted"]
+    assert write.stderr.splitlines()[-2:] == [
+        f"{files / 'ugly.pdsl'}: rewritten",
+        f"{files / 'neat.pdsl'}: already formatted",
+    ]
     quiet = invoke("fmt", "-w", "-q", files / "broken.pdsl")
     assert quiet.exit_code == 1 and "error E011" in quiet.stderr  # -q never hides an error
     assert write.stdout == "" and (files / "ugly.pdsl").read_text() == neat
 
 
 def test_render_lints_on_stdout_status_on_stderr(files):
-    args = ["render", files / "lint.pdsl", "-o", files / "out", "--views", "front", "--size", "32", "--passes", "rgb"]
+    args = [
+        "render",
+        files / "lint.pdsl",
+        "-o",
+        files / "out",
+        "--views",
+        "front",
+        "--size",
+        "32",
+        "--passes",
+        "rgb",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0
     assert result.stdout.startswith(f"{files / 'lint.pdsl'}:2:1: warning W103:")
     assert result.stderr.startswith(f"block: 1 views at 32x32 -> {files / 'out'}/ (compile ")
-    assert result.stderr.splitlines()[1].split() == ["front", "a", str(json.loads(
-        (files / "out" / "visibility.json").read_text())["views"]["front"]["parts"]["a"])]
+    assert result.stderr.splitlines()[1].split() == [
+        "front",
+        "a",
+        str(json.loads((files / "out" / "visibility.json").read_text())["views"]["front"]["parts"]["a"]),
+    ]
     quiet = invoke(*args, "-q", "--overwrite")
     assert quiet.exit_code == 0 and quiet.stdout == result.stdout and quiet.stderr == ""
 
@@ -133,19 +170,43 @@ def test_sample_status_on_stderr_and_files_with_verbose(files):
     out = files / "variants"
     result = invoke("sample", files / "stool.pdsl", "-n", "2", "-o", out, "-v")
     assert result.exit_code == 0 and result.stdout == ""
-    assert result.stderr.splitlines() == [f"wrote {out / 'variants.json'}", f"wrote {out / 'stool_0000.pdsl'}",
-                                          f"wrote {out / 'stool_0001.pdsl'}", f"2 variants of {files / 'stool.pdsl'} -> {out}"]
-    plain = invoke("sample", files / "lint.pdsl", "-n", "1", "-o", files / "plain", "-q")  # no `param`: a finding
+    assert result.stderr.splitlines() == [
+        f"wrote {out / 'variants.json'}",
+        f"wrote {out / 'stool_0000.pdsl'}",
+        f"wrote {out / 'stool_0001.pdsl'}",
+        f"2 variants of {files / 'stool.pdsl'} -> {out}",
+    ]
+    plain = invoke(
+        "sample", files / "lint.pdsl", "-n", "1", "-o", files / "plain", "-q"
+    )  # no `param`: a finding
     assert plain.exit_code == 0 and plain.stderr == ""
-    assert plain.stdout == f"{files / 'lint.pdsl'}: the program has no `param`: every variant is the original\n"
+    assert (
+        plain.stdout == f"{files / 'lint.pdsl'}: the program has no `param`: every variant is the original\n"
+    )
 
 
 def test_dataset_progress_on_stderr_report_on_stdout(files):
-    args = ["dataset", files / "stool.pdsl", "-o", files / "data", "--variants", "1", "--views", "1", "--size", "16",
-            "-j", "1", "--val", "0"]
+    args = [
+        "dataset",
+        files / "stool.pdsl",
+        "-o",
+        files / "data",
+        "--variants",
+        "1",
+        "--views",
+        "1",
+        "--size",
+        "16",
+        "-j",
+        "1",
+        "--val",
+        "0",
+    ]
     result = invoke(*args)
     assert result.exit_code == 0
-    assert result.stdout.startswith(f"1 images (1 train, 0 val), 1 categories, 1 part labels -> {files / 'data'} [")
+    assert result.stdout.startswith(
+        f"1 images (1 train, 0 val), 1 categories, 1 part labels -> {files / 'data'} ["
+    )
     assert "dataset" in result.stderr and "1/1" in result.stderr  # the progress bar
     again = invoke(*args, "-q", "--json")  # resumed: nothing new, no progress bar
     assert again.exit_code == 0 and again.stderr == ""
@@ -155,7 +216,9 @@ def test_dataset_progress_on_stderr_report_on_stdout(files):
 
 def test_agent_progress_on_stderr_table_on_stdout(tmp_path):
     with FakeOpenAI(default=responder) as server:
-        result = invoke("agent", "Dining Table", "--base-url", server.base_url, "-o", tmp_path, "--max-iterations", "1")
+        result = invoke(
+            "agent", "Dining Table", "--base-url", server.base_url, "-o", tmp_path, "--max-iterations", "1"
+        )
         assert result.exit_code == 0
         assert "accepted" in result.stdout and "Dining Table" in result.stdout  # the final table
         assert "Dining Table" not in result.stderr and result.stderr.startswith("  ")  # progress lines
@@ -165,6 +228,7 @@ def test_agent_progress_on_stderr_table_on_stdout(tmp_path):
 
 
 # ---- the same mistake, the same answer, in every command -----------------------------------------
+
 
 def _with_input(command: str, path) -> list:
     """The command line of `command` reading `path` as its main input."""
@@ -194,12 +258,20 @@ def test_missing_file_is_an_input_error(command, files, monkeypatch):
 def test_missing_file_named_by_an_option_is_an_input_error(files, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     missing = files / "missing.json"
-    for args, message in [(["render", files / "stool.pdsl", "-o", files / "out", "--cameras", missing],
-                           f"error R004: cannot read cameras from {missing}: No such file or directory"),
-                          (["agent", "chair", "--config", missing],
-                           f"error E000: cannot read config {missing}: No such file or directory"),
-                          (["agent", "chair", "--config", files / "latin1.pdsl"],
-                           f"error E000: cannot read config {files / 'latin1.pdsl'}: 'utf-8' codec can't decode")]:
+    for args, message in [
+        (
+            ["render", files / "stool.pdsl", "-o", files / "out", "--cameras", missing],
+            f"error R004: cannot read cameras from {missing}: No such file or directory",
+        ),
+        (
+            ["agent", "chair", "--config", missing],
+            f"error E000: cannot read config {missing}: No such file or directory",
+        ),
+        (
+            ["agent", "chair", "--config", files / "latin1.pdsl"],
+            f"error E000: cannot read config {files / 'latin1.pdsl'}: 'utf-8' codec can't decode",
+        ),
+    ]:
         result = invoke(*args)
         assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
 
@@ -207,12 +279,18 @@ def test_missing_file_named_by_an_option_is_an_input_error(files, monkeypatch):
 @pytest.mark.parametrize("command", ["agent", "check", "compile", "fmt", "render", "sample", "view"])
 def test_unreadable_file_is_an_input_error(command, files, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    not_utf8 = "E000" if command == "agent" else "E004"  # a program's text error is positioned (language.md §2)
-    for path, code, reason in [(files / "folder.pdsl", "E000", "Is a directory"),
-                               (files / "latin1.pdsl", not_utf8, "UTF-8")]:
+    not_utf8 = (
+        "E000" if command == "agent" else "E004"
+    )  # a program's text error is positioned (language.md §2)
+    for path, code, reason in [
+        (files / "folder.pdsl", "E000", "Is a directory"),
+        (files / "latin1.pdsl", not_utf8, "UTF-8"),
+    ]:
         result = invoke(*_with_input(command, path))
         message = result.stdout if command == "check" else result.stderr
-        assert result.exit_code == 1 and message.startswith(f"{path}:") and f" error {code}: " in message, message
+        assert result.exit_code == 1 and message.startswith(f"{path}:") and f" error {code}: " in message, (
+            message
+        )
         assert reason in message
 
 
@@ -246,9 +324,11 @@ def test_output_folder_that_cannot_be_made(files):
     nested = invoke("sample", files / "stool.pdsl", "-n", "1", "-o", files / "a" / "b")
     assert nested.exit_code == 0 and (files / "a" / "b" / "variants.json").is_file()
     blocked = files / "blocker" / "out"
-    for command, message in [("sample", f"error E902: cannot write '{blocked / 'variants.json'}': Not a directory"),
-                             ("dataset", f"{blocked}: error E000: Not a directory"),
-                             ("render", f"error R010: cannot create output folder '{blocked}': Not a directory")]:
+    for command, message in [
+        ("sample", f"error E902: cannot write '{blocked / 'variants.json'}': Not a directory"),
+        ("dataset", f"{blocked}: error E000: Not a directory"),
+        ("render", f"error R010: cannot create output folder '{blocked}': Not a directory"),
+    ]:
         result = invoke(*_with_input(command, files / "stool.pdsl")[:-1], blocked)
         assert result.exit_code == 1 and result.stderr.startswith(message), (command, result.stderr)
     assert not list(files.rglob("*.tmp"))
@@ -268,7 +348,11 @@ def test_entry_point_exit_codes(files, monkeypatch, capsys):
     assert run_main(monkeypatch, capsys, "check", files / "lint.pdsl")[0] == 0
     assert run_main(monkeypatch, capsys, "check", files / "bad.pdsl")[0] == 1
     code, out, err = run_main(monkeypatch, capsys, "compile", files / "missing.pdsl", "-o", files / "x.glb")
-    assert (code, out) == (1, "") and err == f"{files / 'missing.pdsl'}: error E000: cannot read {files / 'missing.pdsl'}: No such file or directory\n"
+    assert (
+        (code, out) == (1, "")
+        and err
+        == f"{files / 'missing.pdsl'}: error E000: cannot read {files / 'missing.pdsl'}: No such file or directory\n"
+    )
     code, out, err = run_main(monkeypatch, capsys, "render", files / "stool.pdsl")
     assert (code, out) == (2, "") and err.endswith("Error: Missing option '-o' / '--out'.\n")
     code, out, err = run_main(monkeypatch, capsys, "--help")
@@ -291,6 +375,7 @@ def test_closed_pipe_ends_quietly(files):
 
 
 # ---- --version, python -m, --help, completion -------------------------------------------------
+
 
 def test_version_from_python_m():
     process = proto3d("--version")
@@ -317,9 +402,17 @@ def test_shell_completion(monkeypatch, capsys):
     script = complete(monkeypatch, capsys, "bash_source")
     assert "complete -o nosort -F _proto3d_completion proto3d" in script
     assert "compdef _proto3d_completion proto3d" in complete(monkeypatch, capsys, "zsh_source")
-    assert '--command proto3d --arguments "(_proto3d_completion)"' in complete(monkeypatch, capsys, "fish_source")
-    assert complete(monkeypatch, capsys, "bash_complete", "proto3d ren").split() == ["plain,render"]  # a lazy command
+    assert '--command proto3d --arguments "(_proto3d_completion)"' in complete(
+        monkeypatch, capsys, "fish_source"
+    )
+    assert complete(monkeypatch, capsys, "bash_complete", "proto3d ren").split() == [
+        "plain,render"
+    ]  # a lazy command
     assert complete(monkeypatch, capsys, "bash_complete", "proto3d render --she").split() == ["plain,--sheet"]
-    assert complete(monkeypatch, capsys, "bash_complete", "proto3d dataset --engine ").split() == ["plain,local",
-                                                                                                   "plain,ray"]
-    assert complete(monkeypatch, capsys, "bash_complete", "proto3d check exa").split() == ["file,exa"]  # file names
+    assert complete(monkeypatch, capsys, "bash_complete", "proto3d dataset --engine ").split() == [
+        "plain,local",
+        "plain,ray",
+    ]
+    assert complete(monkeypatch, capsys, "bash_complete", "proto3d check exa").split() == [
+        "file,exa"
+    ]  # file names

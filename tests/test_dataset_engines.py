@@ -1,4 +1,5 @@
 """The process pool, Ray and a real kill give the same dataset as one process."""
+
 from __future__ import annotations
 
 import os
@@ -49,7 +50,16 @@ def test_ray_matches_local(reference, tmp_path):
 def test_resume_after_sigkill(reference, tmp_path):
     """Kill the command as soon as one task is recorded, run it again: the result is the uninterrupted one."""
     settings = ["--variants", "2", "--views", "2", "--size", "32", "--seed", "1", "-j", "1", "-q"]
-    command = [sys.executable, "-c", "from proto3d.cli import main; main()", "dataset", *PROTOTYPES, "-o", str(tmp_path), *settings]
+    command = [
+        sys.executable,
+        "-c",
+        "from proto3d.cli import main; main()",
+        "dataset",
+        *PROTOTYPES,
+        "-o",
+        str(tmp_path),
+        *settings,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while process.poll() is None and not any((tmp_path / "tasks").glob("*.json")):

@@ -1,4 +1,5 @@
 """`proto3d dataset --label-map`: masks in a vocabulary's ids, the mmsegmentation layout, label map errors."""
+
 from __future__ import annotations
 
 import json
@@ -38,13 +39,36 @@ ear = "head"
 """
 # What the map above must do to every label of the three examples (None: unmapped, so ignored).
 EXPECTED = {
-    "dog": {"body": "Quadruped/body", "ear": "Quadruped/head", "eye": "ignore", "head": "Quadruped/head",
-            "leg": "Quadruped/foot", "neck": "Quadruped/body", "nose": None, "snout": "Quadruped/head",
-            "tail": "Quadruped/tail"},
-    "duck": {"bill": None, "body": "Bird/body", "collar": None, "eye": "ignore", "head": "Bird/head",
-             "neck": "Bird/body", "tail": "Bird/tail", "wing": "Bird/wing"},
-    "car": {"body": "Car/body", "cabin": "Car/body", "headlight": "Car/body", "taillight": "Car/body",
-            "wheel": "Car/tier", "window": "Car/body", "windshield": "Car/body"},
+    "dog": {
+        "body": "Quadruped/body",
+        "ear": "Quadruped/head",
+        "eye": "ignore",
+        "head": "Quadruped/head",
+        "leg": "Quadruped/foot",
+        "neck": "Quadruped/body",
+        "nose": None,
+        "snout": "Quadruped/head",
+        "tail": "Quadruped/tail",
+    },
+    "duck": {
+        "bill": None,
+        "body": "Bird/body",
+        "collar": None,
+        "eye": "ignore",
+        "head": "Bird/head",
+        "neck": "Bird/body",
+        "tail": "Bird/tail",
+        "wing": "Bird/wing",
+    },
+    "car": {
+        "body": "Car/body",
+        "cabin": "Car/body",
+        "headlight": "Car/body",
+        "taillight": "Car/body",
+        "wheel": "Car/tier",
+        "window": "Car/body",
+        "windshield": "Car/body",
+    },
 }
 
 
@@ -73,16 +97,25 @@ def test_label_map_masks_hold_the_vocabularys_ids_pixel_by_pixel(pair):
         m = mapped_records[image_id]
         lut = np.full(len(free_labels["parts"]) + 1, -1)
         lut[0] = 0
-        for p in free_labels["parts"]:  # the free id of each (category, label) -> the vocabulary id it must become
+        for p in free_labels[
+            "parts"
+        ]:  # the free id of each (category, label) -> the vocabulary id it must become
             target = EXPECTED[p["category"]][p["label"]]
             lut[p["id"]] = IGNORE_INDEX if target in (None, "ignore") else classes.index(target) + 1
-        free_parts, mapped_parts = read_png(free / r["files"]["parts"]), read_png(mapped / m["files"]["parts"])
+        free_parts, mapped_parts = (
+            read_png(free / r["files"]["parts"]),
+            read_png(mapped / m["files"]["parts"]),
+        )
         assert np.array_equal(mapped_parts, lut[free_parts]), image_id
-        assert np.array_equal(read_png(mapped / m["files"]["instances"]), read_png(free / r["files"]["instances"]))
+        assert np.array_equal(
+            read_png(mapped / m["files"]["instances"]), read_png(free / r["files"]["instances"])
+        )
         assert (mapped / m["files"]["image"]).read_bytes() == (free / r["files"]["image"]).read_bytes()
         assert {i["part"]: i["part_id"] for i in m["instances"]} == {
-            label: IGNORE_INDEX if t in (None, "ignore") else classes.index(t) + 1 for label, t in EXPECTED[r["category"]].items()
-            if label in {i["part"] for i in r["instances"]}}
+            label: IGNORE_INDEX if t in (None, "ignore") else classes.index(t) + 1
+            for label, t in EXPECTED[r["category"]].items()
+            if label in {i["part"] for i in r["instances"]}
+        }
     assert any(IGNORE_INDEX in read_png(mapped / m["files"]["parts"]) for m in mapped_records.values())
 
 
@@ -90,25 +123,44 @@ def test_label_map_labels_coco_and_counts(pair):
     _, mapped, summary = pair
     labels = json.loads((mapped / "labels.json").read_text())
     classes = load_vocabulary("partimagenet").all_labels()
-    assert [p["name"] for p in labels["parts"]] == classes and [p["id"] for p in labels["parts"]] == list(range(1, 41))
-    assert labels["ignore_index"] == 255 and labels["vocabulary"] == "partimagenet" and labels["background"] == 0
-    assert [(c["name"], c["super_category"]) for c in labels["categories"]] == [("car", "Car"), ("dog", "Quadruped"),
-                                                                               ("duck", "Bird")]
-    assert [p["name"] for p in labels["categories"][0]["parts"]] == ["Car/body", "Car/tier", "Car/side mirror"]
+    assert [p["name"] for p in labels["parts"]] == classes and [p["id"] for p in labels["parts"]] == list(
+        range(1, 41)
+    )
+    assert (
+        labels["ignore_index"] == 255 and labels["vocabulary"] == "partimagenet" and labels["background"] == 0
+    )
+    assert [(c["name"], c["super_category"]) for c in labels["categories"]] == [
+        ("car", "Car"),
+        ("dog", "Quadruped"),
+        ("duck", "Bird"),
+    ]
+    assert [p["name"] for p in labels["categories"][0]["parts"]] == [
+        "Car/body",
+        "Car/tier",
+        "Car/side mirror",
+    ]
     meta = json.loads((mapped / "dataset.json").read_text())["labels"]["label_map"]
     assert meta["labels"] == EXPECTED
-    assert meta["unmapped"] == {"dog": ["nose"], "duck": ["collar", "bill"]}  # in the order the programs use them
+    assert meta["unmapped"] == {
+        "dog": ["nose"],
+        "duck": ["collar", "bill"],
+    }  # in the order the programs use them
     assert (meta["unmapped_labels"], meta["ignored_labels"]) == (3, 2)
     assert (summary["vocabulary"], summary["unmapped_labels"], summary["parts"]) == ("partimagenet", 3, 40)
     records = manifest(mapped)
     for split in ("train", "val"):
         coco = json.loads((mapped / f"coco_{split}.json").read_text())
         assert [(c["id"], c["name"], c["supercategory"]) for c in coco["categories"]] == [
-            (i, name, name.split("/")[0]) for i, name in enumerate(classes, start=1)]
+            (i, name, name.split("/")[0]) for i, name in enumerate(classes, start=1)
+        ]
         for a in coco["annotations"]:
             assert 1 <= a["category_id"] <= 40
-        expected = sum(1 for image in coco["images"] for i in records[image["id"]]["instances"]
-                       if i["pixels"] and i["part_id"] != IGNORE_INDEX)
+        expected = sum(
+            1
+            for image in coco["images"]
+            for i in records[image["id"]]["instances"]
+            if i["pixels"] and i["part_id"] != IGNORE_INDEX
+        )
         assert len(coco["annotations"]) == expected > 0
 
 
@@ -134,7 +186,9 @@ def test_mmsegmentation_layout_loads(pair):
 def test_regenerate_a_mapped_image(pair, tmp_path):
     _, mapped, _ = pair
     report = regenerate(mapped, 5, tmp_path)
-    assert sorted(report) == ["image", "instances", "mmseg_ann", "parts"] and all(r["identical"] for r in report.values())
+    assert sorted(report) == ["image", "instances", "mmseg_ann", "parts"] and all(
+        r["identical"] for r in report.values()
+    )
 
 
 def test_segmentation_reader_names_mapped_ids(pair):
@@ -153,42 +207,80 @@ def map_error(tmp_path, text: str) -> str:
 
 def test_bad_label_maps_name_the_key_and_what_was_expected(tmp_path):
     assert map_error(tmp_path, '[labels]\nx = "head"\n') == (
-        "error V003: `vocabulary` is missing\n  expected: the name of a shipped vocabulary or the path of its .toml file")
+        "error V003: `vocabulary` is missing\n  expected: the name of a shipped vocabulary or the path of its .toml file"
+    )
     assert map_error(tmp_path, 'vocabulary = "partimagenet"\n[labels.Car]\nwheel = "wheel"\n') == (
-        "error V003: `labels.Car.wheel` is 'wheel'\n  expected: one of body, side mirror, tier, or \"ignore\"")
+        "error V003: `labels.Car.wheel` is 'wheel'\n  expected: one of body, side mirror, tier, or \"ignore\""
+    )
     assert map_error(tmp_path, 'vocabulary = "partimagenet"\n[labels]\nwheel = "wheels"\n').startswith(
-        "error V003: `labels.wheel` is 'wheels'\n  expected: one of body, engine, fin, foot, hand, head, mouth, ")
+        "error V003: `labels.wheel` is 'wheels'\n  expected: one of body, engine, fin, foot, hand, head, mouth, "
+    )
     assert map_error(tmp_path, 'vocabulary = "partimagenet"\n[labels.chair]\nseat = "body"\n') == (
-        "error V003: `labels.chair` is 'chair'\n  expected: a table named after a group or a category of the vocabulary")
-    assert map_error(tmp_path, 'vocabulary = "partimagenet"\n[categories]\nchair = "Chair"\n[labels]\n').startswith(
-        "error V003: `categories.chair` is 'Chair'\n  expected: one of the groups of partimagenet: Quadruped, Biped, ")
+        "error V003: `labels.chair` is 'chair'\n  expected: a table named after a group or a category of the vocabulary"
+    )
+    assert map_error(
+        tmp_path, 'vocabulary = "partimagenet"\n[categories]\nchair = "Chair"\n[labels]\n'
+    ).startswith(
+        "error V003: `categories.chair` is 'Chair'\n  expected: one of the groups of partimagenet: Quadruped, Biped, "
+    )
     assert map_error(tmp_path, 'vocabulary = "imagenet"\n') == (
-        "error V003: `vocabulary` is 'imagenet'\n  expected: one of partimagenet, or a path to a .toml file")
+        "error V003: `vocabulary` is 'imagenet'\n  expected: one of partimagenet, or a path to a .toml file"
+    )
     (tmp_path / "mine.toml").write_text('[parts.Seat]\nseat = "what you sit on"\n')
     mine = tmp_path / "map2.toml"
-    mine.write_text('vocabulary = "mine.toml"  # relative to the map\n[categories]\nchair = "Seat"\n[labels]\n"*" = "seat"\n')
+    mine.write_text(
+        'vocabulary = "mine.toml"  # relative to the map\n[categories]\nchair = "Seat"\n[labels]\n"*" = "seat"\n'
+    )
     assert load_label_map(mine).class_id("chair", "anything") == 1
 
 
 def test_a_category_outside_the_vocabulary_is_an_input_error(tmp_path):
     (tmp_path / "map.toml").write_text('vocabulary = "partimagenet"\n[labels]\nleg = "foot"\n')
-    result = CliRunner().invoke(cli, ["dataset", str(EXAMPLES / "chair.pdsl"), "-o", str(tmp_path / "out"), "-q",
-                                      "--label-map", str(tmp_path / "map.toml")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "dataset",
+            str(EXAMPLES / "chair.pdsl"),
+            "-o",
+            str(tmp_path / "out"),
+            "-q",
+            "--label-map",
+            str(tmp_path / "map.toml"),
+        ],
+    )
     assert result.exit_code == 1 and not (tmp_path / "out").exists()
     assert result.stderr == (
         f"{tmp_path / 'map.toml'}: error V005: category `chair` has no super-category in the vocabulary `partimagenet`\n"
         "  expected: one of its groups: Quadruped, Biped, Fish, Bird, Snake, Reptile, Car, Bicycle, Boat, Aeroplane, Bottle\n"
-        f'  hint: add `"chair" = "GROUP"` under [categories] in {tmp_path / "map.toml"}, or leave its prototypes out\n')
+        f'  hint: add `"chair" = "GROUP"` under [categories] in {tmp_path / "map.toml"}, or leave its prototypes out\n'
+    )
 
 
 def test_label_map_on_the_command_line_and_resume(tmp_path):
     shutil.copy(EXAMPLES / "bottle.pdsl", tmp_path)
     (tmp_path / "map.toml").write_text('vocabulary = "partimagenet"\n[labels]\n"*" = "mouth"\n')
-    args = ["dataset", str(tmp_path / "bottle.pdsl"), "-o", str(tmp_path / "out"), "--variants", "1", "--views", "1",
-            "--size", "32", "-j", "1", "-q", "--label-map", str(tmp_path / "map.toml")]
+    args = [
+        "dataset",
+        str(tmp_path / "bottle.pdsl"),
+        "-o",
+        str(tmp_path / "out"),
+        "--variants",
+        "1",
+        "--views",
+        "1",
+        "--size",
+        "32",
+        "-j",
+        "1",
+        "-q",
+        "--label-map",
+        str(tmp_path / "map.toml"),
+    ]
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
-    assert first.stdout.startswith("1 images (1 train, 0 val), 1 categories, 40 part labels of partimagenet (0 unmapped) -> ")
+    assert first.stdout.startswith(
+        "1 images (1 train, 0 val), 1 categories, 40 part labels of partimagenet (0 unmapped) -> "
+    )
     (tmp_path / "map.toml").write_text('vocabulary = "partimagenet"\n[labels]\n"*" = "ignore"\n')
     other = CliRunner().invoke(cli, args)  # the map changed what a label becomes: not the same dataset
     assert other.exit_code == 1 and "holds a dataset made with other settings or prototypes" in other.stderr
@@ -196,14 +288,26 @@ def test_label_map_on_the_command_line_and_resume(tmp_path):
 
 def test_a_vocabulary_name_is_the_map_without_rules(tmp_path):
     """Programs the decomposer wrote with `--vocab partimagenet` already use its labels: no rules needed."""
-    (tmp_path / "bottle.pdsl").write_text('shape "bottle"\npart body { cylinder(r=0.04, h=0.2, align="bottom") }\n'
-                                          'part mouth { cylinder(r=0.015, h=0.05, at=[0, 0, 0.2], align="bottom") }\n'
-                                          'part other { box(size=[0.02, 0.001, 0.05], at=[0, -0.04, 0.05], align="bottom") }\n')
+    (tmp_path / "bottle.pdsl").write_text(
+        'shape "bottle"\npart body { cylinder(r=0.04, h=0.2, align="bottom") }\n'
+        'part mouth { cylinder(r=0.015, h=0.05, at=[0, 0, 0.2], align="bottom") }\n'
+        'part other { box(size=[0.02, 0.001, 0.05], at=[0, -0.04, 0.05], align="bottom") }\n'
+    )
     mapped = load_label_map("partimagenet")
-    assert [mapped.class_id("bottle", label) for label in ("body", "mouth", "other", "label")] == [39, 40, 255, 255]
+    assert [mapped.class_id("bottle", label) for label in ("body", "mouth", "other", "label")] == [
+        39,
+        40,
+        255,
+        255,
+    ]
     assert mapped.target("bottle", "other") == "ignore" and mapped.target("bottle", "label") is None
-    build_dataset([str(tmp_path / "bottle.pdsl")], tmp_path / "out", Settings(variants=1, views=1, size=32), workers=1,
-                  label_map="partimagenet")
+    build_dataset(
+        [str(tmp_path / "bottle.pdsl")],
+        tmp_path / "out",
+        Settings(variants=1, views=1, size=32),
+        workers=1,
+        label_map="partimagenet",
+    )
     meta = json.loads((tmp_path / "out" / "dataset.json").read_text())["labels"]["label_map"]
     assert meta["labels"] == {"bottle": {"body": "Bottle/body", "mouth": "Bottle/mouth", "other": "ignore"}}
     assert meta["unmapped_labels"] == 0 and meta["ignored_labels"] == 1

@@ -1,4 +1,5 @@
 """Every diagnostic code: by code and position, with the hint a model can act on."""
+
 import json
 import subprocess
 import sys
@@ -43,7 +44,13 @@ CASES = [
     ("E112", "part a { rod(from=[0, 0, 0], to=[0, 0, 1], r=0.1, at=[1, 0, 0]) }", 1, 10, "from"),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
     ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
-    ("E209", "part a { box(size=[1, 1, 1], at=seat.top) }\npart seat { " + BOX + " }", 1, 33, "not built yet"),
+    (
+        "E209",
+        "part a { box(size=[1, 1, 1], at=seat.top) }\npart seat { " + BOX + " }",
+        1,
+        33,
+        "not built yet",
+    ),
     ("E209", "part a { box(size=[1, 1, 1], at=a.top) }", 1, 33, "not built yet"),
     ("E105", "part a { cylinder(0.1, 0.2, 0.5) }", 1, 29, "positional"),
     ("E212", 'shape "a"\nshape "b"', 2, 1, "twice"),
@@ -74,7 +81,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_diagnostic(code, program, line, column, words):
     diagnostics = [d for d in check(program) if d.severity == "error"]
     assert diagnostics, f"no error for {program!r}"
@@ -91,17 +100,22 @@ def test_diagnostic(code, program, line, column, words):
 def test_limits_are_configurable_and_positioned():
     many = "for i in range(20) { part p { " + BOX + " } }"
     assert [d.code for d in check(many, limits=Limits(max_primitives=10))] == ["E301"]
-    assert [d.code for d in check("part p { sphere(r=1, segments=64) }", limits=Limits(max_triangles=100))] == ["E302"]
+    assert [
+        d.code for d in check("part p { sphere(r=1, segments=64) }", limits=Limits(max_triangles=100))
+    ] == ["E302"]
     assert [d.code for d in check("let x = 1", limits=Limits(max_program_bytes=4))] == ["E001"]
     points = ", ".join(f"[{i}, 0]" for i in range(30))
-    assert [d.code for d in check(f"part a {{ extrude(polygon=[{points}], h=1) }}", limits=Limits(max_points=20))] \
-        == ["E307"]
+    assert [
+        d.code for d in check(f"part a {{ extrude(polygon=[{points}], h=1) }}", limits=Limits(max_points=20))
+    ] == ["E307"]
     steps = "for i in range(1000) { let a = range(1000) }"
     assert [d.code for d in check(steps, limits=Limits(max_steps=10_000))] == ["E304"]
 
 
 def test_all_independent_errors_in_one_pass():
-    program = "part a {\n  cube(size=1)\n  sphere(radius=1)\n  cylinder(r=1, height=2)\n}\nlet y = undefined_name\n"
+    program = (
+        "part a {\n  cube(size=1)\n  sphere(radius=1)\n  cylinder(r=1, height=2)\n}\nlet y = undefined_name\n"
+    )
     codes = [(d.code, d.line) for d in check(program) if d.severity == "error"]
     assert codes == [("E101", 2), ("E102", 3), ("E102", 4), ("E201", 6)]
 
@@ -113,15 +127,25 @@ def test_several_syntax_errors_in_one_pass():
 
 
 def test_warning_for_empty_block():
-    diagnostics = check("part a { }\npart b { box(size=[1, 1, 1], align=\"bottom\") }")
+    diagnostics = check('part a { }\npart b { box(size=[1, 1, 1], align="bottom") }')
     assert [(d.code, d.line, d.column) for d in diagnostics] == [("W106", 1, 1)]
 
 
 def test_diagnostic_json_shape():
     (diag,) = check("part a { sphere(radius=1) }")
     data = diag.to_json()
-    assert {"code", "message", "line", "column", "end_line", "end_column", "severity", "expected", "hint",
-            "source_line"} <= set(data)
+    assert {
+        "code",
+        "message",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "severity",
+        "expected",
+        "hint",
+        "source_line",
+    } <= set(data)
     assert data["hint"] == "write `r=`"
 
 
@@ -148,7 +172,9 @@ def test_cli_check_json_and_exit_codes(tmp_path):
 
 
 def test_conflicting_part_colours_warn():
-    program = ('part p color "red" { box(size=[1, 1, 1], align="bottom") }\n'
-               'part p color "blue" { box(size=[1, 1, 1], at=[0.5, 0, 0], align="bottom") }')
+    program = (
+        'part p color "red" { box(size=[1, 1, 1], align="bottom") }\n'
+        'part p color "blue" { box(size=[1, 1, 1], at=[0.5, 0, 0], align="bottom") }'
+    )
     (warning,) = check(program)
     assert (warning.code, warning.line, warning.severity) == ("W107", 2, "warning")

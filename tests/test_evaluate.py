@@ -4,6 +4,7 @@ A primitive statement whose inputs (the names its arguments read) repeat is eval
 per distinct input; these tests run the same programs with that memo switched off and compare
 the primitive tables, the steps counted and the errors, position included.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,13 +13,13 @@ from unittest import mock
 import numpy as np
 import pytest
 from hypothesis import given
+from strategies import programs
+from test_properties import fast
 
 from proto3d.compiler import Limits, check
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
 from proto3d.grammar import parse
-from strategies import programs
-from test_properties import fast
 
 EXAMPLES = sorted(Path(__file__).resolve().parent.parent.joinpath("examples").glob("*.pdsl"))
 
@@ -42,8 +43,19 @@ def run(text: str, limits: Limits = DEFAULT_LIMITS, memo: bool = True):
             result = evaluator.run(program)
         except evaluation.EvalError as error:
             return error.diagnostic, evaluator.steps
-    rows = [(p.kind, {k: np.asarray(v).tolist() for k, v in p.params.items()}, p.matrix.tolist(), p.segments,
-             p.part_id, p.instance_id, p.color, p.span) for p in result.primitives]
+    rows = [
+        (
+            p.kind,
+            {k: np.asarray(v).tolist() for k, v in p.params.items()},
+            p.matrix.tolist(),
+            p.segments,
+            p.part_id,
+            p.instance_id,
+            p.color,
+            p.span,
+        )
+        for p in result.primitives
+    ]
     return rows, evaluator.steps
 
 

@@ -3,10 +3,11 @@
 The golden file is written by `tests/make_golden.py` and reviewed by hand; regenerate it only
 when an example changes on purpose.
 """
+
 import itertools
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ REFERENCE = (ROOT / "docs" / "language.md").read_text()
 GEOMETRIC_LINTS = {"W101", "W102", "W103", "W104", "W105"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def compiled(name: str):
     return compile_text((ROOT / "examples" / f"{name}.pdsl").read_text(), filename=f"{name}.pdsl")
 
@@ -95,8 +96,10 @@ def test_reference_composition_example_compiles():
     assert counts == {"leg": 4, "spoke": 5, "blade": 3}
 
 
-PRIMITIVE_START = re.compile(r"^(box|sphere|ellipsoid|cylinder|frustum|cone|capsule|torus|tube|wedge|lathe|extrude|sweep|rod)\(")
-PRELUDE = 'let x = 0.2\nlet y = 0.1\npart seat { box(size=[0.4, 0.4, 0.05], at=[0, 0, 0.45]) }\n'
+PRIMITIVE_START = re.compile(
+    r"^(box|sphere|ellipsoid|cylinder|frustum|cone|capsule|torus|tube|wedge|lathe|extrude|sweep|rod)\("
+)
+PRELUDE = "let x = 0.2\nlet y = 0.1\npart seat { box(size=[0.4, 0.4, 0.05], at=[0, 0, 0.45]) }\n"
 
 
 def _reference_pattern_lines():

@@ -3,6 +3,7 @@
 The runs train real models on the CPU (32-px images, a few epochs): each takes tens of seconds
 on a loaded 2-core machine. Datasets are rendered once per session with `proto3d dataset`.
 """
+
 import importlib.util
 import json
 import os
@@ -33,10 +34,28 @@ def tiny(tmp_path_factory):
     Rendered by `proto3d dataset` in a subprocess: with Mesa's EGL loaded in this process, a later
     import of torchvision (which loads triton) crashes it."""
     root = tmp_path_factory.mktemp("experiment")
-    for name, options in [("synthetic", "--seed 0 --variants 8 --views 4 --val 0.25"),
-                          ("target", "--seed 1 --variants 4 --views 6 --val 0.5")]:
-        subprocess.run([sys.executable, "-m", "proto3d", "dataset", "-q", *SHAPES, "-o", str(root / name), "--size", "32",
-                        "-j", "1", *options.split()], check=True)
+    for name, options in [
+        ("synthetic", "--seed 0 --variants 8 --views 4 --val 0.25"),
+        ("target", "--seed 1 --variants 4 --views 6 --val 0.5"),
+    ]:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "proto3d",
+                "dataset",
+                "-q",
+                *SHAPES,
+                "-o",
+                str(root / name),
+                "--size",
+                "32",
+                "-j",
+                "1",
+                *options.split(),
+            ],
+            check=True,
+        )
     return root
 
 
@@ -46,7 +65,9 @@ def test_class_mapping_by_name_and_by_file(tmp_path):
 
     assert class_mapping(["Office-Chair", "lamp", "mug"], ["mug", "office chair"]) == {0: 1, 2: 0}
     (tmp_path / "map.toml").write_text('"lamp" = "office chair"\n"mug" = "mug"\n')
-    assert class_mapping(["Office-Chair", "lamp", "mug"], ["mug", "office chair"], read_class_map(str(tmp_path / "map.toml"))) == {1: 1, 2: 0}
+    assert class_mapping(
+        ["Office-Chair", "lamp", "mug"], ["mug", "office chair"], read_class_map(str(tmp_path / "map.toml"))
+    ) == {1: 1, 2: 0}
     with pytest.raises(Proto3dError, match="'sofa', which is not a class"):
         class_mapping(["lamp"], ["mug"], {"lamp": "sofa"})
     with pytest.raises(Proto3dError, match="no synthetic category matches"):
@@ -55,32 +76,106 @@ def test_class_mapping_by_name_and_by_file(tmp_path):
 
 def test_without_the_extra_the_command_names_it(monkeypatch, tmp_path):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "torchvision") else real(name, *a))
-    result = CliRunner().invoke(cli, ["experiment", "classify", "--synthetic", str(tmp_path), "--target", str(tmp_path), "-o", str(tmp_path / "r")])
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("torch", "torchvision") else real(name, *a),
+    )
+    result = CliRunner().invoke(
+        cli,
+        [
+            "experiment",
+            "classify",
+            "--synthetic",
+            str(tmp_path),
+            "--target",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "r"),
+        ],
+    )
     assert result.exit_code == 2
     assert 'pip install "proto3d[train]"' in result.output
 
 
 def test_a_missing_weight_file_names_its_option(tmp_path):
-    result = CliRunner().invoke(cli, ["experiment", "partseg", "--synthetic", str(tmp_path), "--target", str(tmp_path),
-                                      "-o", str(tmp_path / "r"), "--clip-weights", str(tmp_path / "ViT-B-16.bin")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "experiment",
+            "partseg",
+            "--synthetic",
+            str(tmp_path),
+            "--target",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "r"),
+            "--clip-weights",
+            str(tmp_path / "ViT-B-16.bin"),
+        ],
+    )
     assert result.exit_code == 1
-    assert "--clip-weights" in result.output and "no such file" in result.output and "never downloads" in result.output
+    assert (
+        "--clip-weights" in result.output
+        and "no such file" in result.output
+        and "never downloads" in result.output
+    )
     assert not (tmp_path / "r").exists()
 
 
 def test_a_wrong_layout_is_a_clear_error(tmp_path, tiny):
-    result = CliRunner().invoke(cli, ["experiment", "classify", "--synthetic", str(tiny / "synthetic"), "--target", str(tmp_path),
-                                      "-o", str(tmp_path / "r"), "--size", "32", "--workers", "0"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "experiment",
+            "classify",
+            "--synthetic",
+            str(tiny / "synthetic"),
+            "--target",
+            str(tmp_path),
+            "-o",
+            str(tmp_path / "r"),
+            "--size",
+            "32",
+            "--workers",
+            "0",
+        ],
+    )
     assert result.exit_code == 1
-    assert "no image folder for the train split" in result.output and "classification/train/<class>" in result.output
+    assert (
+        "no image folder for the train split" in result.output
+        and "classification/train/<class>" in result.output
+    )
 
 
 def test_classify_pretrained_on_renders_beats_chance_on_other_variants(tmp_path, tiny):
     out = tmp_path / "results"
-    result = CliRunner().invoke(cli, ["experiment", "classify", "-q", "--synthetic", str(tiny / "synthetic"),
-                                      "--target", str(tiny / "target"), "-o", str(out), "--size", "32", "--batch-size", "16",
-                                      "--epochs", "10", "--finetune-epochs", "3", "--lr", "2e-3", "--workers", "0"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "experiment",
+            "classify",
+            "-q",
+            "--synthetic",
+            str(tiny / "synthetic"),
+            "--target",
+            str(tiny / "target"),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--batch-size",
+            "16",
+            "--epochs",
+            "10",
+            "--finetune-epochs",
+            "3",
+            "--lr",
+            "2e-3",
+            "--workers",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     arms = {arm["arm"]: arm for arm in results["arms"]}
@@ -97,21 +192,58 @@ def test_classify_pretrained_on_renders_beats_chance_on_other_variants(tmp_path,
 def test_partseg_beats_a_constant_predictor_and_runs_the_clip_arms(tmp_path, tiny):
     import open_clip
 
-    config = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8},
-              "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    config = {
+        "embed_dim": 32,
+        "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    }
     (tmp_path / "tiny_clip.json").write_text(json.dumps(config))
     open_clip.add_model_config(str(tmp_path / "tiny_clip.json"))
-    torch.save(open_clip.create_model("tiny_clip").state_dict(), tmp_path / "tiny_clip.pt")  # random: no weights are downloaded
+    torch.save(
+        open_clip.create_model("tiny_clip").state_dict(), tmp_path / "tiny_clip.pt"
+    )  # random: no weights are downloaded
     out = tmp_path / "results"
-    result = CliRunner().invoke(cli, ["experiment", "partseg", "-q", "--synthetic", str(tiny / "synthetic"),
-                                      "--target", str(tiny / "target"), "-o", str(out), "--size", "32", "--batch-size", "8",
-                                      "--epochs", "3", "--lr", "3e-3", "--workers", "0", "--arch", "fcn_resnet50",
-                                      "--clip-model", str(tmp_path / "tiny_clip.json"), "--clip-weights", str(tmp_path / "tiny_clip.pt"),
-                                      "--clip-lr", "3e-3"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "experiment",
+            "partseg",
+            "-q",
+            "--synthetic",
+            str(tiny / "synthetic"),
+            "--target",
+            str(tiny / "target"),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "3",
+            "--lr",
+            "3e-3",
+            "--workers",
+            "0",
+            "--arch",
+            "fcn_resnet50",
+            "--clip-model",
+            str(tmp_path / "tiny_clip.json"),
+            "--clip-weights",
+            str(tmp_path / "tiny_clip.pt"),
+            "--clip-lr",
+            "3e-3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     arms = {arm["arm"]: arm for arm in results["arms"]}
-    assert list(arms) == ["constant (background)", "fcn_resnet50", "CLIP tiny_clip zero-shot", "CLIP tiny_clip fine-tuned"]
+    assert list(arms) == [
+        "constant (background)",
+        "fcn_resnet50",
+        "CLIP tiny_clip zero-shot",
+        "CLIP tiny_clip fine-tuned",
+    ]
     assert arms["fcn_resnet50"]["mIoU"] > arms["constant (background)"]["mIoU"]
     assert arms["CLIP tiny_clip fine-tuned"]["aAcc"] > arms["CLIP tiny_clip zero-shot"]["aAcc"]
     assert set(arms["fcn_resnet50"]["per_class_iou"]) == set(results["classes"])
@@ -119,9 +251,29 @@ def test_partseg_beats_a_constant_predictor_and_runs_the_clip_arms(tmp_path, tin
 
 def test_a_killed_run_resumes_from_its_checkpoint(tmp_path, tiny):
     out = tmp_path / "results"
-    args = [sys.executable, "-m", "proto3d", "experiment", "classify", "--synthetic", str(tiny / "synthetic"),
-            "--target", str(tiny / "target"), "-o", str(out), "--size", "32", "--batch-size", "16", "--epochs", "1",
-            "--finetune-epochs", "8", "--workers", "0"]
+    args = [
+        sys.executable,
+        "-m",
+        "proto3d",
+        "experiment",
+        "classify",
+        "--synthetic",
+        str(tiny / "synthetic"),
+        "--target",
+        str(tiny / "target"),
+        "-o",
+        str(out),
+        "--size",
+        "32",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--finetune-epochs",
+        "8",
+        "--workers",
+        "0",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = out / "checkpoints" / "none-finetune.pt"

@@ -1,4 +1,5 @@
 """The experiment metrics (plain NumPy: they run without the [train] extra) against hand-computed cases."""
+
 import numpy as np
 import pytest
 
@@ -21,7 +22,11 @@ def test_segmentation_metrics_by_hand():
     confusion = np.array([[3, 1, 0], [1, 4, 1], [0, 0, 0]])
     m = segmentation_metrics(confusion, ["background", "seat", "leg"])
     iou_bg, iou_seat = 3 / (4 + 4 - 3), 4 / (6 + 5 - 4)
-    assert m["per_class_iou"] == {"background": pytest.approx(iou_bg), "seat": pytest.approx(iou_seat), "leg": None}
+    assert m["per_class_iou"] == {
+        "background": pytest.approx(iou_bg),
+        "seat": pytest.approx(iou_seat),
+        "leg": None,
+    }
     assert m["mIoU"] == pytest.approx((iou_bg + iou_seat) / 2)  # the absent class is left out, as mmseg does
     assert m["mAcc"] == pytest.approx((3 / 4 + 4 / 6) / 2)
     assert m["aAcc"] == pytest.approx(7 / 10)

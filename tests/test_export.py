@@ -1,4 +1,5 @@
 """Exports read back by other tools: trimesh, the Khronos glTF validator, NumPy parsers."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from click.testing import CliRunner
 
 from proto3d.cli import cli
@@ -63,13 +63,31 @@ def make_shape() -> CompiledShape:
         R += [pid] * len(f)
         m = np.eye(4)
         m[:3, 3] = center
-        table.append(Primitive("box", {"size": np.array(size, float), "bevel": 0.0}, m, 32, part, inst, colour, Span(line, 5, line, 40)))
+        table.append(
+            Primitive(
+                "box",
+                {"size": np.array(size, float), "bevel": 0.0},
+                m,
+                32,
+                part,
+                inst,
+                colour,
+                Span(line, 5, line, 40),
+            )
+        )
     verts = np.concatenate(V).astype(np.float32)
     inst_id = np.array(I, np.int32)
 
     def instance(part, index, iid, line):
         pts = verts[np.unique(np.concatenate(F)[inst_id == iid])]
-        return Instance(part, index, [p for p, row in enumerate(prims) if row[1] == iid], Span(line, 5, line + 2, 6), pts.min(0).astype(float), pts.max(0).astype(float))
+        return Instance(
+            part,
+            index,
+            [p for p, row in enumerate(prims) if row[1] == iid],
+            Span(line, 5, line + 2, 6),
+            pts.min(0).astype(float),
+            pts.max(0).astype(float),
+        )
 
     return CompiledShape(
         name="chair",
@@ -88,7 +106,9 @@ def make_shape() -> CompiledShape:
             "seat_h": {"value": 0.45, "default": 0.45, "lo": 0.4, "hi": 0.5, "integer": False},
             "n": {"value": 5, "default": 4, "lo": 3, "hi": 6, "integer": True},
         },
-        diagnostics=[Diagnostic("W301", "part `seat` floats 0.2 m above `leg`", Span(3, 1, 3, 5), severity="warning")],
+        diagnostics=[
+            Diagnostic("W301", "part `seat` floats 0.2 m above `leg`", Span(3, 1, 3, 5), severity="warning")
+        ],
     )
 
 
@@ -115,7 +135,11 @@ def random_shape(seed: int) -> CompiledShape:
         C += [colour] * len(F[-1])
         I += [iid] * len(F[-1])
         R += [k] * len(F[-1])
-        prims.append(Primitive("box", {}, np.eye(4), 32, int(inst_part[iid]), iid, tuple(colour), Span(k + 1, 1, k + 1, 9)))
+        prims.append(
+            Primitive(
+                "box", {}, np.eye(4), 32, int(inst_part[iid]), iid, tuple(colour), Span(k + 1, 1, k + 1, 9)
+            )
+        )
     inst_id = np.array(I, np.int32)
     counts = [int((inst_part[:i] == p).sum()) for i, p in enumerate(inst_part)]
     return CompiledShape(
@@ -127,9 +151,17 @@ def random_shape(seed: int) -> CompiledShape:
         part_id=inst_part[inst_id].astype(np.int32),
         instance_id=inst_id,
         primitive_id=np.array(R, np.int32),
-        parts=[Part(f"p{p}", tuple(palette[p]), np.flatnonzero(inst_part == p).tolist(), Span()) for p in range(n_parts)],
+        parts=[
+            Part(f"p{p}", tuple(palette[p]), np.flatnonzero(inst_part == p).tolist(), Span())
+            for p in range(n_parts)
+        ],
         instances=[
-            Instance(int(p), counts[i], [k for k, pr in enumerate(prims) if pr.instance_id == i], Span(i + 1, 1, i + 1, 2))
+            Instance(
+                int(p),
+                counts[i],
+                [k for k, pr in enumerate(prims) if pr.instance_id == i],
+                Span(i + 1, 1, i + 1, 2),
+            )
             for i, p in enumerate(inst_part)
         ],
         primitives=prims,
@@ -223,7 +255,9 @@ def test_glb_structure_names_extras_and_geometry():
     # baseColorFactor is linear: #ff0000 stays (1, 0, 0); wood #8b5a2b is decoded from sRGB
     assert gltf["materials"][1]["pbrMetallicRoughness"]["baseColorFactor"] == [1.0, 0.0, 0.0, 1.0]
     wood = np.array([0x8B, 0x5A, 0x2B]) / 255
-    assert np.allclose(gltf["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"][:3], ((wood + 0.055) / 1.055) ** 2.4)
+    assert np.allclose(
+        gltf["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"][:3], ((wood + 0.055) / 1.055) ** 2.4
+    )
 
     for iid, node in enumerate(gltf["nodes"]):
         mesh = gltf["meshes"][node["mesh"]]
@@ -252,13 +286,17 @@ def test_glb_loads_in_trimesh(tmp_path):
     scene = trimesh.load(path, process=False)
     # one node per instance under the root, glTF extras as edge metadata; trimesh gives each
     # glTF primitive of a multi-material mesh (the seat: wood + red knob) a child node
-    top = {child: attr for parent, child, attr in scene.graph.to_edgelist() if parent == scene.graph.base_frame}
+    top = {
+        child: attr for parent, child, attr in scene.graph.to_edgelist() if parent == scene.graph.base_frame
+    }
     assert sorted(top) == ["leg.0", "leg.1", "seat"]
     assert top["leg.1"]["metadata"]["instance_id"] == 2 and top["seat"]["metadata"]["primitive_ids"] == [0, 1]
     assert scene.metadata["shape"] == "chair"
     assert sum(len(g.faces) for g in scene.geometry.values()) == len(shape.faces)
     mesh = scene.to_geometry()
-    assert np.allclose(triangles(mesh.vertices, mesh.faces), triangles(y_up(shape.vertices), shape.faces), atol=1e-7)
+    assert np.allclose(
+        triangles(mesh.vertices, mesh.faces), triangles(y_up(shape.vertices), shape.faces), atol=1e-7
+    )
     # front (-Y) faces +Z in glTF: the knob at y = -0.1 is at z = +0.1, height goes to +Y
     lo, hi = scene.bounds
     assert np.allclose(hi[1], 0.505, atol=1e-6) and np.allclose(lo[1], 0.0, atol=1e-6)
@@ -308,7 +346,9 @@ def test_random_shapes_keep_every_face_and_id(seed):
             rows.append(triangles(pos, idx))
             assert set(prim["extras"]["primitive_ids"]) <= set(node["extras"]["primitive_ids"])
         got = np.concatenate(rows)
-        assert np.allclose(got[np.lexsort(got.T[::-1])], triangles(y_up(shape.vertices), shape.faces[fids]), atol=1e-6)
+        assert np.allclose(
+            got[np.lexsort(got.T[::-1])], triangles(y_up(shape.vertices), shape.faces[fids]), atol=1e-6
+        )
     assert used == set(range(len(gltf["materials"])))  # no unused material
     _, verts, faces = read_ply(to_ply(shape))
     for key in ("part_id", "instance_id", "primitive_id"):
@@ -316,7 +356,9 @@ def test_random_shapes_keep_every_face_and_id(seed):
     assert np.array_equal(triangles(verts["p"], faces["v"]), triangles(shape.vertices, shape.faces))
     assert_vertex_colours_exact(shape, verts, faces)
     obj, mtl = to_obj(shape)
-    assert obj.count("\nf ") == len(shape.faces) and obj.count("\nusemtl ") >= len(set(shape.instance_id.tolist()))
+    assert obj.count("\nf ") == len(shape.faces) and obj.count("\nusemtl ") >= len(
+        set(shape.instance_id.tolist())
+    )
     assert {line.split()[1] for line in obj.splitlines() if line.startswith("usemtl")} == {
         line.split()[1] for line in mtl.splitlines() if line.startswith("newmtl")
     }
@@ -345,7 +387,11 @@ def validate(paths: list[Path]) -> list[dict]:
             "gltf-validator not found: `npm install --no-save --prefix <repo root> gltf-validator@2.0.0-dev.3.10` "
             "or set PROTO3D_GLTF_VALIDATOR_DIR to a folder holding node_modules/gltf-validator"
         )
-    run = subprocess.run([node, str(REPO / "tests" / "gltf_validate.mjs"), str(vdir), *map(str, paths)], capture_output=True, text=True)
+    run = subprocess.run(
+        [node, str(REPO / "tests" / "gltf_validate.mjs"), str(vdir), *map(str, paths)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)
 
@@ -384,13 +430,21 @@ def test_obj_text_groups_and_indices(up):
     # OBJ vertex k = R · (shape vertex k), exactly (R only permutes and negates coordinates)
     rotated = (shape.vertices.astype(np.float64) @ ROTATION[up].T).astype(np.float32)
     assert np.array_equal(v.astype(np.float32), rotated)
-    assert np.array_equal(vn.astype(np.float32), (shape.normals.astype(np.float64) @ ROTATION[up].T).astype(np.float32))
+    assert np.array_equal(
+        vn.astype(np.float32), (shape.normals.astype(np.float64) @ ROTATION[up].T).astype(np.float32)
+    )
     assert np.array_equal(f[..., 0], f[..., 1])  # normal index = vertex index
     # faces come grouped by instance; each group equals the shape's faces of that instance, +1
     order = np.argsort(shape.instance_id, kind="stable")
-    assert np.array_equal(triangles(v.astype(np.float32), f[..., 0] - 1), triangles(rotated, shape.faces[order]))
+    assert np.array_equal(
+        triangles(v.astype(np.float32), f[..., 0] - 1), triangles(rotated, shape.faces[order])
+    )
     # Kd is linear: Blender reads it so; #808080 is 0.2158605 linear, not 0.501961
-    kd = {"seat": linear("#8b5a2b").tolist(), "seat_ff0000": [1.0, 0.0, 0.0], "leg": linear("#808080").tolist()}
+    kd = {
+        "seat": linear("#8b5a2b").tolist(),
+        "seat_ff0000": [1.0, 0.0, 0.0],
+        "leg": linear("#808080").tolist(),
+    }
     assert mtl_kd(mtl) == kd
     assert round(mtl_kd(mtl)["leg"][0], 7) == 0.2158605
     assert "# #808080\nnewmtl leg\n" in mtl  # the sRGB colour stays readable
@@ -404,7 +458,9 @@ def test_obj_loads_in_trimesh(tmp_path):
     meshes = scene.geometry
     assert sum(len(m.faces) for m in meshes.values()) == len(shape.faces)
     both = trimesh.util.concatenate(list(meshes.values()))
-    assert np.allclose(triangles(both.vertices, both.faces), triangles(y_up(shape.vertices), shape.faces), atol=1e-7)
+    assert np.allclose(
+        triangles(both.vertices, both.faces), triangles(y_up(shape.vertices), shape.faces), atol=1e-7
+    )
     # Y up by default: the 0.505 m tall chair stands along +Y, its front (the knob at y = -0.1) towards +Z
     assert np.allclose(both.bounds, [[-0.23, 0.0, -0.22], [0.23, 0.505, 0.22]], atol=1e-7)
     # materials came through the .mtl: the red knob's faces are red, leg faces the linear grey (0.2159 * 255 = 55)
@@ -417,7 +473,14 @@ def test_obj_loads_in_trimesh(tmp_path):
 
 PLY_VERTEX = np.dtype([("p", "<f4", 3), ("n", "<f4", 3), ("rgb", "u1", 3)])
 PLY_FACE = np.dtype(
-    [("n", "u1"), ("v", "<i4", 3), ("part_id", "<i4"), ("instance_id", "<i4"), ("primitive_id", "<i4"), ("rgb", "u1", 3)]
+    [
+        ("n", "u1"),
+        ("v", "<i4", 3),
+        ("part_id", "<i4"),
+        ("instance_id", "<i4"),
+        ("primitive_id", "<i4"),
+        ("rgb", "u1", 3),
+    ]
 )
 
 
@@ -439,8 +502,17 @@ def test_ply_binary_ids_and_comments():
     assert header[2] == 'comment proto3d shape "chair": metres, Z up, front -Y (proto3d\'s own frame)'
     assert "comment part 0 seat" in header and "comment part 1 leg" in header
     assert "comment instance 2 leg.1" in header
-    assert header[-13:-9] == ["property float nz", "property uchar red", "property uchar green", "property uchar blue"]
-    assert header[-9:-6] == ["element face 48", "property list uchar int vertex_indices", "property int part_id"]
+    assert header[-13:-9] == [
+        "property float nz",
+        "property uchar red",
+        "property uchar green",
+        "property uchar blue",
+    ]
+    assert header[-9:-6] == [
+        "element face 48",
+        "property list uchar int vertex_indices",
+        "property int part_id",
+    ]
     assert np.array_equal(verts["p"], shape.vertices) and np.array_equal(verts["n"], shape.normals)
     assert np.all(faces["n"] == 3) and np.array_equal(faces["v"], shape.faces)
     for key in ("part_id", "instance_id", "primitive_id"):
@@ -489,7 +561,9 @@ def test_ply_splits_a_vertex_shared_by_two_colours():
     assert verts["rgb"][faces["v"][0]].tolist() == [[255, 0, 0]] * 3
     assert verts["rgb"][faces["v"][1]].tolist() == [[139, 90, 43]] * 3
     assert verts["rgb"][3].tolist() == [0, 0, 0]
-    assert np.array_equal(faces["v"][2:], shape.faces[2:])  # faces away from the shared vertices keep their indices
+    assert np.array_equal(
+        faces["v"][2:], shape.faces[2:]
+    )  # faces away from the shared vertices keep their indices
     assert_vertex_colours_exact(shape, verts, faces)
 
 
@@ -516,7 +590,11 @@ def test_mtl_kd_equals_glb_base_colour_exactly():
 
 def declared_rotation(text: str) -> np.ndarray:
     """R of the frame a file declares in its header (comment or extras)."""
-    ups = [axis for axis, words in (("y", "metres, Y up, front +Z"), ("z", "metres, Z up, front -Y")) if words in text]
+    ups = [
+        axis
+        for axis, words in (("y", "metres, Y up, front +Z"), ("z", "metres, Z up, front -Y"))
+        if words in text
+    ]
     assert len(ups) == 1, text
     return ROTATION[ups[0]]
 
@@ -537,11 +615,19 @@ def test_glb_obj_ply_line_up_in_trimesh(tmp_path, up):
         "ply": declared_rotation((tmp_path / "chair.ply").read_bytes().split(b"\n")[2].decode()),
     }
     assert np.array_equal(declared["glb"], ROTATION["y"])
-    assert np.array_equal(declared["obj"], ROTATION[up or "y"]) and np.array_equal(declared["ply"], ROTATION[up or "z"])
+    assert np.array_equal(declared["obj"], ROTATION[up or "y"]) and np.array_equal(
+        declared["ply"], ROTATION[up or "z"]
+    )
     want = triangles(shape.vertices, shape.faces)
-    meshes = {"glb": glb.to_geometry(), "obj": trimesh.util.concatenate(list(obj.geometry.values())), "ply": ply}
+    meshes = {
+        "glb": glb.to_geometry(),
+        "obj": trimesh.util.concatenate(list(obj.geometry.values())),
+        "ply": ply,
+    }
     for name, mesh in meshes.items():
-        program_frame = (np.asarray(mesh.vertices, np.float64) @ declared[name]).astype(np.float32)  # R^-1 = R^T
+        program_frame = (np.asarray(mesh.vertices, np.float64) @ declared[name]).astype(
+            np.float32
+        )  # R^-1 = R^T
         assert np.array_equal(triangles(program_frame, mesh.faces), want), name
 
 
@@ -553,10 +639,20 @@ def test_up_leaves_glb_and_parts_json_alone(tmp_path):
     glb = {up: (tmp_path / f"{up}.glb").read_bytes() for up in (None, "y", "z")}
     assert glb[None] == glb["y"] == glb["z"]
     assert (tmp_path / "None.json").read_bytes() == (tmp_path / "z.json").read_bytes()
-    assert json.loads((tmp_path / "z.json").read_text())["frame"] == "metres, Z up, front -Y (proto3d's own frame)"
+    assert (
+        json.loads((tmp_path / "z.json").read_text())["frame"]
+        == "metres, Z up, front -Y (proto3d's own frame)"
+    )
     with pytest.raises(ValueError, match="up must be one of"):
         export(shape, tmp_path / "x.obj", up="x")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["None.glb", "None.json", "y.glb", "y.json", "z.glb", "z.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "None.glb",
+        "None.json",
+        "y.glb",
+        "y.json",
+        "z.glb",
+        "z.json",
+    ]
 
 
 STOOL = """shape "stool"
@@ -574,7 +670,9 @@ def test_cli_up_option(tmp_path):
     program.write_text(STOOL)
     runner = CliRunner()
     help_text = runner.invoke(cli, ["compile", "--help"]).output
-    assert "--up [y|z]" in help_text and ".glb is Y up, front +Z" in help_text and "default: y for" in help_text
+    assert (
+        "--up [y|z]" in help_text and ".glb is Y up, front +Z" in help_text and "default: y for" in help_text
+    )
 
     out = {up: tmp_path / up for up in ("default", "y", "z")}
     for up, folder in out.items():
@@ -642,7 +740,10 @@ def test_unknown_suffix_is_a_diagnostic(tmp_path):
     assert err.value.diagnostics[0].hint == "write .glb, the binary glTF: one self-contained file"
     with pytest.raises(Proto3dError) as err:
         export(make_shape(), tmp_path / "chair")
-    assert err.value.diagnostics[0].hint == "name the output file with one of the supported suffixes, e.g. model.glb"
+    assert (
+        err.value.diagnostics[0].hint
+        == "name the output file with one of the supported suffixes, e.g. model.glb"
+    )
 
 
 def test_unwritable_target_is_a_diagnostic(tmp_path):
@@ -718,12 +819,18 @@ def test_every_example_exports_and_validates(tmp_path):
         for suffix in (".glb", ".obj", ".ply", ".json"):
             export(shape, tmp_path / f"{src.stem}{suffix}")
         gltf, _ = read_glb((tmp_path / f"{src.stem}.glb").read_bytes())
-        assert [n["name"] for n in gltf["nodes"]] == [shape.instance_name(i) for i in range(len(shape.instances))]
+        assert [n["name"] for n in gltf["nodes"]] == [
+            shape.instance_name(i) for i in range(len(shape.instances))
+        ]
         _, verts, faces = read_ply((tmp_path / f"{src.stem}.ply").read_bytes())
-        assert np.array_equal(faces["part_id"], shape.part_id) and np.array_equal(faces["instance_id"], shape.instance_id)
+        assert np.array_equal(faces["part_id"], shape.part_id) and np.array_equal(
+            faces["instance_id"], shape.instance_id
+        )
         assert_vertex_colours_exact(shape, verts, faces)
         assert len(verts) == len(shape.vertices)  # compiled shapes never need a vertex split
-        obj = trimesh.load(tmp_path / f"{src.stem}.obj", process=False, split_object=True, group_material=False)
+        obj = trimesh.load(
+            tmp_path / f"{src.stem}.obj", process=False, split_object=True, group_material=False
+        )
         assert sum(len(g.faces) for g in obj.geometry.values()) == len(shape.faces)
         glbs.append(tmp_path / f"{src.stem}.glb")
     for report in validate(glbs):

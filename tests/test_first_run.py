@@ -1,4 +1,5 @@
 """The first run: Numba compiles only the kernels a program uses, and the CLI says it is a one-off."""
+
 from __future__ import annotations
 
 import re
@@ -12,9 +13,16 @@ from numba import njit
 from proto3d.cli import first_run_notice
 
 CHAIR = (Path(__file__).resolve().parent.parent / "examples" / "chair.pdsl").read_text()
-KERNELS = ("tessellate._flat_shapes", "tessellate._revolved_shapes", "tessellate._lathe_shapes",
-           "tessellate._extruded_shapes", "tessellate._swept_shapes", "lints._connect", "lints._hosts",
-           "lints._forest")
+KERNELS = (
+    "tessellate._flat_shapes",
+    "tessellate._revolved_shapes",
+    "tessellate._lathe_shapes",
+    "tessellate._extruded_shapes",
+    "tessellate._swept_shapes",
+    "lints._connect",
+    "lints._hosts",
+    "lints._forest",
+)
 
 
 def kernels_used(program: str) -> dict[str, int]:
@@ -36,8 +44,11 @@ def test_one_box_needs_one_tessellation_kernel_and_no_lint_kernel():
 
 def test_a_chair_needs_boxes_cylinders_and_the_contact_graph_but_nothing_for_hidden_or_floating_parts():
     used = kernels_used(CHAIR)
-    assert {kernel for kernel, n in used.items() if n} == {"tessellate._flat_shapes", "tessellate._revolved_shapes",
-                                                          "lints._connect"}
+    assert {kernel for kernel, n in used.items() if n} == {
+        "tessellate._flat_shapes",
+        "tessellate._revolved_shapes",
+        "lints._connect",
+    }
     assert set(used.values()) == {0, 1}  # one specialisation each
 
 
@@ -48,8 +59,13 @@ def test_the_notice_shows_only_while_numba_compiles_and_says_it_is_a_one_off(cap
     with first_run_notice():
         assert njit(lambda x: x + 1)(1) == 2  # a new function: Numba compiles it
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == ("proto3d: compiling the geometry kernels this program needs "
-                        "(a one-off: they are cached for every later run)…")
-    assert re.fullmatch(r"proto3d: kernels compiled in \d+\.\d s, once; later runs load them from the cache "
-                        r"in a fraction of a second", lines[1])
+    assert lines[0] == (
+        "proto3d: compiling the geometry kernels this program needs "
+        "(a one-off: they are cached for every later run)…"
+    )
+    assert re.fullmatch(
+        r"proto3d: kernels compiled in \d+\.\d s, once; later runs load them from the cache "
+        r"in a fraction of a second",
+        lines[1],
+    )
     assert len(lines) == 2

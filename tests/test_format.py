@@ -1,4 +1,5 @@
 """`proto3d fmt`: canonical, idempotent, comments kept, meaning unchanged."""
+
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +18,28 @@ def fmt(text: str) -> str:
 
 
 def test_canonical_spacing_and_comments_kept():
-    text = ("# header\nshape   \"x\"\n\n\n\nlet a=1+2*3 # trailing\n"
-            "part p color 'red' {   // opening\n  box(size=[1,1,1],at=[0,0,a])\n  # before close\n}\n")
-    assert fmt(text) == ('# header\nshape "x"\n\nlet a = 1 + 2 * 3  # trailing\n'
-                         'part p color "red" {  // opening\n    box(size=[1, 1, 1], at=[0, 0, a])\n'
-                         "    # before close\n}\n")
+    text = (
+        '# header\nshape   "x"\n\n\n\nlet a=1+2*3 # trailing\n'
+        "part p color 'red' {   // opening\n  box(size=[1,1,1],at=[0,0,a])\n  # before close\n}\n"
+    )
+    assert fmt(text) == (
+        '# header\nshape "x"\n\nlet a = 1 + 2 * 3  # trailing\n'
+        'part p color "red" {  // opening\n    box(size=[1, 1, 1], at=[0, 0, a])\n'
+        "    # before close\n}\n"
+    )
 
 
 def test_minimal_parentheses_keep_the_tree():
-    for source in ["(1 + 2) * 3", "1 - (2 - 3)", "-(2 ** 2)", "(-2) ** 2", "2 ** -1", "not (a or b) and c",
-                   "(a == b) == c", "[1, 2][0] * (3 + 4)"]:
+    for source in [
+        "(1 + 2) * 3",
+        "1 - (2 - 3)",
+        "-(2 ** 2)",
+        "(-2) ** 2",
+        "2 ** -1",
+        "not (a or b) and c",
+        "(a == b) == c",
+        "[1, 2][0] * (3 + 4)",
+    ]:
         program = parse(f"let x = {source}")
         again = parse(fmt(f"let x = {source}"))
         assert _shape(again.statements[0].value) == _shape(program.statements[0].value), source
@@ -37,16 +50,21 @@ def _shape(node):
     if isinstance(node, tuple):
         return tuple(_shape(n) for n in node)
     if hasattr(node, "__dataclass_fields__"):
-        return (type(node).__name__,) + tuple(_shape(getattr(node, f)) for f in node.__dataclass_fields__
-                                              if f not in ("span", "text"))
+        return (type(node).__name__,) + tuple(
+            _shape(getattr(node, f)) for f in node.__dataclass_fields__ if f not in ("span", "text")
+        )
     return node
 
 
 def test_transform_chains_and_if_chains():
-    text = "translate([0,0,1]) rotate([0,90,0]) radial(n=6, r=0) { part a { sphere(r=1) } }\n" \
-           "if x { } elif y { } else { }\n"
-    assert fmt(text) == ("translate([0, 0, 1]) rotate([0, 90, 0]) radial(n=6, r=0) {\n    part a {\n"
-                         "        sphere(r=1)\n    }\n}\nif x {\n} elif y {\n} else {\n}\n")
+    text = (
+        "translate([0,0,1]) rotate([0,90,0]) radial(n=6, r=0) { part a { sphere(r=1) } }\n"
+        "if x { } elif y { } else { }\n"
+    )
+    assert fmt(text) == (
+        "translate([0, 0, 1]) rotate([0, 90, 0]) radial(n=6, r=0) {\n    part a {\n"
+        "        sphere(r=1)\n    }\n}\nif x {\n} elif y {\n} else {\n}\n"
+    )
 
 
 def test_long_calls_wrap_one_argument_a_line():
@@ -66,7 +84,9 @@ def test_examples_idempotent_and_same_mesh(path):
     assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.part_id, b.part_id)
 
 
-@pytest.mark.parametrize("path", EXAMPLES + FEW_SHOT, ids=[str(p.relative_to(ROOT)) for p in EXAMPLES + FEW_SHOT])
+@pytest.mark.parametrize(
+    "path", EXAMPLES + FEW_SHOT, ids=[str(p.relative_to(ROOT)) for p in EXAMPLES + FEW_SHOT]
+)
 def test_examples_are_canonically_formatted(path):
     """What `proto3d fmt --check` asks: the examples (and the coder's few-shot examples) are written as fmt prints them."""
     text = path.read_text(encoding="utf-8")
@@ -77,8 +97,13 @@ def test_cli_fmt_check_write_and_bad_input(tmp_path):
     import subprocess
     import sys
 
-    run = lambda *a: subprocess.run([sys.executable, "-m", "proto3d.cli", "fmt", *a],  # noqa: E731
-                                    capture_output=True, text=True)
+    def run(*a):
+        return subprocess.run(
+            [sys.executable, "-m", "proto3d.cli", "fmt", *a],
+            capture_output=True,
+            text=True,
+        )
+
     path = tmp_path / "a.pdsl"
     path.write_text("part a {box(size=[1,1,1])}\n")
     assert run("--check", str(path)).returncode == 1

@@ -10,6 +10,7 @@ at every run under CI=1, new ones on every local run, as for every hypothesis te
    counted in units of a fixed pure-Python loop timed in the same process, so the bound holds
    on any machine and under any load, and no test depends on wall-clock time.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,13 +19,24 @@ import time
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
+from strategies import (
+    BIDI,
+    FAMILIES,
+    BrokenPromise,
+    anchors_in_loops,
+    check_diagnostics,
+    extreme_builtins,
+    mutated,
+    nested_lists,
+    programs,
+    run_input,
+    seed_corpus,
+)
 
 from proto3d.compiler import Limits, check, compile_text
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, _Evaluator
 from proto3d.grammar import Diagnostic, Span, parse_with_diagnostics
-from strategies import (BIDI, FAMILIES, BrokenPromise, anchors_in_loops, check_diagnostics, extreme_builtins, mutated,
-                        nested_lists, programs, run_input, seed_corpus)
 
 CORPUS = seed_corpus(generated=40)
 EXAMPLES_PER_FAMILY = {"anchors in loops": 8, "nested lists": 30}  # the heavy ones; others 40
@@ -33,8 +45,12 @@ EXAMPLES_PER_FAMILY = {"anchors in loops": 8, "nested lists": 30}  # the heavy o
 def slice_settings(examples: int):
     """No shrinking: an input that fails is shown as found (bench/fuzz.py minimises its findings),
     so a test waiting for a fix fails in a moment instead of shrinking for minutes."""
-    return settings(max_examples=examples, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
@@ -58,7 +74,11 @@ def test_the_judge_answers_and_flags_what_breaks_a_promise():
     text = "let a = inf\n"
     check_diagnostics([Diagnostic("E201", "`inf` is not defined", Span(1, 9, 1, 12))], text)
     check_diagnostics([Diagnostic("E109", "unknown colour 'nan'", Span(1, 9, 1, 12))], text)
-    for message in ("the part floats 0.2 m above z = inf m", "param `k` = nan is outside [0, 1]", "size -inf"):
+    for message in (
+        "the part floats 0.2 m above z = inf m",
+        "param `k` = nan is outside [0, 1]",
+        "size -inf",
+    ):
         with pytest.raises(BrokenPromise, match="nan or inf printed as a number"):
             check_diagnostics([Diagnostic("E210", message, Span(1, 1, 1, 2))], text)
     with pytest.raises(BrokenPromise, match="positioned outside the text"):
@@ -96,7 +116,7 @@ def test_code_after_a_lone_cr_is_never_hidden(text, data):
     or an error points at the CR; it is never swallowed by the comment."""
     breaks = [m.start() for m in re.finditer("\n", text)][:-1]
     at = data.draw(st.sampled_from(breaks)) if breaks else len(text)
-    hidden = text[:at] + "  # note\r" + text[at + 1:]
+    hidden = text[:at] + "  # note\r" + text[at + 1 :]
     cr = at + len("  # note")
     errors = [d for d in check(hidden) if d.severity == "error"]
     if errors:
@@ -110,7 +130,11 @@ def test_code_after_a_lone_cr_is_never_hidden(text, data):
 def test_bidi_controls_are_errors_in_code_and_warnings_in_strings(text, control, data):
     """Trojan Source: a bidi control in code or a comment is an error at its place; in a string
     a warning at its place (the program still compiles)."""
-    spaces = [m.start() for m in re.finditer(" ", text) if '"' not in text[text.rfind("\n", 0, m.start()) + 1:m.start()]]
+    spaces = [
+        m.start()
+        for m in re.finditer(" ", text)
+        if '"' not in text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+    ]
     assume(spaces)
     at = data.draw(st.sampled_from(spaces))
     in_code = text[:at] + control + text[at:]
@@ -119,7 +143,8 @@ def test_bidi_controls_are_errors_in_code_and_warnings_in_strings(text, control,
     body = text.split("\n", 1)[1] if text.startswith("shape") else text
     diagnostics = check(f'shape "a{control}b"\n' + body)
     assert [(d.severity, d.line, d.column) for d in diagnostics if d.severity == "error" or d.line == 1] == [
-        ("warning", 1, 9)]
+        ("warning", 1, 9)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,5 +203,7 @@ def test_cpu_time_per_evaluation_step_is_bounded(text):
     if cost[0] > budget:  # measure again before blaming the program for a pause of the machine
         cost = evaluation_cost(text, repeat=3)
     seconds, steps = cost
-    assert seconds <= budget, (f"{seconds * 1000:.1f} ms for {steps} steps and {len(text)} characters: "
-                               f"{seconds / UNIT / (steps + len(text)):.0f} units each (bound {K})")
+    assert seconds <= budget, (
+        f"{seconds * 1000:.1f} ms for {steps} steps and {len(text)} characters: "
+        f"{seconds / UNIT / (steps + len(text)):.0f} units each (bound {K})"
+    )

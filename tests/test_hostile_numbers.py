@@ -4,6 +4,7 @@ Every number in the evaluator is finite: NaN and ±inf are stopped, positioned, 
 operator or builtin makes them. Every operation costs steps in proportion to its work, so
 the step limit bounds any program's time; `Limits.max_seconds` bounds it on the clock.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,13 +15,13 @@ from unittest import mock
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_properties import fast
 
 from proto3d import agent
 from proto3d.compiler import Limits, check, compile_text
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
 from proto3d.grammar import Proto3dError, parse
-from test_properties import fast
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow warning from NumPy either
 
@@ -64,15 +65,25 @@ CASES = [
     ("E210", "scale(1e6) " * 60 + f"part p {{ {BOX} }}", 1, 11 * 49 + 1, "transforms"),
     ("E204", "let a = lerp([1, 2, 3], [[1], [2], [3]], 0.5)", 1, 9, "cannot take"),
     # a size given as one number or a list is range-checked either way (bench/fuzz.py found the first: float32 inf)
-    ("E210", "part p { sweep(path=[[0, 0, 0], [1, 0, 0]], r=norm([1e200, 1e200, 1e200])) }", 1, 47, "out of range"),
+    (
+        "E210",
+        "part p { sweep(path=[[0, 0, 0], [1, 0, 0]], r=norm([1e200, 1e200, 1e200])) }",
+        1,
+        47,
+        "out of range",
+    ),
     ("E210", "part p { sweep(path=[[0, 0, 0], [1, 0, 0]], r=[0.1, 2e6]) }", 1, 47, "out of range"),
 ]
 
 
-@pytest.mark.parametrize("code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_hostile_number_is_a_positioned_error(code, program, line, column, words):
     errors = [d for d in check(program) if d.severity == "error"]
-    assert [(d.code, d.line, d.column) for d in errors] == [(code, line, column)], [d.format() for d in errors]
+    assert [(d.code, d.line, d.column) for d in errors] == [(code, line, column)], [
+        d.format() for d in errors
+    ]
     assert words in errors[0].message
     with pytest.raises(Proto3dError):
         compile_text(program)
@@ -80,9 +91,15 @@ def test_hostile_number_is_a_positioned_error(code, program, line, column, words
 
 def test_results_that_are_finite_are_exact():
     # norm does not overflow on the way to a finite length; tiny results are not errors
-    shape = compile_text("let n = norm([3e300, 4e300]) / 1e300\nlet t = sin(1e-310) * 1e300\n"
-                         "part p { box(size=[n, 1 + t, 1], align=\"bottom\") }")
-    assert shape.primitives[0].params["size"].tolist() == [5.0, 1.0 + math.sin(math.radians(1e-310)) * 1e300, 1.0]
+    shape = compile_text(
+        "let n = norm([3e300, 4e300]) / 1e300\nlet t = sin(1e-310) * 1e300\n"
+        'part p { box(size=[n, 1 + t, 1], align="bottom") }'
+    )
+    assert shape.primitives[0].params["size"].tolist() == [
+        5.0,
+        1.0 + math.sin(math.radians(1e-310)) * 1e300,
+        1.0,
+    ]
 
 
 @pytest.mark.parametrize("value", ["nan", "-inf"])
@@ -90,14 +107,27 @@ def test_cli_param_that_is_not_a_finite_number(tmp_path, value):
     source = tmp_path / "p.pdsl"
     source.write_text(f"param h = 0.5 in [0.1, 1]\npart p {{ {BOX} }}\n")
     out = tmp_path / "p.glb"
-    result = subprocess.run([sys.executable, "-m", "proto3d.cli", "compile", str(source), "--param", f"h={value}",
-                             "-o", str(out)], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "proto3d.cli",
+            "compile",
+            str(source),
+            "--param",
+            f"h={value}",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert f"p.pdsl:1:1: error E211: value {value} for param `h`" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
 
 
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 10 ** 400, "0.5", True])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 10**400, "0.5", True])
 def test_api_param_that_is_not_a_finite_number(value):
     with pytest.raises(Proto3dError) as raised:
         compile_text(f"param h = 0.5 in [0.1, 1]\npart p {{ {BOX} }}", params={"h": value})
@@ -105,8 +135,26 @@ def test_api_param_that_is_not_a_finite_number(value):
     assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E211", 1, 1)
 
 
-EXTREMES = st.sampled_from(["0", "-0", "1e-310", "-1e-310", "1e308", "-1e308", "1e6", "90", "-1", "0.5",
-                            "[1e308, -1e308, 0]", "[0, 0, 0]", "[1e-310, 1, 2]", "range(3)", '"a"', "true"])
+EXTREMES = st.sampled_from(
+    [
+        "0",
+        "-0",
+        "1e-310",
+        "-1e-310",
+        "1e308",
+        "-1e308",
+        "1e6",
+        "90",
+        "-1",
+        "0.5",
+        "[1e308, -1e308, 0]",
+        "[0, 0, 0]",
+        "[1e-310, 1, 2]",
+        "range(3)",
+        '"a"',
+        "true",
+    ]
+)
 FUNCTIONS = st.sampled_from(sorted(evaluation._FUNCTION_IMPL))
 OPERATORS = st.sampled_from(["+", "-", "*", "/", "%", "**", "==", "<"])
 
@@ -130,6 +178,7 @@ def test_builtins_and_operators_with_extreme_arguments_never_make_a_non_finite_n
 
 
 # ---- work costs steps ---------------------------------------------------------------------------
+
 
 def steps(program: str, limits: Limits = DEFAULT_LIMITS) -> int:
     evaluator = evaluation._Evaluator(limits, {})
@@ -156,22 +205,27 @@ def test_comparison_costs_a_step_per_item_it_visits(n):
     assert steps(base + "let e = l == [1]\n") - steps(base) <= 3  # unequal lengths: nothing visited
 
 
-@pytest.mark.parametrize("program, work", [
-    ("let r = range(8000)\n", "let s = sum(r)\n"),
-    ("let r = range(8000)\n", "let s = max(r)\n"),
-    ("let r = range(8000)\n", "let s = r == r\n"),
-    ("let r = range(8000)\n", "let s = r * 2\n"),
-    ("let r = range(8000)\n", "for x in r, y in [] { }\n"),
-    ("let i = 1\n", "let s = " + " + ".join(["i"] * 200) + "\n"),
-])
+@pytest.mark.parametrize(
+    "program, work",
+    [
+        ("let r = range(8000)\n", "let s = sum(r)\n"),
+        ("let r = range(8000)\n", "let s = max(r)\n"),
+        ("let r = range(8000)\n", "let s = r == r\n"),
+        ("let r = range(8000)\n", "let s = r * 2\n"),
+        ("let r = range(8000)\n", "for x in r, y in [] { }\n"),
+        ("let i = 1\n", "let s = " + " + ".join(["i"] * 200) + "\n"),
+    ],
+)
 def test_every_operation_pays_for_the_numbers_it_touches(program, work):
     # a step per 8 numbers of an array read or made, per item of a list iterated, per operator
     assert steps(program + work) - steps(program) >= 199
 
 
 def anchors(boxes: int, reads: int) -> str:
-    return (f"part base {{ for i in range({boxes}) {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0.05]) }} }}\n"
-            f"for j in range({reads}) {{ let t = base.top }}\n")
+    return (
+        f"part base {{ for i in range({boxes}) {{ box(size=[0.1, 0.1, 0.1], at=[i * 0.01, 0, 0.05]) }} }}\n"
+        f"for j in range({reads}) {{ let t = base.top }}\n"
+    )
 
 
 def test_part_anchors_measure_each_primitive_once():
@@ -197,6 +251,7 @@ part q { sphere(r=0.1, at=p.top) }
 
 # ---- the deadline -------------------------------------------------------------------------------
 
+
 class Clock:
     """time.monotonic for the evaluator: one second passes at every reading."""
 
@@ -219,7 +274,9 @@ def test_deadline_stops_evaluation_at_the_statement_running():
 
 
 def test_deadline_changes_no_result():
-    program = anchors(50, 3000) + "for k in range(2000) { part q { sphere(r=0.01, at=[k * 0.01, 1, 0.01]) } }\n"
+    program = (
+        anchors(50, 3000) + "for k in range(2000) { part q { sphere(r=0.01, at=[k * 0.01, 1, 0.01]) } }\n"
+    )
     with mock.patch.object(evaluation.time, "monotonic", lambda: 0.0):
         timed = compile_text(program, limits=Limits(max_seconds=1.0))
     plain = compile_text(program)

@@ -1,4 +1,5 @@
 """Every language construct, checked against NumPy reference math."""
+
 import math
 
 import numpy as np
@@ -16,7 +17,9 @@ def compile_one(body: str, **kw):
 
 def reference(kind: str, params: dict, matrix: np.ndarray, segments: int = 32) -> np.ndarray:
     """Vertices of the primitive tessellated at the origin, moved by `matrix` with NumPy."""
-    local = tessellate([Primitive(kind, params, np.eye(4), segments, 0, 0, (1, 1, 1))]).vertices.astype(np.float64)
+    local = tessellate([Primitive(kind, params, np.eye(4), segments, 0, 0, (1, 1, 1))]).vertices.astype(
+        np.float64
+    )
     return local @ matrix[:3, :3].T + matrix[:3, 3]
 
 
@@ -63,11 +66,19 @@ def test_rot_pivots_about_local_origin():
     assert np.allclose(shape.vertices, expected, atol=1e-6)
 
 
-@pytest.mark.parametrize("align, point", [
-    ("bottom", [0, 0, -0.05]), ("top", [0, 0, 0.05]), ("left", [-0.2, 0, 0]), ("right", [0.2, 0, 0]),
-    ("front", [0, -0.1, 0]), ("back", [0, 0.1, 0]), ("center", [0, 0, 0]),
-    ("bottom back left", [-0.2, 0.1, -0.05]),
-])
+@pytest.mark.parametrize(
+    "align, point",
+    [
+        ("bottom", [0, 0, -0.05]),
+        ("top", [0, 0, 0.05]),
+        ("left", [-0.2, 0, 0]),
+        ("right", [0.2, 0, 0]),
+        ("front", [0, -0.1, 0]),
+        ("back", [0, 0.1, 0]),
+        ("center", [0, 0, 0]),
+        ("bottom back left", [-0.2, 0.1, -0.05]),
+    ],
+)
 def test_align_puts_named_bbox_point_at_at_and_pivots_there(align, point):
     shape = compile_one(f'box(size=[0.4, 0.2, 0.1], at=[1, 2, 3], align="{align}", rot=[0, 0, 30])')
     matrix = affine(offset=[1, 2, 3]) @ affine(rz(30)) @ affine(offset=-np.array(point))
@@ -75,7 +86,9 @@ def test_align_puts_named_bbox_point_at_at_and_pivots_there(align, point):
 
 
 def test_transform_chain_last_written_applies_first():
-    shape = compile_text("translate([0, 0, 1]) rotate([0, 90, 0]) part p { box(size=[0.4, 0.2, 0.1], at=[0.5, 0, 0]) }")
+    shape = compile_text(
+        "translate([0, 0, 1]) rotate([0, 90, 0]) part p { box(size=[0.4, 0.2, 0.1], at=[0.5, 0, 0]) }"
+    )
     matrix = affine(offset=[0, 0, 1]) @ affine(ry(90)) @ affine(offset=[0.5, 0, 0])
     assert np.allclose(shape.vertices, reference("box", BOX, matrix), atol=1e-6)
 
@@ -106,7 +119,7 @@ def test_symmetric_keeps_original_first_then_mirrors():
 def test_radial_moves_by_r_then_turns_each_copy():
     shape = compile_text("radial(n=4, r=1, start=90) part p { box(size=[0.4, 0.2, 0.1]) }")
     assert len(shape.instances) == 4
-    for k, instance in enumerate(shape.instances):
+    for k, _instance in enumerate(shape.instances):
         angle = k * 90 + 90
         matrix = affine(rz(angle)) @ affine(offset=[1, 0, 0])
         faces = shape.faces[shape.instance_id == k]
@@ -115,8 +128,10 @@ def test_radial_moves_by_r_then_turns_each_copy():
 
 
 def test_repeats_around_a_part_make_instances_and_inside_add_geometry():
-    shape = compile_text("for i in range(3) { part leg { box(size=[1, 1, 1], at=[i * 2, 0, 0]) } }\n"
-                         "part seat { for i in range(3) { box(size=[1, 1, 1], at=[i * 2, 5, 0]) } }")
+    shape = compile_text(
+        "for i in range(3) { part leg { box(size=[1, 1, 1], at=[i * 2, 0, 0]) } }\n"
+        "part seat { for i in range(3) { box(size=[1, 1, 1], at=[i * 2, 5, 0]) } }"
+    )
     legs, seat = shape.parts
     assert (legs.label, len(legs.instance_ids)) == ("leg", 3)
     assert (seat.label, len(seat.instance_ids)) == ("seat", 1)
@@ -124,7 +139,9 @@ def test_repeats_around_a_part_make_instances_and_inside_add_geometry():
 
 
 def test_for_several_variables_is_a_cartesian_product_first_outermost():
-    shape = compile_text("for x in [0, 1], y in [10, 20, 30] { part p { box(size=[0.1, 0.1, 0.1], at=[x, y, 0]) } }")
+    shape = compile_text(
+        "for x in [0, 1], y in [10, 20, 30] { part p { box(size=[0.1, 0.1, 0.1], at=[x, y, 0]) } }"
+    )
     centres = [tuple(np.round((i.bbox_min + i.bbox_max) / 2, 6)[:2]) for i in shape.instances]
     assert centres == [(0, 10), (0, 20), (0, 30), (1, 10), (1, 20), (1, 30)]
 
@@ -146,28 +163,58 @@ def test_same_label_twice_is_two_instances():
     assert len(shape.parts) == 1 and shape.parts[0].instance_ids == [0, 1]
 
 
-@pytest.mark.parametrize("expr, value", [
-    ("2cm", 0.02), ("5mm", 0.005), ("1.5m", 1.5), ("90deg", 90), ("2 ** 3", 8), ("7 % 3", 1),
-    ("-2 ** 2", -4), ("sin(30)", 0.5), ("cos(60)", 0.5), ("atan2(1, 1)", 45), ("sqrt(16)", 4),
-    ("abs(-3)", 3), ("min(3, 1, 2)", 1), ("max([3, 1, 2])", 3), ("clamp(5, 0, 2)", 2),
-    ("lerp(0, 10, 0.25)", 2.5), ("floor(1.7)", 1), ("ceil(1.2)", 2), ("round(2.5)", 3), ("len([1, 2, 3])", 3),
-    ("pi", math.pi), ("[1, 2, 3].y", 2), ("([1, 2, 3] * 2 + 1)[2]", 7), ("([1, 2, 3] + [1, 1, 1]).z", 4),
-    ("asin(1)", 90), ("acos(1)", 0), ("tan(45)", 1),
-])
+@pytest.mark.parametrize(
+    "expr, value",
+    [
+        ("2cm", 0.02),
+        ("5mm", 0.005),
+        ("1.5m", 1.5),
+        ("90deg", 90),
+        ("2 ** 3", 8),
+        ("7 % 3", 1),
+        ("-2 ** 2", -4),
+        ("sin(30)", 0.5),
+        ("cos(60)", 0.5),
+        ("atan2(1, 1)", 45),
+        ("sqrt(16)", 4),
+        ("abs(-3)", 3),
+        ("min(3, 1, 2)", 1),
+        ("max([3, 1, 2])", 3),
+        ("clamp(5, 0, 2)", 2),
+        ("lerp(0, 10, 0.25)", 2.5),
+        ("floor(1.7)", 1),
+        ("ceil(1.2)", 2),
+        ("round(2.5)", 3),
+        ("len([1, 2, 3])", 3),
+        ("pi", math.pi),
+        ("[1, 2, 3].y", 2),
+        ("([1, 2, 3] * 2 + 1)[2]", 7),
+        ("([1, 2, 3] + [1, 1, 1]).z", 4),
+        ("asin(1)", 90),
+        ("acos(1)", 0),
+        ("tan(45)", 1),
+    ],
+)
 def test_expressions(expr, value):
     shape = compile_text(f"let v = {expr}\npart p {{ box(size=[0.1, 0.1, 0.1], at=[v, 0, 0]) }}")
-    assert (shape.instances[0].bbox_min[0] + shape.instances[0].bbox_max[0]) / 2 == pytest.approx(value, abs=1e-6)
+    assert (shape.instances[0].bbox_min[0] + shape.instances[0].bbox_max[0]) / 2 == pytest.approx(
+        value, abs=1e-6
+    )
 
 
 def test_let_binds_strings_lists_and_bools_and_color_strings():
-    shape = compile_text('let wood = "#ff0000"\nlet on = true\nlet xs = [1, 2]\n'
-                         'if on { part seat color wood { box(size=[1, 1, 1], at=[xs[1], 0, 0]) } }')
+    shape = compile_text(
+        'let wood = "#ff0000"\nlet on = true\nlet xs = [1, 2]\n'
+        "if on { part seat color wood { box(size=[1, 1, 1], at=[xs[1], 0, 0]) } }"
+    )
     assert shape.parts[0].color == (1.0, 0.0, 0.0)
     assert np.allclose(shape.face_colors, [1, 0, 0])
 
 
 def test_primitive_color_overrides_part_color():
-    shape = compile_text('part p color "blue" { box(size=[1, 1, 1]) sphere(r=1, color="#0f0", at=[3, 0, 0]) }')
+    shape = compile_text(
+        'part p color "blue" { box(size=[1, 1, 1]) sphere(r=1, color="#0f0", at=[3, 0, 0]) }'
+    )
     assert np.allclose(shape.face_colors[shape.primitive_id == 0], [0, 0, 1])
     assert np.allclose(shape.face_colors[shape.primitive_id == 1], [0, 1, 0])
 
@@ -188,7 +235,9 @@ def test_instance_anchor_and_union_of_instances():
 part a { box(size=[0.01, 0.01, 0.01], at=leg[2].top) }
 part b { box(size=[0.01, 0.01, 0.01], at=leg.center) }""")
     assert np.allclose((shape.instances[3].bbox_min + shape.instances[3].bbox_max) / 2, [2, 0, 1], atol=1e-6)
-    assert np.allclose((shape.instances[4].bbox_min + shape.instances[4].bbox_max) / 2, [1, 0, 0.5], atol=1e-6)
+    assert np.allclose(
+        (shape.instances[4].bbox_min + shape.instances[4].bbox_max) / 2, [1, 0, 0.5], atol=1e-6
+    )
 
 
 def test_rod_runs_between_two_points():

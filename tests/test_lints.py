@@ -1,4 +1,5 @@
 """Geometric lints on hand-built shapes: every code both ways, gaps against NumPy reference math."""
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,20 @@ def box(lo, hi):
     """Axis-aligned box, faces counter-clockwise seen from outside."""
     (x0, y0, z0), (x1, y1, z1) = lo, hi
     v = np.array([[x, y, z] for z in (z0, z1) for y in (y0, y1) for x in (x0, x1)], float)
-    f = [[0, 2, 1], [1, 2, 3], [4, 5, 6], [5, 7, 6], [0, 1, 4], [1, 5, 4],
-         [2, 6, 3], [3, 6, 7], [0, 4, 2], [2, 4, 6], [1, 3, 5], [3, 7, 5]]
+    f = [
+        [0, 2, 1],
+        [1, 2, 3],
+        [4, 5, 6],
+        [5, 7, 6],
+        [0, 1, 4],
+        [1, 5, 4],
+        [2, 6, 3],
+        [3, 6, 7],
+        [0, 4, 2],
+        [2, 4, 6],
+        [1, 3, 5],
+        [3, 7, 5],
+    ]
     return v, np.array(f), "box", {"size": np.array(hi, float) - np.array(lo, float)}
 
 
@@ -84,7 +97,9 @@ def build(instances, bounds=None) -> CompiledShape:
         inst = Instance(pid, len(parts[pid].instance_ids) - 1, [], span)
         for v, f, kind, params in meshes:
             inst.primitive_ids.append(len(prims))
-            prims.append(Primitive(kind, params, np.eye(4), 32, pid, k, (0.5, 0.5, 0.5), Span(k + 1, 10, k + 1, 20)))
+            prims.append(
+                Primitive(kind, params, np.eye(4), 32, pid, k, (0.5, 0.5, 0.5), Span(k + 1, 10, k + 1, 20))
+            )
             verts.append(v)
             faces.append(f + offset)
             offset += len(v)
@@ -171,7 +186,9 @@ def test_leg_two_centimetres_below_the_seat_floats():
 def test_seat_above_all_legs_floats_with_its_backrest():
     shape = build(chair(leg_top=0.38))
     d = the(lint(shape), "W101")
-    assert d.message.startswith("parts `seat`, `backrest` touch each other but float together: `seat` is 0.020 m")
+    assert d.message.startswith(
+        "parts `seat`, `backrest` touch each other but float together: `seat` is 0.020 m"
+    )
     assert "above `leg." in d.message
     assert gap_in(d.message) == pytest.approx(0.02, abs=1e-6)
     assert "[0.000, 0.000, -0.020]" in d.hint and ".top" in d.hint
@@ -184,31 +201,37 @@ def test_legs_touching_or_penetrating_the_seat_hold_it(leg_top):
 
 def test_leg_inside_the_seat_volume_holds_it():
     # A leg fully inside the seat plank touches it through the volume, not the surfaces.
-    shape = build([
-        ("base", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
-        ("plank", [box((-0.3, -0.3, 0.1), (0.3, 0.3, 0.2))]),
-        ("peg", [prism(0, 0, 0.02, 0.12, 0.18)]),
-    ])
+    shape = build(
+        [
+            ("base", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+            ("plank", [box((-0.3, -0.3, 0.1), (0.3, 0.3, 0.2))]),
+            ("peg", [prism(0, 0, 0.02, 0.12, 0.18)]),
+        ]
+    )
     assert codes(lint(shape)) == ["W104"]
 
 
 def test_chain_of_touching_parts_is_grounded_through_the_first():
-    shape = build([
-        ("leg", [prism(0, 0, 0.03, 0.0, 0.7)]),
-        ("top", [box((-0.4, -0.4, 0.7), (0.4, 0.4, 0.74))]),
-        ("lamp_base", [prism(0.2, 0.1, 0.06, 0.74, 0.76)]),
-        ("lamp_pole", [prism(0.2, 0.1, 0.01, 0.76, 1.1)]),
-        ("shade", [sphere((0.2, 0.1, 1.18), 0.08)]),
-    ])
+    shape = build(
+        [
+            ("leg", [prism(0, 0, 0.03, 0.0, 0.7)]),
+            ("top", [box((-0.4, -0.4, 0.7), (0.4, 0.4, 0.74))]),
+            ("lamp_base", [prism(0.2, 0.1, 0.06, 0.74, 0.76)]),
+            ("lamp_pole", [prism(0.2, 0.1, 0.01, 0.76, 1.1)]),
+            ("shade", [sphere((0.2, 0.1, 1.18), 0.08)]),
+        ]
+    )
     assert lint(shape) == []
 
 
 def test_group_floating_together_is_one_warning():
-    shape = build([
-        ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
-        ("book", [box((-0.1, -0.15, 0.75), (0.1, 0.15, 0.78))]),
-        ("cup", [prism(0.0, 0.0, 0.04, 0.78, 0.88)]),
-    ])
+    shape = build(
+        [
+            ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
+            ("book", [box((-0.1, -0.15, 0.75), (0.1, 0.15, 0.78))]),
+            ("cup", [prism(0.0, 0.0, 0.04, 0.78, 0.88)]),
+        ]
+    )
     d = the(lint(shape), "W101")
     assert "`book`, `cup` touch each other but float together" in d.message
     assert "`book` is 0.050 m above `table`" in d.message
@@ -216,11 +239,13 @@ def test_group_floating_together_is_one_warning():
 
 
 def test_two_separate_floating_groups_are_two_warnings():
-    shape = build([
-        ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
-        ("a", [box((-0.4, -0.1, 0.8), (-0.2, 0.1, 0.9))]),
-        ("b", [box((0.2, -0.1, 0.75), (0.4, 0.1, 0.9))]),
-    ])
+    shape = build(
+        [
+            ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
+            ("a", [box((-0.4, -0.1, 0.8), (-0.2, 0.1, 0.9))]),
+            ("b", [box((0.2, -0.1, 0.75), (0.4, 0.1, 0.9))]),
+        ]
+    )
     found = [d for d in lint(shape) if d.code == "W101"]
     assert sorted(gap_in(d.message) for d in found) == pytest.approx([0.05, 0.1], abs=1e-6)
 
@@ -239,7 +264,9 @@ def test_sphere_in_the_empty_corner_of_an_l_shape_floats():
 
 
 def test_sphere_resting_on_a_box_is_held():
-    shape = build([("block", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.3))]), ("ball", [sphere((0.1, 0, 0.4), 0.1)])])
+    shape = build(
+        [("block", [box((-0.2, -0.2, 0), (0.2, 0.2, 0.3))]), ("ball", [sphere((0.1, 0, 0.4), 0.1)])]
+    )
     assert lint(shape) == []
 
 
@@ -262,7 +289,9 @@ def test_diagonal_gap_matches_corner_to_corner_distance():
 def test_rotated_edge_facing_a_face_gap_is_exact():
     # A cube turned 45 degrees about Z points a vertical edge at the block's +X face.
     g, s = 0.03, 0.2
-    cube = moved(box((-s / 2, -s / 2, 0.2), (s / 2, s / 2, 0.4)), offset=(0.5 + g + s / math.sqrt(2), 0, 0), rot_z=45)
+    cube = moved(
+        box((-s / 2, -s / 2, 0.2), (s / 2, s / 2, 0.4)), offset=(0.5 + g + s / math.sqrt(2), 0, 0), rot_z=45
+    )
     shape = build([("block", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.5))]), ("cube", [cube])])
     d = the(lint(shape), "W101")
     assert gap_in(d.message) == pytest.approx(g, abs=1e-6)
@@ -271,21 +300,25 @@ def test_rotated_edge_facing_a_face_gap_is_exact():
 
 def test_edges_crossing_without_vertices_inside_touch():
     # Two long bars crossing like a plus sign: no vertex of either lies inside the other.
-    shape = build([
-        ("bar_x", [box((-0.5, -0.02, 0.0), (0.5, 0.02, 0.04))]),
-        ("bar_y", [box((-0.02, -0.5, 0.02), (0.02, 0.5, 0.06))]),
-    ])
+    shape = build(
+        [
+            ("bar_x", [box((-0.5, -0.02, 0.0), (0.5, 0.02, 0.04))]),
+            ("bar_y", [box((-0.02, -0.5, 0.02), (0.02, 0.5, 0.06))]),
+        ]
+    )
     assert "W101" not in codes(lint(shape))
 
 
 def test_inward_facing_primitive_still_contains():
     v, f, kind, params = box((-0.3, -0.3, 0.2), (0.3, 0.3, 0.8))
     inverted = (v, f[:, ::-1], kind, params)
-    shape = build([
-        ("stand", [box((-0.3, -0.3, 0.0), (0.3, 0.3, 0.2))]),
-        ("shell", [inverted]),
-        ("core", [box((-0.1, -0.1, 0.4), (0.1, 0.1, 0.6))]),
-    ])
+    shape = build(
+        [
+            ("stand", [box((-0.3, -0.3, 0.0), (0.3, 0.3, 0.2))]),
+            ("shell", [inverted]),
+            ("core", [box((-0.1, -0.1, 0.4), (0.1, 0.1, 0.6))]),
+        ]
+    )
     assert codes(lint(shape)) == ["W104"]
 
 
@@ -360,10 +393,12 @@ def test_part_inside_another_is_hidden():
 
 
 def test_part_inside_one_of_several_primitives_is_hidden():
-    shape = build([
-        ("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.3)), box((-0.1, -0.1, 0.3), (0.1, 0.1, 1.0))]),
-        ("pin", [prism(0, 0, 0.02, 0.5, 0.8)]),
-    ])
+    shape = build(
+        [
+            ("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.3)), box((-0.1, -0.1, 0.3), (0.1, 0.1, 1.0))]),
+            ("pin", [prism(0, 0, 0.02, 0.5, 0.8)]),
+        ]
+    )
     assert codes(lint(shape)) == ["W104"]
 
 
@@ -380,8 +415,12 @@ def test_duplicate_instances_report_only_the_later_one():
 
 
 def test_flush_part_inside_counts_as_hidden():
-    shape = build([("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]),
-                   ("panel", [box((-0.5, -0.2, 0.2), (-0.4, 0.2, 0.8))])])
+    shape = build(
+        [
+            ("body", [box((-0.5, -0.5, 0), (0.5, 0.5, 1))]),
+            ("panel", [box((-0.5, -0.2, 0.2), (-0.4, 0.2, 0.8))]),
+        ]
+    )
     assert codes(lint(shape)) == ["W104"]
 
 
@@ -389,8 +428,12 @@ def test_flush_part_inside_counts_as_hidden():
 
 
 def test_zero_height_box_is_degenerate():
-    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
-                   ("sheet", [box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))])])
+    shape = build(
+        [
+            ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+            ("sheet", [box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))]),
+        ]
+    )
     d = the(lint(shape), "W105")
     assert "`box` in part `sheet`" in d.message and "size[2] = 0.000" in d.message
     assert d.span == shape.primitives[1].span
@@ -398,24 +441,35 @@ def test_zero_height_box_is_degenerate():
 
 def test_flat_geometry_without_bad_params_is_degenerate():
     v, f, kind, _ = box((-0.2, -0.2, 0.1), (0.2, 0.2, 0.1))
-    shape = build([("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
-                   ("sheet", [(v, f, kind, {"size": [0.4, 0.4, 0.1]})])])
+    shape = build(
+        [
+            ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+            ("sheet", [(v, f, kind, {"size": [0.4, 0.4, 0.1]})]),
+        ]
+    )
     assert "encloses no volume" in the(lint(shape), "W105").message
 
 
 def test_collapsed_triangles_are_degenerate():
     v, f, kind, _ = box((0, 0, 0), (0.1, 0.1, 0.1))
-    shape = build([("dot", [(v * 0 + 0.05, f, kind, {"size": [0.1, 0.1, 0.1]})]),
-                   ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))])])
+    shape = build(
+        [
+            ("dot", [(v * 0 + 0.05, f, kind, {"size": [0.1, 0.1, 0.1]})]),
+            ("slab", [box((-0.5, -0.5, 0), (0.5, 0.5, 0.1))]),
+        ]
+    )
     assert "zero area" in the(lint(shape), "W105").message
 
 
-@pytest.mark.parametrize("params, why", [
-    ({"r": -0.1}, "r = -0.100"),
-    ({"r": [0.02, 0.0, 0.01]}, "r[1] = 0.000"),
-    ({"r1": 0.0, "r2": 0.0, "h": 0.3}, "r1 = 0.000, r2 = 0.000"),
-    ({"R": 0.3, "r": 0.05, "thickness": 0.0}, "thickness = 0.000"),
-])
+@pytest.mark.parametrize(
+    "params, why",
+    [
+        ({"r": -0.1}, "r = -0.100"),
+        ({"r": [0.02, 0.0, 0.01]}, "r[1] = 0.000"),
+        ({"r1": 0.0, "r2": 0.0, "h": 0.3}, "r1 = 0.000, r2 = 0.000"),
+        ({"R": 0.3, "r": 0.05, "thickness": 0.0}, "thickness = 0.000"),
+    ],
+)
 def test_non_positive_parameters_are_degenerate(params, why):
     v, f, kind, _ = box((-0.1, -0.1, 0), (0.1, 0.1, 0.2))
     assert why in the(lint(build([("thing", [(v, f, kind, params)])])), "W105").message
@@ -444,8 +498,10 @@ def test_hundred_chairs_only_report_the_broken_one():
 
 def test_many_floating_groups_end_in_one_summary(monkeypatch):
     monkeypatch.setattr(lints, "MAX_FLOATING", 2)
-    shape = build([("floor", [box((-1, -1, 0), (1, 1, 0.1))])]
-                  + [("tile", [box((0.3 * k - 0.6, 0, 0.2), (0.3 * k - 0.5, 0.1, 0.3))]) for k in range(4)])
+    shape = build(
+        [("floor", [box((-1, -1, 0), (1, 1, 0.1))])]
+        + [("tile", [box((0.3 * k - 0.6, 0, 0.2), (0.3 * k - 0.5, 0.1, 0.3))]) for k in range(4)]
+    )
     found = lint(shape)
     assert codes(found) == ["W101"] * 3
     assert found[0].message == "2 more parts or groups of parts float" and found[0].span.line == 0
@@ -461,15 +517,20 @@ def test_too_many_overlapping_pairs_skip_contact_lints_only(monkeypatch):
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.lists(st.lists(st.sampled_from([0.0, 0.0, 0.0005, 0.02, 0.1]), min_size=1, max_size=4),
-                min_size=1, max_size=4),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(
+        st.lists(st.sampled_from([0.0, 0.0, 0.0005, 0.02, 0.1]), min_size=1, max_size=4),
+        min_size=1,
+        max_size=4,
+    ),
+    st.randoms(use_true_random=False),
+)
 def test_stacks_float_exactly_above_each_real_gap(stacks, rng):
     """Towers of boxes: every gap wider than the tolerance starts one floating group of that gap."""
     instances, expected = [], []
     for s, gaps in enumerate(stacks):
         z = 0.0
-        for k, gap in enumerate([0.0] + gaps):
+        for gap in [0.0] + gaps:
             z += gap
             x, w, h = 0.6 * s, rng.uniform(0.05, 0.2), rng.uniform(0.02, 0.1)
             instances.append((f"s{s}", [box((x - w / 2, -w / 2, z), (x + w / 2, w / 2, z + h))]))
@@ -483,10 +544,23 @@ def test_stacks_float_exactly_above_each_real_gap(stacks, rng):
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(st.lists(st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5), st.floats(0, 0.5),
-                          st.floats(0.01, 0.3), st.floats(0.01, 0.3), st.floats(0.01, 0.3), st.booleans()),
-                min_size=1, max_size=8),
-       st.floats(-1, 1), st.floats(-1, 1))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-0.5, 0.5),
+            st.floats(-0.5, 0.5),
+            st.floats(0, 0.5),
+            st.floats(0.01, 0.3),
+            st.floats(0.01, 0.3),
+            st.floats(0.01, 0.3),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.floats(-1, 1),
+    st.floats(-1, 1),
+)
 def test_random_scenes_lint_cleanly_and_ignore_horizontal_moves(specs, dx, dy):
     def scene(ox, oy):
         out = []
@@ -603,7 +677,12 @@ def test_program_lifted_shape_is_not_grounded():
 }
 """
     (d,) = lints_of(compiled(text))
-    assert d.code == "W103" and d.line == 2 and "z = 0.100 m" in d.message and "translate([0, 0, -0.100])" in d.hint
+    assert (
+        d.code == "W103"
+        and d.line == 2
+        and "z = 0.100 m" in d.message
+        and "translate([0, 0, -0.100])" in d.hint
+    )
 
 
 def test_program_anchor_inside_a_transform_is_caught_as_floating():
@@ -643,6 +722,6 @@ part head { sphere(r=0.1, at=[D * cos(40), 0, 0.2 + D * sin(40)], segments=8) }
 
 
 def test_program_coarse_wheel_on_its_side_is_grounded():
-    shape = compiled('part wheel { cylinder(r=0.3, h=0.05, rot=[90, 0, 0], at=[0, 0, 0.3], segments=10) }\n')
+    shape = compiled("part wheel { cylinder(r=0.3, h=0.05, rot=[90, 0, 0], at=[0, 0, 0.3], segments=10) }\n")
     assert shape.vertices[:, 2].min() > 0.01  # a facet, not a vertex, is lowest
     assert lints_of(shape) == []

@@ -1,6 +1,7 @@
 """Lints on adversarial programs near the limits: many floating, finely tessellated parts close
 together. The answers must stay right (codes, gaps against NumPy reference math); how fast they
 come is measured in bench/compile.py, never here."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +33,9 @@ def rings(n, segments):
     lines = ['shape "rings"']
     for k in range(n):
         for z in (0.07, 0.36):
-            lines.append(f"part ring {{ torus(R=0.22, r=0.07, at=[{k * 0.6}, 0, {z}], segments={segments}) }}")
+            lines.append(
+                f"part ring {{ torus(R=0.22, r=0.07, at=[{k * 0.6}, 0, {z}], segments={segments}) }}"
+            )
     return "\n".join(lines) + "\n"
 
 

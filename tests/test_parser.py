@@ -4,6 +4,7 @@ pdsl expressions use Python's operator table (or < and < not < one comparison < 
 unary + - < **, with `-x**2` = -(x**2) and `2**-1` allowed), so Python's own parser is the
 reference for which expressions are accepted, how they group and where each node starts and ends.
 """
+
 from __future__ import annotations
 
 import ast as py
@@ -18,9 +19,25 @@ from proto3d.grammar import Span, ast, parse_with_diagnostics
 
 PREFIX = "let r = "
 BINARY = ["or", "and", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "**"]
-PY_OPS = {py.Add: "+", py.Sub: "-", py.Mult: "*", py.Div: "/", py.Mod: "%", py.Pow: "**", py.And: "and", py.Or: "or",
-          py.Eq: "==", py.NotEq: "!=", py.Lt: "<", py.LtE: "<=", py.Gt: ">", py.GtE: ">=", py.USub: "-", py.UAdd: "+",
-          py.Not: "not"}
+PY_OPS = {
+    py.Add: "+",
+    py.Sub: "-",
+    py.Mult: "*",
+    py.Div: "/",
+    py.Mod: "%",
+    py.Pow: "**",
+    py.And: "and",
+    py.Or: "or",
+    py.Eq: "==",
+    py.NotEq: "!=",
+    py.Lt: "<",
+    py.LtE: "<=",
+    py.Gt: ">",
+    py.GtE: ">=",
+    py.USub: "-",
+    py.UAdd: "+",
+    py.Not: "not",
+}
 
 
 def attribute(text: str) -> str:
@@ -43,7 +60,9 @@ def expressions():
             st.tuples(inner, inner).map(lambda t: f"max({t[0]}, {t[1]})"),
             st.tuples(inner, inner).map(lambda t: f"[{t[0]}, {t[1]}]"),
         )
-        run = st.lists(st.tuples(st.sampled_from(BINARY + ["and", "or", "+", "*"]), operand), min_size=1, max_size=5)
+        run = st.lists(
+            st.tuples(st.sampled_from(BINARY + ["and", "or", "+", "*"]), operand), min_size=1, max_size=5
+        )
         return st.tuples(operand, run).map(lambda t: t[0] + "".join(f" {op} {e}" for op, e in t[1]))
 
     return st.recursive(leaves, extend, max_leaves=16)
@@ -108,20 +127,33 @@ def pairs(mine, theirs):
     yield mine, theirs
     if type(theirs) is py.BoolOp:
         return
-    mine_kids = {ast.BinOp: lambda n: [n.left, n.right], ast.Unary: lambda n: [n.operand],
-                 ast.Vector: lambda n: list(n.items), ast.Index: lambda n: [n.target, n.index],
-                 ast.Attr: lambda n: [n.target], ast.Call: lambda n: [a.value for a in n.args]}.get(type(mine))
-    their_kids = {py.BinOp: lambda n: [n.left, n.right], py.Compare: lambda n: [n.left, *n.comparators],
-                  py.UnaryOp: lambda n: [n.operand], py.List: lambda n: n.elts,
-                  py.Subscript: lambda n: [n.value, n.slice], py.Attribute: lambda n: [n.value],
-                  py.Call: lambda n: n.args}.get(type(theirs))
+    mine_kids = {
+        ast.BinOp: lambda n: [n.left, n.right],
+        ast.Unary: lambda n: [n.operand],
+        ast.Vector: lambda n: list(n.items),
+        ast.Index: lambda n: [n.target, n.index],
+        ast.Attr: lambda n: [n.target],
+        ast.Call: lambda n: [a.value for a in n.args],
+    }.get(type(mine))
+    their_kids = {
+        py.BinOp: lambda n: [n.left, n.right],
+        py.Compare: lambda n: [n.left, *n.comparators],
+        py.UnaryOp: lambda n: [n.operand],
+        py.List: lambda n: n.elts,
+        py.Subscript: lambda n: [n.value, n.slice],
+        py.Attribute: lambda n: [n.value],
+        py.Call: lambda n: n.args,
+    }.get(type(theirs))
     if mine_kids:
         for a, b in zip(mine_kids(mine), their_kids(theirs)):
             yield from pairs(a, b)
 
 
-@settings(max_examples=int(400 * float(os.environ.get("PROTO3D_PROPERTY_SCALE", "1"))), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(400 * float(os.environ.get("PROTO3D_PROPERTY_SCALE", "1"))),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(expressions())
 def test_expressions_group_and_span_like_python(e):
     program, diagnostics = parse_with_diagnostics(PREFIX + e)
@@ -132,8 +164,11 @@ def test_expressions_group_and_span_like_python(e):
     if tree is None:  # not an expression, or a chained comparison: a syntax error, unless the lexer
         # reads a misplaced `not`/`and`/`or` as a name (where no operator can be, a name can: the
         # checker then reports an unknown name or function)
-        assert program is None and diagnostics[0].code in ("E011", "E012") or \
-            re.search(r"(id|func)='(not|and|or)'", repr(program.statements)), (e, diagnostics)
+        assert (
+            program is None
+            and diagnostics[0].code in ("E011", "E012")
+            or re.search(r"(id|func)='(not|and|or)'", repr(program.statements))
+        ), (e, diagnostics)
         return
     assert program is not None and len(program.statements) == 1, [d.format() for d in diagnostics]
     assert program.statements[0].span == Span(1, 1, 1, len(PREFIX + e) + 1)  # brackets at the end included
@@ -145,8 +180,10 @@ def test_expressions_group_and_span_like_python(e):
         if type(mine) is ast.BinOp:  # from its left operand to its right one, without their brackets
             assert (s.column, s.end_column) == (mine.left.span.column, mine.right.span.end_column)
         else:  # Python's span: the brackets around an operand at either end belong to the node
-            assert (s.column, s.end_column) == (theirs.col_offset + 1 + len(PREFIX),
-                                                theirs.end_col_offset + 1 + len(PREFIX)), (mine, e)
+            assert (s.column, s.end_column) == (
+                theirs.col_offset + 1 + len(PREFIX),
+                theirs.end_col_offset + 1 + len(PREFIX),
+            ), (mine, e)
 
 
 # Where a tree too deep is reported: the first node beyond the limit (rightmost branch first), at the
@@ -167,24 +204,41 @@ DEEP = [
 def test_tree_too_deep_is_reported_where_it_starts(text, max_depth, line, column):
     program, diagnostics = parse_with_diagnostics(text, max_depth=max_depth)
     assert program is None
-    assert [(d.code, d.line, d.column, d.message) for d in diagnostics] == \
-        [("E002", line, column, "expression nests too deeply")]
+    assert [(d.code, d.line, d.column, d.message) for d in diagnostics] == [
+        ("E002", line, column, "expression nests too deeply")
+    ]
     assert parse_with_diagnostics(text, max_depth=max_depth + 100)[0] is not None
 
 
 def test_tokens_over_the_limits_in_the_order_written():
-    text = 'let a = "' + "x" * 1001 + '"  # "' + "y" * 2000 + '"\nlet ' + "b" * 101 + " = 1e999 + 2e30cm + 1e309deg"
+    text = (
+        'let a = "'
+        + "x" * 1001
+        + '"  # "'
+        + "y" * 2000
+        + '"\nlet '
+        + "b" * 101
+        + " = 1e999 + 2e30cm + 1e309deg"
+    )
     program, diagnostics = parse_with_diagnostics(text)
     assert program is None
-    assert [(d.code, d.line, d.column) for d in diagnostics] == \
-        [("E003", 1, 9), ("E003", 2, 5), ("E013", 2, 109), ("E013", 2, 126)]
+    assert [(d.code, d.line, d.column) for d in diagnostics] == [
+        ("E003", 1, 9),
+        ("E003", 2, 5),
+        ("E013", 2, 109),
+        ("E013", 2, 126),
+    ]
     fine = text.replace("e999", "e99").replace("e309", "e30")
     assert [d.message for d in parse_with_diagnostics(fine, max_string=2000)[1]] == [diagnostics[1].message]
 
 
 def test_strings_and_comments_hide_what_they_contain():
-    text = 'shape "{[( # not a comment"  // a comment with "quotes" and ((( brackets\nlet e = "1e999" # \'e999\n'
+    text = (
+        'shape "{[( # not a comment"  // a comment with "quotes" and ((( brackets\nlet e = "1e999" # \'e999\n'
+    )
     program, diagnostics = parse_with_diagnostics(text, max_depth=1)
     assert diagnostics == []
-    assert [(c.line, c.column, c.text) for c in program.comments] == \
-        [(1, 30, '// a comment with "quotes" and ((( brackets'), (2, 17, "# 'e999")]
+    assert [(c.line, c.column, c.text) for c in program.comments] == [
+        (1, 30, '// a comment with "quotes" and ((( brackets'),
+        (2, 17, "# 'e999"),
+    ]

@@ -11,6 +11,7 @@
 Geometry properties compile without the lint pass (lints are tested in test_lints.py and
 exercised here through `check` on the mutants), which keeps the file fast.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,21 +24,40 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from strategies import (
+    ANCHORS,
+    INSERTS,
+    MUTATION_CHARS,
+    TOKEN,
+    PrimSpec,
+    anchor_point,
+    compose,
+    euler,
+    expressions,
+    homogeneous,
+    ill_typed_programs,
+    pivot,
+    primitive_specs,
+    programs,
+    reference_bounds,
+    wrappers,
+)
 
 from proto3d.compiler import Limits, build, check, compile_text
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar import format_program, parse, parse_with_diagnostics
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
-from strategies import (ANCHORS, INSERTS, MUTATION_CHARS, TOKEN, PrimSpec, anchor_point, compose, euler, expressions,
-                        homogeneous, ill_typed_programs, pivot, primitive_specs, programs, reference_bounds, wrappers)
 
 
 def fast(examples: int) -> settings:
     """Few examples by default (CI); PROTO3D_PROPERTY_SCALE=20 for a long bug hunt."""
     examples = int(examples * float(os.environ.get("PROTO3D_PROPERTY_SCALE", "1")))
-    return settings(max_examples=examples, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def compile_fast(text: str, params: dict | None = None) -> CompiledShape:
@@ -118,12 +138,16 @@ def test_every_primitive_kind_compiles(spec: PrimSpec):
     assert prim.segments == (spec.segments or 32)
     for name, value in spec.params.items():
         if name in prim.params:
-            np.testing.assert_allclose(np.asarray(prim.params[name], dtype=float), value, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(
+                np.asarray(prim.params[name], dtype=float), value, rtol=1e-12, atol=1e-12
+            )
     if spec.color and spec.color.startswith('"#'):  # a primitive's colour overrides its part's
         digits = spec.color[2:-1]
         digits = "".join(c * 2 for c in digits) if len(digits) == 3 else digits
-        want = [int(digits[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-        np.testing.assert_allclose(shape.face_colors, np.broadcast_to(want, shape.face_colors.shape), atol=1e-6)
+        want = [int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        np.testing.assert_allclose(
+            shape.face_colors, np.broadcast_to(want, shape.face_colors.shape), atol=1e-6
+        )
     volume = signed_volume(shape.vertices, shape.faces)
     if spec.kind == "rod" and np.array_equal(spec.params["from"], spec.params["to"]):
         assert abs(volume) < 1e-15, "a rod of zero length encloses nothing"  # e.g. from 41cm to 0.41
@@ -158,7 +182,7 @@ def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[b
     for wrapper, block in zip(reversed(inner), blocks):
         text = f"{wrapper.text} {{\n{text}\n}}" if block else f"{wrapper.text} {text}"
     text = f"part p {{\n{text}\n}}"
-    for wrapper, block in zip(reversed(outer), blocks[len(inner):]):
+    for wrapper, block in zip(reversed(outer), blocks[len(inner) :]):
         text = f"{wrapper.text} {{\n{text}\n}}" if block else f"{wrapper.text} {text}"
     return text + "\n"
 
@@ -184,8 +208,12 @@ def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
 
 
 @fast(100)
-@given(spec=primitive_specs(), outer=st.lists(wrappers(), max_size=3), inner=st.lists(wrappers(), max_size=2),
-       blocks=st.lists(st.booleans(), min_size=5, max_size=5))
+@given(
+    spec=primitive_specs(),
+    outer=st.lists(wrappers(), max_size=3),
+    inner=st.lists(wrappers(), max_size=2),
+    blocks=st.lists(st.booleans(), min_size=5, max_size=5),
+)
 def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
     frames_out, frames_in = compose(outer), compose(inner)
     assume(len(frames_out) * len(frames_in) <= 64)
@@ -219,10 +247,10 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
         elif local is not None:
             np.testing.assert_allclose(prim.matrix, frame @ local, atol=1e-9)
         expected = local_v @ prim.matrix[:3, :3].T + prim.matrix[:3, 3]
-        got = shape.vertices[k * nv:(k + 1) * nv].astype(np.float64)
+        got = shape.vertices[k * nv : (k + 1) * nv].astype(np.float64)
         scale = 1.0 + np.abs(expected).max(initial=0)
         np.testing.assert_allclose(got, expected, atol=2e-6 * scale, rtol=0)
-        faces = shape.faces[k * nf:(k + 1) * nf] - k * nv
+        faces = shape.faces[k * nf : (k + 1) * nf] - k * nv
         det = np.linalg.det(prim.matrix[:3, :3])
         want = ident.faces[:, [0, 2, 1]] if det < 0 else ident.faces
         np.testing.assert_array_equal(faces, want)  # mirrors flip the winding, nothing else
@@ -230,9 +258,15 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
 
 
 @fast(50)
-@given(specs=st.lists(primitive_specs(), min_size=1, max_size=3), chain=st.lists(wrappers(), max_size=2),
-       copies=st.integers(1, 3), picks=st.lists(st.sampled_from(ANCHORS), min_size=1, max_size=4),
-       index=st.integers(0, 2), frame=st.lists(wrappers(repeats=False), max_size=2), degenerate=st.booleans())
+@given(
+    specs=st.lists(primitive_specs(), min_size=1, max_size=3),
+    chain=st.lists(wrappers(), max_size=2),
+    copies=st.integers(1, 3),
+    picks=st.lists(st.sampled_from(ANCHORS), min_size=1, max_size=4),
+    index=st.integers(0, 2),
+    frame=st.lists(wrappers(repeats=False), max_size=2),
+    degenerate=st.booleans(),
+)
 def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame, degenerate):
     """Anchors are world points of the bbox built so far; used inside a transform they are moved by it.
 
@@ -240,13 +274,19 @@ def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame, dege
     """
     assume(len(compose(chain)) * copies <= 32)
     (m,) = compose(frame)
-    body = "\n".join(s.text() for s in specs) + ("\ncylinder(r1=0, r2=0, h=1, at=[5, 5, 5])" if degenerate else "")
+    body = "\n".join(s.text() for s in specs) + (
+        "\ncylinder(r1=0, r2=0, h=1, at=[5, 5, 5])" if degenerate else ""
+    )
     head = " ".join(w.text for w in chain)
     lines = [f"for k in range({copies}) {{ {head} part a {{\n{body}\n}} }}"]
     index = index % (copies * len(compose(chain)))
-    refs = [(name, f"a.{name}", None) for name in picks] + [(name, f"a[{index}].{name}", index) for name in picks]
-    for name, expr, _ in refs:
-        lines.append(f"{' '.join(w.text for w in frame)} part q {{ box(size=[0.01, 0.01, 0.01], at={expr}) }}")
+    refs = [(name, f"a.{name}", None) for name in picks] + [
+        (name, f"a[{index}].{name}", index) for name in picks
+    ]
+    for _name, expr, _ in refs:
+        lines.append(
+            f"{' '.join(w.text for w in frame)} part q {{ box(size=[0.01, 0.01, 0.01], at={expr}) }}"
+        )
     lines.append("part z { box(size=[0.01, 0.01, 0.01], at=[a.max.x, a.size.y, a.center.z]) }")
     shape = compiled_or_fail("\n".join(lines) + "\n")
     a = shape.parts[0]
@@ -260,8 +300,9 @@ def test_anchors_are_bbox_points(specs, chain, copies, picks, index, frame, dege
     q_prims = [p for p in shape.primitives if shape.parts[p.part_id].label == "q"]
     for (name, _, which), prim in zip(refs, q_prims):
         ids = a.instance_ids if which is None else [a.instance_ids[which]]
-        np.testing.assert_allclose(prim.matrix[:3, 3], m[:3, :3] @ anchor_point(name, *box_of(ids)) + m[:3, 3],
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            prim.matrix[:3, 3], m[:3, :3] @ anchor_point(name, *box_of(ids)) + m[:3, 3], atol=1e-9
+        )
     lo, hi = box_of(a.instance_ids)
     z = [p for p in shape.primitives if shape.parts[p.part_id].label == "z"][0]
     np.testing.assert_allclose(z.matrix[:3, 3], [hi[0], (hi - lo)[1], (lo + hi)[2] / 2], atol=1e-9)
@@ -303,9 +344,33 @@ def test_fmt_is_idempotent_and_keeps_meaning(text):
 
 CODE = re.compile(r"^[EW]\d{3}$")
 NAMED = re.compile(r"^(?:unexpected name |unknown primitive |unknown function )?`(\w+)`(?: is not defined)?")
-HOSTILE_NUMBERS = ["0", "-0", "-1", "1e308", "1e309", "9" * 400, "1e-320", "-1e6", "1000001", "1e6", "0.0",
-                   "nan", "inf", "-inf", "NaN", "1e3cm", "3.5", "256", "257", "2", "-360", "1e400deg"]
-CHARS = st.sampled_from(MUTATION_CHARS) | st.characters()  # BOM, CR, NUL, bidi controls, surrogates among them
+HOSTILE_NUMBERS = [
+    "0",
+    "-0",
+    "-1",
+    "1e308",
+    "1e309",
+    "9" * 400,
+    "1e-320",
+    "-1e6",
+    "1000001",
+    "1e6",
+    "0.0",
+    "nan",
+    "inf",
+    "-inf",
+    "NaN",
+    "1e3cm",
+    "3.5",
+    "256",
+    "257",
+    "2",
+    "-360",
+    "1e400deg",
+]
+CHARS = (
+    st.sampled_from(MUTATION_CHARS) | st.characters()
+)  # BOM, CR, NUL, bidi controls, surrogates among them
 
 
 def assert_diagnostics(diagnostics, text: str) -> None:
@@ -322,10 +387,13 @@ def assert_diagnostics(diagnostics, text: str) -> None:
             assert 1 <= s.line <= len(lines) and 1 <= s.column <= len(lines[s.line - 1]) + 1, d
             assert (s.end_line, s.end_column) >= (s.line, s.column), d
             shown = lines[s.line - 1]  # unprintable characters are shown as U+FFFD
-            assert d.source_line in ("", "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in shown)), d
+            assert d.source_line in (
+                "",
+                "".join(c if c.isprintable() or c == "\t" else "\ufffd" for c in shown),
+            ), d
             named = NAMED.match(d.message)
             if d.code in ("E201", "E101", "E203", "E011") and named:  # the span starts at that name
-                assert lines[s.line - 1][s.column - 1:].startswith(named.group(1)), d
+                assert lines[s.line - 1][s.column - 1 :].startswith(named.group(1)), d
         else:
             assert s.column == 0 and not d.source_line, d
         d.format("x.pdsl")
@@ -359,11 +427,11 @@ def char_mutants(draw):
         i = draw(st.integers(0, len(text)))
         op = draw(st.sampled_from(["delete", "insert", "replace"]))
         if op == "delete":
-            text = text[:i] + text[i + 1:]
+            text = text[:i] + text[i + 1 :]
         elif op == "insert":
             text = text[:i] + draw(CHARS) + text[i:]
         else:
-            text = text[:i] + draw(CHARS) + text[i + 1:]
+            text = text[:i] + draw(CHARS) + text[i + 1 :]
     return text
 
 
@@ -434,9 +502,16 @@ HOSTILE = {
     "huge nested loops": "for i in range(1000), j in range(1000), k in range(1000) { }",
     "huge loop of parts": "for i in range(100000) { part a { box(size=[1, 1, 1]) } }",
     "list doubling": 'let a0 = [[0, 1], "s"]\n' + "".join(f"let a{i + 1} = a{i} + a{i}\n" for i in range(40)),
-    "stacked vectors": "let a = range(100000)\n" + "".join(f"let b{i} = [{', '.join(['a'] * 100)}]\n" for i in range(30)),
-    "negated copies": "let a = range(100000)\nlet b = [" + ", ".join(["a"] * 60) + "]\n" + "".join(f"let c{i} = -b\n" for i in range(40)),
-    "function copies": "let a = range(100000)\nlet b = [" + ", ".join(["a"] * 60) + "]\n" + "".join(f"let c{i} = sin(b)\n" for i in range(40)),
+    "stacked vectors": "let a = range(100000)\n"
+    + "".join(f"let b{i} = [{', '.join(['a'] * 100)}]\n" for i in range(30)),
+    "negated copies": "let a = range(100000)\nlet b = ["
+    + ", ".join(["a"] * 60)
+    + "]\n"
+    + "".join(f"let c{i} = -b\n" for i in range(40)),
+    "function copies": "let a = range(100000)\nlet b = ["
+    + ", ".join(["a"] * 60)
+    + "]\n"
+    + "".join(f"let c{i} = sin(b)\n" for i in range(40)),
     "radial nested": "radial(n=100000) radial(n=100000) { }",
     "symmetric nested": 'symmetric("xyz") ' * 7 + "{ let a = 1 }",
     "radial huge": "radial(n=100000000, r=1) part a { sphere(r=1) }",
@@ -465,7 +540,9 @@ HOSTILE = {
     "unicode names": "let été = 1",
     "anchor of nothing": "part a { }\npart b { box(size=[1, 1, 1], at=a.top) }",
     "anchor self": "part a { box(size=[1, 1, 1], at=a.top) }",
-    "lathe huge profile": "part a { lathe(profile=[" + ", ".join(f"[{i % 7}, {i}]" for i in range(20_000)) + "]) }",
+    "lathe huge profile": "part a { lathe(profile=["
+    + ", ".join(f"[{i % 7}, {i}]" for i in range(20_000))
+    + "]) }",
     "extrude degenerate": "part a { extrude(polygon=[[0, 0], [0, 0], [0, 0]], h=1) }",
     "sweep degenerate": "part a { sweep(path=[[0, 0, 0], [0, 0, 0]], r=1) }",
     "zero everything": "part a { box(size=[0, 0, 0]) sphere(r=0) torus(R=0, r=0) tube(r=0, thickness=0, h=0) }",
@@ -484,8 +561,14 @@ def test_hostile_inputs_answer_with_diagnostics(name):
     elapsed = time.perf_counter() - start
     # Measured, not asserted (the suite never fails on wall-clock time): see the -s output.
     print(f"{name}: {elapsed * 1000:.0f} ms, {[d.code for d in diagnostics][:3]}")
-    if name not in ("crlf", "param override weird", "tiny denormal", "zero everything", "extrude degenerate",
-                    "sweep degenerate"):
+    if name not in (
+        "crlf",
+        "param override weird",
+        "tiny denormal",
+        "zero everything",
+        "extrude degenerate",
+        "sweep degenerate",
+    ):
         assert any(d.severity == "error" for d in diagnostics), f"{name} should be rejected"
 
 
@@ -497,9 +580,29 @@ def test_ill_typed_expressions_only_give_diagnostics(text):
 
 COLOUR_TEXT = st.one_of(
     st.text(max_size=30),
-    st.builds("{}({}, {}, {})".format, st.sampled_from(["rgb", "hsl", "hsv", "hsb", "rgba", "RGB", "cmyk"]),
-              *[st.sampled_from(["0", "255", "256", "-1", "50%", "101%", "1e400", "360", "1.5", "99999999999999999999",
-                                 "", "nan"])] * 3),
+    st.builds(
+        "{}({}, {}, {})".format,
+        st.sampled_from(["rgb", "hsl", "hsv", "hsb", "rgba", "RGB", "cmyk"]),
+        *[
+            st.sampled_from(
+                [
+                    "0",
+                    "255",
+                    "256",
+                    "-1",
+                    "50%",
+                    "101%",
+                    "1e400",
+                    "360",
+                    "1.5",
+                    "99999999999999999999",
+                    "",
+                    "nan",
+                ]
+            )
+        ]
+        * 3,
+    ),
     st.builds("#{}".format, st.text("0123456789abcdefABCDEFg", max_size=9)),
 )
 
@@ -512,11 +615,15 @@ def test_any_colour_string_is_a_diagnostic_or_in_range(colour):
 
 
 @fast(30)
-@given(spec=primitive_specs(placement=False), value=st.floats(-2, 3, allow_nan=False), whole=st.integers(0, 9))
+@given(
+    spec=primitive_specs(placement=False), value=st.floats(-2, 3, allow_nan=False), whole=st.integers(0, 9)
+)
 def test_param_overrides_in_range_compile_and_others_are_diagnostics(spec, value, whole):
     """`param` values given at compile time: inside [lo, hi] they scale the shape, outside they are E211."""
-    text = (f"param s = 1 in [0.5, 2]\nparam n = 4 in [3, 6]\n"
-            f"for i in range(n) {{ scale(s) part p {{ {spec.text()} }} }}\n")
+    text = (
+        f"param s = 1 in [0.5, 2]\nparam n = 4 in [3, 6]\n"
+        f"for i in range(n) {{ scale(s) part p {{ {spec.text()} }} }}\n"
+    )
     params = {"s": value, "n": whole}
     ok = 0.5 <= value <= 2 and 3 <= whole <= 6
     try:
@@ -545,7 +652,9 @@ def test_whole_program_in_a_transform_moves_every_vertex(text, chain):
     plain, moved = compiled_or_fail(text), compiled_or_fail(wrapped)
     (m,) = compose(chain)
     expected = plain.vertices.astype(np.float64) @ m[:3, :3].T + m[:3, 3]
-    np.testing.assert_allclose(moved.vertices, expected, atol=2e-6 * (1 + np.abs(expected).max(initial=0)), rtol=0)
+    np.testing.assert_allclose(
+        moved.vertices, expected, atol=2e-6 * (1 + np.abs(expected).max(initial=0)), rtol=0
+    )
     flip = np.linalg.det(m[:3, :3]) < 0
     np.testing.assert_array_equal(moved.faces, plain.faces[:, [0, 2, 1]] if flip else plain.faces)
     np.testing.assert_array_equal(moved.instance_id, plain.instance_id)
@@ -554,10 +663,18 @@ def test_whole_program_in_a_transform_moves_every_vertex(text, chain):
 @st.composite
 def tight_limits(draw):
     """Limits with some caps cut far down (a program must then meet them or get a positioned error)."""
-    small = {"max_program_bytes": st.integers(0, 400), "max_string": st.integers(0, 5), "max_depth": st.integers(0, 4),
-             "max_primitives": st.integers(0, 3), "max_triangles": st.integers(0, 200),
-             "max_loop_iterations": st.integers(0, 3), "max_steps": st.integers(0, 50), "max_segments": st.integers(0, 8),
-             "max_points": st.integers(0, 4), "max_abs_value": st.sampled_from([0.0, 1e-3, 0.3, 1.0])}
+    small = {
+        "max_program_bytes": st.integers(0, 400),
+        "max_string": st.integers(0, 5),
+        "max_depth": st.integers(0, 4),
+        "max_primitives": st.integers(0, 3),
+        "max_triangles": st.integers(0, 200),
+        "max_loop_iterations": st.integers(0, 3),
+        "max_steps": st.integers(0, 50),
+        "max_segments": st.integers(0, 8),
+        "max_points": st.integers(0, 4),
+        "max_abs_value": st.sampled_from([0.0, 1e-3, 0.3, 1.0]),
+    }
     chosen = draw(st.lists(st.sampled_from(sorted(small)), min_size=1, max_size=3, unique=True))
     return Limits(**{name: draw(small[name]) for name in chosen})
 
@@ -589,8 +706,11 @@ def structure(node):
     if isinstance(node, tuple):
         return tuple(structure(n) for n in node)
     if hasattr(node, "__dataclass_fields__"):
-        return (type(node).__name__,) + tuple(structure(getattr(node, f)) for f in node.__dataclass_fields__
-                                               if f not in ("span", "name_span", "text"))
+        return (type(node).__name__,) + tuple(
+            structure(getattr(node, f))
+            for f in node.__dataclass_fields__
+            if f not in ("span", "name_span", "text")
+        )
     return node
 
 

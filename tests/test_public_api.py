@@ -1,6 +1,7 @@
 # pyright: basic
 """The public entry points carry complete annotations, so an editor shows their signatures and a
 static checker can follow a program that uses them (pyright checks this file: tests/test_static.py)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,9 +25,26 @@ from proto3d.seg_reader import SegmentationSet, read_png, rle_decode
 from proto3d.variants import param_specs, sample_variants, with_defaults
 
 # What the README and docs/ name, beyond each stage's `__all__`.
-DOCUMENTED = [Agent, Toolchain, Inspection, replay, Budget, LLMConfig, OpenAIBackend, load_config, build_dataset,
-              load_record, regenerate, Settings, SegmentationSet, read_png, rle_decode, param_specs,
-              sample_variants, with_defaults]
+DOCUMENTED = [
+    Agent,
+    Toolchain,
+    Inspection,
+    replay,
+    Budget,
+    LLMConfig,
+    OpenAIBackend,
+    load_config,
+    build_dataset,
+    load_record,
+    regenerate,
+    Settings,
+    SegmentationSet,
+    read_png,
+    rle_decode,
+    param_specs,
+    sample_variants,
+    with_defaults,
+]
 STAGES = [proto3d.grammar, proto3d.compiler, proto3d.renderer]
 
 
@@ -40,8 +58,13 @@ def _callables(item) -> list:
     if inspect.isfunction(item):
         return [item]
     fields = {field.name for field in dataclasses.fields(item)} if dataclasses.is_dataclass(item) else set()
-    return [member for name, member in vars(item).items()
-            if inspect.isfunction(member) and name not in fields and (not name.startswith("_") or name == "__init__")]
+    return [
+        member
+        for name, member in vars(item).items()
+        if inspect.isfunction(member)
+        and name not in fields
+        and (not name.startswith("_") or name == "__init__")
+    ]
 
 
 @pytest.mark.parametrize("item", _public(), ids=lambda item: item.__qualname__)
@@ -51,9 +74,13 @@ def test_public_entry_points_are_fully_annotated(item):
             continue
         hints = typing.get_type_hints(function)  # every annotation resolves, too
         signature = inspect.signature(function)
-        missing = [name for name, parameter in signature.parameters.items()
-                   if name not in ("self", "cls") and name not in hints
-                   and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
+        missing = [
+            name
+            for name, parameter in signature.parameters.items()
+            if name not in ("self", "cls")
+            and name not in hints
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
         assert not missing, f"{function.__qualname__}: parameters without a type: {missing}"
         if function.__name__ != "__init__":
             assert "return" in hints, f"{function.__qualname__}: no return type"

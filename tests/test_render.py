@@ -1,4 +1,5 @@
 """Renderer: ID buffers against ray casting, depth reprojection, cameras, outputs, errors."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from proto3d.renderer import Camera, RenderError, contact_sheet, look_at, named_view, orbit, palette, render
-from proto3d.renderer import raster
+from proto3d.renderer import (
+    Camera,
+    RenderError,
+    contact_sheet,
+    look_at,
+    named_view,
+    orbit,
+    palette,
+    raster,
+    render,
+)
 from proto3d.renderer.camera import intrinsics
 from tests.test_render_shapes import boxes, table
 
@@ -106,6 +116,7 @@ def test_named_views_look_from_the_right_side(shape, renders):
     assert pos["front"][1] < lo[1] and pos["back"][1] > hi[1]
     assert pos["left"][0] < lo[0] and pos["right"][0] > hi[0]
     assert pos["top"][2] > hi[2] and pos["iso"][0] > hi[0] and pos["iso"][1] < lo[1] and pos["iso"][2] > hi[2]
+
     # leg.0 stands at x = -0.45, y = -0.25 (front left): left half of the front view, right half of the left view
     def column(view, instance):
         ys, xs = np.nonzero(renders.view(view).instance == instance + 1)
@@ -113,7 +124,12 @@ def test_named_views_look_from_the_right_side(shape, renders):
 
     assert column("front", 1) < 0.5 and column("left", 1) > 0.5 and column("back", 1) > 0.5
     # seen from above, the back (+Y) is up and the right (+X) is right
-    marks = boxes([("back_right", (0.4, 0.4, 0.05), (0.1, 0.1, 0.1), (1, 0, 0)), ("front_left", (-0.4, -0.4, 0.05), (0.1, 0.1, 0.1), (0, 1, 0))])
+    marks = boxes(
+        [
+            ("back_right", (0.4, 0.4, 0.05), (0.1, 0.1, 0.1), (1, 0, 0)),
+            ("front_left", (-0.4, -0.4, 0.05), (0.1, 0.1, 0.1), (0, 1, 0)),
+        ]
+    )
     top = render(marks, ["top"], size=64, passes=["part"]).views[0]
     ys, xs = np.nonzero(top.part == 1)
     assert ys.mean() < 32 and xs.mean() > 32
@@ -155,7 +171,9 @@ def test_rendering_is_deterministic(shape):
             np.testing.assert_array_equal(getattr(va, name), getattr(vb, name))
     for antialias in ("msaa", "none"):
         c = render(shape, views=["iso"], size=96, antialias=antialias)
-        np.testing.assert_array_equal(c.views[0].rgb, render(shape, views=["iso"], size=96, antialias=antialias).views[0].rgb)
+        np.testing.assert_array_equal(
+            c.views[0].rgb, render(shape, views=["iso"], size=96, antialias=antialias).views[0].rgb
+        )
 
 
 def test_normals_are_the_box_face_normals(shape, renders):
@@ -181,9 +199,15 @@ def test_rgb_shows_part_colours_and_is_antialiased(shape, renders):
 
 @pytest.mark.parametrize("antialias", ["fxaa", "msaa"])
 def test_antialiasing_changes_only_edges(shape, antialias):
-    smooth, sharp = (render(shape, ["iso"], size=96, passes=["rgb"], antialias=a).views[0] for a in (antialias, "none"))
+    smooth, sharp = (
+        render(shape, ["iso"], size=96, passes=["rgb"], antialias=a).views[0] for a in (antialias, "none")
+    )
     np.testing.assert_array_equal(smooth.face, sharp.face)
-    inside = (sharp.face > 0) & (np.roll(sharp.face, 1, 0) == sharp.face) & (np.roll(sharp.face, -1, 0) == sharp.face)
+    inside = (
+        (sharp.face > 0)
+        & (np.roll(sharp.face, 1, 0) == sharp.face)
+        & (np.roll(sharp.face, -1, 0) == sharp.face)
+    )
     inside &= (np.roll(sharp.face, 1, 1) == sharp.face) & (np.roll(sharp.face, -1, 1) == sharp.face)
     assert np.abs(smooth.rgb[inside].astype(int) - sharp.rgb[inside]).max() <= 2
     changed = np.any(smooth.rgb != sharp.rgb, axis=-1)
@@ -203,17 +227,25 @@ def test_without_antialiasing_each_flat_triangle_has_one_colour(shape):
     for f in np.unique(sharp.face[sharp.face > 0]):
         colours = sharp.rgb[sharp.face == f].astype(int)
         assert np.all(colours.max(axis=0) - colours.min(axis=0) <= 1)
-    clear = render(shape, ["iso"], size=64, passes=["rgb"], antialias="none", background=(0, 0, 1, 0)).views[0]
-    assert np.all(clear.rgb[clear.face == 0] == [0, 0, 255, 0]) and np.all(clear.rgb[clear.face > 0][:, 3] == 255)
+    clear = render(shape, ["iso"], size=64, passes=["rgb"], antialias="none", background=(0, 0, 1, 0)).views[
+        0
+    ]
+    assert np.all(clear.rgb[clear.face == 0] == [0, 0, 255, 0]) and np.all(
+        clear.rgb[clear.face > 0][:, 3] == 255
+    )
     # msaa with one sample is the same single-sample image
-    np.testing.assert_array_equal(render(shape, ["iso"], size=96, passes=["rgb"], antialias="msaa", samples=1).views[0].rgb, sharp.rgb)
+    np.testing.assert_array_equal(
+        render(shape, ["iso"], size=96, passes=["rgb"], antialias="msaa", samples=1).views[0].rgb, sharp.rgb
+    )
 
 
 @pytest.mark.parametrize("antialias", ["fxaa", "msaa"])
 def test_antialiased_silhouettes_over_a_transparent_background(shape, antialias):
     """Edge pixels blend coverage into alpha, keeping the shape's colour (no dark or background fringe)."""
-    clear, opaque = (render(shape, ["iso"], size=96, passes=["rgb"], antialias=antialias, background=bg).views[0]
-                     for bg in ((0, 0, 1, 0), (1, 1, 1, 1)))
+    clear, opaque = (
+        render(shape, ["iso"], size=96, passes=["rgb"], antialias=antialias, background=bg).views[0]
+        for bg in ((0, 0, 1, 0), (1, 1, 1, 1))
+    )
     alpha = clear.rgb[..., 3]
     assert np.all(alpha[clear.face > 0] > 0)
     partial = (alpha > 0) & (alpha < 255)
@@ -237,7 +269,13 @@ def test_transparent_background(shape, tmp_path):
     r = render(shape, views=["iso"], size=64, passes=["rgb"], background=(0, 0, 0, 0))
     v = r.views[0]
     assert v.rgb[0, 0, 3] == 0 and np.all(v.rgb[v.face > 0][:, 3] > 0)
-    interior = (v.face > 0) & np.roll(v.face > 0, 1, 0) & np.roll(v.face > 0, -1, 0) & np.roll(v.face > 0, 1, 1) & np.roll(v.face > 0, -1, 1)
+    interior = (
+        (v.face > 0)
+        & np.roll(v.face > 0, 1, 0)
+        & np.roll(v.face > 0, -1, 0)
+        & np.roll(v.face > 0, 1, 1)
+        & np.roll(v.face > 0, -1, 1)
+    )
     assert np.all(v.rgb[interior][:, 3] == 255)
     r.save(tmp_path)
     assert Image.open(tmp_path / "iso_rgb.png").mode == "RGBA"
@@ -272,7 +310,9 @@ def test_orbit_views(shape):
     for cam in cameras:
         d = cam.position - center
         assert np.degrees(np.arcsin(d[2] / np.linalg.norm(d))) == pytest.approx(20.0)
-    azimuths = [np.degrees(np.arctan2(c.position[0] - center[0], -(c.position[1] - center[1]))) % 360 for c in cameras]
+    azimuths = [
+        np.degrees(np.arctan2(c.position[0] - center[0], -(c.position[1] - center[1]))) % 360 for c in cameras
+    ]
     np.testing.assert_allclose(azimuths, np.arange(8) * 45.0, atol=1e-6)
 
 
@@ -287,8 +327,13 @@ def test_explicit_camera_and_render_from_another_thread(shape):
 
 def test_contact_sheet_lists_hidden_instances_of_seen_parts():
     # leg.1 stands inside a box drawn around it; leg.0 is in the open
-    shape = boxes([("leg", (0, 0, 0.5), (0.1, 0.1, 1), (1, 0, 0)), ("leg", (1, 0, 0.5), (0.1, 0.1, 1), (1, 0, 0)),
-                   ("crate", (1, 0, 0.6), (0.3, 0.3, 1.2), (0, 0, 1))])
+    shape = boxes(
+        [
+            ("leg", (0, 0, 0.5), (0.1, 0.1, 1), (1, 0, 0)),
+            ("leg", (1, 0, 0.5), (0.1, 0.1, 1), (1, 0, 0)),
+            ("crate", (1, 0, 0.6), (0.3, 0.3, 1.2), (0, 0, 1)),
+        ]
+    )
     r = render(shape, ["front", "iso"], size=64, passes=["rgb", "part"])
     sheet = contact_sheet(shape, r, cell=96)
     assert sheet.info["invisible"] == [] and sheet.info["invisible_instances"] == ["leg.1"]
@@ -335,7 +380,8 @@ def test_unknown_view_suggests_the_nearest(shape):
 
 
 @pytest.mark.parametrize(
-    "n, elevation", [(0, 10), (-3, 10), (10**9, 10), (2.5, 10), (8, float("nan")), (8, 91), (8, float("inf")), (8, "up")]
+    "n, elevation",
+    [(0, 10), (-3, 10), (10**9, 10), (2.5, 10), (8, float("nan")), (8, 91), (8, float("inf")), (8, "up")],
 )
 def test_bad_orbits(shape, n, elevation):
     with pytest.raises(RenderError) as e:
@@ -350,12 +396,48 @@ def test_bad_orbits(shape, n, elevation):
         "camera",
         {"width": 64},
         {"name": "x", "width": 64, "height": 64, "K": [[1, 0, 0]], "world_to_camera": np.eye(4).tolist()},
-        {"name": "x", "width": 64, "height": 64, "K": [[float("nan"), 0, 32], [0, 50, 32], [0, 0, 1]], "world_to_camera": np.eye(4).tolist()},
-        {"name": "x", "width": 64, "height": 64, "K": [[-50, 0, 32], [0, 50, 32], [0, 0, 1]], "world_to_camera": np.eye(4).tolist()},
-        {"name": "x", "width": 64, "height": 64, "K": intrinsics(64).tolist(), "world_to_camera": (2 * np.eye(4)).tolist()},
-        {"name": "x", "width": 64, "height": 64, "K": intrinsics(64).tolist(), "world_to_camera": np.diag([1, 1, -1, 1]).tolist()},
-        {"name": "x", "width": 64, "height": 10**5, "K": intrinsics(64).tolist(), "world_to_camera": np.eye(4).tolist()},
-        {"name": "../../etc", "width": 64, "height": 64, "K": intrinsics(64).tolist(), "world_to_camera": np.eye(4).tolist()},
+        {
+            "name": "x",
+            "width": 64,
+            "height": 64,
+            "K": [[float("nan"), 0, 32], [0, 50, 32], [0, 0, 1]],
+            "world_to_camera": np.eye(4).tolist(),
+        },
+        {
+            "name": "x",
+            "width": 64,
+            "height": 64,
+            "K": [[-50, 0, 32], [0, 50, 32], [0, 0, 1]],
+            "world_to_camera": np.eye(4).tolist(),
+        },
+        {
+            "name": "x",
+            "width": 64,
+            "height": 64,
+            "K": intrinsics(64).tolist(),
+            "world_to_camera": (2 * np.eye(4)).tolist(),
+        },
+        {
+            "name": "x",
+            "width": 64,
+            "height": 64,
+            "K": intrinsics(64).tolist(),
+            "world_to_camera": np.diag([1, 1, -1, 1]).tolist(),
+        },
+        {
+            "name": "x",
+            "width": 64,
+            "height": 10**5,
+            "K": intrinsics(64).tolist(),
+            "world_to_camera": np.eye(4).tolist(),
+        },
+        {
+            "name": "../../etc",
+            "width": 64,
+            "height": 64,
+            "K": intrinsics(64).tolist(),
+            "world_to_camera": np.eye(4).tolist(),
+        },
         {"name": "x", "width": 64, "height": 64, "K": "K", "world_to_camera": [[1, 2], "a"]},
     ],
 )
@@ -384,7 +466,9 @@ def test_blank_render_is_an_error(shape):
     with pytest.raises(RenderError) as e:
         render(shape, [away])
     assert code(e) == "R007" and "away" in str(e.value)
-    sideways = look_at("sideways", [0, -3, 0.4], [5, -3, 0.4], intrinsics(64), 64)  # shape in front of no pixel
+    sideways = look_at(
+        "sideways", [0, -3, 0.4], [5, -3, 0.4], intrinsics(64), 64
+    )  # shape in front of no pixel
     with pytest.raises(RenderError):
         render(shape, [sideways])
 
@@ -440,7 +524,9 @@ def test_missing_egl_names_the_packages(monkeypatch):
     with pytest.raises(RenderError) as e:
         raster._create.__wrapped__()
     message = e.value.format()
-    assert code(e) == "R001" and "libegl1 libgl1-mesa-dri libegl-mesa0" in message and "libEGL.so.1" in message
+    assert (
+        code(e) == "R001" and "libegl1 libgl1-mesa-dri libegl-mesa0" in message and "libEGL.so.1" in message
+    )
 
 
 def test_views_of_different_sizes_in_one_call(shape):
@@ -500,4 +586,6 @@ def test_render_each_checks_everything_before_drawing(shape):
     with pytest.raises(RenderError) as err:
         render_each(shape, orbit(2, 20.0, shape.bbox, 2048), memory_limit=300 << 20)
     assert (err.value.diagnostics[0].code, err.value.diagnostics[0].message) == (
-        "R012", "2 views at 2048x2048 streamed need about 432 MB of memory; the limit is 300 MB")
+        "R012",
+        "2 views at 2048x2048 streamed need about 432 MB of memory; the limit is 300 MB",
+    )

@@ -3,6 +3,7 @@
 Regenerate the golden files after an intended change of the renderer's look:
     PROTO3D_UPDATE_GOLDEN=1 python -m pytest tests/test_render_golden.py
 """
+
 from __future__ import annotations
 
 import os
@@ -85,8 +86,12 @@ def _only_part(shape, part_id):
 
     keep = shape.part_id == part_id
     return replace(
-        shape, faces=shape.faces[keep], face_colors=shape.face_colors[keep], part_id=shape.part_id[keep],
-        instance_id=shape.instance_id[keep], primitive_id=shape.primitive_id[keep],
+        shape,
+        faces=shape.faces[keep],
+        face_colors=shape.face_colors[keep],
+        part_id=shape.part_id[keep],
+        instance_id=shape.instance_id[keep],
+        primitive_id=shape.primitive_id[keep],
     )
 
 
@@ -106,4 +111,6 @@ def test_back_face_culling_hides_only_back_faces(name, make):
         toward = tri[faces].mean(axis=1) - b.camera.position
         back = (faces >= 0) & (np.einsum("nk,nk->n", normals[faces], toward) > 0)
         unexplained += int(np.count_nonzero(~back))
-    assert unexplained <= 2, f"{unexplained} pixels differ where both sides show a front face: faces wound inward?"
+    assert unexplained <= 2, (
+        f"{unexplained} pixels differ where both sides show a front face: faces wound inward?"
+    )

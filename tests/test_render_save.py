@@ -1,4 +1,5 @@
 """Saving renders: PNG and .npz bytes decode, in Pillow, zipfile and NumPy, to exactly the arrays saved."""
+
 from __future__ import annotations
 
 import io
@@ -36,7 +37,12 @@ def test_png_decodes_to_the_same_array_in_pillow():
         data = png_bytes(array)
         Image.open(io.BytesIO(data)).verify()  # chunk CRCs and structure
         image = Image.open(io.BytesIO(data))
-        assert image.mode == {1: "I;16" if array.dtype == np.uint16 else "L", 3: "RGB", 4: "RGBA"}[array.shape[2] if array.ndim == 3 else 1]
+        assert (
+            image.mode
+            == {1: "I;16" if array.dtype == np.uint16 else "L", 3: "RGB", 4: "RGBA"}[
+                array.shape[2] if array.ndim == 3 else 1
+            ]
+        )
         np.testing.assert_array_equal(np.array(image).astype(array.dtype), array)
 
 
@@ -74,12 +80,21 @@ def test_npz_is_read_by_numpy_and_zipfile_exactly():
 def test_preview_alpha_palette_and_counts_match_the_numpy_formulas():
     g = np.random.default_rng(3)
     # normals just around the rounding points (n + 1) * 127.5 = k + 0.5, and past +-1
-    halves = ((np.arange(256, dtype=np.float32) + np.float32(0.5)) / np.float32(127.5) - np.float32(1))
-    normal = np.concatenate([g.uniform(-1.01, 1.01, 3000 * 3).astype(np.float32), halves,
-                             np.nextafter(halves, np.float32(2)), np.nextafter(halves, np.float32(-2)), np.zeros(2)])
+    halves = (np.arange(256, dtype=np.float32) + np.float32(0.5)) / np.float32(127.5) - np.float32(1)
+    normal = np.concatenate(
+        [
+            g.uniform(-1.01, 1.01, 3000 * 3).astype(np.float32),
+            halves,
+            np.nextafter(halves, np.float32(2)),
+            np.nextafter(halves, np.float32(-2)),
+            np.zeros(2),
+        ]
+    )
     normal = normal[: len(normal) // 3 * 3].reshape(-1, 1, 3)
     face = g.integers(0, 3, normal.shape[:2]).astype(np.int32)
-    expected = np.clip(np.where(face[..., None] > 0, np.round((normal + 1) * 127.5), 0), 0, 255).astype(np.uint8)
+    expected = np.clip(np.where(face[..., None] > 0, np.round((normal + 1) * 127.5), 0), 0, 255).astype(
+        np.uint8
+    )
     np.testing.assert_array_equal(normal_preview(normal, face), expected)
 
     rgba = g.integers(0, 256, (17, 9, 4), dtype=np.uint8)
@@ -88,8 +103,13 @@ def test_preview_alpha_palette_and_counts_match_the_numpy_formulas():
     rgba[..., 3] = 255
     assert split_alpha(rgba)[1]
 
-    for ids in (g.integers(0, 30, (50, 41)).astype(np.uint16), np.repeat(g.integers(0, 30, (50, 3)), 14, axis=1).astype(np.int32)):
-        np.testing.assert_array_equal(colorize(ids, 29), np.vstack([[255, 255, 255], palette(29)]).astype(np.uint8)[ids])
+    for ids in (
+        g.integers(0, 30, (50, 41)).astype(np.uint16),
+        np.repeat(g.integers(0, 30, (50, 3)), 14, axis=1).astype(np.int32),
+    ):
+        np.testing.assert_array_equal(
+            colorize(ids, 29), np.vstack([[255, 255, 255], palette(29)]).astype(np.uint8)[ids]
+        )
         np.testing.assert_array_equal(_count(ids, 31), np.bincount(ids.ravel(), minlength=31))
         with pytest.raises(IndexError):
             colorize(ids, 2)
@@ -102,8 +122,10 @@ def test_saved_images_decode_to_the_buffers(tmp_path):
     renders = render(shape, views=["iso", "front"], size=96)
     renders.save(tmp_path)
     for v in renders.views:
+
         def png(suffix, name=v.name):
             return np.array(Image.open(tmp_path / f"{name}_{suffix}.png"))
+
         np.testing.assert_array_equal(png("rgb"), v.rgb[..., :3])
         np.testing.assert_array_equal(png("depth"), np.clip(np.round(v.depth * DEPTH_SCALE), 0, 0xFFFF))
         normal = np.where(v.face[..., None] > 0, np.round((v.normal + 1) * 127.5), 0)
@@ -113,7 +135,9 @@ def test_saved_images_decode_to_the_buffers(tmp_path):
         np.testing.assert_array_equal(png("primitive_id"), v.primitive)
     transparent = render(shape, views=["iso"], size=64, passes=["rgb"], background=(0, 0, 0, 0))
     transparent.save(tmp_path / "alpha")
-    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "alpha" / "iso_rgb.png")), transparent.views[0].rgb)
+    np.testing.assert_array_equal(
+        np.array(Image.open(tmp_path / "alpha" / "iso_rgb.png")), transparent.views[0].rgb
+    )
 
 
 def test_view_file_names_lists_every_file_a_view_is_saved_as(tmp_path):
@@ -123,5 +147,8 @@ def test_view_file_names_lists_every_file_a_view_is_saved_as(tmp_path):
 
     renders = render(table(), views=["iso"], size=48)
     for passes in (ALL_PASSES, ("rgb",), ("depth", "primitive")):
-        written = {p.name for p in renders.save(tmp_path / "+".join(passes), passes)} - {"cameras.json", "visibility.json"}
+        written = {p.name for p in renders.save(tmp_path / "+".join(passes), passes)} - {
+            "cameras.json",
+            "visibility.json",
+        }
         assert written == set(view_file_names("iso", passes)), passes

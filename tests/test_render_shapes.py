@@ -1,4 +1,5 @@
 """Hand-built `CompiledShape`s for the renderer tests (boxes with exact, known geometry)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +49,9 @@ def boxes(spec, name="boxes") -> CompiledShape:
         instances.append(Instance(part_id, len(parts[part_id].instance_ids) - 1, [k], span, lo, hi))
         matrix = np.eye(4)
         matrix[:3, 3] = center
-        primitives.append(Primitive("box", {"size": np.asarray(size, float)}, matrix, 4, part_id, k, color, span))
+        primitives.append(
+            Primitive("box", {"size": np.asarray(size, float)}, matrix, 4, part_id, k, color, span)
+        )
         faces.append(f + sum(len(x) for x in vertices))
         vertices.append(v)
         normals.append(n)

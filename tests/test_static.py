@@ -1,5 +1,6 @@
 """Static tools follow the code: pyright resolves every import over the package, the tests and the
 benchmarks, and type-checks the files marked `# pyright: basic`; the README's set-up is what CI runs."""
+
 import json
 import os
 import re
@@ -11,26 +12,55 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("proto3d", "grammar", "compiler", "renderer", "prompts", "tests", "bench")  # pyproject's [tool.pyright]
+FOLDERS = (
+    "proto3d",
+    "grammar",
+    "compiler",
+    "renderer",
+    "prompts",
+    "tests",
+    "bench",
+)  # pyproject's [tool.pyright]
 
 
 def _pyright() -> str:
     """node_modules/.bin/pyright, as the README's test command installs it (or $PROTO3D_PYRIGHT)."""
-    found = os.environ.get("PROTO3D_PYRIGHT") or shutil.which("pyright", path=str(ROOT / "node_modules" / ".bin"))
+    found = os.environ.get("PROTO3D_PYRIGHT") or shutil.which(
+        "pyright", path=str(ROOT / "node_modules" / ".bin")
+    )
     if not found:
-        pytest.fail("pyright not found: run the README's test command (it installs pyright with npm), "
-                    "or set PROTO3D_PYRIGHT to a pyright executable")
+        pytest.fail(
+            "pyright not found: run the README's test command (it installs pyright with npm), "
+            "or set PROTO3D_PYRIGHT to a pyright executable"
+        )
     return found
 
 
 def test_pyright_reports_no_errors():
-    command = [_pyright(), "--outputjson", "--project", str(ROOT), "--pythonpath", sys.executable]  # pyproject's config,
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)  # not a parent folder's
+    command = [
+        _pyright(),
+        "--outputjson",
+        "--project",
+        str(ROOT),
+        "--pythonpath",
+        sys.executable,
+    ]  # pyproject's config,
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=900
+    )  # not a parent folder's
     report = json.loads(result.stdout)
-    errors = [f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
-              for d in report["generalDiagnostics"] if d["severity"] == "error"]
+    errors = [
+        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule', '')})"
+        for d in report["generalDiagnostics"]
+        if d["severity"] == "error"
+    ]
     assert errors == []
-    sources = [path for folder in FOLDERS for path in (ROOT / folder).rglob("*.py") if "__pycache__" not in path.parts]
+    sources = [
+        path
+        for folder in FOLDERS
+        for path in (ROOT / folder).rglob("*.py")
+        if "__pycache__" not in path.parts
+    ]
     assert report["summary"]["filesAnalyzed"] >= len(sources)
 
 
@@ -56,3 +86,16 @@ def test_ci_runs_the_readme_set_up_and_test_commands():
     for command in commands:
         assert command in ci
     assert ci.index(commands[0]) < ci.index(commands[1])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]],
+    ids=["lint", "format"],
+)
+def test_ruff_passes(command):
+    """The style is pinned in pyproject's [tool.ruff]; CI fails on a lint or an unformatted file."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *command], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

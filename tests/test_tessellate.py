@@ -1,5 +1,6 @@
 """Tessellation against NumPy reference geometry: vertices on the analytic surfaces, closed and
 outward-oriented meshes with the analytic volume, exact transforms and mirrors, exact counts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,8 +101,17 @@ def capsule_params(draw):
 @st.composite
 def torus_params(draw):
     big = draw(st.floats(0.5, 2.0))
-    angle = draw(st.sampled_from([360.0, 90.0, 180.0, 270.0])) if draw(st.booleans()) else draw(st.floats(10.0, 350.0))
-    return {"R": big, "r": draw(st.floats(0.05, 0.45)) * big, "angle": angle, "start": draw(st.floats(-360.0, 360.0))}
+    angle = (
+        draw(st.sampled_from([360.0, 90.0, 180.0, 270.0]))
+        if draw(st.booleans())
+        else draw(st.floats(10.0, 350.0))
+    )
+    return {
+        "R": big,
+        "r": draw(st.floats(0.05, 0.45)) * big,
+        "angle": angle,
+        "start": draw(st.floats(-360.0, 360.0)),
+    }
 
 
 @st.composite
@@ -137,7 +147,9 @@ def lathe_params(draw):
 def star_polygon(draw):
     """A star-shaped (so simple) polygon, often concave, in either orientation."""
     n = draw(st.integers(3, 12))
-    angles = np.sort(np.array(draw(st.lists(st.floats(0.0, 2 * np.pi, exclude_max=True), min_size=n, max_size=n))))
+    angles = np.sort(
+        np.array(draw(st.lists(st.floats(0.0, 2 * np.pi, exclude_max=True), min_size=n, max_size=n)))
+    )
     gaps = np.diff(np.concatenate([angles, [angles[0] + 2 * np.pi]]))
     if gaps.max() >= np.pi - 1e-3 or gaps.min() < 1e-2:  # keep the origin strictly inside
         angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
@@ -185,7 +197,9 @@ NICE = {
 
 nonneg = st.sampled_from([0.0, 0.0, 1e-9, 0.3, 1.0])
 wild_vec = st.tuples(nonneg, nonneg, nonneg).map(np.array)
-wild_xy = st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([0.0, 0.5, 1.0])), min_size=1, max_size=8)
+wild_xy = st.lists(
+    st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([0.0, 0.5, 1.0])), min_size=1, max_size=8
+)
 WILD = {
     "box": st.builds(lambda s, b: {"size": s, "bevel": b}, wild_vec, nonneg),
     "sphere": st.builds(lambda r: {"r": r}, nonneg),
@@ -197,15 +211,28 @@ WILD = {
     "capsule": st.builds(lambda r, h: {"r": r, "h": h}, nonneg, nonneg),
     "torus": st.builds(
         lambda a, b, angle, start: {"R": a, "r": b, "angle": angle, "start": start},
-        nonneg, nonneg, st.sampled_from([0.0, 1.0, 90.0, 360.0, 400.0]), st.sampled_from([0.0, 45.0]),
+        nonneg,
+        nonneg,
+        st.sampled_from([0.0, 1.0, 90.0, 360.0, 400.0]),
+        st.sampled_from([0.0, 45.0]),
     ),
     "tube": st.builds(lambda r, t, h: {"r": r, "thickness": t, "h": h}, nonneg, nonneg, nonneg),
     "wedge": st.builds(lambda s: {"size": s}, wild_vec),
-    "lathe": st.builds(lambda p, a: {"profile": np.array(p, dtype=float), "angle": a}, wild_xy, st.sampled_from([0.0, 90.0, 360.0])),
+    "lathe": st.builds(
+        lambda p, a: {"profile": np.array(p, dtype=float), "angle": a},
+        wild_xy,
+        st.sampled_from([0.0, 90.0, 360.0]),
+    ),
     "extrude": st.builds(lambda p, h: {"polygon": np.array(p, dtype=float), "h": h}, wild_xy, nonneg),
     "sweep": st.builds(
-        lambda p, r, s: {"path": np.array([(x, y, x) for x, y in p], dtype=float), "r": np.full(len(p), r), "smooth": s},
-        wild_xy, nonneg, st.booleans(),
+        lambda p, r, s: {
+            "path": np.array([(x, y, x) for x, y in p], dtype=float),
+            "r": np.full(len(p), r),
+            "smooth": s,
+        },
+        wild_xy,
+        nonneg,
+        st.booleans(),
     ),
 }
 KINDS = sorted(NICE)
@@ -238,13 +265,27 @@ def test_triangle_count_is_exact_and_output_finite(kind, data, segments):
         ("extrude", {"polygon": np.array([[0.0, 0.0], [1.0, 0.0]]), "h": 1.0}),
         ("lathe", {"profile": np.array([[0.0, 0.0], [0.0, 1.0]]), "angle": 180.0}),
         ("lathe", {"profile": np.array([[1.0, 0.0], [1.0, 0.0]]), "angle": 360.0}),
-        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0]]), "r": np.full(4, 0.1), "smooth": True}),
+        (
+            "sweep",
+            {
+                "path": np.array([[0.0, 0, 0], [0, 0, 0], [1, 0, 0], [1, 0, 0]]),
+                "r": np.full(4, 0.1),
+                "smooth": True,
+            },
+        ),
         ("sweep", {"path": np.array([[1.0, 2, 3]] * 3), "r": np.full(3, 0.1), "smooth": False}),
-        ("sweep", {"path": np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0]]), "r": np.full(3, 0.1), "smooth": False}),
+        (
+            "sweep",
+            {"path": np.array([[0.0, 0, 0], [1, 0, 0], [0, 0, 0]]), "r": np.full(3, 0.1), "smooth": False},
+        ),
     ],
 )
 def test_degenerate_input_gives_finite_output(kind, params):
-    t = tessellate([prim(kind, params, np.diag([0.0, 1.0, 1.0, 1.0]))]) if kind == "sphere" else tess(kind, params)
+    t = (
+        tessellate([prim(kind, params, np.diag([0.0, 1.0, 1.0, 1.0]))])
+        if kind == "sphere"
+        else tess(kind, params)
+    )
     assert_sane(t)
     assert triangle_count(kind, params, 32) == len(t.faces)
 
@@ -297,7 +338,11 @@ def rounded_box_volume(size, b):
     "kind, params, volume",
     [
         ("box", {"size": np.array([1.0, 2.0, 3.0]), "bevel": 0.0}, 6.0),
-        ("box", {"size": np.array([1.0, 2.0, 3.0]), "bevel": 0.3}, rounded_box_volume(np.array([1.0, 2.0, 3.0]), 0.3)),
+        (
+            "box",
+            {"size": np.array([1.0, 2.0, 3.0]), "bevel": 0.3},
+            rounded_box_volume(np.array([1.0, 2.0, 3.0]), 0.3),
+        ),
         ("sphere", {"r": 0.7}, 4 / 3 * np.pi * 0.7**3),
         ("ellipsoid", {"size": np.array([1.0, 2.0, 3.0])}, 4 / 3 * np.pi * 0.5 * 1.0 * 1.5),
         ("cylinder", {"r1": 0.5, "r2": 0.5, "h": 2.0}, np.pi * 0.25 * 2.0),
@@ -310,22 +355,56 @@ def rounded_box_volume(size, b):
         ("tube", {"r": 1.0, "thickness": 0.2, "h": 0.5}, np.pi * 0.5 * (1 - 0.64)),
         ("tube", {"r": 1.0, "thickness": 1.5, "h": 0.5}, np.pi * 0.5),
         ("wedge", {"size": np.array([1.0, 2.0, 3.0])}, 3.0),
-        ("lathe", {"profile": np.array([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]]), "angle": 360.0},
-         lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 360.0)),
-        ("lathe", {"profile": np.array([[0.4, 1.5], [0.3, 1.0], [0.8, 0.5], [0.5, 0.0]]), "angle": 100.0},
-         lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 100.0)),
-        ("lathe", {"profile": np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0], [0.5, 0.0]]), "angle": 360.0},
-         np.pi * (1.0 - 0.25)),  # a closed profile is a ring, not closed to the axis
-        ("lathe", {"profile": np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0], [0.5, 0.0]]), "angle": 90.0},
-         np.pi * (1.0 - 0.25) / 4),
-        ("extrude", {"polygon": np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]]), "h": 0.5},
-         polygon_area(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]])) * 0.5),
-        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.3]), "smooth": False},
-         np.pi * 0.09 * 2.0),
-        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.0]), "smooth": False},
-         np.pi * 0.09 * 2.0 / 3),
-        ("sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 1.0], [0, 0, 2.0]]), "r": np.array([0.0, 0.3, 0.0]), "smooth": True},
-         2 * np.pi * 0.09 / 3),
+        (
+            "lathe",
+            {"profile": np.array([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]]), "angle": 360.0},
+            lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 360.0),
+        ),
+        (
+            "lathe",
+            {"profile": np.array([[0.4, 1.5], [0.3, 1.0], [0.8, 0.5], [0.5, 0.0]]), "angle": 100.0},
+            lathe_volume([[0.5, 0.0], [0.8, 0.5], [0.3, 1.0], [0.4, 1.5]], 100.0),
+        ),
+        (
+            "lathe",
+            {
+                "profile": np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0], [0.5, 0.0]]),
+                "angle": 360.0,
+            },
+            np.pi * (1.0 - 0.25),
+        ),  # a closed profile is a ring, not closed to the axis
+        (
+            "lathe",
+            {
+                "profile": np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0], [0.5, 0.0]]),
+                "angle": 90.0,
+            },
+            np.pi * (1.0 - 0.25) / 4,
+        ),
+        (
+            "extrude",
+            {"polygon": np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]]), "h": 0.5},
+            polygon_area(np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [1.0, 0.5], [0.0, 2.0]])) * 0.5,
+        ),
+        (
+            "sweep",
+            {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.3]), "smooth": False},
+            np.pi * 0.09 * 2.0,
+        ),
+        (
+            "sweep",
+            {"path": np.array([[0.0, 0, 0], [0, 0, 2.0]]), "r": np.array([0.3, 0.0]), "smooth": False},
+            np.pi * 0.09 * 2.0 / 3,
+        ),
+        (
+            "sweep",
+            {
+                "path": np.array([[0.0, 0, 0], [0, 0, 1.0], [0, 0, 2.0]]),
+                "r": np.array([0.0, 0.3, 0.0]),
+                "smooth": True,
+            },
+            2 * np.pi * 0.09 / 3,
+        ),
     ],
 )
 def test_volume_matches_analytic(kind, params, volume):
@@ -351,7 +430,9 @@ def test_mitred_sweep_volume_is_exact_for_its_polygonal_section():
 
 def test_box_corners_are_exact():
     t = tess("box", {"size": np.array([0.46, 0.44, 0.05]), "bevel": 0.0})
-    corners = np.array([[x, y, z] for x in (-0.23, 0.23) for y in (-0.22, 0.22) for z in (-0.025, 0.025)], dtype=np.float32)
+    corners = np.array(
+        [[x, y, z] for x in (-0.23, 0.23) for y in (-0.22, 0.22) for z in (-0.025, 0.025)], dtype=np.float32
+    )
     assert len(t.vertices) == 24 and len(t.faces) == 12
     assert {tuple(v) for v in t.vertices} == {tuple(c) for c in corners}
     # each vertex normal is the axis of its face, pointing away from the centre
@@ -467,7 +548,9 @@ def test_tube_vertices_on_outer_and_inner_walls(params):
 def test_wedge_is_a_ramp():
     t = tess("wedge", {"size": np.array([0.4, 0.6, 0.2])})
     expected = {(x, y, -0.1) for x in (-0.2, 0.2) for y in (-0.3, 0.3)} | {(x, 0.3, 0.1) for x in (-0.2, 0.2)}
-    assert {tuple(np.round(v, 6)) for v in t.vertices.astype(np.float64)} == {tuple(np.round(e, 6)) for e in expected}
+    assert {tuple(np.round(v, 6)) for v in t.vertices.astype(np.float64)} == {
+        tuple(np.round(e, 6)) for e in expected
+    }
     ramp = t.normals[(t.normals[:, 1] < 0)]
     np.testing.assert_allclose(ramp[0], np.array([0, -0.2, 0.6]) / np.linalg.norm([0, -0.2, 0.6]), atol=1e-6)
 
@@ -494,7 +577,9 @@ def test_extrude_vertices_are_polygon_points_at_both_heights(params):
 
 
 def test_sharp_corners_stay_sharp_and_gentle_ones_are_smoothed():
-    square = tess("extrude", {"polygon": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), "h": 1.0})
+    square = tess(
+        "extrude", {"polygon": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]), "h": 1.0}
+    )
     assert len(square.vertices) == 24  # four walls of four vertices, two caps of four
     assert np.all(np.abs(square.normals).max(axis=1) == 1.0)
     a = np.linspace(0, 2 * np.pi, 16, endpoint=False)
@@ -512,7 +597,10 @@ def test_sharp_corners_stay_sharp_and_gentle_ones_are_smoothed():
 
 
 def test_sweep_straight_path_is_a_cylinder_with_caps():
-    t = tess("sweep", {"path": np.array([[0.0, 0, 0], [0.5, 0, 0], [2.0, 0, 0]]), "r": np.full(3, 0.25), "smooth": True})
+    t = tess(
+        "sweep",
+        {"path": np.array([[0.0, 0, 0], [0.5, 0, 0], [2.0, 0, 0]]), "r": np.full(3, 0.25), "smooth": True},
+    )
     d = np.hypot(t.vertices[:, 1], t.vertices[:, 2])
     assert np.all(np.isclose(d, 0.25, atol=1e-6) | np.isclose(d, 0.0, atol=1e-6))
     np.testing.assert_allclose([t.vertices[:, 0].min(), t.vertices[:, 0].max()], [0.0, 2.0], atol=1e-6)
@@ -579,7 +667,9 @@ def test_transforms_apply_exactly_and_mirrors_keep_outward_winding(kind, data, m
     np.testing.assert_allclose(world.normals, n / np.linalg.norm(n, axis=1, keepdims=True), atol=2e-4)
     flipped = local.faces[:, [0, 2, 1]] if mirror else local.faces
     np.testing.assert_array_equal(world.faces, flipped)
-    assert signed_volume(world) == pytest.approx(abs(np.linalg.det(m[:3, :3])) * signed_volume(local), rel=1e-3)
+    assert signed_volume(world) == pytest.approx(
+        abs(np.linalg.det(m[:3, :3])) * signed_volume(local), rel=1e-3
+    )
     assert signed_volume(world) > 0
     # Outward winding in the world follows from the three checks above; the vertex normals are
     # compared with the winding before the map, since a strongly non-uniform scale may legitimately
@@ -605,7 +695,9 @@ def test_face_primitive_ids_follow_input_order(data, kinds):
 
 def test_integer_parameters_count_like_floats():
     floats = {"R": 1.0, "r": 0.5, "angle": 90.0, "start": 0.0}
-    assert triangle_count("torus", {"R": 1, "r": 0.5, "angle": 90, "start": 0}, 32) == triangle_count("torus", floats, 32)
+    assert triangle_count("torus", {"R": 1, "r": 0.5, "angle": 90, "start": 0}, 32) == triangle_count(
+        "torus", floats, 32
+    )
     assert triangle_count("box", {"size": np.array([1, 1, 1]), "bevel": 0}, np.int64(32)) == 12
     assert triangle_count("lathe", {"profile": np.array([[1, 0], [1, 1]]), "angle": 360}, 8) == 4 * 8
 

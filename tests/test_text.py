@@ -1,5 +1,6 @@
 """Program text: one decoding for every entry point, bounded reading, characters that would make
 code read differently from how it runs, programs that draw nothing, writing through links."""
+
 import os
 import resource
 import stat
@@ -24,19 +25,35 @@ def codes(diagnostics):
 
 def cli(*args, stdin=None, input=None, memory=1 << 30):
     """Run `proto3d ARGS` in a process whose address space is capped (1 GB unless told)."""
+
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
-    return subprocess.run([sys.executable, "-m", "proto3d.cli", *args], stdin=stdin, input=input,
-                          capture_output=True, preexec_fn=cap)
+    return subprocess.run(
+        [sys.executable, "-m", "proto3d.cli", *args],
+        stdin=stdin,
+        input=input,
+        capture_output=True,
+        preexec_fn=cap,
+    )
 
 
 # ---- one decoding: str or bytes, with or without a BOM, any line ends ----------------------------
 
-@pytest.mark.parametrize("variant", [
-    PROGRAM, "\ufeff" + PROGRAM, PROGRAM.encode(), b"\xef\xbb\xbf" + PROGRAM.encode(),
-    PROGRAM.replace("\n", "\r\n"), PROGRAM.replace("\n", "\r"), ("\ufeff" + PROGRAM.replace("\n", "\r\n")).encode(),
-], ids=["str", "str+bom", "bytes", "bytes+bom", "crlf", "cr", "bytes+bom+crlf"])
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        PROGRAM,
+        "\ufeff" + PROGRAM,
+        PROGRAM.encode(),
+        b"\xef\xbb\xbf" + PROGRAM.encode(),
+        PROGRAM.replace("\n", "\r\n"),
+        PROGRAM.replace("\n", "\r"),
+        ("\ufeff" + PROGRAM.replace("\n", "\r\n")).encode(),
+    ],
+    ids=["str", "str+bom", "bytes", "bytes+bom", "crlf", "cr", "bytes+bom+crlf"],
+)
 def test_every_entry_point_reads_the_same_program(variant):
     plain = compile_text(PROGRAM)
     shape = compile_text(variant)
@@ -70,10 +87,13 @@ def test_invalid_utf8_is_an_error_where_the_editor_shows_it():
 
 # ---- characters that are not what they seem --------------------------------------------------------
 
+
 @pytest.mark.parametrize("char", ["\x00", "\x07", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"])
 @pytest.mark.parametrize("where", ["code", "comment", "string"])
 def test_control_characters_are_errors_anywhere(char, where):
-    line = {"code": f"let a{char} = 1", "comment": f"let a = 1  # x{char}y", "string": f'let a = "x{char}y"'}[where]
+    line = {"code": f"let a{char} = 1", "comment": f"let a = 1  # x{char}y", "string": f'let a = "x{char}y"'}[
+        where
+    ]
     column = line.index(char) + 1
     diagnostics = check(f"{PROGRAM}{line}\n")
     assert codes(diagnostics) == [("E005", 5, column)]
@@ -87,8 +107,20 @@ def test_tabs_stay_allowed_and_nul_bytes_are_each_reported():
     assert len(check("\x00" * 1000)) == 20  # as many as syntax errors, no more
 
 
-BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
-        "\u061c"]
+BIDI = [
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
 
 
 @pytest.mark.parametrize("char", BIDI)
@@ -127,9 +159,19 @@ def test_lone_surrogates_from_the_in_process_api_are_errors():
 
 # ---- a program that draws nothing ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["", "  \n\t\n", "# only a comment\n// and another", 'shape "cup"\nbounds [1, 1, 1]',
-                                  "param n = 0 in [0, 3]\nfor i in range(n) { part a { box(size=[1, 1, 1]) } }",
-                                  "part a { }", "if false { part a { sphere(r=1) } }"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "  \n\t\n",
+        "# only a comment\n// and another",
+        'shape "cup"\nbounds [1, 1, 1]',
+        "param n = 0 in [0, 3]\nfor i in range(n) { part a { box(size=[1, 1, 1]) } }",
+        "part a { }",
+        "if false { part a { sphere(r=1) } }",
+    ],
+)
 def test_a_program_that_draws_nothing_is_an_error(text):
     with pytest.raises(Proto3dError) as raised:
         compile_text(text, filename="empty.pdsl")
@@ -146,6 +188,7 @@ def test_a_param_that_makes_something_compiles():
 
 
 # ---- bounded reading, for every command -------------------------------------------------------------
+
 
 def test_read_program_reads_no_further_than_the_limit(tmp_path):
     with pytest.raises(Proto3dError) as raised:
@@ -165,10 +208,18 @@ def test_read_program_reads_no_further_than_the_limit(tmp_path):
     assert raised.value.diagnostics[0].code == "E000"
 
 
-@pytest.mark.parametrize("command", [["compile", "/dev/zero", "-o", "{tmp}/a.glb"], ["check", "/dev/zero"],
-                                     ["fmt", "/dev/zero"], ["render", "/dev/zero", "-o", "{tmp}/views"],
-                                     ["sample", "/dev/zero", "-n", "2", "-o", "{tmp}/variants"],
-                                     ["dataset", "{tmp}/zero", "-o", "{tmp}/data"]], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["compile", "/dev/zero", "-o", "{tmp}/a.glb"],
+        ["check", "/dev/zero"],
+        ["fmt", "/dev/zero"],
+        ["render", "/dev/zero", "-o", "{tmp}/views"],
+        ["sample", "/dev/zero", "-n", "2", "-o", "{tmp}/variants"],
+        ["dataset", "{tmp}/zero", "-o", "{tmp}/data"],
+    ],
+    ids=lambda c: c[0],
+)
 def test_every_command_refuses_an_endless_file_in_little_memory(command, tmp_path):
     (tmp_path / "zero").mkdir()
     (tmp_path / "zero" / "endless.pdsl").symlink_to("/dev/zero")
@@ -199,6 +250,7 @@ def test_the_cli_positions_text_errors(tmp_path):
 
 
 # ---- fmt -w through a symbolic link --------------------------------------------------------------------
+
 
 def test_fmt_writes_through_a_symbolic_link(tmp_path):
     real = tmp_path / "real" / "chair.pdsl"
@@ -235,5 +287,8 @@ def test_variants_edit_the_text_as_parsed():
     """`sample` rewrites param defaults by position: positions and text agree whatever the line ends."""
     from proto3d.variants import with_defaults
 
-    text = f'\ufeff# x\rparam h = 0.5 in [0.2, 1]\r\npart a {{ box(size=[1, 1, h], align="bottom") }}\r'
-    assert with_defaults(text, {"h": 0.75}) == '# x\nparam h = 0.75 in [0.2, 1]\npart a { box(size=[1, 1, h], align="bottom") }\n'
+    text = '\ufeff# x\rparam h = 0.5 in [0.2, 1]\r\npart a { box(size=[1, 1, h], align="bottom") }\r'
+    assert (
+        with_defaults(text, {"h": 0.75})
+        == '# x\nparam h = 0.75 in [0.2, 1]\npart a { box(size=[1, 1, h], align="bottom") }\n'
+    )

@@ -1,4 +1,5 @@
 """Parameter variants: ranges, integers, seeds, standalone programs, redraws, `proto3d sample`."""
+
 from __future__ import annotations
 
 import json
@@ -86,7 +87,9 @@ def test_program_without_params_has_its_defaults():
 def test_sample_command(tmp_path):
     src = tmp_path / "stool.pdsl"
     src.write_text(STOOL)
-    result = CliRunner().invoke(cli, ["sample", str(src), "-n", "4", "--seed", "0", "-o", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli, ["sample", str(src), "-n", "4", "--seed", "0", "-o", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     listing = json.loads((tmp_path / "out" / "variants.json").read_text())
     assert [row["file"] for row in listing["variants"]] == [f"stool_{i:04d}.pdsl" for i in range(4)]
@@ -111,13 +114,25 @@ def test_sample_into_a_used_folder_is_refused_and_overwrite_removes_only_its_own
     first = CliRunner().invoke(cli, ["sample", str(src), "-n", "4", "-o", str(out)])
     assert first.exit_code == 0, first.output
     assert json.loads((out / "variants.json").read_text())["files"] == [
-        "stool_0000.pdsl", "stool_0001.pdsl", "stool_0002.pdsl", "stool_0003.pdsl", "variants.json"]
+        "stool_0000.pdsl",
+        "stool_0001.pdsl",
+        "stool_0002.pdsl",
+        "stool_0003.pdsl",
+        "variants.json",
+    ]
     (out / "README.txt").write_text("my notes")
     again = CliRunner().invoke(cli, ["sample", str(src), "-n", "2", "-o", str(out)])
     assert again.exit_code == 2 and "is not empty; give --overwrite" in again.output
     assert len(list(out.glob("stool_*.pdsl"))) == 4
     fewer = CliRunner().invoke(cli, ["sample", str(src), "-n", "2", "-o", str(out), "--overwrite"])
     assert fewer.exit_code == 0, fewer.output
-    assert sorted(p.name for p in out.iterdir()) == ["README.txt", "stool_0000.pdsl", "stool_0001.pdsl", "variants.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "README.txt",
+        "stool_0000.pdsl",
+        "stool_0001.pdsl",
+        "variants.json",
+    ]
     assert [row["file"] for row in json.loads((out / "variants.json").read_text())["variants"]] == [
-        "stool_0000.pdsl", "stool_0001.pdsl"]
+        "stool_0000.pdsl",
+        "stool_0001.pdsl",
+    ]

@@ -5,6 +5,7 @@ the test process), on a copy of examples/chair.pdsl that the tests edit; every t
 file as it found it. The page is checked by what it shows: names in the info line and the
 lists, and the image's own pixels.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -30,11 +31,21 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAIR = (ROOT / "examples" / "chair.pdsl").read_text()
 CHROMIUM = "/usr/bin/chromium"
 # no network, no GPU, no sandbox (CI runs as root), nothing downloaded in the background
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LINES = [line.strip() for line in CHAIR.split("\n")]
 LEG_LINE = 1 + next(i for i, line in enumerate(LINES) if line.startswith("cylinder("))  # the legs' statement
-SEAT_LINE = 1 + next(i for i, line in enumerate(LINES) if line.startswith("box(size=[0.46, 0.44"))  # the seat's
+SEAT_LINE = 1 + next(
+    i for i, line in enumerate(LINES) if line.startswith("box(size=[0.46, 0.44")
+)  # the seat's
 TIMEOUT = 60_000  # ms; generous: the machine may be loaded, and nothing here measures speed
 
 
@@ -42,12 +53,19 @@ class Served:
     """`proto3d view PROGRAM --no-browser` as a user starts it, with its address and stderr lines."""
 
     def __init__(self, program: Path):
-        self.process = subprocess.Popen([sys.executable, "-m", "proto3d", "view", program.name, "--no-browser"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=program.parent)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "proto3d", "view", program.name, "--no-browser"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=program.parent,
+        )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()
         self.errors: list[str] = []
-        self._reader = threading.Thread(target=lambda: self.errors.extend(self.process.stderr or ()), daemon=True)
+        self._reader = threading.Thread(
+            target=lambda: self.errors.extend(self.process.stderr or ()), daemon=True
+        )
         self._reader.start()
         assert self.url.startswith("http://127.0.0.1:"), "".join(self.errors)
 
@@ -109,7 +127,8 @@ def wait_frame(page, after: int) -> None:
     """Until a frame newer than `after` of the current file version is shown."""
     page.wait_for_function(
         "n => +image.dataset.frames > n && state && +image.dataset.version === state.version && !frameBusy && !frameWanted",
-        arg=after)
+        arg=after,
+    )
 
 
 def pixels(page) -> np.ndarray:
@@ -131,7 +150,11 @@ def save(page, program: Path, text: str) -> None:
 
 def test_page_loads_with_parts_params_and_no_console_errors(page):
     rows = page.locator("#parts tbody tr")
-    assert [rows.nth(i).locator("td").nth(0).text_content() for i in range(rows.count())] == ["seat", "leg", "backrest"]
+    assert [rows.nth(i).locator("td").nth(0).text_content() for i in range(rows.count())] == [
+        "seat",
+        "leg",
+        "backrest",
+    ]
     assert rows.nth(1).locator("td").nth(1).text_content() == "4"
     assert int(rows.nth(1).locator("td").nth(2).text_content()) > 0  # the legs' visible pixels
     assert page.locator("#params input[name=seat_h]").count() == 1
@@ -158,7 +181,9 @@ def test_click_on_a_leg_names_it_and_its_line(page, tmp_path):
     assert "picked" in page.locator("#source li").nth(LEG_LINE - 1).get_attribute("class")
     wait_frame(page, n)  # the legs highlighted, the rest faded
     # the README's picture of the page: docs/view.png is replaced only when asked, so a test run leaves the tree clean
-    shot = ROOT / "docs" / "view.png" if os.environ.get("PROTO3D_UPDATE_SCREENSHOT") else tmp_path / "view.png"
+    shot = (
+        ROOT / "docs" / "view.png" if os.environ.get("PROTO3D_UPDATE_SCREENSHOT") else tmp_path / "view.png"
+    )
     page.screenshot(path=str(shot))
     assert Image.open(shot).size == (page.viewport_size["width"], page.viewport_size["height"])
     assert page.console_errors == []
@@ -166,7 +191,10 @@ def test_click_on_a_leg_names_it_and_its_line(page, tmp_path):
 
 def test_dragging_orbits_and_the_frame_after_the_drag_is_exact(page):
     types = []
-    page.on("response", lambda r: "/frame?" in r.url and r.status == 200 and types.append(r.headers["content-type"]))
+    page.on(
+        "response",
+        lambda r: "/frame?" in r.url and r.status == 200 and types.append(r.headers["content-type"]),
+    )
     before, n = pixels(page), frames(page)
     box = page.locator("#image").bounding_box()
     page.mouse.move(box["x"] + 200, box["y"] + 200)
@@ -263,8 +291,14 @@ def test_a_floating_part_is_outlined_with_its_gap(page, server):
     assert ((plain[..., 0] > 180) & (plain[..., 1] < 80) & (plain[..., 2] < 80)).sum() == 0
 
 
-def request(url: str, path: str, method: str = "GET", headers: dict | None = None, body: bytes | None = None,
-            answer_headers: dict | None = None):
+def request(
+    url: str,
+    path: str,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: bytes | None = None,
+    answer_headers: dict | None = None,
+):
     """A raw HTTP request: `path` goes out exactly as written (no client normalises `..` away)."""
     host = url.split("//")[1].rstrip("/")
     connection = http.client.HTTPConnection(host, timeout=60)
@@ -280,9 +314,20 @@ def request(url: str, path: str, method: str = "GET", headers: dict | None = Non
     return answer.status, answer.read()
 
 
-@pytest.mark.parametrize("path", ["/../../etc/passwd", "/static/../session.py", "/static/..%2fsession.py",
-                                  "/static/%2e%2e/server.py", "/etc/passwd", "/proto3d/view/session.py",
-                                  "/static/", "//etc/passwd", "/static/view.js/.."])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../../etc/passwd",
+        "/static/../session.py",
+        "/static/..%2fsession.py",
+        "/static/%2e%2e/server.py",
+        "/etc/passwd",
+        "/proto3d/view/session.py",
+        "/static/",
+        "//etc/passwd",
+        "/static/view.js/..",
+    ],
+)
 def test_paths_outside_the_page_are_refused(server, path):
     status, body = request(server[0], path)
     assert status == 404 and b"root:" not in body and b"import" not in body
@@ -291,7 +336,10 @@ def test_paths_outside_the_page_are_refused(server, path):
 def test_the_page_and_its_assets_are_served_for_this_origin_only(server):
     headers: dict = {}
     assert request(server[0], "/", answer_headers=headers)[0] == 200
-    assert headers["Cross-Origin-Resource-Policy"] == "same-origin" and "Access-Control-Allow-Origin" not in headers
+    assert (
+        headers["Cross-Origin-Resource-Policy"] == "same-origin"
+        and "Access-Control-Allow-Origin" not in headers
+    )
     assert headers["Content-Security-Policy"].startswith("default-src 'self'")
     status, body = request(server[0], "/static/view.js")
     assert status == 200 and b"EventSource" in body
@@ -303,17 +351,26 @@ def test_other_hosts_and_origins_are_refused(server):
     for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", "127.0.0.1:1"):
         assert request(url, "/state", headers={"Host": host})[0] == 403
     assert request(url, "/state", headers={"Host": f"localhost:{port}"})[0] == 200
-    status, _ = request(url, "/params", "POST", {"Origin": "http://evil.example", "Content-Type": "application/json"},
-                        b'{"seat_h": 0.5}')
+    status, _ = request(
+        url,
+        "/params",
+        "POST",
+        {"Origin": "http://evil.example", "Content-Type": "application/json"},
+        b'{"seat_h": 0.5}',
+    )
     assert status == 403
 
 
-@pytest.mark.parametrize("path", ["/frame?az=nan", "/frame?w=big", "/frame?mode=x-ray", "/pick?frame=1&x=a&y=2"])
+@pytest.mark.parametrize(
+    "path", ["/frame?az=nan", "/frame?w=big", "/frame?mode=x-ray", "/pick?frame=1&x=a&y=2"]
+)
 def test_malformed_queries_are_400(server, path):
     assert request(server[0], path)[0] == 400
 
 
-@pytest.mark.parametrize("body", [b"[1]", b'{"seat_h": "tall"}', b"{", b'{"seat_h": true}', b"\xff", b"x" * 70_000])
+@pytest.mark.parametrize(
+    "body", [b"[1]", b'{"seat_h": "tall"}', b"{", b'{"seat_h": true}', b"\xff", b"x" * 70_000]
+)
 def test_malformed_params_are_400(server, body):
     assert request(server[0], "/params", "POST", {"Content-Type": "application/json"}, body)[0] == 400
 
@@ -347,7 +404,11 @@ def test_a_file_broken_from_the_start_shows_its_errors_then_the_shape_once_fixed
         page.set_default_timeout(TIMEOUT)
         page.goto(url)
         page.wait_for_selector("#diagnostics li.error")
-        assert page.locator("#diagnostics li.error").first.text_content().startswith(f"line {LEG_LINE}:9 error E101")
+        assert (
+            page.locator("#diagnostics li.error")
+            .first.text_content()
+            .startswith(f"line {LEG_LINE}:9 error E101")
+        )
         assert "nothing rendered yet" in page.locator("#status").text_content()
         assert request(url, "/frame")[0] == 409
         save(page, program, CHAIR)
@@ -389,5 +450,5 @@ def test_a_bad_port_or_standard_input_is_a_usage_error(tmp_path):
     from proto3d.cli import cli
 
     assert CliRunner().invoke(cli, ["view", str(tmp_path / "x.pdsl"), "--port", "http"]).exit_code == 2
-    result = CliRunner().invoke(cli, ["view", "-"], input="shape \"x\"\n")
+    result = CliRunner().invoke(cli, ["view", "-"], input='shape "x"\n')
     assert result.exit_code == 2 and "a file to watch, not standard input" in result.output

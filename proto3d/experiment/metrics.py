@@ -1,10 +1,13 @@
 """Evaluation metrics in plain NumPy, so they are checked by hand-computed cases without torch."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int, ignore_index: int = 255) -> np.ndarray:
+def confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, classes: int, ignore_index: int = 255
+) -> np.ndarray:
     """(classes, classes) int64 counts, rows the true class, columns the prediction; pixels labelled
     `ignore_index` are not counted. A label outside 0..classes-1 is a ValueError (a wrong vocabulary)."""
     labels = np.asarray(labels).ravel().astype(np.int64)
@@ -12,8 +15,10 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int, 
     keep = labels != ignore_index
     labels, predictions = labels[keep], predictions[keep]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"label {int(labels.max() if labels.max() >= classes else labels.min())} is not a class "
-                         f"(0..{classes - 1}, {ignore_index} = ignore)")
+        raise ValueError(
+            f"label {int(labels.max() if labels.max() >= classes else labels.min())} is not a class "
+            f"(0..{classes - 1}, {ignore_index} = ignore)"
+        )
     return np.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
 
 

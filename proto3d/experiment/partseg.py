@@ -7,6 +7,7 @@ the joint space, are scored against the text embeddings of the class names (Dens
 head, MaskCLIP's projection): zero-shot, then fine-tuned on the synthetic masks. A constant
 predictor (the commonest training class everywhere) is the floor every arm is read against.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,9 +36,15 @@ def seg_folders(root: str, split: str) -> tuple[Path, Path]:
         images, labels = base / "img_dir" / split, base / "ann_dir" / split
         if images.is_dir() and labels.is_dir():
             return images, labels
-    raise Proto3dError(Diagnostic("X004", f"{root}: no mmsegmentation {split} split",
-                                  expected=f"{root}/segmentation/img_dir/{split}/ and ann_dir/{split}/ "
-                                           f"(proto3d dataset --label-map …) or {root}/img_dir/{split}/ and {root}/ann_dir/{split}/"), root)
+    raise Proto3dError(
+        Diagnostic(
+            "X004",
+            f"{root}: no mmsegmentation {split} split",
+            expected=f"{root}/segmentation/img_dir/{split}/ and ann_dir/{split}/ "
+            f"(proto3d dataset --label-map …) or {root}/img_dir/{split}/ and {root}/ann_dir/{split}/",
+        ),
+        root,
+    )
 
 
 def class_names(root: str) -> list[str] | None:
@@ -52,7 +59,9 @@ def class_names(root: str) -> list[str] | None:
 class SegFolder(Dataset):
     """(image float 3xSxS normalised, label int64 SxS) pairs; the label PNG has the image's stem."""
 
-    def __init__(self, root: str, split: str, size: int, mean: tuple = MEAN, std: tuple = STD, train: bool = False) -> None:
+    def __init__(
+        self, root: str, split: str, size: int, mean: tuple = MEAN, std: tuple = STD, train: bool = False
+    ) -> None:
         images, labels = seg_folders(root, split)
         self.pairs = []
         for image in sorted(p for p in images.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}):
@@ -71,8 +80,10 @@ class SegFolder(Dataset):
         with Image.open(image_path) as image, Image.open(label_path) as label:
             image = image.convert("RGB").resize((self.size, self.size), Image.Resampling.BILINEAR)
             if label.mode not in {"L", "P"}:
-                raise Proto3dError(Diagnostic("X004", f"label {label_path.name} is {label.mode}, not an 8-bit class map"),
-                                   str(label_path))
+                raise Proto3dError(
+                    Diagnostic("X004", f"label {label_path.name} is {label.mode}, not an 8-bit class map"),
+                    str(label_path),
+                )
             label = label.resize((self.size, self.size), Image.Resampling.NEAREST)
             pixels = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255
             classes = torch.from_numpy(np.asarray(label).astype(np.int64))
@@ -91,8 +102,14 @@ def torchvision_model(arch: str, classes: int, backbone_weights: str | None) -> 
         state = {k: v for k, v in state.items() if k in wanted}
         missing = sorted(set(wanted) - set(state))
         if missing:
-            raise Proto3dError(Diagnostic("X003", f"--backbone-weights {backbone_weights} is not a {arch} backbone "
-                                          f"(missing {len(missing)} tensors, e.g. {missing[0]})"), backbone_weights)
+            raise Proto3dError(
+                Diagnostic(
+                    "X003",
+                    f"--backbone-weights {backbone_weights} is not a {arch} backbone "
+                    f"(missing {len(missing)} tensors, e.g. {missing[0]})",
+                ),
+                backbone_weights,
+            )
         model.backbone.load_state_dict(state)
     return _Out(model)
 
@@ -143,9 +160,15 @@ def clip_model(model_name: str, weights: str, names: list[str]) -> tuple[nn.Modu
     """DenseClip from a local open_clip checkpoint (`model_name`: an open_clip name or a model
     config JSON); returns it with the mean and std its images are normalised with."""
     if not Path(weights).is_file():
-        raise Proto3dError(Diagnostic("X003", f"--clip-weights {weights}: no such file",
-                                      hint="give a local open_clip checkpoint (e.g. ViT-B-16's open_clip_pytorch_model.bin): "
-                                           "proto3d never downloads weights"), weights)
+        raise Proto3dError(
+            Diagnostic(
+                "X003",
+                f"--clip-weights {weights}: no such file",
+                hint="give a local open_clip checkpoint (e.g. ViT-B-16's open_clip_pytorch_model.bin): "
+                "proto3d never downloads weights",
+            ),
+            weights,
+        )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a tokenizer from the Hugging Face hub must be in its cache
     import open_clip
 
@@ -155,21 +178,33 @@ def clip_model(model_name: str, weights: str, names: list[str]) -> tuple[nn.Modu
         open_clip.add_model_config(model_name)
         model_name = Path(model_name).stem
     if model_name not in open_clip.list_models():
-        raise Proto3dError(Diagnostic("X003", f"--clip-model {model_name}: not an open_clip model",
-                                      hint="an open_clip name such as ViT-B-16, or a model config .json"), model_name)
+        raise Proto3dError(
+            Diagnostic(
+                "X003",
+                f"--clip-model {model_name}: not an open_clip model",
+                hint="an open_clip name such as ViT-B-16, or a model config .json",
+            ),
+            model_name,
+        )
     try:
         clip = open_clip.create_model(model_name, pretrained=weights, require_pretrained=True)
     except Exception as error:  # open_clip raises RuntimeError, KeyError, … for a checkpoint of another model
-        raise Proto3dError(Diagnostic("X003", f"--clip-weights {weights} does not load into {model_name}: {error}"),
-                           weights) from None
+        raise Proto3dError(
+            Diagnostic("X003", f"--clip-weights {weights} does not load into {model_name}: {error}"), weights
+        ) from None
     clip.eval()
     with torch.no_grad():
         text = clip.encode_text(open_clip.get_tokenizer(model_name)([prompt(n) for n in names]))
-    return DenseClip(clip, text), clip.visual.image_mean or open_clip.OPENAI_DATASET_MEAN, \
-        clip.visual.image_std or open_clip.OPENAI_DATASET_STD
+    return (
+        DenseClip(clip, text),
+        clip.visual.image_mean or open_clip.OPENAI_DATASET_MEAN,
+        clip.visual.image_std or open_clip.OPENAI_DATASET_STD,
+    )
 
 
-def evaluate(model: nn.Module, data: SegFolder, classes: int, device: torch.device, batch_size: int, workers: int) -> np.ndarray:
+def evaluate(
+    model: nn.Module, data: SegFolder, classes: int, device: torch.device, batch_size: int, workers: int
+) -> np.ndarray:
     confusion = np.zeros((classes, classes), np.int64)
     with torch.no_grad():
         for inputs, labels in DataLoader(data, batch_size=batch_size, num_workers=workers):
@@ -182,8 +217,13 @@ def _confusion(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.
     try:
         return confusion_matrix(labels, predictions, classes, IGNORE)
     except ValueError as error:
-        raise Proto3dError(Diagnostic("X006", f"the target's labels are not in the synthetic set's vocabulary: {error}",
-                                      hint="make both datasets with the same --label-map")) from None
+        raise Proto3dError(
+            Diagnostic(
+                "X006",
+                f"the target's labels are not in the synthetic set's vocabulary: {error}",
+                hint="make both datasets with the same --label-map",
+            )
+        ) from None
 
 
 def stages(config: dict) -> list[str]:
@@ -194,13 +234,25 @@ def run_partseg(run: Run, config: dict) -> dict:
     c = config
     names = class_names(c["synthetic"])
     if names is None:
-        raise Proto3dError(Diagnostic("X004", f"{c['synthetic']}: no labels.json naming the classes",
-                                      hint="the synthetic set is a proto3d dataset folder"), c["synthetic"])
+        raise Proto3dError(
+            Diagnostic(
+                "X004",
+                f"{c['synthetic']}: no labels.json naming the classes",
+                hint="the synthetic set is a proto3d dataset folder",
+            ),
+            c["synthetic"],
+        )
     target_names = class_names(c["target"])
     if target_names is not None and target_names != names:
-        raise Proto3dError(Diagnostic("X006", "the target's classes differ from the synthetic set's",
-                                      expected=", ".join(names), hint="make both datasets with the same --label-map"),
-                           c["target"])
+        raise Proto3dError(
+            Diagnostic(
+                "X006",
+                "the target's classes differ from the synthetic set's",
+                expected=", ".join(names),
+                hint="make both datasets with the same --label-map",
+            ),
+            c["target"],
+        )
     classes = len(names)
     train = dict(lr=c["lr"], weight_decay=c["weight_decay"], batch_size=c["batch_size"], workers=c["workers"])
     evaluation = dict(classes=classes, device=run.device, batch_size=c["batch_size"], workers=c["workers"])
@@ -220,8 +272,13 @@ def run_partseg(run: Run, config: dict) -> dict:
             values = np.asarray(mask).ravel()
         counts += np.bincount(values[values != IGNORE], minlength=classes)[:classes]
     commonest = int(counts.argmax())
-    constant = sum((_confusion(labels.numpy(), np.full(labels.shape, commonest), classes)
-                    for _, labels in DataLoader(target, batch_size=c["batch_size"])), np.zeros((classes, classes), np.int64))
+    constant = sum(
+        (
+            _confusion(labels.numpy(), np.full(labels.shape, commonest), classes)
+            for _, labels in DataLoader(target, batch_size=c["batch_size"])
+        ),
+        np.zeros((classes, classes), np.int64),
+    )
     record(f"constant ({names[commonest]})", constant)
     with Progress(run.echo) as progress:
         torch.manual_seed(c["seed"])
@@ -235,17 +292,35 @@ def run_partseg(run: Run, config: dict) -> dict:
             clip_synthetic = SegFolder(c["synthetic"], "train", c["size"], mean, std, train=True)
             clip_target = SegFolder(c["target"], "val", c["size"], mean, std)
             clip.eval()
-            label = f"CLIP {Path(c['clip_model']).stem if c['clip_model'].endswith('.json') else c['clip_model']}"
+            label = (
+                f"CLIP {Path(c['clip_model']).stem if c['clip_model'].endswith('.json') else c['clip_model']}"
+            )
             record(f"{label} zero-shot", evaluate(clip, clip_target, **evaluation))
-            losses = train_stage(run, progress, "clip-train", clip, clip_synthetic, loss, c["epochs"], **{**train, "lr": c["clip_lr"]})
+            losses = train_stage(
+                run,
+                progress,
+                "clip-train",
+                clip,
+                clip_synthetic,
+                loss,
+                c["epochs"],
+                **{**train, "lr": c["clip_lr"]},
+            )
             record(f"{label} fine-tuned", evaluate(clip, clip_target, **evaluation), losses=losses)
-    return {"classes": names, "ignore_index": IGNORE, "train_images": len(synthetic), "val_images": len(target),
-            "arms": arms}
+    return {
+        "classes": names,
+        "ignore_index": IGNORE,
+        "train_images": len(synthetic),
+        "val_images": len(target),
+        "arms": arms,
+    }
 
 
 def table(results: dict) -> str:
     rows = [("arm", "mIoU", "mAcc", "aAcc")]
-    rows += [(a["arm"], *(f"{a[k] * 100:.1f}" if a[k] is not None else "-" for k in ("mIoU", "mAcc", "aAcc")))
-             for a in results["arms"]]
+    rows += [
+        (a["arm"], *(f"{a[k] * 100:.1f}" if a[k] is not None else "-" for k in ("mIoU", "mAcc", "aAcc")))
+        for a in results["arms"]
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)

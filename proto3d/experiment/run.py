@@ -3,15 +3,16 @@ training loop. A stage (pretraining, fine-tuning, …) saves a checkpoint after 
 again with the same settings, the command loads finished stages and resumes an unfinished one at
 its next epoch. Each epoch draws its shuffle and augmentations from a generator seeded by (seed,
 stage, epoch), so a resumed run sees the same batches as one that was never stopped."""
+
 from __future__ import annotations
 
 import io
 import json
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import click
 import torch
@@ -45,11 +46,19 @@ class Run:
         if old is not None and old.get("config") == self.config:
             self.echo.status(f"resuming the run in {self.out}")
         elif old is not None and not overwrite:
-            changed = sorted(k for k in set(old.get("config", {})) | set(self.config)
-                             if old.get("config", {}).get(k) != self.config.get(k))
-            raise Proto3dError(Diagnostic("X001", f"{self.out} holds a run with other settings (changed: {', '.join(changed)})",
-                                          hint="rerun with its settings to resume it, give --overwrite, or choose a new folder"),
-                               str(self.out / CONFIG))
+            changed = sorted(
+                k
+                for k in set(old.get("config", {})) | set(self.config)
+                if old.get("config", {}).get(k) != self.config.get(k)
+            )
+            raise Proto3dError(
+                Diagnostic(
+                    "X001",
+                    f"{self.out} holds a run with other settings (changed: {', '.join(changed)})",
+                    hint="rerun with its settings to resume it, give --overwrite, or choose a new folder",
+                ),
+                str(self.out / CONFIG),
+            )
         else:
             check_unused(self.out, overwrite)
             if overwrite:
@@ -81,14 +90,26 @@ class Progress:
         self.bar = None
         if not echo.quiet:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
             from rich.progress import Progress as RichProgress
 
-            self.bar = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                    console=Console(stderr=True))
+            self.bar = RichProgress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+            )
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.bar:
             self.bar.start()
         return self
@@ -106,9 +127,20 @@ class Progress:
         return lambda n, info: bar.update(task, advance=n, info=info)
 
 
-def train_stage(run: Run, progress: Progress, stage: str, model: nn.Module, data: Dataset, loss: Callable,
-                epochs: int, lr: float, weight_decay: float, batch_size: int, workers: int,
-                frozen: bool = False) -> list[float]:
+def train_stage(
+    run: Run,
+    progress: Progress,
+    stage: str,
+    model: nn.Module,
+    data: Dataset,
+    loss: Callable,
+    epochs: int,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    workers: int,
+    frozen: bool = False,
+) -> list[float]:
     """Train the model's trainable parameters with AdamW and a cosine schedule for `epochs`;
     returns the mean loss of every epoch. `frozen` keeps the model in eval mode (batch-norm
     statistics fixed), as a linear probe wants. A finished stage only loads its weights."""
@@ -133,8 +165,13 @@ def train_stage(run: Run, progress: Progress, stage: str, model: nn.Module, data
     start, seen = time.perf_counter(), 0
     for epoch in range(len(losses), epochs):
         torch.manual_seed(run.seed(stage, epoch))
-        loader = DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=workers,
-                            generator=torch.Generator().manual_seed(run.seed(stage, epoch)))
+        loader = DataLoader(
+            data,
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=workers,
+            generator=torch.Generator().manual_seed(run.seed(stage, epoch)),
+        )
         model.train(not frozen)
         total, count = 0.0, 0
         for inputs, targets in loader:
@@ -150,12 +187,22 @@ def train_stage(run: Run, progress: Progress, stage: str, model: nn.Module, data
             advance(1, f"epoch {epoch + 1}/{epochs} loss {total / count:.3f}")
         losses.append(total / max(count, 1))
         buffer = io.BytesIO()
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "losses": losses}, buffer)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "losses": losses,
+            },
+            buffer,
+        )
         write_atomic(path, buffer.getvalue(), parents=True)
     seconds = time.perf_counter() - start
-    run.timings[stage] = {"images": seen, "seconds": round(seconds, 3),
-                          "images_per_second": round(seen / seconds, 2) if seen else None}
+    run.timings[stage] = {
+        "images": seen,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(seen / seconds, 2) if seen else None,
+    }
     model.eval()
     return losses
 
@@ -176,10 +223,18 @@ def load_weights(path: str, option: str) -> dict:
     """A local state dict; proto3d never downloads weights, so a missing file names the option that takes it."""
     file = Path(path)
     if not file.is_file():
-        raise Proto3dError(Diagnostic("X003", f"{option} {path}: no such file",
-                                      hint="give the path of a local checkpoint: proto3d never downloads weights"), path)
+        raise Proto3dError(
+            Diagnostic(
+                "X003",
+                f"{option} {path}: no such file",
+                hint="give the path of a local checkpoint: proto3d never downloads weights",
+            ),
+            path,
+        )
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a file that is not a checkpoint
-        raise Proto3dError(Diagnostic("X003", f"{option} {path}: not a PyTorch checkpoint ({error})"), path) from None
+        raise Proto3dError(
+            Diagnostic("X003", f"{option} {path}: not a PyTorch checkpoint ({error})"), path
+        ) from None
     return state.get("state_dict", state) if isinstance(state, dict) else state

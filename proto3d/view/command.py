@@ -1,5 +1,6 @@
 # pyright: basic
 """`proto3d view FILE`: serve the live preview page and keep it in step with the file."""
+
 from __future__ import annotations
 
 import webbrowser
@@ -15,8 +16,13 @@ from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 @click.command("view")
 @command_conventions
 @click.argument("file", type=click.Path())  # read by read_program, which says what is wrong with it
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port on 127.0.0.1 to serve on; 0 picks a free one.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 to serve on; 0 picks a free one.",
+)
 @click.option("--no-browser", is_flag=True, help="Only print the page's address; do not open a browser.")
 @PARAM_OPTION
 def view_command(file, port, no_browser, params):
@@ -50,8 +56,13 @@ def view_command(file, port, no_browser, params):
         server = ViewServer(session, port, say)
     except OSError as error:
         session.close()
-        raise Proto3dError(Diagnostic("E000", f"cannot serve on 127.0.0.1:{port}: {error.strerror}",
-                                      hint="choose another --port, or 0 for a free one")) from None
+        raise Proto3dError(
+            Diagnostic(
+                "E000",
+                f"cannot serve on 127.0.0.1:{port}: {error.strerror}",
+                hint="choose another --port, or 0 for a free one",
+            )
+        ) from None
     say.finding(server.url)
     say.status(f"watching {file}; Ctrl-C to stop")
     if not no_browser:

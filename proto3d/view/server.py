@@ -7,6 +7,7 @@ session's version on every change), `/frame` (PNG, or JPEG mid-drag; facts in th
 (JSON) and `POST /params`. Everything else is 404; a Host other than 127.0.0.1 or localhost on
 our port is 403 (DNS rebinding), and so is a POST from another origin.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if url.path == "/":
             self._asset("index.html")
-        elif url.path.startswith("/static/") and url.path[len("/static/"):] in STATIC:
-            self._asset(url.path[len("/static/"):])
+        elif url.path.startswith("/static/") and url.path[len("/static/") :] in STATIC:
+            self._asset(url.path[len("/static/") :])
         elif url.path == "/state":
             self._json(200, self.server.session.state())
         elif url.path == "/events":
@@ -94,7 +95,10 @@ class Handler(BaseHTTPRequestHandler):
                 raise ValueError
             values = json.loads(self.rfile.read(length))
             if not isinstance(values, dict) or not all(
-                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                isinstance(k, str)
+                and isinstance(v, (int, float))
+                and not isinstance(v, bool)
+                and math.isfinite(v)
                 for k, v in values.items()
             ):
                 raise ValueError

@@ -5,6 +5,7 @@ The renderer's GL context is per process and not thread-safe, so every frame is 
 one worker thread; each page (client) has one waiting request at most, and a newer camera
 replaces the waiting one (which is answered "superseded"), so a drag never queues stale frames.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from proto3d.grammar.source import read_program
 from proto3d.compiler import CompiledShape, compile_text
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.grammar.source import read_program
 from proto3d.renderer import Camera, Renders, look_at, render
 from proto3d.renderer.camera import FIELD_OF_VIEW, MAX_SIZE, MIN_SIZE
 from proto3d.renderer.palette import colorize, hex_color, palette
@@ -162,7 +163,11 @@ class Session:
             try:
                 shape = compile_text(text, params=self.params, filename=str(self.path))
             except Proto3dError as error:
-                if self.shape and self.params and any(d.code == "E211" and not d.line for d in error.diagnostics):
+                if (
+                    self.shape
+                    and self.params
+                    and any(d.code == "E211" and not d.line for d in error.diagnostics)
+                ):
                     self.params = {}  # a slider's param is gone from the file: start from its defaults
                     return self._compile(text)
                 self._publish(text, list(error.diagnostics))
@@ -185,12 +190,20 @@ class Session:
             "text": self.text,
             "ok": not self.errors,
             "rendered": shape is not None,
-            "diagnostics": [_diagnostic(d) for d in self.errors] + [_diagnostic(d) for d in (shape.diagnostics if shape else [])],
+            "diagnostics": [_diagnostic(d) for d in self.errors]
+            + [_diagnostic(d) for d in (shape.diagnostics if shape else [])],
             "parts": [
-                {"label": p.label, "instances": len(p.instance_ids), "line": p.span.line, "color": hex_color(c),
-                 "own_color": hex_color(np.round(np.asarray(p.color) * 255))}
+                {
+                    "label": p.label,
+                    "instances": len(p.instance_ids),
+                    "line": p.span.line,
+                    "color": hex_color(c),
+                    "own_color": hex_color(np.round(np.asarray(p.color) * 255)),
+                }
                 for p, c in zip(shape.parts, palette(len(shape.parts)))
-            ] if shape else [],
+            ]
+            if shape
+            else [],
             "params": [
                 {"name": name, **{k: spec[k] for k in ("value", "default", "lo", "hi", "integer")}}
                 for name, spec in (shape.params.items() if shape else [])
@@ -211,7 +224,9 @@ class Session:
         version = self.version  # before the shape: a frame is never older than the version it claims
         shape = self.shape
         if shape is None:
-            raise Proto3dError(Diagnostic("E000", "nothing to show yet: the file has never compiled"), str(self.path))
+            raise Proto3dError(
+                Diagnostic("E000", "nothing to show yet: the file has never compiled"), str(self.path)
+            )
         renders = render(shape, [camera(shape, request)], passes=("rgb",))
         view = renders.views[0]
         if request.mode == "part":
@@ -253,9 +268,14 @@ class Session:
         instance = shape.instances[info.instance_id]
         span = info.span
         return {
-            "part": info.part, "instance": info.instance, "kind": info.kind, "primitive": info.primitive_id,
-            "line": span.line, "end_line": max(span.end_line, span.line),
-            "part_line": instance.span.line, "part_end_line": max(instance.span.end_line, instance.span.line),
+            "part": info.part,
+            "instance": info.instance,
+            "kind": info.kind,
+            "primitive": info.primitive_id,
+            "line": span.line,
+            "end_line": max(span.end_line, span.line),
+            "part_line": instance.span.line,
+            "part_end_line": max(instance.span.end_line, instance.span.line),
         }
 
 
@@ -278,6 +298,7 @@ def camera(shape: CompiledShape, request: FrameRequest) -> Camera:
 
 def frame_request(query: dict[str, str]) -> FrameRequest:
     """A FrameRequest from the page's query string; out-of-range numbers are clamped, junk is a ValueError."""
+
     def number(key: str, default: float) -> float:
         value = float(query.get(key, default))
         if not math.isfinite(value):
@@ -303,7 +324,9 @@ def frame_request(query: dict[str, str]) -> FrameRequest:
 def drawn_by(shape: CompiledShape, line: int) -> set[int]:
     """Primitives a source line drew: those whose statement covers it, else every primitive of the
     part blocks that cover it (the `part` line itself, or a blank line inside the block)."""
-    found = {i for i, p in enumerate(shape.primitives) if p.span.line <= line <= max(p.span.end_line, p.span.line)}
+    found = {
+        i for i, p in enumerate(shape.primitives) if p.span.line <= line <= max(p.span.end_line, p.span.line)
+    }
     if not found:
         for inst in shape.instances:
             if inst.span.line <= line <= max(inst.span.end_line, inst.span.line):
@@ -353,7 +376,9 @@ def _outline_problems(picture: Image.Image, shape: CompiledShape, view) -> None:
         if not diagnostic.line:
             continue
         named = [names[n] for n in re.findall(r"`([^`]+)`", diagnostic.message) if n in names]
-        instances = [i for i in named if shape.instances[i].span == diagnostic.span]  # the one at the lint's place
+        instances = [
+            i for i in named if shape.instances[i].span == diagnostic.span
+        ]  # the one at the lint's place
         primitives = {p for i in instances for p in shape.instances[i].primitive_ids}
         if not primitives:  # a lint about one primitive (W105)
             primitives = {i for i, p in enumerate(shape.primitives) if p.span == diagnostic.span}
@@ -363,7 +388,8 @@ def _outline_problems(picture: Image.Image, shape: CompiledShape, view) -> None:
         pixels[_edge(mask)] = PROBLEM
         ys, xs = np.nonzero(mask)
         labels.setdefault((int(xs.min()), int(ys.min())), []).append(
-            f"{diagnostic.code} line {diagnostic.line}: {diagnostic.message}")
+            f"{diagnostic.code} line {diagnostic.line}: {diagnostic.message}"
+        )
         move, size = MOVE.search(diagnostic.hint), GAP.search(diagnostic.message)
         if diagnostic.code == "W101" and move and size and instances:
             gaps.append((instances[0], np.array([float(x) for x in move.group(1).split(",")]), size.group(1)))
@@ -383,7 +409,13 @@ def _outline_problems(picture: Image.Image, shape: CompiledShape, view) -> None:
         _label(draw, picture.width, (u0 + u1) / 2 + 6, (v0 + v1) / 2 - 6, size)
     for (x, y), texts in labels.items():
         for k, text in enumerate(texts):
-            _label(draw, picture.width, x, y - 14 * (len(texts) - k), text if len(text) <= 80 else text[:77] + "...")
+            _label(
+                draw,
+                picture.width,
+                x,
+                y - 14 * (len(texts) - k),
+                text if len(text) <= 80 else text[:77] + "...",
+            )
 
 
 def _label(draw: ImageDraw.ImageDraw, width: int, x: float, y: float, text: str) -> None:
@@ -396,5 +428,12 @@ def _label(draw: ImageDraw.ImageDraw, width: int, x: float, y: float, text: str)
 
 
 def _diagnostic(d: Diagnostic) -> dict:
-    return {"code": d.code, "severity": d.severity, "message": d.message, "line": d.line, "column": d.column,
-            "hint": d.hint, "expected": d.expected}
+    return {
+        "code": d.code,
+        "severity": d.severity,
+        "message": d.message,
+        "line": d.line,
+        "column": d.column,
+        "hint": d.hint,
+        "expected": d.expected,
+    }
