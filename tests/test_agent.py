@@ -16,9 +16,9 @@ import trimesh
 from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 from PIL import Image
 
-from proto3d.agent import Agent, Inspection, Toolchain, replay
+from proto3d.agent.loop import Agent, Inspection, Toolchain, replay
 from proto3d.compiler import compile_text
-from proto3d.llm import Budget, LLMConfig, ManualBackend, OpenAIBackend
+from proto3d.llm.client import Budget, LLMConfig, ManualBackend, OpenAIBackend
 
 BOUNDS = '{"bounds": [1.0, 0.6, 0.75], "notes": "a dining table"}'
 PARTS = json.dumps(

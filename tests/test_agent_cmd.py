@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from fake_openai import FakeOpenAI, prompt_of
 from test_agent import ACCEPT, ARRANGEMENT, BOUNDS, COARSE, PARTS, REFINED, fenced
 
-from proto3d.agent_cmd import agent_command
+from proto3d.agent.command import agent_command
 
 
 def responder(request) -> str:

@@ -21,12 +21,12 @@ from test_agent import (
 )
 from test_agent_cmd import responder
 
-from proto3d.agent import Agent, Toolchain, plan_designs
-from proto3d.agent_variants import check_samples
+from proto3d.agent.loop import Agent, Toolchain, plan_designs
+from proto3d.agent.variants import check_samples
 from proto3d.compiler import compile_text
+from proto3d.dataset.variants import sample_variants
 from proto3d.grammar import parse
-from proto3d.llm import OpenAIBackend
-from proto3d.variants import sample_variants
+from proto3d.llm.client import OpenAIBackend
 
 PARAMS = """shape "table"
 bounds [1.0, 0.6, 0.8]
@@ -274,7 +274,7 @@ def design_responder(request) -> str:
 def test_k_designs_give_k_folders_with_different_part_lists(tmp_path):
     from click.testing import CliRunner
 
-    from proto3d.agent_cmd import agent_command
+    from proto3d.agent.command import agent_command
 
     with FakeOpenAI(default=design_responder) as server:
         result = CliRunner().invoke(
@@ -366,7 +366,7 @@ def test_other_is_a_label_only_when_the_vocabulary_allows_it(tmp_path):
 def test_the_cli_limits_labels_to_the_partimagenet_vocabulary(tmp_path):
     from click.testing import CliRunner
 
-    from proto3d.agent_cmd import agent_command
+    from proto3d.agent.command import agent_command
 
     quadruped = json.dumps(
         {
@@ -411,7 +411,7 @@ def test_the_cli_limits_labels_to_the_partimagenet_vocabulary(tmp_path):
 
 
 def test_labels_with_spaces_are_written_as_identifiers(tmp_path):
-    from proto3d.agent_cmd import _vocabularies
+    from proto3d.agent.command import _vocabularies
 
     labels, allow_other = _vocabularies("partimagenet", ["car"])["car"]
     assert list(labels) == ["body", "tier", "side_mirror"] and allow_other
@@ -420,7 +420,7 @@ def test_labels_with_spaces_are_written_as_identifiers(tmp_path):
 def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(tmp_path):
     from click.testing import CliRunner
 
-    from proto3d.agent_cmd import agent_command
+    from proto3d.agent.command import agent_command
 
     cats = tmp_path / "cats.txt"
     cats.write_text("table\ndesk\n")
@@ -463,7 +463,7 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
     from click.testing import CliRunner
     from fake_openai import Slow
 
-    from proto3d.agent_cmd import agent_command
+    from proto3d.agent.command import agent_command
 
     cats, out = tmp_path / "cats.txt", tmp_path / "runs"
     cats.write_text("table\n")
@@ -530,7 +530,7 @@ def test_the_variant_sheet_shows_each_variant_in_its_own_cell(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from proto3d.agent import variant_sheet
+    from proto3d.agent.loop import variant_sheet
 
     shapes = [compile_text(v.text) for v in sample_variants(PARAMS, 6, seed=1)]
     variant_sheet(shapes, [str(i) for i in range(1, 7)], tmp_path / "variants.png", cell=64)
@@ -554,7 +554,7 @@ def test_a_model_error_in_the_family_step_keeps_the_accepted_prototype(tmp_path)
 def test_check_variants_is_off_or_at_least_six(tmp_path):
     from click.testing import CliRunner
 
-    from proto3d.agent_cmd import agent_command
+    from proto3d.agent.command import agent_command
 
     result = CliRunner().invoke(agent_command, ["table", "--check-variants", "3", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "0 (off) or at least 6" in result.output
@@ -562,7 +562,7 @@ def test_check_variants_is_off_or_at_least_six(tmp_path):
 
 
 def test_narrowing_halves_the_failing_side_and_collapses_what_never_passes():
-    from proto3d.agent_variants import Sample, collapsed, narrowed, with_ranges
+    from proto3d.agent.variants import Sample, collapsed, narrowed, with_ranges
 
     specs = {
         "legs": {"default": 4, "lo": 3, "hi": 7, "integer": True},
@@ -595,7 +595,7 @@ def test_narrowing_halves_the_failing_side_and_collapses_what_never_passes():
 
 
 def test_a_family_run_replays_offline_to_the_same_ranges(tmp_path):
-    from proto3d.agent import replay
+    from proto3d.agent.loop import replay
 
     script = DESIGN + [fenced(DETACHED), fenced(DETACHED), ACCEPT, fenced(DETACHED), plausible(8, {2: []})]
     summary, _ = run(tmp_path / "run", script)
@@ -608,7 +608,7 @@ def test_a_family_run_replays_offline_to_the_same_ranges(tmp_path):
 
 
 def test_designs_are_held_to_the_vocabulary_too():
-    from proto3d.agent_schema import check_designs
+    from proto3d.agent.schema import check_designs
 
     designs = {
         "designs": [

@@ -16,11 +16,11 @@ from fake_openai import Drip, EchoHeaders, FakeOpenAI, Raw, Slow, Status, comple
 from test_agent import ACCEPT, COARSE, DESIGN, REFINED, fake_inspect, fenced
 from test_agent_cmd import responder
 
-from proto3d.agent import Agent, Toolchain
-from proto3d.agent_cmd import agent_command
-from proto3d.agent_run import RunInUse
+from proto3d.agent.command import agent_command
+from proto3d.agent.loop import Agent, Toolchain
+from proto3d.agent.run import RunInUse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
-from proto3d.llm import MAX_REPLY_BYTES, LLMConfig, LLMError, OpenAIBackend, Reply, redact
+from proto3d.llm.client import MAX_REPLY_BYTES, LLMConfig, LLMError, OpenAIBackend, Reply, redact
 
 KEY = "sk-hostile-test-key-0123456789abcdef"
 DRIP = (
@@ -289,8 +289,8 @@ def test_stored_replies_are_checked_field_by_field():
 
 CRASHED_RUN = """
 import sys
-from proto3d.agent import Agent
-from proto3d.llm import LLMConfig, OpenAIBackend
+from proto3d.agent.loop import Agent
+from proto3d.llm.client import LLMConfig, OpenAIBackend
 cfg = LLMConfig(base_url=sys.argv[2], model="fake-vl")
 Agent("table", sys.argv[1], cfg, OpenAIBackend(cfg)).run()
 """

@@ -11,7 +11,7 @@ import pytest
 from fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 from PIL import Image
 
-from proto3d.llm import (
+from proto3d.llm.client import (
     LLMConfig,
     LLMError,
     ManualBackend,
@@ -20,7 +20,7 @@ from proto3d.llm import (
     load_config,
     text_part,
 )
-from proto3d.llm_record import Recorder, ReplayExhausted
+from proto3d.llm.record import Recorder, ReplayExhausted
 
 
 def config(server, **kw) -> LLMConfig:

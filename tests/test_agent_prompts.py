@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from proto3d import prompts
-from proto3d.agent import _offending
-from proto3d.agent_schema import (
+from proto3d.agent.loop import _offending
+from proto3d.agent.schema import (
     ARRANGEMENT,
     BOUNDS,
     PARTS,

@@ -16,11 +16,11 @@ from PIL import Image
 
 from proto3d.cli import cli
 from proto3d.compiler import compile_text
-from proto3d.dataset import Settings, build_dataset, find_prototypes, regenerate
-from proto3d.dataset_task import plan, run_task
+from proto3d.dataset.build import Settings, build_dataset, find_prototypes, regenerate
+from proto3d.dataset.reader import SegmentationSet, decode_png, encode_png, read_png, rle_decode, rle_encode
+from proto3d.dataset.task import plan, run_task
 from proto3d.grammar import Proto3dError
 from proto3d.renderer import Camera, render
-from proto3d.seg_reader import SegmentationSet, decode_png, encode_png, read_png, rle_decode, rle_encode
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -451,7 +451,7 @@ def test_a_used_folder_is_refused_and_overwrite_removes_only_the_old_datasets_fi
 
 
 def test_running_out_of_memory_is_a_message(tmp_path, monkeypatch):
-    import proto3d.dataset as dataset
+    import proto3d.dataset.build as dataset
 
     def exhausted(task, settings):
         raise MemoryError

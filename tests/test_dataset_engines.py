@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from proto3d.dataset import Settings, build_dataset
+from proto3d.dataset.build import Settings, build_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOTYPES = [str(ROOT / "examples" / "stool.pdsl"), str(ROOT / "examples" / "mug.pdsl")]

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from proto3d.cli import cli
-from proto3d.dataset import Settings, build_dataset, regenerate
-from proto3d.dataset_task import FORMAT_VERSION
+from proto3d.dataset.build import Settings, build_dataset, regenerate
+from proto3d.dataset.reader import read_png
+from proto3d.dataset.task import FORMAT_VERSION
 from proto3d.grammar import Proto3dError
-from proto3d.seg_reader import read_png
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOTYPES = [str(ROOT / "examples" / f"{name}.pdsl") for name in ("chair", "mug", "table")]

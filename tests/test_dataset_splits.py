@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from proto3d.cli import cli
-from proto3d.dataset import Settings, build_dataset, find_prototypes
-from proto3d.dataset_task import plan, split_warnings
+from proto3d.dataset.build import Settings, build_dataset, find_prototypes
+from proto3d.dataset.task import plan, split_warnings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DESIGNS = {

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from proto3d.cli import cli
-from proto3d.dataset import Settings, build_dataset, regenerate
+from proto3d.dataset.build import Settings, build_dataset, regenerate
+from proto3d.dataset.reader import SegmentationSet, read_png
 from proto3d.grammar import Proto3dError
-from proto3d.seg_reader import SegmentationSet, read_png
 from proto3d.vocab import IGNORE_INDEX, load_label_map, load_vocabulary
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -285,7 +285,7 @@ def test_fmt_makes_line_ends_and_the_bom_canonical(tmp_path):
 
 def test_variants_edit_the_text_as_parsed():
     """`sample` rewrites param defaults by position: positions and text agree whatever the line ends."""
-    from proto3d.variants import with_defaults
+    from proto3d.dataset.variants import with_defaults
 
     text = '\ufeff# x\rparam h = 0.5 in [0.2, 1]\r\npart a { box(size=[1, 1, h], align="bottom") }\r'
     assert (

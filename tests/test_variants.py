@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from proto3d.cli import cli
 from proto3d.compiler import compile_text
+from proto3d.dataset.variants import param_specs, sample_variants, with_defaults
 from proto3d.grammar import Proto3dError
-from proto3d.variants import param_specs, sample_variants, with_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 STOOL = (ROOT / "examples" / "stool.pdsl").read_text()  # seat_h float in [0.55, 0.75], n_legs int in [3, 5]
@@ -103,7 +103,7 @@ def test_sample_command(tmp_path):
 
 
 def listing_key(name: str) -> int:
-    from proto3d.variants import stable_key
+    from proto3d.dataset.variants import stable_key
 
     return stable_key(name)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from proto3d.compiler import CompiledShape, compile_program
+from proto3d.dataset.variants import draw_params, variant_rng
 from proto3d.grammar import Program, Proto3dError, parse
 from proto3d.grammar.ast import ParamStmt
-from proto3d.variants import draw_params, variant_rng
 
 ATTACHMENT_LINTS = ("W101", "W102", "W103")  # floating, outside the bounds, not standing on z = 0
 MAX_ROUNDS = 6

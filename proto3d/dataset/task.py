@@ -11,7 +11,7 @@ Randomness, all from NumPy Generators (see `rng`):
   * per variant (seed, prototype, variant): parameter values, part colours, light rig, split;
   * per image (seed, image id): camera, exposure, background.
 The manifest stores every value drawn (matrices as exact JSON floats), and
-`proto3d.dataset.regenerate` renders an image from its record alone, byte for byte.
+`proto3d.dataset.build.regenerate` renders an image from its record alone, byte for byte.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import numpy as np
 from numba import njit
 
 from proto3d.compiler import CompiledShape, compile_program
+from proto3d.dataset.reader import encode_png, rle_encode
+from proto3d.dataset.variants import draw_variant, stable_key
 from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
 from proto3d.grammar.source import read_program
-from proto3d.seg_reader import encode_png, rle_encode
-from proto3d.variants import draw_variant, stable_key
 from proto3d.vocab import IGNORE, IGNORE_INDEX, LabelMap, category_key
 
 FORMAT_VERSION = 3  # 2: splits by design, the mmsegmentation layout, label maps; 3: fill, picture backgrounds, ground shadow

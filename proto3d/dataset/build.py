@@ -35,7 +35,7 @@ from pathlib import Path
 
 from proto3d.compiler import compile_text
 from proto3d.compiler.files import write_atomic, write_json
-from proto3d.dataset_task import (
+from proto3d.dataset.task import (
     BACKGROUNDS,
     FORMAT_VERSION,
     PASSES,

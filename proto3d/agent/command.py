@@ -11,7 +11,7 @@ import click
 
 from proto3d.cli_conventions import command_conventions, echo
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
-from proto3d.llm import LLMError, ManualBackend, OpenAIBackend, load_config, redact, slug
+from proto3d.llm.client import LLMError, ManualBackend, OpenAIBackend, load_config, redact, slug
 
 
 def _role_models(values: tuple[str, ...]) -> dict:
@@ -152,8 +152,8 @@ def agent_command(
     renders, verdicts, the final GLB and a report.html. Running the same command again
     resumes an interrupted run from its recorded calls.
     """
-    from proto3d.agent import Agent, plan_designs, replay
-    from proto3d.agent_run import RunInUse
+    from proto3d.agent.loop import Agent, plan_designs, replay
+    from proto3d.agent.run import RunInUse
 
     say = echo()  # taken here: the runs report from worker threads
     if replay_dir:
@@ -250,7 +250,7 @@ def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from proto3d.agent_batch import Batch
+    from proto3d.agent.batch import Batch
 
     with Progress(
         SpinnerColumn(),

@@ -220,7 +220,7 @@ def check_designs(
 ) -> list[str]:
     """Exactly `count` designs, each with valid parts, names distinct, and no two with the same
     part list and counts (a near-duplicate is not a different design)."""
-    from proto3d.llm import slug
+    from proto3d.llm.client import slug
 
     items = designs["designs"]
     errors = [] if len(items) == count else [f"$.designs: give exactly {count} designs, got {len(items)}"]

@@ -14,8 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from proto3d.agent_run import read_summary, write_json
-from proto3d.llm import slug
+from proto3d.agent.run import read_summary, write_json
+from proto3d.llm.client import slug
 
 FINISHED = ("accepted", "budget")  # a folder with this status is skipped when the batch runs again
 
@@ -30,7 +30,7 @@ class Job:
 class Batch:
     """`run_design(job, progress, live)` runs one design and returns its summary; `live(agent)`
     registers the running agent so the batch can read its spending. `plan(category, folder,
-    progress)` returns the designs of a category (see proto3d.agent.plan_designs)."""
+    progress)` returns the designs of a category (see proto3d.agent.loop.plan_designs)."""
 
     def __init__(
         self,

@@ -48,8 +48,8 @@ def sample_command(file, count, seed, out, overwrite):
       proto3d sample examples/stool.pdsl -n 100 --seed 0 -o variants/
     """
     from proto3d.compiler.files import write_atomic, write_json
-    from proto3d.dataset_task import slug
-    from proto3d.variants import param_specs, sample_variants, stable_key
+    from proto3d.dataset.task import slug
+    from proto3d.dataset.variants import param_specs, sample_variants, stable_key
 
     say = echo()
     check_unused(out, overwrite)
@@ -253,7 +253,7 @@ def dataset_command(
       proto3d dataset runs/ -o data/ --engine ray
       proto3d dataset -o data/ --regenerate 42
     """
-    from proto3d.dataset import BACKGROUNDS, Settings, build_dataset, regenerate
+    from proto3d.dataset.build import BACKGROUNDS, Settings, build_dataset, regenerate
 
     if regenerate_id is not None:
         report = regenerate(out, regenerate_id, into)

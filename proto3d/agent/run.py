@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 
 from proto3d.compiler.files import write_atomic
-from proto3d.llm import redact
+from proto3d.llm.client import redact
 
 
 class RunInUse(Exception):

@@ -19,9 +19,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from proto3d.agent_run import write_text
+from proto3d.agent.run import write_text
 from proto3d.compiler.files import write_atomic
-from proto3d.llm import Backend, LLMError, Reply, message_images, message_text, request_key
+from proto3d.llm.client import Backend, LLMError, Reply, message_images, message_text, request_key
 
 
 class ReplayExhausted(LLMError):

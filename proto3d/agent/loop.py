@@ -7,7 +7,7 @@
              verdict; rejected → the coder applies the fixes; repeat within the budget
 
 The best-scored inspected version is kept. Every model call goes through a `Recorder`, so a
-run can be resumed after an interruption and replayed offline (see proto3d.llm_record).
+run can be resumed after an interruption and replayed offline (see proto3d.llm.record).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from proto3d import agent_variants, compiler, prompts
-from proto3d.agent_run import read_summary, run_lock, write_json, write_report, write_text
-from proto3d.agent_schema import (
+from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
+from proto3d.agent.schema import (
     ARRANGEMENT,
     BOUNDS,
     DESIGNS,
@@ -41,12 +41,12 @@ from proto3d.agent_schema import (
 )
 from proto3d.compiler import CompiledShape
 from proto3d.compiler.files import write_atomic
+from proto3d.dataset.variants import stable_key
 from proto3d.grammar import parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
-from proto3d.llm import Backend, LLMConfig, LLMError, Reply, image_part, slug, text_part
-from proto3d.llm_record import Recorder, ReplayExhausted
-from proto3d.variants import stable_key
+from proto3d.llm.client import Backend, LLMConfig, LLMError, Reply, image_part, slug, text_part
+from proto3d.llm.record import Recorder, ReplayExhausted
 
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
 
@@ -239,7 +239,7 @@ class Agent(_Caller):
 
     `plan` is one design of several (`plan_designs`): its name and description join the
     category in every prompt and its part list replaces the decomposer. `check_variants` > 0
-    samples that many variants of the accepted program (see proto3d.agent_variants);
+    samples that many variants of the accepted program (see proto3d.agent.variants);
     `vocabulary` ({label: description}) limits the decomposer's labels.
     """
 
@@ -786,7 +786,7 @@ def replay(
     progress: Callable[[str], None] = lambda m: None,
 ) -> dict:
     """Re-run a recorded run fully offline into `out_dir`; the settings come from its run.json."""
-    from proto3d.llm import Budget
+    from proto3d.llm.client import Budget
 
     settings = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     config = LLMConfig(
