@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile import WORST  # noqa: E402
 
 from proto3d.compiler import check, compile_text  # noqa: E402
-from proto3d.grammar.diagnostics import Proto3dError  # noqa: E402
+from proto3d.errors import Proto3dError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from proto3d.compiler import compile_text
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
-from proto3d.grammar.diagnostics import Span
+from proto3d.errors import Span
 from proto3d.renderer import ALL_PASSES, named_view, orbit, render
 
 

@@ -38,10 +38,6 @@ def format_program(program: ast.Program) -> str:
     return "\n".join(printer.lines).rstrip("\n") + "\n"
 
 
-def format_expr(e) -> str:
-    return _expr(e)
-
-
 class _Printer:
     def __init__(self, program: ast.Program):
         self.lines: list[str] = []

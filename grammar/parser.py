@@ -22,6 +22,7 @@ from proto3d.grammar.source import (
     normalise,
     too_large,
 )
+from proto3d.limits import Limits
 
 UNITS = {"mm": 0.001, "cm": 0.01, "m": 1.0, "deg": 1.0}
 MAX_SYNTAX_ERRORS = 20
@@ -61,8 +62,8 @@ def parse(
     filename: str = "<input>",
     *,
     max_bytes: int = MAX_PROGRAM_BYTES,
-    max_depth: int = 32,
-    max_string: int = 1000,
+    max_depth: int = Limits.max_depth,
+    max_string: int = Limits.max_string,
 ) -> ast.Program:
     """Parse `text`; raise `Proto3dError` carrying every syntax error found."""
     program, diagnostics = parse_with_diagnostics(
@@ -78,8 +79,8 @@ def parse_with_diagnostics(
     filename: str = "<input>",
     *,
     max_bytes: int = MAX_PROGRAM_BYTES,
-    max_depth: int = 32,
-    max_string: int = 1000,
+    max_depth: int = Limits.max_depth,
+    max_string: int = Limits.max_string,
 ) -> tuple[ast.Program | None, list[Diagnostic]]:
     """Return `(program or None, errors)`; never raises for any input.
 

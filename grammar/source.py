@@ -12,8 +12,9 @@ import re
 import sys
 
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.limits import Limits
 
-MAX_PROGRAM_BYTES = 50_000
+MAX_PROGRAM_BYTES = Limits.max_program_bytes
 BOM = "\ufeff"
 _LINE_BREAK = re.compile(r"\r\n?")
 # Control characters other than tab and line feed (a carriage return is a line feed by then), and

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, command_conventions, echo
-from proto3d.grammar.diagnostics import Proto3dError
+from proto3d.errors import Proto3dError
 from proto3d.grammar.source import read_program  # the one way every command reads a program
 
 # Commands that pull in heavy stages (GL, HTTP clients) load only when used, so `proto3d compile`
@@ -246,7 +246,7 @@ def check_command(files, as_json, params):
 )
 def fmt_command(files, write, check_only):
     """Print FILES canonically formatted (comments kept); a file that does not parse is reported and skipped."""
-    from proto3d.compiler.files import write_atomic
+    from proto3d.files import write_atomic
     from proto3d.grammar import format_program, parse
 
     say = echo()

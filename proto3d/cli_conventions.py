@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import click
 
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 
 EXIT_INPUT_ERROR = 1
 EXIT_INTERRUPTED = 130

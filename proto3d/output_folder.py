@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 
 OVERWRITE_OPTION = click.option(
     "--overwrite",

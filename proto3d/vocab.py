@@ -35,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.errors import Diagnostic, Proto3dError, Span
 
 OTHER = "other"  # the label of a part with no counterpart, where a vocabulary allows it
 

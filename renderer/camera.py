@@ -155,6 +155,13 @@ def intrinsics(size: int, fov: float = FIELD_OF_VIEW) -> np.ndarray:
     return np.array([[f, 0.0, c], [0.0, f, c], [0.0, 0.0, 1.0]])
 
 
+def box_corners(lo, hi) -> np.ndarray:
+    """The eight corners of the box from `lo` to `hi`, as an (8, 3) float64 array."""
+    return np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64
+    )
+
+
 def framed_view(name: str, azimuth: float, elevation: float, bbox, size: int) -> Camera:
     """A camera on the direction (azimuth, elevation) from the bbox centre, as close as the bbox allows."""
     _check_dims(size, size)
@@ -165,10 +172,9 @@ def framed_view(name: str, azimuth: float, elevation: float, bbox, size: int) ->
     K = intrinsics(size)
     probe = look_at(name, center + direction, center, K, size)  # orientation only
     R = probe.world_to_camera[:3, :3]
-    corners = (
-        np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]) - center
-    )
-    cam = corners @ R.T  # corner offsets in camera axes; the camera sits at z = -distance
+    cam = (
+        box_corners(lo, hi) - center
+    ) @ R.T  # corner offsets in camera axes; the camera sits at z = -distance
     half = (size / 2) * (1 - MARGIN) / K[0, 0]  # tan of the usable half-angle
     extent = np.abs(cam[:, :2]).max(axis=1)
     radius = max(np.linalg.norm(hi - lo) / 2, 1e-3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 
 NO_CONTEXT = "R001"  # no OpenGL context (missing EGL / Mesa)
 UNKNOWN_VIEW = "R002"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from proto3d.renderer.camera import Camera
+from proto3d.renderer.camera import Camera, box_corners
 from proto3d.renderer.errors import FORKED, NO_CONTEXT, render_error
 
 GL_VERSION = 410
@@ -193,7 +193,7 @@ class Scene:
     ):
         ctx = self.ctx = gpu.ctx
         self.gpu = gpu
-        self.bbox_corners = _corners(*bbox)
+        self.bbox_corners = box_corners(*bbox)
         rgba = np.zeros((len(faces), 4), np.uint8)
         rgba[:, :3] = np.clip(np.asarray(face_colors, np.float32) * 255 + 0.5, 0, 255)
         faces, data = _vertex_data(
@@ -371,12 +371,6 @@ def _projection(K: np.ndarray, W: int, H: int, near: float, far: float) -> np.nd
             [0, 0, (far + near) / (far - near), -2 * far * near / (far - near)],
             [0, 0, 1, 0],
         ]
-    )
-
-
-def _corners(lo, hi) -> np.ndarray:
-    return np.array(
-        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])], np.float64
     )
 
 

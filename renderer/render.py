@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from proto3d.compiler.shape import CompiledShape
-from proto3d.grammar.diagnostics import Span
+from proto3d.errors import Span
 from proto3d.renderer.antialias import fxaa
 from proto3d.renderer.camera import Camera, named_view
 from proto3d.renderer.errors import (

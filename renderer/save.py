@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 from PIL import Image
 
-from proto3d.compiler.files import write_atomic
+from proto3d.files import write_atomic
 from proto3d.renderer.camera import CONVENTION
 from proto3d.renderer.errors import BAD_OPTION, render_error
 from proto3d.renderer.palette import colorize, hex_color, palette

@@ -34,7 +34,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from proto3d.compiler import compile_text
-from proto3d.compiler.files import write_atomic, write_json
 from proto3d.dataset.task import (
     BACKGROUNDS,
     FORMAT_VERSION,
@@ -55,7 +54,8 @@ from proto3d.dataset.task import (
     run_task,
     split_warnings,
 )
-from proto3d.grammar import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.files import write_atomic, write_json
 from proto3d.grammar.source import read_program
 from proto3d.output_folder import paths_inside, remove_files
 from proto3d.renderer.render import MEMORY_LIMIT, check_memory, view_bytes

@@ -47,16 +47,16 @@ def sample_command(file, count, seed, out, overwrite):
     Example:
       proto3d sample examples/stool.pdsl -n 100 --seed 0 -o variants/
     """
-    from proto3d.compiler.files import write_atomic, write_json
-    from proto3d.dataset.task import slug
+    from proto3d.dataset.task import file_name
     from proto3d.dataset.variants import param_specs, sample_variants, stable_key
+    from proto3d.files import write_atomic, write_json
 
     say = echo()
     check_unused(out, overwrite)
     text = read_program(str(file))
     specs = param_specs(text, str(file))
     variants = sample_variants(text, count, seed, key=stable_key(file.stem), filename=str(file))
-    name = slug(file.stem)
+    name = file_name(file.stem)
     rows = [{"index": v.index, "file": f"{name}_{v.index:04d}.pdsl", "params": v.params} for v in variants]
     if overwrite:
         remove_files(out, owned_files(out, "variants.json"))

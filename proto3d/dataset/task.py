@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,9 @@ from numba import njit
 from proto3d.compiler import CompiledShape, compile_program
 from proto3d.dataset.reader import encode_png, rle_encode
 from proto3d.dataset.variants import draw_variant, stable_key
-from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
+from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.files import slug
+from proto3d.grammar import Program, parse
 from proto3d.grammar.source import read_program
 from proto3d.vocab import IGNORE, IGNORE_INDEX, LabelMap, category_key
 
@@ -130,7 +131,7 @@ class Prototype:
     @property
     def file(self) -> str:
         """Its copy inside the dataset folder, relative to it."""
-        return f"prototypes/{slug(self.category)}/{self.name}.pdsl"
+        return f"prototypes/{file_name(self.category)}/{self.name}.pdsl"
 
     @property
     def key(self) -> int:
@@ -169,7 +170,7 @@ class Task:
 
     @property
     def name(self) -> str:
-        return f"{slug(self.prototype.category)}-{self.prototype.name}-{self.variant:05d}"
+        return f"{file_name(self.prototype.category)}-{self.prototype.name}-{self.variant:05d}"
 
 
 @dataclass
@@ -241,8 +242,10 @@ def _reduction(width: int, height: int, size: int) -> int:
     return max(1, min(width, height) // size)
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "unnamed"
+def file_name(text: str) -> str:
+    """A category or prototype name as the dataset's folders and files spell it ("Office chair!" ->
+    "office_chair"): "_" keeps it a valid class name, and resuming a dataset finds the names it wrote."""
+    return slug(text, "_", "unnamed")
 
 
 def rng(settings: Settings, stream: int, *ids: int) -> np.random.Generator:
@@ -323,7 +326,7 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def _prototype(category: str, name: str, path: Path) -> Prototype:
-    return Prototype(category.strip() or "unnamed", slug(name), read_program(str(path)), str(path))
+    return Prototype(category.strip() or "unnamed", file_name(name), read_program(str(path)), str(path))
 
 
 # ---- planning ----------------------------------------------------------------------------------
@@ -350,8 +353,8 @@ def plan(
         specs[p] = shape.params
         for part in shape.parts:
             labels.setdefault(p.category, {}).setdefault(part.label, None)
-    categories = sorted(labels, key=lambda c: (slug(c), c))
-    folders = [slug(c) for c in categories]
+    categories = sorted(labels, key=lambda c: (file_name(c), c))
+    folders = [file_name(c) for c in categories]
     clash = next((f for f in folders if folders.count(f) > 1), None)
     if clash:
         raise Proto3dError(
@@ -419,7 +422,7 @@ def _free_labels(categories: list[str], labels: dict) -> tuple[dict, dict[str, L
             {
                 "id": i,
                 "name": c,
-                "folder": slug(c),
+                "folder": file_name(c),
                 "parts": [p for p in parts if p["category"] == c],
                 "labels": part_ids[c],
             }
@@ -464,7 +467,7 @@ def _vocabulary_labels(
             {
                 "id": i,
                 "name": c,
-                "folder": slug(c),
+                "folder": file_name(c),
                 "super_category": group,
                 "parts": [p for p in parts if p["category"] == group],
                 "labels": ids,
@@ -993,7 +996,7 @@ def background_image(spec: dict, h: int, w: int, pictures: dict[str, np.ndarray]
 def image_files(record: dict, mmseg: bool) -> dict[str, str]:
     name = f"{record['id']:07d}.png"
     files = {
-        "image": f"classification/{record['split']}/{slug(record['category'])}/{name}",
+        "image": f"classification/{record['split']}/{file_name(record['category'])}/{name}",
         "parts": f"segmentation/parts/{name}",
         "instances": f"segmentation/instances/{name}",
     }

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from proto3d.compiler import CompiledShape, compile_program, compile_text
-from proto3d.grammar import Diagnostic, Program, Proto3dError, parse
+from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.grammar import Program, parse
 from proto3d.grammar.ast import ParamStmt
 
 MAX_ATTEMPTS = 20  # redraws of a variant whose values make the program fail (e.g. a limit)

@@ -19,9 +19,9 @@ import torchvision
 from torch import nn
 from torchvision import transforms
 
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.experiment.metrics import topk_accuracy
 from proto3d.experiment.run import Progress, Run, train_stage
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.vocab import category_key
 
 if sys.version_info >= (3, 11):

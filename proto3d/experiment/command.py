@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import command_conventions, echo
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.output_folder import OVERWRITE_OPTION
 
 EXTRA = 'pip install "proto3d[train]"'
@@ -90,10 +90,10 @@ def _run(module: str, out: Path, overwrite: bool, device: str, config: dict) -> 
     import torch
     import torchvision
 
-    from proto3d.compiler.files import write_json
     from proto3d.experiment import classify, partseg
     from proto3d.experiment.run import RESULTS, Run
     from proto3d.experiment.run import device as pick_device
+    from proto3d.files import write_json
 
     experiment = {"classify": classify, "partseg": partseg}[module]
     for key in ("backbone_weights", "clip_weights"):  # checked before any training, not after hours of it

@@ -22,9 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.experiment.metrics import confusion_matrix, segmentation_metrics
 from proto3d.experiment.run import Progress, Run, load_weights, train_stage
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 
 IGNORE = 255
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

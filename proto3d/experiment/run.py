@@ -20,8 +20,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from proto3d.cli_conventions import Echo
-from proto3d.compiler.files import write_atomic, write_json
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.files import write_atomic, write_json
 from proto3d.output_folder import check_unused, owned_files, remove_files
 
 CONFIG = "config.json"

@@ -10,7 +10,7 @@ import click
 
 from proto3d.cli import PARAM_OPTION, first_run_notice, parse_params, read_program
 from proto3d.cli_conventions import command_conventions, echo
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 
 
 @click.command("view")

@@ -18,7 +18,7 @@ from importlib import resources
 from urllib.parse import parse_qsl, urlsplit
 
 from proto3d.cli_conventions import Echo
-from proto3d.grammar.diagnostics import Proto3dError
+from proto3d.errors import Proto3dError
 from proto3d.view.session import Session, Superseded, frame_request
 
 STATIC = {"index.html": "text/html", "view.js": "text/javascript", "view.css": "text/css"}

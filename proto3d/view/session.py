@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from proto3d.compiler import CompiledShape, compile_text
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.grammar.source import read_program
 from proto3d.renderer import Camera, Renders, look_at, render
 from proto3d.renderer.camera import FIELD_OF_VIEW, MAX_SIZE, MIN_SIZE

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from proto3d.agent.command import agent_command
 from proto3d.agent.loop import Agent, Toolchain
 from proto3d.agent.run import RunInUse
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.llm.client import MAX_REPLY_BYTES, LLMConfig, LLMError, OpenAIBackend, Reply, redact
 from tests.helpers.agent_script import ACCEPT, COARSE, DESIGN, REFINED, fake_inspect, fenced, responder
 from tests.helpers.fake_openai import Drip, EchoHeaders, FakeOpenAI, Raw, Slow, Status, completion

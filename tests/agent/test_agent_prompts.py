@@ -23,7 +23,7 @@ from proto3d.agent.schema import (
     validate,
 )
 from proto3d.compiler import compile_text
-from proto3d.grammar.diagnostics import Proto3dError
+from proto3d.errors import Proto3dError
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(p.name for p in files("proto3d.prompts").iterdir() if p.name.endswith(".md"))

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from proto3d.cli import cli
 from proto3d.compiler.export import export, parts_manifest, to_glb, to_obj, to_ply
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.errors import Diagnostic, Proto3dError, Span
 
 trimesh = pytest.importorskip("trimesh")
 

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from proto3d.compiler import Limits, check, compile_text
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, _Evaluator
-from proto3d.grammar import Diagnostic, Span, parse_with_diagnostics
+from proto3d.errors import Diagnostic, Span
+from proto3d.grammar import parse_with_diagnostics
 from tests.helpers.strategies import (
     BIDI,
     FAMILIES,

@@ -20,7 +20,8 @@ from proto3d import agent
 from proto3d.compiler import Limits, check, compile_text
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
-from proto3d.grammar import Proto3dError, parse
+from proto3d.errors import Proto3dError
+from proto3d.grammar import parse
 from tests.helpers.strategies import fast
 
 pytestmark = pytest.mark.filterwarnings("error")  # no overflow warning from NumPy either

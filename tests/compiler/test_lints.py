@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from proto3d.compiler import lints
 from proto3d.compiler.lints import lint
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
-from proto3d.grammar.diagnostics import Span
+from proto3d.errors import Span
 
 # ----------------------------------------------------------------------------- meshes
 

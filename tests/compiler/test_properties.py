@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, build, check, compile_text
 from proto3d.compiler.shape import CompiledShape
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.grammar import format_program, parse, parse_with_diagnostics
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
 from tests.helpers.strategies import (
     ANCHORS,

@@ -19,7 +19,7 @@ from proto3d.compiler import compile_text
 from proto3d.dataset.build import Settings, build_dataset, find_prototypes, regenerate
 from proto3d.dataset.reader import SegmentationSet, decode_png, encode_png, read_png, rle_decode, rle_encode
 from proto3d.dataset.task import plan, run_task
-from proto3d.grammar import Proto3dError
+from proto3d.errors import Proto3dError
 from proto3d.renderer import Camera, render
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from proto3d.cli import cli
 from proto3d.dataset.build import Settings, build_dataset, regenerate
 from proto3d.dataset.reader import read_png
 from proto3d.dataset.task import FORMAT_VERSION
-from proto3d.grammar import Proto3dError
+from proto3d.errors import Proto3dError
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOTYPES = [str(ROOT / "examples" / f"{name}.pdsl") for name in ("chair", "mug", "table")]

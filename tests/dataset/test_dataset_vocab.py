@@ -14,7 +14,7 @@ from PIL import Image
 from proto3d.cli import cli
 from proto3d.dataset.build import Settings, build_dataset, regenerate
 from proto3d.dataset.reader import SegmentationSet, read_png
-from proto3d.grammar import Proto3dError
+from proto3d.errors import Proto3dError
 from proto3d.vocab import IGNORE_INDEX, load_label_map, load_vocabulary
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from proto3d.cli import cli
 from proto3d.compiler import compile_text
 from proto3d.dataset.variants import param_specs, sample_variants, with_defaults
-from proto3d.grammar import Proto3dError
+from proto3d.errors import Proto3dError
 
 ROOT = Path(__file__).resolve().parents[2]
 STOOL = (ROOT / "examples" / "stool.pdsl").read_text()  # seat_h float in [0.55, 0.75], n_legs int in [3, 5]

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from proto3d.cli import cli
-from proto3d.grammar import Proto3dError
+from proto3d.errors import Proto3dError
 from proto3d.vocab import Vocabulary, category_key, load_vocabulary, shipped_vocabularies
 
 PARTIMAGENET = {

@@ -60,8 +60,8 @@ def tiny(tmp_path_factory):
 
 
 def test_class_mapping_by_name_and_by_file(tmp_path):
+    from proto3d.errors import Proto3dError
     from proto3d.experiment.classify import class_mapping, read_class_map
-    from proto3d.grammar.diagnostics import Proto3dError
 
     assert class_mapping(["Office-Chair", "lamp", "mug"], ["mug", "office chair"]) == {0: 1, 2: 0}
     (tmp_path / "map.toml").write_text('"lamp" = "office chair"\n"mug" = "mug"\n')

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from proto3d.compiler import Limits, check, compile_text
-from proto3d.grammar import Proto3dError
+from proto3d.errors import Proto3dError
 
 BOX = "box(size=[1, 1, 1])"
 

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proto3d.grammar import Span, ast, parse_with_diagnostics
+from proto3d.errors import Span
+from proto3d.grammar import ast, parse_with_diagnostics
 
 PREFIX = "let r = "
 BINARY = ["or", "and", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "**"]

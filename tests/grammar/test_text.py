@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from proto3d.compiler import check, compile_text
-from proto3d.compiler.files import write_atomic
-from proto3d.grammar import Proto3dError, parse
+from proto3d.errors import Proto3dError
+from proto3d.files import write_atomic
+from proto3d.grammar import parse
 from proto3d.grammar.source import read_program
 
 BOX = 'box(size=[0.2, 0.2, 0.2], align="bottom")'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
-from proto3d.grammar.diagnostics import Span
+from proto3d.errors import Span
 
 # (normal, the two in-face axes (u, v) with u x v = normal)
 _SIDES = [

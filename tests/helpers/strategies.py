@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from proto3d.compiler import compile_text, parts_manifest
 from proto3d.compiler import language as lang
 from proto3d.compiler.export import to_glb, to_obj, to_ply
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KINDS = (
