@@ -27,7 +27,7 @@ import html
 import json
 from pathlib import Path
 
-from proto3d.compiler.files import write_atomic
+from proto3d.files import json_text, write_atomic
 from proto3d.llm.client import redact
 
 
@@ -69,15 +69,8 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, value) -> None:
-    write_text(path, json.dumps(value, indent=2, default=_jsonable) + "\n")
-
-
-def _jsonable(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    """A JSON file of the run folder: the shared `json_text`, indented 2, redacted as every file of the run."""
+    write_text(path, json_text(value, indent=2))
 
 
 _CSS = """

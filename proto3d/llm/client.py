@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from proto3d.files import slug  # noqa: F401  # re-exported: the agent names run folders with it
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:
@@ -545,8 +547,3 @@ class ManualBackend:
         lines += ["---", f"Write the model's answer into `{stem}.answer.md` in this folder."]
         write_atomic(self.folder / f"{stem}.request.md", "\n".join(lines) + "\n", parents=True)
         return stem
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of a category name ("Office chair!" -> "office-chair")."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "object"
