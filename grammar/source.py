@@ -41,7 +41,7 @@ def read_program(path: str, max_bytes: int = MAX_PROGRAM_BYTES) -> str:
                 data = file.read(max_bytes + 1)
     except OSError as error:
         raise Proto3dError(
-            Diagnostic("E000", f"cannot read {path}: {error.strerror or error}"), path
+            Diagnostic("E903", f"cannot read {path}: {error.strerror or error}"), path
         ) from None
     if len(data) > max_bytes:
         raise Proto3dError(too_large(None, max_bytes), path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, command_conventions, echo
-from proto3d.errors import Proto3dError
+from proto3d.errors import Proto3dError, errors
 from proto3d.grammar.source import read_program  # the one way every command reads a program
 
 # Commands that pull in heavy stages (GL, HTTP clients) load only when used, so `proto3d compile`
@@ -213,23 +213,23 @@ def check_command(files, as_json, params):
                 diagnostics = check(read_program(file), params=params, filename=file)
         except Proto3dError as error:  # the file could not be read: its one diagnostic
             diagnostics = error.diagnostics
-        errors = sum(d.severity == "error" for d in diagnostics)
-        failed |= errors > 0
+        n_errors = len(errors(diagnostics))
+        failed |= n_errors > 0
         if as_json:
             click.echo(
                 json.dumps(
                     {
                         "file": file,
-                        "ok": errors == 0,
-                        "errors": errors,
-                        "warnings": len(diagnostics) - errors,
+                        "ok": n_errors == 0,
+                        "errors": n_errors,
+                        "warnings": len(diagnostics) - n_errors,
                         "diagnostics": [d.to_json() for d in diagnostics],
                     }
                 )
             )
         else:
             print_diagnostics(diagnostics, file)
-        say.status(f"{file}: {errors} error(s), {len(diagnostics) - errors} warning(s)")
+        say.status(f"{file}: {n_errors} error(s), {len(diagnostics) - n_errors} warning(s)")
         say.detail(f"checked {file} in {_ms(start)}")
     sys.exit(EXIT_INPUT_ERROR if failed else 0)
 

@@ -91,7 +91,7 @@ def command_conventions(command):
                 raise  # click's main stops quietly when the reader of stdout has gone
             where = error.filename if error.filename is not None else "<input>"
             raise InputError(
-                Proto3dError(Diagnostic("E000", error.strerror or str(error)), str(where))
+                Proto3dError(Diagnostic("E903", error.strerror or str(error)), str(where))
             ) from None
 
     run = click.option(

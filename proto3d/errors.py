@@ -68,10 +68,11 @@ CODES: dict[str, str] = {
     "E901": "unknown export format",
     "E902": "a file cannot be written",
     "E903": "a file or folder cannot be read, found or made",
-    "E904": "an output folder holds something else (another dataset, other files)",
+    "E904": "a folder is not the dataset the command needs (not empty, other settings, no dataset)",
     "E905": "dataset background pictures missing, unreadable or changed",
     "E906": "prototypes that cannot make a dataset (none found, clashing names, over the masks' ids)",
     "E907": "an optional package is not installed",
+    "E908": "no such image in the dataset, or its prototype changed since it was made",
     "E999": "internal compiler error (the agent reports it like any error)",
     # W1xx: lints and text warnings (docs/language.md §12)
     "W101": "floating part",

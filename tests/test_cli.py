@@ -251,7 +251,7 @@ def test_missing_file_is_an_input_error(command, files, monkeypatch):
     result = invoke(*_with_input(command, missing))
     assert result.exit_code == 1
     message = result.stdout if command == "check" else result.stderr  # check's diagnostics are its findings
-    assert message.startswith(f"{missing}: error E000: ") and "Traceback" not in message
+    assert message.startswith(f"{missing}: error E903: ") and "Traceback" not in message
     assert "No such file" in message or "no such file" in message
 
 
@@ -280,10 +280,10 @@ def test_missing_file_named_by_an_option_is_an_input_error(files, monkeypatch):
 def test_unreadable_file_is_an_input_error(command, files, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     not_utf8 = (
-        "E000" if command == "agent" else "E004"
+        "E903" if command == "agent" else "E004"
     )  # a program's text error is positioned (language.md §2)
     for path, code, reason in [
-        (files / "folder.pdsl", "E000", "Is a directory"),
+        (files / "folder.pdsl", "E903", "Is a directory"),
         (files / "latin1.pdsl", not_utf8, "UTF-8"),
     ]:
         result = invoke(*_with_input(command, path))
@@ -326,7 +326,7 @@ def test_output_folder_that_cannot_be_made(files):
     blocked = files / "blocker" / "out"
     for command, message in [
         ("sample", f"error E902: cannot write '{blocked / 'variants.json'}': Not a directory"),
-        ("dataset", f"{blocked}: error E000: Not a directory"),
+        ("dataset", f"{blocked}: error E903: Not a directory"),
         ("render", f"error R010: cannot create output folder '{blocked}': Not a directory"),
     ]:
         result = invoke(*_with_input(command, files / "stool.pdsl")[:-1], blocked)
@@ -351,7 +351,7 @@ def test_entry_point_exit_codes(files, monkeypatch, capsys):
     assert (
         (code, out) == (1, "")
         and err
-        == f"{files / 'missing.pdsl'}: error E000: cannot read {files / 'missing.pdsl'}: No such file or directory\n"
+        == f"{files / 'missing.pdsl'}: error E903: cannot read {files / 'missing.pdsl'}: No such file or directory\n"
     )
     code, out, err = run_main(monkeypatch, capsys, "render", files / "stool.pdsl")
     assert (code, out) == (2, "") and err.endswith("Error: Missing option '-o' / '--out'.\n")

@@ -33,7 +33,7 @@ def _categories(category: str | None, path: str | None) -> list[str]:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {reason}"), path) from None
+            raise Proto3dError(Diagnostic("E903", f"cannot read {path}: {reason}"), path) from None
         for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
             if line:

@@ -175,7 +175,7 @@ def _pictures(settings: Settings) -> list[Picture]:
     if not settings.background_folder:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E905",
                 "the `images` background kind needs a folder of pictures",
                 hint="--backgrounds images:DIR",
             ),
@@ -225,7 +225,7 @@ def _start(
         if not overwrite:
             raise Proto3dError(
                 Diagnostic(
-                    "E000",
+                    "E904",
                     f"{out} holds a dataset made with other settings or prototypes",
                     hint="resume with the same prototypes and options, write to a new folder, or give --overwrite to "
                     "replace it",
@@ -235,7 +235,7 @@ def _start(
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E904",
                 f"{out} is not empty and holds no proto3d dataset",
                 hint="write to a new or empty folder, or give --overwrite to write there",
             ),
@@ -333,7 +333,7 @@ def _run_ray(
         import ray
     except ImportError:
         raise Proto3dError(
-            Diagnostic("E000", "the Ray engine needs the `ray` package", hint='pip install "proto3d[ray]"'),
+            Diagnostic("E907", "the Ray engine needs the `ray` package", hint='pip install "proto3d[ray]"'),
             "dataset",
         ) from None
     tasks = tasks[:limit] if limit is not None else tasks
@@ -448,7 +448,7 @@ def _picture(meta: dict, name: str) -> Picture:
     if not path.is_file():
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E905",
                 f"the background picture {path} is gone",
                 hint="regenerating an image needs the pictures the dataset was made with",
             ),
@@ -457,7 +457,7 @@ def _picture(meta: dict, name: str) -> Picture:
     picture = load_picture(path, meta["settings"]["size"])
     if picture.sha256 != recorded["sha256"]:
         raise Proto3dError(
-            Diagnostic("E000", f"the background picture {path} changed since the dataset was made"), str(path)
+            Diagnostic("E905", f"the background picture {path} changed since the dataset was made"), str(path)
         )
     return picture
 
@@ -466,7 +466,7 @@ def load_record(out: str | Path, image_id: int) -> dict:
     """An image's record, from manifest.jsonl or, in an unfinished run, from the task files."""
     out = Path(out)
     if not (out / "dataset.json").exists():
-        raise Proto3dError(Diagnostic("E000", f"{out} is not a proto3d dataset (no dataset.json)"), str(out))
+        raise Proto3dError(Diagnostic("E904", f"{out} is not a proto3d dataset (no dataset.json)"), str(out))
     sources = (
         [out / "manifest.jsonl"]
         if (out / "manifest.jsonl").exists()
@@ -484,7 +484,7 @@ def load_record(out: str | Path, image_id: int) -> dict:
                 return record
     raise Proto3dError(
         Diagnostic(
-            "E000",
+            "E908",
             f"no image {image_id} in {out}",
             hint="ids are the numbers in the image file names and the manifest",
         ),
@@ -503,7 +503,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     text = read_program(str(out / record["prototype"]))  # as written: its hash is the one recorded
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
         raise Proto3dError(
-            Diagnostic("E000", f"{record['prototype']} changed since image {image_id} was made"), str(out)
+            Diagnostic("E908", f"{record['prototype']} changed since image {image_id} was made"), str(out)
         )
     meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     shape = compile_text(

@@ -198,7 +198,7 @@ def load_pictures(folder: str | Path, size: int) -> list[Picture]:
     if not folder.is_dir():
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E905",
                 f"no such folder of background pictures: {folder}",
                 hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures",
             ),
@@ -208,7 +208,7 @@ def load_pictures(folder: str | Path, size: int) -> list[Picture]:
     if not files:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E905",
                 f"{folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)})",
                 hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures",
             ),
@@ -228,7 +228,7 @@ def load_picture(path: Path, size: int) -> Picture:
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
         raise Proto3dError(
             Diagnostic(
-                "E000", f"cannot read the background picture {path}: {error}", hint="remove or convert it"
+                "E905", f"cannot read the background picture {path}: {error}", hint="remove or convert it"
             ),
             str(path),
         ) from None
@@ -275,11 +275,11 @@ def find_prototypes(paths) -> list[Prototype]:
         elif path.is_dir():
             found.extend(_collection(path))
         else:
-            raise Proto3dError(Diagnostic("E000", f"no such file or folder: {path}"), str(path))
+            raise Proto3dError(Diagnostic("E903", f"no such file or folder: {path}"), str(path))
     if not found:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E906",
                 "no prototypes found",
                 hint="give .pdsl files, folders of category folders, or agent run folders",
             ),
@@ -359,7 +359,7 @@ def plan(
     if clash:
         raise Proto3dError(
             Diagnostic(
-                "E000", f"two categories share the folder name `{clash}`", hint="rename one of the categories"
+                "E906", f"two categories share the folder name `{clash}`", hint="rename one of the categories"
             ),
             "dataset",
         )
@@ -409,7 +409,7 @@ def _free_labels(categories: list[str], labels: dict) -> tuple[dict, dict[str, L
     if len(parts) > MAX_ID:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E906",
                 f"{len(parts)} part labels do not fit the 16-bit part masks (at most {MAX_ID})",
                 hint="split the categories over several datasets",
             ),
@@ -443,7 +443,7 @@ def _vocabulary_labels(
     if len(classes) > MAX_MMSEG_ID:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E906",
                 f"the vocabulary `{vocab.name}` has {len(classes)} classes; its masks "
                 f"hold at most {MAX_MMSEG_ID} (255 is the ignore index)",
             ),
@@ -594,7 +594,7 @@ def run_task(task: Task, settings: Settings) -> Result:
     if len(shape.instances) > MAX_ID:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E906",
                 f"variant {task.variant} has {len(shape.instances)} part instances; "
                 f"the 16-bit instance masks hold at most {MAX_ID}",
             ),
@@ -604,7 +604,7 @@ def run_task(task: Task, settings: Settings) -> Result:
     if unknown:
         raise Proto3dError(
             Diagnostic(
-                "E000",
+                "E906",
                 f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
                 "its defaults do not build; part ids are given to the defaults' labels",
                 hint="make the defaults build every part label the params can produce",

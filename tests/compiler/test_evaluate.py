@@ -17,6 +17,7 @@ from hypothesis import given
 from proto3d.compiler import Limits, check
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
+from proto3d.errors import errors
 from proto3d.grammar import parse
 from tests.helpers.strategies import fast, programs
 
@@ -98,4 +99,4 @@ for i in [0, 1, 2] {
 }"""
     rows, _ = run(text)
     assert [row[2][0][3] for row in rows] == [0.0, 1.0, 2.0]
-    assert not [d for d in check(text) if d.severity == "error"]
+    assert not errors(check(text))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from proto3d.compiler import check, compile_text
+from proto3d.errors import errors
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.pdsl"))
@@ -85,8 +86,8 @@ def _reference_primitive_lines():
 
 @pytest.mark.parametrize("line", _reference_primitive_lines())
 def test_reference_primitive_examples_compile(line):
-    errors = [d for d in check(f"part p {{ {line} }}") if d.severity == "error"]
-    assert errors == []
+    problems = errors(check(f"part p {{ {line} }}"))
+    assert problems == []
 
 
 def test_reference_composition_example_compiles():
@@ -111,8 +112,8 @@ def _reference_pattern_lines():
 @pytest.mark.parametrize("line", _reference_pattern_lines())
 def test_reference_patterns_compile(line):
     statement = f"part p {{ {line} }}" if PRIMITIVE_START.match(line) else line
-    errors = [d for d in check(PRELUDE + statement) if d.severity == "error"]
-    assert errors == []
+    problems = errors(check(PRELUDE + statement))
+    assert problems == []
 
 
 @pytest.mark.parametrize("name", [path.stem for path in EXAMPLES])

@@ -107,7 +107,7 @@ def make_shape() -> CompiledShape:
             "n": {"value": 5, "default": 4, "lo": 3, "hi": 6, "integer": True},
         },
         diagnostics=[
-            Diagnostic("W301", "part `seat` floats 0.2 m above `leg`", Span(3, 1, 3, 5), severity="warning")
+            Diagnostic("W101", "part `seat` floats 0.2 m above `leg`", Span(3, 1, 3, 5), severity="warning")
         ],
     )
 
@@ -720,7 +720,7 @@ def test_parts_manifest_round_trips_and_describes_instances(tmp_path):
     assert knob["kind"] == "box" and knob["color"] == "#ff0000" and knob["span"]["line"] == 5
     assert knob["params"] == {"size": [0.04, 0.04, 0.03], "bevel": 0.0}
     assert knob["matrix"][1] == [0.0, 1.0, 0.0, -0.1] and knob["matrix"][3] == [0.0, 0.0, 0.0, 1.0]
-    assert manifest["lints"][0]["code"] == "W301" and manifest["lints"][0]["severity"] == "warning"
+    assert manifest["lints"][0]["code"] == "W101" and manifest["lints"][0]["severity"] == "warning"
     assert manifest["bbox"] == {"min": [-0.23, -0.22, 0.0], "max": [0.23, 0.22, 0.505]}
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from proto3d.compiler import Limits, check, compile_text
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, _Evaluator
-from proto3d.errors import Diagnostic, Span
+from proto3d.errors import Diagnostic, Span, errors
 from proto3d.grammar import parse_with_diagnostics
 from tests.helpers.strategies import (
     BIDI,
@@ -119,9 +119,9 @@ def test_code_after_a_lone_cr_is_never_hidden(text, data):
     at = data.draw(st.sampled_from(breaks)) if breaks else len(text)
     hidden = text[:at] + "  # note\r" + text[at + 1 :]
     cr = at + len("  # note")
-    errors = [d for d in check(hidden) if d.severity == "error"]
-    if errors:
-        assert (errors[0].line, errors[0].column) == position(hidden, cr), errors[0]
+    problems = errors(check(hidden))
+    if problems:
+        assert (problems[0].line, problems[0].column) == position(hidden, cr), problems[0]
     else:
         assert shape_arrays(compile_text(hidden)) == shape_arrays(compile_text(text))
 
@@ -139,8 +139,8 @@ def test_bidi_controls_are_errors_in_code_and_warnings_in_strings(text, control,
     assume(spaces)
     at = data.draw(st.sampled_from(spaces))
     in_code = text[:at] + control + text[at:]
-    errors = [d for d in check(in_code) if d.severity == "error"]
-    assert errors and (errors[0].line, errors[0].column) == position(in_code, at), errors
+    problems = errors(check(in_code))
+    assert problems and (problems[0].line, problems[0].column) == position(in_code, at), problems
     body = text.split("\n", 1)[1] if text.startswith("shape") else text
     diagnostics = check(f'shape "a{control}b"\n' + body)
     assert [(d.severity, d.line, d.column) for d in diagnostics if d.severity == "error" or d.line == 1] == [
@@ -169,7 +169,7 @@ def evaluation_cost(text: str, repeat: int = 1) -> tuple[float, int] | None:
     """(CPU seconds, steps charged) of evaluating a program, the fastest of `repeat` runs; None
     for a program that stops before evaluation."""
     program, _ = parse_with_diagnostics(text)
-    if program is None or any(d.severity == "error" for d in check_program(program)):
+    if program is None or errors(check_program(program)):
         return None
     best = float("inf")
     for _ in range(repeat):

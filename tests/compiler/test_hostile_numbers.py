@@ -20,7 +20,7 @@ from proto3d import agent
 from proto3d.compiler import Limits, check, compile_text
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
-from proto3d.errors import Proto3dError
+from proto3d.errors import Proto3dError, errors
 from proto3d.grammar import parse
 from tests.helpers.strategies import fast
 
@@ -81,11 +81,11 @@ CASES = [
     "code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 )
 def test_hostile_number_is_a_positioned_error(code, program, line, column, words):
-    errors = [d for d in check(program) if d.severity == "error"]
-    assert [(d.code, d.line, d.column) for d in errors] == [(code, line, column)], [
-        d.format() for d in errors
+    problems = errors(check(program))
+    assert [(d.code, d.line, d.column) for d in problems] == [(code, line, column)], [
+        d.format() for d in problems
     ]
-    assert words in errors[0].message
+    assert words in problems[0].message
     with pytest.raises(Proto3dError):
         compile_text(program)
 
@@ -194,8 +194,8 @@ def doubling(levels: int) -> str:
 
 def test_comparing_shared_lists_hits_the_step_limit():
     # 22 doublings make 2^22 leaves in 22 statements; comparing them took 16 s and cost no steps
-    errors = [d for d in check(doubling(22)) if d.severity == "error"]
-    assert [(d.code, d.line, d.column) for d in errors] == [("E304", 24, 12)]
+    problems = errors(check(doubling(22)))
+    assert [(d.code, d.line, d.column) for d in problems] == [("E304", 24, 12)]
 
 
 @pytest.mark.parametrize("n", [100, 1000])
@@ -269,9 +269,9 @@ LONG = "for i in range(100000) {\n    let a = i * 2\n}\n"
 
 def test_deadline_stops_evaluation_at_the_statement_running():
     with mock.patch.object(evaluation.time, "monotonic", Clock()):
-        errors = [d for d in check(LONG, limits=Limits(max_seconds=2.5)) if d.severity == "error"]
-    assert [(d.code, d.line, d.column) for d in errors] == [("E308", 2, 5)]
-    assert "2.5 s" in errors[0].message
+        problems = errors(check(LONG, limits=Limits(max_seconds=2.5)))
+    assert [(d.code, d.line, d.column) for d in problems] == [("E308", 2, 5)]
+    assert "2.5 s" in problems[0].message
 
 
 def test_deadline_changes_no_result():

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, build, check, compile_text
 from proto3d.compiler.shape import CompiledShape
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError, errors
 from proto3d.grammar import format_program, parse, parse_with_diagnostics
 from proto3d.grammar.source import normalise
 from tests.helpers.strategies import (
@@ -396,16 +396,16 @@ def answer(text: str) -> list[Diagnostic]:
     assert_diagnostics(diagnostics, text)
     positions = [(d.line, d.column) for d in diagnostics]
     assert positions == sorted(positions), "sorted by position"
-    errors = [d for d in diagnostics if d.severity == "error"]
+    problems = errors(diagnostics)
     try:
         shape = compile_text(text)
     except Proto3dError as error:
         assert error.diagnostics, "a Proto3dError carries its diagnostics"
         assert_diagnostics(error.diagnostics, text)
-        assert errors, "compile_text failed where check found no error"
-        assert [d.code for d in error.diagnostics] == [d.code for d in errors]
+        assert problems, "compile_text failed where check found no error"
+        assert [d.code for d in error.diagnostics] == [d.code for d in problems]
         return diagnostics
-    assert not errors, "compile_text succeeded where check found errors"
+    assert not problems, "compile_text succeeded where check found errors"
     assert_labelled(shape)
     return diagnostics
 
@@ -559,7 +559,7 @@ def test_hostile_inputs_answer_with_diagnostics(name):
         "extrude degenerate",
         "sweep degenerate",
     ):
-        assert any(d.severity == "error" for d in diagnostics), f"{name} should be rejected"
+        assert errors(diagnostics), f"{name} should be rejected"
 
 
 @fast(150)

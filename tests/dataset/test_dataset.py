@@ -366,7 +366,7 @@ def test_a_task_error_with_one_worker_is_the_tasks_own_message(tmp_path):
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert (
-        f"{src}: error E000: variant 0 of {src} has part `arm`, which its defaults do not build"
+        f"{src}: error E906: variant 0 of {src} has part `arm`, which its defaults do not build"
         in result.stderr
     ), result.stderr
 

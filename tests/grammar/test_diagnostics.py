@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from proto3d.compiler import Limits, check, compile_text
-from proto3d.errors import Proto3dError
+from proto3d.errors import Proto3dError, errors
 
 BOX = "box(size=[1, 1, 1])"
 
@@ -85,7 +85,7 @@ CASES = [
     "code, program, line, column, words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 )
 def test_diagnostic(code, program, line, column, words):
-    diagnostics = [d for d in check(program) if d.severity == "error"]
+    diagnostics = errors(check(program))
     assert diagnostics, f"no error for {program!r}"
     first = diagnostics[0]
     assert (first.code, first.line, first.column) == (code, line, column), first.format()

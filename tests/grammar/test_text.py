@@ -206,7 +206,7 @@ def test_read_program_reads_no_further_than_the_limit(tmp_path):
     assert read_program(str(path)) == "\ufeffpart a {\r\n}"  # as written: `fmt --check` sees it
     with pytest.raises(Proto3dError) as raised:
         read_program(str(tmp_path / "missing.pdsl"))
-    assert raised.value.diagnostics[0].code == "E000"
+    assert raised.value.diagnostics[0].code == "E903"
 
 
 @pytest.mark.parametrize(

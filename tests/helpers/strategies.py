@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from proto3d.compiler import compile_text, parts_manifest
 from proto3d.compiler import language as lang
 from proto3d.compiler.export import to_glb, to_obj, to_ply
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError, errors
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KINDS = (
@@ -1364,12 +1364,12 @@ def run_input(data: str | bytes):
     try:
         shape = compile_text(data)
     except Proto3dError as error:
-        if not any(d.severity == "error" for d in error.diagnostics):
+        if not errors(error.diagnostics):
             raise BrokenPromise(f"a Proto3dError without an error: {error.diagnostics}") from None
         check_diagnostics(error.diagnostics, data)
         return error.diagnostics
     check_diagnostics(shape.diagnostics, data)
-    if any(d.severity == "error" for d in shape.diagnostics):
+    if errors(shape.diagnostics):
         raise BrokenPromise("a shape with an error among its diagnostics")
     arrays = {
         "vertices": shape.vertices,
