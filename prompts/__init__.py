@@ -23,12 +23,12 @@ def render(name: str, **values) -> str:
 
 
 def language_reference() -> str:
-    """The pdsl language reference (a copy of docs/language.md kept in this package)."""
+    """The pdsl language reference: docs/language.md, through a symbolic link in this package."""
     return template("language.md")
 
 
 def examples() -> list[tuple[str, str]]:
-    """The curated few-shot programs (copies of examples/*.pdsl): (file name, text), sorted."""
+    """The curated few-shot programs (symbolic links to examples/*.pdsl): (file name, text), sorted."""
     folder = _HERE.joinpath("examples")
     return sorted(
         (p.name, p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".pdsl")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import sys
@@ -11,7 +10,16 @@ from pathlib import Path
 
 import click
 
-from proto3d.cli_conventions import EXIT_INPUT_ERROR, EXIT_INTERRUPTED, command_conventions, echo
+from proto3d.cli_conventions import (
+    EXIT_INPUT_ERROR,
+    EXIT_INTERRUPTED,
+    PARAM_OPTION,
+    PROGRAM_PATH,
+    command_conventions,
+    echo,
+    first_run_notice,
+    parse_params,
+)
 from proto3d.errors import Proto3dError, errors
 from proto3d.grammar.source import read_program  # the one way every command reads a program
 
@@ -63,66 +71,10 @@ def cli():
     """
 
 
-def parse_params(values: tuple[str, ...]) -> dict:
-    params = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        try:
-            params[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name.strip():
-            raise click.BadParameter(f"expected NAME=NUMBER, got {item!r}", param_hint="--param")
-    return params
-
-
 def print_diagnostics(diagnostics, filename: str) -> None:
     """Diagnostics are findings: stdout."""
     for diagnostic in diagnostics:
         click.echo(diagnostic.format(filename))
-
-
-@contextlib.contextmanager
-def first_run_notice():
-    """Say so while Numba compiles kernels (the first run, or the first use of a kind of primitive):
-    a wait of seconds that happens once, since the compiled kernels are cached on disk."""
-    from numba.core import event as numba_event
-
-    started = []
-
-    class Notice(numba_event.Listener):
-        def on_start(self, event):
-            if not started:
-                started.append(time.perf_counter())
-                click.echo(
-                    "proto3d: compiling the geometry kernels this program needs "
-                    "(a one-off: they are cached for every later run)…",
-                    err=True,
-                )
-
-        def on_end(self, event):
-            pass
-
-    with numba_event.install_listener("numba:compile", Notice()):
-        yield
-    if started:
-        click.echo(
-            f"proto3d: kernels compiled in {time.perf_counter() - started[0]:.1f} s, once; "
-            "later runs load them from the cache in a fraction of a second",
-            err=True,
-        )
-
-
-PROGRAM_PATH = click.Path(allow_dash=True)  # read by read_program; a Path type so shells complete file names
-
-PARAM_OPTION = click.option(
-    "--param",
-    "-p",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a `param` of the program (repeatable).",
-)
 
 
 @cli.command("compile")

@@ -5,12 +5,18 @@
 * stderr carries status (progress, one-line summaries, timings) and errors;
 * `-q/--quiet` hides status, `-v/--verbose` adds details; neither ever hides an error;
 * exit codes: 0 ok, 1 an input is wrong (a file, a program, a value), 2 the command line is
-  wrong (click's usage errors), 130 interrupted.
+  wrong (click's usage errors), 130 interrupted;
+* a program argument is a `PROGRAM_PATH` ('-' for stdin), `--param NAME=VALUE` (`PARAM_OPTION`,
+  `parse_params`) overrides a param, and the one-off Numba compile says so (`first_run_notice`).
+
+Command modules import these from here, never from `cli.py`, which only gathers the commands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import time
 from dataclasses import dataclass
 
 import click
@@ -110,3 +116,60 @@ def command_conventions(command):
         callback=_set_verbosity,
         help="Print only findings and errors (no progress or summaries).",
     )(run)
+
+
+PROGRAM_PATH = click.Path(allow_dash=True)  # read by read_program; a Path type so shells complete file names
+
+PARAM_OPTION = click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a `param` of the program (repeatable).",
+)
+
+
+def parse_params(values: tuple[str, ...]) -> dict:
+    """The `--param` values as {name: number}; a malformed one is a usage error (exit 2)."""
+    params = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=NUMBER, got {item!r}", param_hint="--param")
+    return params
+
+
+@contextlib.contextmanager
+def first_run_notice():
+    """Say so while Numba compiles kernels (the first run, or the first use of a kind of primitive):
+    a wait of seconds that happens once, since the compiled kernels are cached on disk."""
+    from numba.core import event as numba_event
+
+    started = []
+
+    class Notice(numba_event.Listener):
+        def on_start(self, event):
+            if not started:
+                started.append(time.perf_counter())
+                click.echo(
+                    "proto3d: compiling the geometry kernels this program needs "
+                    "(a one-off: they are cached for every later run)…",
+                    err=True,
+                )
+
+        def on_end(self, event):
+            pass
+
+    with numba_event.install_listener("numba:compile", Notice()):
+        yield
+    if started:
+        click.echo(
+            f"proto3d: kernels compiled in {time.perf_counter() - started[0]:.1f} s, once; "
+            "later runs load them from the cache in a fraction of a second",
+            err=True,
+        )

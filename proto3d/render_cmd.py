@@ -9,11 +9,18 @@ from pathlib import Path
 import click
 
 from proto3d import renderer
-from proto3d.cli import PARAM_OPTION, PROGRAM_PATH, first_run_notice, parse_params, read_program
-from proto3d.cli_conventions import command_conventions, echo
+from proto3d.cli_conventions import (
+    PARAM_OPTION,
+    PROGRAM_PATH,
+    command_conventions,
+    echo,
+    first_run_notice,
+    parse_params,
+)
 from proto3d.compiler import compile_text
 from proto3d.errors import Proto3dError
 from proto3d.files import write_atomic
+from proto3d.grammar.source import read_program
 from proto3d.output_folder import OVERWRITE_OPTION, check_unused, owned_files, remove_files
 from proto3d.renderer import PixelCounts, SheetBuilder
 from proto3d.renderer.camera import MAX_ORBIT

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from proto3d.cli import PROGRAM_PATH, read_program
-from proto3d.cli_conventions import command_conventions, echo
+from proto3d.cli_conventions import PROGRAM_PATH, command_conventions, echo
+from proto3d.grammar.source import read_program
 from proto3d.output_folder import OVERWRITE_OPTION, check_unused, owned_files, remove_files
 from proto3d.renderer.camera import MAX_SIZE, MIN_SIZE
 from proto3d.renderer.errors import OUT_OF_MEMORY, render_error

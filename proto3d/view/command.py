@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from proto3d.cli import PARAM_OPTION, first_run_notice, parse_params, read_program
-from proto3d.cli_conventions import command_conventions, echo
+from proto3d.cli_conventions import PARAM_OPTION, command_conventions, echo, first_run_notice, parse_params
 from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.grammar.source import read_program
 
 
 @click.command("view")

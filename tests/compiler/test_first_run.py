@@ -10,7 +10,7 @@ from pathlib import Path
 
 from numba import njit
 
-from proto3d.cli import first_run_notice
+from proto3d.cli_conventions import first_run_notice
 
 CHAIR = (Path(__file__).resolve().parents[2] / "examples" / "chair.pdsl").read_text()
 KERNELS = (
