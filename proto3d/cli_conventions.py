@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import click
 
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 
 EXIT_INPUT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -97,7 +97,7 @@ def command_conventions(command):
                 raise  # click's main stops quietly when the reader of stdout has gone
             where = error.filename if error.filename is not None else "<input>"
             raise InputError(
-                Proto3dError(Diagnostic("E903", error.strerror or str(error)), str(where))
+                Proto3dError(diagnostic("E903", error.strerror or str(error)), str(where))
             ) from None
 
     run = click.option(

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 import click
 
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 
 OVERWRITE_OPTION = click.option(
     "--overwrite",
@@ -56,7 +56,7 @@ def remove_files(out: Path, paths: list[Path]) -> None:
                     victim.unlink()
             except OSError as error:
                 raise Proto3dError(
-                    Diagnostic("E902", f"cannot remove {str(victim)!r}: {error.strerror or error}"),
+                    diagnostic("E902", f"cannot remove {str(victim)!r}: {error.strerror or error}"),
                     str(victim),
                 ) from None
         folders.add(path.parent)

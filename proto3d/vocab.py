@@ -35,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from proto3d.errors import Diagnostic, Proto3dError, Span
+from proto3d.errors import Proto3dError, Span, diagnostic
 
 OTHER = "other"  # the label of a part with no counterpart, where a vocabulary allows it
 
@@ -97,7 +97,7 @@ def load_vocabulary(name_or_path: str | Path) -> Vocabulary:
     path = Path(name_or_path)
     if not path.exists() and path.suffix != ".toml" and len(path.parts) == 1:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 UNKNOWN_VOCABULARY,
                 f"no vocabulary named `{text}`",
                 expected=f"one of {', '.join(shipped_vocabularies())}, or a path to a .toml file",
@@ -113,10 +113,10 @@ def read_toml_text(path: Path) -> str:
         return path.read_bytes().decode("utf-8-sig")
     except OSError as error:
         raise Proto3dError(
-            Diagnostic(UNREADABLE, f"cannot read {path}: {error.strerror}"), str(path)
+            diagnostic(UNREADABLE, f"cannot read {path}: {error.strerror}"), str(path)
         ) from None
     except UnicodeDecodeError:
-        raise Proto3dError(Diagnostic(UNREADABLE, "the file is not UTF-8 text"), str(path)) from None
+        raise Proto3dError(diagnostic(UNREADABLE, "the file is not UTF-8 text"), str(path)) from None
 
 
 def parse_toml(text: str, filename: str) -> dict:
@@ -128,14 +128,14 @@ def parse_toml(text: str, filename: str) -> dict:
         where = re.search(r"\(at line (\d+), column (\d+)\)", message)
         span = Span(int(where[1]), int(where[2]), int(where[1]), int(where[2]) + 1) if where else Span()
         message = message[: where.start()].strip() if where else message
-        diagnostic = Diagnostic(NOT_TOML, f"not valid TOML: {message}", span)
-        raise Proto3dError(diagnostic.with_source(text), filename) from None
+        error = diagnostic(NOT_TOML, f"not valid TOML: {message}", span)
+        raise Proto3dError(error.with_source(text), filename) from None
 
 
 def bad_value(filename: str, key: str, expected: str, found=None) -> Proto3dError:
     """The error for a key of a TOML file that is missing or holds the wrong kind of value."""
     what = "is missing" if found is None else f"is {found!r}"
-    return Proto3dError(Diagnostic(BAD_VALUE, f"`{key}` {what}", expected=expected), filename)
+    return Proto3dError(diagnostic(BAD_VALUE, f"`{key}` {what}", expected=expected), filename)
 
 
 def table(data: dict, key: str, filename: str, where: str) -> dict:
@@ -232,7 +232,7 @@ class LabelMap:
         group = extra or self.vocabulary.super_category(category)
         if group is None:
             raise Proto3dError(
-                Diagnostic(
+                diagnostic(
                     UNKNOWN_CATEGORY,
                     f"category `{category}` has no super-category in the vocabulary `{self.vocabulary.name}`",
                     expected=f"one of its groups: {', '.join(self.vocabulary.parts)}",

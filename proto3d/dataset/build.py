@@ -54,7 +54,7 @@ from proto3d.dataset.task import (
     run_task,
     split_warnings,
 )
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.files import write_atomic, write_json
 from proto3d.grammar.source import read_program
 from proto3d.output_folder import paths_inside, remove_files
@@ -174,7 +174,7 @@ def _pictures(settings: Settings) -> list[Picture]:
         return []
     if not settings.background_folder:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E905",
                 "the `images` background kind needs a folder of pictures",
                 hint="--backgrounds images:DIR",
@@ -224,7 +224,7 @@ def _start(
             return
         if not overwrite:
             raise Proto3dError(
-                Diagnostic(
+                diagnostic(
                     "E904",
                     f"{out} holds a dataset made with other settings or prototypes",
                     hint="resume with the same prototypes and options, write to a new folder, or give --overwrite to "
@@ -234,7 +234,7 @@ def _start(
             )
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E904",
                 f"{out} is not empty and holds no proto3d dataset",
                 hint="write to a new or empty folder, or give --overwrite to write there",
@@ -333,7 +333,7 @@ def _run_ray(
         import ray
     except ImportError:
         raise Proto3dError(
-            Diagnostic("E907", "the Ray engine needs the `ray` package", hint='pip install "proto3d[ray]"'),
+            diagnostic("E907", "the Ray engine needs the `ray` package", hint='pip install "proto3d[ray]"'),
             "dataset",
         ) from None
     tasks = tasks[:limit] if limit is not None else tasks
@@ -447,7 +447,7 @@ def _picture(meta: dict, name: str) -> Picture:
     path = folder / name
     if not path.is_file():
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E905",
                 f"the background picture {path} is gone",
                 hint="regenerating an image needs the pictures the dataset was made with",
@@ -457,7 +457,7 @@ def _picture(meta: dict, name: str) -> Picture:
     picture = load_picture(path, meta["settings"]["size"])
     if picture.sha256 != recorded["sha256"]:
         raise Proto3dError(
-            Diagnostic("E905", f"the background picture {path} changed since the dataset was made"), str(path)
+            diagnostic("E905", f"the background picture {path} changed since the dataset was made"), str(path)
         )
     return picture
 
@@ -466,7 +466,7 @@ def load_record(out: str | Path, image_id: int) -> dict:
     """An image's record, from manifest.jsonl or, in an unfinished run, from the task files."""
     out = Path(out)
     if not (out / "dataset.json").exists():
-        raise Proto3dError(Diagnostic("E904", f"{out} is not a proto3d dataset (no dataset.json)"), str(out))
+        raise Proto3dError(diagnostic("E904", f"{out} is not a proto3d dataset (no dataset.json)"), str(out))
     sources = (
         [out / "manifest.jsonl"]
         if (out / "manifest.jsonl").exists()
@@ -483,7 +483,7 @@ def load_record(out: str | Path, image_id: int) -> dict:
             if record["id"] == image_id:
                 return record
     raise Proto3dError(
-        Diagnostic(
+        diagnostic(
             "E908",
             f"no image {image_id} in {out}",
             hint="ids are the numbers in the image file names and the manifest",
@@ -503,7 +503,7 @@ def regenerate(out: str | Path, image_id: int, into: str | Path | None = None) -
     text = read_program(str(out / record["prototype"]))  # as written: its hash is the one recorded
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != record["prototype_sha256"]:
         raise Proto3dError(
-            Diagnostic("E908", f"{record['prototype']} changed since image {image_id} was made"), str(out)
+            diagnostic("E908", f"{record['prototype']} changed since image {image_id} was made"), str(out)
         )
     meta = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     shape = compile_text(

@@ -31,7 +31,7 @@ from numba import njit
 from proto3d.compiler import CompiledShape, compile_program
 from proto3d.dataset.reader import encode_png, rle_encode
 from proto3d.dataset.variants import draw_variant, stable_key
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.files import slug
 from proto3d.grammar import Program, parse
 from proto3d.grammar.source import read_program
@@ -197,7 +197,7 @@ def load_pictures(folder: str | Path, size: int) -> list[Picture]:
     folder = Path(folder)
     if not folder.is_dir():
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E905",
                 f"no such folder of background pictures: {folder}",
                 hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures",
@@ -207,7 +207,7 @@ def load_pictures(folder: str | Path, size: int) -> list[Picture]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PICTURE_SUFFIXES)
     if not files:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E905",
                 f"{folder} holds no pictures ({', '.join(PICTURE_SUFFIXES)})",
                 hint="--backgrounds images:DIR takes a folder of PNG or JPEG pictures",
@@ -227,7 +227,7 @@ def load_picture(path: Path, size: int) -> Picture:
             image = ImageOps.exif_transpose(opened).convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E905", f"cannot read the background picture {path}: {error}", hint="remove or convert it"
             ),
             str(path),
@@ -275,10 +275,10 @@ def find_prototypes(paths) -> list[Prototype]:
         elif path.is_dir():
             found.extend(_collection(path))
         else:
-            raise Proto3dError(Diagnostic("E903", f"no such file or folder: {path}"), str(path))
+            raise Proto3dError(diagnostic("E903", f"no such file or folder: {path}"), str(path))
     if not found:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E906",
                 "no prototypes found",
                 hint="give .pdsl files, folders of category folders, or agent run folders",
@@ -358,7 +358,7 @@ def plan(
     clash = next((f for f in folders if folders.count(f) > 1), None)
     if clash:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E906", f"two categories share the folder name `{clash}`", hint="rename one of the categories"
             ),
             "dataset",
@@ -408,7 +408,7 @@ def _free_labels(categories: list[str], labels: dict) -> tuple[dict, dict[str, L
             part_ids[c][label] = len(parts)
     if len(parts) > MAX_ID:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E906",
                 f"{len(parts)} part labels do not fit the 16-bit part masks (at most {MAX_ID})",
                 hint="split the categories over several datasets",
@@ -442,7 +442,7 @@ def _vocabulary_labels(
     classes = vocab.all_labels()
     if len(classes) > MAX_MMSEG_ID:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E906",
                 f"the vocabulary `{vocab.name}` has {len(classes)} classes; its masks "
                 f"hold at most {MAX_MMSEG_ID} (255 is the ignore index)",
@@ -593,7 +593,7 @@ def run_task(task: Task, settings: Settings) -> Result:
     params, shape = draw_variant(task.program, task.specs, settings.seed, p.key, task.variant)
     if len(shape.instances) > MAX_ID:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E906",
                 f"variant {task.variant} has {len(shape.instances)} part instances; "
                 f"the 16-bit instance masks hold at most {MAX_ID}",
@@ -603,7 +603,7 @@ def run_task(task: Task, settings: Settings) -> Result:
     unknown = [part.label for part in shape.parts if part.label not in task.labelling.part_ids]
     if unknown:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E906",
                 f"variant {task.variant} of {p.source} has part `{unknown[0]}`, which "
                 "its defaults do not build; part ids are given to the defaults' labels",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from proto3d.compiler import CompiledShape, compile_program, compile_text
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.grammar import Program, parse
 from proto3d.grammar.ast import ParamStmt
 
@@ -67,7 +67,7 @@ def with_defaults(text: str, params: dict, filename: str = "<input>") -> str:
     unknown = sorted(set(params) - set(spans))
     if unknown:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E211",
                 f"the program has no param `{unknown[0]}`",
                 expected=", ".join(spans) or "a program with `param` statements",

@@ -19,7 +19,7 @@ import torchvision
 from torch import nn
 from torchvision import transforms
 
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.experiment.metrics import topk_accuracy
 from proto3d.experiment.run import Progress, Run, train_stage
 from proto3d.vocab import category_key
@@ -40,7 +40,7 @@ def image_folder(root: str, split: str, whole: bool = False) -> Path:
         if folder.is_dir() and any(child.is_dir() for child in folder.iterdir()):
             return folder
     raise Proto3dError(
-        Diagnostic(
+        diagnostic(
             "X004",
             f"{root}: no image folder for the {split} split",
             expected=f"{root}/classification/{split}/<class>/*.png (a proto3d dataset) or {root}/{split}/<class>/*"
@@ -55,11 +55,11 @@ def read_class_map(path: str) -> dict[str, str]:
     try:
         table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise Proto3dError(Diagnostic("X005", f"not a TOML class map: {error}"), path) from None
+        raise Proto3dError(diagnostic("X005", f"not a TOML class map: {error}"), path) from None
     bad = [key for key, value in table.items() if not isinstance(value, str)]
     if bad:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X005",
                 f"class map entry {bad[0]!r} is not a class name",
                 expected='"synthetic category" = "target class"',
@@ -85,7 +85,7 @@ def class_mapping(
         ]
         if unknown:
             raise Proto3dError(
-                Diagnostic(
+                diagnostic(
                     "X005",
                     f"class map names {unknown[0]!r}, which is not a class",
                     expected=f"synthetic: {', '.join(synthetic)}; target: {', '.join(target)}",
@@ -94,7 +94,7 @@ def class_mapping(
         mapping = {synthetic.index(s): target.index(t) for s, t in class_map.items()}
     if not mapping:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X005",
                 "no synthetic category matches a target class",
                 expected=f"synthetic: {', '.join(synthetic)}; target: {', '.join(target)}",
@@ -164,7 +164,7 @@ def run_classify(run: Run, config: dict) -> dict:
     )
     if target_val.classes != target_train.classes:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X004",
                 "the target's train and val splits have different classes",
                 expected=f"{', '.join(target_train.classes)}",

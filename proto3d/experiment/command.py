@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import command_conventions, echo
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.output_folder import OVERWRITE_OPTION
 
 EXTRA = 'pip install "proto3d[train]"'
@@ -99,7 +99,7 @@ def _run(module: str, out: Path, overwrite: bool, device: str, config: dict) -> 
     for key in ("backbone_weights", "clip_weights"):  # checked before any training, not after hours of it
         if config.get(key) and not Path(config[key]).is_file():
             raise Proto3dError(
-                Diagnostic(
+                diagnostic(
                     "X003",
                     f"--{key.replace('_', '-')} {config[key]}: no such file",
                     hint="give the path of a local checkpoint: proto3d never downloads weights",

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.experiment.metrics import confusion_matrix, segmentation_metrics
 from proto3d.experiment.run import Progress, Run, load_weights, train_stage
 
@@ -37,7 +37,7 @@ def seg_folders(root: str, split: str) -> tuple[Path, Path]:
         if images.is_dir() and labels.is_dir():
             return images, labels
     raise Proto3dError(
-        Diagnostic(
+        diagnostic(
             "X004",
             f"{root}: no mmsegmentation {split} split",
             expected=f"{root}/segmentation/img_dir/{split}/ and ann_dir/{split}/ "
@@ -67,7 +67,7 @@ class SegFolder(Dataset):
         for image in sorted(p for p in images.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}):
             label = labels / f"{image.stem}.png"
             if not label.is_file():
-                raise Proto3dError(Diagnostic("X004", f"{image.name} has no label {label}"), str(image))
+                raise Proto3dError(diagnostic("X004", f"{image.name} has no label {label}"), str(image))
             self.pairs.append((image, label))
         self.size, self.train = size, train
         self.mean, self.std = torch.tensor(mean).view(3, 1, 1), torch.tensor(std).view(3, 1, 1)
@@ -81,7 +81,7 @@ class SegFolder(Dataset):
             image = image.convert("RGB").resize((self.size, self.size), Image.Resampling.BILINEAR)
             if label.mode not in {"L", "P"}:
                 raise Proto3dError(
-                    Diagnostic("X004", f"label {label_path.name} is {label.mode}, not an 8-bit class map"),
+                    diagnostic("X004", f"label {label_path.name} is {label.mode}, not an 8-bit class map"),
                     str(label_path),
                 )
             label = label.resize((self.size, self.size), Image.Resampling.NEAREST)
@@ -103,7 +103,7 @@ def torchvision_model(arch: str, classes: int, backbone_weights: str | None) -> 
         missing = sorted(set(wanted) - set(state))
         if missing:
             raise Proto3dError(
-                Diagnostic(
+                diagnostic(
                     "X003",
                     f"--backbone-weights {backbone_weights} is not a {arch} backbone "
                     f"(missing {len(missing)} tensors, e.g. {missing[0]})",
@@ -161,7 +161,7 @@ def clip_model(model_name: str, weights: str, names: list[str]) -> tuple[nn.Modu
     config JSON); returns it with the mean and std its images are normalised with."""
     if not Path(weights).is_file():
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X003",
                 f"--clip-weights {weights}: no such file",
                 hint="give a local open_clip checkpoint (e.g. ViT-B-16's open_clip_pytorch_model.bin): "
@@ -174,12 +174,12 @@ def clip_model(model_name: str, weights: str, names: list[str]) -> tuple[nn.Modu
 
     if model_name.endswith(".json"):
         if not Path(model_name).is_file():
-            raise Proto3dError(Diagnostic("X003", f"--clip-model {model_name}: no such file"), model_name)
+            raise Proto3dError(diagnostic("X003", f"--clip-model {model_name}: no such file"), model_name)
         open_clip.add_model_config(model_name)
         model_name = Path(model_name).stem
     if model_name not in open_clip.list_models():
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X003",
                 f"--clip-model {model_name}: not an open_clip model",
                 hint="an open_clip name such as ViT-B-16, or a model config .json",
@@ -190,7 +190,7 @@ def clip_model(model_name: str, weights: str, names: list[str]) -> tuple[nn.Modu
         clip = open_clip.create_model(model_name, pretrained=weights, require_pretrained=True)
     except Exception as error:  # open_clip raises RuntimeError, KeyError, … for a checkpoint of another model
         raise Proto3dError(
-            Diagnostic("X003", f"--clip-weights {weights} does not load into {model_name}: {error}"), weights
+            diagnostic("X003", f"--clip-weights {weights} does not load into {model_name}: {error}"), weights
         ) from None
     clip.eval()
     with torch.no_grad():
@@ -218,7 +218,7 @@ def _confusion(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.
         return confusion_matrix(labels, predictions, classes, IGNORE)
     except ValueError as error:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X006",
                 f"the target's labels are not in the synthetic set's vocabulary: {error}",
                 hint="make both datasets with the same --label-map",
@@ -235,7 +235,7 @@ def run_partseg(run: Run, config: dict) -> dict:
     names = class_names(c["synthetic"])
     if names is None:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X004",
                 f"{c['synthetic']}: no labels.json naming the classes",
                 hint="the synthetic set is a proto3d dataset folder",
@@ -245,7 +245,7 @@ def run_partseg(run: Run, config: dict) -> dict:
     target_names = class_names(c["target"])
     if target_names is not None and target_names != names:
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X006",
                 "the target's classes differ from the synthetic set's",
                 expected=", ".join(names),

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from proto3d.cli_conventions import Echo
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.files import write_atomic, write_json
 from proto3d.output_folder import check_unused, owned_files, remove_files
 
@@ -52,7 +52,7 @@ class Run:
                 if old.get("config", {}).get(k) != self.config.get(k)
             )
             raise Proto3dError(
-                Diagnostic(
+                diagnostic(
                     "X001",
                     f"{self.out} holds a run with other settings (changed: {', '.join(changed)})",
                     hint="rerun with its settings to resume it, give --overwrite, or choose a new folder",
@@ -145,7 +145,7 @@ def train_stage(
     returns the mean loss of every epoch. `frozen` keeps the model in eval mode (batch-norm
     statistics fixed), as a linear probe wants. A finished stage only loads its weights."""
     if len(data) == 0:
-        raise Proto3dError(Diagnostic("X002", f"{stage}: no training images"), str(run.out))
+        raise Proto3dError(diagnostic("X002", f"{stage}: no training images"), str(run.out))
     model.to(run.device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
@@ -224,7 +224,7 @@ def load_weights(path: str, option: str) -> dict:
     file = Path(path)
     if not file.is_file():
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "X003",
                 f"{option} {path}: no such file",
                 hint="give the path of a local checkpoint: proto3d never downloads weights",
@@ -235,6 +235,6 @@ def load_weights(path: str, option: str) -> dict:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a file that is not a checkpoint
         raise Proto3dError(
-            Diagnostic("X003", f"{option} {path}: not a PyTorch checkpoint ({error})"), path
+            diagnostic("X003", f"{option} {path}: not a PyTorch checkpoint ({error})"), path
         ) from None
     return state.get("state_dict", state) if isinstance(state, dict) else state

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import PARAM_OPTION, command_conventions, echo, first_run_notice, parse_params
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Proto3dError, diagnostic
 from proto3d.grammar.source import read_program
 
 
@@ -57,7 +57,7 @@ def view_command(file, port, no_browser, params):
     except OSError as error:
         session.close()
         raise Proto3dError(
-            Diagnostic(
+            diagnostic(
                 "E000",
                 f"cannot serve on 127.0.0.1:{port}: {error.strerror}",
                 hint="choose another --port, or 0 for a free one",

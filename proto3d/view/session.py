@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from proto3d.compiler import CompiledShape, compile_text
-from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError, diagnostic
 from proto3d.grammar.source import read_program
 from proto3d.renderer import Camera, Renders, look_at, render
 from proto3d.renderer.camera import FIELD_OF_VIEW, MAX_SIZE, MIN_SIZE
@@ -225,7 +225,7 @@ class Session:
         shape = self.shape
         if shape is None:
             raise Proto3dError(
-                Diagnostic("E000", "nothing to show yet: the file has never compiled"), str(self.path)
+                diagnostic("E000", "nothing to show yet: the file has never compiled"), str(self.path)
             )
         renders = render(shape, [camera(shape, request)], passes=("rgb",))
         view = renders.views[0]
@@ -372,26 +372,24 @@ def _outline_problems(picture: Image.Image, shape: CompiledShape, view) -> None:
     pixels = np.asarray(picture).copy()
     labels: dict[tuple[int, int], list[str]] = {}
     gaps = []
-    for diagnostic in shape.diagnostics:
-        if not diagnostic.line:
+    for lint in shape.diagnostics:
+        if not lint.line:
             continue
-        named = [names[n] for n in re.findall(r"`([^`]+)`", diagnostic.message) if n in names]
-        instances = [
-            i for i in named if shape.instances[i].span == diagnostic.span
-        ]  # the one at the lint's place
+        named = [names[n] for n in re.findall(r"`([^`]+)`", lint.message) if n in names]
+        instances = [i for i in named if shape.instances[i].span == lint.span]  # the one at the lint's place
         primitives = {p for i in instances for p in shape.instances[i].primitive_ids}
         if not primitives:  # a lint about one primitive (W105)
-            primitives = {i for i, p in enumerate(shape.primitives) if p.span == diagnostic.span}
+            primitives = {i for i, p in enumerate(shape.primitives) if p.span == lint.span}
         mask = _mask(view.primitive, primitives)
         if not mask.any():
             continue
         pixels[_edge(mask)] = PROBLEM
         ys, xs = np.nonzero(mask)
         labels.setdefault((int(xs.min()), int(ys.min())), []).append(
-            f"{diagnostic.code} line {diagnostic.line}: {diagnostic.message}"
+            f"{lint.code} line {lint.line}: {lint.message}"
         )
-        move, size = MOVE.search(diagnostic.hint), GAP.search(diagnostic.message)
-        if diagnostic.code == "W101" and move and size and instances:
+        move, size = MOVE.search(lint.hint), GAP.search(lint.message)
+        if lint.code == "W101" and move and size and instances:
             gaps.append((instances[0], np.array([float(x) for x in move.group(1).split(",")]), size.group(1)))
     if not labels:
         return
