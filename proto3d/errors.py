@@ -3,7 +3,9 @@
 Every stage reports problems as `Diagnostic` values; only the edge of the library raises them,
 bundled in one exception type, `Proto3dError`. A code is stable: tools and models match on it, so
 each one is listed once in `CODES` (as mypy's errorcodes.py) and documented beside the stage that
-reports it (tests/test_errors.py checks both).
+reports it (tests/test_errors.py checks both). A new code is an entry here, a row in the table of
+docs/language.md (R codes: renderer/README.md; V: docs/datasets.md; X: docs/experiments.md) and a
+test that makes it happen; a code once published keeps its meaning.
 """
 
 from __future__ import annotations
