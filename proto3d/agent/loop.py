@@ -17,11 +17,12 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from proto3d import agent_variants, compiler, prompts
+from proto3d import compiler, prompts
+from proto3d.agent import variants as agent_variants
 from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
 from proto3d.agent.schema import (
     ARRANGEMENT,
@@ -45,7 +46,16 @@ from proto3d.dataset.variants import stable_key
 from proto3d.grammar import parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
-from proto3d.llm.client import Backend, LLMConfig, LLMError, Reply, image_part, slug, text_part
+from proto3d.llm.client import (
+    Backend,
+    LLMConfig,
+    LLMError,
+    ManualBackend,
+    Reply,
+    image_part,
+    slug,
+    text_part,
+)
 from proto3d.llm.record import Recorder, ReplayExhausted
 
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
@@ -125,7 +135,7 @@ class Version:
     """One program the coder wrote, and everything learnt about it."""
 
     number: int
-    step: str  # coder | refiner | repair | lints | feedback
+    step: str  # coder | refiner | repair | lint-fix | feedback | params | variants | ranges
     parent: int | None
     program: str
     errors: list[Diagnostic] = field(default_factory=list)
@@ -336,16 +346,28 @@ class Agent(_Caller):
             current = self._code("coder", "coder", "coder.md", None, **self._design_values())
             if not current.ok:
                 raise RunFailed(f"the first program did not compile after {self.budget.repairs} repairs")
-            refined = self._code("refiner", "refiner", "refiner.md", current, parts=self._parts_text())
+            view, images = self._coarse_view(current)
+            refined = self._code(
+                "refiner",
+                "refiner",
+                "refiner.md",
+                current,
+                images,
+                parts=self._parts_text(),
+                view=view,
+                lints=_diags(current.lints) or "no problems found",
+            )
             current = refined if refined.ok else current
         while True:
             for _ in range(self.budget.lint_rounds):
                 if not current.lints:
                     break
                 with self._timed("code"):
-                    fixed = self._code("repair", "lints", "lints.md", current, lints=_diags(current.lints))
+                    fixed = self._code(
+                        "lint-fix", "lint-fix", "lints.md", current, lints=_diags(current.lints)
+                    )
                 current = fixed if fixed.ok else current
-            if self.iterations >= self.budget.iterations:
+            if self.budget.iterations and self.iterations >= self.budget.iterations:  # 0: no limit
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             self.iterations += 1
             verdict = self._inspect(current)
@@ -357,7 +379,7 @@ class Agent(_Caller):
                         except (BudgetExhausted, LLMError, RunFailed) as exc:  # the accepted prototype stands
                             self.variant_check = {"sampled": 0, "reason": f"the family check stopped: {exc}"}
                 return "accepted", f"accepted by the inspector with score {verdict['score']:g}"
-            if self.iterations >= self.budget.iterations:
+            if self.budget.iterations and self.iterations >= self.budget.iterations:
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             with self._timed("code"):
                 fixed = self._code(
@@ -478,7 +500,7 @@ class Agent(_Caller):
     # ---------------------------------------------------------------- designer
 
     def _design(self) -> None:
-        frame = prompts.template("frame.md").strip()
+        frame = self._frame()
         self.progress("designer: bounds")
         bounds = self._ask_json(
             "metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame), BOUNDS
@@ -499,6 +521,7 @@ class Agent(_Caller):
             )
         write_json(self.dir / "design" / "parts.json", parts)
         self.design["parts"] = parts
+        frame = self._frame()  # now with the front the metricizer named
         self.progress("designer: arrangement")
         arrangement = self._ask_json(
             "arranger",
@@ -516,6 +539,19 @@ class Agent(_Caller):
         write_json(self.dir / "design" / "arrangement.json", arrangement)
         self.design["arrangement"] = arrangement
 
+    def _front(self) -> str:
+        """Which side of this object faces −Y, in the metricizer's words (a generic rule if it gave none)."""
+        front = self.design.get("bounds", {}).get("front")
+        front = front.strip().rstrip(".") if isinstance(front, str) else ""
+        return front or FRONT_FALLBACK
+
+    def _frame(self) -> str:
+        """The coordinate frame, and once the metricizer has answered, where this object's front is."""
+        frame = prompts.template("frame.md").strip()
+        if "bounds" not in self.design:
+            return frame
+        return f"{frame}\nThe front of this {self.category}, the side facing −Y: {self._front()}."
+
     def _bounds_text(self) -> str:
         return " × ".join(f"{v:g}" for v in self.design["bounds"]["bounds"])
 
@@ -530,26 +566,36 @@ class Agent(_Caller):
             "category": self.subject,
             "bounds": json.dumps(self.design["bounds"]["bounds"]),
             "parts": self._parts_text(),
-            "arrangement": json.dumps(self.design["arrangement"], indent=1),
+            "arrangement": compact_arrangement(self.design["arrangement"]),
+            "front": self._front(),
         }
 
     # ---------------------------------------------------------------- coder
 
     def _coder_system(self) -> str:
-        examples = "\n\n".join(
-            f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```" for name, text in prompts.examples()
-        )
-        return prompts.render(
-            "coder_system.md", language=prompts.language_reference().strip(), examples=examples
-        )
+        return coder_system()
 
-    def _code(self, role: str, step: str, template: str, parent: Version | None, **values) -> Version:
-        """Ask the coder (role) for a program, then repair it from diagnostics until it compiles."""
+    def _code(
+        self,
+        role: str,
+        step: str,
+        template: str,
+        parent: Version | None,
+        images: Sequence[Path] = (),
+        **values,
+    ) -> Version:
+        """Ask the coder (role) for a program, then repair it from diagnostics until it compiles.
+
+        `images` (PNG paths) follow the prompt's text in the user message."""
         self.progress(f"{role}: writing")
         values.setdefault("category", self.subject)
+        values.setdefault("front", self._front())
         if parent is not None:
             values["numbered"] = _numbered(parent.program)
-        version = self._program_version(role, step, prompts.render(template, **values), parent)
+        prompt = prompts.render(template, **values)
+        if images:
+            prompt = [text_part(prompt)] + [image_part(p) for p in images]
+        version = self._program_version(role, step, prompt, parent)
         for attempt in range(self.budget.repairs):
             if version.ok:
                 break
@@ -563,7 +609,9 @@ class Agent(_Caller):
             version = self._program_version("repair", "repair", prompt, version)
         return version
 
-    def _program_version(self, role: str, step: str, prompt: str, parent: Version | None) -> Version:
+    def _program_version(self, role: str, step: str, prompt: str | list, parent: Version | None) -> Version:
+        # The system message is the same bytes in every coder-family call: a prefix-caching
+        # server reads it from its cache after the first call.
         messages = [{"role": "system", "content": self._coder_system()}, {"role": "user", "content": prompt}]
         reply = self._ask(role, messages)
         try:
@@ -594,6 +642,22 @@ class Agent(_Caller):
         self.versions.append(version)
         self._save_version(version)
         return version
+
+    def _coarse_view(self, version: Version) -> tuple[str, list[Path]]:
+        """The coarse version rendered for the refiner: (what the images show, the images)."""
+        folder = self.dir / "versions" / f"{version.number:03d}"
+        with self._timed("render"):
+            try:
+                version.inspection = self.tools.inspect(version.shape, folder)
+            except Proto3dError as exc:
+                if any(d.code == "R001" for d in exc.diagnostics):  # no OpenGL context: nothing to show
+                    raise RunFailed(exc.format()) from None
+                return (
+                    f"no image: the coarse program could not be rendered ({exc.diagnostics[0].message})",
+                    [],
+                )
+        self._save_version(version)
+        return version.inspection.description, version.inspection.images
 
     def _compile(self, version: Version) -> None:
         program = version.program
@@ -634,7 +698,7 @@ class Agent(_Caller):
         prompt = prompts.render(
             "inspector.md",
             category=self.subject,
-            frame=prompts.template("frame.md").strip(),
+            frame=self._frame(),
             images=insp.description,
             bounds=self._bounds_text(),
             measured=" × ".join(f"{v:.3g}" for v in shape.bbox[1] - shape.bbox[0]),
@@ -663,10 +727,11 @@ class Agent(_Caller):
 
     def _settings(self) -> dict:
         c = self.config
+        manual = isinstance(self.recorder.live, ManualBackend)
         return {
             "category": self.category,
-            "model": c.model,
-            "roles": c.roles,
+            "model": "manual" if manual else c.model,  # a person answered every call
+            "roles": {} if manual else c.roles,
             "base_url": c.base_url,
             "temperature": c.temperature,
             "max_tokens": c.max_tokens,
@@ -809,6 +874,29 @@ def replay(
         allow_other=settings.get("allow_other", False),
     )
     return agent.run()
+
+
+FRONT_FALLBACK = "the side a person faces when using it"
+
+
+def coder_system() -> str:
+    """The coder-family system prompt: rules, language reference, examples. The same bytes for
+    every call of every run, so prefix-caching servers reuse it; an example the reference
+    already shows in full is not repeated."""
+    reference = prompts.language_reference().strip()
+    examples = "\n\n".join(
+        f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```"
+        for name, text in prompts.examples()
+        if text.strip() not in reference
+    )
+    return prompts.render("coder_system.md", language=reference, examples=examples)
+
+
+def compact_arrangement(arrangement: dict) -> str:
+    """The arrangement as JSON with one line per instance (indented JSON spends a line per number)."""
+    instances = arrangement.get("instances", [])
+    rest = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in arrangement.items() if k != "instances")
+    return '{"instances": [\n' + ",\n".join(json.dumps(i) for i in instances) + "\n]" + rest + "}"
 
 
 def vocabulary_text(labels: dict, allow_other: bool) -> str:
