@@ -127,23 +127,29 @@ FIXTURE_PROGRAM = PROGRAM.replace('align="top", bevel=0.005)', 'align="top")')
 FIXTURE = {  # a table that takes one call of every role: a repair, a lint fix, a rejection
     "category": "table",
     "replies": [
-        json.dumps({"bounds": [1.0, 0.6, 0.8], "front": "a long side", "notes": "a dining table"}),
-        json.dumps({"parts": PARTS}),
-        json.dumps({"instances": [TOP, *LEGS]}),
-        f"```pdsl\n{FIXTURE_PROGRAM.replace('box(size=', 'cube(size=')}```",  # coder: does not compile
-        f"```pdsl\n{FIXTURE_PROGRAM}```",  # repair
-        f"```pdsl\n{PROGRAM.replace('at=[0, 0, top_h]', 'at=[0, 0, top_h + 0.04]')}```",  # refiner: floats
-        f"```pdsl\n{PROGRAM}```",  # lint fix
-        json.dumps(
-            {
-                "accept": False,
-                "score": 5,
-                "summary": "legs too thin",
-                "problems": [{"part": "leg", "line": 7, "issue": "too thin", "fix": "leg_r = 0.03"}],
-            }
+        ("metricizer", json.dumps({"bounds": [1.0, 0.6, 0.8], "front": "a long side", "notes": "a table"})),
+        ("decomposer", json.dumps({"parts": PARTS})),
+        ("arranger", json.dumps({"instances": [TOP, *LEGS]})),
+        ("coder", f"```pdsl\n{FIXTURE_PROGRAM.replace('box(size=', 'cube(size=')}```"),  # does not compile
+        ("repair", f"```pdsl\n{FIXTURE_PROGRAM}```"),
+        (
+            "refiner",
+            f"```pdsl\n{PROGRAM.replace('at=[0, 0, top_h]', 'at=[0, 0, top_h + 0.04]')}```",
+        ),  # floats
+        ("lint-fix", f"```pdsl\n{PROGRAM}```"),
+        (
+            "inspector",
+            json.dumps(
+                {
+                    "accept": False,
+                    "score": 5,
+                    "summary": "legs too thin",
+                    "problems": [{"part": "leg", "line": 7, "issue": "too thin", "fix": "leg_r = 0.03"}],
+                }
+            ),
         ),
-        f"```pdsl\n{PROGRAM.replace('leg_r = 0.02', 'leg_r = 0.03')}```",  # feedback
-        json.dumps({"accept": True, "score": 8, "summary": "a table", "problems": []}),
+        ("coder", f"```pdsl\n{PROGRAM.replace('leg_r = 0.02', 'leg_r = 0.03')}```"),  # feedback
+        ("inspector", json.dumps({"accept": True, "score": 8, "summary": "a table", "problems": []})),
     ],
 }
 CHARS_PER_TOKEN = 3.8
@@ -187,20 +193,32 @@ class Replayer:
 
 def recorded_run(folder: Path) -> dict:
     replies = [
-        json.loads(p.read_text(encoding="utf-8"))["reply"]["text"]
+        (p.stem.split("-", 1)[1], json.loads(p.read_text(encoding="utf-8"))["reply"]["text"])
         for p in sorted((folder / "calls").glob("[0-9][0-9][0-9][0-9]-*.json"))
     ]
     category = json.loads((folder / "run.json").read_text(encoding="utf-8"))["category"]
     return {"category": category, "replies": replies}
 
 
-def count_run(run: dict, out: Path) -> dict:
+def one_step_replies(replies: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The replies a one-step coder gives: the refiner's program answers the coder's call (the
+    coarse program and its repairs are never asked for)."""
+    roles = [role for role, _ in replies]
+    if "refiner" not in roles:
+        return replies
+    first, refiner = roles.index("coder"), roles.index("refiner")
+    return replies[:first] + [("coder", replies[refiner][1])] + replies[refiner + 1 :]
+
+
+def count_run(run: dict, out: Path, one_step: bool = False) -> dict:
     """Replay one run through this code's prompts; tokens by role and the coder-family prefixes."""
     from proto3d.agent.loop import Agent
     from proto3d.llm.client import LLMConfig, message_images, message_text
 
-    backend = Replayer(run["replies"])
-    summary = Agent(run["category"], out, LLMConfig(model="replay"), backend).run()
+    replies = one_step_replies(run["replies"]) if one_step else run["replies"]
+    backend = Replayer([text for _, text in replies])
+    options = {"one_step": True} if one_step else {}
+    summary = Agent(run["category"], out, LLMConfig(model="replay"), backend, **options).run()
     roles: dict[str, dict] = {}
     seen: list[list[dict]] = []
     prefix_shares = []
@@ -215,7 +233,7 @@ def count_run(run: dict, out: Path) -> dict:
             cached = max(cached, sum(texts[:n]))
         seen.append(messages)
         total = sum(texts) + images
-        if role in CODER_FAMILY or (role == "coder"):
+        if role in CODER_FAMILY:
             prefix_shares.append(texts[0] / total if messages[0]["role"] == "system" else 0.0)
         r = roles.setdefault(role, {"calls": 0, "text": 0.0, "images": 0, "cached": 0.0})
         r["calls"] += 1
@@ -231,7 +249,7 @@ def count_run(run: dict, out: Path) -> dict:
     }
 
 
-def token_bench(runs_root: list[Path], json_path: str | None) -> None:
+def token_bench(runs_root: list[Path], json_path: str | None, one_step: bool) -> None:
     runs = [("fixture: table", FIXTURE)]
     for root in runs_root:
         folders = (
@@ -241,7 +259,7 @@ def token_bench(runs_root: list[Path], json_path: str | None) -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, run) in enumerate(runs):
-            result = {"run": name, **count_run(run, Path(tmp) / str(i))}
+            result = {"run": name, **count_run(run, Path(tmp) / str(i), one_step)}
             results.append(result)
     role_order = [
         "metricizer",
@@ -289,6 +307,7 @@ def main() -> None:
         "--runs", type=Path, nargs="*", default=[ROOT.parent / "shared" / "agent-runs"], help="with --tokens"
     )
     ap.add_argument("--json", help="with --tokens: write the per-run figures here")
+    ap.add_argument("--one-step", action="store_true", help="with --tokens: replay as `agent --one-step`")
     ap.add_argument("--categories", type=int, default=1000)
     ap.add_argument("--designs", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=32)
@@ -296,7 +315,7 @@ def main() -> None:
     ap.add_argument("--variants", type=int, default=8, help="--check-variants (0: off)")
     args = ap.parse_args()
     if args.tokens:
-        return token_bench([p for p in args.runs if p.exists()], args.json)
+        return token_bench([p for p in args.runs if p.exists()], args.json, args.one_step)
 
     from proto3d.agent.batch import Batch
     from proto3d.agent.loop import Agent, plan_designs

@@ -13,6 +13,7 @@ run can be resumed after an interruption and replayed offline (see proto3d.llm.r
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -250,7 +251,8 @@ class Agent(_Caller):
     `plan` is one design of several (`plan_designs`): its name and description join the
     category in every prompt and its part list replaces the decomposer. `check_variants` > 0
     samples that many variants of the accepted program (see proto3d.agent.variants);
-    `vocabulary` ({label: description}) limits the decomposer's labels.
+    `vocabulary` ({label: description}) limits the decomposer's labels. `one_step` has the coder
+    write the detailed program at once instead of the paper's coarse program and refiner.
     """
 
     def __init__(
@@ -266,6 +268,7 @@ class Agent(_Caller):
         check_variants: int = 0,
         vocabulary: dict | None = None,
         allow_other: bool = False,
+        one_step: bool = False,
     ):
         super().__init__(Path(replay_from or run_dir) / "calls", config, backend, progress, replay_from)
         self.category = category
@@ -275,6 +278,7 @@ class Agent(_Caller):
         self.check_variants = check_variants
         self.vocabulary = vocabulary
         self.allow_other = allow_other
+        self.one_step = one_step
         self.subject = f"{category} (design: {plan['name']}, {plan['description']})" if plan else category
         self.versions: list[Version] = []
         self.design: dict = {}
@@ -343,21 +347,14 @@ class Agent(_Caller):
 
     def _improve(self) -> tuple[str, str]:
         with self._timed("code"):
-            current = self._code("coder", "coder", "coder.md", None, **self._design_values())
+            task = prompts.render(
+                "coder_task_detailed.md" if self.one_step else "coder_task_coarse.md", category=self.subject
+            )
+            current = self._code("coder", "coder", "coder.md", None, task=task, **self._design_values())
             if not current.ok:
                 raise RunFailed(f"the first program did not compile after {self.budget.repairs} repairs")
-            view, images = self._coarse_view(current)
-            refined = self._code(
-                "refiner",
-                "refiner",
-                "refiner.md",
-                current,
-                images,
-                parts=self._parts_text(),
-                view=view,
-                lints=_diags(current.lints) or "no problems found",
-            )
-            current = refined if refined.ok else current
+        if not self.one_step:
+            current = self._refined(current)
         while True:
             for _ in range(self.budget.lint_rounds):
                 if not current.lints:
@@ -391,6 +388,22 @@ class Agent(_Caller):
                     problems=_problems(verdict),
                 )
             current = fixed if fixed.ok else current
+
+    def _refined(self, coarse: Version) -> Version:
+        """The refiner's version of the coarse program, written after seeing its render and lints."""
+        view, images = self._coarse_view(coarse)
+        with self._timed("code"):
+            refined = self._code(
+                "refiner",
+                "refiner",
+                "refiner.md",
+                coarse,
+                images,
+                parts=self._parts_text(),
+                view=view,
+                lints=_diags(coarse.lints) or "no problems found",
+            )
+        return refined if refined.ok else coarse
 
     # ---------------------------------------------------------------- the family
 
@@ -657,7 +670,9 @@ class Agent(_Caller):
                     [],
                 )
         self._save_version(version)
-        return version.inspection.description, version.inspection.images
+        return version.inspection.description, [
+            _shrunk(png, folder / f"refiner-{i}.png") for i, png in enumerate(version.inspection.images, 1)
+        ]
 
     def _compile(self, version: Version) -> None:
         program = version.program
@@ -741,6 +756,7 @@ class Agent(_Caller):
             "check_variants": self.check_variants,
             "vocabulary": self.vocabulary,
             "allow_other": self.allow_other,
+            "one_step": self.one_step,
         }
 
     def _save_version(self, version: Version) -> None:
@@ -872,6 +888,7 @@ def replay(
         check_variants=settings.get("check_variants", 0),
         vocabulary=settings.get("vocabulary"),
         allow_other=settings.get("allow_other", False),
+        one_step=settings.get("one_step", False),
     )
     return agent.run()
 
@@ -919,6 +936,22 @@ def _failures(failing: list) -> str:
             + "\n".join(f"    {line}" for p in s.problems for line in p.splitlines())
         )
     return "\n".join(out)
+
+
+def _shrunk(png: Path, out: Path, longest: int = 1024) -> Path:
+    """`png` scaled down to at most `longest` pixels a side (written to `out`), or `png` if it is
+    that small: the refiner needs the layout at a glance, not the inspector's detail, and a
+    1660 × 758 sheet costs a vision model twice the tokens of a 1024 × 468 one."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        if max(image.size) <= longest:
+            return png
+        image.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+    write_atomic(out, buffer.getvalue(), parents=True)
+    return out
 
 
 def _numbered(program: str) -> str:

@@ -213,3 +213,43 @@ def test_each_retry_against_an_unreachable_server_is_printed_by_the_cli(tmp_path
     assert result.exit_code == 1
     retries = [line for line in result.stderr.splitlines() if "cannot connect" in line and "retry" in line]
     assert [line.rsplit("; ", 1)[1].split(" in ")[0] for line in retries] == ["retry 1 of 2", "retry 2 of 2"]
+
+
+def test_one_step_has_the_coder_write_the_detailed_program_at_once(tmp_path):
+    summary, requests = run_with_options(tmp_path, [BOUNDS, PARTS, ARRANGEMENT, fenced(REFINED), ACCEPT])
+    assert summary["status"] == "accepted" and summary["versions"] == 1
+    assert set(summary["by_role"]) == {"metricizer", "decomposer", "arranger", "coder", "inspector"}
+    coder = " ".join(prompt_of(requests[3]).split())
+    assert "in one step: every part instance there" in coder and "coarse" not in coder
+    assert "Detail added inside a part moves that part's anchors" in coder
+    assert requests[3]["messages"][0]["content"] == coder_system()
+    assert json.loads((tmp_path / "run.json").read_text())["one_step"] is True
+
+
+def test_two_steps_ask_for_a_coarse_program_first(tmp_path):
+    _, requests = run(tmp_path, [BOUNDS, PARTS, ARRANGEMENT, fenced(COARSE), fenced(REFINED), ACCEPT])
+    user = requests[3]["messages"][1]["content"]
+    assert user.startswith("Write a first, coarse pdsl program for a **table**")
+    )
+
+
+def run_with_options(run_dir: Path, script):
+    with FakeOpenAI(script) as server:
+        cfg = config(server)
+        agent = Agent(
+            "table", run_dir, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=True
+        )
+        return agent.run(), server.requests
+
+
+def test_the_refiners_image_is_at_most_1024_pixels_a_side(tmp_path):
+    from PIL import Image
+
+    from proto3d.agent.loop import _shrunk
+
+    Image.new("RGB", (1660, 758), "white").save(tmp_path / "sheet.png")
+    out = _shrunk(tmp_path / "sheet.png", tmp_path / "refiner-1.png")
+    assert out == tmp_path / "refiner-1.png" and Image.open(out).size == (1024, 468)
+    Image.new("RGB", (800, 600), "white").save(tmp_path / "small.png")
+    assert _shrunk(tmp_path / "small.png", tmp_path / "x.png") == tmp_path / "small.png"
+    assert not (tmp_path / "x.png").exists()
