@@ -230,7 +230,6 @@ def test_two_steps_ask_for_a_coarse_program_first(tmp_path):
     _, requests = run(tmp_path, [BOUNDS, PARTS, ARRANGEMENT, fenced(COARSE), fenced(REFINED), ACCEPT])
     user = requests[3]["messages"][1]["content"]
     assert user.startswith("Write a first, coarse pdsl program for a **table**")
-    )
 
 
 def run_with_options(run_dir: Path, script):
