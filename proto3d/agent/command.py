@@ -341,6 +341,8 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from proto3d.agent.run import token_count
+
     table = Table("category", "status", "iterations", "best score", "tokens", "cost", "time s", "folder")
     for s, folder in zip(summaries, folders):
         usage = s.get("usage", {})
@@ -349,7 +351,7 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
             s["status"],
             str(s.get("iterations", "")),
             str(s.get("best_score", "")),
-            str(usage.get("tokens", "")),
+            token_count(usage, "tokens"),
             f"{usage.get('cost', 0):.4f}",
             f"{s.get('seconds', 0):.1f}",
             str(folder),

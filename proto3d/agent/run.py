@@ -105,7 +105,7 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
     )
     usage = summary.get("usage", {})
     rows = [(k, v) for k, v in summary.items() if k in ("iterations", "best_version", "seconds")]
-    rows += [("tokens", _tokens(usage, "tokens")), ("cached tokens", _tokens(usage, "cached_tokens"))]
+    rows += [("tokens", token_count(usage, "tokens")), ("cached tokens", token_count(usage, "cached_tokens"))]
     rows += [("cost", usage.get("cost", 0))]
     out.append("<table>" + "".join(f"<tr><th>{e(str(k))}<td>{e(str(v))}" for k, v in rows) + "</table>")
     if summary.get("by_role"):
@@ -114,8 +114,8 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
         )
         for role, u in summary["by_role"].items():
             out.append(
-                f"<tr><td>{e(role)}<td>{u['calls']}<td>{_tokens(u, 'prompt_tokens')}"
-                f"<td>{_tokens(u, 'cached_tokens')}<td>{_tokens(u, 'completion_tokens')}"
+                f"<tr><td>{e(role)}<td>{u['calls']}<td>{token_count(u, 'prompt_tokens')}"
+                f"<td>{token_count(u, 'cached_tokens')}<td>{token_count(u, 'completion_tokens')}"
                 f"<td>{u['cost']}<td>{u['latency']}"
             )
         out.append("</table>")
@@ -185,7 +185,7 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
     write_text(Path(run_dir) / "report.html", "\n".join(out) + "\n")
 
 
-def _tokens(usage: dict, key: str) -> str:
+def token_count(usage: dict, key: str) -> str:
     """A token count, or "n/a" when no call of it was counted (a person answered every one)."""
     calls = usage.get("calls", 0)
     if calls and usage.get("uncounted_calls", 0) == calls:
