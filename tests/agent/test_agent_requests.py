@@ -252,3 +252,15 @@ def test_the_refiners_image_is_at_most_1024_pixels_a_side(tmp_path):
     Image.new("RGB", (800, 600), "white").save(tmp_path / "small.png")
     assert _shrunk(tmp_path / "small.png", tmp_path / "x.png") == tmp_path / "small.png"
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_real_renderer_previews_the_coarse_version_small(tmp_path):
+    from PIL import Image
+
+    from proto3d.agent.loop import preview_views
+
+    assert Toolchain().preview is preview_views and Toolchain(inspect=fake_inspect).preview is fake_inspect
+    shown = preview_views(compile_text(COARSE), tmp_path)
+    assert shown.images == [tmp_path / "preview.png"] and not (tmp_path / "views").exists()
+    width, height = Image.open(shown.images[0]).size
+    assert 600 <= width <= 1024 and height <= 1024
