@@ -537,6 +537,7 @@ class Agent(_Caller):
         )
         write_json(self.dir / "design" / "bounds.json", bounds)
         self.design["bounds"] = bounds
+        frame = self._frame()  # now with the front the metricizer named
         if self.plan:  # the designer listed this design's parts when it proposed the designs
             parts = {"parts": self.plan["parts"]}
         else:
@@ -551,7 +552,6 @@ class Agent(_Caller):
             )
         write_json(self.dir / "design" / "parts.json", parts)
         self.design["parts"] = parts
-        frame = self._frame()  # now with the front the metricizer named
         self.progress("designer: arrangement")
         arrangement = self._ask_json(
             "arranger",

@@ -52,7 +52,7 @@ def test_the_front_sentence_travels_to_every_later_prompt(tmp_path):
         prompt_of, requests
     )
     assert '"front": "a few words: which side faces −Y"' in metricizer and FRONT not in metricizer
-    for prompt in (arranger, inspector, inspector2):
+    for prompt in (decomposer, arranger, inspector, inspector2):
         assert SENTENCE in prompt
     for prompt in (coder, refiner, feedback):
         assert FRONT in prompt and "−Y" in prompt
