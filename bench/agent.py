@@ -1,6 +1,19 @@
-"""The agent's batch loop at scale: CPU overhead per design and designs per second.
+"""The agent loop: CPU overhead at scale, and prompt tokens per accepted prototype.
 
     python bench/agent.py [--categories 1000] [--designs 2] [--jobs 32] [--latency 0.05] [--variants 8]
+    python bench/agent.py --tokens [--runs DIR ...] [--json PATH]
+
+`--tokens` replays recorded runs through the prompts of the code it imports: each run's
+recorded replies are answered in call order to the requests this code builds (real compiler
+and renderer), and each request is counted. Runs: the fixture below (one call of every role,
+a repair, a lint fix and a rejection) and every run folder under `--runs` (default
+../shared/agent-runs beside the checkout, read in place). Text tokens are estimated without a
+tokenizer as characters / 3.8, which matches within 1 % the counts a real server returned
+for the text-only calls of two of those runs; images as OpenAI's high-detail tiles (85 + 170
+per 512-px tile after the standard downscaling). The cacheable prefix of a request is its
+leading messages identical to a leading run of an earlier request of the same run (what a
+prefix-caching server reads from its cache). "Before" is the same script run with
+PYTHONPATH at a checkout of the branch point (see bench/README.md).
 
 Runs `proto3d agent --categories … --per-category K --jobs N` as the CLI does (proto3d.agent.batch
 with the real compiler, lints, contact sheets, variant checks and variant sheets) against a
@@ -110,14 +123,199 @@ server.serve_forever()
 """
 
 
+FIXTURE_PROGRAM = PROGRAM.replace('align="top", bevel=0.005)', 'align="top")')
+FIXTURE = {  # a table that takes one call of every role: a repair, a lint fix, a rejection
+    "category": "table",
+    "replies": [
+        ("metricizer", json.dumps({"bounds": [1.0, 0.6, 0.8], "front": "a long side", "notes": "a table"})),
+        ("decomposer", json.dumps({"parts": PARTS})),
+        ("arranger", json.dumps({"instances": [TOP, *LEGS]})),
+        ("coder", f"```pdsl\n{FIXTURE_PROGRAM.replace('box(size=', 'cube(size=')}```"),  # does not compile
+        ("repair", f"```pdsl\n{FIXTURE_PROGRAM}```"),
+        (
+            "refiner",
+            f"```pdsl\n{PROGRAM.replace('at=[0, 0, top_h]', 'at=[0, 0, top_h + 0.04]')}```",
+        ),  # floats
+        ("lint-fix", f"```pdsl\n{PROGRAM}```"),
+        (
+            "inspector",
+            json.dumps(
+                {
+                    "accept": False,
+                    "score": 5,
+                    "summary": "legs too thin",
+                    "problems": [{"part": "leg", "line": 7, "issue": "too thin", "fix": "leg_r = 0.03"}],
+                }
+            ),
+        ),
+        ("coder", f"```pdsl\n{PROGRAM.replace('leg_r = 0.02', 'leg_r = 0.03')}```"),  # feedback
+        ("inspector", json.dumps({"accept": True, "score": 8, "summary": "a table", "problems": []})),
+    ],
+}
+CHARS_PER_TOKEN = 3.8
+CODER_FAMILY = {"coder", "refiner", "repair", "lint-fix"}
+
+
+def text_tokens(text: str) -> float:
+    return len(text) / CHARS_PER_TOKEN
+
+
+def image_tokens(png: bytes) -> int:
+    """OpenAI's high-detail count: fit in 2048², shortest side to 768 at most, 170 per 512-px tile + 85."""
+    import io
+
+    from PIL import Image
+
+    w, h = Image.open(io.BytesIO(png)).size
+    fit = min(1.0, 2048 / max(w, h))
+    w, h = w * fit, h * fit
+    short = min(1.0, 768 / min(w, h))
+    w, h = w * short, h * short
+    return 85 + 170 * (-(-int(w) // 512)) * (-(-int(h) // 512))
+
+
+class Replayer:
+    """A backend answering each call with the next recorded reply, whatever it is asked; the
+    requests are kept for counting."""
+
+    def __init__(self, replies: list[str]):
+        self.replies = list(replies)
+        self.requests: list[tuple[str, list[dict]]] = []
+
+    def complete(self, role: str, messages: list[dict]):
+        from proto3d.llm.client import LLMError, Reply
+
+        self.requests.append((role, messages))
+        if not self.replies:
+            raise LLMError(f"the recording has no reply for call {len(self.requests)} ({role})")
+        return Reply(text=self.replies.pop(0), model="replay")
+
+
+def recorded_run(folder: Path) -> dict:
+    replies = [
+        (p.stem.split("-", 1)[1], json.loads(p.read_text(encoding="utf-8"))["reply"]["text"])
+        for p in sorted((folder / "calls").glob("[0-9][0-9][0-9][0-9]-*.json"))
+    ]
+    category = json.loads((folder / "run.json").read_text(encoding="utf-8"))["category"]
+    return {"category": category, "replies": replies}
+
+
+def one_step_replies(replies: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The replies a one-step coder gives: the refiner's program answers the coder's call (the
+    coarse program and its repairs are never asked for)."""
+    roles = [role for role, _ in replies]
+    if "refiner" not in roles:
+        return replies
+    first, refiner = roles.index("coder"), roles.index("refiner")
+    return replies[:first] + [("coder", replies[refiner][1])] + replies[refiner + 1 :]
+
+
+def count_run(run: dict, out: Path, one_step: bool = False) -> dict:
+    """Replay one run through this code's prompts; tokens by role and the coder-family prefixes."""
+    from proto3d.agent.loop import Agent
+    from proto3d.llm.client import LLMConfig, message_images, message_text
+
+    replies = one_step_replies(run["replies"]) if one_step else run["replies"]
+    backend = Replayer([text for _, text in replies])
+    options = {"one_step": True} if one_step else {}
+    summary = Agent(run["category"], out, LLMConfig(model="replay"), backend, **options).run()
+    roles: dict[str, dict] = {}
+    seen: list[list[dict]] = []
+    prefix_shares = []
+    for role, messages in backend.requests:
+        texts = [text_tokens(message_text(m)) for m in messages]
+        images = sum(image_tokens(png) for m in messages for png in message_images(m))
+        cached = 0
+        for earlier in seen:
+            n = 0
+            while n < min(len(earlier), len(messages)) and earlier[n] == messages[n]:
+                n += 1
+            cached = max(cached, sum(texts[:n]))
+        seen.append(messages)
+        total = sum(texts) + images
+        if role in CODER_FAMILY:
+            prefix_shares.append(texts[0] / total if messages[0]["role"] == "system" else 0.0)
+        r = roles.setdefault(role, {"calls": 0, "text": 0.0, "images": 0, "cached": 0.0})
+        r["calls"] += 1
+        r["text"] += sum(texts)
+        r["images"] += images
+        r["cached"] += cached
+    return {
+        "category": run["category"],
+        "status": summary["status"],
+        "calls": len(backend.requests),
+        "roles": roles,
+        "coder_family_prefix_share": prefix_shares,
+    }
+
+
+def token_bench(runs_root: list[Path], json_path: str | None, one_step: bool) -> None:
+    runs = [("fixture: table", FIXTURE)]
+    for root in runs_root:
+        folders = (
+            [root] if (root / "run.json").exists() else sorted(p.parent for p in root.glob("*/run.json"))
+        )
+        runs += [(f"recorded: {f.name}", recorded_run(f)) for f in folders]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, run) in enumerate(runs):
+            result = {"run": name, **count_run(run, Path(tmp) / str(i), one_step)}
+            results.append(result)
+    role_order = [
+        "metricizer",
+        "decomposer",
+        "arranger",
+        "coder",
+        "refiner",
+        "repair",
+        "lint-fix",
+        "inspector",
+    ]
+    print(f"prompt tokens per run (text = characters / {CHARS_PER_TOKEN}; images = OpenAI high-detail tiles)")
+    for r in results:
+        text = sum(v["text"] for v in r["roles"].values())
+        images = sum(v["images"] for v in r["roles"].values())
+        cached = sum(v["cached"] for v in r["roles"].values())
+        shares = r["coder_family_prefix_share"]
+        print(
+            f"{r['run']:<26} {r['status']:<9} calls {r['calls']:>2}  text {text:>7.0f}  images {images:>5}  "
+            f"total {text + images:>7.0f}  uncached {text + images - cached:>7.0f}  "
+            f"coder-family prefix min {min(shares, default=0):.0%}"
+        )
+        by_role = ", ".join(
+            f"{role} {r['roles'][role]['text'] + r['roles'][role]['images']:.0f}"
+            for role in role_order + sorted(set(r["roles"]) - set(role_order))
+            if role in r["roles"]
+        )
+        print(f"    by role: {by_role}")
+    recorded = [r for r in results if r["run"].startswith("recorded")] or results
+    mean = sum(sum(v["text"] + v["images"] for v in r["roles"].values()) for r in recorded) / len(recorded)
+    mean_uncached = sum(
+        sum(v["text"] + v["images"] - v["cached"] for v in r["roles"].values()) for r in recorded
+    ) / len(recorded)
+    print(
+        f"mean over {len(recorded)} recorded runs: {mean:.0f} prompt tokens per object, {mean_uncached:.0f} uncached"
+    )
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tokens", action="store_true", help="count prompt tokens on replayed runs instead")
+    ap.add_argument(
+        "--runs", type=Path, nargs="*", default=[ROOT.parent / "shared" / "agent-runs"], help="with --tokens"
+    )
+    ap.add_argument("--json", help="with --tokens: write the per-run figures here")
+    ap.add_argument("--one-step", action="store_true", help="with --tokens: replay as `agent --one-step`")
     ap.add_argument("--categories", type=int, default=1000)
     ap.add_argument("--designs", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=32)
     ap.add_argument("--latency", type=float, default=0.05, help="the server's seconds per reply")
     ap.add_argument("--variants", type=int, default=8, help="--check-variants (0: off)")
     args = ap.parse_args()
+    if args.tokens:
+        return token_bench([p for p in args.runs if p.exists()], args.json, args.one_step)
 
     from proto3d.agent.batch import Batch
     from proto3d.agent.loop import Agent, plan_designs

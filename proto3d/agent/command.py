@@ -110,6 +110,12 @@ def _categories(category: str | None, path: str | None) -> list[str]:
     help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).",
 )
 @click.option(
+    "--one-step",
+    is_flag=True,
+    help="The coder writes the detailed program at once (one coder call fewer) instead of a coarse "
+    "program that the refiner details after seeing its render (the paper's two steps, the default).",
+)
+@click.option(
     "--vocab",
     metavar="FILE_OR_NAME",
     help="Part vocabulary (TOML file or installed name): the only labels allowed.",
@@ -120,7 +126,7 @@ def _categories(category: str | None, path: str | None) -> list[str]:
     default=0.0,
     help="Batch mode: no new design starts once the batch has spent this much (0: no limit).",
 )
-@click.option("--max-iterations", type=click.IntRange(0), help="Inspector rounds.")
+@click.option("--max-iterations", type=click.IntRange(0), help="Inspector rounds (0: no limit).")
 @click.option("--max-tokens", type=click.IntRange(0), help="Token budget per object (0: none).")
 @click.option("--max-cost", type=click.FloatRange(0), help="Cost budget per object (0: none).")
 @click.option("--max-time", type=click.FloatRange(0), help="Wall-time budget per object, seconds (0: none).")
@@ -138,6 +144,7 @@ def agent_command(
     jobs,
     designs,
     check_variants,
+    one_step,
     vocab,
     max_batch_cost,
     max_iterations,
@@ -211,6 +218,7 @@ def agent_command(
             progress=progress,
             plan=plan,
             check_variants=check_variants,
+            one_step=one_step,
             vocabulary=labels,
             allow_other=allow_other,
         )
@@ -333,6 +341,8 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from proto3d.agent.run import token_count
+
     table = Table("category", "status", "iterations", "best score", "tokens", "cost", "time s", "folder")
     for s, folder in zip(summaries, folders):
         usage = s.get("usage", {})
@@ -341,7 +351,7 @@ def _table(summaries: list[dict], folders: list[Path]) -> None:
             s["status"],
             str(s.get("iterations", "")),
             str(s.get("best_score", "")),
-            str(usage.get("tokens", "")),
+            token_count(usage, "tokens"),
             f"{usage.get('cost', 0):.4f}",
             f"{s.get('seconds', 0):.1f}",
             str(folder),

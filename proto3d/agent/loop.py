@@ -13,11 +13,12 @@ run can be resumed after an interruption and replayed offline (see proto3d.llm.r
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,7 +47,16 @@ from proto3d.dataset.variants import stable_key
 from proto3d.grammar import parse
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
-from proto3d.llm.client import Backend, LLMConfig, LLMError, Reply, image_part, slug, text_part
+from proto3d.llm.client import (
+    Backend,
+    LLMConfig,
+    LLMError,
+    ManualBackend,
+    Reply,
+    image_part,
+    slug,
+    text_part,
+)
 from proto3d.llm.record import Recorder, ReplayExhausted
 
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
@@ -79,6 +89,17 @@ def render_views(shape, folder: Path) -> Inspection:
         for name, n in view["instances"].items():
             visibility[name] = visibility.get(name, 0) + n
     return Inspection([folder / "sheet.png"], visibility, renders.invisible_instances())
+
+
+def preview_views(shape, folder: Path) -> Inspection:
+    """The refiner's look at the coarse version: the contact sheet at 256 px a view (about a
+    third of `render_views`' CPU time; no views saved). Written to folder/preview.png."""
+    from proto3d.renderer import contact_sheet, render
+    from proto3d.renderer.save import png_bytes
+
+    renders = render(shape, size=256, passes=("rgb", "part", "instance"))
+    write_atomic(folder / "preview.png", png_bytes(contact_sheet(shape, renders, cell=160)), parents=True)
+    return Inspection([folder / "preview.png"], {}, [])
 
 
 def variant_sheet(shapes: list, captions: list[str], path: Path, cell: int = 256) -> None:
@@ -119,6 +140,12 @@ class Toolchain:
     export: Callable = compiler.export  # (shape, path) -> None
     manifest: Callable = compiler.parts_manifest  # (shape) -> dict
     variant_sheet: Callable = variant_sheet  # (shapes, captions, png path) -> None
+    preview: Callable[..., Inspection] | None = None  # (shape, folder) -> Inspection; None: see below
+
+    def __post_init__(self) -> None:
+        # The real renderer previews at a smaller size; a stand-in `inspect` stands in for the preview too.
+        if self.preview is None:
+            self.preview = preview_views if self.inspect is render_views else self.inspect
 
 
 @dataclass
@@ -126,7 +153,7 @@ class Version:
     """One program the coder wrote, and everything learnt about it."""
 
     number: int
-    step: str  # coder | refiner | repair | lints | feedback
+    step: str  # coder | refiner | repair | lint-fix | feedback | params | variants | ranges
     parent: int | None
     program: str
     errors: list[Diagnostic] = field(default_factory=list)
@@ -241,7 +268,8 @@ class Agent(_Caller):
     `plan` is one design of several (`plan_designs`): its name and description join the
     category in every prompt and its part list replaces the decomposer. `check_variants` > 0
     samples that many variants of the accepted program (see proto3d.agent.variants);
-    `vocabulary` ({label: description}) limits the decomposer's labels.
+    `vocabulary` ({label: description}) limits the decomposer's labels. `one_step` has the coder
+    write the detailed program at once instead of the paper's coarse program and refiner.
     """
 
     def __init__(
@@ -257,6 +285,7 @@ class Agent(_Caller):
         check_variants: int = 0,
         vocabulary: dict | None = None,
         allow_other: bool = False,
+        one_step: bool = False,
     ):
         super().__init__(Path(replay_from or run_dir) / "calls", config, backend, progress, replay_from)
         self.category = category
@@ -266,6 +295,7 @@ class Agent(_Caller):
         self.check_variants = check_variants
         self.vocabulary = vocabulary
         self.allow_other = allow_other
+        self.one_step = one_step
         self.subject = f"{category} (design: {plan['name']}, {plan['description']})" if plan else category
         self.versions: list[Version] = []
         self.design: dict = {}
@@ -334,19 +364,24 @@ class Agent(_Caller):
 
     def _improve(self) -> tuple[str, str]:
         with self._timed("code"):
-            current = self._code("coder", "coder", "coder.md", None, **self._design_values())
+            task = prompts.render(
+                "coder_task_detailed.md" if self.one_step else "coder_task_coarse.md", category=self.subject
+            )
+            current = self._code("coder", "coder", "coder.md", None, task=task, **self._design_values())
             if not current.ok:
                 raise RunFailed(f"the first program did not compile after {self.budget.repairs} repairs")
-            refined = self._code("refiner", "refiner", "refiner.md", current, parts=self._parts_text())
-            current = refined if refined.ok else current
+        if not self.one_step:
+            current = self._refined(current)
         while True:
             for _ in range(self.budget.lint_rounds):
                 if not current.lints:
                     break
                 with self._timed("code"):
-                    fixed = self._code("repair", "lints", "lints.md", current, lints=_diags(current.lints))
+                    fixed = self._code(
+                        "lint-fix", "lint-fix", "lints.md", current, lints=_diags(current.lints)
+                    )
                 current = fixed if fixed.ok else current
-            if self.iterations >= self.budget.iterations:
+            if self.budget.iterations and self.iterations >= self.budget.iterations:  # 0: no limit
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             self.iterations += 1
             verdict = self._inspect(current)
@@ -358,7 +393,7 @@ class Agent(_Caller):
                         except (BudgetExhausted, LLMError, RunFailed) as exc:  # the accepted prototype stands
                             self.variant_check = {"sampled": 0, "reason": f"the family check stopped: {exc}"}
                 return "accepted", f"accepted by the inspector with score {verdict['score']:g}"
-            if self.iterations >= self.budget.iterations:
+            if self.budget.iterations and self.iterations >= self.budget.iterations:
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             with self._timed("code"):
                 fixed = self._code(
@@ -370,6 +405,22 @@ class Agent(_Caller):
                     problems=_problems(verdict),
                 )
             current = fixed if fixed.ok else current
+
+    def _refined(self, coarse: Version) -> Version:
+        """The refiner's version of the coarse program, written after seeing its render and lints."""
+        view, images = self._coarse_view(coarse)
+        with self._timed("code"):
+            refined = self._code(
+                "refiner",
+                "refiner",
+                "refiner.md",
+                coarse,
+                images,
+                parts=self._parts_text(),
+                view=view,
+                lints=_diags(coarse.lints) or "no problems found",
+            )
+        return refined if refined.ok else coarse
 
     # ---------------------------------------------------------------- the family
 
@@ -479,13 +530,14 @@ class Agent(_Caller):
     # ---------------------------------------------------------------- designer
 
     def _design(self) -> None:
-        frame = prompts.template("frame.md").strip()
+        frame = self._frame()
         self.progress("designer: bounds")
         bounds = self._ask_json(
             "metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame), BOUNDS
         )
         write_json(self.dir / "design" / "bounds.json", bounds)
         self.design["bounds"] = bounds
+        frame = self._frame()  # now with the front the metricizer named
         if self.plan:  # the designer listed this design's parts when it proposed the designs
             parts = {"parts": self.plan["parts"]}
         else:
@@ -517,6 +569,19 @@ class Agent(_Caller):
         write_json(self.dir / "design" / "arrangement.json", arrangement)
         self.design["arrangement"] = arrangement
 
+    def _front(self) -> str:
+        """Which side of this object faces −Y, in the metricizer's words (a generic rule if it gave none)."""
+        front = self.design.get("bounds", {}).get("front")
+        front = front.strip().rstrip(".") if isinstance(front, str) else ""
+        return front or FRONT_FALLBACK
+
+    def _frame(self) -> str:
+        """The coordinate frame, and once the metricizer has answered, where this object's front is."""
+        frame = prompts.template("frame.md").strip()
+        if "bounds" not in self.design:
+            return frame
+        return f"{frame}\nThe front of this {self.category}, the side facing −Y: {self._front()}."
+
     def _bounds_text(self) -> str:
         return " × ".join(f"{v:g}" for v in self.design["bounds"]["bounds"])
 
@@ -531,26 +596,36 @@ class Agent(_Caller):
             "category": self.subject,
             "bounds": json.dumps(self.design["bounds"]["bounds"]),
             "parts": self._parts_text(),
-            "arrangement": json.dumps(self.design["arrangement"], indent=1),
+            "arrangement": compact_arrangement(self.design["arrangement"]),
+            "front": self._front(),
         }
 
     # ---------------------------------------------------------------- coder
 
     def _coder_system(self) -> str:
-        examples = "\n\n".join(
-            f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```" for name, text in prompts.examples()
-        )
-        return prompts.render(
-            "coder_system.md", language=prompts.language_reference().strip(), examples=examples
-        )
+        return coder_system()
 
-    def _code(self, role: str, step: str, template: str, parent: Version | None, **values) -> Version:
-        """Ask the coder (role) for a program, then repair it from diagnostics until it compiles."""
+    def _code(
+        self,
+        role: str,
+        step: str,
+        template: str,
+        parent: Version | None,
+        images: Sequence[Path] = (),
+        **values,
+    ) -> Version:
+        """Ask the coder (role) for a program, then repair it from diagnostics until it compiles.
+
+        `images` (PNG paths) follow the prompt's text in the user message."""
         self.progress(f"{role}: writing")
         values.setdefault("category", self.subject)
+        values.setdefault("front", self._front())
         if parent is not None:
             values["numbered"] = _numbered(parent.program)
-        version = self._program_version(role, step, prompts.render(template, **values), parent)
+        prompt = prompts.render(template, **values)
+        if images:
+            prompt = [text_part(prompt)] + [image_part(p) for p in images]
+        version = self._program_version(role, step, prompt, parent)
         for attempt in range(self.budget.repairs):
             if version.ok:
                 break
@@ -564,7 +639,9 @@ class Agent(_Caller):
             version = self._program_version("repair", "repair", prompt, version)
         return version
 
-    def _program_version(self, role: str, step: str, prompt: str, parent: Version | None) -> Version:
+    def _program_version(self, role: str, step: str, prompt: str | list, parent: Version | None) -> Version:
+        # The system message is the same bytes in every coder-family call: a prefix-caching
+        # server reads it from its cache after the first call.
         messages = [{"role": "system", "content": self._coder_system()}, {"role": "user", "content": prompt}]
         reply = self._ask(role, messages)
         try:
@@ -595,6 +672,25 @@ class Agent(_Caller):
         self.versions.append(version)
         self._save_version(version)
         return version
+
+    def _coarse_view(self, version: Version) -> tuple[str, list[Path]]:
+        """The coarse version rendered for the refiner: (what the images show, the images)."""
+        folder = self.dir / "versions" / f"{version.number:03d}"
+        preview = self.tools.preview
+        assert preview is not None  # set by Toolchain.__post_init__
+        with self._timed("render"):
+            try:
+                shown = preview(version.shape, folder)
+            except Proto3dError as exc:
+                if any(d.code == "R001" for d in exc.diagnostics):  # no OpenGL context: nothing to show
+                    raise RunFailed(exc.format()) from None
+                return (
+                    f"no image: the coarse program could not be rendered ({exc.diagnostics[0].message})",
+                    [],
+                )
+        return shown.description, [
+            _shrunk(png, folder / f"refiner-{i}.png") for i, png in enumerate(shown.images, 1)
+        ]
 
     def _compile(self, version: Version) -> None:
         program = version.program
@@ -635,7 +731,7 @@ class Agent(_Caller):
         prompt = prompts.render(
             "inspector.md",
             category=self.subject,
-            frame=prompts.template("frame.md").strip(),
+            frame=self._frame(),
             images=insp.description,
             bounds=self._bounds_text(),
             measured=" × ".join(f"{v:.3g}" for v in shape.bbox[1] - shape.bbox[0]),
@@ -664,10 +760,11 @@ class Agent(_Caller):
 
     def _settings(self) -> dict:
         c = self.config
+        manual = isinstance(self.recorder.live, ManualBackend)
         return {
             "category": self.category,
-            "model": c.model,
-            "roles": c.roles,
+            "model": "manual" if manual else c.model,  # a person answered every call
+            "roles": {} if manual else c.roles,
             "base_url": c.base_url,
             "temperature": c.temperature,
             "max_tokens": c.max_tokens,
@@ -677,6 +774,7 @@ class Agent(_Caller):
             "check_variants": self.check_variants,
             "vocabulary": self.vocabulary,
             "allow_other": self.allow_other,
+            "one_step": self.one_step,
         }
 
     def _save_version(self, version: Version) -> None:
@@ -808,8 +906,32 @@ def replay(
         check_variants=settings.get("check_variants", 0),
         vocabulary=settings.get("vocabulary"),
         allow_other=settings.get("allow_other", False),
+        one_step=settings.get("one_step", False),
     )
     return agent.run()
+
+
+FRONT_FALLBACK = "the side a person faces when using it"
+
+
+def coder_system() -> str:
+    """The coder-family system prompt: rules, language reference, examples. The same bytes for
+    every call of every run, so prefix-caching servers reuse it; an example the reference
+    already shows in full is not repeated."""
+    reference = prompts.language_reference().strip()
+    examples = "\n\n".join(
+        f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```"
+        for name, text in prompts.examples()
+        if text.strip() not in reference
+    )
+    return prompts.render("coder_system.md", language=reference, examples=examples)
+
+
+def compact_arrangement(arrangement: dict) -> str:
+    """The arrangement as JSON with one line per instance (indented JSON spends a line per number)."""
+    instances = arrangement.get("instances", [])
+    rest = "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in arrangement.items() if k != "instances")
+    return '{"instances": [\n' + ",\n".join(json.dumps(i) for i in instances) + "\n]" + rest + "}"
 
 
 def vocabulary_text(labels: dict, allow_other: bool) -> str:
@@ -832,6 +954,22 @@ def _failures(failing: list) -> str:
             + "\n".join(f"    {line}" for p in s.problems for line in p.splitlines())
         )
     return "\n".join(out)
+
+
+def _shrunk(png: Path, out: Path, longest: int = 1024) -> Path:
+    """`png` scaled down to at most `longest` pixels a side (written to `out`), or `png` if it is
+    that small: the refiner needs the layout at a glance, not the inspector's detail, and a
+    1660 × 758 sheet costs a vision model twice the tokens of a 1024 × 468 one."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        if max(image.size) <= longest:
+            return png
+        image.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+    write_atomic(out, buffer.getvalue(), parents=True)
+    return out
 
 
 def _numbered(program: str) -> str:

@@ -98,18 +98,34 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
     )
     usage = summary.get("usage", {})
     rows = [(k, v) for k, v in summary.items() if k in ("iterations", "best_version", "seconds")]
-    rows += [("tokens", usage.get("tokens", 0)), ("cost", usage.get("cost", 0))]
+    rows += [("tokens", token_count(usage, "tokens")), ("cached tokens", token_count(usage, "cached_tokens"))]
+    rows += [("cost", usage.get("cost", 0))]
     out.append("<table>" + "".join(f"<tr><th>{e(str(k))}<td>{e(str(v))}" for k, v in rows) + "</table>")
     if summary.get("by_role"):
-        out.append("<table><tr><th>role<th>calls<th>tokens in<th>tokens out<th>cost<th>latency s")
+        out.append(
+            "<table><tr><th>role<th>calls<th>tokens in<th>of which cached<th>tokens out<th>cost<th>latency s"
+        )
         for role, u in summary["by_role"].items():
             out.append(
-                f"<tr><td>{e(role)}<td>{u['calls']}<td>{u['prompt_tokens']}<td>{u['completion_tokens']}"
+                f"<tr><td>{e(role)}<td>{u['calls']}<td>{token_count(u, 'prompt_tokens')}"
+                f"<td>{token_count(u, 'cached_tokens')}<td>{token_count(u, 'completion_tokens')}"
                 f"<td>{u['cost']}<td>{u['latency']}"
             )
         out.append("</table>")
-    if summary.get("best_version") and Path(run_dir, "final", "sheet.png").exists():
-        out.append("<h2>Final</h2><img src='final/sheet.png'>")
+    final = Path(run_dir, "final")
+    if summary.get("best_version") and (final / "program.pdsl").exists():
+        out.append(
+            "<h2 id=final>Final</h2><p>"
+            + " · ".join(
+                f"<a href='final/{name}'>{name}</a>"
+                for name in ("program.pdsl", "shape.glb", "parts.json", "sheet.png")
+                if (final / name).exists()
+            )
+            + "</p>"
+        )
+        if (final / "sheet.png").exists():
+            out.append("<img src='final/sheet.png'>")
+        out.append("<pre>" + e((final / "program.pdsl").read_text(encoding="utf-8")) + "</pre>")
     if design.get("bounds"):
         out.append(f"<h2>Design</h2><p>bounds (w, d, h) m: {e(str(design['bounds'].get('bounds')))}</p>")
     if design.get("parts"):
@@ -160,6 +176,14 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
                     )
                 out.append("</table>")
     write_text(Path(run_dir) / "report.html", "\n".join(out) + "\n")
+
+
+def token_count(usage: dict, key: str) -> str:
+    """A token count, or "n/a" when no call of it was counted (a person answered every one)."""
+    calls = usage.get("calls", 0)
+    if calls and usage.get("uncounted_calls", 0) == calls:
+        return "n/a"
+    return str(usage.get(key, 0))
 
 
 def _diff_html(old: str, new: str) -> str:

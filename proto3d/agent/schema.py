@@ -23,7 +23,7 @@ POS3 = {
 BOUNDS = {
     "type": "object",
     "required": ["bounds"],
-    "properties": {"bounds": POS3, "notes": {"type": "string"}},
+    "properties": {"bounds": POS3, "front": {"type": "string"}, "notes": {"type": "string"}},
 }
 
 PART_LIST = {

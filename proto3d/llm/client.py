@@ -38,6 +38,7 @@ ROLE_GROUPS = {
     "coder": "coder",
     "refiner": "coder",
     "repair": "coder",
+    "lint-fix": "coder",
     "inspector": "inspector",
 }
 
@@ -155,6 +156,8 @@ class Reply:
     latency: float = 0.0  # seconds, including retries
     retries: int = 0
     truncated: bool = False  # the answer hit the completion token limit
+    cached_tokens: int = 0  # prompt tokens the server read from its prefix cache
+    counted: bool = True  # False when no one counted the tokens (a person answered: --llm manual)
 
     @classmethod
     def from_json(cls, data) -> Reply:
@@ -172,6 +175,8 @@ class Reply:
             (reply.latency, number),
             (reply.retries, int),
             (reply.truncated, bool),
+            (reply.cached_tokens, int),
+            (reply.counted, bool),
             (reply.cost, (*number, type(None))),
         ]:
             if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
@@ -316,7 +321,9 @@ class OpenAIBackend:
         start = time.monotonic()
         for attempt in range(config.max_retries + 1):
             try:
-                text, prompt_tokens, completion_tokens, truncated = parse_completion(*self._post(kwargs))
+                text, prompt_tokens, completion_tokens, truncated, cached = parse_completion(
+                    *self._post(kwargs)
+                )
                 break
             except openai.AuthenticationError:
                 raise LLMError(
@@ -374,6 +381,7 @@ class OpenAIBackend:
             latency=time.monotonic() - start,
             retries=attempt,
             truncated=truncated,
+            cached_tokens=cached,
         )
 
     def _post(self, kwargs: dict) -> tuple[str, bytes]:
@@ -412,9 +420,10 @@ def _shut_down(loop: asyncio.AbstractEventLoop, client) -> None:
     closing.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
 
 
-def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, bool]:
-    """(text, prompt tokens, completion tokens, cut at the token limit) of a chat-completion body,
-    or BadReply saying what is wrong. Token counts that are absent or null count as 0."""
+def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, bool, int]:
+    """(text, prompt tokens, completion tokens, cut at the token limit, cached prompt tokens) of a
+    chat-completion body, or BadReply saying what is wrong. Token counts that are absent or null
+    count as 0; so does a cached count that is not a count (only some servers report it)."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -445,7 +454,10 @@ def parse_completion(content_type: str, body: bytes) -> tuple[str, int, int, boo
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise BadReply(f"usage.{name} is {value!r}, not a count")
         tokens.append(value or 0)
-    return text or "", tokens[0], tokens[1], choice.get("finish_reason") == "length"
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    cached = cached if isinstance(cached, int) and not isinstance(cached, bool) and cached >= 0 else 0
+    return text or "", tokens[0], tokens[1], choice.get("finish_reason") == "length", cached
 
 
 def _detail(exc) -> str:
@@ -518,7 +530,10 @@ class ManualBackend:
                 raise LLMError(f"no answer in {answer} after {self.timeout:g} s")
             time.sleep(self.poll)
         return Reply(
-            text=answer.read_text(encoding="utf-8"), model="manual", latency=time.monotonic() - start
+            text=answer.read_text(encoding="utf-8"),
+            model="manual",
+            latency=time.monotonic() - start,
+            counted=False,
         )
 
     def _pending(self, key: str) -> str | None:

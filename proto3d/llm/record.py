@@ -33,6 +33,8 @@ class Usage:
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, read from the server's prefix cache (where it says so)
+    uncounted_calls: int = 0  # calls whose tokens no one counted (answered by a person)
     cost: float = 0.0
     unpriced_calls: int = 0  # calls whose model has no entry in the price table
     latency: float = 0.0
@@ -45,6 +47,8 @@ class Usage:
         self.calls += 1
         self.prompt_tokens += reply.prompt_tokens
         self.completion_tokens += reply.completion_tokens
+        self.cached_tokens += reply.cached_tokens
+        self.uncounted_calls += not reply.counted
         if reply.cost is None:
             self.unpriced_calls += 1
         else:
@@ -125,8 +129,12 @@ class Recorder:
             "",
             reply.text,
             "",
-            f"_tokens: {reply.prompt_tokens} in, {reply.completion_tokens} out; "
-            f"latency {reply.latency:.2f} s; retries {reply.retries}_",
+            (
+                f"_tokens: {reply.prompt_tokens} in ({reply.cached_tokens} cached), {reply.completion_tokens} out; "
+                if reply.counted
+                else "_tokens: n/a (answered by a person); "
+            )
+            + f"latency {reply.latency:.2f} s; retries {reply.retries}_",
         ]
         # The .md first: a .json on disk means the call is complete.
         write_text(self.folder / f"{stem}.md", "\n".join(md) + "\n")

@@ -178,8 +178,12 @@ def test_lints_are_fixed_before_the_inspector_is_asked(tmp_path):
     assert [json.loads(p.read_text())["step"] for p in sorted(tmp_path.glob("versions/*/version.json"))] == [
         "coder",
         "refiner",
-        "lints",
-    ]
+        "lint-fix",
+    ]  # one name for the lint-fix call: the version's step, the call record and the report
+    assert (tmp_path / "calls" / "0006-lint-fix.json").exists() and summary["by_role"]["lint-fix"][
+        "calls"
+    ] == 1
+    assert "v003 — lint-fix (from v002)" in (tmp_path / "report.html").read_text()
 
 
 def test_lints_left_after_bounded_rounds_are_shown_to_the_inspector(tmp_path):

@@ -116,6 +116,25 @@ def test_absent_or_null_token_counts_count_as_zero():
     assert (second.text, second.prompt_tokens, second.completion_tokens) == ("", 0, 0)
 
 
+@pytest.mark.parametrize(
+    "details, cached",
+    [
+        ({"cached_tokens": 7}, 7),  # OpenAI, vLLM
+        ({"cached_tokens": None}, 0),
+        ({"cached_tokens": "7"}, 0),  # not a count: the reply still counts
+        ({"cached_tokens": -1}, 0),
+        ({"cached_tokens": True}, 0),
+        ("seven", 0),
+        (None, 0),
+    ],
+)
+def test_cached_tokens_are_read_where_the_server_reports_them(details, cached):
+    usage = {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": details}
+    with FakeOpenAI([Raw(completion("a", usage=usage))]) as server:
+        reply = backend(server, []).complete("coder", MESSAGES)
+    assert (reply.text, reply.prompt_tokens, reply.cached_tokens, reply.counted) == ("a", 10, cached, True)
+
+
 def test_the_deadline_bounds_the_whole_request_not_each_read():
     """Each byte comes well within the timeout; the reply as a whole would take minutes."""
     notices = []
@@ -382,13 +401,11 @@ def test_an_internal_error_or_a_failed_export_ends_the_run_as_failed_not_running
     def broken_export(shape, path):
         raise Proto3dError(Diagnostic("E902", f"cannot write {str(path)!r}: No space left on device"))
 
-    summary, _ = run_with(
-        tmp_path / "a", DESIGN + [fenced(COARSE), fenced(REFINED)], Toolchain(inspect=broken_inspect)
-    )
+    summary, _ = run_with(tmp_path / "a", DESIGN + [fenced(COARSE)], Toolchain(inspect=broken_inspect))
     assert summary["status"] == "failed" and summary["reason"] == (
         "internal error: RuntimeError: renderer bug; cannot write the final version: RuntimeError: renderer bug"
-    )
-    assert summary["best_version"] == 2 and (tmp_path / "a" / "final" / "program.pdsl").read_text() == REFINED
+    )  # the renderer first runs on the coarse version, for the refiner
+    assert summary["best_version"] == 1 and (tmp_path / "a" / "final" / "program.pdsl").read_text() == COARSE
 
     summary, _ = run_with(
         tmp_path / "b",

@@ -7,7 +7,9 @@ Each request takes the next script entry: a string (the reply text; ending in `<
 reply was cut at the token limit, finish_reason "length"), `Status(code)` (an
 OpenAI-style error body), `Slow(seconds, entry)`, or a callable `(request_json) -> entry`
 that answers from the request; `default` (same kinds) answers once the script is used up.
-Every request is recorded in `server.requests`.
+Every request is recorded in `server.requests`. Prompt tokens are counted as words; with
+`prefix_cache=True` the server acts as a prefix-caching one: a first message it has seen
+before is reported as `usage.prompt_tokens_details.cached_tokens`.
 
 Hostile entries, for what a broken or malicious server may send: `Raw(body, status,
 content_type)` sends the body verbatim (a dict as JSON; `completion(text, usage=...)` builds a
@@ -73,9 +75,10 @@ def completion(text: str, usage=None, **fields) -> dict:
 
 
 class FakeOpenAI:
-    def __init__(self, script=(), default=None):
+    def __init__(self, script=(), default=None, prefix_cache: bool = False):
         self.script = deque(script)
         self.default = default
+        self.prefix_cache = prefix_cache
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self._lock = threading.Lock()
@@ -149,14 +152,22 @@ class FakeOpenAI:
                 text = str(entry)
                 finish = "length" if text.endswith("<cut>") else "stop"
                 text = text.removesuffix("<cut>")
-                prompt_words = sum(len(_text(m).split()) for m in request.get("messages", []))
+                messages = request.get("messages", [])
+                prompt_words = sum(len(_text(m).split()) for m in messages)
+                usage = {
+                    "prompt_tokens": prompt_words,
+                    "completion_tokens": len(text.split()),
+                    "total_tokens": prompt_words + len(text.split()),
+                }
+                if fake.prefix_cache:
+                    seen = any(
+                        r is not request and r.get("messages", [])[:1] == messages[:1] for r in fake.requests
+                    )
+                    cached = len(_text(messages[0]).split()) if messages and seen else 0
+                    usage["prompt_tokens_details"] = {"cached_tokens": cached}
                 reply = completion(
                     text,
-                    usage={
-                        "prompt_tokens": prompt_words,
-                        "completion_tokens": len(text.split()),
-                        "total_tokens": prompt_words + len(text.split()),
-                    },
+                    usage=usage,
                     id=f"chatcmpl-{len(fake.requests)}",
                     model=request.get("model", ""),
                 )
