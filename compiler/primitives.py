@@ -66,10 +66,6 @@ class PrimitiveKind:
     either_radius: bool = False  # takes `r`, or both `r1` and `r2`: the checker asks for one of the two
     frame: Callable[[dict], np.ndarray] | None = None  # placed by its own arguments, not at/rot/align
 
-    @property
-    def flat(self) -> bool:
-        return self.facet_radius is None
-
     def normalise(self, values: dict, span: Span) -> dict:
         """The written arguments as the tessellator's parameters; ArgumentError when one is out of range."""
         return self.normaliser(self.name, values, span)
@@ -171,6 +167,10 @@ def _frustum_args(name: str, v: dict, span: Span) -> dict:
         "r2": _nonneg(name, "r2", r2, span),
         "h": _nonneg(name, "h", v["h"], span),
     }
+
+
+def _r1_r2_h(p: dict) -> tuple:
+    return p["r1"], p["r2"], p["h"]
 
 
 def _cone_args(name: str, v: dict, span: Span) -> dict:
@@ -354,7 +354,7 @@ _KINDS = (
         "a cylinder of radius `r` (or `r1` at the bottom, `r2` at the top) and height `h` along Z; centred",
         (Param("r", N, None), Param("h", N), Param("r1", N, None), Param("r2", N, None)),
         _frustum_args,
-        lambda p: (p["r1"], p["r2"], p["h"]),
+        _r1_r2_h,
         positional=2,
         either_radius=True,
     ),
@@ -363,7 +363,7 @@ _KINDS = (
         "a cylinder of radius `r1` at the bottom and `r2` at the top, height `h` along Z; centred",
         (Param("r1", N), Param("r2", N), Param("h", N)),
         _frustum_args,
-        lambda p: (p["r1"], p["r2"], p["h"]),
+        _r1_r2_h,
     ),
     _frustum_kind(
         "cone",
