@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from proto3d.compiler.language import (
     ARG_ALIASES,
+    EITHER_RADIUS,
     FUNCTIONS,
     PLACEMENT,
     PRIMITIVES,
@@ -233,7 +234,7 @@ class _Checker:
             seen.add(arg.name)
         missing = [p.name for p in params if p.default is REQUIRED and p.name not in seen | covered]
         has_radius = "r" in seen | covered or {"r1", "r2"} <= seen
-        if name == "cylinder" and not has_radius:
+        if name in EITHER_RADIUS and not has_radius:
             missing.insert(0, "r (or r1 and r2)")
         for param in missing:
             self.error(

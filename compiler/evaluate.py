@@ -27,6 +27,7 @@ from PIL import ImageColor
 
 from proto3d.compiler import language as lang
 from proto3d.compiler.limits import Limits
+from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
 from proto3d.compiler.shape import Instance, Part, Primitive
 from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
 from proto3d.grammar import ast
@@ -709,22 +710,30 @@ class _Evaluator:
 
     def place(self, s: ast.PrimitiveStmt, values: dict):
         """Normalised parameters, segments, local matrix and triangle count of one primitive call."""
-        kind, params = _normalise(s.name, values, s.span)
+        kind = PRIMITIVES[s.name]
+        try:
+            params = kind.normalise(values, s.span)
+        except ArgumentError as error:
+            raise EvalError(error.diagnostic) from None
         segments = values["segments"] if values["segments"] is not None else lang.SEGMENTS_DEFAULT
         if not 3 <= segments <= self.limits.max_segments:
             fail("E305", f"segments must be between 3 and {self.limits.max_segments}, not {segments}", s.span)
-        if kind == "rod":
+        if kind.frame is not None:
             if values["at"] is not None or values["align"] is not None or values["rot"] is not None:
-                fail("E112", "`rod` is placed by `from` and `to`; it takes no `at`, `rot` or `align`", s.span)
-            local = _rod_frame(values["from"], values["to"])
+                fail(
+                    "E112",
+                    f"`{kind.name}` is placed by `from` and `to`; it takes no `at`, `rot` or `align`",
+                    s.span,
+                )
+            local = kind.frame(params)
         else:
             local = affine(rotation(values["rot"]) if values["rot"] is not None else None, values["at"])
             if values["align"] is not None:
-                lo, hi = local_bounds(kind, params)
+                lo, hi = local_bounds(kind.name, params)
                 pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
                 local = local @ affine(offset=-pivot)
         size = max(map(abs, local.ravel().tolist()))  # NaN cannot come: arguments are finite
-        return kind, params, segments, local, triangle_count(kind, params, segments), size
+        return kind.name, params, segments, local, triangle_count(kind.name, params, segments), size
 
     # ---- arguments -------------------------------------------------------
     def bind(self, owner: str, args, params) -> _Binding:
@@ -1232,101 +1241,6 @@ def _anchor(name: str, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         "size": hi - lo,
     }
     return np.array(points[name], dtype=np.float64)
-
-
-def _normalise(name: str, v: dict, span: Span) -> tuple[str, dict]:
-    """Turn the written arguments into the tessellator's parameters, checking value ranges."""
-
-    def nonneg(key: str, value):
-        if value < 0 if type(value) is float else min(value.ravel().tolist(), default=0.0) < 0:
-            fail("E107", f"`{key}` of `{name}` must not be negative", span)
-        return value
-
-    if name == "box":
-        size = nonneg("size", v["size"])
-        bevel = nonneg("bevel", v["bevel"])
-        smallest = min(size.tolist())
-        if bevel > smallest / 2:
-            fail("E107", f"bevel {bevel:g} is more than half the smallest side ({smallest / 2:g})", span)
-        return "box", {"size": size, "bevel": bevel}
-    if name in ("sphere",):
-        return name, {"r": nonneg("r", v["r"])}
-    if name in ("ellipsoid", "wedge"):
-        return name, {"size": nonneg("size", v["size"])}
-    if name in ("cylinder", "frustum"):
-        r1 = v.get("r1") if v.get("r1") is not None else v.get("r")
-        r2 = v.get("r2") if v.get("r2") is not None else v.get("r")
-        if r1 is None or r2 is None:
-            fail(
-                "E103",
-                f"`{name}` needs `r`, or both `r1` and `r2`",
-                span,
-                expected="cylinder(r, h) or cylinder(r1, r2, h)",
-            )
-        return name, {"r1": nonneg("r1", r1), "r2": nonneg("r2", r2), "h": nonneg("h", v["h"])}
-    if name in ("cone", "capsule"):
-        r, h = nonneg("r", v["r"]), nonneg("h", v["h"])
-        if name == "capsule" and h < 2 * r:
-            fail("E107", f"capsule h is the total length and must be at least 2·r = {2 * r:g}", span)
-        return name, {"r": r, "h": h}
-    if name == "torus":
-        R, r = nonneg("R", v["R"]), nonneg("r", v["r"])
-        angle = v["angle"]
-        if not 0 < angle <= 360:
-            fail("E107", "torus angle must be in (0, 360] degrees", span)
-        return name, {"R": R, "r": r, "angle": angle, "start": v["start"]}
-    if name == "tube":
-        r, t, h = nonneg("r", v["r"]), nonneg("thickness", v["thickness"]), nonneg("h", v["h"])
-        if t > r:
-            fail(
-                "E107",
-                f"tube thickness {t:g} is more than its outer radius {r:g}",
-                span,
-                hint="`r` is the OUTER radius; the wall goes inward",
-            )
-        return name, {"r": r, "thickness": t, "h": h}
-    if name == "lathe":
-        profile, angle = v["profile"], v["angle"]
-        if len(profile) < 2:
-            fail("E107", "a lathe profile needs at least 2 [r, z] points", span)
-        nonneg("profile radii", profile[:, 0])
-        if not 0 < angle <= 360:
-            fail("E107", "lathe angle must be in (0, 360] degrees", span)
-        return name, {"profile": profile, "angle": angle}
-    if name == "extrude":
-        if len(v["polygon"]) < 3:
-            fail("E107", "an extrude polygon needs at least 3 [x, y] points", span)
-        return name, {"polygon": v["polygon"], "h": nonneg("h", v["h"])}
-    if name == "sweep":
-        path = v["path"]
-        if len(path) < 2:
-            fail("E107", "a sweep path needs at least 2 [x, y, z] points", span)
-        r = v["r"]
-        radii = np.full(len(path), r) if isinstance(r, float) else r
-        if len(radii) != len(path):
-            fail(
-                "E107",
-                f"sweep has {len(path)} path points but {len(radii)} radii",
-                span,
-                hint="give one radius, or one per path point",
-            )
-        return name, {"path": path, "r": nonneg("r", radii.astype(np.float64)), "smooth": v["smooth"]}
-    if name == "rod":
-        length = float(np.linalg.norm(v["to"] - v["from"]))
-        return name, {"r": nonneg("r", v["r"]), "h": length, "from": v["from"], "to": v["to"]}
-    raise AssertionError(name)
-
-
-def _rod_frame(start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Local cylinder frame whose Z runs from `start` to `end`."""
-    direction = end - start
-    length = np.linalg.norm(direction)
-    z = direction / length if length > 0 else np.array([0.0, 0.0, 1.0])
-    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    x = np.cross(helper, z)
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    return affine(np.column_stack([x, y, z]), (start + end) / 2.0)
 
 
 def _range(ev: _Evaluator, args, e):

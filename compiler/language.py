@@ -1,21 +1,15 @@
 """The vocabulary of pdsl: primitives and their arguments, transforms, functions, reserved words.
 
-One table drives the static checker, the evaluator and the hints, so they never disagree.
+One table drives the static checker, the evaluator and the hints, so they never disagree; the
+primitives' part of it comes from their records in `primitives.py`.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 
-REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: str  # number, int, vec3, points2, points3, number_or_list, bool, string, number_or_vec3, axis
-    default: object = REQUIRED
+from proto3d.compiler.primitives import PRIMITIVES as KINDS
+from proto3d.compiler.primitives import REQUIRED, Param
 
 
 def _sig(*params: Param) -> tuple[Param, ...]:
@@ -23,22 +17,8 @@ def _sig(*params: Param) -> tuple[Param, ...]:
 
 
 N, V3 = "number", "vec3"
-PRIMITIVES: dict[str, tuple[Param, ...]] = {
-    "box": _sig(Param("size", V3), Param("bevel", N, 0.0)),
-    "sphere": _sig(Param("r", N)),
-    "ellipsoid": _sig(Param("size", V3)),
-    "cylinder": _sig(Param("r", N, None), Param("h", N), Param("r1", N, None), Param("r2", N, None)),
-    "frustum": _sig(Param("r1", N), Param("r2", N), Param("h", N)),
-    "cone": _sig(Param("r", N), Param("h", N)),
-    "capsule": _sig(Param("r", N), Param("h", N)),
-    "torus": _sig(Param("R", N), Param("r", N), Param("angle", N, 360.0), Param("start", N, 0.0)),
-    "tube": _sig(Param("r", N), Param("thickness", N), Param("h", N)),
-    "wedge": _sig(Param("size", V3)),
-    "lathe": _sig(Param("profile", "points2"), Param("angle", N, 360.0)),
-    "extrude": _sig(Param("polygon", "points2"), Param("h", N)),
-    "sweep": _sig(Param("path", "points3"), Param("r", "number_or_list"), Param("smooth", "bool", False)),
-    "rod": _sig(Param("from", V3), Param("to", V3), Param("r", N)),
-}
+PRIMITIVES: dict[str, tuple[Param, ...]] = {name: kind.signature for name, kind in KINDS.items()}
+EITHER_RADIUS = frozenset(name for name, kind in KINDS.items() if kind.either_radius)  # `r`, or `r1` and `r2`
 PLACEMENT: tuple[Param, ...] = (
     Param("at", V3, None),
     Param("rot", V3, None),
@@ -160,7 +140,8 @@ ARG_ALIASES = {  # argument names models try, with the v1 spelling
 
 def positional_count(primitive: str) -> int:
     """How many leading arguments may be positional: `cylinder(r, h)` only, so `r1`/`r2` are always named."""
-    return 2 if primitive == "cylinder" else len(PRIMITIVES[primitive])
+    positional = KINDS[primitive].positional
+    return len(PRIMITIVES[primitive]) if positional is None else positional
 
 
 def nearest(name: str, candidates) -> str | None:

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from proto3d.compiler.primitives import PRIMITIVES
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Span
 
@@ -160,9 +161,6 @@ class _Geometry:
         return out
 
 
-_FLAT_KINDS = frozenset({"box", "wedge", "extrude"})
-
-
 def _placed_alike(primitives) -> tuple[np.ndarray, list]:
     """(index (P,), one primitive per index): primitives placed alike share their params (and
     kind and segments), so what depends on those alone is computed once per index."""
@@ -180,21 +178,10 @@ def _facet_error(prim) -> float:
     Two curved parts placed exactly tangent can show a gap this large on each side once
     tessellated, so it widens the contact tolerance (and the ground test of W103).
     """
-    if prim.kind in _FLAT_KINDS:
+    radius = PRIMITIVES[prim.kind].facet_radius
+    if radius is None:  # flat faces are tessellated exactly
         return 0.0
-    params = prim.params
-    radius = 0.0
-    for key in ("r", "r1", "r2", "R"):
-        value = params.get(key)
-        if value is not None:
-            radius = max(
-                radius, abs(value) if isinstance(value, (int, float)) else float(np.max(np.abs(value)))
-            )
-    if "profile" in params:
-        radius = max(radius, float(np.max(np.abs(np.asarray(params["profile"], float)[:, 0]))))
-    if prim.kind == "ellipsoid":
-        radius = max(radius, float(np.max(params["size"])) / 2)
-    return radius * (1.0 - math.cos(math.pi / max(prim.segments, 3)))
+    return radius(prim.params) * (1.0 - math.cos(math.pi / max(prim.segments, 3)))
 
 
 # --------------------------------------------------------------------------- W105

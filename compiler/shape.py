@@ -18,7 +18,7 @@ from proto3d.grammar.diagnostics import Diagnostic, Span
 class Primitive:
     """One row of the primitive table: what was drawn, where, for which part, from which line."""
 
-    kind: str  # box, sphere, ellipsoid, cylinder, frustum, cone, capsule, torus, tube, wedge, lathe, extrude, sweep, rod
+    kind: str  # a key of primitives.PRIMITIVES
     params: dict  # normalised parameters (floats, np.ndarray for vectors and point lists)
     matrix: np.ndarray  # (4, 4) float64 world-from-local, includes at/rot/align and enclosing transforms
     segments: int

@@ -25,10 +25,21 @@ from math import cos, pi, sin, sqrt
 import numpy as np
 from numba import njit
 
+from proto3d.compiler.primitives import (
+    BOX,
+    CAPSULE,
+    ELLIPSOID,
+    EXTRUDE,
+    FRUSTUM,
+    LATHE,
+    PRIMITIVES,
+    SPHERE,
+    SWEEP,
+    TORUS,
+    TUBE,
+    WEDGE,
+)
 from proto3d.compiler.shape import Primitive
-
-# Kernel kind codes. rod and cone are packed as frusta, so they share FRUSTUM.
-BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
 
 # Outline corners that turn more than this stay sharp (duplicated vertices); gentler ones are
 # smoothed. Lathe profiles are mostly coarse samples of smooth curves (vases, bottles), extrude
@@ -48,53 +59,8 @@ class Tessellation:
 
 
 # ---------------------------------------------------------------------------------------------
-# Python side: pack the normalised parameters into flat arrays.
-
-
-def _row(kind: str, p: dict) -> tuple[int, tuple, np.ndarray | None]:
-    """(kernel code, 4 floats, point array or None) for one primitive."""
-    if kind == "box":
-        s = p["size"]
-        return BOX, (s[0], s[1], s[2], p["bevel"]), None
-    if kind in ("cylinder", "frustum"):
-        return FRUSTUM, (p["r1"], p["r2"], p["h"], 0.0), None
-    if kind == "rod":
-        return FRUSTUM, (p["r"], p["r"], p["h"], 0.0), None
-    if kind == "cone":
-        return FRUSTUM, (p["r"], 0.0, p["h"], 0.0), None
-    if kind == "sphere":
-        return SPHERE, (p["r"], 0.0, 0.0, 0.0), None
-    if kind == "ellipsoid":
-        s = p["size"]
-        return ELLIPSOID, (s[0], s[1], s[2], 0.0), None
-    if kind == "capsule":
-        return CAPSULE, (p["r"], p["h"], 0.0, 0.0), None
-    if kind == "torus":
-        return TORUS, (p["R"], p["r"], p["angle"], p["start"]), None
-    if kind == "tube":
-        return TUBE, (p["r"], p["thickness"], p["h"], 0.0), None
-    if kind == "wedge":
-        s = p["size"]
-        return WEDGE, (s[0], s[1], s[2], 0.0), None
-    if kind == "lathe":
-        return LATHE, (p["angle"], 0.0, 0.0, 0.0), _points(p["profile"])
-    if kind == "extrude":
-        return EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"])
-    if kind == "sweep":
-        path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
-        pts = np.zeros((len(path), 4))
-        pts[:, :3] = path
-        pts[:, 3] = np.broadcast_to(np.asarray(p["r"], dtype=np.float64), len(path))
-        return SWEEP, (1.0 if p["smooth"] else 0.0, 0.0, 0.0, 0.0), pts
-    raise ValueError(f"unknown primitive kind {kind!r}")
-
-
-def _points(xy) -> np.ndarray:
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    pts = np.zeros((len(xy), 4))
-    pts[:, :2] = xy
-    return pts
-
+# Python side: each kind's record packs its parameters (`PrimitiveKind.pack`); the batches
+# gather them into flat arrays.
 
 _NO_POINTS = np.zeros((0, 4))
 
@@ -114,7 +80,7 @@ def _pack(primitives: Sequence[Primitive]):
         key = (id(p.params), p.kind, p.segments)
         shape = by_params.get(key)
         if shape is None:
-            code, row, pts = _row(p.kind, p.params)
+            code, row, pts = PRIMITIVES[p.kind].pack(p.params)
             value = (code, *row, p.segments, None if pts is None else pts.tobytes())
             shape = by_value.get(value)
             if shape is None:
@@ -195,7 +161,7 @@ _NO_SHAPES = (
 
 def triangle_count(kind: str, params: dict, segments: int) -> int:
     """Exactly len(tessellate([that primitive]).faces), without tessellating."""
-    code, row, pts = _row(kind, params)
+    code, row, pts = PRIMITIVES[kind].pack(params)
     batch = _Batch(_FAMILY[code])
     batch.add(code, row, segments, pts)
     return int(batch.run(False)[1][1])
@@ -204,64 +170,18 @@ def triangle_count(kind: str, params: dict, segments: int) -> int:
 def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) corners of the untransformed primitive, from its parameters.
 
-    A sweep's bounds are those of its mesh at 256 facets, within 0.01% of its radius of the
-    exact tube (the spline and mitred corners have no short closed form); every other kind is
-    analytic. A tessellation lies inside them.
+    Analytic for every kind that has a closed form (its record's `bounds`); a sweep's are those
+    of its mesh at 256 facets, within 0.01% of its radius of the exact tube. A tessellation lies
+    inside them.
     """
-    p = params
-    if kind in ("box", "ellipsoid", "wedge"):
-        half = np.abs(np.asarray(p["size"], dtype=np.float64)) / 2
-        return -half, half
-    if kind in ("cylinder", "frustum", "rod", "cone", "sphere", "capsule", "tube"):
-        _, (a, b, c, _), _ = _row(kind, p)
-        if kind == "sphere":
-            r = hz = abs(a)
-        elif kind == "capsule":
-            r, hz = abs(a), max(abs(b) / 2, abs(a))
-        elif kind == "tube":
-            r, hz = abs(a), abs(c) / 2
-        else:
-            r, hz = max(a, b, 0.0), abs(c) / 2
-        return np.array([-r, -r, -hz]), np.array([r, r, hz])
-    if kind == "torus":
-        big, small = p["R"], abs(p["r"])
-        return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
-    if kind == "lathe":
-        prof = np.asarray(p["profile"], dtype=np.float64).reshape(-1, 2)
-        if len(prof) == 0:
-            return np.zeros(3), np.zeros(3)
-        r = np.maximum(prof[:, 0], 0.0)
-        closed = len(prof) >= 3 and np.array_equal(prof[0], prof[-1])
-        lo = r.min() if closed else 0.0
-        return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], 0.0)
-    if kind == "extrude":
-        poly = np.asarray(p["polygon"], dtype=np.float64).reshape(-1, 2)
-        if len(poly) == 0:
-            return np.zeros(3), np.zeros(3)
-        h = p["h"]
-        return np.array([*poly.min(axis=0), min(0.0, h)]), np.array([*poly.max(axis=0), max(0.0, h)])
-    if kind == "sweep":
-        t = tessellate([Primitive("sweep", p, np.eye(4), 256, 0, 0, (0.0, 0.0, 0.0))])
-        if len(t.vertices):
-            return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
-        path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
-        return (path.min(axis=0), path.max(axis=0)) if len(path) else (np.zeros(3), np.zeros(3))
-    raise ValueError(f"unknown primitive kind {kind!r}")
-
-
-def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
-    """Bounds of {(rho cos t, rho sin t, z)} for rho in [rho_lo, rho_hi], t in the arc."""
-    if angle >= 360.0:
-        r = max(abs(rho_lo), abs(rho_hi))
-        return np.array([-r, -r, z_lo]), np.array([r, r, z_hi])
-    angle = max(angle, 0.0)
-    ts = [start, start + angle] + [
-        90.0 * k for k in range(int(np.ceil(start / 90.0)), int(np.floor((start + angle) / 90.0)) + 1)
-    ]
-    t = np.radians(np.array(ts))
-    rho = np.array([rho_lo, rho_hi])[:, None]
-    x, y = (rho * np.cos(t)).ravel(), (rho * np.sin(t)).ravel()
-    return np.array([x.min(), y.min(), z_lo]), np.array([x.max(), y.max(), z_hi])
+    record = PRIMITIVES[kind]
+    if record.bounds is not None:
+        return record.bounds(params)
+    t = tessellate([Primitive(kind, params, np.eye(4), 256, 0, 0, (0.0, 0.0, 0.0))])
+    if len(t.vertices):
+        return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
+    points = record.pack(params).points[:, :3]  # no mesh: the bounds of the path
+    return (points.min(axis=0), points.max(axis=0)) if len(points) else (np.zeros(3), np.zeros(3))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,447 @@
+"""The primitive kinds of pdsl, one record each: all the compiler knows about a kind, in one place.
+
+A `PrimitiveKind` holds the kind's signature (read by the checker and the evaluator through
+`language.py`), its normalisation (the written arguments become the tessellator's parameters,
+value ranges checked), its packing for the tessellation kernels (an integer code, four floats
+and a point array), the bounds of the untransformed primitive (for `align` and anchors), the
+radius of its faceting error (for the lints' contact tolerance; flat kinds have none) and a
+one-line doc. No other module of the compiler names a kind.
+
+Cylinder, frustum, cone and rod are one geometry: each gives its (bottom radius, top radius,
+height) and `_frustum_kind` derives the packing, bounds and facet radius from it, as trimesh's
+`cylinder` delegates to `revolve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from proto3d.grammar.diagnostics import Diagnostic, Span
+
+# Kernel codes: one per local geometry the tessellation kernels generate (Numba wants integers).
+# The kernels in tessellate.py compile these values in, and Numba's disk cache only watches
+# tessellate.py: add a code at the end, never renumber one.
+BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str  # number, int, vec3, points2, points3, number_or_list, bool, string, number_or_vec3, axis
+    default: object = REQUIRED
+
+
+class Packed(NamedTuple):
+    """A primitive as the tessellation kernels read it."""
+
+    code: int  # BOX, SPHERE, ...
+    floats: tuple  # four numbers, meaning fixed by the code
+    points: np.ndarray | None  # (n, 4) float64 for outlines and paths, else None
+
+
+class ArgumentError(Exception):
+    """An argument out of its range; the evaluator reports the diagnostic as its own error."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+@dataclass(frozen=True)
+class PrimitiveKind:
+    name: str
+    doc: str
+    signature: tuple[Param, ...]  # the kind's own parameters; language.PLACEMENT follows them
+    normaliser: Callable[[str, dict, Span], dict]  # (name, written arguments, span) -> parameters
+    pack: Callable[[dict], Packed]
+    bounds: Callable[[dict], tuple[np.ndarray, np.ndarray]] | None  # None: no closed form, measure the mesh
+    facet_radius: Callable[[dict], float] | None  # None: flat faces, tessellated exactly
+    positional: int | None = None  # leading arguments that may be positional (None: the whole signature)
+    either_radius: bool = False  # takes `r`, or both `r1` and `r2`: the checker asks for one of the two
+    frame: Callable[[dict], np.ndarray] | None = None  # placed by its own arguments, not at/rot/align
+
+    def normalise(self, values: dict, span: Span) -> dict:
+        """The written arguments as the tessellator's parameters; ArgumentError when one is out of range."""
+        return self.normaliser(self.name, values, span)
+
+
+def _fail(code: str, message: str, span: Span, expected: str = "", hint: str = ""):
+    raise ArgumentError(Diagnostic(code, message, span, expected=expected, hint=hint))
+
+
+def _nonneg(name: str, key: str, value, span: Span):
+    if value < 0 if type(value) is float else min(value.ravel().tolist(), default=0.0) < 0:
+        _fail("E107", f"`{key}` of `{name}` must not be negative", span)
+    return value
+
+
+def _points(xy) -> np.ndarray:
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    pts = np.zeros((len(xy), 4))
+    pts[:, :2] = xy
+    return pts
+
+
+def _centred(r, hz) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([-r, -r, -hz]), np.array([r, r, hz])
+
+
+def _half_size(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    half = np.abs(np.asarray(p["size"], dtype=np.float64)) / 2
+    return -half, half
+
+
+def _largest_radius(p: dict, keys: tuple[str, ...] = ("r",)) -> float:
+    """The largest of the radii (numbers or lists) among `keys` that the parameters hold."""
+    radius = 0.0
+    for key in keys:
+        value = p.get(key)
+        if value is not None:
+            radius = max(
+                radius, abs(value) if isinstance(value, (int, float)) else float(np.max(np.abs(value)))
+            )
+    return radius
+
+
+# ---------------------------------------------------------------------------------------------
+# box, sphere, ellipsoid, wedge
+
+
+def _box_args(name: str, v: dict, span: Span) -> dict:
+    size = _nonneg(name, "size", v["size"], span)
+    bevel = _nonneg(name, "bevel", v["bevel"], span)
+    smallest = min(size.tolist())
+    if bevel > smallest / 2:
+        _fail("E107", f"bevel {bevel:g} is more than half the smallest side ({smallest / 2:g})", span)
+    return {"size": size, "bevel": bevel}
+
+
+def _size_args(name: str, v: dict, span: Span) -> dict:
+    return {"size": _nonneg(name, "size", v["size"], span)}
+
+
+def _sphere_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    r = abs(p["r"])
+    return _centred(r, r)
+
+
+# ---------------------------------------------------------------------------------------------
+# The frustum family: cylinder, frustum, cone, rod
+
+
+def _frustum_kind(name: str, doc: str, signature, normaliser, radii, **more) -> PrimitiveKind:
+    """A kind drawn as a frustum; `radii(params)` gives its (bottom radius, top radius, height)."""
+
+    def pack(p: dict) -> Packed:
+        r1, r2, h = radii(p)
+        return Packed(FRUSTUM, (r1, r2, h, 0.0), None)
+
+    def bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+        r1, r2, h = radii(p)
+        return _centred(max(r1, r2, 0.0), abs(h) / 2)
+
+    def facet_radius(p: dict) -> float:  # cone and rod hold `r`, cylinder and frustum `r1` and `r2`
+        return _largest_radius(p, ("r", "r1", "r2"))
+
+    return PrimitiveKind(name, doc, signature, normaliser, pack, bounds, facet_radius, **more)
+
+
+def _frustum_args(name: str, v: dict, span: Span) -> dict:
+    r1 = v.get("r1") if v.get("r1") is not None else v.get("r")
+    r2 = v.get("r2") if v.get("r2") is not None else v.get("r")
+    if r1 is None or r2 is None:
+        _fail(
+            "E103",
+            f"`{name}` needs `r`, or both `r1` and `r2`",
+            span,
+            expected="cylinder(r, h) or cylinder(r1, r2, h)",
+        )
+    return {
+        "r1": _nonneg(name, "r1", r1, span),
+        "r2": _nonneg(name, "r2", r2, span),
+        "h": _nonneg(name, "h", v["h"], span),
+    }
+
+
+def _r1_r2_h(p: dict) -> tuple:
+    return p["r1"], p["r2"], p["h"]
+
+
+def _cone_args(name: str, v: dict, span: Span) -> dict:
+    return {"r": _nonneg(name, "r", v["r"], span), "h": _nonneg(name, "h", v["h"], span)}
+
+
+def _rod_args(name: str, v: dict, span: Span) -> dict:
+    length = float(np.linalg.norm(v["to"] - v["from"]))
+    return {"r": _nonneg(name, "r", v["r"], span), "h": length, "from": v["from"], "to": v["to"]}
+
+
+def _rod_frame(p: dict) -> np.ndarray:
+    """Local frame whose Z runs from `from` to `to`, centred between them."""
+    start, end = p["from"], p["to"]
+    direction = end - start
+    length = np.linalg.norm(direction)
+    z = direction / length if length > 0 else np.array([0.0, 0.0, 1.0])
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    frame = np.eye(4)
+    frame[:3, :3] = np.column_stack([x, y, z])
+    frame[:3, 3] = (start + end) / 2.0
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# capsule, torus, tube
+
+
+def _capsule_args(name: str, v: dict, span: Span) -> dict:
+    r, h = _nonneg(name, "r", v["r"], span), _nonneg(name, "h", v["h"], span)
+    if h < 2 * r:
+        _fail("E107", f"capsule h is the total length and must be at least 2·r = {2 * r:g}", span)
+    return {"r": r, "h": h}
+
+
+def _capsule_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    r = abs(p["r"])
+    return _centred(r, max(abs(p["h"]) / 2, r))
+
+
+def _torus_args(name: str, v: dict, span: Span) -> dict:
+    R, r = _nonneg(name, "R", v["R"], span), _nonneg(name, "r", v["r"], span)
+    angle = v["angle"]
+    if not 0 < angle <= 360:
+        _fail("E107", "torus angle must be in (0, 360] degrees", span)
+    return {"R": R, "r": r, "angle": angle, "start": v["start"]}
+
+
+def _torus_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    big, small = p["R"], abs(p["r"])
+    return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
+
+
+def _tube_args(name: str, v: dict, span: Span) -> dict:
+    r, t = _nonneg(name, "r", v["r"], span), _nonneg(name, "thickness", v["thickness"], span)
+    h = _nonneg(name, "h", v["h"], span)
+    if t > r:
+        _fail(
+            "E107",
+            f"tube thickness {t:g} is more than its outer radius {r:g}",
+            span,
+            hint="`r` is the OUTER radius; the wall goes inward",
+        )
+    return {"r": r, "thickness": t, "h": h}
+
+
+def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
+    """Bounds of {(rho cos t, rho sin t, z)} for rho in [rho_lo, rho_hi], t in the arc."""
+    if angle >= 360.0:
+        r = max(abs(rho_lo), abs(rho_hi))
+        return np.array([-r, -r, z_lo]), np.array([r, r, z_hi])
+    angle = max(angle, 0.0)
+    ts = [start, start + angle] + [
+        90.0 * k for k in range(int(np.ceil(start / 90.0)), int(np.floor((start + angle) / 90.0)) + 1)
+    ]
+    t = np.radians(np.array(ts))
+    rho = np.array([rho_lo, rho_hi])[:, None]
+    x, y = (rho * np.cos(t)).ravel(), (rho * np.sin(t)).ravel()
+    return np.array([x.min(), y.min(), z_lo]), np.array([x.max(), y.max(), z_hi])
+
+
+# ---------------------------------------------------------------------------------------------
+# lathe, extrude, sweep: outlines and paths
+
+
+def _lathe_args(name: str, v: dict, span: Span) -> dict:
+    profile, angle = v["profile"], v["angle"]
+    if len(profile) < 2:
+        _fail("E107", "a lathe profile needs at least 2 [r, z] points", span)
+    _nonneg(name, "profile radii", profile[:, 0], span)
+    if not 0 < angle <= 360:
+        _fail("E107", "lathe angle must be in (0, 360] degrees", span)
+    return {"profile": profile, "angle": angle}
+
+
+def _lathe_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    prof = np.asarray(p["profile"], dtype=np.float64).reshape(-1, 2)
+    if len(prof) == 0:
+        return np.zeros(3), np.zeros(3)
+    r = np.maximum(prof[:, 0], 0.0)
+    closed = len(prof) >= 3 and np.array_equal(prof[0], prof[-1])
+    lo = r.min() if closed else 0.0
+    return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], 0.0)
+
+
+def _extrude_args(name: str, v: dict, span: Span) -> dict:
+    if len(v["polygon"]) < 3:
+        _fail("E107", "an extrude polygon needs at least 3 [x, y] points", span)
+    return {"polygon": v["polygon"], "h": _nonneg(name, "h", v["h"], span)}
+
+
+def _extrude_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    poly = np.asarray(p["polygon"], dtype=np.float64).reshape(-1, 2)
+    if len(poly) == 0:
+        return np.zeros(3), np.zeros(3)
+    h = p["h"]
+    return np.array([*poly.min(axis=0), min(0.0, h)]), np.array([*poly.max(axis=0), max(0.0, h)])
+
+
+def _sweep_args(name: str, v: dict, span: Span) -> dict:
+    path = v["path"]
+    if len(path) < 2:
+        _fail("E107", "a sweep path needs at least 2 [x, y, z] points", span)
+    r = v["r"]
+    radii = np.full(len(path), r) if isinstance(r, float) else r
+    if len(radii) != len(path):
+        _fail(
+            "E107",
+            f"sweep has {len(path)} path points but {len(radii)} radii",
+            span,
+            hint="give one radius, or one per path point",
+        )
+    return {"path": path, "r": _nonneg(name, "r", radii.astype(np.float64), span), "smooth": v["smooth"]}
+
+
+def _sweep_pack(p: dict) -> Packed:
+    path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
+    pts = np.zeros((len(path), 4))
+    pts[:, :3] = path
+    pts[:, 3] = np.broadcast_to(np.asarray(p["r"], dtype=np.float64), len(path))
+    return Packed(SWEEP, (1.0 if p["smooth"] else 0.0, 0.0, 0.0, 0.0), pts)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table, in the order of docs/language.md §4.
+
+N, V3 = "number", "vec3"
+_KINDS = (
+    PrimitiveKind(
+        "box",
+        "a box of full extents `size`, edges rounded by `bevel`; centred",
+        (Param("size", V3), Param("bevel", N, 0.0)),
+        _box_args,
+        lambda p: Packed(BOX, (p["size"][0], p["size"][1], p["size"][2], p["bevel"]), None),
+        _half_size,
+        None,
+    ),
+    PrimitiveKind(
+        "sphere",
+        "a sphere of radius `r`; centred",
+        (Param("r", N),),
+        lambda name, v, span: {"r": _nonneg(name, "r", v["r"], span)},
+        lambda p: Packed(SPHERE, (p["r"], 0.0, 0.0, 0.0), None),
+        _sphere_bounds,
+        _largest_radius,
+    ),
+    PrimitiveKind(
+        "ellipsoid",
+        "an ellipsoid of full extents (diameters) `size`; centred",
+        (Param("size", V3),),
+        _size_args,
+        lambda p: Packed(ELLIPSOID, (p["size"][0], p["size"][1], p["size"][2], 0.0), None),
+        _half_size,
+        lambda p: max(0.0, float(np.max(p["size"])) / 2),
+    ),
+    _frustum_kind(
+        "cylinder",
+        "a cylinder of radius `r` (or `r1` at the bottom, `r2` at the top) and height `h` along Z; centred",
+        (Param("r", N, None), Param("h", N), Param("r1", N, None), Param("r2", N, None)),
+        _frustum_args,
+        _r1_r2_h,
+        positional=2,
+        either_radius=True,
+    ),
+    _frustum_kind(
+        "frustum",
+        "a cylinder of radius `r1` at the bottom and `r2` at the top, height `h` along Z; centred",
+        (Param("r1", N), Param("r2", N), Param("h", N)),
+        _frustum_args,
+        _r1_r2_h,
+    ),
+    _frustum_kind(
+        "cone",
+        "a cone of base radius `r` at -Z and apex at +Z, height `h`; centred on its box",
+        (Param("r", N), Param("h", N)),
+        _cone_args,
+        lambda p: (p["r"], 0.0, p["h"]),
+    ),
+    PrimitiveKind(
+        "capsule",
+        "a cylinder of radius `r` with hemispherical ends, `h` long in total along Z; centred",
+        (Param("r", N), Param("h", N)),
+        _capsule_args,
+        lambda p: Packed(CAPSULE, (p["r"], p["h"], 0.0, 0.0), None),
+        _capsule_bounds,
+        _largest_radius,
+    ),
+    PrimitiveKind(
+        "torus",
+        "a ring of radius `R` and tube radius `r` in the XY plane, an arc of `angle` from `start`",
+        (Param("R", N), Param("r", N), Param("angle", N, 360.0), Param("start", N, 0.0)),
+        _torus_args,
+        lambda p: Packed(TORUS, (p["R"], p["r"], p["angle"], p["start"]), None),
+        _torus_bounds,
+        lambda p: _largest_radius(p, ("r", "R")),
+    ),
+    PrimitiveKind(
+        "tube",
+        "a hollow cylinder of outer radius `r`, wall `thickness` inward, height `h` along Z; centred",
+        (Param("r", N), Param("thickness", N), Param("h", N)),
+        _tube_args,
+        lambda p: Packed(TUBE, (p["r"], p["thickness"], p["h"], 0.0), None),
+        lambda p: _centred(abs(p["r"]), abs(p["h"]) / 2),
+        _largest_radius,
+    ),
+    PrimitiveKind(
+        "wedge",
+        "a ramp of full extents `size`, full height at the back (+Y), zero at the front; centred",
+        (Param("size", V3),),
+        _size_args,
+        lambda p: Packed(WEDGE, (p["size"][0], p["size"][1], p["size"][2], 0.0), None),
+        _half_size,
+        None,
+    ),
+    PrimitiveKind(
+        "lathe",
+        "a `profile` of [r, z] points revolved about Z by `angle` degrees",
+        (Param("profile", "points2"), Param("angle", N, 360.0)),
+        _lathe_args,
+        lambda p: Packed(LATHE, (p["angle"], 0.0, 0.0, 0.0), _points(p["profile"])),
+        _lathe_bounds,
+        lambda p: max(0.0, float(np.max(np.abs(np.asarray(p["profile"], float)[:, 0])))),
+    ),
+    PrimitiveKind(
+        "extrude",
+        "a `polygon` of [x, y] points extruded from z = 0 to z = `h`",
+        (Param("polygon", "points2"), Param("h", N)),
+        _extrude_args,
+        lambda p: Packed(EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"])),
+        _extrude_bounds,
+        None,
+    ),
+    PrimitiveKind(
+        "sweep",
+        "a circle of radius `r` (one, or one per point) along `path`, a spline through it if `smooth`",
+        (Param("path", "points3"), Param("r", "number_or_list"), Param("smooth", "bool", False)),
+        _sweep_args,
+        _sweep_pack,
+        None,  # the spline and the mitred corners have no short closed form
+        _largest_radius,
+    ),
+    _frustum_kind(
+        "rod",
+        "a cylinder of radius `r` from point `from` to point `to`; placed by them, not by at/rot/align",
+        (Param("from", V3), Param("to", V3), Param("r", N)),
+        _rod_args,
+        lambda p: (p["r"], p["r"], p["h"]),
+        frame=_rod_frame,
+    ),
+)
+PRIMITIVES: dict[str, PrimitiveKind] = {kind.name: kind for kind in _KINDS}
