@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from strategies import KINDS
 
 from proto3d.compiler import compile_text, language
 from proto3d.compiler.primitives import BOX, FRUSTUM, LATHE, PRIMITIVES, ArgumentError, Packed
 from proto3d.grammar.diagnostics import Proto3dError, Span
+from tests.helpers.strategies import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "docs" / "language.md").read_text()
