@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proto3d.compiler import lints
-from proto3d.compiler.lints import lint
+from proto3d.compiler.lints import contact, lint, rules
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.grammar.diagnostics import Span
 
@@ -497,7 +496,7 @@ def test_hundred_chairs_only_report_the_broken_one():
 
 
 def test_many_floating_groups_end_in_one_summary(monkeypatch):
-    monkeypatch.setattr(lints, "MAX_FLOATING", 2)
+    monkeypatch.setattr(rules, "MAX_FLOATING", 2)
     shape = build(
         [("floor", [box((-1, -1, 0), (1, 1, 0.1))])]
         + [("tile", [box((0.3 * k - 0.6, 0, 0.2), (0.3 * k - 0.5, 0.1, 0.3))]) for k in range(4)]
@@ -509,10 +508,10 @@ def test_many_floating_groups_end_in_one_summary(monkeypatch):
 
 
 def test_too_many_overlapping_pairs_skip_contact_lints_only(monkeypatch):
-    monkeypatch.setattr(lints, "MAX_PAIRS", 10)
+    monkeypatch.setattr(contact, "MAX_PAIRS", 10)
     shape = build([("crate", [box((0, 0, 0.1), (1, 1, 1.1))])] * 6)  # 15 pairs, all duplicates
     assert codes(lint(shape)) == ["W103"]
-    monkeypatch.setattr(lints, "MAX_PAIRS", 15)
+    monkeypatch.setattr(contact, "MAX_PAIRS", 15)
     assert codes(lint(shape)) == ["W103"] + ["W104"] * 5
 
 
