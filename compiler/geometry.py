@@ -14,9 +14,19 @@ compiler/lints/), or their cached kernels keep the old code.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+
+class Mesh(NamedTuple):
+    """Triangles as the kernels read them. Only these two arrays: every array in a tuple passed
+    to a kernel costs reference counting at each call, and the triangle kernels are called in
+    the innermost loops."""
+
+    vertices: np.ndarray  # (V, 3)
+    faces: np.ndarray  # (F, 3) vertex indices
 
 
 @njit(cache=True)

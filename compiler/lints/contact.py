@@ -89,14 +89,14 @@ def find_contacts(geo: Triangles) -> Contacts | None:
     a, b = pairs[:, 0], pairs[:, 1]
     pair_tol = np.maximum(geo.base_tol[a], geo.base_tol[b]) + geo.facet[a] + geo.facet[b]
     on_ground = present & (lo[:, 2] <= ground_z + tol)
-    scratch = _scratch(geo.mesh.group_start)
+    scratch = _scratch(geo.groups.start)
     budget = Budget(np.array([CONTACT_BUDGET], np.int64), np.array([HIDDEN_BUDGET]))
-    root = _connect(geo.mesh, pairs, pair_tol, on_ground, budget, scratch)
+    root = _connect(geo.mesh, geo.groups, pairs, pair_tol, on_ground, budget, scratch)
     solid = geo.solid()
     nesting = _may_hold(geo, solid, a, b) | _may_hold(geo, solid, b, a)
     hosts = np.full(len(present), -1, np.int64)
     if nesting.any():
-        hosts = _hosts(geo.mesh, lo, hi, pairs[nesting], solid, budget, scratch)
+        hosts = _hosts(geo.mesh, geo.groups, lo, hi, pairs[nesting], solid, budget, scratch)
     n = len(present)
     floating: dict[int, list[int]] = {}
     for i in np.flatnonzero(present & (root[:n] != root[n])):
@@ -169,14 +169,14 @@ def _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out):
 
 
 @njit(cache=True)
-def _group_pairs(mesh, g0, g1, h0, h1, pad):
+def _group_pairs(groups, g0, g1, h0, h1, pad):
     """Pairs (g, h) of groups g0:g1 and h0:h1 whose boxes, grown by pad, overlap.
 
     Few groups are paired directly; many (a part made of thousands of primitives) by a sweep
     along X over the groups h sorted by their low end, so that the cost follows the overlaps
     rather than the product of the counts.
     """
-    glo, ghi = mesh.group_lo, mesh.group_hi
+    glo, ghi = groups.lo, groups.hi
     if (g1 - g0) * (h1 - h0) <= 64:
         out = np.empty(((g1 - g0) * (h1 - h0), 2), np.int64)
         n = 0
@@ -222,7 +222,7 @@ def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
 
 
 @njit(cache=True)
-def _surfaces_within(mesh, g, h, tol, budget, scratch):
+def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
     """Whether any triangle of group g comes within tol of one of group h.
 
     Only triangles inside the overlap of the two groups' boxes are compared. The smaller
@@ -234,7 +234,7 @@ def _surfaces_within(mesh, g, h, tol, budget, scratch):
     budget.contact, an exact triangle test NEAR_COST; once it is spent, surfaces count as
     touching (no floating warning rather than a wrong one).
     """
-    start, glo, ghi = mesh.group_start, mesh.group_lo, mesh.group_hi
+    start, glo, ghi = groups.start, groups.lo, groups.hi
     lo = (max(glo[g, 0], glo[h, 0]) - tol, max(glo[g, 1], glo[h, 1]) - tol, max(glo[g, 2], glo[h, 2]) - tol)
     hi = (min(ghi[g, 0], ghi[h, 0]) + tol, min(ghi[g, 1], ghi[h, 1]) + tol, min(ghi[g, 2], ghi[h, 2]) + tol)
     for k in range(3):
@@ -337,7 +337,7 @@ def _coprime_near(n, x):
 
 
 @njit(cache=True)
-def _connect(mesh, pairs, pair_tol, on_ground, budget, scratch):
+def _connect(mesh, groups, pairs, pair_tol, on_ground, budget, scratch):
     """Component root of every instance and of the ground (last node) in the contact graph.
 
     A pair already connected through other contacts is not tested again, so a heap of
@@ -350,7 +350,7 @@ def _connect(mesh, pairs, pair_tol, on_ground, budget, scratch):
             parent[_find(parent, i)] = _find(parent, n)
     for k in range(pairs.shape[0]):
         a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
-        if a != b and _instances_touch(mesh, pairs[k, 0], pairs[k, 1], pair_tol[k], budget, scratch):
+        if a != b and _instances_touch(mesh, groups, pairs[k, 0], pairs[k, 1], pair_tol[k], budget, scratch):
             parent[a] = b
     for i in range(n + 1):
         parent[i] = _find(parent, i)
@@ -366,14 +366,14 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _instances_touch(mesh, a, b, tol, budget, scratch):
+def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
     """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other
     (or budget.contact is spent: see `_surfaces_within`)."""
-    start, glo, ghi, groups = mesh.group_start, mesh.group_lo, mesh.group_hi, mesh.instance_groups
+    start, glo, ghi, owned = groups.start, groups.lo, groups.hi, groups.of_instance
     work = budget.contact
-    pairs = _group_pairs(mesh, groups[a], groups[a + 1], groups[b], groups[b + 1], tol)
+    pairs = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], tol)
     for k in range(pairs.shape[0]):
-        if _surfaces_within(mesh, pairs[k, 0], pairs[k, 1], tol, budget, scratch):
+        if _surfaces_within(mesh, groups, pairs[k, 0], pairs[k, 1], tol, budget, scratch):
             return True
     # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
     for k in range(pairs.shape[0]):
@@ -393,7 +393,7 @@ def _instances_touch(mesh, a, b, tol, budget, scratch):
 
 
 @njit(cache=True)
-def _hosts(mesh, lo, hi, pairs, solid, budget, scratch):
+def _hosts(mesh, groups, lo, hi, pairs, solid, budget, scratch):
     """For each instance, an instance that contains it, or -1.
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
@@ -404,11 +404,15 @@ def _hosts(mesh, lo, hi, pairs, solid, budget, scratch):
     host = np.full(n, -1, np.int64)
     for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
-        a_in_b = host[a] < 0 and _fits(lo, hi, solid, a, b) and _instance_inside(mesh, a, b, budget, scratch)
+        a_in_b = (
+            host[a] < 0
+            and _fits(lo, hi, solid, a, b)
+            and _instance_inside(mesh, groups, a, b, budget, scratch)
+        )
         b_in_a = (
             (host[b] < 0 or a_in_b)
             and _fits(lo, hi, solid, b, a)
-            and _instance_inside(mesh, b, a, budget, scratch)
+            and _instance_inside(mesh, groups, b, a, budget, scratch)
         )
         if b_in_a and host[b] < 0:
             host[b] = a
@@ -429,13 +433,13 @@ def _fits(lo, hi, solid, x, y):
 
 
 @njit(cache=True)
-def _instance_inside(mesh, a, b, budget, scratch):
+def _instance_inside(mesh, groups, a, b, budget, scratch):
     """Whether every primitive of instance a lies inside some primitive of instance b."""
-    glo, ghi, groups = mesh.group_lo, mesh.group_hi, mesh.instance_groups
+    glo, ghi, owned = groups.lo, groups.hi, groups.of_instance
     eps = SURFACE_EPS
-    pairs = _group_pairs(mesh, groups[a], groups[a + 1], groups[b], groups[b + 1], eps)
+    pairs = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], eps)
     k = 0
-    for g in range(groups[a], groups[a + 1]):
+    for g in range(owned[a], owned[a + 1]):
         held = False
         while k < pairs.shape[0] and pairs[k, 0] == g:
             h = pairs[k, 1]
@@ -446,7 +450,7 @@ def _instance_inside(mesh, a, b, budget, scratch):
             for j in range(3):
                 if glo[g, j] < glo[h, j] - eps or ghi[g, j] > ghi[h, j] + eps:
                     fits = False
-            if fits and _group_inside(mesh, g, h, budget, scratch):
+            if fits and _group_inside(mesh, groups, g, h, budget, scratch):
                 held = True
         if not held:
             return False
@@ -454,7 +458,7 @@ def _instance_inside(mesh, a, b, budget, scratch):
 
 
 @njit(cache=True)
-def _group_inside(mesh, g, h, budget, scratch):
+def _group_inside(mesh, groups, g, h, budget, scratch):
     """Whether group g lies inside group h, its surface allowed to touch h's from inside.
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
@@ -463,11 +467,11 @@ def _group_inside(mesh, g, h, budget, scratch):
     budget.hidden, and a pair takes at most a quarter of what is left, so that later pairs get
     their share; once it is spent, g is not shown to be inside (no W104 rather than a wrong one).
     """
-    start, work = mesh.group_start, budget.hidden
+    start, work = groups.start, budget.hidden
     a0, a1, b0, b1 = start[g], start[g + 1], start[h], start[h + 1]
     if work[0] <= 0:
         return False
-    if not _surfaces_within(mesh, g, h, SURFACE_EPS, budget, scratch):
+    if not _surfaces_within(mesh, groups, g, h, SURFACE_EPS, budget, scratch):
         work[0] -= b1 - b0
         return abs(winding(triangle(mesh, a0)[0], mesh, b0, b1)) > 0.5
     n = a1 - a0

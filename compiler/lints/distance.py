@@ -80,7 +80,6 @@ class Forest(NamedTuple):
     child_end: np.ndarray
     normal: np.ndarray  # (N, 3) a leaf's unit normal (area-weighted), or zeros
     span: np.ndarray  # (N, 2) the range of the leaf's corners along it
-    root: np.ndarray  # (I,) the root node of each instance's tree
 
 
 def nearest_first(
@@ -104,15 +103,15 @@ def nearest_first(
         np.full(len(members), EXACT, np.int64),
     )
     mesh = geo.mesh
-    starts = mesh.group_start[mesh.instance_groups[:-1]]
-    stops = mesh.group_start[mesh.instance_groups[1:]]
+    starts = geo.groups.start[geo.groups.of_instance[:-1]]
+    stops = geo.groups.start[geo.groups.of_instance[1:]]
     nodes, roots = _forest(mesh, starts, stops)
-    forest = Forest(*nodes, roots)
+    forest = Forest(*nodes)
     budget = np.array(
         [MEASURE_BUDGET, MEASURE_BUDGET // 2, MEASURE_BUDGET // 8], np.int64
     )  # see _tree_distance
     lo, hi = geo.instance_lo, geo.instance_hi
-    _improve(mesh, forest, lo, hi, floating, grounded, comp, best, budget)
+    _improve(mesh, forest, roots, lo, hi, floating, grounded, comp, best, budget)
     left = set(range(len(members)))
     while left:
         c = min(left, key=lambda c: (best.gap[c], members[c][0]))
@@ -128,7 +127,16 @@ def nearest_first(
         )
         attached = np.array(members[c], np.int64)
         _improve(
-            mesh, forest, lo, hi, floating[np.isin(comp[floating], list(left))], attached, comp, best, budget
+            mesh,
+            forest,
+            roots,
+            lo,
+            hi,
+            floating[np.isin(comp[floating], list(left))],
+            attached,
+            comp,
+            best,
+            budget,
         )
 
 
@@ -142,7 +150,7 @@ def _ground_support(geo: Triangles, members: list[int], ground_z: float):
 
 
 @njit(cache=True)
-def _improve(mesh, forest, lo, hi, sources, targets, comp, best, budget):
+def _improve(mesh, forest, roots, lo, hi, sources, targets, comp, best, budget):
     """Lower each floating group's best = (gap, source, target, p, q, precision) arrays, in place,
     with the distances from instances `sources` to instances `targets`.
 
@@ -176,7 +184,7 @@ def _improve(mesh, forest, lo, hi, sources, targets, comp, best, budget):
                 continue
             j = targets[t]
             d, a, b, how = _tree_distance(
-                mesh, forest, forest.root[i], forest.root[j], np.nextafter(gap[c], np.inf), budget
+                mesh, forest, roots[i], roots[j], np.nextafter(gap[c], np.inf), budget
             )
             precision[c] = max(precision[c], how)
             if d < gap[c] or (d == gap[c] and _key_before(box, s, t, key[c])):

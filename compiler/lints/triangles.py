@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from proto3d.compiler.geometry import Mesh
 from proto3d.compiler.shape import CompiledShape
 
 ABS_TOL = 1e-3  # contact tolerance floor, metres
@@ -23,24 +24,24 @@ REL_TOL = 0.005  # contact tolerance as a fraction of an instance's largest exte
 FLAT_RATIO = 1e-5  # volume / area**1.5 below this is a flat primitive (W105; not solid for W104)
 
 
-class Mesh(NamedTuple):
-    """The triangles as the kernels read them, sorted by (instance, primitive), in groups of one
-    primitive each: group g owns triangles group_start[g]:group_start[g + 1], instance i owns
-    groups instance_groups[i]:instance_groups[i + 1]."""
+class Groups(NamedTuple):
+    """The triangles of a `Mesh` sorted by (instance, primitive), in groups of one primitive each:
+    group g owns triangles start[g]:start[g + 1], instance i owns groups
+    of_instance[i]:of_instance[i + 1]."""
 
-    vertices: np.ndarray  # (V, 3) float32; the kernels compute in float64
-    faces: np.ndarray  # (F, 3) int32, in group order
-    group_start: np.ndarray  # (G + 1,) int64
-    group_lo: np.ndarray  # (G, 3) the groups' bounding boxes
-    group_hi: np.ndarray  # (G, 3)
-    instance_groups: np.ndarray  # (I + 1,) int64
+    start: np.ndarray  # (G + 1,) int64
+    lo: np.ndarray  # (G, 3) the groups' bounding boxes
+    hi: np.ndarray  # (G, 3)
+    of_instance: np.ndarray  # (I + 1,) int64
 
 
 @dataclass
 class Triangles:
-    """The mesh and, per group and instance, what the rules ask of it."""
+    """The mesh (float32 vertices, int32 faces in group order), its groups and, per group and
+    instance, what the rules ask of them."""
 
     mesh: Mesh
+    groups: Groups
     group_primitive: np.ndarray  # (G,) primitive id of each group
     instance_lo: np.ndarray  # (I, 3) instance bounding boxes (zeros for empty instances)
     instance_hi: np.ndarray
@@ -68,18 +69,28 @@ class Triangles:
             faces, inst, prim = faces[order], inst[order], prim[order]
             prepared = _prepare(shape.vertices, faces, inst, prim, n_inst)
         _, group_start, group_primitive, group_lo, group_hi, instance_groups, lo, hi, measures = prepared
-        mesh = Mesh(shape.vertices, faces, group_start, group_lo, group_hi, instance_groups)
+        groups = Groups(group_start, group_lo, group_hi, instance_groups)
         base_tol = np.maximum(ABS_TOL, REL_TOL * (hi - lo).max(axis=1, initial=0.0))
-        return cls(mesh, group_primitive, lo, hi, base_tol, facet, measures, (which, alike))
+        return cls(
+            Mesh(shape.vertices, faces),
+            groups,
+            group_primitive,
+            lo,
+            hi,
+            base_tol,
+            facet,
+            measures,
+            (which, alike),
+        )
 
     @property
     def n_triangles(self) -> int:
-        return int(self.mesh.group_start[-1])
+        return int(self.groups.start[-1])
 
     @property
     def present(self) -> np.ndarray:
         """(I,) whether an instance has triangles."""
-        groups = self.mesh.instance_groups
+        groups = self.groups.of_instance
         return groups[:-1] < groups[1:]
 
     @property
@@ -90,18 +101,18 @@ class Triangles:
         return i, float(z[i])
 
     def has_geometry(self, i: int) -> bool:
-        groups = self.mesh.instance_groups
+        groups = self.groups.of_instance
         return bool(groups[i] < groups[i + 1])
 
     def triangle_range(self, i: int) -> tuple[int, int]:
-        start, groups = self.mesh.group_start, self.mesh.instance_groups
+        start, groups = self.groups.start, self.groups.of_instance
         return int(start[groups[i]]), int(start[groups[i + 1]])
 
     def solid(self) -> np.ndarray:
         """(I,) whether an instance has a primitive that encloses volume."""
         area, _, volume = self.measures.T
         solid_group = volume > FLAT_RATIO * area**1.5
-        groups = self.mesh.instance_groups
+        groups = self.groups.of_instance
         owner = np.searchsorted(groups, np.arange(len(self.group_primitive)), side="right") - 1
         out = np.zeros(len(groups) - 1, bool)
         out[owner[solid_group]] = True
