@@ -1,4 +1,5 @@
-"""W101's gaps: how far each floating group is from what holds it, measured exactly on the triangles.
+"""W101's gaps: how far each floating group is from what holds it, and how far each of its members
+would drop straight down, measured exactly on the triangles.
 
 Groups are attached one at a time, the nearest first, to the grounded geometry grown by the
 groups already attached (Prim's algorithm rooted at the ground), so a tower of floating blocks
@@ -11,6 +12,10 @@ measuring of any program within the limits takes a fraction of a second, and the
 deterministic: where surfaces run parallel over hundreds of thousands of triangles, gaps are
 searched to GAP_PRECISION and the message says "about", then get an upper bound from a few
 triangles and say "at most" (still a real pair of points).
+
+The nearest gap alone can mislead (a part 1 cm from a column but 30 cm over the base it should
+sit on), so each member also gets its support straight below (`_drop`): the ground, or the
+instance outside the group whose triangles it would meet first moving down.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ MEASURE_BUDGET = 1_000_000  # triangle and node pairs examined measuring gaps ex
 GAP_PRECISION = 5e-4  # ... half as many to this precision (half the printed millimetre): "about", then ...
 LAST_TRY = 256  # ... this many per instance pair (an eighth of the budget in all) for an "at most" bound
 EXACT, AT_MOST = 0, 2  # how precise a measured gap is; 1 is "to GAP_PRECISION"
+MAX_LISTED = 12  # members of a floating group whose support straight below is measured (and listed)
+SUPPORT_BUDGET = 1_000_000  # node and triangle pairs for them (~0.25 s), then the best so far: "at most"
 LEAF = 8  # triangles in a leaf of a distance tree
 FANOUT = 4  # nodes grouped under one node of the level above
 
@@ -56,6 +63,17 @@ class Gap(NamedTuple):
     p: np.ndarray  # (3,) its end on the source
     q: np.ndarray  # (3,) its end on the target
     precision: int  # EXACT, 1 (to GAP_PRECISION) or AT_MOST
+    below: list[Support]  # what lies straight below each of the first MAX_LISTED members
+
+
+class Support(NamedTuple):
+    """The nearest geometry straight below a member of a floating group: what it would land on
+    if it were moved down."""
+
+    member: int
+    target: int  # an instance outside the group, or -1 for the ground
+    gap: float  # how far it would move down, metres
+    precision: int  # EXACT or AT_MOST (the budget ran out: a real vertical gap, maybe not the smallest)
 
 
 class Gaps(NamedTuple):
@@ -112,6 +130,8 @@ def nearest_first(
     )  # see _tree_distance
     lo, hi = geo.instance_lo, geo.instance_hi
     _improve(mesh, forest, roots, lo, hi, floating, grounded, comp, best, budget)
+    support_budget = np.array([SUPPORT_BUDGET], np.int64)
+    present = np.flatnonzero(geo.present)
     left = set(range(len(members)))
     while left:
         c = min(left, key=lambda c: (best.gap[c], members[c][0]))
@@ -124,6 +144,12 @@ def nearest_first(
             best.p[c].copy(),
             best.q[c].copy(),
             int(best.precision[c]),
+            [
+                _support_below(
+                    mesh, forest, roots, lo, hi, i, present[comp[present] != c], ground_z, support_budget
+                )
+                for i in members[c][:MAX_LISTED]
+            ],
         )
         attached = np.array(members[c], np.int64)
         _improve(
@@ -387,3 +413,159 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
                         heap, (lb, alast[x] - afirst[x] + blast[c] - bfirst[c], afirst[x], bfirst[c], x, c)
                     )
     return best, np.array(bp), np.array(bq), precision
+
+
+# --------------------------------------------------------------------------- support below
+
+
+def _support_below(mesh, forest, roots, lo, hi, member, others, ground_z, budget) -> Support:
+    """The ground, or the instance of `others` nearer straight below `member` (a tie keeps the ground)."""
+    gap, target, spent = _drop(mesh, forest, roots, lo, hi, member, others, lo[member, 2] - ground_z, budget)
+    return Support(member, int(target), float(gap), AT_MOST if spent else EXACT)
+
+
+@njit(cache=True)
+def _drop(mesh, forest, roots, lo, hi, member, others, bound, budget):
+    """(gap, instance, whether budget[0] ran out): the smallest distance instance `member` would move
+    straight down before its triangles meet those of one of `others`, if below `bound` (else
+    (bound, -1, …)).
+
+    Instances are taken nearest box first; each pair by best-first branch and bound over their
+    trees, node pairs ordered by how far apart their boxes are in z. Every node pair and
+    triangle pair examined costs a unit of budget[0]; once it is spent the best found so far
+    is returned.
+    """
+    best, target = bound, np.int64(-1)
+    near = np.full(others.shape[0], np.inf)
+    for k in range(others.shape[0]):
+        j = others[k]
+        if _may_be_below(lo, hi, member, j):
+            near[k] = max(0.0, lo[member, 2] - hi[j, 2])
+    for k in np.argsort(near, kind="mergesort"):
+        if near[k] >= best:
+            break
+        d, spent = _tree_drop(mesh, forest, roots[member], roots[others[k]], best, budget)
+        if d < best:
+            best, target = d, others[k]
+        if spent:
+            return best, target, True
+    return best, target, False
+
+
+@njit(cache=True)
+def _may_be_below(lo, hi, x, y):
+    """Whether box y can hold something straight below something of box x (their footprints meet)."""
+    return (
+        lo[x, 0] <= hi[y, 0]
+        and lo[y, 0] <= hi[x, 0]
+        and lo[x, 1] <= hi[y, 1]
+        and lo[y, 1] <= hi[x, 1]
+        and lo[y, 2] <= hi[x, 2]
+    )
+
+
+@njit(cache=True)
+def _tree_drop(mesh, forest, ra, rb, bound, budget):
+    """(smallest vertical distance below `bound` from the triangles under root ra down to those
+    under rb, or bound; whether budget[0] ran out)."""
+    lo, hi, first, last, child, end = (
+        forest.lo,
+        forest.hi,
+        forest.first,
+        forest.last,
+        forest.child,
+        forest.child_end,
+    )
+    best = bound
+    heap = [(max(0.0, lo[ra, 2] - hi[rb, 2]), ra, rb)]
+    while len(heap):
+        lb, x, y = heapq.heappop(heap)
+        if lb >= best:
+            break
+        budget[0] -= 1
+        if budget[0] < 0:
+            return best, True
+        if child[x] < 0 and child[y] < 0:
+            budget[0] -= (last[x] - first[x]) * (last[y] - first[y])
+            for i in range(first[x], last[x]):
+                ilo, ihi = triangle_box(mesh, i)
+                for j in range(first[y], last[y]):
+                    jlo, jhi = triangle_box(mesh, j)
+                    if (
+                        ilo[0] <= jhi[0]
+                        and jlo[0] <= ihi[0]
+                        and ilo[1] <= jhi[1]
+                        and jlo[1] <= ihi[1]
+                        and jlo[2] <= ihi[2]
+                        and ilo[2] - jhi[2] < best
+                    ):  # else j is not below i, or not nearer than best
+                        best = min(best, _vertical_gap(mesh, i, j))
+            continue
+        if child[y] < 0 or (child[x] >= 0 and last[x] - first[x] >= last[y] - first[y]):
+            for c in range(child[x], end[x]):
+                if _may_be_below(lo, hi, c, y):
+                    heapq.heappush(heap, (max(0.0, lo[c, 2] - hi[y, 2]), c, y))
+        else:
+            for c in range(child[y], end[y]):
+                if _may_be_below(lo, hi, x, c):
+                    heapq.heappush(heap, (max(0.0, lo[x, 2] - hi[c, 2]), x, c))
+    return best, False
+
+
+@njit(cache=True)
+def _vertical_gap(mesh, i, j):
+    """How far triangle i would move straight down before it meets triangle j (0 if they cross),
+    or inf if j is nowhere below it.
+
+    Where the two overlap seen from above, the height between them varies linearly, so its
+    extremes lie at corners of the overlap: corners of either triangle inside the other, or
+    crossings of their edges. Triangles standing on edge (no area seen from above) are skipped:
+    the faces around them cover their edges.
+    """
+    a = triangle(mesh, i)
+    b = triangle(mesh, j)
+    na = cross(sub(a[1], a[0]), sub(a[2], a[0]))
+    nb = cross(sub(b[1], b[0]), sub(b[2], b[0]))
+    if abs(na[2]) <= 1e-12 * math.sqrt(dot(na, na)) or abs(nb[2]) <= 1e-12 * math.sqrt(dot(nb, nb)):
+        return np.inf
+    low, high = np.inf, -np.inf
+    for k in range(3):
+        if _inside_seen_from_above(a[k], b):
+            d = a[k][2] - _height(b[0], nb, a[k])
+            low, high = min(low, d), max(high, d)
+        if _inside_seen_from_above(b[k], a):
+            d = _height(a[0], na, b[k]) - b[k][2]
+            low, high = min(low, d), max(high, d)
+    for k in range(3):
+        p, q = a[k], a[(k + 1) % 3]
+        for m in range(3):
+            r, s = b[m], b[(m + 1) % 3]
+            ex, ey, fx, fy = q[0] - p[0], q[1] - p[1], s[0] - r[0], s[1] - r[1]
+            den = ex * fy - ey * fx
+            if den == 0.0:
+                continue  # parallel seen from above: their ends are corners inside the other triangle
+            gx, gy = r[0] - p[0], r[1] - p[1]
+            t = (gx * fy - gy * fx) / den
+            u = (gx * ey - gy * ex) / den
+            if 0.0 <= t <= 1.0 and 0.0 <= u <= 1.0:
+                d = p[2] + t * (q[2] - p[2]) - (r[2] + u * (s[2] - r[2]))
+                low, high = min(low, d), max(high, d)
+    if high < 0.0:
+        return np.inf  # j is above i wherever they overlap, or they do not overlap
+    return max(low, 0.0)
+
+
+@njit(cache=True)
+def _inside_seen_from_above(p, t):
+    """Whether point p lies in triangle t projected on the xy plane (its edges included)."""
+    a, b, c = t
+    d1 = (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
+    d2 = (c[0] - b[0]) * (p[1] - b[1]) - (c[1] - b[1]) * (p[0] - b[0])
+    d3 = (a[0] - c[0]) * (p[1] - c[1]) - (a[1] - c[1]) * (p[0] - c[0])
+    return (d1 >= 0.0 and d2 >= 0.0 and d3 >= 0.0) or (d1 <= 0.0 and d2 <= 0.0 and d3 <= 0.0)
+
+
+@njit(cache=True)
+def _height(a, n, p):
+    """z of the plane through a with normal n (n[2] != 0) above the point p."""
+    return a[2] - (n[0] * (p[0] - a[0]) + n[1] * (p[1] - a[1])) / n[2]

@@ -11,7 +11,7 @@ from itertools import islice
 import numpy as np
 
 from proto3d.compiler.lints.contact import find_contacts
-from proto3d.compiler.lints.distance import Gap, nearest_first
+from proto3d.compiler.lints.distance import Gap, Support, nearest_first
 from proto3d.compiler.lints.triangles import FLAT_RATIO, Triangles
 from proto3d.compiler.shape import CompiledShape
 from proto3d.grammar.diagnostics import Diagnostic, Span
@@ -237,7 +237,10 @@ def _floating(
 
 
 def _floating_warning(shape: CompiledShape, found: Gap) -> Diagnostic:
-    members, gap, source, target, p, q, precision = found
+    """The group's nearest approach to something held, then what lies straight below each member
+    (unless that is what the message already says: one member, whose nearest approach is straight
+    down). The nearest approach alone can point at a small opening while the fault is elsewhere."""
+    members, gap, source, target, p, q, precision, below = found
     names = [shape.instance_name(i) for i in members]
     move = q - p
     if target < 0:
@@ -261,7 +264,17 @@ def _floating_warning(shape: CompiledShape, found: Gap) -> Diagnostic:
         f", or place it from an anchor such as `{anchor}`" if anchor else ", or support it with another part"
     )
     size = ("", "about ", "at most ")[precision] + f"{_num(gap)} m"
-    return _warning("W101", f"{subject} {size} {relation}", shape.instances[source].span, hint)
+    message = f"{subject} {size} {relation}"
+    drops = [(names[members.index(s.member)], _support_text(shape, s)) for s in below]
+    if len(members) > 1 or drops[0][1] != f"{size} {relation}":
+        message += "; straight below: " + ", ".join(f"`{name}` {text}" for name, text in drops)
+        message += f", and {len(members) - len(drops)} more" if len(members) > len(drops) else ""
+    return _warning("W101", message, shape.instances[source].span, hint)
+
+
+def _support_text(shape: CompiledShape, support: Support) -> str:
+    what = "the ground" if support.target < 0 else f"`{shape.instance_name(support.target)}`"
+    return ("", "about ", "at most ")[support.precision] + f"{_num(support.gap)} m above {what}"
 
 
 def _anchor_name(shape: CompiledShape, i: int) -> str:
