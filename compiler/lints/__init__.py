@@ -18,7 +18,7 @@ The package, from what a newcomer adding a rule reads first to what a rule build
 * `contact.py`: the contact graph (W101's groups) and the hosts of hidden instances (W104);
 * `distance.py`: W101's gaps, exact distances between triangles by branch and bound;
 * `compiler/geometry.py`: the Numba kernels on vectors, triangles and boxes, shared with the
-  tessellator.
+  tessellator (Numba's cache does not see edits there from here: see its docstring).
 
 A new rule is one function in rules.py and one line in `RULES`. Cost is bounded whatever the
 program: every search draws on a fixed budget of work units, set next to the code that spends
