@@ -25,6 +25,7 @@ from math import cos, pi, sin, sqrt
 import numpy as np
 from numba import njit
 
+from proto3d.compiler.geometry import cross, dot
 from proto3d.compiler.primitives import (
     BOX,
     CAPSULE,
@@ -1048,7 +1049,7 @@ def _sweep(c, r, n, lp, ln, f):
     last = np.array([0.0, 0.0, 1.0])
     for s in range(ns - 1):
         d = c[s + 1] - c[s]
-        length = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        length = sqrt(dot(d, d))
         if length > 0.0:
             last = d / length
             slope[s] = (r[s + 1] - r[s]) / length
@@ -1060,22 +1061,22 @@ def _sweep(c, r, n, lp, ln, f):
         if s > 0:
             u = _transport(u, tan[s - 1], tan[s])
         us[s] = u
-        vs[s] = _cross(tan[s], u)
+        vs[s, 0], vs[s, 1], vs[s, 2] = cross(tan[s], u)
     v = 0
     for i in range(ns):
         a = max(i - 1, 0)
         b = min(i, ns - 2)
         ta, tb = tan[a], tan[b]
         nb = ta + tb
-        length = sqrt(nb[0] * nb[0] + nb[1] * nb[1] + nb[2] * nb[2])
+        length = sqrt(dot(nb, nb))
         nb = nb / length if length > 1e-9 else ta
-        den = max(ta[0] * nb[0] + ta[1] * nb[1] + ta[2] * nb[2], MITRE_LIMIT)
+        den = max(dot(ta, nb), MITRE_LIMIT)
         for j in range(n):
             al = 2 * pi * j / n
             ca, sa = cos(al), sin(al)
             da = us[a] * ca + vs[a] * sa
             db = us[b] * ca + vs[b] * sa
-            p = c[i] + r[i] * (da - ta * ((da[0] * nb[0] + da[1] * nb[1] + da[2] * nb[2]) / den))
+            p = c[i] + r[i] * (da - ta * (dot(da, nb) / den))
             nrm = (da - slope[a] * ta) + (db - slope[b] * tb)
             _put(lp, ln, v, p[0], p[1], p[2], nrm[0], nrm[1], nrm[2])
             v += 1
@@ -1119,11 +1120,6 @@ def _sweep(c, r, n, lp, ln, f):
             t += 1
 
 
-@njit(cache=True, inline="always")
-def _cross(a, b):
-    return np.array((a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]))
-
-
 @njit(cache=True)
 def _perpendicular(t):
     """A unit vector perpendicular to unit t (from the axis least aligned with it)."""
@@ -1135,18 +1131,18 @@ def _perpendicular(t):
     e = np.zeros(3)
     e[k] = 1.0
     u = e - t * t[k]
-    return u / sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+    return u / sqrt(dot(u, u))
 
 
 @njit(cache=True)
 def _transport(u, ta, tb):
     """Rotate u by the smallest rotation taking ta to tb (Rodrigues), re-orthonormalised."""
-    ax = _cross(ta, tb)
-    s = sqrt(ax[0] * ax[0] + ax[1] * ax[1] + ax[2] * ax[2])
-    c = ta[0] * tb[0] + ta[1] * tb[1] + ta[2] * tb[2]
+    ax = np.array(cross(ta, tb))
+    s = sqrt(dot(ax, ax))
+    c = dot(ta, tb)
     if s > 1e-12:
         k = ax / s
-        u = u * c + _cross(k, u) * s + k * ((k[0] * u[0] + k[1] * u[1] + k[2] * u[2]) * (1.0 - c))
-    u = u - tb * (u[0] * tb[0] + u[1] * tb[1] + u[2] * tb[2])
-    length = sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2])
+        u = u * c + np.array(cross(k, u)) * s + k * (dot(k, u) * (1.0 - c))
+    u = u - tb * dot(u, tb)
+    length = sqrt(dot(u, u))
     return u / length if length > 1e-9 else _perpendicular(tb)

@@ -82,7 +82,10 @@ def test_the_messy_shape_reports_each_kind_of_contact_problem():
     assert found == [
         ("W101", "part `drop` floats 0.030 m above `cup`"),
         ("W101", "part `block.1` floats 0.130 m above `floor`"),
-        ("W101", "part `block.2` floats 0.202 m right of `block.1`"),
+        (
+            "W101",
+            "part `block.2` floats 0.202 m right of `block.1`; straight below: `block.2` 0.260 m above `floor`",
+        ),
         (
             "W103",
             "the shape does not stand on the ground: its lowest point (in `below`) is at z = -0.050 m, "

@@ -19,9 +19,9 @@ KERNELS = (
     "tessellate._lathe_shapes",
     "tessellate._extruded_shapes",
     "tessellate._swept_shapes",
-    "lints._connect",
-    "lints._hosts",
-    "lints._forest",
+    "lints.contact._connect",
+    "lints.contact._hosts",
+    "lints.distance._forest",
 )
 
 
@@ -47,7 +47,7 @@ def test_a_chair_needs_boxes_cylinders_and_the_contact_graph_but_nothing_for_hid
     assert {kernel for kernel, n in used.items() if n} == {
         "tessellate._flat_shapes",
         "tessellate._revolved_shapes",
-        "lints._connect",
+        "lints.contact._connect",
     }
     assert set(used.values()) == {0, 1}  # one specialisation each
 

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proto3d.compiler import lints
-from proto3d.compiler.lints import lint
+from proto3d.compiler.lints import contact, distance, lint, rules
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.errors import Span
 
@@ -236,6 +235,83 @@ def test_group_floating_together_is_one_warning():
     assert "`book`, `cup` touch each other but float together" in d.message
     assert "`book` is 0.050 m above `table`" in d.message
     assert d.span == shape.instances[1].span
+
+
+BOOK_ON_CUP = [
+    ("table", [box((-0.5, -0.5, 0.0), (0.5, 0.5, 0.7))]),
+    ("book", [box((-0.1, -0.15, 0.75), (0.1, 0.15, 0.78))]),
+    ("cup", [prism(0.0, 0.0, 0.04, 0.78, 0.88)]),
+]
+
+
+def test_floating_group_names_what_lies_straight_below_each_member():
+    d = the(lint(build(BOOK_ON_CUP)), "W101")
+    assert d.message == (
+        "parts `book`, `cup` touch each other but float together: `book` is 0.050 m above `table`; "
+        "straight below: `book` 0.050 m above `table`, `cup` 0.080 m above `table`"
+    )
+
+
+def test_a_near_miss_to_the_side_does_not_hide_how_far_the_group_would_drop():
+    # The shelf nearly touches the column (1 cm) but hangs 30 cm over the base; the knob on it
+    # has only the base below it (the shelf is its own group's).
+    shape = build(
+        [
+            ("base", [box((-0.5, -0.1, 0.0), (0.5, 0.1, 0.1))]),
+            ("column", [box((-0.5, -0.1, 0.0), (-0.4, 0.1, 1.0))]),
+            ("shelf", [box((-0.39, -0.1, 0.4), (0.2, 0.1, 0.42))]),
+            ("knob", [prism(0.1, 0.0, 0.02, 0.42, 0.5)]),
+        ]
+    )
+    d = the(lint(shape), "W101")
+    assert d.message == (
+        "parts `shelf`, `knob` touch each other but float together: `shelf` is 0.010 m right of `column`; "
+        "straight below: `shelf` 0.300 m above `base`, `knob` 0.320 m above `base`"
+    )
+
+
+def test_a_single_part_names_its_support_below_only_when_the_gap_is_not_straight_down():
+    floor = ("floor", [box((-1, -1, 0.0), (1, 1, 0.1))])
+    desk = ("desk", [box((-0.25, -0.25, 0.1), (0.25, 0.25, 0.8))])
+    lamp = ("lamp", [box((0.26, -0.05, 0.5), (0.36, 0.05, 0.6))])
+    d = the(lint(build([floor, desk, lamp])), "W101")
+    assert (
+        d.message
+        == "part `lamp` floats 0.010 m right of `desk`; straight below: `lamp` 0.400 m above `floor`"
+    )
+    vase = ("vase", [prism(0.0, 0.0, 0.05, 0.85, 1.0)])
+    d = the(lint(build([floor, desk, vase])), "W101")
+    assert d.message == "part `vase` floats 0.050 m above `desk`"
+
+
+def test_bars_crossing_seen_from_above_meet_between_their_corners():
+    # No corner of either bar lies over or under the other: only their crossing edges measure the drop.
+    shape = build(
+        [
+            ("lower", [box((-0.5, -0.02, 0.0), (0.5, 0.02, 0.04))]),
+            ("upper", [box((-0.02, -0.5, 0.1), (0.02, 0.5, 0.14))]),
+            ("tag", [box((-0.02, 0.38, 0.14), (0.02, 0.42, 0.18))]),
+        ]
+    )
+    d = the(lint(shape), "W101")
+    assert d.message == (
+        "parts `upper`, `tag` touch each other but float together: `upper` is 0.060 m above `lower`; "
+        "straight below: `upper` 0.060 m above `lower`, `tag` 0.140 m above the ground"
+    )
+
+
+def test_members_past_the_listed_ones_are_counted(monkeypatch):
+    monkeypatch.setattr(distance, "MAX_LISTED", 1)
+    d = the(lint(build(BOOK_ON_CUP)), "W101")
+    assert d.message.endswith("; straight below: `book` 0.050 m above `table`, and 1 more")
+
+
+def test_spent_support_budget_falls_back_to_the_ground_said_so(monkeypatch):
+    monkeypatch.setattr(distance, "SUPPORT_BUDGET", 0)
+    d = the(lint(build(BOOK_ON_CUP)), "W101")
+    assert d.message.endswith(
+        "; straight below: `book` at most 0.750 m above the ground, `cup` at most 0.780 m above the ground"
+    )
 
 
 def test_two_separate_floating_groups_are_two_warnings():
@@ -497,7 +573,7 @@ def test_hundred_chairs_only_report_the_broken_one():
 
 
 def test_many_floating_groups_end_in_one_summary(monkeypatch):
-    monkeypatch.setattr(lints, "MAX_FLOATING", 2)
+    monkeypatch.setattr(rules, "MAX_FLOATING", 2)
     shape = build(
         [("floor", [box((-1, -1, 0), (1, 1, 0.1))])]
         + [("tile", [box((0.3 * k - 0.6, 0, 0.2), (0.3 * k - 0.5, 0.1, 0.3))]) for k in range(4)]
@@ -509,10 +585,10 @@ def test_many_floating_groups_end_in_one_summary(monkeypatch):
 
 
 def test_too_many_overlapping_pairs_skip_contact_lints_only(monkeypatch):
-    monkeypatch.setattr(lints, "MAX_PAIRS", 10)
+    monkeypatch.setattr(contact, "MAX_PAIRS", 10)
     shape = build([("crate", [box((0, 0, 0.1), (1, 1, 1.1))])] * 6)  # 15 pairs, all duplicates
     assert codes(lint(shape)) == ["W103"]
-    monkeypatch.setattr(lints, "MAX_PAIRS", 15)
+    monkeypatch.setattr(contact, "MAX_PAIRS", 15)
     assert codes(lint(shape)) == ["W103"] + ["W104"] * 5
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proto3d.compiler import compile_text, lints
-from proto3d.compiler.lints import lint
+from proto3d.compiler import compile_text
+from proto3d.compiler.lints import contact, distance, lint
 
 GEOMETRIC = {"W101", "W102", "W103", "W104", "W105"}
 N_RINGS = 15  # per row
@@ -105,7 +105,7 @@ part core { sphere(r=0.25, at=[0, 0, 0.25], segments=256) }
 
 
 def test_spent_budget_gives_an_upper_bound_said_so(fine_rings, monkeypatch):
-    monkeypatch.setattr(lints, "MEASURE_BUDGET", 1_000)
+    monkeypatch.setattr(distance, "MEASURE_BUDGET", 1_000)
     found = [d for d in lint(fine_rings) if d.code == "W101"]
     assert len(found) == N_RINGS
     exact = {d.span.line: gap_in(d.message) for d in warnings_of(fine_rings) if d.code == "W101"}
@@ -122,12 +122,12 @@ part core { sphere(r=0.25, at=[0, 0, 0.25], segments=64) }
 part top { sphere(r=0.25, at=[0, 0, 0.75], segments=64) }
 """
     shape = compile_text(text)
-    monkeypatch.setattr(lints, "HIDDEN_BUDGET", 200_000)  # a few vertices each: both still found
+    monkeypatch.setattr(contact, "HIDDEN_BUDGET", 200_000)  # a few vertices each: both still found
     assert [d.message for d in lint(shape)] == [
         "part `core` is entirely inside `shell`: it cannot be seen from any view",
         "part `top` is entirely inside `shell`: it cannot be seen from any view",
     ]
-    monkeypatch.setattr(lints, "HIDDEN_BUDGET", 0)
+    monkeypatch.setattr(contact, "HIDDEN_BUDGET", 0)
     assert lint(shape) == []  # nothing checked: no warning rather than a guess
 
 
@@ -140,5 +140,5 @@ part ring { torus(R=0.1, r=0.01, at=[0, 0, 0.5]) }
     shape = compile_text(text)
     (d,) = warnings_of(shape)
     assert d.code == "W101" and gap_in(d.message) == pytest.approx(0.07, abs=2e-3)  # within the facets
-    monkeypatch.setattr(lints, "CONTACT_BUDGET", 0)
+    monkeypatch.setattr(contact, "CONTACT_BUDGET", 0)
     assert lint(shape) == []  # not proven apart: no warning rather than a wrong one

@@ -1,0 +1,284 @@
+"""Geometry kernels shared by the tessellator and the lints: 3-vectors, closest points,
+segment and triangle tests, triangle distance, winding numbers and boxes, as Numba functions.
+
+Vectors are 3-tuples of floats (or any 3-element array: each kernel compiles once per argument
+type), so that nothing is allocated in the inner loops. The triangle kernels read a `mesh`,
+any named tuple with `vertices` (V, 3) and `faces` (F, 3); they compute in float64 whatever
+the vertices' type.
+
+Numba's on-disk cache is checked against each kernel's own source file only: after editing
+this file, delete the `__pycache__` folders next to the modules that call it (compiler/ and
+compiler/lints/), or their cached kernels keep the old code.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+
+class Mesh(NamedTuple):
+    """Triangles as the kernels read them. Only these two arrays: every array in a tuple passed
+    to a kernel costs reference counting at each call, and the triangle kernels are called in
+    the innermost loops."""
+
+    vertices: np.ndarray  # (V, 3)
+    faces: np.ndarray  # (F, 3) vertex indices
+
+
+@njit(cache=True)
+def sub(a, b):
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
+
+
+@njit(cache=True)
+def axpy(a, s, b):
+    """a + s * b"""
+    return (a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2])
+
+
+@njit(cache=True)
+def dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+@njit(cache=True)
+def cross(a, b):
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+@njit(cache=True)
+def clamp01(x):
+    return min(max(x, 0.0), 1.0)
+
+
+@njit(cache=True)
+def corner(mesh, t, k):
+    """Corner k of triangle t."""
+    v = mesh.faces[t, k]
+    vertices = mesh.vertices
+    return (np.float64(vertices[v, 0]), np.float64(vertices[v, 1]), np.float64(vertices[v, 2]))
+
+
+@njit(cache=True)
+def triangle(mesh, t):
+    """The three corners of triangle t (a constant k in `corner(mesh, t, k)` would make Numba
+    compile one more copy of it per value)."""
+    k = np.int64(0)
+    return corner(mesh, t, k), corner(mesh, t, k + 1), corner(mesh, t, k + 2)
+
+
+@njit(cache=True)
+def triangle_box(mesh, t):
+    """Bounding box (lo, hi) of triangle t, computed when needed rather than stored for every triangle."""
+    a, b, c = triangle(mesh, t)
+    lo = (min(a[0], b[0], c[0]), min(a[1], b[1], c[1]), min(a[2], b[2], c[2]))
+    hi = (max(a[0], b[0], c[0]), max(a[1], b[1], c[1]), max(a[2], b[2], c[2]))
+    return lo, hi
+
+
+@njit(cache=True)
+def closest_on_segment(p, a, b):
+    ab = sub(b, a)
+    den = dot(ab, ab)
+    t = clamp01(dot(sub(p, a), ab) / den) if den > 0.0 else 0.0
+    return axpy(a, t, ab)
+
+
+@njit(cache=True)
+def closest_on_triangle(p, a, b, c):
+    """Closest point of triangle abc to p (Ericson, Real-Time Collision Detection 5.1.5)."""
+    ab, ac, ap = sub(b, a), sub(c, a), sub(p, a)
+    d1, d2 = dot(ab, ap), dot(ac, ap)
+    if d1 <= 0.0 and d2 <= 0.0:
+        return a
+    bp = sub(p, b)
+    d3, d4 = dot(ab, bp), dot(ac, bp)
+    if d3 >= 0.0 and d4 <= d3:
+        return b
+    cp = sub(p, c)
+    d5, d6 = dot(ab, cp), dot(ac, cp)
+    if d6 >= 0.0 and d5 <= d6:
+        return c
+    vc = d1 * d4 - d3 * d2
+    if vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
+        return closest_on_segment(p, a, b)
+    vb = d5 * d2 - d1 * d6
+    if vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
+        return closest_on_segment(p, a, c)
+    va = d3 * d6 - d5 * d4
+    if va <= 0.0 and d4 - d3 >= 0.0 and d5 - d6 >= 0.0:
+        return closest_on_segment(p, b, c)
+    den = va + vb + vc
+    if den <= 0.0:  # zero-area triangle: its closest point lies on an edge
+        q1, q2, q3 = closest_on_segment(p, a, b), closest_on_segment(p, b, c), closest_on_segment(p, a, c)
+        e1, e2, e3 = sub(q1, p), sub(q2, p), sub(q3, p)
+        s1, s2, s3 = dot(e1, e1), dot(e2, e2), dot(e3, e3)
+        return q1 if s1 <= s2 and s1 <= s3 else (q2 if s2 <= s3 else q3)
+    return axpy(axpy(a, vb / den, ab), vc / den, ac)
+
+
+@njit(cache=True)
+def closest_between_segments(p1, q1, p2, q2):
+    """Closest points of segments p1q1 and p2q2 (Ericson 5.1.9), degenerate segments included."""
+    d1, d2, r = sub(q1, p1), sub(q2, p2), sub(p1, p2)
+    a, e, f = dot(d1, d1), dot(d2, d2), dot(d2, r)
+    if a <= 0.0 and e <= 0.0:
+        return p1, p2
+    if a <= 0.0:
+        s, t = 0.0, clamp01(f / e)
+    else:
+        c = dot(d1, r)
+        if e <= 0.0:
+            s, t = clamp01(-c / a), 0.0
+        else:
+            b = dot(d1, d2)
+            den = a * e - b * b
+            s = clamp01((b * f - c * e) / den) if den > 0.0 else 0.0
+            t = (b * s + f) / e
+            if t < 0.0:
+                s, t = clamp01(-c / a), 0.0
+            elif t > 1.0:
+                s, t = clamp01((b - c) / a), 1.0
+    return axpy(p1, s, d1), axpy(p2, t, d2)
+
+
+@njit(cache=True)
+def segment_hits_triangle(p, q, a, b, c):
+    """Parameter t in [0, 1] where segment pq crosses triangle abc, or -1 (Möller-Trumbore)."""
+    d, e1, e2 = sub(q, p), sub(b, a), sub(c, a)
+    h = cross(d, e2)
+    det = dot(e1, h)
+    if det * det <= 1e-24 * dot(d, d) * dot(e1, e1) * dot(e2, e2):
+        return -1.0  # parallel, or too nearly so to tell: the closest-point tests decide
+    s = sub(p, a)
+    u = dot(s, h) / det
+    if u < 0.0 or u > 1.0:
+        return -1.0
+    w = cross(s, e1)
+    v = dot(d, w) / det
+    if v < 0.0 or u + v > 1.0:
+        return -1.0
+    t = dot(e2, w) / det
+    return t if 0.0 <= t <= 1.0 else -1.0
+
+
+@njit(cache=True)
+def triangle_distance(mesh, i, j, enough=-1.0):
+    """Squared distance between triangles i and j with the closest points (0 if they cross).
+
+    Stops at the first candidate pair of points at most `enough` apart (squared), for callers
+    that only ask whether the distance is below a bound.
+    """
+    for s, o in ((i, j), (j, i)):
+        a, b, c = triangle(mesh, o)
+        for k in range(3):
+            p, q = corner(mesh, s, k), corner(mesh, s, (k + 1) % 3)
+            t = segment_hits_triangle(p, q, a, b, c)
+            if t >= 0.0:
+                x = axpy(p, t, sub(q, p))
+                return 0.0, x, x
+    best, bp, bq = np.inf, triangle(mesh, i)[0], triangle(mesh, j)[0]
+    for s, o in ((i, j), (j, i)):
+        a, b, c = triangle(mesh, o)
+        for k in range(3):
+            p = corner(mesh, s, k)
+            q = closest_on_triangle(p, a, b, c)
+            e = sub(q, p)
+            d2 = dot(e, e)
+            if d2 < best:
+                best, bp, bq = d2, (p if s == i else q), (q if s == i else p)
+                if best <= enough:
+                    return best, bp, bq
+    for k in range(3):
+        p1, q1 = corner(mesh, i, k), corner(mesh, i, (k + 1) % 3)
+        for m in range(3):
+            p2, q2 = corner(mesh, j, m), corner(mesh, j, (m + 1) % 3)
+            x, y = closest_between_segments(p1, q1, p2, q2)
+            e = sub(y, x)
+            d2 = dot(e, e)
+            if d2 < best:
+                best, bp, bq = d2, x, y
+                if best <= enough:
+                    return best, bp, bq
+    return best, bp, bq
+
+
+@njit(cache=True)
+def plane_separated(mesh, i, j, gap):
+    """Whether triangle j lies entirely farther than gap beyond the plane of triangle i, or beyond
+    one of the planes through its edges square to it (outside the prism over the triangle).
+
+    Cheap sufficient tests for distance > gap: the first settles most near-parallel pairs, the
+    others pairs that cross the plane away from the triangle (a leg and the wrong half of a seat).
+    """
+    a, b, c = triangle(mesh, i)
+    p, q, r = triangle(mesh, j)
+    n = cross(sub(b, a), sub(c, a))
+    length = math.sqrt(dot(n, n))
+    if length == 0.0:
+        return False
+    above = below = 0
+    for x in (p, q, r):
+        d = dot(n, sub(x, a)) / length
+        above += d > gap
+        below += d < -gap
+    if above == 3 or below == 3:
+        return True
+    for s, e in ((a, b), (b, c), (c, a)):
+        m = cross(sub(e, s), n)  # in the plane, pointing away from the triangle
+        length = math.sqrt(dot(m, m))
+        if length > 0.0 and min(dot(m, sub(p, s)), dot(m, sub(q, s)), dot(m, sub(r, s))) > gap * length:
+            return True
+    return False
+
+
+@njit(cache=True)
+def apart(mesh, i, j, gap):
+    """Whether triangles i and j are shown farther than gap apart by a plane of either."""
+    return plane_separated(mesh, i, j, gap) or plane_separated(mesh, j, i, gap)
+
+
+@njit(cache=True)
+def winding(p, mesh, start, stop):
+    """Generalised winding number of triangles start:stop around p (1 inside a closed mesh, 0 outside).
+
+    Sum of signed solid angles (Van Oosterom & Strackee); robust to duplicated vertices and
+    unwelded seams, and its sign flips for inward-facing meshes, so callers use abs().
+    """
+    total = 0.0
+    for t in range(start, stop):
+        a, b, c = triangle(mesh, t)
+        a, b, c = sub(a, p), sub(b, p), sub(c, p)
+        la, lb, lc = math.sqrt(dot(a, a)), math.sqrt(dot(b, b)), math.sqrt(dot(c, c))
+        num = dot(a, cross(b, c))
+        den = la * lb * lc + dot(a, b) * lc + dot(a, c) * lb + dot(b, c) * la
+        total += math.atan2(num, den)
+    return total / (2.0 * math.pi)
+
+
+@njit(cache=True)
+def boxes_overlap(lo1, hi1, lo2, hi2, pad):
+    """Whether boxes lo1..hi1 and lo2..hi2 meet once each is grown by pad."""
+    for k in range(3):
+        if lo1[k] - pad > hi2[k] or lo2[k] - pad > hi1[k]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def point_in_box(p, lo, hi):
+    return lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and lo[2] <= p[2] <= hi[2]
+
+
+@njit(cache=True)
+def box_distance(lo1, hi1, lo2, hi2):
+    """Smallest distance between boxes lo1..hi1 and lo2..hi2 (0 if they meet)."""
+    s = 0.0
+    for k in range(3):
+        d = max(0.0, lo1[k] - hi2[k], lo2[k] - hi1[k])
+        s += d * d
+    return math.sqrt(s)
