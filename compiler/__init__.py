@@ -1,5 +1,9 @@
 """Stage 2: syntax tree → part-labelled mesh (`CompiledShape`), lints and exports."""
 
+from proto3d.compiler.kernel_cache import drop_stale_kernels
+
+drop_stale_kernels()  # before any cached kernel loads
+
 from proto3d.compiler.build import check, compile_program, compile_text
 from proto3d.compiler.export import export, parts_manifest
 from proto3d.compiler.limits import Limits

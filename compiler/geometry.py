@@ -6,9 +6,8 @@ type), so that nothing is allocated in the inner loops. The triangle kernels rea
 any named tuple with `vertices` (V, 3) and `faces` (F, 3); they compute in float64 whatever
 the vertices' type.
 
-Numba's on-disk cache is checked against each kernel's own source file only: after editing
-this file, delete the `__pycache__` folders next to the modules that call it (compiler/ and
-compiler/lints/), or their cached kernels keep the old code.
+Numba's on-disk cache is checked against each kernel's own source file only; kernel_cache.py
+drops every cached kernel of the compiler when this file (or primitives.py) changes.
 """
 
 from __future__ import annotations
