@@ -148,7 +148,7 @@ def _message(error: dict) -> str:
         for key in error["loc"]
         if key not in ("box", "segment")  # the union's tags: not part of the answer's path
     )
-    message = error["msg"].removeprefix("Value error, ")
+    message = error["msg"].removeprefix("Value error, ").replace(" after validation", "")
     if error["type"] == "missing":
         return f"{path}: missing required key"
     if error["type"] == "value_error":

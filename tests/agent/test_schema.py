@@ -34,7 +34,7 @@ def test_validation_messages_name_the_json_path():
     ok = {"accept": False, "score": 3.5, "problems": [{"part": "a", "line": None, "issue": "b", "fix": "c"}]}
     assert validate(ok, Verdict) == []
     assert validate({"instances": [{"part": "a", "size": [1, 1, 1], "position": [0, 0]}]}, Arrangement) == [
-        "$.instances[0].position: List should have at least 3 items after validation, not 2, got [0, 0]"
+        "$.instances[0].position: List should have at least 3 items, not 2, got [0, 0]"
     ]
 
 
@@ -72,7 +72,7 @@ def test_an_instance_is_a_box_or_a_segment():
         "$.instances[0]: `from` and `to` are the same point; a segment needs a length"
     ]
     assert validate({"instances": [{**SEGMENT, "to": [0, 0]}]}, Arrangement) == [
-        "$.instances[0].to: List should have at least 3 items after validation, not 2, got [0, 0]"
+        "$.instances[0].to: List should have at least 3 items, not 2, got [0, 0]"
     ]
 
 
