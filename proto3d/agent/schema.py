@@ -75,6 +75,9 @@ class BoxInstance(Answer):
     shape: str | None = None
 
 
+BOX_KEYS = {"size", "position", "rotation"}
+
+
 class SegmentInstance(Answer):
     """A part instance as a segment (posts, handles, spindles, struts): its two end points on the
     centre line and its thickness (diameter); the coder writes it as `rod(from=, to=, r=thickness/2)`."""
@@ -84,6 +87,15 @@ class SegmentInstance(Answer):
     end: Vec3 = Field(alias="to")
     thickness: float = Field(gt=0, le=1000)
     shape: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, value: Any) -> Any:
+        if isinstance(value, dict) and BOX_KEYS & value.keys():
+            raise ValueError(
+                "give either a box (size, position, rotation) or a segment (from, to, thickness), not both"
+            )
+        return value
 
     @model_validator(mode="after")
     def _has_length(self) -> SegmentInstance:

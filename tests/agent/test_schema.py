@@ -71,6 +71,10 @@ def test_an_instance_is_a_box_or_a_segment():
     assert validate({"instances": [{**SEGMENT, "to": SEGMENT["from"]}]}, Arrangement) == [
         "$.instances[0]: `from` and `to` are the same point; a segment needs a length"
     ]
+    assert validate({"instances": [{**SEGMENT, "position": [0, 0, 0.4]}]}, Arrangement) == [
+        "$.instances[0]: give either a box (size, position, rotation) or a segment (from, to, thickness), "
+        "not both"
+    ]
     assert validate({"instances": [{**SEGMENT, "to": [0, 0]}]}, Arrangement) == [
         "$.instances[0].to: List should have at least 3 items, not 2, got [0, 0]"
     ]
