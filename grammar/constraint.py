@@ -12,9 +12,12 @@ follows pdsl.lark as the language changes, and it carries over what the contextu
   read in those states must not begin with it (`translatex(...)` is not a call);
 * terminal priorities are dropped (llguidance has none) once they are expressed as the above.
 
-One rule cannot be carried over: llguidance has no lookaround, so `NUMBER`'s "not followed by a
-letter, digit or underscore" is dropped; the exported grammar reads `2b` as `2 b` where the
-project's parser rejects it (the compiler's answer then goes back to the coder as any error does).
+Two differences remain. llguidance has no lookaround, so `NUMBER`'s "not followed by a letter,
+digit or underscore" is dropped: the export reads `2b` as `2 b` where the project's parser rejects
+it (that error then goes back to the coder as any error does). And a rule's `NAME` excludes the
+keywords of every state that reads it, where the parser excludes only those of the state at hand:
+`rotate(z=90) in(r=1)` (a call of `in`, which no state after a transform accepts as a keyword) is
+refused; no primitive is named by a keyword, so such a program could never compile.
 """
 
 from __future__ import annotations

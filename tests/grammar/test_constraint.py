@@ -25,6 +25,11 @@ SYNTAX_ERRORS = {"E010", "E011", "E012"}  # the grammar's; the others are limits
 # A number directly followed by a letter, digit or underscore: NUMBER's lookahead, which llguidance
 # cannot express (see grammar/constraint.py).
 NUMBER_THEN_WORD = re.compile(r"(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?(mm|cm|m|deg)?[A-Za-z_0-9]")
+# A statement calling a keyword, e.g. `in(r=1)` after a transform, which the parser reads as a
+# call where the keyword cannot stand; the export excludes a keyword from a statement's first name
+# wherever some state reading it accepts the keyword (see grammar/constraint.py). No primitive is
+# named by a keyword, so such a program never compiles either way.
+KEYWORD_CALL = re.compile(r"(?<![A-Za-z_0-9.])(in|or|and|if|elif|else|for|let|param|part|shape|bounds)\s*\(")
 
 
 class _Bytes:
@@ -129,9 +134,11 @@ def test_keywords_and_names_as_the_project_s_parser_reads_them(matcher, program,
     assert accepts(matcher, fenced(program)) is parser_accepts
 
 
-def test_the_number_lookahead_is_the_known_difference(matcher):
+def test_the_known_differences(matcher):
     assert parse_with_diagnostics("let a = 2b(x=1)")[1][0].code == "E010"
     assert accepts(matcher, fenced("let a = 2b(x=1)"))  # read as `let a = 2` then `b(x=1)`
+    assert not parse_with_diagnostics("rotate(z=90) in(r=1)")[1]  # a call of `in`: never compiles
+    assert not accepts(matcher, fenced("rotate(z=90) in(r=1)"))
 
 
 def _offset(text: str, line: int, column: int) -> int:
@@ -140,10 +147,11 @@ def _offset(text: str, line: int, column: int) -> int:
 
 def test_mutated_programs_are_accepted_exactly_when_the_parser_accepts_them(matcher):
     """500 mutants of the examples (characters and tokens deleted, inserted, swapped, keywords put
-    in): the export and the parser agree on each, except where a number runs into a word."""
+    in): the export and the parser agree on each, except where a number runs into a word or a
+    statement calls a keyword (both counted: about 3 % and 0.05 % of mutants)."""
     rng = random.Random(12)
     corpus = [p.read_text(encoding="utf-8") for p in EXAMPLES]
-    verdicts, lookahead_cases = {True: 0, False: 0}, 0
+    verdicts, lookahead_cases, keyword_calls = {True: 0, False: 0}, 0, 0
     while sum(verdicts.values()) < 500:
         text = normalise(mutated(rng, corpus))
         if "```" in text or re.search("[\ud800-\udfff]", text):
@@ -157,7 +165,10 @@ def test_mutated_programs_are_accepted_exactly_when_the_parser_accepts_them(matc
             lookahead_cases += 1
             continue
         parser_accepts = not errors
+        if parser_accepts and KEYWORD_CALL.search(text):
+            keyword_calls += 1
+            continue
         assert accepts(matcher, fenced(text)) is parser_accepts, text
         verdicts[parser_accepts] += 1
     assert min(verdicts.values()) > 100  # both verdicts well represented
-    assert lookahead_cases < 25
+    assert lookahead_cases < 25 and keyword_calls < 5
