@@ -22,7 +22,7 @@ Size3 = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length
 
 
 class Answer(BaseModel):
-    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
 
 
 class Bounds(Answer):
@@ -76,6 +76,7 @@ class BoxInstance(Answer):
 
 
 BOX_KEYS = {"size", "position", "rotation"}
+SEGMENT_KEYS = {"from", "to", "thickness"}
 
 
 class SegmentInstance(Answer):
@@ -102,9 +103,6 @@ class SegmentInstance(Answer):
         if sum((a - b) ** 2 for a, b in zip(self.start, self.end)) < 1e-12:
             raise ValueError("`from` and `to` are the same point; a segment needs a length")
         return self
-
-
-SEGMENT_KEYS = {"from", "to", "thickness"}
 
 
 def _instance_kind(value: Any) -> str:

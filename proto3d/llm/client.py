@@ -415,12 +415,9 @@ class OpenAIBackend:
                     )
                 )
                 self._sleep(wait)
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                if constrained:
-                    raise _Refused(f"HTTP {exc.status_code}: {_detail(exc)}") from None
-                message = f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}"
-                raise LLMError(redact(message)) from None
             except openai.APIStatusError as exc:
+                if constrained and exc.status_code in (400, 422):
+                    raise _Refused(f"HTTP {exc.status_code}: {_detail(exc)}") from None
                 message = f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}"
                 raise LLMError(redact(message)) from None
         return Reply(
