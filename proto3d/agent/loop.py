@@ -41,6 +41,7 @@ from proto3d.agent.schema import (
     extract_program,
     response_schema,
     validate,
+    without_nulls,
 )
 from proto3d.compiler import CompiledShape
 from proto3d.compiler.files import write_atomic
@@ -233,7 +234,7 @@ class _Caller:
             except ReplyError as exc:
                 errors, checked = [str(exc)], False
             if not errors or (soft_check and checked and attempt == retries):
-                return value
+                return without_nulls(value)
             messages = messages + [
                 {"role": "assistant", "content": reply.text},
                 {

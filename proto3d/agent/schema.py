@@ -173,6 +173,16 @@ def _shown(value) -> str:
     return text if len(text) <= 60 else text[:60] + "…"
 
 
+def without_nulls(value):
+    """`value` without the keys whose value is null: how a strict schema says "not given" (every
+    key required, optional ones nullable), dropped so the answer reads as if they were omitted."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 @functools.cache
 def response_schema(model: type[Answer]) -> dict:
     """The JSON schema of `model` as strict structured outputs accept it (OpenAI's strict mode,

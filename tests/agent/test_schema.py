@@ -13,6 +13,7 @@ from proto3d.agent.schema import (
     check_parts,
     response_schema,
     validate,
+    without_nulls,
 )
 
 
@@ -139,3 +140,10 @@ def test_the_arrangement_schema_offers_both_forms():
     assert segment["required"] == ["part", "from", "to", "thickness", "shape"]
     assert segment["properties"]["thickness"] == {"exclusiveMinimum": 0, "maximum": 1000, "type": "number"}
     assert box["properties"]["rotation"]["anyOf"][1] == {"type": "null"}  # optional: nullable
+
+
+def test_nulls_read_as_omitted_keys():
+    """Under a strict schema a model gives every key, null for the ones it would omit."""
+    strict = {"instances": [{"part": "a", "size": [1, 1, 1], "position": [0, 0, 0.5], "rotation": None}]}
+    assert validate(strict, Arrangement) == []
+    assert without_nulls(strict) == {"instances": [{"part": "a", "size": [1, 1, 1], "position": [0, 0, 0.5]}]}
