@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from proto3d.grammar import parse_with_diagnostics
-from proto3d.grammar.constraint import FENCE_CLOSE, FENCE_OPEN, answer_grammar
+from proto3d.grammar.constraint import FENCE_CLOSE, FENCE_OPEN, answer_grammar, export
 from proto3d.grammar.source import normalise
 from tests.helpers.strategies import mutated, programs
 
@@ -62,6 +62,26 @@ def fenced(program: str) -> str:
     """The answer as a model writes it: the closing fence on a line of its own (after a comment
     there is no other way: the comment would run on over the fence)."""
     return FENCE_OPEN + program.rstrip("\n") + "\n" + FENCE_CLOSE
+
+
+def test_the_export_on_a_small_grammar():
+    """Rules and terminals as Lark compiles them; the name where a statement starts excludes the
+    keyword the LALR state also accepts there, the name after `go` (where no keyword can come) does not."""
+    toy = 'start: stmt*\nstmt: "go" NAME | NAME "(" ")"\nNAME: /[a-z]+/\n%ignore " "\n'
+    assert export(toy).splitlines() == [
+        "%llguidance {}",
+        'start: "```pdsl\\n" pdsl_start "```"',
+        'pdsl_start: lark_start_star_0 | ""',
+        "stmt: GO NAME | NAME_1 LPAR RPAR",
+        "lark_start_star_0: stmt | lark_start_star_0 stmt",
+        "NAME: /[a-z]+/",
+        'LARK_IGNORE_0: " "',
+        'GO: "go"',
+        'LPAR: "("',
+        'RPAR: ")"',
+        'NAME_1: NAME & ~("go")',
+        "%ignore LARK_IGNORE_0",
+    ]
 
 
 def test_the_export_is_a_valid_llguidance_grammar_without_warnings():
