@@ -35,6 +35,7 @@ from lark.parsers.lalr_analysis import LALR_Analyzer, digraph
 
 FENCE_OPEN, FENCE_CLOSE = "```pdsl\n", "```"
 EMPTY = '""'  # an empty alternative
+NL = "\n"  # the answer may end after the closing fence or after its line
 _LOOKAHEAD_AT_END = re.compile(r"\(\?[!=][^()]*\)$")
 
 
@@ -65,7 +66,7 @@ def export(grammar_text: str, name: str = "NAME") -> str:
     variants: dict[frozenset, str] = {}
     lines = [
         "%llguidance {}",
-        f"start: {json.dumps(FENCE_OPEN)} pdsl_start {json.dumps(FENCE_CLOSE)}",
+        f"start: {json.dumps(FENCE_OPEN)} pdsl_start ({json.dumps(FENCE_CLOSE)} | {json.dumps(FENCE_CLOSE + NL)})",
     ]
     alternatives: dict[str, list[str]] = {}
     for rule in lark.rules:

@@ -70,7 +70,7 @@ def test_the_export_on_a_small_grammar():
     toy = 'start: stmt*\nstmt: "go" NAME | NAME "(" ")"\nNAME: /[a-z]+/\n%ignore " "\n'
     assert export(toy).splitlines() == [
         "%llguidance {}",
-        'start: "```pdsl\\n" pdsl_start "```"',
+        'start: "```pdsl\\n" pdsl_start ("```" | "```\\n")',
         'pdsl_start: lark_start_star_0 | ""',
         "stmt: GO NAME | NAME_1 LPAR RPAR",
         "lark_start_star_0: stmt | lark_start_star_0 stmt",
@@ -133,6 +133,8 @@ def test_the_answer_is_the_fenced_program_and_nothing_else(matcher):
     assert not accepts(matcher, program)
     assert not accepts(matcher, "Here it is:\n" + fenced(program))
     assert not accepts(matcher, fenced(program) + "\nDone.")
+    assert accepts(matcher, fenced(program) + "\n")  # the fence's line may end
+    assert not accepts(matcher, fenced(program) + "\n\n")
 
 
 @pytest.mark.parametrize(
