@@ -130,10 +130,19 @@ class Problem(Answer):
     fix: str
 
 
+class Check(Answer):
+    """The inspector's answer to one of the plan's yes/no questions."""
+
+    question: int = Field(ge=1)
+    answer: bool
+    note: str | None = None
+
+
 class Verdict(Answer):
     accept: bool
     score: float = Field(ge=0, le=10)
     summary: str | None = None
+    checks: list[Check] | None = None  # when the inspector is given questions
     problems: list[Problem]
 
 

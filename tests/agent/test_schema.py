@@ -34,6 +34,10 @@ def test_validation_messages_name_the_json_path():
     ]
     ok = {"accept": False, "score": 3.5, "problems": [{"part": "a", "line": None, "issue": "b", "fix": "c"}]}
     assert validate(ok, Verdict) == []
+    assert validate({**ok, "checks": [{"question": 0, "answer": "yes"}]}, Verdict) == [
+        "$.checks[0].question: Input should be greater than or equal to 1, got 0",
+        '$.checks[0].answer: Input should be a valid boolean, got "yes"',
+    ]
     assert validate({"instances": [{"part": "a", "size": [1, 1, 1], "position": [0, 0]}]}, Arrangement) == [
         "$.instances[0].position: List should have at least 3 items, not 2, got [0, 0]"
     ]
