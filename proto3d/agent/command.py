@@ -131,6 +131,16 @@ def _categories(category: str | None, path: str | None) -> list[str]:
 @click.option("--max-cost", type=click.FloatRange(0), help="Cost budget per object (0: none).")
 @click.option("--max-time", type=click.FloatRange(0), help="Wall-time budget per object, seconds (0: none).")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Seconds per model request.")
+@click.option(
+    "--structured/--no-structured",
+    default=None,
+    help="Send JSON answers' schemas as response_format (default: on; dropped where the server refuses it).",
+)
+@click.option(
+    "--constrain",
+    type=click.Choice(["none", "grammar"]),
+    help="grammar: coder requests carry the pdsl grammar as a decoding constraint (vLLM, guidance backend).",
+)
 def agent_command(
     category,
     categories_file,
@@ -152,6 +162,8 @@ def agent_command(
     max_cost,
     max_time,
     timeout,
+    structured,
+    constrain,
 ):
     """Make a part-labelled 3D prototype of CATEGORY with a designer, a coder and a visual inspector.
 
@@ -191,6 +203,8 @@ def agent_command(
             model=model,
             base_url=base_url,
             timeout=timeout,
+            structured=structured,
+            constrain=constrain,
             roles=_role_models(role_model),
             iterations=max_iterations,
             tokens=max_tokens,

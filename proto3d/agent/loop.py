@@ -26,29 +26,34 @@ from proto3d import compiler, prompts
 from proto3d.agent import variants as agent_variants
 from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
 from proto3d.agent.schema import (
-    ARRANGEMENT,
-    BOUNDS,
-    DESIGNS,
-    PARTS,
-    VARIANT_VERDICTS,
-    VERDICT,
+    Answer,
+    Arrangement,
+    Bounds,
+    Designs,
+    Parts,
     ReplyError,
+    VariantVerdicts,
+    Verdict,
     check_arrangement,
     check_designs,
     check_parts,
     check_variant_verdicts,
     extract_json,
     extract_program,
+    response_schema,
     validate,
+    without_nulls,
 )
 from proto3d.compiler import CompiledShape
 from proto3d.compiler.files import write_atomic
 from proto3d.dataset.variants import stable_key
 from proto3d.grammar import parse
+from proto3d.grammar.constraint import answer_grammar
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
 from proto3d.llm.client import (
     Backend,
+    Constraint,
     LLMConfig,
     LLMError,
     ManualBackend,
@@ -212,7 +217,7 @@ class _Caller:
         self.replay_from = replay_from
         self._start = time.monotonic()
 
-    def _ask(self, role: str, messages: list[dict]) -> Reply:
+    def _ask(self, role: str, messages: list[dict], constraint: Constraint | None = None) -> Reply:
         total, b = self.recorder.total, self.budget
         if b.tokens and total.tokens >= b.tokens:
             raise BudgetExhausted(f"token budget ({b.tokens}) used")
@@ -220,13 +225,13 @@ class _Caller:
             raise BudgetExhausted(f"cost budget ({b.cost:g}) used")
         if b.seconds and self.replay_from is None and time.monotonic() - self._start >= b.seconds:
             raise BudgetExhausted(f"time budget ({b.seconds:g} s) used")
-        return self.recorder.complete(role, messages)
+        return self.recorder.complete(role, messages, constraint)
 
     def _ask_json(
         self,
         role: str,
         prompt,
-        schema: dict,
+        schema: type[Answer],
         check: Callable[[dict], list[str]] | None = None,
         retries: int = 2,
         soft_check: bool = False,
@@ -237,8 +242,9 @@ class _Caller:
         (the coder and the inspector can still make a good object of it).
         """
         messages = [{"role": "user", "content": prompt}]
+        constraint = Constraint(schema.__name__.lower(), json_schema=response_schema(schema))
         for attempt in range(retries + 1):
-            reply = self._ask(role, messages)
+            reply = self._ask(role, messages, constraint)
             try:
                 value = extract_json(reply.text)
                 errors = validate(value, schema)
@@ -247,7 +253,7 @@ class _Caller:
             except ReplyError as exc:
                 errors, checked = [str(exc)], False
             if not errors or (soft_check and checked and attempt == retries):
-                return value
+                return without_nulls(value)
             messages = messages + [
                 {"role": "assistant", "content": reply.text},
                 {
@@ -520,7 +526,7 @@ class Agent(_Caller):
             answer = self._ask_json(
                 "inspector",
                 [text_part(prompt), image_part(path)],
-                VARIANT_VERDICTS,
+                VariantVerdicts,
                 lambda a: check_variant_verdicts(a, len(shown)),
             )
         verdicts = sorted(answer["variants"], key=lambda v: v["variant"])
@@ -533,7 +539,7 @@ class Agent(_Caller):
         frame = self._frame()
         self.progress("designer: bounds")
         bounds = self._ask_json(
-            "metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame), BOUNDS
+            "metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame), Bounds
         )
         write_json(self.dir / "design" / "bounds.json", bounds)
         self.design["bounds"] = bounds
@@ -548,7 +554,7 @@ class Agent(_Caller):
             if self.vocabulary is not None:
                 prompt += vocabulary_text(self.vocabulary, self.allow_other)
             parts = self._ask_json(
-                "decomposer", prompt, PARTS, lambda p: check_parts(p, self.vocabulary, self.allow_other)
+                "decomposer", prompt, Parts, lambda p: check_parts(p, self.vocabulary, self.allow_other)
             )
         write_json(self.dir / "design" / "parts.json", parts)
         self.design["parts"] = parts
@@ -562,8 +568,8 @@ class Agent(_Caller):
                 bounds=self._bounds_text(),
                 parts=self._parts_text(),
             ),
-            ARRANGEMENT,
-            lambda a: check_arrangement(a, parts),
+            Arrangement,
+            lambda a: check_arrangement(a, parts, bounds["bounds"]),
             soft_check=True,
         )
         write_json(self.dir / "design" / "arrangement.json", arrangement)
@@ -643,7 +649,8 @@ class Agent(_Caller):
         # The system message is the same bytes in every coder-family call: a prefix-caching
         # server reads it from its cache after the first call.
         messages = [{"role": "system", "content": self._coder_system()}, {"role": "user", "content": prompt}]
-        reply = self._ask(role, messages)
+        grammar = self.config.constrain == "grammar"
+        reply = self._ask(role, messages, Constraint("pdsl", grammar=answer_grammar()) if grammar else None)
         try:
             program = normalise(extract_program(reply.text))  # lines numbered as the parser numbers them
         except ReplyError:
@@ -744,7 +751,7 @@ class Agent(_Caller):
         )
         content = [text_part(prompt)] + [image_part(p) for p in insp.images]
         with self._timed("inspect"):
-            version.verdict = self._ask_json("inspector", content, VERDICT)
+            version.verdict = self._ask_json("inspector", content, Verdict)
         self._save_version(version)
         return version.verdict
 
@@ -867,7 +874,7 @@ def plan_designs(
         )
         progress("designer: designs")
         answer = caller._ask_json(
-            "designer", prompt, DESIGNS, lambda d: check_designs(d, count, vocabulary, allow_other)
+            "designer", prompt, Designs, lambda d: check_designs(d, count, vocabulary, allow_other)
         )
         plan = {
             "category": category,

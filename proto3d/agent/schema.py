@@ -1,194 +1,223 @@
-"""What the model must answer: JSON schemas, a small validator, and extraction from chat replies.
+"""What the model must answer: pydantic models of the designer and inspector answers, their JSON
+schemas for servers that enforce them while decoding, and extraction from chat replies.
 
-The validator covers the JSON-Schema subset the schemas use (type, properties, required,
-additionalProperties, items, minItems, maxItems, minimum, maximum, exclusiveMinimum, enum,
-pattern). Its messages name the JSON path, because they go back to the model verbatim in the
-corrective retry.
+Validation is strict (no "1" for 1, no true for 1, no NaN) and its messages name the JSON path,
+because they go back to the model verbatim in the corrective retry. Keys the models do not know
+are ignored, as a model's extra remarks are harmless.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 IDENT = "^[A-Za-z_][A-Za-z0-9_]*$"
-VEC3 = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
-POS3 = {
-    "type": "array",
-    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
-    "minItems": 3,
-    "maxItems": 3,
-}
 
-BOUNDS = {
-    "type": "object",
-    "required": ["bounds"],
-    "properties": {"bounds": POS3, "front": {"type": "string"}, "notes": {"type": "string"}},
-}
+Vec3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+Size3 = Annotated[list[Annotated[float, Field(gt=0, le=1000)]], Field(min_length=3, max_length=3)]
 
-PART_LIST = {
-    "type": "array",
-    "minItems": 1,
-    "maxItems": 40,
-    "items": {
-        "type": "object",
-        "required": ["label", "count"],
-        "properties": {
-            "label": {"type": "string", "pattern": IDENT},
-            "count": {"type": "integer", "minimum": 1, "maximum": 64},
-            "description": {"type": "string"},
-        },
-    },
-}
 
-PARTS = {"type": "object", "required": ["parts"], "properties": {"parts": PART_LIST}}
+class Answer(BaseModel):
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="ignore")
 
-DESIGNS = {
-    "type": "object",
-    "required": ["designs"],
-    "properties": {
-        "designs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["name", "description", "parts"],
-                "properties": {
-                    "name": {"type": "string", "pattern": "[A-Za-z0-9]"},
-                    "description": {"type": "string"},
-                    "parts": PART_LIST,
-                },
-            },
-        }
-    },
-}
 
-VARIANT_VERDICTS = {
-    "type": "object",
-    "required": ["variants"],
-    "properties": {
-        "variants": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["variant", "plausible"],
-                "properties": {
-                    "variant": {"type": "integer", "minimum": 1},
-                    "plausible": {"type": "boolean"},
-                    "issue": {"type": "string"},
-                    "params": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        }
-    },
-}
+class Bounds(Answer):
+    bounds: Size3
+    front: str | None = None  # which side of the object faces −Y, in a few words
+    notes: str | None = None
 
-ARRANGEMENT = {
-    "type": "object",
-    "required": ["instances"],
-    "properties": {
-        "instances": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["part", "size", "position"],
-                "properties": {
-                    "part": {"type": "string"},
-                    "size": POS3,
-                    "position": VEC3,
-                    "rotation": VEC3,
-                    "shape": {"type": "string"},
-                },
-            },
-        }
-    },
-}
 
-VERDICT = {
-    "type": "object",
-    "required": ["accept", "score", "problems"],
-    "properties": {
-        "accept": {"type": "boolean"},
-        "score": {"type": "number", "minimum": 0, "maximum": 10},
-        "summary": {"type": "string"},
-        "problems": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["part", "issue", "fix"],
-                "properties": {
-                    "part": {"type": "string"},
-                    "line": {"type": ["integer", "string", "null"]},
-                    "issue": {"type": "string"},
-                    "fix": {"type": "string"},
-                },
-            },
-        },
-    },
-}
+class PartSpec(Answer):
+    label: str = Field(pattern=IDENT)
+    count: int = Field(ge=1, le=64)
+    description: str | None = None
+
+
+PartList = Annotated[list[PartSpec], Field(min_length=1, max_length=40)]
+
+
+class Parts(Answer):
+    parts: PartList
+
+
+class Design(Answer):
+    name: str = Field(pattern="[A-Za-z0-9]")
+    description: str
+    parts: PartList
+
+
+class Designs(Answer):
+    designs: list[Design] = Field(min_length=1)
+
+
+class VariantVerdict(Answer):
+    variant: int = Field(ge=1)
+    plausible: bool
+    issue: str | None = None
+    params: list[str] | None = None
+
+
+class VariantVerdicts(Answer):
+    variants: list[VariantVerdict]
+
+
+class BoxInstance(Answer):
+    """A part instance as a box: full extents, centre, rotation (degrees about X, then Y, then Z)."""
+
+    part: str
+    size: Size3
+    position: Vec3
+    rotation: Vec3 | None = None
+    shape: str | None = None
+
+
+BOX_KEYS = {"size", "position", "rotation"}
+SEGMENT_KEYS = {"from", "to", "thickness"}
+
+
+class SegmentInstance(Answer):
+    """A part instance as a segment (posts, handles, spindles, struts): its two end points on the
+    centre line and its thickness (diameter); the coder writes it as `rod(from=, to=, r=thickness/2)`."""
+
+    part: str
+    start: Vec3 = Field(alias="from")
+    end: Vec3 = Field(alias="to")
+    thickness: float = Field(gt=0, le=1000)
+    shape: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, value: Any) -> Any:
+        if isinstance(value, dict) and BOX_KEYS & value.keys():
+            raise ValueError(
+                "give either a box (size, position, rotation) or a segment (from, to, thickness), not both"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _has_length(self) -> SegmentInstance:
+        if sum((a - b) ** 2 for a, b in zip(self.start, self.end)) < 1e-12:
+            raise ValueError("`from` and `to` are the same point; a segment needs a length")
+        return self
+
+
+def _instance_kind(value: Any) -> str:
+    """A segment if the instance names any of its keys, else a box: the errors then speak of the
+    form the model meant."""
+    if isinstance(value, dict):
+        return "segment" if SEGMENT_KEYS & value.keys() else "box"
+    return "segment" if isinstance(value, SegmentInstance) else "box"
+
+
+Instance = Annotated[
+    Annotated[BoxInstance, Tag("box")] | Annotated[SegmentInstance, Tag("segment")],
+    Discriminator(_instance_kind),
+]
+
+
+class Arrangement(Answer):
+    instances: list[Instance] = Field(min_length=1)
+
+
+class Problem(Answer):
+    part: str
+    line: int | str | None = None
+    issue: str
+    fix: str
+
+
+class Check(Answer):
+    """The inspector's answer to one of the plan's yes/no questions."""
+
+    question: int = Field(ge=1)
+    answer: bool
+    note: str | None = None
+
+
+class Verdict(Answer):
+    accept: bool
+    score: float = Field(ge=0, le=10)
+    summary: str | None = None
+    checks: list[Check] | None = None  # when the inspector is given questions
+    problems: list[Problem]
+
 
 RESERVED = set(
     "shape bounds let param part color for in if elif else and or not true false pi "
     "translate rotate scale mirror symmetric radial".split()
 )
 
-_TYPES = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "null": lambda v: v is None,
-}
+
+def validate(value, model: type[Answer]) -> list[str]:
+    """Every violation of `model` by `value`, each as "path: what is wrong"."""
+    try:
+        model.model_validate(value)
+    except ValidationError as exc:
+        return [_message(error) for error in exc.errors()]
+    return []
 
 
-def validate(value, schema: dict, path: str = "$") -> list[str]:
-    """Every violation of `schema` by `value`, each as "path: what is wrong"."""
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else types
-        if not any(_TYPES[t](value) for t in names):
-            return [f"{path}: expected {' or '.join(names)}, got {_kind(value)}"]
-    errors = []
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: must be one of {schema['enum']}, got {value!r}")
+def _message(error: dict) -> str:
+    path = "$" + "".join(
+        f"[{key}]" if isinstance(key, int) else f".{key}"
+        for key in error["loc"]
+        if key not in ("box", "segment")  # the union's tags: not part of the answer's path
+    )
+    message = error["msg"].removeprefix("Value error, ").replace(" after validation", "")
+    if error["type"] == "missing":
+        return f"{path}: missing required key"
+    if error["type"] == "value_error":
+        return f"{path}: {message}"
+    if error["type"] in ("model_type", "model_attributes_type"):
+        message = "expected an object"
+    return f"{path}: {message}, got {_shown(error['input'])}"
+
+
+def _shown(value) -> str:
+    text = json.dumps(value) if not isinstance(value, BaseModel) else "it"
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def without_nulls(value):
+    """`value` without the keys whose value is null: how a strict schema says "not given" (every
+    key required, optional ones nullable), dropped so the answer reads as if they were omitted."""
     if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{path}: missing required key {key!r}")
-        props = schema.get("properties", {})
-        for key, item in value.items():
-            if key in props:
-                errors += validate(item, props[key], f"{path}.{key}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{path}: unexpected key {key!r}")
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{path}: needs at least {schema['minItems']} items, got {len(value)}")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{path}: at most {schema['maxItems']} items, got {len(value)}")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                errors += validate(item, schema["items"], f"{path}[{i}]")
-    if _TYPES["number"](value):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: must be >= {schema['minimum']}, got {value}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            errors.append(f"{path}: must be > {schema['exclusiveMinimum']}, got {value}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: must be <= {schema['maximum']}, got {value}")
-    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
-        errors.append(f"{path}: {value!r} does not match {schema['pattern']}")
-    return errors
+        return [without_nulls(v) for v in value]
+    return value
 
 
-def _kind(value) -> str:
-    for name, test in _TYPES.items():
-        if test(value):
-            return name
-    return type(value).__name__
+@functools.cache
+def response_schema(model: type[Answer]) -> dict:
+    """The JSON schema of `model` as strict structured outputs accept it (OpenAI's strict mode,
+    and what vLLM, Ollama and llama.cpp enforce): references inlined, every object closed with all
+    its keys required, optional keys nullable instead, `oneOf` as `anyOf`, no titles or defaults."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def strict(node):
+        if isinstance(node, list):
+            return [strict(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            return strict(definitions[node["$ref"].rsplit("/", 1)[1]])
+        node = {
+            ("anyOf" if key == "oneOf" else key): strict(value)
+            for key, value in node.items()
+            if key not in ("title", "default", "discriminator", "description")
+        }
+        if node.get("type") == "object":
+            node["required"] = list(node.get("properties", {}))
+            node["additionalProperties"] = False
+        return node
+
+    return strict(schema)
 
 
 def check_parts(
@@ -254,8 +283,10 @@ def check_variant_verdicts(answer: dict, count: int) -> list[str]:
     return []
 
 
-def check_arrangement(arrangement: dict, parts: dict) -> list[str]:
-    """Every part of the decomposition appears exactly `count` times, and no other part does."""
+def check_arrangement(arrangement: dict, parts: dict, bounds: list[float] | None = None) -> list[str]:
+    """Every part of the decomposition appears exactly `count` times, and no other part does; with
+    the `bounds` [w, d, h], every segment's end points lie inside them (centred on x = y = 0, from
+    z = 0 up; 1 % of the largest extent of slack, as an end point is on the centre line)."""
     want = {p["label"]: p["count"] for p in parts["parts"]}
     have: dict[str, int] = {}
     errors = []
@@ -263,9 +294,26 @@ def check_arrangement(arrangement: dict, parts: dict) -> list[str]:
         if inst["part"] not in want:
             errors.append(f"$.instances[{i}].part: {inst['part']!r} is not one of the parts {sorted(want)}")
         have[inst["part"]] = have.get(inst["part"], 0) + 1
+        if bounds is not None and _instance_kind(inst) == "segment":
+            errors += _outside(inst, i, bounds)
     for label, count in want.items():
         if have.get(label, 0) != count:
             errors.append(f"part {label!r} needs {count} instance(s), got {have.get(label, 0)}")
+    return errors
+
+
+def _outside(segment: dict, index: int, bounds: list[float]) -> list[str]:
+    w, d, h = bounds
+    slack = 0.01 * max(bounds)
+    box = [(-w / 2, w / 2), (-d / 2, d / 2), (0.0, h)]
+    errors = []
+    for key in ("from", "to"):
+        point = segment[key]
+        if any(not lo - slack <= v <= hi + slack for v, (lo, hi) in zip(point, box)):
+            errors.append(
+                f"$.instances[{index}].{key}: {point} is outside the bounds "
+                f"(x {-w / 2:g} to {w / 2:g}, y {-d / 2:g} to {d / 2:g}, z 0 to {h:g})"
+            )
     return errors
 
 

@@ -72,6 +72,8 @@ class LLMConfig:
     max_tokens: int | None = None  # per completion; None: the server's default
     prices: dict = field(default_factory=dict)  # model -> {"input": $/1M tokens, "output": $/1M tokens}
     budget: Budget = field(default_factory=Budget)
+    structured: bool = True  # send JSON answers' schemas as response_format (dropped if the server refuses)
+    constrain: str = "none"  # "grammar": coder-family requests carry the language's grammar (vLLM)
 
     def model_for(self, role: str) -> str:
         return self.roles.get(role) or self.roles.get(ROLE_GROUPS.get(role, role)) or self.model
@@ -95,7 +97,10 @@ _LLM_TYPES = {
     "backoff": _NUMBER,
     "temperature": _NUMBER,
     "max_tokens": int,
+    "structured": bool,
+    "constrain": str,
 }
+CONSTRAINTS = ("none", "grammar")
 _BUDGET_TYPES = {
     "iterations": int,
     "tokens": int,
@@ -113,8 +118,10 @@ def _checked(table, types: dict, section: str, path) -> dict:
     for key, value in table.items():
         if key not in types:
             raise LLMError(f"unknown key {key!r} in {section} of {path}; known: {', '.join(types)}")
-        if isinstance(value, bool) or not isinstance(value, types[key]):
+        if isinstance(value, bool) != (types[key] is bool) or not isinstance(value, types[key]):
             raise LLMError(f"{section} {key} in {path} has the wrong type: {value!r}")
+    if table.get("constrain", "none") not in CONSTRAINTS:
+        raise LLMError(f"{section} constrain in {path} must be one of {', '.join(CONSTRAINTS)}")
     return dict(table)
 
 
@@ -222,8 +229,20 @@ def redact(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """The form an answer must take, for servers that enforce it while decoding: a JSON schema
+    (sent as `response_format`) or a Lark grammar of the whole answer (sent as vLLM's
+    `structured_outputs`). Servers that refuse it get the request without it; the loop's checks
+    and corrective retries stay in force either way."""
+
+    name: str
+    json_schema: dict | None = None
+    grammar: str | None = None
+
+
 class Backend(Protocol):
-    def complete(self, role: str, messages: list[dict]) -> Reply: ...
+    def complete(self, role: str, messages: list[dict], constraint: Constraint | None = None) -> Reply: ...
 
 
 def image_part(png: bytes | str | Path) -> dict:
@@ -263,6 +282,10 @@ def request_key(role: str, messages: list[dict]) -> str:
 
 
 MAX_REPLY_BYTES = 16 * 2**20  # a chat completion is at most a few hundred kB of text
+
+
+class _Refused(Exception):
+    """A server's 400 or 422 to a request carrying a constraint: it may not support that kind."""
 
 
 class BadReply(Exception):
@@ -308,15 +331,47 @@ class OpenAIBackend:
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=_serve, args=(self._loop,), name="proto3d-llm", daemon=True).start()
         weakref.finalize(self, _shut_down, self._loop, self._client)
+        self._refused: set[tuple[str, str]] = set()  # (model, kind of constraint) the server refused
 
-    def complete(self, role: str, messages: list[dict]) -> Reply:
-        openai, config = self._openai, self.config
+    def complete(self, role: str, messages: list[dict], constraint: Constraint | None = None) -> Reply:
+        """One answer; with a `constraint` the configuration asks for (and the server has not
+        refused before), sent with it. A server that answers 400 or 422 to the constraint is asked
+        again without it, and is not sent that kind of constraint for this model again."""
+        config = self.config
         model = config.model_for(role)
         kwargs: dict = {"model": model, "messages": messages}
         if config.temperature is not None:
             kwargs["temperature"] = config.temperature
         if config.max_tokens:
             kwargs["max_tokens"] = config.max_tokens
+        fields, kind = self._constraint_fields(model, constraint)
+        if kind is not None:
+            try:
+                return self._complete(role, model, {**kwargs, **fields}, constrained=True)
+            except _Refused as exc:
+                self._refused.add((model, kind))
+                where = config.base_url or "api.openai.com"
+                self._notify(
+                    redact(f"{role}: {model!r} at {where} refused the {kind} ({exc}); asking without it")
+                )
+        return self._complete(role, model, kwargs, constrained=False)
+
+    def _constraint_fields(self, model: str, constraint: Constraint | None) -> tuple[dict, str | None]:
+        """The request fields that carry `constraint`, and their kind; ({}, None) when none is sent."""
+        config = self.config
+        if constraint is None:
+            return {}, None
+        if constraint.json_schema is not None and config.structured:
+            if (model, "response_format") not in self._refused:
+                schema = {"name": constraint.name, "schema": constraint.json_schema, "strict": True}
+                return {"response_format": {"type": "json_schema", "json_schema": schema}}, "response_format"
+        if constraint.grammar is not None and config.constrain == "grammar":
+            if (model, "grammar") not in self._refused:
+                return {"extra_body": {"structured_outputs": {"grammar": constraint.grammar}}}, "grammar"
+        return {}, None
+
+    def _complete(self, role: str, model: str, kwargs: dict, constrained: bool) -> Reply:
+        openai, config = self._openai, self.config
         where = config.base_url or "api.openai.com"
         start = time.monotonic()
         for attempt in range(config.max_retries + 1):
@@ -370,6 +425,8 @@ class OpenAIBackend:
                 )
                 self._sleep(wait)
             except openai.APIStatusError as exc:
+                if constrained and exc.status_code in (400, 422):
+                    raise _Refused(f"HTTP {exc.status_code}: {_detail(exc)}") from None
                 message = f"{role}: {model!r} at {where}: HTTP {exc.status_code}: {_detail(exc)}"
                 raise LLMError(redact(message)) from None
         return Reply(
@@ -512,7 +569,8 @@ class ManualBackend:
         self.timeout = timeout
         self._used: set[str] = set()
 
-    def complete(self, role: str, messages: list[dict]) -> Reply:
+    def complete(self, role: str, messages: list[dict], constraint: Constraint | None = None) -> Reply:
+        """The person's answer; `constraint` is for servers (the request's text asks for the form)."""
         key = request_key(role, messages)
         stem = self._pending(key) or self._write_request(role, messages, key)
         self._used.add(stem)

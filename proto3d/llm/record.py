@@ -21,7 +21,15 @@ from pathlib import Path
 
 from proto3d.agent.run import write_text
 from proto3d.compiler.files import write_atomic
-from proto3d.llm.client import Backend, LLMError, Reply, message_images, message_text, request_key
+from proto3d.llm.client import (
+    Backend,
+    Constraint,
+    LLMError,
+    Reply,
+    message_images,
+    message_text,
+    request_key,
+)
 
 
 class ReplayExhausted(LLMError):
@@ -74,7 +82,9 @@ class Recorder:
         self.replayed = 0
         self.mismatches: list[int] = []  # replay only: calls whose request differed from the recording
 
-    def complete(self, role: str, messages: list[dict]) -> Reply:
+    def complete(self, role: str, messages: list[dict], constraint: Constraint | None = None) -> Reply:
+        """Call N from the recording when its request matches (the constraint is how the server
+        decodes, not what is asked, so it is not part of the match), else from the live backend."""
         self.index += 1
         stem = f"{self.index:04d}-{role}"
         key = request_key(role, messages)
@@ -90,7 +100,7 @@ class Recorder:
             self._drop_from(
                 self.index
             )  # anything recorded from here on is stale (the run diverged) or damaged
-            reply = self.live.complete(role, messages)
+            reply = self.live.complete(role, messages, constraint)
             self._save(stem, role, key, messages, reply)
         self.total.add(reply)
         self.by_role.setdefault(role, Usage()).add(reply)

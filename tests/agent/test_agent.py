@@ -128,16 +128,18 @@ def test_malformed_json_and_schema_violations_get_corrective_retries(tmp_path):
     assert [m for m in progress if "asking again" in m] == [
         "metricizer: answer rejected (the reply is not valid JSON: Expecting value: line 1 column 1 (char 0)); "
         "asking again, 1 of 2",
-        "metricizer: answer rejected ($.bounds: needs at least 3 items, got 2); asking again, 2 of 2",
-        "decomposer: answer rejected ($.parts[1].count: must be >= 1, got 0); asking again, 1 of 2",
+        "metricizer: answer rejected ($.bounds: List should have at least 3 items, not 2, got [1.0, 0.6]); "
+        "asking again, 2 of 2",
+        "decomposer: answer rejected ($.parts[1].count: Input should be greater than or equal to 1, got 0); "
+        "asking again, 1 of 2",
         "arranger: answer rejected (part 'leg' needs 4 instance(s), got 2); asking again, 1 of 2",
     ]
     retry = requests[1]["messages"]
     assert [m["role"] for m in retry] == ["user", "assistant", "user"]
     assert retry[1]["content"] == "Sure! {bounds: [1, 0.6, 0.75]}"
     assert "the reply is not valid JSON" in retry[2]["content"]
-    assert "$.bounds: needs at least 3 items, got 2" in prompt_of(requests[2])
-    assert "$.parts[1].count: must be >= 1, got 0" in prompt_of(requests[4])
+    assert "$.bounds: List should have at least 3 items, not 2, got [1.0, 0.6]" in prompt_of(requests[2])
+    assert "$.parts[1].count: Input should be greater than or equal to 1, got 0" in prompt_of(requests[4])
     requests_6 = prompt_of(requests[6])
     assert "part 'leg' needs 4 instance(s), got 2" in requests_6
 

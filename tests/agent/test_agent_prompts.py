@@ -10,18 +10,7 @@ import pytest
 
 from proto3d import prompts
 from proto3d.agent.loop import _offending
-from proto3d.agent.schema import (
-    ARRANGEMENT,
-    BOUNDS,
-    PARTS,
-    VERDICT,
-    ReplyError,
-    check_arrangement,
-    check_parts,
-    extract_json,
-    extract_program,
-    validate,
-)
+from proto3d.agent.schema import ReplyError, extract_json, extract_program
 from proto3d.compiler import compile_text
 from proto3d.errors import Proto3dError
 
@@ -82,45 +71,6 @@ def test_offending_lines_are_marked_with_context():
         compile_text(program)
     text = _offending(program, info.value.diagnostics)
     assert text.splitlines() == ["    3 | part p {", ">   4 |   cube(1)", "    5 | }"]
-
-
-def test_validator_paths_and_kinds():
-    assert validate({"bounds": [0.5, 0.5, 0.9]}, BOUNDS) == []
-    assert validate({"bounds": [0.5, -1, "x"]}, BOUNDS) == [
-        "$.bounds[1]: must be > 0, got -1",
-        "$.bounds[2]: expected number, got string",
-    ]
-    assert validate([], BOUNDS) == ["$: expected object, got array"]
-    assert validate({"parts": [{"label": "2legs", "count": True}]}, PARTS) == [
-        "$.parts[0].label: '2legs' does not match ^[A-Za-z_][A-Za-z0-9_]*$",
-        "$.parts[0].count: expected integer, got boolean",
-    ]
-    assert validate({"accept": True, "score": 11, "problems": [{"part": "a", "issue": "b"}]}, VERDICT) == [
-        "$.score: must be <= 10, got 11",
-        "$.problems[0]: missing required key 'fix'",
-    ]
-    ok = {"accept": False, "score": 3.5, "problems": [{"part": "a", "line": None, "issue": "b", "fix": "c"}]}
-    assert validate(ok, VERDICT) == []
-    assert validate({"instances": [{"part": "a", "size": [1, 1, 1], "position": [0, 0]}]}, ARRANGEMENT) == [
-        "$.instances[0].position: needs at least 3 items, got 2"
-    ]
-
-
-def test_semantic_checks():
-    parts = {
-        "parts": [{"label": "leg", "count": 2}, {"label": "leg", "count": 1}, {"label": "scale", "count": 1}]
-    }
-    assert check_parts(parts) == [
-        "$.parts[1].label: 'leg' appears twice; give one entry with a count",
-        "$.parts[2].label: 'scale' is a reserved word of the language; pick another",
-    ]
-    parts = {"parts": [{"label": "leg", "count": 2}]}
-    inst = {"part": "leg", "size": [1, 1, 1], "position": [0, 0, 0]}
-    assert check_arrangement({"instances": [inst, inst]}, parts) == []
-    assert check_arrangement({"instances": [inst, {**inst, "part": "arm"}]}, parts) == [
-        "$.instances[1].part: 'arm' is not one of the parts ['leg']",
-        "part 'leg' needs 2 instance(s), got 1",
-    ]
 
 
 @pytest.mark.parametrize(
