@@ -110,6 +110,18 @@ def _categories(category: str | None, path: str | None) -> list[str]:
     help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).",
 )
 @click.option(
+    "--polish/--no-polish",
+    default=True,
+    show_default=True,
+    help="After an accept that lists problems, one more coder round applies them; the better version is kept.",
+)
+@click.option(
+    "--questions/--no-questions",
+    default=False,
+    show_default=True,
+    help="The inspector first answers yes/no questions generated from the plan, then scores.",
+)
+@click.option(
     "--vocab",
     metavar="FILE_OR_NAME",
     help="Part vocabulary (TOML file or installed name): the only labels allowed.",
@@ -138,6 +150,8 @@ def agent_command(
     jobs,
     designs,
     check_variants,
+    polish,
+    questions,
     vocab,
     max_batch_cost,
     max_iterations,
@@ -213,6 +227,8 @@ def agent_command(
             check_variants=check_variants,
             vocabulary=labels,
             allow_other=allow_other,
+            polish=polish,
+            questions=questions,
         )
 
     if len(names) == 1 and designs == 1:

@@ -5,9 +5,10 @@
              each followed by bounded repairs from the compiler's diagnostics
     inspect  lints fixed first; then renders + part legend + lints + visibility → inspector
              verdict; rejected → the coder applies the fixes; repeat within the budget
+    polish   accepted with problems listed → one more coder round applies them and is inspected
 
-The best-scored inspected version is kept. Every model call goes through a `Recorder`, so a
-run can be resumed after an interruption and replayed offline (see proto3d.llm.record).
+The best-scored inspected version is kept (an accepted one first). Every model call goes
+through a `Recorder`, so a run can be resumed after an interruption and replayed offline (see proto3d.llm.record).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from proto3d import agent_variants, compiler, prompts
+from proto3d import compiler, prompts
+from proto3d.agent import variants as agent_variants
+from proto3d.agent.questions import plan_questions
 from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
 from proto3d.agent.schema import (
     ARRANGEMENT,
@@ -32,6 +35,7 @@ from proto3d.agent.schema import (
     VERDICT,
     ReplyError,
     check_arrangement,
+    check_checks,
     check_designs,
     check_parts,
     check_variant_verdicts,
@@ -51,6 +55,10 @@ from proto3d.llm.record import Recorder, ReplayExhausted
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
 
 
+INSPECTOR_VIEWS = ("front", "left", "back", "top", "iso")
+INSPECTOR_SIZE = 512  # pixels a view; one image a view keeps them after a model's own downscaling
+
+
 @dataclass
 class Inspection:
     """What the renderer tells the inspector about one compiled version."""
@@ -58,26 +66,36 @@ class Inspection:
     images: list[Path]  # PNGs shown to the inspector, in order
     visibility: dict  # part instance name -> visible pixels over all views
     invisible: list[str]  # part instances seen in no view
-    description: str = (
-        "one contact sheet. For each view (front, left, back, iso) the shaded render is on the left and the "
-        "same view with every part in a flat colour, labelled with its name, on the right; the legend lists "
-        "each part's colour, instance count and visible pixels"
-    )
+    description: str = "one image of the shape"  # what the images are, as the inspector's prompt says it
+    sheet: Path | None = None  # the contact sheet people read (report.html, final/sheet.png)
 
 
 def render_views(shape, folder: Path) -> Inspection:
-    """The default renderer hook: views, a contact sheet with legend, per-instance visibility."""
+    """The default renderer hook: one captioned image a view (shaded | labelled part colours),
+    the contact sheet for people, per-instance visibility."""
     from proto3d.renderer import contact_sheet, render
     from proto3d.renderer.save import png_bytes
+    from proto3d.renderer.sheet import inspector_image, view_caption
 
-    renders = render(shape)
+    renders = render(shape, views=INSPECTOR_VIEWS, size=INSPECTOR_SIZE)
     renders.save(folder / "views", passes=("rgb",))
     write_atomic(folder / "sheet.png", png_bytes(contact_sheet(shape, renders)), parents=True)
+    images = []
+    for view in renders.views:
+        images.append(folder / "inspector" / f"{view.name}.png")
+        write_atomic(images[-1], png_bytes(inspector_image(shape, view)), parents=True)
     visibility: dict[str, int] = {}
     for view in renders.visible_pixels().values():
         for name, n in view["instances"].items():
             visibility[name] = visibility.get(name, 0) + n
-    return Inspection([folder / "sheet.png"], visibility, renders.invisible_instances())
+    captions = "\n".join(f"{i}. {view_caption(v.camera)}" for i, v in enumerate(renders.views, 1))
+    description = (
+        f"{len(images)} images, one a view, each {INSPECTOR_SIZE} px high: the shaded render on the left; on the "
+        "right the same view with every part in a flat colour and its name in a box joined by a line to a "
+        "pixel of that part. Each image's caption says where the camera looks from and where the object's "
+        f"front (−Y), +X and +Z point in it:\n\n{captions}"
+    )
+    return Inspection(images, visibility, renders.invisible_instances(), description, folder / "sheet.png")
 
 
 def variant_sheet(shapes: list, captions: list[str], path: Path, cell: int = 256) -> None:
@@ -240,7 +258,10 @@ class Agent(_Caller):
     `plan` is one design of several (`plan_designs`): its name and description join the
     category in every prompt and its part list replaces the decomposer. `check_variants` > 0
     samples that many variants of the accepted program (see proto3d.agent.variants);
-    `vocabulary` ({label: description}) limits the decomposer's labels.
+    `vocabulary` ({label: description}) limits the decomposer's labels. `polish`: after an
+    accept that lists problems, one more coder round applies them and is inspected, and the
+    better version is kept. `questions`: the inspector first answers yes/no questions
+    generated from the plan (proto3d.agent.questions), then scores.
     """
 
     def __init__(
@@ -256,6 +277,8 @@ class Agent(_Caller):
         check_variants: int = 0,
         vocabulary: dict | None = None,
         allow_other: bool = False,
+        polish: bool = True,
+        questions: bool = False,
     ):
         super().__init__(Path(replay_from or run_dir) / "calls", config, backend, progress, replay_from)
         self.category = category
@@ -265,6 +288,8 @@ class Agent(_Caller):
         self.check_variants = check_variants
         self.vocabulary = vocabulary
         self.allow_other = allow_other
+        self.polish = polish
+        self.questions = questions
         self.subject = f"{category} (design: {plan['name']}, {plan['description']})" if plan else category
         self.versions: list[Version] = []
         self.design: dict = {}
@@ -273,6 +298,7 @@ class Agent(_Caller):
         self.resumed_from: str | None = None  # the status the folder's previous run ended with
         self.params: dict | None = None  # the accepted program's params, final ranges
         self.variant_check: dict | None = None
+        self.polish_check: dict | None = None  # what the polish step did, for summary.json
 
     # ---------------------------------------------------------------- the loop
 
@@ -339,17 +365,15 @@ class Agent(_Caller):
             refined = self._code("refiner", "refiner", "refiner.md", current, parts=self._parts_text())
             current = refined if refined.ok else current
         while True:
-            for _ in range(self.budget.lint_rounds):
-                if not current.lints:
-                    break
-                with self._timed("code"):
-                    fixed = self._code("repair", "lints", "lints.md", current, lints=_diags(current.lints))
-                current = fixed if fixed.ok else current
+            current = self._fix_lints(current)
             if self.iterations >= self.budget.iterations:
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             self.iterations += 1
             verdict = self._inspect(current)
             if verdict["accept"]:
+                if self.polish:
+                    current = self._polished(current)
+                    verdict = current.verdict
                 if self.check_variants:
                     with self._timed("variants"):
                         try:
@@ -369,6 +393,51 @@ class Agent(_Caller):
                     problems=_problems(verdict),
                 )
             current = fixed if fixed.ok else current
+
+    def _fix_lints(self, current: Version) -> Version:
+        """Bounded lint-fix rounds: the version whose lints the coder last fixed, or `current`."""
+        for _ in range(self.budget.lint_rounds):
+            if not current.lints:
+                break
+            with self._timed("code"):
+                fixed = self._code("repair", "lints", "lints.md", current, lints=_diags(current.lints))
+            current = fixed if fixed.ok else current
+        return current
+
+    def _polished(self, accepted: Version) -> Version:
+        """After an accept that lists problems, one coder round applies them (budget permitting) and is
+        inspected; the polished version is kept if it is accepted with at least the same score."""
+        problems = accepted.verdict.get("problems") or []
+        record = self.polish_check = {"from": accepted.number, "score_before": accepted.score}
+        if not problems:
+            record.update(ran=False, reason="the accept listed no problems", kept=accepted.number)
+            return accepted
+        if self.iterations >= self.budget.iterations:
+            record.update(ran=False, reason="no inspection round left in the budget", kept=accepted.number)
+            return accepted
+        try:
+            with self._timed("code"):
+                polished = self._code(
+                    "coder",
+                    "polish",
+                    "feedback.md",
+                    accepted,
+                    score=f"{accepted.score:g}",
+                    problems=_problems(accepted.verdict),
+                )
+                polished = self._fix_lints(polished) if polished.ok else polished
+            if not polished.ok:
+                record.update(ran=False, reason="the polished program did not compile", kept=accepted.number)
+                return accepted
+            self.iterations += 1
+            verdict = self._inspect(polished, polish_of=accepted)
+        except (BudgetExhausted, LLMError, RunFailed) as exc:  # the accepted prototype stands
+            record.update(ran=False, reason=f"the polish step stopped: {exc}", kept=accepted.number)
+            return accepted
+        better = verdict["accept"] and polished.score >= accepted.score
+        kept = polished if better else accepted
+        record.update(ran=True, version=polished.number, score_after=polished.score, kept=kept.number)
+        return kept
 
     # ---------------------------------------------------------------- the family
 
@@ -611,8 +680,8 @@ class Agent(_Caller):
 
     # ---------------------------------------------------------------- inspector
 
-    def _inspect(self, version: Version) -> dict:
-        self.progress(f"inspector: round {self.iterations}")
+    def _inspect(self, version: Version, polish_of: Version | None = None) -> dict:
+        self.progress(f"inspector: round {self.iterations}" + (" (polish)" if polish_of else ""))
         folder = self.dir / "versions" / f"{version.number:03d}"
         with self._timed("render"):
             try:
@@ -631,10 +700,15 @@ class Agent(_Caller):
         visibility = ", ".join(f"{k}: {v}" for k, v in insp.visibility.items()) or "unknown"
         if insp.invisible:
             visibility += f". Seen in no view: {', '.join(insp.invisible)}"
+        questions = self._questions()
         prompt = prompts.render(
             "inspector.md",
             category=self.subject,
             frame=prompts.template("frame.md").strip(),
+            front=self._front_text(),
+            round=self._round_text(version, polish_of),
+            questions=_questions_text(questions),
+            checks_example=_CHECKS_EXAMPLE if questions else "",
             images=insp.description,
             bounds=self._bounds_text(),
             measured=" × ".join(f"{v:.3g}" for v in shape.bbox[1] - shape.bbox[0]),
@@ -647,9 +721,68 @@ class Agent(_Caller):
         )
         content = [text_part(prompt)] + [image_part(p) for p in insp.images]
         with self._timed("inspect"):
-            version.verdict = self._ask_json("inspector", content, VERDICT)
+            version.verdict = self._ask_json(
+                "inspector",
+                content,
+                VERDICT,
+                (lambda v: check_checks(v, len(questions))) if questions else None,
+                soft_check=True,
+            )
+        if questions:
+            version.verdict["questions"] = questions
         self._save_version(version)
         return version.verdict
+
+    def _questions(self) -> list[str]:
+        if not self.questions:
+            return []
+        return plan_questions(
+            self.design["bounds"]["bounds"],
+            self.design["parts"]["parts"],
+            self.design["arrangement"].get("instances", []),
+        )
+
+    def _front_text(self) -> str:
+        """The designer's sentence saying which side of this object faces −Y, when it gave one."""
+        front = self.design["bounds"].get("front")
+        return f"This object's front (the side facing −Y): {front}\n" if front else ""
+
+    def _round_text(self, version: Version, polish_of: Version | None) -> str:
+        """Which inspection round this is, what is left of the budget, and the score to compare with."""
+        n, total, b = self.iterations, self.budget.iterations, self.budget
+        out = [f"This is inspection round {n} of at most {total}."]
+        if polish_of is not None:
+            out.append(
+                f"It is a polish round: version {polish_of.number} was accepted with score "
+                f"{polish_of.score:g}, and the coder has since applied the problems listed with that accept. "
+                "The better of the two versions is kept: score this one on the same rubric, higher only if "
+                "it really is better, and accept it only if it is still a good prototype."
+            )
+        elif n >= total:
+            out.append(
+                "It is the last round: a rejected version's fixes will not be applied, and the best-scored "
+                "version so far is kept."
+            )
+        else:
+            out.append(
+                f"If you reject, the coder applies your fixes and the result is inspected again "
+                f"({total - n} more round{'s' if total - n != 1 else ''} at most)."
+            )
+        used = self.recorder.total
+        if b.tokens:
+            out.append(f"About {max(0, b.tokens - used.tokens)} of the run's {b.tokens} tokens are left.")
+        if b.cost:
+            out.append(
+                f"About {max(0.0, b.cost - used.cost):.2f} of the run's cost budget {b.cost:g} is left."
+            )
+        previous = [v for v in self.versions if v.verdict and v.number < version.number]
+        if previous and polish_of is None:
+            last = previous[-1]
+            out.append(
+                f"The previous inspected version ({last.number}) scored {last.score:g}"
+                + (f": {last.verdict['summary']}" if last.verdict.get("summary") else ".")
+            )
+        return " ".join(out)
 
     def _best(self) -> Version | None:
         scored = [v for v in self.versions if v.score is not None]
@@ -676,6 +809,8 @@ class Agent(_Caller):
             "check_variants": self.check_variants,
             "vocabulary": self.vocabulary,
             "allow_other": self.allow_other,
+            "polish": self.polish,
+            "questions": self.questions,
         }
 
     def _save_version(self, version: Version) -> None:
@@ -699,8 +834,8 @@ class Agent(_Caller):
                 best.inspection = self.tools.inspect(best.shape, self.dir / "versions" / f"{best.number:03d}")
             except Proto3dError:
                 return  # nothing to draw; the failure is in the version's verdict
-        if best.inspection.images:
-            write_atomic(folder / "sheet.png", best.inspection.images[0].read_bytes(), parents=True)
+        if best.inspection.sheet is not None:
+            write_atomic(folder / "sheet.png", best.inspection.sheet.read_bytes(), parents=True)
 
     def _summary(self, status: str, reason: str) -> dict:
         best = self._best()
@@ -723,6 +858,7 @@ class Agent(_Caller):
             "design": self.plan["name"] if self.plan else None,
             "params": self.params,
             "variant_check": self.variant_check,
+            "polish": self.polish_check,
         }
 
     def _write_summary(self, status: str, reason: str) -> dict:
@@ -807,6 +943,8 @@ def replay(
         check_variants=settings.get("check_variants", 0),
         vocabulary=settings.get("vocabulary"),
         allow_other=settings.get("allow_other", False),
+        polish=settings.get("polish", False),  # runs recorded before the polish step had none
+        questions=settings.get("questions", False),
     )
     return agent.run()
 
@@ -869,6 +1007,21 @@ def _problems(verdict: dict) -> str:
     if verdict.get("summary"):
         out.insert(0, f"Overall: {verdict['summary']}\n")
     return "\n".join(out) or "(no specific problems listed; improve the overall likeness)"
+
+
+_CHECKS_EXAMPLE = '"checks": [{"question": 1, "answer": true, "note": "all four legs meet the seat"}],\n '
+
+
+def _questions_text(questions: list[str]) -> str:
+    """The checklist the inspector answers before it scores, empty without questions."""
+    if not questions:
+        return ""
+    listing = "\n".join(f"{i}. {q}" for i, q in enumerate(questions, 1))
+    return (
+        "\nBefore you score, answer each of these yes/no questions from what the images show (they come "
+        'from the plan, so "no" means the prototype differs from it), in `checks`, one entry per question in '
+        f'this order:\n\n{listing}\n\nEvery "no" that matters is also one of your problems.\n'
+    )
 
 
 def _render_failure(exc: Proto3dError) -> dict:

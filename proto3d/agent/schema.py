@@ -112,6 +112,18 @@ VERDICT = {
         "accept": {"type": "boolean"},
         "score": {"type": "number", "minimum": 0, "maximum": 10},
         "summary": {"type": "string"},
+        "checks": {  # answers to the plan's yes/no questions, when the inspector is given them
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["question", "answer"],
+                "properties": {
+                    "question": {"type": "integer", "minimum": 1},
+                    "answer": {"type": "boolean"},
+                    "note": {"type": "string"},
+                },
+            },
+        },
         "problems": {
             "type": "array",
             "items": {
@@ -251,6 +263,14 @@ def check_variant_verdicts(answer: dict, count: int) -> list[str]:
     numbers = [v["variant"] for v in answer["variants"]]
     if sorted(numbers) != list(range(1, count + 1)):
         return [f"$.variants: give one entry for each variant 1 to {count} exactly once, got {numbers}"]
+    return []
+
+
+def check_checks(verdict: dict, count: int) -> list[str]:
+    """One answer for each question 1..count."""
+    numbers = [c["question"] for c in verdict.get("checks", [])]
+    if sorted(numbers) != list(range(1, count + 1)):
+        return [f"$.checks: answer each question 1 to {count} exactly once, got {numbers}"]
     return []
 
 
