@@ -115,6 +115,14 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
                 f"<td>{u['cost']}<td>{u['latency']}"
             )
         out.append("</table>")
+    polish = summary.get("polish")
+    if polish:
+        out.append(
+            f"<p>polish: version {polish['version']} (score {e(str(polish['score_after']))}) from version "
+            f"{polish['from']} (score {e(str(polish['score_before']))}); kept version {polish['kept']}</p>"
+            if polish.get("ran")
+            else f"<p>polish: not run ({e(polish.get('reason', ''))})</p>"
+        )
     if summary.get("best_version") and Path(run_dir, "final", "sheet.png").exists():
         out.append("<h2>Final</h2><img src='final/sheet.png'>")
     if design.get("bounds"):
