@@ -30,9 +30,10 @@ def plan_questions(bounds: list[float], parts: list[dict], arrangement: list[dic
     labels = list(boxes)
     for i, a in enumerate(labels):
         for b in labels[i + 1 :]:
-            if any(_gap(p, q) <= TOUCH for p in boxes[a] for q in boxes[b]):
-                small, large = sorted((a, b), key=lambda label: (counts[label] == 1, _volume(boxes[label])))
-                contacts.append(f"Does {_each(small, counts[small])} touch the `{large}`?")
+            small, large = sorted((a, b), key=lambda label: (len(boxes[label]) == 1, _volume(boxes[label])))
+            touching = sum(any(_gap(p, q) <= TOUCH for q in boxes[large]) for p in boxes[small])
+            if touching:
+                contacts.append(_touch_question(small, touching, len(boxes[small]), large))
     sides = []
     width, depth = bounds[0], bounds[1]
     for label, found in boxes.items():
@@ -97,5 +98,9 @@ def _volume(boxes: list[np.ndarray]) -> float:
     return float(sum(np.prod(b[1] - b[0]) for b in boxes))
 
 
-def _each(label: str, count: int) -> str:
-    return f"each of the {count} `{label}` instances" if count > 1 else f"the `{label}`"
+def _touch_question(small: str, touching: int, count: int, large: str) -> str:
+    if count == 1:
+        return f"Does the `{small}` touch the `{large}`?"
+    if touching == count:
+        return f"Does each of the {count} `{small}` instances touch the `{large}`?"
+    return f"Do {touching} of the {count} `{small}` instances touch the `{large}`?"

@@ -162,12 +162,16 @@ def test_questions_come_from_the_plan():
         {"part": "base", "size": [0.4, 0.4, 0.1], "position": [0, 0, 0.05]},
         {"part": "handle", "from": [0, 0.15, 0.1], "to": [0, 0.3, 0.5], "thickness": 0.02},
         {"part": "lamp", "size": [0.05, 0.05, 0.05], "position": [-0.15, -0.1, 0.8]},
+        {"part": "wheel", "size": [0.1, 0.1, 0.1], "position": [0.25, 0, 0.05]},  # touches the base
+        {"part": "wheel", "size": [0.1, 0.1, 0.1], "position": [-0.5, 0, 0.05]},  # does not
     ]
-    counts = [{"label": p, "count": 1} for p in ("base", "handle", "lamp")]
+    counts = [{"label": p, "count": 1} for p in ("base", "handle", "lamp")] + [{"label": "wheel", "count": 2}]
     assert plan_questions([0.4, 0.6, 1.0], counts, plan) == [
         "Does the `handle` touch the `base`?",
+        "Do 1 of the 2 `wheel` instances touch the `base`?",
         "Is the `handle` on the back (+Y) side of the object?",
         "Is the `lamp` on the left (−X) side of the object?",
+        "Can you see 2 separate `wheel` instances?",
     ]
     # a box turned 90° about X swaps its depth and height
     turned = instance_box({"size": [0.1, 0.2, 0.4], "position": [0, 0, 1], "rotation": [90, 0, 0]})
