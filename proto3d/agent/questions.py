@@ -1,9 +1,10 @@
 """Yes/no questions an inspector answers before it scores, generated from the plan (as CADCodeVerify does).
 
 The questions come from the design itself, without a model call, so they are free, the same
-on every run and replay, and can be checked against the compiled geometry: which planned parts
-touch (their boxes in the arrangement meet), where a single part sits off the object's centre,
-and how many separate instances a part has.
+on every run and replay, and can be checked against the compiled geometry: what each planned
+part is attached to (of the parts its box meets in the arrangement, the one it shares most
+volume with: coarse planned boxes meet many neighbours a real part never touches), where a
+single part sits off the object's centre, and how many separate instances a part has.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ def plan_questions(bounds: list[float], parts: list[dict], arrangement: list[dic
         box = instance_box(instance)
         if box is not None and instance.get("part") in counts:
             boxes.setdefault(instance["part"], []).append(box)
+    pairs: list[tuple[str, str]] = []  # (part, the part it is most attached to), each pair once
+    for a in boxes:
+        overlaps = {b: _overlap(boxes[a], boxes[b]) for b in boxes if b != a}
+        partner = max(overlaps, key=lambda b: overlaps[b], default=None)
+        if partner is not None and overlaps[partner] > 0 and (partner, a) not in pairs:
+            pairs.append((a, partner))
     contacts = []
-    labels = list(boxes)
-    for i, a in enumerate(labels):
-        for b in labels[i + 1 :]:
-            small, large = sorted((a, b), key=lambda label: (len(boxes[label]) == 1, _volume(boxes[label])))
-            touching = sum(any(_gap(p, q) <= TOUCH for q in boxes[large]) for p in boxes[small])
-            if touching:
-                contacts.append(_touch_question(small, touching, len(boxes[small]), large))
+    for a, b in pairs:
+        small, large = sorted((a, b), key=lambda label: (len(boxes[label]) == 1, _volume(boxes[label])))
+        touching = sum(any(_gap(p, q) <= TOUCH for q in boxes[large]) for p in boxes[small])
+        contacts.append(_touch_question(small, touching, len(boxes[small]), large))
     sides = []
     width, depth = bounds[0], bounds[1]
     for label, found in boxes.items():
@@ -92,6 +96,16 @@ def _rotation(degrees) -> np.ndarray:
 def _gap(a: np.ndarray, b: np.ndarray) -> float:
     """The distance between two boxes (0 when they overlap)."""
     return float(np.linalg.norm(np.maximum(0.0, np.maximum(a[0] - b[1], b[0] - a[1]))))
+
+
+def _overlap(these: list[np.ndarray], those: list[np.ndarray]) -> float:
+    """How much two parts' planned boxes, each grown by TOUCH, share: the volume of the intersections."""
+    total = 0.0
+    for a in these:
+        for b in those:
+            side = np.minimum(a[1], b[1]) - np.maximum(a[0], b[0]) + 2 * TOUCH
+            total += float(np.prod(side)) if (side > 0).all() else 0.0
+    return total
 
 
 def _volume(boxes: list[np.ndarray]) -> float:

@@ -167,8 +167,8 @@ def test_questions_come_from_the_plan():
     ]
     counts = [{"label": p, "count": 1} for p in ("base", "handle", "lamp")] + [{"label": "wheel", "count": 2}]
     assert plan_questions([0.4, 0.6, 1.0], counts, plan) == [
-        "Does the `handle` touch the `base`?",
         "Do 1 of the 2 `wheel` instances touch the `base`?",
+        "Does the `handle` touch the `base`?",
         "Is the `handle` on the back (+Y) side of the object?",
         "Is the `lamp` on the left (−X) side of the object?",
         "Can you see 2 separate `wheel` instances?",
