@@ -10,7 +10,10 @@ For each run folder (its final/program.pdsl and design/), compiled here:
    --repeat, warm), the image tokens a request costs by the providers' published rules (OpenAI
    high detail: fit in 2048², shortest side to 768, 170 per 512 px tile + 85; Anthropic: long side
    to 1568 at most, w·h/750), and the pixels a view keeps after the provider's downscaling.
-2. Questions. The yes/no questions the plan gives (proto3d.agent.questions) and the answer the
+2. The inspector's request. Each run replayed offline (`proto3d.agent.loop.replay`, the recorded
+   answers) through today's inspector prompt and images: its text (tokens estimated as
+   characters / 4) and image tokens, against the recorded request.
+3. Questions. The yes/no questions the plan gives (proto3d.agent.questions) and the answer the
    geometry gives for each: contact questions by the distance between the two parts' surfaces
    (surface samples, "yes" within 1 cm), side questions by the part's box centre against the
    shape's, count questions by the instances built and seen in some view. A "no" is a question
@@ -20,6 +23,8 @@ For each run folder (its final/program.pdsl and design/), compiled here:
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
 import math
 import re
@@ -28,10 +33,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from proto3d.agent.loop import INSPECTOR_SIZE, INSPECTOR_VIEWS
+from proto3d.agent.loop import INSPECTOR_SIZE, INSPECTOR_VIEWS, replay
 from proto3d.agent.questions import plan_questions
 from proto3d.compiler import compile_text
+from proto3d.llm.record import Recorder
 from proto3d.renderer import contact_sheet, render
 from proto3d.renderer.save import png_bytes
 from proto3d.renderer.sheet import inspector_image
@@ -120,13 +127,55 @@ def geometric_answer(question: str, shape, renders_seen: set[str], rng) -> tuple
     return len(part.instance_ids) == count and seen == count, f"{len(part.instance_ids)} built, {seen} seen"
 
 
+def inspector_requests(run: Path, out: Path) -> list[tuple[str, int]]:
+    """The inspector requests a replay of `run` sends: (text, image tokens by OpenAI's rule)."""
+
+    sent: list[tuple[str, int]] = []
+    complete = Recorder.complete
+
+    def spy(recorder, role, messages):
+        if role == "inspector":
+            parts = messages[0]["content"]
+            text = "".join(p.get("text", "") for p in parts if p["type"] == "text")
+            images = [p for p in parts if p["type"] == "image_url"]
+            tokens = 0
+            for image in images:
+                data = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
+                tokens += openai_tokens(*Image.open(io.BytesIO(data)).size)[0]
+            sent.append((text, tokens))
+        return complete(recorder, role, messages)
+
+    Recorder.complete = spy
+    try:
+        replay(run, out)
+    finally:
+        Recorder.complete = complete
+    return sent
+
+
+def recorded_inspector_requests(run: Path) -> list[tuple[str, int]]:
+    out = []
+    for path in sorted((run / "calls").glob("*-inspector.json")):
+        message = json.loads(path.read_text())["messages"][0]
+        sizes = [Image.open(run / "calls" / name).size for name in message.get("images", [])]
+        out.append((message["text"], sum(openai_tokens(*size)[0] for size in sizes)))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--replay-to", type=Path, help="a scratch folder for the replays (default: none made)"
+    )
     args = parser.parse_args()
-    rows, question_rows = [], []
+    rows, question_rows, request_rows = [], [], []
     for run in args.runs:
+        if args.replay_to:
+            old = recorded_inspector_requests(run)[:1]
+            new = inspector_requests(run, args.replay_to / run.name)[:1]
+            request_rows.append((run.name, old[0], new[0]))
         shape = compile_text((run / "final" / "program.pdsl").read_text(encoding="utf-8"))
         row = {"run": run.name, "triangles": len(shape.faces)}
         for new in (False, True):
@@ -176,6 +225,13 @@ def main() -> None:
                 f"| {row['run']} | {row['triangles']} | {key} | {len(r['images'])} ({sizes}) | {r['openai']} / {r['anthropic']} "
                 f"| {r['view_px_openai']} / {r['view_px_anthropic']} | {r['seconds']} |"
             )
+    if request_rows:
+        print()
+        print("| run | first inspector request | text tokens (chars / 4) | image tokens (OpenAI) | total |")
+        print("|---|---|---:|---:|---:|")
+        for name, old, new in request_rows:
+            for label, (text, images) in (("recorded", old), ("replayed now", new)):
+                print(f"| {name} | {label} | {len(text) // 4} | {images} | {len(text) // 4 + images} |")
     print()
     print("| run | question from the plan | geometry says | why |")
     print("|---|---|---|---|")
