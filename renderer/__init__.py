@@ -4,6 +4,7 @@ renders = render(shape, views=("front", "iso"), size=512)
 renders.at("front", 256, 300)   # -> PixelInfo(part="seat", instance="seat", line=8, ...)
 renders.save("out/")
 contact_sheet(shape, renders).save("sheet.png")
+inspector_image(shape, renders.views[0]).save("front.png")  # one view, captioned and labelled
 for view in render_each(shape, orbit(360, 20.0, shape.bbox, 2048)):  # one at a time: many or large views
     ...
 """
@@ -23,7 +24,7 @@ from proto3d.renderer.render import (
     render,
     render_each,
 )
-from proto3d.renderer.sheet import SheetBuilder, contact_sheet
+from proto3d.renderer.sheet import SheetBuilder, contact_sheet, inspector_image, view_caption
 
 __all__ = [
     "ALL_PASSES",
@@ -41,10 +42,12 @@ __all__ = [
     "SheetBuilder",
     "View",
     "contact_sheet",
+    "inspector_image",
     "look_at",
     "named_view",
     "orbit",
     "palette",
     "render",
     "render_each",
+    "view_caption",
 ]

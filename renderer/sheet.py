@@ -1,8 +1,12 @@
-"""The inspector's contact sheet: what a multimodal model needs to judge a shape in one image.
+"""What a multimodal model (or a person) sees of a shape: per-view inspector images and a contact sheet.
 
-Each view appears twice, shaded RGB beside a part-colour mask with part names written at
-the visible centre of each part; a legend maps colour to label, instance count and visible
-pixels, and lists the parts no view shows.
+`inspector_image` is one view at full size, shaded RGB beside the part-colour mask with each
+part's name in a box joined by a leader line to the part's visible centroid, under a caption
+saying where the camera looks from and where the object's front is: the agent's inspector gets
+one such image per view, so each view keeps its 512 px after the model's own downscaling.
+`contact_sheet` puts every view (both halves, labelled the same way) on one page beside a
+legend of colour, label, instance count and visible pixels, and lists the parts no view shows:
+the overview a person reads in report.html and `proto3d render --sheet`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from proto3d.compiler.shape import CompiledShape
+from proto3d.renderer import labels
+from proto3d.renderer.camera import Camera
 from proto3d.renderer.palette import colorize, hex_color, palette
 from proto3d.renderer.render import PixelCounts, Renders, View
 
@@ -46,12 +52,12 @@ class SheetBuilder:
     ) -> None:
         self.shape, self.cell, self.columns, self.title = shape, cell, columns, title
         self.counts = PixelCounts(shape)
-        self.cells: list[tuple[str, Image.Image | None, Image.Image, list, tuple[int, int]]] = []
+        self.cells: list[tuple[str, Image.Image | None, Image.Image, list[labels.Placed]]] = []
 
     def add(self, view: View) -> None:
         """Shrink the view to its cell and find where each visible part's label goes."""
         shape, cell = self.shape, self.cell
-        _, instance_counts = self.counts.add(view)
+        self.counts.add(view)
         h, w = view.part.shape
         scale = cell / max(h, w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -63,16 +69,12 @@ class SheetBuilder:
                 .convert("RGB")
                 .resize(size, Image.LANCZOS)
             )
-        mask = Image.fromarray(colorize(view.part, len(shape.parts))).resize(size, Image.NEAREST)
-        anchors = []  # (label, x, y) in the cell, at the visible pixel nearest the centroid of the part's most visible instance
-        for part in shape.parts:
-            best_count, best = max(((instance_counts[i], i) for i in part.instance_ids), default=(0, -1))
-            if best_count == 0:
-                continue
-            ys, xs = np.nonzero(view.instance == best + 1)
-            k = np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2)
-            anchors.append((part.label, (xs[k] + 0.5) * scale, (ys[k] + 0.5) * scale))
-        self.cells.append((view.name, rgb, mask, anchors, size))
+        ids = np.asarray(Image.fromarray(view.part.astype(np.int32)).resize(size, Image.NEAREST))
+        mask = Image.fromarray(colorize(ids, len(shape.parts)))
+        found = labels.anchors(ids, [p.label for p in shape.parts])
+        small = _font(13)
+        placed = labels.place(found, [labels.box_size(a.label, small) for a in found], ids > 0)
+        self.cells.append((view.name, rgb, mask, placed))
 
     def image(self) -> Image.Image:
         shape, cell = self.shape, self.cell
@@ -105,18 +107,18 @@ class SheetBuilder:
             font=big,
         )
 
-        for k, (name, rgb, mask, anchors, size) in enumerate(self.cells):
+        for k, (name, rgb, mask, placed) in enumerate(self.cells):
             x0 = PAD + (k % columns) * (block_w + PAD)
             y0 = title_h + (k // columns) * (block_h + PAD)
             draw.text((x0, y0 + 2), f"view `{name}`", fill=INK, font=font)
             if rgb is not None:
                 sheet.paste(rgb, (x0, y0 + header))
             mx = x0 + cell + GAP
+            labels.draw(mask, placed, colors, small)
             sheet.paste(mask, (mx, y0 + header))
             draw.rectangle(
                 [x0, y0 + header, x0 + 2 * cell + GAP - 1, y0 + header + cell - 1], outline=(225, 225, 225)
             )
-            _label_parts(draw, anchors, small, (mx, y0 + header), size)
 
         lx = PAD + grid_w + PAD
         y = title_h
@@ -157,6 +159,45 @@ class SheetBuilder:
         return sheet
 
 
+def view_caption(camera: Camera) -> str:
+    """Where `camera` looks from and where the object's front (-Y), +X and +Z point in its image,
+    read from the camera itself, so a caption is right for any view."""
+    R = camera.world_to_camera[:3, :3]
+    return (
+        f"view `{camera.name}`, seen from {_seen_from(-R[2])}: the object's front (-Y) {_image_words(R @ [0, -1, 0])}; "
+        f"+X {_image_words(R @ [1, 0, 0])}; up (+Z) {_image_words(R @ [0, 0, 1])}"
+    )
+
+
+def inspector_image(shape: CompiledShape, view: View, caption: str | None = None) -> Image.Image:
+    """One view for the inspector: shaded RGB | part colours with boxed names and leader lines,
+    under its caption. `image.info["labels"]` lists each label's part, box and anchor."""
+    h, w = view.part.shape
+    font, small = _font(16), _font(14)
+    lines = _wrap(caption or view_caption(view.camera), font, 2 * w - 2 * GAP)
+    header = 8 + 20 * len(lines)
+    image = Image.new("RGB", (2 * w, h + header), "white")
+    canvas = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        canvas.text((GAP, 4 + 20 * i), line, fill=INK, font=font)
+    if view.rgb is not None:
+        shaded = Image.fromarray(view.rgb).convert("RGBA")
+        image.paste(
+            Image.alpha_composite(Image.new("RGBA", shaded.size, "white"), shaded).convert("RGB"), (0, header)
+        )
+    mask = Image.fromarray(colorize(view.part, len(shape.parts)))
+    found = labels.anchors(view.part, [p.label for p in shape.parts])
+    placed = labels.place(found, [labels.box_size(a.label, small) for a in found], view.part > 0)
+    labels.draw(mask, placed, palette(len(shape.parts)), small)
+    image.paste(mask, (w, header))
+    canvas.line([(w, header), (w, header + h - 1)], fill=(200, 200, 200))
+    image.info["labels"] = [
+        {"label": p.anchor.label, "part": p.anchor.part, "box": p.box, "anchor": (p.anchor.x, p.anchor.y)}
+        for p in placed
+    ]
+    return image
+
+
 def sheet_bytes(views: int, cell: int = 320, columns: int = 2) -> int:
     """About the bytes a sheet of `views` holds: two RGB thumbnails a view, then the sheet itself."""
     rows = -(-views // max(1, min(columns, views)))
@@ -166,23 +207,37 @@ def sheet_bytes(views: int, cell: int = 320, columns: int = 2) -> int:
     )
 
 
-def _label_parts(draw, anchors, font, origin, size) -> None:
-    """Write each visible part's label at its anchor, stepping away from labels already written."""
-    placed: list[tuple[int, int, int, int]] = []
-    for label, x, y in anchors:
-        ax, ay = origin[0] + x, origin[1] + y
-        left, top, right, bottom = draw.textbbox((0, 0), label, font=font, stroke_width=2)
-        tw, th = right - left, bottom - top
-        x = int(min(max(ax - tw / 2, origin[0]), origin[0] + size[0] - tw))
-        y = int(min(max(ay - th - 4, origin[1]), origin[1] + size[1] - th))
-        for _ in range(6):  # step away from labels already written
-            box = (x, y, x + tw, y + th)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-                break
-            y = int(min(y + th + 2, origin[1] + size[1] - th))
-        placed.append((x, y, x + tw, y + th))
-        draw.ellipse([ax - 3, ay - 3, ax + 3, ay + 3], fill="white", outline=INK)
-        draw.text((x - left, y - top), label, fill=INK, font=font, stroke_width=2, stroke_fill="white")
+def _seen_from(v) -> str:
+    """Where a camera looking along -v stands: the sides it faces (weights over 0.3), its elevation."""
+    elevation = float(np.degrees(np.arcsin(np.clip(v[2], -1, 1))))
+    if abs(elevation) > 85:
+        return "directly above" if elevation > 0 else "directly below"
+    names = [(v[1], "front", "back"), (v[0], "left", "right")]
+    sides = [positive if value > 0 else negative for value, negative, positive in names if abs(value) > 0.3]
+    height = f"{abs(elevation):.0f}° {'above' if elevation > 0 else 'below'}" if abs(elevation) > 5 else ""
+    return ", ".join(filter(None, ["the " + "-".join(sides) if sides else "", height]))
+
+
+def _image_words(v) -> str:
+    """Where a direction (camera axes: x right, y down, z forward) points in the image."""
+    if v[2] < -0.9:
+        return "faces the camera"
+    if v[2] > 0.9:
+        return "faces away from the camera"
+    weights = sorted([(v[1], "up", "down"), (v[0], "left", "right")], key=lambda t: -abs(t[0]))
+    side = [positive if value > 0 else negative for value, negative, positive in weights if abs(value) > 0.3]
+    depth = " and towards the camera" if v[2] < -0.3 else " and away from the camera" if v[2] > 0.3 else ""
+    return "points " + "-".join(side) + depth
+
+
+def _wrap(text: str, font, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and font.getlength(lines[-1] + " " + word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
 
 
 def _font(size: int):

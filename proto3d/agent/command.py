@@ -116,6 +116,18 @@ def _categories(category: str | None, path: str | None) -> list[str]:
     "program that the refiner details after seeing its render (the paper's two steps, the default).",
 )
 @click.option(
+    "--polish/--no-polish",
+    default=True,
+    show_default=True,
+    help="After an accept that lists problems, one more coder round applies them; the better version is kept.",
+)
+@click.option(
+    "--questions/--no-questions",
+    default=False,
+    show_default=True,
+    help="The inspector first answers yes/no questions generated from the plan, then scores.",
+)
+@click.option(
     "--vocab",
     metavar="FILE_OR_NAME",
     help="Part vocabulary (TOML file or installed name): the only labels allowed.",
@@ -155,6 +167,8 @@ def agent_command(
     designs,
     check_variants,
     one_step,
+    polish,
+    questions,
     vocab,
     max_batch_cost,
     max_iterations,
@@ -235,6 +249,8 @@ def agent_command(
             one_step=one_step,
             vocabulary=labels,
             allow_other=allow_other,
+            polish=polish,
+            questions=questions,
         )
 
     if len(names) == 1 and designs == 1:

@@ -5,9 +5,10 @@
              each followed by bounded repairs from the compiler's diagnostics
     inspect  lints fixed first; then renders + part legend + lints + visibility → inspector
              verdict; rejected → the coder applies the fixes; repeat within the budget
+    polish   accepted with problems listed → one more coder round applies them and is inspected
 
-The best-scored inspected version is kept. Every model call goes through a `Recorder`, so a
-run can be resumed after an interruption and replayed offline (see proto3d.llm.record).
+The best-scored inspected version is kept (an accepted one first). Every model call goes
+through a `Recorder`, so a run can be resumed after an interruption and replayed offline (see proto3d.llm.record).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from proto3d import compiler, prompts
 from proto3d.agent import variants as agent_variants
+from proto3d.agent.questions import plan_questions
 from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
 from proto3d.agent.schema import (
     Answer,
@@ -35,6 +37,7 @@ from proto3d.agent.schema import (
     VariantVerdicts,
     Verdict,
     check_arrangement,
+    check_checks,
     check_designs,
     check_parts,
     check_variant_verdicts,
@@ -67,6 +70,10 @@ from proto3d.llm.record import Recorder, ReplayExhausted
 PROGRAM = "program.pdsl"  # the file name diagnostics are formatted with
 
 
+INSPECTOR_VIEWS = ("front", "left", "back", "top", "iso")
+INSPECTOR_SIZE = 512  # pixels a view; one image a view keeps them after a model's own downscaling
+
+
 @dataclass
 class Inspection:
     """What the renderer tells the inspector about one compiled version."""
@@ -74,26 +81,36 @@ class Inspection:
     images: list[Path]  # PNGs shown to the inspector, in order
     visibility: dict  # part instance name -> visible pixels over all views
     invisible: list[str]  # part instances seen in no view
-    description: str = (
-        "one contact sheet. For each view (front, left, back, iso) the shaded render is on the left and the "
-        "same view with every part in a flat colour, labelled with its name, on the right; the legend lists "
-        "each part's colour, instance count and visible pixels"
-    )
+    description: str = "one image of the shape"  # what the images are, as the inspector's prompt says it
+    sheet: Path | None = None  # the contact sheet people read (report.html, final/sheet.png)
 
 
 def render_views(shape, folder: Path) -> Inspection:
-    """The default renderer hook: views, a contact sheet with legend, per-instance visibility."""
+    """The default renderer hook: one captioned image a view (shaded | labelled part colours),
+    the contact sheet for people, per-instance visibility."""
     from proto3d.renderer import contact_sheet, render
     from proto3d.renderer.save import png_bytes
+    from proto3d.renderer.sheet import inspector_image, view_caption
 
-    renders = render(shape)
+    renders = render(shape, views=INSPECTOR_VIEWS, size=INSPECTOR_SIZE)
     renders.save(folder / "views", passes=("rgb",))
     write_atomic(folder / "sheet.png", png_bytes(contact_sheet(shape, renders)), parents=True)
+    images = []
+    for view in renders.views:
+        images.append(folder / "inspector" / f"{view.name}.png")
+        write_atomic(images[-1], png_bytes(inspector_image(shape, view)), parents=True)
     visibility: dict[str, int] = {}
     for view in renders.visible_pixels().values():
         for name, n in view["instances"].items():
             visibility[name] = visibility.get(name, 0) + n
-    return Inspection([folder / "sheet.png"], visibility, renders.invisible_instances())
+    captions = "\n".join(f"{i}. {view_caption(v.camera)}" for i, v in enumerate(renders.views, 1))
+    description = (
+        f"{len(images)} images, one a view, each {INSPECTOR_SIZE} px high: the shaded render on the left; on the "
+        "right the same view with every part in a flat colour and its name in a box joined by a line to a "
+        "pixel of that part. Each image's caption says where the camera looks from and where the object's "
+        f"front (−Y), +X and +Z point in it:\n\n{captions}"
+    )
+    return Inspection(images, visibility, renders.invisible_instances(), description, folder / "sheet.png")
 
 
 def preview_views(shape, folder: Path) -> Inspection:
@@ -276,6 +293,10 @@ class Agent(_Caller):
     samples that many variants of the accepted program (see proto3d.agent.variants);
     `vocabulary` ({label: description}) limits the decomposer's labels. `one_step` has the coder
     write the detailed program at once instead of the paper's coarse program and refiner.
+    `polish`: after an
+    accept that lists problems, one more coder round applies them and is inspected, and the
+    better version is kept. `questions`: the inspector first answers yes/no questions
+    generated from the plan (proto3d.agent.questions), then scores.
     """
 
     def __init__(
@@ -292,6 +313,8 @@ class Agent(_Caller):
         vocabulary: dict | None = None,
         allow_other: bool = False,
         one_step: bool = False,
+        polish: bool = True,
+        questions: bool = False,
     ):
         super().__init__(Path(replay_from or run_dir) / "calls", config, backend, progress, replay_from)
         self.category = category
@@ -302,6 +325,8 @@ class Agent(_Caller):
         self.vocabulary = vocabulary
         self.allow_other = allow_other
         self.one_step = one_step
+        self.polish = polish
+        self.questions = questions
         self.subject = f"{category} (design: {plan['name']}, {plan['description']})" if plan else category
         self.versions: list[Version] = []
         self.design: dict = {}
@@ -310,6 +335,7 @@ class Agent(_Caller):
         self.resumed_from: str | None = None  # the status the folder's previous run ended with
         self.params: dict | None = None  # the accepted program's params, final ranges
         self.variant_check: dict | None = None
+        self.polish_check: dict | None = None  # what the polish step did, for summary.json
 
     # ---------------------------------------------------------------- the loop
 
@@ -379,19 +405,15 @@ class Agent(_Caller):
         if not self.one_step:
             current = self._refined(current)
         while True:
-            for _ in range(self.budget.lint_rounds):
-                if not current.lints:
-                    break
-                with self._timed("code"):
-                    fixed = self._code(
-                        "lint-fix", "lint-fix", "lints.md", current, lints=_diags(current.lints)
-                    )
-                current = fixed if fixed.ok else current
+            current = self._fix_lints(current)
             if self.budget.iterations and self.iterations >= self.budget.iterations:  # 0: no limit
                 return "budget", f"iteration budget ({self.budget.iterations}) used"
             self.iterations += 1
             verdict = self._inspect(current)
             if verdict["accept"]:
+                if self.polish:
+                    current = self._polished(current)
+                    verdict = current.verdict
                 if self.check_variants:
                     with self._timed("variants"):
                         try:
@@ -427,6 +449,51 @@ class Agent(_Caller):
                 lints=_diags(coarse.lints) or "no problems found",
             )
         return refined if refined.ok else coarse
+
+    def _fix_lints(self, current: Version) -> Version:
+        """Bounded lint-fix rounds: the version whose lints the coder last fixed, or `current`."""
+        for _ in range(self.budget.lint_rounds):
+            if not current.lints:
+                break
+            with self._timed("code"):
+                fixed = self._code("lint-fix", "lint-fix", "lints.md", current, lints=_diags(current.lints))
+            current = fixed if fixed.ok else current
+        return current
+
+    def _polished(self, accepted: Version) -> Version:
+        """After an accept that lists problems, one coder round applies them (budget permitting) and is
+        inspected; the polished version is kept if it is accepted with at least the same score."""
+        problems = accepted.verdict.get("problems") or []
+        record = self.polish_check = {"from": accepted.number, "score_before": accepted.score}
+        if not problems:
+            record.update(ran=False, reason="the accept listed no problems", kept=accepted.number)
+            return accepted
+        if self.budget.iterations and self.iterations >= self.budget.iterations:
+            record.update(ran=False, reason="no inspection round left in the budget", kept=accepted.number)
+            return accepted
+        try:
+            with self._timed("code"):
+                polished = self._code(
+                    "coder",
+                    "polish",
+                    "feedback.md",
+                    accepted,
+                    score=f"{accepted.score:g}",
+                    problems=_problems(accepted.verdict),
+                )
+                polished = self._fix_lints(polished) if polished.ok else polished
+            if not polished.ok:
+                record.update(ran=False, reason="the polished program did not compile", kept=accepted.number)
+                return accepted
+            self.iterations += 1
+            verdict = self._inspect(polished, polish_of=accepted)
+        except (BudgetExhausted, LLMError, RunFailed) as exc:  # the accepted prototype stands
+            record.update(ran=False, reason=f"the polish step stopped: {exc}", kept=accepted.number)
+            return accepted
+        better = verdict["accept"] and polished.score >= accepted.score
+        kept = polished if better else accepted
+        record.update(ran=True, version=polished.number, score_after=polished.score, kept=kept.number)
+        return kept
 
     # ---------------------------------------------------------------- the family
 
@@ -715,8 +782,8 @@ class Agent(_Caller):
 
     # ---------------------------------------------------------------- inspector
 
-    def _inspect(self, version: Version) -> dict:
-        self.progress(f"inspector: round {self.iterations}")
+    def _inspect(self, version: Version, polish_of: Version | None = None) -> dict:
+        self.progress(f"inspector: round {self.iterations}" + (" (polish)" if polish_of else ""))
         folder = self.dir / "versions" / f"{version.number:03d}"
         with self._timed("render"):
             try:
@@ -735,10 +802,14 @@ class Agent(_Caller):
         visibility = ", ".join(f"{k}: {v}" for k, v in insp.visibility.items()) or "unknown"
         if insp.invisible:
             visibility += f". Seen in no view: {', '.join(insp.invisible)}"
+        questions = self._questions()
         prompt = prompts.render(
             "inspector.md",
             category=self.subject,
             frame=self._frame(),
+            round=self._round_text(version, polish_of),
+            questions=_questions_text(questions),
+            checks_example=_CHECKS_EXAMPLE if questions else "",
             images=insp.description,
             bounds=self._bounds_text(),
             measured=" × ".join(f"{v:.3g}" for v in shape.bbox[1] - shape.bbox[0]),
@@ -751,9 +822,67 @@ class Agent(_Caller):
         )
         content = [text_part(prompt)] + [image_part(p) for p in insp.images]
         with self._timed("inspect"):
-            version.verdict = self._ask_json("inspector", content, Verdict)
+            version.verdict = self._ask_json(
+                "inspector",
+                content,
+                Verdict,
+                (lambda v: check_checks(v, len(questions))) if questions else None,
+                soft_check=True,
+            )
+        if questions:
+            version.verdict["questions"] = questions
         self._save_version(version)
         return version.verdict
+
+    def _questions(self) -> list[str]:
+        if not self.questions:
+            return []
+        return plan_questions(
+            self.design["bounds"]["bounds"],
+            self.design["parts"]["parts"],
+            self.design["arrangement"].get("instances", []),
+        )
+
+    def _round_text(self, version: Version, polish_of: Version | None) -> str:
+        """Which inspection round this is, what is left of the budget, and the score to compare with."""
+        n, total, b = self.iterations, self.budget.iterations, self.budget
+        out = [
+            f"This is inspection round {n} of at most {total}." if total else f"This is inspection round {n}."
+        ]
+        if polish_of is not None:
+            out.append(
+                f"It is a polish round: version {polish_of.number} was accepted with score "
+                f"{polish_of.score:g}, and the coder has since applied the problems listed with that accept. "
+                "The better of the two versions is kept: score this one on the same rubric, higher only if "
+                "it really is better, and accept it only if it is still a good prototype."
+            )
+        elif total and n >= total:
+            out.append(
+                "It is the last round: a rejected version's fixes will not be applied, and the best-scored "
+                "version so far is kept."
+            )
+        elif total:
+            out.append(
+                f"If you reject, the coder applies your fixes and the result is inspected again "
+                f"({total - n} more round{'s' if total - n != 1 else ''} at most)."
+            )
+        else:
+            out.append("If you reject, the coder applies your fixes and the result is inspected again.")
+        used = self.recorder.total
+        if b.tokens:
+            out.append(f"About {max(0, b.tokens - used.tokens)} of the run's {b.tokens} tokens are left.")
+        if b.cost:
+            out.append(
+                f"About {max(0.0, b.cost - used.cost):.2f} of the run's cost budget {b.cost:g} is left."
+            )
+        previous = [v for v in self.versions if v.verdict and v.number < version.number]
+        if previous and polish_of is None:
+            last = previous[-1]
+            out.append(
+                f"The previous inspected version ({last.number}) scored {last.score:g}"
+                + (f": {last.verdict['summary']}" if last.verdict.get("summary") else ".")
+            )
+        return " ".join(out)
 
     def _best(self) -> Version | None:
         scored = [v for v in self.versions if v.score is not None]
@@ -782,6 +911,8 @@ class Agent(_Caller):
             "vocabulary": self.vocabulary,
             "allow_other": self.allow_other,
             "one_step": self.one_step,
+            "polish": self.polish,
+            "questions": self.questions,
         }
 
     def _save_version(self, version: Version) -> None:
@@ -805,8 +936,8 @@ class Agent(_Caller):
                 best.inspection = self.tools.inspect(best.shape, self.dir / "versions" / f"{best.number:03d}")
             except Proto3dError:
                 return  # nothing to draw; the failure is in the version's verdict
-        if best.inspection.images:
-            write_atomic(folder / "sheet.png", best.inspection.images[0].read_bytes(), parents=True)
+        if best.inspection.sheet is not None:
+            write_atomic(folder / "sheet.png", best.inspection.sheet.read_bytes(), parents=True)
 
     def _summary(self, status: str, reason: str) -> dict:
         best = self._best()
@@ -829,6 +960,7 @@ class Agent(_Caller):
             "design": self.plan["name"] if self.plan else None,
             "params": self.params,
             "variant_check": self.variant_check,
+            "polish": self.polish_check,
         }
 
     def _write_summary(self, status: str, reason: str) -> dict:
@@ -914,6 +1046,8 @@ def replay(
         vocabulary=settings.get("vocabulary"),
         allow_other=settings.get("allow_other", False),
         one_step=settings.get("one_step", False),
+        polish=settings.get("polish", False),  # runs recorded before the polish step had none
+        questions=settings.get("questions", False),
     )
     return agent.run()
 
@@ -1015,6 +1149,21 @@ def _problems(verdict: dict) -> str:
     if verdict.get("summary"):
         out.insert(0, f"Overall: {verdict['summary']}\n")
     return "\n".join(out) or "(no specific problems listed; improve the overall likeness)"
+
+
+_CHECKS_EXAMPLE = '"checks": [{"question": 1, "answer": true, "note": "all four legs meet the seat"}],\n '
+
+
+def _questions_text(questions: list[str]) -> str:
+    """The checklist the inspector answers before it scores, empty without questions."""
+    if not questions:
+        return ""
+    listing = "\n".join(f"{i}. {q}" for i, q in enumerate(questions, 1))
+    return (
+        "\nBefore you score, answer each of these yes/no questions from what the images show (they come "
+        'from the plan, so "no" means the prototype differs from it), in `checks`, one entry per question in '
+        f'this order:\n\n{listing}\n\nEvery "no" that matters is also one of your problems.\n'
+    )
 
 
 def _render_failure(exc: Proto3dError) -> dict:

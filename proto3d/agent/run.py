@@ -126,6 +126,14 @@ def write_report(run_dir: str | Path, summary: dict, design: dict, versions: lis
         if (final / "sheet.png").exists():
             out.append("<img src='final/sheet.png'>")
         out.append("<pre>" + e((final / "program.pdsl").read_text(encoding="utf-8")) + "</pre>")
+    polish = summary.get("polish")
+    if polish:
+        out.append(
+            f"<p>polish: version {polish['version']} (score {e(str(polish['score_after']))}) from version "
+            f"{polish['from']} (score {e(str(polish['score_before']))}); kept version {polish['kept']}</p>"
+            if polish.get("ran")
+            else f"<p>polish: not run ({e(polish.get('reason', ''))})</p>"
+        )
     if design.get("bounds"):
         out.append(f"<h2>Design</h2><p>bounds (w, d, h) m: {e(str(design['bounds'].get('bounds')))}</p>")
     if design.get("parts"):

@@ -283,6 +283,14 @@ def check_variant_verdicts(answer: dict, count: int) -> list[str]:
     return []
 
 
+def check_checks(verdict: dict, count: int) -> list[str]:
+    """One answer for each question 1..count."""
+    numbers = [c["question"] for c in verdict.get("checks") or []]
+    if sorted(numbers) != list(range(1, count + 1)):
+        return [f"$.checks: answer each question 1 to {count} exactly once, got {numbers}"]
+    return []
+
+
 def check_arrangement(arrangement: dict, parts: dict, bounds: list[float] | None = None) -> list[str]:
     """Every part of the decomposition appears exactly `count` times, and no other part does; with
     the `bounds` [w, d, h], every segment's end points lie inside them (centred on x = y = 0, from

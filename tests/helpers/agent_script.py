@@ -75,7 +75,7 @@ def fake_inspect(shape, folder: Path) -> Inspection:
     Image.new("RGB", (8, 8), (len(shape.faces) % 256, 80, 160)).save(buf, format="PNG")
     (folder / "sheet.png").write_bytes(buf.getvalue())
     names = [shape.instance_name(i) for i in range(len(shape.instances))]
-    return Inspection([folder / "sheet.png"], {n: 100 for n in names}, [])
+    return Inspection([folder / "sheet.png"], {n: 100 for n in names}, [], sheet=folder / "sheet.png")
 
 
 def responder(request) -> str:
