@@ -45,6 +45,7 @@ class Tessellation:
     normals: np.ndarray  # (V, 3) float32, unit; hard edges have duplicated vertices
     faces: np.ndarray  # (F, 3) int32, counter-clockwise seen from outside
     face_primitive: np.ndarray  # (F,) int32, index into the primitives given to tessellate()
+    vertex_start: np.ndarray  # (P + 1,) int64: primitive i's vertices are vertex_start[i]:vertex_start[i + 1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
 
 @njit(cache=True)
 def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
-    """(vertices, normals, faces, face_primitive) of all primitives, in order: each places the
+    """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
     local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
     with its own matrix."""
     n = len(shape_of)
@@ -299,7 +300,7 @@ def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
             v0,
         )
         face_primitive[f0:f1] = i
-    return vertices, normals, faces, face_primitive
+    return vertices, normals, faces, face_primitive, voff
 
 
 @njit(cache=True)
