@@ -55,7 +55,10 @@ class PlacementCache:
         if inputs is None:
             return None
         entry = self.runs.get(inputs)
-        return entry if entry is not None and meter.prepay(entry.steps) else None
+        if entry is None or meter.used + entry.steps > meter.budget:
+            return None
+        meter.used += entry.steps
+        return entry
 
     def remember(self, inputs: tuple | None, entry: MemoEntry) -> None:
         if inputs is not None:

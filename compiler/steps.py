@@ -33,14 +33,6 @@ class StepMeter:
         if self.used > self.budget:
             self.over_budget(span)
 
-    def prepay(self, amount: int) -> bool:
-        """Pay for work whose cost is known without doing it (a remembered result), if it fits the
-        budget; if not, the caller does the work, which stops exactly where it would have."""
-        if self.used + amount > self.budget:
-            return False
-        self.used += amount
-        return True
-
     def over_budget(self, span: Span) -> None:
         """The steps passed the budget: the step limit (E304), or a checkpoint to read the clock (E308)."""
         limits = self.limits
