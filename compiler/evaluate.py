@@ -33,7 +33,7 @@ from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
 from proto3d.compiler.builtins import BUILTINS
 from proto3d.compiler.limits import Limits
-from proto3d.compiler.measure import Measure, measure_boxes
+from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.scopes import Scopes
 from proto3d.compiler.shape import Instance, Part, Primitive
@@ -110,7 +110,6 @@ class _Evaluator:
     def __init__(self, limits: Limits, overrides: dict, measure: Measure = measure_boxes):
         self.limits = limits
         self.overrides = dict(overrides)
-        self.measure = measure
         self.scopes = Scopes()
         self.env = self.scopes.env  # runtime values, one slot per definition
         self.meter = StepMeter(limits)
@@ -144,11 +143,9 @@ class _Evaluator:
         self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
         self.current_instance: Instance | None = None
         self.current_color: tuple | None = None
-        # what anchors read: the primitives of each part, each primitive's world box once measured,
-        # and each (part, instance or None)'s box as (primitives measured, lo, hi)
+        # what anchors read: the primitives of each part in the order they are added, and the boxes
         self.part_primitives: list[list[int]] = []
-        self.prim_boxes: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
-        self.boxes: dict[tuple, tuple] = {}
+        self.part_boxes = PartBoxes(measure, self.primitives)
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
 
     @property
@@ -823,25 +820,13 @@ class _Evaluator:
         )
 
     def part_box(self, ref: PartRef, span: Span):
-        """The world box of a part or one instance, kept per reference and grown by the primitives added
-        since it was last read: a part only grows, so each primitive is measured once, not at every read."""
+        """The world box of a part or one instance: every primitive it has by now (see `PartBoxes`)."""
         part_id = self.part_index[ref.label]
         if ref.index is None:
             prim_ids = self.part_primitives[part_id]
         else:
             prim_ids = self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
-        measured, lo, hi = self.boxes.get((part_id, ref.index), (0, None, None))
-        if measured < len(prim_ids):
-            new = prim_ids[measured:]
-            missing = [p for p in new if p not in self.prim_boxes]
-            if missing:
-                self.prim_boxes.update(zip(missing, self.measure(self.primitives, missing)))
-            boxes = [self.prim_boxes[p] for p in new if self.prim_boxes[p] is not None]
-            if lo is not None:
-                boxes.append((lo, hi))
-            if boxes:
-                lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
-            self.boxes[(part_id, ref.index)] = (len(prim_ids), lo, hi)
+        lo, hi = self.part_boxes.box((part_id, ref.index), prim_ids)
         if lo is None:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
         return lo, hi

@@ -48,6 +48,40 @@ class EarlyTessellation:
         return _join(pieces)
 
 
+class PartBoxes:
+    """The world boxes of parts and instances for their anchors, grown as they grow.
+
+    A part only grows, so a box is kept per part (or instance) with the number of its
+    primitives it covers, and a read measures only the primitives added since: each primitive
+    is measured once, however many anchors are read.
+    """
+
+    def __init__(self, measure: Measure, primitives: Sequence[Primitive]):
+        self.measure = measure
+        self.primitives = primitives  # the evaluator's table, growing
+        self.of_primitive: dict[int, Box | None] = {}
+        self.kept: dict[
+            object, tuple[int, np.ndarray | None, np.ndarray | None]
+        ] = {}  # key -> (covered, lo, hi)
+
+    def box(self, key, primitive_ids: Sequence[int]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(lo, hi) of these primitives (all those of `key` so far, a list that only grows); Nones
+        while none has triangles."""
+        covered, lo, hi = self.kept.get(key, (0, None, None))
+        if covered < len(primitive_ids):
+            new = primitive_ids[covered:]
+            missing = [p for p in new if p not in self.of_primitive]
+            if missing:
+                self.of_primitive.update(zip(missing, self.measure(self.primitives, missing)))
+            boxes = [self.of_primitive[p] for p in new if self.of_primitive[p] is not None]
+            if lo is not None:
+                boxes.append((lo, hi))
+            if boxes:
+                lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+            self.kept[key] = (len(primitive_ids), lo, hi)
+        return lo, hi
+
+
 def _boxes(mesh: Tessellation, count: int) -> list[Box | None]:
     corners = mesh.vertices[mesh.faces].astype(np.float64)
     boxes: list[Box | None] = []
