@@ -2,7 +2,7 @@
 
     python bench/agent.py [--categories 1000] [--designs 2] [--jobs 32] [--latency 0.05] [--variants 8]
 
-Runs `proto3d agent --categories … --per-category K --jobs N` as the CLI does (proto3d.agent_batch
+Runs `proto3d agent --categories … --per-category K --jobs N` as the CLI does (proto3d.agent.batch
 with the real compiler, lints, contact sheets, variant checks and variant sheets) against a
 local OpenAI-protocol server in another process that answers each request after `--latency`
 seconds with canned replies (a designs list, bounds, an arrangement, a program with params, an
@@ -119,10 +119,10 @@ def main() -> None:
     ap.add_argument("--variants", type=int, default=8, help="--check-variants (0: off)")
     args = ap.parse_args()
 
-    from proto3d.agent import Agent, plan_designs
-    from proto3d.agent_batch import Batch
+    from proto3d.agent.batch import Batch
+    from proto3d.agent.loop import Agent, plan_designs
     from proto3d.compiler import compile_text
-    from proto3d.llm import Budget, LLMConfig, OpenAIBackend
+    from proto3d.llm.client import Budget, LLMConfig, OpenAIBackend
     from proto3d.renderer import render
 
     render(compile_text(PROGRAM), views=["iso"], size=64)  # warm: kernel cache loaded, GL context made

@@ -30,7 +30,7 @@ PROTOTYPES = ("chair", "stool", "mug", "table", "lamp", "car", "teapot", "bicycl
 
 
 def time_proto3d(out: Path, size: int, variants: int, views: int, workers: int) -> dict:
-    from proto3d.dataset import Settings, build_dataset
+    from proto3d.dataset.build import Settings, build_dataset
 
     settings = Settings(seed=0, variants=variants, views=views, size=size)
     paths = [str(ROOT / "examples" / f"{name}.pdsl") for name in PROTOTYPES]

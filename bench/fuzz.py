@@ -6,7 +6,7 @@ with a shape or with diagnostics.
     python bench/fuzz.py --replay fuzz-findings/      # run saved inputs again, one by one
 
 Input i of a run is drawn from `random.Random(f"{seed}:{i}")`: its family (weighted as in
-`tests/strategies.FAMILIES`) and then its text or bytes, so `--seed S --start i -n 1` replays
+`tests/helpers/strategies.FAMILIES`) and then its text or bytes, so `--seed S --start i -n 1` replays
 it. Each input goes through `strategies.run_input` (compile_text, then GLB/OBJ/PLY/manifest
 export of what compiles) in one of `-j` worker processes, under a CPU-time limit (`--timeout`)
 and an address-space limit (`--memory` MB above what the worker holds when it starts).
@@ -36,12 +36,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from proto3d.llm import slug
+from proto3d.llm.client import slug
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from strategies import FAMILIES, BrokenPromise, run_input, seed_corpus  # noqa: E402
+from tests.helpers.strategies import FAMILIES, BrokenPromise, run_input, seed_corpus  # noqa: E402
 
 CHUNK = 250  # inputs per task sent to a worker
 

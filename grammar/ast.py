@@ -1,7 +1,13 @@
-"""The pdsl syntax tree: frozen dataclasses, every node with its source span."""
+"""The pdsl syntax tree: frozen dataclasses, every node with its source span.
+
+Passes over the tree share one traversal: `children` (which fields hold sub-nodes, in source
+order), `walk` (every node below a root) and `Visitor` (dispatch by node type), so a new node
+type is added to one table here rather than to each pass.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from proto3d.grammar.diagnostics import Diagnostic, Span
@@ -164,3 +170,80 @@ class Program:
     comments: list[Comment] = field(default_factory=list)
     filename: str = "<input>"
     warnings: list[Diagnostic] = field(default_factory=list)  # about the text itself (W108)
+
+
+# ---- traversal ---------------------------------------------------------------
+# The fields of each node type that hold sub-nodes, in source order. A field may hold a node, None,
+# or a tuple of nodes (or of tuples: `IfStmt.branches` holds (condition, Block) pairs).
+CHILD_FIELDS: dict[type, tuple[str, ...]] = {
+    Number: (),
+    String: (),
+    Bool: (),
+    Name: (),
+    Vector: ("items",),
+    BinOp: ("left", "right"),
+    Unary: ("operand",),
+    Index: ("target", "index"),
+    Attr: ("target",),
+    Arg: ("value",),
+    Call: ("args",),
+    ShapeStmt: ("name",),
+    BoundsStmt: ("size",),
+    LetStmt: ("value",),
+    ParamStmt: ("default", "range"),
+    Block: ("body",),
+    PartStmt: ("color", "block"),
+    LoopVar: ("iterable",),
+    ForStmt: ("vars", "block"),
+    IfStmt: ("branches", "orelse"),
+    TransformStmt: ("args", "body"),
+    PrimitiveStmt: ("args", "block"),
+    Program: ("statements",),
+}
+
+
+def children(node: Node | Program) -> list[Node]:
+    """The direct sub-nodes of `node`, in source order (a KeyError names a node type missing above)."""
+    found: list[Node] = []
+    for name in CHILD_FIELDS[type(node)]:
+        _flatten(getattr(node, name), found)
+    return found
+
+
+def _flatten(value, found: list[Node]) -> None:
+    if isinstance(value, tuple):
+        for item in value:
+            _flatten(item, found)
+    elif value is not None:
+        found.append(value)
+
+
+def walk(node: Node | Program) -> Iterator[Node | Program]:
+    """`node` and every node below it, depth first in source order, without recursion.
+
+    As Python's `ast.walk`, but the order is fixed (a parent before its children, earlier code
+    first) so callers can rely on it, and deep trees cannot exhaust the call stack.
+    """
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+class Visitor:
+    """A pass over the tree: `visit(node)` calls `visit_<ClassName>(node)` and returns its result.
+
+    A node type without such a method goes to `generic_visit`, which visits its children, so a
+    pass writes methods only for the nodes it treats specially (the pattern of lark's
+    `Interpreter` and mypy's `TraverserVisitor`). A method that wants the nodes below its own
+    visited calls `self.generic_visit(node)` itself. Visiting recurses: for expressions, which may
+    nest hundreds of levels, prefer `walk`.
+    """
+
+    def visit(self, node: Node | Program):
+        return getattr(self, "visit_" + type(node).__name__, self.generic_visit)(node)
+
+    def generic_visit(self, node: Node | Program) -> None:
+        for child in children(node):
+            self.visit(child)

@@ -19,9 +19,9 @@ from proto3d.grammar.source import read_program  # the one way every command rea
 # starts fast.
 LAZY_COMMANDS = {
     "render": "proto3d.render_cmd:render_command",
-    "agent": "proto3d.agent_cmd:agent_command",
-    "sample": "proto3d.dataset_cmd:sample_command",
-    "dataset": "proto3d.dataset_cmd:dataset_command",
+    "agent": "proto3d.agent.command:agent_command",
+    "sample": "proto3d.dataset.command:sample_command",
+    "dataset": "proto3d.dataset.command:dataset_command",
     "vocab": "proto3d.vocab_cmd:vocab_command",
     "view": "proto3d.view.command:view_command",
     "experiment": "proto3d.experiment.command:experiment_command",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fake_openai import FakeOpenAI
-from test_agent_cmd import responder
 
 from proto3d.cli import cli, main
+from tests.helpers.agent_script import responder
+from tests.helpers.fake_openai import FakeOpenAI
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 COMMANDS = ["agent", "check", "compile", "dataset", "fmt", "render", "sample", "view"]

@@ -15,14 +15,14 @@ import pytest
 import proto3d.compiler
 import proto3d.grammar
 import proto3d.renderer
-from proto3d.agent import Agent, Inspection, Toolchain, replay
+from proto3d.agent.loop import Agent, Inspection, Toolchain, replay
 from proto3d.compiler import CompiledShape, Limits, compile_text, export, parts_manifest
-from proto3d.dataset import Settings, build_dataset, load_record, regenerate
+from proto3d.dataset.build import Settings, build_dataset, load_record, regenerate
+from proto3d.dataset.reader import SegmentationSet, read_png, rle_decode
+from proto3d.dataset.variants import param_specs, sample_variants, with_defaults
 from proto3d.grammar import Program, format_program, parse
-from proto3d.llm import Budget, LLMConfig, OpenAIBackend, load_config
+from proto3d.llm.client import Budget, LLMConfig, OpenAIBackend, load_config
 from proto3d.renderer import Renders, View, contact_sheet, orbit, render
-from proto3d.seg_reader import SegmentationSet, read_png, rle_decode
-from proto3d.variants import param_specs, sample_variants, with_defaults
 
 # What the README and docs/ name, beyond each stage's `__all__`.
 DOCUMENTED = [

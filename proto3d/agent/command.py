@@ -1,0 +1,352 @@
+"""`proto3d agent`: one category, a batch of categories, or the replay of a recorded run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from proto3d.cli_conventions import command_conventions, echo
+from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.llm.client import LLMError, ManualBackend, OpenAIBackend, load_config, redact, slug
+
+
+def _role_models(values: tuple[str, ...]) -> dict:
+    roles = {}
+    for value in values:
+        role, sep, model = value.partition("=")
+        if not sep or not role or not model:
+            raise click.BadParameter(
+                f"{value!r}: expected ROLE=MODEL, e.g. inspector=gpt-4o", param_hint="--role-model"
+            )
+        roles[role.strip()] = model.strip()
+    return roles
+
+
+def _categories(category: str | None, path: str | None) -> list[str]:
+    names = [category] if category else []
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise Proto3dError(Diagnostic("E000", f"cannot read {path}: {reason}"), path) from None
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                names.append(line)
+    if not names:
+        raise click.UsageError("give a CATEGORY, --categories FILE or --replay RUN_DIR")
+    return list(dict.fromkeys(names))
+
+
+@click.command("agent")
+@command_conventions
+@click.argument("category", required=False)
+@click.option(
+    "--categories",
+    "categories_file",
+    type=click.Path(),
+    help="Batch mode: a file with one category per line (# comments allowed).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Parent folder of the run folders (default runs/); with --replay, the replay's run folder.",
+)
+@click.option("--model", help="Model for every role (default from the config, else gpt-4o).")
+@click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama.")
+@click.option(
+    "--role-model",
+    multiple=True,
+    metavar="ROLE=MODEL",
+    help="Model for one role or group: designer, coder, inspector, metricizer, refiner, repair...",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    help="TOML config (default: $PROTO3D_CONFIG, else ./proto3d.toml if present).",
+)
+@click.option(
+    "--llm",
+    type=click.Choice(["openai", "manual"]),
+    default="openai",
+    show_default=True,
+    help="manual: each request is written as Markdown and the loop waits for your answer file.",
+)
+@click.option(
+    "--replay",
+    "replay_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="Re-run a recorded run fully offline from its calls/.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Objects run concurrently in batch mode.",
+)
+@click.option(
+    "--designs",
+    "--per-category",
+    "designs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 20),
+    help="Structurally different designs per category, each its own run in OUT/<category>/<design>/.",
+)
+@click.option(
+    "--check-variants",
+    default=8,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).",
+)
+@click.option(
+    "--vocab",
+    metavar="FILE_OR_NAME",
+    help="Part vocabulary (TOML file or installed name): the only labels allowed.",
+)
+@click.option(
+    "--max-batch-cost",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Batch mode: no new design starts once the batch has spent this much (0: no limit).",
+)
+@click.option("--max-iterations", type=click.IntRange(0), help="Inspector rounds.")
+@click.option("--max-tokens", type=click.IntRange(0), help="Token budget per object (0: none).")
+@click.option("--max-cost", type=click.FloatRange(0), help="Cost budget per object (0: none).")
+@click.option("--max-time", type=click.FloatRange(0), help="Wall-time budget per object, seconds (0: none).")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), help="Seconds per model request.")
+def agent_command(
+    category,
+    categories_file,
+    out,
+    model,
+    base_url,
+    role_model,
+    config_path,
+    llm,
+    replay_dir,
+    jobs,
+    designs,
+    check_variants,
+    vocab,
+    max_batch_cost,
+    max_iterations,
+    max_tokens,
+    max_cost,
+    max_time,
+    timeout,
+):
+    """Make a part-labelled 3D prototype of CATEGORY with a designer, a coder and a visual inspector.
+
+    Each object gets a run folder (OUT/<category>/) with the design, every program version,
+    renders, verdicts, the final GLB and a report.html. Running the same command again
+    resumes an interrupted run from its recorded calls.
+    """
+    from proto3d.agent.loop import Agent, plan_designs, replay
+    from proto3d.agent.run import RunInUse
+
+    say = echo()  # taken here: the runs report from worker threads
+    if replay_dir:
+        target = Path(out) if out else Path(replay_dir) / "replay"
+        if target.resolve() == Path(replay_dir).resolve():
+            raise click.UsageError("the replay needs its own folder: -o must differ from the recorded run")
+        try:
+            summary = replay(replay_dir, target, progress=lambda m: say.status(f"  {m}"))
+        except RunInUse as exc:  # another process runs in that folder
+            raise Proto3dError(str(exc)) from None
+        _table([summary], [target])
+        sys.exit(0 if summary["status"] != "failed" else 1)
+
+    if 0 < check_variants < 6:
+        raise click.BadParameter(
+            "0 (off) or at least 6 (the inspector's sheet shows at least 6)", param_hint="--check-variants"
+        )
+    names = _categories(category, categories_file)
+    vocabularies = _vocabularies(vocab, names)
+    config_path = (
+        config_path
+        or os.environ.get("PROTO3D_CONFIG")
+        or ("proto3d.toml" if Path("proto3d.toml").exists() else None)
+    )
+    try:
+        config = load_config(
+            config_path,
+            model=model,
+            base_url=base_url,
+            timeout=timeout,
+            roles=_role_models(role_model),
+            iterations=max_iterations,
+            tokens=max_tokens,
+            cost=max_cost,
+            seconds=max_time,
+        )
+        backend = OpenAIBackend(config, notify=say.status) if llm == "openai" else None
+    except LLMError as exc:
+        raise Proto3dError(str(exc)) from None
+    root = Path(out or "runs")
+    folders = [root / slug(name) for name in names]
+    say.detail(
+        f"config {config_path or '(none)'}: model {config.model} at {config.base_url or 'api.openai.com'}, "
+        f"roles {config.roles or '(all the same)'}, timeout {config.timeout} s; runs in {root}"
+    )
+
+    def make_agent(name: str, folder: Path, progress, plan=None) -> Agent:
+        live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
+        labels, allow_other = vocabularies[name]
+        return Agent(
+            name,
+            folder,
+            config,
+            live,
+            progress=progress,
+            plan=plan,
+            check_variants=check_variants,
+            vocabulary=labels,
+            allow_other=allow_other,
+        )
+
+    if len(names) == 1 and designs == 1:
+        try:
+            summaries = [make_agent(names[0], folders[0], lambda m: say.status(f"  {m}")).run()]
+        except RunInUse as exc:  # another process runs in that folder
+            raise Proto3dError(str(exc)) from None
+        _table(summaries, folders)
+        sys.exit(1 if any(s["status"] == "failed" for s in summaries) else 0)
+
+    def run_design(job, progress, live) -> dict:
+        agent = make_agent(job.category, job.folder, progress, job.plan)
+        live(agent)
+        return agent.run()
+
+    def plan(name: str, folder: Path, progress) -> dict:
+        live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
+        labels, allow_other = vocabularies[name]
+        return plan_designs(name, folder, config, live, designs, labels, allow_other, progress)
+
+    summary = _batch(
+        root, names, designs, run_design, plan, jobs if llm == "openai" else 1, max_batch_cost, say.quiet
+    )
+    _batch_table(summary)
+    runs = [r for row in summary["categories"] for r in row["runs"]]
+    sys.exit(1 if any(r["status"] == "failed" for r in runs) else 0)
+
+
+def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) -> dict:
+    """The batch on a thread pool with a live line per running design on stderr.
+
+    Ctrl-C stops every design at its next step (each run folder says `interrupted` and resumes
+    when the command is run again).
+    """
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from proto3d.agent.batch import Batch
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+    ) as bar:
+        return Batch(root, names, designs, run_design, plan, jobs, max_cost, bar).run()
+
+
+def _vocabularies(vocab: str | None, names: list[str]) -> dict:
+    """{category: (labels or None, allow_other)}; a category the vocabulary does not cover is an input error.
+
+    Labels are written as program identifiers (`side mirror` -> `side_mirror`, `vocab.category_key`),
+    since a part label in pdsl is an identifier."""
+    if vocab is None:
+        return {name: (None, False) for name in names}
+    from proto3d.vocab import category_key, load_vocabulary
+
+    vocabulary = load_vocabulary(vocab)
+    out = {}
+    for name in names:
+        labels = vocabulary.labels_for(name)
+        if labels is None:
+            raise Proto3dError(
+                Diagnostic(
+                    "E000",
+                    f"the vocabulary {vocab} has no part labels for {name!r}",
+                    hint="add the category (or map it to a super-category) in the vocabulary",
+                )
+            )
+        out[name] = ({category_key(label): text for label, text in labels.items()}, vocabulary.allow_other)
+    return out
+
+
+def _batch_table(summary: dict) -> None:
+    """The batch's final report per category, a finding: stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "category",
+        "designs",
+        "accepted",
+        "budget",
+        "failed",
+        "skipped",
+        "calls",
+        "tokens",
+        "cost",
+        "cost/accepted",
+        "variant pass",
+    )
+    for row in summary["categories"] + [summary["totals"]]:
+        per = row["cost_per_accepted"]
+        rate = row["variant_pass_rate"]
+        table.add_row(
+            row["category"],
+            *(str(row[k]) for k in ("designs", "accepted", "budget", "failed", "skipped", "calls", "tokens")),
+            f"{row['cost']:.4f}",
+            "" if per is None else f"{per:.4f}",
+            "" if rate is None else f"{rate:.0%}",
+        )
+    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
+    for row in summary["categories"]:
+        for run in row["runs"]:
+            if run["status"] == "failed":
+                click.echo(
+                    redact(
+                        f"{row['category']}"
+                        + (f" / {run['design']}" if run.get("design") else "")
+                        + f": {run.get('reason', '')}"
+                    )
+                )
+
+
+def _table(summaries: list[dict], folders: list[Path]) -> None:
+    """The runs' final report, a finding: stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("category", "status", "iterations", "best score", "tokens", "cost", "time s", "folder")
+    for s, folder in zip(summaries, folders):
+        usage = s.get("usage", {})
+        table.add_row(
+            s["category"],
+            s["status"],
+            str(s.get("iterations", "")),
+            str(s.get("best_score", "")),
+            str(usage.get("tokens", "")),
+            f"{usage.get('cost', 0):.4f}",
+            f"{s.get('seconds', 0):.1f}",
+            str(folder),
+        )
+    Console(width=max(120, shutil.get_terminal_size().columns)).print(table)
+    for s in summaries:
+        if s["status"] == "failed":
+            click.echo(redact(f"{s['category']}: {s.get('reason', '')}"))

@@ -1,0 +1,1 @@
+"""Labelled datasets from programs and runs: the builder (build), one render task (task), shape variants (variants), the segmentation-mask reader (reader) and the `proto3d sample`/`proto3d dataset` commands (command)."""

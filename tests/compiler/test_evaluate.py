@@ -1,0 +1,101 @@
+"""The evaluator's shortcuts give exactly what plain evaluation gives.
+
+A primitive statement whose inputs (the names its arguments read) repeat is evaluated once
+per distinct input; these tests run the same programs with that memo switched off and compare
+the primitive tables, the steps counted and the errors, position included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from proto3d.compiler import Limits, check
+from proto3d.compiler import evaluate as evaluation
+from proto3d.compiler.build import DEFAULT_LIMITS
+from proto3d.grammar import parse
+from tests.helpers.strategies import fast, programs
+
+EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("*.pdsl"))
+
+LOOPS = """shape "loops"
+part base { box(size=[1, 1, 0.1], at=[0, 0, 0.05]) }
+for k in range(3), x in [-0.2, 0.2, -0.2] {
+    translate([k, 0, 0]) rotate([0, 0, k * 30]) {
+        part leg { cylinder(r=0.02, h=0.4, at=[x, 0.1, 0.2], segments=8 + k) }
+        part cap { sphere(r=0.03, at=leg.top, color="#ff0000") }
+        part tag { box(size=[0.1, 0.1, 0.1], at=[x, x, 0.15]) }
+    }
+}
+"""
+
+
+def run(text: str, limits: Limits = DEFAULT_LIMITS, memo: bool = True):
+    program = parse(text)
+    with mock.patch.object(evaluation, "_MEMO_TYPES", evaluation._MEMO_TYPES if memo else set()):
+        evaluator = evaluation._Evaluator(limits, {})
+        try:
+            result = evaluator.run(program)
+        except evaluation.EvalError as error:
+            return error.diagnostic, evaluator.steps
+    rows = [
+        (
+            p.kind,
+            {k: np.asarray(v).tolist() for k, v in p.params.items()},
+            p.matrix.tolist(),
+            p.segments,
+            p.part_id,
+            p.instance_id,
+            p.color,
+            p.span,
+        )
+        for p in result.primitives
+    ]
+    return rows, evaluator.steps
+
+
+def test_memo_is_used_and_changes_nothing():
+    program = parse(LOOPS)
+    evaluator = evaluation._Evaluator(DEFAULT_LIMITS, {})
+    with mock.patch.object(evaluator, "place_call", wraps=evaluator.place_call) as place_call:
+        evaluator.run(program)
+    # base once, leg once per distinct (k, x), cap every time (it reads a part), tag once per x
+    assert place_call.call_count == 1 + 6 + 9 + 2
+    assert run(LOOPS) == run(LOOPS, memo=False)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_examples_evaluate_the_same_with_and_without_memo(path):
+    text = path.read_text()
+    assert run(text) == run(text, memo=False)
+
+
+@fast(40)
+@given(programs())
+def test_generated_programs_evaluate_the_same_with_and_without_memo(text):
+    assert run(text) == run(text, memo=False)
+
+
+@pytest.mark.parametrize("max_steps", range(0, 140, 3))
+def test_step_limit_fails_at_the_same_place_with_and_without_memo(max_steps):
+    limits = Limits(max_steps=max_steps)
+    with_memo, without = run(LOOPS, limits), run(LOOPS, limits, memo=False)
+    assert with_memo == without
+    if isinstance(with_memo[0], list):
+        assert max_steps >= with_memo[1]
+    else:
+        assert with_memo[0].code == "E304"
+
+
+def test_same_arguments_under_another_transform_are_placed_anew():
+    text = """shape "t"
+for i in [0, 1, 2] {
+    translate([i, 0, 0]) { part p { box(size=[1, 1, 1], at=[0, 0, 0.5]) } }
+}"""
+    rows, _ = run(text)
+    assert [row[2][0][3] for row in rows] == [0.0, 1.0, 2.0]
+    assert not [d for d in check(text) if d.severity == "error"]

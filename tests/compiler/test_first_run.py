@@ -1,0 +1,71 @@
+"""The first run: Numba compiles only the kernels a program uses, and the CLI says it is a one-off."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from numba import njit
+
+from proto3d.cli import first_run_notice
+
+CHAIR = (Path(__file__).resolve().parents[2] / "examples" / "chair.pdsl").read_text()
+KERNELS = (
+    "tessellate._flat_shapes",
+    "tessellate._revolved_shapes",
+    "tessellate._lathe_shapes",
+    "tessellate._extruded_shapes",
+    "tessellate._swept_shapes",
+    "lints._connect",
+    "lints._hosts",
+    "lints._forest",
+)
+
+
+def kernels_used(program: str) -> dict[str, int]:
+    """How many specialisations of each kernel a fresh process has after compiling `program`
+    (compiled or loaded from the cache: either way, only kernels the program called)."""
+    script = textwrap.dedent(f"""
+        from proto3d.compiler import compile_text, lints, tessellate
+        compile_text({program!r})
+        print(" ".join(str(len(eval(kernel).signatures)) for kernel in {KERNELS!r}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return dict(zip(KERNELS, map(int, out.split())))
+
+
+def test_one_box_needs_one_tessellation_kernel_and_no_lint_kernel():
+    used = kernels_used('shape "block"\npart block { box(size=[0.2, 0.2, 0.2], at=[0, 0, 0.1]) }\n')
+    assert used == {kernel: int(kernel == "tessellate._flat_shapes") for kernel in KERNELS}
+
+
+def test_a_chair_needs_boxes_cylinders_and_the_contact_graph_but_nothing_for_hidden_or_floating_parts():
+    used = kernels_used(CHAIR)
+    assert {kernel for kernel, n in used.items() if n} == {
+        "tessellate._flat_shapes",
+        "tessellate._revolved_shapes",
+        "lints._connect",
+    }
+    assert set(used.values()) == {0, 1}  # one specialisation each
+
+
+def test_the_notice_shows_only_while_numba_compiles_and_says_it_is_a_one_off(capsys):
+    with first_run_notice():
+        pass
+    assert capsys.readouterr().err == ""
+    with first_run_notice():
+        assert njit(lambda x: x + 1)(1) == 2  # a new function: Numba compiles it
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        "proto3d: compiling the geometry kernels this program needs "
+        "(a one-off: they are cached for every later run)…"
+    )
+    assert re.fullmatch(
+        r"proto3d: kernels compiled in \d+\.\d s, once; later runs load them from the cache "
+        r"in a fraction of a second",
+        lines[1],
+    )
+    assert len(lines) == 2
