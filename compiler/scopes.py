@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain
 
 from proto3d.grammar import ast
 
@@ -46,23 +47,11 @@ class Scopes:
         The same values always give the same results, steps and checks, so a statement whose
         inputs repeat (loops over a few positions) is evaluated once per distinct input.
         """
-        slots, stack = set(), list(nodes)
-        while stack:
-            node = stack.pop()
-            t = type(node)
-            if t is ast.Name:
+        slots = set()
+        for node in chain.from_iterable(map(ast.walk, nodes)):
+            if type(node) is ast.Name:
                 slot = self.resolve(node.id)
                 if slot is None:  # a part: its anchors change as it grows
                     return None
                 slots.add(slot)
-            elif t is ast.BinOp:
-                stack += (node.left, node.right)
-            elif t is ast.Unary or t is ast.Attr:
-                stack.append(node.operand if t is ast.Unary else node.target)
-            elif t is ast.Index:
-                stack += (node.target, node.index)
-            elif t is ast.Vector:
-                stack += node.items
-            elif t is ast.Call:
-                stack += [a.value for a in node.args]
         return tuple(sorted(slots))
