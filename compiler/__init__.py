@@ -1,14 +1,16 @@
 """Stage 2: syntax tree → part-labelled mesh (`CompiledShape`), lints and exports."""
 
+from proto3d.compiler.anchors import moved_anchors
 from proto3d.compiler.build import check, compile_program, compile_text
 from proto3d.compiler.export import export, parts_manifest
 from proto3d.compiler.limits import Limits
-from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
+from proto3d.compiler.shape import AnchorRead, CompiledShape, Instance, Part, Primitive
 
 __all__ = [
     "compile_text",
     "compile_program",
     "check",
+    "moved_anchors",
     "export",
     "parts_manifest",
     "Limits",
@@ -16,4 +18,5 @@ __all__ = [
     "Part",
     "Instance",
     "Primitive",
+    "AnchorRead",
 ]

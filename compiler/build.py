@@ -158,6 +158,7 @@ def assemble(evaluation: Evaluation, early: EarlyTessellation | None = None) -> 
         primitives=primitives,
         bounds=evaluation.bounds,
         params=evaluation.params,
+        anchor_reads=evaluation.anchor_reads,
     )
 
 

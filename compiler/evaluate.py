@@ -36,7 +36,7 @@ from proto3d.compiler.limits import Limits
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.scopes import Scopes
-from proto3d.compiler.shape import Instance, Part, Primitive
+from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
 from proto3d.compiler.tessellate import local_bounds, triangle_count
 from proto3d.compiler.values import (
@@ -86,6 +86,7 @@ class Evaluation:
     instances: list[Instance]
     primitives: list[Primitive]
     warnings: list[Diagnostic] = field(default_factory=list)
+    anchor_reads: list[AnchorRead] = field(default_factory=list)
 
 
 def evaluate(
@@ -115,6 +116,7 @@ class _Evaluator:
         self.meter = StepMeter(limits)
         self.step = self.meter.charge  # every operation pays before it runs
         self.operations = 0  # while compiling a statement: the operations in its expressions
+        self.statement_span = Span()  # while compiling: the span of the statement being compiled
         self.statements = {
             ast.Block: self.block,
             ast.ShapeStmt: self.shape_stmt,
@@ -136,6 +138,7 @@ class _Evaluator:
         self.instances: list[Instance] = []
         self.primitives: list[Primitive] = []
         self.warnings: list[Diagnostic] = []
+        self.anchor_reads: list[AnchorRead] = []
         self.triangles = 0
         self.iterations = 0
         # where it is building now
@@ -165,7 +168,14 @@ class _Evaluator:
                 hint=lang.unknown_name_hint(name, self.params) or "declare it with `param`",
             )
         return Evaluation(
-            self.name, self.bounds, self.params, self.parts, self.instances, self.primitives, self.warnings
+            self.name,
+            self.bounds,
+            self.params,
+            self.parts,
+            self.instances,
+            self.primitives,
+            self.warnings,
+            self.anchor_reads,
         )
 
     # ---- statements: each compiles to a closure that runs it ---------------
@@ -178,8 +188,9 @@ class _Evaluator:
         attribute) in its own expressions, not those of its body. Each operation runs at most once per
         run of the statement, so this bounds the work of any expression, however long."""
         outer, self.operations = self.operations, 0  # counted by compile_expr
+        outer_span, self.statement_span = self.statement_span, s.span
         run = self.statements[type(s)](s)
-        cost, self.operations = 1 + self.operations, outer
+        cost, self.operations, self.statement_span = 1 + self.operations, outer, outer_span
         return s.span, cost, run
 
     def sequence(self, body: list[tuple]):
@@ -581,8 +592,8 @@ class _Evaluator:
                 return lambda: not truth(operand(), e.operand.span)
             return lambda: self.negate(operand(), e)
         if t is ast.Attr:
-            target = self.compile_expr(e.target)
-            return lambda: self.attribute(target(), e)
+            target, statement = self.compile_expr(e.target), self.statement_span
+            return lambda: self.attribute(target(), e, statement)
         if t is ast.Index:
             target, index = self.compile_expr(e.target), self.compile_expr(e.index)
             return lambda: self.index(target(), index(), e)
@@ -746,7 +757,8 @@ class _Evaluator:
             fail("E210", f"`{op}` gives a result out of range", e.span)
         return self.made(result, e.span, f"`{op}`")
 
-    def attribute(self, target, e: ast.Attr):
+    def attribute(self, target, e: ast.Attr, statement: Span):
+        """A vector's `.x .y .z`, or a part's anchor (recorded with the statement reading it)."""
         name = e.name
         if isinstance(target, PartRef):
             if name not in lang.ANCHORS:
@@ -757,8 +769,16 @@ class _Evaluator:
                     expected=", ".join(lang.ANCHORS),
                     hint=lang.unknown_name_hint(name, lang.ANCHORS),
                 )
-            lo, hi = self.part_box(target, e.span)
-            return anchor_point(name, lo, hi)
+            primitive_ids = self.primitive_ids(target)
+            lo, hi = self.part_box(target, primitive_ids, e.span)
+            value = anchor_point(name, lo, hi)
+            reader = self.parts[self.current_instance.part_id].label if self.current_instance else None
+            self.anchor_reads.append(
+                AnchorRead(
+                    statement, reader, target.label, target.index, name, value.copy(), len(primitive_ids)
+                )
+            )
+            return value
         if isinstance(target, np.ndarray) and target.ndim == 1 and name in ("x", "y", "z"):
             axis = "xyz".index(name)
             if axis >= len(target):
@@ -819,14 +839,16 @@ class _Evaluator:
             hint="names and parts can only be used below the statement that defines them",
         )
 
-    def part_box(self, ref: PartRef, span: Span):
-        """The world box of a part or one instance: every primitive it has by now (see `PartBoxes`)."""
+    def primitive_ids(self, ref: PartRef) -> list[int]:
+        """The primitives of a part (in the order they were added) or of one instance, so far."""
         part_id = self.part_index[ref.label]
         if ref.index is None:
-            prim_ids = self.part_primitives[part_id]
-        else:
-            prim_ids = self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
-        lo, hi = self.part_boxes.box((part_id, ref.index), prim_ids)
+            return self.part_primitives[part_id]
+        return self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
+
+    def part_box(self, ref: PartRef, primitive_ids: list[int], span: Span):
+        """The world box of a part or one instance: every primitive it has by now (see `PartBoxes`)."""
+        lo, hi = self.part_boxes.box((self.part_index[ref.label], ref.index), primitive_ids)
         if lo is None:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
         return lo, hi
