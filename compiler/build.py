@@ -4,7 +4,7 @@
 The stages run in order: parse, static checks, evaluate, assemble (tessellate and label), lint.
 Evaluate may tessellate early to answer part anchors (`seat.top` is a point of the seat's
 triangles' box): it measures through the `EarlyTessellation` given here, and `assemble`
-reuses those meshes, so no primitive is tessellated twice.
+reuses those meshes where that is cheaper than tessellating them again (see `measure`).
 """
 
 from __future__ import annotations
@@ -123,10 +123,10 @@ def _compile(text, params, limits, filename):
 
 
 def assemble(evaluation: Evaluation, early: EarlyTessellation | None = None) -> CompiledShape:
-    """Tessellate every primitive (one batched kernel call, less those `early` already tessellated
-    while evaluating) and attach the per-face labels and tables."""
+    """Tessellate every primitive (one batched kernel call, or the meshes `early` made while
+    evaluating joined to that of the rest) and attach the per-face labels and tables."""
     primitives = evaluation.primitives
-    mesh = early.mesh(primitives) if early is not None else tessellate(primitives)
+    mesh = early.mesh(primitives, evaluation.triangles) if early is not None else tessellate(primitives)
     n = len(primitives)
     part_of = np.fromiter(map(attrgetter("part_id"), primitives), np.int32, n)
     instance_of = np.fromiter(map(attrgetter("instance_id"), primitives), np.int32, n)

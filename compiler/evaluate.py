@@ -85,6 +85,7 @@ class Evaluation:
     parts: list[Part]
     instances: list[Instance]
     primitives: list[Primitive]
+    triangles: int  # what tessellating every primitive gives
     warnings: list[Diagnostic] = field(default_factory=list)
     anchor_reads: list[AnchorRead] = field(default_factory=list)
 
@@ -174,6 +175,7 @@ class _Evaluator:
             self.parts,
             self.instances,
             self.primitives,
+            self.triangles,
             self.warnings,
             self.anchor_reads,
         )

@@ -2,9 +2,14 @@
 
 A part's anchors are points of its world box, and the box of a primitive is the box of its
 triangles, so evaluation tessellates the primitives of a part when the part's anchor is first
-read. `EarlyTessellation` keeps those meshes; `assemble` then tessellates only the others and
-joins the pieces into exactly the mesh one call over every primitive gives (a primitive's
-triangles depend on it alone).
+read. `EarlyTessellation` keeps those meshes; when they hold most of the shape's triangles,
+`assemble` tessellates only the others and joins the pieces into exactly the mesh one call
+over every primitive gives (a primitive's triangles depend on it alone).
+
+Joining is copying: about a third of what tessellating the same triangles costs (measured on
+the examples: snowman, 6,000 vertices, tessellated in 0.74 ms, joined in 0.25 ms). A piece
+holding a few of the shape's triangles (a seat read for its top) is cheaper tessellated
+again than joined, so reuse starts at half the triangles.
 """
 
 from __future__ import annotations
@@ -38,14 +43,15 @@ class EarlyTessellation:
         self.pieces.append((ids, mesh))
         return _boxes(mesh, len(ids))
 
-    def mesh(self, primitives: Sequence[Primitive]) -> Tessellation:
-        """The mesh of every primitive, in order, tessellating only those not measured yet."""
-        if not self.pieces:
+    def mesh(self, primitives: Sequence[Primitive], triangles: int) -> Tessellation:
+        """The mesh of every primitive (`triangles` in all), in order: the meshes measured joined to
+        that of the rest if they hold at least half the triangles, else one tessellation of all."""
+        if not self.pieces or 2 * sum(len(mesh.faces) for _, mesh in self.pieces) < triangles:
             return tessellate(primitives)
         measured = {i for ids, _ in self.pieces for i in ids}
         rest = [i for i in range(len(primitives)) if i not in measured]
         pieces = self.pieces + [(rest, tessellate([primitives[i] for i in rest]))] if rest else self.pieces
-        return _join(pieces)
+        return _join(pieces, len(primitives))
 
 
 class PartBoxes:
@@ -92,29 +98,33 @@ def _boxes(mesh: Tessellation, count: int) -> list[Box | None]:
     return boxes
 
 
-def _join(pieces: list[tuple[Sequence[int], Tessellation]]) -> Tessellation:
-    """One mesh of primitives 0..n-1 from pieces that each tessellated some of them (every one once)."""
-    ids = np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in pieces])
-    order = np.argsort(ids, kind="stable")  # where primitive 0, 1, ... sits in the pieces
-    vertex_base = np.cumsum([0] + [len(mesh.vertices) for _, mesh in pieces])
-    face_base = np.cumsum([0] + [len(mesh.faces) for _, mesh in pieces])
-    vertex_count = np.concatenate([np.diff(mesh.vertex_start) for _, mesh in pieces])[order]
-    vertex_from = np.concatenate([mesh.vertex_start[:-1] + b for (_, mesh), b in zip(pieces, vertex_base)])[
-        order
-    ]
-    face_counts = [np.bincount(mesh.face_primitive, minlength=len(i)) for i, mesh in pieces]
-    face_count = np.concatenate(face_counts)[order]
-    face_from = np.concatenate([np.cumsum(c) - c + b for c, b in zip(face_counts, face_base)])[order]
-    vertex_start = np.concatenate([[0], np.cumsum(vertex_count)])
-    face_start = np.concatenate([[0], np.cumsum(face_count)])
-    take_vertices = np.repeat(vertex_from - vertex_start[:-1], vertex_count) + np.arange(vertex_start[-1])
-    take_faces = np.repeat(face_from - face_start[:-1], face_count) + np.arange(face_start[-1])
-    faces = np.concatenate([mesh.faces + b for (_, mesh), b in zip(pieces, vertex_base)])[take_faces]
-    faces += np.repeat(vertex_start[:-1] - vertex_from, face_count)[:, None]
-    return Tessellation(
-        np.concatenate([mesh.vertices for _, mesh in pieces])[take_vertices],
-        np.concatenate([mesh.normals for _, mesh in pieces])[take_vertices],
-        faces.astype(np.int32),
-        np.repeat(np.arange(len(ids), dtype=np.int32), face_count),
-        vertex_start,
-    )
+def _join(pieces: list[tuple[Sequence[int], Tessellation]], n: int) -> Tessellation:
+    """One mesh of primitives 0..n-1 from pieces that each tessellated some of them (every one once).
+
+    Primitives that follow each other in one piece are copied as one slice, so the work is a
+    few copies per piece, not an index per vertex.
+    """
+    piece_of, index_in = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    for k, (ids, _) in enumerate(pieces):
+        piece_of[ids], index_in[ids] = k, np.arange(len(ids))
+    cuts = np.flatnonzero((np.diff(piece_of) != 0) | (np.diff(index_in) != 1)) + 1
+    face_start = [np.searchsorted(mesh.face_primitive, np.arange(len(ids) + 1)) for ids, mesh in pieces]
+    vertex_counts = np.concatenate([np.diff(mesh.vertex_start) for _, mesh in pieces])
+    first_count = np.cumsum([0] + [len(ids) for ids, _ in pieces])
+    vertex_start = np.concatenate([[0], np.cumsum(vertex_counts[first_count[piece_of] + index_in])])
+    vertices = np.empty((vertex_start[-1], 3), dtype=np.float32)
+    normals = np.empty((vertex_start[-1], 3), dtype=np.float32)
+    faces = np.empty((sum(len(mesh.faces) for _, mesh in pieces), 3), dtype=np.int32)
+    face_primitive = np.empty(len(faces), dtype=np.int32)
+    v = f = 0
+    for start, end in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+        k, first = int(piece_of[start]), int(index_in[start])
+        mesh, last = pieces[k][1], first + end - start
+        va, vb = int(mesh.vertex_start[first]), int(mesh.vertex_start[last])
+        fa, fb = int(face_start[k][first]), int(face_start[k][last])
+        vertices[v : v + vb - va] = mesh.vertices[va:vb]
+        normals[v : v + vb - va] = mesh.normals[va:vb]
+        faces[f : f + fb - fa] = mesh.faces[fa:fb] + (v - va)
+        face_primitive[f : f + fb - fa] = mesh.face_primitive[fa:fb] + (start - first)
+        v, f = v + vb - va, f + fb - fa
+    return Tessellation(vertices, normals, faces, face_primitive, vertex_start)
