@@ -139,7 +139,8 @@ class _Evaluator:
         self.instances: list[Instance] = []
         self.primitives: list[Primitive] = []
         self.warnings: list[Diagnostic] = []
-        self.anchor_reads: list[AnchorRead] = []
+        self.anchor_reads: list[AnchorRead] = []  # each distinct one, in the order they ran
+        self.anchors_seen: set[tuple] = set()  # (attribute node, instance, primitives) already recorded
         self.triangles = 0
         self.iterations = 0
         # where it is building now
@@ -760,7 +761,8 @@ class _Evaluator:
         return self.made(result, e.span, f"`{op}`")
 
     def attribute(self, target, e: ast.Attr, statement: Span):
-        """A vector's `.x .y .z`, or a part's anchor (recorded with the statement reading it)."""
+        """A vector's `.x .y .z`, or a part's anchor (recorded with the statement reading it, once per
+        state of the part: a loop reading an anchor of a part it does not grow records one read)."""
         name = e.name
         if isinstance(target, PartRef):
             if name not in lang.ANCHORS:
@@ -771,15 +773,16 @@ class _Evaluator:
                     expected=", ".join(lang.ANCHORS),
                     hint=lang.unknown_name_hint(name, lang.ANCHORS),
                 )
-            primitive_ids = self.primitive_ids(target)
-            lo, hi = self.part_box(target, primitive_ids, e.span)
+            lo, hi, count = self.part_box(target, e.span)
             value = anchor_point(name, lo, hi)
-            reader = self.parts[self.current_instance.part_id].label if self.current_instance else None
-            self.anchor_reads.append(
-                AnchorRead(
-                    statement, reader, target.label, target.index, name, value.copy(), len(primitive_ids)
+            seen = (id(e), target.index, count)  # the same read of the same primitives: the same value
+            if seen not in self.anchors_seen:
+                self.anchors_seen.add(seen)
+                value.flags.writeable = False  # kept in the record as the program reads it
+                reader = self.parts[self.current_instance.part_id].label if self.current_instance else None
+                self.anchor_reads.append(
+                    AnchorRead(statement, reader, target.label, target.index, name, value, count)
                 )
-            )
             return value
         if isinstance(target, np.ndarray) and target.ndim == 1 and name in ("x", "y", "z"):
             axis = "xyz".index(name)
@@ -841,19 +844,18 @@ class _Evaluator:
             hint="names and parts can only be used below the statement that defines them",
         )
 
-    def primitive_ids(self, ref: PartRef) -> list[int]:
-        """The primitives of a part (in the order they were added) or of one instance, so far."""
+    def part_box(self, ref: PartRef, span: Span) -> tuple[np.ndarray, np.ndarray, int]:
+        """The world box of a part or one instance, from every primitive it has by now (see
+        `PartBoxes`), and how many those are."""
         part_id = self.part_index[ref.label]
         if ref.index is None:
-            return self.part_primitives[part_id]
-        return self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
-
-    def part_box(self, ref: PartRef, primitive_ids: list[int], span: Span):
-        """The world box of a part or one instance: every primitive it has by now (see `PartBoxes`)."""
-        lo, hi = self.part_boxes.box((self.part_index[ref.label], ref.index), primitive_ids)
+            primitive_ids = self.part_primitives[part_id]
+        else:
+            primitive_ids = self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
+        lo, hi = self.part_boxes.box((part_id, ref.index), primitive_ids)
         if lo is None:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
-        return lo, hi
+        return lo, hi, len(primitive_ids)
 
 
 _FLOAT = {float}

@@ -46,8 +46,7 @@ def test_reads_are_recorded_with_the_reading_statement():
         (r.span.line, r.reader, r.part, r.instance, r.anchor, r.primitive_count) for r in shape.anchor_reads
     ] == [
         (4, "condenser", "stage", None, "bottom", 1),
-        (5, "leg", "base", None, "top", 1),
-        (5, "leg", "base", None, "top", 1),
+        (5, "leg", "base", None, "top", 1),  # once: both runs of the loop read base as it was
         (6, None, "leg", 1, "size", 1),
     ]
     assert shape.anchor_reads[0].span == Span(4, 18, 4, 72)
@@ -86,3 +85,14 @@ def test_reads_are_matched_by_what_was_read_not_by_line():
     assert isinstance(reads[0], AnchorRead)
     other = compile_text(BEFORE.replace("stage.bottom", "base.top"))  # another anchor: no pair, no warning
     assert moved_anchors(compile_text(BEFORE), other) == []
+
+
+def test_a_loop_growing_the_part_it_reads_records_every_state():
+    shape = compile_text(
+        "for i in range(3) {\n    part p { box(size=[1, 1, 1], at=[0, 0, i + 0.5]) }\n    part q { sphere(r=0.1, at=p.top) }\n}\n"
+    )
+    assert [(r.span.line, r.primitive_count, r.value.tolist()) for r in shape.anchor_reads] == [
+        (3, 1, [0.0, 0.0, 1.0]),
+        (3, 2, [0.0, 0.0, 2.0]),
+        (3, 3, [0.0, 0.0, 3.0]),
+    ]
