@@ -25,7 +25,9 @@ import itertools
 import math
 import operator
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -88,6 +90,12 @@ class Evaluation:
     triangles: int  # what tessellating every primitive gives
     warnings: list[Diagnostic] = field(default_factory=list)
     anchor_reads: list[AnchorRead] = field(default_factory=list)
+
+
+class CompiledStatement(NamedTuple):
+    span: Span
+    cost: int  # steps paid before each run
+    run: Callable[[], None]
 
 
 def evaluate(
@@ -186,17 +194,17 @@ class _Evaluator:
         with self.scopes.nested():
             return self.sequence([self.compile_statement(s) for s in statements])
 
-    def compile_statement(self, s) -> tuple:
-        """(span, steps, closure): a statement costs a step, and one per operation (operator, call, index,
-        attribute) in its own expressions, not those of its body. Each operation runs at most once per
-        run of the statement, so this bounds the work of any expression, however long."""
+    def compile_statement(self, s) -> CompiledStatement:
+        """A statement costs a step, and one per operation (operator, call, index, attribute) in its own
+        expressions, not those of its body. Each operation runs at most once per run of the statement,
+        so this bounds the work of any expression, however long."""
         outer, self.operations = self.operations, 0  # counted by compile_expr
         outer_span, self.statement_span = self.statement_span, s.span
         run = self.statements[type(s)](s)
         cost, self.operations, self.statement_span = 1 + self.operations, outer, outer_span
-        return s.span, cost, run
+        return CompiledStatement(s.span, cost, run)
 
-    def sequence(self, body: list[tuple]):
+    def sequence(self, body: list[CompiledStatement]):
         """Run statements in order, each paying its steps before it runs."""
         meter = self.meter
 
