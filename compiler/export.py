@@ -324,8 +324,7 @@ def to_obj(
         f"# {len(shape.vertices)} vertices, {len(faces)} faces, {len(shape.instances)} part instances",
         f"mtllib {mtl_name}",
     ]
-    out += [f"v {x:.9g} {y:.9g} {z:.9g}" for x, y, z in vertices.tolist()]
-    out += [f"vn {x:.9g} {y:.9g} {z:.9g}" for x, y, z in normals.tolist()]
+    out += _rows("v %.9g %.9g %.9g", vertices) + _rows("vn %.9g %.9g %.9g", normals)
     for iid, fids in enumerate(_instance_faces(shape)):
         if not len(fids):
             continue
@@ -339,9 +338,7 @@ def to_obj(
         ]
         for mat in dict.fromkeys(face_mat[fids].tolist()):
             out.append(f"usemtl {mats[mat][0]}")
-            out += [
-                f"f {a}//{a} {b}//{b} {c}//{c}" for a, b, c in faces[fids[face_mat[fids] == mat]].tolist()
-            ]
+            out += _rows("f %d//%d %d//%d %d//%d", np.repeat(faces[fids[face_mat[fids] == mat]], 2, axis=1))
     mtl = [
         f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"
     ]
@@ -349,6 +346,14 @@ def to_obj(
         kd = " ".join(repr(c) for c in _linear(hx))  # repr: the exact floats of the GLB
         mtl += [f"# {hx}", f"newmtl {name}", f"Kd {kd}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
     return "\n".join(out) + "\n", "\n".join(mtl)
+
+
+def _rows(line: str, values: np.ndarray) -> list[str]:
+    """One `line` per row of `values`, as one text block: a single %-format over the whole array
+    is several times faster than formatting row by row, and prints the same digits."""
+    if not len(values):
+        return []
+    return ["\n".join([line] * len(values)) % tuple(values.ravel().tolist())]
 
 
 def _file_stem(name: str) -> str:

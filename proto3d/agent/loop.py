@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from proto3d import agent_variants, compiler, prompts
+from proto3d import compiler, prompts
+from proto3d.agent import variants as agent_variants
 from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
 from proto3d.agent.schema import (
     ARRANGEMENT,

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proto3d import agent
+from proto3d.agent import loop as agent_loop
 from proto3d.compiler import Limits, check, compile_text, measure
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
@@ -287,5 +287,5 @@ def test_deadline_changes_no_result():
 
 def test_agent_compiles_under_a_deadline():
     with mock.patch("proto3d.compiler.steps.time.monotonic", Clock()), pytest.raises(Proto3dError) as raised:
-        agent._compile(LONG, "coder.pdsl")
+        agent_loop._compile(LONG, "coder.pdsl")
     assert [(d.code, d.line) for d in raised.value.diagnostics] == [("E308", 2)]
