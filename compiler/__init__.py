@@ -4,15 +4,17 @@ from proto3d.compiler.kernel_cache import drop_stale_kernels
 
 drop_stale_kernels()  # before any cached kernel loads
 
+from proto3d.compiler.anchors import moved_anchors
 from proto3d.compiler.build import check, compile_program, compile_text
 from proto3d.compiler.export import export, parts_manifest
 from proto3d.compiler.limits import Limits
-from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
+from proto3d.compiler.shape import AnchorRead, CompiledShape, Instance, Part, Primitive
 
 __all__ = [
     "compile_text",
     "compile_program",
     "check",
+    "moved_anchors",
     "export",
     "parts_manifest",
     "Limits",
@@ -20,4 +22,5 @@ __all__ = [
     "Part",
     "Instance",
     "Primitive",
+    "AnchorRead",
 ]

@@ -1,5 +1,11 @@
 # pyright: basic
-"""The compiler's entry points: text or syntax tree → `CompiledShape`."""
+"""The compiler's entry points: text or syntax tree → `CompiledShape`.
+
+The stages run in order: parse, static checks, evaluate, assemble (tessellate and label), lint.
+Evaluate may tessellate early to answer part anchors (`seat.top` is a point of the seat's
+triangles' box): it measures through the `EarlyTessellation` given here, and `assemble`
+reuses those meshes where that is cheaper than tessellating them again (see `measure`).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ import numpy as np
 from numba import njit
 
 from proto3d.compiler.check import check_program
-from proto3d.compiler.evaluate import EvalError, evaluate
+from proto3d.compiler.evaluate import EvalError, Evaluation, evaluate
 from proto3d.compiler.limits import Limits
 from proto3d.compiler.lints import lint
+from proto3d.compiler.measure import EarlyTessellation
 from proto3d.compiler.shape import CompiledShape
 from proto3d.compiler.tessellate import tessellate
 from proto3d.grammar import ast, parse_with_diagnostics
@@ -66,8 +73,9 @@ def compile_program(
     )
     if errors:
         raise Proto3dError(errors, program.filename)
+    early = EarlyTessellation()
     try:
-        evaluation = evaluate(program, limits, params)
+        evaluation = evaluate(program, limits, params, early.measure)
     except EvalError as error:
         raise Proto3dError([error.diagnostic.with_source(program.text)], program.filename) from None
     except (RecursionError, MemoryError):
@@ -84,7 +92,7 @@ def compile_program(
         ) from None
     if not evaluation.primitives:
         raise Proto3dError([NOTHING_DRAWN], program.filename)
-    shape = assemble(evaluation)
+    shape = assemble(evaluation, early)
     warnings = (
         [d for d in diagnostics if d.severity != "error"]
         + program.warnings
@@ -114,10 +122,11 @@ def _compile(text, params, limits, filename):
     return shape, shape.diagnostics
 
 
-def assemble(evaluation) -> CompiledShape:
-    """Tessellate every primitive (one batched kernel call) and attach the per-face labels and tables."""
+def assemble(evaluation: Evaluation, early: EarlyTessellation | None = None) -> CompiledShape:
+    """Tessellate every primitive (one batched kernel call, or the meshes `early` made while
+    evaluating joined to that of the rest) and attach the per-face labels and tables."""
     primitives = evaluation.primitives
-    mesh = tessellate(primitives)
+    mesh = early.mesh(primitives, evaluation.triangles) if early is not None else tessellate(primitives)
     n = len(primitives)
     part_of = np.fromiter(map(attrgetter("part_id"), primitives), np.int32, n)
     instance_of = np.fromiter(map(attrgetter("instance_id"), primitives), np.int32, n)
@@ -149,6 +158,7 @@ def assemble(evaluation) -> CompiledShape:
         primitives=primitives,
         bounds=evaluation.bounds,
         params=evaluation.params,
+        anchor_reads=evaluation.anchor_reads,
     )
 
 

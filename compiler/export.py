@@ -24,6 +24,7 @@ import numpy as np
 
 from proto3d.compiler.files import write_atomic
 from proto3d.compiler.shape import CompiledShape
+from proto3d.compiler.values import hex_color
 from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 
 __all__ = [
@@ -119,11 +120,6 @@ def check_export_path(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------------------- shared helpers
 
 
-def _hex(color) -> str:
-    r, g, b = (int(round(min(max(float(c), 0.0), 1.0) * 255)) for c in color[:3])
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
 def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]:
     """The materials faces use, as (name, hex), and the material index of every face.
 
@@ -140,7 +136,7 @@ def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]
     for key, at in zip(uniq.tolist(), first.tolist()):
         part = shape.parts[key >> 24]
         hx = f"#{key & 0xFFFFFF:06x}"
-        own = hx == _hex(part.color)
+        own = hx == hex_color(part.color)
         named.append(((key >> 24, not own, at), (part.label if own else f"{part.label}_{hx[1:]}", hx)))
     order = sorted(range(len(named)), key=lambda i: named[i][0])
     rank = np.empty(len(order), dtype=np.int64)
@@ -470,7 +466,7 @@ def parts_manifest(shape: CompiledShape) -> dict:
             {
                 "part_id": pid,
                 "label": part.label,
-                "color": _hex(part.color),
+                "color": hex_color(part.color),
                 "span": _span(part.span),
                 "instances": instances,
             }
@@ -484,7 +480,7 @@ def parts_manifest(shape: CompiledShape) -> dict:
             "params": _plain(p.params),
             "matrix": _plain(p.matrix),
             "segments": p.segments,
-            "color": _hex(p.color),
+            "color": hex_color(p.color),
             "span": _span(p.span),
         }
         for i, p in enumerate(shape.primitives)

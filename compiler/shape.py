@@ -8,6 +8,7 @@ Ids in the per-face arrays are 0-based indices into the tables
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -52,6 +53,18 @@ class Part:
     span: Span  # the first `part` statement with this label
 
 
+class AnchorRead(NamedTuple):
+    """A part's anchor read while evaluating (`at=seat.top`): what the reading statement was placed from."""
+
+    span: Span  # the statement that read it
+    reader: str | None  # the part being built then (None outside any part)
+    part: str  # the part whose anchor was read
+    instance: int | None  # the instance read (`leg[2].top`), or None for the whole part so far
+    anchor: str  # top, bottom, ..., size
+    value: np.ndarray  # (3,) float64, the value read (read-only: the program's own value)
+    primitive_count: int  # how many primitives the part (or instance) had then: its first ones
+
+
 @dataclass
 class CompiledShape:
     name: str
@@ -68,6 +81,7 @@ class CompiledShape:
     bounds: np.ndarray | None = None  # declared [w, d, h] or None
     params: dict = field(default_factory=dict)  # name -> {"value", "default", "lo", "hi", "integer"}
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings (lints)
+    anchor_reads: list[AnchorRead] = field(default_factory=list)  # each distinct one, in the order they ran
 
     @property
     def bbox(self) -> tuple[np.ndarray, np.ndarray]:

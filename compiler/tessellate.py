@@ -57,6 +57,7 @@ class Tessellation:
     normals: np.ndarray  # (V, 3) float32, unit; hard edges have duplicated vertices
     faces: np.ndarray  # (F, 3) int32, counter-clockwise seen from outside
     face_primitive: np.ndarray  # (F,) int32, index into the primitives given to tessellate()
+    vertex_start: np.ndarray  # (P + 1,) int64: primitive i's vertices are vertex_start[i]:vertex_start[i + 1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True)
 def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
-    """(vertices, normals, faces, face_primitive) of all primitives, in order: each places the
+    """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
     local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
     with its own matrix."""
     n = len(shape_of)
@@ -220,7 +221,7 @@ def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
             v0,
         )
         face_primitive[f0:f1] = i
-    return vertices, normals, faces, face_primitive
+    return vertices, normals, faces, face_primitive, voff
 
 
 @njit(cache=True)

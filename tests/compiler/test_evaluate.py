@@ -17,8 +17,9 @@ from hypothesis import given
 from proto3d.compiler import Limits, check
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
+from proto3d.compiler.scopes import Scopes
 from proto3d.errors import errors
-from proto3d.grammar import parse
+from proto3d.grammar import ast, parse
 from tests.helpers.strategies import fast, programs
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("*.pdsl"))
@@ -100,3 +101,21 @@ for i in [0, 1, 2] {
     rows, _ = run(text)
     assert [row[2][0][3] for row in rows] == [0.0, 1.0, 2.0]
     assert not errors(check(text))
+
+
+def test_every_statement_type_has_a_handler():
+    statements = {t for t in ast.CHILD_FIELDS if t.__name__.endswith("Stmt")} | {ast.Block}
+    assert set(evaluation._Evaluator(DEFAULT_LIMITS, {}).statements) == statements
+
+
+def first_argument(text: str) -> ast.Node:
+    return parse(text).statements[0].block.body[0].args[0].value
+
+
+def test_inputs_are_the_slots_an_expression_reads_or_none_when_it_reads_a_part():
+    scopes = Scopes()
+    a, b = scopes.define("a"), scopes.define("b")
+    assert (a, b) == (1, 2)  # slot 0 is pi
+    assert scopes.inputs([first_argument("part q { box(size=[b * 2, -a, max(b, pi)]) }")]) == (0, 1, 2)
+    assert scopes.inputs([first_argument("part q { box(size=[1, 2, 3]) }")]) == ()
+    assert scopes.inputs([first_argument("part q { box(size=p.size + [b, 0, 0]) }")]) is None

@@ -17,9 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.agent import loop as agent_loop
-from proto3d.compiler import Limits, check, compile_text
+from proto3d.compiler import Limits, check, compile_text, measure
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
+from proto3d.compiler.builtins import BUILTINS
 from proto3d.errors import Proto3dError, errors
 from proto3d.grammar import parse
 from tests.helpers.strategies import fast
@@ -156,7 +157,7 @@ EXTREMES = st.sampled_from(
         "true",
     ]
 )
-FUNCTIONS = st.sampled_from(sorted(evaluation._FUNCTION_IMPL))
+FUNCTIONS = st.sampled_from(sorted(BUILTINS))
 OPERATORS = st.sampled_from(["+", "-", "*", "/", "%", "**", "==", "<"])
 
 
@@ -231,7 +232,7 @@ def anchors(boxes: int, reads: int) -> str:
 
 def test_part_anchors_measure_each_primitive_once():
     # 5,000 boxes x 90,000 reads took 190 s: every read measured every primitive of the part again
-    with mock.patch.object(evaluation, "tessellate", wraps=evaluation.tessellate) as tessellate:
+    with mock.patch.object(measure, "tessellate", wraps=measure.tessellate) as tessellate:
         assert steps(anchors(500, 5000)) < 100_000
     assert sum(len(call.args[0]) for call in tessellate.call_args_list) == 500
 
@@ -268,7 +269,7 @@ LONG = "for i in range(100000) {\n    let a = i * 2\n}\n"
 
 
 def test_deadline_stops_evaluation_at_the_statement_running():
-    with mock.patch.object(evaluation.time, "monotonic", Clock()):
+    with mock.patch("proto3d.compiler.steps.time.monotonic", Clock()):
         problems = errors(check(LONG, limits=Limits(max_seconds=2.5)))
     assert [(d.code, d.line, d.column) for d in problems] == [("E308", 2, 5)]
     assert "2.5 s" in problems[0].message
@@ -278,7 +279,7 @@ def test_deadline_changes_no_result():
     program = (
         anchors(50, 3000) + "for k in range(2000) { part q { sphere(r=0.01, at=[k * 0.01, 1, 0.01]) } }\n"
     )
-    with mock.patch.object(evaluation.time, "monotonic", lambda: 0.0):
+    with mock.patch("proto3d.compiler.steps.time.monotonic", lambda: 0.0):
         timed = compile_text(program, limits=Limits(max_seconds=1.0))
     plain = compile_text(program)
     assert [p.matrix.tolist() for p in timed.primitives] == [p.matrix.tolist() for p in plain.primitives]
@@ -286,6 +287,6 @@ def test_deadline_changes_no_result():
 
 
 def test_agent_compiles_under_a_deadline():
-    with mock.patch.object(evaluation.time, "monotonic", Clock()), pytest.raises(Proto3dError) as raised:
+    with mock.patch("proto3d.compiler.steps.time.monotonic", Clock()), pytest.raises(Proto3dError) as raised:
         agent_loop._compile(LONG, "coder.pdsl")
     assert [(d.code, d.line) for d in raised.value.diagnostics] == [("E308", 2)]
