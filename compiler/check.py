@@ -159,7 +159,8 @@ class _Checker(ast.Visitor):
         while isinstance(s, ast.TransformStmt):
             self.arguments(s.kind, s.args, TRANSFORMS[s.kind], s.span)
             if isinstance(s.body, ast.Block):
-                return self.block(s.body.body, owner=s)
+                self.block(s.body.body, owner=s)
+                return
             s = s.body
         self.visit(s)
 
