@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-
-import compare_checkouts  # noqa: E402
+_spec = importlib.util.spec_from_file_location("compare_checkouts", ROOT / "bench" / "compare_checkouts.py")
+assert _spec and _spec.loader
+compare_checkouts = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(compare_checkouts)  # a script, not a module on the path
 
 CORPUS = [
     ("valid", 'shape "t"\npart seat { box(size=[1, 1, 0.1], at=[0, 0, 0.5]) }\n'),
