@@ -28,35 +28,21 @@ BUILTIN_NAMES = {"pi"}
 
 
 def check_program(program: ast.Program) -> list[Diagnostic]:
-    checker = _Checker(_part_labels(program.statements))
-    checker.block(program.statements, in_part=False)
+    checker = _Checker({s.label for s in ast.walk(program) if isinstance(s, ast.PartStmt)})
+    checker.visit(program)
     return checker.diagnostics
 
 
-def _part_labels(statements) -> set[str]:
-    labels, stack = set(), list(statements)
-    while stack:
-        s = stack.pop()
-        if isinstance(s, ast.PartStmt):
-            labels.add(s.label)
-        for child in (getattr(s, "block", None), getattr(s, "body", None), getattr(s, "orelse", None)):
-            if isinstance(child, ast.Block):
-                stack.extend(child.body)
-            elif isinstance(child, tuple):
-                stack.extend(child)
-            elif child is not None:
-                stack.append(child)
-        stack.extend(branch for _, branch in getattr(s, "branches", ()))
-    return labels
+class _Checker(ast.Visitor):
+    """Visits the statements in order, keeping the scopes and the parts built so far."""
 
-
-class _Checker:
     def __init__(self, all_labels: set[str]):
         self.diagnostics: list[Diagnostic] = []
         self.scopes: list[dict[str, int]] = [{}]  # name -> line of its definition
         self.parts: set[str] = set()  # labels built so far
         self.all_labels = all_labels
         self.headers: dict[type, int] = {}
+        self.in_part = False
 
     def error(self, code: str, message: str, span: Span, expected: str = "", hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(code, message, span, expected=expected, hint=hint))
@@ -88,7 +74,7 @@ class _Checker:
     def known(self, name: str) -> bool:
         return name in BUILTIN_NAMES or name in self.parts or any(name in s for s in self.scopes)
 
-    def block(self, statements, in_part: bool, owner=None) -> None:
+    def block(self, statements, owner=None) -> None:
         if owner is not None and not statements:
             self.diagnostics.append(
                 Diagnostic(
@@ -101,67 +87,85 @@ class _Checker:
             )
         self.scopes.append({})
         for statement in statements:
-            self.statement(statement, in_part)
+            self.visit(statement)
         self.scopes.pop()
 
-    def statement(self, s, in_part: bool) -> None:
-        if isinstance(s, ast.Block):
-            self.block(s.body, in_part)
-        elif isinstance(s, (ast.ShapeStmt, ast.BoundsStmt)):
-            keyword = "shape" if isinstance(s, ast.ShapeStmt) else "bounds"
-            if type(s) in self.headers:
-                self.error(
-                    "E212",
-                    f"`{keyword}` is given twice (first at line {self.headers[type(s)]})",
-                    s.span,
-                    hint=f"a program has one `{keyword}` statement",
-                )
-            self.headers.setdefault(type(s), s.span.line)
-            self.expr(s.name if isinstance(s, ast.ShapeStmt) else s.size)
-        elif isinstance(s, ast.LetStmt):
-            self.expr(s.value)
-            self.define(s.name, s.span)
-        elif isinstance(s, ast.ParamStmt):
-            self.expr(s.default)
-            self.expr(s.range)
-            self.define(s.name, s.span)
-        elif isinstance(s, ast.PartStmt):
-            if in_part:
-                self.error(
-                    "E111",
-                    f"part `{s.label}` is inside another part",
-                    s.span,
-                    hint="parts are flat: close the outer part's block before starting this one",
-                )
-            if s.label in RESERVED:
-                self.error("E202", f"`{s.label}` is a reserved word and cannot be a part label", s.span)
-            if s.color is not None:
-                self.expr(s.color)
-            self.block(s.block.body, in_part=True, owner=s)
-            self.parts.add(s.label)
-        elif isinstance(s, ast.ForStmt):
-            self.scopes.append({})
-            for var in s.vars:
-                self.expr(var.iterable)
-                self.define(var.name, var.span)
-            self.block(s.block.body, in_part, owner=s)
-            self.scopes.pop()
-        elif isinstance(s, ast.IfStmt):
-            for condition, body in s.branches:
-                self.expr(condition)
-                self.block(body.body, in_part)
-            if s.orelse is not None:
-                self.block(s.orelse.body, in_part)
-        elif isinstance(s, ast.TransformStmt):
+    def visit_Program(self, program: ast.Program) -> None:
+        self.block(program.statements)
+
+    def visit_Block(self, s: ast.Block) -> None:
+        self.block(s.body)
+
+    def visit_ShapeStmt(self, s: ast.ShapeStmt) -> None:
+        self.header(s, "shape")
+        self.expr(s.name)
+
+    def visit_BoundsStmt(self, s: ast.BoundsStmt) -> None:
+        self.header(s, "bounds")
+        self.expr(s.size)
+
+    def header(self, s, keyword: str) -> None:
+        if type(s) in self.headers:
+            self.error(
+                "E212",
+                f"`{keyword}` is given twice (first at line {self.headers[type(s)]})",
+                s.span,
+                hint=f"a program has one `{keyword}` statement",
+            )
+        self.headers.setdefault(type(s), s.span.line)
+
+    def visit_LetStmt(self, s: ast.LetStmt) -> None:
+        self.expr(s.value)
+        self.define(s.name, s.span)
+
+    def visit_ParamStmt(self, s: ast.ParamStmt) -> None:
+        self.expr(s.default)
+        self.expr(s.range)
+        self.define(s.name, s.span)
+
+    def visit_PartStmt(self, s: ast.PartStmt) -> None:
+        if self.in_part:
+            self.error(
+                "E111",
+                f"part `{s.label}` is inside another part",
+                s.span,
+                hint="parts are flat: close the outer part's block before starting this one",
+            )
+        if s.label in RESERVED:
+            self.error("E202", f"`{s.label}` is a reserved word and cannot be a part label", s.span)
+        if s.color is not None:
+            self.expr(s.color)
+        outer, self.in_part = self.in_part, True
+        self.block(s.block.body, owner=s)
+        self.in_part = outer
+        self.parts.add(s.label)
+
+    def visit_ForStmt(self, s: ast.ForStmt) -> None:
+        self.scopes.append({})
+        for var in s.vars:
+            self.expr(var.iterable)
+            self.define(var.name, var.span)
+        self.block(s.block.body, owner=s)
+        self.scopes.pop()
+
+    def visit_IfStmt(self, s: ast.IfStmt) -> None:
+        for condition, body in s.branches:
+            self.expr(condition)
+            self.block(body.body)
+        if s.orelse is not None:
+            self.block(s.orelse.body)
+
+    def visit_TransformStmt(self, s: ast.TransformStmt) -> None:
+        """An inline chain (`translate(…) rotate(…) box(…)`) is followed in a loop: it may be long."""
+        while isinstance(s, ast.TransformStmt):
             self.arguments(s.kind, s.args, TRANSFORMS[s.kind], s.span)
             if isinstance(s.body, ast.Block):
-                self.block(s.body.body, in_part, owner=s)
-            else:
-                self.statement(s.body, in_part)
-        elif isinstance(s, ast.PrimitiveStmt):
-            self.primitive(s, in_part)
+                self.block(s.body.body, owner=s)
+                return
+            s = s.body
+        self.visit(s)
 
-    def primitive(self, s: ast.PrimitiveStmt, in_part: bool) -> None:
+    def visit_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
         if s.name not in PRIMITIVES:
             if s.name in FUNCTIONS:
                 hint = f"`{s.name}(…)` is a function; use it inside an expression, e.g. `let x = {s.name}(…)`"
@@ -185,7 +189,7 @@ class _Checker:
                 hint="only transforms (translate, rotate, scale, mirror, symmetric, radial) and "
                 "part/for/if take a `{ … }` block",
             )
-        if not in_part:
+        if not self.in_part:
             self.error(
                 "E110",
                 f"`{s.name}` is outside any part",
@@ -245,46 +249,40 @@ class _Checker:
             )
 
     def expr(self, e) -> None:
-        stack = [e]
-        while stack:
-            node = stack.pop()
+        """The names and calls of an expression, walked without recursion: expressions nest deep."""
+        for node in ast.walk(e):
             if isinstance(node, ast.Name):
-                if not self.known(node.id) and node.id in self.all_labels:
-                    self.error(
-                        "E209",
-                        f"part `{node.id}` is not built yet at this point",
-                        node.span,
-                        hint="anchors can only name parts whose block comes earlier in the program",
-                    )
-                elif not self.known(node.id):
-                    names = {n for scope in self.scopes for n in scope} | self.parts | BUILTIN_NAMES
-                    hint = unknown_name_hint(node.id, names)
-                    self.error(
-                        "E201",
-                        f"`{node.id}` is not defined",
-                        node.span,
-                        hint=hint or "define it with `let` above, or build the part it names first",
-                    )
+                self.visit_Name(node)
             elif isinstance(node, ast.Call):
-                if node.func not in FUNCTIONS:
-                    hint = unknown_name_hint(node.func, FUNCTIONS)
-                    if node.func in PRIMITIVES:
-                        hint = f"`{node.func}` is a primitive statement, not a value"
-                    self.error(
-                        "E203",
-                        f"unknown function `{node.func}`",
-                        node.span,
-                        expected="one of " + ", ".join(FUNCTIONS),
-                        hint=hint,
-                    )
-                stack.extend(a.value for a in node.args)
-            elif isinstance(node, ast.BinOp):
-                stack.extend((node.left, node.right))
-            elif isinstance(node, ast.Unary):
-                stack.append(node.operand)
-            elif isinstance(node, ast.Index):
-                stack.extend((node.target, node.index))
-            elif isinstance(node, ast.Attr):
-                stack.append(node.target)
-            elif isinstance(node, ast.Vector):
-                stack.extend(node.items)
+                self.visit_Call(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if not self.known(node.id) and node.id in self.all_labels:
+            self.error(
+                "E209",
+                f"part `{node.id}` is not built yet at this point",
+                node.span,
+                hint="anchors can only name parts whose block comes earlier in the program",
+            )
+        elif not self.known(node.id):
+            names = {n for scope in self.scopes for n in scope} | self.parts | BUILTIN_NAMES
+            hint = unknown_name_hint(node.id, names)
+            self.error(
+                "E201",
+                f"`{node.id}` is not defined",
+                node.span,
+                hint=hint or "define it with `let` above, or build the part it names first",
+            )
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if node.func not in FUNCTIONS:
+            hint = unknown_name_hint(node.func, FUNCTIONS)
+            if node.func in PRIMITIVES:
+                hint = f"`{node.func}` is a primitive statement, not a value"
+            self.error(
+                "E203",
+                f"unknown function `{node.func}`",
+                node.span,
+                expected="one of " + ", ".join(FUNCTIONS),
+                hint=hint,
+            )

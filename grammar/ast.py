@@ -206,16 +206,16 @@ def children(node: Node | Program) -> list[Node]:
     """The direct sub-nodes of `node`, in source order (a KeyError names a node type missing above)."""
     found: list[Node] = []
     for name in CHILD_FIELDS[type(node)]:
-        _flatten(getattr(node, name), found)
+        value = getattr(node, name)
+        if type(value) is tuple:
+            for item in value:
+                if type(item) is tuple:  # an `if` or `elif` branch: (condition, Block)
+                    found.extend(item)
+                else:
+                    found.append(item)
+        elif value is not None:
+            found.append(value)
     return found
-
-
-def _flatten(value, found: list[Node]) -> None:
-    if isinstance(value, tuple):
-        for item in value:
-            _flatten(item, found)
-    elif value is not None:
-        found.append(value)
 
 
 def walk(node: Node | Program) -> Iterator[Node | Program]:
@@ -228,7 +228,8 @@ def walk(node: Node | Program) -> Iterator[Node | Program]:
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed(children(node)))
+        if CHILD_FIELDS[type(node)]:  # most nodes are leaves: skip the call
+            stack.extend(reversed(children(node)))
 
 
 class Visitor:

@@ -141,31 +141,52 @@ class _Printer:
             self._chain(prefix + " " + head, inner, depth)
 
 
-def _header(s):
-    """(text of the statement's head, its body: Block, statement or None)."""
-    if isinstance(s, ast.ShapeStmt):
+_Head = tuple[str, "ast.Node | None"]  # a statement's head text and its body (Block, statement or None)
+
+
+class _Exhaustive(ast.Visitor):
+    """A printing pass has a method for every node it meets: any other node is a bug, not a skip."""
+
+    def generic_visit(self, node):
+        raise AssertionError(f"no format for {type(node).__name__}")
+
+
+class _Header(_Exhaustive):
+    """A statement's head as text and its body: a Block, a single statement or None."""
+
+    def visit_ShapeStmt(self, s: ast.ShapeStmt) -> _Head:
         return "shape " + _expr(s.name), None
-    if isinstance(s, ast.BoundsStmt):
+
+    def visit_BoundsStmt(self, s: ast.BoundsStmt) -> _Head:
         return "bounds " + _expr(s.size), None
-    if isinstance(s, ast.LetStmt):
+
+    def visit_LetStmt(self, s: ast.LetStmt) -> _Head:
         return f"let {s.name} = {_expr(s.value)}", None
-    if isinstance(s, ast.ParamStmt):
+
+    def visit_ParamStmt(self, s: ast.ParamStmt) -> _Head:
         return f"param {s.name} = {_expr(s.default)} in {_expr(s.range)}", None
-    if isinstance(s, ast.PrimitiveStmt):
-        text = f"{s.name}({_args(s.args)})"
-        return (text, s.block) if s.block is not None else (text, None)
-    if isinstance(s, ast.PartStmt):
+
+    def visit_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> _Head:
+        return f"{s.name}({_args(s.args)})", s.block
+
+    def visit_PartStmt(self, s: ast.PartStmt) -> _Head:
         color = f" color {_expr(s.color)}" if s.color is not None else ""
         return f"part {s.label}{color}", s.block
-    if isinstance(s, ast.ForStmt):
-        return "for " + ", ".join(f"{v.name} in {_expr(v.iterable)}" for v in s.vars), s.block
-    if isinstance(s, ast.TransformStmt):
+
+    def visit_ForStmt(self, s: ast.ForStmt) -> _Head:
+        return "for " + ", ".join(map(_expr, s.vars)), s.block
+
+    def visit_TransformStmt(self, s: ast.TransformStmt) -> _Head:
         return f"{s.kind}({_args(s.args)})", s.body
-    if isinstance(s, ast.Block):
+
+    def visit_Block(self, s: ast.Block) -> _Head:
         return "", s
-    if isinstance(s, ast.IfStmt):
+
+    def visit_IfStmt(self, s: ast.IfStmt) -> _Head:
         return "if", s
-    raise AssertionError(type(s))
+
+
+_header = _Header().visit
 
 
 def _wrap_call(s, depth: int) -> list[str]:
@@ -193,7 +214,7 @@ def _wrap_call(s, depth: int) -> list[str]:
 
 
 def _args(args) -> str:
-    return ", ".join(_expr(a.value) if a.name is None else f"{a.name}={_expr(a.value)}" for a in args)
+    return ", ".join(map(_expr, args))
 
 
 def _precedence(e) -> int:
@@ -204,37 +225,60 @@ def _precedence(e) -> int:
     return _ATOM
 
 
-def _wrap(e, minimum: int) -> str:
-    text = _expr(e)
+def _parenthesised(text: str, e, minimum: int) -> str:
+    """The text of `e` in parentheses when `e` binds less tightly than its context needs."""
     return f"({text})" if _precedence(e) < minimum else text
 
 
-def _expr(e) -> str:
-    if isinstance(e, ast.Number):
+class _Expression(_Exhaustive):
+    """An expression (or an argument, or a loop variable) as canonical text."""
+
+    def visit_Number(self, e: ast.Number) -> str:
         return e.text
-    if isinstance(e, ast.String):
+
+    def visit_String(self, e: ast.String) -> str:
         return f'"{e.value}"' if '"' not in e.value else f"'{e.value}'"
-    if isinstance(e, ast.Bool):
+
+    def visit_Bool(self, e: ast.Bool) -> str:
         return "true" if e.value else "false"
-    if isinstance(e, ast.Name):
+
+    def visit_Name(self, e: ast.Name) -> str:
         return e.id
-    if isinstance(e, ast.Vector):
-        return "[" + ", ".join(_expr(i) for i in e.items) + "]"
-    if isinstance(e, ast.Unary):
+
+    def visit_Vector(self, e: ast.Vector) -> str:
+        return "[" + ", ".join(map(self.visit, e.items)) + "]"
+
+    def visit_Unary(self, e: ast.Unary) -> str:
+        operand = self.visit(e.operand)
         if e.op == "not":
-            return "not " + _wrap(e.operand, _PRECEDENCE["not"])
-        return e.op + _wrap(e.operand, _PRECEDENCE["neg"])
-    if isinstance(e, ast.BinOp):
+            return "not " + _parenthesised(operand, e.operand, _PRECEDENCE["not"])
+        return e.op + _parenthesised(operand, e.operand, _PRECEDENCE["neg"])
+
+    def visit_BinOp(self, e: ast.BinOp) -> str:
         p = _PRECEDENCE[e.op]
         if e.op == "**":
-            return f"{_wrap(e.left, _ATOM - 1)} ** {_wrap(e.right, _PRECEDENCE['neg'])}"
-        if p == 4:  # comparisons do not chain
-            return f"{_wrap(e.left, 5)} {e.op} {_wrap(e.right, 5)}"
-        return f"{_wrap(e.left, p)} {e.op} {_wrap(e.right, p + 1)}"
-    if isinstance(e, ast.Index):
-        return f"{_wrap(e.target, _ATOM - 1)}[{_expr(e.index)}]"
-    if isinstance(e, ast.Attr):
-        return f"{_wrap(e.target, _ATOM - 1)}.{e.name}"
-    if isinstance(e, ast.Call):
+            left_minimum, right_minimum = _ATOM - 1, _PRECEDENCE["neg"]
+        elif p == 4:  # comparisons do not chain
+            left_minimum, right_minimum = 5, 5
+        else:
+            left_minimum, right_minimum = p, p + 1
+        left = _parenthesised(self.visit(e.left), e.left, left_minimum)
+        return f"{left} {e.op} {_parenthesised(self.visit(e.right), e.right, right_minimum)}"
+
+    def visit_Index(self, e: ast.Index) -> str:
+        return f"{_parenthesised(self.visit(e.target), e.target, _ATOM - 1)}[{self.visit(e.index)}]"
+
+    def visit_Attr(self, e: ast.Attr) -> str:
+        return f"{_parenthesised(self.visit(e.target), e.target, _ATOM - 1)}.{e.name}"
+
+    def visit_Call(self, e: ast.Call) -> str:
         return f"{e.func}({_args(e.args)})"
-    raise AssertionError(type(e))
+
+    def visit_Arg(self, a: ast.Arg) -> str:
+        return self.visit(a.value) if a.name is None else f"{a.name}={self.visit(a.value)}"
+
+    def visit_LoopVar(self, v: ast.LoopVar) -> str:
+        return f"{v.name} in {self.visit(v.iterable)}"
+
+
+_expr = _Expression().visit

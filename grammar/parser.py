@@ -366,38 +366,13 @@ class _Clause:
 
 
 def _tree_children(node) -> list:
+    """The levels below `node` in the parse tree: its syntax-tree children, with a call's arguments
+    and each `elif` and `else` clause gathered into a level of their own."""
     kind = type(node)
-    if kind is ast.BinOp:
-        return [node.left, node.right]
-    if kind is ast.Unary:
-        return [node.operand]
-    if kind is ast.Vector:
-        return list(node.items)
-    if kind in (ast.Call, ast.PrimitiveStmt, ast.TransformStmt):
-        kids = [_Clause("args", node.args)] if node.args else []
-        if kind is ast.TransformStmt:
-            kids.append(node.body)
-        elif kind is ast.PrimitiveStmt and node.block:
-            kids.append(node.block)
-        return kids
-    if kind is ast.Index:
-        return [node.target, node.index]
-    if kind is ast.Attr:
-        return [node.target]
-    if kind is ast.Arg:
-        return [node.value]
-    if kind in (ast.Number, ast.String, ast.Name, ast.Bool):
-        return []
-    if kind is ast.Block:
-        return list(node.body)
-    if kind is ast.PartStmt:
-        return [c for c in (node.color, node.block) if c is not None]
-    if kind is ast.LetStmt:
-        return [node.value]
-    if kind is ast.ForStmt:
-        return [*node.vars, node.block]
-    if kind is ast.LoopVar:
-        return [node.iterable]
+    if kind is _Clause:
+        return list(node.children)
+    if kind in (ast.Call, ast.PrimitiveStmt, ast.TransformStmt) and node.args:
+        return [_Clause("args", node.args), *ast.children(node)[len(node.args) :]]
     if kind is ast.IfStmt:
         (condition, block), *elifs = node.branches
         kids = [condition, block]
@@ -407,15 +382,7 @@ def _tree_children(node) -> list:
         if node.orelse:
             kids.append(_Clause("else", (node.orelse,), block.span))
         return kids
-    if kind is ast.ParamStmt:
-        return [node.default, node.range]
-    if kind is ast.ShapeStmt:
-        return [node.name]
-    if kind is ast.BoundsStmt:
-        return [node.size]
-    if kind is _Clause:
-        return list(node.children)
-    raise AssertionError(f"unhandled node {kind}")
+    return ast.children(node)
 
 
 def _tree_start(node, code: str) -> tuple[int, int]:

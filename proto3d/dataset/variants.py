@@ -18,7 +18,7 @@ import numpy as np
 from proto3d.compiler import CompiledShape, compile_program, compile_text
 from proto3d.errors import Proto3dError, diagnostic
 from proto3d.grammar import Program, parse
-from proto3d.grammar.ast import ParamStmt
+from proto3d.grammar.ast import ParamStmt, walk
 
 MAX_ATTEMPTS = 20  # redraws of a variant whose values make the program fail (e.g. a limit)
 DECIMALS = 6  # sampled floats are rounded to micrometres: readable programs, exact round trips
@@ -63,7 +63,8 @@ def with_defaults(text: str, params: dict, filename: str = "<input>") -> str:
     text = (
         program.text
     )  # the positions are in the text as parsed: byte order mark dropped, lines ending in \n
-    spans = {s.name: s.default.span for s in _params(program.statements) if s.name in params}
+    # every `param`, wherever it is (the checker decides where that is legal), in source order
+    spans = {s.name: s.default.span for s in walk(program) if isinstance(s, ParamStmt) and s.name in params}
     unknown = sorted(set(params) - set(spans))
     if unknown:
         raise Proto3dError(
@@ -133,18 +134,6 @@ def draw_variant(
         ),
         program.filename,
     )
-
-
-def _params(node):
-    """Every `param` statement, wherever it is (the checker decides where that is legal)."""
-    if isinstance(node, ParamStmt):
-        yield node
-    elif isinstance(node, tuple):
-        for item in node:
-            yield from _params(item)
-    elif dataclasses.is_dataclass(node):
-        for f in dataclasses.fields(node):
-            yield from _params(getattr(node, f.name))
 
 
 def _literal(value) -> str:
