@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pytest
 
 from proto3d.compiler.check import _Checker
+from proto3d.compiler.evaluate import _Evaluator
+from proto3d.compiler.limits import Limits
 from proto3d.grammar import ast
 from proto3d.grammar.format import _Expression, _Header
 
@@ -25,8 +27,10 @@ def visited(*visitors: type) -> set[type]:
     return {t for t in NODE_TYPES for v in visitors if hasattr(v, "visit_" + t.__name__)}
 
 
-# (pass, node types it handles, node types it leaves to others on purpose). Extend with the
-# evaluator's dispatch table when it has one: one more line.
+EXPRESSIONS = {ast.Number, ast.String, ast.Bool, ast.Name, ast.Vector, ast.BinOp, ast.Unary, ast.Call}
+EXPRESSIONS |= {ast.Index, ast.Attr, ast.Arg, ast.LoopVar}
+
+# (pass, node types it handles, node types it leaves to others on purpose).
 PASSES = [
     ("children", set(ast.CHILD_FIELDS), set()),
     (
@@ -37,6 +41,9 @@ PASSES = [
         | {ast.LoopVar},  # checked by its `for`, which opens the scope it defines
     ),
     ("formatter", visited(_Header, _Expression), set()),
+    # statements through its table; expressions through compile_expr, arguments and loop
+    # variables by the statements that hold them
+    ("evaluator", set(_Evaluator(Limits(), {}).statements), EXPRESSIONS),
 ]
 
 
