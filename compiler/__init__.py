@@ -7,8 +7,8 @@ drop_stale_kernels()  # before any cached kernel loads
 from proto3d.compiler.anchors import moved_anchors
 from proto3d.compiler.build import check, compile_program, compile_text
 from proto3d.compiler.export import export, parts_manifest
-from proto3d.compiler.limits import Limits
 from proto3d.compiler.shape import AnchorRead, CompiledShape, Instance, Part, Primitive
+from proto3d.limits import Limits
 
 __all__ = [
     "compile_text",

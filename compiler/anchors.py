@@ -15,7 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from proto3d.compiler.shape import AnchorRead, CompiledShape
-from proto3d.grammar.diagnostics import Diagnostic
+from proto3d.errors import Diagnostic
 
 TOLERANCE = 0.005  # metres an anchor may move unreported: less is a tweak, not a surprise
 

@@ -14,11 +14,11 @@ from typing import NamedTuple
 import numpy as np
 
 from proto3d.compiler import language as lang
-from proto3d.compiler.limits import Limits
 from proto3d.compiler.steps import StepMeter
 from proto3d.compiler.values import coerce
+from proto3d.errors import Span
 from proto3d.grammar import ast
-from proto3d.grammar.diagnostics import Span
+from proto3d.limits import Limits
 
 
 class BoundArg(NamedTuple):

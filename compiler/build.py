@@ -17,13 +17,13 @@ from numba import njit
 
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, Evaluation, evaluate
-from proto3d.compiler.limits import Limits
 from proto3d.compiler.lints import lint
 from proto3d.compiler.measure import EarlyTessellation
 from proto3d.compiler.shape import CompiledShape
 from proto3d.compiler.tessellate import tessellate
+from proto3d.errors import Diagnostic, Proto3dError, Span, errors
 from proto3d.grammar import ast, parse_with_diagnostics
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.limits import Limits
 
 DEFAULT_LIMITS = Limits()
 # A shape without a primitive has nothing to export or render: an error of the whole program.
@@ -67,12 +67,11 @@ def compile_program(
 ) -> CompiledShape:
     """Compile an already parsed program."""
     diagnostics = check_program(program)
-    errors = sorted(
-        (d.with_source(program.text) for d in diagnostics if d.severity == "error"),
-        key=lambda d: (d.line, d.column),
+    problems = sorted(
+        (d.with_source(program.text) for d in errors(diagnostics)), key=lambda d: (d.line, d.column)
     )
-    if errors:
-        raise Proto3dError(errors, program.filename)
+    if problems:
+        raise Proto3dError(problems, program.filename)
     early = EarlyTessellation()
     try:
         evaluation = evaluate(program, limits, params, early.measure)

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from proto3d.compiler.limits import Limits
 from proto3d.compiler.values import fail, number
+from proto3d.limits import Limits
 
 
 def _range(args, e, limits: Limits):

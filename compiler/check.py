@@ -21,8 +21,8 @@ from proto3d.compiler.language import (
     signature_text,
     unknown_name_hint,
 )
+from proto3d.errors import Diagnostic, Span
 from proto3d.grammar import ast
-from proto3d.grammar.diagnostics import Diagnostic, Span
 
 BUILTIN_NAMES = {"pi"}
 

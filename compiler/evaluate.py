@@ -34,7 +34,6 @@ import numpy as np
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
 from proto3d.compiler.builtins import BUILTINS
-from proto3d.compiler.limits import Limits
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
@@ -58,8 +57,9 @@ from proto3d.compiler.values import (
     type_name,
     vector,
 )
+from proto3d.errors import Diagnostic, Span
 from proto3d.grammar import ast
-from proto3d.grammar.diagnostics import Diagnostic, Span
+from proto3d.limits import Limits
 
 __all__ = ["EvalError", "Evaluation", "PALETTE", "evaluate", "rotation"]
 

@@ -22,10 +22,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from proto3d.compiler.files import write_atomic
 from proto3d.compiler.shape import CompiledShape
 from proto3d.compiler.values import hex_color
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.errors import Diagnostic, Proto3dError, Span
+from proto3d.files import write_atomic
 
 __all__ = [
     "export",

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from proto3d.grammar.diagnostics import Diagnostic, Span
+from proto3d.errors import Diagnostic, Span
 
 # Kernel codes: one per local geometry the tessellation kernels generate (Numba wants integers).
 # The kernels in tessellate.py compile these values in, and Numba's disk cache only watches

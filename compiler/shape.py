@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from proto3d.grammar.diagnostics import Diagnostic, Span
+from proto3d.errors import Diagnostic, Span
 
 
 @dataclass

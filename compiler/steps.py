@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from proto3d.compiler.limits import Limits
 from proto3d.compiler.values import fail
-from proto3d.grammar.diagnostics import Span
+from proto3d.errors import Span
+from proto3d.limits import Limits
 
 STEPS_PER_CLOCK_CHECK = 2_000  # the clock is read every ~2-30 ms of work (a step costs 1-15 µs at most)
 

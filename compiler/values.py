@@ -13,9 +13,9 @@ import numpy as np
 from PIL import ImageColor
 
 from proto3d.compiler import language as lang
-from proto3d.compiler.limits import Limits
+from proto3d.errors import Diagnostic, Span
 from proto3d.grammar import ast
-from proto3d.grammar.diagnostics import Diagnostic, Span
+from proto3d.limits import Limits
 
 _IDENTITY = np.eye(4)
 _IDENTITY.flags.writeable = False  # copied by `affine`

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from proto3d.grammar.diagnostics import Diagnostic, Span
+from proto3d.errors import Diagnostic, Span
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from itertools import accumulate
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from proto3d.errors import Diagnostic, Proto3dError, Span, errors
 from proto3d.grammar import ast
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
 from proto3d.grammar.source import (
     MAX_PROGRAM_BYTES,
     character_problems,
@@ -97,15 +97,15 @@ def parse_with_diagnostics(
     text = normalise(text)
     code, comments, strings = _outline(text)
     problems = character_problems(text, strings)
-    if any(d.severity == "error" for d in problems):
+    if errors(problems):
         return None, [d.with_source(text) for d in problems]
     warnings = [d.with_source(text) for d in problems]
     problems = _text_depth(code, max_depth)  # before parsing: deeply nested input fails fast
     if problems:
         return None, [d.with_source(text) for d in problems]
-    statements, errors = _parse_reporting_all(text)
-    if errors:
-        return None, [d.with_source(text) for d in errors]
+    statements, syntax_errors = _parse_reporting_all(text)
+    if syntax_errors:
+        return None, [d.with_source(text) for d in syntax_errors]
     problems = _tree_depth(statements, max_depth, code)
     longest_string = max((end - start for start, end in strings), default=0)
     if not problems and (longest_string - 2 > max_string or _long_word_or_exponent(code)):

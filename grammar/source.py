@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError, Span
+from proto3d.errors import Diagnostic, Proto3dError, Span
 from proto3d.limits import Limits
 
 MAX_PROGRAM_BYTES = Limits.max_program_bytes

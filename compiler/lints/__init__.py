@@ -31,7 +31,7 @@ from __future__ import annotations
 from proto3d.compiler.lints import rules
 from proto3d.compiler.lints.triangles import Triangles
 from proto3d.compiler.shape import CompiledShape
-from proto3d.grammar.diagnostics import Diagnostic
+from proto3d.errors import Diagnostic
 
 RULES = (rules.degenerate, rules.grounding, rules.bounds, rules.contacts)
 

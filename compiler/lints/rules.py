@@ -14,7 +14,7 @@ from proto3d.compiler.lints.contact import find_contacts
 from proto3d.compiler.lints.distance import Gap, Support, nearest_first
 from proto3d.compiler.lints.triangles import FLAT_RATIO, Triangles
 from proto3d.compiler.shape import CompiledShape
-from proto3d.grammar.diagnostics import Diagnostic, Span
+from proto3d.errors import Diagnostic, Span
 
 GROUND_TOL = 1e-3  # W103: allowed |lowest z|
 BOUNDS_ABS_TOL = 5e-3  # W102: allowed overshoot, metres ...

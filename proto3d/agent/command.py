@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from proto3d.cli_conventions import command_conventions, echo
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
+from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.llm.client import LLMError, ManualBackend, OpenAIBackend, load_config, redact, slug
 
 

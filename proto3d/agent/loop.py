@@ -48,11 +48,11 @@ from proto3d.agent.schema import (
     without_nulls,
 )
 from proto3d.compiler import CompiledShape
-from proto3d.compiler.files import write_atomic
 from proto3d.dataset.variants import stable_key
+from proto3d.errors import Diagnostic, Proto3dError
+from proto3d.files import write_atomic
 from proto3d.grammar import parse
 from proto3d.grammar.constraint import answer_grammar
-from proto3d.grammar.diagnostics import Diagnostic, Proto3dError
 from proto3d.grammar.source import normalise
 from proto3d.llm.client import (
     Backend,

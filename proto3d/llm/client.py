@@ -602,7 +602,7 @@ class ManualBackend:
         return None
 
     def _write_request(self, role: str, messages: list[dict], key: str) -> str:
-        from proto3d.compiler.files import write_atomic
+        from proto3d.files import write_atomic
 
         number = 1 + max(
             (int(p.name[:3]) for p in self.folder.glob("[0-9][0-9][0-9]-*.request.md")), default=0

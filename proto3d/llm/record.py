@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from proto3d.agent.run import write_text
-from proto3d.compiler.files import write_atomic
+from proto3d.files import write_atomic
 from proto3d.llm.client import (
     Backend,
     Constraint,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from proto3d.compiler import AnchorRead, compile_text, moved_anchors
-from proto3d.grammar.diagnostics import Span
+from proto3d.errors import Span
 
 BEFORE = """shape "microscope"
 part base { box(size=[0.3, 0.3, 0.05], at=[0, 0, 0.025]) }

@@ -14,9 +14,9 @@ import pytest
 
 from proto3d.compiler.check import _Checker
 from proto3d.compiler.evaluate import _Evaluator
-from proto3d.compiler.limits import Limits
 from proto3d.grammar import ast
 from proto3d.grammar.format import _Expression, _Header
+from proto3d.limits import Limits
 
 NODE_TYPES = [
     t for t in vars(ast).values() if isinstance(t, type) and issubclass(t, ast.Node) and t is not ast.Node

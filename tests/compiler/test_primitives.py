@@ -11,7 +11,7 @@ import pytest
 
 from proto3d.compiler import compile_text, language
 from proto3d.compiler.primitives import BOX, FRUSTUM, LATHE, PRIMITIVES, ArgumentError, Packed
-from proto3d.grammar.diagnostics import Proto3dError, Span
+from proto3d.errors import Proto3dError, Span
 from tests.helpers.strategies import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
