@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import collections
 import dataclasses
 import hashlib
 import json
@@ -268,6 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hostile", type=int, default=1500, help="inputs of the fuzzing families")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", type=int, default=10, help="differences printed")
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="a field whose difference is intended (a new field such as shape.anchor_reads); repeatable",
+    )
     parser.add_argument("--run", nargs=2, type=Path, metavar=("CORPUS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
@@ -291,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"both checkouts ran it in {time.perf_counter() - began:.0f} s", file=sys.stderr)
 
-    found = list(differences(corpus, old_lines, new_lines))
+    found = [d for d in differences(corpus, old_lines, new_lines) if d[2] not in args.ignore]
     for name, text, key, old, new in found[: args.show]:
         shown = text if isinstance(text, str) else repr(text)
         print(
@@ -299,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if found:
         programs = len({name for name, *_ in found})
+        fields = collections.Counter(key for _, _, key, *_ in found)
+        print("differences by field: " + ", ".join(f"{key} {n}" for key, n in fields.most_common()))
         print(f"DIFFERENT: {len(found)} differences in {programs} of {len(corpus)} programs")
         return 1
     records = [json.loads(line) for line in new_lines]

@@ -17,30 +17,12 @@ from proto3d.cli import cli
 from proto3d.compiler.export import export, parts_manifest, to_glb, to_obj, to_ply
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.errors import Diagnostic, Proto3dError, Span
+from tests.helpers.shapes import box_mesh
 
 trimesh = pytest.importorskip("trimesh")
 
 REPO = Path(__file__).resolve().parents[2]
 WOOD, RED, GREY = (0.545, 0.353, 0.169), (1.0, 0.0, 0.0), (0.5, 0.5, 0.5)
-
-
-def box(center, size):
-    """Hard-edged box: 24 vertices, 12 CCW-outward triangles, face normals."""
-    c, h = np.asarray(center, float), np.asarray(size, float) / 2
-    verts, normals, faces = [], [], []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            n = np.zeros(3)
-            n[axis] = sign
-            u = np.zeros(3)
-            u[(axis + 1) % 3] = 1
-            v = np.cross(n, u)
-            base = len(verts)
-            for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-                verts.append(c + (n + a * u + b * v) * h)
-                normals.append(n)
-            faces += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
-    return np.array(verts), np.array(normals), np.array(faces)
 
 
 def make_shape() -> CompiledShape:
@@ -53,7 +35,7 @@ def make_shape() -> CompiledShape:
     ]
     V, N, F, C, P, I, R, table = [], [], [], [], [], [], [], []
     for pid, (part, inst, center, size, colour, line) in enumerate(prims):
-        v, n, f = box(center, size)
+        v, n, f = box_mesh(center, size)
         F.append(f + sum(len(x) for x in V))
         V.append(v)
         N.append(n)
@@ -127,7 +109,7 @@ def random_shape(seed: int) -> CompiledShape:
         if F and rng.random() < 0.25:
             F.append(F[-1])
         else:
-            v, n, f = box(rng.uniform(-1, 1, 3), rng.uniform(0.01, 0.5, 3))
+            v, n, f = box_mesh(rng.uniform(-1, 1, 3), rng.uniform(0.01, 0.5, 3))
             F.append(f + sum(len(x) for x in V))
             V.append(v)
             N.append(n)
@@ -666,6 +648,7 @@ part leg {
 
 
 def test_cli_up_option(tmp_path):
+    compile_text(STOOL)  # kernels compiled first: a first-run notice would be output this test reads
     program = tmp_path / "stool.pdsl"
     program.write_text(STOOL)
     runner = CliRunner()

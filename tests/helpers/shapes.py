@@ -1,6 +1,10 @@
-"""Hand-built `CompiledShape`s for the renderer tests (boxes with exact, known geometry)."""
+"""Hand-built meshes and `CompiledShape`s with exact, known geometry: hard-edged boxes with normals
+(`box_mesh`, `boxes`, `table`) for the renderer and export tests, and closed meshes with their
+primitive kind (`box`, `prism`, `sphere`, `moved`, `build`) for the lints' tests."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -80,3 +84,115 @@ def table() -> CompiledShape:
     spec += [("leg", (x, y, 0.345), (0.05, 0.05, 0.69), dark) for x in (-0.45, 0.45) for y in (-0.25, 0.25)]
     spec += [("hidden", (0, 0, 0.72), (0.2, 0.2, 0.02), (0.0, 0.0, 1.0))]
     return boxes(spec, "table")
+
+
+# ------------------------------------------------ closed meshes, as the lints' tests build them
+
+
+def box(lo, hi):
+    """Axis-aligned box, faces counter-clockwise seen from outside."""
+    (x0, y0, z0), (x1, y1, z1) = lo, hi
+    v = np.array([[x, y, z] for z in (z0, z1) for y in (y0, y1) for x in (x0, x1)], float)
+    f = [
+        [0, 2, 1],
+        [1, 2, 3],
+        [4, 5, 6],
+        [5, 7, 6],
+        [0, 1, 4],
+        [1, 5, 4],
+        [2, 6, 3],
+        [3, 6, 7],
+        [0, 4, 2],
+        [2, 4, 6],
+        [1, 3, 5],
+        [3, 7, 5],
+    ]
+    return v, np.array(f), "box", {"size": np.array(hi, float) - np.array(lo, float)}
+
+
+def prism(x, y, r, z0, z1, n=32):
+    """Cylinder-like n-gon prism around the vertical axis through (x, y)."""
+    a = 2 * np.pi * np.arange(n) / n
+    ring = np.stack([x + r * np.cos(a), y + r * np.sin(a)], axis=1)
+    v = np.concatenate([np.c_[ring, np.full(n, z0)], np.c_[ring, np.full(n, z1)], [[x, y, z0], [x, y, z1]]])
+    f = []
+    for k in range(n):
+        m = (k + 1) % n
+        f += [[k, m, n + m], [k, n + m, n + k], [2 * n, m, k], [2 * n + 1, n + k, n + m]]
+    return v, np.array(f), "cylinder", {"r": r, "h": z1 - z0}
+
+
+def sphere(c, r, n=24):
+    """UV sphere with poles on the vertical axis."""
+    rings = n // 2
+    v = [[0, 0, -r]]
+    for i in range(1, rings):
+        t = np.pi * i / rings - np.pi / 2
+        for k in range(n):
+            a = 2 * np.pi * k / n
+            v.append([r * np.cos(t) * np.cos(a), r * np.cos(t) * np.sin(a), r * np.sin(t)])
+    v.append([0, 0, r])
+    v = np.array(v) + c
+    f = []
+    top = len(v) - 1
+    for k in range(n):
+        m = (k + 1) % n
+        f.append([0, 1 + m, 1 + k])
+        f.append([top, 1 + (rings - 2) * n + k, 1 + (rings - 2) * n + m])
+        for i in range(rings - 2):
+            a, b = 1 + i * n, 1 + (i + 1) * n
+            f += [[a + k, a + m, b + m], [a + k, b + m, b + k]]
+    return v, np.array(f), "sphere", {"r": r}
+
+
+def moved(mesh, offset=(0, 0, 0), rot_z=0.0):
+    """Mesh rotated about Z by rot_z degrees, then translated."""
+    v, f, kind, params = mesh
+    c, s = math.cos(math.radians(rot_z)), math.sin(math.radians(rot_z))
+    v = v @ np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]]) + offset
+    return v, f, kind, params
+
+
+def build(instances, bounds=None) -> CompiledShape:
+    """A CompiledShape from [(label, [mesh, ...]), ...]; instance k gets source line k + 1."""
+    labels = list(dict.fromkeys(label for label, _ in instances))
+    parts = [Part(label, (0.5, 0.5, 0.5), [], Span()) for label in labels]
+    verts, faces, fpart, finst, fprim = [], [], [], [], []
+    insts, prims = [], []
+    offset = 0
+    for k, (label, meshes) in enumerate(instances):
+        pid = labels.index(label)
+        span = Span(k + 1, 1, k + 1, 5)
+        if not parts[pid].instance_ids:
+            parts[pid].span = span
+        parts[pid].instance_ids.append(k)
+        inst = Instance(pid, len(parts[pid].instance_ids) - 1, [], span)
+        for v, f, kind, params in meshes:
+            inst.primitive_ids.append(len(prims))
+            prims.append(
+                Primitive(kind, params, np.eye(4), 32, pid, k, (0.5, 0.5, 0.5), Span(k + 1, 10, k + 1, 20))
+            )
+            verts.append(v)
+            faces.append(f + offset)
+            offset += len(v)
+            fpart += [pid] * len(f)
+            finst += [k] * len(f)
+            fprim += [len(prims) - 1] * len(f)
+        allv = np.concatenate([m[0] for m in meshes]) if meshes else np.zeros((1, 3))
+        inst.bbox_min, inst.bbox_max = allv.min(axis=0), allv.max(axis=0)
+        insts.append(inst)
+    vertices = np.concatenate(verts).astype(np.float32) if verts else np.zeros((0, 3), np.float32)
+    return CompiledShape(
+        name="test",
+        vertices=vertices,
+        normals=np.zeros_like(vertices),
+        faces=np.concatenate(faces).astype(np.int32) if faces else np.zeros((0, 3), np.int32),
+        face_colors=np.full((len(fpart), 3), 0.5, np.float32),
+        part_id=np.array(fpart, np.int32),
+        instance_id=np.array(finst, np.int32),
+        primitive_id=np.array(fprim, np.int32),
+        parts=parts,
+        instances=insts,
+        primitives=prims,
+        bounds=None if bounds is None else np.array(bounds, float),
+    )
