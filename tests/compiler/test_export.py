@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from proto3d.cli import cli
+from proto3d.compiler import compile_text
 from proto3d.compiler.export import export, parts_manifest, to_glb, to_obj, to_ply
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.errors import Diagnostic, Proto3dError, Span
@@ -782,23 +783,14 @@ def test_export_overwrites_atomically(tmp_path):
 # ---------------------------------------------------------------------------- real programs
 
 
-def compile_text():
-    try:
-        from proto3d.compiler import compile_text
-    except ImportError:
-        pytest.skip("proto3d.compiler.compile_text is not there yet")
-    return compile_text
-
-
 EXAMPLES = sorted((REPO / "examples").glob("*.pdsl"))
 
 
-@pytest.mark.skipif(not EXAMPLES, reason="no examples/*.pdsl yet")
 def test_every_example_exports_and_validates(tmp_path):
-    compile = compile_text()
+    assert EXAMPLES
     glbs = []
     for src in EXAMPLES:
-        shape = compile(src.read_text())
+        shape = compile_text(src.read_text())
         for suffix in (".glb", ".obj", ".ply", ".json"):
             export(shape, tmp_path / f"{src.stem}{suffix}")
         gltf, _ = read_glb((tmp_path / f"{src.stem}.glb").read_bytes())
