@@ -149,6 +149,17 @@ def variant_sheet(shapes: list, captions: list[str], path: Path, cell: int = 256
     write_atomic(path, png_bytes(sheet), parents=True)
 
 
+def _anchor_baseline(parent: Version | None) -> CompiledShape | None:
+    """What a version's anchors are compared with (W109): its parent's shape, or, when the parent
+    was itself flagged for moved anchors, what the parent was compared with, so that a fix that
+    moves them back is clean rather than flagged again."""
+    if parent is None:
+        return None
+    if any(d.code == "W109" for d in parent.lints):
+        return parent.anchors_from
+    return parent.shape
+
+
 def _compile(text: str, filename: str):
     return compiler.compile_text(text, filename=filename, limits=compiler.Limits(max_seconds=10.0))
 
@@ -183,6 +194,7 @@ class Version:
     shape: CompiledShape | None = None
     inspection: Inspection | None = None
     verdict: dict | None = None
+    anchors_from: CompiledShape | None = None  # what W109 compared this version's anchors with
 
     @property
     def ok(self) -> bool:
@@ -733,7 +745,7 @@ class Agent(_Caller):
             ]
         else:
             with self._timed("compile"):
-                self._compile(version)
+                self._compile(version, parent)
             if reply.truncated and not version.ok:
                 version.errors.insert(
                     0,
@@ -766,7 +778,8 @@ class Agent(_Caller):
             _shrunk(png, folder / f"refiner-{i}.png") for i, png in enumerate(shown.images, 1)
         ]
 
-    def _compile(self, version: Version) -> None:
+    def _compile(self, version: Version, parent: Version | None = None) -> None:
+        """Compile `version`; its lints include W109 for anchors that moved since `parent`."""
         program = version.program
         try:
             shape = self.tools.compile(program, PROGRAM)
@@ -779,6 +792,10 @@ class Agent(_Caller):
         else:
             version.shape = shape
             version.lints = [d.with_source(program) for d in shape.diagnostics if d.severity != "error"]
+            version.anchors_from = _anchor_baseline(parent)
+            if version.anchors_from is not None:
+                moved = compiler.moved_anchors(version.anchors_from, shape)
+                version.lints += [d.with_source(program) for d in moved]
 
     # ---------------------------------------------------------------- inspector
 
