@@ -182,7 +182,7 @@ class Replayer:
         self.replies = list(replies)
         self.requests: list[tuple[str, list[dict]]] = []
 
-    def complete(self, role: str, messages: list[dict]):
+    def complete(self, role: str, messages: list[dict], constraint=None):
         from proto3d.llm.client import LLMError, Reply
 
         self.requests.append((role, messages))
@@ -217,7 +217,8 @@ def count_run(run: dict, out: Path, one_step: bool = False) -> dict:
 
     replies = one_step_replies(run["replies"]) if one_step else run["replies"]
     backend = Replayer([text for _, text in replies])
-    options = {"one_step": True} if one_step else {}
+    # Recorded runs end at their accept: a polish round would have no reply to replay.
+    options = {"one_step": one_step, "polish": False}
     summary = Agent(run["category"], out, LLMConfig(model="replay"), backend, **options).run()
     roles: dict[str, dict] = {}
     seen: list[list[dict]] = []
