@@ -85,6 +85,7 @@ CODES: dict[str, str] = {
     "W106": "empty block",
     "W107": "an instance coloured unlike its part",
     "W108": "bidirectional control character inside a string",
+    "W109": "a part placed from an anchor that moved since the previous version",
     # R0xx: rendering (renderer/README.md)
     "R001": "no OpenGL context",
     "R002": "unknown view",

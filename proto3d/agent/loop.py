@@ -121,7 +121,11 @@ def preview_views(shape, folder: Path) -> Inspection:
 
     renders = render(shape, size=256, passes=("rgb", "part", "instance"))
     write_atomic(folder / "preview.png", png_bytes(contact_sheet(shape, renders, cell=160)), parents=True)
-    return Inspection([folder / "preview.png"], {}, [])
+    description = (
+        "one contact sheet. For each view (front, left, back, iso) the shaded render is on the left and "
+        "the same view with every part in a flat colour, labelled with its name, on the right"
+    )
+    return Inspection([folder / "preview.png"], {}, [], description=description)
 
 
 def variant_sheet(shapes: list, captions: list[str], path: Path, cell: int = 256) -> None:

@@ -140,7 +140,7 @@ def test_the_refiner_sees_the_coarse_render_and_its_lints(tmp_path):
     (url,) = images_in(refiner)
     assert url.startswith("data:image/png;base64,")
     text = prompt_of(refiner)
-    assert "How the coarse program renders: one contact sheet" in text
+    assert "How the coarse program renders: one image of the shape" in text  # what fake_inspect says it shows
     assert "W101" in text and "floats 0.095 m above" in text  # the coarse version's lint
     assert "Detail added inside a part moves that part's anchors" in text
     assert (tmp_path / "versions" / "001" / "sheet.png").exists()

@@ -33,8 +33,8 @@ def test_a_checkout_against_itself_is_identical(tmp_path):
 
 
 def test_differences_name_the_field_that_changed():
-    old = {"tree": "a", "shape": {"vertices": "v1", "faces": "f"}, "diagnostics": [{"code": "W301"}]}
-    new = {"tree": "a", "shape": {"vertices": "v2", "faces": "f"}, "diagnostics": [{"code": "W302"}]}
+    old = {"tree": "a", "shape": {"vertices": "v1", "faces": "f"}, "diagnostics": [{"code": "W101"}]}
+    new = {"tree": "a", "shape": {"vertices": "v2", "faces": "f"}, "diagnostics": [{"code": "W102"}]}
     found = list(compare_checkouts.differences(CORPUS[:1], [json.dumps(old)], [json.dumps(new)]))
     assert [(name, key) for name, _, key, _, _ in found] == [
         ("valid", "diagnostics"),
