@@ -14,8 +14,6 @@ import pytest
 from click.testing import CliRunner
 
 from proto3d.cli import cli, main
-from tests.helpers.agent_script import responder
-from tests.helpers.fake_openai import FakeOpenAI
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 COMMANDS = ["agent", "check", "compile", "dataset", "fmt", "render", "sample", "view"]
@@ -214,15 +212,15 @@ def test_dataset_progress_on_stderr_report_on_stdout(files):
     assert (summary["images"], summary["new_images"]) == (1, 0)
 
 
-def test_agent_progress_on_stderr_table_on_stdout(tmp_path):
-    with FakeOpenAI(default=responder) as server:
-        result = invoke(
-            "agent", "Dining Table", "--base-url", server.base_url, "-o", tmp_path, "--max-iterations", "1"
-        )
-        assert result.exit_code == 0
-        assert "accepted" in result.stdout and "Dining Table" in result.stdout  # the final table
-        assert "Dining Table" not in result.stderr and result.stderr.startswith("  ")  # progress lines
-        replay = invoke("agent", "--replay", tmp_path / "dining-table", "-o", tmp_path / "replayed", "-q")
+def test_agent_progress_on_stderr_table_on_stdout(scripted_model, tmp_path):
+    server = scripted_model
+    result = invoke(
+        "agent", "Dining Table", "--base-url", server.base_url, "-o", tmp_path, "--max-iterations", "1"
+    )
+    assert result.exit_code == 0
+    assert "accepted" in result.stdout and "Dining Table" in result.stdout  # the final table
+    assert "Dining Table" not in result.stderr and result.stderr.startswith("  ")  # progress lines
+    replay = invoke("agent", "--replay", tmp_path / "dining-table", "-o", tmp_path / "replayed", "-q")
     assert replay.exit_code == 0 and replay.stderr == ""
     assert "accepted" in replay.stdout
 

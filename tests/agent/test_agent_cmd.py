@@ -7,30 +7,29 @@ import json
 from click.testing import CliRunner
 
 from proto3d.agent.command import agent_command
-from tests.helpers.agent_script import REFINED, responder
-from tests.helpers.fake_openai import FakeOpenAI
+from tests.helpers.agent_script import REFINED
 
 
-def test_single_object(tmp_path):
-    with FakeOpenAI(default=responder) as server:
-        result = CliRunner().invoke(
-            agent_command,
-            [
-                "Dining Table",
-                "--base-url",
-                server.base_url,
-                "--model",
-                "fake-vl",
-                "--role-model",
-                "inspector=fake-inspector",
-                "-o",
-                str(tmp_path),
-                "--max-iterations",
-                "2",
-                "--check-variants",
-                "0",
-            ],
-        )  # the loop as before families: the inspector's call is the last
+def test_single_object(scripted_model, tmp_path):
+    server = scripted_model
+    result = CliRunner().invoke(
+        agent_command,
+        [
+            "Dining Table",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-vl",
+            "--role-model",
+            "inspector=fake-inspector",
+            "-o",
+            str(tmp_path),
+            "--max-iterations",
+            "2",
+            "--check-variants",
+            "0",
+        ],
+    )  # the loop as before families: the inspector's call is the last
     assert result.exit_code == 0, result.output
     run = tmp_path / "dining-table"
     summary = json.loads((run / "summary.json").read_text())
@@ -41,25 +40,25 @@ def test_single_object(tmp_path):
     assert "accepted" in result.output and "Dining Table" in result.output  # the final table
 
 
-def test_batch_runs_categories_concurrently_and_replay(tmp_path):
+def test_batch_runs_categories_concurrently_and_replay(scripted_model, tmp_path):
     cats = tmp_path / "cats.txt"
     cats.write_text("# furniture\ntable\nside table\n\ntable\n")
-    with FakeOpenAI(default=responder) as server:
-        result = CliRunner().invoke(
-            agent_command,
-            [
-                "--categories",
-                str(cats),
-                "--jobs",
-                "2",
-                "--base-url",
-                server.base_url,
-                "-o",
-                str(tmp_path / "runs"),
-                "--check-variants",
-                "0",
-            ],
-        )
+    server = scripted_model
+    result = CliRunner().invoke(
+        agent_command,
+        [
+            "--categories",
+            str(cats),
+            "--jobs",
+            "2",
+            "--base-url",
+            server.base_url,
+            "-o",
+            str(tmp_path / "runs"),
+            "--check-variants",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(server.requests) == 12  # two objects, duplicates dropped
     for name in ("table", "side-table"):
@@ -72,7 +71,7 @@ def test_batch_runs_categories_concurrently_and_replay(tmp_path):
     assert json.loads((replayed / "summary.json").read_text())["replayed_calls"] == 6
 
 
-def test_config_file_and_errors(tmp_path, monkeypatch):
+def test_config_file_and_errors(scripted_model, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("PROTO3D_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -84,11 +83,9 @@ def test_config_file_and_errors(tmp_path, monkeypatch):
     result = runner.invoke(agent_command, ["chair", "--role-model", "inspector"])
     assert result.exit_code != 0 and "expected ROLE=MODEL" in result.output
 
-    with FakeOpenAI(default=responder) as server:
-        (tmp_path / "proto3d.toml").write_text(
-            f'[llm]\nbase_url = "{server.base_url}"\nmodel = "from-config"\n'
-        )
-        result = runner.invoke(agent_command, ["table"])
+    server = scripted_model
+    (tmp_path / "proto3d.toml").write_text(f'[llm]\nbase_url = "{server.base_url}"\nmodel = "from-config"\n')
+    result = runner.invoke(agent_command, ["table"])
     assert result.exit_code == 0, result.output
     assert {r["model"] for r in server.requests} == {"from-config"}
     assert (tmp_path / "runs" / "table" / "report.html").exists()

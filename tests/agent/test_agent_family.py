@@ -23,7 +23,6 @@ from tests.helpers.agent_script import (
     config,
     fake_inspect,
     fenced,
-    responder,
 )
 from tests.helpers.fake_openai import FakeOpenAI, images_in, prompt_of
 
@@ -416,33 +415,33 @@ def test_labels_with_spaces_are_written_as_identifiers(tmp_path):
     assert list(labels) == ["body", "tier", "side_mirror"] and allow_other
 
 
-def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(tmp_path):
+def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(scripted_model, tmp_path):
     from click.testing import CliRunner
 
     from proto3d.agent.command import agent_command
 
     cats = tmp_path / "cats.txt"
     cats.write_text("table\ndesk\n")
-    with FakeOpenAI(default=responder) as server:
-        (tmp_path / "p.toml").write_text(
-            f'[llm]\nbase_url = "{server.base_url}"\nmodel = "fake-vl"\n'
-            '[prices."fake-vl"]\ninput = 1.0\noutput = 2.0\n'
-        )
-        result = CliRunner().invoke(
-            agent_command,
-            [
-                "--categories",
-                str(cats),
-                "--config",
-                str(tmp_path / "p.toml"),
-                "-o",
-                str(tmp_path / "runs"),
-                "--check-variants",
-                "0",
-                "--max-batch-cost",
-                "0.000001",
-            ],
-        )
+    server = scripted_model
+    (tmp_path / "p.toml").write_text(
+        f'[llm]\nbase_url = "{server.base_url}"\nmodel = "fake-vl"\n'
+        '[prices."fake-vl"]\ninput = 1.0\noutput = 2.0\n'
+    )
+    result = CliRunner().invoke(
+        agent_command,
+        [
+            "--categories",
+            str(cats),
+            "--config",
+            str(tmp_path / "p.toml"),
+            "-o",
+            str(tmp_path / "runs"),
+            "--check-variants",
+            "0",
+            "--max-batch-cost",
+            "0.000001",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(server.requests) == 6  # one whole run, then nothing new starts
     batch = json.loads((tmp_path / "runs" / "batch.json").read_text())

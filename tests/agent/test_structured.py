@@ -179,17 +179,17 @@ def test_segments_reach_the_coder(tmp_path):
     assert "write it as `rod(from=FROM, to=TO, r=THICKNESS / 2)`" in coder
 
 
-def test_the_command_line_switches(tmp_path):
+def test_the_command_line_switches(scripted_model, tmp_path):
     from click.testing import CliRunner
 
     from proto3d.agent.command import agent_command
 
-    with FakeOpenAI(default=responder) as server:
-        result = CliRunner().invoke(
-            agent_command,
-            ["table", "--base-url", server.base_url, "--model", "fake-vl", "-o", str(tmp_path)]
-            + ["--check-variants", "0", "--no-structured", "--constrain", "grammar"],
-        )
+    server = scripted_model
+    result = CliRunner().invoke(
+        agent_command,
+        ["table", "--base-url", server.base_url, "--model", "fake-vl", "-o", str(tmp_path)]
+        + ["--check-variants", "0", "--no-structured", "--constrain", "grammar"],
+    )
     assert result.exit_code == 0, result.output
     assert not any("response_format" in r for r in server.requests)
     roles = [prompt_of(r).startswith("You are the coder") for r in server.requests]
