@@ -9,9 +9,9 @@ single part sits off the object's centre, and how many separate instances a part
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from proto3d.compiler.values import rotation  # the language's rot=: X, then Y, then Z
 
 TOUCH = 0.01  # metres: planned boxes this close count as touching
 OFF_CENTRE = 0.2  # fraction of the bounds: a single part farther than this from the centre has a side
@@ -70,27 +70,10 @@ def instance_box(instance: dict) -> np.ndarray | None:
         size = np.array(instance["size"], float) / 2
         position = np.array(instance["position"], float)
         corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * size
-        turned = corners @ _rotation(instance.get("rotation") or [0, 0, 0]).T + position
+        turned = corners @ rotation(instance.get("rotation") or [0, 0, 0]).T + position
         return np.array([turned.min(axis=0), turned.max(axis=0)])
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def _rotation(degrees) -> np.ndarray:
-    """X, then Y, then Z, as the shape language applies `rot=`."""
-    rx, ry, rz = (math.radians(float(a)) for a in degrees)
-    cx, sx, cy, sy, cz, sz = (
-        math.cos(rx),
-        math.sin(rx),
-        math.cos(ry),
-        math.sin(ry),
-        math.cos(rz),
-        math.sin(rz),
-    )
-    x = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
-    y = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    z = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-    return z @ y @ x
 
 
 def _gap(a: np.ndarray, b: np.ndarray) -> float:

@@ -7,7 +7,6 @@ renderer is used in the replay test), so the loop is tested without a GL context
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from tests.helpers.agent_script import (
     config,
     fake_inspect,
     fenced,
+    manual_person,
 )
 from tests.helpers.fake_openai import FakeOpenAI, Slow, Status, images_in, prompt_of
 
@@ -308,23 +308,8 @@ def test_replay_reproduces_programs_meshes_and_renders_offline(tmp_path):
 
 def test_manual_backend_drives_the_loop(tmp_path):
     """A 'person' answers each Markdown request by writing the answer file."""
-    answers = iter(DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT])
     folder = tmp_path / "manual"
-    done = threading.Event()
-
-    def person():
-        answered = set()
-        while not done.is_set():
-            for request in sorted(folder.glob("*.request.md")):
-                stem = request.name.removesuffix(".request.md")
-                if stem not in answered:
-                    answered.add(stem)
-                    (folder / f"{stem}.answer.md").write_text(next(answers))
-            done.wait(0.01)
-
-    thread = threading.Thread(target=person)
-    thread.start()
-    try:
+    with manual_person(folder, DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT]):
         cfg = LLMConfig(model="manual")
         summary = Agent(
             "table",
@@ -333,9 +318,6 @@ def test_manual_backend_drives_the_loop(tmp_path):
             ManualBackend(folder, poll=0.01, notify=lambda m: None),
             Toolchain(inspect=fake_inspect),
         ).run()
-    finally:
-        done.set()
-        thread.join()
     assert summary["status"] == "accepted"
     assert (folder / "006-inspector-1.png").exists()
     assert "Step 1 of 3" in (folder / "001-metricizer.request.md").read_text()

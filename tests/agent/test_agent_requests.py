@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from tests.helpers.agent_script import (
     config,
     fake_inspect,
     fenced,
+    manual_person,
 )
 from tests.helpers.fake_openai import FakeOpenAI, images_in, prompt_of
 
@@ -172,28 +172,10 @@ def test_max_iterations_zero_means_no_limit(tmp_path):
 
 
 def test_a_manual_run_says_manual_and_counts_no_tokens(tmp_path):
-    answers = iter([BOUNDS, PARTS, ARRANGEMENT, fenced(COARSE), fenced(REFINED), ACCEPT])
     folder = tmp_path / "manual"
-    done = threading.Event()
-
-    def person():
-        answered = set()
-        while not done.is_set():
-            for request in sorted(folder.glob("*.request.md")):
-                stem = request.name.removesuffix(".request.md")
-                if stem not in answered:
-                    answered.add(stem)
-                    (folder / f"{stem}.answer.md").write_text(next(answers))
-            done.wait(0.01)
-
-    thread = threading.Thread(target=person)
-    thread.start()
-    try:
+    with manual_person(folder, [BOUNDS, PARTS, ARRANGEMENT, fenced(COARSE), fenced(REFINED), ACCEPT]):
         backend = ManualBackend(folder, poll=0.01, notify=lambda m: None)
         summary = Agent("table", tmp_path, LLMConfig(), backend, Toolchain(inspect=fake_inspect)).run()
-    finally:
-        done.set()
-        thread.join()
     assert summary["status"] == "accepted"
     assert json.loads((tmp_path / "run.json").read_text())["model"] == "manual"  # not the config's gpt-4o
     assert summary["usage"]["uncounted_calls"] == summary["usage"]["calls"] == 6

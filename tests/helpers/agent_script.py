@@ -3,8 +3,10 @@ that answers each role, so tests (and concurrent runs sharing one fake server) d
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import threading
 from pathlib import Path
 
 from PIL import Image
@@ -102,3 +104,28 @@ def config(server, **budget) -> LLMConfig:
         prices={"fake-vl": {"input": 1.0, "output": 2.0}},
         budget=Budget(**budget),
     )
+
+
+@contextlib.contextmanager
+def manual_person(folder: Path, answers):
+    """A 'person' answering each Markdown request of the manual backend in `folder` with the next
+    of `answers`, by writing its answer file, while the block runs."""
+    answers, done = iter(answers), threading.Event()
+
+    def person():
+        answered = set()
+        while not done.is_set():
+            for request in sorted(folder.glob("*.request.md")):
+                stem = request.name.removesuffix(".request.md")
+                if stem not in answered:
+                    answered.add(stem)
+                    (folder / f"{stem}.answer.md").write_text(next(answers))
+            done.wait(0.01)
+
+    thread = threading.Thread(target=person)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
