@@ -2,7 +2,7 @@
 
 A statement that runs again with the same inputs does no work but pay the steps it cost: the
 evaluator's answer (tables, diagnostics, step count) is the same with and without the memo,
-which `tests/test_evaluate.py` checks by switching it off.
+which `tests/compiler/test_evaluate.py` checks by switching it off.
 """
 
 from __future__ import annotations
