@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from proto3d.agent.run import read_summary, write_json
+from proto3d.agent.run import read_summary, write_run_json
 from proto3d.llm.client import slug
 
 FINISHED = ("accepted", "budget")  # a folder with this status is skipped when the batch runs again
@@ -84,7 +84,7 @@ class Batch:
         finally:
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
         summary = batch_summary(self.results, self.plans, self.max_cost)
-        write_json(self.root / "batch.json", summary)
+        write_run_json(self.root / "batch.json", summary)
         return summary
 
     def _plan(self, name: str) -> list[Job]:

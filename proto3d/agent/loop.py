@@ -26,7 +26,7 @@ from pathlib import Path
 from proto3d import compiler, prompts
 from proto3d.agent import variants as agent_variants
 from proto3d.agent.questions import plan_questions
-from proto3d.agent.run import read_summary, run_lock, write_json, write_report, write_text
+from proto3d.agent.run import read_summary, run_lock, write_report, write_run_json, write_text
 from proto3d.agent.schema import (
     Answer,
     Arrangement,
@@ -370,7 +370,7 @@ class Agent(_Caller):
             self.progress(
                 "the previous run in this folder was interrupted (its process ended while running); resuming"
             )
-        write_json(self.dir / "run.json", self._settings())
+        write_run_json(self.dir / "run.json", self._settings())
         status, reason = "running", ""
         self._write_summary(status, reason)
         try:
@@ -613,7 +613,9 @@ class Agent(_Caller):
                 lambda a: check_variant_verdicts(a, len(shown)),
             )
         verdicts = sorted(answer["variants"], key=lambda v: v["variant"])
-        write_json(path.with_suffix(".json"), [{**v, "values": s.params} for s, v in zip(shown, verdicts)])
+        write_run_json(
+            path.with_suffix(".json"), [{**v, "values": s.params} for s, v in zip(shown, verdicts)]
+        )
         return verdicts
 
     # ---------------------------------------------------------------- designer
@@ -624,7 +626,7 @@ class Agent(_Caller):
         bounds = self._ask_json(
             "metricizer", prompts.render("metricizer.md", category=self.subject, frame=frame), Bounds
         )
-        write_json(self.dir / "design" / "bounds.json", bounds)
+        write_run_json(self.dir / "design" / "bounds.json", bounds)
         self.design["bounds"] = bounds
         frame = self._frame()  # now with the front the metricizer named
         if self.plan:  # the designer listed this design's parts when it proposed the designs
@@ -639,7 +641,7 @@ class Agent(_Caller):
             parts = self._ask_json(
                 "decomposer", prompt, Parts, lambda p: check_parts(p, self.vocabulary, self.allow_other)
             )
-        write_json(self.dir / "design" / "parts.json", parts)
+        write_run_json(self.dir / "design" / "parts.json", parts)
         self.design["parts"] = parts
         self.progress("designer: arrangement")
         arrangement = self._ask_json(
@@ -655,7 +657,7 @@ class Agent(_Caller):
             lambda a: check_arrangement(a, parts, bounds["bounds"]),
             soft_check=True,
         )
-        write_json(self.dir / "design" / "arrangement.json", arrangement)
+        write_run_json(self.dir / "design" / "arrangement.json", arrangement)
         self.design["arrangement"] = arrangement
 
     def _front(self) -> str:
@@ -939,9 +941,9 @@ class Agent(_Caller):
     def _save_version(self, version: Version) -> None:
         folder = self.dir / "versions" / f"{version.number:03d}"
         write_text(folder / PROGRAM, version.program)
-        write_json(folder / "version.json", version.to_json())
+        write_run_json(folder / "version.json", version.to_json())
         if version.verdict is not None:
-            write_json(folder / "verdict.json", version.verdict)
+            write_run_json(folder / "verdict.json", version.verdict)
         write_report(self.dir, self._summary("running", ""), self.design, self._version_dicts())
 
     def _version_dicts(self) -> list[dict]:
@@ -951,7 +953,7 @@ class Agent(_Caller):
         folder = self.dir / "final"
         write_text(folder / PROGRAM, best.program)
         self.tools.export(best.shape, folder / "shape.glb")
-        write_json(folder / "parts.json", self.tools.manifest(best.shape))
+        write_run_json(folder / "parts.json", self.tools.manifest(best.shape))
         if best.inspection is None:
             try:
                 best.inspection = self.tools.inspect(best.shape, self.dir / "versions" / f"{best.number:03d}")
@@ -986,7 +988,7 @@ class Agent(_Caller):
 
     def _write_summary(self, status: str, reason: str) -> dict:
         summary = self._summary(status, reason)
-        write_json(self.dir / "summary.json", summary)
+        write_run_json(self.dir / "summary.json", summary)
         write_report(self.dir, summary, self.design, self._version_dicts())
         return summary
 
@@ -1034,7 +1036,7 @@ def plan_designs(
             "designs": [{**d, "slug": slug(d["name"])} for d in answer["designs"]],
             "usage": caller.recorder.total.to_json(),
         }
-        write_json(folder / "designs.json", plan)
+        write_run_json(folder / "designs.json", plan)
     return plan
 
 

@@ -68,7 +68,7 @@ def write_text(path: str | Path, text: str) -> None:
     write_atomic(path, redact(text), parents=True)
 
 
-def write_json(path: str | Path, value) -> None:
+def write_run_json(path: str | Path, value) -> None:
     """A JSON file of the run folder: the shared `json_text`, indented 2, redacted as every file of the run."""
     write_text(path, json_text(value, indent=2))
 
