@@ -39,6 +39,7 @@ class Instance:
     span: Span
     bbox_min: np.ndarray = field(default_factory=lambda: np.zeros(3))
     bbox_max: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    names: dict[str, list[int]] = field(default_factory=dict)  # `box(…) as plate`: name -> primitive ids
 
     def name(self, label: str, count: int) -> str:
         """`label` for a single-instance part, `label.N` otherwise."""
@@ -63,6 +64,7 @@ class AnchorRead(NamedTuple):
     anchor: str  # top, bottom, ..., size
     value: np.ndarray  # (3,) float64, the value read (read-only: the program's own value)
     primitive_count: int  # how many primitives the part (or instance) had then: its first ones
+    piece: str | None = None  # the named primitives read (`stage.plate.top`), or None for the whole part
 
 
 @dataclass
