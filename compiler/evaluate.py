@@ -152,8 +152,8 @@ class _Evaluator:
             ast.DefStmt: self.def_stmt,
         }
         self.defs: dict[str, CompiledDef] = {}
-        self.depth = 0  # while compiling: the block nesting here, and the deepest reached, calls inlined
-        self.deepest = 0
+        self.depth = -1  # while compiling: the braces around here (0 at the top level), calls inlined
+        self.deepest = 0  # and the most reached
         # what the program has built so far
         self.name = ""
         self.bounds = None
