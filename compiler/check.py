@@ -64,6 +64,8 @@ class _Checker(ast.Visitor):
         self.as_names = as_names
         self.headers: dict[type, int] = {}
         self.in_part = False
+        self.building: str | None = None  # the label of the part block being checked
+        self.own_pieces: set[int] = set()  # ids of `stage` names in `stage.plate` read inside part `stage`
         self.all_defs = {d.name: d for d in reversed(top_defs)}  # the first of a name wins
         self.calls = {  # def name -> the defs its body calls
             d.name: {n.name for n in ast.walk(d.block) if isinstance(n, ast.PrimitiveStmt)}
@@ -177,9 +179,9 @@ class _Checker(ast.Visitor):
             self.in_def.makes_parts = True
         if s.color is not None:
             self.expr(s.color)
-        outer, self.in_part = self.in_part, True
+        outer, self.in_part, self.building = (self.in_part, self.building), True, s.label
         self.block(s.block.body, owner=s)
-        self.in_part = outer
+        self.in_part, self.building = outer
         self.parts.add(s.label)
 
     def visit_ForStmt(self, s: ast.ForStmt) -> None:
@@ -461,6 +463,8 @@ class _Checker(ast.Visitor):
         target = node.target.target if isinstance(node.target, ast.Index) else node.target
         if not isinstance(target, ast.Name) or target.id not in self.all_labels:
             return
+        if target.id == self.building and node.name in self.as_names:
+            self.own_pieces.add(id(target))  # a part may read its own named primitives as it builds them
         if node.name not in ANCHORS and node.name not in self.as_names:
             self.error(
                 "E208",
@@ -472,8 +476,12 @@ class _Checker(ast.Visitor):
             )
 
     def visit_Name(self, node: ast.Name) -> None:
-        if not self.known(node.id) and node.id in self.all_labels and self.in_def is not None:
-            return  # a def's body may read a part its calls come after
+        if (
+            not self.known(node.id)
+            and node.id in self.all_labels
+            and (self.in_def is not None or id(node) in self.own_pieces)
+        ):
+            return  # a def's body may read a part its calls come after; a part its own named primitives
         if not self.known(node.id) and node.id in self.all_labels:
             self.error(
                 "E209",
