@@ -1303,6 +1303,22 @@ def mutate_tokens(rng: random.Random, text: str) -> str:
     return "".join(tokens)
 
 
+def def_chains(rng: random.Random, corpus=()) -> str:
+    """Defs each calling the def above it several times (the calls grow exponentially: the step and
+    nesting limits must stop them), with arguments of every type, frames and `as` names."""
+    depth, fan = rng.randint(1, 40), rng.randint(1, 4)
+    lines = ["def d0(r=0.1) { sphere(r=r) as ball }"]
+    for i in range(1, depth):
+        factor = rng.choice(["0.5", "1", "2", "-1", "1e300"])
+        calls = " ".join(f"d{i - 1}(r=r * {factor}, at=[{rng.uniform(-1, 1):.2f}, 0, 0])" for _ in range(fan))
+        lines.append(f"def d{i}(r) {{ {calls} }}")
+    argument = rng.choice(["0.2", "-1", "[1, 2]", '"x"', "true", "a.top", "r=0.2, r=0.3", ""])
+    lines.append(f"part a {{ d{depth - 1}({argument}) as whole }}")
+    if rng.random() < 0.5:
+        lines.append("let v = a.whole.size + a.ball.top + a[0].whole.min")
+    return "\n".join(lines) + "\n"
+
+
 def mutated(rng: random.Random, corpus) -> str:
     """A seed program with characters or tokens mutated."""
     text = rng.choice(corpus)
@@ -1380,6 +1396,7 @@ FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "extreme builtins": (extreme_builtins, 3),
     "nested lists": (nested_lists, 1),
     "anchors in loops": (anchors_in_loops, 1),
+    "def chains": (def_chains, 1),
     "odd text": (odd_text, 2),
     "raw bytes": (raw_bytes, 1),
 }
