@@ -262,12 +262,12 @@ class _Checker(ast.Visitor):
             if s.name in FUNCTIONS:
                 hint = f"`{s.name}(…)` is a function; use it inside an expression, e.g. `let x = {s.name}(…)`"
             else:
-                hint = unknown_name_hint(s.name, PRIMITIVES)
+                hint = unknown_name_hint(s.name, [*PRIMITIVES, *self.defs])
             self.error(
                 "E101",
                 f"unknown primitive `{s.name}`",
                 s.name_span,
-                expected="one of " + ", ".join(PRIMITIVES),
+                expected="one of " + ", ".join([*PRIMITIVES, *self.defs]),
                 hint=hint,
             )
             for arg in s.args:
