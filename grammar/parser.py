@@ -271,6 +271,8 @@ def _token_hint(error: UnexpectedToken, text: str) -> str:
         return "declare a name with `let name = value` (or `param name = value in [lo, hi]`)"
     if token.value == "=" and "COMP_OP" in error.expected:
         return "compare with `==`"
+    if token.type == "NAME" and re.search(r"\bpart\s+\w+$", before):
+        return f"a part's body is a block: `{before.split()[-2]} {previous_word} {{ {token.value}(…) }}`"
     if previous_word in ("module", "function"):
         return "define a reusable statement with `def name(param, other=default) { … }`"
     if token.value == "{" and previous_word.endswith(")"):

@@ -78,6 +78,7 @@ CASES = [
     ("E401", 'mirror("w") part a { ' + BOX + " }", 1, 8, "mirror"),
     ("E401", "scale(0) part a { " + BOX + " }", 1, 1, "non-zero"),
     ("E401", 'symmetric("q") part a { ' + BOX + " }", 1, 1, "symmetric"),
+    ("E011", "def w() { sphere(r=1) }\npart front w()", 2, 12, "`part front { w(…) }`"),
     ("E150", "def f() { f() }\npart a { f() }", 1, 11, "recursive"),
     ("E151", "for i in [1] { def f() { } }", 1, 16, "inside a block"),
     ("E152", "part a { f() }\ndef f() { " + BOX + " }", 1, 10, "move `def f` above line 1"),
