@@ -631,7 +631,7 @@ class _Evaluator:
             )
         self.deepest = max(self.deepest, self.depth + d.depth)
         index = {p.name: i for i, p in enumerate(d.node.params)}
-        given, placement_args, positional = {}, [], 0
+        given, placement_args, positional = {}, [], 0  # given: parameter -> its argument, in written order
         for arg in s.args:
             if arg.name is None:
                 given[positional] = self.compile_expr(arg.value)
@@ -640,7 +640,7 @@ class _Evaluator:
                 given[index[arg.name]] = self.compile_expr(arg.value)
             else:
                 placement_args.append(arg)
-        arguments = [(d.slots[i], value) for i, value in sorted(given.items())]
+        arguments = [(d.slots[i], value) for i, value in given.items()]
         defaults = [(d.slots[i], default) for i, default in enumerate(d.defaults) if i not in given]
         placement = Binding.of(s.name, placement_args, lang.DEF_PLACEMENT, self.compile_expr)
         env, frame_bound = self.env, max(1.0, self.limits.max_abs_value)

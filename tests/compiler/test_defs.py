@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -194,3 +198,23 @@ def test_def_errors_by_code_and_position(text, code, line, column, words):
     error = error_of(text)
     assert (error.code, error.line, error.column) == (code, line, column)
     assert words in error.message + error.hint
+
+
+def test_check_json_lists_the_call_sites(tmp_path):
+    source = tmp_path / "legs.pdsl"
+    source.write_text("def leg(h) {\n    cylinder(r=0.02, h=h)\n}\npart table {\n    leg(h=-1)\n}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "proto3d", "check", "--json", str(source)], capture_output=True, text=True
+    )
+    (diagnostic,) = json.loads(result.stdout)["diagnostics"]
+    assert (diagnostic["code"], diagnostic["line"], diagnostic["column"]) == ("E107", 2, 5)
+    assert diagnostic["calls"] == [
+        {
+            "name": "leg",
+            "line": 5,
+            "column": 5,
+            "end_line": 5,
+            "end_column": 14,
+            "source_line": "    leg(h=-1)",
+        }
+    ]
