@@ -173,7 +173,8 @@ class _Evaluator:
         self.current_instance: Instance | None = None
         self.current_color: tuple | None = None
         self.call_color: tuple | None = None  # `color=` of the def calls being run, the innermost given
-        self.naming: tuple = ()  # (name, statement) of the def calls with `as` being run
+        self.naming: tuple = ()  # the def calls with `as` being run
+        self.call_sites: tuple[CallSite, ...] = ()  # the def calls being run, innermost first
         self.name_owners: dict[tuple[int, str], ast.PrimitiveStmt] = {}  # (instance, name) -> its statement
         self.piece_primitives: dict[tuple[int, str], list[int]] = {}  # (part, name) -> primitives, in order
         # what anchors read: the primitives of each part in the order they are added, and the boxes
@@ -368,7 +369,9 @@ class _Evaluator:
                 )
             )
         part = self.parts[part_id]
-        instance = Instance(part_id, len(part.instance_ids), [], s.span, _UNMEASURED, _UNMEASURED)
+        instance = Instance(
+            part_id, len(part.instance_ids), [], s.span, _UNMEASURED, _UNMEASURED, calls=self.call_sites
+        )
         part.instance_ids.append(len(self.instances))
         self.instances.append(instance)
         self.current_instance, self.current_color = instance, color or part.color
@@ -574,6 +577,7 @@ class _Evaluator:
                 len(self.instances) - 1,
                 color or self.call_color or self.current_color,
                 s.span,
+                self.call_sites,
             )
         )
         primitive_id = len(self.primitives) - 1
@@ -656,7 +660,7 @@ class _Evaluator:
             for slot, (default, cost) in defaults:
                 self.step(s.span, cost)
                 env[slot] = default()
-            outer = self.matrix, self.reach, self.call_color, self.naming
+            outer = self.matrix, self.reach, self.call_color, self.naming, self.call_sites
             if self.reach * frame_bound > 1e300:
                 fail("E210", "the transforms around this call scale it out of the numeric range", s.span)
             rot = where["rot"]
@@ -666,13 +670,14 @@ class _Evaluator:
                 self.call_color = self.color(where["color"], s.span)
             if s.as_name is not None:
                 self.naming = (*self.naming, s)
+            self.call_sites = (call_site, *self.call_sites)
             try:
                 d.body()
             except EvalError as error:  # said where it was called from, innermost call first
                 inside = error.diagnostic
                 raise EvalError(replace(inside, calls=(*inside.calls, call_site))) from None
             finally:
-                self.matrix, self.reach, self.call_color, self.naming = outer
+                self.matrix, self.reach, self.call_color, self.naming, self.call_sites = outer
 
         return run
 

@@ -218,3 +218,23 @@ def test_check_json_lists_the_call_sites(tmp_path):
             "source_line": "    leg(h=-1)",
         }
     ]
+
+
+def test_lints_on_what_a_call_drew_name_the_call():
+    shape = compile_text(
+        """def post(h) {
+    part post { cylinder(r=0.02, h=0.5, at=[0, 0, h], align="bottom") }
+}
+part base { box(size=[1, 1, 0.02], align="bottom") }
+post(h=0.01)
+post(h=0.3, at=[0.3, 0, 0])
+part flat { cylinder(r=0, h=0.1, at=[0, 0.3, 0.02], align="bottom") }
+"""
+    )
+    floating = [d for d in shape.diagnostics if d.code == "W101"]
+    assert [(d.line, d.column, [(c.name, c.span.line) for c in d.calls]) for d in floating] == [
+        (2, 5, [("post", 6)])
+    ]
+    assert floating[0].calls[0].source_line == "post(h=0.3, at=[0.3, 0, 0])"
+    assert "  in the call of `post` at line 6, column 1:" in floating[0].format()
+    assert [(d.code, d.calls) for d in shape.diagnostics if d.code == "W105"] == [("W105", ())]
