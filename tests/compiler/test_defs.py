@@ -8,9 +8,12 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
 from proto3d.errors import Proto3dError
+from tests.helpers.strategies import fast, primitive_specs, vector
 
 WHEEL = """def wheel(r, width=0.04) {
     torus(R=r - width / 2, r=width / 2, rot=[0, 90, 0])
@@ -64,6 +67,28 @@ def test_a_call_draws_what_the_inlined_body_draws_in_the_frame_of_its_at_and_rot
     assert_same_mesh(called, inlined)
     # the primitives keep the lines of the def's body: a pixel traces back to the statement that drew it
     assert [p.span.line for p in called.primitives] == [2, 3, 2, 3]
+
+
+@fast(25)
+@given(
+    specs=st.lists(primitive_specs(), min_size=1, max_size=3),
+    at=vector(-1, 1),
+    rot=vector(-180, 180, step=1.0),
+    color=st.booleans(),
+)
+def test_any_body_called_draws_what_it_draws_inlined_in_translate_and_rotate(specs, at, rot, color):
+    body = "\n".join("    " + spec.text() for spec in specs)
+    paint = ', color="red"' if color else ""
+    called = compile_text(f"def f() {{\n{body}\n}}\npart p {{ f(at={at[0]}, rot={rot[0]}{paint}) }}\n")
+    inlined = compile_text(
+        f"part p {{ translate({at[0]}) rotate({rot[0]}) {{\n{body}\n}} }}\n".replace(
+            "part p {", 'part p color "red" {' if color else "part p {"
+        )
+    )
+    assert [p.span.line for p in called.primitives] == [p.span.line for p in inlined.primitives]
+    np.testing.assert_allclose(called.vertices, inlined.vertices, atol=1e-6)
+    for a, b in zip(mesh(called)[1:], mesh(inlined)[1:]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_defaults_keywords_and_positions_bind_like_python():
