@@ -916,12 +916,8 @@ class _Evaluator:
                 return self.piece(target, e)
             lo, hi, count = self.part_box(target, e.span)
             value = anchor_point(name, lo, hi)
-            seen = (
-                id(e),
-                target.index,
-                target.piece,
-                count,
-            )  # the same read of the same primitives: the same value
+            # the same read of the same primitives: the same value
+            seen = (id(e), target.index, target.piece, count)
             if seen not in self.anchors_seen:
                 self.anchors_seen.add(seen)
                 value.flags.writeable = False  # kept in the record as the program reads it
