@@ -1007,11 +1007,13 @@ class _Evaluator:
             )
         if not self.piece_ids(ref.label, ref.index, e.name):
             which = ref.label if ref.index is None else f"{ref.label}[{ref.index}]"
+            part_id = self.part_index[ref.label]
+            named = sorted({name for part, name in self.piece_primitives if part == part_id})
             fail(
                 "E247",
                 f"part `{which}` has no primitive named `{e.name}` so far",
                 e.span,
-                expected=", ".join(lang.ANCHORS),
+                expected=", ".join([*lang.ANCHORS, *named]),
                 hint=f"name one with `… as {e.name}` inside `part {ref.label}`, above this line",
             )
         return PartRef(ref.label, ref.index, e.name)
