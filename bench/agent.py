@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PROGRAM = """shape "table"
@@ -250,6 +252,57 @@ def count_run(run: dict, out: Path, one_step: bool = False) -> dict:
     }
 
 
+def _boxes(pairs) -> dict[str, list]:
+    """(part label, [min, max]) pairs grouped by label."""
+    grouped: dict[str, list] = {}
+    for label, box in pairs:
+        grouped.setdefault(label, []).append(box)
+    return grouped
+
+
+def _box_moves(a: dict[str, list], b: dict[str, list]) -> tuple[float, int]:
+    """The largest move of a box face from each instance of `a` to the nearest instance of the same
+    part in `b` (mirrored instances may come in another order), and how many instances one lacks."""
+    worst, unmatched = 0.0, 0
+    for label in a.keys() | b.keys():
+        mine, theirs = a.get(label, []), b.get(label, [])
+        unmatched += abs(len(mine) - len(theirs))
+        for box in mine if theirs else []:
+            worst = max(worst, min(float(np.abs(box - other).max()) for other in theirs))
+    return worst, unmatched
+
+
+def coarse_step(folders: list[Path]) -> None:
+    """What the coarse step added in each recorded run: the coarse program against the arrangement
+    it was written from, its lints, and how far the refiner moved what it drew."""
+    from proto3d.agent.questions import instance_box
+    from proto3d.agent.schema import extract_json, extract_program
+    from proto3d.compiler import compile_text
+
+    print("coarse step of each recorded run (instances matched by part, nearest first; metres)")
+    for folder in folders:
+        calls = {
+            p.stem.split("-", 1)[1]: json.loads(p.read_text(encoding="utf-8"))["reply"]["text"]
+            for p in sorted((folder / "calls").glob("[0-9][0-9][0-9][0-9]-*.json"))
+        }
+        plan = _boxes((i["part"], instance_box(i)) for i in extract_json(calls["arranger"])["instances"])
+        shapes = [compile_text(extract_program(calls[role])) for role in ("coder", "refiner")]
+        coarse, refined = (
+            _boxes((s.parts[i.part_id].label, np.array([i.bbox_min, i.bbox_max])) for i in s.instances)
+            for s in shapes
+        )
+        to_plan, unplanned = _box_moves(plan, coarse)
+        to_refined, lost = _box_moves(coarse, refined)
+        overall = float(np.abs(np.array(shapes[0].bbox) - np.array(shapes[1].bbox)).max())
+        lints = [[d.code for d in s.diagnostics] or "none" for s in shapes]
+        print(
+            f"{folder.name:<14} plan -> coarse: {sum(map(len, plan.values()))} instances, {unplanned} "
+            f"unmatched, largest face move {to_plan:.3f}; coarse lints {lints[0]} | coarse -> refined: "
+            f"{lost} unmatched, largest face move {to_refined:.3f}, overall box {overall:.3f}; "
+            f"refined lints {lints[1]}"
+        )
+
+
 def token_bench(runs_root: list[Path], json_path: str | None, one_step: bool) -> None:
     runs = [("fixture: table", FIXTURE)]
     for root in runs_root:
@@ -309,12 +362,17 @@ def main() -> None:
     )
     ap.add_argument("--json", help="with --tokens: write the per-run figures here")
     ap.add_argument("--one-step", action="store_true", help="with --tokens: replay as `agent --one-step`")
+    ap.add_argument(
+        "--coarse", action="store_true", help="what the coarse step added in each recorded run under --runs"
+    )
     ap.add_argument("--categories", type=int, default=1000)
     ap.add_argument("--designs", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=32)
     ap.add_argument("--latency", type=float, default=0.05, help="the server's seconds per reply")
     ap.add_argument("--variants", type=int, default=8, help="--check-variants (0: off)")
     args = ap.parse_args()
+    if args.coarse:
+        return coarse_step([p.parent for root in args.runs for p in sorted(root.glob("**/run.json"))])
     if args.tokens:
         return token_bench([p for p in args.runs if p.exists()], args.json, args.one_step)
 
