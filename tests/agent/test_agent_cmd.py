@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from proto3d.agent.command import agent_command
-from tests.helpers.agent_script import REFINED
+from tests.helpers.agent_script import COARSE
 
 
 def test_single_object(scripted_model, tmp_path):
@@ -60,15 +60,15 @@ def test_batch_runs_categories_concurrently_and_replay(scripted_model, tmp_path)
         ],
     )
     assert result.exit_code == 0, result.output
-    assert len(server.requests) == 12  # two objects, duplicates dropped
+    assert len(server.requests) == 10  # two objects, one step each (5 calls), duplicates dropped
     for name in ("table", "side-table"):
         assert json.loads((tmp_path / "runs" / name / "summary.json").read_text())["status"] == "accepted"
 
     result = CliRunner().invoke(agent_command, ["--replay", str(tmp_path / "runs" / "table")])
     assert result.exit_code == 0, result.output
     replayed = tmp_path / "runs" / "table" / "replay"
-    assert (replayed / "final" / "program.pdsl").read_text() == REFINED
-    assert json.loads((replayed / "summary.json").read_text())["replayed_calls"] == 6
+    assert (replayed / "final" / "program.pdsl").read_text() == COARSE  # the one-step coder's program
+    assert json.loads((replayed / "summary.json").read_text())["replayed_calls"] == 5
 
 
 def test_config_file_and_errors(scripted_model, tmp_path, monkeypatch):
