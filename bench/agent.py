@@ -1,7 +1,8 @@
 """The agent loop: CPU overhead at scale, and prompt tokens per accepted prototype.
 
     python bench/agent.py [--categories 1000] [--designs 2] [--jobs 32] [--latency 0.05] [--variants 8]
-    python bench/agent.py --tokens [--runs DIR ...] [--json PATH]
+    python bench/agent.py --tokens [--two-step] [--runs DIR ...] [--json PATH]
+    python bench/agent.py --coarse [--runs DIR ...]
 
 `--tokens` replays recorded runs through the prompts of the code it imports: each run's
 recorded replies are answered in call order to the requests this code builds (real compiler
@@ -361,7 +362,20 @@ def main() -> None:
         "--runs", type=Path, nargs="*", default=[ROOT.parent / "shared" / "agent-runs"], help="with --tokens"
     )
     ap.add_argument("--json", help="with --tokens: write the per-run figures here")
-    ap.add_argument("--one-step", action="store_true", help="with --tokens: replay as `agent --one-step`")
+    steps = ap.add_mutually_exclusive_group()
+    steps.add_argument(
+        "--one-step",
+        dest="one_step",
+        action="store_true",
+        default=True,
+        help="with --tokens: replay as `agent` does",
+    )
+    steps.add_argument(
+        "--two-step",
+        dest="one_step",
+        action="store_false",
+        help="with --tokens: replay as `agent --two-step`",
+    )
     ap.add_argument(
         "--coarse", action="store_true", help="what the coarse step added in each recorded run under --runs"
     )
