@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from proto3d.agent.command import agent_command
-from tests.helpers.agent_script import COARSE
+from tests.helpers.agent_script import COARSE, REFINED
 
 
 def test_single_object(scripted_model, tmp_path):
@@ -38,6 +38,24 @@ def test_single_object(scripted_model, tmp_path):
     assert json.loads((run / "run.json").read_text())["budget"]["iterations"] == 2
     assert [r["model"] for r in server.requests][-1] == "fake-inspector"
     assert "accepted" in result.output and "Dining Table" in result.output  # the final table
+
+
+def test_one_step_is_the_default_and_two_step_runs_the_paper_s_coarse_program_and_refiner(
+    scripted_model, tmp_path
+):
+    server = scripted_model
+    for option in ([], ["--two-step"]):
+        out = tmp_path / (option[0] if option else "default")
+        args = ["table", "--base-url", server.base_url, "-o", str(out), "--check-variants", "0", *option]
+        result = CliRunner().invoke(agent_command, args)
+        assert result.exit_code == 0, result.output
+        calls = sorted((out / "table" / "calls").glob("*.json"))
+        roles = [p.stem.split("-", 1)[1] for p in calls]
+        design = ["metricizer", "decomposer", "arranger"]
+        assert roles == design + (["coder", "refiner"] if option else ["coder"]) + ["inspector"]
+        assert json.loads((out / "table" / "run.json").read_text())["one_step"] == (not option)
+        final = (out / "table" / "final" / "program.pdsl").read_text()
+        assert final == (REFINED if option else COARSE)  # the scripted model answers "Refine it" so
 
 
 def test_batch_runs_categories_concurrently_and_replay(scripted_model, tmp_path):
