@@ -55,7 +55,7 @@ def test_one_step_is_the_default_and_two_step_runs_the_paper_s_coarse_program_an
         assert roles == design + (["coder", "refiner"] if option else ["coder"]) + ["inspector"]
         assert json.loads((out / "table" / "run.json").read_text())["one_step"] == (not option)
         final = (out / "table" / "final" / "program.pdsl").read_text()
-        assert final == (REFINED if option else COARSE)  # the scripted model answers "Refine it" so
+        assert final == (REFINED if option else COARSE)  # the script: REFINED to "Refine it", else COARSE
 
 
 def test_batch_runs_categories_concurrently_and_replay(scripted_model, tmp_path):
