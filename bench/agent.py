@@ -351,6 +351,19 @@ def token_bench(runs_root: list[Path], json_path: str | None, one_step: bool) ->
     print(
         f"mean over {len(recorded)} recorded runs: {mean:.0f} prompt tokens per object, {mean_uncached:.0f} uncached"
     )
+    from proto3d import prompts
+    from proto3d.agent.loop import coder_system
+
+    reference = getattr(prompts, "coder_reference", prompts.language_reference)()  # older checkouts: whole
+    calls = sum(v["calls"] for r in recorded for k, v in r["roles"].items() if k in CODER_FAMILY) / len(
+        recorded
+    )
+    print(
+        f"coder-family system message {text_tokens(coder_system()):.0f} tokens, of which the coder's reference "
+        f"{text_tokens(reference):.0f} (docs/language.md: {text_tokens(prompts.language_reference()):.0f}); "
+        f"{calls:.2f} coder-family calls per object, so 1,000 more tokens of reference add {1000 * calls:.0f} "
+        "prompt tokens per object"
+    )
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
