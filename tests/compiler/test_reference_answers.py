@@ -31,7 +31,7 @@ def test_a_low_segments_polygon_has_a_corner_at_plus_x_and_a_turn_of_half_a_face
 
 
 def test_a_closed_lathe_outline_off_the_axis_is_a_ring_and_an_open_one_is_closed_to_the_axis():
-    said("A closed outline off the axis (last point = first) is revolved as written: a ring")
+    said("# closed outline off the axis (last point = first): a ring")
     ring = [[0.25, 0], [0.3, 0], [0.3, 0.05], [0.25, 0.05], [0.25, 0]]
     for profile, inner in [(ring, 0.25), (ring[:-1], 0.0)]:
         v = compile_text(f"part p {{ lathe(profile={profile}, segments=64) }}").vertices
