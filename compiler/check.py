@@ -12,6 +12,7 @@ from proto3d.compiler.language import (
     EITHER_RADIUS,
     FUNCTIONS,
     PLACEMENT,
+    POINT_FUNCTIONS,
     PRIMITIVES,
     REQUIRED,
     RESERVED,
@@ -21,6 +22,7 @@ from proto3d.compiler.language import (
     signature_text,
     unknown_name_hint,
 )
+from proto3d.compiler.scopes import free_names
 from proto3d.errors import Diagnostic, Span
 from proto3d.grammar import ast
 
@@ -47,7 +49,9 @@ class _Checker(ast.Visitor):
     def error(self, code: str, message: str, span: Span, expected: str = "", hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(code, message, span, expected=expected, hint=hint))
 
-    def define(self, name: str, span: Span) -> None:
+    def define(self, name: str, span: Span, scope: dict[str, int] | None = None) -> None:
+        """Define `name` in `scope` (the innermost block's by default), or report why it cannot be."""
+        scope = self.scopes[-1] if scope is None else scope
         if name in RESERVED:
             self.error(
                 "E202",
@@ -55,10 +59,10 @@ class _Checker(ast.Visitor):
                 span,
                 hint=f"pick another name, e.g. `{name}_`",
             )
-        elif name in self.scopes[-1]:
+        elif name in scope:
             self.error(
                 "E214",
-                f"`{name}` is already defined at line {self.scopes[-1][name]}",
+                f"`{name}` is already defined at line {scope[name]}",
                 span,
                 hint="names are constants: pick a new name, or compute the value in one `let`",
             )
@@ -69,7 +73,7 @@ class _Checker(ast.Visitor):
                 span,
                 hint="names and part labels share one namespace: rename one of them",
             )
-        self.scopes[-1][name] = span.line
+        scope[name] = span.line
 
     def known(self, name: str) -> bool:
         return name in BUILTIN_NAMES or name in self.parts or any(name in s for s in self.scopes)
@@ -167,7 +171,9 @@ class _Checker(ast.Visitor):
 
     def visit_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
         if s.name not in PRIMITIVES:
-            if s.name in FUNCTIONS:
+            if s.name in POINT_FUNCTIONS:
+                hint = f"`{s.name}(…)` makes a list of points: use it as an outline, e.g. `extrude(polygon={s.name}(…), h=…)`"
+            elif s.name in FUNCTIONS:
                 hint = f"`{s.name}(…)` is a function; use it inside an expression, e.g. `let x = {s.name}(…)`"
             else:
                 hint = unknown_name_hint(s.name, PRIMITIVES)
@@ -198,14 +204,18 @@ class _Checker(ast.Visitor):
             )
         self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span, positional_count(s.name))
 
-    def arguments(self, name: str, args, params, span: Span, max_positional: int | None = None) -> None:
+    def arguments(
+        self, name: str, args, params, span: Span, max_positional: int | None = None, values: bool = True
+    ) -> None:
+        """The arguments against the signature (and, if `values`, the names in their values)."""
         names = [p.name for p in params]
         seen: set[str] = set()
         covered: set[str] = set()  # required names an unknown argument was probably meant as
         positional = 0
         max_positional = len(names) if max_positional is None else max_positional
         for arg in args:
-            self.expr(arg.value)
+            if values:
+                self.expr(arg.value)
             if arg.name is None:
                 if positional >= max_positional or seen & set(names[positional : positional + 1]):
                     self.error(
@@ -249,12 +259,22 @@ class _Checker(ast.Visitor):
             )
 
     def expr(self, e) -> None:
-        """The names and calls of an expression, walked without recursion: expressions nest deep."""
+        """The names, calls and comprehensions of an expression, walked without recursion: expressions
+        nest deep. A comprehension's names are known inside it only (`free_names`)."""
+        for name in free_names([e]):
+            self.visit_Name(name)
         for node in ast.walk(e):
-            if isinstance(node, ast.Name):
-                self.visit_Name(node)
-            elif isinstance(node, ast.Call):
+            if type(node) is ast.Call:
                 self.visit_Call(node)
+            elif type(node) is ast.Comprehension:
+                self.visit_Comprehension(node)
+
+    def visit_Comprehension(self, node: ast.Comprehension) -> None:
+        """Its names: each new, no reserved word and no part label (its reads are checked by `expr`)."""
+        scope: dict[str, int] = {}
+        for clause in node.clauses:
+            if type(clause) is ast.LoopVar:
+                self.define(clause.name, clause.span, scope)
 
     def visit_Name(self, node: ast.Name) -> None:
         if not self.known(node.id) and node.id in self.all_labels:
@@ -275,7 +295,9 @@ class _Checker(ast.Visitor):
             )
 
     def visit_Call(self, node: ast.Call) -> None:
-        if node.func not in FUNCTIONS:
+        if node.func in POINT_FUNCTIONS:
+            self.arguments(node.func, node.args, POINT_FUNCTIONS[node.func], node.span, values=False)
+        elif node.func not in FUNCTIONS:
             hint = unknown_name_hint(node.func, FUNCTIONS)
             if node.func in PRIMITIVES:
                 hint = f"`{node.func}` is a primitive statement, not a value"

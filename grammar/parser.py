@@ -590,6 +590,16 @@ class _Build:
     def vector(self, kids):
         return ast.Vector(_span(kids[0], kids[-1]), tuple(_node(k) for k in kids[1:-1:2] if k is not None))
 
+    def comprehension(self, kids):
+        """`[item for x in xs if cond …]`: after the item, a keyword and its clause, in turn."""
+        clauses = []
+        for keyword, clause in zip(kids[2:-1:2], kids[3:-1:2]):
+            if keyword == "if":
+                clauses.append(ast.Filter(_span(keyword, clause), _node(clause)))
+            else:
+                clauses.append(clause)
+        return ast.Comprehension(_span(kids[0], kids[-1]), _node(kids[1]), tuple(clauses))
+
     def paren(self, kids):
         return _Extent(_node(kids[1]), _span(kids[0], kids[2]))
 
