@@ -37,7 +37,7 @@ from proto3d.compiler.builtins import BUILTINS, POINT_FUNCTIONS
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
-from proto3d.compiler.scopes import Scopes
+from proto3d.compiler.scopes import Scopes, free_names
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
 from proto3d.compiler.tessellate import local_bounds, triangle_count
@@ -649,15 +649,20 @@ class _Evaluator:
 
         The first iterable belongs to the enclosing expression. What runs once per item of a
         clause (its filters, then the next clause's iterable or the item) is paid for, with a step
-        for the item itself, as soon as the clause's list is known: a comprehension too large for
-        the step limit stops before it runs, or at the first outer item whose inner list passes it.
+        for the item itself, as soon as the clause's list is known. A clause whose list is the
+        same for every outer item (it reads no name of the clauses before it, and none of them
+        filters) pays at its first list for every time it will be built. So a comprehension too
+        large for the step limit stops before it makes its first item, unless an outer list or
+        filter decides how much an inner clause will run.
         """
         first, *later = e.clauses
         iterable, env, step = self.compile_expr(first.iterable), self.env, self.step
         loops: list[_Loop] = []
+        names: set[str] = set()
         with self.scopes.nested():
             outer, self.operations = self.operations, 0  # from here on, paid per item
-            loops.append(_Loop(first.iterable.span, self.scopes.define(first.name)))
+            loops.append(_Loop(first.iterable.span, self.scopes.define(first.name), repeated=False))
+            names.add(first.name)
             for clause in later:
                 if type(clause) is ast.Filter:
                     loops[-1].filters.append((self.compile_expr(clause.condition), clause.condition.span))
@@ -665,33 +670,45 @@ class _Evaluator:
                 loops[-1].inner = self.compile_expr(clause.iterable)
                 loops[-1].cost += self.operations
                 self.operations = 0
-                loops.append(_Loop(clause.iterable.span, self.scopes.define(clause.name)))
+                fixed = (
+                    not loops[-1].filters
+                    and not loops[-1].repeated
+                    and names.isdisjoint(n.id for n in free_names([clause.iterable]))
+                )
+                loops.append(_Loop(clause.iterable.span, self.scopes.define(clause.name), repeated=not fixed))
+                names.add(clause.name)
             item = self.compile_expr(e.item)
             loops[-1].cost += self.operations
             self.operations = outer
-        innermost = len(loops) - 1
+        innermost = loops[-1]
 
         def run():
             items = []
             values = self.iterable(iterable(), loops[0].span)
             step(loops[0].span, len(values) * loops[0].cost)
-            stack = [iter(values)]
+            stack, visits, paid = [iter(values)], [len(values)], set()  # visits: how often each list is built
             while stack:
                 value = next(stack[-1], _DONE)
                 if value is _DONE:
                     stack.pop()
+                    visits.pop()
                     continue
                 loop = loops[len(stack) - 1]
                 env[loop.slot] = value
                 if loop.filters and not all(truth(condition(), span) for condition, span in loop.filters):
                     continue
-                if loop is loops[innermost]:
+                if loop is innermost:
                     items.append(item())
                     continue
                 inner = loops[len(stack)]
                 values = self.iterable(loop.inner(), inner.span)
-                step(inner.span, len(values) * inner.cost)
+                if inner.repeated:
+                    step(inner.span, len(values) * inner.cost)
+                elif len(stack) not in paid:  # the same list at every visit: pay for all of them now
+                    paid.add(len(stack))
+                    step(inner.span, len(values) * inner.cost * math.prod(visits))
                 stack.append(iter(values))
+                visits.append(len(values))
             return self.make_list(items, e.span)
 
         return run
@@ -950,6 +967,7 @@ class _Loop:
 
     span: Span  # of its iterable
     slot: int  # of its name
+    repeated: bool  # its list may differ between visits, so each is paid for when it is built
     filters: list = field(default_factory=list)  # (condition, span) of the `if` clauses after it
     cost: int = 1  # steps per item: the item, and the operations of the filters and of `inner` or the item
     inner: Callable | None = None  # the next clause's iterable (None for the innermost clause)

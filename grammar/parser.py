@@ -275,6 +275,17 @@ def _token_hint(error: UnexpectedToken, text: str) -> str:
         return "no user-defined modules in v1: use `let`, `for` and transform blocks"
     if token.value == "{" and previous_word.endswith(")"):
         return "only transforms (translate, rotate, scale, mirror, symmetric, radial) take a block"
+    in_comprehension = "FOR" in error.expected and "RSQB" in error.expected
+    if in_comprehension and token.value == ",":
+        return "one name per `for`: `[[x, y] for x in xs for y in ys]`"
+    if in_comprehension and token.value == "if" and "COMMA" in error.expected:
+        return "no `a if c else b` in pdsl: filter after the `for` (`[x for x in xs if x > 0]`)"
+    if in_comprehension and token.value in ("else", "elif"):
+        return "a comprehension's `if` keeps the items where it holds; it takes no `else`"
+    if token.value == "for" and "RPAR" in error.expected:
+        return "a comprehension goes in square brackets: `[x * 2 for x in xs]`"
+    if token.value == "(" and previous_word == "for":
+        return "one name per `for`; index the item instead: `p[0]`, `p[1]`"
     if token.type == "NAME" and token.value in ("elif", "else"):
         return "`elif`/`else` must follow the closing `}` of an `if`"
     if token.type == "NAME" and token.value in ("elseif", "else_if"):
