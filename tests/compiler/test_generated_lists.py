@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import time
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -324,3 +326,14 @@ def test_ellipses_lie_on_their_curve_in_order(n, rx, ry, center):
     np.testing.assert_allclose(u * u + v * v, 1, rtol=1e-9)
     angles = np.unwrap(np.arctan2(v, u))
     np.testing.assert_allclose(np.diff(angles), 2 * math.pi / n, rtol=1e-6)  # counter-clockwise, evenly
+
+
+def test_the_reference_examples_of_section_7_compile():
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text()
+    section = reference.split("## 7. Values and expressions")[1].split("## 8.")[0]
+    arched = re.search(r"`(extrude\(polygon=arc\(.*?\))`", section, re.S).group(1)
+    shape = compile_text(f"part p {{ {' '.join(arched.split())} }}")
+    np.testing.assert_allclose(shape.vertices.min(axis=0), [-0.3, -0.2, 0], atol=1e-6)
+    for example in re.findall(r"`(\[\[.*? for .*?\])`", section):
+        program = f"let xs = [1, 2]\nlet ys = [2, 3]\nlet a = {example}\npart p {{ box(size=[1, 1, 1]) }}"
+        assert errors(check(program)) == []
