@@ -45,6 +45,7 @@ class _Checker(ast.Visitor):
         self.all_labels = all_labels
         self.headers: dict[type, int] = {}
         self.in_part = False
+        self.comprehension_names: set[str] = set()  # bound by the comprehensions met so far
 
     def error(self, code: str, message: str, span: Span, expected: str = "", hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(code, message, span, expected=expected, hint=hint))
@@ -275,6 +276,7 @@ class _Checker(ast.Visitor):
         for clause in node.clauses:
             if type(clause) is ast.LoopVar:
                 self.define(clause.name, clause.span, scope)
+                self.comprehension_names.add(clause.name)
 
     def visit_Name(self, node: ast.Name) -> None:
         if not self.known(node.id) and node.id in self.all_labels:
@@ -287,6 +289,8 @@ class _Checker(ast.Visitor):
         elif not self.known(node.id):
             names = {n for scope in self.scopes for n in scope} | self.parts | BUILTIN_NAMES
             hint = unknown_name_hint(node.id, names)
+            if not hint and node.id in self.comprehension_names:
+                hint = f"`{node.id}` belongs to a comprehension: its names exist only inside its brackets"
             self.error(
                 "E201",
                 f"`{node.id}` is not defined",

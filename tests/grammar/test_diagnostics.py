@@ -44,7 +44,7 @@ CASES = [
     ("E112", "part a { rod(from=[0, 0, 0], to=[0, 0, 1], r=0.1, at=[1, 0, 0]) }", 1, 10, "from"),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
     ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
-    ("E201", "let a = [x for x in [1, 2]]\nlet b = x", 2, 9, "not defined"),
+    ("E201", "let a = [x for x in [1, 2]]\nlet b = x", 2, 9, "only inside its brackets"),
     (
         "E209",
         "part a { box(size=[1, 1, 1], at=seat.top) }\npart seat { " + BOX + " }",
