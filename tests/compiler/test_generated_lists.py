@@ -337,3 +337,36 @@ def test_the_reference_examples_of_section_7_compile():
     for example in re.findall(r"`(\[\[.*? for .*?\])`", section):
         program = f"let xs = [1, 2]\nlet ys = [2, 3]\nlet a = {example}\npart p {{ box(size=[1, 1, 1]) }}"
         assert errors(check(program)) == []
+
+
+@fast(60)
+@given(
+    st.floats(0.01, 5),
+    st.floats(0.01, 5),
+    st.floats(0, 1),
+    st.integers(2, 20),
+    st.tuples(st.floats(-5, 5), st.floats(-5, 5)),
+)
+def test_rounded_rects_are_convex_counter_clockwise_inside_their_box_without_repeats(w, d, share, n, center):
+    r = min(w, d) / 2 * share
+    got = points(
+        f"let s = rounded_rect(size=[{w!r}, {d!r}], r={r!r}, n={n}, center=[{center[0]!r}, {center[1]!r}])"
+    )
+    assert len(got) <= (4 * n if r > 0 else 4) and len(np.unique(got, axis=0)) == len(got)
+    local = got - center
+    assert np.all(np.abs(local) <= np.array([w, d]) / 2 * (1 + 1e-12) + 1e-12)
+    edges = np.roll(got, -1, axis=0) - got
+    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    assert np.all(turns >= -1e-12 * max(w, d) ** 2)  # every corner turns left: convex, counter-clockwise
+    assert signed_area(got) == pytest.approx(
+        w * d - (4 - 4 * (n - 1) / 2 * math.sin(math.pi / 2 / max(n - 1, 1))) * r * r, rel=1e-9, abs=1e-12
+    )
+
+
+@fast(60)
+@given(st.floats(-720, 720), st.floats(-359, 359).filter(lambda s: abs(s) > 1e-6), st.integers(2, 50))
+def test_arcs_run_evenly_from_start_to_end(start, sweep, n):
+    got = points(f"let a = arc(r=1.5, start={start!r}, end={start + sweep!r}, n={n})")
+    np.testing.assert_allclose(
+        got, ring([0, 0], 1.5, 1.5, start + sweep * np.arange(n) / (n - 1)), atol=1e-12
+    )
