@@ -843,7 +843,14 @@ class _Evaluator:
         ):
             fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}", e.span)
         if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape != b.shape:
-            fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ", e.span)
+            fail(
+                "E205",
+                f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ",
+                e.span,
+                hint=f"to move or scale every point, write `[p {op} v for p in points]`"
+                if a.ndim + b.ndim == 3
+                else "",
+            )
         if op in ("<", "<=", ">", ">="):
             if not (isinstance(a, float) and isinstance(b, float)):
                 fail("E205", f"`{op}` compares numbers, not {type_name(a)} and {type_name(b)}", e.span)

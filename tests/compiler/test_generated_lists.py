@@ -370,3 +370,11 @@ def test_arcs_run_evenly_from_start_to_end(start, sweep, n):
     np.testing.assert_allclose(
         got, ring([0, 0], 1.5, 1.5, start + sweep * np.arange(n) / (n - 1)), atol=1e-12
     )
+
+
+def test_moving_a_point_list_by_a_vector_is_shown_the_comprehension():
+    (diagnostic,) = errors(check("let a = circle(r=1) + [1, 0]"))
+    assert (diagnostic.code, diagnostic.column) == ("E205", 9)
+    assert "[p + v for p in points]" in diagnostic.hint
+    moved = points("let a = [p + [1, 0] for p in circle(r=1, n=4)]")
+    assert moved.tolist() == [[2, 0], [1, 1], [0, 0], [1, -1]]
