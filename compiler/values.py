@@ -79,6 +79,8 @@ def coerce(value, param: lang.Param, span: Span, owner: str, limits: Limits):
         return value
     if t == "vec3":
         return vector(value, 3, span, where, limits)
+    if t == "vec2":
+        return vector(value, 2, span, where, limits)
     if t == "number_or_vec3":
         if isinstance(value, float):
             return number(value, span, where, limits)

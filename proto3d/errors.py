@@ -38,8 +38,10 @@ CODES: dict[str, str] = {
     "E109": "bad colour",
     "E110": "primitive outside a part",
     "E111": "part inside a part",
-    "E112": "`rod` with `at`, `rot` or `align`",
+    "E112": "`at`, `rot` or `align` with `from`/`to`",
     "E113": "primitive with a block",
+    "E135": "`h` with `from`/`to`",
+    "E136": "`thickness` on a closed lathe profile",
     # E2xx: names and values
     "E201": "undefined name",
     "E202": "reserved word used as a name",
