@@ -1044,7 +1044,7 @@ def _cut_profile(top, bottom, rings):
         conn[0] = True
         k, c = 2, 1
     for i in range(rings + 1):
-        r, z = _polar_point(bottom - (bottom - top) * i / rings)
+        r, z = _polar_point(top if i == rings else bottom - (bottom - top) * i / rings)
         rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = r, z, r, z
         cap[c, 0], cap[c, 1] = r, z
         conn[k] = i < rings
@@ -1066,7 +1066,7 @@ def _shell_size(prm, ext, seg):
         rp, rn, conn, cap = _cut_profile(top, bottom, rings)
         return _revolve_size(rp, rn, conn, cap, n, full)
     ncol = n if full else n + 1
-    poles = (top == 0.0) + (bottom == pi)
+    poles = (_polar_point(top)[0] == 0.0) + (_polar_point(bottom)[0] == 0.0)
     nv = 2 * ((rings + 1 - poles) * ncol + poles)  # outer and inner surfaces
     nf = 2 * n * (2 * rings - poles)
     rims = 2 - poles
@@ -1093,7 +1093,7 @@ def _shell(prm, ext, seg, lp, ln, f):
     rs = np.empty(rings + 1)
     zs = np.empty(rings + 1)
     for i in range(rings + 1):  # rows from the top cut down to the bottom cut
-        rs[i], zs[i] = _polar_point(top + (bottom - top) * i / rings)
+        rs[i], zs[i] = _polar_point(bottom if i == rings else top + (bottom - top) * i / rings)
     scales = np.empty((2, 3))
     scales[0], scales[1] = sc, sc - wall
     v = t = 0
