@@ -377,15 +377,17 @@ def _wall_outline(profile: np.ndarray, thickness: float) -> np.ndarray:
 
     Corners are mitred (at most 4 thicknesses out); an end on the axis stays on it.
     """
-    keep = np.ones(len(profile), dtype=bool)
-    keep[1:] = np.any(profile[1:] != profile[:-1], axis=1)
-    prof = profile[keep]
+    kept = [profile[0]]
+    for point in profile[1:]:  # repeats dropped, and points too close to give an edge a direction
+        if np.hypot(*(point - kept[-1])) > 0.0:
+            kept.append(point)
+    prof = np.array(kept)
     if len(prof) < 2:
         return prof
     solid = np.vstack([prof, [[0.0, prof[-1, 1]], [0.0, prof[0, 1]]]])
     area = np.sum(solid[:, 0] * np.roll(solid[:, 1], -1) - np.roll(solid[:, 0], -1) * solid[:, 1])
     d = np.diff(prof, axis=0)
-    d /= np.linalg.norm(d, axis=1)[:, None]
+    d /= np.hypot(d[:, 0], d[:, 1])[:, None]  # hypot: no underflow to zero for the closest points kept
     normals = np.column_stack([-d[:, 1], d[:, 0]]) * (1.0 if area >= 0 else -1.0)  # towards the inside
     before, after = np.vstack([normals[:1], normals]), np.vstack([normals, normals[-1:]])
     mitre = before + after
@@ -394,7 +396,7 @@ def _wall_outline(profile: np.ndarray, thickness: float) -> np.ndarray:
     cosine = np.maximum(np.sum(mitre * before, axis=1), 0.25)
     inner = prof + mitre * (thickness / cosine)[:, None]
     for end, segment in ((0, 0), (-1, -1)):  # slide an axis end along its offset edge back to the axis
-        if prof[end, 0] == 0.0 and d[segment, 0] != 0.0:
+        if prof[end, 0] == 0.0 and abs(d[segment, 0]) > 1e-6:
             inner[end] -= d[segment] * (inner[end, 0] / d[segment, 0])
     inner[:, 0] = np.maximum(inner[:, 0], 0.0)
     return np.vstack([prof, inner[::-1], prof[:1]])

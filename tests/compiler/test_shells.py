@@ -289,3 +289,16 @@ def test_capsule_points_closer_than_its_diameter_are_a_positioned_error():
     [d] = caught.value.diagnostics
     assert (d.code, d.line, d.column) == ("E107", 2, 3)
     assert "the caps end at the points" in d.message
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        "[[0, 0], [5e-324, 0], [0.08, 0.06]]",  # an edge whose length underflows (found by fuzzing)
+        "[[0, 0], [1e-300, 1], [0.08, 1.06]]",  # an axis end on an almost vertical edge
+    ],
+)
+def test_a_lathe_wall_from_hostile_numbers_is_finite(profile):
+    shape = compile_text(f"part a {{ lathe(profile={profile}, thickness=0.004) }}")
+    assert np.isfinite(shape.vertices).all() and np.isfinite(shape.normals).all()
+    assert np.abs(shape.vertices).max() < 1.2 and len(shape.faces) == 2 * 32 * 3
