@@ -25,6 +25,7 @@ CASES = [
     ("E101", "part a { cube(size=1) }", 1, 10, "box"),
     ("E101", "part a { difference() { } }", 1, 10, "CSG"),
     ("E101", "part a { linear_extrude(h=1) }", 1, 10, "extrude"),
+    ("E101", "part a { hemisphere(r=1) }", 1, 10, "polar=[0, 90]"),
     ("E102", "part a { sphere(radius=1) }", 1, 17, "`r`"),
     ("E102", "part a { cylinder(r=1, height=2) }", 1, 24, "`h`"),
     ("E103", "part a { sphere() }", 1, 10, "`r`"),
