@@ -151,7 +151,8 @@ def _cut_args(name: str, v: dict, span: Span, radii) -> dict:
         )
     if thickness == 0 and angle >= 360 and (top, bottom) == (0.0, 180.0):
         return {}
-    return {"wall": thickness, "angle": angle, "start": start, "polar": (top, bottom)}
+    cut = {"angle": angle, "start": start, "polar": (top, bottom)}
+    return {**cut, "thickness": thickness} if thickness > 0 else cut
 
 
 def _sphere_args(name: str, v: dict, span: Span) -> dict:
@@ -173,10 +174,12 @@ def _round_pack(code: int):
 
     def pack(p: dict) -> Packed:
         a, b, c = _semi_axes(p).tolist()
-        if "wall" not in p:
+        if "polar" not in p:
             return Packed(code, (a, 0.0, 0.0, 0.0) if code == SPHERE else (2 * a, 2 * b, 2 * c, 0.0), None)
         top, bottom = p["polar"]
-        return Packed(SHELL, (a, b, c, p["wall"]), np.array([[p["angle"], p["start"], top, bottom]]))
+        return Packed(
+            SHELL, (a, b, c, p.get("thickness", 0.0)), np.array([[p["angle"], p["start"], top, bottom]])
+        )
 
     return pack
 
@@ -185,14 +188,14 @@ def _round_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
     """Bounds of the (cut) unit sphere's surfaces scaled to the outer and inner semi-axes; a solid
     reaches the axis."""
     semi = _semi_axes(p)
-    if "wall" not in p:
+    if "polar" not in p:
         return -semi, semi
     top, bottom = np.radians(p["polar"])
     sin_lo, sin_hi = (
         min(np.sin(top), np.sin(bottom)),
         1.0 if top <= np.pi / 2 <= bottom else max(np.sin(top), np.sin(bottom)),
     )
-    wall = p["wall"]
+    wall = p.get("thickness", 0.0)
     unit = _revolved_bounds(
         sin_lo if wall > 0 else 0.0, sin_hi, np.cos(bottom), np.cos(top), p["angle"], p["start"]
     )
@@ -362,7 +365,7 @@ def _lathe_args(name: str, v: dict, span: Span) -> dict:
             " repeated first point, or leave out `thickness`",
         )
     if thickness > 0:
-        params["wall"] = thickness
+        params["thickness"] = thickness
         params["outline"] = _wall_outline(profile, thickness)
     return params
 

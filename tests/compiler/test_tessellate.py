@@ -158,7 +158,8 @@ def cut(draw, radii):
     bottom = min(180.0, top + draw(st.floats(10.0, 180.0)))
     angle = 360.0 if draw(st.booleans()) else draw(st.floats(20.0, 340.0))
     wall = draw(st.sampled_from([0.0, 0.05, 0.5])) * min(radii)
-    return {"wall": wall, "angle": angle, "start": draw(st.floats(-360.0, 360.0)), "polar": (top, bottom)}
+    cut = {"angle": angle, "start": draw(st.floats(-360.0, 360.0)), "polar": (top, bottom)}
+    return {**cut, "thickness": wall} if wall > 0 else cut
 
 
 @st.composite
@@ -235,7 +236,13 @@ WILD = {
     "sphere": st.builds(lambda r: {"r": r}, nonneg),
     "ellipsoid": st.builds(lambda s: {"size": s}, wild_vec)
     | st.builds(
-        lambda s, wall, angle, polar: {"size": s, "wall": wall, "angle": angle, "start": 0.0, "polar": polar},
+        lambda s, wall, angle, polar: {
+            "size": s,
+            "thickness": wall,
+            "angle": angle,
+            "start": 0.0,
+            "polar": polar,
+        },
         wild_vec,
         nonneg,
         st.sampled_from([0.0, 1.0, 90.0, 360.0, 400.0]),

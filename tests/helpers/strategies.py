@@ -230,7 +230,7 @@ def primitive_core(draw, kind: str | None = None):
             params["start"] = start
         if draw(st.booleans()):  # a wall: 1 mm, thinner than the profile's 1 cm steps
             pairs.append(("thickness", "1mm"))
-            params["wall"] = 0.001
+            params["thickness"] = 0.001
         return kind, pairs, params
     if kind == "extrude":
         poly = draw(star_polygon())
@@ -505,7 +505,7 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
         lo, hi = _arc_extremes(R - r, R + r, p["angle"], p["start"])
         return np.array([*lo, -r]), np.array([*hi, r])
     if kind == "lathe":
-        if p["angle"] < 360 or "wall" in p:  # a wall's rims stand square to it, past the profile
+        if p["angle"] < 360 or "thickness" in p:  # a wall's rims stand square to it, past the profile
             return None
         prof = p["profile"]
         r = prof[:, 0].max()
