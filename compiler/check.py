@@ -165,6 +165,16 @@ class _Checker(ast.Visitor):
             s = s.body
         self.visit(s)
 
+    def visit_BooleanStmt(self, s: ast.BooleanStmt) -> None:
+        if not self.in_part:
+            self.error(
+                "E140",
+                f"`{s.op}` is outside any part",
+                Span(s.span.line, s.span.column, s.span.line, s.span.column + len(s.op)),
+                hint="a boolean combines the primitives of one part: put it in `part label { … }`",
+            )
+        self.block(s.block.body, owner=s)
+
     def visit_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> None:
         if s.name not in PRIMITIVES:
             if s.name in FUNCTIONS:

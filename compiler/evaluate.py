@@ -33,14 +33,15 @@ import numpy as np
 
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
+from proto3d.compiler.booleans import BooleanNode, solve
 from proto3d.compiler.builtins import BUILTINS
-from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
+from proto3d.compiler.measure import Measure, PartBoxes, boxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
 from proto3d.compiler.scopes import Scopes
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
-from proto3d.compiler.tessellate import local_bounds, triangle_count
+from proto3d.compiler.tessellate import Tessellation, local_bounds, tessellate, triangle_count
 from proto3d.compiler.values import (
     EvalError,
     PartRef,
@@ -87,9 +88,10 @@ class Evaluation:
     parts: list[Part]
     instances: list[Instance]
     primitives: list[Primitive]
-    triangles: int  # what tessellating every primitive gives
+    triangles: int  # what tessellating every primitive gives, plus the triangles of the boolean results
     warnings: list[Diagnostic] = field(default_factory=list)
     anchor_reads: list[AnchorRead] = field(default_factory=list)
+    booleans: list[tuple[range, Tessellation]] = field(default_factory=list)  # each result and its operands
 
 
 class CompiledStatement(NamedTuple):
@@ -136,6 +138,7 @@ class _Evaluator:
             ast.ForStmt: self.for_stmt,
             ast.IfStmt: self.if_stmt,
             ast.TransformStmt: self.transform_stmt,
+            ast.BooleanStmt: self.boolean_stmt,
             ast.PrimitiveStmt: self.primitive_stmt,
         }
         # what the program has built so far
@@ -151,6 +154,8 @@ class _Evaluator:
         self.anchors_seen: set[tuple] = set()  # (attribute node, instance, primitives) already recorded
         self.triangles = 0
         self.iterations = 0
+        self.open_booleans: list[BooleanNode] = []  # the boolean blocks running now, innermost last
+        self.booleans: list[tuple[range, Tessellation]] = []
         # where it is building now
         self.matrix = np.eye(4)
         self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
@@ -187,6 +192,7 @@ class _Evaluator:
             self.triangles,
             self.warnings,
             self.anchor_reads,
+            self.booleans,
         )
 
     # ---- statements: each compiles to a closure that runs it ---------------
@@ -481,6 +487,48 @@ class _Evaluator:
             frames += [mirror @ f for f in frames]
         return frames
 
+    def boolean_stmt(self, s: ast.BooleanStmt):
+        body = self.compile_block(s.block.body)
+        keyword = Span(s.span.line, s.span.column, s.span.line, s.span.column + len(s.op))
+
+        def run() -> None:
+            if self.current_instance is None:
+                fail("E140", f"`{s.op}` is outside any part", keyword, hint="put it in a `part label { … }`")
+            node, first, triangles = BooleanNode(s.op, keyword), len(self.primitives), self.triangles
+            self.open_booleans.append(node)
+            try:
+                body()
+            finally:
+                self.open_booleans.pop()
+            if self.open_booleans:  # a nested block is an operand of the one around it
+                self.open_booleans[-1].operands.append(node)
+            elif first < len(self.primitives):
+                self.boolean(node, first, self.triangles - triangles)
+
+        return run
+
+    def boolean(self, node: BooleanNode, first: int, operand_triangles: int) -> None:
+        """Compute an outermost boolean block now, so the part's anchors below it read the result's box.
+
+        Its operands' and its result's triangles pay a step per 8, and the result's count against
+        the triangle limit."""
+        operands = range(first, len(self.primitives))
+        self.step(node.span, operand_triangles // 8)
+        result = solve(node, self.primitives[first:], tessellate(self.primitives[first:]), first)
+        self.step(node.span, len(result.faces) // 8)
+        self.triangles += len(result.faces)
+        if self.triangles > self.limits.max_triangles:
+            fail(
+                "E302",
+                f"the shape exceeds {self.limits.max_triangles} triangles with the result of this `{node.op}`",
+                node.span,
+                hint="lower `segments` or cut fewer holes",
+            )
+        for i in operands:
+            self.primitives[i].operand = True
+        self.booleans.append((operands, result))
+        self.part_boxes.replace(dict(zip(operands, boxes(result, len(operands)))))
+
     # ---- the primitive statement -----------------------------------------
     def primitive_stmt(self, s: ast.PrimitiveStmt):
         binding = Binding.of(s.name, s.args, lang.CALLABLE[s.name], self.compile_expr)
@@ -551,6 +599,8 @@ class _Evaluator:
         )
         instance.primitive_ids.append(len(self.primitives) - 1)
         self.part_primitives[instance.part_id].append(len(self.primitives) - 1)
+        if self.open_booleans:
+            self.open_booleans[-1].operands.append(len(self.primitives) - 1)
 
     def place(self, s: ast.PrimitiveStmt, values: dict) -> Placement:
         """Normalised parameters, segments, local matrix and triangle count of one primitive call."""

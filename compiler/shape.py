@@ -27,6 +27,7 @@ class Primitive:
     instance_id: int  # global index into CompiledShape.instances
     color: tuple[float, float, float]  # linear 0..1 sRGB-encoded values as written
     span: Span = field(default_factory=Span)
+    operand: bool = False  # of a boolean block: its faces are those of the result that come from it
 
 
 @dataclass

@@ -558,6 +558,9 @@ class _Build:
     def transform_stmt(self, kids):
         return ast.TransformStmt(_span(kids[0], kids[4]), str(kids[0]), kids[2] or (), kids[4])
 
+    def boolean_stmt(self, kids):  # the optional `()` of OpenSCAD's `difference() { … }` is dropped
+        return ast.BooleanStmt(_span(kids[0], kids[-1]), str(kids[0]), kids[-1])
+
     def call_stmt(self, kids):
         name, _, args, close, block = kids
         return ast.PrimitiveStmt(_span(name, block or close), str(name), _span(name, name), args or (), block)

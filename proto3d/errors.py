@@ -40,6 +40,8 @@ CODES: dict[str, str] = {
     "E111": "part inside a part",
     "E112": "`rod` with `at`, `rot` or `align`",
     "E113": "primitive with a block",
+    "E140": "boolean block outside a part",
+    "E141": "boolean operand not a closed solid",
     # E2xx: names and values
     "E201": "undefined name",
     "E202": "reserved word used as a name",
