@@ -7,6 +7,8 @@ import manifold3d
 import numpy as np
 import pytest
 import trimesh
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
 from proto3d.compiler.build import assemble
@@ -15,6 +17,7 @@ from proto3d.compiler.measure import EarlyTessellation
 from proto3d.compiler.tessellate import tessellate
 from proto3d.errors import Proto3dError, Span
 from proto3d.grammar import parse
+from tests.helpers.strategies import compose, fast, primitive_specs, wrappers
 
 PLATE = """shape "plate"
 part plate {
@@ -32,6 +35,19 @@ def closed_mesh(shape, faces=None) -> trimesh.Trimesh:
     mesh = trimesh.Trimesh(shape.vertices, shape.faces if faces is None else faces, process=False)
     mesh.merge_vertices()
     return mesh
+
+
+def closed_and_oriented(shape) -> bool:
+    """Every directed edge (vertices merged by position) is matched by as many going the other way:
+    a closed, consistently wound surface, allowed to touch itself along an edge (two solids sharing
+    an edge line, which trimesh's `is_watertight` calls open)."""
+    mesh = closed_mesh(shape)
+    directed = mesh.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    forward, counts = np.unique(directed, axis=0, return_counts=True)
+    backward = dict(zip(map(tuple, forward[:, ::-1].tolist()), counts.tolist()))
+    return all(
+        backward.get(tuple(edge), 0) == count for edge, count in zip(forward.tolist(), counts.tolist())
+    )
 
 
 def operand_meshes(shape) -> list[trimesh.Trimesh]:
@@ -220,3 +236,27 @@ def test_holes_are_the_same_whichever_way_they_are_wound_and_work_below_transfor
         assert mesh.is_watertight and mesh.is_winding_consistent
         volumes.append(mesh.volume)
     assert volumes == pytest.approx([0.096, 0.096], rel=1e-6)
+
+
+@fast(15)
+@given(
+    op=st.sampled_from(["difference", "union", "intersection"]),
+    specs=st.lists(primitive_specs(), min_size=2, max_size=3),
+    chain=st.lists(wrappers(repeats=False), min_size=1, max_size=2),
+)
+def test_a_boolean_under_transforms_is_the_same_solid_moved(op, specs, chain):
+    """Any primitives, any boolean: the result is closed, every face keeps an operand's ids, and
+    wrapping it in transforms scales its volume by the transforms' determinant."""
+    block = f"{op} {{ " + " ".join(spec.text() for spec in specs) + " }"
+    plain = compile_text(f"part p {{ {block} }}")
+    moved = compile_text(f"part p {{ {' '.join(w.text for w in chain)} {{ {block} }} }}")
+    (matrix,) = compose(chain)
+    for shape in (plain, moved):
+        assert set(shape.primitive_id.tolist()) <= set(range(len(specs)))
+        assert set(shape.part_id.tolist()) <= {0} and all(p.operand for p in shape.primitives)
+        assert closed_and_oriented(shape)
+    volume = closed_mesh(plain).volume if len(plain.faces) else 0.0
+    expected = abs(np.linalg.det(matrix[:3, :3])) * volume
+    assert (closed_mesh(moved).volume if len(moved.faces) else 0.0) == pytest.approx(
+        expected, rel=1e-4, abs=1e-9
+    )
