@@ -294,7 +294,7 @@ def _extrude_pack(p: dict) -> Packed:
     """Without holes, the polygon (the kernel cleans and ear-clips it). With holes, its loops cleaned
     (outline counter-clockwise, holes clockwise) and manifold3d's triangulation of the cap."""
     outline = _loop(p["polygon"], counter_clockwise=True)
-    if not p["holes"] or len(outline) < 3:
+    if not p.get("holes") or len(outline) < 3:  # parameters written by hand may leave holes out
         return Packed(EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"]))
     loops = [outline] + [
         hole for hole in (_loop(h, counter_clockwise=False) for h in p["holes"]) if len(hole) >= 3
