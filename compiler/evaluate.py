@@ -33,15 +33,15 @@ import numpy as np
 
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
-from proto3d.compiler.booleans import BooleanNode, solve
+from proto3d.compiler.booleans import BooleanNode, piece_boxes, solve
 from proto3d.compiler.builtins import BUILTINS
-from proto3d.compiler.measure import Measure, PartBoxes, boxes, measure_boxes
+from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
 from proto3d.compiler.scopes import Scopes
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
-from proto3d.compiler.tessellate import Tessellation, local_bounds, tessellate, triangle_count
+from proto3d.compiler.tessellate import Tessellation, local_bounds, triangle_count
 from proto3d.compiler.values import (
     EvalError,
     PartRef,
@@ -514,7 +514,7 @@ class _Evaluator:
         the triangle limit."""
         operands = range(first, len(self.primitives))
         self.step(node.span, operand_triangles // 8)
-        result = solve(node, self.primitives[first:], tessellate(self.primitives[first:]), first)
+        result = solve(node, self.primitives[first:], first)
         self.step(node.span, len(result.faces) // 8)
         self.triangles += len(result.faces)
         if self.triangles > self.limits.max_triangles:
@@ -527,7 +527,7 @@ class _Evaluator:
         for i in operands:
             self.primitives[i].operand = True
         self.booleans.append((operands, result))
-        self.part_boxes.replace(dict(zip(operands, boxes(result, len(operands)))))
+        self.part_boxes.replace(dict(zip(operands, piece_boxes(result))))
 
     # ---- the primitive statement -----------------------------------------
     def primitive_stmt(self, s: ast.PrimitiveStmt):

@@ -198,10 +198,10 @@ def test_conflicting_part_colours_warn():
 
 def test_a_boolean_operand_manifold3d_cannot_read_is_E141_at_its_statement():
     """Every primitive tessellates closed, so no program reaches E141; an open mesh (one triangle)
-    given as an operand's tessellation does."""
+    given as an operand's mesh does."""
     import numpy as np
 
-    from proto3d.compiler.booleans import BooleanNode, solve
+    from proto3d.compiler.booleans import closed_solid
     from proto3d.compiler.evaluate import EvalError
     from proto3d.compiler.shape import Primitive
     from proto3d.compiler.tessellate import Tessellation
@@ -216,7 +216,7 @@ def test_a_boolean_operand_manifold3d_cannot_read_is_E141_at_its_statement():
     )
     operand = Primitive("extrude", {}, np.eye(4), 32, 0, 0, (1.0, 1.0, 1.0), Span(3, 5, 3, 12))
     with pytest.raises(EvalError) as raised:
-        solve(BooleanNode("union", Span(2, 1, 2, 6), [7]), [operand], triangle, 7)
+        closed_solid(triangle, operand)
     found = raised.value.diagnostic
     assert (found.code, found.span) == ("E141", Span(3, 5, 3, 12))
     assert "`extrude` is not a closed solid" in found.message and "NotManifold" in found.message
