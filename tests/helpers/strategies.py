@@ -1295,6 +1295,14 @@ def mutated(rng: random.Random, corpus) -> str:
     return mutate_chars(rng, text) if rng.random() < 0.5 else mutate_tokens(rng, text)
 
 
+CUTTING = re.compile(r"\b(difference|union|intersection|holes)\b")
+
+
+def cutting(rng: random.Random, corpus) -> str:
+    """A mutant of a program that cuts (a boolean block or extrude holes: issue 14)."""
+    return mutated(rng, [text for text in corpus if CUTTING.search(text)] or corpus)
+
+
 def extreme_numbers(rng: random.Random, corpus) -> str:
     """A seed program with some of its numbers replaced by extreme ones (or expressions overflowing)."""
     tokens = TOKEN.findall(rng.choice(corpus))
@@ -1362,6 +1370,7 @@ def seed_corpus(generated: int = 300, seed: int = 0) -> list[str]:
 
 FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "mutated": (mutated, 6),
+    "cutting": (cutting, 2),
     "extreme numbers": (extreme_numbers, 2),
     "extreme builtins": (extreme_builtins, 3),
     "nested lists": (nested_lists, 1),
