@@ -423,8 +423,9 @@ def _scad(solids) -> str:
     return "difference() {\n" + "\n".join(solid(*s) for s in solids) + "\n}\n"
 
 
-def _by_openscad(solids, timeout: float) -> str:
-    """CPU seconds of `openscad -o out.stl` on the solids (one run), or why there is none."""
+def _by_openscad(solids, timeout: float, direct: float) -> str:
+    """CPU time of `openscad -o out.stl` on the solids (one run) and its ratio to `direct` seconds,
+    or why there is none."""
     if shutil.which("openscad") is None:
         return "not installed (skipped)"
     with tempfile.TemporaryDirectory() as tmp:
@@ -436,7 +437,7 @@ def _by_openscad(solids, timeout: float) -> str:
             )
         except subprocess.TimeoutExpired:
             return f"over {timeout:g} s (stopped)"
-    return f"{cpu * 1e3:.0f} ms CPU ({wall:.1f} s wall)"
+    return f"{cpu * 1e3:.0f} ms CPU ({wall:.1f} s wall), {cpu / direct:.0f}x"
 
 
 def booleans(repeat: int, openscad_timeout: float) -> None:
@@ -466,7 +467,7 @@ def booleans(repeat: int, openscad_timeout: float) -> None:
         print(
             f"  {name:<28} {len(shape.faces):>6} {compile_cpu * 1e3:>8.1f} {boolean * 1e3:>8.1f} "
             f"{ours_direct * 1e3:>10.1f} {boolean / ours_direct:>5.2f}x {by_trimesh * 1e3:>8.1f} "
-            f"{by_trimesh / ours_direct:>5.2f}x  {_by_openscad(solids, openscad_timeout)}"
+            f"{by_trimesh / ours_direct:>5.2f}x  {_by_openscad(solids, openscad_timeout, ours_direct)}"
         )
 
 
