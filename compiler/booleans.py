@@ -135,6 +135,8 @@ def _tessellation(
     bounds = np.asarray(result.run_index, dtype=np.int64) // 3
     transforms = np.asarray(result.run_transform, dtype=np.float64).reshape(-1, 4, 3).transpose(0, 2, 1)
     runs = len(bounds) - 1
+    if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
+        transforms = np.broadcast_to(np.eye(4)[:3], (runs, 3, 4))
     matrices = np.array([p.matrix[:3, :4] for p in operands]).reshape(-1, 3, 4)
     originals = np.asarray(result.run_original_id, dtype=np.int64).reshape(runs)
     owners = np.empty(runs, np.int64)

@@ -260,3 +260,11 @@ def test_a_boolean_under_transforms_is_the_same_solid_moved(op, specs, chain):
     assert (closed_mesh(moved).volume if len(moved.faces) else 0.0) == pytest.approx(
         expected, rel=1e-4, abs=1e-9
     )
+
+
+def test_a_lone_operand_at_the_origin_comes_through_unchanged():
+    """manifold3d gives no run transforms when every one is the identity (found by the fuzzer)."""
+    nested = compile_text("part p { intersection { intersection { ellipsoid(size=[0.46, 0.41, 2]) } } }")
+    plain = compile_text("part p { ellipsoid(size=[0.46, 0.41, 2]) }")
+    assert closed_mesh(nested).volume == pytest.approx(closed_mesh(plain).volume, rel=1e-6)
+    assert set(nested.primitive_id.tolist()) == {0}
