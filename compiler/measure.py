@@ -29,7 +29,7 @@ Pieces = Sequence[tuple[Sequence[int], Tessellation]]  # meshes of some primitiv
 
 def measure_boxes(primitives: Sequence[Primitive], ids: Sequence[int]) -> list[Box | None]:
     """A `Measure` that keeps nothing."""
-    return boxes(tessellate([primitives[i] for i in ids]), len(ids))
+    return _boxes(tessellate([primitives[i] for i in ids]), len(ids))
 
 
 class EarlyTessellation:
@@ -42,7 +42,7 @@ class EarlyTessellation:
         """A `Measure` that keeps its meshes for `mesh`."""
         mesh = tessellate([primitives[i] for i in ids])
         self.pieces.append((ids, mesh))
-        return boxes(mesh, len(ids))
+        return _boxes(mesh, len(ids))
 
     def mesh(self, primitives: Sequence[Primitive], triangles: int, solved: Pieces = ()) -> Tessellation:
         """The mesh of every primitive (`triangles` in all), in order: the boolean results `solved`
@@ -106,8 +106,7 @@ class PartBoxes:
         self.kept.clear()
 
 
-def boxes(mesh: Tessellation, count: int) -> list[Box | None]:
-    """The world box of each of the `count` primitives of `mesh`, None for one without triangles."""
+def _boxes(mesh: Tessellation, count: int) -> list[Box | None]:
     corners = mesh.vertices[mesh.faces].astype(np.float64)
     boxes: list[Box | None] = []
     for local in range(count):
