@@ -514,6 +514,14 @@ class _Evaluator:
         triangle, is what bounds the time of a program near the step limit: about a second), and the
         result's count against the triangle limit."""
         operands = range(first, len(self.primitives))
+        if self.meter.used + 2 * operand_triangles > self.limits.max_steps:
+            fail(
+                "E304",
+                f"the program needs more than {self.limits.max_steps} evaluation steps: this `{node.op}` "
+                f"costs 2 per triangle, and its operands have {operand_triangles}",
+                node.span,
+                hint="lower the `segments` of its operands, or cut fewer or simpler shapes",
+            )
         self.step(node.span, 2 * operand_triangles)
         result = solve(node, self.primitives[first:], first)
         self.step(node.span, 2 * len(result.faces))

@@ -206,6 +206,7 @@ def test_a_boolean_pays_steps_for_its_triangles():
         compile_text(many, limits=Limits(max_steps=5_000))
     found = raised.value.diagnostics[0]
     assert (found.code, found.line, found.column) == ("E304", 1, 10)
+    assert "its operands have 158732" in found.message and "segments" in found.hint  # 12 + 40 · 3,968
 
 
 def test_a_hole_through_an_extrusion_is_closed_outward_and_has_the_area_left():
