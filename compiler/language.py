@@ -26,6 +26,7 @@ PLACEMENT: tuple[Param, ...] = (
     Param("color", "string", None),
     Param("segments", "int", None),
 )
+DEF_PLACEMENT: tuple[Param, ...] = tuple(p for p in PLACEMENT if p.name in ("at", "rot", "color"))
 TRANSFORMS: dict[str, tuple[Param, ...]] = {
     "translate": _sig(Param("v", V3)),
     "rotate": _sig(Param("v", V3)),
@@ -36,7 +37,8 @@ TRANSFORMS: dict[str, tuple[Param, ...]] = {
 }
 CALLABLE: dict[str, tuple[Param, ...]] = {name: params + PLACEMENT for name, params in PRIMITIVES.items()}
 BY_NAME: dict[tuple[Param, ...], dict[str, Param]] = {  # every signature's parameters by name
-    params: {p.name: p for p in params} for params in [*CALLABLE.values(), *TRANSFORMS.values()]
+    params: {p.name: p for p in params}
+    for params in [*CALLABLE.values(), *TRANSFORMS.values(), DEF_PLACEMENT]
 }
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
     "sin": (1, 1),
@@ -73,7 +75,7 @@ ALIGN_WORDS = {
 ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
 RESERVED = frozenset(
     """shape bounds let param part color for in if elif else and or not true false pi
-translate rotate scale mirror symmetric radial difference union intersection""".split()
+translate rotate scale mirror symmetric radial def as difference union intersection""".split()
 )
 SEGMENTS_DEFAULT = 32
 
@@ -90,8 +92,8 @@ FOREIGN = {
     "circle": "use a flat `cylinder(r=..., h=...)`",
     "square": "use a flat `box(size=[w, d, h])`",
     "color": 'write `color=` as an argument of the primitive or after the part label: `part seat color "red" { … }`',
-    "module": "no user-defined modules in v1: use `let`, `for` and transform blocks",
-    "function": "no user-defined functions in v1: use `let`",
+    "module": "define it with `def name(param, other=default) { … }` above its first call",
+    "function": "no user-defined functions: compute values with `let`; `def` defines a statement",
     "multmatrix": "use `translate`, `rotate` and `scale` blocks",
     "resize": "use `scale([sx, sy, sz])`",
     "offset": "no 2D offset in v1: write the polygon you want",

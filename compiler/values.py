@@ -35,6 +35,7 @@ def fail(code: str, message: str, span: Span, expected: str = "", hint: str = ""
 class PartRef:
     label: str
     index: int | None  # an instance, or None for every instance built so far
+    piece: str | None = None  # the primitives named so (`stage.plate`), or None for the whole part
 
 
 def type_name(value) -> str:
@@ -47,7 +48,7 @@ def type_name(value) -> str:
     if isinstance(value, np.ndarray):
         return f"a vector of {len(value)}" if value.ndim == 1 else f"a list of {len(value)} points"
     if isinstance(value, PartRef):
-        return "a part"
+        return "a part" if value.piece is None else "a named primitive"
     return f"a list of {len(value)}"
 
 

@@ -156,12 +156,32 @@ class BooleanStmt(Node):
 
 @dataclass(frozen=True)
 class PrimitiveStmt(Node):
-    """A primitive call statement; `block` is only set for the erroneous `name(...) { }` form."""
+    """A primitive or def call statement; `block` is only set for the erroneous `name(...) { }` form.
+
+    `box(…) as plate` names what the statement draws in its part (`stage.plate.top`)."""
 
     name: str
     name_span: Span
     args: tuple  # Arg
     block: Block | None = None
+    as_name: str | None = None
+    as_span: Span | None = None  # the name after `as`
+
+
+@dataclass(frozen=True)
+class DefParam(Node):
+    name: str
+    default: Node | None  # None: the call must give it
+
+
+@dataclass(frozen=True)
+class DefStmt(Node):
+    """`def wheel(r, width=0.04) { … }`: a statement that draws its block where it is called."""
+
+    name: str
+    name_span: Span
+    params: tuple  # DefParam
+    block: Block
 
 
 @dataclass(frozen=True)
@@ -207,6 +227,8 @@ CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     TransformStmt: ("args", "body"),
     BooleanStmt: ("block",),
     PrimitiveStmt: ("args", "block"),
+    DefParam: ("default",),
+    DefStmt: ("params", "block"),
     Program: ("statements",),
 }
 

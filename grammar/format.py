@@ -167,7 +167,10 @@ class _Header(_Exhaustive):
         return f"param {s.name} = {_expr(s.default)} in {_expr(s.range)}", None
 
     def visit_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> _Head:
-        return f"{s.name}({_args(s.args)})", s.block
+        return f"{s.name}({_args(s.args)}){_as(s)}", s.block
+
+    def visit_DefStmt(self, s: ast.DefStmt) -> _Head:
+        return f"def {s.name}({_args(s.params)})", s.block
 
     def visit_PartStmt(self, s: ast.PartStmt) -> _Head:
         color = f" color {_expr(s.color)}" if s.color is not None else ""
@@ -212,8 +215,12 @@ def _wrap_call(s, depth: int) -> list[str]:
             row = f"{row} {item}" if row else item
         lines.append(INDENT * 2 + row)
         lines.append(INDENT + "],")
-    lines.append(")")
+    lines.append(")" + _as(s))
     return lines
+
+
+def _as(s: ast.PrimitiveStmt) -> str:
+    return "" if s.as_name is None else f" as {s.as_name}"
 
 
 def _args(args) -> str:
@@ -279,6 +286,9 @@ class _Expression(_Exhaustive):
 
     def visit_Arg(self, a: ast.Arg) -> str:
         return self.visit(a.value) if a.name is None else f"{a.name}={self.visit(a.value)}"
+
+    def visit_DefParam(self, p: ast.DefParam) -> str:
+        return p.name if p.default is None else f"{p.name}={self.visit(p.default)}"
 
     def visit_LoopVar(self, v: ast.LoopVar) -> str:
         return f"{v.name} in {self.visit(v.iterable)}"

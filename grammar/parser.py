@@ -271,8 +271,10 @@ def _token_hint(error: UnexpectedToken, text: str) -> str:
         return "declare a name with `let name = value` (or `param name = value in [lo, hi]`)"
     if token.value == "=" and "COMP_OP" in error.expected:
         return "compare with `==`"
-    if previous_word in ("module", "function", "def"):
-        return "no user-defined modules in v1: use `let`, `for` and transform blocks"
+    if token.type == "NAME" and re.search(r"\bpart\s+\w+$", before):
+        return f"a part's body is a block: `{before.split()[-2]} {previous_word} {{ {token.value}(…) }}`"
+    if previous_word in ("module", "function"):
+        return "define a reusable statement with `def name(param, other=default) { … }`"
     if token.value == "{" and previous_word.endswith(")"):
         return "only transforms (translate, rotate, scale, mirror, symmetric, radial) take a block"
     if token.type == "NAME" and token.value in ("elif", "else"):
@@ -373,6 +375,8 @@ def _tree_children(node) -> list:
         return list(node.children)
     if kind in (ast.Call, ast.PrimitiveStmt, ast.TransformStmt) and node.args:
         return [_Clause("args", node.args), *ast.children(node)[len(node.args) :]]
+    if kind is ast.DefStmt and node.params:
+        return [_Clause("args", node.params), node.block]
     if kind is ast.IfStmt:
         (condition, block), *elifs = node.branches
         kids = [condition, block]
@@ -562,8 +566,31 @@ class _Build:
         return ast.BooleanStmt(_span(kids[0], kids[-1]), str(kids[0]), kids[-1])
 
     def call_stmt(self, kids):
-        name, _, args, close, block = kids
-        return ast.PrimitiveStmt(_span(name, block or close), str(name), _span(name, name), args or (), block)
+        name, _, args, close, as_keyword, as_name, block = kids
+        end = block or as_name or close
+        as_span = None if as_name is None else _span(as_name, as_name)
+        return ast.PrimitiveStmt(
+            _span(name, end),
+            str(name),
+            _span(name, name),
+            args or (),
+            block,
+            None if as_name is None else str(as_name),
+            as_span,
+        )
+
+    def def_stmt(self, kids):
+        keyword, name, _, params, _, block = kids
+        return ast.DefStmt(_span(keyword, block), str(name), _span(name, name), params or (), block)
+
+    def def_params(self, kids):
+        return tuple(kids[::2])
+
+    def def_param(self, kids):
+        name, _, default = kids
+        return ast.DefParam(
+            _span(name, default or name), str(name), None if default is None else _node(default)
+        )
 
     def args(self, kids):
         return tuple(kids[::2])

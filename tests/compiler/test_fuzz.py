@@ -40,7 +40,8 @@ from tests.helpers.strategies import (
 )
 
 CORPUS = seed_corpus(generated=40)
-EXAMPLES_PER_FAMILY = {"anchors in loops": 8, "nested lists": 30}  # the heavy ones; others 40
+# the heavy ones; others 40
+EXAMPLES_PER_FAMILY = {"anchors in loops": 8, "nested lists": 30, "def chains": 20}
 
 
 def slice_settings(examples: int):

@@ -94,6 +94,30 @@ CASES = [
     ("E401", 'mirror("w") part a { ' + BOX + " }", 1, 8, "mirror"),
     ("E401", "scale(0) part a { " + BOX + " }", 1, 1, "non-zero"),
     ("E401", 'symmetric("q") part a { ' + BOX + " }", 1, 1, "symmetric"),
+    ("E011", "def w() { sphere(r=1) }\npart front w()", 2, 12, "`part front { w(…) }`"),
+    ("E150", "def f() { f() }\npart a { f() }", 1, 11, "recursive"),
+    ("E151", "for i in [1] { def f() { } }", 1, 16, "inside a block"),
+    ("E152", "part a { f() }\ndef f() { " + BOX + " }", 1, 10, "move `def f` above line 1"),
+    ("E153", "def f() { bounds [1, 1, 1] }", 1, 11, "inside a def"),
+    ("E154", "def cylinder(r) { }", 1, 5, "primitive"),
+    ("E155", "def f(rot) { }", 1, 7, "placement"),
+    ("E245", "part a { " + BOX + " as center }", 1, 33, "anchor word"),
+    ("E246", "part a {\n " + BOX + " as p\n " + BOX + " as p\n}", 3, 25, "already names"),
+    (
+        "E247",
+        "part a { " + BOX + " }\npart b { " + BOX + " as p }\nlet v = a.p.top",
+        3,
+        9,
+        "no primitive named",
+    ),
+    ("E248", "def f() { part b { " + BOX + " } }\nf() as p", 2, 8, "own parts"),
+    (
+        "E315",
+        "def f() {" + "{" * 30 + "sphere(r=1)" + "}" * 30 + "}\npart a { { f() } }",
+        2,
+        12,
+        "limit of 32",
+    ),
 ]
 
 
@@ -161,8 +185,10 @@ def test_diagnostic_json_shape():
         "expected",
         "hint",
         "source_line",
+        "calls",
     } <= set(data)
     assert data["hint"] == "write `r=`"
+    assert data["calls"] == []  # the def calls it happened inside: none
 
 
 def test_cli_check_json_and_exit_codes(tmp_path):

@@ -156,3 +156,20 @@ def test_boolean_words_are_reserved_names():
         (d.code, d.line, d.column) for d in check("let union = 1\npart difference { box(size=[1, 1, 1]) }")
     ]
     assert ("E202", 1, 1) in found and ("E202", 2, 1) in found
+
+
+def test_defs_and_named_primitives_print_canonically_and_round_trip():
+    text = (
+        "def wheel( r,width = 0.04 , ) {  # a wheel\n torus(R=r,r=width)   as   tyre\n}\n"
+        "part bike { wheel(0.3,at=[0,0,0.3])as front_wheel }\n"
+    )
+    expected = (
+        "def wheel(r, width=0.04) {  # a wheel\n    torus(R=r, r=width) as tyre\n}\n"
+        "part bike {\n    wheel(0.3, at=[0, 0, 0.3]) as front_wheel\n}\n"
+    )
+    assert fmt(text) == expected
+    assert fmt(expected) == expected
+    points = ", ".join(f"[{i / 10}, {i / 10}]" for i in range(20))
+    wrapped = fmt(f"part a {{ extrude(polygon=[{points}], h=1) as plate }}")
+    assert wrapped.splitlines()[-2:] == ["    ) as plate", "}"]
+    assert fmt(wrapped) == wrapped

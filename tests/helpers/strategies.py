@@ -506,6 +506,8 @@ class _Program:
         self.parts_started = 0
         self.budget = 16  # statements left
         self.mult = 1  # copies the enclosing loops and repeats make of the current statement
+        self.defs: list[tuple[str, list[str], int]] = []  # (name, parameters, how many are required)
+        self.named: list[tuple[str, str]] = []  # (part label, primitive name) surely built
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -573,12 +575,18 @@ class _Program:
             label, _ = draw(st.sampled_from(self.built))
             axis = draw(st.sampled_from("xyz"))
             return f"[{self.small(-1, 1)}, 0, {label}.top.{axis}]"
+        if choice == 2 and self.named:
+            label, name = draw(st.sampled_from(self.named))
+            return f"{label}.{name}.{draw(st.sampled_from([a for a in ANCHORS if a != 'size']))}"
         return vec_text(self.small(-1, 1) for _ in range(3))
 
     # ---- statements --------------------------------------------------------------------------
-    def primitive(self, depth: int) -> None:
+    def primitive(self, depth: int, name: str | None = None) -> None:
         spec = self.draw(primitive_specs())
         text = spec.text()
+        if name is None and self.draw(st.integers(0, 5)) == 0:
+            name = self.fresh("n")
+        suffix = "" if name is None else f" as {name}"
         if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
             text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
         if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
@@ -587,7 +595,37 @@ class _Program:
             text = pieces[0] + "".join(
                 g + ("    " * (depth + 2) if g.endswith("\n") else "") + p for g, p in zip(glue, pieces[1:])
             )
-        self.emit(depth, text)
+        self.emit(depth, text + suffix)
+
+    def define(self) -> None:
+        """A def at the top level: parameters valued in [-1, 1], a body drawing primitives."""
+        draw = self.draw
+        name, required, optional = self.fresh("d"), draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        params = [self.fresh("a") for _ in range(required + optional)]
+        defaults = [f"{p}={self.small(-1, 1)}" for p in params[required:]]
+        self.open(0, f"def {name}({', '.join(params[:required] + defaults)})")
+        self.scopes[-1].extend(params)
+        self.primitive(1)
+        self.body_statements(1, True, draw(st.integers(0, 2)))
+        self.close(0)
+        self.defs.append((name, params, required))
+
+    def call(self, depth: int) -> None:
+        """A call of a def: its parameters in order or by name, and a frame."""
+        draw = self.draw
+        name, params, required = draw(st.sampled_from(self.defs))
+        given = [(p, self.small(-1, 1)) for p in params[: draw(st.integers(required, len(params)))]]
+        positional = draw(st.integers(0, len(given)))
+        args = [text for _, text in given[:positional]]
+        args += [f"{param}={text}" for param, text in draw(st.permutations(given[positional:]))]
+        if draw(st.booleans()):
+            args.append(f"at={self.point()}")
+        if draw(st.booleans()):
+            args.append(f"rot={draw(vector(-180, 180, step=1.0))[0]}")
+        if draw(st.integers(0, 3)) == 0:
+            args.append(f"color={draw(color_text())}")
+        suffix = f" as {self.fresh('n')}" if draw(st.integers(0, 3)) == 0 else ""
+        self.emit(depth, f"{name}({', '.join(args)}){suffix}")
 
     def let(self, depth: int) -> None:
         name = self.fresh("v")
@@ -612,9 +650,12 @@ class _Program:
         options = ["let", "transform", "for", "if", "block"] if depth < 3 else ["let"]
         options += ["primitive"] * 3 if in_part else ["part"] * 3
         options += ["boolean"] if in_part and depth < 3 else []
+        options += ["call"] if in_part and self.defs else []
         kind = draw(st.sampled_from(options))
         if kind == "primitive":
             self.primitive(depth)
+        elif kind == "call":
+            self.call(depth)
         elif kind == "let":
             self.let(depth)
         elif kind == "boolean":  # after the part's first primitive: the part keeps geometry for its anchors
@@ -709,10 +750,12 @@ class _Program:
         label = draw(st.sampled_from(reuse)) if reuse and draw(st.integers(0, 3)) == 0 else self.fresh("p")
         color = f" color {draw(color_text())}" if draw(st.booleans()) else ""
         self.open(depth, f"{prefix}part {label}{color}")
-        self.primitive(depth + 1)  # at least one, unconditionally: its anchors are defined
+        name = self.fresh("n") if depth == 0 and draw(st.integers(0, 2)) == 0 else None
+        self.primitive(depth + 1, name)  # at least one, unconditionally: its anchors are defined
         self.body_statements(depth + 1, True, draw(st.integers(0, 2)))
         self.close(depth)
         if depth == 0:  # surely built (nested inside loops or ifs: maybe not, or several times)
+            self.named += [] if name is None else [(label, name)]
             known = dict(self.built)
             self.built = [(lbl, n) for lbl, n in self.built if lbl != label] + [
                 (label, known.get(label, 0) + 1)
@@ -737,6 +780,8 @@ def programs(draw, max_statements: int = 8, budget: int = 16):
         prog.scopes[0].append(name)
     n = draw(st.integers(1, max_statements))
     prog.budget = budget
+    if draw(st.booleans()):
+        prog.define()
     prog.part(0)
     prog.body_statements(0, False, n - 1)
     return "\n".join(prog.lines) + "\n"
@@ -1107,6 +1152,8 @@ INSERTS = [
     "intersection",
     "holes=",
     "module",
+    "def",
+    "as",
     "pi",
     "true",
     "not",
@@ -1289,6 +1336,22 @@ def mutate_tokens(rng: random.Random, text: str) -> str:
     return "".join(tokens)
 
 
+def def_chains(rng: random.Random, corpus=()) -> str:
+    """Defs each calling the def above it several times (the calls grow exponentially: the step and
+    nesting limits must stop them), with arguments of every type, frames and `as` names."""
+    depth, fan = rng.randint(1, 40), rng.randint(1, 4)
+    lines = ["def d0(r=0.1) { sphere(r=r) as ball }"]
+    for i in range(1, depth):
+        factor = rng.choice(["0.5", "1", "2", "-1", "1e300"])
+        calls = " ".join(f"d{i - 1}(r=r * {factor}, at=[{rng.uniform(-1, 1):.2f}, 0, 0])" for _ in range(fan))
+        lines.append(f"def d{i}(r) {{ {calls} }}")
+    argument = rng.choice(["0.2", "-1", "[1, 2]", '"x"', "true", "a.top", "r=0.2, r=0.3", ""])
+    lines.append(f"part a {{ d{depth - 1}({argument}) as whole }}")
+    if rng.random() < 0.5:
+        lines.append("let v = a.whole.size + a.ball.top + a[0].whole.min")
+    return "\n".join(lines) + "\n"
+
+
 def mutated(rng: random.Random, corpus) -> str:
     """A seed program with characters or tokens mutated."""
     text = rng.choice(corpus)
@@ -1375,6 +1438,7 @@ FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "extreme builtins": (extreme_builtins, 3),
     "nested lists": (nested_lists, 1),
     "anchors in loops": (anchors_in_loops, 1),
+    "def chains": (def_chains, 1),
     "odd text": (odd_text, 2),
     "raw bytes": (raw_bytes, 1),
 }
