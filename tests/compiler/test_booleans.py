@@ -269,3 +269,23 @@ def test_a_lone_operand_at_the_origin_comes_through_unchanged():
     plain = compile_text("part p { ellipsoid(size=[0.46, 0.41, 2]) }")
     assert closed_mesh(nested).volume == pytest.approx(closed_mesh(plain).volume, rel=1e-6)
     assert set(nested.primitive_id.tolist()) == {0}
+
+
+def test_a_def_that_cuts_draws_inside_parts_and_its_named_pieces_read_the_result():
+    frame = """def frame(w, h) {
+    difference {
+        box(size=[w, 0.02, h], align="bottom")
+        box(size=[w - 0.1, 0.1, h - 0.1], at=[0, 0, 0.05], align="bottom")
+    }
+}
+"""
+    shape = compile_text(
+        frame + "part wall { frame(1, 1) as window  frame(2, 1, at=[2, 0, 0]) }\n"
+        "part sign { box(size=[0.1, 0.1, 0.1], at=wall.window.top, align='bottom') }"
+    )
+    assert [r.value.tolist() for r in shape.anchor_reads] == [[0.0, 0.0, 1.0]]
+    frame_volume = 0.02 * (1 - 0.9 * 0.9) + 0.02 * (2 - 1.9 * 0.9)
+    assert closed_mesh(shape, shape.faces[shape.part_id == 0]).volume == pytest.approx(frame_volume, rel=1e-5)
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(frame + "frame(1, 1)")
+    assert [(d.code, d.line) for d in raised.value.diagnostics] == [("E110", 7)]
