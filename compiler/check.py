@@ -16,6 +16,7 @@ from proto3d.compiler.language import (
     EITHER_RADIUS,
     FUNCTIONS,
     PLACEMENT,
+    POINT_FUNCTIONS,
     PRIMITIVES,
     REQUIRED,
     RESERVED,
@@ -26,6 +27,7 @@ from proto3d.compiler.language import (
     signature_text,
     unknown_name_hint,
 )
+from proto3d.compiler.scopes import free_names
 from proto3d.errors import Diagnostic, Span
 from proto3d.grammar import ast
 
@@ -74,11 +76,14 @@ class _Checker(ast.Visitor):
         }
         self.defs: dict[str, _Def] = {}  # the defs defined so far
         self.in_def: _Def | None = None  # the def whose body is being checked
+        self.comprehension_names: set[str] = set()  # bound by the comprehensions met so far
 
     def error(self, code: str, message: str, span: Span, expected: str = "", hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(code, message, span, expected=expected, hint=hint))
 
-    def define(self, name: str, span: Span) -> None:
+    def define(self, name: str, span: Span, scope: dict[str, int] | None = None) -> None:
+        """Define `name` in `scope` (the innermost block's by default), or report why it cannot be."""
+        scope = self.scopes[-1] if scope is None else scope
         if name in RESERVED:
             self.error(
                 "E202",
@@ -86,10 +91,10 @@ class _Checker(ast.Visitor):
                 span,
                 hint=f"pick another name, e.g. `{name}_`",
             )
-        elif name in self.scopes[-1]:
+        elif name in scope:
             self.error(
                 "E214",
-                f"`{name}` is already defined at line {self.scopes[-1][name]}",
+                f"`{name}` is already defined at line {scope[name]}",
                 span,
                 hint="names are constants: pick a new name, or compute the value in one `let`",
             )
@@ -100,7 +105,7 @@ class _Checker(ast.Visitor):
                 span,
                 hint="names and part labels share one namespace: rename one of them",
             )
-        self.scopes[-1][name] = span.line
+        scope[name] = span.line
 
     def known(self, name: str) -> bool:
         return name in BUILTIN_NAMES or name in self.parts or any(name in s for s in self.scopes)
@@ -271,7 +276,9 @@ class _Checker(ast.Visitor):
             self.def_call(s)
             return
         if s.name not in PRIMITIVES:
-            if s.name in FUNCTIONS:
+            if s.name in POINT_FUNCTIONS:
+                hint = f"`{s.name}(…)` makes a list of points: use it as an outline, e.g. `extrude(polygon={s.name}(…), h=…)`"
+            elif s.name in FUNCTIONS:
                 hint = f"`{s.name}(…)` is a function; use it inside an expression, e.g. `let x = {s.name}(…)`"
             else:
                 hint = unknown_name_hint(s.name, [*PRIMITIVES, *self.defs])
@@ -409,7 +416,9 @@ class _Checker(ast.Visitor):
         span: Span,
         max_positional: int | None = None,
         signature: str | None = None,
+        values: bool = True,
     ) -> None:
+        """The arguments against the signature (and, if `values`, the names in their values)."""
         expected = signature or f"{name}({signature_text(name)})"
         names = [p.name for p in params]
         seen: set[str] = set()
@@ -417,7 +426,8 @@ class _Checker(ast.Visitor):
         positional = 0
         max_positional = len(names) if max_positional is None else max_positional
         for arg in args:
-            self.expr(arg.value)
+            if values:
+                self.expr(arg.value)
             if arg.name is None:
                 if positional >= max_positional or seen & set(names[positional : positional + 1]):
                     self.error(
@@ -461,14 +471,18 @@ class _Checker(ast.Visitor):
             )
 
     def expr(self, e) -> None:
-        """The names and calls of an expression, walked without recursion: expressions nest deep."""
+        """The names, calls, anchors and comprehensions of an expression, walked without recursion:
+        expressions nest deep. A comprehension's names are known inside it only (`free_names`); the
+        names come last, once the attributes have said which of them read a part's own named primitives."""
         for node in ast.walk(e):
-            if isinstance(node, ast.Name):
-                self.visit_Name(node)
-            elif isinstance(node, ast.Call):
+            if type(node) is ast.Call:
                 self.visit_Call(node)
-            elif isinstance(node, ast.Attr):
+            elif type(node) is ast.Comprehension:
+                self.visit_Comprehension(node)
+            elif type(node) is ast.Attr:
                 self.part_attribute(node)
+        for name in free_names([e]):
+            self.visit_Name(name)
 
     def part_attribute(self, node: ast.Attr) -> None:
         """`seat.upper`: a part's attribute is an anchor or the name of one of its primitives."""
@@ -487,6 +501,14 @@ class _Checker(ast.Visitor):
                 or "name a primitive with `as`: `box(…) as plate`, then `stage.plate.top`",
             )
 
+    def visit_Comprehension(self, node: ast.Comprehension) -> None:
+        """Its names: each new, no reserved word and no part label (its reads are checked by `expr`)."""
+        scope: dict[str, int] = {}
+        for clause in node.clauses:
+            if type(clause) is ast.LoopVar:
+                self.define(clause.name, clause.span, scope)
+                self.comprehension_names.add(clause.name)
+
     def visit_Name(self, node: ast.Name) -> None:
         if (
             not self.known(node.id)
@@ -504,6 +526,8 @@ class _Checker(ast.Visitor):
         elif not self.known(node.id):
             names = {n for scope in self.scopes for n in scope} | self.parts | BUILTIN_NAMES
             hint = unknown_name_hint(node.id, names)
+            if not hint and node.id in self.comprehension_names:
+                hint = f"`{node.id}` belongs to a comprehension: its names exist only inside its brackets"
             self.error(
                 "E201",
                 f"`{node.id}` is not defined",
@@ -512,7 +536,9 @@ class _Checker(ast.Visitor):
             )
 
     def visit_Call(self, node: ast.Call) -> None:
-        if node.func not in FUNCTIONS:
+        if node.func in POINT_FUNCTIONS:
+            self.arguments(node.func, node.args, POINT_FUNCTIONS[node.func], node.span, values=False)
+        elif node.func not in FUNCTIONS:
             hint = unknown_name_hint(node.func, FUNCTIONS)
             if node.func in PRIMITIVES:
                 hint = f"`{node.func}` is a primitive statement, not a value"

@@ -34,11 +34,11 @@ import numpy as np
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
 from proto3d.compiler.booleans import BooleanNode, piece_boxes, solve
-from proto3d.compiler.builtins import BUILTINS
+from proto3d.compiler.builtins import BUILTINS, POINT_FUNCTIONS
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
-from proto3d.compiler.scopes import Scopes
+from proto3d.compiler.scopes import Scopes, free_names
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
 from proto3d.compiler.tessellate import Tessellation, local_bounds, triangle_count
@@ -394,16 +394,7 @@ class _Evaluator:
         def run() -> None:
             domains = []
             for iterable, span in iterables:
-                values = iterable()
-                if isinstance(values, np.ndarray):
-                    values = list(values) if values.ndim == 2 else values.tolist()
-                if not isinstance(values, list):
-                    fail(
-                        "E205",
-                        f"`for` needs a list to iterate over, not {type_name(values)}",
-                        span,
-                        expected="a list like [a, b] or range(n)",
-                    )
+                values = self.iterable(iterable(), span)
                 self.step(
                     span, len(values)
                 )  # copied before the first iteration, even when another list is empty
@@ -808,6 +799,10 @@ class _Evaluator:
         if t is ast.Index:
             target, index = self.compile_expr(e.target), self.compile_expr(e.index)
             return lambda: self.index(target(), index(), e)
+        if t is ast.Comprehension:
+            return self.compile_comprehension(e)
+        if t is ast.Call and e.func in POINT_FUNCTIONS:
+            return self.compile_points(e)
         if t is ast.Call:
             if any(a.name is not None for a in e.args):
                 return lambda: fail("E204", f"`{e.func}` takes positional arguments only", e.span)
@@ -838,6 +833,94 @@ class _Evaluator:
             return value
 
         return constant
+
+    def compile_comprehension(self, e: ast.Comprehension):
+        """`[item for x in xs if cond for y in ys]`, run as nested loops without recursion.
+
+        The first iterable belongs to the enclosing expression. What runs once per item of a
+        clause (its filters, then the next clause's iterable or the item) is paid for, with a step
+        for the item itself, as soon as the clause's list is known. A clause whose list is the
+        same for every outer item (it reads no name of the clauses before it, and none of them
+        filters) pays at its first list for every time it will be built. So a comprehension too
+        large for the step limit stops before it makes its first item, unless an outer list or
+        filter decides how much an inner clause will run.
+        """
+        first, *later = e.clauses
+        iterable, env, step = self.compile_expr(first.iterable), self.env, self.step
+        loops: list[_Loop] = []
+        names: set[str] = set()
+        with self.scopes.nested():
+            outer, self.operations = self.operations, 0  # from here on, paid per item
+            loops.append(_Loop(first.iterable.span, self.scopes.define(first.name), repeated=False))
+            names.add(first.name)
+            for clause in later:
+                if type(clause) is ast.Filter:
+                    loops[-1].filters.append((self.compile_expr(clause.condition), clause.condition.span))
+                    continue
+                loops[-1].inner = self.compile_expr(clause.iterable)
+                loops[-1].cost += self.operations
+                self.operations = 0
+                fixed = (
+                    not loops[-1].filters
+                    and not loops[-1].repeated
+                    and names.isdisjoint(n.id for n in free_names([clause.iterable]))
+                )
+                loops.append(_Loop(clause.iterable.span, self.scopes.define(clause.name), repeated=not fixed))
+                names.add(clause.name)
+            item = self.compile_expr(e.item)
+            loops[-1].cost += self.operations
+            self.operations = outer
+        innermost = loops[-1]
+
+        def run():
+            items = []
+            values = self.iterable(iterable(), loops[0].span)
+            step(loops[0].span, len(values) * loops[0].cost)
+            stack, visits, paid = [iter(values)], [len(values)], set()  # visits: how often each list is built
+            while stack:
+                value = next(stack[-1], _DONE)
+                if value is _DONE:
+                    stack.pop()
+                    visits.pop()
+                    continue
+                loop = loops[len(stack) - 1]
+                env[loop.slot] = value
+                if loop.filters and not all(truth(condition(), span) for condition, span in loop.filters):
+                    continue
+                if loop is innermost:
+                    items.append(item())
+                    continue
+                inner = loops[len(stack)]
+                values = self.iterable(loop.inner(), inner.span)
+                if inner.repeated:
+                    step(inner.span, len(values) * inner.cost)
+                elif len(stack) not in paid:  # the same list at every visit: pay for all of them now
+                    paid.add(len(stack))
+                    step(inner.span, len(values) * inner.cost * math.prod(visits))
+                stack.append(iter(values))
+                visits.append(len(values))
+            return self.make_list(items, e.span)
+
+        return run
+
+    def compile_points(self, e: ast.Call):
+        """A point function (`circle(r=0.1)`): its arguments bound as a primitive's, keywords allowed."""
+        binding = Binding.of(e.func, e.args, lang.POINT_FUNCTIONS[e.func], self.compile_expr)
+        make, limits, meter, what = POINT_FUNCTIONS[e.func], self.limits, self.meter, f"`{e.func}`"
+        return lambda: self.made(make(binding.values(limits, meter), e, limits, meter), e.span, what)
+
+    def iterable(self, values, span: Span) -> list:
+        """The items a `for` or a comprehension iterates over: a list, or the rows or numbers of an array."""
+        if isinstance(values, np.ndarray):
+            return list(values) if values.ndim == 2 else values.tolist()
+        if not isinstance(values, list):
+            fail(
+                "E205",
+                f"`for` needs a list to iterate over, not {type_name(values)}",
+                span,
+                expected="a list like [a, b] or range(n)",
+            )
+        return values
 
     def compile_binop(self, e: ast.BinOp):
         op, left, right = e.op, self.compile_expr(e.left), self.compile_expr(e.right)
@@ -936,6 +1019,11 @@ class _Evaluator:
         if op in ("==", "!="):
             equal = self.equal(a, b, e.span)
             return equal if op == "==" else not equal
+        if op == "+" and _is_list(a) and _is_list(b):  # lists join; vectors of numbers add
+            self.step(e.span, len(a) + len(b))
+            if type(a) is np.ndarray and type(b) is np.ndarray and a.shape[1] == b.shape[1]:
+                return self.made(np.concatenate((a, b)), e.span, "`+`")
+            return list(a) + list(b)
         numeric = (float, np.ndarray)
         if (
             isinstance(a, bool)
@@ -943,12 +1031,16 @@ class _Evaluator:
             or not isinstance(a, numeric)
             or not isinstance(b, numeric)
         ):
-            if op == "+" and isinstance(a, list) and isinstance(b, list):
-                self.step(e.span, len(a) + len(b))
-                return a + b
             fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}", e.span)
         if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape != b.shape:
-            fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ", e.span)
+            fail(
+                "E205",
+                f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ",
+                e.span,
+                hint=f"to move or scale every point, write `[p {op} v for p in points]`"
+                if a.ndim + b.ndim == 3
+                else "",
+            )
         if op in ("<", "<=", ">", ">="):
             if not (isinstance(a, float) and isinstance(b, float)):
                 fail("E205", f"`{op}` compares numbers, not {type_name(a)} and {type_name(b)}", e.span)
@@ -1101,6 +1193,24 @@ class _Evaluator:
         return lo, hi, len(primitive_ids)
 
 
+@dataclass
+class _Loop:
+    """A `for` clause of a comprehension, compiled: what runs for each item of its list."""
+
+    span: Span  # of its iterable
+    slot: int  # of its name
+    repeated: bool  # its list may differ between visits, so each is paid for when it is built
+    filters: list = field(default_factory=list)  # (condition, span) of the `if` clauses after it
+    cost: int = 1  # steps per item: the item, and the operations of the filters and of `inner` or the item
+    inner: Callable | None = None  # the next clause's iterable (None for the innermost clause)
+
+
+def _is_list(value) -> bool:
+    """A list of items (points, vectors, anything), as opposed to a vector of numbers."""
+    return type(value) is list or type(value) is np.ndarray and value.ndim == 2
+
+
+_DONE = object()  # the end of a comprehension's list
 _FLOAT = {float}
 _MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)

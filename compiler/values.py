@@ -80,6 +80,8 @@ def coerce(value, param: lang.Param, span: Span, owner: str, limits: Limits):
         return value
     if t == "vec3":
         return vector(value, 3, span, where, limits)
+    if t == "vec2":
+        return vector(value, 2, span, where, limits)
     if t == "number_or_vec3":
         if isinstance(value, float):
             return number(value, span, where, limits)
@@ -158,7 +160,7 @@ def vector(value, size: int | None, span: Span, where: str, limits: Limits) -> n
             "E106",
             f"{where} must be {shape}, not {type_name(value)}",
             span,
-            expected="[x, y, z]" if size == 3 else "",
+            expected={2: "[x, y]", 3: "[x, y, z]"}.get(size, ""),
         )
     check_range(value, span, limits)
     return value

@@ -85,6 +85,22 @@ class Call(Node):
     args: tuple
 
 
+@dataclass(frozen=True)
+class Comprehension(Node):
+    """`[item for x in xs if cond for y in ys]`: clauses (LoopVar or Filter) in order, the first
+    outermost, as in Python; the names they bind exist only inside the brackets."""
+
+    item: Node
+    clauses: tuple  # LoopVar, Filter
+
+
+@dataclass(frozen=True)
+class Filter(Node):
+    """The `if cond` clause of a comprehension: the items after it are made only when it is true."""
+
+    condition: Node
+
+
 # ---- statements ------------------------------------------------------------
 @dataclass(frozen=True)
 class ShapeStmt(Node):
@@ -215,6 +231,8 @@ CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     Attr: ("target",),
     Arg: ("value",),
     Call: ("args",),
+    Comprehension: ("item", "clauses"),
+    Filter: ("condition",),
     ShapeStmt: ("name",),
     BoundsStmt: ("size",),
     LetStmt: ("value",),

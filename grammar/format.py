@@ -258,6 +258,13 @@ class _Expression(_Exhaustive):
     def visit_Vector(self, e: ast.Vector) -> str:
         return "[" + ", ".join(map(self.visit, e.items)) + "]"
 
+    def visit_Comprehension(self, e: ast.Comprehension) -> str:
+        clauses = [("for " if type(c) is ast.LoopVar else "") + self.visit(c) for c in e.clauses]
+        return "[" + " ".join([self.visit(e.item), *clauses]) + "]"
+
+    def visit_Filter(self, f: ast.Filter) -> str:
+        return "if " + self.visit(f.condition)
+
     def visit_Unary(self, e: ast.Unary) -> str:
         operand = self.visit(e.operand)
         if e.op == "not":

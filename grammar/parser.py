@@ -277,6 +277,17 @@ def _token_hint(error: UnexpectedToken, text: str) -> str:
         return "define a reusable statement with `def name(param, other=default) { … }`"
     if token.value == "{" and previous_word.endswith(")"):
         return "only transforms (translate, rotate, scale, mirror, symmetric, radial) take a block"
+    in_comprehension = "FOR" in error.expected and "RSQB" in error.expected
+    if in_comprehension and token.value == ",":
+        return "one name per `for`: `[[x, y] for x in xs for y in ys]`"
+    if in_comprehension and token.value == "if" and "COMMA" in error.expected:
+        return "no `a if c else b` in pdsl: filter after the `for` (`[x for x in xs if x > 0]`)"
+    if in_comprehension and token.value in ("else", "elif"):
+        return "a comprehension's `if` keeps the items where it holds; it takes no `else`"
+    if token.value == "for" and "RPAR" in error.expected:
+        return "a comprehension goes in square brackets: `[x * 2 for x in xs]`"
+    if token.value == "(" and previous_word == "for":
+        return "one name per `for`; index the item instead: `p[0]`, `p[1]`"
     if token.type == "NAME" and token.value in ("elif", "else"):
         return "`elif`/`else` must follow the closing `}` of an `if`"
     if token.type == "NAME" and token.value in ("elseif", "else_if"):
@@ -619,6 +630,16 @@ class _Build:
 
     def vector(self, kids):
         return ast.Vector(_span(kids[0], kids[-1]), tuple(_node(k) for k in kids[1:-1:2] if k is not None))
+
+    def comprehension(self, kids):
+        """`[item for x in xs if cond …]`: after the item, a keyword and its clause, in turn."""
+        clauses = []
+        for keyword, clause in zip(kids[2:-1:2], kids[3:-1:2]):
+            if keyword == "if":
+                clauses.append(ast.Filter(_span(keyword, clause), _node(clause)))
+            else:
+                clauses.append(clause)
+        return ast.Comprehension(_span(kids[0], kids[-1]), _node(kids[1]), tuple(clauses))
 
     def paren(self, kids):
         return _Extent(_node(kids[1]), _span(kids[0], kids[2]))

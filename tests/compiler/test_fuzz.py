@@ -31,6 +31,7 @@ from tests.helpers.strategies import (
     BrokenPromise,
     anchors_in_loops,
     check_diagnostics,
+    comprehensions,
     extreme_builtins,
     mutated,
     nested_lists,
@@ -191,6 +192,7 @@ RANDOM_PROGRAMS = st.one_of(
     st.randoms(use_true_random=False).map(extreme_builtins),
     st.randoms(use_true_random=False).map(lambda rng: nested_lists(rng, max_depth=16)),
     st.randoms(use_true_random=False).map(lambda rng: anchors_in_loops(rng, max_count=600)),
+    st.randoms(use_true_random=False).map(comprehensions),
 )
 
 

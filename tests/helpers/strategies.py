@@ -587,6 +587,8 @@ class _Program:
         if name is None and self.draw(st.integers(0, 5)) == 0:
             name = self.fresh("n")
         suffix = "" if name is None else f" as {name}"
+        if self.draw(st.integers(0, 5)) == 0:
+            text = self.outline()
         if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
             text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
         if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
@@ -629,8 +631,44 @@ class _Program:
 
     def let(self, depth: int) -> None:
         name = self.fresh("v")
-        self.emit(depth, f"let {name} = {self.small(-1, 1)}")
+        value = self.small(-1, 1)
+        if self.draw(st.integers(0, 3)) == 0:  # through a comprehension, still in [-1, 1]
+            k, j = self.fresh("k"), self.fresh("j")
+            value = self.draw(
+                st.sampled_from(
+                    [
+                        f"sum([{value} * 0.25 for {k} in range(4)])",
+                        f"max([sin({k} * 57 + {value}) for {k} in range(3) if {k} != 1])",
+                        f"len([{k} for {k} in range(3) for {j} in range({k}) if {k} != {j}]) / 3 - {value} / 2",
+                    ]
+                )
+            )
+        self.emit(depth, f"let {name} = {value}")
         self.scopes[-1].append(name)
+
+    def outline(self) -> str:
+        """A primitive whose outline or path is made by a point function or a comprehension."""
+        draw = self.draw
+
+        def size(lo: float, hi: float) -> str:
+            return draw(number(lo, hi))[0]
+
+        k = self.fresh("k")
+        w, d = draw(number(0.05, 0.4))[1], draw(number(0.05, 0.4))[1]
+        corner = fmt(round(min(w, d) / 2 * draw(st.sampled_from([0, 0.3, 1])), 6))
+        start = draw(st.integers(-180, 180))
+        return draw(
+            st.sampled_from(
+                [
+                    f"extrude(polygon=circle(r={self.small(0.02, 0.3)}, n={draw(st.integers(3, 40))}), h={size(0.01, 0.2)})",
+                    f"extrude(polygon=ellipse({size(0.02, 0.3)}, {size(0.02, 0.3)}, center=[{self.small(-0.2, 0.2)}, 0]), h={size(0.01, 0.2)})",
+                    f"extrude(polygon=rounded_rect(size=[{fmt(w)}, {fmt(d)}], r={corner}, n={draw(st.integers(2, 9))}), h={size(0.01, 0.2)})",
+                    f"extrude(polygon=arc(r={size(0.05, 0.3)}, start={start}, end={start + draw(st.integers(30, 300))}) + [[0, 0]], h={size(0.01, 0.2)})",
+                    f"lathe(profile=[[0, 0]] + [[{size(0.05, 0.2)} + 0.02 * sin({k} * 40), {k} * 0.03] for {k} in range({draw(st.integers(2, 8))})] + [[0, 0.25]])",
+                    f"sweep(path=[[0.2 * cos({k}), 0.2 * sin({k}), {k} / 3000] for {k} in range(0, {draw(st.integers(40, 350))}, 20)], r={size(0.005, 0.03)})",
+                ]
+            )
+        )
 
     def transform_head(self) -> tuple[str, int]:
         """A transform, repeating (symmetric, radial) only while few copies exist already."""
@@ -851,6 +889,10 @@ FUNCS = [
     "range",
     "norm",
     "sum",
+    "circle",
+    "ellipse",
+    "arc",
+    "rounded_rect",
 ]
 OPS = ["+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
 
@@ -868,6 +910,9 @@ def expressions(max_leaves: int = 12):
                 lambda t: f"{t[0]}({', '.join(t[1])})"
             ),
             st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+            st.tuples(inner, inner, st.lists(inner, max_size=1)).map(  # `w` is the comprehension's own
+                lambda t: f"[{t[0]} for w in {t[1]}{''.join(' if ' + c for c in t[2])}]"
+            ),
         )
 
     return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=max_leaves)
@@ -1065,6 +1110,14 @@ SINKS = [
     "part q {{ box(size=[1, 1, 1]) }}\npart w {{ box(size=[1, 1, 1], at=[0, 0, q.top.z * {e}]) }}",
     "part q {{ box(size=[1, 1, 1], at=[0, 0, {e}]) }}\npart w {{ box(size=[1, 1, 1]) }}",
     "part q color {e} {{ box(size=[1, 1, 1]) }}",
+    "let x = [i * {e} for i in range(3) if i != {e}]",
+    "let x = [[i, j] for i in range({e}) for j in [{e}, 1]]",
+    "part q {{ extrude(polygon=[[cos(a) * {e}, sin(a)] for a in range(0, 360, 45)], h=1) }}",
+    "part q {{ extrude(polygon=circle(r={e}, n={e}, center=[{e}, 0]), h=1) }}",
+    "part q {{ extrude(polygon=ellipse(rx=1, ry={e}), h=1) }}",
+    "part q {{ extrude(polygon=arc(r=1, start={e}, end={e}, n={e}) + [[0, 0]], h=1) }}",
+    "part q {{ extrude(polygon=rounded_rect(size=[{e}, 1], r={e}, n={e}), h=1) }}",
+    "part q {{ sweep(path=[[0, 0, 0]] + [[p[0], p[1], 1] for p in arc(r={e}, start=0, end=90)], r=0.1) }}",
 ]
 BIDI = [
     "\u202a",
@@ -1154,6 +1207,11 @@ INSERTS = [
     "module",
     "def",
     "as",
+    "circle",
+    "arc(1, 0, 90)",
+    "[x for x in range(3)]",
+    " for x in ",
+    " if x > 0 ",
     "pi",
     "true",
     "not",
@@ -1272,6 +1330,49 @@ def nested_lists(rng: random.Random, corpus=(), max_depth: int = 18) -> str:
     lines += rng.sample(uses, rng.randint(1, 3))
     lines.append("part p { box(size=[1, 1, 1]) }")
     return "\n".join(lines) + "\n"
+
+
+def comprehensions(rng: random.Random, corpus=()) -> str:
+    """Comprehensions nested up to four clauses deep, filtered, over lists of any size (some far past
+    the step and points limits), their items points or point functions, fed to the outline sinks."""
+    names = ["a", "b", "c", "d"]
+    clauses, bound = [], []
+    for name in names[: rng.randint(1, 4)]:
+        size = int(2 ** rng.uniform(0, 17))  # mostly small, some past every limit
+        options = [f"range({size})", f"circle(r=1, n={max(size, 3)})", f"[k for k in range({size})]", "[]"]
+        if bound:
+            options += [f"range({rng.choice(bound)} % 7)", f"[{rng.choice(bound)}, 1]", rng.choice(bound)]
+        clauses.append(f"for {name} in {rng.choice(options)}")
+        if rng.random() < 0.3:
+            clauses.append(
+                f"if {rng.choice(bound + [name])} {rng.choice(['>', '!=', '=='])} {rng.choice(['0', '1', 'a'])}"
+            )
+        bound.append(name)
+    first, last = bound[0], bound[-1]
+    item = rng.choice(
+        [
+            f"[{first}, {last}]",
+            f"[cos({last} * 7), sin({first} * 13)]",
+            f"[{last}, {first}, 1]",
+            f"{last} * 2",
+            f"circle(r=1, n=3 + {last} % 5)",
+            f"[{last}[0], 1]",
+            f"[q for q in [{first}, {last}]]",
+        ]
+    )
+    comprehension = f"[{item} {' '.join(clauses)}]"
+    sink = rng.choice(
+        [
+            "let x = {c}",
+            "let x = len({c})",
+            "let x = {c} + {c}",
+            "part q {{ extrude(polygon={c}, h=0.1) }}",
+            "part q {{ lathe(profile={c} + [[0, 1]]) }}",
+            "part q {{ sweep(path={c}, r=0.01) }}",
+            "for i in {c} {{ part q {{ sphere(r=0.1, at=[0, 0, i[0] % 3]) }} }}",
+        ]
+    )
+    return sink.format(c=comprehension) + '\npart base { box(size=[1, 1, 1], align="bottom") }\n'
 
 
 def anchors_in_loops(rng: random.Random, corpus=(), max_count: int = 1000) -> str:
@@ -1439,6 +1540,7 @@ FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "nested lists": (nested_lists, 1),
     "anchors in loops": (anchors_in_loops, 1),
     "def chains": (def_chains, 1),
+    "comprehensions": (comprehensions, 2),
     "odd text": (odd_text, 2),
     "raw bytes": (raw_bytes, 1),
 }
