@@ -8,8 +8,9 @@ Two promises hold for any input. Every number is finite: each value an operator 
 makes passes `_Evaluator.made` once, so NaN and ±inf never exist. Every operation costs steps
 in proportion to its work (a statement and each operator, call, index or attribute in it one
 step; a list item made or iterated one; every 8 numbers an operation reads or makes one; `==`
-what it visits; a part's box is kept and grown, not measured again at each anchor), so the step
-limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at step-count
+what it visits; a part's box is kept and grown, not measured again at each anchor, and a read
+that measures pays for the primitives and triangles it measures), so the step limit bounds the
+time of any program, and `Limits.max_seconds` is checked cheaply at step-count
 checkpoints.
 
 The semantics live here, in `_Evaluator`; the machinery it leans on has a module each:
@@ -184,7 +185,8 @@ class _Evaluator:
         self.piece_primitives: dict[tuple[int, str], list[int]] = {}  # (part, name) -> primitives, in order
         # what anchors read: the primitives of each part in the order they are added, and the boxes
         self.part_primitives: list[list[int]] = []
-        self.part_boxes = PartBoxes(measure, self.primitives)
+        self.primitive_triangles: list[int] = []  # of each primitive, for what measuring it costs
+        self.part_boxes = PartBoxes(measure, self.primitives, self.primitive_triangles)
         self.colors: dict[str, tuple] = {}  # colour strings already parsed
 
     @property
@@ -630,6 +632,7 @@ class _Evaluator:
                 self.call_sites,
             )
         )
+        self.primitive_triangles.append(placed.triangles)
         primitive_id = len(self.primitives) - 1
         instance.primitive_ids.append(primitive_id)
         self.part_primitives[instance.part_id].append(primitive_id)
@@ -1180,7 +1183,9 @@ class _Evaluator:
             primitive_ids = self.part_primitives[part_id]
         else:
             primitive_ids = self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
-        lo, hi = self.part_boxes.box((part_id, ref.index, ref.piece), primitive_ids)
+        lo, hi = self.part_boxes.box(
+            (part_id, ref.index, ref.piece), primitive_ids, lambda steps: self.step(span, steps)
+        )
         if lo is None:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
         return lo, hi, len(primitive_ids)
