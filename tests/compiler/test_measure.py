@@ -14,9 +14,17 @@ import pytest
 
 from proto3d.compiler import compile_text, measure
 from proto3d.compiler.build import DEFAULT_LIMITS
-from proto3d.compiler.evaluate import evaluate
-from proto3d.compiler.measure import EarlyTessellation, complete, measure_boxes
-from proto3d.compiler.tessellate import tessellate
+from proto3d.compiler.evaluate import _Evaluator, evaluate
+from proto3d.compiler.measure import (
+    MEASURE_STEPS,
+    TRIANGLES_PER_STEP,
+    EarlyTessellation,
+    PartBoxes,
+    _boxes,
+    complete,
+    measure_boxes,
+)
+from proto3d.compiler.tessellate import Tessellation, tessellate
 from proto3d.grammar import parse
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[2].joinpath("examples").glob("*.pdsl"))
@@ -88,6 +96,77 @@ def test_measured_boxes_are_the_boxes_of_each_primitives_triangles():
     cone = tessellate([evaluation.primitives[4]]).vertices.astype(np.float64)
     assert [b[0].tolist() for b in boxes] == [cone.min(axis=0).tolist(), [-0.5, -0.5, 0.0]]
     assert [b[1].tolist() for b in boxes] == [cone.max(axis=0).tolist(), [0.5, 0.5, 0.10000000149011612]]
+
+
+def test_boxes_are_those_of_each_primitives_corners_and_none_without_triangles():
+    """The one-pass boxes equal the min and max of each primitive's own corners (not of vertices
+    no face uses), and a primitive without triangles has none."""
+    vertices = np.array(
+        [[0, 0, 0], [1, 2, 3], [-1, 5, 0.5], [9, 9, 9], [2, 0, 1], [3, -1, 1], [2, 2, -4]], dtype=np.float32
+    )
+    faces = np.array([[0, 1, 2], [1, 2, 0], [4, 5, 6]], dtype=np.int32)
+    mesh = Tessellation(
+        vertices, vertices, faces, np.array([0, 0, 2], dtype=np.int32), np.array([0, 4, 4, 7])
+    )
+    boxes = _boxes(mesh, 3)
+    assert [(b[0].tolist(), b[1].tolist()) for b in (boxes[0], boxes[2])] == [
+        ([-1, 0, 0], [1, 5, 3]),
+        ([2, -1, -4], [3, 2, 1]),
+    ]
+    assert boxes[1] is None and boxes[0][0].dtype == np.float64
+
+
+def test_a_read_pays_for_what_it_measures_before_measuring():
+    """A step per primitive added to the box; if some are measured, MEASURE_STEPS and a step per
+    TRIANGLES_PER_STEP of their triangles; nothing when the part has not grown."""
+    evaluation, _ = evaluated(ANCHORED)
+    triangles = [len(tessellate([p]).faces) for p in evaluation.primitives]
+    assert triangles[:3] == [12, 28, 960]
+    paid: list[tuple[int, int]] = []  # (steps, tessellations before paying them)
+    with mock.patch.object(measure, "tessellate", wraps=measure.tessellate) as tessellated:
+
+        def pay(steps: int) -> None:
+            paid.append((steps, tessellated.call_count))
+
+        boxes = PartBoxes(measure_boxes, evaluation.primitives, triangles)
+        boxes.box("part", [0, 1], pay)
+        boxes.box("part", [0, 1], pay)  # not grown: free
+        boxes.box("part", [0, 1, 2], pay)
+        lo, hi = boxes.box("instance", [0, 1, 2], pay)  # measured already: merged only
+    assert paid == [
+        (2 + MEASURE_STEPS + 40 // TRIANGLES_PER_STEP, 0),
+        (1 + MEASURE_STEPS + 960 // TRIANGLES_PER_STEP, 1),
+        (3, 2),
+    ]
+    corners = tessellate(evaluation.primitives[:3]).vertices.astype(np.float64)
+    assert (lo.tolist(), hi.tolist()) == (corners.min(axis=0).tolist(), corners.max(axis=0).tolist())
+
+
+def evaluation_steps(text: str) -> int:
+    evaluator = _Evaluator(DEFAULT_LIMITS, {})
+    evaluator.run(parse(text))
+    return evaluator.steps
+
+
+def test_an_anchor_read_costs_steps_for_the_triangles_it_measures():
+    """`a.top` of a sphere of 16,128 triangles: one primitive, one tessellation, 504 steps of triangles
+    more than reading a vector's `.x` (both are one operation)."""
+    text = "let v = [0.1, 0, 0]\npart a { sphere(r=1, segments=128) }\nlet t = READ\n"
+    extra = evaluation_steps(text.replace("READ", "a.top")) - evaluation_steps(text.replace("READ", "v.x"))
+    assert extra == 1 + MEASURE_STEPS + 16_128 // TRIANGLES_PER_STEP == 555
+
+
+@pytest.mark.parametrize("n", [10, 100])
+def test_a_part_read_while_it_grows_pays_at_every_read_and_once_when_it_does_not(n):
+    """The anchors-in-loops family's bad case (issue 9): `a` gains a box between reads, so every read
+    measures it; `a[0]` does not grow after its first read. Step counts only: no clock."""
+    loop = (
+        "part a {{ box(size=[0.1, 0.1, 0.1]) }}\n"
+        "for j in range({n}) {{ part a {{ box(size=[0.1, 0.1, 0.1], at={t}.right) }} }}\n"
+    )
+    growing = evaluation_steps(loop.format(n=n, t="a"))
+    still = evaluation_steps(loop.format(n=n, t="a[0]"))  # one operation more per read: the index
+    assert growing - still == n * (1 + MEASURE_STEPS) - (1 + MEASURE_STEPS) - n
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
