@@ -1,5 +1,6 @@
 """Geometry kernels shared by the tessellator and the lints: 3-vectors, closest points,
-segment and triangle tests, triangle distance, winding numbers and boxes, as Numba functions.
+segment and triangle tests, triangle distance, winding numbers, boxes and the one spline of
+the compiler, as Numba functions.
 
 Vectors are 3-tuples of floats (or any 3-element array: each kernel compiles once per argument
 type), so that nothing is allocated in the inner loops. The triangle kernels read a `mesh`,
@@ -281,3 +282,49 @@ def box_distance(lo1, hi1, lo2, hi2):
         d = max(0.0, lo1[k] - hi2[k], lo2[k] - hi1[k])
         s += d * d
     return math.sqrt(s)
+
+
+@njit(cache=True)
+def catmull_rom(points, closed, per_span):
+    """Centripetal Catmull-Rom spline through the rows of `points` (m, d), m >= 2, consecutive
+    rows distinct: `per_span` samples per span, the first of each being its control point
+    exactly; an open curve ends with its last point, a closed one returns to its first.
+
+    Centripetal (knots spaced by the square root of the chord) so that it neither loops nor
+    cusps between unevenly spaced points. An open curve's missing end neighbours are the
+    reflections of the second and the second-last points.
+    """
+    m, d = points.shape
+    spans = m if closed else m - 1
+    out = np.empty((spans * per_span + (0 if closed else 1), d))
+    for i in range(spans):
+        p1, p2 = points[i], points[(i + 1) % m]
+        if closed:
+            p0, p3 = points[(i - 1) % m], points[(i + 2) % m]
+        else:
+            p0 = points[i - 1] if i > 0 else 2.0 * p1 - p2
+            p3 = points[i + 2] if i + 2 < m else 2.0 * p2 - p1
+        t1 = math.sqrt(math.sqrt(np.sum((p1 - p0) ** 2)))
+        t2 = t1 + math.sqrt(math.sqrt(np.sum((p2 - p1) ** 2)))
+        t3 = t2 + math.sqrt(math.sqrt(np.sum((p3 - p2) ** 2)))
+        out[i * per_span] = p1
+        for k in range(1, per_span):
+            t = t1 + (t2 - t1) * k / per_span
+            a1 = _knot_lerp(p0, p1, 0.0, t1, t)
+            a2 = _knot_lerp(p1, p2, t1, t2, t)
+            a3 = _knot_lerp(p2, p3, t2, t3, t)
+            out[i * per_span + k] = _knot_lerp(
+                _knot_lerp(a1, a2, 0.0, t2, t), _knot_lerp(a2, a3, t1, t3, t), t1, t2, t
+            )
+    if not closed:
+        out[-1] = points[m - 1]
+    return out
+
+
+@njit(cache=True)
+def _knot_lerp(a, b, ta, tb, t):
+    """The point at knot t on the line through a (at knot ta) and b (at knot tb): one step of
+    Barry and Goldman's pyramid. Coincident knots give a."""
+    if tb <= ta:
+        return a.copy()
+    return a * ((tb - t) / (tb - ta)) + b * ((t - ta) / (tb - ta))
