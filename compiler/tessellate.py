@@ -49,6 +49,8 @@ from proto3d.compiler.shape import Primitive
 LATHE_HARD_COS = 0.5  # 60 degrees
 EXTRUDE_HARD_COS = 0.766  # 40 degrees
 SPLINE_POINTS = 2000  # samples of one smooth outline at most (the default points limit)
+STRAIGHT_TURN = 1e-6  # radians: a polygon corner turning less is straight (one column, no arc)
+ROUND_FIT = 0.999  # a rounded outline's fillets take at most this share of an edge
 SWEEP_SAMPLES = 8  # spline samples per path span of a smooth sweep, whatever its segments (facets around)
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
 
@@ -1051,13 +1053,13 @@ def _rounded_outline(poly, r, h, q):
         a, b = e[i - 1], e[i]
         turn[i] = atan2(a[0] * b[1] - a[1] * b[0], a[0] * b[0] + a[1] * b[1])
     r = min(r, h / 2)
-    for i in range(n):
+    for i in range(n):  # fillets that would meet exactly leave zero-width strips: stop just short
         need = tan(abs(turn[i]) / 2) + tan(abs(turn[(i + 1) % n]) / 2)
-        if need * r > length[i]:
-            r = length[i] / need
+        if need * r > ROUND_FIT * length[i]:
+            r = ROUND_FIT * length[i] / need
     arcs = np.empty(n, dtype=np.int64)
     for i in range(n):
-        arcs[i] = int(ceil(abs(turn[i]) / (pi / 2) * q)) if turn[i] != 0.0 else 0
+        arcs[i] = int(ceil(abs(turn[i]) / (pi / 2) * q)) if abs(turn[i]) > STRAIGHT_TURN else 0
     m = int(np.sum(arcs)) + n
     spine = np.empty((m, 2))
     normal = np.empty((m, 2))
@@ -1067,7 +1069,7 @@ def _rounded_outline(poly, r, h, q):
         nx, ny = e[i - 1, 1], -e[i - 1, 0]  # outward normal of the incoming edge
         tangent = r * tan(abs(turn[i]) / 2)
         cx, cy = poly[i, 0] - tangent * e[i - 1, 0], poly[i, 1] - tangent * e[i - 1, 1]
-        convex = turn[i] >= 0.0  # a straight corner counts as convex: its arc has no length
+        convex = turn[i] >= 0.0 or arcs[i] == 0  # a straight corner counts as convex: its arc has no length
         side = -1.0 if convex else 1.0  # the arc's centre: inside (convex) or outside
         cx, cy = cx + side * r * nx, cy + side * r * ny
         for k in range(arcs[i] + 1):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proto3d.compiler.primitives import _largest_round as largest_round
 from proto3d.compiler.shape import Primitive
 from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
 
@@ -145,7 +146,7 @@ def lathe_params(draw):
     if draw(st.booleans()):
         profile = profile[::-1].copy()
     angle = 360.0 if draw(st.booleans()) else draw(st.floats(20.0, 340.0))
-    return {"profile": profile, "angle": angle, "smooth": False}
+    return {"profile": profile, "angle": angle, "smooth": draw(st.booleans())}
 
 
 @st.composite
@@ -163,9 +164,27 @@ def star_polygon(draw):
     return poly[::-1].copy() if draw(st.booleans()) else poly
 
 
+def narrowest(poly):
+    """The shortest distance between two points of the polygon that are not neighbours: a round
+    this large could fold the fillets of opposite sides through each other (a documented limit)."""
+    d = np.linalg.norm(poly[:, None] - poly[None], axis=2)
+    n = len(poly)
+    steps = np.abs(np.arange(n)[:, None] - np.arange(n)[None])
+    return d[np.minimum(steps, n - steps) >= 2].min(initial=np.inf)
+
+
 @st.composite
 def extrude_params(draw):
-    return {"polygon": draw(star_polygon()), "h": draw(pos), "round": 0.0, "smooth": False}
+    """Sharp, rounded (up to the largest round that fits) or smooth, or both."""
+    poly, h = draw(star_polygon()), draw(pos)
+    smooth = draw(st.booleans())
+    largest = h / 2 if smooth else min(h / 2, largest_round(poly), narrowest(poly) / 2.5)
+    return {
+        "polygon": poly,
+        "h": h,
+        "round": draw(st.sampled_from([0.0, 0.3, 0.9])) * largest,
+        "smooth": smooth,
+    }
 
 
 @st.composite
@@ -568,7 +587,7 @@ def test_wedge_is_a_ramp():
 
 
 @SETTINGS
-@given(params=lathe_params())
+@given(params=lathe_params().map(lambda p: {**p, "smooth": False}))
 def test_lathe_vertices_are_revolved_profile_points(params):
     t = tess("lathe", params)
     v = t.vertices.astype(np.float64)
@@ -579,7 +598,7 @@ def test_lathe_vertices_are_revolved_profile_points(params):
 
 
 @SETTINGS
-@given(params=extrude_params())
+@given(params=extrude_params().map(lambda p: {**p, **FLAT}))
 def test_extrude_vertices_are_polygon_points_at_both_heights(params):
     t = tess("extrude", params)
     v = t.vertices.astype(np.float64)
