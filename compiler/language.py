@@ -85,7 +85,7 @@ FOREIGN = {
     "union": "no CSG in v1: put the primitives one after another inside the `part` block",
     "intersection": "no CSG in v1: build the shape from separate primitives",
     "hull": "no hull in v1: use `lathe`, `extrude` or `sweep` for smooth outlines",
-    "minkowski": "no CSG in v1: use `box(size=..., bevel=r)` for rounded edges",
+    "minkowski": "use `box(size=..., round=r)` or `extrude(..., round=r)` for rounded edges",
     "linear_extrude": "use `extrude(polygon=[[x, y], ...], h=...)`",
     "rotate_extrude": "use `lathe(profile=[[r, z], ...])`",
     "polyhedron": "no raw meshes in v1: use `extrude`, `lathe` or `sweep`",
@@ -100,7 +100,7 @@ FOREIGN = {
     "offset": "no 2D offset in v1: write the polygon you want",
     "ring": "use `torus(R=..., r=...)` or `tube(r=..., thickness=..., h=...)`",
     "pipe": "use `sweep(path=[...], r=...)` or `tube`",
-    "cuboid_rounded": "use `box(size=..., bevel=r)`",
+    "cuboid_rounded": "use `box(size=..., round=r)`",
     "uv_sphere": "use `sphere(r=...)`",
     "ico_sphere": "use `sphere(r=...)`",
     "torus_arc": "use `torus(R=..., r=..., angle=...)`",
@@ -135,6 +135,7 @@ ARG_ALIASES = {  # argument names models try, with the v1 spelling
     "minor_radius": "r",
     "R1": "r1",
     "R2": "r2",
+    "fillet": "round",
 }
 
 

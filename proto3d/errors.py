@@ -40,6 +40,7 @@ CODES: dict[str, str] = {
     "E111": "part inside a part",
     "E112": "`rod` with `at`, `rot` or `align`",
     "E113": "primitive with a block",
+    "E125": "`round` too large for the outline or the height",
     # E2xx: names and values
     "E201": "undefined name",
     "E202": "reserved word used as a name",

@@ -43,6 +43,13 @@ CASES = [
     ("E111", "part a { part b { " + BOX + " } }", 1, 10, "inside another part"),
     ("E112", "part a { rod(from=[0, 0, 0], to=[0, 0, 1], r=0.1, at=[1, 0, 0]) }", 1, 10, "from"),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
+    (
+        "E125",
+        "part a { extrude(polygon=[[0, 0], [1, 0], [1, 0.1], [0, 0.1]], h=1, round=0.06) }",
+        1,
+        10,
+        "at most 0.05",
+    ),
     ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
     (
         "E209",
