@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from proto3d.compiler import compile_text, parts_manifest
 from proto3d.compiler import language as lang
 from proto3d.compiler.export import to_glb, to_obj, to_ply
+from proto3d.compiler.primitives import _largest_round as largest_round
 from proto3d.errors import Diagnostic, Proto3dError, errors
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -143,6 +144,14 @@ def star_polygon(draw):
     return pts
 
 
+def narrowest(poly: np.ndarray) -> float:
+    """The shortest distance between two points of a polygon that are not neighbours (a round
+    over half of it folds the fillets of opposite sides through each other)."""
+    d = np.linalg.norm(poly[:, None] - poly[None], axis=2)
+    steps = np.abs(np.arange(len(poly))[:, None] - np.arange(len(poly))[None])
+    return float(d[np.minimum(steps, len(poly) - steps) >= 2].min(initial=np.inf))
+
+
 def points_text(points) -> str:
     return "[" + ", ".join(vec_text(fmt(v) for v in p) for p in points) + "]"
 
@@ -156,10 +165,13 @@ def primitive_core(draw, kind: str | None = None):
     if kind in ("box", "ellipsoid", "wedge"):
         (st_, sv) = size()
         pairs, params = [("size", st_)], {"size": sv}
+        params["round"] = 0.0
         if kind == "box" and draw(st.booleans()):
-            bevel = round(draw(st.floats(0, 0.45)) * sv.min(), 4)
-            pairs.append(("bevel", fmt(bevel)))
-            params["bevel"] = bevel
+            radius = round(draw(st.floats(0, 0.45)) * sv.min(), 4)
+            pairs.append((draw(st.sampled_from(["round", "bevel"])), fmt(radius)))  # bevel: the v1 name
+            params["round"] = radius
+        if kind != "box":
+            del params["round"]
         return kind, pairs, params
     if kind == "sphere":
         t, v = length()
@@ -199,16 +211,28 @@ def primitive_core(draw, kind: str | None = None):
         zs = sorted(draw(st.lists(st.integers(-20, 20), min_size=n, max_size=n, unique=True)))
         rs = draw(st.lists(st.integers(0, 20), min_size=n, max_size=n).filter(any))  # not all on the axis
         profile = np.array([[r * 0.01, z * 0.01] for r, z in zip(rs, zs)])
-        pairs, params = [("profile", points_text(profile))], {"profile": profile, "angle": 360.0}
+        pairs = [("profile", points_text(profile))]
+        params = {"profile": profile, "angle": 360.0, "smooth": False}
         if draw(st.booleans()):
             angle = float(draw(st.integers(10, 360)))
             pairs.append(("angle", fmt(angle)))
             params["angle"] = angle
+        if draw(st.booleans()):
+            params["smooth"] = draw(st.booleans())
+            pairs.append(("smooth", "true" if params["smooth"] else "false"))
         return kind, pairs, params
     if kind == "extrude":
         poly = draw(star_polygon())
         ht, h = length()
-        return kind, [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h}
+        pairs, params = [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h, "round": 0.0}
+        params["smooth"] = draw(st.booleans())
+        if params["smooth"] or draw(st.booleans()):
+            pairs.append(("smooth", "true" if params["smooth"] else "false"))
+        if draw(st.booleans()):  # a round that fits: the edges, the height, the narrowest width
+            fits = min(h / 2, narrowest(poly) / 2.5, np.inf if params["smooth"] else largest_round(poly))
+            params["round"] = np.floor(draw(st.floats(0, 0.9)) * fits * 1e4) / 1e4
+            pairs.append(("round", fmt(params["round"])))
+        return kind, pairs, params
     if kind == "sweep":
         n = draw(st.integers(2, 5))
         path = np.cumsum(
@@ -424,6 +448,10 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
             return np.array([-(R + r), -(R + r), -r]), np.array([R + r, R + r, r])
         lo, hi = _arc_extremes(R - r, R + r, p["angle"], p["start"])
         return np.array([*lo, -r]), np.array([*hi, r])
+    if measured(kind, p):
+        if mesh_vertices is None or not len(mesh_vertices):
+            return None
+        return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
     if kind == "lathe":
         if p["angle"] < 360:
             return None
@@ -433,9 +461,12 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
     if kind == "extrude":
         poly = p["polygon"]
         return np.array([*poly.min(axis=0), 0.0]), np.array([*poly.max(axis=0), p["h"]])
-    if kind == "sweep" and mesh_vertices is not None and len(mesh_vertices):
-        return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
     return None
+
+
+def measured(kind: str, p: dict) -> bool:
+    """Whether the primitive's box is documented as that of its mesh at 256 facets (no closed form)."""
+    return kind == "sweep" or (kind in ("lathe", "extrude") and (p["smooth"] or p.get("round", 0.0) > 0))
 
 
 def pivot(words: str, lo, hi) -> np.ndarray:
@@ -957,6 +988,7 @@ SINKS = [
     "part q {{ box(size=[{e}, 1, 1]) }}",
     "part q {{ box(size={e}) }}",
     "part q {{ box(size=[1, 1, 1], bevel={e}) }}",
+    "part q {{ box(size=[1, 1, 1], round={e}, bevel={e}) }}",
     "part q {{ box(size=[1, 1, 1], at=[{e}, 0, 0]) }}",
     "part q {{ box(size=[1, 1, 1], at={e}) }}",
     "part q {{ box(size=[1, 1, 1], rot=[{e}, 0, 0]) }}",
@@ -975,6 +1007,10 @@ SINKS = [
     "part q {{ lathe(profile=[[1, 0], [1, 1]], angle={e}) }}",
     "part q {{ lathe(profile={e}) }}",
     "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}) }}",
+    "part q {{ extrude(polygon=[[0, 0], [1, 0], [{e}, 1], [0, {e}]], h=1, round={e}) }}",
+    "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}, smooth={e}, round={e}) }}",
+    "part q {{ lathe(profile=[[0, 0], [{e}, 0.5], [0, 1]], smooth={e}) }}",
+    "part q {{ sweep(path=[[0, 0, 0], [1, 0, {e}], [0, 1, 1]], r=0.1, smooth={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [0, 0, {e}]], r={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0]], r=[{e}, 1]) }}",
     "part q {{ rod(from=[0, 0, 0], to=[{e}, 1, 1], r=0.1) }}",
