@@ -121,9 +121,11 @@ class PrimSpec:
         return f"{self.kind}({', '.join(args)})"
 
 
-def _args(draw, names_texts, positional_ok: bool):
-    """Write some leading arguments positionally (in signature order) when allowed."""
-    n_pos = draw(st.integers(0, len(names_texts))) if positional_ok else 0
+def _args(draw, kind: str, names_texts, positional_ok: bool):
+    """Write some leading arguments positionally when allowed: those given in signature order."""
+    order = [param.name for param in lang.PRIMITIVES[kind]]
+    leading = next((i for i, (name, _) in enumerate(names_texts) if order[i] != name), len(names_texts))
+    n_pos = draw(st.integers(0, leading)) if positional_ok else 0
     return [(None if i < n_pos else name, text) for i, (name, text) in enumerate(names_texts)]
 
 
@@ -226,12 +228,12 @@ def primitive_core(draw, kind: str | None = None):
         ht, h = length()
         pairs, params = [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h, "round": 0.0}
         params["smooth"] = draw(st.booleans())
-        if params["smooth"] or draw(st.booleans()):
-            pairs.append(("smooth", "true" if params["smooth"] else "false"))
         if draw(st.booleans()):  # a round that fits: the edges, the height, the narrowest width
             fits = min(h / 2, narrowest(poly) / 2.5, np.inf if params["smooth"] else largest_round(poly))
             params["round"] = np.floor(draw(st.floats(0, 0.9)) * fits * 1e4) / 1e4
             pairs.append(("round", fmt(params["round"])))
+        if params["smooth"] or draw(st.booleans()):  # after `round`, as in the signature
+            pairs.append(("smooth", "true" if params["smooth"] else "false"))
         return kind, pairs, params
     if kind == "sweep":
         n = draw(st.integers(2, 5))
@@ -296,7 +298,7 @@ def primitive_specs(draw, kind: str | None = None, placement: bool = True):
     """A primitive with random valid parameters and, optionally, random at/rot/align/color/segments."""
     kind, pairs, params = draw(primitive_core(kind))
     positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1")  # cylinder's signature starts with r
-    spec = PrimSpec(kind, _args(draw, pairs, positional_ok), params)
+    spec = PrimSpec(kind, _args(draw, kind, pairs, positional_ok), params)
     if draw(st.booleans()):
         spec.segments = draw(st.integers(3, 24))
         spec.extra.append(("segments", str(spec.segments)))
