@@ -177,13 +177,19 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) corners of the untransformed primitive, from its parameters.
 
     Analytic for every kind that has a closed form (its record's `bounds`); a sweep's are those
-    of its mesh at 256 facets, within 0.01% of its radius of the exact tube, and so are those
-    of a smooth or rounded outline. A tessellation lies inside them.
+    of its mesh at 256 facets, within 0.01% of its radius of the exact tube. A smooth or rounded
+    outline's are the analytic ones of the outline it is drawn through at 256 facets (the same
+    points, without generating the faces). A tessellation lies inside them.
     """
     record = PRIMITIVES[kind]
     box = record.bounds(params) if record.bounds is not None else None
     if box is not None:
         return box
+    code, row, pts = record.pack(params)
+    if code in (EXTRUDE, ROUNDED_EXTRUDE, LATHE):
+        outline = _drawn_outline(code, np.array(row, dtype=np.float64), pts, 256)
+        key = "profile" if code == LATHE else "polygon"
+        return record.bounds({**params, key: outline, "smooth": False, "round": 0.0})
     t = tessellate([Primitive(kind, params, np.eye(4), 256, 0, 0, (0.0, 0.0, 0.0))])
     if len(t.vertices):
         return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
@@ -1014,6 +1020,19 @@ def _extrude(poly, h, lp, ln, f):
             base + n + tris[i, 2],
         )
         t += 2
+
+
+@njit(cache=True)
+def _drawn_outline(code, prm, pts, seg):
+    """The (x, y) or (r, z) points an extrusion's walls or a lathe's profile pass through at
+    `seg` facets: with a smooth outline's spline samples and a rounded one's arcs."""
+    if code == LATHE:
+        return _lathe_profile(pts, prm[1] > 0.0, max(seg, 3))[0]
+    poly = _extrude_polygon(pts, prm[2] > 0.0, seg)
+    if code != ROUNDED_EXTRUDE or len(poly) < 3:
+        return poly
+    spine, normal, group, groups, r = _rounded_outline(poly, prm[1], abs(prm[0]), _quarter(seg))
+    return spine + r * normal
 
 
 @njit(cache=True)

@@ -10,6 +10,7 @@ import trimesh
 
 from proto3d.compiler import compile_text
 from proto3d.compiler.geometry import catmull_rom
+from proto3d.compiler.tessellate import local_bounds
 from proto3d.errors import Proto3dError
 from tests.compiler.test_tessellate import assert_closed_and_oriented, signed_volume, tess
 
@@ -278,3 +279,22 @@ def test_a_round_too_large_for_the_edges_or_the_height_is_e125(call, largest):
 def test_negative_round_is_e107():
     assert error("extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1, round=-0.1)").code == "E107"
     assert error("box(size=[1, 1, 1], round=-0.1)").code == "E107"
+
+
+@pytest.mark.parametrize(
+    "kind, params",
+    [
+        ("extrude", {"polygon": CONTROL, "h": 0.3, "round": 0.05, "smooth": True}),
+        ("extrude", {"polygon": L_SHAPE, "h": 0.1, "round": 0.04, "smooth": False}),
+        ("extrude", {"polygon": CONTROL, "h": -0.2, "round": 0.0, "smooth": True}),
+        ("lathe", {"profile": CONTROL * [0.1, 0.1] + [0.2, 0], "angle": 360.0, "smooth": True}),
+        ("lathe", {"profile": CONTROL * [0.1, 0.1] + [0.2, 0], "angle": 100.0, "smooth": True}),
+    ],
+)
+def test_bounds_of_a_smooth_or_rounded_outline_hold_its_mesh_at_256_facets_tightly(kind, params):
+    lo, hi = local_bounds(kind, params)
+    t = tess(kind, params, segments=256)
+    vmin, vmax = t.vertices.min(axis=0), t.vertices.max(axis=0)
+    assert np.all(lo <= vmin + 2e-7) and np.all(hi >= vmax - 2e-7)  # a revolution's box is exact in angle
+    np.testing.assert_allclose(lo, vmin, atol=1e-5)
+    np.testing.assert_allclose(hi, vmax, atol=1e-5)
