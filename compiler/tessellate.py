@@ -1,10 +1,11 @@
 """Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
 
-Each primitive is generated in its local frame by one of six small generators (box, rounded
-box, wedge, surface of revolution, extrusion, sweep) into a local buffer, then moved to
-world space by its matrix: positions by the affine map, normals by the cofactor matrix
-(the inverse-transpose without the division, so singular scales never give inf), and the
-winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
+Each primitive is generated in its local frame by one of seven small generators (box, rounded
+box, wedge, surface of revolution, extrusion, rounded extrusion, sweep) into a local buffer
+(smooth outlines and paths are first sampled from the one spline, `geometry.catmull_rom`),
+then moved to world space by its matrix: positions by the affine map, normals by the
+cofactor matrix (the inverse-transpose without the division, so singular scales never give
+inf), and the winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
 of an (r, z) profile, so they share one generator and one counting rule.
 
 The kinds come in five families (flat, revolved, lathe, extrusion, sweep), each with one
