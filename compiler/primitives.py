@@ -374,7 +374,7 @@ _KINDS = (
         _box_args,
         lambda p: Packed(BOX, (p["size"][0], p["size"][1], p["size"][2], p["round"]), None),
         _half_size,
-        lambda p: p["round"],
+        lambda p: _largest_radius(p, ("round",)),
     ),
     PrimitiveKind(
         "sphere",
@@ -470,7 +470,7 @@ _KINDS = (
         _extrude_args,
         _extrude_pack,
         _extrude_bounds,
-        lambda p: p["round"],
+        lambda p: _largest_radius(p, ("round",)),
     ),
     PrimitiveKind(
         "sweep",
