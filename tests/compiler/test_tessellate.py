@@ -663,8 +663,10 @@ def test_local_bounds_contain_the_mesh_tightly(kind, data):
     vmin, vmax = t.vertices.min(axis=0), t.vertices.max(axis=0)
     scale = np.max(hi - lo)
     assert np.all(vmin >= lo - 1e-5 * scale) and np.all(vmax <= hi + 1e-5 * scale)
-    # a 64-gon's inscribed radius is within 0.13% of its circumradius, arcs lose at most that
-    assert np.all(vmin - lo <= 2e-3 * scale + 1e-6) and np.all(hi - vmax <= 2e-3 * scale + 1e-6)
+    # a 64-gon's inscribed radius is within 0.13% of its circumradius, arcs lose at most that;
+    # a round near a spline's radius of curvature cuts its samples' corners by how coarse they are
+    slack = 1e-2 if params.get("smooth") and params.get("round") else 2e-3
+    assert np.all(vmin - lo <= slack * scale + 1e-6) and np.all(hi - vmax <= slack * scale + 1e-6)
 
 
 def rotation(floats):
