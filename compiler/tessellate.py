@@ -8,10 +8,10 @@ cofactor matrix (the inverse-transpose without the division, so singular scales 
 inf), and the winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
 of an (r, z) profile, so they share one generator and one counting rule.
 
-The kinds come in five families (flat, revolved, lathe, extrusion, sweep), each with one
-kernel that sizes and generates every distinct local shape of its kinds at once; one more
-kernel places every primitive's shape, in input order, so the faces of primitive i precede
-those of primitive i + 1. Numba compiles a kernel on its first call (then caches it on disk),
+The kinds come in six families (flat, revolved, lathe, extrusion, rounded extrusion, sweep),
+each with one kernel that sizes and generates every distinct local shape of its kinds at once;
+one more kernel places every primitive's shape, in input order, so the faces of primitive i
+precede those of primitive i + 1. Numba compiles a kernel on its first call (then caches it on disk),
 so a program made of boxes and cylinders never waits for the sweep's or the lathe's code.
 `triangle_count` runs the same family kernel without generating, so it is exact by
 construction.
@@ -334,31 +334,50 @@ def _lathe_shapes(codes, prm, segs, pts, offs, generate):
 
 @njit(cache=True)
 def _extruded_shapes(codes, prm, segs, pts, offs, generate):
-    """Extrusions of a polygon along Z."""
+    """Extrusions of a polygon (or the spline through it) along Z."""
     m = len(codes)
     lv = np.zeros(m + 1, dtype=np.int64)
     lf = np.zeros(m + 1, dtype=np.int64)
     for s in range(m):
         poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
         nv = nf = 0
-        if len(poly) >= 3 and codes[s] == ROUNDED_EXTRUDE:
-            q = _quarter(segs[s])
-            nv, nf = _rounded_extrude_size(
-                *_rounded_outline(poly, prm[s, 1], abs(prm[s, 0]), q), abs(prm[s, 0]), q
-            )
-        elif len(poly) >= 3:
+        if len(poly) >= 3:
             columns = _outline(poly, True, EXTRUDE_HARD_COS)[0]
             nv, nf = 2 * len(columns) + 2 * len(poly), 2 * (len(poly) - 2) + 2 * len(poly)
         lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
         poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
-        a, b, c = lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]]
-        if len(poly) >= 3 and codes[s] == ROUNDED_EXTRUDE:
+        _extrude(poly, prm[s, 0], lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
+def _rounded_extruded_shapes(codes, prm, segs, pts, offs, generate):
+    """Extrusions with every edge rounded (a family of their own: most programs never compile it)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
+        nv = nf = 0
+        if len(poly) >= 3:
+            q, h = _quarter(segs[s]), abs(prm[s, 0])
+            nv, nf = _rounded_extrude_size(*_rounded_outline(poly, prm[s, 1], h, q), h, q)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
+        if len(poly) >= 3:
             q = _quarter(segs[s])
-            _rounded_extrude(*_rounded_outline(poly, prm[s, 1], abs(prm[s, 0]), q), prm[s, 0], q, a, b, c)
-        else:
-            _extrude(poly, prm[s, 0], a, b, c)
+            _rounded_extrude(
+                *_rounded_outline(poly, prm[s, 1], abs(prm[s, 0]), q),
+                prm[s, 0],
+                q,
+                lp[lv[s] : lv[s + 1]],
+                ln[lv[s] : lv[s + 1]],
+                f[lf[s] : lf[s + 1]],
+            )
     return lv, lf, lp, ln, f
 
 
@@ -398,7 +417,7 @@ _FAMILY = {
     TUBE: _revolved_shapes,
     LATHE: _lathe_shapes,
     EXTRUDE: _extruded_shapes,
-    ROUNDED_EXTRUDE: _extruded_shapes,
+    ROUNDED_EXTRUDE: _rounded_extruded_shapes,
     SWEEP: _swept_shapes,
 }
 
