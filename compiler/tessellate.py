@@ -188,7 +188,7 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
         return box
     code, row, pts = record.pack(params)
     if code in (EXTRUDE, ROUNDED_EXTRUDE, LATHE):
-        outline = _drawn_outline(code, np.array(row, dtype=np.float64), pts, 256)
+        outline = _drawn_outline(code, row, pts, 256)
         key = "profile" if code == LATHE else "polygon"
         return record.bounds({**params, key: outline, "smooth": False, "round": 0.0})
     t = tessellate([Primitive(kind, params, np.eye(4), 256, 0, 0, (0.0, 0.0, 0.0))])
@@ -1042,16 +1042,16 @@ def _extrude(poly, h, lp, ln, f):
         t += 2
 
 
-@njit(cache=True)
-def _drawn_outline(code, prm, pts, seg):
+def _drawn_outline(code: int, row: tuple, pts: np.ndarray, seg: int) -> np.ndarray:
     """The (x, y) or (r, z) points an extrusion's walls or a lathe's profile pass through at
-    `seg` facets: with a smooth outline's spline samples and a rounded one's arcs."""
+    `seg` facets: with a smooth outline's spline samples and a rounded one's arcs. (Dispatched
+    here, not in a kernel, so that only the kernels of the kind at hand are compiled.)"""
     if code == LATHE:
-        return _lathe_profile(pts, prm[1] > 0.0, max(seg, 3))[0]
-    poly = _extrude_polygon(pts, prm[2] > 0.0, seg)
+        return _lathe_profile(pts, row[1] > 0.0, max(seg, 3))[0]
+    poly = _extrude_polygon(pts, row[2] > 0.0, seg)
     if code != ROUNDED_EXTRUDE or len(poly) < 3:
         return poly
-    spine, normal, group, groups, r = _rounded_outline(poly, prm[1], abs(prm[0]), _quarter(seg))
+    spine, normal, _, _, r = _rounded_outline(poly, float(row[1]), abs(float(row[0])), _quarter(seg))
     return spine + r * normal
 
 
