@@ -118,7 +118,32 @@ def coerce(value, param: lang.Param, span: Span, owner: str, limits: Limits):
             )
         check_range(value, span, limits)
         return value
+    if t == "polygons":
+        return polygons(value, span, where, limits)
     raise AssertionError(t)
+
+
+def polygons(value, span: Span, where: str, limits: Limits) -> list:
+    """A list of polygons, each a list of [x, y] points (`holes=[[[x, y], …], …]`); `[]` is none."""
+    if isinstance(value, np.ndarray) and value.size == 0:
+        return []
+    if not (
+        isinstance(value, list)
+        and all(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] == 2 for v in value)
+    ):
+        fail(
+            "E106",
+            f"{where} must be a list of polygons, each a list of [x, y] points, not {type_name(value)}",
+            span,
+            expected="[[[x, y], ...], ...]",
+            hint="one hole is still a list of one polygon: `holes=[[[0, 0], [1, 0], [0, 1]]]`",
+        )
+    points = sum(len(v) for v in value)
+    if points > limits.max_points:
+        fail("E307", f"{where} has {points} points; the limit is {limits.max_points}", span)
+    for v in value:
+        check_range(v, span, limits)
+    return value
 
 
 def number(value, span: Span, where: str, limits: Limits) -> float:

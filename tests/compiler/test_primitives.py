@@ -48,10 +48,17 @@ def test_the_language_tables_come_from_the_records():
     assert language.EITHER_RADIUS == {"cylinder"}
     assert language.positional_count("cylinder") == 2
     assert language.positional_count("torus") == 4
-    assert language.signature_text("cylinder") == "r?, h, r1?, r2?"
+    assert language.signature_text("cylinder") == "r?, h?, r1?, r2?, from?, to?"
     assert {name for name, kind in PRIMITIVES.items() if kind.facet_radius is None} == {"wedge"}
     assert PRIMITIVES["box"].facet_radius({"size": np.ones(3), "round": 0.1}) == 0.1  # rounded edges
-    assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == ["rod"]
+    assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == [
+        "cylinder",
+        "frustum",
+        "cone",
+        "capsule",
+        "tube",
+        "rod",
+    ]
     assert [name for name, kind in PRIMITIVES.items() if kind.bounds is None] == ["sweep"]
 
 
@@ -77,7 +84,7 @@ def test_packing_keeps_outlines_as_points():
     code, floats, points = PRIMITIVES["lathe"].pack(
         {"profile": np.array([[0.0, 0.0], [0.1, 0.2]]), "angle": 90.0, "smooth": True}
     )
-    assert (code, floats) == (LATHE, (90.0, 1.0, 0.0, 0.0))
+    assert (code, floats) == (LATHE, (90.0, 0.0, 1.0, 0.0))  # angle, start, smooth
     assert points is not None and points.tolist() == [[0.0, 0.0, 0.0, 0.0], [0.1, 0.2, 0.0, 0.0]]
     assert PRIMITIVES["box"].pack({"size": np.array([1.0, 2.0, 3.0]), "round": 0.1}) == (
         BOX,

@@ -23,8 +23,9 @@ CASES = [
     ("E012", "part a { " + BOX, 1, 29, "never closed"),
     ("E013", "let x = 1e999", 1, 9, "out of range"),
     ("E101", "part a { cube(size=1) }", 1, 10, "box"),
-    ("E101", "part a { difference() { } }", 1, 10, "CSG"),
+    ("E101", "part a { hull() { } }", 1, 10, "lathe"),
     ("E101", "part a { linear_extrude(h=1) }", 1, 10, "extrude"),
+    ("E101", "part a { hemisphere(r=1) }", 1, 10, "polar=[0, 90]"),
     ("E102", "part a { sphere(radius=1) }", 1, 17, "`r`"),
     ("E102", "part a { cylinder(r=1, height=2) }", 1, 24, "`h`"),
     ("E103", "part a { sphere() }", 1, 10, "`r`"),
@@ -41,7 +42,23 @@ CASES = [
     ("E109", 'part a color "blurple" { ' + BOX + " }", 1, 14, "colour"),
     ("E110", BOX, 1, 1, "part"),
     ("E111", "part a { part b { " + BOX + " } }", 1, 10, "inside another part"),
-    ("E112", "part a { rod(from=[0, 0, 0], to=[0, 0, 1], r=0.1, at=[1, 0, 0]) }", 1, 10, "from"),
+    ("E112", "part a { rod(from=[0, 0, 0], to=[0, 0, 1], r=0.1, at=[1, 0, 0]) }", 1, 51, "from"),
+    ("E112", "part a { cone(r=0.1, from=[0, 0, 0], to=[0, 0, 1], rot=[90, 0, 0]) }", 1, 52, "`rot`"),
+    ("E103", "part a { capsule(r=0.1, from=[0, 0, 0]) }", 1, 10, "`to`"),
+    ("E103", "part a { tube(r=0.1, thickness=0.01) }", 1, 10, "from=[x, y, z]"),
+    ("E135", "part a { cylinder(0.1, 0.5, from=[0, 0, 0], to=[0, 0, 1]) }", 1, 24, "their distance"),
+    ("E135", "part a { frustum(r1=0.2, r2=0.1, h=1, to=[0, 0, 1], from=[1, 0, 0]) }", 1, 34, "no `h`"),
+    (
+        "E136",
+        "part a { lathe(profile=[[0, 0], [1, 0], [1, 1], [0, 0]], thickness=0.1) }",
+        1,
+        10,
+        "open profile",
+    ),
+    ("E107", "part a { sphere(r=1, polar=[90, 45]) }", 1, 10, "dome"),
+    ("E107", "part a { ellipsoid(size=[2, 2, 1], thickness=0.5) }", 1, 10, "smallest radius 0.5"),
+    ("E107", "part a { sphere(r=1, angle=400) }", 1, 10, "(0, 360]"),
+    ("E106", "part a { sphere(r=1, polar=[0, 90, 180]) }", 1, 28, "vector of 2"),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
     (
         "E125",
@@ -49,6 +66,23 @@ CASES = [
         1,
         10,
         "at most 0.05",
+    ),
+    ("E126", "part a { lathe(profile=[[0, 0], [1, 1]], thickness=0.1, smooth=true) }", 1, 10, "not both"),
+    ("E140", "difference { " + BOX + " }", 1, 1, "outside any part"),
+    ("E140", "part a { " + BOX + " }\ntranslate([1, 0, 0]) union() { " + BOX + " }", 2, 22, "part label"),
+    (
+        "E106",
+        "part a { extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1, holes=[[0, 0], [1, 0], [0, 1]]) }",
+        1,
+        63,
+        "list of one polygon",
+    ),
+    (
+        "E107",
+        "part a { extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1, holes=[[[0, 0], [1, 0]]]) }",
+        1,
+        10,
+        "hole",
     ),
     ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
     ("E201", "let a = [x for x in [1, 2]]\nlet b = x", 2, 9, "only inside its brackets"),
@@ -218,3 +252,29 @@ def test_conflicting_part_colours_warn():
     )
     (warning,) = check(program)
     assert (warning.code, warning.line, warning.severity) == ("W107", 2, "warning")
+
+
+def test_a_boolean_operand_manifold3d_cannot_read_is_E141_at_its_statement():
+    """Every primitive tessellates closed, so no program reaches E141; an open mesh (one triangle)
+    given as an operand's mesh does."""
+    import numpy as np
+
+    from proto3d.compiler.booleans import closed_solid
+    from proto3d.compiler.evaluate import EvalError
+    from proto3d.compiler.shape import Primitive
+    from proto3d.compiler.tessellate import Tessellation
+    from proto3d.errors import Span
+
+    triangle = Tessellation(
+        np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32),
+        np.array([[0, 0, 1]] * 3, np.float32),
+        np.array([[0, 1, 2]], np.int32),
+        np.zeros(1, np.int32),
+        np.array([0, 3]),
+    )
+    operand = Primitive("extrude", {}, np.eye(4), 32, 0, 0, (1.0, 1.0, 1.0), Span(3, 5, 3, 12))
+    with pytest.raises(EvalError) as raised:
+        closed_solid(triangle, operand)
+    found = raised.value.diagnostic
+    assert (found.code, found.span) == ("E141", Span(3, 5, 3, 12))
+    assert "`extrude` is not a closed solid" in found.message and "NotManifold" in found.message

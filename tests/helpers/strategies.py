@@ -105,26 +105,37 @@ class PrimSpec:
     align: str | None = None
     color: str | None = None
     extra: list = field(default_factory=list)  # placement args as (name, text)
+    ends: list = field(default_factory=list)  # `from` and `to` as (name, text), always keywords
 
     def text(self, placement: bool = True) -> str:
-        args = [t if n is None else f"{n}={t}" for n, t in self.args]
+        args = [t if n is None else f"{n}={t}" for n, t in self.args] + [f"{n}={t}" for n, t in self.ends]
         if placement:
             args += [f"{n}={t}" for n, t in self.extra]
         return f"{self.kind}({', '.join(args)})"
 
     def bare_text(self, segments: int | None = None) -> str:
-        """The same primitive at the origin (segments kept unless given): the identity reference."""
+        """The same primitive at the origin (segments kept unless given): the identity reference.
+
+        One placed between two points is the same with its length as `h` (a rod: a cylinder)."""
         args = [t if n is None else f"{n}={t}" for n, t in self.args]
+        if "from" in self.params:
+            order = [p.name for p in lang.PRIMITIVES[self.kind]]
+            names = [n or order[i] for i, (n, _) in enumerate(self.args)]
+            args = [a for a, n in zip(args, names) if n not in ("from", "to")]
+            args.append(f"h={float(np.linalg.norm(self.params['to'] - self.params['from']))!r}")
         segments = segments or self.segments
         if segments is not None:
             args.append(f"segments={segments}")
-        return f"{self.kind}({', '.join(args)})"
+        return f"{'cylinder' if self.kind == 'rod' else self.kind}({', '.join(args)})"
 
 
 def _args(draw, kind: str, names_texts, positional_ok: bool):
-    """Write some leading arguments positionally when allowed: those given in signature order."""
-    order = [param.name for param in lang.PRIMITIVES[kind]]
-    leading = next((i for i, (name, _) in enumerate(names_texts) if order[i] != name), len(names_texts))
+    """Write some leading arguments positionally when allowed: those that follow the signature's
+    order from its start, within the kind's positional count."""
+    order = [p.name for p in lang.PRIMITIVES[kind]][: lang.positional_count(kind)]
+    leading = 0
+    while leading < min(len(order), len(names_texts)) and names_texts[leading][0] == order[leading]:
+        leading += 1
     n_pos = draw(st.integers(0, leading)) if positional_ok else 0
     return [(None if i < n_pos else name, text) for i, (name, text) in enumerate(names_texts)]
 
@@ -154,8 +165,50 @@ def narrowest(poly: np.ndarray) -> float:
     return float(d[np.minimum(steps, len(poly) - steps) >= 2].min(initial=np.inf))
 
 
+def _distance_to_outline(poly) -> float:
+    """The distance from the origin to the nearest edge of a closed polygon."""
+    a, b = np.asarray(poly, float), np.roll(np.asarray(poly, float), -1, axis=0)
+    t = np.clip(
+        np.einsum("ij,ij->i", -a, b - a) / np.maximum(np.einsum("ij,ij->i", b - a, b - a), 1e-30), 0, 1
+    )
+    return float(np.linalg.norm(a + t[:, None] * (b - a), axis=1).min())
+
+
 def points_text(points) -> str:
     return "[" + ", ".join(vec_text(fmt(v) for v in p) for p in points) + "]"
+
+
+def _box_round(draw, size, params) -> list:
+    """A box's `round` (sometimes written by its v1 name `bevel`), drawn into params."""
+    params["round"] = 0.0
+    if not draw(st.booleans()):
+        return []
+    params["round"] = round(draw(st.floats(0, 0.45)) * size.min(), 4)
+    return [(draw(st.sampled_from(["round", "bevel"])), fmt(params["round"]))]
+
+
+def _lathe_smooth(draw, params) -> list:
+    """A lathe's `smooth` (not with a wall `thickness`), drawn into params."""
+    if "thickness" in params or not draw(st.booleans()):
+        return []
+    params["smooth"] = draw(st.booleans())
+    return [("smooth", "true" if params["smooth"] else "false")]
+
+
+def _round_and_smooth(draw, poly, h, params) -> list:
+    """An extrusion's `round` (one that fits: the edges, the height, the narrowest width) and
+    `smooth`, drawn into params; their (name, text) pairs in signature order. Not with holes."""
+    pairs = []
+    if params["holes"]:
+        return pairs
+    params["smooth"] = draw(st.booleans())
+    if draw(st.booleans()):
+        fits = min(h / 2, narrowest(poly) / 2.5, np.inf if params["smooth"] else largest_round(poly))
+        params["round"] = np.floor(draw(st.floats(0, 0.9)) * fits * 1e4) / 1e4
+        pairs.append(("round", fmt(params["round"])))
+    if params["smooth"] or draw(st.booleans()):
+        pairs.append(("smooth", "true" if params["smooth"] else "false"))
+    return pairs
 
 
 @st.composite
@@ -167,17 +220,19 @@ def primitive_core(draw, kind: str | None = None):
     if kind in ("box", "ellipsoid", "wedge"):
         (st_, sv) = size()
         pairs, params = [("size", st_)], {"size": sv}
-        params["round"] = 0.0
-        if kind == "box" and draw(st.booleans()):
-            radius = round(draw(st.floats(0, 0.45)) * sv.min(), 4)
-            pairs.append((draw(st.sampled_from(["round", "bevel"])), fmt(radius)))  # bevel: the v1 name
-            params["round"] = radius
-        if kind != "box":
-            del params["round"]
+        if kind == "box":
+            pairs += _box_round(draw, sv, params)
+        if kind == "ellipsoid" and draw(st.booleans()):
+            more, params["cut"] = draw(sphere_cut(sv.min() / 2))
+            pairs += more
         return kind, pairs, params
     if kind == "sphere":
         t, v = length()
-        return kind, [("r", t)], {"r": v}
+        pairs, params = [("r", t)], {"r": v}
+        if draw(st.booleans()):
+            more, params["cut"] = draw(sphere_cut(v))
+            pairs += more
+        return kind, pairs, params
     if kind == "cylinder" and draw(st.booleans()):
         (rt, r), (ht, h) = length(), length()
         return kind, [("r", rt), ("h", ht)], {"r1": r, "r2": r, "h": h}
@@ -220,20 +275,37 @@ def primitive_core(draw, kind: str | None = None):
             pairs.append(("angle", fmt(angle)))
             params["angle"] = angle
         if draw(st.booleans()):
-            params["smooth"] = draw(st.booleans())
-            pairs.append(("smooth", "true" if params["smooth"] else "false"))
+            start = float(draw(st.integers(-180, 180)))
+            pairs.append(("start", fmt(start)))
+            params["start"] = start
+        if draw(st.booleans()):  # a wall: 1 mm, thinner than the profile's 1 cm steps
+            pairs.append(("thickness", "1mm"))
+            params["thickness"] = 0.001
+        pairs += _lathe_smooth(draw, params)
         return kind, pairs, params
     if kind == "extrude":
         poly = draw(star_polygon())
         ht, h = length()
-        pairs, params = [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h, "round": 0.0}
-        params["smooth"] = draw(st.booleans())
-        if draw(st.booleans()):  # a round that fits: the edges, the height, the narrowest width
-            fits = min(h / 2, narrowest(poly) / 2.5, np.inf if params["smooth"] else largest_round(poly))
-            params["round"] = np.floor(draw(st.floats(0, 0.9)) * fits * 1e4) / 1e4
-            pairs.append(("round", fmt(params["round"])))
-        if params["smooth"] or draw(st.booleans()):  # after `round`, as in the signature
-            pairs.append(("smooth", "true" if params["smooth"] else "false"))
+        pairs, params = (
+            [("polygon", points_text(poly)), ("h", ht)],
+            {"polygon": poly, "h": h, "holes": [], "round": 0.0, "smooth": False},
+        )
+        room = _distance_to_outline(poly)  # the star contains the disc of this radius about the origin
+        if room > 0.01 and draw(st.booleans()):
+            sides, rho = draw(st.integers(3, 6)), round(room * draw(st.sampled_from([0.3, 0.6, 0.9])), 4)
+            hole = (
+                np.round(
+                    [
+                        [rho * np.cos(2 * np.pi * k / sides), rho * np.sin(2 * np.pi * k / sides)]
+                        for k in range(sides)
+                    ],
+                    4,
+                )
+                + 0.0
+            )
+            pairs.append(("holes", f"[{points_text(hole)}]"))
+            params["holes"] = [hole]
+        pairs += _round_and_smooth(draw, poly, h, params)
         return kind, pairs, params
     if kind == "sweep":
         n = draw(st.integers(2, 5))
@@ -269,6 +341,37 @@ def primitive_core(draw, kind: str | None = None):
 
 
 @st.composite
+def sphere_cut(draw, smallest: float):
+    """(arguments, values) of a sphere's or ellipsoid's cut and wall (`smallest`: its shortest
+    semi-axis): some of thickness, angle, start and polar, in a random order."""
+    top = float(draw(st.integers(0, 150)))
+    bottom = float(min(180, top + draw(st.integers(10, 180))))
+    values = {
+        "thickness": round(smallest * draw(st.integers(0, 9)) / 10, 4),
+        "angle": float(draw(st.integers(10, 360))),
+        "start": float(draw(st.integers(-180, 180))),
+        "polar": (top, bottom),
+    }
+    names = draw(st.lists(st.sampled_from(sorted(values)), min_size=1, max_size=4, unique=True))
+    texts = {"polar": vec_text([fmt(top), fmt(bottom)])}
+    return [(n, texts.get(n, fmt(values[n]) if n != "polar" else "")) for n in names], {
+        n: values[n] for n in names
+    }
+
+
+@st.composite
+def between_points(draw, kind: str, pairs: list, params: dict):
+    """The primitive placed by `from` and `to` instead of `h` (a capsule at least 2r long)."""
+    ft, f = draw(vector(-0.5, 0.5))
+    direction = np.array(draw(st.tuples(*[st.integers(-10, 10)] * 3).filter(any)), dtype=float)
+    length = max(params["h"], 2 * params.get("r", 0.0) + 0.01)
+    t = np.round(f + direction / np.linalg.norm(direction) * length, 4) + 0.0
+    pairs = [(n, text) for n, text in pairs if n != "h"]
+    params = {**params, "from": f, "to": t, "h": float(np.linalg.norm(t - f))}
+    return pairs, params, [("from", ft), ("to", vec_text(fmt(v) for v in t))]
+
+
+@st.composite
 def align_words(draw):
     words = []
     for lo, hi in ALIGN_AXES:
@@ -297,14 +400,17 @@ def color_text(draw):
 def primitive_specs(draw, kind: str | None = None, placement: bool = True):
     """A primitive with random valid parameters and, optionally, random at/rot/align/color/segments."""
     kind, pairs, params = draw(primitive_core(kind))
+    ends = []
+    if kind in ("cylinder", "frustum", "cone", "capsule", "tube") and draw(st.integers(0, 3)) == 0:
+        pairs, params, ends = draw(between_points(kind, pairs, params))
     positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1")  # cylinder's signature starts with r
-    spec = PrimSpec(kind, _args(draw, kind, pairs, positional_ok), params)
+    spec = PrimSpec(kind, _args(draw, kind, pairs, positional_ok), params, ends=ends)
     if draw(st.booleans()):
         spec.segments = draw(st.integers(3, 24))
         spec.extra.append(("segments", str(spec.segments)))
     if not placement:
         return spec
-    if kind != "rod":
+    if "from" not in params:
         if draw(st.booleans()):
             t, spec.at = draw(vector(-1, 1))
             spec.extra.append(("at", t))
@@ -433,8 +539,27 @@ def _arc_extremes(rho_lo, rho_hi, angle, start):
     return np.array([xs.min(), ys.min()]), np.array([xs.max(), ys.max()])
 
 
+def _cut_sphere_bounds(semi: np.ndarray, cut: dict):
+    """Bounds of a cut sphere scaled to `semi`: its outer surface between the polar angles, and its
+    inner one (semi-axes a wall shorter) or, for a solid, the axis between the cut planes."""
+    top, bottom = np.radians(cut.get("polar", (0.0, 180.0)))
+    angle, start, wall = cut.get("angle", 360.0), cut.get("start", 0.0), cut.get("thickness", 0.0)
+    thetas = np.concatenate([[top, bottom], [np.pi / 2] if top <= np.pi / 2 <= bottom else []])
+    rho_lo, rho_hi = np.sin(thetas[:2]).min(), np.sin(thetas).max()
+    z_lo, z_hi = np.cos(bottom), np.cos(top)
+    if angle >= 360:
+        lo_xy, hi_xy = np.array([-rho_hi, -rho_hi]), np.array([rho_hi, rho_hi])
+    else:
+        lo_xy, hi_xy = _arc_extremes(rho_lo if wall > 0 else 0.0, rho_hi, angle, start)
+    unit_lo, unit_hi = np.array([*lo_xy, z_lo]), np.array([*hi_xy, z_hi])
+    inner = semi - wall if wall > 0 else semi
+    return np.minimum(unit_lo * semi, unit_lo * inner), np.maximum(unit_hi * semi, unit_hi * inner)
+
+
 def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None):
     """(lo, hi) of the unrotated primitive from its parameters; None when not analytic here."""
+    if kind in ("sphere", "ellipsoid") and "cut" in p:
+        return _cut_sphere_bounds(p["size"] / 2 if kind == "ellipsoid" else np.full(3, p["r"]), p["cut"])
     if kind in ("box", "ellipsoid", "wedge"):
         return -p["size"] / 2, p["size"] / 2
     if kind in ("sphere",):
@@ -455,7 +580,7 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
             return None
         return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
     if kind == "lathe":
-        if p["angle"] < 360:
+        if p["angle"] < 360 or "thickness" in p:  # a wall's rims stand square to it, past the profile
             return None
         prof = p["profile"]
         r = prof[:, 0].max()
@@ -597,7 +722,7 @@ class _Program:
         suffix = "" if name is None else f" as {name}"
         if self.draw(st.integers(0, 5)) == 0:
             text = self.outline()
-        if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
+        if "from" not in spec.params and spec.at is None and self.draw(st.booleans()):
             text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
         if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
             pieces = text.split(", ")
@@ -695,6 +820,7 @@ class _Program:
         draw = self.draw
         options = ["let", "transform", "for", "if", "block"] if depth < 3 else ["let"]
         options += ["primitive"] * 3 if in_part else ["part"] * 3
+        options += ["boolean"] if in_part and depth < 3 else []
         options += ["call"] if in_part and self.defs else []
         kind = draw(st.sampled_from(options))
         if kind == "primitive":
@@ -703,6 +829,10 @@ class _Program:
             self.call(depth)
         elif kind == "let":
             self.let(depth)
+        elif kind == "boolean":  # after the part's first primitive: the part keeps geometry for its anchors
+            self.open(depth, draw(st.sampled_from(["difference", "union", "intersection", "difference()"])))
+            self.body_statements(depth + 1, True, draw(st.integers(1, 3)))
+            self.close(depth)
         elif kind == "part":
             self.part(depth)
         elif (
@@ -1207,8 +1337,14 @@ INSERTS = [
     "box",
     "sphere",
     "rod",
+    "thickness",
+    "polar",
+    "from",
     "cube",
     "difference",
+    "union",
+    "intersection",
+    "holes=",
     "module",
     "def",
     "as",
@@ -1464,6 +1600,14 @@ def mutated(rng: random.Random, corpus) -> str:
     return mutate_chars(rng, text) if rng.random() < 0.5 else mutate_tokens(rng, text)
 
 
+CUTTING = re.compile(r"\b(difference|union|intersection|holes)\b")
+
+
+def cutting(rng: random.Random, corpus) -> str:
+    """A mutant of a program that cuts (a boolean block or extrude holes: issue 14)."""
+    return mutated(rng, [text for text in corpus if CUTTING.search(text)] or corpus)
+
+
 def extreme_numbers(rng: random.Random, corpus) -> str:
     """A seed program with some of its numbers replaced by extreme ones (or expressions overflowing)."""
     tokens = TOKEN.findall(rng.choice(corpus))
@@ -1531,6 +1675,7 @@ def seed_corpus(generated: int = 300, seed: int = 0) -> list[str]:
 
 FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "mutated": (mutated, 6),
+    "cutting": (cutting, 2),
     "extreme numbers": (extreme_numbers, 2),
     "extreme builtins": (extreme_builtins, 3),
     "nested lists": (nested_lists, 1),
