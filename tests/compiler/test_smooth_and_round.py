@@ -298,3 +298,27 @@ def test_bounds_of_a_smooth_or_rounded_outline_hold_its_mesh_at_256_facets_tight
     assert np.all(lo <= vmin + 2e-7) and np.all(hi >= vmax - 2e-7)  # a revolution's box is exact in angle
     np.testing.assert_allclose(lo, vmin, atol=1e-5)
     np.testing.assert_allclose(hi, vmax, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "extrude(polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], h=0.2, holes=[[[0.4, 0.4], [0.6, 0.4], [0.5, 0.6]]],"
+        " round=0.01)",
+        "extrude(polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], h=0.2, holes=[[[0.4, 0.4], [0.6, 0.4], [0.5, 0.6]]],"
+        " smooth=true)",
+        "lathe(profile=[[0, 0], [0.1, 0.05], [0.1, 0.2]], thickness=0.01, smooth=true)",
+    ],
+)
+def test_round_and_smooth_do_not_combine_with_holes_or_a_lathe_wall_yet(call):
+    diagnostic = error(call)
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E126", 1, 10)
+
+
+def test_smooth_lathe_revolves_from_start():
+    profile = np.array([[0.0, 0.0], [0.05, 0.01], [0.03, 0.08], [0.0, 0.1]])
+    t = tess("lathe", {"profile": profile, "angle": 90.0, "start": 90.0, "smooth": True}, segments=32)
+    v = t.vertices.astype(np.float64)
+    assert v[:, 0].min() < -0.04 and v[:, 0].max() <= 1e-7  # the quarter from +Y to -X
+    assert v[:, 1].min() >= -1e-7 and v[:, 1].max() > 0.04
+    assert_closed_and_oriented(t)
