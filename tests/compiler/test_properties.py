@@ -162,9 +162,15 @@ def exact_volume(spec: PrimSpec) -> float | None:
     if spec.kind == "wedge":
         return float(np.prod(p["size"])) / 2
     if spec.kind == "extrude" and not (p["smooth"] or p["round"]):
-        x, y = p["polygon"][:, 0], p["polygon"][:, 1]
-        return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2 * p["h"]
+        holes = sum(_area(hole) for hole in p.get("holes", []))
+        return (_area(p["polygon"]) - holes) * p["h"]
     return None
+
+
+def _area(polygon: np.ndarray) -> float:
+    """The shoelace area, whichever way the polygon runs."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2
 
 
 def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[bool]) -> str:
