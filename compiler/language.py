@@ -97,7 +97,7 @@ FOREIGN = {
     "cube": "use `box(size=[w, d, h])`",
     "cuboid": "use `box(size=[w, d, h])`",
     "hull": "no hull in v1: use `lathe`, `extrude` or `sweep` for smooth outlines",
-    "minkowski": "no Minkowski sums: use `box(size=..., bevel=r)` for rounded edges",
+    "minkowski": "no Minkowski sums: use `box(size=..., round=r)` or `extrude(..., round=r)` for rounded edges",
     "linear_extrude": "use `extrude(polygon=[[x, y], ...], h=...)`",
     "rotate_extrude": "use `lathe(profile=[[r, z], ...])`",
     "polyhedron": "no raw meshes in v1: use `extrude`, `lathe` or `sweep`",
@@ -111,7 +111,7 @@ FOREIGN = {
     "offset": "no 2D offset in v1: write the polygon you want",
     "ring": "use `torus(R=..., r=...)` or `tube(r=..., thickness=..., h=...)`",
     "pipe": "use `sweep(path=[...], r=...)` or `tube`",
-    "cuboid_rounded": "use `box(size=..., bevel=r)`",
+    "cuboid_rounded": "use `box(size=..., round=r)`",
     "uv_sphere": "use `sphere(r=...)`",
     "ico_sphere": "use `sphere(r=...)`",
     "torus_arc": "use `torus(R=..., r=..., angle=...)`",
@@ -149,6 +149,7 @@ ARG_ALIASES = {  # argument names models try, with the v1 spelling
     "minor_radius": "r",
     "R1": "r1",
     "R2": "r2",
+    "fillet": "round",
 }
 
 

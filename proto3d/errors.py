@@ -40,6 +40,8 @@ CODES: dict[str, str] = {
     "E111": "part inside a part",
     "E112": "`at`, `rot` or `align` with `from`/`to`",
     "E113": "primitive with a block",
+    "E125": "`round` too large for the outline or the height",
+    "E126": "`round` or `smooth` with `holes`, or `smooth` with a lathe `thickness`",
     "E135": "`h` with `from`/`to`",
     "E136": "`thickness` on a closed lathe profile",
     "E140": "boolean block outside a part",
