@@ -514,6 +514,8 @@ class _Evaluator:
         arguments = []  # the constant arguments are the same at every run of the statement
         for arg in binding.variable_args:
             v = values[arg.param.name]
+            if type(v) is list:  # a loft's sections: polygons of any sizes
+                v = tuple(section.tobytes() for section in v)
             arguments.append(v.tobytes() if type(v) is np.ndarray else v)
         # different inputs may still give the same arguments: place each set once
         placement = cache.placement(tuple(arguments), lambda: self.place(s, values))

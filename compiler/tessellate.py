@@ -33,7 +33,9 @@ from proto3d.compiler.primitives import (
     EXTRUDE,
     FRUSTUM,
     LATHE,
+    LOFT,
     PRIMITIVES,
+    PROFILE_SWEEP,
     SPHERE,
     SWEEP,
     TORUS,
@@ -370,6 +372,23 @@ def _swept_shapes(codes, prm, segs, pts, offs, generate):
     return lv, lf, lp, ln, f
 
 
+@njit(cache=True)
+def _skinned_shapes(codes, prm, segs, pts, offs, generate):
+    """Lofts and profile sweeps (closed circular sweeps and elliptical tori among them)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        rings, first, last, hard, closed = _rings(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
+        nv, nf = _skin_size(rings, first, last, hard, closed)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        rings, first, last, hard, closed = _rings(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
+        _skin(rings, first, last, hard, closed, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
 _FAMILY = {
     BOX: _flat_shapes,
     WEDGE: _flat_shapes,
@@ -382,6 +401,8 @@ _FAMILY = {
     LATHE: _lathe_shapes,
     EXTRUDE: _extruded_shapes,
     SWEEP: _swept_shapes,
+    LOFT: _skinned_shapes,
+    PROFILE_SWEEP: _skinned_shapes,
 }
 
 
@@ -1147,3 +1168,391 @@ def _transport(u, ta, tb):
     u = u - tb * dot(u, tb)
     length = sqrt(dot(u, u))
     return u / length if length > 1e-9 else _perpendicular(tb)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skins: lofts and profile sweeps. Both are rings of one outline's m points (section k of a loft,
+# the profile at path point k of a sweep) joined ring to ring, ends capped by ear clipping.
+
+
+@njit(cache=True)
+def _rings(code, prm, seg, pts):
+    """(rings (R, m, 3), first and last cap outlines (m, 2) or empty, hard columns (m,), closed)."""
+    if code == LOFT:
+        return _loft_rings(prm, pts)
+    return _sweep_rings(prm, seg, pts)
+
+
+@njit(cache=True)
+def _loft_rings(prm, pts):
+    """Sections resampled to one count, turned so their starts line up, placed at their heights
+    (in XY) or along the path (perpendicular to it), optionally joined by a spline."""
+    k, along_path, smooth = int(prm[0]), prm[1] > 0.0, prm[2] > 0.0
+    polys = []
+    start = k
+    m = 0
+    for i in range(k):
+        n = int(pts[i, 3])
+        poly = _clean_polygon(pts[start : start + n])
+        start += n
+        polys.append(poly)
+        m = max(m, len(poly))
+    if m < 3:
+        return np.zeros((0, 0, 3)), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), False
+    sections = np.empty((k, m, 2))
+    reference = -1
+    for i in range(k):
+        sections[i] = _resample(polys[i], m)
+        if len(polys[i]) > 1:
+            if reference >= 0:
+                sections[i] = _aligned(sections[reference], sections[i])
+            reference = i
+    if along_path:
+        rings = _place_rings(pts[:k, :3].copy(), np.ones(k), sections, False, False)
+    else:
+        rings = np.empty((k, m, 3))
+        for i in range(k):
+            for j in range(m):
+                rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = sections[i, j, 0], sections[i, j, 1], pts[i, 2]
+    if smooth:
+        rings = _spline_rings(rings)
+    return rings, sections[0].copy(), sections[k - 1].copy(), _hard_columns(sections), False
+
+
+@njit(cache=True)
+def _sweep_rings(prm, seg, pts):
+    """The profile (or a circle) along the path: a polyline or a spline through the given points,
+    or an elliptical arc (`torus` with two radii, as `_ellipse_path` reads it). A closed path has
+    no caps."""
+    mode, closed, n = int(prm[0]), prm[1] > 0.0, int(prm[2])
+    rows = pts[:n]
+    profile = _clean_polygon(pts[n:]) if len(pts) > n else _circle(seg // 2 if mode == 2 else seg, prm[3])
+    if mode == 2:
+        c, scale, closed = _ellipse_path(rows[0], seg)
+    else:
+        c, scale, closed = _sweep_centres(rows, mode == 1, closed)
+    m = len(profile)
+    if m < 3 or len(c) < 2:
+        return np.zeros((0, 0, 3)), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), False
+    sections = np.empty((len(c), m, 2))
+    for i in range(len(c)):
+        sections[i] = profile
+    rings = _place_rings(c, scale, sections, closed, mode != 2)
+    return rings, profile, profile, _hard_columns(sections[:1]), closed
+
+
+@njit(cache=True)
+def _circle(n, r):
+    """n points of a circle of radius r, counter-clockwise from +x."""
+    n = max(n, 3)
+    out = np.empty((n, 2))
+    for j in range(n):
+        out[j, 0], out[j, 1] = r * cos(2 * pi * j / n), r * sin(2 * pi * j / n)
+    return out
+
+
+@njit(cache=True)
+def _ellipse_path(row, seg):
+    """Centres of an elliptical ring (radii row[0], row[1]) through `angle` row[2] from `start`
+    row[3], as a torus samples its circle; closed when the turn is whole."""
+    angle = min(max(row[2], 0.0), 360.0)
+    n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
+    full = angle >= 360.0
+    count = n if full else n + 1
+    c = np.zeros((count, 3))
+    for j in range(count):
+        a = (row[3] + angle * j / n) * pi / 180
+        c[j, 0], c[j, 1] = row[0] * cos(a), row[1] * sin(a)
+    return c, np.ones(count), full
+
+
+@njit(cache=True)
+def _sweep_centres(rows, smooth, closed):
+    """Path points and profile scales (rows[:, 3]): repeats dropped, a closed path's repeated
+    first point dropped, optionally a Catmull-Rom spline (closing on itself when closed)."""
+    c, scale = _sweep_path(rows, False)
+    n = len(c)
+    if closed and n >= 2 and c[0, 0] == c[-1, 0] and c[0, 1] == c[-1, 1] and c[0, 2] == c[-1, 2]:
+        c, scale, n = c[:-1].copy(), scale[:-1].copy(), n - 1
+    closed = closed and n >= 3
+    if not smooth or n < 2:
+        return c, scale, closed
+    if not closed:
+        ends = np.empty((n, 4))
+        ends[:, :3], ends[:, 3] = c, scale
+        c, scale = _sweep_path(ends, True)
+        return c, scale, False
+    wrapped = np.empty((n + 3, 4))  # the spline of a loop: each point's neighbours wrap around
+    for i in range(n + 3):
+        wrapped[i, :3], wrapped[i, 3] = c[(i - 1) % n], scale[(i - 1) % n]
+    sc, sr = _sweep_path(wrapped, True)
+    return sc[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(), sr[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(), True
+
+
+@njit(cache=True)
+def _right(t):
+    """The profile's x axis at the start of a path: its right-hand side seen travelling along it
+    with +Z up (t x Z), or +X when the path starts vertically."""
+    x, y = t[1], -t[0]
+    length = sqrt(x * x + y * y)
+    if length > 1e-6:
+        return np.array([x / length, y / length, 0.0])
+    u = np.array([1.0, 0.0, 0.0]) - t * t[0]
+    return u / sqrt(dot(u, u))
+
+
+@njit(cache=True)
+def _place_rings(c, scale, sections, closed, mitre):
+    """Section i (x to the path's right, y up) at point c[i], scaled by scale[i], in the
+    rotation-minimising frame of the path (`_transport`, as the circular sweep).
+
+    At an inner point the section lies in the plane bisecting the bend: projected there along
+    the incoming segment when `mitre` (a mitre joint: the cross-section of every straight
+    segment stays the section), else turned into it (congruent). A closed path's frames are
+    turned a little more at each step so the twist it gathers around the loop is spread evenly.
+    """
+    n, m = len(c), sections.shape[1]
+    nseg = n if closed else n - 1
+    tan = np.empty((nseg, 3))
+    length = np.zeros(nseg + 1)  # length[s]: path length before segment s
+    last = np.array([0.0, 0.0, 1.0])
+    for s in range(nseg):
+        d = c[(s + 1) % n] - c[s]
+        step = sqrt(dot(d, d))
+        if step > 0.0:
+            last = d / step
+        tan[s] = last
+        length[s + 1] = length[s] + step
+    us = np.empty((nseg, 3))
+    u = _right(tan[0])
+    for s in range(nseg):
+        if s > 0:
+            u = _transport(u, tan[s - 1], tan[s])
+        us[s] = u
+    if closed:
+        back = _transport(u, tan[nseg - 1], tan[0])
+        twist = np.arctan2(dot(np.array(cross(us[0], back)), tan[0]), dot(us[0], back))
+        for s in range(1, nseg):
+            a = -twist * length[s] / max(length[nseg], 1e-300)
+            us[s] = us[s] * cos(a) + np.array(cross(tan[s], us[s])) * sin(a)
+    rings = np.empty((n, m, 3))
+    for i in range(n):
+        a = (i - 1) % nseg if closed else max(i - 1, 0)
+        b = i % nseg if closed else min(i, nseg - 1)
+        ta, tb = tan[a], tan[b]
+        nb = ta + tb
+        size = sqrt(dot(nb, nb))
+        nb = nb / size if size > 1e-9 else ta
+        den = max(dot(ta, nb), MITRE_LIMIT)
+        x = us[a] if mitre else _transport(us[a], ta, nb)
+        y = np.array(cross(x, ta if mitre else nb))
+        for j in range(m):
+            d = (x * sections[i, j, 0] + y * sections[i, j, 1]) * scale[i]
+            p = c[i] + d - ta * (dot(d, nb) / den) if mitre else c[i] + d
+            rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = p[0], p[1], p[2]
+    return rings
+
+
+@njit(cache=True)
+def _resample(poly, m):
+    """m points spaced evenly by arc length along the closed polygon, from its first point."""
+    n = len(poly)
+    out = np.empty((m, 2))
+    perimeter = 0.0
+    for e in range(n):
+        perimeter += sqrt(((poly[(e + 1) % n] - poly[e]) ** 2).sum())
+    if n == m or perimeter == 0.0:
+        for j in range(m):
+            out[j] = poly[j % n] if n == m else poly[0]
+        return out
+    e, walked = 0, 0.0  # walked: length of the edges before edge e
+    for j in range(m):
+        target = perimeter * j / m
+        edge = sqrt(((poly[(e + 1) % n] - poly[e]) ** 2).sum())
+        while walked + edge < target and e < n - 1:
+            walked += edge
+            e += 1
+            edge = sqrt(((poly[(e + 1) % n] - poly[e]) ** 2).sum())
+        t = min(max((target - walked) / edge, 0.0), 1.0) if edge > 0.0 else 0.0
+        out[j] = poly[e] + t * (poly[(e + 1) % n] - poly[e])
+    return out
+
+
+@njit(cache=True)
+def _aligned(reference, section):
+    """`section` rotated (its points renumbered cyclically) to lie closest to `reference`, both
+    taken about their centres, so the skin between them does not twist. Up to 64 points are
+    compared, so the cost stays linear in the point count."""
+    m = len(section)
+    cr = reference.sum(axis=0) / m
+    cs = section.sum(axis=0) / m
+    stride = max(1, m // 64)
+    best, shift = np.inf, 0
+    for s in range(m):
+        cost = 0.0
+        for i in range(0, m, stride):
+            j = (i + s) % m
+            dx = section[j, 0] - cs[0] - reference[i, 0] + cr[0]
+            dy = section[j, 1] - cs[1] - reference[i, 1] + cr[1]
+            cost += dx * dx + dy * dy
+        if cost < best:
+            best, shift = cost, s
+    out = np.empty((m, 2))
+    for i in range(m):
+        out[i] = section[(i + shift) % m]
+    return out
+
+
+@njit(cache=True)
+def _spline_rings(rings):
+    """A Catmull-Rom spline through corresponding points of consecutive rings, SWEEP_SAMPLES
+    rings per gap; the given rings are kept exactly."""
+    k, m = rings.shape[0], rings.shape[1]
+    out = np.empty(((k - 1) * SWEEP_SAMPLES + 1, m, 3))
+    for i in range(k - 1):
+        p1, p2 = rings[i], rings[i + 1]
+        p0 = rings[i - 1] if i > 0 else 2 * p1 - p2
+        p3 = rings[i + 2] if i + 2 < k else 2 * p2 - p1
+        for s in range(SWEEP_SAMPLES):
+            t = s / SWEEP_SAMPLES
+            t2, t3 = t * t, t * t * t
+            w0 = -0.5 * t3 + t2 - 0.5 * t
+            w1 = 1.5 * t3 - 2.5 * t2 + 1.0
+            w2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
+            w3 = 0.5 * t3 - 0.5 * t2
+            out[i * SWEEP_SAMPLES + s] = w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
+    out[(k - 1) * SWEEP_SAMPLES] = rings[k - 1]
+    return out
+
+
+@njit(cache=True)
+def _hard_columns(sections):
+    """Columns where some section's outline turns more than EXTRUDE_HARD_COS: kept sharp."""
+    k, m = sections.shape[0], sections.shape[1]
+    hard = np.zeros(m, dtype=np.bool_)
+    for i in range(k):
+        for j in range(m):
+            a, b, c = sections[i, (j - 1) % m], sections[i, j], sections[i, (j + 1) % m]
+            ax, ay, bx, by = b[0] - a[0], b[1] - a[1], c[0] - b[0], c[1] - b[1]
+            la, lb = sqrt(ax * ax + ay * ay), sqrt(bx * bx + by * by)
+            if la > 0.0 and lb > 0.0 and (ax * bx + ay * by) < EXTRUDE_HARD_COS * la * lb:
+                hard[j] = True
+    return hard
+
+
+@njit(cache=True)
+def _skin_columns(hard):
+    """The columns of a ring's vertices: every point once, a hard one twice (one copy per side),
+    the first again at the end to close the ring."""
+    m = len(hard)
+    cols = np.empty(2 * m + 1, dtype=np.int64)
+    k = 0
+    for j in range(m):
+        cols[k] = j
+        k += 1
+        if hard[j] and j > 0:
+            cols[k] = j
+            k += 1
+    cols[k] = 0
+    return cols[: k + 1]
+
+
+@njit(cache=True)
+def _apex(ring):
+    """A ring whose points all coincide (a section of one point, a zero scale)."""
+    for j in range(1, len(ring)):
+        if ring[j, 0] != ring[0, 0] or ring[j, 1] != ring[0, 1] or ring[j, 2] != ring[0, 2]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _capped(rings, first, last, closed):
+    """Whether the first and the last ring get a cap."""
+    r = len(rings)
+    return (not closed and len(first) >= 3 and not _apex(rings[0])), (
+        not closed and len(last) >= 3 and not _apex(rings[r - 1])
+    )
+
+
+@njit(cache=True)
+def _skin_size(rings, first, last, hard, closed):
+    r = len(rings)
+    if r < 2:
+        return 0, 0
+    m = rings.shape[1]
+    cols = _skin_columns(hard)
+    links = 0
+    for c in range(len(cols) - 1):
+        links += cols[c] != cols[c + 1]
+    nf = 0
+    for i in range(r if closed else r - 1):
+        nf += links * ((not _apex(rings[i])) + (not _apex(rings[(i + 1) % r])))
+    cap0, cap1 = _capped(rings, first, last, closed)
+    return r * len(cols) + (cap0 + cap1) * m, nf + (cap0 + cap1) * (m - 2)
+
+
+@njit(cache=True)
+def _skin(rings, first, last, hard, closed, lp, ln, f):
+    """Rings joined by quads (one triangle where a ring is a point), caps by ear clipping; the
+    winding turned outward by the sign of the volume; vertex normals the area-weighted normals
+    of the faces around them (hard columns have one copy per side, so they stay sharp)."""
+    r = len(rings)
+    if r < 2:
+        return
+    m = rings.shape[1]
+    cols = _skin_columns(hard)
+    nc = len(cols)
+    for i in range(r):
+        for c in range(nc):
+            p = rings[i, cols[c]]
+            _put(lp, ln, i * nc + c, p[0], p[1], p[2], 0.0, 0.0, 0.0)
+    t = 0
+    for i in range(r if closed else r - 1):
+        i2 = (i + 1) % r
+        flat_a, flat_b = _apex(rings[i]), _apex(rings[i2])
+        for c in range(nc - 1):
+            if cols[c] == cols[c + 1]:
+                continue
+            a, b, cc, d = i * nc + c, i * nc + c + 1, i2 * nc + c + 1, i2 * nc + c
+            if not flat_a:
+                f[t, 0], f[t, 1], f[t, 2] = a, b, cc
+                t += 1
+            if not flat_b:
+                f[t, 0], f[t, 1], f[t, 2] = a, cc, d
+                t += 1
+    v = r * nc
+    cap0, cap1 = _capped(rings, first, last, closed)
+    for end in range(2):
+        if not (cap0 if end == 0 else cap1):
+            continue
+        ring = rings[0] if end == 0 else rings[r - 1]
+        for j in range(m):
+            _put(lp, ln, v + j, ring[j, 0], ring[j, 1], ring[j, 2], 0.0, 0.0, 0.0)
+        tris = _earclip(first if end == 0 else last)
+        for k in range(len(tris)):  # the first cap faces back along the skin, the last forward
+            f[t, 0] = v + tris[k, 0]
+            f[t, 1] = v + tris[k, 2 if end == 0 else 1]
+            f[t, 2] = v + tris[k, 1 if end == 0 else 2]
+            t += 1
+        v += m
+    volume = 0.0
+    for k in range(t):
+        volume += dot(lp[f[k, 0]], np.array(cross(lp[f[k, 1]], lp[f[k, 2]])))
+    for k in range(t):
+        if volume < 0.0:
+            f[k, 1], f[k, 2] = f[k, 2], f[k, 1]
+        a, b, c = lp[f[k, 0]], lp[f[k, 1]], lp[f[k, 2]]
+        nrm = np.array(cross(b - a, c - a))
+        for q in range(3):
+            ln[f[k, q]] += nrm
+    if not hard[0]:  # the ring's first and closing copies are one smooth column
+        for i in range(r):
+            shared = ln[i * nc] + ln[i * nc + nc - 1]
+            ln[i * nc], ln[i * nc + nc - 1] = shared, shared
+    for q in range(len(ln)):
+        size = sqrt(dot(ln[q], ln[q]))
+        if size > 0.0:
+            ln[q] /= size
+        else:
+            ln[q, 0], ln[q, 1], ln[q, 2] = 0.0, 0.0, 1.0

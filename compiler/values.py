@@ -115,7 +115,35 @@ def coerce(value, param: lang.Param, span: Span, owner: str, limits: Limits):
             )
         check_range(value, span, limits)
         return value
+    if t == "sections":
+        return sections(value, span, where, limits)
     raise AssertionError(t)
+
+
+def sections(value, span: Span, where: str, limits: Limits) -> list[np.ndarray]:
+    """A list of polygons [[x, y], ...] (of any point counts), all their points counted by the limit."""
+    if not (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, np.ndarray) and s.ndim == 2 and s.shape[1] == 2 for s in value)
+    ):
+        fail(
+            "E106",
+            f"{where} must be a list of polygons [[x, y], ...], not {type_name(value)}",
+            span,
+            expected="[[[0, 0], [1, 0], [0, 1]], [[0, 0], [0.5, 0], [0, 0.5]]]",
+        )
+    total = sum(len(s) for s in value)
+    if total > limits.max_points:
+        fail(
+            "E307",
+            f"{where} has {total} points in all; the limit is {limits.max_points}",
+            span,
+            hint="a few dozen points describe a section; let `smooth=true` add the ones between sections",
+        )
+    for section in value:
+        check_range(section, span, limits)
+    return value
 
 
 def number(value, span: Span, where: str, limits: Limits) -> float:
