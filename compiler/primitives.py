@@ -248,11 +248,14 @@ def _torus_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
     # the ellipse's arc (its extremes, where it crosses an axis, included), widened by the tube
     angle = min(max(p["angle"], 0.0), 360.0)
     turns = [p["start"], p["start"] + angle] + [
-        90.0 * k for k in range(int(np.ceil(p["start"] / 90.0)), int(np.floor((p["start"] + angle) / 90.0)) + 1)
+        90.0 * k
+        for k in range(int(np.ceil(p["start"] / 90.0)), int(np.floor((p["start"] + angle) / 90.0)) + 1)
     ]
     t = np.radians(np.array(turns))
     x, y = big[0] * np.cos(t), big[1] * np.sin(t)
-    return np.array([x.min() - small, y.min() - small, -small]), np.array([x.max() + small, y.max() + small, small])
+    return np.array([x.min() - small, y.min() - small, -small]), np.array(
+        [x.max() + small, y.max() + small, small]
+    )
 
 
 def _tube_args(name: str, v: dict, span: Span) -> dict:

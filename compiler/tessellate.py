@@ -379,13 +379,26 @@ def _skinned_shapes(codes, prm, segs, pts, offs, generate):
     lv = np.zeros(m + 1, dtype=np.int64)
     lf = np.zeros(m + 1, dtype=np.int64)
     for s in range(m):
-        rings, first, last, hard, closed = _rings(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
+        rings, first, last, hard, closed = _rings(
+            codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]]
+        )
         nv, nf = _skin_size(rings, first, last, hard, closed)
         lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
-        rings, first, last, hard, closed = _rings(codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
-        _skin(rings, first, last, hard, closed, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]])
+        rings, first, last, hard, closed = _rings(
+            codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]]
+        )
+        _skin(
+            rings,
+            first,
+            last,
+            hard,
+            closed,
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
     return lv, lf, lp, ln, f
 
 
@@ -1213,7 +1226,11 @@ def _loft_rings(prm, pts):
         rings = np.empty((k, m, 3))
         for i in range(k):
             for j in range(m):
-                rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = sections[i, j, 0], sections[i, j, 1], pts[i, 2]
+                rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = (
+                    sections[i, j, 0],
+                    sections[i, j, 1],
+                    pts[i, 2],
+                )
     if smooth:
         rings = _spline_rings(rings)
     return rings, sections[0].copy(), sections[k - 1].copy(), _hard_columns(sections), False
@@ -1286,7 +1303,11 @@ def _sweep_centres(rows, smooth, closed):
     for i in range(n + 3):
         wrapped[i, :3], wrapped[i, 3] = c[(i - 1) % n], scale[(i - 1) % n]
     sc, sr = _sweep_path(wrapped, True)
-    return sc[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(), sr[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(), True
+    return (
+        sc[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(),
+        sr[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(),
+        True,
+    )
 
 
 @njit(cache=True)

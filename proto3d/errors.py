@@ -40,6 +40,9 @@ CODES: dict[str, str] = {
     "E111": "part inside a part",
     "E112": "`rod` with `at`, `rot` or `align`",
     "E113": "primitive with a block",
+    "E130": "`loft` with both `z` and `path`",
+    "E131": "`loft` with a different number of sections and heights (or path points)",
+    "E132": "`sweep` with both `r` and `profile`",
     # E2xx: names and values
     "E201": "undefined name",
     "E202": "reserved word used as a name",

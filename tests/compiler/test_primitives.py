@@ -31,7 +31,7 @@ def test_every_kind_is_documented_generated_and_shown(name):
 def test_the_table_follows_the_reference_order():
     rows = re.findall(r"^\| `(\w+)\(", PRIMITIVES_SECTION, re.M)
     assert list(PRIMITIVES) == list(dict.fromkeys(rows))
-    assert len(rows) == 15  # cylinder has two rows: (r, h) and (r1, r2, h)
+    assert len(rows) == 17  # cylinder and sweep have two rows: (r, h) and (r1, r2, h); (path, r) and (path, profile)
 
 
 def test_the_language_tables_come_from_the_records():
@@ -44,9 +44,10 @@ def test_the_language_tables_come_from_the_records():
         "box",
         "wedge",
         "extrude",
+        "loft",
     }
     assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == ["rod"]
-    assert [name for name, kind in PRIMITIVES.items() if kind.bounds is None] == ["sweep"]
+    assert [name for name, kind in PRIMITIVES.items() if kind.bounds is None] == ["sweep", "loft"]
 
 
 def test_the_frustum_kinds_delegate_to_one_geometry():

@@ -127,7 +127,11 @@ def test_every_primitive_kind_compiles(spec: PrimSpec):
     assert prim.kind == spec.kind
     assert prim.segments == (spec.segments or 32)
     for name, value in spec.params.items():
-        if name in prim.params:
+        if name == "sections":  # polygons of any sizes: one by one
+            assert len(prim.params[name]) == len(value)
+            for section, expected in zip(prim.params[name], value):
+                np.testing.assert_allclose(section, expected, rtol=1e-12, atol=1e-12)
+        elif name in prim.params:
             np.testing.assert_allclose(
                 np.asarray(prim.params[name], dtype=float), value, rtol=1e-12, atol=1e-12
             )
@@ -180,7 +184,7 @@ def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[b
 def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
     """world-from-local of the primitive itself: T(at) · R(rot) · T(-pivot); None if not analytic.
 
-    A sweep has no closed-form box: it is documented as the box of its mesh at 256 facets.
+    A sweep or a loft has no closed-form box: it is documented as the box of its mesh at 256 facets.
     """
     p = spec.params
     at = spec.at if spec.at is not None else np.zeros(3)
@@ -188,7 +192,7 @@ def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
     pv = np.zeros(3)
     if spec.align is not None:
         fine = None
-        if spec.kind == "sweep":
+        if spec.kind in ("sweep", "loft"):
             fine = compiled_or_fail(f"part p {{ {spec.bare_text(segments=256)} }}").vertices
         bounds = reference_bounds(spec.kind, p, fine)
         if bounds is None:

@@ -50,6 +50,7 @@ KINDS = (
     "lathe",
     "extrude",
     "sweep",
+    "loft",
     "rod",
 )
 ALIGN_AXES = (("left", "right"), ("front", "back"), ("bottom", "top"))
@@ -184,6 +185,10 @@ def primitive_core(draw, kind: str | None = None):
         rt, r = length(0.01, 0.1)
         big = round(r + draw(st.integers(1, 30)) * 0.01, 10)
         pairs, params = [("R", fmt(big)), ("r", rt)], {"R": big, "r": r, "angle": 360.0, "start": 0.0}
+        if draw(st.booleans()):  # an elliptical ring
+            other = round(r + draw(st.integers(1, 30)) * 0.01, 10)
+            pairs[0] = ("R", vec_text([fmt(big), fmt(other)]))
+            params["R"] = big if other == big else np.array([big, other])
         if draw(st.booleans()):
             angle = float(draw(st.integers(10, 360)))
             start = float(draw(st.integers(-180, 180)))
@@ -228,10 +233,37 @@ def primitive_core(draw, kind: str | None = None):
             pairs.append(("r", rt))
             radii = np.full(n, r0)
         params = {"path": path, "r": radii, "smooth": False}
+        if draw(st.booleans()):  # a profile instead of the circle
+            profile = draw(star_polygon()) / 4
+            pairs[1] = ("profile", points_text(profile))
+            params = {"path": path, "profile": profile, "smooth": False}
         if draw(st.booleans()):
             smooth = draw(st.booleans())
             pairs.append(("smooth", "true" if smooth else "false"))
             params["smooth"] = smooth
+        if n >= 3 and draw(st.booleans()):
+            pairs.append(("closed", "true"))
+            params["closed"] = True
+        return kind, pairs, params
+    if kind == "loft":
+        n = draw(st.integers(2, 4))
+        sections = [draw(star_polygon()) for _ in range(n)]
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=n - 1, unique=True)):  # tips
+            sections[i] = sections[i][:1]
+        pairs = [("sections", "[" + ", ".join(points_text(section) for section in sections) + "]")]
+        params = {"sections": sections, "smooth": False}
+        if draw(st.booleans()):
+            z = np.cumsum(draw(st.lists(st.integers(1, 10), min_size=n, max_size=n))) * 0.02
+            pairs.append(("z", vec_text(fmt(v) for v in z)))
+            params["z"] = z
+        else:
+            steps = draw(st.lists(st.tuples(*[st.integers(-3, 3)] * 2), min_size=n, max_size=n))
+            path = np.round(np.cumsum([[x * 0.02, 0.1, z * 0.02] for x, z in steps], axis=0), 4) + 0.0
+            pairs.append(("path", points_text(path)))
+            params["path"] = path
+        if draw(st.booleans()):
+            pairs.append(("smooth", "true"))
+            params["smooth"] = True
         return kind, pairs, params
     if kind == "rod":
         (ft, f), (tt, t) = draw(vector(-0.5, 0.5)), draw(vector(-0.5, 0.5).filter(lambda pair: any(pair[1])))
@@ -418,6 +450,10 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
         r = max(p["r1"], p["r2"]) if "r1" in p else p["r"]
         hz = p["h"] / 2
         return np.array([-r, -r, -hz]), np.array([r, r, hz])
+    if kind == "torus" and not np.isscalar(p["R"]):  # an ellipse's arc, widened by the tube
+        (rx, ry), r = p["R"], p["r"]
+        (x0, y0), (x1, y1) = _arc_extremes(1.0, 1.0, min(p["angle"], 360.0), p["start"])
+        return np.array([rx * x0 - r, ry * y0 - r, -r]), np.array([rx * x1 + r, ry * y1 + r, r])
     if kind == "torus":
         R, r = p["R"], p["r"]
         if p["angle"] >= 360:
@@ -433,7 +469,7 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
     if kind == "extrude":
         poly = p["polygon"]
         return np.array([*poly.min(axis=0), 0.0]), np.array([*poly.max(axis=0), p["h"]])
-    if kind == "sweep" and mesh_vertices is not None and len(mesh_vertices):
+    if kind in ("sweep", "loft") and mesh_vertices is not None and len(mesh_vertices):
         return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
     return None
 
@@ -820,6 +856,8 @@ def ill_typed_programs(draw):
                 "param k = {e} in [0, 1]",
                 "part q {{ extrude(polygon={e}, h=1) }}",
                 "part q {{ sweep(path={e}, r={e}) }}",
+                "part q {{ sweep(path={e}, profile={e}, closed={e}) }}",
+                "part q {{ loft(sections={e}, z={e}) }}",
                 "part q {{ box(size=[1, 1, 1], align={e}) }}",
                 "part q {{ rod(from={e}, to=[1, 1, 1], r=0.1) }}",
                 "part q {{ lathe(profile={e}) }}",
@@ -977,6 +1015,10 @@ SINKS = [
     "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [0, 0, {e}]], r={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0]], r=[{e}, 1]) }}",
+    "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0], [1, {e}, 0]], profile=[[0, 0], [{e}, 0], [0, 1]], closed=true) }}",
+    "part q {{ loft(sections=[[[0, 0], [1, 0], [0, {e}]], [[{e}, 0]]], z=[0, {e}]) }}",
+    "part q {{ loft(sections={e}, path=[[0, 0, 0], [0, 1, 0]], smooth=true) }}",
+    "part q {{ torus(R=[1, {e}], r=0.1, angle={e}) }}",
     "part q {{ rod(from=[0, 0, 0], to=[{e}, 1, 1], r=0.1) }}",
     "part q {{ rod(from={e}, to=[1, 1, 1], r={e}) }}",
     "translate([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}",
