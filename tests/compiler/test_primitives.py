@@ -31,7 +31,9 @@ def test_every_kind_is_documented_generated_and_shown(name):
 def test_the_table_follows_the_reference_order():
     rows = re.findall(r"^\| `(\w+)\(", PRIMITIVES_SECTION, re.M)
     assert list(PRIMITIVES) == list(dict.fromkeys(rows))
-    assert len(rows) == 17  # cylinder and sweep have two rows: (r, h) and (r1, r2, h); (path, r) and (path, profile)
+    assert (
+        len(rows) == 17
+    )  # cylinder and sweep have two rows: (r, h) and (r1, r2, h); (path, r) and (path, profile)
 
 
 def test_the_language_tables_come_from_the_records():
