@@ -121,9 +121,14 @@ class PrimSpec:
         return f"{self.kind}({', '.join(args)})"
 
 
-def _args(draw, names_texts, positional_ok: bool):
-    """Write some leading arguments positionally (in signature order) when allowed."""
-    n_pos = draw(st.integers(0, len(names_texts))) if positional_ok else 0
+def _args(draw, kind: str, names_texts):
+    """Write some leading arguments positionally: those given in the signature's order, as far as
+    the kind allows positional arguments."""
+    order = [p.name for p in lang.PRIMITIVES[kind][: lang.positional_count(kind)]]
+    fits = 0
+    while fits < min(len(order), len(names_texts)) and names_texts[fits][0] == order[fits]:
+        fits += 1
+    n_pos = draw(st.integers(0, fits))
     return [(None if i < n_pos else name, text) for i, (name, text) in enumerate(names_texts)]
 
 
@@ -146,6 +151,63 @@ def star_polygon(draw):
 
 def points_text(points) -> str:
     return "[" + ", ".join(vec_text(fmt(v) for v in p) for p in points) + "]"
+
+
+@st.composite
+def sweep_core(draw):
+    """A sweep's own arguments: a path, a circle (of one radius or one per point) or a profile."""
+    n = draw(st.integers(2, 5))
+    path = np.cumsum(
+        np.array(draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any), min_size=n, max_size=n)))
+        * 0.02,
+        axis=0,
+    )
+    path = np.round(path, 4) + 0.0
+    pairs = [("path", points_text(path))]
+    if draw(st.booleans()):
+        radii = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))) * 0.01
+        pairs.append(("r", vec_text(fmt(r) for r in radii)))
+    else:
+        rt, r0 = draw(number(0.01, 0.05))
+        pairs.append(("r", rt))
+        radii = np.full(n, r0)
+    params = {"path": path, "r": radii, "smooth": False}
+    if draw(st.booleans()):  # a profile instead of the circle
+        profile = draw(star_polygon()) / 4
+        pairs[1] = ("profile", points_text(profile))
+        params = {"path": path, "profile": profile, "smooth": False}
+    if draw(st.booleans()):
+        smooth = draw(st.booleans())
+        pairs.append(("smooth", "true" if smooth else "false"))
+        params["smooth"] = smooth
+    if n >= 3 and draw(st.booleans()):
+        pairs.append(("closed", "true"))
+        params["closed"] = True
+    return pairs, params
+
+
+@st.composite
+def loft_core(draw):
+    """A loft's own arguments: star polygons (some reduced to a tip) at rising heights or along a path."""
+    n = draw(st.integers(2, 4))
+    sections = [draw(star_polygon()) for _ in range(n)]
+    for i in draw(st.lists(st.integers(0, n - 1), max_size=n - 1, unique=True)):  # tips
+        sections[i] = sections[i][:1]
+    pairs = [("sections", "[" + ", ".join(points_text(section) for section in sections) + "]")]
+    params = {"sections": sections, "smooth": False}
+    if draw(st.booleans()):
+        z = np.cumsum(draw(st.lists(st.integers(1, 10), min_size=n, max_size=n))) * 0.02
+        pairs.append(("z", vec_text(fmt(v) for v in z)))
+        params["z"] = z
+    else:
+        steps = draw(st.lists(st.tuples(*[st.integers(-3, 3)] * 2), min_size=n, max_size=n))
+        path = np.round(np.cumsum([[x * 0.02, 0.1, z * 0.02] for x, z in steps], axis=0), 4) + 0.0
+        pairs.append(("path", points_text(path)))
+        params["path"] = path
+    if draw(st.booleans()):
+        pairs.append(("smooth", "true"))
+        params["smooth"] = True
+    return pairs, params
 
 
 @st.composite
@@ -215,56 +277,9 @@ def primitive_core(draw, kind: str | None = None):
         ht, h = length()
         return kind, [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h}
     if kind == "sweep":
-        n = draw(st.integers(2, 5))
-        path = np.cumsum(
-            np.array(
-                draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any), min_size=n, max_size=n))
-            )
-            * 0.02,
-            axis=0,
-        )
-        path = np.round(path, 4) + 0.0
-        pairs = [("path", points_text(path))]
-        if draw(st.booleans()):
-            radii = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))) * 0.01
-            pairs.append(("r", vec_text(fmt(r) for r in radii)))
-        else:
-            rt, r0 = length(0.01, 0.05)
-            pairs.append(("r", rt))
-            radii = np.full(n, r0)
-        params = {"path": path, "r": radii, "smooth": False}
-        if draw(st.booleans()):  # a profile instead of the circle
-            profile = draw(star_polygon()) / 4
-            pairs[1] = ("profile", points_text(profile))
-            params = {"path": path, "profile": profile, "smooth": False}
-        if draw(st.booleans()):
-            smooth = draw(st.booleans())
-            pairs.append(("smooth", "true" if smooth else "false"))
-            params["smooth"] = smooth
-        if n >= 3 and draw(st.booleans()):
-            pairs.append(("closed", "true"))
-            params["closed"] = True
-        return kind, pairs, params
+        return kind, *draw(sweep_core())
     if kind == "loft":
-        n = draw(st.integers(2, 4))
-        sections = [draw(star_polygon()) for _ in range(n)]
-        for i in draw(st.lists(st.integers(0, n - 1), max_size=n - 1, unique=True)):  # tips
-            sections[i] = sections[i][:1]
-        pairs = [("sections", "[" + ", ".join(points_text(section) for section in sections) + "]")]
-        params = {"sections": sections, "smooth": False}
-        if draw(st.booleans()):
-            z = np.cumsum(draw(st.lists(st.integers(1, 10), min_size=n, max_size=n))) * 0.02
-            pairs.append(("z", vec_text(fmt(v) for v in z)))
-            params["z"] = z
-        else:
-            steps = draw(st.lists(st.tuples(*[st.integers(-3, 3)] * 2), min_size=n, max_size=n))
-            path = np.round(np.cumsum([[x * 0.02, 0.1, z * 0.02] for x, z in steps], axis=0), 4) + 0.0
-            pairs.append(("path", points_text(path)))
-            params["path"] = path
-        if draw(st.booleans()):
-            pairs.append(("smooth", "true"))
-            params["smooth"] = True
-        return kind, pairs, params
+        return kind, *draw(loft_core())
     if kind == "rod":
         (ft, f), (tt, t) = draw(vector(-0.5, 0.5)), draw(vector(-0.5, 0.5).filter(lambda pair: any(pair[1])))
         if np.array_equal(f, t):  # a rod of zero length is degenerate (a lint), not what this generator makes
@@ -303,8 +318,7 @@ def color_text(draw):
 def primitive_specs(draw, kind: str | None = None, placement: bool = True):
     """A primitive with random valid parameters and, optionally, random at/rot/align/color/segments."""
     kind, pairs, params = draw(primitive_core(kind))
-    positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1")  # cylinder's signature starts with r
-    spec = PrimSpec(kind, _args(draw, pairs, positional_ok), params)
+    spec = PrimSpec(kind, _args(draw, kind, pairs), params)
     if draw(st.booleans()):
         spec.segments = draw(st.integers(3, 24))
         spec.extra.append(("segments", str(spec.segments)))
