@@ -236,14 +236,14 @@ def _torus_args(name: str, v: dict, span: Span) -> dict:
 def _torus_pack(p: dict) -> Packed:
     """A round ring is revolved; an elliptical one is a circle swept along the ellipse."""
     R = p["R"]
-    if isinstance(R, float):
+    if np.ndim(R) == 0:
         return Packed(TORUS, (R, p["r"], p["angle"], p["start"]), None)
     return Packed(PROFILE_SWEEP, (2.0, 0.0, 1.0, p["r"]), np.array([[R[0], R[1], p["angle"], p["start"]]]))
 
 
 def _torus_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
     big, small = p["R"], abs(p["r"])
-    if isinstance(big, float):
+    if np.ndim(big) == 0:
         return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
     # the ellipse's arc (its extremes, where it crosses an axis, included), widened by the tube
     angle = min(max(p["angle"], 0.0), 360.0)
