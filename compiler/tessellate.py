@@ -374,31 +374,33 @@ def _swept_shapes(codes, prm, segs, pts, offs, generate):
 
 @njit(cache=True)
 def _skinned_shapes(codes, prm, segs, pts, offs, generate):
-    """Lofts and profile sweeps (closed circular sweeps and elliptical tori among them)."""
+    """Lofts and profile sweeps (closed circular sweeps and elliptical tori among them). The
+    sizes come from the sections alone: the rings are only made when generating."""
     m = len(codes)
     lv = np.zeros(m + 1, dtype=np.int64)
     lf = np.zeros(m + 1, dtype=np.int64)
     for s in range(m):
-        rings, first, last, hard, closed = _rings(
+        sections, tips, hard, closed = _skin_plan(
             codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]]
         )
-        nv, nf = _skin_size(rings, first, last, hard, closed)
+        nv, nf = _skin_size(sections, tips, hard, closed)
         lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
-        rings, first, last, hard, closed = _rings(
-            codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]]
-        )
-        _skin(
-            rings,
-            first,
-            last,
-            hard,
-            closed,
-            lp[lv[s] : lv[s + 1]],
-            ln[lv[s] : lv[s + 1]],
-            f[lf[s] : lf[s + 1]],
-        )
+        seg, own = max(segs[s], 3), pts[offs[s] : offs[s + 1]]
+        sections, tips, hard, closed = _skin_plan(codes[s], prm[s], seg, own)
+        if len(tips) >= 2:
+            rings = _skin_rings(codes[s], prm[s], seg, own, sections)
+            _skin(
+                rings,
+                sections,
+                tips,
+                hard,
+                closed,
+                lp[lv[s] : lv[s + 1]],
+                ln[lv[s] : lv[s + 1]],
+                f[lf[s] : lf[s + 1]],
+            )
     return lv, lf, lp, ln, f
 
 
@@ -1189,18 +1191,33 @@ def _transport(u, ta, tb):
 
 
 @njit(cache=True)
-def _rings(code, prm, seg, pts):
-    """(rings (R, m, 3), first and last cap outlines (m, 2) or empty, hard columns (m,), closed)."""
-    if code == LOFT:
-        return _loft_rings(prm, pts)
-    return _sweep_rings(prm, seg, pts)
+def _no_plan():
+    """The plan of a skin with nothing to draw (fewer than 3 points in every section)."""
+    return np.zeros((0, 0, 2)), np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_), False
 
 
 @njit(cache=True)
-def _loft_rings(prm, pts):
-    """Sections resampled to one count, turned so their starts line up, placed at their heights
-    (in XY) or along the path (perpendicular to it), optionally joined by a spline."""
-    k, along_path, smooth = int(prm[0]), prm[1] > 0.0, prm[2] > 0.0
+def _skin_plan(code, prm, seg, pts):
+    """(sections (one per ring before any spline, or one for all), tips: which rings are a point,
+    hard columns, closed). Enough to size the skin; `_skin_rings` places it."""
+    if code == LOFT:
+        return _loft_plan(prm, pts)
+    return _sweep_plan(prm, seg, pts)
+
+
+@njit(cache=True)
+def _skin_rings(code, prm, seg, pts, sections):
+    """The rings (R, m, 3) of the plan's sections."""
+    if code == LOFT:
+        return _loft_rings(prm, pts, sections)
+    return _sweep_rings(prm, seg, pts, sections)
+
+
+@njit(cache=True)
+def _loft_plan(prm, pts):
+    """Sections resampled to one count and turned so their starts line up; a one-point section
+    is a tip. With `smooth`, SWEEP_SAMPLES rings per gap."""
+    k, smooth = int(prm[0]), prm[2] > 0.0
     polys = []
     start = k
     m = 0
@@ -1211,7 +1228,7 @@ def _loft_rings(prm, pts):
         polys.append(poly)
         m = max(m, len(poly))
     if m < 3:
-        return np.zeros((0, 0, 3)), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), False
+        return _no_plan()
     sections = np.empty((k, m, 2))
     reference = -1
     for i in range(k):
@@ -1220,7 +1237,18 @@ def _loft_rings(prm, pts):
             if reference >= 0:
                 sections[i] = _aligned(sections[reference], sections[i])
             reference = i
-    if along_path:
+    step = SWEEP_SAMPLES if smooth else 1
+    tips = np.zeros((k - 1) * step + 1, dtype=np.bool_)
+    for i in range(k):
+        tips[i * step] = len(polys[i]) == 1
+    return sections, tips, _hard_columns(sections), False
+
+
+@njit(cache=True)
+def _loft_rings(prm, pts, sections):
+    """Each section at its height (in XY) or across the path at its point, then the spline."""
+    k, m = sections.shape[0], sections.shape[1]
+    if prm[1] > 0.0:
         rings = _place_rings(pts[:k, :3].copy(), np.ones(k), sections, False, False)
     else:
         rings = np.empty((k, m, 3))
@@ -1231,31 +1259,28 @@ def _loft_rings(prm, pts):
                     sections[i, j, 1],
                     pts[i, 2],
                 )
-    if smooth:
-        rings = _spline_rings(rings)
-    return rings, sections[0].copy(), sections[k - 1].copy(), _hard_columns(sections), False
+    return _spline_rings(rings) if prm[2] > 0.0 else rings
 
 
 @njit(cache=True)
-def _sweep_rings(prm, seg, pts):
-    """The profile (or a circle) along the path: a polyline or a spline through the given points,
-    or an elliptical arc (`torus` with two radii, as `_ellipse_path` reads it). A closed path has
-    no caps."""
-    mode, closed, n = int(prm[0]), prm[1] > 0.0, int(prm[2])
-    rows = pts[:n]
-    profile = _clean_polygon(pts[n:]) if len(pts) > n else _circle(seg // 2 if mode == 2 else seg, prm[3])
-    if mode == 2:
-        c, scale, closed = _ellipse_path(rows[0], seg)
-    else:
-        c, scale, closed = _sweep_centres(rows, mode == 1, closed)
-    m = len(profile)
-    if m < 3 or len(c) < 2:
-        return np.zeros((0, 0, 3)), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), False
-    sections = np.empty((len(c), m, 2))
-    for i in range(len(c)):
-        sections[i] = profile
-    rings = _place_rings(c, scale, sections, closed, mode != 2)
-    return rings, profile, profile, _hard_columns(sections[:1]), closed
+def _sweep_plan(prm, seg, pts):
+    """One section, the profile (or a circle), for every point of the path; a point where the
+    scale is zero is a tip."""
+    n = int(prm[2])
+    profile = _clean_polygon(pts[n:]) if len(pts) > n else _circle(seg // 2 if prm[0] == 2.0 else seg, prm[3])
+    c, scale, closed = _sweep_centres(prm, seg, pts)
+    if len(profile) < 3 or len(c) < 2:
+        return _no_plan()
+    sections = np.empty((1, len(profile), 2))
+    sections[0] = profile
+    return sections, scale == 0.0, _hard_columns(sections), closed
+
+
+@njit(cache=True)
+def _sweep_rings(prm, seg, pts, sections):
+    """The profile along the path: mitred at bends, congruent around an elliptical ring."""
+    c, scale, closed = _sweep_centres(prm, seg, pts)
+    return _place_rings(c, scale, sections, closed, prm[0] != 2.0)
 
 
 @njit(cache=True)
@@ -1284,10 +1309,14 @@ def _ellipse_path(row, seg):
 
 
 @njit(cache=True)
-def _sweep_centres(rows, smooth, closed):
-    """Path points and profile scales (rows[:, 3]): repeats dropped, a closed path's repeated
-    first point dropped, optionally a Catmull-Rom spline (closing on itself when closed)."""
-    c, scale = _sweep_path(rows, False)
+def _sweep_centres(prm, seg, pts):
+    """Path points, profile scales (rows[:, 3]) and whether the path closes: repeats dropped, a
+    closed path's repeated first point dropped, optionally a Catmull-Rom spline (closing on
+    itself when closed); or an elliptical ring's points."""
+    if prm[0] == 2.0:
+        return _ellipse_path(pts[0], seg)
+    smooth, closed = prm[0] == 1.0, prm[1] > 0.0
+    c, scale = _sweep_path(pts[: int(prm[2])], False)
     n = len(c)
     if closed and n >= 2 and c[0, 0] == c[-1, 0] and c[0, 1] == c[-1, 1] and c[0, 2] == c[-1, 2]:
         c, scale, n = c[:-1].copy(), scale[:-1].copy(), n - 1
@@ -1324,7 +1353,7 @@ def _right(t):
 
 @njit(cache=True)
 def _place_rings(c, scale, sections, closed, mitre):
-    """Section i (x to the path's right, y up) at point c[i], scaled by scale[i], in the
+    """Section i (or the only one; x to the path's right, y up) at point c[i], scaled by scale[i], in the
     rotation-minimising frame of the path (`_transport`, as the circular sweep).
 
     At an inner point the section lies in the plane bisecting the bend: projected there along
@@ -1368,7 +1397,7 @@ def _place_rings(c, scale, sections, closed, mitre):
         x = us[a] if mitre else _transport(us[a], ta, nb)
         y = np.array(cross(x, ta if mitre else nb))
         for j in range(m):
-            d = (x * sections[i, j, 0] + y * sections[i, j, 1]) * scale[i]
+            d = (x * sections[i % len(sections), j, 0] + y * sections[i % len(sections), j, 1]) * scale[i]
             p = c[i] + d - ta * (dot(d, nb) / den) if mitre else c[i] + d
             rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = p[0], p[1], p[2]
     return rings
@@ -1479,48 +1508,35 @@ def _skin_columns(hard):
 
 
 @njit(cache=True)
-def _apex(ring):
-    """A ring whose points all coincide (a section of one point, a zero scale)."""
-    for j in range(1, len(ring)):
-        if ring[j, 0] != ring[0, 0] or ring[j, 1] != ring[0, 1] or ring[j, 2] != ring[0, 2]:
-            return False
-    return True
-
-
-@njit(cache=True)
-def _capped(rings, first, last, closed):
+def _capped(sections, tips, closed):
     """Whether the first and the last ring get a cap."""
-    r = len(rings)
-    return (not closed and len(first) >= 3 and not _apex(rings[0])), (
-        not closed and len(last) >= 3 and not _apex(rings[r - 1])
-    )
+    flat = closed or sections.shape[1] < 3
+    return not (flat or tips[0]), not (flat or tips[len(tips) - 1])
 
 
 @njit(cache=True)
-def _skin_size(rings, first, last, hard, closed):
-    r = len(rings)
+def _skin_size(sections, tips, hard, closed):
+    r = len(tips)
     if r < 2:
         return 0, 0
-    m = rings.shape[1]
+    m = sections.shape[1]
     cols = _skin_columns(hard)
     links = 0
     for c in range(len(cols) - 1):
         links += cols[c] != cols[c + 1]
     nf = 0
     for i in range(r if closed else r - 1):
-        nf += links * ((not _apex(rings[i])) + (not _apex(rings[(i + 1) % r])))
-    cap0, cap1 = _capped(rings, first, last, closed)
+        nf += links * ((not tips[i]) + (not tips[(i + 1) % r]))
+    cap0, cap1 = _capped(sections, tips, closed)
     return r * len(cols) + (cap0 + cap1) * m, nf + (cap0 + cap1) * (m - 2)
 
 
 @njit(cache=True)
-def _skin(rings, first, last, hard, closed, lp, ln, f):
+def _skin(rings, sections, tips, hard, closed, lp, ln, f):
     """Rings joined by quads (one triangle where a ring is a point), caps by ear clipping; the
     winding turned outward by the sign of the volume; vertex normals the area-weighted normals
     of the faces around them (hard columns have one copy per side, so they stay sharp)."""
     r = len(rings)
-    if r < 2:
-        return
     m = rings.shape[1]
     cols = _skin_columns(hard)
     nc = len(cols)
@@ -1531,7 +1547,7 @@ def _skin(rings, first, last, hard, closed, lp, ln, f):
     t = 0
     for i in range(r if closed else r - 1):
         i2 = (i + 1) % r
-        flat_a, flat_b = _apex(rings[i]), _apex(rings[i2])
+        flat_a, flat_b = tips[i], tips[i2]
         for c in range(nc - 1):
             if cols[c] == cols[c + 1]:
                 continue
@@ -1543,14 +1559,14 @@ def _skin(rings, first, last, hard, closed, lp, ln, f):
                 f[t, 0], f[t, 1], f[t, 2] = a, cc, d
                 t += 1
     v = r * nc
-    cap0, cap1 = _capped(rings, first, last, closed)
+    cap0, cap1 = _capped(sections, tips, closed)
     for end in range(2):
         if not (cap0 if end == 0 else cap1):
             continue
         ring = rings[0] if end == 0 else rings[r - 1]
         for j in range(m):
             _put(lp, ln, v + j, ring[j, 0], ring[j, 1], ring[j, 2], 0.0, 0.0, 0.0)
-        tris = _earclip(first if end == 0 else last)
+        tris = _earclip(sections[0] if end == 0 else sections[len(sections) - 1])
         for k in range(len(tris)):  # the first cap faces back along the skin, the last forward
             f[t, 0] = v + tris[k, 0]
             f[t, 1] = v + tris[k, 2 if end == 0 else 1]
