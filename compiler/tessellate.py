@@ -1,13 +1,15 @@
 """Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
 
-Each primitive is generated in its local frame by one of six small generators (box, rounded
-box, wedge, surface of revolution, extrusion, sweep) into a local buffer, then moved to
+Each primitive is generated in its local frame by one of seven small generators (box, rounded
+box, wedge, surface of revolution, extrusion, sweep, skin) into a local buffer, then moved to
 world space by its matrix: positions by the affine map, normals by the cofactor matrix
 (the inverse-transpose without the division, so singular scales never give inf), and the
-winding flipped when the matrix mirrors. Ten of the fourteen kinds are surfaces of revolution
-of an (r, z) profile, so they share one generator and one counting rule.
+winding flipped when the matrix mirrors. Ten of the fifteen kinds are surfaces of revolution
+of an (r, z) profile, so they share one generator and one counting rule. A skin joins rings of
+one outline's points: a loft's sections, a sweep's profile (or a closed sweep's circle, an
+elliptical torus's) along its path.
 
-The kinds come in five families (flat, revolved, lathe, extrusion, sweep), each with one
+The kinds come in six families (flat, revolved, lathe, extrusion, sweep, skin), each with one
 kernel that sizes and generates every distinct local shape of its kinds at once; one more
 kernel places every primitive's shape, in input order, so the faces of primitive i precede
 those of primitive i + 1. Numba compiles a kernel on its first call (then caches it on disk),

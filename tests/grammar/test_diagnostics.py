@@ -25,6 +25,8 @@ CASES = [
     ("E101", "part a { cube(size=1) }", 1, 10, "box"),
     ("E101", "part a { difference() { } }", 1, 10, "CSG"),
     ("E101", "part a { linear_extrude(h=1) }", 1, 10, "extrude"),
+    ("E101", "part a { skin(h=1) }", 1, 10, "loft"),
+    ("E102", "part a { loft(sections=[[[0, 0], [1, 0], [0, 1]], [[0, 0]]], heights=[0, 1]) }", 1, 62, "`z`"),
     ("E102", "part a { sphere(radius=1) }", 1, 17, "`r`"),
     ("E102", "part a { cylinder(r=1, height=2) }", 1, 24, "`h`"),
     ("E103", "part a { sphere() }", 1, 10, "`r`"),
