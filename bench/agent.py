@@ -1,7 +1,8 @@
 """The agent loop: CPU overhead at scale, and prompt tokens per accepted prototype.
 
     python bench/agent.py [--categories 1000] [--designs 2] [--jobs 32] [--latency 0.05] [--variants 8]
-    python bench/agent.py --tokens [--runs DIR ...] [--json PATH]
+    python bench/agent.py --tokens [--two-step] [--runs DIR ...] [--json PATH]
+    python bench/agent.py --coarse [--runs DIR ...]
 
 `--tokens` replays recorded runs through the prompts of the code it imports: each run's
 recorded replies are answered in call order to the requests this code builds (real compiler
@@ -35,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,6 +253,57 @@ def count_run(run: dict, out: Path, one_step: bool = False) -> dict:
     }
 
 
+def _boxes(pairs) -> dict[str, list]:
+    """(part label, [min, max]) pairs grouped by label."""
+    grouped: dict[str, list] = {}
+    for label, box in pairs:
+        grouped.setdefault(label, []).append(box)
+    return grouped
+
+
+def _box_moves(a: dict[str, list], b: dict[str, list]) -> tuple[float, int]:
+    """The largest move of a box face from each instance of `a` to the nearest instance of the same
+    part in `b` (mirrored instances may come in another order), and how many instances one lacks."""
+    worst, unmatched = 0.0, 0
+    for label in a.keys() | b.keys():
+        mine, theirs = a.get(label, []), b.get(label, [])
+        unmatched += abs(len(mine) - len(theirs))
+        for box in mine if theirs else []:
+            worst = max(worst, min(float(np.abs(box - other).max()) for other in theirs))
+    return worst, unmatched
+
+
+def coarse_step(folders: list[Path]) -> None:
+    """What the coarse step added in each recorded run: the coarse program against the arrangement
+    it was written from, its lints, and how far the refiner moved what it drew."""
+    from proto3d.agent.questions import instance_box
+    from proto3d.agent.schema import extract_json, extract_program
+    from proto3d.compiler import compile_text
+
+    print("coarse step of each recorded run (instances matched by part, nearest first; metres)")
+    for folder in folders:
+        calls = {
+            p.stem.split("-", 1)[1]: json.loads(p.read_text(encoding="utf-8"))["reply"]["text"]
+            for p in sorted((folder / "calls").glob("[0-9][0-9][0-9][0-9]-*.json"))
+        }
+        plan = _boxes((i["part"], instance_box(i)) for i in extract_json(calls["arranger"])["instances"])
+        shapes = [compile_text(extract_program(calls[role])) for role in ("coder", "refiner")]
+        coarse, refined = (
+            _boxes((s.parts[i.part_id].label, np.array([i.bbox_min, i.bbox_max])) for i in s.instances)
+            for s in shapes
+        )
+        to_plan, unplanned = _box_moves(plan, coarse)
+        to_refined, lost = _box_moves(coarse, refined)
+        overall = float(np.abs(np.array(shapes[0].bbox) - np.array(shapes[1].bbox)).max())
+        lints = [[d.code for d in s.diagnostics] or "none" for s in shapes]
+        print(
+            f"{folder.name:<14} plan -> coarse: {sum(map(len, plan.values()))} instances, {unplanned} "
+            f"unmatched, largest face move {to_plan:.3f}; coarse lints {lints[0]} | coarse -> refined: "
+            f"{lost} unmatched, largest face move {to_refined:.3f}, overall box {overall:.3f}; "
+            f"refined lints {lints[1]}"
+        )
+
+
 def token_bench(runs_root: list[Path], json_path: str | None, one_step: bool) -> None:
     runs = [("fixture: table", FIXTURE)]
     for root in runs_root:
@@ -297,6 +351,19 @@ def token_bench(runs_root: list[Path], json_path: str | None, one_step: bool) ->
     print(
         f"mean over {len(recorded)} recorded runs: {mean:.0f} prompt tokens per object, {mean_uncached:.0f} uncached"
     )
+    from proto3d import prompts
+    from proto3d.agent.loop import coder_system
+
+    reference = getattr(prompts, "coder_reference", prompts.language_reference)()  # older checkouts: whole
+    calls = sum(v["calls"] for r in recorded for k, v in r["roles"].items() if k in CODER_FAMILY) / len(
+        recorded
+    )
+    print(
+        f"coder-family system message {text_tokens(coder_system()):.0f} tokens, of which the coder's reference "
+        f"{text_tokens(reference):.0f} (docs/language.md: {text_tokens(prompts.language_reference()):.0f}); "
+        f"{calls:.2f} coder-family calls per object, so 1,000 more tokens of reference add {1000 * calls:.0f} "
+        "prompt tokens per object"
+    )
     if json_path:
         Path(json_path).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
@@ -308,13 +375,31 @@ def main() -> None:
         "--runs", type=Path, nargs="*", default=[ROOT.parent / "shared" / "agent-runs"], help="with --tokens"
     )
     ap.add_argument("--json", help="with --tokens: write the per-run figures here")
-    ap.add_argument("--one-step", action="store_true", help="with --tokens: replay as `agent --one-step`")
+    steps = ap.add_mutually_exclusive_group()
+    steps.add_argument(
+        "--one-step",
+        dest="one_step",
+        action="store_true",
+        default=True,
+        help="with --tokens: replay as `agent` does",
+    )
+    steps.add_argument(
+        "--two-step",
+        dest="one_step",
+        action="store_false",
+        help="with --tokens: replay as `agent --two-step`",
+    )
+    ap.add_argument(
+        "--coarse", action="store_true", help="what the coarse step added in each recorded run under --runs"
+    )
     ap.add_argument("--categories", type=int, default=1000)
     ap.add_argument("--designs", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=32)
     ap.add_argument("--latency", type=float, default=0.05, help="the server's seconds per reply")
     ap.add_argument("--variants", type=int, default=8, help="--check-variants (0: off)")
     args = ap.parse_args()
+    if args.coarse:
+        return coarse_step([p.parent for root in args.runs for p in sorted(root.glob("**/run.json"))])
     if args.tokens:
         return token_bench([p for p in args.runs if p.exists()], args.json, args.one_step)
 

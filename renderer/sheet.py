@@ -171,11 +171,14 @@ def view_caption(camera: Camera) -> str:
 
 def inspector_image(shape: CompiledShape, view: View, caption: str | None = None) -> Image.Image:
     """One view for the inspector: shaded RGB | part colours with boxed names and leader lines,
-    under its caption. `image.info["labels"]` lists each label's part, box and anchor."""
+    under its caption (`view_caption` unless given; "" = none, for a caption sent as text, which
+    keeps a 512-px view within two 512-px tiles). `image.info["labels"]` lists each label's part,
+    box and anchor."""
     h, w = view.part.shape
     font, small = _font(16), _font(14)
-    lines = _wrap(caption or view_caption(view.camera), font, 2 * w - 2 * GAP)
-    header = 8 + 20 * len(lines)
+    text = view_caption(view.camera) if caption is None else caption
+    lines = _wrap(text, font, 2 * w - 2 * GAP) if text else []
+    header = 8 + 20 * len(lines) if lines else 0
     image = Image.new("RGB", (2 * w, h + header), "white")
     canvas = ImageDraw.Draw(image)
     for i, line in enumerate(lines):

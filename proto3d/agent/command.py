@@ -110,10 +110,11 @@ def _categories(category: str | None, path: str | None) -> list[str]:
     help="Variants of the accepted program compiled, linted and shown to the inspector (0: off; else >= 6).",
 )
 @click.option(
-    "--one-step",
-    is_flag=True,
-    help="The coder writes the detailed program at once (one coder call fewer) instead of a coarse "
-    "program that the refiner details after seeing its render (the paper's two steps, the default).",
+    "--one-step/--two-step",
+    default=True,
+    show_default=True,
+    help="The coder writes the detailed program at once from the arrangement, or (two steps, the "
+    "paper's flow) a coarse program that the refiner details after seeing its render.",
 )
 @click.option(
     "--polish/--no-polish",

@@ -83,11 +83,14 @@ class Inspection:
     invisible: list[str]  # part instances seen in no view
     description: str = "one image of the shape"  # what the images are, as the inspector's prompt says it
     sheet: Path | None = None  # the contact sheet people read (report.html, final/sheet.png)
+    captions: list[str] = field(default_factory=list)  # text sent right before each image, if any
 
 
 def render_views(shape, folder: Path) -> Inspection:
-    """The default renderer hook: one captioned image a view (shaded | labelled part colours),
-    the contact sheet for people, per-instance visibility."""
+    """The default renderer hook: one image a view (shaded | labelled part colours) with its
+    caption as the text before it, the contact sheet for people, per-instance visibility. The
+    caption is text, not drawn in the image: it is said once, and a 1024 × 512 image costs a
+    vision model two 512-px tiles where a captioned 1024 × 550 one costs four."""
     from proto3d.renderer import contact_sheet, render
     from proto3d.renderer.save import png_bytes
     from proto3d.renderer.sheet import inspector_image, view_caption
@@ -98,19 +101,21 @@ def render_views(shape, folder: Path) -> Inspection:
     images = []
     for view in renders.views:
         images.append(folder / "inspector" / f"{view.name}.png")
-        write_atomic(images[-1], png_bytes(inspector_image(shape, view)), parents=True)
+        write_atomic(images[-1], png_bytes(inspector_image(shape, view, caption="")), parents=True)
     visibility: dict[str, int] = {}
     for view in renders.visible_pixels().values():
         for name, n in view["instances"].items():
             visibility[name] = visibility.get(name, 0) + n
-    captions = "\n".join(f"{i}. {view_caption(v.camera)}" for i, v in enumerate(renders.views, 1))
+    captions = [f"Image {i}: {view_caption(v.camera)}." for i, v in enumerate(renders.views, 1)]
     description = (
-        f"{len(images)} images, one a view, each {INSPECTOR_SIZE} px high: the shaded render on the left; on the "
-        "right the same view with every part in a flat colour and its name in a box joined by a line to a "
-        "pixel of that part. Each image's caption says where the camera looks from and where the object's "
-        f"front (−Y), +X and +Z point in it:\n\n{captions}"
+        f"{len(images)} images below, one a view, each {INSPECTOR_SIZE} px high: the shaded render on the left; "
+        "on the right the same view with every part in a flat colour and its name in a box joined by a line "
+        "to a pixel of that part. Each image comes right after its caption, which says where the camera "
+        "looks from and where the object's front (−Y), +X and +Z point in it."
     )
-    return Inspection(images, visibility, renders.invisible_instances(), description, folder / "sheet.png")
+    return Inspection(
+        images, visibility, renders.invisible_instances(), description, folder / "sheet.png", captions
+    )
 
 
 def preview_views(shape, folder: Path) -> Inspection:
@@ -308,8 +313,9 @@ class Agent(_Caller):
     category in every prompt and its part list replaces the decomposer. `check_variants` > 0
     samples that many variants of the accepted program (see proto3d.agent.variants);
     `vocabulary` ({label: description}) limits the decomposer's labels. `one_step` has the coder
-    write the detailed program at once instead of the paper's coarse program and refiner.
-    `polish`: after an
+    write the detailed program at once from the arrangement; `one_step=False` is the paper's
+    coarse program and refiner (in recorded runs the coarse program only transcribed the
+    arrangement, and its refiner call costs a whole coder prompt). `polish`: after an
     accept that lists problems, one more coder round applies them and is inspected, and the
     better version is kept. `questions`: the inspector first answers yes/no questions
     generated from the plan (proto3d.agent.questions), then scores.
@@ -328,7 +334,7 @@ class Agent(_Caller):
         check_variants: int = 0,
         vocabulary: dict | None = None,
         allow_other: bool = False,
-        one_step: bool = False,
+        one_step: bool = True,
         polish: bool = True,
         questions: bool = False,
     ):
@@ -843,7 +849,9 @@ class Agent(_Caller):
             visibility=visibility,
             numbered=_numbered(version.program),
         )
-        content = [text_part(prompt)] + [image_part(p) for p in insp.images]
+        content = [text_part(prompt)]
+        for caption, image in zip(insp.captions or [""] * len(insp.images), insp.images):
+            content += ([text_part(caption)] if caption else []) + [image_part(image)]
         with self._timed("inspect"):
             version.verdict = self._ask_json(
                 "inspector",
@@ -1082,7 +1090,7 @@ def coder_system() -> str:
     """The coder-family system prompt: rules, language reference, examples. The same bytes for
     every call of every run, so prefix-caching servers reuse it; an example the reference
     already shows in full is not repeated."""
-    reference = prompts.language_reference().strip()
+    reference = prompts.coder_reference().strip()
     examples = "\n\n".join(
         f"`{name}`:\n\n```pdsl\n{text.rstrip()}\n```"
         for name, text in prompts.examples()

@@ -39,7 +39,13 @@ def run(run_dir: Path, script, tools=None, progress=lambda m: None, **budget):
     with FakeOpenAI(script) as server:
         cfg = config(server, **budget)
         summary = Agent(
-            "table", run_dir, cfg, OpenAIBackend(cfg), tools or Toolchain(inspect=fake_inspect), progress
+            "table",
+            run_dir,
+            cfg,
+            OpenAIBackend(cfg),
+            tools or Toolchain(inspect=fake_inspect),
+            progress,
+            one_step=False,
         ).run()
     return summary, server.requests
 
@@ -253,7 +259,9 @@ def test_rate_limits_server_errors_and_timeouts_are_retried_in_the_loop(tmp_path
     ]
     with FakeOpenAI(script) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl", backoff=0.001, timeout=0.5)
-        summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     assert summary["status"] == "accepted" and summary["usage"]["calls"] == 6
     assert len(server.requests) == 10
 
@@ -317,6 +325,7 @@ def test_manual_backend_drives_the_loop(tmp_path):
             cfg,
             ManualBackend(folder, poll=0.01, notify=lambda m: None),
             Toolchain(inspect=fake_inspect),
+            one_step=False,
         ).run()
     assert summary["status"] == "accepted"
     assert (folder / "006-inspector-1.png").exists()

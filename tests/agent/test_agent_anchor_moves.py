@@ -31,7 +31,13 @@ def test_a_moved_anchor_goes_to_lint_fix_with_both_lines_and_the_fix_is_clean(tm
     with FakeOpenAI(script) as server:
         cfg = config(server)
         Agent(
-            "table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), lambda m: None
+            "table",
+            tmp_path,
+            cfg,
+            OpenAIBackend(cfg),
+            Toolchain(inspect=fake_inspect),
+            lambda m: None,
+            one_step=False,
         ).run()
         requests = server.requests
     versions = [

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from proto3d.agent.command import agent_command
-from tests.helpers.agent_script import REFINED
+from tests.helpers.agent_script import COARSE, REFINED
 
 
 def test_single_object(scripted_model, tmp_path):
@@ -40,6 +40,24 @@ def test_single_object(scripted_model, tmp_path):
     assert "accepted" in result.output and "Dining Table" in result.output  # the final table
 
 
+def test_one_step_is_the_default_and_two_step_runs_the_paper_s_coarse_program_and_refiner(
+    scripted_model, tmp_path
+):
+    server = scripted_model
+    for option in ([], ["--two-step"]):
+        out = tmp_path / (option[0] if option else "default")
+        args = ["table", "--base-url", server.base_url, "-o", str(out), "--check-variants", "0", *option]
+        result = CliRunner().invoke(agent_command, args)
+        assert result.exit_code == 0, result.output
+        calls = sorted((out / "table" / "calls").glob("*.json"))
+        roles = [p.stem.split("-", 1)[1] for p in calls]
+        design = ["metricizer", "decomposer", "arranger"]
+        assert roles == design + (["coder", "refiner"] if option else ["coder"]) + ["inspector"]
+        assert json.loads((out / "table" / "run.json").read_text())["one_step"] == (not option)
+        final = (out / "table" / "final" / "program.pdsl").read_text()
+        assert final == (REFINED if option else COARSE)  # the script: REFINED to "Refine it", else COARSE
+
+
 def test_batch_runs_categories_concurrently_and_replay(scripted_model, tmp_path):
     cats = tmp_path / "cats.txt"
     cats.write_text("# furniture\ntable\nside table\n\ntable\n")
@@ -60,15 +78,15 @@ def test_batch_runs_categories_concurrently_and_replay(scripted_model, tmp_path)
         ],
     )
     assert result.exit_code == 0, result.output
-    assert len(server.requests) == 12  # two objects, duplicates dropped
+    assert len(server.requests) == 10  # two objects, one step each (5 calls), duplicates dropped
     for name in ("table", "side-table"):
         assert json.loads((tmp_path / "runs" / name / "summary.json").read_text())["status"] == "accepted"
 
     result = CliRunner().invoke(agent_command, ["--replay", str(tmp_path / "runs" / "table")])
     assert result.exit_code == 0, result.output
     replayed = tmp_path / "runs" / "table" / "replay"
-    assert (replayed / "final" / "program.pdsl").read_text() == REFINED
-    assert json.loads((replayed / "summary.json").read_text())["replayed_calls"] == 6
+    assert (replayed / "final" / "program.pdsl").read_text() == COARSE  # the one-step coder's program
+    assert json.loads((replayed / "summary.json").read_text())["replayed_calls"] == 5
 
 
 def test_config_file_and_errors(scripted_model, tmp_path, monkeypatch):

@@ -72,7 +72,14 @@ def run(run_dir: Path, script, variants=8, **kwargs):
     with FakeOpenAI(script) as server:
         cfg = config(server)
         summary = Agent(
-            "table", run_dir, cfg, OpenAIBackend(cfg), TOOLS, check_variants=variants, **kwargs
+            "table",
+            run_dir,
+            cfg,
+            OpenAIBackend(cfg),
+            TOOLS,
+            check_variants=variants,
+            one_step=False,
+            **kwargs,
         ).run()
     return summary, server.requests
 
@@ -293,8 +300,8 @@ def test_k_designs_give_k_folders_with_different_part_lists(tmp_path):
         )
     assert result.exit_code == 0, result.output
     assert (
-        len(server.requests) == 1 + 2 * 5
-    )  # the designs, then per design: bounds, arrangement, coder, refiner, inspector
+        len(server.requests) == 1 + 2 * 4
+    )  # the designs, then per design: bounds, arrangement, coder (one step), inspector
     assert sorted(p.name for p in (tmp_path / "table").iterdir() if p.is_dir()) == [
         "calls",
         "four-legged-table",
@@ -318,7 +325,7 @@ def test_k_designs_give_k_folders_with_different_part_lists(tmp_path):
     assert not any("Step 2 of 3" in prompt_of(r) for r in server.requests)  # the designs gave the parts
     assert any("design: Trestle table, a top on two trestles" in prompt_of(r) for r in server.requests)
     batch = json.loads((tmp_path / "batch.json").read_text())
-    assert batch["categories"][0]["accepted"] == 2 and batch["categories"][0]["calls"] == 11
+    assert batch["categories"][0]["accepted"] == 2 and batch["categories"][0]["calls"] == 9
     assert "table" in result.output and "Trestle" not in result.output  # per-category table
 
 
@@ -443,12 +450,12 @@ def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(scripted_m
         ],
     )
     assert result.exit_code == 0, result.output
-    assert len(server.requests) == 6  # one whole run, then nothing new starts
+    assert len(server.requests) == 5  # one whole run (one step), then nothing new starts
     batch = json.loads((tmp_path / "runs" / "batch.json").read_text())
     table, desk = batch["categories"]
     assert (table["accepted"], table["skipped"], desk["accepted"], desk["skipped"]) == (1, 0, 0, 1)
     assert desk["runs"][0]["reason"] == "batch cost budget (1e-06) spent; not started"
-    assert table["cost"] > 0 and table["cost_per_accepted"] == table["cost"] and batch["totals"]["calls"] == 6
+    assert table["cost"] > 0 and table["cost_per_accepted"] == table["cost"] and batch["totals"]["calls"] == 5
     assert not (tmp_path / "runs" / "desk").exists()
 
 
@@ -503,7 +510,7 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
     first = json.loads((out / "table" / "four-legged-table" / "summary.json").read_text())
     assert first["status"] == "accepted"
     assert json.loads((out / "table" / "trestle-table" / "summary.json").read_text())["status"] == "running"
-    assert len(server.requests) == 11  # designs, 5 for the first design, 5 for the second (the last one hung)
+    assert len(server.requests) == 9  # designs, 4 for the first design, 4 for the second (the last one hung)
 
     with FakeOpenAI(default=design_responder) as server:
         result = CliRunner().invoke(agent_command, [*args, "--base-url", server.base_url])
@@ -517,10 +524,10 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
     assert (
         second["status"] == "accepted"
         and second["resumed_from"] == "interrupted"
-        and second["replayed_calls"] == 4
+        and second["replayed_calls"] == 3
     )
     batch = json.loads((out / "batch.json").read_text())
-    assert batch["categories"][0]["accepted"] == 2 and batch["totals"]["calls"] == 11
+    assert batch["categories"][0]["accepted"] == 2 and batch["totals"]["calls"] == 9
 
 
 def test_the_variant_sheet_shows_each_variant_in_its_own_cell(tmp_path):

@@ -241,7 +241,9 @@ def test_a_hostile_server_ends_the_run_plainly_and_the_folder_resumes(tmp_path, 
 
     with FakeOpenAI(default=responder) as server:  # the same folder against a sane server
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
-        summary = Agent("table", run, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", run, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     assert summary["status"] == "accepted" and summary["resumed_from"] == "failed"
     assert summary["replayed_calls"] == 3 and len(server.requests) == 3  # coder, refiner, inspector
     assert not any(KEY.encode() in data for data in files_of(run).values())
@@ -252,7 +254,9 @@ def test_a_key_echoed_in_a_reply_reaches_no_file_of_the_run(tmp_path):
         [EchoHeaders(200), *DESIGN, EchoHeaders(200), fenced(COARSE), fenced(REFINED), ACCEPT]
     ) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl", backoff=0.001)
-        summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     assert summary["status"] == "accepted" and summary["versions"] == 3  # the echo was a program without code
     files = files_of(tmp_path)
     assert (
@@ -266,14 +270,18 @@ def test_a_recording_of_a_broken_reply_is_made_again_on_resume(tmp_path):
     """Older versions recorded `"prompt_tokens": null` before crashing on it: such a folder resumes."""
     with FakeOpenAI(DESIGN + [fenced(COARSE), fenced(REFINED), ACCEPT]) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
-        Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        Agent(
+            "table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     record_path = tmp_path / "calls" / "0004-coder.json"
     record = json.loads(record_path.read_text())
     record["reply"]["prompt_tokens"] = None
     record_path.write_text(json.dumps(record))
     with FakeOpenAI([fenced(COARSE), fenced(REFINED), ACCEPT]) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
-        summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     assert summary["status"] == "accepted" and summary["replayed_calls"] == 3 and len(server.requests) == 3
     assert json.loads(record_path.read_text())["reply"]["prompt_tokens"] > 0
 
@@ -310,7 +318,7 @@ import sys
 from proto3d.agent.loop import Agent
 from proto3d.llm.client import LLMConfig, OpenAIBackend
 cfg = LLMConfig(base_url=sys.argv[2], model="fake-vl")
-Agent("table", sys.argv[1], cfg, OpenAIBackend(cfg)).run()
+Agent("table", sys.argv[1], cfg, OpenAIBackend(cfg), one_step=False).run()
 """
 
 
@@ -332,7 +340,9 @@ def test_a_run_whose_process_died_is_recognised_and_resumed(tmp_path):
             assert summary["status"] == "running" and summary["pid"] == process.pid
             cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
             with pytest.raises(RunInUse, match=rf"in use by another proto3d process \(pid {process.pid}\)"):
-                Agent("table", run, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+                Agent(
+                    "table", run, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+                ).run()
             result = CliRunner().invoke(
                 agent_command,
                 ["table", "--base-url", server.base_url, "-o", str(tmp_path), "--model", "fake-vl"],
@@ -348,7 +358,13 @@ def test_a_run_whose_process_died_is_recognised_and_resumed(tmp_path):
     with FakeOpenAI([fenced(COARSE), fenced(REFINED), ACCEPT]) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
         summary = Agent(
-            "table", run, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), progress.append
+            "table",
+            run,
+            cfg,
+            OpenAIBackend(cfg),
+            Toolchain(inspect=fake_inspect),
+            progress.append,
+            one_step=False,
         ).run()
     assert summary["status"] == "accepted" and summary["resumed_from"] == "interrupted"
     assert summary["replayed_calls"] == 3 and len(server.requests) == 3
@@ -389,7 +405,12 @@ def run_with(run_dir: Path, script, tools: Toolchain | None = None):
     with FakeOpenAI(script) as server:
         cfg = LLMConfig(base_url=server.base_url, model="fake-vl")
         summary = Agent(
-            "table", run_dir, cfg, OpenAIBackend(cfg), tools or Toolchain(inspect=fake_inspect)
+            "table",
+            run_dir,
+            cfg,
+            OpenAIBackend(cfg),
+            tools or Toolchain(inspect=fake_inspect),
+            one_step=False,
         ).run()
     return summary, server.requests
 

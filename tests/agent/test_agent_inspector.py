@@ -53,6 +53,7 @@ def run(run_dir: Path, script, polish=True, questions=False, **budget):
             Toolchain(inspect=fake_inspect),
             polish=polish,
             questions=questions,
+            one_step=False,
         )
         summary = agent.run()
     return summary, server.requests

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from proto3d import prompts
-from proto3d.agent.loop import _offending
+from proto3d.agent.loop import _offending, coder_system
 from proto3d.agent.schema import ReplyError, extract_json, extract_program
 from proto3d.compiler import compile_text
 from proto3d.errors import Proto3dError
@@ -23,6 +23,28 @@ def test_language_reference_is_the_docs_copy():
     assert prompts.language_reference() == (REPO / "docs" / "language.md").read_text(encoding="utf-8"), (
         "prompts/language.md must be a link to ../docs/language.md"
     )
+
+
+def test_the_coder_reads_the_reference_without_its_people_only_sections():
+    whole, coder = prompts.language_reference(), prompts.coder_reference()
+    heading = re.compile(r"(?m)^## .*")
+    assert heading.findall(coder) == heading.findall(whole)  # every section is there
+    for gone in ("<!--", "| E901 |", "| E214 |", "U+202A", "proto3d check --json", "R0xx"):
+        assert gone in whole and gone not in coder, gone
+    for kept in ("E007", "Lints (warnings) a finished prototype should not have:", "| W101 |", "| W109 |"):
+        assert kept in coder, kept
+    assert len(coder) < 0.9 * len(whole)
+    assert prompts.coder_reference() in coder_system() and "| E901 |" not in coder_system()
+
+
+def test_people_only_sections_go_with_their_markers_and_must_pair():
+    text = (
+        "a\n<!-- people only -->\nb\n<!-- /people only -->\nc\n<!-- people only -->d<!-- /people only -->\n"
+    )
+    assert prompts.without_people_only(text) == "a\nc\n"
+    for unpaired in ("a\n<!-- people only -->\nb\n", "a\n<!-- /people only -->\n"):
+        with pytest.raises(ValueError, match="unpaired"):
+            prompts.without_people_only(unpaired)
 
 
 def test_examples_compile_cleanly_and_match_examples_folder():

@@ -4,13 +4,16 @@ compact arrangement, one cacheable coder prefix, the refiner's view, and the rou
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
+from PIL import Image
 
 from proto3d.agent.command import agent_command
 from proto3d.agent.loop import Agent, Toolchain, coder_system
@@ -40,7 +43,9 @@ SENTENCE = f"The front of this table, the side facing −Y: {FRONT}."
 def run(run_dir: Path, script, prefix_cache=False, **budget):
     with FakeOpenAI(script, prefix_cache=prefix_cache) as server:
         cfg = config(server, **budget)
-        summary = Agent("table", run_dir, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", run_dir, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     return summary, server.requests
 
 
@@ -175,7 +180,9 @@ def test_a_manual_run_says_manual_and_counts_no_tokens(tmp_path):
     folder = tmp_path / "manual"
     with manual_person(folder, [BOUNDS, PARTS, ARRANGEMENT, fenced(COARSE), fenced(REFINED), ACCEPT]):
         backend = ManualBackend(folder, poll=0.01, notify=lambda m: None)
-        summary = Agent("table", tmp_path, LLMConfig(), backend, Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", tmp_path, LLMConfig(), backend, Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     assert summary["status"] == "accepted"
     assert json.loads((tmp_path / "run.json").read_text())["model"] == "manual"  # not the config's gpt-4o
     assert summary["usage"]["uncounted_calls"] == summary["usage"]["calls"] == 6
@@ -246,3 +253,27 @@ def test_the_real_renderer_previews_the_coarse_version_small(tmp_path):
     assert shown.images == [tmp_path / "preview.png"] and not (tmp_path / "views").exists()
     width, height = Image.open(shown.images[0]).size
     assert 600 <= width <= 1024 and height <= 1024
+
+
+def test_by_default_one_coder_call_and_each_inspector_view_follows_its_caption_in_two_tiles(tmp_path):
+    """The real renderer: the caption is text before its image, not drawn in it, so a 512-px view
+    with its labelled twin is 1024 × 512 (two 512-px tiles for OpenAI, not four)."""
+    with FakeOpenAI([BOUNDS, PARTS, ARRANGEMENT, fenced(REFINED), ACCEPT]) as server:
+        cfg = config(server)
+        summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain()).run()
+    assert summary["status"] == "accepted" and len(server.requests) == 5  # no coarse program, no refiner
+    assert (tmp_path / "final" / "program.pdsl").read_text() == REFINED
+    content = server.requests[-1]["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text"] + ["text", "image_url"] * 5
+    assert "Each image comes right after its caption" in content[0]["text"]
+    captions = [p["text"] for p in content[1::2]]
+    assert captions[0] == (
+        "Image 1: view `front`, seen from the front: the object's front (-Y) faces the camera; "
+        "+X points right; up (+Z) points up."
+    )
+    assert [c.split(": ")[1].split(",")[0] for c in captions] == [
+        f"view `{v}`" for v in ("front", "left", "back", "top", "iso")
+    ]
+    for part in content[2::2]:
+        png = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+        assert Image.open(io.BytesIO(png)).size == (1024, 512)

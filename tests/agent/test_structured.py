@@ -128,7 +128,9 @@ def test_the_switches_in_the_config_file(tmp_path):
 def run(tmp_path, script, **settings):
     with FakeOpenAI(script, default=responder) as server:
         cfg = replace(config(server), **settings)
-        summary = Agent("table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect)).run()
+        summary = Agent(
+            "table", tmp_path, cfg, OpenAIBackend(cfg), Toolchain(inspect=fake_inspect), one_step=False
+        ).run()
     return summary, server.requests
 
 
@@ -151,7 +153,7 @@ def test_a_server_without_structured_outputs_runs_the_loop_as_before(tmp_path):
         cfg = config(server)
         backend = OpenAIBackend(cfg, notify=progress.append)
         summary = Agent(
-            "table", tmp_path, cfg, backend, Toolchain(inspect=fake_inspect), progress.append
+            "table", tmp_path, cfg, backend, Toolchain(inspect=fake_inspect), progress.append, one_step=False
         ).run()
     assert summary["status"] == "accepted"
     assert ["response_format" in r for r in server.requests[:4]] == [True, False, False, False]
@@ -193,4 +195,4 @@ def test_the_command_line_switches(scripted_model, tmp_path):
     assert result.exit_code == 0, result.output
     assert not any("response_format" in r for r in server.requests)
     roles = [prompt_of(r).startswith("You are the coder") for r in server.requests]
-    assert [("structured_outputs" in r) for r in server.requests] == roles and sum(roles) == 2
+    assert [("structured_outputs" in r) for r in server.requests] == roles and sum(roles) == 1  # one step

@@ -113,6 +113,8 @@ def test_inspector_images_label_every_visible_part_on_its_own_pixels(microscope)
             labels.Placed(labels.Anchor(s["part"], s["label"], *s["anchor"], 0), s["box"]) for s in shown
         ]
         assert_sound(placed, view.part)
+        bare = inspector_image(microscope, view, caption="")  # the agent sends the caption as text
+        assert bare.size == (1024, 512) and (np.array(bare) == pixels[header:]).all()
 
 
 def test_captions_say_where_the_camera_is_and_where_the_front_points():
