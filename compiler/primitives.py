@@ -26,8 +26,12 @@ from proto3d.errors import Diagnostic, Span
 # The kernels in tessellate.py compile these values in, and Numba's disk cache only watches
 # tessellate.py: add a code at the end, never renumber one.
 BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
+# LOFT floats: (sections, along a path?, smooth, 0); points: a row per section ([0, 0, z] or its
+# path point, and its point count), then the sections' points.
 LOFT = 12
-PROFILE_SWEEP = 13  # also closed circular sweeps and elliptical tori
+# PROFILE_SWEEP floats: (path: 0 polyline, 1 spline, 2 ellipse; closed?, path rows, radius of the
+# circle when there is no profile); points: the path's rows (x, y, z, scale), then the profile.
+PROFILE_SWEEP = 13
 
 REQUIRED = object()
 
