@@ -49,7 +49,7 @@ def moved_anchors(
 def _by_reading(reads: list[AnchorRead]) -> dict[tuple, list[AnchorRead]]:
     grouped: dict[tuple, list[AnchorRead]] = defaultdict(list)
     for read in reads:
-        grouped[(read.reader, read.part, read.instance, read.anchor)].append(read)
+        grouped[(read.reader, read.part, read.instance, read.piece, read.anchor)].append(read)
     return grouped
 
 
@@ -57,6 +57,7 @@ def _warning(
     old: AnchorRead, new: AnchorRead, delta: np.ndarray, distance: float, line: int | None
 ) -> Diagnostic:
     name = new.part if new.instance is None else f"{new.part}[{new.instance}]"
+    name = name if new.piece is None else f"{name}.{new.piece}"
     axis = int(np.argmax(np.abs(delta)))
     where = f"line {line} (part `{new.part}`) now bounds it there" if line is not None else "its part changed"
     placed = f"part `{new.reader}`" if new.reader is not None else "what this statement makes"
@@ -103,7 +104,15 @@ def _bounding_line(shape: CompiledShape, read: AnchorRead, delta: np.ndarray, bo
     instance_ids = shape.parts[part_id].instance_ids
     if read.instance is not None:
         instance_ids = [instance_ids[read.instance]]
-    seen = [p for i in instance_ids for p in shape.instances[i].primitive_ids][: read.primitive_count]
+    seen = [
+        p
+        for i in instance_ids
+        for p in (
+            shape.instances[i].primitive_ids
+            if read.piece is None
+            else shape.instances[i].names.get(read.piece, [])
+        )
+    ][: read.primitive_count]
     measured = [p for p in seen if p in boxes]
     if not measured:
         return None

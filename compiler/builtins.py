@@ -3,6 +3,10 @@
 A function raises TypeError or ValueError for arguments it cannot take (the evaluator turns
 that into E204 naming their types) and `fail`s with its own message otherwise; the evaluator
 checks the argument count, pays for the numbers read and checks the result is finite.
+
+The point functions (`circle`, `arc`, …) take keyword arguments, bound and type-checked as a
+primitive's are (`binding.py`): each is `(values, call, limits, meter) -> (n, 2) points`, and
+pays a step per point it makes before making them.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import math
 
 import numpy as np
 
+from proto3d.compiler import language as lang
+from proto3d.compiler.steps import StepMeter
 from proto3d.compiler.values import fail, number
+from proto3d.grammar import ast
 from proto3d.limits import Limits
 
 
@@ -134,3 +141,109 @@ BUILTINS = {
     "norm": _norm,
     "sum": _sum,
 }
+
+
+# ---- point lists: outlines for `extrude`, `lathe`, `sweep`, built from circles ---------------
+
+
+def _cos_sin(degrees: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine and sine of angles in degrees, exact at multiples of 90° (so a rounded rectangle's
+    sides are straight and a half circle ends on its axis)."""
+    turns = np.mod(degrees, 360.0)
+    radians = np.radians(turns)
+    cos, sin = np.cos(radians), np.sin(radians)
+    quarter = turns / 90.0
+    exact = quarter == np.floor(quarter)
+    k = quarter[exact].astype(np.int64) % 4
+    cos[exact] = np.array([1.0, 0.0, -1.0, 0.0])[k]
+    sin[exact] = np.array([0.0, 1.0, 0.0, -1.0])[k]
+    return cos, sin
+
+
+def _ring(degrees: np.ndarray, rx: float, ry: float, center) -> np.ndarray:
+    cos, sin = _cos_sin(degrees)
+    cx, cy = (0.0, 0.0) if center is None else center.tolist()
+    return np.stack([cx + rx * cos, cy + ry * sin], axis=1)
+
+
+def _positive(values: dict, key: str, e: ast.Call) -> float:
+    if not values[key] > 0:
+        fail("E204", f"`{key}` of `{e.func}` must be positive, not {values[key]:g}", e.span)
+    return values[key]
+
+
+def _at_least(n: int, least: int, e: ast.Call) -> int:
+    if n < least:
+        fail("E204", f"`n` of `{e.func}` must be at least {least}, not {n}", e.span)
+    return n
+
+
+def _pay(points: int, e: ast.Call, limits: Limits, meter: StepMeter) -> None:
+    """A step per point, paid before they are made; no more points than one outline may have."""
+    if points > limits.max_points:
+        fail(
+            "E307",
+            f"`{e.func}` would make {points} points; the limit is {limits.max_points}",
+            e.span,
+            hint=f"{lang.CIRCLE_POINTS} points make a smooth circle",
+        )
+    meter.charge(e.span, points)
+
+
+def _circle(values, e, limits, meter):
+    n = _at_least(values["n"], 3, e)
+    r = _positive(values, "r", e)
+    _pay(n, e, limits, meter)
+    return _ring(np.arange(n) * (360.0 / n), r, r, values["center"])
+
+
+def _ellipse(values, e, limits, meter):
+    n = _at_least(values["n"], 3, e)
+    rx, ry = _positive(values, "rx", e), _positive(values, "ry", e)
+    _pay(n, e, limits, meter)
+    return _ring(np.arange(n) * (360.0 / n), rx, ry, values["center"])
+
+
+def _arc(values, e, limits, meter):
+    start, end = values["start"], values["end"]
+    sweep = abs(end - start)
+    if not 0 < sweep <= 360:
+        fail(
+            "E204",
+            f"`start` and `end` of `arc` must differ by more than 0° and at most 360°, not {sweep:g}°",
+            e.span,
+        )
+    n = values["n"] if values["n"] is not None else 1 + math.ceil(sweep / 360.0 * lang.CIRCLE_POINTS)
+    n = _at_least(n, 2, e)
+    r = _positive(values, "r", e)
+    _pay(n, e, limits, meter)
+    return _ring(start + (end - start) * (np.arange(n) / (n - 1)), r, r, values["center"])
+
+
+def _rounded_rect(values, e, limits, meter):
+    (w, d), r = values["size"].tolist(), values["r"]
+    if not (w > 0 and d > 0):
+        fail("E204", "`size` of `rounded_rect` must be two positive numbers [w, d]", e.span)
+    if not 0 <= r <= min(w, d) / 2:
+        fail(
+            "E204",
+            f"`r` of `rounded_rect` must be between 0 and half the shorter side ({min(w, d) / 2:g}), "
+            f"not {r:g}",
+            e.span,
+        )
+    n = _at_least(values["n"], 2, e) if r > 0 else 1  # points per corner
+    _pay(4 * n, e, limits, meter)
+    corners = []  # counter-clockwise from the +X side: each corner a quarter circle
+    for k, (sx, sy) in enumerate(((1, 1), (-1, 1), (-1, -1), (1, -1))):
+        quarter = _ring(90.0 * k + np.linspace(0.0, 90.0, n), r, r, None)
+        corners.append(quarter + [sx * (w / 2 - r), sy * (d / 2 - r)])
+    points = np.concatenate(corners)
+    if values["center"] is not None:
+        points += values["center"]
+    keep = np.any(points != np.roll(points, 1, axis=0), axis=1)  # a side of zero length: no point twice
+    keep[0] = True  # the first point stays first; the last one goes if it repeats it
+    keep[-1] &= bool(np.any(points[-1] != points[0]))
+    return points[keep]
+
+
+POINT_FUNCTIONS = {"arc": _arc, "circle": _circle, "ellipse": _ellipse, "rounded_rect": _rounded_rect}

@@ -26,18 +26,18 @@ import math
 import operator
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
-from proto3d.compiler.builtins import BUILTINS
+from proto3d.compiler.builtins import BUILTINS, POINT_FUNCTIONS
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
-from proto3d.compiler.scopes import Scopes
+from proto3d.compiler.scopes import Scopes, free_names
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
 from proto3d.compiler.tessellate import local_bounds, triangle_count
@@ -57,7 +57,7 @@ from proto3d.compiler.values import (
     type_name,
     vector,
 )
-from proto3d.errors import Diagnostic, Span
+from proto3d.errors import CallSite, Diagnostic, Span
 from proto3d.grammar import ast
 from proto3d.limits import Limits
 
@@ -96,6 +96,18 @@ class CompiledStatement(NamedTuple):
     span: Span
     cost: int  # steps paid before each run
     run: Callable[[], None]
+
+
+@dataclass
+class CompiledDef:
+    """A def, compiled once where it is written: its parameters own slots its calls fill (defs cannot
+    recurse, so no call of a def runs inside another call of it)."""
+
+    node: ast.DefStmt
+    slots: list[int]  # one per parameter
+    defaults: list  # per parameter: (compiled default, its steps), or None when the call must give it
+    body: Callable[[], None]
+    depth: int  # block nesting of the body, its calls inlined (so the nesting limit holds through calls)
 
 
 def evaluate(
@@ -137,7 +149,11 @@ class _Evaluator:
             ast.IfStmt: self.if_stmt,
             ast.TransformStmt: self.transform_stmt,
             ast.PrimitiveStmt: self.primitive_stmt,
+            ast.DefStmt: self.def_stmt,
         }
+        self.defs: dict[str, CompiledDef] = {}
+        self.depth = -1  # while compiling: the braces around here (0 at the top level), calls inlined
+        self.deepest = 0  # and the most reached
         # what the program has built so far
         self.name = ""
         self.bounds = None
@@ -156,6 +172,11 @@ class _Evaluator:
         self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
         self.current_instance: Instance | None = None
         self.current_color: tuple | None = None
+        self.call_color: tuple | None = None  # `color=` of the def calls being run, the innermost given
+        self.naming: tuple = ()  # the def calls with `as` being run
+        self.call_sites: tuple[CallSite, ...] = ()  # the def calls being run, innermost first
+        self.name_owners: dict[tuple[int, str], ast.PrimitiveStmt] = {}  # (instance, name) -> its statement
+        self.piece_primitives: dict[tuple[int, str], list[int]] = {}  # (part, name) -> primitives, in order
         # what anchors read: the primitives of each part in the order they are added, and the boxes
         self.part_primitives: list[list[int]] = []
         self.part_boxes = PartBoxes(measure, self.primitives)
@@ -191,8 +212,13 @@ class _Evaluator:
 
     # ---- statements: each compiles to a closure that runs it ---------------
     def compile_block(self, statements):
-        with self.scopes.nested():
-            return self.sequence([self.compile_statement(s) for s in statements])
+        self.depth += 1
+        self.deepest = max(self.deepest, self.depth)
+        try:
+            with self.scopes.nested():
+                return self.sequence([self.compile_statement(s) for s in statements])
+        finally:
+            self.depth -= 1
 
     def compile_statement(self, s) -> CompiledStatement:
         """A statement costs a step, and one per operation (operator, call, index, attribute) in its own
@@ -343,7 +369,9 @@ class _Evaluator:
                 )
             )
         part = self.parts[part_id]
-        instance = Instance(part_id, len(part.instance_ids), [], s.span, _UNMEASURED, _UNMEASURED)
+        instance = Instance(
+            part_id, len(part.instance_ids), [], s.span, _UNMEASURED, _UNMEASURED, calls=self.call_sites
+        )
         part.instance_ids.append(len(self.instances))
         self.instances.append(instance)
         self.current_instance, self.current_color = instance, color or part.color
@@ -360,16 +388,7 @@ class _Evaluator:
         def run() -> None:
             domains = []
             for iterable, span in iterables:
-                values = iterable()
-                if isinstance(values, np.ndarray):
-                    values = list(values) if values.ndim == 2 else values.tolist()
-                if not isinstance(values, list):
-                    fail(
-                        "E205",
-                        f"`for` needs a list to iterate over, not {type_name(values)}",
-                        span,
-                        expected="a list like [a, b] or range(n)",
-                    )
+                values = self.iterable(iterable(), span)
                 self.step(
                     span, len(values)
                 )  # copied before the first iteration, even when another list is empty
@@ -483,6 +502,8 @@ class _Evaluator:
 
     # ---- the primitive statement -----------------------------------------
     def primitive_stmt(self, s: ast.PrimitiveStmt):
+        if s.name not in lang.CALLABLE:
+            return self.def_call(s, self.defs[s.name])
         binding = Binding.of(s.name, s.args, lang.CALLABLE[s.name], self.compile_expr)
         inputs = self.scopes.inputs([arg.value for arg in s.args])
         env, meter, cache = self.env, self.meter, PlacementCache()
@@ -547,12 +568,111 @@ class _Evaluator:
                 placed.segments,
                 instance.part_id,
                 len(self.instances) - 1,
-                color or self.current_color,
+                color or self.call_color or self.current_color,
                 s.span,
+                self.call_sites,
             )
         )
-        instance.primitive_ids.append(len(self.primitives) - 1)
-        self.part_primitives[instance.part_id].append(len(self.primitives) - 1)
+        primitive_id = len(self.primitives) - 1
+        instance.primitive_ids.append(primitive_id)
+        self.part_primitives[instance.part_id].append(primitive_id)
+        for owner in self.naming if s.as_name is None else (*self.naming, s):
+            self.name_primitive(instance, owner, primitive_id)
+
+    def name_primitive(self, instance: Instance, owner: ast.PrimitiveStmt, primitive_id: int) -> None:
+        """File a primitive under the `as` name of the statement that drew it (or of a call around it);
+        in one instance a name belongs to one statement, which may draw many (in a loop)."""
+        name = owner.as_name
+        first = self.name_owners.setdefault((len(self.instances) - 1, name), owner)
+        if first is not owner:
+            label = self.parts[instance.part_id].label
+            fail(
+                "E246",
+                f"`{name}` already names what line {first.span.line} draws in this instance of `{label}`",
+                owner.as_span,
+                hint="give each named statement of a part its own name",
+            )
+        instance.names.setdefault(name, []).append(primitive_id)
+        self.piece_primitives.setdefault((instance.part_id, name), []).append(primitive_id)
+
+    # ---- defs and their calls --------------------------------------------
+    def def_stmt(self, s: ast.DefStmt):
+        """Compile the body once, in a scope of its own that sees the names above the def."""
+        outer = self.depth, self.deepest
+        self.depth = self.deepest = 0
+        slots, defaults = [], []
+        with self.scopes.nested():
+            for param in s.params:
+                if param.default is None:
+                    defaults.append(None)
+                else:  # compiled here (it may read the parameters before it), paid at each call using it
+                    operations, self.operations = self.operations, 0
+                    value = self.compile_expr(param.default)
+                    defaults.append((value, 1 + self.operations))
+                    self.operations = operations
+                slots.append(self.scopes.define(param.name))
+            body = self.compile_block(s.block.body)
+        self.defs[s.name] = CompiledDef(s, slots, defaults, body, self.deepest)
+        self.depth, self.deepest = outer
+        return lambda: None
+
+    def def_call(self, s: ast.PrimitiveStmt, d: CompiledDef):
+        """Run the def's body where it is called, in the frame of its `at` and `rot`."""
+        if self.depth + d.depth > self.limits.max_depth:
+            fail(
+                "E315",
+                f"calling `{s.name}` here nests blocks {self.depth + d.depth} deep, over the limit of "
+                f"{self.limits.max_depth}",
+                s.name_span,
+                hint="call defs from fewer levels of other defs and blocks",
+            )
+        self.deepest = max(self.deepest, self.depth + d.depth)
+        index = {p.name: i for i, p in enumerate(d.node.params)}
+        given, placement_args, positional = {}, [], 0  # given: parameter -> its argument, in written order
+        for arg in s.args:
+            if arg.name is None:
+                given[positional] = self.compile_expr(arg.value)
+                positional += 1
+            elif arg.name in index:
+                given[index[arg.name]] = self.compile_expr(arg.value)
+            else:
+                placement_args.append(arg)
+        arguments = [(d.slots[i], value) for i, value in given.items()]
+        defaults = [(d.slots[i], default) for i, default in enumerate(d.defaults) if i not in given]
+        placement = Binding.of(s.name, placement_args, lang.DEF_PLACEMENT, self.compile_expr)
+        env, frame_bound = self.env, max(1.0, self.limits.max_abs_value)
+        call_site = CallSite(s.name, s.span)
+
+        def run() -> None:
+            values = [(slot, value()) for slot, value in arguments]  # in the caller's scope
+            where = placement.values(self.limits, self.meter)
+            if s.as_name is not None and self.current_instance is None:
+                fail("E248", f"`as {s.as_name}` names what a call draws inside a part", s.as_span)
+            for slot, value in values:
+                env[slot] = value
+            for slot, (default, cost) in defaults:
+                self.step(s.span, cost)
+                env[slot] = default()
+            outer = self.matrix, self.reach, self.call_color, self.naming, self.call_sites
+            if self.reach * frame_bound > 1e300:
+                fail("E210", "the transforms around this call scale it out of the numeric range", s.span)
+            rot = where["rot"]
+            self.matrix = self.matrix @ affine(rotation(rot) if rot is not None else None, where["at"])
+            self.reach = sum(map(abs, self.matrix.ravel().tolist()))
+            if where["color"] is not None:
+                self.call_color = self.color(where["color"], s.span)
+            if s.as_name is not None:
+                self.naming = (*self.naming, s)
+            self.call_sites = (call_site, *self.call_sites)
+            try:
+                d.body()
+            except EvalError as error:  # said where it was called from, innermost call first
+                inside = error.diagnostic
+                raise EvalError(replace(inside, calls=(*inside.calls, call_site))) from None
+            finally:
+                self.matrix, self.reach, self.call_color, self.naming, self.call_sites = outer
+
+        return run
 
     def place(self, s: ast.PrimitiveStmt, values: dict) -> Placement:
         """Normalised parameters, segments, local matrix and triangle count of one primitive call."""
@@ -620,6 +740,10 @@ class _Evaluator:
         if t is ast.Index:
             target, index = self.compile_expr(e.target), self.compile_expr(e.index)
             return lambda: self.index(target(), index(), e)
+        if t is ast.Comprehension:
+            return self.compile_comprehension(e)
+        if t is ast.Call and e.func in POINT_FUNCTIONS:
+            return self.compile_points(e)
         if t is ast.Call:
             if any(a.name is not None for a in e.args):
                 return lambda: fail("E204", f"`{e.func}` takes positional arguments only", e.span)
@@ -650,6 +774,94 @@ class _Evaluator:
             return value
 
         return constant
+
+    def compile_comprehension(self, e: ast.Comprehension):
+        """`[item for x in xs if cond for y in ys]`, run as nested loops without recursion.
+
+        The first iterable belongs to the enclosing expression. What runs once per item of a
+        clause (its filters, then the next clause's iterable or the item) is paid for, with a step
+        for the item itself, as soon as the clause's list is known. A clause whose list is the
+        same for every outer item (it reads no name of the clauses before it, and none of them
+        filters) pays at its first list for every time it will be built. So a comprehension too
+        large for the step limit stops before it makes its first item, unless an outer list or
+        filter decides how much an inner clause will run.
+        """
+        first, *later = e.clauses
+        iterable, env, step = self.compile_expr(first.iterable), self.env, self.step
+        loops: list[_Loop] = []
+        names: set[str] = set()
+        with self.scopes.nested():
+            outer, self.operations = self.operations, 0  # from here on, paid per item
+            loops.append(_Loop(first.iterable.span, self.scopes.define(first.name), repeated=False))
+            names.add(first.name)
+            for clause in later:
+                if type(clause) is ast.Filter:
+                    loops[-1].filters.append((self.compile_expr(clause.condition), clause.condition.span))
+                    continue
+                loops[-1].inner = self.compile_expr(clause.iterable)
+                loops[-1].cost += self.operations
+                self.operations = 0
+                fixed = (
+                    not loops[-1].filters
+                    and not loops[-1].repeated
+                    and names.isdisjoint(n.id for n in free_names([clause.iterable]))
+                )
+                loops.append(_Loop(clause.iterable.span, self.scopes.define(clause.name), repeated=not fixed))
+                names.add(clause.name)
+            item = self.compile_expr(e.item)
+            loops[-1].cost += self.operations
+            self.operations = outer
+        innermost = loops[-1]
+
+        def run():
+            items = []
+            values = self.iterable(iterable(), loops[0].span)
+            step(loops[0].span, len(values) * loops[0].cost)
+            stack, visits, paid = [iter(values)], [len(values)], set()  # visits: how often each list is built
+            while stack:
+                value = next(stack[-1], _DONE)
+                if value is _DONE:
+                    stack.pop()
+                    visits.pop()
+                    continue
+                loop = loops[len(stack) - 1]
+                env[loop.slot] = value
+                if loop.filters and not all(truth(condition(), span) for condition, span in loop.filters):
+                    continue
+                if loop is innermost:
+                    items.append(item())
+                    continue
+                inner = loops[len(stack)]
+                values = self.iterable(loop.inner(), inner.span)
+                if inner.repeated:
+                    step(inner.span, len(values) * inner.cost)
+                elif len(stack) not in paid:  # the same list at every visit: pay for all of them now
+                    paid.add(len(stack))
+                    step(inner.span, len(values) * inner.cost * math.prod(visits))
+                stack.append(iter(values))
+                visits.append(len(values))
+            return self.make_list(items, e.span)
+
+        return run
+
+    def compile_points(self, e: ast.Call):
+        """A point function (`circle(r=0.1)`): its arguments bound as a primitive's, keywords allowed."""
+        binding = Binding.of(e.func, e.args, lang.POINT_FUNCTIONS[e.func], self.compile_expr)
+        make, limits, meter, what = POINT_FUNCTIONS[e.func], self.limits, self.meter, f"`{e.func}`"
+        return lambda: self.made(make(binding.values(limits, meter), e, limits, meter), e.span, what)
+
+    def iterable(self, values, span: Span) -> list:
+        """The items a `for` or a comprehension iterates over: a list, or the rows or numbers of an array."""
+        if isinstance(values, np.ndarray):
+            return list(values) if values.ndim == 2 else values.tolist()
+        if not isinstance(values, list):
+            fail(
+                "E205",
+                f"`for` needs a list to iterate over, not {type_name(values)}",
+                span,
+                expected="a list like [a, b] or range(n)",
+            )
+        return values
 
     def compile_binop(self, e: ast.BinOp):
         op, left, right = e.op, self.compile_expr(e.left), self.compile_expr(e.right)
@@ -748,6 +960,11 @@ class _Evaluator:
         if op in ("==", "!="):
             equal = self.equal(a, b, e.span)
             return equal if op == "==" else not equal
+        if op == "+" and _is_list(a) and _is_list(b):  # lists join; vectors of numbers add
+            self.step(e.span, len(a) + len(b))
+            if type(a) is np.ndarray and type(b) is np.ndarray and a.shape[1] == b.shape[1]:
+                return self.made(np.concatenate((a, b)), e.span, "`+`")
+            return list(a) + list(b)
         numeric = (float, np.ndarray)
         if (
             isinstance(a, bool)
@@ -755,12 +972,16 @@ class _Evaluator:
             or not isinstance(a, numeric)
             or not isinstance(b, numeric)
         ):
-            if op == "+" and isinstance(a, list) and isinstance(b, list):
-                self.step(e.span, len(a) + len(b))
-                return a + b
             fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}", e.span)
         if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape != b.shape:
-            fail("E205", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ", e.span)
+            fail(
+                "E205",
+                f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}: sizes differ",
+                e.span,
+                hint=f"to move or scale every point, write `[p {op} v for p in points]`"
+                if a.ndim + b.ndim == 3
+                else "",
+            )
         if op in ("<", "<=", ">", ">="):
             if not (isinstance(a, float) and isinstance(b, float)):
                 fail("E205", f"`{op}` compares numbers, not {type_name(a)} and {type_name(b)}", e.span)
@@ -786,22 +1007,19 @@ class _Evaluator:
         name = e.name
         if isinstance(target, PartRef):
             if name not in lang.ANCHORS:
-                fail(
-                    "E208",
-                    f"parts have no anchor `{name}`",
-                    e.span,
-                    expected=", ".join(lang.ANCHORS),
-                    hint=lang.unknown_name_hint(name, lang.ANCHORS),
-                )
+                return self.piece(target, e)
             lo, hi, count = self.part_box(target, e.span)
             value = anchor_point(name, lo, hi)
-            seen = (id(e), target.index, count)  # the same read of the same primitives: the same value
+            # the same read of the same primitives: the same value
+            seen = (id(e), target.index, target.piece, count)
             if seen not in self.anchors_seen:
                 self.anchors_seen.add(seen)
                 value.flags.writeable = False  # kept in the record as the program reads it
                 reader = self.parts[self.current_instance.part_id].label if self.current_instance else None
                 self.anchor_reads.append(
-                    AnchorRead(statement, reader, target.label, target.index, name, value, count)
+                    AnchorRead(
+                        statement, reader, target.label, target.index, name, value, count, target.piece
+                    )
                 )
             return value
         if isinstance(target, np.ndarray) and target.ndim == 1 and name in ("x", "y", "z"):
@@ -820,6 +1038,13 @@ class _Evaluator:
         if not isinstance(position, float) or isinstance(position, bool) or position != int(position):
             fail("E205", f"an index must be a whole number, not {type_name(position)}", e.index.span)
         i = int(position)
+        if isinstance(target, PartRef) and target.piece is not None:
+            fail(
+                "E205",
+                f"cannot index the named primitive `{target.label}.{target.piece}`",
+                e.span,
+                hint=f"index the part instead: `{target.label}[{position:g}].{target.piece}`",
+            )
         if isinstance(target, PartRef):
             count = len(self.parts[self.part_index[target.label]].instance_ids)
             if target.index is not None or not -count <= i < count:
@@ -864,20 +1089,69 @@ class _Evaluator:
             hint="names and parts can only be used below the statement that defines them",
         )
 
+    def piece(self, ref: PartRef, e: ast.Attr) -> PartRef:
+        """`stage.plate`, `stage[1].plate`: the primitives named `plate` in the part (or instance) so far."""
+        if ref.piece is not None:
+            fail(
+                "E208",
+                f"`{ref.label}.{ref.piece}` has no anchor `{e.name}`",
+                e.span,
+                expected=", ".join(lang.ANCHORS),
+                hint=lang.unknown_name_hint(e.name, lang.ANCHORS),
+            )
+        if not self.piece_ids(ref.label, ref.index, e.name):
+            which = ref.label if ref.index is None else f"{ref.label}[{ref.index}]"
+            part_id = self.part_index[ref.label]
+            named = sorted({name for part, name in self.piece_primitives if part == part_id})
+            fail(
+                "E247",
+                f"part `{which}` has no primitive named `{e.name}` so far",
+                e.span,
+                expected=", ".join([*lang.ANCHORS, *named]),
+                hint=f"name one with `… as {e.name}` inside `part {ref.label}`, above this line",
+            )
+        return PartRef(ref.label, ref.index, e.name)
+
+    def piece_ids(self, label: str, index: int | None, name: str) -> list[int]:
+        part_id = self.part_index[label]
+        if index is None:
+            return self.piece_primitives.get((part_id, name), [])
+        return self.instances[self.parts[part_id].instance_ids[index]].names.get(name, [])
+
     def part_box(self, ref: PartRef, span: Span) -> tuple[np.ndarray, np.ndarray, int]:
-        """The world box of a part or one instance, from every primitive it has by now (see
-        `PartBoxes`), and how many those are."""
+        """The world box of a part, one instance or their named primitives, from every primitive they
+        have by now (see `PartBoxes`), and how many those are."""
         part_id = self.part_index[ref.label]
-        if ref.index is None:
+        if ref.piece is not None:
+            primitive_ids = self.piece_ids(ref.label, ref.index, ref.piece)
+        elif ref.index is None:
             primitive_ids = self.part_primitives[part_id]
         else:
             primitive_ids = self.instances[self.parts[part_id].instance_ids[ref.index]].primitive_ids
-        lo, hi = self.part_boxes.box((part_id, ref.index), primitive_ids)
+        lo, hi = self.part_boxes.box((part_id, ref.index, ref.piece), primitive_ids)
         if lo is None:
             fail("E209", f"part `{ref.label}` has no geometry yet", span)
         return lo, hi, len(primitive_ids)
 
 
+@dataclass
+class _Loop:
+    """A `for` clause of a comprehension, compiled: what runs for each item of its list."""
+
+    span: Span  # of its iterable
+    slot: int  # of its name
+    repeated: bool  # its list may differ between visits, so each is paid for when it is built
+    filters: list = field(default_factory=list)  # (condition, span) of the `if` clauses after it
+    cost: int = 1  # steps per item: the item, and the operations of the filters and of `inner` or the item
+    inner: Callable | None = None  # the next clause's iterable (None for the innermost clause)
+
+
+def _is_list(value) -> bool:
+    """A list of items (points, vectors, anything), as opposed to a vector of numbers."""
+    return type(value) is list or type(value) is np.ndarray and value.ndim == 2
+
+
+_DONE = object()  # the end of a comprehension's list
 _FLOAT = {float}
 _MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)

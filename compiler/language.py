@@ -26,6 +26,7 @@ PLACEMENT: tuple[Param, ...] = (
     Param("color", "string", None),
     Param("segments", "int", None),
 )
+DEF_PLACEMENT: tuple[Param, ...] = tuple(p for p in PLACEMENT if p.name in ("at", "rot", "color"))
 TRANSFORMS: dict[str, tuple[Param, ...]] = {
     "translate": _sig(Param("v", V3)),
     "rotate": _sig(Param("v", V3)),
@@ -35,8 +36,18 @@ TRANSFORMS: dict[str, tuple[Param, ...]] = {
     "radial": _sig(Param("n", "int"), Param("r", N, 0.0), Param("start", N, 0.0)),
 }
 CALLABLE: dict[str, tuple[Param, ...]] = {name: params + PLACEMENT for name, params in PRIMITIVES.items()}
+CIRCLE_POINTS = 32  # points of a circle or ellipse, and per full turn of an arc, when `n` is not given
+CORNER_POINTS = 8  # points of each rounded corner of `rounded_rect`
+_CENTER = Param("center", "vec2", None)  # None: the origin
+POINT_FUNCTIONS: dict[str, tuple[Param, ...]] = {  # functions that return a list of [x, y] points
+    "arc": _sig(Param("r", N), Param("start", N), Param("end", N), Param("n", "int", None), _CENTER),
+    "circle": _sig(Param("r", N), Param("n", "int", CIRCLE_POINTS), _CENTER),
+    "ellipse": _sig(Param("rx", N), Param("ry", N), Param("n", "int", CIRCLE_POINTS), _CENTER),
+    "rounded_rect": _sig(Param("size", "vec2"), Param("r", N), Param("n", "int", CORNER_POINTS), _CENTER),
+}
 BY_NAME: dict[tuple[Param, ...], dict[str, Param]] = {  # every signature's parameters by name
-    params: {p.name: p for p in params} for params in [*CALLABLE.values(), *TRANSFORMS.values()]
+    params: {p.name: p for p in params}
+    for params in [*CALLABLE.values(), *TRANSFORMS.values(), *POINT_FUNCTIONS.values(), DEF_PLACEMENT]
 }
 FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
     "sin": (1, 1),
@@ -59,6 +70,10 @@ FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min args, max args)
     "range": (1, 3),
     "norm": (1, 1),
     "sum": (1, 1),
+    **{  # positional or keyword arguments, bound as a primitive's are
+        name: (sum(p.default is REQUIRED for p in params), len(params))
+        for name, params in POINT_FUNCTIONS.items()
+    },
 }
 ALIGN_WORDS = {
     "center": None,
@@ -73,7 +88,7 @@ ALIGN_WORDS = {
 ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
 RESERVED = frozenset(
     """shape bounds let param part color for in if elif else and or not true false pi
-translate rotate scale mirror symmetric radial""".split()
+translate rotate scale mirror symmetric radial def as""".split()
 )
 SEGMENTS_DEFAULT = 32
 
@@ -90,11 +105,10 @@ FOREIGN = {
     "rotate_extrude": "use `lathe(profile=[[r, z], ...])`",
     "polyhedron": "no raw meshes in v1: use `extrude`, `lathe` or `sweep`",
     "polygon": "use `extrude(polygon=[[x, y], ...], h=...)`",
-    "circle": "use a flat `cylinder(r=..., h=...)`",
-    "square": "use a flat `box(size=[w, d, h])`",
+    "square": "use a flat `box(size=[w, d, h])`, or the outline `rounded_rect(size=[w, d], r=0)`",
     "color": 'write `color=` as an argument of the primitive or after the part label: `part seat color "red" { … }`',
-    "module": "no user-defined modules in v1: use `let`, `for` and transform blocks",
-    "function": "no user-defined functions in v1: use `let`",
+    "module": "define it with `def name(param, other=default) { … }` above its first call",
+    "function": "no user-defined functions: compute values with `let`; `def` defines a statement",
     "multmatrix": "use `translate`, `rotate` and `scale` blocks",
     "resize": "use `scale([sx, sy, sz])`",
     "offset": "no 2D offset in v1: write the polygon you want",
@@ -163,5 +177,5 @@ def unknown_name_hint(name: str, candidates) -> str:
 
 
 def signature_text(name: str) -> str:
-    params = PRIMITIVES.get(name) or TRANSFORMS.get(name) or ()
+    params = PRIMITIVES.get(name) or TRANSFORMS.get(name) or POINT_FUNCTIONS.get(name) or ()
     return ", ".join(p.name if p.default is REQUIRED else f"{p.name}?" for p in params)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain
 
 from proto3d.grammar import ast
 
@@ -48,10 +47,35 @@ class Scopes:
         inputs repeat (loops over a few positions) is evaluated once per distinct input.
         """
         slots = set()
-        for node in chain.from_iterable(map(ast.walk, nodes)):
-            if type(node) is ast.Name:
-                slot = self.resolve(node.id)
-                if slot is None:  # a part: its anchors change as it grows
-                    return None
-                slots.add(slot)
+        for node in free_names(nodes):
+            slot = self.resolve(node.id)
+            if slot is None:  # a part: its anchors change as it grows
+                return None
+            slots.add(slot)
         return tuple(sorted(slots))
+
+
+def free_names(nodes) -> Iterator[ast.Name]:
+    """The names these expressions read from around them, walked without recursion.
+
+    A comprehension's names are its own: `x` in `[x * 2 for x in xs]` reads nothing outside, and
+    each clause sees the names of the clauses before it (the first iterable sees none of them).
+    """
+    stack = [(node, frozenset()) for node in reversed(nodes)]
+    while stack:
+        node, bound = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if node.id not in bound:
+                yield node
+        elif kind is ast.Comprehension:
+            inner = []
+            for clause in node.clauses:
+                if type(clause) is ast.LoopVar:
+                    inner.append((clause.iterable, bound))
+                    bound = bound | {clause.name}
+                else:
+                    inner.append((clause.condition, bound))
+            stack.extend(reversed([(node.item, bound), *inner]))
+        else:
+            stack.extend((child, bound) for child in reversed(ast.children(node)))

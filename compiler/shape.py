@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from proto3d.errors import Diagnostic, Span
+from proto3d.errors import CallSite, Diagnostic, Span
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Primitive:
     instance_id: int  # global index into CompiledShape.instances
     color: tuple[float, float, float]  # linear 0..1 sRGB-encoded values as written
     span: Span = field(default_factory=Span)
+    calls: tuple[CallSite, ...] = ()  # the def calls that drew it, innermost first (its lints show them)
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Instance:
     span: Span
     bbox_min: np.ndarray = field(default_factory=lambda: np.zeros(3))
     bbox_max: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    names: dict[str, list[int]] = field(default_factory=dict)  # `box(…) as plate`: name -> primitive ids
+    calls: tuple[CallSite, ...] = ()  # the def calls whose body made it, innermost first
 
     def name(self, label: str, count: int) -> str:
         """`label` for a single-instance part, `label.N` otherwise."""
@@ -63,6 +66,7 @@ class AnchorRead(NamedTuple):
     anchor: str  # top, bottom, ..., size
     value: np.ndarray  # (3,) float64, the value read (read-only: the program's own value)
     primitive_count: int  # how many primitives the part (or instance) had then: its first ones
+    piece: str | None = None  # the named primitives read (`stage.plate.top`), or None for the whole part
 
 
 @dataclass

@@ -35,6 +35,7 @@ def fail(code: str, message: str, span: Span, expected: str = "", hint: str = ""
 class PartRef:
     label: str
     index: int | None  # an instance, or None for every instance built so far
+    piece: str | None = None  # the primitives named so (`stage.plate`), or None for the whole part
 
 
 def type_name(value) -> str:
@@ -47,7 +48,7 @@ def type_name(value) -> str:
     if isinstance(value, np.ndarray):
         return f"a vector of {len(value)}" if value.ndim == 1 else f"a list of {len(value)} points"
     if isinstance(value, PartRef):
-        return "a part"
+        return "a part" if value.piece is None else "a named primitive"
     return f"a list of {len(value)}"
 
 
@@ -79,6 +80,8 @@ def coerce(value, param: lang.Param, span: Span, owner: str, limits: Limits):
         return value
     if t == "vec3":
         return vector(value, 3, span, where, limits)
+    if t == "vec2":
+        return vector(value, 2, span, where, limits)
     if t == "number_or_vec3":
         if isinstance(value, float):
             return number(value, span, where, limits)
@@ -160,7 +163,7 @@ def vector(value, size: int | None, span: Span, where: str, limits: Limits) -> n
             "E106",
             f"{where} must be {shape}, not {type_name(value)}",
             span,
-            expected="[x, y, z]" if size == 3 else "",
+            expected={2: "[x, y]", 3: "[x, y, z]"}.get(size, ""),
         )
     check_range(value, span, limits)
     return value

@@ -85,6 +85,22 @@ class Call(Node):
     args: tuple
 
 
+@dataclass(frozen=True)
+class Comprehension(Node):
+    """`[item for x in xs if cond for y in ys]`: clauses (LoopVar or Filter) in order, the first
+    outermost, as in Python; the names they bind exist only inside the brackets."""
+
+    item: Node
+    clauses: tuple  # LoopVar, Filter
+
+
+@dataclass(frozen=True)
+class Filter(Node):
+    """The `if cond` clause of a comprehension: the items after it are made only when it is true."""
+
+    condition: Node
+
+
 # ---- statements ------------------------------------------------------------
 @dataclass(frozen=True)
 class ShapeStmt(Node):
@@ -148,12 +164,32 @@ class TransformStmt(Node):
 
 @dataclass(frozen=True)
 class PrimitiveStmt(Node):
-    """A primitive call statement; `block` is only set for the erroneous `name(...) { }` form."""
+    """A primitive or def call statement; `block` is only set for the erroneous `name(...) { }` form.
+
+    `box(…) as plate` names what the statement draws in its part (`stage.plate.top`)."""
 
     name: str
     name_span: Span
     args: tuple  # Arg
     block: Block | None = None
+    as_name: str | None = None
+    as_span: Span | None = None  # the name after `as`
+
+
+@dataclass(frozen=True)
+class DefParam(Node):
+    name: str
+    default: Node | None  # None: the call must give it
+
+
+@dataclass(frozen=True)
+class DefStmt(Node):
+    """`def wheel(r, width=0.04) { … }`: a statement that draws its block where it is called."""
+
+    name: str
+    name_span: Span
+    params: tuple  # DefParam
+    block: Block
 
 
 @dataclass(frozen=True)
@@ -187,6 +223,8 @@ CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     Attr: ("target",),
     Arg: ("value",),
     Call: ("args",),
+    Comprehension: ("item", "clauses"),
+    Filter: ("condition",),
     ShapeStmt: ("name",),
     BoundsStmt: ("size",),
     LetStmt: ("value",),
@@ -198,6 +236,8 @@ CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     IfStmt: ("branches", "orelse"),
     TransformStmt: ("args", "body"),
     PrimitiveStmt: ("args", "block"),
+    DefParam: ("default",),
+    DefStmt: ("params", "block"),
     Program: ("statements",),
 }
 

@@ -167,7 +167,10 @@ class _Header(_Exhaustive):
         return f"param {s.name} = {_expr(s.default)} in {_expr(s.range)}", None
 
     def visit_PrimitiveStmt(self, s: ast.PrimitiveStmt) -> _Head:
-        return f"{s.name}({_args(s.args)})", s.block
+        return f"{s.name}({_args(s.args)}){_as(s)}", s.block
+
+    def visit_DefStmt(self, s: ast.DefStmt) -> _Head:
+        return f"def {s.name}({_args(s.params)})", s.block
 
     def visit_PartStmt(self, s: ast.PartStmt) -> _Head:
         color = f" color {_expr(s.color)}" if s.color is not None else ""
@@ -209,8 +212,12 @@ def _wrap_call(s, depth: int) -> list[str]:
             row = f"{row} {item}" if row else item
         lines.append(INDENT * 2 + row)
         lines.append(INDENT + "],")
-    lines.append(")")
+    lines.append(")" + _as(s))
     return lines
+
+
+def _as(s: ast.PrimitiveStmt) -> str:
+    return "" if s.as_name is None else f" as {s.as_name}"
 
 
 def _args(args) -> str:
@@ -248,6 +255,13 @@ class _Expression(_Exhaustive):
     def visit_Vector(self, e: ast.Vector) -> str:
         return "[" + ", ".join(map(self.visit, e.items)) + "]"
 
+    def visit_Comprehension(self, e: ast.Comprehension) -> str:
+        clauses = [("for " if type(c) is ast.LoopVar else "") + self.visit(c) for c in e.clauses]
+        return "[" + " ".join([self.visit(e.item), *clauses]) + "]"
+
+    def visit_Filter(self, f: ast.Filter) -> str:
+        return "if " + self.visit(f.condition)
+
     def visit_Unary(self, e: ast.Unary) -> str:
         operand = self.visit(e.operand)
         if e.op == "not":
@@ -276,6 +290,9 @@ class _Expression(_Exhaustive):
 
     def visit_Arg(self, a: ast.Arg) -> str:
         return self.visit(a.value) if a.name is None else f"{a.name}={self.visit(a.value)}"
+
+    def visit_DefParam(self, p: ast.DefParam) -> str:
+        return p.name if p.default is None else f"{p.name}={self.visit(p.default)}"
 
     def visit_LoopVar(self, v: ast.LoopVar) -> str:
         return f"{v.name} in {self.visit(v.iterable)}"

@@ -271,10 +271,23 @@ def _token_hint(error: UnexpectedToken, text: str) -> str:
         return "declare a name with `let name = value` (or `param name = value in [lo, hi]`)"
     if token.value == "=" and "COMP_OP" in error.expected:
         return "compare with `==`"
-    if previous_word in ("module", "function", "def"):
-        return "no user-defined modules in v1: use `let`, `for` and transform blocks"
+    if token.type == "NAME" and re.search(r"\bpart\s+\w+$", before):
+        return f"a part's body is a block: `{before.split()[-2]} {previous_word} {{ {token.value}(…) }}`"
+    if previous_word in ("module", "function"):
+        return "define a reusable statement with `def name(param, other=default) { … }`"
     if token.value == "{" and previous_word.endswith(")"):
         return "only transforms (translate, rotate, scale, mirror, symmetric, radial) take a block"
+    in_comprehension = "FOR" in error.expected and "RSQB" in error.expected
+    if in_comprehension and token.value == ",":
+        return "one name per `for`: `[[x, y] for x in xs for y in ys]`"
+    if in_comprehension and token.value == "if" and "COMMA" in error.expected:
+        return "no `a if c else b` in pdsl: filter after the `for` (`[x for x in xs if x > 0]`)"
+    if in_comprehension and token.value in ("else", "elif"):
+        return "a comprehension's `if` keeps the items where it holds; it takes no `else`"
+    if token.value == "for" and "RPAR" in error.expected:
+        return "a comprehension goes in square brackets: `[x * 2 for x in xs]`"
+    if token.value == "(" and previous_word == "for":
+        return "one name per `for`; index the item instead: `p[0]`, `p[1]`"
     if token.type == "NAME" and token.value in ("elif", "else"):
         return "`elif`/`else` must follow the closing `}` of an `if`"
     if token.type == "NAME" and token.value in ("elseif", "else_if"):
@@ -373,6 +386,8 @@ def _tree_children(node) -> list:
         return list(node.children)
     if kind in (ast.Call, ast.PrimitiveStmt, ast.TransformStmt) and node.args:
         return [_Clause("args", node.args), *ast.children(node)[len(node.args) :]]
+    if kind is ast.DefStmt and node.params:
+        return [_Clause("args", node.params), node.block]
     if kind is ast.IfStmt:
         (condition, block), *elifs = node.branches
         kids = [condition, block]
@@ -559,8 +574,31 @@ class _Build:
         return ast.TransformStmt(_span(kids[0], kids[4]), str(kids[0]), kids[2] or (), kids[4])
 
     def call_stmt(self, kids):
-        name, _, args, close, block = kids
-        return ast.PrimitiveStmt(_span(name, block or close), str(name), _span(name, name), args or (), block)
+        name, _, args, close, as_keyword, as_name, block = kids
+        end = block or as_name or close
+        as_span = None if as_name is None else _span(as_name, as_name)
+        return ast.PrimitiveStmt(
+            _span(name, end),
+            str(name),
+            _span(name, name),
+            args or (),
+            block,
+            None if as_name is None else str(as_name),
+            as_span,
+        )
+
+    def def_stmt(self, kids):
+        keyword, name, _, params, _, block = kids
+        return ast.DefStmt(_span(keyword, block), str(name), _span(name, name), params or (), block)
+
+    def def_params(self, kids):
+        return tuple(kids[::2])
+
+    def def_param(self, kids):
+        name, _, default = kids
+        return ast.DefParam(
+            _span(name, default or name), str(name), None if default is None else _node(default)
+        )
 
     def args(self, kids):
         return tuple(kids[::2])
@@ -589,6 +627,16 @@ class _Build:
 
     def vector(self, kids):
         return ast.Vector(_span(kids[0], kids[-1]), tuple(_node(k) for k in kids[1:-1:2] if k is not None))
+
+    def comprehension(self, kids):
+        """`[item for x in xs if cond …]`: after the item, a keyword and its clause, in turn."""
+        clauses = []
+        for keyword, clause in zip(kids[2:-1:2], kids[3:-1:2]):
+            if keyword == "if":
+                clauses.append(ast.Filter(_span(keyword, clause), _node(clause)))
+            else:
+                clauses.append(clause)
+        return ast.Comprehension(_span(kids[0], kids[-1]), _node(kids[1]), tuple(clauses))
 
     def paren(self, kids):
         return _Extent(_node(kids[1]), _span(kids[0], kids[2]))

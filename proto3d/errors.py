@@ -43,6 +43,12 @@ CODES: dict[str, str] = {
     "E130": "`loft` with both `z` and `path`",
     "E131": "`loft` with a different number of sections and heights (or path points)",
     "E132": "`sweep` with both `r` and `profile`",
+    "E150": "a def that calls itself, directly or through other defs",
+    "E151": "`def` inside a block",
+    "E152": "a def called above its definition",
+    "E153": "`shape`, `bounds` or `param` inside a def",
+    "E154": "a def named like a primitive or a function",
+    "E155": "a def parameter named like a call's placement (`at`, `rot`, `color`)",
     # E2xx: names and values
     "E201": "undefined name",
     "E202": "reserved word used as a name",
@@ -58,6 +64,10 @@ CODES: dict[str, str] = {
     "E212": "bad or repeated `shape`/`bounds`",
     "E214": "name defined twice",
     "E215": "name that is also a part label",
+    "E245": "a primitive named like an anchor (`as top`)",
+    "E246": "a primitive name drawn by two statements in one instance",
+    "E247": "no primitive of that name in the part (yet)",
+    "E248": "`as` on a call that draws no primitive of a part",
     # E3xx: limits (docs/language.md §10)
     "E301": "too many primitives",
     "E302": "too many triangles",
@@ -67,6 +77,7 @@ CODES: dict[str, str] = {
     "E306": "too complex to evaluate",
     "E307": "too many points",
     "E308": "evaluation time limit passed",
+    "E315": "def calls nested deeper than the limit",
     # E4xx: transforms
     "E401": "bad transform (zero scale, radial count, symmetric or mirror axis)",
     # E9xx: files, datasets and the tools around the language
@@ -137,6 +148,19 @@ class Span:
 
 
 @dataclass(frozen=True)
+class CallSite:
+    """A def call a diagnostic happened inside: the error's own span is the line in the def's body,
+    so a call site says which of the def's calls ran it."""
+
+    name: str  # the def called
+    span: Span
+    source_line: str = ""
+
+    def to_json(self) -> dict:
+        return {"name": self.name, **asdict(self.span), "source_line": self.source_line}
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str  # stable machine code from CODES, e.g. "E201"
     message: str
@@ -145,6 +169,7 @@ class Diagnostic:
     expected: str = ""
     hint: str = ""
     source_line: str = ""
+    calls: tuple[CallSite, ...] = ()  # the def calls it happened inside, innermost first
 
     @property
     def line(self) -> int:
@@ -155,15 +180,20 @@ class Diagnostic:
         return self.span.column
 
     def with_source(self, text: str) -> Diagnostic:
-        """Attach the offending source line so the diagnostic stands alone."""
-        if self.source_line or not self.span.line:
+        """Attach the offending source line (and those of its call sites) so the diagnostic stands alone."""
+        if (self.source_line or not self.span.line) and all(c.source_line for c in self.calls):
             return self
         lines = text.split(
             "\n"
         )  # lines as the parser counts them (splitlines also splits at \f, \r, \u2028…)
-        if 0 < self.span.line <= len(lines):
-            return replace(self, source_line=_printable(lines[self.span.line - 1].rstrip("\r")))
-        return self
+
+        def line_of(span: Span, known: str) -> str:
+            if known or not 0 < span.line <= len(lines):
+                return known
+            return _printable(lines[span.line - 1].rstrip("\r"))
+
+        calls = tuple(replace(c, source_line=line_of(c.span, c.source_line)) for c in self.calls)
+        return replace(self, source_line=line_of(self.span, self.source_line), calls=calls)
 
     def format(self, filename: str = "<input>") -> str:
         """Human-readable form: location, message, source line, caret, expected, hint."""
@@ -173,13 +203,10 @@ class Diagnostic:
             else ("" if filename == "<input>" else f"{filename}: ")
         )
         out = [f"{where}{self.severity} {self.code}: {self.message}"]
-        if self.source_line:
-            out.append(f"    {self.source_line}")
-            width = 1
-            if self.span.end_line == self.span.line and self.span.end_column > self.span.column:
-                width = self.span.end_column - self.span.column
-            indent = "".join(c if c == "\t" else " " for c in self.source_line[: max(self.column - 1, 0)])
-            out.append("    " + indent + "^" * max(width, 1))
+        out += _quoted(self.source_line, self.span)
+        for call in self.calls:
+            out.append(f"  in the call of `{call.name}` at line {call.span.line}, column {call.span.column}:")
+            out += _quoted(call.source_line, call.span)
         if self.expected:
             out.append(f"  expected: {self.expected}")
         if self.hint:
@@ -190,7 +217,19 @@ class Diagnostic:
         d = asdict(self)
         span = d.pop("span")
         d.update(span)
+        d["calls"] = [call.to_json() for call in self.calls]
         return d
+
+
+def _quoted(source_line: str, span: Span) -> list[str]:
+    """The source line and a caret under the span (nothing without the line)."""
+    if not source_line:
+        return []
+    width = 1
+    if span.end_line == span.line and span.end_column > span.column:
+        width = span.end_column - span.column
+    indent = "".join(c if c == "\t" else " " for c in source_line[: max(span.column - 1, 0)])
+    return [f"    {source_line}", "    " + indent + "^" * max(width, 1)]
 
 
 def diagnostic(

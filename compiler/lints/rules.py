@@ -59,6 +59,7 @@ def degenerate(shape: CompiledShape, geo: Triangles) -> list[Diagnostic]:
                 f"degenerate `{prim.kind}` in part `{owner}`: {why}",
                 prim.span,
                 "give every size a positive value in metres (a scale of 0 also flattens it), or remove the primitive",
+                prim.calls,
             )
         )
     return out
@@ -110,6 +111,7 @@ def grounding(shape: CompiledShape, geo: Triangles) -> list[Diagnostic]:
             shape.instances[owner].span,
             f"objects rest with their lowest point on z = 0: move everything by [0, 0, {_num(-z)}] "
             f"(wrap it in translate([0, 0, {_num(-z)}]) {{ ... }}) or fix the height of the lowest part",
+            shape.instances[owner].calls,
         )
     ]
 
@@ -157,6 +159,7 @@ def bounds(shape: CompiledShape, geo: Triangles) -> list[Diagnostic]:
                     inst.span,
                     "bounds are centred on x = 0, y = 0 and span z from 0 to h: move or shrink this part, "
                     "or correct `bounds` if the object really is that large",
+                    inst.calls,
                 )
             )
 
@@ -208,6 +211,7 @@ def _hidden(shape: CompiledShape, hosts: np.ndarray) -> list[Diagnostic]:
                 "it cannot be seen from any view",
                 shape.instances[x].span,
                 "make it larger than its host or move it out so that it shows, or remove it if it duplicates the host",
+                shape.instances[x].calls,
             )
         )
     return out
@@ -269,7 +273,7 @@ def _floating_warning(shape: CompiledShape, found: Gap) -> Diagnostic:
     if len(members) > 1 or drops[0][1] != f"{size} {relation}":
         message += "; straight below: " + ", ".join(f"`{name}` {text}" for name, text in drops)
         message += f", and {len(members) - len(drops)} more" if len(members) > len(drops) else ""
-    return _warning("W101", message, shape.instances[source].span, hint)
+    return _warning("W101", message, shape.instances[source].span, hint, shape.instances[source].calls)
 
 
 def _support_text(shape: CompiledShape, support: Support) -> str:
@@ -285,8 +289,9 @@ def _anchor_name(shape: CompiledShape, i: int) -> str:
 # --------------------------------------------------------------------------- formatting
 
 
-def _warning(code: str, message: str, span: Span, hint: str) -> Diagnostic:
-    return Diagnostic(code, message, span, severity="warning", hint=hint)
+def _warning(code: str, message: str, span: Span, hint: str, calls: tuple = ()) -> Diagnostic:
+    """A lint at `span`, with the def calls that drew what it is about (innermost first)."""
+    return Diagnostic(code, message, span, severity="warning", hint=hint, calls=calls)
 
 
 def _num(x: float) -> str:

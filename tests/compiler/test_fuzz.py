@@ -31,6 +31,7 @@ from tests.helpers.strategies import (
     BrokenPromise,
     anchors_in_loops,
     check_diagnostics,
+    comprehensions,
     extreme_builtins,
     mutated,
     nested_lists,
@@ -40,7 +41,8 @@ from tests.helpers.strategies import (
 )
 
 CORPUS = seed_corpus(generated=40)
-EXAMPLES_PER_FAMILY = {"anchors in loops": 8, "nested lists": 30}  # the heavy ones; others 40
+# the heavy ones; others 40
+EXAMPLES_PER_FAMILY = {"anchors in loops": 8, "nested lists": 30, "def chains": 20}
 
 
 def slice_settings(examples: int):
@@ -190,6 +192,7 @@ RANDOM_PROGRAMS = st.one_of(
     st.randoms(use_true_random=False).map(extreme_builtins),
     st.randoms(use_true_random=False).map(lambda rng: nested_lists(rng, max_depth=16)),
     st.randoms(use_true_random=False).map(lambda rng: anchors_in_loops(rng, max_count=600)),
+    st.randoms(use_true_random=False).map(comprehensions),
 )
 
 

@@ -28,7 +28,7 @@ def visited(*visitors: type) -> set[type]:
 
 
 EXPRESSIONS = {ast.Number, ast.String, ast.Bool, ast.Name, ast.Vector, ast.BinOp, ast.Unary, ast.Call}
-EXPRESSIONS |= {ast.Index, ast.Attr, ast.Arg, ast.LoopVar}
+EXPRESSIONS |= {ast.Index, ast.Attr, ast.Arg, ast.LoopVar, ast.DefParam, ast.Comprehension, ast.Filter}
 
 # (pass, node types it handles, node types it leaves to others on purpose).
 PASSES = [
@@ -38,7 +38,8 @@ PASSES = [
         visited(_Checker),
         # expressions are walked for their names and calls; the rest hold nothing to check
         {ast.Number, ast.String, ast.Bool, ast.Vector, ast.BinOp, ast.Unary, ast.Index, ast.Attr, ast.Arg}
-        | {ast.LoopVar},  # checked by its `for`, which opens the scope it defines
+        # checked by the `for`, `def` or comprehension that holds it (and opens the scope it defines)
+        | {ast.LoopVar, ast.DefParam, ast.Filter},
     ),
     ("formatter", visited(_Header, _Expression), set()),
     # statements through its table; expressions through compile_expr, arguments and loop

@@ -640,8 +640,15 @@ def test_whole_program_in_a_transform_moves_every_vertex(text, chain):
     """Wrapping a program (without anchors, which are world points) in transforms maps every vertex by them."""
     assume(not ANCHOR_USE.search(text))
     lines = text.split("\n")
-    head = [line for line in lines if line.startswith(("shape", "bounds", "param"))]
-    body = [line for line in lines if not line.startswith(("shape", "bounds", "param"))]
+    in_def = [False]  # a def stays at the top level, up to its closing brace
+    for line in lines:
+        in_def.append(line.startswith("def ") or in_def[-1] and line != "}")
+    top = [
+        line.startswith(("shape", "bounds", "param")) or d or e
+        for line, d, e in zip(lines, in_def[1:], in_def)
+    ]
+    head = [line for line, t in zip(lines, top) if t]
+    body = [line for line, t in zip(lines, top) if not t]
     wrapped = "\n".join(head + [" ".join(w.text for w in chain) + " {"] + body + ["}"]) + "\n"
     plain, moved = compiled_or_fail(text), compiled_or_fail(wrapped)
     (m,) = compose(chain)

@@ -73,6 +73,7 @@ CASES = [
     ),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
     ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
+    ("E201", "let a = [x for x in [1, 2]]\nlet b = x", 2, 9, "only inside its brackets"),
     (
         "E209",
         "part a { box(size=[1, 1, 1], at=seat.top) }\npart seat { " + BOX + " }",
@@ -86,11 +87,15 @@ CASES = [
     ("E214", "let a = 1\nlet a = 2", 2, 1, "already defined at line 1"),
     ("E215", "let seat = 1\npart seat { " + BOX + " }", 1, 1, "part label"),
     ("E202", "let scale = 2", 1, 1, "reserved"),
+    ("E202", "let a = [pi for pi in [1]]", 1, 17, "reserved"),
     ("E203", "let x = sqr(2)", 1, 9, "sqrt"),
     ("E204", "let x = sin(1, 2)", 1, 9, "argument"),
     ("E204", "let x = sqrt(-1)", 1, 9, "undefined"),
+    ("E204", "let x = circle(r=0.1, n=2)", 1, 9, "at least 3"),
+    ("E204", "let x = rounded_rect(size=[1, 1], r=0.6)", 1, 9, "half the shorter side"),
     ("E205", 'let x = 1 + "a"', 1, 9, "cannot apply"),
     ("E205", "if 1 { }", 1, 4, "true or false"),
+    ("E205", "let a = [x for x in [1, 2] if x]", 1, 31, "true or false"),
     ("E206", "let x = 1 / 0", 1, 9, "division by zero"),
     ("E207", "let v = [1, 2, 3]\nlet x = v[3]", 2, 9, "out of range"),
     ("E207", "part leg { " + BOX + " }\nlet x = leg[1].top", 2, 9, "instance"),
@@ -103,10 +108,36 @@ CASES = [
     ("E212", "bounds [1, 0, 1]", 1, 8, "positive"),
     ("E212", "shape 3", 1, 1, "name string"),
     ("E303", "for i in range(100), j in range(100), k in range(100) { }", 1, 1, "loop iterations"),
+    ("E304", "let a = [[x, y] for x in range(9999) for y in range(9999)]", 1, 47, "evaluation steps"),
     ("E305", "part a { sphere(r=1, segments=1000) }", 1, 10, "segments"),
+    ("E307", "let c = circle(r=1, n=5000)", 1, 9, "limit is 2000"),
     ("E401", 'mirror("w") part a { ' + BOX + " }", 1, 8, "mirror"),
     ("E401", "scale(0) part a { " + BOX + " }", 1, 1, "non-zero"),
     ("E401", 'symmetric("q") part a { ' + BOX + " }", 1, 1, "symmetric"),
+    ("E011", "def w() { sphere(r=1) }\npart front w()", 2, 12, "`part front { w(…) }`"),
+    ("E150", "def f() { f() }\npart a { f() }", 1, 11, "recursive"),
+    ("E151", "for i in [1] { def f() { } }", 1, 16, "inside a block"),
+    ("E152", "part a { f() }\ndef f() { " + BOX + " }", 1, 10, "move `def f` above line 1"),
+    ("E153", "def f() { bounds [1, 1, 1] }", 1, 11, "inside a def"),
+    ("E154", "def cylinder(r) { }", 1, 5, "primitive"),
+    ("E155", "def f(rot) { }", 1, 7, "placement"),
+    ("E245", "part a { " + BOX + " as center }", 1, 33, "anchor word"),
+    ("E246", "part a {\n " + BOX + " as p\n " + BOX + " as p\n}", 3, 25, "already names"),
+    (
+        "E247",
+        "part a { " + BOX + " }\npart b { " + BOX + " as p }\nlet v = a.p.top",
+        3,
+        9,
+        "no primitive named",
+    ),
+    ("E248", "def f() { part b { " + BOX + " } }\nf() as p", 2, 8, "own parts"),
+    (
+        "E315",
+        "def f() {" + "{" * 30 + "sphere(r=1)" + "}" * 30 + "}\npart a { { f() } }",
+        2,
+        12,
+        "limit of 32",
+    ),
 ]
 
 
@@ -174,8 +205,10 @@ def test_diagnostic_json_shape():
         "expected",
         "hint",
         "source_line",
+        "calls",
     } <= set(data)
     assert data["hint"] == "write `r=`"
+    assert data["calls"] == []  # the def calls it happened inside: none
 
 
 def test_cli_check_json_and_exit_codes(tmp_path):

@@ -115,3 +115,20 @@ def test_cli_fmt_check_write_and_bad_input(tmp_path):
     result = run(str(bad))
     assert result.returncode == 1 and "E011" in result.stderr and "Traceback" not in result.stderr
     assert bad.read_text() == "part a { box(size=[1, 1, 1] }\n"
+
+
+def test_defs_and_named_primitives_print_canonically_and_round_trip():
+    text = (
+        "def wheel( r,width = 0.04 , ) {  # a wheel\n torus(R=r,r=width)   as   tyre\n}\n"
+        "part bike { wheel(0.3,at=[0,0,0.3])as front_wheel }\n"
+    )
+    expected = (
+        "def wheel(r, width=0.04) {  # a wheel\n    torus(R=r, r=width) as tyre\n}\n"
+        "part bike {\n    wheel(0.3, at=[0, 0, 0.3]) as front_wheel\n}\n"
+    )
+    assert fmt(text) == expected
+    assert fmt(expected) == expected
+    points = ", ".join(f"[{i / 10}, {i / 10}]" for i in range(20))
+    wrapped = fmt(f"part a {{ extrude(polygon=[{points}], h=1) as plate }}")
+    assert wrapped.splitlines()[-2:] == ["    ) as plate", "}"]
+    assert fmt(wrapped) == wrapped

@@ -243,3 +243,27 @@ def test_strings_and_comments_hide_what_they_contain():
         (1, 30, '// a comment with "quotes" and ((( brackets'),
         (2, 17, "# 'e999"),
     ]
+
+
+def test_defs_and_named_primitives_parse_with_their_spans():
+    program, problems = parse_with_diagnostics(
+        "def wheel(r, w=0.04) { torus(R=r, r=w) }\npart p { wheel(0.3) as front_wheel }"
+    )
+    assert problems == [] and program is not None
+    (definition, part) = program.statements
+    assert (definition.name, definition.name_span, definition.span) == (
+        "wheel",
+        Span(1, 5, 1, 10),
+        Span(1, 1, 1, 41),
+    )
+    assert [(p.name, p.span, type(p.default)) for p in definition.params] == [
+        ("r", Span(1, 11, 1, 12), type(None)),
+        ("w", Span(1, 14, 1, 20), ast.Number),
+    ]
+    (call,) = part.block.body
+    assert (call.name, call.as_name, call.as_span, call.span) == (
+        "wheel",
+        "front_wheel",
+        Span(2, 24, 2, 35),
+        Span(2, 10, 2, 35),
+    )

@@ -531,6 +531,8 @@ class _Program:
         self.parts_started = 0
         self.budget = 16  # statements left
         self.mult = 1  # copies the enclosing loops and repeats make of the current statement
+        self.defs: list[tuple[str, list[str], int]] = []  # (name, parameters, how many are required)
+        self.named: list[tuple[str, str]] = []  # (part label, primitive name) surely built
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -598,12 +600,20 @@ class _Program:
             label, _ = draw(st.sampled_from(self.built))
             axis = draw(st.sampled_from("xyz"))
             return f"[{self.small(-1, 1)}, 0, {label}.top.{axis}]"
+        if choice == 2 and self.named:
+            label, name = draw(st.sampled_from(self.named))
+            return f"{label}.{name}.{draw(st.sampled_from([a for a in ANCHORS if a != 'size']))}"
         return vec_text(self.small(-1, 1) for _ in range(3))
 
     # ---- statements --------------------------------------------------------------------------
-    def primitive(self, depth: int) -> None:
+    def primitive(self, depth: int, name: str | None = None) -> None:
         spec = self.draw(primitive_specs())
         text = spec.text()
+        if name is None and self.draw(st.integers(0, 5)) == 0:
+            name = self.fresh("n")
+        suffix = "" if name is None else f" as {name}"
+        if self.draw(st.integers(0, 5)) == 0:
+            text = self.outline()
         if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
             text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
         if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
@@ -612,12 +622,78 @@ class _Program:
             text = pieces[0] + "".join(
                 g + ("    " * (depth + 2) if g.endswith("\n") else "") + p for g, p in zip(glue, pieces[1:])
             )
-        self.emit(depth, text)
+        self.emit(depth, text + suffix)
+
+    def define(self) -> None:
+        """A def at the top level: parameters valued in [-1, 1], a body drawing primitives."""
+        draw = self.draw
+        name, required, optional = self.fresh("d"), draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        params = [self.fresh("a") for _ in range(required + optional)]
+        defaults = [f"{p}={self.small(-1, 1)}" for p in params[required:]]
+        self.open(0, f"def {name}({', '.join(params[:required] + defaults)})")
+        self.scopes[-1].extend(params)
+        self.primitive(1)
+        self.body_statements(1, True, draw(st.integers(0, 2)))
+        self.close(0)
+        self.defs.append((name, params, required))
+
+    def call(self, depth: int) -> None:
+        """A call of a def: its parameters in order or by name, and a frame."""
+        draw = self.draw
+        name, params, required = draw(st.sampled_from(self.defs))
+        given = [(p, self.small(-1, 1)) for p in params[: draw(st.integers(required, len(params)))]]
+        positional = draw(st.integers(0, len(given)))
+        args = [text for _, text in given[:positional]]
+        args += [f"{param}={text}" for param, text in draw(st.permutations(given[positional:]))]
+        if draw(st.booleans()):
+            args.append(f"at={self.point()}")
+        if draw(st.booleans()):
+            args.append(f"rot={draw(vector(-180, 180, step=1.0))[0]}")
+        if draw(st.integers(0, 3)) == 0:
+            args.append(f"color={draw(color_text())}")
+        suffix = f" as {self.fresh('n')}" if draw(st.integers(0, 3)) == 0 else ""
+        self.emit(depth, f"{name}({', '.join(args)}){suffix}")
 
     def let(self, depth: int) -> None:
         name = self.fresh("v")
-        self.emit(depth, f"let {name} = {self.small(-1, 1)}")
+        value = self.small(-1, 1)
+        if self.draw(st.integers(0, 3)) == 0:  # through a comprehension, still in [-1, 1]
+            k, j = self.fresh("k"), self.fresh("j")
+            value = self.draw(
+                st.sampled_from(
+                    [
+                        f"sum([{value} * 0.25 for {k} in range(4)])",
+                        f"max([sin({k} * 57 + {value}) for {k} in range(3) if {k} != 1])",
+                        f"len([{k} for {k} in range(3) for {j} in range({k}) if {k} != {j}]) / 3 - {value} / 2",
+                    ]
+                )
+            )
+        self.emit(depth, f"let {name} = {value}")
         self.scopes[-1].append(name)
+
+    def outline(self) -> str:
+        """A primitive whose outline or path is made by a point function or a comprehension."""
+        draw = self.draw
+
+        def size(lo: float, hi: float) -> str:
+            return draw(number(lo, hi))[0]
+
+        k = self.fresh("k")
+        w, d = draw(number(0.05, 0.4))[1], draw(number(0.05, 0.4))[1]
+        corner = fmt(round(min(w, d) / 2 * draw(st.sampled_from([0, 0.3, 1])), 6))
+        start = draw(st.integers(-180, 180))
+        return draw(
+            st.sampled_from(
+                [
+                    f"extrude(polygon=circle(r={self.small(0.02, 0.3)}, n={draw(st.integers(3, 40))}), h={size(0.01, 0.2)})",
+                    f"extrude(polygon=ellipse({size(0.02, 0.3)}, {size(0.02, 0.3)}, center=[{self.small(-0.2, 0.2)}, 0]), h={size(0.01, 0.2)})",
+                    f"extrude(polygon=rounded_rect(size=[{fmt(w)}, {fmt(d)}], r={corner}, n={draw(st.integers(2, 9))}), h={size(0.01, 0.2)})",
+                    f"extrude(polygon=arc(r={size(0.05, 0.3)}, start={start}, end={start + draw(st.integers(30, 300))}) + [[0, 0]], h={size(0.01, 0.2)})",
+                    f"lathe(profile=[[0, 0]] + [[{size(0.05, 0.2)} + 0.02 * sin({k} * 40), {k} * 0.03] for {k} in range({draw(st.integers(2, 8))})] + [[0, 0.25]])",
+                    f"sweep(path=[[0.2 * cos({k}), 0.2 * sin({k}), {k} / 3000] for {k} in range(0, {draw(st.integers(40, 350))}, 20)], r={size(0.005, 0.03)})",
+                ]
+            )
+        )
 
     def transform_head(self) -> tuple[str, int]:
         """A transform, repeating (symmetric, radial) only while few copies exist already."""
@@ -636,9 +712,12 @@ class _Program:
         draw = self.draw
         options = ["let", "transform", "for", "if", "block"] if depth < 3 else ["let"]
         options += ["primitive"] * 3 if in_part else ["part"] * 3
+        options += ["call"] if in_part and self.defs else []
         kind = draw(st.sampled_from(options))
         if kind == "primitive":
             self.primitive(depth)
+        elif kind == "call":
+            self.call(depth)
         elif kind == "let":
             self.let(depth)
         elif kind == "part":
@@ -729,10 +808,12 @@ class _Program:
         label = draw(st.sampled_from(reuse)) if reuse and draw(st.integers(0, 3)) == 0 else self.fresh("p")
         color = f" color {draw(color_text())}" if draw(st.booleans()) else ""
         self.open(depth, f"{prefix}part {label}{color}")
-        self.primitive(depth + 1)  # at least one, unconditionally: its anchors are defined
+        name = self.fresh("n") if depth == 0 and draw(st.integers(0, 2)) == 0 else None
+        self.primitive(depth + 1, name)  # at least one, unconditionally: its anchors are defined
         self.body_statements(depth + 1, True, draw(st.integers(0, 2)))
         self.close(depth)
         if depth == 0:  # surely built (nested inside loops or ifs: maybe not, or several times)
+            self.named += [] if name is None else [(label, name)]
             known = dict(self.built)
             self.built = [(lbl, n) for lbl, n in self.built if lbl != label] + [
                 (label, known.get(label, 0) + 1)
@@ -757,6 +838,8 @@ def programs(draw, max_statements: int = 8, budget: int = 16):
         prog.scopes[0].append(name)
     n = draw(st.integers(1, max_statements))
     prog.budget = budget
+    if draw(st.booleans()):
+        prog.define()
     prog.part(0)
     prog.body_statements(0, False, n - 1)
     return "\n".join(prog.lines) + "\n"
@@ -826,6 +909,10 @@ FUNCS = [
     "range",
     "norm",
     "sum",
+    "circle",
+    "ellipse",
+    "arc",
+    "rounded_rect",
 ]
 OPS = ["+", "-", "*", "/", "%", "**", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
 
@@ -843,6 +930,9 @@ def expressions(max_leaves: int = 12):
                 lambda t: f"{t[0]}({', '.join(t[1])})"
             ),
             st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+            st.tuples(inner, inner, st.lists(inner, max_size=1)).map(  # `w` is the comprehension's own
+                lambda t: f"[{t[0]} for w in {t[1]}{''.join(' if ' + c for c in t[2])}]"
+            ),
         )
 
     return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=max_leaves)
@@ -1046,6 +1136,14 @@ SINKS = [
     "part q {{ box(size=[1, 1, 1]) }}\npart w {{ box(size=[1, 1, 1], at=[0, 0, q.top.z * {e}]) }}",
     "part q {{ box(size=[1, 1, 1], at=[0, 0, {e}]) }}\npart w {{ box(size=[1, 1, 1]) }}",
     "part q color {e} {{ box(size=[1, 1, 1]) }}",
+    "let x = [i * {e} for i in range(3) if i != {e}]",
+    "let x = [[i, j] for i in range({e}) for j in [{e}, 1]]",
+    "part q {{ extrude(polygon=[[cos(a) * {e}, sin(a)] for a in range(0, 360, 45)], h=1) }}",
+    "part q {{ extrude(polygon=circle(r={e}, n={e}, center=[{e}, 0]), h=1) }}",
+    "part q {{ extrude(polygon=ellipse(rx=1, ry={e}), h=1) }}",
+    "part q {{ extrude(polygon=arc(r=1, start={e}, end={e}, n={e}) + [[0, 0]], h=1) }}",
+    "part q {{ extrude(polygon=rounded_rect(size=[{e}, 1], r={e}, n={e}), h=1) }}",
+    "part q {{ sweep(path=[[0, 0, 0]] + [[p[0], p[1], 1] for p in arc(r={e}, start=0, end=90)], r=0.1) }}",
 ]
 BIDI = [
     "\u202a",
@@ -1130,6 +1228,13 @@ INSERTS = [
     "cube",
     "difference",
     "module",
+    "def",
+    "as",
+    "circle",
+    "arc(1, 0, 90)",
+    "[x for x in range(3)]",
+    " for x in ",
+    " if x > 0 ",
     "pi",
     "true",
     "not",
@@ -1250,6 +1355,49 @@ def nested_lists(rng: random.Random, corpus=(), max_depth: int = 18) -> str:
     return "\n".join(lines) + "\n"
 
 
+def comprehensions(rng: random.Random, corpus=()) -> str:
+    """Comprehensions nested up to four clauses deep, filtered, over lists of any size (some far past
+    the step and points limits), their items points or point functions, fed to the outline sinks."""
+    names = ["a", "b", "c", "d"]
+    clauses, bound = [], []
+    for name in names[: rng.randint(1, 4)]:
+        size = int(2 ** rng.uniform(0, 17))  # mostly small, some past every limit
+        options = [f"range({size})", f"circle(r=1, n={max(size, 3)})", f"[k for k in range({size})]", "[]"]
+        if bound:
+            options += [f"range({rng.choice(bound)} % 7)", f"[{rng.choice(bound)}, 1]", rng.choice(bound)]
+        clauses.append(f"for {name} in {rng.choice(options)}")
+        if rng.random() < 0.3:
+            clauses.append(
+                f"if {rng.choice(bound + [name])} {rng.choice(['>', '!=', '=='])} {rng.choice(['0', '1', 'a'])}"
+            )
+        bound.append(name)
+    first, last = bound[0], bound[-1]
+    item = rng.choice(
+        [
+            f"[{first}, {last}]",
+            f"[cos({last} * 7), sin({first} * 13)]",
+            f"[{last}, {first}, 1]",
+            f"{last} * 2",
+            f"circle(r=1, n=3 + {last} % 5)",
+            f"[{last}[0], 1]",
+            f"[q for q in [{first}, {last}]]",
+        ]
+    )
+    comprehension = f"[{item} {' '.join(clauses)}]"
+    sink = rng.choice(
+        [
+            "let x = {c}",
+            "let x = len({c})",
+            "let x = {c} + {c}",
+            "part q {{ extrude(polygon={c}, h=0.1) }}",
+            "part q {{ lathe(profile={c} + [[0, 1]]) }}",
+            "part q {{ sweep(path={c}, r=0.01) }}",
+            "for i in {c} {{ part q {{ sphere(r=0.1, at=[0, 0, i[0] % 3]) }} }}",
+        ]
+    )
+    return sink.format(c=comprehension) + '\npart base { box(size=[1, 1, 1], align="bottom") }\n'
+
+
 def anchors_in_loops(rng: random.Random, corpus=(), max_count: int = 1000) -> str:
     """Anchors of big parts read in loops (and while the part grows): work the steps must pay for."""
     n, m = (int(2 ** rng.uniform(0, math.log2(max_count))) for _ in "nm")  # mostly small, some big
@@ -1310,6 +1458,22 @@ def mutate_tokens(rng: random.Random, text: str) -> str:
             tokens[i] = rng.choice(INSERTS)
         tokens = tokens or [""]
     return "".join(tokens)
+
+
+def def_chains(rng: random.Random, corpus=()) -> str:
+    """Defs each calling the def above it several times (the calls grow exponentially: the step and
+    nesting limits must stop them), with arguments of every type, frames and `as` names."""
+    depth, fan = rng.randint(1, 40), rng.randint(1, 4)
+    lines = ["def d0(r=0.1) { sphere(r=r) as ball }"]
+    for i in range(1, depth):
+        factor = rng.choice(["0.5", "1", "2", "-1", "1e300"])
+        calls = " ".join(f"d{i - 1}(r=r * {factor}, at=[{rng.uniform(-1, 1):.2f}, 0, 0])" for _ in range(fan))
+        lines.append(f"def d{i}(r) {{ {calls} }}")
+    argument = rng.choice(["0.2", "-1", "[1, 2]", '"x"', "true", "a.top", "r=0.2, r=0.3", ""])
+    lines.append(f"part a {{ d{depth - 1}({argument}) as whole }}")
+    if rng.random() < 0.5:
+        lines.append("let v = a.whole.size + a.ball.top + a[0].whole.min")
+    return "\n".join(lines) + "\n"
 
 
 def mutated(rng: random.Random, corpus) -> str:
@@ -1389,6 +1553,8 @@ FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "extreme builtins": (extreme_builtins, 3),
     "nested lists": (nested_lists, 1),
     "anchors in loops": (anchors_in_loops, 1),
+    "def chains": (def_chains, 1),
+    "comprehensions": (comprehensions, 2),
     "odd text": (odd_text, 2),
     "raw bytes": (raw_bytes, 1),
 }
