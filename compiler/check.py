@@ -297,7 +297,47 @@ class _Checker(ast.Visitor):
                 s.name_span,
                 hint="every primitive belongs to a part: wrap it in `part label { … }`",
             )
-        self.arguments(s.name, s.args, PRIMITIVES[s.name] + PLACEMENT, s.span, positional_count(s.name))
+        params = PRIMITIVES[s.name] + PLACEMENT
+        given = self.arguments(s.name, s.args, params, s.span, positional_count(s.name))
+        optional = {p.name for p in PRIMITIVES[s.name] if p.default is not REQUIRED}
+        if "from" in {p.name for p in PRIMITIVES[s.name]}:
+            self.placement_by_points(s.name, given, s.span, "from" in optional)
+
+    def placement_by_points(self, name: str, given: dict[str, Span], span: Span, optional: bool) -> None:
+        """`from` and `to` place a primitive on their own and give its length: without them it needs `h`."""
+        if "from" not in given and "to" not in given:
+            if optional and "h" not in given:
+                self.error(
+                    "E103",
+                    f"`{name}` is missing argument `h`",
+                    span,
+                    expected=f"{name}({signature_text(name)})",
+                    hint="give its length `h`, or its two ends `from=[x, y, z], to=[x, y, z]`",
+                )
+            return
+        for word in ("at", "rot", "align"):
+            if word in given:
+                self.error(
+                    "E112",
+                    f"`{name}` placed by `from` and `to` takes no `{word}`",
+                    given[word],
+                    hint="the two points place it; write them in the frame you want",
+                )
+        if "h" in given:
+            self.error(
+                "E135",
+                f"`{name}` placed by `from` and `to` takes no `h`: its length is their distance",
+                given["h"],
+                hint="leave out `h`, or `from` and `to`",
+            )
+        for end in ("from", "to"):
+            if optional and end not in given:
+                self.error(
+                    "E103",
+                    f"`{name}` is missing argument `{end}`",
+                    span,
+                    expected=f"{name}({signature_text(name)})",
+                )
 
     def primitive_name(self, s: ast.PrimitiveStmt) -> None:
         """`… as name`: a name anchors can follow (`stage.plate.top`), so not an anchor word."""
@@ -405,11 +445,13 @@ class _Checker(ast.Visitor):
         max_positional: int | None = None,
         signature: str | None = None,
         values: bool = True,
-    ) -> None:
-        """The arguments against the signature (and, if `values`, the names in their values)."""
+    ) -> dict[str, Span]:
+        """Check the arguments against the parameters (and, if `values`, the names in their values);
+        the names given (or meant), with their spans."""
         expected = signature or f"{name}({signature_text(name)})"
         names = [p.name for p in params]
         seen: set[str] = set()
+        given: dict[str, Span] = {}
         covered: set[str] = set()  # required names an unknown argument was probably meant as
         positional = 0
         max_positional = len(names) if max_positional is None else max_positional
@@ -427,11 +469,13 @@ class _Checker(ast.Visitor):
                     )
                     continue
                 seen.add(names[positional])
+                given[names[positional]] = arg.span
                 positional += 1
                 continue
             if arg.name not in names:
                 alias = ARG_ALIASES.get(arg.name) or nearest(arg.name, names)
                 covered.add((alias or "").split()[0] if alias else "")
+                given.setdefault((alias or "").split()[0] if alias else "", arg.span)
                 message = f"`{name}` has no argument `{arg.name}`" + (
                     f"; it takes `{alias}`" if alias else ""
                 )
@@ -446,6 +490,7 @@ class _Checker(ast.Visitor):
             if arg.name in seen:
                 self.error("E104", f"argument `{arg.name}` given twice", arg.span)
             seen.add(arg.name)
+            given.setdefault(arg.name, arg.span)
         missing = [p.name for p in params if p.default is REQUIRED and p.name not in seen | covered]
         has_radius = "r" in seen | covered or {"r1", "r2"} <= seen
         if name in EITHER_RADIUS and not has_radius:
@@ -457,6 +502,7 @@ class _Checker(ast.Visitor):
                 span,
                 expected=expected,
             )
+        return given
 
     def expr(self, e) -> None:
         """The names, calls, anchors and comprehensions of an expression, walked without recursion:

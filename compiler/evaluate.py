@@ -684,15 +684,8 @@ class _Evaluator:
         segments = values["segments"] if values["segments"] is not None else lang.SEGMENTS_DEFAULT
         if not 3 <= segments <= self.limits.max_segments:
             fail("E305", f"segments must be between 3 and {self.limits.max_segments}, not {segments}", s.span)
-        if kind.frame is not None:
-            if values["at"] is not None or values["align"] is not None or values["rot"] is not None:
-                fail(
-                    "E112",
-                    f"`{kind.name}` is placed by `from` and `to`; it takes no `at`, `rot` or `align`",
-                    s.span,
-                )
-            local = kind.frame(params)
-        else:
+        local = kind.frame(params) if kind.frame is not None else None  # the checker kept at/rot/align out
+        if local is None:
             local = affine(rotation(values["rot"]) if values["rot"] is not None else None, values["at"])
             if values["align"] is not None:
                 lo, hi = local_bounds(kind.name, params)

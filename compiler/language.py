@@ -121,6 +121,9 @@ FOREIGN = {
     "ico_sphere": "use `sphere(r=...)`",
     "torus_arc": "use `torus(R=..., r=..., angle=...)`",
     "frustrum": "use `frustum(r1=..., r2=..., h=...)`",
+    "hemisphere": "use `sphere(r=..., polar=[0, 90])` (the upper half; add `thickness=` for a shell)",
+    "dome": "use `sphere(r=..., polar=[0, 90], thickness=...)`",
+    "shell": "give `thickness=` to `sphere`, `ellipsoid` or `lathe`: the wall goes inward",
 }
 ARG_ALIASES = {  # argument names models try, with the v1 spelling
     "radius": "r",

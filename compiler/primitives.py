@@ -32,6 +32,7 @@ LOFT = 12
 # PROFILE_SWEEP floats: (path: 0 polyline, 1 spline, 2 ellipse; closed?, path rows, radius of the
 # circle when there is no profile); points: the path's rows (x, y, z, scale), then the profile.
 PROFILE_SWEEP = 13
+SHELL = 14  # a sphere or ellipsoid cut to an angular extent, solid or hollowed to a wall
 
 REQUIRED = object()
 
@@ -39,7 +40,7 @@ REQUIRED = object()
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # number, int, vec3, points2, points3, sections, number_or_list, bool, string, number_or_vec3, axis
+    type: str  # number, int, vec2, vec3, points2, points3, sections, number_or_list, bool, string, number_or_vec3, axis
     default: object = REQUIRED
 
 
@@ -70,7 +71,7 @@ class PrimitiveKind:
     facet_radius: Callable[[dict], float] | None  # None: flat faces, tessellated exactly
     positional: int | None = None  # leading arguments that may be positional (None: the whole signature)
     either_radius: bool = False  # takes `r`, or both `r1` and `r2`: the checker asks for one of the two
-    frame: Callable[[dict], np.ndarray] | None = None  # placed by its own arguments, not at/rot/align
+    frame: Callable[[dict], np.ndarray | None] | None = None  # placed by `from`/`to` (None: by at/rot/align)
 
     def normalise(self, values: dict, span: Span) -> dict:
         """The written arguments as the tessellator's parameters; ArgumentError when one is out of range."""
@@ -132,9 +133,80 @@ def _size_args(name: str, v: dict, span: Span) -> dict:
     return {"size": _nonneg(name, "size", v["size"], span)}
 
 
-def _sphere_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
-    r = abs(p["r"])
-    return _centred(r, r)
+def _cut_args(name: str, v: dict, span: Span, radii) -> dict:
+    """The angular extent and the wall of a sphere or ellipsoid (`radii`: its semi-axes); none for a whole solid."""
+    thickness = _nonneg(name, "thickness", v.get("thickness", 0.0), span)
+    angle, start, polar = v.get("angle", 360.0), v.get("start", 0.0), v.get("polar")
+    top, bottom = (0.0, 180.0) if polar is None else (float(polar[0]), float(polar[1]))
+    if not 0 < angle <= 360:
+        _fail("E107", f"{name} angle must be in (0, 360] degrees", span)
+    if not 0 <= top < bottom <= 180:
+        _fail(
+            "E107",
+            f"{name} polar must be [from, to] with 0 <= from < to <= 180, not [{top:g}, {bottom:g}]",
+            span,
+            hint="degrees from the top (+Z): [0, 90] is the upper half (a dome), [90, 180] the lower (a bowl)",
+        )
+    smallest = float(np.min(np.abs(radii)))
+    if thickness > 0 and thickness >= smallest:
+        _fail(
+            "E107",
+            f"{name} thickness {thickness:g} is not less than its smallest radius {smallest:g}",
+            span,
+            hint="the wall goes inward from the surface; leave `thickness` out for a solid",
+        )
+    if thickness == 0 and angle >= 360 and (top, bottom) == (0.0, 180.0):
+        return {}
+    cut = {"angle": angle, "start": start, "polar": (top, bottom)}
+    return {**cut, "thickness": thickness} if thickness > 0 else cut
+
+
+def _sphere_args(name: str, v: dict, span: Span) -> dict:
+    r = _nonneg(name, "r", v["r"], span)
+    return {"r": r, **_cut_args(name, v, span, (r,))}
+
+
+def _ellipsoid_args(name: str, v: dict, span: Span) -> dict:
+    size = _nonneg(name, "size", v["size"], span)
+    return {"size": size, **_cut_args(name, v, span, size / 2)}
+
+
+def _semi_axes(p: dict) -> np.ndarray:
+    return np.abs(np.asarray(p["size"], dtype=np.float64)) / 2 if "size" in p else np.full(3, abs(p["r"]))
+
+
+def _round_pack(code: int):
+    """Packing of a sphere or ellipsoid: its own code when whole and solid, else a SHELL."""
+
+    def pack(p: dict) -> Packed:
+        a, b, c = _semi_axes(p).tolist()
+        if "polar" not in p:
+            return Packed(code, (a, 0.0, 0.0, 0.0) if code == SPHERE else (2 * a, 2 * b, 2 * c, 0.0), None)
+        top, bottom = p["polar"]
+        return Packed(
+            SHELL, (a, b, c, p.get("thickness", 0.0)), np.array([[p["angle"], p["start"], top, bottom]])
+        )
+
+    return pack
+
+
+def _round_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the (cut) unit sphere's surfaces scaled to the outer and inner semi-axes; a solid
+    reaches the axis."""
+    semi = _semi_axes(p)
+    if "polar" not in p:
+        return -semi, semi
+    top, bottom = np.radians(p["polar"])
+    sin_lo, sin_hi = (
+        min(np.sin(top), np.sin(bottom)),
+        1.0 if top <= np.pi / 2 <= bottom else max(np.sin(top), np.sin(bottom)),
+    )
+    wall = p.get("thickness", 0.0)
+    unit = _revolved_bounds(
+        sin_lo if wall > 0 else 0.0, sin_hi, np.cos(bottom), np.cos(top), p["angle"], p["start"]
+    )
+    inner = semi - wall if wall > 0 else semi
+    return np.minimum(unit[0] * semi, unit[0] * inner), np.maximum(unit[1] * semi, unit[1] * inner)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +230,13 @@ def _frustum_kind(name: str, doc: str, signature, normaliser, radii, **more) -> 
     return PrimitiveKind(name, doc, signature, normaliser, pack, bounds, facet_radius, **more)
 
 
+def _length(name: str, v: dict, span: Span) -> dict:
+    """`h` as written, or the distance between `from` and `to` (kept for the frame)."""
+    if v.get("from") is None:
+        return {"h": _nonneg(name, "h", v["h"], span)}
+    return {"h": float(np.linalg.norm(v["to"] - v["from"])), "from": v["from"], "to": v["to"]}
+
+
 def _frustum_args(name: str, v: dict, span: Span) -> dict:
     r1 = v.get("r1") if v.get("r1") is not None else v.get("r")
     r2 = v.get("r2") if v.get("r2") is not None else v.get("r")
@@ -171,7 +250,7 @@ def _frustum_args(name: str, v: dict, span: Span) -> dict:
     return {
         "r1": _nonneg(name, "r1", r1, span),
         "r2": _nonneg(name, "r2", r2, span),
-        "h": _nonneg(name, "h", v["h"], span),
+        **_length(name, v, span),
     }
 
 
@@ -180,7 +259,7 @@ def _r1_r2_h(p: dict) -> tuple:
 
 
 def _cone_args(name: str, v: dict, span: Span) -> dict:
-    return {"r": _nonneg(name, "r", v["r"], span), "h": _nonneg(name, "h", v["h"], span)}
+    return {"r": _nonneg(name, "r", v["r"], span), **_length(name, v, span)}
 
 
 def _rod_args(name: str, v: dict, span: Span) -> dict:
@@ -188,8 +267,11 @@ def _rod_args(name: str, v: dict, span: Span) -> dict:
     return {"r": _nonneg(name, "r", v["r"], span), "h": length, "from": v["from"], "to": v["to"]}
 
 
-def _rod_frame(p: dict) -> np.ndarray:
-    """Local frame whose Z runs from `from` to `to`, centred between them."""
+def _points_frame(p: dict) -> np.ndarray | None:
+    """Local frame whose Z runs from `from` to `to`, centred between them; None for a primitive
+    placed by at/rot/align."""
+    if "from" not in p:
+        return None
     start, end = p["from"], p["to"]
     direction = end - start
     length = np.linalg.norm(direction)
@@ -209,10 +291,17 @@ def _rod_frame(p: dict) -> np.ndarray:
 
 
 def _capsule_args(name: str, v: dict, span: Span) -> dict:
-    r, h = _nonneg(name, "r", v["r"], span), _nonneg(name, "h", v["h"], span)
-    if h < 2 * r:
+    r, length = _nonneg(name, "r", v["r"], span), _length(name, v, span)
+    if length["h"] < 2 * r and "from" in length:
+        _fail(
+            "E107",
+            f"capsule `from` and `to` are {length['h']:g} apart; the caps end at the points,"
+            f" so they must be at least 2·r = {2 * r:g} apart",
+            span,
+        )
+    if length["h"] < 2 * r:
         _fail("E107", f"capsule h is the total length and must be at least 2·r = {2 * r:g}", span)
-    return {"r": r, "h": h}
+    return {"r": r, **length}
 
 
 def _capsule_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -264,7 +353,6 @@ def _torus_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def _tube_args(name: str, v: dict, span: Span) -> dict:
     r, t = _nonneg(name, "r", v["r"], span), _nonneg(name, "thickness", v["thickness"], span)
-    h = _nonneg(name, "h", v["h"], span)
     if t > r:
         _fail(
             "E107",
@@ -272,7 +360,7 @@ def _tube_args(name: str, v: dict, span: Span) -> dict:
             span,
             hint="`r` is the OUTER radius; the wall goes inward",
         )
-    return {"r": r, "thickness": t, "h": h}
+    return {"r": r, "thickness": t, **_length(name, v, span)}
 
 
 def _revolved_bounds(rho_lo, rho_hi, z_lo, z_hi, angle, start):
@@ -301,17 +389,69 @@ def _lathe_args(name: str, v: dict, span: Span) -> dict:
     _nonneg(name, "profile radii", profile[:, 0], span)
     if not 0 < angle <= 360:
         _fail("E107", "lathe angle must be in (0, 360] degrees", span)
-    return {"profile": profile, "angle": angle}
+    params = {"profile": profile, "angle": angle, "start": v.get("start", 0.0)}
+    thickness = _nonneg(name, "thickness", v.get("thickness", 0.0), span)
+    if thickness > 0 and _is_closed(profile):
+        _fail(
+            "E136",
+            "a closed lathe profile cannot take a `thickness`",
+            span,
+            hint="`thickness` turns an open profile (the outer surface) into a wall; leave out the"
+            " repeated first point, or leave out `thickness`",
+        )
+    if thickness > 0:
+        params["thickness"] = thickness
+        params["outline"] = _wall_outline(profile, thickness)
+    return params
+
+
+def _is_closed(profile: np.ndarray) -> bool:
+    return len(profile) >= 3 and np.array_equal(profile[0], profile[-1])
+
+
+def _wall_outline(profile: np.ndarray, thickness: float) -> np.ndarray:
+    """The closed [r, z] ring of a lathe wall: the profile, then the profile offset by `thickness`
+    into the solid the profile alone would bound (closed to the axis), back to the start.
+
+    Corners are mitred (at most 4 thicknesses out); an end on the axis stays on it.
+    """
+    kept = [profile[0]]
+    for point in profile[1:]:  # repeats dropped, and points too close to give an edge a direction
+        if np.hypot(*(point - kept[-1])) > 0.0:
+            kept.append(point)
+    prof = np.array(kept)
+    if len(prof) < 2:
+        return prof
+    solid = np.vstack([prof, [[0.0, prof[-1, 1]], [0.0, prof[0, 1]]]])
+    area = np.sum(solid[:, 0] * np.roll(solid[:, 1], -1) - np.roll(solid[:, 0], -1) * solid[:, 1])
+    d = np.diff(prof, axis=0)
+    d /= np.hypot(d[:, 0], d[:, 1])[:, None]  # hypot: no underflow to zero for the closest points kept
+    normals = np.column_stack([-d[:, 1], d[:, 0]]) * (1.0 if area >= 0 else -1.0)  # towards the inside
+    before, after = np.vstack([normals[:1], normals]), np.vstack([normals, normals[-1:]])
+    mitre = before + after
+    length = np.linalg.norm(mitre, axis=1)
+    mitre = np.where(length[:, None] > 1e-9, mitre / np.maximum(length, 1e-9)[:, None], before)
+    cosine = np.maximum(np.sum(mitre * before, axis=1), 0.25)
+    inner = prof + mitre * (thickness / cosine)[:, None]
+    for end, segment in ((0, 0), (-1, -1)):  # slide an axis end along its offset edge back to the axis
+        if prof[end, 0] == 0.0 and abs(d[segment, 0]) > 1e-6:
+            inner[end] -= d[segment] * (inner[end, 0] / d[segment, 0])
+    inner[:, 0] = np.maximum(inner[:, 0], 0.0)
+    return np.vstack([prof, inner[::-1], prof[:1]])
+
+
+def _lathe_outline(p: dict) -> np.ndarray:
+    """The [r, z] outline the kernel revolves: the profile, or the closed ring of its wall."""
+    return np.asarray(p.get("outline", p["profile"]), dtype=np.float64).reshape(-1, 2)
 
 
 def _lathe_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
-    prof = np.asarray(p["profile"], dtype=np.float64).reshape(-1, 2)
+    prof = _lathe_outline(p)
     if len(prof) == 0:
         return np.zeros(3), np.zeros(3)
     r = np.maximum(prof[:, 0], 0.0)
-    closed = len(prof) >= 3 and np.array_equal(prof[0], prof[-1])
-    lo = r.min() if closed else 0.0
-    return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], 0.0)
+    lo = r.min() if _is_closed(prof) else 0.0
+    return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], p.get("start", 0.0))
 
 
 def _extrude_args(name: str, v: dict, span: Span) -> dict:
@@ -436,6 +576,13 @@ def _loft_pack(p: dict) -> Packed:
 # The table, in the order of docs/language.md §4.
 
 N, V3 = "number", "vec3"
+_CUT = (
+    Param("thickness", N, 0.0),
+    Param("angle", N, 360.0),
+    Param("start", N, 0.0),
+    Param("polar", "vec2", None),
+)
+_ENDS = (Param("from", V3, None), Param("to", V3, None))  # placed between two points instead of at/rot/align
 _KINDS = (
     PrimitiveKind(
         "box",
@@ -448,53 +595,63 @@ _KINDS = (
     ),
     PrimitiveKind(
         "sphere",
-        "a sphere of radius `r`; centred",
-        (Param("r", N),),
-        lambda name, v, span: {"r": _nonneg(name, "r", v["r"], span)},
-        lambda p: Packed(SPHERE, (p["r"], 0.0, 0.0, 0.0), None),
-        _sphere_bounds,
+        "a sphere of radius `r`, hollowed to a wall `thickness` inward and cut to `angle` from `start`"
+        " and `polar` [from, to] degrees from the top; centred",
+        (Param("r", N), *_CUT),
+        _sphere_args,
+        _round_pack(SPHERE),
+        _round_bounds,
         _largest_radius,
+        positional=1,
     ),
     PrimitiveKind(
         "ellipsoid",
-        "an ellipsoid of full extents (diameters) `size`; centred",
-        (Param("size", V3),),
-        _size_args,
-        lambda p: Packed(ELLIPSOID, (p["size"][0], p["size"][1], p["size"][2], 0.0), None),
-        _half_size,
+        "an ellipsoid of full extents (diameters) `size`, hollowed and cut like a sphere; centred",
+        (Param("size", V3), *_CUT),
+        _ellipsoid_args,
+        _round_pack(ELLIPSOID),
+        _round_bounds,
         lambda p: max(0.0, float(np.max(p["size"])) / 2),
+        positional=1,
     ),
     _frustum_kind(
         "cylinder",
         "a cylinder of radius `r` (or `r1` at the bottom, `r2` at the top) and height `h` along Z; centred",
-        (Param("r", N, None), Param("h", N), Param("r1", N, None), Param("r2", N, None)),
+        (Param("r", N, None), Param("h", N, None), Param("r1", N, None), Param("r2", N, None), *_ENDS),
         _frustum_args,
         _r1_r2_h,
         positional=2,
         either_radius=True,
+        frame=_points_frame,
     ),
     _frustum_kind(
         "frustum",
         "a cylinder of radius `r1` at the bottom and `r2` at the top, height `h` along Z; centred",
-        (Param("r1", N), Param("r2", N), Param("h", N)),
+        (Param("r1", N), Param("r2", N), Param("h", N, None), *_ENDS),
         _frustum_args,
         _r1_r2_h,
+        positional=3,
+        frame=_points_frame,
     ),
     _frustum_kind(
         "cone",
         "a cone of base radius `r` at -Z and apex at +Z, height `h`; centred on its box",
-        (Param("r", N), Param("h", N)),
+        (Param("r", N), Param("h", N, None), *_ENDS),
         _cone_args,
         lambda p: (p["r"], 0.0, p["h"]),
+        positional=2,
+        frame=_points_frame,
     ),
     PrimitiveKind(
         "capsule",
         "a cylinder of radius `r` with hemispherical ends, `h` long in total along Z; centred",
-        (Param("r", N), Param("h", N)),
+        (Param("r", N), Param("h", N, None), *_ENDS),
         _capsule_args,
         lambda p: Packed(CAPSULE, (p["r"], p["h"], 0.0, 0.0), None),
         _capsule_bounds,
         _largest_radius,
+        positional=2,
+        frame=_points_frame,
     ),
     PrimitiveKind(
         "torus",
@@ -509,11 +666,13 @@ _KINDS = (
     PrimitiveKind(
         "tube",
         "a hollow cylinder of outer radius `r`, wall `thickness` inward, height `h` along Z; centred",
-        (Param("r", N), Param("thickness", N), Param("h", N)),
+        (Param("r", N), Param("thickness", N), Param("h", N, None), *_ENDS),
         _tube_args,
         lambda p: Packed(TUBE, (p["r"], p["thickness"], p["h"], 0.0), None),
         lambda p: _centred(abs(p["r"]), abs(p["h"]) / 2),
         _largest_radius,
+        positional=3,
+        frame=_points_frame,
     ),
     PrimitiveKind(
         "wedge",
@@ -526,12 +685,19 @@ _KINDS = (
     ),
     PrimitiveKind(
         "lathe",
-        "a `profile` of [r, z] points revolved about Z by `angle` degrees",
-        (Param("profile", "points2"), Param("angle", N, 360.0)),
+        "a `profile` of [r, z] points revolved about Z by `angle` degrees from `start`; with `thickness`"
+        " the profile is the outer surface of a wall",
+        (
+            Param("profile", "points2"),
+            Param("angle", N, 360.0),
+            Param("start", N, 0.0),
+            Param("thickness", N, 0.0),
+        ),
         _lathe_args,
-        lambda p: Packed(LATHE, (p["angle"], 0.0, 0.0, 0.0), _points(p["profile"])),
+        lambda p: Packed(LATHE, (p["angle"], p.get("start", 0.0), 0.0, 0.0), _points(_lathe_outline(p))),
         _lathe_bounds,
         lambda p: max(0.0, float(np.max(np.abs(np.asarray(p["profile"], float)[:, 0])))),
+        positional=2,
     ),
     PrimitiveKind(
         "extrude",
@@ -580,7 +746,7 @@ _KINDS = (
         (Param("from", V3), Param("to", V3), Param("r", N)),
         _rod_args,
         lambda p: (p["r"], p["r"], p["h"]),
-        frame=_rod_frame,
+        frame=_points_frame,
     ),
 )
 PRIMITIVES: dict[str, PrimitiveKind] = {kind.name: kind for kind in _KINDS}

@@ -1,15 +1,16 @@
 """Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
 
-Each primitive is generated in its local frame by one of seven small generators (box, rounded
-box, wedge, surface of revolution, extrusion, sweep, skin) into a local buffer, then moved to
-world space by its matrix: positions by the affine map, normals by the cofactor matrix
+Each primitive is generated in its local frame by one of eight small generators (box, rounded
+box, wedge, surface of revolution, extrusion, sweep, hollow sphere, skin) into a local buffer, then
+moved to world space by its matrix: positions by the affine map, normals by the cofactor matrix
 (the inverse-transpose without the division, so singular scales never give inf), and the
 winding flipped when the matrix mirrors. Ten of the fifteen kinds are surfaces of revolution
-of an (r, z) profile, so they share one generator and one counting rule. A skin joins rings of
-one outline's points: a loft's sections, a sweep's profile (or a closed sweep's circle, an
-elliptical torus's) along its path.
+of an (r, z) profile, so they share one generator and one counting rule (a cut sphere or
+ellipsoid too, when solid; a hollow one has two surfaces of its own, joined by rims). A skin
+joins rings of one outline's points: a loft's sections, a sweep's profile (or a closed sweep's
+circle, an elliptical torus's) along its path.
 
-The kinds come in six families (flat, revolved, lathe, extrusion, sweep, skin), each with one
+The kinds come in seven families (flat, revolved, lathe, extrusion, sweep, shell, skin), each with one
 kernel that sizes and generates every distinct local shape of its kinds at once; one more
 kernel places every primitive's shape, in input order, so the faces of primitive i precede
 those of primitive i + 1. Numba compiles a kernel on its first call (then caches it on disk),
@@ -38,6 +39,7 @@ from proto3d.compiler.primitives import (
     LOFT,
     PRIMITIVES,
     PROFILE_SWEEP,
+    SHELL,
     SPHERE,
     SWEEP,
     TORUS,
@@ -350,6 +352,28 @@ def _extruded_shapes(codes, prm, segs, pts, offs, generate):
 
 
 @njit(cache=True)
+def _shell_shapes(codes, prm, segs, pts, offs, generate):
+    """Spheres and ellipsoids cut to an angular extent, solid or hollowed to a wall (see `_shell`)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        nv, nf = _shell_size(prm[s], pts[offs[s]], max(segs[s], 3))
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        _shell(
+            prm[s],
+            pts[offs[s]],
+            max(segs[s], 3),
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
 def _swept_shapes(codes, prm, segs, pts, offs, generate):
     """Sweeps: a circle of varying radius along a path (a polyline, or a spline if smooth)."""
     m = len(codes)
@@ -420,6 +444,7 @@ _FAMILY = {
     SWEEP: _swept_shapes,
     LOFT: _skinned_shapes,
     PROFILE_SWEEP: _skinned_shapes,
+    SHELL: _shell_shapes,
 }
 
 
@@ -773,7 +798,7 @@ def _lathe(prm, seg, pts):
     rp, rn, conn, cap = _lathe_profile(pts)
     angle = min(max(prm[0], 0.0), 360.0)
     n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
-    return rp, rn, conn, cap, n, angle >= 360.0, 0.0, angle * pi / 180, np.ones(3)
+    return rp, rn, conn, cap, n, angle >= 360.0, prm[1] * pi / 180, angle * pi / 180, np.ones(3)
 
 
 @njit(cache=True)
@@ -996,6 +1021,208 @@ def _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f):
             f[t, 1] = base + tris[k, 1 if end == 0 else 2]
             f[t, 2] = base + tris[k, 2 if end == 0 else 1]
             t += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Cut and hollow spheres and ellipsoids: the unit sphere between two polar angles and two
+# azimuths, scaled to the semi-axes. A solid one is a surface of revolution (its profile closed by
+# flat discs); a hollow one is two such surfaces, the inner scaled to the semi-axes less the
+# wall, joined by rims along the polar cuts and strips at the azimuth ends.
+
+
+@njit(cache=True)
+def _shell_grid(prm, ext, seg):
+    """(semi-axes, wall, top, bottom, rings, facets, full, start, span) of a cut sphere: angles in
+    radians, `top` and `bottom` polar (from +Z), poles exactly 0 and pi."""
+    angle, top, bottom = (
+        min(max(ext[0], 0.0), 360.0),
+        min(max(ext[2], 0.0), 180.0),
+        min(max(ext[3], 0.0), 180.0),
+    )
+    bottom = max(bottom, top)
+    rings = max(1, int(np.floor(max(2, seg // 2) * (bottom - top) / 180.0 + 0.5)))
+    n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
+    sc = np.abs(prm[:3])
+    return (
+        sc,
+        max(prm[3], 0.0),
+        top * pi / 180,
+        bottom * pi / 180,
+        rings,
+        n,
+        angle >= 360.0,
+        ext[1] * pi / 180,
+        angle * pi / 180,
+    )
+
+
+@njit(cache=True, inline="always")
+def _polar_point(theta):
+    """(sin, cos) of a polar angle, exact at the poles so they fall on the axis."""
+    if theta <= 0.0:
+        return 0.0, 1.0
+    if theta >= pi:
+        return 0.0, -1.0
+    return sin(theta), cos(theta)
+
+
+@njit(cache=True)
+def _cut_profile(top, bottom, rings):
+    """(profile, normals, conn, cap polygon) of the solid cut unit sphere, from the bottom up: a
+    flat disc over a bottom cut, the arc, a flat disc under a top cut."""
+    rp = np.empty((rings + 5, 2))
+    rn = np.empty((rings + 5, 2))
+    conn = np.zeros(rings + 4, dtype=np.bool_)
+    cap = np.empty((rings + 3, 2))
+    k = c = 0
+    rb, zb = _polar_point(bottom)
+    if rb > 0.0 or zb > -1.0:
+        rp[0, 0], rp[0, 1], rn[0, 0], rn[0, 1] = 0.0, zb, 0.0, -1.0
+        rp[1, 0], rp[1, 1], rn[1, 0], rn[1, 1] = rb, zb, 0.0, -1.0
+        cap[0, 0], cap[0, 1] = 0.0, zb
+        conn[0] = True
+        k, c = 2, 1
+    for i in range(rings + 1):
+        r, z = _polar_point(top if i == rings else bottom - (bottom - top) * i / rings)
+        rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = r, z, r, z
+        cap[c, 0], cap[c, 1] = r, z
+        conn[k] = i < rings
+        k, c = k + 1, c + 1
+    rt, zt = _polar_point(top)
+    if rt > 0.0 or zt < 1.0:
+        rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = rt, zt, 0.0, 1.0
+        rp[k + 1, 0], rp[k + 1, 1], rn[k + 1, 0], rn[k + 1, 1] = 0.0, zt, 0.0, 1.0
+        cap[c, 0], cap[c, 1] = 0.0, zt
+        conn[k] = True
+        k, c = k + 2, c + 1
+    return rp[:k], rn[:k], conn[: k - 1], cap[:c]
+
+
+@njit(cache=True)
+def _shell_size(prm, ext, seg):
+    sc, wall, top, bottom, rings, n, full = _shell_grid(prm, ext, seg)[:7]
+    if wall <= 0.0:
+        rp, rn, conn, cap = _cut_profile(top, bottom, rings)
+        return _revolve_size(rp, rn, conn, cap, n, full)
+    ncol = n if full else n + 1
+    poles = (_polar_point(top)[0] == 0.0) + (_polar_point(bottom)[0] == 0.0)
+    nv = 2 * ((rings + 1 - poles) * ncol + poles)  # outer and inner surfaces
+    nf = 2 * n * (2 * rings - poles)
+    rims = 2 - poles
+    nv, nf = nv + rims * 2 * ncol, nf + rims * 2 * n
+    if not full:
+        nv, nf = nv + 4 * (rings + 1), nf + 4 * rings
+    return nv, nf
+
+
+@njit(cache=True)
+def _shell(prm, ext, seg, lp, ln, f):
+    """A cut sphere scaled to its semi-axes: solid, or a wall of the given thickness whose inner
+    surface is the ellipsoid with every semi-axis that much shorter."""
+    sc, wall, top, bottom, rings, n, full, a0, span = _shell_grid(prm, ext, seg)
+    if wall <= 0.0:
+        rp, rn, conn, cap = _cut_profile(top, bottom, rings)
+        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f)
+        return
+    ncol = n if full else n + 1
+    ca = np.empty(ncol)
+    sa = np.empty(ncol)
+    for j in range(ncol):
+        ca[j], sa[j] = cos(a0 + j * span / n), sin(a0 + j * span / n)
+    rs = np.empty(rings + 1)
+    zs = np.empty(rings + 1)
+    for i in range(rings + 1):  # rows from the top cut down to the bottom cut
+        rs[i], zs[i] = _polar_point(bottom if i == rings else top + (bottom - top) * i / rings)
+    scales = np.empty((2, 3))
+    scales[0], scales[1] = sc, sc - wall
+    v = t = 0
+    rows = np.empty((2, rings + 1), dtype=np.int64)  # first vertex of each row of each surface
+    for side in range(2):  # outer (normals out), inner (normals in)
+        sx, sy, sz = scales[side, 0], scales[side, 1], scales[side, 2]
+        sign = 1.0 if side == 0 else -1.0
+        for i in range(rings + 1):
+            rows[side, i] = v
+            if rs[i] == 0.0:  # a pole: one vertex
+                _put(lp, ln, v, 0.0, 0.0, zs[i] * sz, 0.0, 0.0, sign * zs[i])
+                v += 1
+                continue
+            for j in range(ncol):
+                x, y = rs[i] * ca[j], rs[i] * sa[j]
+                _put(
+                    lp,
+                    ln,
+                    v,
+                    x * sx,
+                    y * sy,
+                    zs[i] * sz,
+                    sign * x * sy * sz,
+                    sign * y * sx * sz,
+                    sign * zs[i] * sx * sy,
+                )
+                v += 1
+        for i in range(rings):
+            pa, pb = rs[i] == 0.0, rs[i + 1] == 0.0
+            for j in range(n):
+                j1 = (j + 1) % ncol
+                a = rows[side, i] + (0 if pa else j)
+                b = rows[side, i] + (0 if pa else j1)
+                c = rows[side, i + 1] + (0 if pb else j1)
+                d = rows[side, i + 1] + (0 if pb else j)
+                if not pb:  # (a, d, c) outward on the outer surface
+                    f[t, 0], f[t, 1], f[t, 2] = a, (d if side == 0 else c), (c if side == 0 else d)
+                    t += 1
+                if not pa:
+                    f[t, 0], f[t, 1], f[t, 2] = a, (c if side == 0 else b), (b if side == 0 else c)
+                    t += 1
+    sx, sy, sz = sc[0], sc[1], sc[2]
+    for cut in range(2):  # rims: the wall's end faces along the top and the bottom cut
+        i = 0 if cut == 0 else rings
+        if rs[i] == 0.0:
+            continue
+        towards = -1.0 if cut == 0 else 1.0  # the rim faces away from the surface, along -/+ the polar angle
+        base = v
+        for side in range(2):
+            for j in range(ncol):
+                p = rows[side, i] + j
+                nr, nz = towards * zs[i], -towards * rs[i]  # d/d(theta) of (sin, cos) is (cos, -sin)
+                _put(
+                    lp,
+                    ln,
+                    v,
+                    lp[p, 0],
+                    lp[p, 1],
+                    lp[p, 2],
+                    nr * ca[j] * sy * sz,
+                    nr * sa[j] * sx * sz,
+                    nz * sx * sy,
+                )
+                v += 1
+        for j in range(n):
+            j1 = (j + 1) % ncol
+            o0, o1, i0, i1 = base + j, base + j1, base + ncol + j, base + ncol + j1
+            if cut == 0:
+                _quad(f, t, o0, o1, i1, i0)
+            else:
+                _quad(f, t, o0, i0, i1, o1)
+            t += 2
+    if full:
+        return
+    for end in range(2):  # the flat ends of a partial turn
+        j = 0 if end == 0 else n
+        tx, ty = (sa[j], -ca[j]) if end == 0 else (-sa[j], ca[j])
+        base = v
+        for side in range(2):
+            for i in range(rings + 1):
+                p = rows[side, i] + (0 if rs[i] == 0.0 else j)
+                _put(lp, ln, v, lp[p, 0], lp[p, 1], lp[p, 2], tx * sy * sz, ty * sx * sz, 0.0)
+                v += 1
+        for i in range(rings):
+            o0, o1, i0, i1 = base + i, base + i + 1, base + rings + 1 + i, base + rings + 2 + i
+            if end == 0:
+                _quad(f, t, o0, i0, i1, o1)
+            else:
+                _quad(f, t, o0, o1, i1, i0)
+            t += 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -41,14 +41,21 @@ def test_the_language_tables_come_from_the_records():
     assert language.EITHER_RADIUS == {"cylinder"}
     assert language.positional_count("cylinder") == 2
     assert language.positional_count("torus") == 4
-    assert language.signature_text("cylinder") == "r?, h, r1?, r2?"
+    assert language.signature_text("cylinder") == "r?, h?, r1?, r2?, from?, to?"
     assert {name for name, kind in PRIMITIVES.items() if kind.facet_radius is None} == {
         "box",
         "wedge",
         "extrude",
         "loft",
     }
-    assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == ["rod"]
+    assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == [
+        "cylinder",
+        "frustum",
+        "cone",
+        "capsule",
+        "tube",
+        "rod",
+    ]
     assert [name for name, kind in PRIMITIVES.items() if kind.bounds is None] == ["sweep", "loft"]
 
 

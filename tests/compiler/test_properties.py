@@ -213,11 +213,10 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
     assume(len(frames_out) * len(frames_in) <= 64)
     text = _program_with_chain(spec, outer, inner, blocks)
     shape = compiled_or_fail(text)
-    if spec.kind == "rod":
+    between = "from" in spec.params  # placed by its two points: the bare one has their distance as `h`
+    if between:
         length = float(np.linalg.norm(spec.params["to"] - spec.params["from"]))
-        bare = f"cylinder(r={spec.params['r']!r}, h={length!r}, segments={spec.segments or 32})"
-    else:
-        bare = spec.bare_text()
+    bare = spec.bare_text(segments=spec.segments or 32)
     ident = compiled_or_fail(f"part p {{ {bare} }}")
     np.testing.assert_array_equal(ident.primitives[0].matrix, np.eye(4))
     local_v = ident.vertices.astype(np.float64)
@@ -228,11 +227,11 @@ def test_transforms_match_numpy_reference(spec, outer, inner, blocks):
     assert len(shape.instances) == len(frames_out)
     assert all(len(inst.primitive_ids) == len(frames_in) for inst in shape.instances)
     assert len(shape.vertices) == nv * len(frames) and len(shape.faces) == nf * len(frames)
-    local = None if spec.kind == "rod" else _local_matrix(spec)
+    local = None if between else _local_matrix(spec)
     volume = signed_volume(local_v, ident.faces)
     for k, (frame, prim) in enumerate(zip(frames, shape.primitives)):
-        if spec.kind == "rod":
-            m = np.linalg.inv(frame) @ prim.matrix  # the rod's own frame: Z from `from` to `to`, rigid
+        if between:
+            m = np.linalg.inv(frame) @ prim.matrix  # its own frame: Z from `from` to `to`, rigid
             half = np.array([0, 0, length / 2, 1])
             np.testing.assert_allclose(m @ (-half * [1, 1, 1, -1]), [*spec.params["from"], 1], atol=1e-9)
             np.testing.assert_allclose(m @ half, [*spec.params["to"], 1], atol=1e-9)

@@ -143,7 +143,36 @@ def lathe_params(draw):
     if draw(st.booleans()):
         profile = profile[::-1].copy()
     angle = 360.0 if draw(st.booleans()) else draw(st.floats(20.0, 340.0))
-    return {"profile": profile, "angle": angle}
+    start = draw(st.sampled_from([0.0, 30.0, -135.0]))
+    if draw(st.booleans()):  # a wall much thinner than the profile's steps
+        span = Span()
+        return PRIMITIVES["lathe"].normalise(
+            {"profile": profile, "angle": angle, "start": start, "thickness": 0.004}, span
+        )
+    return {"profile": profile, "angle": angle, "start": start}
+
+
+@st.composite
+def cut(draw, radii):
+    """A cut and a wall for a sphere or ellipsoid of semi-axes `radii` (normalised parameters)."""
+    top = draw(st.just(0.0) | st.floats(1.0, 150.0))
+    bottom = min(180.0, top + draw(st.floats(10.0, 180.0)))
+    angle = 360.0 if draw(st.booleans()) else draw(st.floats(20.0, 340.0))
+    wall = draw(st.sampled_from([0.0, 0.05, 0.5])) * min(radii)
+    cut = {"angle": angle, "start": draw(st.floats(-360.0, 360.0)), "polar": (top, bottom)}
+    return {**cut, "thickness": wall} if wall > 0 else cut
+
+
+@st.composite
+def sphere_params(draw):
+    r = draw(pos)
+    return {"r": r, **(draw(cut((r,))) if draw(st.booleans()) else {})}
+
+
+@st.composite
+def ellipsoid_params(draw):
+    size = draw(vec3)
+    return {"size": size, **(draw(cut(size / 2)) if draw(st.booleans()) else {})}
 
 
 @st.composite
@@ -223,8 +252,8 @@ def elliptical_torus_params(draw):
 
 NICE = {
     "box": box_params(),
-    "sphere": st.builds(lambda r: {"r": r}, pos),
-    "ellipsoid": st.builds(lambda s: {"size": s}, vec3),
+    "sphere": sphere_params(),
+    "ellipsoid": ellipsoid_params(),
     "cylinder": frustum_params(),
     "frustum": frustum_params(),
     "rod": st.builds(lambda r, h: {"r": r, "h": h}, pos, pos),
@@ -247,7 +276,20 @@ wild_xy = st.lists(
 WILD = {
     "box": st.builds(lambda s, b: {"size": s, "bevel": b}, wild_vec, nonneg),
     "sphere": st.builds(lambda r: {"r": r}, nonneg),
-    "ellipsoid": st.builds(lambda s: {"size": s}, wild_vec),
+    "ellipsoid": st.builds(lambda s: {"size": s}, wild_vec)
+    | st.builds(
+        lambda s, wall, angle, polar: {
+            "size": s,
+            "thickness": wall,
+            "angle": angle,
+            "start": 0.0,
+            "polar": polar,
+        },
+        wild_vec,
+        nonneg,
+        st.sampled_from([0.0, 1.0, 90.0, 360.0, 400.0]),
+        st.sampled_from([(0.0, 0.0), (0.0, 1e-9), (90.0, 90.0), (0.0, 180.0), (170.0, 180.0), (-5.0, 200.0)]),
+    ),
     "cylinder": st.builds(lambda a, b, h: {"r1": a, "r2": b, "h": h}, nonneg, nonneg, nonneg),
     "frustum": st.builds(lambda a, b, h: {"r1": a, "r2": b, "h": h}, nonneg, nonneg, nonneg),
     "rod": st.builds(lambda r, h: {"r": r, "h": h}, nonneg, nonneg),
@@ -623,7 +665,7 @@ def test_wedge_is_a_ramp():
 def test_lathe_vertices_are_revolved_profile_points(params):
     t = tess("lathe", params)
     v = t.vertices.astype(np.float64)
-    prof = params["profile"]
+    prof = params.get("outline", params["profile"])  # a wall's closed ring
     pts = np.vstack([prof, [[0.0, prof[0, 1]], [0.0, prof[-1, 1]]]])
     d = np.hypot(rho(v)[:, None] - pts[None, :, 0], v[:, 2:3] - pts[None, :, 1])
     assert d.min(axis=1).max() < 1e-5

@@ -105,30 +105,38 @@ class PrimSpec:
     align: str | None = None
     color: str | None = None
     extra: list = field(default_factory=list)  # placement args as (name, text)
+    ends: list = field(default_factory=list)  # `from` and `to` as (name, text), always keywords
 
     def text(self, placement: bool = True) -> str:
-        args = [t if n is None else f"{n}={t}" for n, t in self.args]
+        args = [t if n is None else f"{n}={t}" for n, t in self.args] + [f"{n}={t}" for n, t in self.ends]
         if placement:
             args += [f"{n}={t}" for n, t in self.extra]
         return f"{self.kind}({', '.join(args)})"
 
     def bare_text(self, segments: int | None = None) -> str:
-        """The same primitive at the origin (segments kept unless given): the identity reference."""
+        """The same primitive at the origin (segments kept unless given): the identity reference.
+
+        One placed between two points is the same with its length as `h` (a rod: a cylinder)."""
         args = [t if n is None else f"{n}={t}" for n, t in self.args]
+        if "from" in self.params:
+            order = [p.name for p in lang.PRIMITIVES[self.kind]]
+            names = [n or order[i] for i, (n, _) in enumerate(self.args)]
+            args = [a for a, n in zip(args, names) if n not in ("from", "to")]
+            args.append(f"h={float(np.linalg.norm(self.params['to'] - self.params['from']))!r}")
         segments = segments or self.segments
         if segments is not None:
             args.append(f"segments={segments}")
-        return f"{self.kind}({', '.join(args)})"
+        return f"{'cylinder' if self.kind == 'rod' else self.kind}({', '.join(args)})"
 
 
-def _args(draw, kind: str, names_texts):
-    """Write some leading arguments positionally: those given in the signature's order, as far as
-    the kind allows positional arguments."""
-    order = [p.name for p in lang.PRIMITIVES[kind][: lang.positional_count(kind)]]
-    fits = 0
-    while fits < min(len(order), len(names_texts)) and names_texts[fits][0] == order[fits]:
-        fits += 1
-    n_pos = draw(st.integers(0, fits))
+def _args(draw, kind: str, names_texts, positional_ok: bool):
+    """Write some leading arguments positionally when allowed: those that follow the signature's
+    order from its start, within the kind's positional count."""
+    order = [p.name for p in lang.PRIMITIVES[kind]][: lang.positional_count(kind)]
+    leading = 0
+    while leading < min(len(order), len(names_texts)) and names_texts[leading][0] == order[leading]:
+        leading += 1
+    n_pos = draw(st.integers(0, leading)) if positional_ok else 0
     return [(None if i < n_pos else name, text) for i, (name, text) in enumerate(names_texts)]
 
 
@@ -223,10 +231,17 @@ def primitive_core(draw, kind: str | None = None):
             bevel = round(draw(st.floats(0, 0.45)) * sv.min(), 4)
             pairs.append(("bevel", fmt(bevel)))
             params["bevel"] = bevel
+        if kind == "ellipsoid" and draw(st.booleans()):
+            more, params["cut"] = draw(sphere_cut(sv.min() / 2))
+            pairs += more
         return kind, pairs, params
     if kind == "sphere":
         t, v = length()
-        return kind, [("r", t)], {"r": v}
+        pairs, params = [("r", t)], {"r": v}
+        if draw(st.booleans()):
+            more, params["cut"] = draw(sphere_cut(v))
+            pairs += more
+        return kind, pairs, params
     if kind == "cylinder" and draw(st.booleans()):
         (rt, r), (ht, h) = length(), length()
         return kind, [("r", rt), ("h", ht)], {"r1": r, "r2": r, "h": h}
@@ -271,6 +286,13 @@ def primitive_core(draw, kind: str | None = None):
             angle = float(draw(st.integers(10, 360)))
             pairs.append(("angle", fmt(angle)))
             params["angle"] = angle
+        if draw(st.booleans()):
+            start = float(draw(st.integers(-180, 180)))
+            pairs.append(("start", fmt(start)))
+            params["start"] = start
+        if draw(st.booleans()):  # a wall: 1 mm, thinner than the profile's 1 cm steps
+            pairs.append(("thickness", "1mm"))
+            params["thickness"] = 0.001
         return kind, pairs, params
     if kind == "extrude":
         poly = draw(star_polygon())
@@ -287,6 +309,37 @@ def primitive_core(draw, kind: str | None = None):
         rt, r = length(0.01, 0.1)
         return kind, [("from", ft), ("to", tt), ("r", rt)], {"from": f, "to": t, "r": r}
     raise AssertionError(kind)
+
+
+@st.composite
+def sphere_cut(draw, smallest: float):
+    """(arguments, values) of a sphere's or ellipsoid's cut and wall (`smallest`: its shortest
+    semi-axis): some of thickness, angle, start and polar, in a random order."""
+    top = float(draw(st.integers(0, 150)))
+    bottom = float(min(180, top + draw(st.integers(10, 180))))
+    values = {
+        "thickness": round(smallest * draw(st.integers(0, 9)) / 10, 4),
+        "angle": float(draw(st.integers(10, 360))),
+        "start": float(draw(st.integers(-180, 180))),
+        "polar": (top, bottom),
+    }
+    names = draw(st.lists(st.sampled_from(sorted(values)), min_size=1, max_size=4, unique=True))
+    texts = {"polar": vec_text([fmt(top), fmt(bottom)])}
+    return [(n, texts.get(n, fmt(values[n]) if n != "polar" else "")) for n in names], {
+        n: values[n] for n in names
+    }
+
+
+@st.composite
+def between_points(draw, kind: str, pairs: list, params: dict):
+    """The primitive placed by `from` and `to` instead of `h` (a capsule at least 2r long)."""
+    ft, f = draw(vector(-0.5, 0.5))
+    direction = np.array(draw(st.tuples(*[st.integers(-10, 10)] * 3).filter(any)), dtype=float)
+    length = max(params["h"], 2 * params.get("r", 0.0) + 0.01)
+    t = np.round(f + direction / np.linalg.norm(direction) * length, 4) + 0.0
+    pairs = [(n, text) for n, text in pairs if n != "h"]
+    params = {**params, "from": f, "to": t, "h": float(np.linalg.norm(t - f))}
+    return pairs, params, [("from", ft), ("to", vec_text(fmt(v) for v in t))]
 
 
 @st.composite
@@ -318,13 +371,17 @@ def color_text(draw):
 def primitive_specs(draw, kind: str | None = None, placement: bool = True):
     """A primitive with random valid parameters and, optionally, random at/rot/align/color/segments."""
     kind, pairs, params = draw(primitive_core(kind))
-    spec = PrimSpec(kind, _args(draw, kind, pairs), params)
+    ends = []
+    if kind in ("cylinder", "frustum", "cone", "capsule", "tube") and draw(st.integers(0, 3)) == 0:
+        pairs, params, ends = draw(between_points(kind, pairs, params))
+    positional_ok = not (kind == "cylinder" and pairs[0][0] == "r1")  # cylinder's signature starts with r
+    spec = PrimSpec(kind, _args(draw, kind, pairs, positional_ok), params, ends=ends)
     if draw(st.booleans()):
         spec.segments = draw(st.integers(3, 24))
         spec.extra.append(("segments", str(spec.segments)))
     if not placement:
         return spec
-    if kind != "rod":
+    if "from" not in params:
         if draw(st.booleans()):
             t, spec.at = draw(vector(-1, 1))
             spec.extra.append(("at", t))
@@ -453,8 +510,27 @@ def _arc_extremes(rho_lo, rho_hi, angle, start):
     return np.array([xs.min(), ys.min()]), np.array([xs.max(), ys.max()])
 
 
+def _cut_sphere_bounds(semi: np.ndarray, cut: dict):
+    """Bounds of a cut sphere scaled to `semi`: its outer surface between the polar angles, and its
+    inner one (semi-axes a wall shorter) or, for a solid, the axis between the cut planes."""
+    top, bottom = np.radians(cut.get("polar", (0.0, 180.0)))
+    angle, start, wall = cut.get("angle", 360.0), cut.get("start", 0.0), cut.get("thickness", 0.0)
+    thetas = np.concatenate([[top, bottom], [np.pi / 2] if top <= np.pi / 2 <= bottom else []])
+    rho_lo, rho_hi = np.sin(thetas[:2]).min(), np.sin(thetas).max()
+    z_lo, z_hi = np.cos(bottom), np.cos(top)
+    if angle >= 360:
+        lo_xy, hi_xy = np.array([-rho_hi, -rho_hi]), np.array([rho_hi, rho_hi])
+    else:
+        lo_xy, hi_xy = _arc_extremes(rho_lo if wall > 0 else 0.0, rho_hi, angle, start)
+    unit_lo, unit_hi = np.array([*lo_xy, z_lo]), np.array([*hi_xy, z_hi])
+    inner = semi - wall if wall > 0 else semi
+    return np.minimum(unit_lo * semi, unit_lo * inner), np.maximum(unit_hi * semi, unit_hi * inner)
+
+
 def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None):
     """(lo, hi) of the unrotated primitive from its parameters; None when not analytic here."""
+    if kind in ("sphere", "ellipsoid") and "cut" in p:
+        return _cut_sphere_bounds(p["size"] / 2 if kind == "ellipsoid" else np.full(3, p["r"]), p["cut"])
     if kind in ("box", "ellipsoid", "wedge"):
         return -p["size"] / 2, p["size"] / 2
     if kind in ("sphere",):
@@ -475,7 +551,7 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
         lo, hi = _arc_extremes(R - r, R + r, p["angle"], p["start"])
         return np.array([*lo, -r]), np.array([*hi, r])
     if kind == "lathe":
-        if p["angle"] < 360:
+        if p["angle"] < 360 or "thickness" in p:  # a wall's rims stand square to it, past the profile
             return None
         prof = p["profile"]
         r = prof[:, 0].max()
@@ -614,7 +690,7 @@ class _Program:
         suffix = "" if name is None else f" as {name}"
         if self.draw(st.integers(0, 5)) == 0:
             text = self.outline()
-        if spec.kind != "rod" and spec.at is None and self.draw(st.booleans()):
+        if "from" not in spec.params and spec.at is None and self.draw(st.booleans()):
             text = text[:-1] + (", " if text[-2] != "(" else "") + f"at={self.point()})"
         if self.draw(st.integers(0, 4)) == 0:  # arguments over several lines, with comments between
             pieces = text.split(", ")
@@ -1225,6 +1301,9 @@ INSERTS = [
     "box",
     "sphere",
     "rod",
+    "thickness",
+    "polar",
+    "from",
     "cube",
     "difference",
     "module",
