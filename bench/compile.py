@@ -22,13 +22,23 @@ Then the first run on a fresh install: a new process with an empty Numba cache f
 loads them (wall and CPU time of each child, with the load average: on a shared machine the
 wall time depends on the other jobs).
 
-Last, the worst cases: programs within the limits built to make the lints work hardest
+Then the worst cases: programs within the limits built to make the lints work hardest
 (many floating, finely tessellated parts close together; a fine part touching its host from
 inside), with the CPU time of the whole compile and of its lints (median of `--worst` runs).
+
+Last, booleans (issue 14): a plate with 200 holes and a two-storey house shell with 40 window and
+door openings, each a `difference` block, against the same solids cut by manifold3d called
+directly (its own cube and cylinder, one `batch_boolean`, `to_mesh`), by trimesh's manifold
+engine (`trimesh.creation` meshes, `trimesh.boolean.difference`) and by OpenSCAD (the `openscad`
+command on the same solids, one run, skipped when it is not installed). proto3d's boolean time is
+what the block adds to evaluation: the program evaluated as written less the same program with
+the `difference` keyword removed (the same primitives, uncut), so it holds the tessellation of
+the operands, their conversion to manifold3d meshes and back, and the boolean itself.
 
 Targets (issue 2): 100 chairs parse + compile <= 20 ms warm and >= 20x faster than
 trimesh; a cold CLI compile <= 1.5 s; any program within the limits about a second.
 Issue 9: the first run on a fresh install <= 15 s on 2 cores, later cold runs <= 0.7 s.
+Issue 14: booleans no slower than calling manifold3d directly plus 20 %.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import manifold3d
 import numpy as np
 import trimesh
 
@@ -201,11 +212,11 @@ def _cli_command() -> list[str]:
     ]
 
 
-def _timed_run(command: list[str], env: dict) -> tuple[float, float]:
+def _timed_run(command: list[str], env: dict, timeout: float | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of a child process; CPU is the child's user + system time."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=timeout)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.perf_counter() - start, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
@@ -322,6 +333,155 @@ def worst_cases(repeat: int) -> None:
         print(f"  {name:<54} {len(shape.faces):>9} {total:>8.3f} {linting:>7.3f}  {', '.join(codes)}")
 
 
+# Boolean-heavy programs: (name, cutters as (kind, size, centre), the pdsl program).
+HOLE_R, HOLE_SEGMENTS = 0.03, 32
+PLATE = (2.0, 1.0, 0.02)
+HOLES = [(-0.95 + 0.1 * i, -0.45 + 0.1 * j) for i in range(20) for j in range(10)]
+HOUSE = (12.0, 8.0, 6.0)  # outer walls; the rooms inside leave 0.25 m walls and a 0.25 m floor
+STOREYS = (0.9, 3.9)  # window sills
+WINDOWS = (
+    [(x, y, z, (1.2, 0.8, 1.4)) for x in (-5, -3, -1, 1, 3, 5) for y in (-4, 4) for z in STOREYS[1:]]
+    + [(x, y, STOREYS[0], (1.2, 0.8, 1.4)) for x in (-5, -3, 3, 5) for y in (-4, 4)]
+    + [(x, 4, STOREYS[0], (1.2, 0.8, 1.4)) for x in (-1, 1)]
+    + [(x, y, z, (0.8, 1.2, 1.4)) for x in (-6, 6) for y in (-2.4, -0.8, 0.8, 2.4) for z in STOREYS]
+    + [(x, -4, 0.25, (1.0, 0.8, 2.2)) for x in (-1, 1)]  # two doors
+)
+
+
+def plate_program() -> str:
+    holes = "\n".join(
+        f"        cylinder(r={HOLE_R}, h=0.1, at=[{x:g}, {y:g}, 0], segments={HOLE_SEGMENTS})"
+        for x, y in HOLES
+    )
+    return f"""shape "plate"
+part plate {{
+    difference {{
+        box(size=[{PLATE[0]}, {PLATE[1]}, {PLATE[2]}])
+{holes}
+    }}
+}}
+"""
+
+
+def house_program() -> str:
+    openings = "\n".join(
+        f'        box(size=[{w:g}, {d:g}, {h:g}], at=[{x:g}, {y:g}, {z:g}], align="bottom")'
+        for x, y, z, (w, d, h) in WINDOWS
+    )
+    w, d, h = HOUSE
+    return f"""shape "house"
+part walls {{
+    difference {{
+        box(size=[{w:g}, {d:g}, {h:g}], align="bottom")
+        box(size=[{w - 0.5:g}, {d - 0.5:g}, {h:g}], at=[0, 0, 0.25], align="bottom")
+{openings}
+    }}
+}}
+"""
+
+
+def plate_solids() -> list[tuple[str, tuple, tuple]]:
+    """The plate's solids as (kind, size, centre): what the other tools are given."""
+    return [("box", PLATE, (0, 0, 0))] + [("cylinder", (HOLE_R, 0.1), (x, y, 0)) for x, y in HOLES]
+
+
+def house_solids() -> list[tuple[str, tuple, tuple]]:
+    w, d, h = HOUSE
+    solids = [("box", (w, d, h), (0, 0, h / 2)), ("box", (w - 0.5, d - 0.5, h), (0, 0, 0.25 + h / 2))]
+    return solids + [("box", size, (x, y, z + size[2] / 2)) for x, y, z, size in WINDOWS]
+
+
+def _by_manifold3d(solids) -> manifold3d.Mesh:
+    made = [
+        manifold3d.Manifold.cube(size, True).translate(centre)
+        if kind == "box"
+        else manifold3d.Manifold.cylinder(size[1], size[0], -1.0, HOLE_SEGMENTS, True).translate(centre)
+        for kind, size, centre in solids
+    ]
+    return manifold3d.Manifold.batch_boolean(made, manifold3d.OpType.Subtract).to_mesh()
+
+
+def _by_trimesh(solids) -> trimesh.Trimesh:
+    made = [
+        trimesh.creation.box(extents=size, transform=_move(centre))
+        if kind == "box"
+        else trimesh.creation.cylinder(
+            radius=size[0], height=size[1], sections=HOLE_SEGMENTS, transform=_move(centre)
+        )
+        for kind, size, centre in solids
+    ]
+    return trimesh.boolean.difference(made, engine="manifold")
+
+
+def _scad(solids) -> str:
+    def solid(kind, size, centre):
+        at = f"translate([{centre[0]:g}, {centre[1]:g}, {centre[2]:g}]) "
+        if kind == "box":
+            return at + f"cube([{size[0]:g}, {size[1]:g}, {size[2]:g}], center=true);"
+        return at + f"cylinder(r={size[0]:g}, h={size[1]:g}, center=true, $fn={HOLE_SEGMENTS});"
+
+    return "difference() {\n" + "\n".join(solid(*s) for s in solids) + "\n}\n"
+
+
+def _by_openscad(solids, timeout: float, direct: float) -> str:
+    """CPU time of `openscad -o out.stl` on the solids (one run) and its ratio to `direct` seconds,
+    or why there is none."""
+    if shutil.which("openscad") is None:
+        return "not installed (skipped)"
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "cut.scad")
+        source.write_text(_scad(solids))
+        try:
+            wall, cpu = _timed_run(
+                ["openscad", "-o", str(Path(tmp, "cut.stl")), str(source)], dict(os.environ), timeout
+            )
+        except subprocess.TimeoutExpired:
+            return f"over {timeout:g} s (stopped)"
+    return f"{cpu * 1e3:.0f} ms CPU ({wall:.1f} s wall), {cpu / direct:.0f}x"
+
+
+def booleans(repeat: int, openscad_timeout: float) -> None:
+    """proto3d's booleans against manifold3d called directly, trimesh's manifold engine and OpenSCAD."""
+    print(f"\nbooleans (CPU ms, median of {repeat}; ratios against manifold3d called directly)")
+    print(
+        f"  {'':<28} {'tris':>6} {'compile':>8} {'boolean':>8} {'manifold3d':>10} {'ratio':>6} "
+        f"{'trimesh':>8} {'ratio':>6}  OpenSCAD"
+    )
+    cases = [
+        (f"plate with {len(HOLES)} holes", plate_program(), plate_solids()),
+        (f"house with {len(WINDOWS)} openings", house_program(), house_solids()),
+    ]
+    for name, text, solids in cases:
+        program, plain = parse(text), parse(text.replace("difference {", "{"))
+        shape = compile_text(text)
+        direct = _by_manifold3d(solids)
+        volume = closed_volume(shape)
+        assert abs(volume - _mesh_volume(direct)) < 1e-6 * volume, (volume, _mesh_volume(direct))
+        assert abs(volume - _by_trimesh(solids).volume) < 1e-6 * volume
+        _, compile_cpu = median_time(lambda text=text: compile_text(text), repeat)
+        _, cut = median_time(lambda program=program: evaluate(program, DEFAULT_LIMITS), repeat)
+        _, uncut_cpu = median_time(lambda plain=plain: evaluate(plain, DEFAULT_LIMITS), repeat)
+        _, ours_direct = median_time(lambda solids=solids: _by_manifold3d(solids), repeat)
+        _, by_trimesh = median_time(lambda solids=solids: _by_trimesh(solids), repeat)
+        boolean = cut - uncut_cpu
+        print(
+            f"  {name:<28} {len(shape.faces):>6} {compile_cpu * 1e3:>8.1f} {boolean * 1e3:>8.1f} "
+            f"{ours_direct * 1e3:>10.1f} {boolean / ours_direct:>5.2f}x {by_trimesh * 1e3:>8.1f} "
+            f"{by_trimesh / ours_direct:>5.2f}x  {_by_openscad(solids, openscad_timeout, ours_direct)}"
+        )
+
+
+def closed_volume(shape) -> float:
+    corners = shape.vertices[shape.faces].astype(np.float64)
+    return float(np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum() / 6)
+
+
+def _mesh_volume(mesh: manifold3d.Mesh) -> float:
+    points = np.asarray(mesh.vert_properties)[:, :3].astype(np.float64)
+    corners = points[np.asarray(mesh.tri_verts)]
+    return float(np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum() / 6)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (median shown)")
@@ -330,6 +490,12 @@ def main() -> None:
     parser.add_argument("--worst", type=int, default=3, help="runs of each worst case (0: skip them)")
     parser.add_argument(
         "--first", type=int, default=1, help="first runs with an empty kernel cache (0: skip them)"
+    )
+    parser.add_argument(
+        "--booleans", type=int, default=7, help="runs of each boolean measurement (0: skip them)"
+    )
+    parser.add_argument(
+        "--openscad-timeout", type=float, default=120.0, help="seconds OpenSCAD may take per program"
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -342,6 +508,8 @@ def main() -> None:
         first_run(args.first)
     if args.worst:
         worst_cases(args.worst)
+    if args.booleans:
+        booleans(args.booleans, args.openscad_timeout)
 
 
 if __name__ == "__main__":

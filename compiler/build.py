@@ -18,9 +18,8 @@ from numba import njit
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, Evaluation, evaluate
 from proto3d.compiler.lints import lint
-from proto3d.compiler.measure import EarlyTessellation
+from proto3d.compiler.measure import EarlyTessellation, complete
 from proto3d.compiler.shape import CompiledShape
-from proto3d.compiler.tessellate import tessellate
 from proto3d.errors import Diagnostic, Proto3dError, Span, errors
 from proto3d.grammar import ast, parse_with_diagnostics
 from proto3d.limits import Limits
@@ -125,7 +124,11 @@ def assemble(evaluation: Evaluation, early: EarlyTessellation | None = None) -> 
     """Tessellate every primitive (one batched kernel call, or the meshes `early` made while
     evaluating joined to that of the rest) and attach the per-face labels and tables."""
     primitives = evaluation.primitives
-    mesh = early.mesh(primitives, evaluation.triangles) if early is not None else tessellate(primitives)
+    solved = evaluation.booleans
+    if early is not None:
+        mesh = early.mesh(primitives, evaluation.triangles, solved)
+    else:
+        mesh = complete(primitives, solved)
     n = len(primitives)
     part_of = np.fromiter(map(attrgetter("part_id"), primitives), np.int32, n)
     instance_of = np.fromiter(map(attrgetter("instance_id"), primitives), np.int32, n)

@@ -214,6 +214,18 @@ class _Checker(ast.Visitor):
             s = s.body
         self.visit(s)
 
+    def visit_BooleanStmt(self, s: ast.BooleanStmt) -> None:
+        if self.in_def is not None and not self.in_part:  # a def that cuts draws: called inside parts
+            self.in_def.draws = True
+        elif not self.in_part:
+            self.error(
+                "E140",
+                f"`{s.op}` is outside any part",
+                Span(s.span.line, s.span.column, s.span.line, s.span.column + len(s.op)),
+                hint="a boolean combines the primitives of one part: put it in `part label { … }`",
+            )
+        self.block(s.block.body, owner=s)
+
     def visit_DefStmt(self, s: ast.DefStmt) -> None:
         keyword = Span(s.span.line, s.span.column, s.span.line, s.span.column + 3)
         if len(self.scopes) != 2 or self.in_def is not None:

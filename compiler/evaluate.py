@@ -33,6 +33,7 @@ import numpy as np
 
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
+from proto3d.compiler.booleans import BooleanNode, piece_boxes, solve
 from proto3d.compiler.builtins import BUILTINS, POINT_FUNCTIONS
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
@@ -40,7 +41,7 @@ from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
 from proto3d.compiler.scopes import Scopes, free_names
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
 from proto3d.compiler.steps import StepMeter
-from proto3d.compiler.tessellate import local_bounds, triangle_count
+from proto3d.compiler.tessellate import Tessellation, local_bounds, triangle_count
 from proto3d.compiler.values import (
     EvalError,
     PartRef,
@@ -87,9 +88,10 @@ class Evaluation:
     parts: list[Part]
     instances: list[Instance]
     primitives: list[Primitive]
-    triangles: int  # what tessellating every primitive gives
+    triangles: int  # what tessellating every primitive gives, plus the triangles of the boolean results
     warnings: list[Diagnostic] = field(default_factory=list)
     anchor_reads: list[AnchorRead] = field(default_factory=list)
+    booleans: list[tuple[range, Tessellation]] = field(default_factory=list)  # each result and its operands
 
 
 class CompiledStatement(NamedTuple):
@@ -148,6 +150,7 @@ class _Evaluator:
             ast.ForStmt: self.for_stmt,
             ast.IfStmt: self.if_stmt,
             ast.TransformStmt: self.transform_stmt,
+            ast.BooleanStmt: self.boolean_stmt,
             ast.PrimitiveStmt: self.primitive_stmt,
             ast.DefStmt: self.def_stmt,
         }
@@ -167,6 +170,8 @@ class _Evaluator:
         self.anchors_seen: set[tuple] = set()  # (attribute node, instance, primitives) already recorded
         self.triangles = 0
         self.iterations = 0
+        self.open_booleans: list[BooleanNode] = []  # the boolean blocks running now, innermost last
+        self.booleans: list[tuple[range, Tessellation]] = []
         # where it is building now
         self.matrix = np.eye(4)
         self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
@@ -208,6 +213,7 @@ class _Evaluator:
             self.triangles,
             self.warnings,
             self.anchor_reads,
+            self.booleans,
         )
 
     # ---- statements: each compiles to a closure that runs it ---------------
@@ -500,6 +506,57 @@ class _Evaluator:
             frames += [mirror @ f for f in frames]
         return frames
 
+    def boolean_stmt(self, s: ast.BooleanStmt):
+        body = self.compile_block(s.block.body)
+        keyword = Span(s.span.line, s.span.column, s.span.line, s.span.column + len(s.op))
+
+        def run() -> None:
+            if self.current_instance is None:
+                fail("E140", f"`{s.op}` is outside any part", keyword, hint="put it in a `part label { … }`")
+            node, first, triangles = BooleanNode(s.op, keyword), len(self.primitives), self.triangles
+            self.open_booleans.append(node)
+            try:
+                body()
+            finally:
+                self.open_booleans.pop()
+            if self.open_booleans:  # a nested block is an operand of the one around it
+                self.open_booleans[-1].operands.append(node)
+            elif first < len(self.primitives):
+                self.boolean(node, first, self.triangles - triangles)
+
+        return run
+
+    def boolean(self, node: BooleanNode, first: int, operand_triangles: int) -> None:
+        """Compute an outermost boolean block now, so the part's anchors below it read the result's box.
+
+        Its operands' and its result's triangles pay two steps each (manifold3d's work, 2-4 µs a
+        triangle, is what bounds the time of a program near the step limit: about a second), and the
+        result's count against the triangle limit."""
+        operands = range(first, len(self.primitives))
+        if self.meter.used + 2 * operand_triangles > self.limits.max_steps:
+            fail(
+                "E304",
+                f"the program needs more than {self.limits.max_steps} evaluation steps: this `{node.op}` "
+                f"costs 2 per triangle, and its operands have {operand_triangles}",
+                node.span,
+                hint="lower the `segments` of its operands, or cut fewer or simpler shapes",
+            )
+        self.step(node.span, 2 * operand_triangles)
+        result = solve(node, self.primitives[first:], first)
+        self.step(node.span, 2 * len(result.faces))
+        self.triangles += len(result.faces)
+        if self.triangles > self.limits.max_triangles:
+            fail(
+                "E302",
+                f"the shape exceeds {self.limits.max_triangles} triangles with the result of this `{node.op}`",
+                node.span,
+                hint="lower `segments` or cut fewer holes",
+            )
+        for i in operands:
+            self.primitives[i].operand = True
+        self.booleans.append((operands, result))
+        self.part_boxes.replace(dict(zip(operands, piece_boxes(result))))
+
     # ---- the primitive statement -----------------------------------------
     def primitive_stmt(self, s: ast.PrimitiveStmt):
         if s.name not in lang.CALLABLE:
@@ -535,8 +592,8 @@ class _Evaluator:
         arguments = []  # the constant arguments are the same at every run of the statement
         for arg in binding.variable_args:
             v = values[arg.param.name]
-            if type(v) is list:  # a loft's sections: polygons of any sizes
-                v = tuple(section.tobytes() for section in v)
+            if type(v) is list:  # holes: a list of point arrays
+                v = tuple(points.tobytes() for points in v)
             arguments.append(v.tobytes() if type(v) is np.ndarray else v)
         # different inputs may still give the same arguments: place each set once
         placement = cache.placement(tuple(arguments), lambda: self.place(s, values))
@@ -578,6 +635,8 @@ class _Evaluator:
         self.part_primitives[instance.part_id].append(primitive_id)
         for owner in self.naming if s.as_name is None else (*self.naming, s):
             self.name_primitive(instance, owner, primitive_id)
+        if self.open_booleans:
+            self.open_booleans[-1].operands.append(primitive_id)
 
     def name_primitive(self, instance: Instance, owner: ast.PrimitiveStmt, primitive_id: int) -> None:
         """File a primitive under the `as` name of the statement that drew it (or of a call around it);

@@ -88,7 +88,7 @@ ALIGN_WORDS = {
 ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
 RESERVED = frozenset(
     """shape bounds let param part color for in if elif else and or not true false pi
-translate rotate scale mirror symmetric radial def as""".split()
+translate rotate scale mirror symmetric radial def as difference union intersection""".split()
 )
 SEGMENTS_DEFAULT = 32
 
@@ -96,11 +96,8 @@ SEGMENTS_DEFAULT = 32
 FOREIGN = {
     "cube": "use `box(size=[w, d, h])`",
     "cuboid": "use `box(size=[w, d, h])`",
-    "difference": "no CSG in v1: build the shape from separate primitives (a `tube` for hollow cylinders)",
-    "union": "no CSG in v1: put the primitives one after another inside the `part` block",
-    "intersection": "no CSG in v1: build the shape from separate primitives",
     "hull": "no hull in v1: use `lathe`, `extrude` or `sweep` for smooth outlines",
-    "minkowski": "no CSG in v1: use `box(size=..., bevel=r)` for rounded edges",
+    "minkowski": "no Minkowski sums: use `box(size=..., bevel=r)` for rounded edges",
     "linear_extrude": "use `extrude(polygon=[[x, y], ...], h=...)`",
     "rotate_extrude": "use `lathe(profile=[[r, z], ...])`",
     "polyhedron": "no raw meshes in v1: use `extrude`, `lathe` or `sweep`",

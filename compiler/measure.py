@@ -24,6 +24,7 @@ from proto3d.compiler.tessellate import Tessellation, tessellate
 Box = tuple[np.ndarray, np.ndarray]  # (lo, hi) corners, float64
 # The world boxes of primitives[i] for i in ids, None for one without triangles.
 Measure = Callable[[Sequence[Primitive], Sequence[int]], list[Box | None]]
+Pieces = Sequence[tuple[Sequence[int], Tessellation]]  # meshes of some primitives each: (their ids, mesh)
 
 
 def measure_boxes(primitives: Sequence[Primitive], ids: Sequence[int]) -> list[Box | None]:
@@ -43,15 +44,26 @@ class EarlyTessellation:
         self.pieces.append((ids, mesh))
         return _boxes(mesh, len(ids))
 
-    def mesh(self, primitives: Sequence[Primitive], triangles: int) -> Tessellation:
-        """The mesh of every primitive (`triangles` in all), in order: the meshes measured joined to
-        that of the rest if they hold at least half the triangles, else one tessellation of all."""
-        if not self.pieces or 2 * sum(len(mesh.faces) for _, mesh in self.pieces) < triangles:
-            return tessellate(primitives)
-        measured = {i for ids, _ in self.pieces for i in ids}
-        rest = [i for i in range(len(primitives)) if i not in measured]
-        pieces = self.pieces + [(rest, tessellate([primitives[i] for i in rest]))] if rest else self.pieces
-        return _join(pieces, len(primitives))
+    def mesh(self, primitives: Sequence[Primitive], triangles: int, solved: Pieces = ()) -> Tessellation:
+        """The mesh of every primitive (`triangles` in all), in order: the boolean results `solved`
+        for their operands, and the meshes measured (without an operand) if they hold at least half
+        the triangles, joined to that of the rest."""
+        operands = {i for ids, _ in solved for i in ids}
+        measured = [(ids, mesh) for ids, mesh in self.pieces if operands.isdisjoint(ids)]
+        if 2 * sum(len(mesh.faces) for _, mesh in measured) < triangles:
+            measured = []
+        return complete(primitives, [*solved, *measured])
+
+
+def complete(primitives: Sequence[Primitive], pieces: Pieces) -> Tessellation:
+    """The mesh of every primitive, in order: `pieces` (each covering the primitives it names) joined
+    to the tessellation of the others."""
+    if not pieces:
+        return tessellate(primitives)
+    covered = {i for ids, _ in pieces for i in ids}
+    rest = [i for i in range(len(primitives)) if i not in covered]
+    pieces = [*pieces, (rest, tessellate([primitives[i] for i in rest]))] if rest else pieces
+    return _join(list(pieces), len(primitives))
 
 
 class PartBoxes:
@@ -86,6 +98,12 @@ class PartBoxes:
                 lo, hi = np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
             self.kept[key] = (len(primitive_ids), lo, hi)
         return lo, hi
+
+    def replace(self, measured: dict[int, Box | None]) -> None:
+        """Primitives measured anew (a boolean's operands, now the pieces of its result): the boxes
+        kept from their old selves are forgotten."""
+        self.of_primitive.update(measured)
+        self.kept.clear()
 
 
 def _boxes(mesh: Tessellation, count: int) -> list[Box | None]:

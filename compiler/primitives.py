@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import manifold3d
 import numpy as np
 
 from proto3d.errors import Diagnostic, Span
@@ -33,6 +34,7 @@ LOFT = 12
 # circle when there is no profile); points: the path's rows (x, y, z, scale), then the profile.
 PROFILE_SWEEP = 13
 SHELL = 14  # a sphere or ellipsoid cut to an angular extent, solid or hollowed to a wall
+EXTRUDE_HOLES = 16  # an extrusion of a polygon with holes
 
 REQUIRED = object()
 
@@ -40,7 +42,7 @@ REQUIRED = object()
 @dataclass(frozen=True)
 class Param:
     name: str
-    type: str  # number, int, vec2, vec3, points2, points3, sections, number_or_list, bool, string, number_or_vec3, axis
+    type: str  # number, int, vec2, vec3, points2, points3, polygons, number_or_list, bool, string, number_or_vec3, axis
     default: object = REQUIRED
 
 
@@ -457,7 +459,40 @@ def _lathe_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
 def _extrude_args(name: str, v: dict, span: Span) -> dict:
     if len(v["polygon"]) < 3:
         _fail("E107", "an extrude polygon needs at least 3 [x, y] points", span)
-    return {"polygon": v["polygon"], "h": _nonneg(name, "h", v["h"], span)}
+    holes = v["holes"] or []
+    if any(len(hole) < 3 for hole in holes):
+        _fail("E107", "every hole of an extrude needs at least 3 [x, y] points", span)
+    return {"polygon": v["polygon"], "h": _nonneg(name, "h", v["h"], span), "holes": holes}
+
+
+def _extrude_pack(p: dict) -> Packed:
+    """Without holes, the polygon (the kernel cleans and ear-clips it). With holes, its loops cleaned
+    (outline counter-clockwise, holes clockwise) and manifold3d's triangulation of the cap."""
+    outline = _loop(p["polygon"], counter_clockwise=True)
+    if not p.get("holes") or len(outline) < 3:  # parameters written by hand may leave holes out
+        return Packed(EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"]))
+    loops = [outline] + [
+        hole for hole in (_loop(h, counter_clockwise=False) for h in p["holes"]) if len(hole) >= 3
+    ]
+    triangles = manifold3d.triangulate(loops)
+    outlines = np.zeros((sum(map(len, loops)), 4))  # (x, y, loop, 0)
+    outlines[:, :2], outlines[:, 2] = (
+        np.concatenate(loops),
+        np.repeat(np.arange(len(loops)), list(map(len, loops))),
+    )
+    caps = np.ones((len(triangles), 4))  # (a, b, c, 1)
+    caps[:, :3] = triangles
+    return Packed(EXTRUDE_HOLES, (p["h"], 0.0, 0.0, 0.0), np.concatenate([outlines, caps]))
+
+
+def _loop(xy, counter_clockwise: bool) -> np.ndarray:
+    """A closed outline: repeated points dropped, wound the way asked."""
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    xy = xy[np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]] if len(xy) else xy
+    if len(xy) >= 2 and np.array_equal(xy[0], xy[-1]):
+        xy = xy[:-1]
+    area = np.sum(xy[:, 0] * np.roll(xy[:, 1], -1) - np.roll(xy[:, 0], -1) * xy[:, 1])
+    return xy[::-1].copy() if (area < 0) == counter_clockwise and area != 0 else xy
 
 
 def _extrude_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -701,10 +736,10 @@ _KINDS = (
     ),
     PrimitiveKind(
         "extrude",
-        "a `polygon` of [x, y] points extruded from z = 0 to z = `h`",
-        (Param("polygon", "points2"), Param("h", N)),
+        "a `polygon` of [x, y] points, less its `holes` (polygons inside it), extruded from z = 0 to z = `h`",
+        (Param("polygon", "points2"), Param("h", N), Param("holes", "polygons", None)),
         _extrude_args,
-        lambda p: Packed(EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"])),
+        _extrude_pack,
         _extrude_bounds,
         None,
     ),
@@ -729,7 +764,7 @@ _KINDS = (
         "a solid through `sections` ([x, y] polygons) at heights `z` or across a `path`, a spline if"
         " `smooth`",
         (
-            Param("sections", "sections"),
+            Param("sections", "polygons"),
             Param("z", "number_or_list", None),
             Param("path", "points3", None),
             Param("smooth", "bool", False),

@@ -28,6 +28,7 @@ class Primitive:
     color: tuple[float, float, float]  # linear 0..1 sRGB-encoded values as written
     span: Span = field(default_factory=Span)
     calls: tuple[CallSite, ...] = ()  # the def calls that drew it, innermost first (its lints show them)
+    operand: bool = False  # of a boolean block: its faces are those of the result that come from it
 
 
 @dataclass

@@ -34,6 +34,7 @@ from proto3d.compiler.primitives import (
     CAPSULE,
     ELLIPSOID,
     EXTRUDE,
+    EXTRUDE_HOLES,
     FRUSTUM,
     LATHE,
     LOFT,
@@ -374,6 +375,36 @@ def _shell_shapes(codes, prm, segs, pts, offs, generate):
 
 
 @njit(cache=True)
+def _holed_shapes(codes, prm, segs, pts, offs, generate):
+    """Extrusions of a polygon with holes: its outline and its holes' as rows (x, y, loop, 0), then
+    its cap's triangles as rows (a, b, c, 1) (see `primitives._extrude_pack`)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        rows = pts[offs[s] : offs[s + 1]]
+        nv = nf = 0
+        a = 0
+        while a < len(rows) and rows[a, 3] == 0.0:  # one loop after the other
+            b = a
+            while b < len(rows) and rows[b, 3] == 0.0 and rows[b, 2] == rows[a, 2]:
+                b += 1
+            nv, nf = nv + 2 * len(_outline(rows[a:b, :2].copy(), True, EXTRUDE_HARD_COS)[0]), nf + 2 * (b - a)
+            a = b
+        lv[s + 1], lf[s + 1] = lv[s] + nv + 2 * a, lf[s] + nf + 2 * (len(rows) - a)
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        _holed(
+            pts[offs[s] : offs[s + 1]],
+            prm[s, 0],
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
 def _swept_shapes(codes, prm, segs, pts, offs, generate):
     """Sweeps: a circle of varying radius along a path (a polyline, or a spline if smooth)."""
     m = len(codes)
@@ -445,6 +476,7 @@ _FAMILY = {
     LOFT: _skinned_shapes,
     PROFILE_SWEEP: _skinned_shapes,
     SHELL: _shell_shapes,
+    EXTRUDE_HOLES: _holed_shapes,
 }
 
 
@@ -1258,6 +1290,36 @@ def _extrude(poly, h, lp, ln, f):
             base + n + tris[i, 1],
             base + n + tris[i, 2],
         )
+        t += 2
+
+
+@njit(cache=True)
+def _holed(rows, h, lp, ln, f):
+    """Side walls around each loop (a hole's, wound clockwise, face into the hole), caps from the
+    triangles packed after the loops."""
+    z0, z1 = min(0.0, h), max(0.0, h)
+    v = t = a = 0
+    while a < len(rows) and rows[a, 3] == 0.0:
+        b = a
+        while b < len(rows) and rows[b, 3] == 0.0 and rows[b, 2] == rows[a, 2]:
+            b += 1
+        cp, cn, conn = _outline(rows[a:b, :2].copy(), True, EXTRUDE_HARD_COS)
+        k = len(cp)
+        for j in range(k):
+            _put(lp, ln, v + j, cp[j, 0], cp[j, 1], z0, cn[j, 0], cn[j, 1], 0.0)
+            _put(lp, ln, v + k + j, cp[j, 0], cp[j, 1], z1, cn[j, 0], cn[j, 1], 0.0)
+        for j in range(k - 1):
+            if conn[j]:
+                _quad(f, t, v + j, v + j + 1, v + k + j + 1, v + k + j)
+                t += 2
+        v, a = v + 2 * k, b
+    for j in range(a):
+        _put(lp, ln, v + j, rows[j, 0], rows[j, 1], z0, 0.0, 0.0, -1.0)
+        _put(lp, ln, v + a + j, rows[j, 0], rows[j, 1], z1, 0.0, 0.0, 1.0)
+    for i in range(a, len(rows)):
+        p, q, r = v + int(rows[i, 0]), v + int(rows[i, 1]), v + int(rows[i, 2])
+        f[t, 0], f[t, 1], f[t, 2] = p, r, q
+        f[t + 1, 0], f[t + 1, 1], f[t + 1, 2] = p + a, q + a, r + a
         t += 2
 
 

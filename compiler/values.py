@@ -118,34 +118,31 @@ def coerce(value, param: lang.Param, span: Span, owner: str, limits: Limits):
             )
         check_range(value, span, limits)
         return value
-    if t == "sections":
-        return sections(value, span, where, limits)
+    if t == "polygons":
+        return polygons(value, span, where, limits)
     raise AssertionError(t)
 
 
-def sections(value, span: Span, where: str, limits: Limits) -> list[np.ndarray]:
-    """A list of polygons [[x, y], ...] (of any point counts), all their points counted by the limit."""
+def polygons(value, span: Span, where: str, limits: Limits) -> list:
+    """A list of polygons, each a list of [x, y] points (`holes=[[[x, y], …], …]`); `[]` is none."""
+    if isinstance(value, np.ndarray) and value.size == 0:
+        return []
     if not (
         isinstance(value, list)
-        and value
-        and all(isinstance(s, np.ndarray) and s.ndim == 2 and s.shape[1] == 2 for s in value)
+        and all(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] == 2 for v in value)
     ):
         fail(
             "E106",
-            f"{where} must be a list of polygons [[x, y], ...], not {type_name(value)}",
+            f"{where} must be a list of polygons, each a list of [x, y] points, not {type_name(value)}",
             span,
-            expected="[[[0, 0], [1, 0], [0, 1]], [[0, 0], [0.5, 0], [0, 0.5]]]",
+            expected="[[[x, y], ...], ...]",
+            hint="one hole is still a list of one polygon: `holes=[[[0, 0], [1, 0], [0, 1]]]`",
         )
-    total = sum(len(s) for s in value)
-    if total > limits.max_points:
-        fail(
-            "E307",
-            f"{where} has {total} points in all; the limit is {limits.max_points}",
-            span,
-            hint="a few dozen points describe a section; let `smooth=true` add the ones between sections",
-        )
-    for section in value:
-        check_range(section, span, limits)
+    points = sum(len(v) for v in value)
+    if points > limits.max_points:
+        fail("E307", f"{where} has {points} points; the limit is {limits.max_points}", span)
+    for v in value:
+        check_range(v, span, limits)
     return value
 
 

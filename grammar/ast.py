@@ -163,6 +163,14 @@ class TransformStmt(Node):
 
 
 @dataclass(frozen=True)
+class BooleanStmt(Node):
+    """`difference { … }`, `union { … }` or `intersection { … }` over the primitives its block draws."""
+
+    op: str  # difference union intersection
+    block: Block
+
+
+@dataclass(frozen=True)
 class PrimitiveStmt(Node):
     """A primitive or def call statement; `block` is only set for the erroneous `name(...) { }` form.
 
@@ -235,6 +243,7 @@ CHILD_FIELDS: dict[type, tuple[str, ...]] = {
     ForStmt: ("vars", "block"),
     IfStmt: ("branches", "orelse"),
     TransformStmt: ("args", "body"),
+    BooleanStmt: ("block",),
     PrimitiveStmt: ("args", "block"),
     DefParam: ("default",),
     DefStmt: ("params", "block"),

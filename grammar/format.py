@@ -182,6 +182,9 @@ class _Header(_Exhaustive):
     def visit_TransformStmt(self, s: ast.TransformStmt) -> _Head:
         return f"{s.kind}({_args(s.args)})", s.body
 
+    def visit_BooleanStmt(self, s: ast.BooleanStmt) -> _Head:
+        return s.op, s.block
+
     def visit_Block(self, s: ast.Block) -> _Head:
         return "", s
 

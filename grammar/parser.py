@@ -573,6 +573,9 @@ class _Build:
     def transform_stmt(self, kids):
         return ast.TransformStmt(_span(kids[0], kids[4]), str(kids[0]), kids[2] or (), kids[4])
 
+    def boolean_stmt(self, kids):  # the optional `()` of OpenSCAD's `difference() { … }` is dropped
+        return ast.BooleanStmt(_span(kids[0], kids[-1]), str(kids[0]), kids[-1])
+
     def call_stmt(self, kids):
         name, _, args, close, as_keyword, as_name, block = kids
         end = block or as_name or close

@@ -45,6 +45,8 @@ CODES: dict[str, str] = {
     "E132": "`sweep` with both `r` and `profile`",
     "E135": "`h` with `from`/`to`",
     "E136": "`thickness` on a closed lathe profile",
+    "E140": "boolean block outside a part",
+    "E141": "boolean operand not a closed solid",
     "E150": "a def that calls itself, directly or through other defs",
     "E151": "`def` inside a block",
     "E152": "a def called above its definition",

@@ -96,7 +96,7 @@ def find_contacts(geo: Triangles) -> Contacts | None:
     nesting = _may_hold(geo, solid, a, b) | _may_hold(geo, solid, b, a)
     hosts = np.full(len(present), -1, np.int64)
     if nesting.any():
-        hosts = _hosts(geo.mesh, geo.groups, lo, hi, pairs[nesting], solid, budget, scratch)
+        hosts = _hosts(geo.mesh, geo.groups, lo, hi, pairs[nesting], solid, geo.closed, budget, scratch)
     n = len(present)
     floating: dict[int, list[int]] = {}
     for i in np.flatnonzero(present & (root[:n] != root[n])):
@@ -118,10 +118,10 @@ def _scratch(group_start: np.ndarray) -> Scratch:
 
 
 def _may_hold(geo: Triangles, solid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Of each pair, whether instance x is solid and its box lies in y's (`_fits`, for all pairs at once)."""
+    """Of each pair, whether instance x is solid and its box lies in closed y's (`_fits`, for all pairs at once)."""
     lo, hi = geo.instance_lo, geo.instance_hi
     outside = (lo[x] < lo[y] - SURFACE_EPS) | (hi[x] > hi[y] + SURFACE_EPS)
-    return solid[x] & ~outside.any(axis=1)
+    return solid[x] & geo.closed[y] & ~outside.any(axis=1)
 
 
 # --------------------------------------------------------------------------- candidate pairs
@@ -393,8 +393,9 @@ def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
 
 
 @njit(cache=True)
-def _hosts(mesh, groups, lo, hi, pairs, solid, budget, scratch):
-    """For each instance, an instance that contains it, or -1.
+def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch):
+    """For each instance, an instance that contains it, or -1. Only a closed instance can contain
+    (inside a boolean's result, the pieces of its operands are not closed surfaces).
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
     Pairs run by first then second instance, and instances already hosted are not tested
@@ -406,12 +407,12 @@ def _hosts(mesh, groups, lo, hi, pairs, solid, budget, scratch):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
         a_in_b = (
             host[a] < 0
-            and _fits(lo, hi, solid, a, b)
+            and _fits(lo, hi, solid, closed, a, b)
             and _instance_inside(mesh, groups, a, b, budget, scratch)
         )
         b_in_a = (
             (host[b] < 0 or a_in_b)
-            and _fits(lo, hi, solid, b, a)
+            and _fits(lo, hi, solid, closed, b, a)
             and _instance_inside(mesh, groups, b, a, budget, scratch)
         )
         if b_in_a and host[b] < 0:
@@ -422,9 +423,9 @@ def _hosts(mesh, groups, lo, hi, pairs, solid, budget, scratch):
 
 
 @njit(cache=True)
-def _fits(lo, hi, solid, x, y):
-    """Whether instance x is solid and its box lies in y's: the cheap half of "x is inside y"."""
-    if not solid[x]:
+def _fits(lo, hi, solid, closed, x, y):
+    """Whether instance x is solid, y closed and x's box lies in y's: the cheap half of "x is inside y"."""
+    if not solid[x] or not closed[y]:
         return False
     for k in range(3):
         if lo[x, k] < lo[y, k] - SURFACE_EPS or hi[x, k] > hi[y, k] + SURFACE_EPS:

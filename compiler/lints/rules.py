@@ -38,9 +38,10 @@ def degenerate(shape: CompiledShape, geo: Triangles) -> list[Diagnostic]:
     out = []
     which, alike = geo.alike
     reasons = np.array([_bad_params(p.params) for p in alike], dtype=object)[which]
-    suspect = (
-        ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5) | np.not_equal(reasons, None)
-    )
+    # what a boolean left of an operand is part of a surface, not a solid: only its numbers can be wrong
+    operand = np.fromiter((p.operand for p in shape.primitives), bool, len(shape.primitives))
+    flat = ~has_faces | (max_area < MIN_AREA) | (volume <= FLAT_RATIO * area**1.5)
+    suspect = (flat & ~operand) | np.not_equal(reasons, None)
     for k in np.flatnonzero(suspect).tolist():
         prim, why = shape.primitives[k], reasons[k]
         if why is None:

@@ -50,6 +50,7 @@ class Triangles:
     facet: np.ndarray  # (I,) largest faceting error of an instance's curved primitives
     measures: np.ndarray  # (G, 3) area, largest triangle area, enclosed volume of each group
     alike: tuple[np.ndarray, list]  # see `placed_alike`
+    closed: np.ndarray  # (I,) whether every group of an instance is a closed surface (no boolean cut it)
 
     @classmethod
     def of(cls, shape: CompiledShape) -> Triangles:
@@ -72,6 +73,8 @@ class Triangles:
         _, group_start, group_primitive, group_lo, group_hi, instance_groups, lo, hi, measures = prepared
         groups = Groups(group_start, group_lo, group_hi, instance_groups)
         base_tol = np.maximum(ABS_TOL, REL_TOL * (hi - lo).max(axis=1, initial=0.0))
+        closed = np.ones(n_inst, bool)
+        closed[[p.instance_id for p in shape.primitives if p.operand]] = False
         return cls(
             Mesh(shape.vertices, faces),
             groups,
@@ -82,6 +85,7 @@ class Triangles:
             facet,
             measures,
             (which, alike),
+            closed,
         )
 
     @property

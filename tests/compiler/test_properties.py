@@ -165,9 +165,15 @@ def exact_volume(spec: PrimSpec) -> float | None:
     if spec.kind == "wedge":
         return float(np.prod(p["size"])) / 2
     if spec.kind == "extrude":
-        x, y = p["polygon"][:, 0], p["polygon"][:, 1]
-        return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2 * p["h"]
+        holes = sum(_area(hole) for hole in p.get("holes", []))
+        return (_area(p["polygon"]) - holes) * p["h"]
     return None
+
+
+def _area(polygon: np.ndarray) -> float:
+    """The shoelace area, whichever way the polygon runs."""
+    x, y = polygon[:, 0], polygon[:, 1]
+    return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2
 
 
 def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[bool]) -> str:
@@ -631,13 +637,18 @@ def test_param_overrides_in_range_compile_and_others_are_diagnostics(spec, value
 
 
 ANCHOR_USE = re.compile(r"\bp\d+(\[\d+\])?\.")
+BOOLEAN_USE = re.compile(r"\b(difference|union|intersection)\b")
 
 
 @fast(40)
 @given(text=programs(), chain=st.lists(wrappers(repeats=False), min_size=1, max_size=2))
 def test_whole_program_in_a_transform_moves_every_vertex(text, chain):
-    """Wrapping a program (without anchors, which are world points) in transforms maps every vertex by them."""
-    assume(not ANCHOR_USE.search(text))
+    """Wrapping a program (without anchors, which are world points) in transforms maps every vertex by them.
+
+    Not through booleans: manifold3d orders and splits a result's triangles by their world
+    coordinates, so a moved boolean is the same solid in other triangles (its volume is checked
+    under transforms in test_booleans.py)."""
+    assume(not ANCHOR_USE.search(text) and not BOOLEAN_USE.search(text))
     lines = text.split("\n")
     in_def = [False]  # a def stays at the top level, up to its closing brace
     for line in lines:

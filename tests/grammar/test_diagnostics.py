@@ -23,7 +23,7 @@ CASES = [
     ("E012", "part a { " + BOX, 1, 29, "never closed"),
     ("E013", "let x = 1e999", 1, 9, "out of range"),
     ("E101", "part a { cube(size=1) }", 1, 10, "box"),
-    ("E101", "part a { difference() { } }", 1, 10, "CSG"),
+    ("E101", "part a { hull() { } }", 1, 10, "lathe"),
     ("E101", "part a { linear_extrude(h=1) }", 1, 10, "extrude"),
     ("E101", "part a { skin(h=1) }", 1, 10, "loft"),
     ("E102", "part a { loft(sections=[[[0, 0], [1, 0], [0, 1]], [[0, 0]]], heights=[0, 1]) }", 1, 62, "`z`"),
@@ -89,6 +89,22 @@ CASES = [
         "not both",
     ),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
+    ("E140", "difference { " + BOX + " }", 1, 1, "outside any part"),
+    ("E140", "part a { " + BOX + " }\ntranslate([1, 0, 0]) union() { " + BOX + " }", 2, 22, "part label"),
+    (
+        "E106",
+        "part a { extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1, holes=[[0, 0], [1, 0], [0, 1]]) }",
+        1,
+        63,
+        "list of one polygon",
+    ),
+    (
+        "E107",
+        "part a { extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1, holes=[[[0, 0], [1, 0]]]) }",
+        1,
+        10,
+        "hole",
+    ),
     ("E201", "part a { sphere(r=radius) }", 1, 19, "not defined"),
     ("E201", "let a = [x for x in [1, 2]]\nlet b = x", 2, 9, "only inside its brackets"),
     (
@@ -257,3 +273,29 @@ def test_conflicting_part_colours_warn():
     )
     (warning,) = check(program)
     assert (warning.code, warning.line, warning.severity) == ("W107", 2, "warning")
+
+
+def test_a_boolean_operand_manifold3d_cannot_read_is_E141_at_its_statement():
+    """Every primitive tessellates closed, so no program reaches E141; an open mesh (one triangle)
+    given as an operand's mesh does."""
+    import numpy as np
+
+    from proto3d.compiler.booleans import closed_solid
+    from proto3d.compiler.evaluate import EvalError
+    from proto3d.compiler.shape import Primitive
+    from proto3d.compiler.tessellate import Tessellation
+    from proto3d.errors import Span
+
+    triangle = Tessellation(
+        np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32),
+        np.array([[0, 0, 1]] * 3, np.float32),
+        np.array([[0, 1, 2]], np.int32),
+        np.zeros(1, np.int32),
+        np.array([0, 3]),
+    )
+    operand = Primitive("extrude", {}, np.eye(4), 32, 0, 0, (1.0, 1.0, 1.0), Span(3, 5, 3, 12))
+    with pytest.raises(EvalError) as raised:
+        closed_solid(triangle, operand)
+    found = raised.value.diagnostic
+    assert (found.code, found.span) == ("E141", Span(3, 5, 3, 12))
+    assert "`extrude` is not a closed solid" in found.message and "NotManifold" in found.message

@@ -117,6 +117,47 @@ def test_cli_fmt_check_write_and_bad_input(tmp_path):
     assert bad.read_text() == "part a { box(size=[1, 1, 1] }\n"
 
 
+def test_boolean_blocks_print_canonically_and_keep_their_tree():
+    text = (
+        "part p { difference() {\nbox(size=[1,1,1])  # base\n"
+        "union { for i in [0, 1] { sphere(r=0.2, at=[i, 0, 0]) } }\n"
+        "translate([0, 0, 1]) intersection { sphere(r=1) box(size=[1, 1, 1]) } } }\n"
+    )
+    assert fmt(text) == (
+        "part p {\n"
+        "    difference {\n"
+        "        box(size=[1, 1, 1])  # base\n"
+        "        union {\n"
+        "            for i in [0, 1] {\n"
+        "                sphere(r=0.2, at=[i, 0, 0])\n"
+        "            }\n"
+        "        }\n"
+        "        translate([0, 0, 1]) intersection {\n"
+        "            sphere(r=1)\n"
+        "            box(size=[1, 1, 1])\n"
+        "        }\n"
+        "    }\n"
+        "}\n"
+    )
+    assert fmt(fmt(text)) == fmt(text)
+    (part,) = parse(text).statements
+    (block,) = part.block.body
+    assert (block.op, [type(s).__name__ for s in block.block.body]) == (
+        "difference",
+        ["PrimitiveStmt", "BooleanStmt", "TransformStmt"],
+    )
+    assert (block.span.line, block.span.column, block.span.end_line) == (1, 10, 4)
+
+
+def test_boolean_words_are_reserved_names():
+    from proto3d.compiler import check
+
+    found = [
+        (d.code, d.line, d.column) for d in check("let union = 1\npart difference { box(size=[1, 1, 1]) }")
+    ]
+    assert ("E202", 1, 1) in found and ("E202", 2, 1) in found
+
+
 def test_defs_and_named_primitives_print_canonically_and_round_trip():
     text = (
         "def wheel( r,width = 0.04 , ) {  # a wheel\n torus(R=r,r=width)   as   tyre\n}\n"

@@ -157,6 +157,15 @@ def star_polygon(draw):
     return pts
 
 
+def _distance_to_outline(poly) -> float:
+    """The distance from the origin to the nearest edge of a closed polygon."""
+    a, b = np.asarray(poly, float), np.roll(np.asarray(poly, float), -1, axis=0)
+    t = np.clip(
+        np.einsum("ij,ij->i", -a, b - a) / np.maximum(np.einsum("ij,ij->i", b - a, b - a), 1e-30), 0, 1
+    )
+    return float(np.linalg.norm(a + t[:, None] * (b - a), axis=1).min())
+
+
 def points_text(points) -> str:
     return "[" + ", ".join(vec_text(fmt(v) for v in p) for p in points) + "]"
 
@@ -297,7 +306,23 @@ def primitive_core(draw, kind: str | None = None):
     if kind == "extrude":
         poly = draw(star_polygon())
         ht, h = length()
-        return kind, [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h}
+        pairs, params = [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h, "holes": []}
+        room = _distance_to_outline(poly)  # the star contains the disc of this radius about the origin
+        if room > 0.01 and draw(st.booleans()):
+            sides, rho = draw(st.integers(3, 6)), round(room * draw(st.sampled_from([0.3, 0.6, 0.9])), 4)
+            hole = (
+                np.round(
+                    [
+                        [rho * np.cos(2 * np.pi * k / sides), rho * np.sin(2 * np.pi * k / sides)]
+                        for k in range(sides)
+                    ],
+                    4,
+                )
+                + 0.0
+            )
+            pairs.append(("holes", f"[{points_text(hole)}]"))
+            params["holes"] = [hole]
+        return kind, pairs, params
     if kind == "sweep":
         return kind, *draw(sweep_core())
     if kind == "loft":
@@ -788,6 +813,7 @@ class _Program:
         draw = self.draw
         options = ["let", "transform", "for", "if", "block"] if depth < 3 else ["let"]
         options += ["primitive"] * 3 if in_part else ["part"] * 3
+        options += ["boolean"] if in_part and depth < 3 else []
         options += ["call"] if in_part and self.defs else []
         kind = draw(st.sampled_from(options))
         if kind == "primitive":
@@ -796,6 +822,10 @@ class _Program:
             self.call(depth)
         elif kind == "let":
             self.let(depth)
+        elif kind == "boolean":  # after the part's first primitive: the part keeps geometry for its anchors
+            self.open(depth, draw(st.sampled_from(["difference", "union", "intersection", "difference()"])))
+            self.body_statements(depth + 1, True, draw(st.integers(1, 3)))
+            self.close(depth)
         elif kind == "part":
             self.part(depth)
         elif (
@@ -1306,6 +1336,9 @@ INSERTS = [
     "from",
     "cube",
     "difference",
+    "union",
+    "intersection",
+    "holes=",
     "module",
     "def",
     "as",
@@ -1561,6 +1594,14 @@ def mutated(rng: random.Random, corpus) -> str:
     return mutate_chars(rng, text) if rng.random() < 0.5 else mutate_tokens(rng, text)
 
 
+CUTTING = re.compile(r"\b(difference|union|intersection|holes)\b")
+
+
+def cutting(rng: random.Random, corpus) -> str:
+    """A mutant of a program that cuts (a boolean block or extrude holes: issue 14)."""
+    return mutated(rng, [text for text in corpus if CUTTING.search(text)] or corpus)
+
+
 def extreme_numbers(rng: random.Random, corpus) -> str:
     """A seed program with some of its numbers replaced by extreme ones (or expressions overflowing)."""
     tokens = TOKEN.findall(rng.choice(corpus))
@@ -1628,6 +1669,7 @@ def seed_corpus(generated: int = 300, seed: int = 0) -> list[str]:
 
 FAMILIES = {  # name -> (generator, weight in bench/fuzz.py's mix)
     "mutated": (mutated, 6),
+    "cutting": (cutting, 2),
     "extreme numbers": (extreme_numbers, 2),
     "extreme builtins": (extreme_builtins, 3),
     "nested lists": (nested_lists, 1),

@@ -1,0 +1,291 @@
+"""Boolean blocks and extrude holes: volumes against manifold3d's and trimesh's own booleans on the
+same solids, labels kept through the cut, closed outward meshes, anchors, errors and limits."""
+
+import math
+
+import manifold3d
+import numpy as np
+import pytest
+import trimesh
+from hypothesis import given
+from hypothesis import strategies as st
+
+from proto3d.compiler import Limits, compile_text
+from proto3d.compiler.build import assemble
+from proto3d.compiler.evaluate import evaluate
+from proto3d.compiler.measure import EarlyTessellation
+from proto3d.compiler.tessellate import tessellate
+from proto3d.errors import Proto3dError, Span
+from proto3d.grammar import parse
+from tests.helpers.strategies import compose, fast, primitive_specs, wrappers
+
+PLATE = """shape "plate"
+part plate {
+    difference {
+        box(size=[1, 0.6, 0.1], at=[0, 0, 0.05])
+        for x in [-0.3, 0, 0.3] {
+            cylinder(r=0.1, h=0.3, at=[x, 0, 0.05], color="red")
+        }
+    }
+}
+"""
+
+
+def closed_mesh(shape, faces=None) -> trimesh.Trimesh:
+    mesh = trimesh.Trimesh(shape.vertices, shape.faces if faces is None else faces, process=False)
+    mesh.merge_vertices()
+    return mesh
+
+
+def closed_and_oriented(shape) -> bool:
+    """Every directed edge (vertices merged by position) is matched by as many going the other way:
+    a closed, consistently wound surface, allowed to touch itself along an edge (two solids sharing
+    an edge line, which trimesh's `is_watertight` calls open)."""
+    mesh = closed_mesh(shape)
+    directed = mesh.faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    forward, counts = np.unique(directed, axis=0, return_counts=True)
+    backward = dict(zip(map(tuple, forward[:, ::-1].tolist()), counts.tolist()))
+    return all(
+        backward.get(tuple(edge), 0) == count for edge, count in zip(forward.tolist(), counts.tolist())
+    )
+
+
+def operand_meshes(shape) -> list[trimesh.Trimesh]:
+    """Each primitive's own closed tessellation, as the boolean read it."""
+    out = []
+    for p in shape.primitives:
+        t = tessellate([p])
+        mesh = trimesh.Trimesh(t.vertices, t.faces, process=False)
+        mesh.merge_vertices()
+        out.append(mesh)
+    return out
+
+
+def test_difference_volume_is_manifold3d_own_and_trimesh_manifold_engine():
+    shape = compile_text(PLATE)
+    ours = closed_mesh(shape)
+    assert ours.is_watertight and ours.is_winding_consistent
+    # manifold3d's own primitives, the same solids (a 32-gon prism has the same volume at any phase)
+    plate = manifold3d.Manifold.cube([1, 0.6, 0.1], True).translate([0, 0, 0.05])
+    cutters = [
+        manifold3d.Manifold.cylinder(0.3, 0.1, 0.1, 32, True).translate([x, 0, 0.05]) for x in (-0.3, 0, 0.3)
+    ]
+    direct = manifold3d.Manifold.batch_boolean([plate, *cutters], manifold3d.OpType.Subtract)
+    assert ours.volume == pytest.approx(direct.volume(), rel=1e-6)
+    by_trimesh = trimesh.boolean.difference(operand_meshes(shape), engine="manifold")
+    assert ours.volume == pytest.approx(by_trimesh.volume, rel=1e-6)
+    prism = 32 / 2 * 0.1**2 * math.sin(2 * math.pi / 32) * 0.1
+    assert ours.volume == pytest.approx(0.06 - 3 * prism, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "op, engine_op",
+    [("union", trimesh.boolean.union), ("intersection", trimesh.boolean.intersection)],
+)
+def test_union_and_intersection_volumes_match_trimesh_manifold_engine(op, engine_op):
+    shape = compile_text(
+        f'shape "two"\npart lens {{ {op} {{ sphere(r=0.1, at=[0, 0, -0.06]) sphere(r=0.1, at=[0, 0, 0.06]) }} }}'
+    )
+    ours = closed_mesh(shape)
+    assert ours.is_watertight and ours.is_winding_consistent
+    assert ours.volume == pytest.approx(engine_op(operand_meshes(shape), engine="manifold").volume, rel=1e-6)
+    cap = math.pi * 0.04**2 * (3 * 0.1 - 0.04) / 3  # two spherical caps of height 0.04 make the lens
+    sphere = 4 / 3 * math.pi * 0.1**3
+    expected = 2 * cap if op == "intersection" else 2 * sphere - 2 * cap
+    assert ours.volume == pytest.approx(expected, rel=0.04)  # the facets lose 1-3%
+
+
+def test_every_result_face_keeps_an_operand_and_cut_faces_are_the_cutters():
+    shape = compile_text(PLATE)
+    assert set(shape.primitive_id.tolist()) == {0, 1, 2, 3}
+    assert set(shape.part_id.tolist()) == {0} and set(shape.instance_id.tolist()) == {0}
+    centres = shape.vertices[shape.faces].mean(axis=1)
+    for k, x in enumerate([-0.3, 0, 0.3], start=1):
+        walls = shape.primitive_id == k
+        radius = np.hypot(centres[walls, 0] - x, centres[walls, 1])
+        assert walls.sum() == 32 * 2  # the hole's wall: the cylinder's side between the plate's faces
+        assert np.all(radius < 0.1) and np.all(radius > 0.09)
+        assert np.all((centres[walls, 2] > 0) & (centres[walls, 2] < 0.1))
+        assert np.allclose(shape.face_colors[walls], (1.0, 0.0, 0.0))  # the cutter's colour
+        assert shape.primitives[k].span.line == 6 and shape.primitives[k].operand
+    plate = shape.primitive_id == 0
+    assert np.allclose(shape.face_colors[plate], shape.parts[0].color)
+
+
+def test_normals_are_unit_and_point_out_of_the_result_hole_walls_into_the_hole():
+    shape = compile_text(PLATE)
+    corners = shape.vertices[shape.faces].astype(np.float64)
+    face_normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    vertex_normal = shape.normals[shape.faces].astype(np.float64).mean(axis=1)
+    assert np.allclose(np.linalg.norm(shape.normals, axis=1), 1, atol=1e-5)
+    assert np.all(np.einsum("ij,ij->i", face_normal, vertex_normal) > 0)
+    walls = shape.primitive_id == 2  # the middle hole, around x = 0
+    outward = -shape.vertices[shape.faces[walls]].mean(axis=1)[:, :2]  # towards the hole's axis
+    assert np.all(np.einsum("ij,ij->i", vertex_normal[walls, :2], outward) > 0)
+
+
+def test_nesting_transforms_for_and_if_inside_a_boolean():
+    nested = compile_text(
+        """part p { difference {
+            box(size=[1, 1, 1])
+            union { translate([0.5, 0, 0]) sphere(r=0.2) if true { sphere(r=0.2, at=[-0.5, 0, 0]) } }
+        } }"""
+    )
+    flat = compile_text(
+        "part p { difference { box(size=[1, 1, 1]) sphere(r=0.2, at=[0.5, 0, 0]) sphere(r=0.2, at=[-0.5, 0, 0]) } }"
+    )
+    assert closed_mesh(nested).volume == pytest.approx(closed_mesh(flat).volume, rel=1e-9)
+    inner = compile_text(
+        "part p { difference { box(size=[1, 1, 1]) difference { box(size=[2, 2, 0.2]) cylinder(r=0.2, h=1) } } }"
+    )  # the slab minus a post: the cube loses the slab except where the post is
+    slab = manifold3d.Manifold.cube([2, 2, 0.2], True) - manifold3d.Manifold.cylinder(1, 0.2, 0.2, 32, True)
+    expected = manifold3d.Manifold.cube([1, 1, 1], True) - slab
+    assert closed_mesh(inner).volume == pytest.approx(expected.volume(), rel=1e-6)
+
+
+def test_anchors_below_a_boolean_read_the_result_box():
+    shape = compile_text(
+        """part lens { intersection { sphere(r=0.1, at=[0, 0, -0.06]) sphere(r=0.1, at=[0, 0, 0.06]) } }
+        part cap { box(size=[0.01, 0.01, 0.01], at=lens.top, align="bottom") }
+        part half { difference { box(size=[1, 1, 1]) box(size=[1, 1, 1], at=[0, 0, 0.75]) } }
+        part lid { box(size=[0.1, 0.1, 0.1], at=half.top, align="bottom") }"""
+    )
+    reads = {r.part: r.value for r in shape.anchor_reads}
+    assert reads["lens"] == pytest.approx([0, 0, 0.04], abs=1e-6)
+    assert reads["half"] == pytest.approx([0, 0, 0.25], abs=1e-6)
+    lens = shape.instances[0]
+    assert lens.bbox_max[2] == pytest.approx(0.04, abs=1e-6) and lens.bbox_min[2] == pytest.approx(
+        -0.04, abs=1e-6
+    )
+
+
+def test_the_mesh_joined_from_early_pieces_is_the_mesh_tessellated_at_once():
+    program = parse(
+        PLATE
+        + "part peg { box(size=[0.1, 0.1, 0.1], at=plate.top, align='bottom') }\n"
+        + "part rest { difference { box(size=[0.2, 0.2, 0.2], at=peg.top) sphere(r=0.05, at=peg.top) } }\n"
+    )
+    early = EarlyTessellation()
+    joined = assemble(evaluate(program, Limits(), None, early.measure), early)
+    alone = assemble(evaluate(program, Limits()))
+    for field in ("vertices", "normals", "faces", "primitive_id", "part_id", "instance_id"):
+        assert np.array_equal(getattr(joined, field), getattr(alone, field)), field
+
+
+def test_an_empty_result_leaves_the_part_without_geometry():
+    text = "part p { intersection { sphere(r=0.1) sphere(r=0.1, at=[1, 0, 0]) } }\npart q { box(size=[1, 1, 1]) }"
+    shape = compile_text(text)
+    assert set(shape.part_id.tolist()) == {1}
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(text + "\npart r { box(size=[1, 1, 1], at=p.top) }")
+    assert [(d.code, d.line) for d in raised.value.diagnostics] == [("E209", 3)]
+
+
+def test_boolean_outside_a_part_is_positioned():
+    with pytest.raises(Proto3dError) as raised:
+        compile_text("part a { box(size=[1, 1, 1]) }\nfor i in [1] {\n    intersection { sphere(r=1) }\n}")
+    found = raised.value.diagnostics[0]
+    assert (found.code, found.span) == ("E140", Span(3, 5, 3, 17))
+
+
+def test_operand_and_result_triangles_count_against_the_limit():
+    shape = compile_text(PLATE)
+    operands = sum(len(tessellate([p]).faces) for p in shape.primitives)
+    enough = Limits(max_triangles=operands + len(shape.faces))
+    assert len(compile_text(PLATE, limits=enough).faces) == len(shape.faces)
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(PLATE, limits=Limits(max_triangles=operands + len(shape.faces) - 1))
+    found = raised.value.diagnostics[0]
+    assert (found.code, found.line, found.column) == ("E302", 3, 5)
+    assert "result of this `difference`" in found.message
+
+
+def test_a_boolean_pays_steps_for_its_triangles():
+    many = "part p { difference { box(size=[1, 1, 0.1]) for i in range(40) { sphere(r=0.01, at=[i * 0.02 - 0.4, 0, 0.05], segments=64) } } }"
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(many, limits=Limits(max_steps=5_000))
+    found = raised.value.diagnostics[0]
+    assert (found.code, found.line, found.column) == ("E304", 1, 10)
+    assert "its operands have 158732" in found.message and "segments" in found.hint  # 12 + 40 · 3,968
+
+
+def test_a_hole_through_an_extrusion_is_closed_outward_and_has_the_area_left():
+    shape = compile_text(
+        """part frame { extrude(polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], h=0.1,
+            holes=[[[0.2, 0.2], [0.2, 0.4], [0.4, 0.4], [0.4, 0.2]], [[0.6, 0.6], [0.8, 0.6], [0.7, 0.8]]]) }"""
+    )
+    mesh = closed_mesh(shape)
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    assert mesh.volume == pytest.approx((1 - 0.04 - 0.02) * 0.1, rel=1e-6)
+    top = shape.faces[np.all(shape.vertices[shape.faces][:, :, 2] == np.float32(0.1), axis=1)]
+    assert trimesh.Trimesh(shape.vertices, top, process=False).area == pytest.approx(0.94, rel=1e-6)
+    centres = shape.vertices[shape.faces].mean(axis=1)
+    wall = (np.abs(centres[:, 0] - 0.2) < 1e-6) & (centres[:, 1] > 0.2) & (centres[:, 1] < 0.4)
+    assert wall.sum() == 2 and np.allclose(mesh.face_normals[wall], [1, 0, 0])  # into the hole
+
+
+def test_holes_are_the_same_whichever_way_they_are_wound_and_work_below_transforms():
+    square = "[[0.2, 0.2], [0.4, 0.2], [0.4, 0.4], [0.2, 0.4]]"
+    reversed_square = "[[0.2, 0.4], [0.4, 0.4], [0.4, 0.2], [0.2, 0.2]]"
+    outline = "polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], h=0.1"
+    volumes = []
+    for hole in (square, reversed_square):
+        shape = compile_text(
+            f"part p {{ rotate([90, 0, 0]) extrude({outline}, holes=[{hole}], rot=[0, 0, 30]) }}"
+        )
+        mesh = closed_mesh(shape)
+        assert mesh.is_watertight and mesh.is_winding_consistent
+        volumes.append(mesh.volume)
+    assert volumes == pytest.approx([0.096, 0.096], rel=1e-6)
+
+
+@fast(15)
+@given(
+    op=st.sampled_from(["difference", "union", "intersection"]),
+    specs=st.lists(primitive_specs(), min_size=2, max_size=3),
+    chain=st.lists(wrappers(repeats=False), min_size=1, max_size=2),
+)
+def test_a_boolean_under_transforms_is_the_same_solid_moved(op, specs, chain):
+    """Any primitives, any boolean: the result is closed, every face keeps an operand's ids, and
+    wrapping it in transforms scales its volume by the transforms' determinant."""
+    block = f"{op} {{ " + " ".join(spec.text() for spec in specs) + " }"
+    plain = compile_text(f"part p {{ {block} }}")
+    moved = compile_text(f"part p {{ {' '.join(w.text for w in chain)} {{ {block} }} }}")
+    (matrix,) = compose(chain)
+    for shape in (plain, moved):
+        assert set(shape.primitive_id.tolist()) <= set(range(len(specs)))
+        assert set(shape.part_id.tolist()) <= {0} and all(p.operand for p in shape.primitives)
+        assert closed_and_oriented(shape)
+    volume = closed_mesh(plain).volume if len(plain.faces) else 0.0
+    expected = abs(np.linalg.det(matrix[:3, :3])) * volume
+    assert (closed_mesh(moved).volume if len(moved.faces) else 0.0) == pytest.approx(
+        expected, rel=1e-4, abs=1e-9
+    )
+
+
+def test_a_lone_operand_at_the_origin_comes_through_unchanged():
+    """manifold3d gives no run transforms when every one is the identity (found by the fuzzer)."""
+    nested = compile_text("part p { intersection { intersection { ellipsoid(size=[0.46, 0.41, 2]) } } }")
+    plain = compile_text("part p { ellipsoid(size=[0.46, 0.41, 2]) }")
+    assert closed_mesh(nested).volume == pytest.approx(closed_mesh(plain).volume, rel=1e-6)
+    assert set(nested.primitive_id.tolist()) == {0}
+
+
+def test_a_def_that_cuts_draws_inside_parts_and_its_named_pieces_read_the_result():
+    frame = """def frame(w, h) {
+    difference {
+        box(size=[w, 0.02, h], align="bottom")
+        box(size=[w - 0.1, 0.1, h - 0.1], at=[0, 0, 0.05], align="bottom")
+    }
+}
+"""
+    shape = compile_text(
+        frame + "part wall { frame(1, 1) as window  frame(2, 1, at=[2, 0, 0]) }\n"
+        "part sign { box(size=[0.1, 0.1, 0.1], at=wall.window.top, align='bottom') }"
+    )
+    assert [r.value.tolist() for r in shape.anchor_reads] == [[0.0, 0.0, 1.0]]
+    frame_volume = 0.02 * (1 - 0.9 * 0.9) + 0.02 * (2 - 1.9 * 0.9)
+    assert closed_mesh(shape, shape.faces[shape.part_id == 0]).volume == pytest.approx(frame_volume, rel=1e-5)
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(frame + "frame(1, 1)")
+    assert [(d.code, d.line) for d in raised.value.diagnostics] == [("E110", 7)]
