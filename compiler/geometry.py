@@ -1,5 +1,6 @@
 """Geometry kernels shared by the tessellator and the lints: 3-vectors, closest points,
-segment and triangle tests, triangle distance, winding numbers and boxes, as Numba functions.
+segment and triangle tests, triangle distance, winding numbers, boxes and the one spline of
+the compiler, as Numba functions.
 
 Vectors are 3-tuples of floats (or any 3-element array: each kernel compiles once per argument
 type), so that nothing is allocated in the inner loops. The triangle kernels read a `mesh`,
@@ -281,3 +282,63 @@ def box_distance(lo1, hi1, lo2, hi2):
         d = max(0.0, lo1[k] - hi2[k], lo2[k] - hi1[k])
         s += d * d
     return math.sqrt(s)
+
+
+@njit(cache=True)
+def catmull_rom(points, closed, per_span):
+    """Centripetal Catmull-Rom spline through the rows of `points` (m, d), m >= 2, consecutive
+    rows distinct: `per_span` samples per span, the first of each being its control point
+    exactly; an open curve ends with its last point, a closed one returns to its first.
+
+    Centripetal (knots spaced by the square root of the chord) so that it neither loops nor
+    cusps between unevenly spaced points. An open curve's missing end neighbours are the
+    reflections of the second and the second-last points. Scalar loops, not array expressions:
+    they compile in a fraction of the time.
+    """
+    m, d = points.shape
+    spans = m if closed else m - 1
+    out = np.empty((spans * per_span + (0 if closed else 1), d))
+    c = np.empty((4, d))  # the span's four control points
+    for i in range(spans):
+        for j in range(d):
+            p1, p2 = points[i, j], points[(i + 1) % m, j]
+            if closed:
+                p0, p3 = points[(i - 1) % m, j], points[(i + 2) % m, j]
+            else:
+                p0 = points[i - 1, j] if i > 0 else 2.0 * p1 - p2
+                p3 = points[i + 2, j] if i + 2 < m else 2.0 * p2 - p1
+            c[0, j], c[1, j], c[2, j], c[3, j] = p0, p1, p2, p3
+            out[i * per_span, j] = p1
+        t1 = math.sqrt(_chord(c, 0))
+        t2 = t1 + math.sqrt(_chord(c, 1))
+        t3 = t2 + math.sqrt(_chord(c, 2))
+        for k in range(1, per_span):
+            t = t1 + (t2 - t1) * k / per_span
+            for j in range(d):
+                a1 = _knot_lerp(c[0, j], c[1, j], 0.0, t1, t)
+                a2 = _knot_lerp(c[1, j], c[2, j], t1, t2, t)
+                a3 = _knot_lerp(c[2, j], c[3, j], t2, t3, t)
+                b1, b2 = _knot_lerp(a1, a2, 0.0, t2, t), _knot_lerp(a2, a3, t1, t3, t)
+                out[i * per_span + k, j] = _knot_lerp(b1, b2, t1, t2, t)
+    if not closed:
+        for j in range(d):
+            out[-1, j] = points[m - 1, j]
+    return out
+
+
+@njit(cache=True)
+def _chord(c, k):
+    """Length of the chord from control point k to k + 1."""
+    s = 0.0
+    for j in range(c.shape[1]):
+        s += (c[k + 1, j] - c[k, j]) ** 2
+    return math.sqrt(s)
+
+
+@njit(cache=True)
+def _knot_lerp(a, b, ta, tb, t):
+    """The value at knot t on the line through a (at knot ta) and b (at knot tb): one step of
+    Barry and Goldman's pyramid. Coincident knots give a."""
+    if tb <= ta:
+        return a
+    return a * ((tb - t) / (tb - ta)) + b * ((t - ta) / (tb - ta))

@@ -97,7 +97,7 @@ FOREIGN = {
     "cube": "use `box(size=[w, d, h])`",
     "cuboid": "use `box(size=[w, d, h])`",
     "hull": "no hull in v1: use `lathe`, `extrude` or `sweep` for smooth outlines",
-    "minkowski": "no Minkowski sums: use `box(size=..., bevel=r)` for rounded edges",
+    "minkowski": "no Minkowski sums: use `box(size=..., round=r)` or `extrude(..., round=r)` for rounded edges",
     "linear_extrude": "use `extrude(polygon=[[x, y], ...], h=...)`",
     "rotate_extrude": "use `lathe(profile=[[r, z], ...])`",
     "polyhedron": "no raw meshes in v1: use `extrude`, `lathe` or `sweep`",
@@ -113,7 +113,7 @@ FOREIGN = {
     "pipe": "use `sweep(path=[...], r=...)` or `tube`",
     "skin": "use `loft(sections=[[[x, y], ...], ...], z=[...])`",
     "path_extrude": "use `sweep(path=[...], profile=[[x, y], ...])`",
-    "cuboid_rounded": "use `box(size=..., bevel=r)`",
+    "cuboid_rounded": "use `box(size=..., round=r)`",
     "uv_sphere": "use `sphere(r=...)`",
     "ico_sphere": "use `sphere(r=...)`",
     "torus_arc": "use `torus(R=..., r=..., angle=...)`",
@@ -155,6 +155,7 @@ ARG_ALIASES = {  # argument names models try, with the v1 spelling
     "profiles": "sections",
     "cyclic": "closed",
     "loop": "closed",
+    "fillet": "round",
 }
 
 

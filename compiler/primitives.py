@@ -27,6 +27,7 @@ from proto3d.errors import Diagnostic, Span
 # The kernels in tessellate.py compile these values in, and Numba's disk cache only watches
 # tessellate.py: add a code at the end, never renumber one.
 BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
+ROUNDED_EXTRUDE = 11
 # LOFT floats: (sections, along a path?, smooth, 0); points: a row per section ([0, 0, z] or its
 # path point, and its point count), then the sections' points.
 LOFT = 12
@@ -69,7 +70,9 @@ class PrimitiveKind:
     signature: tuple[Param, ...]  # the kind's own parameters; language.PLACEMENT follows them
     normaliser: Callable[[str, dict, Span], dict]  # (name, written arguments, span) -> parameters
     pack: Callable[[dict], Packed]
-    bounds: Callable[[dict], tuple[np.ndarray, np.ndarray]] | None  # None: no closed form, measure the mesh
+    bounds: (
+        Callable[[dict], tuple[np.ndarray, np.ndarray] | None] | None
+    )  # None: no closed form, measure the mesh
     facet_radius: Callable[[dict], float] | None  # None: flat faces, tessellated exactly
     positional: int | None = None  # leading arguments that may be positional (None: the whole signature)
     either_radius: bool = False  # takes `r`, or both `r1` and `r2`: the checker asks for one of the two
@@ -124,11 +127,16 @@ def _largest_radius(p: dict, keys: tuple[str, ...] = ("r",)) -> float:
 
 def _box_args(name: str, v: dict, span: Span) -> dict:
     size = _nonneg(name, "size", v["size"], span)
-    bevel = _nonneg(name, "bevel", v["bevel"], span)
+    radius = v["round"]
+    if v["bevel"] is not None:  # the v1 name of `round`
+        if radius:
+            _fail("E104", "`bevel` is the old name of `round`: give one of them", span)
+        radius = v["bevel"]
+    radius = _nonneg(name, "round", radius, span)
     smallest = min(size.tolist())
-    if bevel > smallest / 2:
-        _fail("E107", f"bevel {bevel:g} is more than half the smallest side ({smallest / 2:g})", span)
-    return {"size": size, "bevel": bevel}
+    if radius > smallest / 2:
+        _fail("E107", f"round {radius:g} is more than half the smallest side ({smallest / 2:g})", span)
+    return {"size": size, "round": radius}
 
 
 def _size_args(name: str, v: dict, span: Span) -> dict:
@@ -391,8 +399,10 @@ def _lathe_args(name: str, v: dict, span: Span) -> dict:
     _nonneg(name, "profile radii", profile[:, 0], span)
     if not 0 < angle <= 360:
         _fail("E107", "lathe angle must be in (0, 360] degrees", span)
-    params = {"profile": profile, "angle": angle, "start": v.get("start", 0.0)}
+    params = {"profile": profile, "angle": angle, "start": v.get("start", 0.0), "smooth": v["smooth"]}
     thickness = _nonneg(name, "thickness", v.get("thickness", 0.0), span)
+    if thickness > 0 and v["smooth"]:
+        _fail("E126", "a lathe takes `smooth` or `thickness`, not both yet", span)
     if thickness > 0 and _is_closed(profile):
         _fail(
             "E136",
@@ -447,10 +457,12 @@ def _lathe_outline(p: dict) -> np.ndarray:
     return np.asarray(p.get("outline", p["profile"]), dtype=np.float64).reshape(-1, 2)
 
 
-def _lathe_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+def _lathe_bounds(p: dict) -> tuple[np.ndarray, np.ndarray] | None:
     prof = _lathe_outline(p)
     if len(prof) == 0:
         return np.zeros(3), np.zeros(3)
+    if p.get("smooth"):
+        return None  # the spline may bulge past its points: measure the mesh
     r = np.maximum(prof[:, 0], 0.0)
     lo = r.min() if _is_closed(prof) else 0.0
     return _revolved_bounds(lo, r.max(), prof[:, 1].min(), prof[:, 1].max(), p["angle"], p.get("start", 0.0))
@@ -459,18 +471,33 @@ def _lathe_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
 def _extrude_args(name: str, v: dict, span: Span) -> dict:
     if len(v["polygon"]) < 3:
         _fail("E107", "an extrude polygon needs at least 3 [x, y] points", span)
+    h, radius = _nonneg(name, "h", v["h"], span), _nonneg(name, "round", v["round"], span)
     holes = v["holes"] or []
     if any(len(hole) < 3 for hole in holes):
         _fail("E107", "every hole of an extrude needs at least 3 [x, y] points", span)
-    return {"polygon": v["polygon"], "h": _nonneg(name, "h", v["h"], span), "holes": holes}
+    if holes and (radius > 0 or v["smooth"]):
+        _fail("E126", "an extrude with `holes` takes no `round` or `smooth` yet", span)
+    largest = h / 2 if v["smooth"] else min(h / 2, _largest_round(v["polygon"]))
+    if radius > largest:
+        _fail(
+            "E125",
+            f"round {radius:g} is too large for this extrusion: at most {largest:g} fits",
+            span,
+            hint="the rounds of two neighbouring corners must fit along the edge between them, "
+            "and 2 * round <= h",
+        )
+    return {"polygon": v["polygon"], "h": h, "holes": holes, "round": radius, "smooth": v["smooth"]}
 
 
 def _extrude_pack(p: dict) -> Packed:
-    """Without holes, the polygon (the kernel cleans and ear-clips it). With holes, its loops cleaned
-    (outline counter-clockwise, holes clockwise) and manifold3d's triangulation of the cap."""
+    """Without holes, the polygon (the kernel cleans, maybe smooths or rounds, and ear-clips it).
+    With holes, its loops cleaned (outline counter-clockwise, holes clockwise) and manifold3d's
+    triangulation of the cap."""
     outline = _loop(p["polygon"], counter_clockwise=True)
     if not p.get("holes") or len(outline) < 3:  # parameters written by hand may leave holes out
-        return Packed(EXTRUDE, (p["h"], 0.0, 0.0, 0.0), _points(p["polygon"]))
+        radius, smooth = p.get("round", 0.0), p.get("smooth", False)
+        code = ROUNDED_EXTRUDE if radius > 0 else EXTRUDE
+        return Packed(code, (p["h"], radius, 1.0 if smooth else 0.0, 0.0), _points(p["polygon"]))
     loops = [outline] + [
         hole for hole in (_loop(h, counter_clockwise=False) for h in p["holes"]) if len(hole) >= 3
     ]
@@ -495,7 +522,27 @@ def _loop(xy, counter_clockwise: bool) -> np.ndarray:
     return xy[::-1].copy() if (area < 0) == counter_clockwise and area != 0 else xy
 
 
-def _extrude_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
+def _largest_round(polygon: np.ndarray) -> float:
+    """The largest radius that rounds every corner of the polygon: a corner turning by angle a
+    takes round * tan(a / 2) of each edge beside it."""
+    poly = polygon[np.r_[True, np.any(polygon[1:] != polygon[:-1], axis=1)]]
+    if len(poly) > 1 and np.array_equal(poly[0], poly[-1]):
+        poly = poly[:-1]
+    edges = np.roll(poly, -1, axis=0) - poly
+    length = np.linalg.norm(edges, axis=1)
+    if len(poly) < 3 or not np.all(length > 0):
+        return 0.0
+    d = edges / length[:, None]
+    before = np.roll(d, 1, axis=0)
+    turn = np.arctan2(before[:, 0] * d[:, 1] - before[:, 1] * d[:, 0], np.einsum("ij,ij->i", before, d))
+    need = np.tan(np.abs(turn) / 2)
+    need = need + np.roll(need, -1)  # edge i runs from corner i to corner i + 1
+    return float(np.min(length[need > 0] / need[need > 0], initial=np.inf))
+
+
+def _extrude_bounds(p: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    if p.get("smooth") or p.get("round", 0.0) > 0:
+        return None  # a spline bulges past its points, rounded corners fall short of them: measure
     poly = np.asarray(p["polygon"], dtype=np.float64).reshape(-1, 2)
     if len(poly) == 0:
         return np.zeros(3), np.zeros(3)
@@ -621,12 +668,12 @@ _ENDS = (Param("from", V3, None), Param("to", V3, None))  # placed between two p
 _KINDS = (
     PrimitiveKind(
         "box",
-        "a box of full extents `size`, edges rounded by `bevel`; centred",
-        (Param("size", V3), Param("bevel", N, 0.0)),
+        "a box of full extents `size`, edges rounded to radius `round` (`bevel` is its v1 name); centred",
+        (Param("size", V3), Param("round", N, 0.0), Param("bevel", N, None)),
         _box_args,
-        lambda p: Packed(BOX, (p["size"][0], p["size"][1], p["size"][2], p["bevel"]), None),
+        lambda p: Packed(BOX, (p["size"][0], p["size"][1], p["size"][2], p["round"]), None),
         _half_size,
-        None,
+        lambda p: _largest_radius(p, ("round",)),
     ),
     PrimitiveKind(
         "sphere",
@@ -720,28 +767,40 @@ _KINDS = (
     ),
     PrimitiveKind(
         "lathe",
-        "a `profile` of [r, z] points revolved about Z by `angle` degrees from `start`; with `thickness`"
-        " the profile is the outer surface of a wall",
+        "a `profile` of [r, z] points (or the spline through them if `smooth`) revolved about Z by"
+        " `angle` degrees from `start`; with `thickness` the profile is the outer surface of a wall",
         (
             Param("profile", "points2"),
             Param("angle", N, 360.0),
             Param("start", N, 0.0),
             Param("thickness", N, 0.0),
+            Param("smooth", "bool", False),
         ),
         _lathe_args,
-        lambda p: Packed(LATHE, (p["angle"], p.get("start", 0.0), 0.0, 0.0), _points(_lathe_outline(p))),
+        lambda p: Packed(
+            LATHE,
+            (p["angle"], p.get("start", 0.0), 1.0 if p.get("smooth") else 0.0, 0.0),
+            _points(_lathe_outline(p)),
+        ),
         _lathe_bounds,
         lambda p: max(0.0, float(np.max(np.abs(np.asarray(p["profile"], float)[:, 0])))),
         positional=2,
     ),
     PrimitiveKind(
         "extrude",
-        "a `polygon` of [x, y] points, less its `holes` (polygons inside it), extruded from z = 0 to z = `h`",
-        (Param("polygon", "points2"), Param("h", N), Param("holes", "polygons", None)),
+        "a `polygon` of [x, y] points (or the closed spline through them if `smooth`), less its `holes`"
+        " (polygons inside it), extruded from z = 0 to z = `h`, every edge rounded to radius `round`",
+        (
+            Param("polygon", "points2"),
+            Param("h", N),
+            Param("holes", "polygons", None),
+            Param("round", N, 0.0),
+            Param("smooth", "bool", False),
+        ),
         _extrude_args,
         _extrude_pack,
         _extrude_bounds,
-        None,
+        lambda p: _largest_radius(p, ("round",)),
     ),
     PrimitiveKind(
         "sweep",

@@ -1,20 +1,22 @@
 """Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
 
-Each primitive is generated in its local frame by one of eight small generators (box, rounded
-box, wedge, surface of revolution, extrusion, sweep, hollow sphere, skin) into a local buffer, then
-moved to world space by its matrix: positions by the affine map, normals by the cofactor matrix
-(the inverse-transpose without the division, so singular scales never give inf), and the
-winding flipped when the matrix mirrors. Ten of the fifteen kinds are surfaces of revolution
-of an (r, z) profile, so they share one generator and one counting rule (a cut sphere or
-ellipsoid too, when solid; a hollow one has two surfaces of its own, joined by rims). A skin
-joins rings of one outline's points: a loft's sections, a sweep's profile (or a closed sweep's
-circle, an elliptical torus's) along its path.
+Each primitive is generated in its local frame by one of nine small generators (box, rounded
+box, wedge, surface of revolution, extrusion, rounded extrusion, sweep, hollow sphere, skin) into
+a local buffer (smooth outlines and paths are first sampled from the one spline,
+`geometry.catmull_rom`), then moved to world space by its matrix: positions by the affine
+map, normals by the cofactor matrix (the inverse-transpose without the division, so singular
+scales never give inf), and the winding flipped when the matrix mirrors. Ten of the fifteen
+kinds are surfaces of revolution of an (r, z) profile, so they share one generator and one
+counting rule (a cut sphere or ellipsoid too, when solid; a hollow one has two surfaces of its
+own, joined by rims). A skin joins rings of one outline's points: a loft's sections, a sweep's
+profile (or a closed sweep's circle, an elliptical torus's) along its path.
 
-The kinds come in seven families (flat, revolved, lathe, extrusion, sweep, shell, skin), each with one
-kernel that sizes and generates every distinct local shape of its kinds at once; one more
-kernel places every primitive's shape, in input order, so the faces of primitive i precede
-those of primitive i + 1. Numba compiles a kernel on its first call (then caches it on disk),
-so a program made of boxes and cylinders never waits for the sweep's or the lathe's code.
+The kinds come in eight families (flat, revolved, lathe, extrusion, rounded extrusion, sweep,
+shell, skin), each with one kernel that sizes and generates every distinct local shape of its kinds
+at once; one more kernel places every primitive's shape, in input order, so the faces of
+primitive i precede those of primitive i + 1. Numba compiles a kernel on its first call (then
+caches it on disk), so a program made of boxes and cylinders never waits for the sweep's or the
+lathe's code.
 `triangle_count` runs the same family kernel without generating, so it is exact by
 construction.
 """
@@ -23,12 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import cos, pi, sin, sqrt
+from math import atan2, ceil, cos, pi, sin, sqrt, tan
 
 import numpy as np
 from numba import njit
 
-from proto3d.compiler.geometry import cross, dot
+from proto3d.compiler.geometry import catmull_rom, cross, dot
 from proto3d.compiler.primitives import (
     BOX,
     CAPSULE,
@@ -40,6 +42,7 @@ from proto3d.compiler.primitives import (
     LOFT,
     PRIMITIVES,
     PROFILE_SWEEP,
+    ROUNDED_EXTRUDE,
     SHELL,
     SPHERE,
     SWEEP,
@@ -54,7 +57,10 @@ from proto3d.compiler.shape import Primitive
 # polygons mostly real polygons (a hexagon keeps its edges, a 12-gon reads as round).
 LATHE_HARD_COS = 0.5  # 60 degrees
 EXTRUDE_HARD_COS = 0.766  # 40 degrees
-SWEEP_SAMPLES = 8  # spline samples per path segment with smooth=true
+SPLINE_POINTS = 2000  # samples of one smooth outline at most (the default points limit)
+STRAIGHT_TURN = 1e-6  # radians: a polygon corner turning less is straight (one column, no arc)
+ROUND_FIT = 0.999  # a rounded outline's fillets take at most this share of an edge
+SWEEP_SAMPLES = 8  # spline samples per path span of a smooth sweep, whatever its segments (facets around)
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
 
 
@@ -180,12 +186,19 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) corners of the untransformed primitive, from its parameters.
 
     Analytic for every kind that has a closed form (its record's `bounds`); a sweep's are those
-    of its mesh at 256 facets, within 0.01% of its radius of the exact tube. A tessellation lies
-    inside them.
+    of its mesh at 256 facets, within 0.01% of its radius of the exact tube. A smooth or rounded
+    outline's are the analytic ones of the outline it is drawn through at 256 facets (the same
+    points, without generating the faces). A tessellation lies inside them.
     """
     record = PRIMITIVES[kind]
-    if record.bounds is not None:
-        return record.bounds(params)
+    box = record.bounds(params) if record.bounds is not None else None
+    if box is not None:
+        return box
+    code, row, pts = record.pack(params)
+    if code in (EXTRUDE, ROUNDED_EXTRUDE, LATHE):
+        outline = _drawn_outline(code, row, pts, 256)
+        key = "profile" if code == LATHE else "polygon"
+        return record.bounds({**params, key: outline, "smooth": False, "round": 0.0})
     t = tessellate([Primitive(kind, params, np.eye(4), 256, 0, 0, (0.0, 0.0, 0.0))])
     if len(t.vertices):
         return t.vertices.min(axis=0).astype(np.float64), t.vertices.max(axis=0).astype(np.float64)
@@ -304,12 +317,12 @@ def _lathe_shapes(codes, prm, segs, pts, offs, generate):
     lv = np.zeros(m + 1, dtype=np.int64)
     lf = np.zeros(m + 1, dtype=np.int64)
     for s in range(m):
-        rp, rn, conn, cap, n, full = _lathe(prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])[:6]
+        rp, rn, conn, cap, n, full = _lathe(prm[s], segs[s], pts[offs[s] : offs[s + 1]])[:6]
         nv, nf = _revolve_size(rp, rn, conn, cap, n, full)
         lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
-        rp, rn, conn, cap, n, full, a0, span, sc = _lathe(prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]])
+        rp, rn, conn, cap, n, full, a0, span, sc = _lathe(prm[s], segs[s], pts[offs[s] : offs[s + 1]])
         _revolve(
             rp,
             rn,
@@ -329,12 +342,12 @@ def _lathe_shapes(codes, prm, segs, pts, offs, generate):
 
 @njit(cache=True)
 def _extruded_shapes(codes, prm, segs, pts, offs, generate):
-    """Extrusions of a polygon along Z."""
+    """Extrusions of a polygon (or the spline through it) along Z."""
     m = len(codes)
     lv = np.zeros(m + 1, dtype=np.int64)
     lf = np.zeros(m + 1, dtype=np.int64)
     for s in range(m):
-        poly = _clean_polygon(pts[offs[s] : offs[s + 1]])
+        poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
         nv = nf = 0
         if len(poly) >= 3:
             columns = _outline(poly, True, EXTRUDE_HARD_COS)[0]
@@ -342,13 +355,37 @@ def _extruded_shapes(codes, prm, segs, pts, offs, generate):
         lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
-        _extrude(
-            _clean_polygon(pts[offs[s] : offs[s + 1]]),
-            prm[s, 0],
-            lp[lv[s] : lv[s + 1]],
-            ln[lv[s] : lv[s + 1]],
-            f[lf[s] : lf[s + 1]],
-        )
+        poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
+        _extrude(poly, prm[s, 0], lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]])
+    return lv, lf, lp, ln, f
+
+
+@njit(cache=True)
+def _rounded_extruded_shapes(codes, prm, segs, pts, offs, generate):
+    """Extrusions with every edge rounded (a family of their own: most programs never compile it)."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
+        nv = nf = 0
+        if len(poly) >= 3:
+            q, h = _quarter(segs[s]), abs(prm[s, 0])
+            nv, nf = _rounded_extrude_size(*_rounded_outline(poly, prm[s, 1], h, q), h, q)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        poly = _extrude_polygon(pts[offs[s] : offs[s + 1]], prm[s, 2] > 0.0, segs[s])
+        if len(poly) >= 3:
+            q = _quarter(segs[s])
+            _rounded_extrude(
+                *_rounded_outline(poly, prm[s, 1], abs(prm[s, 0]), q),
+                prm[s, 0],
+                q,
+                lp[lv[s] : lv[s + 1]],
+                ln[lv[s] : lv[s + 1]],
+                f[lf[s] : lf[s + 1]],
+            )
     return lv, lf, lp, ln, f
 
 
@@ -472,6 +509,7 @@ _FAMILY = {
     TUBE: _revolved_shapes,
     LATHE: _lathe_shapes,
     EXTRUDE: _extruded_shapes,
+    ROUNDED_EXTRUDE: _rounded_extruded_shapes,
     SWEEP: _swept_shapes,
     LOFT: _skinned_shapes,
     PROFILE_SWEEP: _skinned_shapes,
@@ -827,7 +865,8 @@ def _revolution(code, prm, seg):
 @njit(cache=True)
 def _lathe(prm, seg, pts):
     """`_revolution` of a lathe."""
-    rp, rn, conn, cap = _lathe_profile(pts)
+    seg = max(seg, 3)
+    rp, rn, conn, cap = _lathe_profile(pts, prm[2] > 0.0, seg)
     angle = min(max(prm[0], 0.0), 360.0)
     n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
     return rp, rn, conn, cap, n, angle >= 360.0, prm[1] * pi / 180, angle * pi / 180, np.ones(3)
@@ -921,16 +960,24 @@ def _tube_profile(ri, ro, hh):
 
 
 @njit(cache=True)
-def _lathe_profile(pts):
-    """The user's profile: radii clamped to >= 0, repeats dropped, open ends closed to the axis.
+def _lathe_profile(pts, smooth, seg):
+    """The user's profile (or the spline through it if `smooth`): radii clamped to >= 0, repeats
+    dropped, open ends closed to the axis.
 
-    A profile whose last point equals its first is a closed ring (no closing to the axis).
-    Returns the outline columns and the closed polygon used for the caps of a partial turn.
+    A profile whose last point equals its first is a closed ring (no closing to the axis; its
+    spline is closed too). Returns the outline columns and the closed polygon used for the caps
+    of a partial turn.
     """
-    xy = pts[:, :2].copy()
-    for i in range(len(xy)):
-        xy[i, 0] = max(xy[i, 0], 0.0)
-    prof = _dedupe2(xy)
+    prof = _dedupe2(pts[:, :2].copy())
+    if smooth and len(prof) >= 2:
+        ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
+        curve = _spline(prof[:-1].copy() if ring else prof, ring, seg)
+        if ring:
+            curve = np.concatenate((curve, curve[:1]))
+        prof = curve
+    for i in range(len(prof)):
+        prof[i, 0] = max(prof[i, 0], 0.0)
+    prof = _dedupe2(prof)
     m = len(prof)
     if m < 2:
         return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), np.zeros((0, 2))
@@ -1293,6 +1340,173 @@ def _extrude(poly, h, lp, ln, f):
         t += 2
 
 
+def _drawn_outline(code: int, row: tuple, pts: np.ndarray, seg: int) -> np.ndarray:
+    """The (x, y) or (r, z) points an extrusion's walls or a lathe's profile pass through at
+    `seg` facets: with a smooth outline's spline samples and a rounded one's arcs. (Dispatched
+    here, not in a kernel, so that only the kernels of the kind at hand are compiled.)"""
+    if code == LATHE:
+        return _lathe_profile(pts, row[2] > 0.0, max(seg, 3))[0]
+    poly = _extrude_polygon(pts, row[2] > 0.0, seg)
+    if code != ROUNDED_EXTRUDE or len(poly) < 3:
+        return poly
+    spine, normal, _, _, r = _rounded_outline(poly, float(row[1]), abs(float(row[0])), _quarter(seg))
+    return spine + r * normal
+
+
+@njit(cache=True)
+def _extrude_polygon(pts, smooth, seg):
+    """The counter-clockwise outline of an extrusion: the polygon, or the closed spline through it."""
+    poly = _clean_polygon(pts)
+    if smooth and len(poly) >= 3:
+        poly = _clean_polygon(_spline(poly, True, seg))
+    return poly
+
+
+@njit(cache=True, inline="always")
+def _quarter(seg):
+    """Facets of a quarter circle at `segments` facets per full turn."""
+    return max(1, max(seg, 3) // 4)
+
+
+@njit(cache=True)
+def _rounded_outline(poly, r, h, q):
+    """The columns of an extrusion whose every edge is rounded by radius r (at most what the
+    outline and the height allow): each column's spine point (the outline moved inward by r),
+    its outward normal, and the number of the distinct spine point it belongs to.
+
+    A convex corner becomes an arc of the outline around one spine point (a sphere patch at the
+    caps), a concave one an arc of radius r around a centre outside (its spine an arc of radius
+    2r); the cap faces are the spine polygon. Arcs get the facets of a circle of 4q.
+    """
+    n = len(poly)
+    e = np.empty((n, 2))
+    length = np.empty(n)
+    for i in range(n):
+        dx, dy = poly[(i + 1) % n, 0] - poly[i, 0], poly[(i + 1) % n, 1] - poly[i, 1]
+        length[i] = sqrt(dx * dx + dy * dy)
+        e[i, 0], e[i, 1] = dx / length[i], dy / length[i]
+    turn = np.empty(n)  # signed turning angle at each corner: > 0 convex
+    for i in range(n):
+        a, b = e[i - 1], e[i]
+        turn[i] = atan2(a[0] * b[1] - a[1] * b[0], a[0] * b[0] + a[1] * b[1])
+    r = min(r, h / 2)
+    for i in range(n):  # fillets that would meet exactly leave zero-width strips: stop just short
+        need = tan(abs(turn[i]) / 2) + tan(abs(turn[(i + 1) % n]) / 2)
+        if need * r > ROUND_FIT * length[i]:
+            r = ROUND_FIT * length[i] / need
+    arcs = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        arcs[i] = int(ceil(abs(turn[i]) / (pi / 2) * q)) if abs(turn[i]) > STRAIGHT_TURN else 0
+    m = int(np.sum(arcs)) + n
+    spine = np.empty((m, 2))
+    normal = np.empty((m, 2))
+    group = np.empty(m, dtype=np.int64)
+    j = 0
+    for i in range(n):
+        nx, ny = e[i - 1, 1], -e[i - 1, 0]  # outward normal of the incoming edge
+        tangent = r * tan(abs(turn[i]) / 2)
+        cx, cy = poly[i, 0] - tangent * e[i - 1, 0], poly[i, 1] - tangent * e[i - 1, 1]
+        convex = turn[i] >= 0.0 or arcs[i] == 0  # a straight corner counts as convex: its arc has no length
+        side = -1.0 if convex else 1.0  # the arc's centre: inside (convex) or outside
+        cx, cy = cx + side * r * nx, cy + side * r * ny
+        for k in range(arcs[i] + 1):
+            if k == arcs[i] and k > 0:
+                ux, uy = e[i, 1], -e[i, 0]
+            else:
+                a = turn[i] * k / max(arcs[i], 1)
+                ux, uy = nx * cos(a) - ny * sin(a), nx * sin(a) + ny * cos(a)
+            normal[j, 0], normal[j, 1] = ux, uy
+            if convex:
+                spine[j, 0], spine[j, 1] = cx, cy
+            else:
+                spine[j, 0], spine[j, 1] = cx - 2 * r * ux, cy - 2 * r * uy
+            j += 1
+    g = 0
+    for j in range(m):
+        if j > 0 and (spine[j, 0] != spine[j - 1, 0] or spine[j, 1] != spine[j - 1, 1]):
+            g += 1
+        group[j] = g
+    if m > 1 and group[m - 1] > 0 and spine[m - 1, 0] == spine[0, 0] and spine[m - 1, 1] == spine[0, 1]:
+        for j in range(m):
+            if group[j] == g:
+                group[j] = 0
+        g -= 1
+    return spine, normal, group, g + 1, r
+
+
+@njit(cache=True)
+def _rounded_extrude_size(spine, normal, group, groups, r, height, q):
+    """(vertices, faces) of `_rounded_extrude` for these columns."""
+    m = len(spine)
+    changes = 0
+    for j in range(m):
+        changes += group[j] != group[(j + 1) % m]
+    rows = len(_fillet_rows(r, height, q))
+    return rows * m + 2 * groups, 2 * m * (rows - 1) + 2 * (m + changes) + 2 * max(groups - 2, 0)
+
+
+@njit(cache=True)
+def _fillet_rows(r, height, q):
+    """(cos, sin, z) of the rings between the caps: a quarter circle up from the bottom cap, the
+    wall (none when height = 2r), a quarter circle up to the top cap."""
+    wall = height > 2 * r
+    rows = np.empty((2 * q if wall else 2 * q - 1, 3))
+    for k in range(len(rows)):
+        i = k + 1 if k < q else k - q + (0 if wall else 1)  # quarter-circle step, 0 on the wall
+        phi = (i / q - 1.0) * pi / 2 if k < q else i / q * pi / 2
+        c, s = (cos(phi), sin(phi)) if i % q != 0 else (1.0, 0.0)
+        rows[k, 0], rows[k, 1] = c, s
+        rows[k, 2] = r + r * s if k < q else height - r + r * s
+    return rows
+
+
+@njit(cache=True)
+def _rounded_extrude(spine, normal, group, groups, r, h, q, lp, ln, f):
+    """An extrusion with every edge rounded: rings of the columns of `_rounded_outline` (each
+    point its spine point pushed out by r along the exact normal of the fillet or the wall),
+    closed by the spine polygon as bottom and top caps, which the fillets meet tangentially."""
+    m = len(spine)
+    z0 = min(0.0, h)
+    rows = _fillet_rows(r, abs(h), q)
+    v = 0
+    for row in range(len(rows)):
+        c, s, z = rows[row, 0], rows[row, 1], z0 + rows[row, 2]
+        for j in range(m):
+            nx, ny = normal[j, 0], normal[j, 1]
+            _put(lp, ln, v, spine[j, 0] + r * c * nx, spine[j, 1] + r * c * ny, z, c * nx, c * ny, s)
+            v += 1
+    cap = np.empty((groups, 2))
+    for j in range(m):
+        cap[group[j], 0], cap[group[j], 1] = spine[j, 0], spine[j, 1]
+    bottom, top = v, v + groups
+    for k in range(groups):
+        _put(lp, ln, bottom + k, cap[k, 0], cap[k, 1], z0, 0.0, 0.0, -1.0)
+        _put(lp, ln, top + k, cap[k, 0], cap[k, 1], z0 + abs(h), 0.0, 0.0, 1.0)
+    t = 0
+    last = (len(rows) - 1) * m
+    for j in range(m):
+        j1 = (j + 1) % m
+        for row in range(len(rows) - 1):
+            a = row * m
+            _quad(f, t, a + j, a + j1, a + m + j1, a + m + j)
+            t += 2
+        b0, b1, t0, t1 = bottom + group[j], bottom + group[j1], top + group[j], top + group[j1]
+        if b0 != b1:
+            f[t, 0], f[t, 1], f[t, 2] = b0, b1, j1
+            t += 1
+        f[t, 0], f[t, 1], f[t, 2] = b0, j1, j
+        f[t + 1, 0], f[t + 1, 1], f[t + 1, 2] = last + j, last + j1, t1
+        t += 2
+        if t0 != t1:
+            f[t, 0], f[t, 1], f[t, 2] = last + j, t1, t0
+            t += 1
+    tris = _earclip(cap)
+    for i in range(len(tris)):
+        f[t, 0], f[t, 1], f[t, 2] = bottom + tris[i, 0], bottom + tris[i, 2], bottom + tris[i, 1]
+        f[t + 1, 0], f[t + 1, 1], f[t + 1, 2] = top + tris[i, 0], top + tris[i, 1], top + tris[i, 2]
+        t += 2
+
+
 @njit(cache=True)
 def _holed(rows, h, lp, ln, f):
     """Side walls around each loop (a hole's, wound clockwise, face into the hole), caps from the
@@ -1325,7 +1539,8 @@ def _holed(rows, h, lp, ln, f):
 
 @njit(cache=True)
 def _sweep_path(pts, smooth):
-    """Centres and radii along the path: repeats dropped, optionally a Catmull-Rom spline."""
+    """Centres and radii along the path: repeats dropped, optionally the spline through it (radii
+    still linear along each span)."""
     keep = np.empty((len(pts), 4))
     m = 0
     for i in range(len(pts)):
@@ -1341,26 +1556,23 @@ def _sweep_path(pts, smooth):
     keep = keep[:m]
     if m < 2 or not smooth:
         return keep[:, :3].copy(), keep[:, 3].copy()
-    ns = (m - 1) * SWEEP_SAMPLES + 1
-    c = np.empty((ns, 3))
-    r = np.empty(ns)
-    for i in range(m - 1):
-        p1, p2 = keep[i, :3].copy(), keep[i + 1, :3].copy()
-        p0 = keep[i - 1, :3].copy() if i > 0 else 2 * p1 - p2
-        p3 = keep[i + 2, :3].copy() if i + 2 < m else 2 * p2 - p1
-        for k in range(SWEEP_SAMPLES):
-            t = k / SWEEP_SAMPLES
-            t2, t3 = t * t, t * t * t
-            w0 = -0.5 * t3 + t2 - 0.5 * t
-            w1 = 1.5 * t3 - 2.5 * t2 + 1.0
-            w2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
-            w3 = 0.5 * t3 - 0.5 * t2
-            s = i * SWEEP_SAMPLES + k
-            c[s] = w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
-            r[s] = keep[i, 3] + t * (keep[i + 1, 3] - keep[i, 3])
-    c[ns - 1] = keep[m - 1, :3]
-    r[ns - 1] = keep[m - 1, 3]
+    c = catmull_rom(keep[:, :3].copy(), False, SWEEP_SAMPLES)
+    r = np.empty(len(c))
+    for s in range(len(c) - 1):
+        i, k = s // SWEEP_SAMPLES, s % SWEEP_SAMPLES
+        r[s] = keep[i, 3] + k / SWEEP_SAMPLES * (keep[i + 1, 3] - keep[i, 3])
+    r[-1] = keep[m - 1, 3]
     return c, r
+
+
+@njit(cache=True)
+def _spline(points, closed, seg):
+    """The spline through an outline of distinct consecutive points, sampled
+    segments / 4 times per span (8 at the default 32: a closed curve through four points of a
+    circle gets as many points as a cylinder has facets), at most SPLINE_POINTS in all."""
+    spans = len(points) if closed else len(points) - 1
+    per = max(1, min(max(2, seg // 4), SPLINE_POINTS // max(spans, 1)))
+    return catmull_rom(points, closed, per)
 
 
 @njit(cache=True)

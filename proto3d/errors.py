@@ -40,6 +40,8 @@ CODES: dict[str, str] = {
     "E111": "part inside a part",
     "E112": "`at`, `rot` or `align` with `from`/`to`",
     "E113": "primitive with a block",
+    "E125": "`round` too large for the outline or the height",
+    "E126": "`round` or `smooth` with `holes`, or `smooth` with a lathe `thickness`",
     "E130": "`loft` with both `z` and `path`",
     "E131": "`loft` with a different number of sections and heights (or path points)",
     "E132": "`sweep` with both `r` and `profile`",

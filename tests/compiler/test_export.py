@@ -49,7 +49,7 @@ def make_shape() -> CompiledShape:
         table.append(
             Primitive(
                 "box",
-                {"size": np.array(size, float), "bevel": 0.0},
+                {"size": np.array(size, float), "round": 0.0},
                 m,
                 32,
                 part,
@@ -702,7 +702,7 @@ def test_parts_manifest_round_trips_and_describes_instances(tmp_path):
     assert manifest["parts"][0]["instances"][0]["face_count"] == 24
     knob = manifest["primitives"][1]
     assert knob["kind"] == "box" and knob["color"] == "#ff0000" and knob["span"]["line"] == 5
-    assert knob["params"] == {"size": [0.04, 0.04, 0.03], "bevel": 0.0}
+    assert knob["params"] == {"size": [0.04, 0.04, 0.03], "round": 0.0}
     assert knob["matrix"][1] == [0.0, 1.0, 0.0, -0.1] and knob["matrix"][3] == [0.0, 0.0, 0.0, 1.0]
     assert manifest["lints"][0]["code"] == "W101" and manifest["lints"][0]["severity"] == "warning"
     assert manifest["bbox"] == {"min": [-0.23, -0.22, 0.0], "max": [0.23, 0.22, 0.505]}

@@ -46,7 +46,7 @@ def rz(a):
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
 
 
-BOX = {"size": np.array([0.4, 0.2, 0.1]), "bevel": 0.0}
+BOX = {"size": np.array([0.4, 0.2, 0.1]), "round": 0.0}
 
 
 def test_rotation_is_rz_ry_rx_about_fixed_axes():

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from proto3d.compiler import compile_text, language
-from proto3d.compiler.primitives import BOX, FRUSTUM, LATHE, PRIMITIVES, ArgumentError, Packed
+from proto3d.compiler.primitives import (
+    BOX,
+    EXTRUDE,
+    FRUSTUM,
+    LATHE,
+    PRIMITIVES,
+    ROUNDED_EXTRUDE,
+    ArgumentError,
+    Packed,
+)
 from proto3d.errors import Proto3dError, Span
 from tests.helpers.strategies import KINDS
 
@@ -42,12 +51,8 @@ def test_the_language_tables_come_from_the_records():
     assert language.positional_count("cylinder") == 2
     assert language.positional_count("torus") == 4
     assert language.signature_text("cylinder") == "r?, h?, r1?, r2?, from?, to?"
-    assert {name for name, kind in PRIMITIVES.items() if kind.facet_radius is None} == {
-        "box",
-        "wedge",
-        "extrude",
-        "loft",
-    }
+    assert {name for name, kind in PRIMITIVES.items() if kind.facet_radius is None} == {"wedge", "loft"}
+    assert PRIMITIVES["box"].facet_radius({"size": np.ones(3), "round": 0.1}) == 0.1  # rounded edges
     assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == [
         "cylinder",
         "frustum",
@@ -79,14 +84,20 @@ def test_the_frustum_kinds_delegate_to_one_geometry():
 
 def test_packing_keeps_outlines_as_points():
     code, floats, points = PRIMITIVES["lathe"].pack(
-        {"profile": np.array([[0.0, 0.0], [0.1, 0.2]]), "angle": 90.0}
+        {"profile": np.array([[0.0, 0.0], [0.1, 0.2]]), "angle": 90.0, "smooth": True}
     )
-    assert (code, floats) == (LATHE, (90.0, 0.0, 0.0, 0.0))
+    assert (code, floats) == (LATHE, (90.0, 0.0, 1.0, 0.0))  # angle, start, smooth
     assert points is not None and points.tolist() == [[0.0, 0.0, 0.0, 0.0], [0.1, 0.2, 0.0, 0.0]]
-    assert PRIMITIVES["box"].pack({"size": np.array([1.0, 2.0, 3.0]), "bevel": 0.1}) == (
+    assert PRIMITIVES["box"].pack({"size": np.array([1.0, 2.0, 3.0]), "round": 0.1}) == (
         BOX,
         (1.0, 2.0, 3.0, 0.1),
         None,
+    )
+    square = {"polygon": np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]), "h": 0.5, "smooth": False}
+    assert PRIMITIVES["extrude"].pack({**square, "round": 0.0})[:2] == (EXTRUDE, (0.5, 0.0, 0.0, 0.0))
+    assert PRIMITIVES["extrude"].pack({**square, "round": 0.1, "smooth": True})[:2] == (
+        ROUNDED_EXTRUDE,
+        (0.5, 0.1, 1.0, 0.0),
     )
 
 

@@ -42,6 +42,7 @@ from tests.helpers.strategies import (
     fast,
     homogeneous,
     ill_typed_programs,
+    measured,
     pivot,
     primitive_specs,
     programs,
@@ -160,11 +161,11 @@ def signed_volume(vertices, faces) -> float:
 
 def exact_volume(spec: PrimSpec) -> float | None:
     p = spec.params
-    if spec.kind == "box" and not p.get("bevel"):
+    if spec.kind == "box" and not p["round"]:
         return float(np.prod(p["size"]))
     if spec.kind == "wedge":
         return float(np.prod(p["size"])) / 2
-    if spec.kind == "extrude":
+    if spec.kind == "extrude" and not (p["smooth"] or p["round"]):
         holes = sum(_area(hole) for hole in p.get("holes", []))
         return (_area(p["polygon"]) - holes) * p["h"]
     return None
@@ -190,7 +191,8 @@ def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[b
 def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
     """world-from-local of the primitive itself: T(at) · R(rot) · T(-pivot); None if not analytic.
 
-    A sweep or a loft has no closed-form box: it is documented as the box of its mesh at 256 facets.
+    A sweep, a loft (or a smooth or rounded outline) has no closed-form box: it is documented as
+    the box of its mesh at 256 facets.
     """
     p = spec.params
     at = spec.at if spec.at is not None else np.zeros(3)
@@ -198,7 +200,7 @@ def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
     pv = np.zeros(3)
     if spec.align is not None:
         fine = None
-        if spec.kind in ("sweep", "loft"):
+        if measured(spec.kind, p):
             fine = compiled_or_fail(f"part p {{ {spec.bare_text(segments=256)} }}").vertices
         bounds = reference_bounds(spec.kind, p, fine)
         if bounds is None:

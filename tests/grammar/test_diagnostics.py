@@ -89,6 +89,14 @@ CASES = [
         "not both",
     ),
     ("E113", "part a { box(size=[1, 1, 1]) { } }", 1, 30, "block"),
+    (
+        "E125",
+        "part a { extrude(polygon=[[0, 0], [1, 0], [1, 0.1], [0, 0.1]], h=1, round=0.06) }",
+        1,
+        10,
+        "at most 0.05",
+    ),
+    ("E126", "part a { lathe(profile=[[0, 0], [1, 1]], thickness=0.1, smooth=true) }", 1, 10, "not both"),
     ("E140", "difference { " + BOX + " }", 1, 1, "outside any part"),
     ("E140", "part a { " + BOX + " }\ntranslate([1, 0, 0]) union() { " + BOX + " }", 2, 22, "part label"),
     (

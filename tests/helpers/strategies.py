@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from proto3d.compiler import compile_text, parts_manifest
 from proto3d.compiler import language as lang
 from proto3d.compiler.export import to_glb, to_obj, to_ply
+from proto3d.compiler.primitives import _largest_round as largest_round
 from proto3d.errors import Diagnostic, Proto3dError, errors
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -157,6 +158,14 @@ def star_polygon(draw):
     return pts
 
 
+def narrowest(poly: np.ndarray) -> float:
+    """The shortest distance between two points of a polygon that are not neighbours (a round
+    over half of it folds the fillets of opposite sides through each other)."""
+    d = np.linalg.norm(poly[:, None] - poly[None], axis=2)
+    steps = np.abs(np.arange(len(poly))[:, None] - np.arange(len(poly))[None])
+    return float(d[np.minimum(steps, len(poly) - steps) >= 2].min(initial=np.inf))
+
+
 def _distance_to_outline(poly) -> float:
     """The distance from the origin to the nearest edge of a closed polygon."""
     a, b = np.asarray(poly, float), np.roll(np.asarray(poly, float), -1, axis=0)
@@ -168,6 +177,39 @@ def _distance_to_outline(poly) -> float:
 
 def points_text(points) -> str:
     return "[" + ", ".join(vec_text(fmt(v) for v in p) for p in points) + "]"
+
+
+def _box_round(draw, size, params) -> list:
+    """A box's `round` (sometimes written by its v1 name `bevel`), drawn into params."""
+    params["round"] = 0.0
+    if not draw(st.booleans()):
+        return []
+    params["round"] = round(draw(st.floats(0, 0.45)) * size.min(), 4)
+    return [(draw(st.sampled_from(["round", "bevel"])), fmt(params["round"]))]
+
+
+def _lathe_smooth(draw, params) -> list:
+    """A lathe's `smooth` (not with a wall `thickness`), drawn into params."""
+    if "thickness" in params or not draw(st.booleans()):
+        return []
+    params["smooth"] = draw(st.booleans())
+    return [("smooth", "true" if params["smooth"] else "false")]
+
+
+def _round_and_smooth(draw, poly, h, params) -> list:
+    """An extrusion's `round` (one that fits: the edges, the height, the narrowest width) and
+    `smooth`, drawn into params; their (name, text) pairs in signature order. Not with holes."""
+    pairs = []
+    if params["holes"]:
+        return pairs
+    params["smooth"] = draw(st.booleans())
+    if draw(st.booleans()):
+        fits = min(h / 2, narrowest(poly) / 2.5, np.inf if params["smooth"] else largest_round(poly))
+        params["round"] = np.floor(draw(st.floats(0, 0.9)) * fits * 1e4) / 1e4
+        pairs.append(("round", fmt(params["round"])))
+    if params["smooth"] or draw(st.booleans()):
+        pairs.append(("smooth", "true" if params["smooth"] else "false"))
+    return pairs
 
 
 @st.composite
@@ -236,10 +278,8 @@ def primitive_core(draw, kind: str | None = None):
     if kind in ("box", "ellipsoid", "wedge"):
         (st_, sv) = size()
         pairs, params = [("size", st_)], {"size": sv}
-        if kind == "box" and draw(st.booleans()):
-            bevel = round(draw(st.floats(0, 0.45)) * sv.min(), 4)
-            pairs.append(("bevel", fmt(bevel)))
-            params["bevel"] = bevel
+        if kind == "box":
+            pairs += _box_round(draw, sv, params)
         if kind == "ellipsoid" and draw(st.booleans()):
             more, params["cut"] = draw(sphere_cut(sv.min() / 2))
             pairs += more
@@ -290,7 +330,8 @@ def primitive_core(draw, kind: str | None = None):
         zs = sorted(draw(st.lists(st.integers(-20, 20), min_size=n, max_size=n, unique=True)))
         rs = draw(st.lists(st.integers(0, 20), min_size=n, max_size=n).filter(any))  # not all on the axis
         profile = np.array([[r * 0.01, z * 0.01] for r, z in zip(rs, zs)])
-        pairs, params = [("profile", points_text(profile))], {"profile": profile, "angle": 360.0}
+        pairs = [("profile", points_text(profile))]
+        params = {"profile": profile, "angle": 360.0, "smooth": False}
         if draw(st.booleans()):
             angle = float(draw(st.integers(10, 360)))
             pairs.append(("angle", fmt(angle)))
@@ -302,11 +343,15 @@ def primitive_core(draw, kind: str | None = None):
         if draw(st.booleans()):  # a wall: 1 mm, thinner than the profile's 1 cm steps
             pairs.append(("thickness", "1mm"))
             params["thickness"] = 0.001
+        pairs += _lathe_smooth(draw, params)
         return kind, pairs, params
     if kind == "extrude":
         poly = draw(star_polygon())
         ht, h = length()
-        pairs, params = [("polygon", points_text(poly)), ("h", ht)], {"polygon": poly, "h": h, "holes": []}
+        pairs, params = (
+            [("polygon", points_text(poly)), ("h", ht)],
+            {"polygon": poly, "h": h, "holes": [], "round": 0.0, "smooth": False},
+        )
         room = _distance_to_outline(poly)  # the star contains the disc of this radius about the origin
         if room > 0.01 and draw(st.booleans()):
             sides, rho = draw(st.integers(3, 6)), round(room * draw(st.sampled_from([0.3, 0.6, 0.9])), 4)
@@ -322,6 +367,7 @@ def primitive_core(draw, kind: str | None = None):
             )
             pairs.append(("holes", f"[{points_text(hole)}]"))
             params["holes"] = [hole]
+        pairs += _round_and_smooth(draw, poly, h, params)
         return kind, pairs, params
     if kind == "sweep":
         return kind, *draw(sweep_core())
@@ -575,6 +621,10 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
             return np.array([-(R + r), -(R + r), -r]), np.array([R + r, R + r, r])
         lo, hi = _arc_extremes(R - r, R + r, p["angle"], p["start"])
         return np.array([*lo, -r]), np.array([*hi, r])
+    if measured(kind, p):
+        if mesh_vertices is None or not len(mesh_vertices):
+            return None
+        return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
     if kind == "lathe":
         if p["angle"] < 360 or "thickness" in p:  # a wall's rims stand square to it, past the profile
             return None
@@ -584,9 +634,14 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
     if kind == "extrude":
         poly = p["polygon"]
         return np.array([*poly.min(axis=0), 0.0]), np.array([*poly.max(axis=0), p["h"]])
-    if kind in ("sweep", "loft") and mesh_vertices is not None and len(mesh_vertices):
-        return mesh_vertices.min(axis=0).astype(float), mesh_vertices.max(axis=0).astype(float)
     return None
+
+
+def measured(kind: str, p: dict) -> bool:
+    """Whether the primitive's box is documented as that of its mesh at 256 facets (no closed form)."""
+    return kind in ("sweep", "loft") or (
+        kind in ("lathe", "extrude") and (p["smooth"] or p.get("round", 0.0) > 0)
+    )
 
 
 def pivot(words: str, lo, hi) -> np.ndarray:
@@ -1205,6 +1260,7 @@ SINKS = [
     "part q {{ box(size=[{e}, 1, 1]) }}",
     "part q {{ box(size={e}) }}",
     "part q {{ box(size=[1, 1, 1], bevel={e}) }}",
+    "part q {{ box(size=[1, 1, 1], round={e}, bevel={e}) }}",
     "part q {{ box(size=[1, 1, 1], at=[{e}, 0, 0]) }}",
     "part q {{ box(size=[1, 1, 1], at={e}) }}",
     "part q {{ box(size=[1, 1, 1], rot=[{e}, 0, 0]) }}",
@@ -1223,6 +1279,10 @@ SINKS = [
     "part q {{ lathe(profile=[[1, 0], [1, 1]], angle={e}) }}",
     "part q {{ lathe(profile={e}) }}",
     "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}) }}",
+    "part q {{ extrude(polygon=[[0, 0], [1, 0], [{e}, 1], [0, {e}]], h=1, round={e}) }}",
+    "part q {{ extrude(polygon=[[0, 0], [{e}, 0], [0, 1]], h={e}, smooth={e}, round={e}) }}",
+    "part q {{ lathe(profile=[[0, 0], [{e}, 0.5], [0, 1]], smooth={e}) }}",
+    "part q {{ sweep(path=[[0, 0, 0], [1, 0, {e}], [0, 1, 1]], r=0.1, smooth={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [0, 0, {e}]], r={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0]], r=[{e}, 1]) }}",
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0], [1, {e}, 0]], profile=[[0, 0], [{e}, 0], [0, 1]], closed=true) }}",
