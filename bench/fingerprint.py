@@ -4,10 +4,10 @@
     python bench/fingerprint.py > after.txt    # on the new code
     diff before.txt after.txt                  # must be empty
 
-One line per program (every example, `compile.py`'s worst cases, and programs that use every
-primitive kind with ordinary and degenerate parameters): a hash of every array of the
-`CompiledShape` (vertices, normals, faces, per-face ids and colours, instance boxes) and of
-its diagnostics, or of the errors when it does not compile.
+One line per program (every example, `compile.py`'s worst cases, programs that use every
+primitive kind with ordinary and degenerate parameters, lofts and profile sweeps): a hash of
+every array of the `CompiledShape` (vertices, normals, faces, per-face ids and colours,
+instance boxes) and of its diagnostics, or of the errors when it does not compile.
 """
 
 from __future__ import annotations
@@ -60,6 +60,16 @@ part i { sweep(path=[[0, 0, 0], [0, 0, 0]], r=0.1) }
 scale([1, -1, 0.5]) { part j { box(size=[0.1, 0.1, 0.1]) } }
 """
 
+SKINS = """shape "skins"
+part a { loft(sections=[[[-0.1, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1]], [[0, 0], [0.05, 0], [0, 0.05]], [[0, 0]]], z=[0, 0.1, 0.2], smooth=true) }
+part b { loft(sections=[[[0, 0.02]], [[-0.05, 0], [0.05, 0], [0, 0.05]], [[0, 0.02]]], path=[[0.3, 0, 0.05], [0.3, 0.2, 0.02], [0.3, 0.4, 0.05]]) }
+part c { sweep(path=[[0.6, 0, 0], [0.8, 0, 0], [0.8, 0, 0.2], [0.6, 0, 0.2]], profile=[[0, 0], [0.02, 0], [0.02, 0.01], [0.01, 0.005], [0, 0.01]], closed=true) }
+part d { sweep(path=[[1.0, 0, 0.02], [1.1, 0, 0.05], [1.2, 0.1, 0.1]], profile=[[-0.01, -0.005], [0.01, -0.005], [0, 0.01]], smooth=true) }
+part e { sweep(path=[[1.4, 0, 0.02], [1.6, 0, 0.02], [1.5, 0.2, 0.1]], r=[0.02, 0.01, 0.015], smooth=true, closed=true) }
+part f { torus(R=[0.1, 0.05], r=0.01, at=[1.9, 0, 0.01]) }
+part g { torus(R=[0.1, 0.05], r=0.01, angle=120, start=-60, at=[2.2, 0, 0.01]) }
+"""
+
 TOO_MANY = """shape "too many"
 for i in range(400) { part p { sphere(r=0.01, segments=256, at=[i * 0.03, 0, 0.01]) } }
 """
@@ -71,6 +81,7 @@ def programs():
     yield from WORST
     yield "every kind", EVERY_KIND
     yield "degenerate", DEGENERATE
+    yield "lofts and profile sweeps", SKINS
     yield "too many triangles", TOO_MANY
 
 

@@ -111,6 +111,8 @@ FOREIGN = {
     "offset": "no 2D offset in v1: write the polygon you want",
     "ring": "use `torus(R=..., r=...)` or `tube(r=..., thickness=..., h=...)`",
     "pipe": "use `sweep(path=[...], r=...)` or `tube`",
+    "skin": "use `loft(sections=[[[x, y], ...], ...], z=[...])`",
+    "path_extrude": "use `sweep(path=[...], profile=[[x, y], ...])`",
     "cuboid_rounded": "use `box(size=..., round=r)`",
     "uv_sphere": "use `sphere(r=...)`",
     "ico_sphere": "use `sphere(r=...)`",
@@ -149,6 +151,10 @@ ARG_ALIASES = {  # argument names models try, with the v1 spelling
     "minor_radius": "r",
     "R1": "r1",
     "R2": "r2",
+    "heights": "z",
+    "profiles": "sections",
+    "cyclic": "closed",
+    "loop": "closed",
     "fillet": "round",
 }
 

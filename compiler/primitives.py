@@ -28,6 +28,12 @@ from proto3d.errors import Diagnostic, Span
 # tessellate.py: add a code at the end, never renumber one.
 BOX, SPHERE, ELLIPSOID, FRUSTUM, CAPSULE, TORUS, TUBE, WEDGE, LATHE, EXTRUDE, SWEEP = range(11)
 ROUNDED_EXTRUDE = 11
+# LOFT floats: (sections, along a path?, smooth, 0); points: a row per section ([0, 0, z] or its
+# path point, and its point count), then the sections' points.
+LOFT = 12
+# PROFILE_SWEEP floats: (path: 0 polyline, 1 spline, 2 ellipse; closed?, path rows, radius of the
+# circle when there is no profile); points: the path's rows (x, y, z, scale), then the profile.
+PROFILE_SWEEP = 13
 SHELL = 14  # a sphere or ellipsoid cut to an angular extent, solid or hollowed to a wall
 EXTRUDE_HOLES = 16  # an extrusion of a polygon with holes
 
@@ -315,15 +321,44 @@ def _capsule_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def _torus_args(name: str, v: dict, span: Span) -> dict:
     R, r = _nonneg(name, "R", v["R"], span), _nonneg(name, "r", v["r"], span)
+    if isinstance(R, np.ndarray) and len(R) != 2:
+        _fail(
+            "E106",
+            f"`R` of `torus` is one ring radius or two, [rx, ry]; not {len(R)} numbers",
+            span,
+            expected="R=0.3 or R=[0.4, 0.25]",
+        )
+    if isinstance(R, np.ndarray) and R[0] == R[1]:
+        R = float(R[0])
     angle = v["angle"]
     if not 0 < angle <= 360:
         _fail("E107", "torus angle must be in (0, 360] degrees", span)
     return {"R": R, "r": r, "angle": angle, "start": v["start"]}
 
 
+def _torus_pack(p: dict) -> Packed:
+    """A round ring is revolved; an elliptical one is a circle swept along the ellipse."""
+    R = p["R"]
+    if np.ndim(R) == 0:
+        return Packed(TORUS, (R, p["r"], p["angle"], p["start"]), None)
+    return Packed(PROFILE_SWEEP, (2.0, 0.0, 1.0, p["r"]), np.array([[R[0], R[1], p["angle"], p["start"]]]))
+
+
 def _torus_bounds(p: dict) -> tuple[np.ndarray, np.ndarray]:
     big, small = p["R"], abs(p["r"])
-    return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
+    if np.ndim(big) == 0:
+        return _revolved_bounds(big - small, big + small, -small, small, p["angle"], p["start"])
+    # the ellipse's arc (its extremes, where it crosses an axis, included), widened by the tube
+    angle = min(max(p["angle"], 0.0), 360.0)
+    turns = [p["start"], p["start"] + angle] + [
+        90.0 * k
+        for k in range(int(np.ceil(p["start"] / 90.0)), int(np.floor((p["start"] + angle) / 90.0)) + 1)
+    ]
+    t = np.radians(np.array(turns))
+    x, y = big[0] * np.cos(t), big[1] * np.sin(t)
+    return np.array([x.min() - small, y.min() - small, -small]), np.array(
+        [x.max() + small, y.max() + small, small]
+    )
 
 
 def _tube_args(name: str, v: dict, span: Span) -> dict:
@@ -516,10 +551,24 @@ def _extrude_bounds(p: dict) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _sweep_args(name: str, v: dict, span: Span) -> dict:
-    path = v["path"]
+    path, r, profile, closed = v["path"], v["r"], v["profile"], v["closed"]
     if len(path) < 2:
         _fail("E107", "a sweep path needs at least 2 [x, y, z] points", span)
-    r = v["r"]
+    if closed and len(path) < 3:
+        _fail("E107", "a closed sweep path needs at least 3 [x, y, z] points", span)
+    if r is not None and profile is not None:
+        _fail(
+            "E132",
+            "`sweep` takes `r` (a circle) or `profile` (any outline), not both",
+            span,
+            hint="scale the profile's points instead of giving `r`",
+        )
+    if r is None and profile is None:
+        _fail("E103", "`sweep` needs `r` or `profile`", span, expected="sweep(path=[...], r=0.01)")
+    if profile is not None:
+        if len(profile) < 3:
+            _fail("E107", "a sweep profile needs at least 3 [x, y] points", span)
+        return {"path": path, "profile": profile, "smooth": v["smooth"], "closed": closed}
     radii = np.full(len(path), r) if isinstance(r, float) else r
     if len(radii) != len(path):
         _fail(
@@ -528,15 +577,81 @@ def _sweep_args(name: str, v: dict, span: Span) -> dict:
             span,
             hint="give one radius, or one per path point",
         )
-    return {"path": path, "r": _nonneg(name, "r", radii.astype(np.float64), span), "smooth": v["smooth"]}
+    radii = _nonneg(name, "r", radii.astype(np.float64), span)
+    return {"path": path, "r": radii, "smooth": v["smooth"], "closed": closed}
 
 
 def _sweep_pack(p: dict) -> Packed:
+    """An open circular sweep has its own kernel (SWEEP); a profile, or a closed path, is a skin
+    (PROFILE_SWEEP: the path's rows, their scales, then the profile; a circle if none)."""
     path = np.asarray(p["path"], dtype=np.float64).reshape(-1, 3)
     pts = np.zeros((len(path), 4))
     pts[:, :3] = path
-    pts[:, 3] = np.broadcast_to(np.asarray(p["r"], dtype=np.float64), len(path))
-    return Packed(SWEEP, (1.0 if p["smooth"] else 0.0, 0.0, 0.0, 0.0), pts)
+    profile = p.get("profile")
+    smooth, closed = 1.0 if p["smooth"] else 0.0, 1.0 if p.get("closed") else 0.0
+    if profile is None:
+        pts[:, 3] = np.broadcast_to(np.asarray(p["r"], dtype=np.float64), len(path))
+        if not closed:
+            return Packed(SWEEP, (smooth, 0.0, 0.0, 0.0), pts)
+        return Packed(PROFILE_SWEEP, (smooth, closed, len(path), 1.0), pts)
+    pts[:, 3] = 1.0
+    return Packed(PROFILE_SWEEP, (smooth, closed, len(path), 0.0), np.concatenate([pts, _points(profile)]))
+
+
+def _sweep_facet_radius(p: dict) -> float:
+    profile = p.get("profile")
+    return _largest_radius(p) if profile is None else float(np.max(np.abs(profile), initial=0.0))
+
+
+def _loft_args(name: str, v: dict, span: Span) -> dict:
+    sections, z, path = v["sections"], v["z"], v["path"]
+    if z is not None and path is not None:
+        _fail(
+            "E130",
+            "`loft` takes `z` (sections stacked in XY) or `path` (sections across a path), not both",
+            span,
+        )
+    if z is None and path is None:
+        _fail(
+            "E103",
+            "`loft` needs `z` (one height per section) or `path` (one point per section)",
+            span,
+            expected="loft(sections=[...], z=[z0, z1, ...])",
+        )
+    if isinstance(z, float):
+        _fail("E106", "`z` of `loft` must be a list of heights, one per section", span, expected="z=[0, 0.1]")
+    if len(sections) < 2:
+        _fail("E107", "a loft needs at least 2 sections", span)
+    count = len(z if z is not None else path)
+    if count != len(sections):
+        where = "heights in `z`" if z is not None else "points in `path`"
+        _fail(
+            "E131",
+            f"loft has {len(sections)} sections but {count} {where}",
+            span,
+            hint="give one height (or path point) per section, in the same order",
+        )
+    if max(len(section) for section in sections) < 3:
+        _fail("E107", "a loft needs a section of at least 3 [x, y] points", span)
+    return {"sections": sections, "z": z, "path": path, "smooth": v["smooth"]}
+
+
+def _loft_pack(p: dict) -> Packed:
+    """One row per section (its place: [0, 0, z] or a path point, and its point count), then
+    the sections' points."""
+    sections = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in p["sections"]]
+    head = np.zeros((len(sections), 4))
+    if p["path"] is None:
+        head[:, 2] = p["z"]
+    else:
+        head[:, :3] = p["path"]
+    head[:, 3] = [len(s) for s in sections]
+    along_path = 0.0 if p["path"] is None else 1.0
+    return Packed(
+        LOFT,
+        (float(len(sections)), along_path, 1.0 if p["smooth"] else 0.0, 0.0),
+        np.concatenate([head, *map(_points, sections)]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,10 +737,11 @@ _KINDS = (
     ),
     PrimitiveKind(
         "torus",
-        "a ring of radius `R` and tube radius `r` in the XY plane, an arc of `angle` from `start`",
-        (Param("R", N), Param("r", N), Param("angle", N, 360.0), Param("start", N, 0.0)),
+        "a ring of radius `R` (or radii [rx, ry]: an ellipse) and tube radius `r` in the XY plane, an arc of"
+        " `angle` from `start`",
+        (Param("R", "number_or_list"), Param("r", N), Param("angle", N, 360.0), Param("start", N, 0.0)),
         _torus_args,
-        lambda p: Packed(TORUS, (p["R"], p["r"], p["angle"], p["start"]), None),
+        _torus_pack,
         _torus_bounds,
         lambda p: _largest_radius(p, ("r", "R")),
     ),
@@ -688,12 +804,35 @@ _KINDS = (
     ),
     PrimitiveKind(
         "sweep",
-        "a circle of radius `r` (one, or one per point) along `path`, a spline through it if `smooth`",
-        (Param("path", "points3"), Param("r", "number_or_list"), Param("smooth", "bool", False)),
+        "a circle of radius `r` (one, or one per point) or a `profile` along `path`, a spline through"
+        " it if `smooth`, a ring if `closed`",
+        (
+            Param("path", "points3"),
+            Param("r", "number_or_list", None),
+            Param("smooth", "bool", False),
+            Param("profile", "points2", None),
+            Param("closed", "bool", False),
+        ),
         _sweep_args,
         _sweep_pack,
         None,  # the spline and the mitred corners have no short closed form
-        _largest_radius,
+        _sweep_facet_radius,
+    ),
+    PrimitiveKind(
+        "loft",
+        "a solid through `sections` ([x, y] polygons) at heights `z` or across a `path`, a spline if"
+        " `smooth`",
+        (
+            Param("sections", "polygons"),
+            Param("z", "number_or_list", None),
+            Param("path", "points3", None),
+            Param("smooth", "bool", False),
+        ),
+        _loft_args,
+        _loft_pack,
+        None,  # a spline between the sections has no short closed form
+        None,
+        positional=1,
     ),
     _frustum_kind(
         "rod",

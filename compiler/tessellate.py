@@ -1,17 +1,18 @@
 """Tessellation: the primitive table becomes one triangle mesh, in Numba kernels.
 
-Each primitive is generated in its local frame by one of eight small generators (box, rounded
-box, wedge, surface of revolution, extrusion, rounded extrusion, sweep, hollow sphere) into a
-local buffer (smooth outlines and paths are first sampled from the one spline,
+Each primitive is generated in its local frame by one of nine small generators (box, rounded
+box, wedge, surface of revolution, extrusion, rounded extrusion, sweep, hollow sphere, skin) into
+a local buffer (smooth outlines and paths are first sampled from the one spline,
 `geometry.catmull_rom`), then moved to world space by its matrix: positions by the affine
 map, normals by the cofactor matrix (the inverse-transpose without the division, so singular
-scales never give inf), and the winding flipped when the matrix mirrors. Ten of the fourteen
+scales never give inf), and the winding flipped when the matrix mirrors. Ten of the fifteen
 kinds are surfaces of revolution of an (r, z) profile, so they share one generator and one
 counting rule (a cut sphere or ellipsoid too, when solid; a hollow one has two surfaces of its
-own, joined by rims).
+own, joined by rims). A skin joins rings of one outline's points: a loft's sections, a sweep's
+profile (or a closed sweep's circle, an elliptical torus's) along its path.
 
-The kinds come in seven families (flat, revolved, lathe, extrusion, rounded extrusion, sweep,
-shell), each with one kernel that sizes and generates every distinct local shape of its kinds
+The kinds come in eight families (flat, revolved, lathe, extrusion, rounded extrusion, sweep,
+shell, skin), each with one kernel that sizes and generates every distinct local shape of its kinds
 at once; one more kernel places every primitive's shape, in input order, so the faces of
 primitive i precede those of primitive i + 1. Numba compiles a kernel on its first call (then
 caches it on disk), so a program made of boxes and cylinders never waits for the sweep's or the
@@ -38,7 +39,9 @@ from proto3d.compiler.primitives import (
     EXTRUDE_HOLES,
     FRUSTUM,
     LATHE,
+    LOFT,
     PRIMITIVES,
+    PROFILE_SWEEP,
     ROUNDED_EXTRUDE,
     SHELL,
     SPHERE,
@@ -463,6 +466,38 @@ def _swept_shapes(codes, prm, segs, pts, offs, generate):
     return lv, lf, lp, ln, f
 
 
+@njit(cache=True)
+def _skinned_shapes(codes, prm, segs, pts, offs, generate):
+    """Lofts and profile sweeps (closed circular sweeps and elliptical tori among them). The
+    sizes come from the sections alone: the rings are only made when generating."""
+    m = len(codes)
+    lv = np.zeros(m + 1, dtype=np.int64)
+    lf = np.zeros(m + 1, dtype=np.int64)
+    for s in range(m):
+        sections, tips, hard, closed = _skin_plan(
+            codes[s], prm[s], max(segs[s], 3), pts[offs[s] : offs[s + 1]]
+        )
+        nv, nf = _skin_size(sections, tips, hard, closed)
+        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+    lp, ln, f = _buffers(lv, lf, generate)
+    for s in range(m if generate else 0):
+        seg, own = max(segs[s], 3), pts[offs[s] : offs[s + 1]]
+        sections, tips, hard, closed = _skin_plan(codes[s], prm[s], seg, own)
+        if len(tips) >= 2:
+            rings = _skin_rings(codes[s], prm[s], seg, own, sections)
+            _skin(
+                rings,
+                sections,
+                tips,
+                hard,
+                closed,
+                lp[lv[s] : lv[s + 1]],
+                ln[lv[s] : lv[s + 1]],
+                f[lf[s] : lf[s + 1]],
+            )
+    return lv, lf, lp, ln, f
+
+
 _FAMILY = {
     BOX: _flat_shapes,
     WEDGE: _flat_shapes,
@@ -476,6 +511,8 @@ _FAMILY = {
     EXTRUDE: _extruded_shapes,
     ROUNDED_EXTRUDE: _rounded_extruded_shapes,
     SWEEP: _swept_shapes,
+    LOFT: _skinned_shapes,
+    PROFILE_SWEEP: _skinned_shapes,
     SHELL: _shell_shapes,
     EXTRUDE_HOLES: _holed_shapes,
 }
@@ -1649,3 +1686,413 @@ def _transport(u, ta, tb):
     u = u - tb * dot(u, tb)
     length = sqrt(dot(u, u))
     return u / length if length > 1e-9 else _perpendicular(tb)
+
+
+# ---------------------------------------------------------------------------------------------
+# Skins: lofts and profile sweeps. Both are rings of one outline's m points (section k of a loft,
+# the profile at path point k of a sweep) joined ring to ring, ends capped by ear clipping.
+
+
+@njit(cache=True)
+def _no_plan():
+    """The plan of a skin with nothing to draw (fewer than 3 points in every section)."""
+    return np.zeros((0, 0, 2)), np.zeros(0, dtype=np.bool_), np.zeros(0, dtype=np.bool_), False
+
+
+@njit(cache=True)
+def _skin_plan(code, prm, seg, pts):
+    """(sections (one per ring before any spline, or one for all), tips: which rings are a point,
+    hard columns, closed). Enough to size the skin; `_skin_rings` places it."""
+    if code == LOFT:
+        return _loft_plan(prm, pts)
+    return _sweep_plan(prm, seg, pts)
+
+
+@njit(cache=True)
+def _skin_rings(code, prm, seg, pts, sections):
+    """The rings (R, m, 3) of the plan's sections."""
+    if code == LOFT:
+        return _loft_rings(prm, pts, sections)
+    return _sweep_rings(prm, seg, pts, sections)
+
+
+@njit(cache=True)
+def _loft_plan(prm, pts):
+    """Sections resampled to one count and turned so their starts line up; a one-point section
+    is a tip. With `smooth`, SWEEP_SAMPLES rings per gap."""
+    k, smooth = int(prm[0]), prm[2] > 0.0
+    polys = []
+    start = k
+    m = 0
+    for i in range(k):
+        n = int(pts[i, 3])
+        poly = _clean_polygon(pts[start : start + n])
+        start += n
+        polys.append(poly)
+        m = max(m, len(poly))
+    if m < 3:
+        return _no_plan()
+    sections = np.empty((k, m, 2))
+    reference = -1
+    for i in range(k):
+        sections[i] = _resample(polys[i], m)
+        if len(polys[i]) > 1:
+            if reference >= 0:
+                sections[i] = _aligned(sections[reference], sections[i])
+            reference = i
+    step = SWEEP_SAMPLES if smooth else 1
+    tips = np.zeros((k - 1) * step + 1, dtype=np.bool_)
+    for i in range(k):
+        tips[i * step] = len(polys[i]) == 1
+    return sections, tips, _hard_columns(sections), False
+
+
+@njit(cache=True)
+def _loft_rings(prm, pts, sections):
+    """Each section at its height (in XY) or across the path at its point, then the spline."""
+    k, m = sections.shape[0], sections.shape[1]
+    if prm[1] > 0.0:
+        rings = _place_rings(pts[:k, :3].copy(), np.ones(k), sections, False, False)
+    else:
+        rings = np.empty((k, m, 3))
+        for i in range(k):
+            for j in range(m):
+                rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = (
+                    sections[i, j, 0],
+                    sections[i, j, 1],
+                    pts[i, 2],
+                )
+    return _spline_rings(rings) if prm[2] > 0.0 else rings
+
+
+@njit(cache=True)
+def _sweep_plan(prm, seg, pts):
+    """One section, the profile (or a circle), for every point of the path; a point where the
+    scale is zero is a tip."""
+    n = int(prm[2])
+    profile = _clean_polygon(pts[n:]) if len(pts) > n else _circle(seg // 2 if prm[0] == 2.0 else seg, prm[3])
+    c, scale, closed = _sweep_centres(prm, seg, pts)
+    if len(profile) < 3 or len(c) < 2:
+        return _no_plan()
+    sections = np.empty((1, len(profile), 2))
+    sections[0] = profile
+    return sections, scale == 0.0, _hard_columns(sections), closed
+
+
+@njit(cache=True)
+def _sweep_rings(prm, seg, pts, sections):
+    """The profile along the path: mitred at bends, congruent around an elliptical ring."""
+    c, scale, closed = _sweep_centres(prm, seg, pts)
+    return _place_rings(c, scale, sections, closed, prm[0] != 2.0)
+
+
+@njit(cache=True)
+def _circle(n, r):
+    """n points of a circle of radius r, counter-clockwise from +x."""
+    n = max(n, 3)
+    out = np.empty((n, 2))
+    for j in range(n):
+        out[j, 0], out[j, 1] = r * cos(2 * pi * j / n), r * sin(2 * pi * j / n)
+    return out
+
+
+@njit(cache=True)
+def _ellipse_path(row, seg):
+    """Centres of an elliptical ring (radii row[0], row[1]) through `angle` row[2] from `start`
+    row[3], as a torus samples its circle; closed when the turn is whole."""
+    angle = min(max(row[2], 0.0), 360.0)
+    n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
+    full = angle >= 360.0
+    count = n if full else n + 1
+    c = np.zeros((count, 3))
+    for j in range(count):
+        a = (row[3] + angle * j / n) * pi / 180
+        c[j, 0], c[j, 1] = row[0] * cos(a), row[1] * sin(a)
+    return c, np.ones(count), full
+
+
+@njit(cache=True)
+def _sweep_centres(prm, seg, pts):
+    """Path points, profile scales (rows[:, 3]) and whether the path closes: repeats dropped, a
+    closed path's repeated first point dropped, optionally a Catmull-Rom spline (closing on
+    itself when closed); or an elliptical ring's points."""
+    if prm[0] == 2.0:
+        return _ellipse_path(pts[0], seg)
+    smooth, closed = prm[0] == 1.0, prm[1] > 0.0
+    c, scale = _sweep_path(pts[: int(prm[2])], False)
+    n = len(c)
+    if closed and n >= 2 and c[0, 0] == c[-1, 0] and c[0, 1] == c[-1, 1] and c[0, 2] == c[-1, 2]:
+        c, scale, n = c[:-1].copy(), scale[:-1].copy(), n - 1
+    closed = closed and n >= 3
+    if not smooth or n < 2:
+        return c, scale, closed
+    if not closed:
+        ends = np.empty((n, 4))
+        ends[:, :3], ends[:, 3] = c, scale
+        c, scale = _sweep_path(ends, True)
+        return c, scale, False
+    wrapped = np.empty((n + 3, 4))  # the spline of a loop: each point's neighbours wrap around
+    for i in range(n + 3):
+        wrapped[i, :3], wrapped[i, 3] = c[(i - 1) % n], scale[(i - 1) % n]
+    sc, sr = _sweep_path(wrapped, True)
+    return (
+        sc[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(),
+        sr[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(),
+        True,
+    )
+
+
+@njit(cache=True)
+def _right(t):
+    """The profile's x axis at the start of a path: its right-hand side seen travelling along it
+    with +Z up (t x Z), or +X when the path starts vertically."""
+    x, y = t[1], -t[0]
+    length = sqrt(x * x + y * y)
+    if length > 1e-6:
+        return np.array([x / length, y / length, 0.0])
+    u = np.array([1.0, 0.0, 0.0]) - t * t[0]
+    return u / sqrt(dot(u, u))
+
+
+@njit(cache=True)
+def _place_rings(c, scale, sections, closed, mitre):
+    """Section i (or the only one; x to the path's right, y up) at point c[i], scaled by scale[i], in the
+    rotation-minimising frame of the path (`_transport`, as the circular sweep).
+
+    At an inner point the section lies in the plane bisecting the bend: projected there along
+    the incoming segment when `mitre` (a mitre joint: the cross-section of every straight
+    segment stays the section), else turned into it (congruent). A closed path's frames are
+    turned a little more at each step so the twist it gathers around the loop is spread evenly.
+    """
+    n, m = len(c), sections.shape[1]
+    nseg = n if closed else n - 1
+    tan = np.empty((nseg, 3))
+    length = np.zeros(nseg + 1)  # length[s]: path length before segment s
+    last = np.array([0.0, 0.0, 1.0])
+    for s in range(nseg):
+        d = c[(s + 1) % n] - c[s]
+        step = sqrt(dot(d, d))
+        if step > 0.0:
+            last = d / step
+        tan[s] = last
+        length[s + 1] = length[s] + step
+    us = np.empty((nseg, 3))
+    u = _right(tan[0])
+    for s in range(nseg):
+        if s > 0:
+            u = _transport(u, tan[s - 1], tan[s])
+        us[s] = u
+    if closed:
+        back = _transport(u, tan[nseg - 1], tan[0])
+        twist = np.arctan2(dot(np.array(cross(us[0], back)), tan[0]), dot(us[0], back))
+        for s in range(1, nseg):
+            a = -twist * length[s] / max(length[nseg], 1e-300)
+            us[s] = us[s] * cos(a) + np.array(cross(tan[s], us[s])) * sin(a)
+    rings = np.empty((n, m, 3))
+    for i in range(n):
+        a = (i - 1) % nseg if closed else max(i - 1, 0)
+        b = i % nseg if closed else min(i, nseg - 1)
+        ta, tb = tan[a], tan[b]
+        nb = ta + tb
+        size = sqrt(dot(nb, nb))
+        nb = nb / size if size > 1e-9 else ta
+        den = max(dot(ta, nb), MITRE_LIMIT)
+        x = us[a] if mitre else _transport(us[a], ta, nb)
+        y = np.array(cross(x, ta if mitre else nb))
+        for j in range(m):
+            d = (x * sections[i % len(sections), j, 0] + y * sections[i % len(sections), j, 1]) * scale[i]
+            p = c[i] + d - ta * (dot(d, nb) / den) if mitre else c[i] + d
+            rings[i, j, 0], rings[i, j, 1], rings[i, j, 2] = p[0], p[1], p[2]
+    return rings
+
+
+@njit(cache=True)
+def _resample(poly, m):
+    """m points spaced evenly by arc length along the closed polygon, from its first point."""
+    n = len(poly)
+    out = np.empty((m, 2))
+    perimeter = 0.0
+    for e in range(n):
+        perimeter += sqrt(((poly[(e + 1) % n] - poly[e]) ** 2).sum())
+    if n == m or perimeter == 0.0:
+        for j in range(m):
+            out[j] = poly[j % n] if n == m else poly[0]
+        return out
+    e, walked = 0, 0.0  # walked: length of the edges before edge e
+    for j in range(m):
+        target = perimeter * j / m
+        edge = sqrt(((poly[(e + 1) % n] - poly[e]) ** 2).sum())
+        while walked + edge < target and e < n - 1:
+            walked += edge
+            e += 1
+            edge = sqrt(((poly[(e + 1) % n] - poly[e]) ** 2).sum())
+        t = min(max((target - walked) / edge, 0.0), 1.0) if edge > 0.0 else 0.0
+        out[j] = poly[e] + t * (poly[(e + 1) % n] - poly[e])
+    return out
+
+
+@njit(cache=True)
+def _aligned(reference, section):
+    """`section` rotated (its points renumbered cyclically) to lie closest to `reference`, both
+    taken about their centres, so the skin between them does not twist. Up to 64 points are
+    compared, so the cost stays linear in the point count."""
+    m = len(section)
+    cr = reference.sum(axis=0) / m
+    cs = section.sum(axis=0) / m
+    stride = max(1, m // 64)
+    best, shift = np.inf, 0
+    for s in range(m):
+        cost = 0.0
+        for i in range(0, m, stride):
+            j = (i + s) % m
+            dx = section[j, 0] - cs[0] - reference[i, 0] + cr[0]
+            dy = section[j, 1] - cs[1] - reference[i, 1] + cr[1]
+            cost += dx * dx + dy * dy
+        if cost < best:
+            best, shift = cost, s
+    out = np.empty((m, 2))
+    for i in range(m):
+        out[i] = section[(i + shift) % m]
+    return out
+
+
+@njit(cache=True)
+def _spline_rings(rings):
+    """A Catmull-Rom spline through corresponding points of consecutive rings, SWEEP_SAMPLES
+    rings per gap; the given rings are kept exactly."""
+    k, m = rings.shape[0], rings.shape[1]
+    out = np.empty(((k - 1) * SWEEP_SAMPLES + 1, m, 3))
+    for i in range(k - 1):
+        p1, p2 = rings[i], rings[i + 1]
+        p0 = rings[i - 1] if i > 0 else 2 * p1 - p2
+        p3 = rings[i + 2] if i + 2 < k else 2 * p2 - p1
+        for s in range(SWEEP_SAMPLES):
+            t = s / SWEEP_SAMPLES
+            t2, t3 = t * t, t * t * t
+            w0 = -0.5 * t3 + t2 - 0.5 * t
+            w1 = 1.5 * t3 - 2.5 * t2 + 1.0
+            w2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
+            w3 = 0.5 * t3 - 0.5 * t2
+            out[i * SWEEP_SAMPLES + s] = w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
+    out[(k - 1) * SWEEP_SAMPLES] = rings[k - 1]
+    return out
+
+
+@njit(cache=True)
+def _hard_columns(sections):
+    """Columns where some section's outline turns more than EXTRUDE_HARD_COS: kept sharp."""
+    k, m = sections.shape[0], sections.shape[1]
+    hard = np.zeros(m, dtype=np.bool_)
+    for i in range(k):
+        for j in range(m):
+            a, b, c = sections[i, (j - 1) % m], sections[i, j], sections[i, (j + 1) % m]
+            ax, ay, bx, by = b[0] - a[0], b[1] - a[1], c[0] - b[0], c[1] - b[1]
+            la, lb = sqrt(ax * ax + ay * ay), sqrt(bx * bx + by * by)
+            if la > 0.0 and lb > 0.0 and (ax * bx + ay * by) < EXTRUDE_HARD_COS * la * lb:
+                hard[j] = True
+    return hard
+
+
+@njit(cache=True)
+def _skin_columns(hard):
+    """The columns of a ring's vertices: every point once, a hard one twice (one copy per side),
+    the first again at the end to close the ring."""
+    m = len(hard)
+    cols = np.empty(2 * m + 1, dtype=np.int64)
+    k = 0
+    for j in range(m):
+        cols[k] = j
+        k += 1
+        if hard[j] and j > 0:
+            cols[k] = j
+            k += 1
+    cols[k] = 0
+    return cols[: k + 1]
+
+
+@njit(cache=True)
+def _capped(sections, tips, closed):
+    """Whether the first and the last ring get a cap."""
+    flat = closed or sections.shape[1] < 3
+    return not (flat or tips[0]), not (flat or tips[len(tips) - 1])
+
+
+@njit(cache=True)
+def _skin_size(sections, tips, hard, closed):
+    r = len(tips)
+    if r < 2:
+        return 0, 0
+    m = sections.shape[1]
+    cols = _skin_columns(hard)
+    links = 0
+    for c in range(len(cols) - 1):
+        links += cols[c] != cols[c + 1]
+    nf = 0
+    for i in range(r if closed else r - 1):
+        nf += links * ((not tips[i]) + (not tips[(i + 1) % r]))
+    cap0, cap1 = _capped(sections, tips, closed)
+    return r * len(cols) + (cap0 + cap1) * m, nf + (cap0 + cap1) * (m - 2)
+
+
+@njit(cache=True)
+def _skin(rings, sections, tips, hard, closed, lp, ln, f):
+    """Rings joined by quads (one triangle where a ring is a point), caps by ear clipping; the
+    winding turned outward by the sign of the volume; vertex normals the area-weighted normals
+    of the faces around them (hard columns have one copy per side, so they stay sharp)."""
+    r = len(rings)
+    m = rings.shape[1]
+    cols = _skin_columns(hard)
+    nc = len(cols)
+    for i in range(r):
+        for c in range(nc):
+            p = rings[i, cols[c]]
+            _put(lp, ln, i * nc + c, p[0], p[1], p[2], 0.0, 0.0, 0.0)
+    t = 0
+    for i in range(r if closed else r - 1):
+        i2 = (i + 1) % r
+        flat_a, flat_b = tips[i], tips[i2]
+        for c in range(nc - 1):
+            if cols[c] == cols[c + 1]:
+                continue
+            a, b, cc, d = i * nc + c, i * nc + c + 1, i2 * nc + c + 1, i2 * nc + c
+            if not flat_a:
+                f[t, 0], f[t, 1], f[t, 2] = a, b, cc
+                t += 1
+            if not flat_b:
+                f[t, 0], f[t, 1], f[t, 2] = a, cc, d
+                t += 1
+    v = r * nc
+    cap0, cap1 = _capped(sections, tips, closed)
+    for end in range(2):
+        if not (cap0 if end == 0 else cap1):
+            continue
+        ring = rings[0] if end == 0 else rings[r - 1]
+        for j in range(m):
+            _put(lp, ln, v + j, ring[j, 0], ring[j, 1], ring[j, 2], 0.0, 0.0, 0.0)
+        tris = _earclip(sections[0] if end == 0 else sections[len(sections) - 1])
+        for k in range(len(tris)):  # the first cap faces back along the skin, the last forward
+            f[t, 0] = v + tris[k, 0]
+            f[t, 1] = v + tris[k, 2 if end == 0 else 1]
+            f[t, 2] = v + tris[k, 1 if end == 0 else 2]
+            t += 1
+        v += m
+    volume = 0.0
+    for k in range(t):
+        volume += dot(lp[f[k, 0]], np.array(cross(lp[f[k, 1]], lp[f[k, 2]])))
+    for k in range(t):
+        if volume < 0.0:
+            f[k, 1], f[k, 2] = f[k, 2], f[k, 1]
+        a, b, c = lp[f[k, 0]], lp[f[k, 1]], lp[f[k, 2]]
+        nrm = np.array(cross(b - a, c - a))
+        for q in range(3):
+            ln[f[k, q]] += nrm
+    if not hard[0]:  # the ring's first and closing copies are one smooth column
+        for i in range(r):
+            shared = ln[i * nc] + ln[i * nc + nc - 1]
+            ln[i * nc], ln[i * nc + nc - 1] = shared, shared
+    for q in range(len(ln)):
+        size = sqrt(dot(ln[q], ln[q]))
+        if size > 0.0:
+            ln[q] /= size
+        else:
+            ln[q, 0], ln[q, 1], ln[q, 2] = 0.0, 0.0, 1.0

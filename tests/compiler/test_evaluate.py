@@ -47,7 +47,10 @@ def run(text: str, limits: Limits = DEFAULT_LIMITS, memo: bool = True):
     rows = [
         (
             p.kind,
-            {k: np.asarray(v).tolist() for k, v in p.params.items()},
+            {
+                k: [np.asarray(i).tolist() for i in v] if type(v) is list else np.asarray(v).tolist()
+                for k, v in p.params.items()
+            },
             p.matrix.tolist(),
             p.segments,
             p.part_id,

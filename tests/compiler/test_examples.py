@@ -98,7 +98,7 @@ def test_reference_composition_example_compiles():
 
 
 PRIMITIVE_START = re.compile(
-    r"^(box|sphere|ellipsoid|cylinder|frustum|cone|capsule|torus|tube|wedge|lathe|extrude|sweep|rod)\("
+    r"^(box|sphere|ellipsoid|cylinder|frustum|cone|capsule|torus|tube|wedge|lathe|extrude|sweep|loft|rod)\("
 )
 PRELUDE = "let x = 0.2\nlet y = 0.1\npart seat { box(size=[0.4, 0.4, 0.05], at=[0, 0, 0.45]) }\n"
 

@@ -19,6 +19,7 @@ KERNELS = (
     "tessellate._lathe_shapes",
     "tessellate._extruded_shapes",
     "tessellate._swept_shapes",
+    "tessellate._skinned_shapes",
     "lints.contact._connect",
     "lints.contact._hosts",
     "lints.distance._forest",

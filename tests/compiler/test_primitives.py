@@ -40,7 +40,9 @@ def test_every_kind_is_documented_generated_and_shown(name):
 def test_the_table_follows_the_reference_order():
     rows = re.findall(r"^\| `(\w+)\(", PRIMITIVES_SECTION, re.M)
     assert list(PRIMITIVES) == list(dict.fromkeys(rows))
-    assert len(rows) == 15  # cylinder has two rows: (r, h) and (r1, r2, h)
+    assert (
+        len(rows) == 17
+    )  # cylinder and sweep have two rows: (r, h) and (r1, r2, h); (path, r) and (path, profile)
 
 
 def test_the_language_tables_come_from_the_records():
@@ -49,7 +51,7 @@ def test_the_language_tables_come_from_the_records():
     assert language.positional_count("cylinder") == 2
     assert language.positional_count("torus") == 4
     assert language.signature_text("cylinder") == "r?, h?, r1?, r2?, from?, to?"
-    assert {name for name, kind in PRIMITIVES.items() if kind.facet_radius is None} == {"wedge"}
+    assert {name for name, kind in PRIMITIVES.items() if kind.facet_radius is None} == {"wedge", "loft"}
     assert PRIMITIVES["box"].facet_radius({"size": np.ones(3), "round": 0.1}) == 0.1  # rounded edges
     assert [name for name, kind in PRIMITIVES.items() if kind.frame is not None] == [
         "cylinder",
@@ -59,7 +61,7 @@ def test_the_language_tables_come_from_the_records():
         "tube",
         "rod",
     ]
-    assert [name for name, kind in PRIMITIVES.items() if kind.bounds is None] == ["sweep"]
+    assert [name for name, kind in PRIMITIVES.items() if kind.bounds is None] == ["sweep", "loft"]
 
 
 def test_the_frustum_kinds_delegate_to_one_geometry():

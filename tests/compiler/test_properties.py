@@ -128,7 +128,11 @@ def test_every_primitive_kind_compiles(spec: PrimSpec):
     assert prim.kind == spec.kind
     assert prim.segments == (spec.segments or 32)
     for name, value in spec.params.items():
-        if name in prim.params:
+        if name == "sections":  # polygons of any sizes: one by one
+            assert len(prim.params[name]) == len(value)
+            for section, expected in zip(prim.params[name], value):
+                np.testing.assert_allclose(section, expected, rtol=1e-12, atol=1e-12)
+        elif name in prim.params:
             np.testing.assert_allclose(
                 np.asarray(prim.params[name], dtype=float), value, rtol=1e-12, atol=1e-12
             )
@@ -187,8 +191,8 @@ def _program_with_chain(spec: PrimSpec, outer: list, inner: list, blocks: list[b
 def _local_matrix(spec: PrimSpec) -> np.ndarray | None:
     """world-from-local of the primitive itself: T(at) · R(rot) · T(-pivot); None if not analytic.
 
-    A sweep (or a smooth or rounded outline) has no closed-form box: it is documented as the box
-    of its mesh at 256 facets.
+    A sweep, a loft (or a smooth or rounded outline) has no closed-form box: it is documented as
+    the box of its mesh at 256 facets.
     """
     p = spec.params
     at = spec.at if spec.at is not None else np.zeros(3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import trimesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,6 +234,46 @@ def sweep_params(draw):
     return {"path": np.array(pts), "r": r, "smooth": draw(st.booleans())}
 
 
+@st.composite
+def profile_sweep_params(draw):
+    """A sweep's path with a star-shaped profile small enough for its bends."""
+    params = draw(sweep_params())
+    del params["r"]
+    profile = draw(star_polygon())
+    params["profile"] = (profile - profile.mean(axis=0)) * 0.05
+    return params
+
+
+@st.composite
+def loft_params(draw):
+    """Scaled copies of one star polygon (sometimes a tip at an end) at rising heights, or
+    along a gently bending path."""
+    n = draw(st.integers(2, 5))
+    poly = draw(star_polygon())
+    scales = draw(st.lists(st.floats(0.3, 1.0), min_size=n, max_size=n))
+    sections = [poly * s for s in scales]
+    for end in (0, n - 1):
+        if draw(st.booleans()) and n >= 3:
+            sections[end] = poly.mean(axis=0, keepdims=True) * scales[end]
+    steps = np.array(draw(st.lists(st.floats(0.3, 0.5), min_size=n, max_size=n)))
+    if draw(st.booleans()):
+        return {"sections": sections, "z": np.cumsum(steps), "path": None, "smooth": draw(st.booleans())}
+    wobble = np.array(
+        draw(st.lists(st.tuples(st.floats(-0.1, 0.1), st.floats(-0.1, 0.1)), min_size=n, max_size=n))
+    )
+    path = np.cumsum(np.stack([wobble[:, 0], 3 * steps, wobble[:, 1]], axis=1), axis=0)
+    return {"sections": [p * 0.3 for p in sections], "z": None, "path": path, "smooth": draw(st.booleans())}
+
+
+@st.composite
+def elliptical_torus_params(draw):
+    params = draw(torus_params())
+    params["R"] = np.array([params["R"], draw(st.floats(0.5, 2.0))])
+    params["r"] = min(params["r"], 0.8 * params["R"].min() ** 2 / params["R"].max())  # the tightest bend
+    params["angle"] = 360.0  # an arc's box is widened by the tube at its ends: not tight
+    return params
+
+
 NICE = {
     "box": box_params(),
     "sphere": sphere_params(),
@@ -242,12 +283,13 @@ NICE = {
     "rod": st.builds(lambda r, h: {"r": r, "h": h}, pos, pos),
     "cone": st.builds(lambda r, h: {"r": r, "h": h}, pos, pos),
     "capsule": capsule_params(),
-    "torus": torus_params(),
+    "torus": st.one_of(torus_params(), elliptical_torus_params()),
     "tube": tube_params(),
     "wedge": st.builds(lambda s: {"size": s}, vec3),
     "lathe": lathe_params(),
     "extrude": extrude_params(),
-    "sweep": sweep_params(),
+    "sweep": st.one_of(sweep_params(), profile_sweep_params()),
+    "loft": loft_params(),
 }
 
 nonneg = st.sampled_from([0.0, 0.0, 1e-9, 0.3, 1.0])
@@ -297,13 +339,32 @@ WILD = {
         nonneg,
     ),
     "sweep": st.builds(
-        lambda p, r, s: {
+        lambda p, r, s, profile, closed: {
             "path": np.array([(x, y, x) for x, y in p], dtype=float),
-            "r": np.full(len(p), r),
             "smooth": s,
+            "closed": closed,
+            **({"r": np.full(len(p), r)} if profile is None else {"profile": np.array(profile, dtype=float)}),
         },
         wild_xy,
         nonneg,
+        st.booleans(),
+        st.none() | wild_xy,
+        st.booleans(),
+    ),
+    "loft": st.builds(
+        lambda sections, z, path, s: {
+            "sections": [np.array(p, dtype=float) for p in sections],
+            "z": None if path else np.array(z[: len(sections)] + [0.0] * (len(sections) - len(z))),
+            "path": np.array(
+                [(x, x, 0.0) for x in z[: len(sections)]] + [(1.0, 1.0, 1.0)] * (len(sections) - len(z))
+            )
+            if path
+            else None,
+            "smooth": s,
+        },
+        st.lists(wild_xy, min_size=2, max_size=4),
+        st.lists(nonneg, min_size=2, max_size=4),
+        st.booleans(),
         st.booleans(),
     ),
 }
@@ -691,6 +752,211 @@ def test_sweep_frames_do_not_twist_along_a_planar_path():
     top = np.argmax(v[:, :, 2], axis=1)
     assert len(set(top.tolist())) == 1
     np.testing.assert_allclose(v[np.arange(len(v)), top, 2], 0.1, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lofts, profile sweeps, closed sweeps and elliptical rings.
+
+
+def on_polygon(points, poly):
+    """Distance of each 2D point to the closed polygon's boundary."""
+    a, b = poly, np.roll(poly, -1, axis=0)
+    ab = b - a
+    t = np.clip(np.einsum("pij,ij->pi", points[:, None] - a, ab) / np.maximum((ab * ab).sum(1), 1e-300), 0, 1)
+    closest = a + t[..., None] * ab
+    return np.linalg.norm(points[:, None] - closest, axis=2).min(axis=1)
+
+
+SQUARE = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+HEXAGON = np.array([[np.cos(a), np.sin(a)] for a in np.radians(np.arange(0, 360, 60))]) * 0.7
+L_SHAPE = np.array([[0.0, 0.0], [0.2, 0.0], [0.2, 0.1], [0.1, 0.1], [0.1, 0.3], [0.0, 0.3]])  # concave
+
+
+@pytest.mark.parametrize("smooth", [False, True])
+def test_loft_sections_lie_at_their_heights_on_their_polygons(smooth):
+    sections = [SQUARE, HEXAGON, SQUARE[::-1] * 0.5 + [0.2, 0.1]]
+    z = np.array([0.0, 0.6, 1.5])
+    t = tess("loft", {"sections": sections, "z": z, "path": None, "smooth": smooth})
+    v = t.vertices.astype(np.float64)
+    for section, height in zip(sections, z):
+        level = v[np.abs(v[:, 2] - height) < 1e-6]
+        assert len(level) >= 6  # every resampled point, in the skin and in the cap
+        assert on_polygon(level[:, :2], section).max() < 1e-6
+    # the section with the most points keeps them all; the others are resampled onto theirs
+    hexagon_level = v[np.abs(v[:, 2] - 0.6) < 1e-6, :2]
+    assert on_polygon(HEXAGON, hexagon_level).max() < 1e-6 if len(hexagon_level) else False
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) > 0
+    if not smooth:  # the skin of straight rulings between convex sections: bounded by their hull
+        assert v[:, 2].min() == 0.0 and v[:, 2].max() == pytest.approx(1.5)
+
+
+def test_loft_of_equal_sections_is_a_prism_whatever_their_starting_points():
+    """Sections of different counts and starting points are resampled and turned to line up:
+    a square lofted to the same square listed from another corner makes straight vertical walls."""
+    shifted = np.roll(SQUARE, 2, axis=0)
+    octagon_square = np.array([[-1.0, -1], [0, -1], [1, -1], [1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0]])
+    for top in (shifted, np.roll(octagon_square, 3, axis=0)):
+        t = tess(
+            "loft", {"sections": [SQUARE, top], "z": np.array([0.0, 1.0]), "path": None, "smooth": False}
+        )
+        assert signed_volume(t) == pytest.approx(4.0, rel=1e-6)
+        assert_closed_and_oriented(t)
+        side = np.abs(t.normals[:, 2]) < 0.5
+        np.testing.assert_allclose(t.normals[side, 2], 0.0, atol=1e-6)  # no twist: walls stay vertical
+
+
+def test_loft_tip_and_volume_of_a_pyramid():
+    t = tess(
+        "loft",
+        {
+            "sections": [SQUARE, np.array([[0.0, 0.0]])],
+            "z": np.array([0.0, 3.0]),
+            "path": None,
+            "smooth": False,
+        },
+    )
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) == pytest.approx(4.0, rel=1e-6)  # base 4, height 3: 4 * 3 / 3
+    assert t.vertices[:, 2].max() == 3.0 and np.abs(t.vertices[t.vertices[:, 2] == 3.0, :2]).max() == 0.0
+
+
+def test_loft_falling_heights_are_still_outward():
+    t = tess(
+        "loft", {"sections": [SQUARE, HEXAGON], "z": np.array([1.0, 0.0]), "path": None, "smooth": False}
+    )
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) > 0
+    assert_normals_agree_with_winding(t)
+
+
+def test_loft_along_a_path_places_congruent_sections_across_it():
+    path = np.array([[0.0, 0, 0], [0, 1, 0], [0.5, 2, 0.5]])
+    sections = [L_SHAPE, HEXAGON * 0.2, L_SHAPE]
+    t = tess("loft", {"sections": sections, "z": None, "path": path, "smooth": False})
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) > 0
+    d_in = np.diff(path, axis=0) / np.linalg.norm(np.diff(path, axis=0), axis=1, keepdims=True)
+    tangents = [d_in[0], (d_in[0] + d_in[1]) / np.linalg.norm(d_in[0] + d_in[1]), d_in[1]]
+    v = t.vertices.astype(np.float64)
+    for section, point, tangent in zip(sections, path, tangents):
+        ring = v[np.linalg.norm(v - point, axis=1) < 0.5]
+        ring = ring[np.abs((ring - point) @ tangent) < 1e-6]  # in the plane across the path
+        assert len(ring) >= len(section)
+        # congruent: the distances between its points are those of the polygon
+        pairwise = lambda p: np.sort(np.linalg.norm(p[:, None] - p[None], axis=-1).ravel())  # noqa: E731
+        unique = np.unique(np.round(ring, 6), axis=0)
+        assert len(unique) == 6
+        np.testing.assert_allclose(pairwise(unique), pairwise(section), atol=1e-5)
+    # at the start (path along +Y) x is to the right (+X) and y up (+Z)
+    start = v[np.abs(v[:, 1]) < 1e-9]
+    np.testing.assert_allclose(
+        np.unique(np.round(start[:, [0, 2]], 6), axis=0), np.unique(L_SHAPE, axis=0), atol=1e-6
+    )
+
+
+def test_straight_profile_sweep_is_a_prism_of_the_profile():
+    """Along +X the profile's x is the right-hand side (-Y) and y is up (+Z); volume = area x length."""
+    t = tess(
+        "sweep",
+        {"path": np.array([[0.0, 0, 0], [0.7, 0, 0], [2.0, 0, 0]]), "profile": L_SHAPE, "smooth": False},
+    )
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) == pytest.approx(polygon_area(L_SHAPE) * 2.0, rel=1e-6)
+    assert_normals_agree_with_winding(t)
+    for x in (0.0, 0.7, 2.0):
+        ring = t.vertices[np.abs(t.vertices[:, 0] - x) < 1e-9].astype(np.float64)
+        section = np.unique(np.round(np.stack([-ring[:, 1], ring[:, 2]], axis=1), 9), axis=0)
+        np.testing.assert_allclose(section, np.unique(L_SHAPE, axis=0), atol=1e-7)
+    rising = tess(
+        "sweep", {"path": np.array([[0.0, 0, 0], [0, 0, 1.0]]), "profile": L_SHAPE, "smooth": False}
+    )
+    base = rising.vertices[rising.vertices[:, 2] == 0.0]
+    assert base[:, 0].max() == pytest.approx(0.2) and base[:, 0].min() == pytest.approx(0.0)  # x along +X
+
+
+def test_profile_sweep_cross_sections_are_congruent_and_perpendicular():
+    path = np.array([[0.0, 0, 0], [1, 0, 0], [1.5, 0.8, 0.3], [1.0, 2.0, 0.6]])
+    profile = L_SHAPE - L_SHAPE.mean(axis=0)
+    t = tess("sweep", {"path": path, "profile": profile, "smooth": False}, segments=16)
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) > 0
+    v = t.vertices.astype(np.float64)
+    d = np.diff(path, axis=0) / np.linalg.norm(np.diff(path, axis=0), axis=1, keepdims=True)
+    for k in (1, 2):  # a mitre: the ring at a bend lies in the plane bisecting it
+        bisector = (d[k - 1] + d[k]) / np.linalg.norm(d[k - 1] + d[k])
+        near = v[np.linalg.norm(v - path[k], axis=1) < 0.4]
+        assert np.sum(np.abs((near - path[k]) @ bisector) < 1e-5) >= len(profile)
+    for end, tangent in ((path[0], path[1] - path[0]), (path[-1], path[-1] - path[-2])):
+        tangent = tangent / np.linalg.norm(tangent)
+        ring = np.unique(np.round(v[np.linalg.norm(v - end, axis=1) < 0.3], 7), axis=0)
+        ring = ring[np.abs((ring - end) @ tangent) < 1e-5]
+        assert len(ring) == len(profile)
+        np.testing.assert_allclose(
+            np.sort(np.linalg.norm(ring - end, axis=1)), np.sort(np.linalg.norm(profile, axis=1)), atol=1e-5
+        )
+
+
+def square_ring(side, profile, z=0.0):
+    half = side / 2
+    return {
+        "path": np.array([[-half, -half, z], [half, -half, z], [half, half, z], [-half, half, z]]),
+        "profile": profile,
+        "smooth": False,
+        "closed": True,
+    }
+
+
+def test_closed_profile_sweep_is_a_mitred_frame():
+    """A picture frame: volume = profile area x the length of the path through its centroid."""
+    profile = L_SHAPE - [0.075, 0.125]  # its area's centroid on the path
+    t = tess("sweep", square_ring(2.0, profile))
+    assert_closed_and_oriented(t)
+    assert signed_volume(t) == pytest.approx(polygon_area(L_SHAPE) * 8.0, rel=1e-6)
+    mesh = trimesh.Trimesh(t.vertices, t.faces)
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+
+
+def test_closed_sweep_spreads_its_twist_so_the_seam_meets():
+    """Around a closed path that is not planar the frame gathers a twist; spread over the loop,
+    the band across the seam is no longer than the others."""
+    a = np.radians(np.arange(0, 360, 30))
+    path = np.stack([np.cos(a), np.sin(a), 0.6 * np.sin(2 * a)], axis=1)  # a saddle loop
+    for params in (
+        {"path": path, "profile": SQUARE * 0.1, "smooth": True, "closed": True},
+        {"path": path, "r": np.full(len(path), 0.1), "smooth": False, "closed": True},
+    ):
+        t = tess("sweep", params, segments=12)
+        mesh = trimesh.Trimesh(t.vertices, t.faces)
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+        rings = t.vertices.astype(np.float64).reshape(len(path) * (8 if params["smooth"] else 1), -1, 3)
+        bands = np.linalg.norm(np.roll(rings, -1, axis=0) - rings, axis=2).max(axis=1)
+        assert bands[-1] <= 1.2 * np.median(bands[:-1])
+
+
+def test_elliptical_torus_is_a_tube_around_the_ellipse():
+    rx, ry, r = 0.3, 0.2, 0.02
+    t = tess("torus", {"R": np.array([rx, ry]), "r": r, "angle": 360.0, "start": 0.0}, segments=64)
+    mesh = trimesh.Trimesh(t.vertices, t.faces)
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    a = np.linspace(0, 2 * np.pi, 20000, endpoint=False)
+    ellipse = np.stack([rx * np.cos(a), ry * np.sin(a), 0 * a], axis=1)
+    v = t.vertices.astype(np.float64)
+    nearest = np.array([np.linalg.norm(ellipse - p, axis=1).min() for p in v])
+    np.testing.assert_allclose(nearest, r, rtol=2e-3)
+    perimeter = np.linalg.norm(np.diff(np.vstack([ellipse, ellipse[:1]]), axis=0), axis=1).sum()
+    section = 32 / 2 * r * r * np.sin(2 * np.pi / 32)  # the 32-gon of segments // 2
+    assert signed_volume(t) == pytest.approx(section * perimeter, rel=3e-3)
+    arc = tess("torus", {"R": np.array([rx, ry]), "r": r, "angle": 90.0, "start": 45.0}, segments=64)
+    assert_closed_and_oriented(arc)
+    assert signed_volume(arc) > 0
+
+
+def test_a_round_torus_written_with_two_equal_radii_is_the_torus():
+    ring = {"R": 0.3, "r": 0.02, "angle": 360.0, "start": 0.0}
+    two = PRIMITIVES["torus"].normalise({**ring, "R": np.array([0.3, 0.3])}, Span(1, 1, 1, 1))
+    assert two["R"] == 0.3
+    np.testing.assert_array_equal(tess("torus", two).vertices, tess("torus", ring).vertices)
 
 
 # ---------------------------------------------------------------------------------------------

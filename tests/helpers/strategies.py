@@ -51,6 +51,7 @@ KINDS = (
     "lathe",
     "extrude",
     "sweep",
+    "loft",
     "rod",
 )
 ALIGN_AXES = (("left", "right"), ("front", "back"), ("bottom", "top"))
@@ -212,6 +213,63 @@ def _round_and_smooth(draw, poly, h, params) -> list:
 
 
 @st.composite
+def sweep_core(draw):
+    """A sweep's own arguments: a path, a circle (of one radius or one per point) or a profile."""
+    n = draw(st.integers(2, 5))
+    path = np.cumsum(
+        np.array(draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any), min_size=n, max_size=n)))
+        * 0.02,
+        axis=0,
+    )
+    path = np.round(path, 4) + 0.0
+    pairs = [("path", points_text(path))]
+    if draw(st.booleans()):
+        radii = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))) * 0.01
+        pairs.append(("r", vec_text(fmt(r) for r in radii)))
+    else:
+        rt, r0 = draw(number(0.01, 0.05))
+        pairs.append(("r", rt))
+        radii = np.full(n, r0)
+    params = {"path": path, "r": radii, "smooth": False}
+    if draw(st.booleans()):  # a profile instead of the circle
+        profile = draw(star_polygon()) / 4
+        pairs[1] = ("profile", points_text(profile))
+        params = {"path": path, "profile": profile, "smooth": False}
+    if draw(st.booleans()):
+        smooth = draw(st.booleans())
+        pairs.append(("smooth", "true" if smooth else "false"))
+        params["smooth"] = smooth
+    if n >= 3 and draw(st.booleans()):
+        pairs.append(("closed", "true"))
+        params["closed"] = True
+    return pairs, params
+
+
+@st.composite
+def loft_core(draw):
+    """A loft's own arguments: star polygons (some reduced to a tip) at rising heights or along a path."""
+    n = draw(st.integers(2, 4))
+    sections = [draw(star_polygon()) for _ in range(n)]
+    for i in draw(st.lists(st.integers(0, n - 1), max_size=n - 1, unique=True)):  # tips
+        sections[i] = sections[i][:1]
+    pairs = [("sections", "[" + ", ".join(points_text(section) for section in sections) + "]")]
+    params = {"sections": sections, "smooth": False}
+    if draw(st.booleans()):
+        z = np.cumsum(draw(st.lists(st.integers(1, 10), min_size=n, max_size=n))) * 0.02
+        pairs.append(("z", vec_text(fmt(v) for v in z)))
+        params["z"] = z
+    else:
+        steps = draw(st.lists(st.tuples(*[st.integers(-3, 3)] * 2), min_size=n, max_size=n))
+        path = np.round(np.cumsum([[x * 0.02, 0.1, z * 0.02] for x, z in steps], axis=0), 4) + 0.0
+        pairs.append(("path", points_text(path)))
+        params["path"] = path
+    if draw(st.booleans()):
+        pairs.append(("smooth", "true"))
+        params["smooth"] = True
+    return pairs, params
+
+
+@st.composite
 def primitive_core(draw, kind: str | None = None):
     """A primitive's own arguments: (kind, [(name, text)], params as values)."""
     kind = kind or draw(st.sampled_from(KINDS))
@@ -253,6 +311,10 @@ def primitive_core(draw, kind: str | None = None):
         rt, r = length(0.01, 0.1)
         big = round(r + draw(st.integers(1, 30)) * 0.01, 10)
         pairs, params = [("R", fmt(big)), ("r", rt)], {"R": big, "r": r, "angle": 360.0, "start": 0.0}
+        if draw(st.booleans()):  # an elliptical ring
+            other = round(r + draw(st.integers(1, 30)) * 0.01, 10)
+            pairs[0] = ("R", vec_text([fmt(big), fmt(other)]))
+            params["R"] = big if other == big else np.array([big, other])
         if draw(st.booleans()):
             angle = float(draw(st.integers(10, 360)))
             start = float(draw(st.integers(-180, 180)))
@@ -308,29 +370,9 @@ def primitive_core(draw, kind: str | None = None):
         pairs += _round_and_smooth(draw, poly, h, params)
         return kind, pairs, params
     if kind == "sweep":
-        n = draw(st.integers(2, 5))
-        path = np.cumsum(
-            np.array(
-                draw(st.lists(st.tuples(*[st.integers(-10, 10)] * 3).filter(any), min_size=n, max_size=n))
-            )
-            * 0.02,
-            axis=0,
-        )
-        path = np.round(path, 4) + 0.0
-        pairs = [("path", points_text(path))]
-        if draw(st.booleans()):
-            radii = np.array(draw(st.lists(st.integers(1, 5), min_size=n, max_size=n))) * 0.01
-            pairs.append(("r", vec_text(fmt(r) for r in radii)))
-        else:
-            rt, r0 = length(0.01, 0.05)
-            pairs.append(("r", rt))
-            radii = np.full(n, r0)
-        params = {"path": path, "r": radii, "smooth": False}
-        if draw(st.booleans()):
-            smooth = draw(st.booleans())
-            pairs.append(("smooth", "true" if smooth else "false"))
-            params["smooth"] = smooth
-        return kind, pairs, params
+        return kind, *draw(sweep_core())
+    if kind == "loft":
+        return kind, *draw(loft_core())
     if kind == "rod":
         (ft, f), (tt, t) = draw(vector(-0.5, 0.5)), draw(vector(-0.5, 0.5).filter(lambda pair: any(pair[1])))
         if np.array_equal(f, t):  # a rod of zero length is degenerate (a lint), not what this generator makes
@@ -569,6 +611,10 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
         r = max(p["r1"], p["r2"]) if "r1" in p else p["r"]
         hz = p["h"] / 2
         return np.array([-r, -r, -hz]), np.array([r, r, hz])
+    if kind == "torus" and not np.isscalar(p["R"]):  # an ellipse's arc, widened by the tube
+        (rx, ry), r = p["R"], p["r"]
+        (x0, y0), (x1, y1) = _arc_extremes(1.0, 1.0, min(p["angle"], 360.0), p["start"])
+        return np.array([rx * x0 - r, ry * y0 - r, -r]), np.array([rx * x1 + r, ry * y1 + r, r])
     if kind == "torus":
         R, r = p["R"], p["r"]
         if p["angle"] >= 360:
@@ -593,7 +639,9 @@ def reference_bounds(kind: str, p: dict, mesh_vertices: np.ndarray | None = None
 
 def measured(kind: str, p: dict) -> bool:
     """Whether the primitive's box is documented as that of its mesh at 256 facets (no closed form)."""
-    return kind == "sweep" or (kind in ("lathe", "extrude") and (p["smooth"] or p.get("round", 0.0) > 0))
+    return kind in ("sweep", "loft") or (
+        kind in ("lathe", "extrude") and (p["smooth"] or p.get("round", 0.0) > 0)
+    )
 
 
 def pivot(words: str, lo, hi) -> np.ndarray:
@@ -1073,6 +1121,8 @@ def ill_typed_programs(draw):
                 "param k = {e} in [0, 1]",
                 "part q {{ extrude(polygon={e}, h=1) }}",
                 "part q {{ sweep(path={e}, r={e}) }}",
+                "part q {{ sweep(path={e}, profile={e}, closed={e}) }}",
+                "part q {{ loft(sections={e}, z={e}) }}",
                 "part q {{ box(size=[1, 1, 1], align={e}) }}",
                 "part q {{ rod(from={e}, to=[1, 1, 1], r=0.1) }}",
                 "part q {{ lathe(profile={e}) }}",
@@ -1235,6 +1285,10 @@ SINKS = [
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, {e}], [0, 1, 1]], r=0.1, smooth={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [0, 0, {e}]], r={e}) }}",
     "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0]], r=[{e}, 1]) }}",
+    "part q {{ sweep(path=[[0, 0, 0], [1, 0, 0], [1, {e}, 0]], profile=[[0, 0], [{e}, 0], [0, 1]], closed=true) }}",
+    "part q {{ loft(sections=[[[0, 0], [1, 0], [0, {e}]], [[{e}, 0]]], z=[0, {e}]) }}",
+    "part q {{ loft(sections={e}, path=[[0, 0, 0], [0, 1, 0]], smooth=true) }}",
+    "part q {{ torus(R=[1, {e}], r=0.1, angle={e}) }}",
     "part q {{ rod(from=[0, 0, 0], to=[{e}, 1, 1], r=0.1) }}",
     "part q {{ rod(from={e}, to=[1, 1, 1], r={e}) }}",
     "translate([{e}, 0, 0]) part q {{ box(size=[1, 1, 1]) }}",
