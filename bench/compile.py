@@ -1,6 +1,6 @@
 """Compile speed: pdsl programs of 1 to 1000 chairs against the equivalent trimesh script.
 
-    python bench/compile.py [--repeat 7] [--cold 5] [--sizes 1,10,100,1000] [--worst 3] [--first 1]
+    python bench/compile.py [--repeat 7] [--cold 5] [--sizes 1,10,100,1000] [--worst 3] [--first 1] [--examples 7] [--booleans 7]
 
 Every chair has six primitives (a seat box, four 32-segment leg cylinders, a tilted
 backrest box) and the chairs stand on a grid. The pdsl side is one program per size (a `for`
@@ -35,6 +35,9 @@ what the block adds to evaluation: the program evaluated as written less the sam
 the `difference` keyword removed (the same primitives, uncut), so it holds the tessellation of
 the operands, their conversion to manifold3d meshes and back, and the boolean itself.
 
+Then every example in examples/, warm (median CPU ms of `--repeat` runs), with the language v2
+constructs it uses (issue 14: a typical new example compiles in <= 20 ms warm).
+
 Targets (issue 2): 100 chairs parse + compile <= 20 ms warm and >= 20x faster than
 trimesh; a cold CLI compile <= 1.5 s; any program within the limits about a second.
 Issue 9: the first run on a fresh install <= 15 s on 2 cores, later cold runs <= 0.7 s.
@@ -62,9 +65,10 @@ from proto3d.compiler import compile_text
 from proto3d.compiler.build import DEFAULT_LIMITS, assemble
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import evaluate, rotation
+from proto3d.compiler.language import POINT_FUNCTIONS
 from proto3d.compiler.lints import lint
 from proto3d.compiler.tessellate import tessellate
-from proto3d.grammar import parse
+from proto3d.grammar import ast, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SEGMENTS = 32
@@ -482,6 +486,59 @@ def _mesh_volume(mesh: manifold3d.Mesh) -> float:
     return float(np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum() / 6)
 
 
+# The language v2 constructs (issue 14): arguments v1 did not have, by primitive.
+V2_ARGUMENTS = {
+    "round": {"box", "extrude"},
+    "smooth": {"extrude", "lathe", "loft"},
+    "holes": {"extrude"},
+    "thickness": {"sphere", "ellipsoid", "lathe"},
+    "polar": {"sphere", "ellipsoid"},
+    "profile": {"sweep"},
+    "closed": {"sweep"},
+    "from": {"cylinder", "cone", "frustum", "tube", "capsule"},
+}
+
+
+def v2_constructs(program: ast.Program) -> list[str]:
+    """The language v2 constructs a program uses."""
+    used = set()
+    for node in ast.walk(program):
+        if isinstance(node, ast.Comprehension):
+            used.add("comprehension")
+        elif isinstance(node, ast.Call) and node.func in POINT_FUNCTIONS:
+            used.add("point function")
+        elif isinstance(node, ast.BooleanStmt):
+            used.add("boolean")
+        elif isinstance(node, ast.DefStmt):
+            used.add("def")
+        elif isinstance(node, ast.PrimitiveStmt):
+            if node.as_name is not None:
+                used.add("named primitive")
+            if node.name == "loft":
+                used.add("loft")
+            used |= {
+                f"{node.name}({arg.name}=)"
+                for arg in node.args
+                if node.name in V2_ARGUMENTS.get(arg.name, ())
+            }
+    return sorted(used)
+
+
+def examples(repeat: int) -> None:
+    """Every example's warm compile, the language v2 constructs it uses beside it."""
+    print(f"\nexamples, warm compile (median CPU ms of {repeat}; target for v2 examples <= 20 ms)")
+    slowest = 0.0
+    for path in sorted((ROOT / "examples").glob("*.pdsl")):
+        text = path.read_text()
+        compile_text(text)  # warm: kernels compiled, caches filled
+        _, cpu = median_time(lambda text=text: compile_text(text), repeat)
+        used = v2_constructs(parse(text))
+        if used:
+            slowest = max(slowest, cpu)
+        print(f"  {path.stem:<16} {cpu * 1000:7.1f}  {', '.join(used)}")
+    print(f"  slowest example using v2 constructs: {slowest * 1000:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (median shown)")
@@ -491,6 +548,7 @@ def main() -> None:
     parser.add_argument(
         "--first", type=int, default=1, help="first runs with an empty kernel cache (0: skip them)"
     )
+    parser.add_argument("--examples", type=int, default=7, help="runs of each example (0: skip them)")
     parser.add_argument(
         "--booleans", type=int, default=7, help="runs of each boolean measurement (0: skip them)"
     )
@@ -508,6 +566,8 @@ def main() -> None:
         first_run(args.first)
     if args.worst:
         worst_cases(args.worst)
+    if args.examples:
+        examples(args.examples)
     if args.booleans:
         booleans(args.booleans, args.openscad_timeout)
 
