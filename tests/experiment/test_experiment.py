@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch", reason='needs the [train] extra: pip instal
 pytest.importorskip("torchvision", reason='needs the [train] extra: pip install -e ".[train]"')
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SHAPES = [str(EXAMPLES / f"{name}.pdsl") for name in ("mug", "bottle", "table")]
+SHAPES = [str(EXAMPLES / f"{name}.pdsl") for name in ("snowman", "bottle", "table")]
 
 
 @pytest.fixture(scope="session")
