@@ -2,7 +2,7 @@
 
 Each primitive is generated in its local frame by one of nine small generators (box, rounded
 box, wedge, surface of revolution, extrusion, rounded extrusion, sweep, hollow sphere, skin) into
-a local buffer (smooth outlines and paths are first sampled from the one spline,
+a local buffer (smooth outlines, paths and lofts are first sampled from the one spline,
 `geometry.catmull_rom`), then moved to world space by its matrix: positions by the affine
 map, normals by the cofactor matrix (the inverse-transpose without the division, so singular
 scales never give inf), and the winding flipped when the matrix mirrors. Ten of the fifteen
@@ -60,7 +60,9 @@ EXTRUDE_HARD_COS = 0.766  # 40 degrees
 SPLINE_POINTS = 2000  # samples of one smooth outline at most (the default points limit)
 STRAIGHT_TURN = 1e-6  # radians: a polygon corner turning less is straight (one column, no arc)
 ROUND_FIT = 0.999  # a rounded outline's fillets take at most this share of an edge
-SWEEP_SAMPLES = 8  # spline samples per path span of a smooth sweep, whatever its segments (facets around)
+SWEEP_SAMPLES = (
+    8  # spline samples per span of a smooth sweep's path or between loft sections, whatever segments
+)
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
 
 
