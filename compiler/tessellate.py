@@ -2,7 +2,7 @@
 
 Each primitive is generated in its local frame by one of nine small generators (box, rounded
 box, wedge, surface of revolution, extrusion, rounded extrusion, sweep, hollow sphere, skin) into
-a local buffer (smooth outlines and paths are first sampled from the one spline,
+a local buffer (smooth outlines, paths and lofts are first sampled from the one spline,
 `geometry.catmull_rom`), then moved to world space by its matrix: positions by the affine
 map, normals by the cofactor matrix (the inverse-transpose without the division, so singular
 scales never give inf), and the winding flipped when the matrix mirrors. Ten of the fifteen
@@ -60,7 +60,9 @@ EXTRUDE_HARD_COS = 0.766  # 40 degrees
 SPLINE_POINTS = 2000  # samples of one smooth outline at most (the default points limit)
 STRAIGHT_TURN = 1e-6  # radians: a polygon corner turning less is straight (one column, no arc)
 ROUND_FIT = 0.999  # a rounded outline's fillets take at most this share of an edge
-SWEEP_SAMPLES = 8  # spline samples per path span of a smooth sweep, whatever its segments (facets around)
+SWEEP_SAMPLES = (
+    8  # spline samples per span of a smooth sweep's path or between loft sections, whatever segments
+)
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
 
 
@@ -1539,8 +1541,7 @@ def _holed(rows, h, lp, ln, f):
 
 @njit(cache=True)
 def _sweep_path(pts, smooth):
-    """Centres and radii along the path: repeats dropped, optionally the spline through it (radii
-    still linear along each span)."""
+    """Centres and radii along the path: repeats dropped, optionally the spline through it."""
     keep = np.empty((len(pts), 4))
     m = 0
     for i in range(len(pts)):
@@ -1556,13 +1557,20 @@ def _sweep_path(pts, smooth):
     keep = keep[:m]
     if m < 2 or not smooth:
         return keep[:, :3].copy(), keep[:, 3].copy()
-    c = catmull_rom(keep[:, :3].copy(), False, SWEEP_SAMPLES)
-    r = np.empty(len(c))
-    for s in range(len(c) - 1):
+    return _smooth_path(keep[:, :3].copy(), keep[:, 3].copy(), False)
+
+
+@njit(cache=True)
+def _smooth_path(c, r, closed):
+    """The spline through the path's distinct consecutive points (closing on itself when
+    `closed`), SWEEP_SAMPLES per span, with the radii linear along each span."""
+    n = len(c)
+    sc = catmull_rom(c, closed, SWEEP_SAMPLES)
+    sr = np.empty(len(sc))
+    for s in range(len(sc)):
         i, k = s // SWEEP_SAMPLES, s % SWEEP_SAMPLES
-        r[s] = keep[i, 3] + k / SWEEP_SAMPLES * (keep[i + 1, 3] - keep[i, 3])
-    r[-1] = keep[m - 1, 3]
-    return c, r
+        sr[s] = r[i % n] + k / SWEEP_SAMPLES * (r[(i + 1) % n] - r[i % n])
+    return sc, sr
 
 
 @njit(cache=True)
@@ -1826,20 +1834,8 @@ def _sweep_centres(prm, seg, pts):
     closed = closed and n >= 3
     if not smooth or n < 2:
         return c, scale, closed
-    if not closed:
-        ends = np.empty((n, 4))
-        ends[:, :3], ends[:, 3] = c, scale
-        c, scale = _sweep_path(ends, True)
-        return c, scale, False
-    wrapped = np.empty((n + 3, 4))  # the spline of a loop: each point's neighbours wrap around
-    for i in range(n + 3):
-        wrapped[i, :3], wrapped[i, 3] = c[(i - 1) % n], scale[(i - 1) % n]
-    sc, sr = _sweep_path(wrapped, True)
-    return (
-        sc[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(),
-        sr[SWEEP_SAMPLES : SWEEP_SAMPLES * (n + 1)].copy(),
-        True,
-    )
+    c, scale = _smooth_path(c, scale, closed)
+    return c, scale, closed
 
 
 @njit(cache=True)
@@ -1958,24 +1954,12 @@ def _aligned(reference, section):
 
 @njit(cache=True)
 def _spline_rings(rings):
-    """A Catmull-Rom spline through corresponding points of consecutive rings, SWEEP_SAMPLES
-    rings per gap; the given rings are kept exactly."""
+    """The spline through the rings taken as points of one space (a row of all their
+    coordinates), SWEEP_SAMPLES rings per gap: every given ring is kept exactly, and each
+    sampled ring is one blend of the same four rings, so rings at heights stay flat."""
     k, m = rings.shape[0], rings.shape[1]
-    out = np.empty(((k - 1) * SWEEP_SAMPLES + 1, m, 3))
-    for i in range(k - 1):
-        p1, p2 = rings[i], rings[i + 1]
-        p0 = rings[i - 1] if i > 0 else 2 * p1 - p2
-        p3 = rings[i + 2] if i + 2 < k else 2 * p2 - p1
-        for s in range(SWEEP_SAMPLES):
-            t = s / SWEEP_SAMPLES
-            t2, t3 = t * t, t * t * t
-            w0 = -0.5 * t3 + t2 - 0.5 * t
-            w1 = 1.5 * t3 - 2.5 * t2 + 1.0
-            w2 = -1.5 * t3 + 2.0 * t2 + 0.5 * t
-            w3 = 0.5 * t3 - 0.5 * t2
-            out[i * SWEEP_SAMPLES + s] = w0 * p0 + w1 * p1 + w2 * p2 + w3 * p3
-    out[(k - 1) * SWEEP_SAMPLES] = rings[k - 1]
-    return out
+    flat = catmull_rom(rings.reshape(k, m * 3), False, SWEEP_SAMPLES)
+    return flat.reshape(len(flat), m, 3)
 
 
 @njit(cache=True)

@@ -934,6 +934,75 @@ def test_closed_sweep_spreads_its_twist_so_the_seam_meets():
         assert bands[-1] <= 1.2 * np.median(bands[:-1])
 
 
+def centripetal_catmull_rom(points, closed, per_span):
+    """NumPy reference: Barry and Goldman's pyramid with knots spaced by the square root of the
+    chord; an open curve's missing end neighbours are reflections, as the compiler's."""
+    p = np.asarray(points, dtype=np.float64)
+    m = len(p)
+    out = []
+    for i in range(m if closed else m - 1):
+        p1, p2 = p[i], p[(i + 1) % m]
+        if closed:
+            p0, p3 = p[i - 1], p[(i + 2) % m]
+        else:
+            p0 = p[i - 1] if i > 0 else 2 * p1 - p2
+            p3 = p[i + 2] if i + 2 < m else 2 * p2 - p1
+        t1 = np.linalg.norm(p1 - p0) ** 0.5
+        t2 = t1 + np.linalg.norm(p2 - p1) ** 0.5
+        t3 = t2 + np.linalg.norm(p3 - p2) ** 0.5
+        for t in t1 + (t2 - t1) * np.arange(per_span) / per_span:
+            a1 = ((t1 - t) * p0 + t * p1) / t1
+            a2 = ((t2 - t) * p1 + (t - t1) * p2) / (t2 - t1)
+            a3 = ((t3 - t) * p2 + (t - t2) * p3) / (t3 - t2)
+            b1 = ((t2 - t) * a1 + t * a2) / t2
+            b2 = ((t3 - t) * a2 + (t - t1) * a3) / (t3 - t1)
+            out.append(((t2 - t) * b1 + (t - t1) * b2) / (t2 - t1))
+    if not closed:
+        out.append(p[-1])
+    return np.array(out)
+
+
+def ellipse(rx, ry, n=32):
+    a = 2 * np.pi * np.arange(n) / n
+    return np.stack([rx * np.cos(a), ry * np.sin(a)], axis=1)
+
+
+def test_smooth_loft_is_the_centripetal_spline_through_its_sections_kept_flat():
+    """Unevenly spaced smooth sections: each given section is a ring exactly at its height, every
+    sampled ring is flat (one blend of whole rings), and the rings follow the centripetal spline
+    through the sections taken as points of one space, not a uniform one (which overshoots)."""
+    sections = [ellipse(0.2, 0.1), ellipse(0.5, 0.3), ellipse(0.45, 0.3), ellipse(0.1, 0.1)]
+    z = np.array([0.0, 0.1, 1.2, 1.3])
+    t = tess("loft", {"sections": sections, "z": z, "path": None, "smooth": True})
+    count = 3 * 8 + 1
+    assert len(t.faces) == triangle_count(
+        "loft", {"sections": sections, "z": z, "path": None, "smooth": True}, 32
+    )
+    rings = t.vertices[: count * 33].astype(np.float64).reshape(count, 33, 3)[:, :32]  # the skin's rings
+    np.testing.assert_array_equal(rings[::8, :, 2], np.repeat(z.astype(np.float32), 32).reshape(4, 32))
+    for ring, section in zip(rings[::8], sections):
+        np.testing.assert_allclose(ring[:, :2], section, atol=1e-6)
+    assert all(len(set(ring[:, 2])) == 1 for ring in rings)  # every ring flat, exactly
+    reference = centripetal_catmull_rom(rings[::8].reshape(4, -1), False, 8).reshape(count, 32, 3)
+    np.testing.assert_allclose(rings, reference, atol=2e-6)
+    assert np.all(np.diff(rings[:, 0, 2]) > 0)  # heights keep rising between close sections
+    assert_closed_and_oriented(t)
+
+
+def test_smooth_closed_profile_sweep_passes_through_its_path_points():
+    """A round profile (its centre on the path) along an uneven closed loop: every eighth ring is
+    centred exactly on a path point, and the centres follow the closed centripetal spline."""
+    path = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.1], [1.2, 0.3, 0.0], [0.2, 1.5, 0.2], [-0.4, 0.6, 0.0]])
+    params = {"path": path, "profile": ellipse(0.05, 0.03, 16), "smooth": True, "closed": True}
+    t = tess("sweep", params, segments=16)
+    assert len(t.faces) == triangle_count("sweep", params, 16)
+    mesh = trimesh.Trimesh(t.vertices, t.faces)
+    assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+    centres = t.vertices.astype(np.float64).reshape(5 * 8, 17, 3)[:, :16].mean(axis=1)
+    np.testing.assert_allclose(centres[::8], path, atol=1e-6)
+    np.testing.assert_allclose(centres, centripetal_catmull_rom(path, True, 8), atol=1e-6)
+
+
 def test_elliptical_torus_is_a_tube_around_the_ellipse():
     rx, ry, r = 0.3, 0.2, 0.02
     t = tess("torus", {"R": np.array([rx, ry]), "r": r, "angle": 360.0, "start": 0.0}, segments=64)
