@@ -100,7 +100,7 @@ def test_clean_run_writes_the_whole_run_folder(tmp_path):
     assert "`leg` ×4: straight legs" in prompt_of(requests[2])
     coder = requests[3]["messages"]
     assert coder[0]["role"] == "system"
-    assert "# pdsl v1 — language reference" in coder[0]["content"]  # the language reference
+    assert "# pdsl v2 — language reference" in coder[0]["content"]  # the language reference
     assert 'shape "mug"' in coder[0]["content"]  # an example
     assert '"position": [' in coder[1]["content"]  # the arrangement
     assert '1 | shape "table"' in prompt_of(requests[4])  # refiner sees the numbered program
