@@ -42,7 +42,6 @@ SEGMENTS_DEFAULT = 32  # when a primitive gives no `segments`
 FOLD_CHECK_SEGMENTS = 256  # a rounded outline is checked for folds as drawn at most this fine
 FOLD_MARGIN = 0.999  # a round must still fit when this much larger
 FOLD_BISECTIONS = 30  # steps of the search for the largest round that does not fold
-FOLD_CHECK_ROWS = 256  # edges tested against all others at once
 
 REQUIRED = object()
 
@@ -587,18 +586,28 @@ def _simple_counter_clockwise(loop: np.ndarray) -> bool:
     a, b = loop, np.roll(loop, -1, axis=0)
     if np.sum(a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]) <= 0:
         return False
-    n = len(loop)
-    for start in range(0, n, FOLD_CHECK_ROWS):  # rows of edges against all edges, in bounded memory
-        i = np.arange(start, min(start + FOLD_CHECK_ROWS, n))[:, None]
-        j = np.arange(n)[None, :]
-        p, q, r, s = a[i], b[i], a[j], b[j]
-        side_r, side_s = _orientation(p, q, r), _orientation(p, q, s)
-        side_p, side_q = _orientation(r, s, p), _orientation(r, s, q)
-        crossing = (side_r * side_s < 0) & (side_p * side_q < 0)
-        neighbours = (np.abs(i - j) <= 1) | (np.abs(i - j) == n - 1)
-        if np.any(crossing & ~neighbours):
-            return False
-    return True
+    i, j = _overlapping_edges(a, b)
+    apart = (np.abs(i - j) > 1) & (np.abs(i - j) != len(loop) - 1)  # neighbours share a point
+    p, q, r, s = a[i[apart]], b[i[apart]], a[j[apart]], b[j[apart]]
+    crossing = (_orientation(p, q, r) * _orientation(p, q, s) < 0) & (
+        _orientation(r, s, p) * _orientation(r, s, q) < 0
+    )
+    return not np.any(crossing)
+
+
+def _overlapping_edges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j) of edges a -> b whose bounding boxes overlap, found by sorting them along
+    x: an outline's edges overlap few others, so this is near linear where all pairs are quadratic."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.argsort(lo[:, 0], kind="stable")
+    starts = lo[order, 0]
+    count = np.searchsorted(starts, hi[order, 0], side="right") - np.arange(len(a)) - 1
+    count = np.maximum(count, 0)  # the edges starting within this one's x span, after it in order
+    first = np.repeat(np.arange(len(a)), count)
+    second = first + 1 + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    i, j = order[first], order[second]
+    keep = (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])
+    return i[keep], j[keep]
 
 
 def _orientation(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
