@@ -10,6 +10,7 @@ import difflib
 
 from proto3d.compiler.primitives import PRIMITIVES as KINDS
 from proto3d.compiler.primitives import REQUIRED, Param
+from proto3d.compiler.primitives import SEGMENTS_DEFAULT as SEGMENTS_DEFAULT  # where the normalisers read it
 
 
 def _sig(*params: Param) -> tuple[Param, ...]:
@@ -90,7 +91,6 @@ RESERVED = frozenset(
     """shape bounds let param part color for in if elif else and or not true false pi
 translate rotate scale mirror symmetric radial def as difference union intersection""".split()
 )
-SEGMENTS_DEFAULT = 32
 
 # Names models bring from OpenSCAD, Blender and Python, with the nearest v1 construct.
 FOREIGN = {

@@ -14,6 +14,7 @@ height) and `_frustum_kind` derives the packing, bounds and facet radius from it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -36,6 +37,11 @@ LOFT = 12
 PROFILE_SWEEP = 13
 SHELL = 14  # a sphere or ellipsoid cut to an angular extent, solid or hollowed to a wall
 EXTRUDE_HOLES = 16  # an extrusion of a polygon with holes
+
+SEGMENTS_DEFAULT = 32  # when a primitive gives no `segments`
+FOLD_CHECK_SEGMENTS = 256  # a rounded outline is checked for folds as drawn at most this fine
+FOLD_MARGIN = 0.999  # a round must still fit when this much larger
+FOLD_BISECTIONS = 30  # steps of the search for the largest round that does not fold
 
 REQUIRED = object()
 
@@ -478,13 +484,16 @@ def _extrude_args(name: str, v: dict, span: Span) -> dict:
     if holes and (radius > 0 or v["smooth"]):
         _fail("E126", "an extrude with `holes` takes no `round` or `smooth` yet", span)
     largest = h / 2 if v["smooth"] else min(h / 2, _largest_round(v["polygon"]))
+    if radius > 0 and radius <= largest:
+        segments = min(max(v.get("segments") or SEGMENTS_DEFAULT, 3), FOLD_CHECK_SEGMENTS)
+        largest = largest_unfolded_round(v["polygon"], radius, h, v["smooth"], segments)
     if radius > largest:
         _fail(
             "E125",
             f"round {radius:g} is too large for this extrusion: at most {largest:g} fits",
             span,
             hint="the rounds of two neighbouring corners must fit along the edge between them, "
-            "and 2 * round <= h",
+            "2 * round <= h, and fillets across a neck or a tight concave bend must not cross",
         )
     return {"polygon": v["polygon"], "h": h, "holes": holes, "round": radius, "smooth": v["smooth"]}
 
@@ -538,6 +547,74 @@ def _largest_round(polygon: np.ndarray) -> float:
     need = np.tan(np.abs(turn) / 2)
     need = need + np.roll(need, -1)  # edge i runs from corner i to corner i + 1
     return float(np.min(length[need > 0] / need[need > 0], initial=np.inf))
+
+
+def largest_unfolded_round(polygon, radius: float, h: float, smooth: bool, segments: int) -> float:
+    """`radius` if the outline drawn at `segments` facets, moved inward by it, stays a simple
+    counter-clockwise polygon; else the largest round (by bisection) that keeps it so. Past it,
+    fillets across a neck or a tight concave stretch cross and turn the mesh inside out. A round
+    must fit FOLD_MARGIN larger, as at the limit the two sides of a neck meet in a sliver."""
+    from proto3d.compiler.tessellate import rounded_spine  # the kernels import this module
+
+    pts = _points(polygon)
+
+    def unfolded(r: float) -> bool:
+        return _simple_counter_clockwise(rounded_spine(pts, r / FOLD_MARGIN, h, smooth, segments))
+
+    if unfolded(radius):
+        return radius
+    fits, folds = 0.0, radius
+    for _ in range(FOLD_BISECTIONS):
+        middle = (fits + folds) / 2
+        if unfolded(middle):
+            fits = middle
+        else:
+            folds = middle
+    if fits <= 0:
+        return 0.0
+    scale = 10.0 ** (5 - math.floor(math.log10(fits)))  # six digits, rounded down: the message's number fits
+    return math.floor(fits * scale) / scale
+
+
+def _simple_counter_clockwise(loop: np.ndarray) -> bool:
+    """No two edges of the closed loop cross (repeated points dropped) and it winds counter-clockwise."""
+    loop = loop[np.r_[True, np.any(loop[1:] != loop[:-1], axis=1)]]
+    if len(loop) > 1 and np.array_equal(loop[0], loop[-1]):
+        loop = loop[:-1]
+    if len(loop) < 3:
+        return len(loop) == 1  # every corner rounded about one point: a disc or a sphere-capped post
+    a, b = loop, np.roll(loop, -1, axis=0)
+    if np.sum(a[:, 0] * b[:, 1] - b[:, 0] * a[:, 1]) <= 0:
+        return False
+    i, j = _overlapping_edges(a, b)
+    apart = (np.abs(i - j) > 1) & (np.abs(i - j) != len(loop) - 1)  # neighbours share a point
+    p, q, r, s = a[i[apart]], b[i[apart]], a[j[apart]], b[j[apart]]
+    crossing = (_orientation(p, q, r) * _orientation(p, q, s) < 0) & (
+        _orientation(r, s, p) * _orientation(r, s, q) < 0
+    )
+    return not np.any(crossing)
+
+
+def _overlapping_edges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j) of edges a -> b whose bounding boxes overlap, found by sorting them along
+    x: an outline's edges overlap few others, so this is near linear where all pairs are quadratic."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.argsort(lo[:, 0], kind="stable")
+    starts = lo[order, 0]
+    count = np.searchsorted(starts, hi[order, 0], side="right") - np.arange(len(a)) - 1
+    count = np.maximum(count, 0)  # the edges starting within this one's x span, after it in order
+    first = np.repeat(np.arange(len(a)), count)
+    second = first + 1 + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    i, j = order[first], order[second]
+    keep = (lo[i, 1] <= hi[j, 1]) & (lo[j, 1] <= hi[i, 1])
+    return i[keep], j[keep]
+
+
+def _orientation(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """> 0 where r lies left of the line p -> q, < 0 right of it."""
+    return (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (
+        r[..., 0] - p[..., 0]
+    )
 
 
 def _extrude_bounds(p: dict) -> tuple[np.ndarray, np.ndarray] | None:

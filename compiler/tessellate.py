@@ -1355,6 +1355,15 @@ def _drawn_outline(code: int, row: tuple, pts: np.ndarray, seg: int) -> np.ndarr
     return spine + r * normal
 
 
+def rounded_spine(pts: np.ndarray, r: float, h: float, smooth: bool, seg: int) -> np.ndarray:
+    """The spine of a rounded extrusion at `seg` facets: its drawn outline moved inward by r, the
+    cap polygon its fillets meet (a point per convex corner, an arc per concave one)."""
+    poly = _extrude_polygon(pts, smooth, seg)
+    if len(poly) < 3:
+        return poly
+    return _rounded_outline(poly, float(r), float(h), _quarter(seg))[0]
+
+
 @njit(cache=True)
 def _extrude_polygon(pts, smooth, seg):
     """The counter-clockwise outline of an extrusion: the polygon, or the closed spline through it."""

@@ -322,3 +322,29 @@ def test_smooth_lathe_revolves_from_start():
     assert v[:, 0].min() < -0.04 and v[:, 0].max() <= 1e-7  # the quarter from +Y to -X
     assert v[:, 1].min() >= -1e-7 and v[:, 1].max() > 0.04
     assert_closed_and_oriented(t)
+
+
+NECK = "[[2, 1], [1.5, 1.8660254], [0.875, 1.21650635], [0, 1], [0.5, 0.1339746], [1.125, 0.78349365]]"
+DUMBBELL = "[[0, 0], [1, 0], [1, 0.45], [2, 0.45], [2, 0], [3, 0], [3, 1], [2, 1], [2, 0.55], [1, 0.55], [1, 1], [0, 1]]"
+
+
+@pytest.mark.parametrize(
+    "call, largest",
+    [  # a smooth outline pinched to a neck (found by the property test), a dumbbell's 0.1 wide bar
+        (f"extrude(polygon={NECK}, h=1, round=0.45, smooth=true, segments=3)", 0.299645 * 0.999),
+        (f"extrude(polygon={DUMBBELL}, h=1, round=0.1)", 0.05 * 0.999),
+    ],
+)
+def test_a_round_whose_opposite_fillets_cross_is_e125_and_the_largest_that_fits_is_closed(call, largest):
+    diagnostic = error(call)
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E125", 1, 10)
+    stated = float(diagnostic.message.split("at most ")[1].split()[0])
+    assert stated == pytest.approx(largest, rel=1e-5)
+    for fits in (stated, stated * 0.9):
+        t = compile_one(
+            call.replace(f"round={call.split('round=')[1].split(',')[0].rstrip(')')}", f"round={fits!r}")
+        )
+        assert_closed_and_oriented(t)
+        mesh = trimesh.Trimesh(t.vertices, t.faces)
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+        assert signed_volume(t) > 0

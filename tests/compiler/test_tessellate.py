@@ -9,7 +9,7 @@ import trimesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proto3d.compiler.primitives import PRIMITIVES
+from proto3d.compiler.primitives import PRIMITIVES, largest_unfolded_round
 from proto3d.compiler.primitives import _largest_round as largest_round
 from proto3d.compiler.shape import Primitive
 from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
@@ -442,6 +442,9 @@ def test_collinear_polygon_gives_flat_triangles():
 @given(data=st.data(), segments=st.integers(3, 48))
 def test_meshes_are_closed_and_outward(kind, data, segments):
     params = data.draw(NICE[kind])
+    if kind == "extrude" and params["round"] > 0:  # at most the round E125 lets through at these segments
+        polygon, r, h, smooth = params["polygon"], params["round"], params["h"], params["smooth"]
+        params["round"] = largest_unfolded_round(polygon, r, h, smooth, segments)
     t = tess(kind, params, segments=segments)
     assert_closed_and_oriented(t)
     assert signed_volume(t) > 0
