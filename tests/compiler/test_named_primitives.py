@@ -10,6 +10,7 @@ import pytest
 
 from proto3d.compiler import compile_text, moved_anchors
 from proto3d.errors import Proto3dError
+from tests.helpers.strategies import anchor_point
 
 ANCHORS = ("top", "bottom", "left", "right", "front", "back", "center", "min", "max", "size")
 STAGE = """part stage {
@@ -37,23 +38,10 @@ def reference_box(size, at, rz) -> tuple[np.ndarray, np.ndarray]:
 
 def test_named_anchors_are_the_world_box_of_that_primitive():
     lo, hi = reference_box([0.2, 0.16, 0.02], [0.01, 0.02, 0.3], 30)
-    c = (lo + hi) / 2
-    expected = {
-        "top": [c[0], c[1], hi[2]],
-        "bottom": [c[0], c[1], lo[2]],
-        "left": [lo[0], c[1], c[2]],
-        "right": [hi[0], c[1], c[2]],
-        "front": [c[0], lo[1], c[2]],
-        "back": [c[0], hi[1], c[2]],
-        "center": c,
-        "min": lo,
-        "max": hi,
-        "size": hi - lo,
-    }
     values = read_values(compile_text(STAGE.replace("DETAIL", "") + READS))
     assert sorted(values) == sorted(ANCHORS)
-    for anchor, value in expected.items():
-        np.testing.assert_allclose(values[anchor], value, atol=1e-6, err_msg=anchor)
+    for anchor in ANCHORS:
+        np.testing.assert_allclose(values[anchor], anchor_point(anchor, lo, hi), atol=1e-6, err_msg=anchor)
 
 
 def test_detail_added_to_the_part_moves_its_anchors_but_not_the_named_ones():
