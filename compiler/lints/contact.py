@@ -91,13 +91,17 @@ def find_contacts(geo: Triangles) -> Contacts | None:
     on_ground = present & (lo[:, 2] <= ground_z + tol)
     scratch = _scratch(geo.groups.start)
     budget = Budget(np.array([CONTACT_BUDGET], np.int64), np.array([HIDDEN_BUDGET]))
-    root = _connect(geo.mesh, geo.groups, pairs, pair_tol, on_ground, budget, scratch)
+    n = len(present)
+    root = np.arange(n + 1)  # union-find parents, the ground last
+    root[:n][on_ground] = n
+    _connect(geo.mesh, geo.groups, pairs, pair_tol, root, budget, scratch)
     solid = geo.solid()
     nesting = _may_hold(geo, solid, a, b) | _may_hold(geo, solid, b, a)
-    hosts = np.full(len(present), -1, np.int64)
+    hosts = np.full(n, -1, np.int64)
     if nesting.any():
-        hosts = _hosts(geo.mesh, geo.groups, lo, hi, pairs[nesting], solid, geo.closed, budget, scratch)
-    n = len(present)
+        nested = pairs[nesting]
+        nested = nested[np.argsort(nested[:, 0] * n + nested[:, 1])]  # by first then second instance
+        _hosts(geo.mesh, geo.groups, lo, hi, nested, solid, geo.closed, budget, scratch, hosts)
     floating: dict[int, list[int]] = {}
     for i in np.flatnonzero(present & (root[:n] != root[n])):
         floating.setdefault(int(root[i]), []).append(int(i))
@@ -127,7 +131,6 @@ def _may_hold(geo: Triangles, solid: np.ndarray, x: np.ndarray, y: np.ndarray) -
 # --------------------------------------------------------------------------- candidate pairs
 
 
-@njit(cache=True)
 def _candidate_pairs(lo, hi, tol, present, axis, limit):
     """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap.
 
@@ -135,15 +138,15 @@ def _candidate_pairs(lo, hi, tol, present, axis, limit):
 
     Returns (pairs, True), or (no pairs, False) when there would be more than `limit`.
     """
-    out = np.empty((min(8 * lo.shape[0], limit), 2), np.int64)
-    order = np.argsort(lo[:, axis] - tol)
+    out = np.empty((min(8 * len(lo), limit), 2), np.int64)
+    order = np.argsort(lo[:, axis] - tol, kind="stable")
     count = _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out)
     if count > limit:
-        return out[:0].copy(), False
-    if count > out.shape[0]:  # more than the first guess: sweep again
+        return out[:0], False
+    if count > len(out):  # more than the first guess: sweep again
         out = np.empty((count, 2), np.int64)
         _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out)
-    return out[:count].copy(), True
+    return out[:count], True
 
 
 @njit(cache=True)
@@ -186,22 +189,33 @@ def _group_pairs(groups, g0, g1, h0, h1, pad):
                     out[n, 0], out[n, 1] = g, h
                     n += 1
         return out[:n]
-    order = h0 + np.argsort(np.ascontiguousarray(glo[h0:h1, 0]))
-    keys = glo[order, 0]
-    width = (ghi[h0:h1, 0] - glo[h0:h1, 0]).max()
+    keys = np.empty(h1 - h0)
+    width = 0.0
+    for h in range(h0, h1):
+        keys[h - h0] = glo[h, 0]
+        width = max(width, ghi[h, 0] - glo[h, 0])
+    order = _sort(keys)
     out = np.empty((max(16, g1 - g0), 2), np.int64)
     n = 0
     for g in range(g0, g1):
-        first = np.searchsorted(keys, glo[g, 0] - pad - width)
-        last = np.searchsorted(keys, ghi[g, 0] + pad, side="right")
+        first, last = _window(keys, glo[g, 0] - pad - width, ghi[g, 0] + pad)
         for w in range(first, last):
-            h = order[w]
+            h = h0 + order[w]
             if boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], pad):
                 if n == out.shape[0]:
-                    out = np.concatenate((out, np.empty_like(out)))
+                    out = _doubled(out)
                 out[n, 0], out[n, 1] = g, h
                 n += 1
     return out[:n]
+
+
+@njit(cache=True)
+def _doubled(pairs):
+    """`pairs` in an array twice as long."""
+    out = np.empty((2 * pairs.shape[0], 2), np.int64)
+    for k in range(pairs.shape[0]):
+        out[k, 0], out[k, 1] = pairs[k, 0], pairs[k, 1]
+    return out
 
 
 # --------------------------------------------------------------------------- surfaces
@@ -290,15 +304,14 @@ def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
         share = windows / max(hi[k] - lo[k], 1e-300)
         if share < fewest:
             axis, width, fewest = k, longest, share
-    order = np.argsort(
-        np.ascontiguousarray(blo[:nb, axis])
-    )  # contiguous: one compiled sort serves every call
-    keys = blo[:nb, axis][order]
+    keys = np.empty(nb)
+    for v in range(nb):
+        keys[v] = blo[v, axis]
+    order = _sort(keys)
     jump = _coprime_near(na, 0.618 * na)
     for m in range(na):
         u = m * jump % na
-        first = np.searchsorted(keys, alo[u, axis] - tol - width)
-        last = np.searchsorted(keys, ahi[u, axis] + tol, side="right")
+        first, last = _window(keys, alo[u, axis] - tol - width, ahi[u, axis] + tol)
         work[0] -= last - first
         if work[0] < 0:
             return True
@@ -333,28 +346,72 @@ def _coprime_near(n, x):
         c += 1
 
 
+@njit(cache=True)
+def _sort(keys):
+    """Sorts `keys` in place, equal keys kept in order, and returns where each came from (what
+    NumPy's stable argsort returns). A bottom-up merge sort: Numba's own argsort compiles seven
+    functions, a second on the first run."""
+    n = keys.shape[0]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[i] = i
+    keys_from, order_from, keys_to, order_to = keys, order, np.empty(n), np.empty(n, np.int64)
+    width = 1
+    while width < n:  # merge runs of `width` from one pair of buffers into the other
+        for start in range(0, n, 2 * width):
+            middle, stop = min(start + width, n), min(start + 2 * width, n)
+            i, j = start, middle
+            for k in range(start, stop):
+                if j == stop or (i < middle and keys_from[i] <= keys_from[j]):
+                    keys_to[k], order_to[k] = keys_from[i], order_from[i]
+                    i += 1
+                else:
+                    keys_to[k], order_to[k] = keys_from[j], order_from[j]
+                    j += 1
+        keys_from, order_from, keys_to, order_to = keys_to, order_to, keys_from, order_from
+        width *= 2
+    for i in range(n):
+        keys[i] = keys_from[i]
+    return order_from
+
+
+@njit(cache=True)
+def _window(keys, low, high):
+    """(first, last): keys[first:last] are the sorted `keys` from low to high, both included."""
+    first, last = 0, keys.shape[0]
+    while first < last:  # the first key >= low
+        middle = (first + last) // 2
+        if keys[middle] < low:
+            first = middle + 1
+        else:
+            last = middle
+    stop, last = 0, keys.shape[0]
+    while stop < last:  # the first key > high
+        middle = (stop + last) // 2
+        if keys[middle] <= high:
+            stop = middle + 1
+        else:
+            last = middle
+    return first, stop
+
+
 # --------------------------------------------------------------------------- contact graph (W101)
 
 
 @njit(cache=True)
-def _connect(mesh, groups, pairs, pair_tol, on_ground, budget, scratch):
-    """Component root of every instance and of the ground (last node) in the contact graph.
+def _connect(mesh, groups, pairs, pair_tol, parent, budget, scratch):
+    """Joins the instances that touch in the contact graph `parent` (union-find parents of the
+    instances and, last, the ground), then points every node at its component's root.
 
     A pair already connected through other contacts is not tested again, so a heap of
     overlapping instances costs about one test per instance.
     """
-    n = on_ground.shape[0]
-    parent = np.arange(n + 1)
-    for i in range(n):
-        if on_ground[i]:
-            parent[_find(parent, i)] = _find(parent, n)
     for k in range(pairs.shape[0]):
         a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
         if a != b and _instances_touch(mesh, groups, pairs[k, 0], pairs[k, 1], pair_tol[k], budget, scratch):
             parent[a] = b
-    for i in range(n + 1):
+    for i in range(parent.shape[0]):
         parent[i] = _find(parent, i)
-    return parent
 
 
 @njit(cache=True)
@@ -393,17 +450,15 @@ def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
 
 
 @njit(cache=True)
-def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch):
-    """For each instance, an instance that contains it, or -1. Only a closed instance can contain
-    (inside a boolean's result, the pieces of its operands are not closed surfaces).
+def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch, host):
+    """Sets host[i] (-1 at first) to an instance that contains instance i. Only a closed instance
+    can contain (inside a boolean's result, the pieces of its operands are not closed surfaces).
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
     Pairs run by first then second instance, and instances already hosted are not tested
     again, so n duplicates cost about 2n tests.
     """
-    n = lo.shape[0]
-    host = np.full(n, -1, np.int64)
-    for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
+    for k in range(pairs.shape[0]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
         a_in_b = (
             host[a] < 0
@@ -419,7 +474,6 @@ def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch):
             host[b] = a
         if a_in_b and not b_in_a:
             host[a] = b
-    return host
 
 
 @njit(cache=True)
