@@ -403,13 +403,26 @@ def _connect(mesh, groups, pairs, pair_tol, parent, budget, scratch):
     """Joins the instances that touch in the contact graph `parent` (union-find parents of the
     instances and, last, the ground), then points every node at its component's root.
 
-    A pair already connected through other contacts is not tested again, so a heap of
-    overlapping instances costs about one test per instance.
+    Two instances touch when surfaces of theirs come within the pair's tolerance, or a primitive of
+    one lies inside the other (or budget.contact is spent: see `_surfaces_within`). A pair already
+    connected through other contacts is not tested again, so a heap of overlapping instances
+    costs about one test per instance. The test is written out here rather than called: Numba
+    re-optimises everything a kernel calls at each level of calls.
     """
+    owned = groups.of_instance
     for k in range(pairs.shape[0]):
-        a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
-        if a != b and _instances_touch(mesh, groups, pairs[k, 0], pairs[k, 1], pair_tol[k], budget, scratch):
-            parent[a] = b
+        a, b = pairs[k, 0], pairs[k, 1]
+        root_a, root_b = _find(parent, a), _find(parent, b)
+        if root_a == root_b:
+            continue
+        near = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], pair_tol[k])
+        touch = False
+        for m in range(near.shape[0]):
+            if _surfaces_within(mesh, groups, near[m, 0], near[m, 1], pair_tol[k], budget, scratch):
+                touch = True
+                break
+        if touch or _primitive_inside(mesh, groups, near, budget):
+            parent[root_a] = root_b
     for i in range(parent.shape[0]):
         parent[i] = _find(parent, i)
 
@@ -423,18 +436,13 @@ def _find(parent, x):
 
 
 @njit(cache=True)
-def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
-    """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other
-    (or budget.contact is spent: see `_surfaces_within`)."""
-    start, glo, ghi, owned = groups.start, groups.lo, groups.hi, groups.of_instance
+def _primitive_inside(mesh, groups, near, budget):
+    """Whether of a pair (g, h) in `near`, whose surfaces are apart, one lies inside the other
+    (or budget.contact is spent): one vertex then tells."""
+    start, glo, ghi = groups.start, groups.lo, groups.hi
     work = budget.contact
-    pairs = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], tol)
-    for k in range(pairs.shape[0]):
-        if _surfaces_within(mesh, groups, pairs[k, 0], pairs[k, 1], tol, budget, scratch):
-            return True
-    # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
-    for k in range(pairs.shape[0]):
-        g, h = pairs[k, 0], pairs[k, 1]
+    for k in range(near.shape[0]):
+        g, h = near[k, 0], near[k, 1]
         if not boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
             continue
         for s, o in ((g, h), (h, g)):
@@ -442,7 +450,7 @@ def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
             if point_in_box(p, glo[o], ghi[o]):
                 work[0] -= start[o + 1] - start[o]
                 if work[0] < 0 or abs(winding(p, mesh, start[o], start[o + 1])) > 0.5:
-                    return True  # inside, or no longer affordable to tell
+                    return True
     return False
 
 
