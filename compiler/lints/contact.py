@@ -25,6 +25,7 @@ from proto3d.compiler.geometry import (
     closest_on_triangle,
     corner,
     dot,
+    kernel_helper,
     point_in_box,
     sub,
     triangle,
@@ -171,7 +172,7 @@ def _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out):
     return count
 
 
-@njit(cache=True)
+@kernel_helper
 def _group_pairs(groups, g0, g1, h0, h1, pad):
     """Pairs (g, h) of groups g0:g1 and h0:h1 whose boxes, grown by pad, overlap.
 
@@ -209,7 +210,7 @@ def _group_pairs(groups, g0, g1, h0, h1, pad):
     return out[:n]
 
 
-@njit(cache=True)
+@kernel_helper
 def _doubled(pairs):
     """`pairs` in an array twice as long."""
     out = np.empty((2 * pairs.shape[0], 2), np.int64)
@@ -221,7 +222,7 @@ def _doubled(pairs):
 # --------------------------------------------------------------------------- surfaces
 
 
-@njit(cache=True)
+@kernel_helper
 def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
     """Triangles start:stop whose boxes meet the box lo..hi, with their boxes; returns how many."""
     n = 0
@@ -235,7 +236,7 @@ def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
     return n
 
 
-@njit(cache=True)
+@kernel_helper
 def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
     """Whether any triangle of group g comes within tol of one of group h.
 
@@ -324,7 +325,7 @@ def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
     return False
 
 
-@njit(cache=True)
+@kernel_helper
 def _near(mesh, i, j, swap, tol):
     """Whether triangles i and j (j and i if swap: the distance is always measured the same way round)
     come within tol, cheap rejections first."""
@@ -333,7 +334,7 @@ def _near(mesh, i, j, swap, tol):
     return not apart(mesh, i, j, tol) and triangle_distance(mesh, i, j, tol * tol)[0] <= tol * tol
 
 
-@njit(cache=True)
+@kernel_helper
 def _coprime_near(n, x):
     """The smallest integer >= x that is coprime with n (so m * it % n visits every residue)."""
     c = max(1, int(x))
@@ -346,7 +347,7 @@ def _coprime_near(n, x):
         c += 1
 
 
-@njit(cache=True)
+@kernel_helper
 def _sort(keys):
     """Sorts `keys` in place, equal keys kept in order, and returns where each came from (what
     NumPy's stable argsort returns). A bottom-up merge sort: Numba's own argsort compiles seven
@@ -375,7 +376,7 @@ def _sort(keys):
     return order_from
 
 
-@njit(cache=True)
+@kernel_helper
 def _window(keys, low, high):
     """(first, last): keys[first:last] are the sorted `keys` from low to high, both included."""
     first, last = 0, keys.shape[0]
@@ -427,7 +428,7 @@ def _connect(mesh, groups, pairs, pair_tol, parent, budget, scratch):
         parent[i] = _find(parent, i)
 
 
-@njit(cache=True)
+@kernel_helper
 def _find(parent, x):
     while parent[x] != x:
         parent[x] = parent[parent[x]]
@@ -435,7 +436,7 @@ def _find(parent, x):
     return x
 
 
-@njit(cache=True)
+@kernel_helper
 def _primitive_inside(mesh, groups, near, budget):
     """Whether of a pair (g, h) in `near`, whose surfaces are apart, one lies inside the other
     (or budget.contact is spent): one vertex then tells."""
@@ -484,7 +485,7 @@ def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch, host):
             host[a] = b
 
 
-@njit(cache=True)
+@kernel_helper
 def _fits(lo, hi, solid, closed, x, y):
     """Whether instance x is solid, y closed and x's box lies in y's: the cheap half of "x is inside y"."""
     if not solid[x] or not closed[y]:
@@ -495,7 +496,7 @@ def _fits(lo, hi, solid, closed, x, y):
     return True
 
 
-@njit(cache=True)
+@kernel_helper
 def _instance_inside(mesh, groups, a, b, budget, scratch):
     """Whether every primitive of instance a lies inside some primitive of instance b."""
     glo, ghi, owned = groups.lo, groups.hi, groups.of_instance
@@ -520,7 +521,7 @@ def _instance_inside(mesh, groups, a, b, budget, scratch):
     return True
 
 
-@njit(cache=True)
+@kernel_helper
 def _group_inside(mesh, groups, g, h, budget, scratch):
     """Whether group g lies inside group h, its surface allowed to touch h's from inside.
 
@@ -549,7 +550,7 @@ def _group_inside(mesh, groups, g, h, budget, scratch):
     return True
 
 
-@njit(cache=True)
+@kernel_helper
 def _near_surface(p, mesh, start, stop, eps):
     """Whether p lies within eps of one of the triangles start:stop."""
     for t in range(start, stop):
