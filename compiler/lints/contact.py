@@ -26,6 +26,7 @@ from proto3d.compiler.geometry import (
     corner,
     dot,
     kernel_helper,
+    merge_sort,
     point_in_box,
     sub,
     triangle,
@@ -195,7 +196,7 @@ def _group_pairs(groups, g0, g1, h0, h1, pad):
     for h in range(h0, h1):
         keys[h - h0] = glo[h, 0]
         width = max(width, ghi[h, 0] - glo[h, 0])
-    order = _sort(keys)
+    order = merge_sort(keys)
     out = np.empty((max(16, g1 - g0), 2), np.int64)
     n = 0
     for g in range(g0, g1):
@@ -308,7 +309,7 @@ def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
     keys = np.empty(nb)
     for v in range(nb):
         keys[v] = blo[v, axis]
-    order = _sort(keys)
+    order = merge_sort(keys)
     jump = _coprime_near(na, 0.618 * na)
     for m in range(na):
         u = m * jump % na
@@ -345,35 +346,6 @@ def _coprime_near(n, x):
         if a == 1:
             return c
         c += 1
-
-
-@kernel_helper
-def _sort(keys):
-    """Sorts `keys` in place, equal keys kept in order, and returns where each came from (what
-    NumPy's stable argsort returns). A bottom-up merge sort: Numba's own argsort compiles seven
-    functions, a second on the first run."""
-    n = keys.shape[0]
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        order[i] = i
-    keys_from, order_from, keys_to, order_to = keys, order, np.empty(n), np.empty(n, np.int64)
-    width = 1
-    while width < n:  # merge runs of `width` from one pair of buffers into the other
-        for start in range(0, n, 2 * width):
-            middle, stop = min(start + width, n), min(start + 2 * width, n)
-            i, j = start, middle
-            for k in range(start, stop):
-                if j == stop or (i < middle and keys_from[i] <= keys_from[j]):
-                    keys_to[k], order_to[k] = keys_from[i], order_from[i]
-                    i += 1
-                else:
-                    keys_to[k], order_to[k] = keys_from[j], order_from[j]
-                    j += 1
-        keys_from, order_from, keys_to, order_to = keys_to, order_to, keys_from, order_from
-        width *= 2
-    for i in range(n):
-        keys[i] = keys_from[i]
-    return order_from
 
 
 @kernel_helper
