@@ -470,7 +470,8 @@ def _fits(lo, hi, solid, closed, x, y):
 
 @kernel_helper
 def _instance_inside(mesh, groups, a, b, budget, scratch):
-    """Whether every primitive of instance a lies inside some primitive of instance b."""
+    """Whether every primitive of instance a lies inside some primitive of instance b (while
+    budget.hidden lasts: see `_group_inside`)."""
     glo, ghi, owned = groups.lo, groups.hi, groups.of_instance
     eps = SURFACE_EPS
     pairs = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], eps)
@@ -486,16 +487,19 @@ def _instance_inside(mesh, groups, a, b, budget, scratch):
             for j in range(3):
                 if glo[g, j] < glo[h, j] - eps or ghi[g, j] > ghi[h, j] + eps:
                     fits = False
-            if fits and _group_inside(mesh, groups, g, h, budget, scratch):
-                held = True
+            if fits and budget.hidden[0] > 0:
+                touching = _surfaces_within(mesh, groups, g, h, eps, budget, scratch)
+                held = _group_inside(mesh, groups, g, h, touching, budget)
         if not held:
             return False
     return True
 
 
 @kernel_helper
-def _group_inside(mesh, groups, g, h, budget, scratch):
-    """Whether group g lies inside group h, its surface allowed to touch h's from inside.
+def _group_inside(mesh, groups, g, h, touching, budget):
+    """Whether group g lies inside group h, its surface allowed to touch h's from inside (`touching`:
+    whether their surfaces come within SURFACE_EPS, from `_surfaces_within`, which the caller
+    calls: one level of Numba calls less, see `_connect`).
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
     panels, liquid in a glass) need every vertex, of which up to HIDDEN_SAMPLES triangles'
@@ -505,9 +509,7 @@ def _group_inside(mesh, groups, g, h, budget, scratch):
     """
     start, work = groups.start, budget.hidden
     a0, a1, b0, b1 = start[g], start[g + 1], start[h], start[h + 1]
-    if work[0] <= 0:
-        return False
-    if not _surfaces_within(mesh, groups, g, h, SURFACE_EPS, budget, scratch):
+    if not touching:
         work[0] -= b1 - b0
         return abs(winding(triangle(mesh, a0)[0], mesh, b0, b1)) > 0.5
     n = a1 - a0
