@@ -489,9 +489,12 @@ def _tree_drop(mesh, forest, ra, rb, bound, budget):
         forest.child_end,
     )
     best = bound
-    heap = [(max(0.0, lo[ra, 2] - hi[rb, 2]), ra, rb)]
+    # Entries shaped as `_tree_distance`'s (three zeros between the bound and the nodes): Numba
+    # then compiles one heap for both.
+    zero = np.int64(0)
+    heap = [(max(0.0, lo[ra, 2] - hi[rb, 2]), zero, zero, zero, ra, rb)]
     while len(heap):
-        lb, x, y = heapq.heappop(heap)
+        lb, _, _, _, x, y = heapq.heappop(heap)
         if lb >= best:
             break
         budget[0] -= 1
@@ -516,11 +519,11 @@ def _tree_drop(mesh, forest, ra, rb, bound, budget):
         if child[y] < 0 or (child[x] >= 0 and last[x] - first[x] >= last[y] - first[y]):
             for c in range(child[x], end[x]):
                 if _may_be_below(lo, hi, c, y):
-                    heapq.heappush(heap, (max(0.0, lo[c, 2] - hi[y, 2]), c, y))
+                    heapq.heappush(heap, (max(0.0, lo[c, 2] - hi[y, 2]), zero, zero, zero, c, y))
         else:
             for c in range(child[y], end[y]):
                 if _may_be_below(lo, hi, x, c):
-                    heapq.heappush(heap, (max(0.0, lo[x, 2] - hi[c, 2]), x, c))
+                    heapq.heappush(heap, (max(0.0, lo[x, 2] - hi[c, 2]), zero, zero, zero, x, c))
     return best, False
 
 
