@@ -1,7 +1,14 @@
-"""Cached kernels are dropped exactly when a file other kernels compile in has changed."""
+"""Cached kernels are dropped exactly when a file other kernels compile in has changed, and load
+without readying Numba's compiler."""
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
+import textwrap
+
+from proto3d.compiler import compile_text
 from proto3d.compiler.kernel_cache import SHARED, drop_stale_kernels
 
 
@@ -43,3 +50,33 @@ def test_the_installed_compiler_is_stamped():
     stamp = kernel_cache.HERE / "__pycache__" / kernel_cache.STAMP
     assert stamp.exists()
     assert drop_stale_kernels() is False
+
+
+def test_every_cached_kernel_of_the_compiler_loads_without_readying_numbas_compiler():
+    import proto3d.compiler
+    from proto3d.compiler import build, geometry, lints, tessellate
+    from proto3d.compiler.kernel_cache import _RuntimeOnlyCache, load_kernels_lightly
+
+    for kernel in (build._label, tessellate._flat_shapes, geometry.cross, lints.contact._connect):
+        assert type(kernel._cache) is _RuntimeOnlyCache
+    assert load_kernels_lightly([proto3d.compiler]) == 0  # the package itself defines none
+
+
+def test_a_new_process_loads_the_chairs_kernels_from_the_cache_with_the_same_results():
+    """Numba's typing and lowering rules are never installed (its compiler is never readied)."""
+    from tests.compiler.test_first_run import CHAIR
+
+    script = textwrap.dedent(f"""
+        import hashlib
+        from numba.core.registry import cpu_target
+        from proto3d.compiler import compile_text
+        shape = compile_text({CHAIR!r})
+        digest = hashlib.sha1(shape.vertices.tobytes() + shape.faces.tobytes())
+        rules = len(cpu_target.typing_context._registries) + len(cpu_target.target_context._registries)
+        print(rules, digest.hexdigest(), len(shape.diagnostics))
+    """)
+    compile_text(CHAIR)  # fills the cache if this session has not yet
+    shape = compile_text(CHAIR)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    digest = hashlib.sha1(shape.vertices.tobytes() + shape.faces.tobytes()).hexdigest()
+    assert out.split() == ["0", digest, str(len(shape.diagnostics))]
