@@ -1,7 +1,5 @@
 """Stage 2: syntax tree → part-labelled mesh (`CompiledShape`), lints and exports."""
 
-import sys
-
 from proto3d.compiler.kernel_cache import drop_stale_kernels, load_kernels_lightly
 
 drop_stale_kernels()  # before any cached kernel loads
@@ -12,7 +10,7 @@ from proto3d.compiler.export import export, parts_manifest
 from proto3d.compiler.shape import AnchorRead, CompiledShape, Instance, Part, Primitive
 from proto3d.limits import Limits
 
-load_kernels_lightly(module for name, module in list(sys.modules.items()) if name.startswith(__name__ + "."))
+load_kernels_lightly(__name__)
 
 __all__ = [
     "compile_text",

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+import sys
 from pathlib import Path
-from types import ModuleType
 
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
@@ -64,11 +63,14 @@ class _RuntimeOnlyCache(FunctionCache):
             return self._load_overload(sig, target_context)
 
 
-def load_kernels_lightly(modules: Iterable[ModuleType]) -> int:
-    """Let the cached kernels defined in `modules` load with the runtime alone; how many."""
+def load_kernels_lightly(package: str) -> int:
+    """Let the cached kernels of module `package` and its imported submodules load with the
+    runtime alone (a stage calls it once its modules are imported, and a module imported later
+    calls it for itself); how many kernels it switched."""
     kernels = {
         id(value): value
-        for module in modules
+        for name, module in list(sys.modules.items())
+        if name == package or name.startswith(package + ".")
         for value in vars(module).values()
         if isinstance(value, Dispatcher) and type(getattr(value, "_cache", None)) is FunctionCache
     }
