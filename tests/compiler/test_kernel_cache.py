@@ -52,13 +52,28 @@ def test_the_installed_compiler_is_stamped():
     assert drop_stale_kernels() is False
 
 
-def test_every_cached_kernel_of_the_compiler_loads_without_readying_numbas_compiler():
+def test_every_cached_kernel_of_every_stage_loads_without_readying_numbas_compiler():
+    from numba.core.caching import FunctionCache
+    from numba.core.dispatcher import Dispatcher
+
+    import proto3d.dataset.task
+    import proto3d.renderer.save  # imported late by the commands that write views
     from proto3d.compiler import build, geometry, lints, tessellate
     from proto3d.compiler.kernel_cache import _RuntimeOnlyCache, load_kernels_lightly
 
+    kernels = {
+        id(value): value
+        for name, module in list(sys.modules.items())
+        if name.startswith("proto3d.")
+        for value in vars(module).values()
+        if isinstance(value, Dispatcher) and isinstance(value._cache, FunctionCache)
+    }
+    assert len(kernels) > 100
+    assert {type(kernel._cache) for kernel in kernels.values()} == {_RuntimeOnlyCache}
     for kernel in (build._label, tessellate._flat_shapes, geometry.cross, lints.contact._connect):
-        assert type(kernel._cache) is _RuntimeOnlyCache
-    assert load_kernels_lightly("proto3d.compiler") == 0  # every one of them switched on import
+        assert kernel in kernels.values()
+    assert proto3d.renderer.save.split_alpha in kernels.values()
+    assert load_kernels_lightly("proto3d") == 0  # every one of them switched on import
 
 
 def test_a_new_process_loads_the_chairs_kernels_from_the_cache_with_the_same_results():
