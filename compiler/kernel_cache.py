@@ -26,6 +26,7 @@ from numba.core.runtime import rtsys
 HERE = Path(__file__).resolve().parent
 SHARED = ("geometry.py", "primitives.py")  # the files other kernels compile in
 STAMP = "shared-kernels.sha1"
+NUMBA_PRIVATES = ("_load_overload", "_guard_against_spurious_io_errors")  # what the light load calls
 
 
 def drop_stale_kernels(root: Path = HERE) -> bool:
@@ -66,7 +67,10 @@ class _RuntimeOnlyCache(FunctionCache):
 def load_kernels_lightly(package: str) -> int:
     """Let the cached kernels of module `package` and its imported submodules load with the
     runtime alone (a stage calls it once its modules are imported, and a module imported later
-    calls it for itself); how many kernels it switched."""
+    calls it for itself); how many kernels it switched. A Numba whose cache lacks the private
+    methods this relies on keeps its own loading: slower, never broken."""
+    if not all(hasattr(FunctionCache, name) for name in NUMBA_PRIVATES):
+        return 0
     kernels = {
         id(value): value
         for name, module in list(sys.modules.items())

@@ -76,6 +76,23 @@ def test_every_cached_kernel_of_every_stage_loads_without_readying_numbas_compil
     assert load_kernels_lightly("proto3d") == 0  # every one of them switched on import
 
 
+def test_a_numba_without_the_private_cache_methods_keeps_its_own_loading(monkeypatch):
+    from numba.core.caching import FunctionCache
+
+    from proto3d.compiler import kernel_cache
+    from proto3d.renderer import save
+
+    kernel = save.split_alpha
+    monkeypatch.setattr(kernel._cache, "__class__", FunctionCache)  # as if never switched
+    monkeypatch.setattr(kernel_cache, "NUMBA_PRIVATES", (*kernel_cache.NUMBA_PRIVATES, "_renamed_later"))
+    assert kernel_cache.load_kernels_lightly("proto3d.renderer") == 0
+    assert type(kernel._cache) is FunctionCache
+    monkeypatch.undo()
+    monkeypatch.setattr(kernel._cache, "__class__", FunctionCache)
+    assert kernel_cache.load_kernels_lightly("proto3d.renderer") == 1
+    assert type(kernel._cache) is kernel_cache._RuntimeOnlyCache
+
+
 def test_a_new_process_loads_the_chairs_kernels_from_the_cache_with_the_same_results():
     """Numba's typing and lowering rules are never installed (its compiler is never readied)."""
     from tests.compiler.test_first_run import CHAIR
