@@ -521,8 +521,8 @@ def main() -> None:
     print(f"model calls            {calls} ({calls / max(designs, 1):.1f} per design)")
     per_design = (cpu - workers * start_up) / max(designs, 1)
     print(
-        f"CPU overhead           {cpu:.1f} s = {per_design:.3f} s per design (target <= 0.5) + "
-        f"{workers} worker start-ups of {start_up:.1f} s"
+        f"CPU overhead           {cpu:.1f} s = {per_design:.3f} s per design (target <= 0.5)"
+        + (f" + {workers} worker start-ups of {start_up:.1f} s" if workers > 1 else ", in this process")
     )
     print("  wall time per stage, summed over designs (includes waiting for the GL context and the GIL):")
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):

@@ -34,6 +34,32 @@ def test_a_batch_runs_its_designs_in_more_than_one_process(scripted_model, tmp_p
     assert batch["totals"]["accepted"] == 4 and batch["totals"]["calls"] == 20
 
 
+def test_the_batch_cost_budget_holds_with_workers(scripted_model, tmp_path):
+    """The budget is checked in the batch process; a worker's designs report their spending."""
+    cats = tmp_path / "cats.txt"
+    cats.write_text("table\ndesk\nbench\n")
+    (tmp_path / "p.toml").write_text(
+        f'[llm]\nbase_url = "{scripted_model.base_url}"\nmodel = "fake-vl"\n'
+        '[prices."fake-vl"]\ninput = 1.0\noutput = 2.0\n'
+    )
+    args = ["--categories", str(cats), "-j", "2", "--workers", "2", "--check-variants", "0"]
+    args += [
+        "--config",
+        str(tmp_path / "p.toml"),
+        "--max-batch-cost",
+        "0.000001",
+        "-o",
+        str(tmp_path / "runs"),
+    ]
+    result = CliRunner().invoke(agent_command, args)
+    assert result.exit_code == 0, result.output
+    assert len(scripted_model.requests) == 10  # two designs started side by side, then nothing new
+    batch = json.loads((tmp_path / "runs" / "batch.json").read_text())
+    assert [(row["accepted"], row["skipped"]) for row in batch["categories"]] == [(1, 0), (1, 0), (0, 1)]
+    assert batch["categories"][2]["runs"][0]["reason"] == "batch cost budget (1e-06) spent; not started"
+    assert batch["totals"]["cost"] > 0 and not (tmp_path / "runs" / "bench").exists()
+
+
 def crash_on_desk(job: Job, progress, live) -> dict:
     """A design runner for the worker tests (module level: it pickles)."""
     progress("started")
