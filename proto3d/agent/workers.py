@@ -68,7 +68,10 @@ class WorkerPool:
             worker = self._least_busy()
             worker.running.add(job_id)
             self._waiting[job_id] = (future, progress)
-        worker.send("run", job_id, job)
+        try:
+            worker.send("run", job_id, job)
+        except OSError:  # the worker has just died: its reader fails this design with WorkerDied
+            pass
         return future.result()
 
     def stop(self) -> None:
