@@ -434,8 +434,7 @@ def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, st
     out = ["\n".join(header).encode() + b"\n"]
     out += _float_block("v", vertices) + _float_block("vn", normals)
     text, ends = face_lines(np.asarray(shape.faces, dtype=np.int64)[groups.order] + 1)
-    ends = np.append(0, ends).tolist()
-    starts = groups.starts.tolist()
+    bounds = np.append(0, ends)[groups.starts].tolist()  # each group's lines in `text`
     for iid in range(len(shape.instances)):
         own = groups.of_instance(iid)
         if not own:
@@ -450,7 +449,7 @@ def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, st
         ]
         for g in own:
             out.append(("\n".join([*lines, f"usemtl {mats[groups.material[g]][0]}"]) + "\n").encode())
-            out.append(memoryview(text)[ends[starts[g]] : ends[starts[g + 1]]])
+            out.append(memoryview(text)[bounds[g] : bounds[g + 1]])
             lines = []
     mtl = [
         f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"
@@ -464,17 +463,21 @@ def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, st
 def _float_block(prefix: str, values: np.ndarray) -> list:
     """`prefix %.9g %.9g %.9g` lines of the rows of `values`, as pieces of bytes. The kernel
     prints float32 rows; rows it leaves out, and those not exactly float32, are printed by `%`."""
-    single = values if values.dtype == np.float32 else values.astype(np.float32)
+    single = values
+    if values.dtype != np.float32:
+        with np.errstate(over="ignore", invalid="ignore"):
+            single = values.astype(np.float32)
+            inexact = np.flatnonzero((single != values).any(axis=1))
     text, ends, missing = float_lines(f"{prefix} ".encode(), single)
     if single is not values:
-        with np.errstate(invalid="ignore"):
-            missing = np.union1d(missing, np.flatnonzero((single != values).any(axis=1)))
+        missing = np.union1d(missing, inexact)
     line = f"{prefix} %.9g %.9g %.9g\n"
-    pieces, ends, at = [], np.append(0, ends).tolist(), 0
-    for row in missing.tolist():
-        pieces += [memoryview(text)[at : ends[row]], (line % tuple(values[row].tolist())).encode()]
-        at = ends[row + 1]
-    return [*pieces, memoryview(text)[at : ends[-1]]]
+    pieces, at = [], 0
+    starts = np.where(missing > 0, ends[missing - 1], 0)
+    for row, start, end in zip(missing.tolist(), starts.tolist(), ends[missing].tolist()):
+        pieces += [memoryview(text)[at:start], (line % tuple(values[row].tolist())).encode()]
+        at = end
+    return [*pieces, memoryview(text)[at : ends[-1] if len(ends) else 0]]
 
 
 def _file_stem(name: str) -> str:
@@ -490,14 +493,11 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
     name the frame and the ids. Each vertex also carries the colour of the faces using it
     (Blender reads only vertex colours); a vertex shared by faces of different colours is
     split, so that colour is exact (compiled shapes share no vertex between primitives)."""
-    rgb = (
-        np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255)
-        .astype(np.uint8)
-        .reshape(-1, 3)
-    )
-    source, vertex_rgb, faces = _colour_split(
-        np.asarray(shape.faces, dtype=np.int64), rgb, len(shape.vertices)
-    )
+    colors = np.asarray(shape.face_colors).reshape(-1, 3)
+    starts = _runs(colors)  # the colour of each run of faces, converted once
+    rgb = np.round(np.clip(colors[starts].astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    rgb = np.repeat(rgb, np.diff(starts, append=len(colors)), axis=0)
+    source, vertex_rgb, faces = _colour_split(np.asarray(shape.faces), rgb, len(shape.vertices))
     vertices, normals, frame = _framed(shape, up)
     nv, nf = len(source), len(faces)
     header = [
@@ -532,7 +532,9 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
     out = np.empty(len(text) + nv * vertex_type.itemsize + nf * face_type.itemsize, dtype=np.uint8)
     out[: len(text)] = np.frombuffer(text, dtype=np.uint8)
     vert = out[len(text) : len(text) + nv * vertex_type.itemsize].view(vertex_type)
-    vert["p"], vert["n"], vert["rgb"] = vertices[source], normals[source], vertex_rgb
+    unsplit = len(source) == len(vertices)  # then `source` is every vertex in order
+    vert["p"], vert["n"] = (vertices, normals) if unsplit else (vertices[source], normals[source])
+    vert["rgb"] = vertex_rgb
     face = out[len(out) - nf * face_type.itemsize :].view(face_type)
     face["count"] = 3
     face["v"] = faces
@@ -554,14 +556,15 @@ def _colour_split(
     another colour gets a copy of its vertex, appended, one per (vertex, colour). Unused
     vertices are kept, black. Linear time when nothing needs splitting, as in compiled shapes.
     """
-    corner_colour = np.repeat(rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1]), 3).reshape(faces.shape)
+    face_colour = rgb[:, 0].astype(np.int64) << 16 | rgb[:, 1].astype(np.int64) << 8 | rgb[:, 2]
     vertex_colour = np.zeros(n_vertices, dtype=np.int64)
-    vertex_colour[faces] = corner_colour
-    other = vertex_colour[faces] != corner_colour
+    vertex_colour[faces] = face_colour[:, None]
+    other = vertex_colour[faces] != face_colour[:, None]
     source = np.arange(n_vertices)
     if other.any():
-        pairs, inverse = np.unique(faces[other] << 24 | corner_colour[other], return_inverse=True)
-        faces = faces.copy()
+        corner_colour = np.broadcast_to(face_colour[:, None], faces.shape)[other]
+        pairs, inverse = np.unique(faces[other].astype(np.int64) << 24 | corner_colour, return_inverse=True)
+        faces = faces.astype(np.int64)
         faces[other] = n_vertices + inverse.reshape(-1)
         source = np.concatenate([source, pairs >> 24])
         vertex_colour = np.concatenate([vertex_colour, pairs & 0xFFFFFF])
