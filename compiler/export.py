@@ -16,7 +16,6 @@ import json
 import math
 import os
 import struct
-from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
 
@@ -170,9 +169,9 @@ class Groups(NamedTuple):
     instance: np.ndarray
     material: np.ndarray
 
-    def of_instance(self, iid: int) -> range:
-        """The groups of instance `iid` (consecutive)."""
-        return range(*np.searchsorted(self.instance, [iid, iid + 1]).tolist())
+    def by_instance(self, count: int) -> list[int]:
+        """Where each of `count` instances' groups start (they are consecutive), and the end."""
+        return np.searchsorted(self.instance, np.arange(count + 1)).tolist()
 
 
 def _groups(shape: CompiledShape, face_mat: np.ndarray) -> Groups:
@@ -220,7 +219,13 @@ def _framed(shape: CompiledShape, up: str) -> tuple[np.ndarray, np.ndarray, str]
 
 
 def _span(span: Span) -> dict:
-    return asdict(span)
+    """`dataclasses.asdict(span)` without its recursion: a shape may have 10,000 instances."""
+    return {
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+    }
 
 
 def _compact(
@@ -269,8 +274,10 @@ def to_glb(shape: CompiledShape) -> bytes:
     sizes = 24 * vertex_counts + index_bytes + -index_bytes % 4
     offsets = np.cumsum(sizes) - sizes
     blob = np.zeros(int(sizes.sum()), dtype=np.uint8)
-    lows = np.minimum.reduceat(positions, vertex_starts[:-1]) if len(positions) else positions
-    highs = np.maximum.reduceat(positions, vertex_starts[:-1]) if len(positions) else positions
+    words, halves = blob.view(np.float32), blob.view(np.uint16)  # the blob's 4-byte words, 2-byte halves
+    lows = np.minimum.reduceat(positions, vertex_starts[:-1]).tolist() if len(positions) else []
+    highs = np.maximum.reduceat(positions, vertex_starts[:-1]).tolist() if len(positions) else []
+    positions, normals, local = positions.ravel(), normals.ravel(), local.ravel()
     primitive_ids = _group_primitives(shape, groups)
 
     views: list[dict] = []
@@ -284,16 +291,26 @@ def to_glb(shape: CompiledShape) -> bytes:
         return len(accessors) - 1
 
     gltf_groups = []
-    for g in range(len(groups.instance)):
-        v0, v1, f0, f1 = *vertex_starts[g : g + 2].tolist(), *groups.starts[g : g + 2].tolist()
-        at, n = int(offsets[g]), v1 - v0
-        blob[at : at + 12 * n].view(np.float32)[:] = positions[v0:v1].ravel()
-        blob[at + 12 * n : at + 24 * n].view(np.float32)[:] = normals[v0:v1].ravel()
-        index_type, component = (np.uint32, _UINT32) if wide[g] else (np.uint16, _UINT16)
-        blob[at + 24 * n : at + 24 * n + int(index_bytes[g])].view(index_type)[:] = local[f0:f1].ravel()
+    for g, (at, v0, v1, f0, f1, index_size, material) in enumerate(
+        zip(
+            offsets.tolist(),
+            vertex_starts[:-1].tolist(),
+            vertex_starts[1:].tolist(),
+            groups.starts[:-1].tolist(),
+            groups.starts[1:].tolist(),
+            np.where(wide, 4, 2).tolist(),
+            groups.material.tolist(),
+        )
+    ):
+        n, w = v1 - v0, at // 4
+        words[w : w + 3 * n] = positions[3 * v0 : 3 * v1]
+        words[w + 3 * n : w + 6 * n] = normals[3 * v0 : 3 * v1]
+        if index_size == 2:
+            halves[2 * w + 12 * n : 2 * w + 12 * n + 3 * (f1 - f0)] = local[3 * f0 : 3 * f1]
+        else:
+            blob[at + 24 * n : at + 24 * n + 12 * (f1 - f0)].view(np.uint32)[:] = local[3 * f0 : 3 * f1]
         position = add(at, 12 * n, _ARRAY_BUFFER, "VEC3", _FLOAT, n)
-        accessors[position]["min"] = [float(v) for v in lows[g]]
-        accessors[position]["max"] = [float(v) for v in highs[g]]
+        accessors[position]["min"], accessors[position]["max"] = lows[g], highs[g]
         gltf_groups.append(
             {
                 "attributes": {
@@ -302,19 +319,20 @@ def to_glb(shape: CompiledShape) -> bytes:
                 },
                 "indices": add(
                     at + 24 * n,
-                    int(index_bytes[g]),
+                    3 * (f1 - f0) * index_size,
                     _ELEMENT_ARRAY_BUFFER,
                     "SCALAR",
-                    component,
+                    _UINT16 if index_size == 2 else _UINT32,
                     3 * (f1 - f0),
                 ),
-                "material": int(groups.material[g]),
+                "material": material,
                 "mode": 4,
                 "extras": {"primitive_ids": primitive_ids[g]},
             }
         )
 
     nodes, meshes = [], []
+    first_group = groups.by_instance(len(shape.instances))
     for iid, inst in enumerate(shape.instances):
         part = shape.parts[inst.part_id]
         name = shape.instance_name(iid)
@@ -329,10 +347,9 @@ def to_glb(shape: CompiledShape) -> bytes:
                 "primitive_ids": [int(p) for p in inst.primitive_ids],
             },
         }
-        own = groups.of_instance(iid)
-        if own:
+        if first_group[iid] < first_group[iid + 1]:
             node["mesh"] = len(meshes)
-            meshes.append({"name": name, "primitives": gltf_groups[own.start : own.stop]})
+            meshes.append({"name": name, "primitives": gltf_groups[first_group[iid] : first_group[iid + 1]]})
         nodes.append(node)
 
     gltf: dict = {
@@ -435,8 +452,9 @@ def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, st
     out += _float_block("v", vertices) + _float_block("vn", normals)
     text, ends = face_lines(np.asarray(shape.faces, dtype=np.int64)[groups.order] + 1)
     bounds = np.append(0, ends)[groups.starts].tolist()  # each group's lines in `text`
+    first_group = groups.by_instance(len(shape.instances))
     for iid in range(len(shape.instances)):
-        own = groups.of_instance(iid)
+        own = range(first_group[iid], first_group[iid + 1])
         if not own:
             continue
         name = shape.instance_name(iid)
@@ -645,6 +663,8 @@ def _params(shape: CompiledShape) -> dict:
 
 def _plain(value):
     """JSON-ready copy: arrays to lists, NumPy scalars to Python, floats to micrometre precision."""
+    if type(value) is float:  # the most common value first: a manifest may hold 10,000 matrices
+        return round(value, 6) + 0.0 if math.isfinite(value) else None  # + 0.0 turns -0.0 into 0.0
     if isinstance(value, np.ndarray):
         return _plain(value.tolist())
     if isinstance(value, np.generic):
