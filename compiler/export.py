@@ -234,17 +234,17 @@ def _compact(
     """Each group's own vertex list: (the vertices each group uses, ascending within a group and
     concatenated; where each group's list starts, with the end last; `corners` (the faces in
     file order) numbered within their group's list)."""
-    face_group = np.repeat(np.arange(len(groups.instance)), np.diff(groups.starts))
-    owner = np.full(n_vertices, -1, dtype=np.int64)
+    face_group = np.repeat(np.arange(len(groups.instance), dtype=np.int32), np.diff(groups.starts))
+    owner = np.full(n_vertices, -1, dtype=np.int32)
     owner[corners] = face_group[:, None]
     if np.array_equal(owner[corners], np.broadcast_to(face_group[:, None], corners.shape)):
         # every vertex is used by one group only, as in compiled shapes: no sorting of corners
         used = np.flatnonzero(owner >= 0)
         used = used[np.argsort(owner[used], kind="stable")]
         starts = np.append(0, np.cumsum(np.bincount(owner[used], minlength=len(groups.instance))))
-        rank = np.empty(n_vertices, dtype=np.int64)
-        rank[used] = np.arange(len(used))
-        return used, starts, rank[corners] - starts[face_group][:, None]
+        rank = np.empty(n_vertices, dtype=np.int32)  # a vertex's place in its group's list
+        rank[used] = np.arange(len(used)) - starts[owner[used]]
+        return used, starts, rank[corners]
     used, local = [], np.empty_like(corners)
     for first, end in zip(groups.starts[:-1], groups.starts[1:]):
         own, local[first:end] = np.unique(corners[first:end], return_inverse=True)
@@ -263,7 +263,7 @@ def to_glb(shape: CompiledShape) -> bytes:
     mats, face_mat = _materials(shape)
     positions, normals, frame = _framed(shape, "y")
     groups = _groups(shape, face_mat)
-    corners = np.asarray(shape.faces, dtype=np.int64)[groups.order]
+    corners = np.asarray(shape.faces)[groups.order]
     used, vertex_starts, local = _compact(corners, groups, len(positions))
     positions = np.asarray(positions, dtype=np.float32)[used]
     normals = _unit(np.asarray(normals, dtype=np.float64)[used])
@@ -450,7 +450,7 @@ def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, st
     ]
     out = ["\n".join(header).encode() + b"\n"]
     out += _float_block("v", vertices) + _float_block("vn", normals)
-    text, ends = face_lines(np.asarray(shape.faces, dtype=np.int64)[groups.order] + 1)
+    text, ends = face_lines(np.asarray(shape.faces)[groups.order])
     bounds = np.append(0, ends)[groups.starts].tolist()  # each group's lines in `text`
     first_group = groups.by_instance(len(shape.instances))
     for iid in range(len(shape.instances)):

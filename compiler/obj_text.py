@@ -37,10 +37,10 @@ def float_lines(prefix: bytes, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def face_lines(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`f a//a b//b c//c` and a newline per row of `faces` (indices as given, non-negative):
-    (text buffer, end of each row's line in it)."""
-    faces = np.ascontiguousarray(faces, dtype=np.int64)
-    width = len(str(int(faces.max()))) if len(faces) else 1
+    """`f a//a b//b c//c` and a newline per row of `faces` (vertex indices from 0; OBJ's `a` are
+    from 1): (text buffer, end of each row's line in it)."""
+    faces = np.ascontiguousarray(faces, dtype=np.int32)
+    width = len(str(int(faces.max()) + 1)) if len(faces) else 1
     text = np.empty(len(faces) * (6 * width + 11), dtype=np.uint8)
     return text, _face_lines(faces, text)
 
@@ -81,10 +81,10 @@ def _face_lines(faces, text):
         at += 1
         for c in range(3):
             text[at] = _SPACE
-            at = _put_int(text, at + 1, faces[row, c])
+            at = _put_int(text, at + 1, faces[row, c] + 1)
             text[at] = _SLASH
             text[at + 1] = _SLASH
-            at = _put_int(text, at + 2, faces[row, c])
+            at = _put_int(text, at + 2, faces[row, c] + 1)
         text[at] = _NEWLINE
         at += 1
         ends[row] = at

@@ -88,8 +88,8 @@ def test_float_lines_leave_out_only_rows_out_of_range_and_python_prints_those():
 
 
 def test_face_lines_are_percent_d_of_every_width():
-    faces = np.array([[1, 2, 3], [9, 10, 11], [99, 100, 101], [123456, 7, 2**31 - 1], [0, 1_000_000, 10]])
-    text, ends = face_lines(faces)
+    faces = np.array([[1, 2, 3], [9, 10, 11], [99, 100, 101], [123456, 7, 2**31 - 1], [1, 1_000_000, 10]])
+    text, ends = face_lines(faces - 1)  # OBJ counts vertices from 1
     assert bytes(text[: ends[-1]]).decode() == "".join(
         f"f {a}//{a} {b}//{b} {c}//{c}\n" for a, b, c in faces.tolist()
     )
