@@ -3,7 +3,7 @@ with a shape or with diagnostics.
 
     python bench/fuzz.py [-n 100000] [-j 2] [--seed 0] [--start 0] [--families mutated,...]
                          [--out fuzz-findings] [--timeout 10] [--memory 2000]
-    python bench/fuzz.py --replay fuzz-findings/      # run saved inputs again, one by one
+    python bench/fuzz.py --replay fuzz-findings/      # run saved inputs again, one by one, timed
 
 Input i of a run is drawn from `random.Random(f"{seed}:{i}")`: its family (weighted as in
 `tests/helpers/strategies.FAMILIES`) and then its text or bytes, so `--seed S --start i -n 1` replays
@@ -352,10 +352,18 @@ def replay(args) -> int:
         if p.suffix in (".pdsl", ".bin")
     ]
     broken = 0
+    memory = PeakMemory()
     for path in paths:
+        memory.reset()
+        began = time.process_time()
         outcome, key, detail = judge(load(path))
+        cpu = time.process_time() - began
         broken += outcome == "finding"
-        print(f"{path}: {outcome}" + (f" {detail}" if outcome == "rejected" else f": {key}" if key else ""))
+        print(
+            f"{path}: {outcome}"
+            + (f" {detail}" if outcome == "rejected" else f": {key}" if key else "")
+            + f" ({cpu * 1000:.0f} ms CPU, peak RSS {memory.current_and_peak()[1] / 2**20:.0f} MB)"
+        )
         if outcome == "finding" and args.verbose:
             print(detail)
     print(f"{len(paths)} inputs, {broken} findings")
