@@ -247,7 +247,8 @@ def _compact(
         return used, starts, rank[corners]
     used, local = [], np.empty_like(corners)
     for first, end in zip(groups.starts[:-1], groups.starts[1:]):
-        own, local[first:end] = np.unique(corners[first:end], return_inverse=True)
+        own, inverse = np.unique(corners[first:end], return_inverse=True)
+        local[first:end] = inverse.reshape(end - first, 3)
         used.append(own)
     return np.concatenate(used), np.append(0, np.cumsum([len(u) for u in used])), local
 
@@ -481,14 +482,11 @@ def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, st
 def _float_block(prefix: str, values: np.ndarray) -> list:
     """`prefix %.9g %.9g %.9g` lines of the rows of `values`, as pieces of bytes. The kernel
     prints float32 rows; rows it leaves out, and those not exactly float32, are printed by `%`."""
-    single = values
-    if values.dtype != np.float32:
-        with np.errstate(over="ignore", invalid="ignore"):
-            single = values.astype(np.float32)
-            inexact = np.flatnonzero((single != values).any(axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        single = values.astype(np.float32, copy=False)
+        inexact = np.flatnonzero((single != values).any(axis=1)) if single is not values else []
     text, ends, missing = float_lines(f"{prefix} ".encode(), single)
-    if single is not values:
-        missing = np.union1d(missing, inexact)
+    missing = np.union1d(missing, inexact).astype(np.int64)
     line = f"{prefix} %.9g %.9g %.9g\n"
     pieces, at = [], 0
     starts = np.where(missing > 0, ends[missing - 1], 0)
