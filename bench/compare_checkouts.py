@@ -173,6 +173,8 @@ def _diagnostic(d) -> dict:
 
 
 def _plain(value):
+    if isinstance(value, (list, tuple)):  # e.g. a diagnostic's call sites
+        return [_plain(v) for v in value]
     return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
 
