@@ -321,7 +321,7 @@ part spring {{ sweep(path=[{path}], r=0.01, segments=128) }}
 
 
 WORST = [
-    ("30 fine tori, upper row floating (1.97M triangles)", _rows_of_rings(15, 256, 0.15)),
+    ("14 fine tori, upper row floating (0.92M triangles)", _rows_of_rings(7, 256, 0.15)),
     ("14 fine chain links threaded 1 cm apart (0.92M)", _chain(14, 256)),
     (
         "1600 spheres floating 1 cm over 1600 others (0.72M)",

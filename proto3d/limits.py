@@ -14,7 +14,8 @@ class Limits:
     max_string: int = 1_000
     max_depth: int = 32  # nesting of brackets and blocks
     max_primitives: int = 10_000
-    max_triangles: int = 2_000_000
+    # 40x the largest example (25k); compile and every export of 1M take under a second and 500 MB
+    max_triangles: int = 1_000_000
     max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
     max_steps: int = 1_000_000  # statements run, plus list items and numbers an operation reads or makes
     max_segments: int = 256
