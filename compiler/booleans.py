@@ -29,6 +29,8 @@ from proto3d.compiler.tessellate import Tessellation, tessellate
 from proto3d.compiler.values import fail
 from proto3d.errors import Span
 
+_NEXT, _AFTER = [1, 2, 0], [2, 0, 1]  # the rows and columns a cofactor multiplies
+
 _OPS = {
     "difference": manifold3d.OpType.Subtract,
     "union": manifold3d.OpType.Add,
@@ -49,32 +51,35 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> Tessellat
     """The result of a boolean block whose operands are the primitives numbered from `first` (the
     result numbers them from 0); EvalError E141 at an operand manifold3d cannot read as a solid."""
     packed: dict[int, tuple] = {}  # id of a params dict -> its local shape: equal shapes from distinct dicts
-    shape_of = [(p.kind, p.segments, packed.get(id(p.params)) or _shape(p, packed)) for p in operands]
-    shapes = list(dict.fromkeys(shape_of))  # the distinct local shapes, in order of first use
-    first_of = {shape: shape_of.index(shape) for shape in shapes}
+    numbers: dict[tuple, int] = {}  # each distinct local shape -> its number, in order of first use
+    shape_of = np.array(
+        [
+            numbers.setdefault(
+                (p.kind, p.segments, packed.get(id(p.params)) or _shape(p, packed)), len(numbers)
+            )
+            for p in operands
+        ]
+    )
+    firsts = np.unique(shape_of, return_index=True)[1]  # each shape's first copy
     local = tessellate(
         [
             Primitive(operands[k].kind, operands[k].params, np.eye(4), operands[k].segments, 0, 0, (0, 0, 0))
-            for k in first_of.values()
+            for k in firsts.tolist()
         ]
     )
-    face_start = np.searchsorted(local.face_primitive, np.arange(len(shapes) + 1))
-    solids, copies = {}, {}  # shape -> its solid; original id -> the operands that copy it
-    for s, (shape, k) in enumerate(first_of.items()):
-        solids[shape] = closed_solid(_piece(local, s, face_start), operands[k])
-        copies[solids[shape].original_id()] = []
+    face_start = np.searchsorted(local.face_primitive, np.arange(len(firsts) + 1))
+    solids = [closed_solid(_piece(local, s, face_start), operands[k]) for s, k in enumerate(firsts.tolist())]
+    matrices = np.array([p.matrix[:3] for p in operands])
 
     def solid(node) -> manifold3d.Manifold:
         if isinstance(node, BooleanNode):
             return manifold3d.Manifold.batch_boolean(
                 [solid(operand) for operand in node.operands], _OPS[node.op]
             )
-        k = node - first
-        base = solids[shape_of[k]]
-        copies[base.original_id()].append(k)
-        return base.transform(operands[k].matrix[:3, :4])
+        return solids[shape_of[node - first]].transform(matrices[node - first])
 
-    return _tessellation(solid(node).to_mesh(), copies, operands)
+    originals = [s.original_id() for s in solids]
+    return _tessellation(solid(node).to_mesh(), shape_of, matrices, originals)
 
 
 def _shape(p: Primitive, packed: dict[int, tuple]) -> tuple:
@@ -125,7 +130,7 @@ def _piece(mesh: Tessellation, s: int, face_start: np.ndarray) -> Tessellation:
 
 
 def _tessellation(
-    result: manifold3d.Mesh, copies: dict[int, list[int]], operands: list[Primitive]
+    result: manifold3d.Mesh, shape_of: np.ndarray, matrices: np.ndarray, originals: list[int]
 ) -> Tessellation:
     """manifold3d's output as a `Tessellation` of the operands: each run of triangles goes to the
     copy its original id and transform name, with vertices of its own (so edges between operands
@@ -133,17 +138,13 @@ def _tessellation(
     triangles = np.asarray(result.tri_verts, dtype=np.int64).reshape(-1, 3)
     properties = np.asarray(result.vert_properties, dtype=np.float64).reshape(-1, 6)
     bounds = np.asarray(result.run_index, dtype=np.int64) // 3
-    transforms = np.asarray(result.run_transform, dtype=np.float64).reshape(-1, 4, 3).transpose(0, 2, 1)
     runs = len(bounds) - 1
+    transforms = np.asarray(result.run_transform, dtype=np.float64).reshape(-1, 4, 3).transpose(0, 2, 1)
     if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
         transforms = np.broadcast_to(np.eye(4)[:3], (runs, 3, 4))
-    matrices = np.array([p.matrix[:3, :4] for p in operands]).reshape(-1, 3, 4)
-    originals = np.asarray(result.run_original_id, dtype=np.int64).reshape(runs)
-    owners = np.empty(runs, np.int64)
-    for original in set(originals.tolist()):  # each run: the copy of its shape whose matrix is its transform
-        of_shape, candidates = np.flatnonzero(originals == original), np.array(copies[original])
-        distance = np.abs(transforms[of_shape, None] - matrices[candidates][None]).sum(axis=(2, 3))
-        owners[of_shape] = candidates[np.argmin(distance, axis=1)]  # the first of equal copies
+    by_original = np.argsort(originals)
+    run_shape = by_original[np.searchsorted(originals, result.run_original_id, sorter=by_original)]
+    owners = _owners(run_shape, transforms, shape_of, matrices)
     rank = np.empty(runs, np.int64)
     rank[np.argsort(owners, kind="stable")] = np.arange(runs)  # runs in operand order
     run_of_triangle = np.repeat(rank, np.diff(bounds))
@@ -151,17 +152,16 @@ def _tessellation(
     keys = run_of_triangle[order, None] * len(properties) + triangles[order]
     kept, local = np.unique(keys.ravel(), return_inverse=True)  # a vertex per run that uses it
     vertex, run = kept % max(len(properties), 1), np.argsort(rank)[kept // max(len(properties), 1)]
-    a0, a1, a2 = transforms[:, :, 0], transforms[:, :, 1], transforms[:, :, 2]
-    cofactor = np.stack(
-        [np.cross(a1, a2), np.cross(a2, a0), np.cross(a0, a1)], axis=-1
+    linear = transforms[:, :, :3]
+    cofactor = linear[:, _NEXT][:, :, _NEXT] * linear[:, _AFTER][:, :, _AFTER] - (
+        linear[:, _AFTER][:, :, _NEXT] * linear[:, _NEXT][:, :, _AFTER]
     )  # det · inverse-transpose
-    determinant = np.einsum("ri,ri->r", a0, np.cross(a1, a2))
-    sign = np.where(determinant < 0, -1.0, 1.0) * np.array(
-        [-1.0 if result.backside(r) else 1.0 for r in range(runs)]
-    )
+    determinant = np.einsum("ri,ri->r", linear[:, :, 0], cofactor[:, :, 0])
+    backside = np.asarray(result.run_flags, dtype=np.int64) & 1
+    sign = np.where((determinant < 0) != (backside == 1), -1.0, 1.0)
     normals = np.einsum("vij,vj->vi", cofactor[run], properties[vertex, 3:]) * sign[run, None]
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
-    counts = np.bincount(owners[run], minlength=len(operands))
+    counts = np.bincount(owners[run], minlength=len(shape_of))
     return Tessellation(
         properties[vertex, :3].astype(np.float32),
         normals.astype(np.float32),
@@ -169,3 +169,25 @@ def _tessellation(
         owners[np.argsort(rank)][run_of_triangle[order]].astype(np.int32),
         np.concatenate([[0], np.cumsum(counts)]),
     )
+
+
+def _owners(
+    run_shape: np.ndarray, transforms: np.ndarray, shape_of: np.ndarray, matrices: np.ndarray
+) -> np.ndarray:
+    """The operand each run comes from: the first copy of the run's shape whose matrix, rounded to
+    manifold3d's float32, is the run's transform (manifold3d moves a shape's identity by the copy's
+    matrix, which is exact), or the nearest copy if none is."""
+    first: dict[bytes, int] = {}
+    for k, key in enumerate(_keys(shape_of, matrices.astype(np.float32))):
+        first.setdefault(key, k)
+    owners = np.array([first.get(key, -1) for key in _keys(run_shape, transforms)], dtype=np.int64)
+    for r in np.flatnonzero(owners < 0).tolist():
+        candidates = np.flatnonzero(shape_of == run_shape[r])
+        owners[r] = candidates[np.argmin(np.abs(matrices[candidates] - transforms[r]).sum(axis=(1, 2)))]
+    return owners
+
+
+def _keys(shape: np.ndarray, matrices: np.ndarray) -> list[bytes]:
+    """Each row's shape number and 3 x 4 matrix as bytes to compare (-0.0 made 0.0)."""
+    rows = np.concatenate([shape[:, None], matrices.reshape(-1, 12)], axis=1, dtype=np.float64) + 0.0
+    return rows.view(np.dtype((np.void, 13 * 8))).ravel().tolist()
