@@ -19,17 +19,16 @@ vertices together as `tessellate` gives them, so the rest of the pipeline sees a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import sqrt
 
 import manifold3d
 import numpy as np
+from numba import njit
 
-from proto3d.compiler.primitives import PRIMITIVES
 from proto3d.compiler.shape import Primitive
-from proto3d.compiler.tessellate import Tessellation, tessellate
+from proto3d.compiler.tessellate import Tessellation, local_shapes
 from proto3d.compiler.values import fail
 from proto3d.errors import Span
-
-_NEXT, _AFTER = [1, 2, 0], [2, 0, 1]  # the rows and columns a cofactor multiplies
 
 _OPS = {
     "difference": manifold3d.OpType.Subtract,
@@ -47,29 +46,27 @@ class BooleanNode:
     operands: list = field(default_factory=list)  # int | BooleanNode
 
 
-def solve(node: BooleanNode, operands: list[Primitive], first: int) -> Tessellation:
+Box = tuple[np.ndarray, np.ndarray]  # (lo, hi) world corners
+
+
+def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tessellation, list[Box | None]]:
     """The result of a boolean block whose operands are the primitives numbered from `first` (the
-    result numbers them from 0); EvalError E141 at an operand manifold3d cannot read as a solid."""
-    packed: dict[int, tuple] = {}  # id of a params dict -> its local shape: equal shapes from distinct dicts
-    numbers: dict[tuple, int] = {}  # each distinct local shape -> its number, in order of first use
-    shape_of = np.array(
-        [
-            numbers.setdefault(
-                (p.kind, p.segments, packed.get(id(p.params)) or _shape(p, packed)), len(numbers)
-            )
-            for p in operands
-        ]
-    )
-    firsts = np.unique(shape_of, return_index=True)[1]  # each shape's first copy
-    local = tessellate(
-        [
-            Primitive(operands[k].kind, operands[k].params, np.eye(4), operands[k].segments, 0, 0, (0, 0, 0))
-            for k in firsts.tolist()
-        ]
-    )
-    face_start = np.searchsorted(local.face_primitive, np.arange(len(firsts) + 1))
-    solids = [closed_solid(_piece(local, s, face_start), operands[k]) for s, k in enumerate(firsts.tolist())]
+    result numbers them from 0), and the world box of each operand's piece of it (None for one the
+    result kept nothing of); EvalError E141 at an operand manifold3d cannot read as a solid."""
+    local, local_shape = local_shapes(operands)
+    numbers: dict[tuple[str, int], int] = {}  # (kind, local shape) -> the number of its solid
+    shape_of, firsts = [], []  # each operand's solid; each solid's first operand
+    for k, key in enumerate(zip([p.kind for p in operands], local_shape.tolist())):
+        if key not in numbers:
+            numbers[key] = len(numbers)
+            firsts.append(k)
+        shape_of.append(numbers[key])
+    face_start = np.searchsorted(local.face_primitive, np.arange(len(local.vertex_start)))
+    solids = [closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
     matrices = np.array([p.matrix[:3] for p in operands])
+    first_copy: dict[tuple[int, bytes], int] = {}  # (solid, transform as manifold3d gives it) -> operand
+    for k, key in enumerate(zip(shape_of, _rows(matrices.transpose(0, 2, 1).astype(np.float32)))):
+        first_copy.setdefault(key, k)
 
     def solid(node) -> manifold3d.Manifold:
         if isinstance(node, BooleanNode):
@@ -78,26 +75,25 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> Tessellat
             )
         return solids[shape_of[node - first]].transform(matrices[node - first])
 
-    originals = [s.original_id() for s in solids]
-    return _tessellation(solid(node).to_mesh(), shape_of, matrices, originals)
-
-
-def _shape(p: Primitive, packed: dict[int, tuple]) -> tuple:
-    """What a primitive's local mesh depends on, as `tessellate` packs it."""
-    code, row, points = PRIMITIVES[p.kind].pack(p.params)
-    packed[id(p.params)] = (code, *row, None if points is None else points.tobytes())
-    return packed[id(p.params)]
-
-
-def piece_boxes(mesh: Tessellation) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """The world box of each primitive of a boolean's result (all its vertices are on its faces),
-    None for one the result kept nothing of."""
-    counts = np.diff(mesh.vertex_start)
-    starts = mesh.vertex_start[:-1][counts > 0]
-    lo = np.minimum.reduceat(mesh.vertices, starts).astype(np.float64) if len(starts) else np.zeros((0, 3))
-    hi = np.maximum.reduceat(mesh.vertices, starts).astype(np.float64) if len(starts) else np.zeros((0, 3))
-    found = iter(zip(lo, hi))
-    return [next(found) if count else None for count in counts.tolist()]
+    result = solid(node).to_mesh()
+    transforms = np.array(result.run_transform, dtype=np.float32).reshape(-1, 4, 3)
+    runs = len(result.run_original_id)
+    if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
+        transforms = np.tile(np.eye(4, 3, dtype=np.float32), (runs, 1, 1))
+    solid_of = {solid.original_id(): s for s, solid in enumerate(solids)}
+    run_solid = [solid_of[original] for original in result.run_original_id]
+    *mesh, lo, hi = _split_runs(
+        result.tri_verts.reshape(-1, 3),
+        result.vert_properties.reshape(-1, 6),
+        np.asarray(result.run_index, dtype=np.int64),
+        _owners(run_solid, transforms, first_copy, shape_of, matrices),
+        transforms,
+        np.asarray(result.run_flags, dtype=np.int64),
+        len(operands),
+    )
+    pieces = Tessellation(*mesh)
+    counts = np.diff(pieces.vertex_start).tolist()
+    return pieces, [(lo[k], hi[k]) if count else None for k, count in enumerate(counts)]
 
 
 def closed_solid(mesh: Tessellation, operand: Primitive) -> manifold3d.Manifold:
@@ -129,65 +125,91 @@ def _piece(mesh: Tessellation, s: int, face_start: np.ndarray) -> Tessellation:
     )
 
 
-def _tessellation(
-    result: manifold3d.Mesh, shape_of: np.ndarray, matrices: np.ndarray, originals: list[int]
-) -> Tessellation:
-    """manifold3d's output as a `Tessellation` of the operands: each run of triangles goes to the
-    copy its original id and transform name, with vertices of its own (so edges between operands
-    stay hard), its normals moved to the world by the copy's cofactor matrix as `tessellate` does."""
-    triangles = np.asarray(result.tri_verts, dtype=np.int64).reshape(-1, 3)
-    properties = np.asarray(result.vert_properties, dtype=np.float64).reshape(-1, 6)
-    bounds = np.asarray(result.run_index, dtype=np.int64) // 3
-    runs = len(bounds) - 1
-    transforms = np.asarray(result.run_transform, dtype=np.float64).reshape(-1, 4, 3).transpose(0, 2, 1)
-    if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
-        transforms = np.broadcast_to(np.eye(4)[:3], (runs, 3, 4))
-    by_original = np.argsort(originals)
-    run_shape = by_original[np.searchsorted(originals, result.run_original_id, sorter=by_original)]
-    owners = _owners(run_shape, transforms, shape_of, matrices)
-    rank = np.empty(runs, np.int64)
-    rank[np.argsort(owners, kind="stable")] = np.arange(runs)  # runs in operand order
-    run_of_triangle = np.repeat(rank, np.diff(bounds))
-    order = np.argsort(run_of_triangle, kind="stable")
-    keys = run_of_triangle[order, None] * len(properties) + triangles[order]
-    kept, local = np.unique(keys.ravel(), return_inverse=True)  # a vertex per run that uses it
-    vertex, run = kept % max(len(properties), 1), np.argsort(rank)[kept // max(len(properties), 1)]
-    linear = transforms[:, :, :3]
-    cofactor = linear[:, _NEXT][:, :, _NEXT] * linear[:, _AFTER][:, :, _AFTER] - (
-        linear[:, _AFTER][:, :, _NEXT] * linear[:, _NEXT][:, :, _AFTER]
-    )  # det · inverse-transpose
-    determinant = np.einsum("ri,ri->r", linear[:, :, 0], cofactor[:, :, 0])
-    backside = np.asarray(result.run_flags, dtype=np.int64) & 1
-    sign = np.where((determinant < 0) != (backside == 1), -1.0, 1.0)
-    normals = np.einsum("vij,vj->vi", cofactor[run], properties[vertex, 3:]) * sign[run, None]
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
-    counts = np.bincount(owners[run], minlength=len(shape_of))
-    return Tessellation(
-        properties[vertex, :3].astype(np.float32),
-        normals.astype(np.float32),
-        local.reshape(-1, 3).astype(np.int32),
-        owners[np.argsort(rank)][run_of_triangle[order]].astype(np.int32),
-        np.concatenate([[0], np.cumsum(counts)]),
-    )
+@njit(cache=True)
+def _split_runs(triangles, properties, run_index, owners, transforms, flags, operands):
+    """(vertices, normals, faces, face_primitive, vertex_start) of the runs in operand order (a
+    stable sort), and each operand's (lo, hi) corners: each run has its own copy of the vertices it
+    uses, in their order in manifold3d's mesh (so edges between operands stay hard), each normal
+    (properties 3-5, in the solid's frame) moved to the world by the cofactor matrix of the run's
+    transform, as `tessellate` moves them, and turned around where manifold3d says the run is
+    inside out (flag 1: a cutter's walls)."""
+    seen = np.full(len(properties), -1, np.int64)  # the run that last took each vertex
+    index = np.empty(len(properties), np.int64)  # its number in that run's copy
+    used = np.empty(len(properties), np.int64)
+    vertices = np.empty((3 * len(triangles), 3), np.float32)
+    normals = np.empty((3 * len(triangles), 3), np.float32)
+    faces = np.empty((len(triangles), 3), np.int32)
+    face_primitive = np.empty(len(triangles), np.int32)
+    vertex_start = np.zeros(operands + 1, np.int64)
+    lo, hi = np.full((operands, 3), np.inf), np.full((operands, 3), -np.inf)
+    cofactor = np.empty((3, 3))
+    nv, nf = 0, 0
+    for r in np.argsort(owners, kind="mergesort"):
+        count = 0
+        for t in range(run_index[r] // 3, run_index[r + 1] // 3):
+            for c in range(3):
+                v = triangles[t, c]
+                if seen[v] != r:
+                    seen[v], used[count] = r, v
+                    count += 1
+        m = transforms[r].astype(np.float64)  # m[j, i]: row i, column j of the linear part
+        for i in range(3):
+            i1, i2 = (i + 1) % 3, (i + 2) % 3
+            for j in range(3):
+                j1, j2 = (j + 1) % 3, (j + 2) % 3
+                cofactor[i, j] = m[j1, i1] * m[j2, i2] - m[j1, i2] * m[j2, i1]
+        determinant = 0.0
+        for i in range(3):
+            determinant = determinant + m[0, i] * cofactor[i, 0]
+        sign = -1.0 if (determinant < 0.0) != (flags[r] & 1 == 1) else 1.0
+        for k, v in enumerate(np.sort(used[:count])):
+            index[v] = nv + k
+            x, y, z = np.float64(properties[v, 3]), np.float64(properties[v, 4]), np.float64(properties[v, 5])
+            normal = np.empty(3)
+            for i in range(3):
+                total = 0.0
+                total = total + cofactor[i, 0] * x
+                total = total + cofactor[i, 1] * y
+                total = total + cofactor[i, 2] * z
+                normal[i] = total * sign
+            length = max(
+                sqrt((normal[0] * normal[0] + normal[1] * normal[1]) + normal[2] * normal[2]), 1e-300
+            )
+            for i in range(3):
+                vertices[nv + k, i] = properties[v, i]
+                normals[nv + k, i] = normal[i] / length
+                lo[owners[r], i] = min(lo[owners[r], i], properties[v, i])
+                hi[owners[r], i] = max(hi[owners[r], i], properties[v, i])
+        for t in range(run_index[r] // 3, run_index[r + 1] // 3):
+            for c in range(3):
+                faces[nf, c] = index[triangles[t, c]]
+            face_primitive[nf] = owners[r]
+            nf += 1
+        nv += count
+        vertex_start[owners[r] + 1] += count
+    return vertices[:nv], normals[:nv], faces, face_primitive, np.cumsum(vertex_start), lo, hi
 
 
 def _owners(
-    run_shape: np.ndarray, transforms: np.ndarray, shape_of: np.ndarray, matrices: np.ndarray
+    run_solid: list[int],
+    transforms: np.ndarray,
+    first_copy: dict[tuple[int, bytes], int],
+    shape_of: list[int],
+    matrices: np.ndarray,
 ) -> np.ndarray:
-    """The operand each run comes from: the first copy of the run's shape whose matrix, rounded to
-    manifold3d's float32, is the run's transform (manifold3d moves a shape's identity by the copy's
-    matrix, which is exact), or the nearest copy if none is."""
-    first: dict[bytes, int] = {}
-    for k, key in enumerate(_keys(shape_of, matrices.astype(np.float32))):
-        first.setdefault(key, k)
-    owners = np.array([first.get(key, -1) for key in _keys(run_shape, transforms)], dtype=np.int64)
-    for r in np.flatnonzero(owners < 0).tolist():
-        candidates = np.flatnonzero(shape_of == run_shape[r])
-        owners[r] = candidates[np.argmin(np.abs(matrices[candidates] - transforms[r]).sum(axis=(1, 2)))]
-    return owners
+    """The operand each run of the result comes from: the first copy of the run's solid whose
+    matrix, in manifold3d's float32, is the run's transform (manifold3d moves the identity of a
+    solid by the copy's matrix, which is exact), or failing that the nearest copy."""
+    owners = [first_copy.get(key, -1) for key in zip(run_solid, _rows(transforms))]
+    for r in [r for r, owner in enumerate(owners) if owner < 0]:
+        candidates = np.flatnonzero(np.array(shape_of) == run_solid[r])
+        distance = np.abs(matrices[candidates] - transforms[r].T).sum(axis=(1, 2))
+        owners[r] = int(candidates[np.argmin(distance)])
+    return np.array(owners, dtype=np.int64)
 
 
-def _keys(shape: np.ndarray, matrices: np.ndarray) -> list[bytes]:
-    """Each row's shape number and 3 x 4 matrix as bytes to compare (-0.0 made 0.0)."""
-    rows = np.concatenate([shape[:, None], matrices.reshape(-1, 12)], axis=1, dtype=np.float64) + 0.0
-    return rows.view(np.dtype((np.void, 13 * 8))).ravel().tolist()
+def _rows(matrices: np.ndarray) -> list[bytes]:
+    """Each 4 x 3 matrix (as manifold3d gives a transform) as bytes to compare, -0.0 made 0.0."""
+    raw = (matrices + matrices.dtype.type(0)).tobytes()
+    size = 12 * matrices.itemsize
+    return [raw[i : i + size] for i in range(0, len(raw), size)]
