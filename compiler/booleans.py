@@ -100,9 +100,8 @@ def closed_solid(mesh: Tessellation, operand: Primitive) -> manifold3d.Manifold:
     """One primitive's local mesh as a manifold3d solid of its own original id: positions and
     normals as its properties, the copies of a vertex at hard edges merged by position; EvalError
     E141 at the operand if manifold3d cannot read it as a closed solid."""
-    properties = np.empty((len(mesh.vertices), 6), dtype=np.float32)
-    properties[:, :3], properties[:, 3:] = mesh.vertices, mesh.normals
-    solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces.astype(np.uint32))
+    properties = np.concatenate((mesh.vertices, mesh.normals), axis=1, dtype=np.float32)
+    solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces)
     solid.merge()
     result = manifold3d.Manifold(solid)
     if result.status() != manifold3d.Error.NoError:
