@@ -64,9 +64,6 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tes
     face_start = np.searchsorted(local.face_primitive, np.arange(len(local.vertex_start)))
     solids = [closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
     matrices = np.array([p.matrix[:3] for p in operands])
-    first_copy: dict[tuple[int, bytes], int] = {}  # (solid, transform as manifold3d gives it) -> operand
-    for k, key in enumerate(zip(shape_of, _rows(matrices.transpose(0, 2, 1).astype(np.float32)))):
-        first_copy.setdefault(key, k)
 
     def solid(node) -> manifold3d.Manifold:
         if isinstance(node, BooleanNode):
@@ -86,7 +83,7 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tes
         result.tri_verts.reshape(-1, 3),
         result.vert_properties.reshape(-1, 6),
         np.asarray(result.run_index, dtype=np.int64),
-        _owners(run_solid, transforms, first_copy, shape_of, matrices),
+        _owners(run_solid, transforms, shape_of, matrices),
         transforms,
         np.asarray(result.run_flags, dtype=np.int64),
         len(operands),
@@ -190,15 +187,14 @@ def _split_runs(triangles, properties, run_index, owners, transforms, flags, ope
 
 
 def _owners(
-    run_solid: list[int],
-    transforms: np.ndarray,
-    first_copy: dict[tuple[int, bytes], int],
-    shape_of: list[int],
-    matrices: np.ndarray,
+    run_solid: list[int], transforms: np.ndarray, shape_of: list[int], matrices: np.ndarray
 ) -> np.ndarray:
     """The operand each run of the result comes from: the first copy of the run's solid whose
     matrix, in manifold3d's float32, is the run's transform (manifold3d moves the identity of a
     solid by the copy's matrix, which is exact), or failing that the nearest copy."""
+    first_copy: dict[tuple[int, bytes], int] = {}  # (solid, its matrix as a run transform) -> operand
+    for k, key in enumerate(zip(shape_of, _rows(matrices.transpose(0, 2, 1).astype(np.float32)))):
+        first_copy.setdefault(key, k)
     owners = [first_copy.get(key, -1) for key in zip(run_solid, _rows(transforms))]
     for r in [r for r, owner in enumerate(owners) if owner < 0]:
         candidates = np.flatnonzero(np.array(shape_of) == run_solid[r])
