@@ -84,8 +84,8 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tes
     solid_of = {solid.original_id(): s for s, solid in enumerate(solids)}
     run_solid = [solid_of[original] for original in result.run_original_id]
     *mesh, lo, hi = _split_runs(
-        result.tri_verts.reshape(-1, 3),
-        result.vert_properties.reshape(-1, 6),
+        _read_only(result.tri_verts, 3),
+        _read_only(result.vert_properties, 6),
         np.asarray(result.run_index, dtype=np.int64),
         _owners(run_solid, transforms, shape_of, matrices),
         transforms,
@@ -188,6 +188,14 @@ def _split_runs(triangles, properties, run_index, owners, transforms, flags, ope
         nv += count
         vertex_start[owners[r] + 1] += count
     return vertices[:nv], normals[:nv], faces, face_primitive, np.cumsum(vertex_start), lo, hi
+
+
+def _read_only(array: np.ndarray, columns: int) -> np.ndarray:
+    """A read-only (rows, columns) view: manifold3d gives its arrays writable or not, and the
+    kernel is compiled (seconds, once per install) for each kind of array it is given."""
+    view = array.reshape(-1, columns)
+    view.flags.writeable = False
+    return view
 
 
 def _owners(

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
-from proto3d.compiler.booleans import BooleanNode, _owners, solve
+from proto3d.compiler.booleans import BooleanNode, _owners, _split_runs, solve
 from proto3d.compiler.build import assemble
 from proto3d.compiler.evaluate import evaluate
 from proto3d.compiler.measure import EarlyTessellation
@@ -327,3 +327,16 @@ def test_each_operand_piece_box_is_the_box_of_its_vertices_and_none_when_nothing
     assert boxes[0][1] == pytest.approx([0.5, 0.5, 0.5]) and boxes[1][0] == pytest.approx(
         [0.2, 0.2, 0.2], abs=1e-6
     )
+
+
+def test_the_mapping_kernel_is_compiled_once_whatever_arrays_manifold3d_gives():
+    """manifold3d's arrays come writable or not (an empty result, a lone operand): each kind would
+    be a compile of its own, seconds on a fresh install."""
+    for text in (
+        PLATE,
+        "part p { intersection { sphere(r=0.1) sphere(r=0.1, at=[1, 0, 0]) } }\npart q { box(size=[1, 1, 1]) }",
+        "part p { intersection { intersection { ellipsoid(size=[0.46, 0.41, 2]) } } }",
+        "part p { intersection { capsule(r=0.06, h=0.3) extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1) } }",
+    ):
+        compile_text(text)
+    assert len(_split_runs.signatures) == 1
