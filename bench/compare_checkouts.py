@@ -173,7 +173,7 @@ def _diagnostic(d) -> dict:
 
 
 def _plain(value):
-    if isinstance(value, tuple):  # a diagnostic's call sites
+    if isinstance(value, (list, tuple)):  # a diagnostic's call sites
         return [_plain(item) for item in value]
     return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
