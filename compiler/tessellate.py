@@ -145,18 +145,23 @@ def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     """Triangulate every primitive (in order) into one mesh in world coordinates."""
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
     batches, shape_of = _pack(primitives)
+    return Tessellation(*_place_all(*_generate(batches), shape_of, mats))
+
+
+def local_shapes(primitives: Sequence[Primitive]) -> tuple[Tessellation, np.ndarray]:
+    """Each distinct local shape of the primitives once, placed by the identity (what `tessellate`
+    gives for a primitive at the origin), and the number of each primitive's shape (primitives that
+    differ only by their matrix share one): a boolean reads each shape into manifold3d once."""
+    batches, shape_of = _pack(primitives)
+    count = sum(len(batch.codes) for batch in batches)
+    identity = np.tile(np.eye(4), (count, 1, 1))
+    return Tessellation(*_place_all(*_generate(batches), np.arange(count), identity)), shape_of
+
+
+def _generate(batches: list[_Batch]) -> tuple[np.ndarray, ...]:
+    """(lv, lf, positions, normals, faces) of the batches' shapes, one after the other."""
     lv, lf, lp, ln, local_faces = zip(_NO_SHAPES, *(batch.run(True) for batch in batches))
-    return Tessellation(
-        *_place_all(
-            _join(lv),
-            _join(lf),
-            np.concatenate(lp),
-            np.concatenate(ln),
-            np.concatenate(local_faces),
-            shape_of,
-            mats,
-        )
-    )
+    return _join(lv), _join(lf), np.concatenate(lp), np.concatenate(ln), np.concatenate(local_faces)
 
 
 def _join(offsets) -> np.ndarray:
