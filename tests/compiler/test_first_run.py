@@ -14,9 +14,10 @@ from proto3d.cli_conventions import first_run_notice
 
 CHAIR = (Path(__file__).resolve().parents[2] / "examples" / "chair.pdsl").read_text()
 KERNELS = (
-    "tessellate._flat_shapes",
-    "tessellate._revolved_shapes",
-    "tessellate._lathe_shapes",
+    "tessellate._rounded_boxes",
+    "tessellate._revolve",
+    "tessellate._earclip",
+    "tessellate._lathe_profile",
     "tessellate._extruded_shapes",
     "tessellate._swept_shapes",
     "tessellate._skinned_shapes",
@@ -38,18 +39,21 @@ def kernels_used(program: str) -> dict[str, int]:
     return dict(zip(KERNELS, map(int, out.split())))
 
 
-def test_one_box_needs_one_tessellation_kernel_and_no_lint_kernel():
+def test_one_box_needs_no_shape_kernel_and_no_lint_kernel():
     used = kernels_used('shape "block"\npart block { box(size=[0.2, 0.2, 0.2], at=[0, 0, 0.1]) }\n')
-    assert used == {kernel: int(kernel == "tessellate._flat_shapes") for kernel in KERNELS}
+    assert used == dict.fromkeys(KERNELS, 0)  # boxes are made in NumPy; only placing them is compiled
+
+
+def test_a_whole_torus_needs_no_ear_clipping_and_a_partial_one_does():
+    whole = kernels_used('shape "ring"\npart ring { torus(R=0.2, r=0.05, at=[0, 0, 0.05]) }\n')
+    assert {kernel for kernel, n in whole.items() if n} == {"tessellate._revolve"}
+    arc = kernels_used('shape "arc"\npart arc { torus(R=0.2, r=0.05, angle=90, at=[0, 0, 0.05]) }\n')
+    assert {kernel for kernel, n in arc.items() if n} == {"tessellate._revolve", "tessellate._earclip"}
 
 
 def test_a_chair_needs_boxes_cylinders_and_the_contact_graph_but_nothing_for_hidden_or_floating_parts():
     used = kernels_used(CHAIR)
-    assert {kernel for kernel, n in used.items() if n} == {
-        "tessellate._flat_shapes",
-        "tessellate._revolved_shapes",
-        "lints.contact._connect",
-    }
+    assert {kernel for kernel, n in used.items() if n} == {"tessellate._revolve", "lints.contact._connect"}
     assert set(used.values()) == {0, 1}  # one specialisation each
 
 
