@@ -227,37 +227,6 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
-def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
-    """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
-    local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
-    with its own matrix."""
-    n = len(shape_of)
-    voff = np.zeros(n + 1, dtype=np.int64)
-    foff = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        s = shape_of[i]
-        voff[i + 1], foff[i + 1] = voff[i] + lv[s + 1] - lv[s], foff[i] + lf[s + 1] - lf[s]
-    vertices = np.empty((voff[n], 3), dtype=np.float32)
-    normals = np.empty((voff[n], 3), dtype=np.float32)
-    faces = np.empty((foff[n], 3), dtype=np.int32)
-    face_primitive = np.empty(foff[n], dtype=np.int32)
-    for i in range(n):
-        s, v0, f0, f1 = shape_of[i], voff[i], foff[i], foff[i + 1]
-        _place(
-            mats[i],
-            lp[lv[s] : lv[s + 1]],
-            ln[lv[s] : lv[s + 1]],
-            local_faces[lf[s] : lf[s + 1]],
-            vertices[v0:],
-            normals[v0:],
-            faces[f0:f1],
-            v0,
-        )
-        face_primitive[f0:f1] = i
-    return vertices, normals, faces, face_primitive, voff
-
-
-@njit(cache=True)
 def _buffers(lv, lf, generate):
     """Local positions, normals and faces for shapes of lv[-1] vertices and lf[-1] faces (none if
     only sizes are wanted)."""
@@ -508,45 +477,66 @@ _FAMILY = {
 }
 
 
-@njit(cache=True)
-def _place(m, lp, ln, local_faces, vertices, normals, faces, v0):
-    """Local -> world: affine positions, cofactor normals, winding flipped under mirrors."""
-    a00, a01, a02, a10, a11, a12, a20, a21, a22 = (
-        m[0, 0],
-        m[0, 1],
-        m[0, 2],
-        m[1, 0],
-        m[1, 1],
-        m[1, 2],
-        m[2, 0],
-        m[2, 1],
-        m[2, 2],
+def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
+    """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
+    local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
+    with its own matrix."""
+    voff, foff = _offsets(np.diff(lv)[shape_of]), _offsets(np.diff(lf)[shape_of])
+    placed = (
+        np.empty((voff[-1], 3), dtype=np.float32),
+        np.empty((voff[-1], 3), dtype=np.float32),
+        np.empty((foff[-1], 3), dtype=np.int32),
+        np.empty(foff[-1], dtype=np.int32),
     )
-    c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
-    c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
-    c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
-    det = a00 * c00 + a01 * c01 + a02 * c02
-    sgn = -1.0 if det < 0.0 else 1.0
-    for v in range(len(lp)):
-        x, y, z = lp[v, 0], lp[v, 1], lp[v, 2]
-        vertices[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
-        vertices[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
-        vertices[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
-        x, y, z = ln[v, 0], ln[v, 1], ln[v, 2]
-        nx = c00 * x + c01 * y + c02 * z
-        ny = c10 * x + c11 * y + c12 * z
-        nz = c20 * x + c21 * y + c22 * z
-        length = sqrt(nx * nx + ny * ny + nz * nz)
-        if length > 1e-300 and length < 1e300:
-            s = sgn / length
-            normals[v, 0], normals[v, 1], normals[v, 2] = nx * s, ny * s, nz * s
-        else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
-            normals[v, 0], normals[v, 1], normals[v, 2] = 0.0, 0.0, 1.0
-    for k in range(len(local_faces)):
-        a, b, c = local_faces[k, 0] + v0, local_faces[k, 1] + v0, local_faces[k, 2] + v0
-        faces[k, 0] = a
-        faces[k, 1] = c if det < 0.0 else b
-        faces[k, 2] = b if det < 0.0 else c
+    _place(lv, lf, lp, ln, local_faces, shape_of, mats, voff, foff, *placed)
+    return *placed, voff
+
+
+@njit(cache=True)
+def _place(lv, lf, lp, ln, local_faces, shape_of, mats, voff, foff, vertices, normals, faces, face_primitive):
+    """Local -> world, primitive i's shape into rows voff[i] (vertices) and foff[i] (faces) on:
+    affine positions, cofactor normals, winding flipped under mirrors."""
+    for i in range(len(shape_of)):
+        s, m, v0 = shape_of[i], mats[i], voff[i]
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = (
+            m[0, 0],
+            m[0, 1],
+            m[0, 2],
+            m[1, 0],
+            m[1, 1],
+            m[1, 2],
+            m[2, 0],
+            m[2, 1],
+            m[2, 2],
+        )
+        c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
+        c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
+        c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
+        det = a00 * c00 + a01 * c01 + a02 * c02
+        sgn = -1.0 if det < 0.0 else 1.0
+        for u in range(lv[s], lv[s + 1]):
+            v = v0 + u - lv[s]
+            x, y, z = lp[u, 0], lp[u, 1], lp[u, 2]
+            vertices[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
+            vertices[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
+            vertices[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
+            x, y, z = ln[u, 0], ln[u, 1], ln[u, 2]
+            nx = c00 * x + c01 * y + c02 * z
+            ny = c10 * x + c11 * y + c12 * z
+            nz = c20 * x + c21 * y + c22 * z
+            length = sqrt(nx * nx + ny * ny + nz * nz)
+            if length > 1e-300 and length < 1e300:
+                k = sgn / length
+                normals[v, 0], normals[v, 1], normals[v, 2] = nx * k, ny * k, nz * k
+            else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
+                normals[v, 0], normals[v, 1], normals[v, 2] = 0.0, 0.0, 1.0
+        for k in range(lf[s], lf[s + 1]):
+            t = foff[i] + k - lf[s]
+            a, b, c = local_faces[k, 0] + v0, local_faces[k, 1] + v0, local_faces[k, 2] + v0
+            faces[t, 0] = a
+            faces[t, 1] = c if det < 0.0 else b
+            faces[t, 2] = b if det < 0.0 else c
+            face_primitive[t] = i
 
 
 # ---------------------------------------------------------------------------------------------
