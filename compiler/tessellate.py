@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from math import atan2, ceil, cos, floor, pi, sin, sqrt, tan
 
 import numpy as np
@@ -163,11 +164,9 @@ def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     )
 
 
-def _offsets(sizes) -> np.ndarray:
-    """Where each of consecutive blocks of these sizes starts, and their total."""
-    out = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=out[1:])
-    return out
+def _offsets(sizes: Sequence[int]) -> np.ndarray:
+    """Where each of consecutive blocks of these sizes starts, and their total (a few blocks)."""
+    return np.array([0, *accumulate(sizes)], dtype=np.int64)
 
 
 def _join(offsets) -> np.ndarray:
@@ -237,12 +236,11 @@ def _buffers(lv, lf, generate):
 def _flat_shapes(codes, prm, segs, pts, offs, generate):
     """Boxes and wedges: fixed patterns of corners scaled by the half sizes, in NumPy (nothing to
     compile); the arguments and results are those of `_Batch.run`."""
-    wedge = codes == WEDGE
-    lv, lf = _offsets(np.where(wedge, 18, 24)), _offsets(np.where(wedge, 8, 12))
+    halves = np.abs(prm[:, :3]) / 2
+    shapes = [_wedge(*h.tolist()) if code == WEDGE else _box(h) for code, h in zip(codes.tolist(), halves)]
+    lv, lf = _offsets([len(shape[0]) for shape in shapes]), _offsets([len(shape[2]) for shape in shapes])
     if not generate:
         return lv, lf, *_NO_SHAPES[2:]
-    halves = np.abs(prm[:, :3]) / 2
-    shapes = [_wedge(*h.tolist()) if w else (_BOX[0] * h, *_BOX[1:]) for h, w in zip(halves, wedge)]
     return lv, lf, *(np.concatenate(arrays) for arrays in zip(*shapes))
 
 
@@ -284,13 +282,13 @@ def _lathe_shapes(codes, prm, segs, pts, offs, generate):
 def _revolve_all(turns, generate):
     """Every surface of revolution, given as the arguments of `_revolve` before its buffers: one
     kernel call per shape, so that no kernel loops over (and compiles) the profiles of every kind."""
-    sizes = np.array([_revolve_size(*turn[:4], *turn[5:7]) for turn in turns], dtype=np.int64)
-    lv, lf = _offsets(sizes[:, 0]), _offsets(sizes[:, 1])
+    vertices, faces = zip(*(_revolve_size(*turn[:4], *turn[5:7]) for turn in turns))
+    lv, lf = _offsets(vertices), _offsets(faces)
     if not generate:
         return lv, lf, *_NO_SHAPES[2:]
     lp, ln, f = np.empty((lv[-1], 3)), np.empty((lv[-1], 3)), np.empty((lf[-1], 3), dtype=np.int32)
-    for s, turn in enumerate(turns):
-        _revolve(*turn, lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]])
+    for turn, v0, v1, f0, f1 in zip(turns, lv.tolist(), lv[1:].tolist(), lf.tolist(), lf[1:].tolist()):
+        _revolve(*turn, lp[v0:v1], ln[v0:v1], f[f0:f1])
     return lv, lf, lp, ln, f
 
 
@@ -481,7 +479,10 @@ def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
     """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
     local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
     with its own matrix."""
-    voff, foff = _offsets(np.diff(lv)[shape_of]), _offsets(np.diff(lf)[shape_of])
+    voff = np.zeros(len(shape_of) + 1, dtype=np.int64)
+    foff = np.zeros(len(shape_of) + 1, dtype=np.int64)
+    np.cumsum((lv[1:] - lv[:-1])[shape_of], out=voff[1:])
+    np.cumsum((lf[1:] - lf[:-1])[shape_of], out=foff[1:])
     placed = (
         np.empty((voff[-1], 3), dtype=np.float32),
         np.empty((voff[-1], 3), dtype=np.float32),
@@ -514,29 +515,30 @@ def _place(lv, lf, lp, ln, local_faces, shape_of, mats, voff, foff, vertices, no
         c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
         det = a00 * c00 + a01 * c01 + a02 * c02
         sgn = -1.0 if det < 0.0 else 1.0
-        for u in range(lv[s], lv[s + 1]):
-            v = v0 + u - lv[s]
-            x, y, z = lp[u, 0], lp[u, 1], lp[u, 2]
-            vertices[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
-            vertices[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
-            vertices[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
-            x, y, z = ln[u, 0], ln[u, 1], ln[u, 2]
+        # slices indexed from 0: indices known not to be negative need no wraparound on every access
+        src, srcn, dst, dstn = lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], vertices[v0:], normals[v0:]
+        for v in range(len(src)):
+            x, y, z = src[v, 0], src[v, 1], src[v, 2]
+            dst[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
+            dst[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
+            dst[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
+            x, y, z = srcn[v, 0], srcn[v, 1], srcn[v, 2]
             nx = c00 * x + c01 * y + c02 * z
             ny = c10 * x + c11 * y + c12 * z
             nz = c20 * x + c21 * y + c22 * z
             length = sqrt(nx * nx + ny * ny + nz * nz)
             if length > 1e-300 and length < 1e300:
                 k = sgn / length
-                normals[v, 0], normals[v, 1], normals[v, 2] = nx * k, ny * k, nz * k
+                dstn[v, 0], dstn[v, 1], dstn[v, 2] = nx * k, ny * k, nz * k
             else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
-                normals[v, 0], normals[v, 1], normals[v, 2] = 0.0, 0.0, 1.0
-        for k in range(lf[s], lf[s + 1]):
-            t = foff[i] + k - lf[s]
-            a, b, c = local_faces[k, 0] + v0, local_faces[k, 1] + v0, local_faces[k, 2] + v0
-            faces[t, 0] = a
-            faces[t, 1] = c if det < 0.0 else b
-            faces[t, 2] = b if det < 0.0 else c
-            face_primitive[t] = i
+                dstn[v, 0], dstn[v, 1], dstn[v, 2] = 0.0, 0.0, 1.0
+        own, placed, labels = local_faces[lf[s] : lf[s + 1]], faces[foff[i] :], face_primitive[foff[i] :]
+        for k in range(len(own)):
+            a, b, c = own[k, 0] + v0, own[k, 1] + v0, own[k, 2] + v0
+            placed[k, 0] = a
+            placed[k, 1] = c if det < 0.0 else b
+            placed[k, 2] = b if det < 0.0 else c
+            labels[k] = i
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,6 +576,12 @@ def _unit_box():
 
 
 _BOX = _unit_box()
+
+
+def _box(halves: np.ndarray) -> tuple:
+    """(positions, normals, faces) of a box of these half sizes."""
+    return _BOX[0] * halves, _BOX[1], _BOX[2]
+
 
 # A wedge's corners as signs of its half sizes and their normals (the ramp's, NaN here, depend on
 # the slope): bottom, back and ramp quads, then the two triangular sides.
@@ -817,7 +825,7 @@ def _revolution(code: int, prm: list, seg: int) -> tuple:
     profile edge (dr, dz) is (dz, -dr). They are a few dozen points, made here in plain floats
     with the operations a kernel would do (the same bits), so no kernel is compiled for them.
     """
-    one = np.ones(3)
+    one = _UNIT_SCALE
     if code == SPHERE or code == ELLIPSOID:
         rp, rn, conn = _sphere_profile(max(2, seg // 2))
         sc = np.abs(np.array(prm[:3])) / 2 if code == ELLIPSOID else np.full(3, abs(prm[0]))
@@ -843,6 +851,7 @@ def _revolution(code: int, prm: list, seg: int) -> tuple:
 
 _NO_CAP = np.zeros((0, 2))
 _NO_TRIANGLES = np.zeros((0, 3), dtype=np.int64)
+_UNIT_SCALE = np.ones(3)
 
 
 def _lathe(prm: list, seg: int, pts: np.ndarray) -> tuple:
@@ -853,7 +862,7 @@ def _lathe(prm: list, seg: int, pts: np.ndarray) -> tuple:
     n = max(3, floor(seg * angle / 360.0 + 0.5))
     full = angle >= 360.0
     tris = _NO_TRIANGLES if full or len(cap) < 3 else _earclip(cap)
-    return rp, rn, conn, cap, tris, n, full, prm[1] * pi / 180, angle * pi / 180, np.ones(3)
+    return rp, rn, conn, cap, tris, n, full, prm[1] * pi / 180, angle * pi / 180, _UNIT_SCALE
 
 
 def _profile(rp: list, rn: list, conn: list) -> tuple:
