@@ -74,3 +74,20 @@ def test_the_notice_shows_only_while_numba_compiles_and_says_it_is_a_one_off(cap
         lines[1],
     )
     assert len(lines) == 2
+
+
+def test_every_surface_of_revolution_shares_one_revolving_kernel_of_one_specialisation():
+    """Profiles made in Python (sphere, cylinder, capsule, torus, tube) and by the lathe's kernel reach
+    `_revolve` with the same types (as the cut sphere's kernel calls it): it is compiled once."""
+    program = """shape "revolved"
+part a { sphere(r=0.1, at=[0, 0, 0.1]) }
+part b { cylinder(r=0.1, h=0.2, at=[0.3, 0, 0.1]) }
+part c { capsule(r=0.05, h=0.3, at=[0.6, 0, 0.15]) }
+part d { torus(R=0.1, r=0.03, angle=200, at=[0.9, 0, 0.03]) }
+part e { tube(r=0.1, thickness=0.02, h=0.2, at=[1.2, 0, 0.1]) }
+part f { lathe(profile=[[0, 0], [0.1, 0], [0.05, 0.2], [0, 0.2]], angle=270, at=[1.5, 0, 0]) }
+part g { sphere(r=0.1, polar=[30, 150], angle=270, at=[1.8, 0, 0.1]) }
+"""
+    used = kernels_used(program)
+    assert used["tessellate._revolve"] == 1
+    assert used["tessellate._earclip"] == 1
