@@ -871,9 +871,11 @@ def _profile(rp: list, rn: list, conn: list) -> tuple:
 
 
 def _sphere_profile(rings: int) -> tuple:
-    rp = [(cos(phi), sin(phi)) for phi in (-pi / 2 + pi * i / rings for i in range(rings + 1))]
+    phi = (-pi / 2 + pi * np.arange(rings + 1) / rings).tolist()  # elementwise, as a loop would
+    rp = np.empty((rings + 1, 2))
+    rp[:, 0], rp[:, 1] = [cos(a) for a in phi], [sin(a) for a in phi]  # the C library's, as Numba's
     rp[0], rp[rings] = (0.0, -1.0), (0.0, 1.0)
-    return _profile(rp, rp, [True] * rings)
+    return rp, rp.copy(), np.ones(rings, dtype=np.bool_)
 
 
 def _frustum_profile(r1: float, r2: float, hh: float) -> tuple:
@@ -911,8 +913,12 @@ def _capsule_profile(r: float, hh: float, q: int) -> tuple:
 
 def _torus_profile(big: float, r: float, nm: int) -> tuple:
     """The minor circle, closed (its first point repeated at the end)."""
-    rn = [(cos(psi), sin(psi)) for psi in (2 * pi * (i % nm) / nm for i in range(nm + 1))]
-    return _profile([(big + r * c, r * s) for c, s in rn], rn, [True] * nm)
+    psi = (2 * pi * (np.arange(nm + 1) % nm) / nm).tolist()
+    rn = np.empty((nm + 1, 2))
+    rn[:, 0], rn[:, 1] = [cos(a) for a in psi], [sin(a) for a in psi]
+    rp = np.empty((nm + 1, 2))
+    rp[:, 0], rp[:, 1] = big + r * rn[:, 0], r * rn[:, 1]
+    return rp, rn, np.ones(nm, dtype=np.bool_)
 
 
 def _tube_profile(ri: float, ro: float, hh: float) -> tuple:
