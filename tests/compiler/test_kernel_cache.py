@@ -70,7 +70,7 @@ def test_every_cached_kernel_of_every_stage_loads_without_readying_numbas_compil
     }
     assert len(kernels) > 100
     assert {type(kernel._cache) for kernel in kernels.values()} == {_RuntimeOnlyCache}
-    for kernel in (build._label, tessellate._flat_shapes, geometry.cross, lints.contact._connect):
+    for kernel in (build._label, tessellate._revolve, geometry.cross, lints.contact._connect):
         assert kernel in kernels.values()
     assert proto3d.renderer.save.split_alpha in kernels.values()
     assert load_kernels_lightly("proto3d") == 0  # every one of them switched on import
