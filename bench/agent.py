@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -175,6 +177,58 @@ def image_tokens(png: bytes) -> int:
     short = min(1.0, 768 / min(w, h))
     w, h = w * short, h * short
     return 85 + 170 * (-(-int(w) // 512)) * (-(-int(h) // 512))
+
+
+class BenchDesign:
+    """One design of the batch, as the CLI runs it (it pickles: the batch's workers get it)."""
+
+    def __init__(self, config, variants: int):
+        self.config, self.variants, self.backend = config, variants, None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "backend": None}
+
+    def __call__(self, job, progress, live) -> dict:
+        from proto3d.agent.loop import Agent
+        from proto3d.llm.client import OpenAIBackend
+
+        self.backend = self.backend or OpenAIBackend(self.config)  # one a process (threads share it)
+        agent = Agent(
+            job.category,
+            job.folder,
+            self.config,
+            self.backend,
+            progress=progress,
+            plan=job.plan,
+            check_variants=self.variants,
+        )
+        live(agent)
+        return agent.run()
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its children that have ended (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def warm() -> None:
+    """What a process does before its first design: imports, the kernel cache loaded, a GL context made."""
+    from proto3d.compiler import compile_text
+    from proto3d.renderer import render
+
+    render(compile_text(PROGRAM), views=["iso"], size=64)
+
+
+def start_up_seconds() -> float:
+    """CPU seconds a fresh worker process spends in `warm` (spawned as the batch spawns them)."""
+    import multiprocessing
+
+    before = cpu_seconds()
+    process = multiprocessing.get_context("spawn").Process(target=warm)
+    process.start()
+    process.join()
+    return cpu_seconds() - before
 
 
 class Replayer:
@@ -395,6 +449,7 @@ def main() -> None:
     ap.add_argument("--categories", type=int, default=1000)
     ap.add_argument("--designs", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=32)
+    ap.add_argument("--workers", type=int, help="processes the designs run in (default: one per CPU)")
     ap.add_argument("--latency", type=float, default=0.05, help="the server's seconds per reply")
     ap.add_argument("--variants", type=int, default=8, help="--check-variants (0: off)")
     args = ap.parse_args()
@@ -404,12 +459,13 @@ def main() -> None:
         return token_bench([p for p in args.runs if p.exists()], args.json, args.one_step)
 
     from proto3d.agent.batch import Batch
-    from proto3d.agent.loop import Agent, plan_designs
-    from proto3d.compiler import compile_text
+    from proto3d.agent.loop import plan_designs
+    from proto3d.agent.workers import default_workers
     from proto3d.llm.client import Budget, LLMConfig, OpenAIBackend
-    from proto3d.renderer import render
 
-    render(compile_text(PROGRAM), views=["iso"], size=64)  # warm: kernel cache loaded, GL context made
+    workers = min(args.workers or default_workers(), args.jobs)
+    warm()  # this process plans (and runs the designs when workers == 1)
+    start_up = start_up_seconds() if workers > 1 else 0.0
 
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, json.dumps(REPLIES), str(args.latency)],
@@ -426,36 +482,30 @@ def main() -> None:
             budget=Budget(iterations=2),
         )
         backend = OpenAIBackend(config)
-        summaries = []
-
-        def run_design(job, progress, live):
-            agent = Agent(
-                job.category,
-                job.folder,
-                config,
-                backend,
-                progress=progress,
-                plan=job.plan,
-                check_variants=args.variants,
-            )
-            live(agent)
-            summary = agent.run()
-            summaries.append(summary)
-            return summary
 
         def plan(name, folder, progress):
             return plan_designs(name, folder, config, backend, args.designs, progress=progress)
 
         names = [f"object {i}" for i in range(args.categories)]
         with tempfile.TemporaryDirectory() as out:
-            cpu, wall = time.process_time(), time.perf_counter()
-            batch = Batch(Path(out), names, args.designs, run_design, plan, args.jobs).run()
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            cpu, wall = cpu_seconds(), time.perf_counter()
+            run = Batch(
+                Path(out),
+                names,
+                args.designs,
+                BenchDesign(config, args.variants),
+                plan,
+                args.jobs,
+                workers=workers,
+            )
+            batch = run.run()
+            cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
     finally:
         server.kill()
         server.wait()
 
     totals = batch["totals"]
+    summaries = [r for runs in run.results.values() for r in runs]
     designs = len(summaries)
     calls = totals["calls"]
     stages: dict[str, float] = {}
@@ -469,17 +519,26 @@ def main() -> None:
     )
     print(f"designs run            {designs} ({totals['accepted']} accepted, {totals['failed']} failed)")
     print(f"model calls            {calls} ({calls / max(designs, 1):.1f} per design)")
-    print(f"CPU overhead           {cpu:.1f} s = {cpu / max(designs, 1):.3f} s per design (target <= 0.5)")
+    per_design = (cpu - workers * start_up) / max(designs, 1)
+    print(
+        f"CPU overhead           {cpu:.1f} s = {per_design:.3f} s per design (target <= 0.5)"
+        + (f" + {workers} worker start-ups of {start_up:.1f} s" if workers > 1 else ", in this process")
+    )
     print("  wall time per stage, summed over designs (includes waiting for the GL context and the GIL):")
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"    {stage:<10} {seconds / max(designs, 1):.3f} s per design")
     print(f"wall time              {wall:.1f} s: {designs / wall:.2f} designs/s, {calls / wall:.1f} calls/s")
     print(
-        f"server-bound wall time {model_bound:.1f} s (calls x latency / jobs): the loop reaches "
-        f"{model_bound / wall:.0%} of it"
+        f"server-bound wall time {model_bound:.1f} s (calls x latency / jobs, {designs / model_bound:.0f} designs/s): "
+        f"the loop reaches {model_bound / wall:.0%} of it"
+    )
+    cores = default_workers()
+    print(
+        f"cores busy             {cpu / wall:.2f} of {cores} (load average {os.getloadavg()[0]:.1f}); the CPU "
+        f"alone caps this machine at {cores / per_design:.1f} designs/s"
     )
     print(
-        f"1,000 x {args.designs} designs extrapolated: {1000 * args.designs * cpu / max(designs, 1) / 60:.1f} "
+        f"1,000 x {args.designs} designs extrapolated: {1000 * args.designs * per_design / 60:.1f} "
         f"CPU min, {1000 * args.designs / (designs / wall) / 60:.1f} wall min at this throughput"
     )
 

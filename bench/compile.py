@@ -1,6 +1,7 @@
 """Compile speed: pdsl programs of 1 to 1000 chairs against the equivalent trimesh script.
 
     python bench/compile.py [--repeat 7] [--cold 5] [--sizes 1,10,100,1000] [--worst 3] [--first 1] [--examples 7] [--booleans 7]
+    python bench/compile.py --cold-only --cold 15 [--cold-against OTHER_CHECKOUT]
 
 Every chair has six primitives (a seat box, four 32-segment leg cylinders, a tilted
 backrest box) and the chairs stand on a grid. The pdsl side is one program per size (a `for`
@@ -15,7 +16,8 @@ would be; the ratio uses CPU time).
 Then the stages of the 100-chair compile, and the time of a cold
 `proto3d compile examples/chair.pdsl` subprocess with a populated Numba cache (one warm-up
 run fills the Numba, Lark and bytecode caches first; the median of `--cold` runs is shown,
-wall and CPU).
+wall and CPU, with the load average). `--cold-against` alternates those runs with another
+checkout's (its own .venv), for a before/after under the same load; `--cold-only` skips the rest.
 
 Then the first run on a fresh install: a new process with an empty Numba cache folder
 (`NUMBA_CACHE_DIR`), which compiles the kernels the chair needs, and the next process, which
@@ -208,12 +210,15 @@ def stages(n: int, repeat: int) -> None:
         print(f"  {name:<26} {wall * 1e3:>8.2f} {cpu * 1e3:>8.2f}")
 
 
-def _cli_command() -> list[str]:
-    exe = shutil.which("proto3d", path=os.path.dirname(sys.executable)) or shutil.which("proto3d")
-    return ([exe] if exe else [sys.executable, "-m", "proto3d.cli"]) + [
-        "compile",
-        str(ROOT / "examples" / "chair.pdsl"),
-    ]
+def _cli_command(root: Path = ROOT) -> list[str]:
+    """`proto3d compile` of the chair, by this checkout's interpreter, or by another checkout's
+    own .venv (with `--cold-against`)."""
+    if root == ROOT:
+        exe = shutil.which("proto3d", path=os.path.dirname(sys.executable)) or shutil.which("proto3d")
+        program = [exe] if exe else [sys.executable, "-m", "proto3d"]
+    else:
+        program = [str(root / ".venv" / "bin" / "proto3d")]
+    return program + ["compile", str(root / "examples" / "chair.pdsl")]
 
 
 def _timed_run(command: list[str], env: dict, timeout: float | None = None) -> tuple[float, float]:
@@ -231,18 +236,32 @@ def _cli_env(**more) -> dict:
     return env
 
 
-def cold_cli(runs: int) -> None:
+def cold_cli(runs: int, against: Path | None = None) -> None:
+    """`runs` new `proto3d compile examples/chair.pdsl` processes after one that fills the caches;
+    with `against` (another checkout with its own .venv), its runs alternate with ours, so that
+    both see the same load."""
+    roots = [ROOT] + ([against.resolve()] if against else [])
+    times: dict[Path, list[tuple[float, float]]] = {root: [] for root in roots}
+    loads = []
     with tempfile.TemporaryDirectory() as tmp:
-        command = _cli_command() + ["-o", os.path.join(tmp, "chair.glb")]
+        commands = {root: _cli_command(root) + ["-o", os.path.join(tmp, "chair.glb")] for root in roots}
         env = _cli_env()
-        _timed_run(command, env)  # populates the Numba, Lark and bytecode caches
-        times = [_timed_run(command, env) for _ in range(runs)]
-    wall, cpu = [w for w, _ in times], [c for _, c in times]
+        for command in commands.values():
+            _timed_run(command, env)  # populates the Numba, Lark and bytecode caches
+        for _ in range(runs):
+            for root, command in commands.items():
+                times[root].append(_timed_run(command, env))
+            loads.append(os.getloadavg()[0])
     print(
         f"\ncold `proto3d compile examples/chair.pdsl -o chair.glb` (new process, caches populated), "
-        f"median of {runs}: wall {statistics.median(wall):.2f} s (min {min(wall):.2f}), "
-        f"CPU {statistics.median(cpu):.2f} s"
+        f"median of {runs}; load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"
     )
+    for root, measured in times.items():
+        wall, cpu = [w for w, _ in measured], [c for _, c in measured]
+        print(
+            f"  {root}: wall {statistics.median(wall):.3f} s (min {min(wall):.3f}), "
+            f"CPU {statistics.median(cpu):.3f} s (min {min(cpu):.3f})"
+        )
 
 
 def first_run(runs: int) -> None:
@@ -302,7 +321,7 @@ part spring {{ sweep(path=[{path}], r=0.01, segments=128) }}
 
 
 WORST = [
-    ("30 fine tori, upper row floating (1.97M triangles)", _rows_of_rings(15, 256, 0.15)),
+    ("14 fine tori, upper row floating (0.92M triangles)", _rows_of_rings(7, 256, 0.15)),
     ("14 fine chain links threaded 1 cm apart (0.92M)", _chain(14, 256)),
     (
         "1600 spheres floating 1 cm over 1600 others (0.72M)",
@@ -543,6 +562,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (median shown)")
     parser.add_argument("--cold", type=int, default=5, help="cold CLI runs (median shown)")
+    parser.add_argument(
+        "--cold-against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="alternate the cold CLI runs with those of another checkout (its own .venv)",
+    )
+    parser.add_argument("--cold-only", action="store_true", help="measure only the cold CLI runs")
     parser.add_argument("--sizes", default="1,10,100,1000", help="numbers of chairs")
     parser.add_argument("--worst", type=int, default=3, help="runs of each worst case (0: skip them)")
     parser.add_argument(
@@ -556,12 +582,15 @@ def main() -> None:
         "--openscad-timeout", type=float, default=120.0, help="seconds OpenSCAD may take per program"
     )
     args = parser.parse_args()
+    if args.cold_only:
+        cold_cli(args.cold, args.cold_against)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     check_equivalent(10)
     compare(sizes, args.repeat)
     stages(100, args.repeat)
     if args.cold:
-        cold_cli(args.cold)
+        cold_cli(args.cold, args.cold_against)
     if args.first:
         first_run(args.first)
     if args.worst:

@@ -10,7 +10,11 @@ along the cut lines and says which faces it turned inside out (a cutter's walls)
 moved to the world as `tessellate` moves them, so a drilled cylinder stays smooth.
 
 Sharing the shapes is what keeps the cost near manifold3d's own: reading a mesh into manifold3d
-costs more than the transform of a copy (a plate with 200 holes reads two meshes, not 201).
+costs more than the transform of a copy (a plate with 200 holes reads two meshes, not 201). So
+does mapping the result back in one pass: a run's copy is found by its transform in a dictionary
+(manifold3d gives back each copy's matrix exactly, in float32), and one Numba kernel gives every
+run its vertices, world normals and box (NumPy calls over a few hundred rows cost more than the
+arithmetic, and each is slow to start right after manifold3d's work has filled the caches).
 
 The result is a `Tessellation` of the operands, in their order, each primitive's faces and
 vertices together as `tessellate` gives them, so the rest of the pipeline sees an ordinary mesh.
@@ -19,13 +23,14 @@ vertices together as `tessellate` gives them, so the rest of the pipeline sees a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import sqrt
 
 import manifold3d
 import numpy as np
+from numba import njit
 
-from proto3d.compiler.primitives import PRIMITIVES
 from proto3d.compiler.shape import Primitive
-from proto3d.compiler.tessellate import Tessellation, tessellate
+from proto3d.compiler.tessellate import Tessellation, local_shapes
 from proto3d.compiler.values import fail
 from proto3d.errors import Span
 
@@ -45,63 +50,59 @@ class BooleanNode:
     operands: list = field(default_factory=list)  # int | BooleanNode
 
 
-def solve(node: BooleanNode, operands: list[Primitive], first: int) -> Tessellation:
+Box = tuple[np.ndarray, np.ndarray]  # (lo, hi) world corners
+
+
+def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tessellation, list[Box | None]]:
     """The result of a boolean block whose operands are the primitives numbered from `first` (the
-    result numbers them from 0); EvalError E141 at an operand manifold3d cannot read as a solid."""
-    packed: dict[int, tuple] = {}  # id of a params dict -> its local shape: equal shapes from distinct dicts
-    shape_of = [(p.kind, p.segments, packed.get(id(p.params)) or _shape(p, packed)) for p in operands]
-    shapes = list(dict.fromkeys(shape_of))  # the distinct local shapes, in order of first use
-    first_of = {shape: shape_of.index(shape) for shape in shapes}
-    local = tessellate(
-        [
-            Primitive(operands[k].kind, operands[k].params, np.eye(4), operands[k].segments, 0, 0, (0, 0, 0))
-            for k in first_of.values()
-        ]
-    )
-    face_start = np.searchsorted(local.face_primitive, np.arange(len(shapes) + 1))
-    solids, copies = {}, {}  # shape -> its solid; original id -> the operands that copy it
-    for s, (shape, k) in enumerate(first_of.items()):
-        solids[shape] = closed_solid(_piece(local, s, face_start), operands[k])
-        copies[solids[shape].original_id()] = []
+    result numbers them from 0), and the world box of each operand's piece of it (None for one the
+    result kept nothing of); EvalError E141 at an operand manifold3d cannot read as a solid."""
+    local, local_shape = local_shapes(operands)
+    numbers: dict[tuple[str, int], int] = {}  # (kind, local shape) -> the number of its solid
+    shape_of, firsts = [], []  # each operand's solid; each solid's first operand
+    for k, key in enumerate(zip([p.kind for p in operands], local_shape.tolist())):
+        if key not in numbers:
+            numbers[key] = len(numbers)
+            firsts.append(k)
+        shape_of.append(numbers[key])
+    face_start = np.searchsorted(local.face_primitive, np.arange(len(local.vertex_start)))
+    solids = [closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
+    matrices = np.array([p.matrix[:3] for p in operands])
 
     def solid(node) -> manifold3d.Manifold:
         if isinstance(node, BooleanNode):
             return manifold3d.Manifold.batch_boolean(
                 [solid(operand) for operand in node.operands], _OPS[node.op]
             )
-        k = node - first
-        base = solids[shape_of[k]]
-        copies[base.original_id()].append(k)
-        return base.transform(operands[k].matrix[:3, :4])
+        return solids[shape_of[node - first]].transform(matrices[node - first])
 
-    return _tessellation(solid(node).to_mesh(), copies, operands)
-
-
-def _shape(p: Primitive, packed: dict[int, tuple]) -> tuple:
-    """What a primitive's local mesh depends on, as `tessellate` packs it."""
-    code, row, points = PRIMITIVES[p.kind].pack(p.params)
-    packed[id(p.params)] = (code, *row, None if points is None else points.tobytes())
-    return packed[id(p.params)]
-
-
-def piece_boxes(mesh: Tessellation) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """The world box of each primitive of a boolean's result (all its vertices are on its faces),
-    None for one the result kept nothing of."""
-    counts = np.diff(mesh.vertex_start)
-    starts = mesh.vertex_start[:-1][counts > 0]
-    lo = np.minimum.reduceat(mesh.vertices, starts).astype(np.float64) if len(starts) else np.zeros((0, 3))
-    hi = np.maximum.reduceat(mesh.vertices, starts).astype(np.float64) if len(starts) else np.zeros((0, 3))
-    found = iter(zip(lo, hi))
-    return [next(found) if count else None for count in counts.tolist()]
+    result = solid(node).to_mesh()
+    transforms = np.array(result.run_transform, dtype=np.float32).reshape(-1, 4, 3)
+    runs = len(result.run_original_id)
+    if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
+        transforms = np.tile(np.eye(4, 3, dtype=np.float32), (runs, 1, 1))
+    solid_of = {solid.original_id(): s for s, solid in enumerate(solids)}
+    run_solid = [solid_of[original] for original in result.run_original_id]
+    *mesh, lo, hi = _split_runs(
+        _read_only(result.tri_verts, 3),
+        _read_only(result.vert_properties, 6),
+        np.asarray(result.run_index, dtype=np.int64),
+        _owners(run_solid, transforms, shape_of, matrices),
+        transforms,
+        np.asarray(result.run_flags, dtype=np.int64),
+        len(operands),
+    )
+    pieces = Tessellation(*mesh)
+    counts = np.diff(pieces.vertex_start).tolist()
+    return pieces, [(lo[k], hi[k]) if count else None for k, count in enumerate(counts)]
 
 
 def closed_solid(mesh: Tessellation, operand: Primitive) -> manifold3d.Manifold:
     """One primitive's local mesh as a manifold3d solid of its own original id: positions and
     normals as its properties, the copies of a vertex at hard edges merged by position; EvalError
     E141 at the operand if manifold3d cannot read it as a closed solid."""
-    properties = np.empty((len(mesh.vertices), 6), dtype=np.float32)
-    properties[:, :3], properties[:, 3:] = mesh.vertices, mesh.normals
-    solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces.astype(np.uint32))
+    properties = np.concatenate((mesh.vertices, mesh.normals), axis=1, dtype=np.float32)
+    solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces)
     solid.merge()
     result = manifold3d.Manifold(solid)
     if result.status() != manifold3d.Error.NoError:
@@ -124,48 +125,98 @@ def _piece(mesh: Tessellation, s: int, face_start: np.ndarray) -> Tessellation:
     )
 
 
-def _tessellation(
-    result: manifold3d.Mesh, copies: dict[int, list[int]], operands: list[Primitive]
-) -> Tessellation:
-    """manifold3d's output as a `Tessellation` of the operands: each run of triangles goes to the
-    copy its original id and transform name, with vertices of its own (so edges between operands
-    stay hard), its normals moved to the world by the copy's cofactor matrix as `tessellate` does."""
-    triangles = np.asarray(result.tri_verts, dtype=np.int64).reshape(-1, 3)
-    properties = np.asarray(result.vert_properties, dtype=np.float64).reshape(-1, 6)
-    bounds = np.asarray(result.run_index, dtype=np.int64) // 3
-    transforms = np.asarray(result.run_transform, dtype=np.float64).reshape(-1, 4, 3).transpose(0, 2, 1)
-    runs = len(bounds) - 1
-    if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
-        transforms = np.broadcast_to(np.eye(4)[:3], (runs, 3, 4))
-    matrices = np.array([p.matrix[:3, :4] for p in operands]).reshape(-1, 3, 4)
-    originals = np.asarray(result.run_original_id, dtype=np.int64).reshape(runs)
-    owners = np.empty(runs, np.int64)
-    for original in set(originals.tolist()):  # each run: the copy of its shape whose matrix is its transform
-        of_shape, candidates = np.flatnonzero(originals == original), np.array(copies[original])
-        distance = np.abs(transforms[of_shape, None] - matrices[candidates][None]).sum(axis=(2, 3))
-        owners[of_shape] = candidates[np.argmin(distance, axis=1)]  # the first of equal copies
-    rank = np.empty(runs, np.int64)
-    rank[np.argsort(owners, kind="stable")] = np.arange(runs)  # runs in operand order
-    run_of_triangle = np.repeat(rank, np.diff(bounds))
-    order = np.argsort(run_of_triangle, kind="stable")
-    keys = run_of_triangle[order, None] * len(properties) + triangles[order]
-    kept, local = np.unique(keys.ravel(), return_inverse=True)  # a vertex per run that uses it
-    vertex, run = kept % max(len(properties), 1), np.argsort(rank)[kept // max(len(properties), 1)]
-    a0, a1, a2 = transforms[:, :, 0], transforms[:, :, 1], transforms[:, :, 2]
-    cofactor = np.stack(
-        [np.cross(a1, a2), np.cross(a2, a0), np.cross(a0, a1)], axis=-1
-    )  # det · inverse-transpose
-    determinant = np.einsum("ri,ri->r", a0, np.cross(a1, a2))
-    sign = np.where(determinant < 0, -1.0, 1.0) * np.array(
-        [-1.0 if result.backside(r) else 1.0 for r in range(runs)]
-    )
-    normals = np.einsum("vij,vj->vi", cofactor[run], properties[vertex, 3:]) * sign[run, None]
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
-    counts = np.bincount(owners[run], minlength=len(operands))
-    return Tessellation(
-        properties[vertex, :3].astype(np.float32),
-        normals.astype(np.float32),
-        local.reshape(-1, 3).astype(np.int32),
-        owners[np.argsort(rank)][run_of_triangle[order]].astype(np.int32),
-        np.concatenate([[0], np.cumsum(counts)]),
-    )
+@njit(cache=True)
+def _split_runs(triangles, properties, run_index, owners, transforms, flags, operands):
+    """(vertices, normals, faces, face_primitive, vertex_start) of the runs in operand order (a
+    stable sort), and each operand's (lo, hi) corners: each run has its own copy of the vertices it
+    uses, in their order in manifold3d's mesh (so edges between operands stay hard), each normal
+    (properties 3-5, in the solid's frame) moved to the world by the cofactor matrix of the run's
+    transform, as `tessellate` moves them, and turned around where manifold3d says the run is
+    inside out (flag 1: a cutter's walls)."""
+    seen = np.full(len(properties), -1, np.int64)  # the run that last took each vertex
+    index = np.empty(len(properties), np.int64)  # its number in that run's copy
+    used = np.empty(len(properties), np.int64)
+    vertices = np.empty((3 * len(triangles), 3), np.float32)
+    normals = np.empty((3 * len(triangles), 3), np.float32)
+    faces = np.empty((len(triangles), 3), np.int32)
+    face_primitive = np.empty(len(triangles), np.int32)
+    vertex_start = np.zeros(operands + 1, np.int64)
+    lo, hi = np.full((operands, 3), np.inf), np.full((operands, 3), -np.inf)
+    cofactor = np.empty((3, 3))
+    nv, nf = 0, 0
+    for r in np.argsort(owners, kind="mergesort"):
+        count = 0
+        for t in range(run_index[r] // 3, run_index[r + 1] // 3):
+            for c in range(3):
+                v = triangles[t, c]
+                if seen[v] != r:
+                    seen[v], used[count] = r, v
+                    count += 1
+        m = transforms[r].astype(np.float64)  # m[j, i]: row i, column j of the linear part
+        for i in range(3):
+            i1, i2 = (i + 1) % 3, (i + 2) % 3
+            for j in range(3):
+                j1, j2 = (j + 1) % 3, (j + 2) % 3
+                cofactor[i, j] = m[j1, i1] * m[j2, i2] - m[j1, i2] * m[j2, i1]
+        determinant = 0.0
+        for i in range(3):
+            determinant = determinant + m[0, i] * cofactor[i, 0]
+        sign = -1.0 if (determinant < 0.0) != (flags[r] & 1 == 1) else 1.0
+        for k, v in enumerate(np.sort(used[:count])):
+            index[v] = nv + k
+            x, y, z = np.float64(properties[v, 3]), np.float64(properties[v, 4]), np.float64(properties[v, 5])
+            normal = np.empty(3)
+            for i in range(3):
+                total = 0.0
+                total = total + cofactor[i, 0] * x
+                total = total + cofactor[i, 1] * y
+                total = total + cofactor[i, 2] * z
+                normal[i] = total * sign
+            length = max(
+                sqrt((normal[0] * normal[0] + normal[1] * normal[1]) + normal[2] * normal[2]), 1e-300
+            )
+            for i in range(3):
+                vertices[nv + k, i] = properties[v, i]
+                normals[nv + k, i] = normal[i] / length
+                lo[owners[r], i] = min(lo[owners[r], i], properties[v, i])
+                hi[owners[r], i] = max(hi[owners[r], i], properties[v, i])
+        for t in range(run_index[r] // 3, run_index[r + 1] // 3):
+            for c in range(3):
+                faces[nf, c] = index[triangles[t, c]]
+            face_primitive[nf] = owners[r]
+            nf += 1
+        nv += count
+        vertex_start[owners[r] + 1] += count
+    return vertices[:nv], normals[:nv], faces, face_primitive, np.cumsum(vertex_start), lo, hi
+
+
+def _read_only(array: np.ndarray, columns: int) -> np.ndarray:
+    """A read-only (rows, columns) view: manifold3d gives its arrays writable or not, and the
+    kernel is compiled (seconds, once per install) for each kind of array it is given."""
+    view = array.reshape(-1, columns)
+    view.flags.writeable = False
+    return view
+
+
+def _owners(
+    run_solid: list[int], transforms: np.ndarray, shape_of: list[int], matrices: np.ndarray
+) -> np.ndarray:
+    """The operand each run of the result comes from: the first copy of the run's solid whose
+    matrix, in manifold3d's float32, is the run's transform (manifold3d moves the identity of a
+    solid by the copy's matrix, which is exact), or failing that the nearest copy."""
+    first_copy: dict[tuple[int, bytes], int] = {}  # (solid, its matrix as a run transform) -> operand
+    for k, key in enumerate(zip(shape_of, _rows(matrices.transpose(0, 2, 1).astype(np.float32)))):
+        first_copy.setdefault(key, k)
+    owners = [first_copy.get(key, -1) for key in zip(run_solid, _rows(transforms))]
+    for r in [r for r, owner in enumerate(owners) if owner < 0]:
+        candidates = np.flatnonzero(np.array(shape_of) == run_solid[r])
+        distance = np.abs(matrices[candidates] - transforms[r].T).sum(axis=(1, 2))
+        owners[r] = int(candidates[np.argmin(distance)])
+    return np.array(owners, dtype=np.int64)
+
+
+def _rows(matrices: np.ndarray) -> list[bytes]:
+    """Each 4 x 3 matrix (as manifold3d gives a transform) as bytes to compare, -0.0 made 0.0."""
+    raw = (matrices + matrices.dtype.type(0)).tobytes()
+    size = 12 * matrices.itemsize
+    return [raw[i : i + size] for i in range(0, len(raw), size)]

@@ -135,15 +135,25 @@ def assemble(evaluation: Evaluation, early: EarlyTessellation | None = None) -> 
     color_of = np.fromiter(
         chain.from_iterable(map(attrgetter("color"), primitives)), np.float32, 3 * n
     ).reshape(n, 3)
-    part_id, instance_id, face_colors, lo, hi = _label(
+    m, k = len(mesh.faces), len(evaluation.instances)
+    part_id, instance_id = np.empty(m, np.int32), np.empty(m, np.int32)
+    face_colors = np.empty((m, 3), np.float32)
+    lo, hi = np.full((k, 3), np.inf), np.full((k, 3), -np.inf)
+    _label(
         mesh.vertices,
         mesh.faces,
         mesh.face_primitive,
         part_of,
         instance_of,
         color_of,
-        len(evaluation.instances),
+        part_id,
+        instance_id,
+        face_colors,
+        lo,
+        hi,
     )
+    empty = lo[:, 0] > hi[:, 0]  # an instance without faces
+    lo[empty], hi[empty] = 0.0, 0.0
     for instance, a, b in zip(evaluation.instances, lo, hi):
         instance.bbox_min, instance.bbox_max = a, b
     return CompiledShape(
@@ -165,19 +175,17 @@ def assemble(evaluation: Evaluation, early: EarlyTessellation | None = None) -> 
 
 
 @njit(cache=True)
-def _label(vertices, faces, face_primitive, part_of, instance_of, color_of, n):
+def _label(
+    vertices, faces, face_primitive, part_of, instance_of, color_of, part_id, instance_id, face_colors, lo, hi
+):
     """Per-face part, instance and colour, and the (lo, hi) corners of each instance's vertices
-    (zeros for an instance without faces), in one pass over the faces.
+    (merged into lo and hi), in one pass over the faces. The arrays are made by the caller: a
+    kernel that allocates compiles NumPy's allocation code too, on the first run.
 
     Faces come in runs of one primitive: a run's labels are filled at once and its extent kept
     in locals (in the vertices' own type) and merged into its instance's at its end.
     """
     m = faces.shape[0]
-    part_id = np.empty(m, np.int32)
-    instance_id = np.empty(m, np.int32)
-    face_colors = np.empty((m, 3), np.float32)
-    lo = np.full((n, 3), np.inf)
-    hi = np.full((n, 3), -np.inf)
     f = 0
     while f < m:
         p = face_primitive[f]
@@ -193,14 +201,12 @@ def _label(vertices, faces, face_primitive, part_of, instance_of, color_of, n):
                 x1, y1, z1 = x if x > x1 else x1, y if y > y1 else y1, z if z > z1 else z1
             f += 1
         i = instance_of[p]
-        part_id[start:f] = part_of[p]
-        instance_id[start:f] = i
-        for k in range(3):
-            face_colors[start:f, k] = color_of[p, k]
+        for g in range(start, f):
+            part_id[g], instance_id[g] = part_of[p], i
+            face_colors[g, 0], face_colors[g, 1], face_colors[g, 2] = (
+                color_of[p, 0],
+                color_of[p, 1],
+                color_of[p, 2],
+            )
         lo[i, 0], lo[i, 1], lo[i, 2] = min(lo[i, 0], x0), min(lo[i, 1], y0), min(lo[i, 2], z0)
         hi[i, 0], hi[i, 1], hi[i, 2] = max(hi[i, 0], x1), max(hi[i, 1], y1), max(hi[i, 2], z1)
-    for i in range(n):
-        if lo[i, 0] > hi[i, 0]:  # no faces
-            lo[i, :] = 0.0
-            hi[i, :] = 0.0
-    return part_id, instance_id, face_colors, lo, hi

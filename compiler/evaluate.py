@@ -34,7 +34,7 @@ import numpy as np
 
 from proto3d.compiler import language as lang
 from proto3d.compiler.binding import Binding, constant_cost
-from proto3d.compiler.booleans import BooleanNode, piece_boxes, solve
+from proto3d.compiler.booleans import BooleanNode, solve
 from proto3d.compiler.builtins import BUILTINS, POINT_FUNCTIONS
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
 from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
@@ -544,7 +544,7 @@ class _Evaluator:
                 hint="lower the `segments` of its operands, or cut fewer or simpler shapes",
             )
         self.step(node.span, 2 * operand_triangles)
-        result = solve(node, self.primitives[first:], first)
+        result, boxes = solve(node, self.primitives[first:], first)
         self.step(node.span, 2 * len(result.faces))
         self.triangles += len(result.faces)
         if self.triangles > self.limits.max_triangles:
@@ -557,7 +557,7 @@ class _Evaluator:
         for i in operands:
             self.primitives[i].operand = True
         self.booleans.append((operands, result))
-        self.part_boxes.replace(dict(zip(operands, piece_boxes(result))))
+        self.part_boxes.replace(dict(zip(operands, boxes)))
 
     # ---- the primitive statement -----------------------------------------
     def primitive_stmt(self, s: ast.PrimitiveStmt):

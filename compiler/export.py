@@ -16,12 +16,12 @@ import json
 import math
 import os
 import struct
-from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from proto3d.compiler.obj_text import face_lines, float_lines
 from proto3d.compiler.shape import CompiledShape
 from proto3d.compiler.values import hex_color
 from proto3d.errors import Diagnostic, Proto3dError, Span
@@ -91,8 +91,8 @@ def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None)
         files = {path: to_glb(shape)}
     elif suffix == ".obj":
         mtl_path = path.with_suffix(".mtl")
-        obj, mtl = to_obj(shape, mtl_name=mtl_path.name, up=up)
-        files = {mtl_path: mtl.encode(), path: obj.encode()}
+        obj, mtl = _obj(shape, mtl_path.name, up)
+        files = {mtl_path: mtl.encode(), path: obj}
     elif suffix == ".ply":
         files = {path: to_ply(shape, up=up)}
     else:
@@ -125,15 +125,17 @@ def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]
 
     A part's faces in the part colour share a material named after the part; faces whose
     colour differs (a primitive's own `color=`) get one per colour, named `label_rrggbb`.
-    Ordered by part, part colour first; unused materials are left out.
+    Ordered by part, part colour first; unused materials are left out. Worked out once per
+    run of faces of one part and colour (a primitive's faces form one), not once per face.
     """
-    rgb = np.round(
-        np.clip(np.asarray(shape.face_colors, dtype=np.float64).reshape(-1, 3), 0, 1) * 255
-    ).astype(np.int64)
-    keys = np.asarray(shape.part_id, dtype=np.int64) << 24 | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
+    part_id = np.asarray(shape.part_id, dtype=np.int64)
+    colors = np.asarray(shape.face_colors).reshape(len(part_id), 3)
+    starts = _runs(part_id, colors)
+    rgb = np.round(np.clip(colors[starts].astype(np.float64), 0, 1) * 255).astype(np.int64)
+    keys = part_id[starts] << 24 | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
     uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     named = []
-    for key, at in zip(uniq.tolist(), first.tolist()):
+    for key, at in zip(uniq.tolist(), starts[first].tolist()):
         part = shape.parts[key >> 24]
         hx = f"#{key & 0xFFFFFF:06x}"
         own = hx == hex_color(part.color)
@@ -141,7 +143,60 @@ def _materials(shape: CompiledShape) -> tuple[list[tuple[str, str]], np.ndarray]
     order = sorted(range(len(named)), key=lambda i: named[i][0])
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    return [named[i][1] for i in order], rank[inverse.reshape(-1)]
+    return [named[i][1] for i in order], np.repeat(
+        rank[inverse.reshape(-1)], np.diff(starts, append=len(part_id))
+    )
+
+
+def _runs(*columns: np.ndarray) -> np.ndarray:
+    """Where each run of rows equal in every column starts (columns have one row per face)."""
+    n = len(columns[0])
+    change = np.zeros(n, dtype=bool)
+    change[:1] = True
+    for column in columns if n else ():
+        column = column.reshape(n, -1)
+        change[1:] |= (column[1:] != column[:-1]).any(axis=1)
+    return np.flatnonzero(change)
+
+
+class Groups(NamedTuple):
+    """The faces in file order: by instance, then by material in order of first use within the
+    instance, then in face order; group k (one instance's faces of one material) is
+    `order[starts[k]:starts[k + 1]]`."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    instance: np.ndarray
+    material: np.ndarray
+
+    def by_instance(self, count: int) -> list[int]:
+        """Where each of `count` instances' groups start (they are consecutive), and the end."""
+        return np.searchsorted(self.instance, np.arange(count + 1)).tolist()
+
+
+def _groups(shape: CompiledShape, face_mat: np.ndarray) -> Groups:
+    """The faces grouped as every format writes them, sorting runs of faces rather than faces."""
+    instance_id = np.asarray(shape.instance_id, dtype=np.int64)
+    n = len(instance_id)
+    starts = _runs(instance_id, face_mat)
+    lengths = np.diff(starts, append=n)
+    run_instance, run_material = instance_id[starts], face_mat[starts]
+    _, first_run, group_of_run = np.unique(
+        run_instance * (int(face_mat.max(initial=0)) + 1) + run_material,
+        return_index=True,
+        return_inverse=True,
+    )
+    group_of_run = group_of_run.reshape(-1)
+    runs = np.lexsort((first_run[group_of_run], run_instance))  # stable: runs keep face order
+    offsets = np.cumsum(lengths[runs]) - lengths[runs]
+    order = np.repeat(starts[runs] - offsets, lengths[runs]) + np.arange(n)
+    new_group = np.flatnonzero(np.diff(group_of_run[runs], prepend=-1))
+    return Groups(
+        order,
+        np.append(offsets[new_group], n),
+        run_instance[runs][new_group],
+        run_material[runs][new_group],
+    )
 
 
 def _linear(hx: str) -> list[float]:
@@ -151,61 +206,135 @@ def _linear(hx: str) -> list[float]:
 
 
 def _framed(shape: CompiledShape, up: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Vertices and normals (float64) rotated into the frame of `up`, and the frame's description."""
+    """Vertices and normals rotated into the frame of `up` (exactly: float32 stays float32, any
+    other type becomes float64), and the frame's description."""
     frame = FRAMES[up]
 
     def rotate(a):
-        return np.asarray(a, dtype=np.float64)[:, frame.axes] * frame.signs + 0.0  # + 0.0 turns -0.0 into 0.0
+        a = np.asarray(a)
+        a = a if a.dtype == np.float32 else a.astype(np.float64)
+        return a[:, frame.axes] * np.array(frame.signs, a.dtype) + a.dtype.type(0)  # + 0 turns -0.0 into 0.0
 
     return rotate(shape.vertices), rotate(shape.normals), frame.description
 
 
 def _span(span: Span) -> dict:
-    return asdict(span)
+    """`dataclasses.asdict(span)` without its recursion: a shape may have 10,000 instances."""
+    return {
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+    }
 
 
-def _instance_faces(shape: CompiledShape) -> list[np.ndarray]:
-    """Face indices of every instance, in face order."""
-    if not shape.instances:
-        return []
-    order = np.argsort(shape.instance_id, kind="stable")
-    counts = np.bincount(shape.instance_id, minlength=len(shape.instances))
-    return np.split(order, np.cumsum(counts)[:-1])
+def _compact(
+    corners: np.ndarray, groups: Groups, n_vertices: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's own vertex list: (the vertices each group uses, ascending within a group and
+    concatenated; where each group's list starts, with the end last; `corners` (the faces in
+    file order) numbered within their group's list)."""
+    face_group = np.repeat(np.arange(len(groups.instance), dtype=np.int32), np.diff(groups.starts))
+    owner = np.full(n_vertices, -1, dtype=np.int32)
+    owner[corners] = face_group[:, None]
+    if np.array_equal(owner[corners], np.broadcast_to(face_group[:, None], corners.shape)):
+        # every vertex is used by one group only, as in compiled shapes: no sorting of corners
+        used = np.flatnonzero(owner >= 0)
+        used = used[np.argsort(owner[used], kind="stable")]
+        starts = np.append(0, np.cumsum(np.bincount(owner[used], minlength=len(groups.instance))))
+        rank = np.empty(n_vertices, dtype=np.int32)  # a vertex's place in its group's list
+        rank[used] = np.arange(len(used)) - starts[owner[used]]
+        return used, starts, rank[corners]
+    used, local = [], np.empty_like(corners)
+    for first, end in zip(groups.starts[:-1], groups.starts[1:]):
+        own, inverse = np.unique(corners[first:end], return_inverse=True)
+        local[first:end] = inverse.reshape(end - first, 3)
+        used.append(own)
+    return np.concatenate(used), np.append(0, np.cumsum([len(u) for u in used])), local
 
 
 # ---------------------------------------------------------------------------- GLB
 
 
 def to_glb(shape: CompiledShape) -> bytes:
-    """glTF 2.0 binary: one node and mesh per part instance, one glTF primitive per material."""
+    """glTF 2.0 binary: one node and mesh per part instance, one glTF primitive per material.
+
+    Each glTF primitive has its own vertices (POSITION, NORMAL) and indices, laid out one after
+    the other in the binary chunk, which is filled in place: no copy per primitive."""
     mats, face_mat = _materials(shape)
     positions, normals, frame = _framed(shape, "y")
-    positions, normals = positions.astype(np.float32), _unit(normals)
-    faces = np.asarray(shape.faces, dtype=np.int64)
+    groups = _groups(shape, face_mat)
+    corners = np.asarray(shape.faces)[groups.order]
+    used, vertex_starts, local = _compact(corners, groups, len(positions))
+    positions = np.asarray(positions, dtype=np.float32)[used]
+    normals = _unit(np.asarray(normals, dtype=np.float64)[used])
+    vertex_counts = np.diff(vertex_starts)
+    face_counts = np.diff(groups.starts)
+    wide = vertex_counts >= 65535  # uint32 indices; uint16 below
+    index_bytes = 3 * face_counts * np.where(wide, 4, 2)
+    sizes = 24 * vertex_counts + index_bytes + -index_bytes % 4
+    offsets = np.cumsum(sizes) - sizes
+    blob = np.zeros(int(sizes.sum()), dtype=np.uint8)
+    words, halves = blob.view(np.float32), blob.view(np.uint16)  # the blob's 4-byte words, 2-byte halves
+    lows = np.minimum.reduceat(positions, vertex_starts[:-1]).tolist() if len(positions) else []
+    highs = np.maximum.reduceat(positions, vertex_starts[:-1]).tolist() if len(positions) else []
+    positions, normals, local = positions.ravel(), normals.ravel(), local.ravel()
+    primitive_ids = _group_primitives(shape, groups)
 
-    blob = bytearray()
     views: list[dict] = []
     accessors: list[dict] = []
 
-    def add(data: np.ndarray, target: int, gltf_type: str, component: int, minmax: bool = False) -> int:
-        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": data.nbytes, "target": target})
-        blob.extend(data.tobytes())
-        blob.extend(b"\0" * (-len(blob) % 4))
-        acc = {
-            "bufferView": len(views) - 1,
-            "componentType": component,
-            "count": len(data),
-            "type": gltf_type,
-        }
-        if minmax:
-            acc["min"] = [float(v) for v in data.min(axis=0)]
-            acc["max"] = [float(v) for v in data.max(axis=0)]
-        accessors.append(acc)
+    def add(offset: int, nbytes: int, target: int, gltf_type: str, component: int, count: int) -> int:
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": nbytes, "target": target})
+        accessors.append(
+            {"bufferView": len(views) - 1, "componentType": component, "count": count, "type": gltf_type}
+        )
         return len(accessors) - 1
 
+    gltf_groups = []
+    for g, (at, v0, v1, f0, f1, index_size, material) in enumerate(
+        zip(
+            offsets.tolist(),
+            vertex_starts[:-1].tolist(),
+            vertex_starts[1:].tolist(),
+            groups.starts[:-1].tolist(),
+            groups.starts[1:].tolist(),
+            np.where(wide, 4, 2).tolist(),
+            groups.material.tolist(),
+        )
+    ):
+        n, w = v1 - v0, at // 4
+        words[w : w + 3 * n] = positions[3 * v0 : 3 * v1]
+        words[w + 3 * n : w + 6 * n] = normals[3 * v0 : 3 * v1]
+        if index_size == 2:
+            halves[2 * w + 12 * n : 2 * w + 12 * n + 3 * (f1 - f0)] = local[3 * f0 : 3 * f1]
+        else:
+            blob[at + 24 * n : at + 24 * n + 12 * (f1 - f0)].view(np.uint32)[:] = local[3 * f0 : 3 * f1]
+        position = add(at, 12 * n, _ARRAY_BUFFER, "VEC3", _FLOAT, n)
+        accessors[position]["min"], accessors[position]["max"] = lows[g], highs[g]
+        gltf_groups.append(
+            {
+                "attributes": {
+                    "POSITION": position,
+                    "NORMAL": add(at + 12 * n, 12 * n, _ARRAY_BUFFER, "VEC3", _FLOAT, n),
+                },
+                "indices": add(
+                    at + 24 * n,
+                    3 * (f1 - f0) * index_size,
+                    _ELEMENT_ARRAY_BUFFER,
+                    "SCALAR",
+                    _UINT16 if index_size == 2 else _UINT32,
+                    3 * (f1 - f0),
+                ),
+                "material": material,
+                "mode": 4,
+                "extras": {"primitive_ids": primitive_ids[g]},
+            }
+        )
+
     nodes, meshes = [], []
-    for iid, fids in enumerate(_instance_faces(shape)):
-        inst = shape.instances[iid]
+    first_group = groups.by_instance(len(shape.instances))
+    for iid, inst in enumerate(shape.instances):
         part = shape.parts[inst.part_id]
         name = shape.instance_name(iid)
         node = {
@@ -219,26 +348,9 @@ def to_glb(shape: CompiledShape) -> bytes:
                 "primitive_ids": [int(p) for p in inst.primitive_ids],
             },
         }
-        gltf_prims = []
-        for mat in dict.fromkeys(face_mat[fids].tolist()):  # materials in first-use order
-            sel = fids[face_mat[fids] == mat]
-            used, local = np.unique(faces[sel].ravel(), return_inverse=True)
-            index_type, component = (np.uint16, _UINT16) if len(used) < 65535 else (np.uint32, _UINT32)
-            gltf_prims.append(
-                {
-                    "attributes": {
-                        "POSITION": add(positions[used], _ARRAY_BUFFER, "VEC3", _FLOAT, minmax=True),
-                        "NORMAL": add(normals[used], _ARRAY_BUFFER, "VEC3", _FLOAT),
-                    },
-                    "indices": add(local.astype(index_type), _ELEMENT_ARRAY_BUFFER, "SCALAR", component),
-                    "material": mat,
-                    "mode": 4,
-                    "extras": {"primitive_ids": np.unique(shape.primitive_id[sel]).tolist()},
-                }
-            )
-        if gltf_prims:
+        if first_group[iid] < first_group[iid + 1]:
             node["mesh"] = len(meshes)
-            meshes.append({"name": name, "primitives": gltf_prims})
+            meshes.append({"name": name, "primitives": gltf_groups[first_group[iid] : first_group[iid + 1]]})
         nodes.append(node)
 
     gltf: dict = {
@@ -272,10 +384,20 @@ def to_glb(shape: CompiledShape) -> bytes:
 
     js = json.dumps(gltf, separators=(",", ":"), allow_nan=False).encode()
     js += b" " * (-len(js) % 4)
-    chunks = struct.pack("<II", len(js), 0x4E4F534A) + js
-    if blob:
-        chunks += struct.pack("<II", len(blob), 0x004E4942) + bytes(blob)
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks
+    chunks = [struct.pack("<II", len(js), 0x4E4F534A), js]
+    if len(blob):
+        chunks += [struct.pack("<II", len(blob), 0x004E4942), blob]
+    return b"".join([struct.pack("<4sII", b"glTF", 2, 12 + sum(map(len, chunks))), *chunks])
+
+
+def _group_primitives(shape: CompiledShape, groups: Groups) -> list[list[int]]:
+    """The primitive ids of each group's faces, ascending."""
+    group = np.repeat(np.arange(len(groups.instance)), np.diff(groups.starts))
+    primitive = np.asarray(shape.primitive_id, dtype=np.int64)[groups.order]
+    starts = _runs(group, primitive)
+    pairs = np.unique(group[starts] << 32 | primitive[starts])
+    split = np.searchsorted(pairs >> 32, np.arange(1, len(groups.instance)))
+    return [ids.tolist() for ids in np.split(pairs & 0xFFFFFFFF, split)]
 
 
 def _rgb(hx: str) -> tuple[float, float, float]:
@@ -311,45 +433,67 @@ def to_obj(
     frame of `up` (same for normals), so face indices are the shape's plus one; one `o`/`g`
     group per part instance. MTL has no colour space and Blender reads `Kd` as linear, so
     `Kd` is the linear colour (the same numbers as the GLB's baseColorFactor)."""
+    obj, mtl = _obj(shape, mtl_name, up)
+    return obj.decode(), mtl
+
+
+def _obj(shape: CompiledShape, mtl_name: str | None, up: str) -> tuple[bytes, str]:
+    """`to_obj`, with the OBJ as UTF-8 bytes: the number lines are printed by the kernels of
+    `obj_text` straight into byte buffers, and joined with the rest once."""
     mtl_name = mtl_name or f"{_file_stem(shape.name)}.mtl"
     mats, face_mat = _materials(shape)
     vertices, normals, frame = _framed(shape, up)
-    faces = np.asarray(shape.faces, dtype=np.int64) + 1
-    out = [
+    groups = _groups(shape, face_mat)
+    header = [
         f"# proto3d shape {json.dumps(shape.name)}: {frame}",
-        f"# {len(shape.vertices)} vertices, {len(faces)} faces, {len(shape.instances)} part instances",
+        f"# {len(shape.vertices)} vertices, {len(shape.faces)} faces, {len(shape.instances)} part instances",
         f"mtllib {mtl_name}",
     ]
-    out += _rows("v %.9g %.9g %.9g", vertices) + _rows("vn %.9g %.9g %.9g", normals)
-    for iid, fids in enumerate(_instance_faces(shape)):
-        if not len(fids):
+    out = ["\n".join(header).encode() + b"\n"]
+    out += _float_block("v", vertices) + _float_block("vn", normals)
+    text, ends = face_lines(np.asarray(shape.faces)[groups.order])
+    bounds = np.append(0, ends)[groups.starts].tolist()  # each group's lines in `text`
+    first_group = groups.by_instance(len(shape.instances))
+    for iid in range(len(shape.instances)):
+        own = range(first_group[iid], first_group[iid + 1])
+        if not own:
             continue
         name = shape.instance_name(iid)
         inst = shape.instances[iid]
-        out += [
+        lines = [
             f"# part {shape.parts[inst.part_id].label} instance {inst.index} (part_id {inst.part_id}, "
             f"instance_id {iid}), source line {inst.span.line}",
             f"o {name}",
             f"g {name}",
         ]
-        for mat in dict.fromkeys(face_mat[fids].tolist()):
-            out.append(f"usemtl {mats[mat][0]}")
-            out += _rows("f %d//%d %d//%d %d//%d", np.repeat(faces[fids[face_mat[fids] == mat]], 2, axis=1))
+        for g in own:
+            out.append(("\n".join([*lines, f"usemtl {mats[groups.material[g]][0]}"]) + "\n").encode())
+            out.append(memoryview(text)[bounds[g] : bounds[g + 1]])
+            lines = []
     mtl = [
         f"# proto3d shape {json.dumps(shape.name)}: Kd is linear RGB, the sRGB colour is above each material"
     ]
     for name, hx in mats:
         kd = " ".join(repr(c) for c in _linear(hx))  # repr: the exact floats of the GLB
         mtl += [f"# {hx}", f"newmtl {name}", f"Kd {kd}", "Ka 0 0 0", "Ks 0 0 0", "d 1", "illum 1", ""]
-    return "\n".join(out) + "\n", "\n".join(mtl)
+    return b"".join(out), "\n".join(mtl)
 
 
-def _rows(line: str, values: np.ndarray) -> list[str]:
-    """One `line` per row of `values`, as one text block: a single %-format over the whole array
-    is several times faster than formatting row by row, and prints the same digits."""
-    if not len(values):
-        return []
-    return ["\n".join([line] * len(values)) % tuple(values.ravel().tolist())]
+def _float_block(prefix: str, values: np.ndarray) -> list:
+    """`prefix %.9g %.9g %.9g` lines of the rows of `values`, as pieces of bytes. The kernel
+    prints float32 rows; rows it leaves out, and those not exactly float32, are printed by `%`."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        single = values.astype(np.float32, copy=False)
+        inexact = np.flatnonzero((single != values).any(axis=1)) if single is not values else []
+    text, ends, missing = float_lines(f"{prefix} ".encode(), single)
+    missing = np.union1d(missing, inexact).astype(np.int64)
+    line = f"{prefix} %.9g %.9g %.9g\n"
+    pieces, at = [], 0
+    starts = np.where(missing > 0, ends[missing - 1], 0)
+    for row, start, end in zip(missing.tolist(), starts.tolist(), ends[missing].tolist()):
+        pieces += [memoryview(text)[at:start], (line % tuple(values[row].tolist())).encode()]
+        at = end
+    return [*pieces, memoryview(text)[at : ends[-1] if len(ends) else 0]]
 
 
 def _file_stem(name: str) -> str:
@@ -365,14 +509,11 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
     name the frame and the ids. Each vertex also carries the colour of the faces using it
     (Blender reads only vertex colours); a vertex shared by faces of different colours is
     split, so that colour is exact (compiled shapes share no vertex between primitives)."""
-    rgb = (
-        np.round(np.clip(np.asarray(shape.face_colors, dtype=np.float64), 0, 1) * 255)
-        .astype(np.uint8)
-        .reshape(-1, 3)
-    )
-    source, vertex_rgb, faces = _colour_split(
-        np.asarray(shape.faces, dtype=np.int64), rgb, len(shape.vertices)
-    )
+    colors = np.asarray(shape.face_colors).reshape(-1, 3)
+    starts = _runs(colors)  # the colour of each run of faces, converted once
+    rgb = np.round(np.clip(colors[starts].astype(np.float64), 0, 1) * 255).astype(np.uint8)
+    rgb = np.repeat(rgb, np.diff(starts, append=len(colors)), axis=0)
+    source, vertex_rgb, faces = _colour_split(np.asarray(shape.faces), rgb, len(shape.vertices))
     vertices, normals, frame = _framed(shape, up)
     nv, nf = len(source), len(faces)
     header = [
@@ -392,19 +533,25 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
         *(f"property uchar {c}" for c in ("red", "green", "blue")),
         "end_header",
     ]
-    vert = np.empty(nv, dtype=[("p", "<f4", 3), ("n", "<f4", 3), ("rgb", "u1", 3)])
-    vert["p"], vert["n"], vert["rgb"] = vertices[source], normals[source], vertex_rgb
-    face = np.empty(
-        nf,
-        dtype=[
+    text = ("\n".join(header) + "\n").encode("ascii", "replace")
+    vertex_type = np.dtype([("p", "<f4", 3), ("n", "<f4", 3), ("rgb", "u1", 3)])
+    face_type = np.dtype(
+        [
             ("count", "u1"),
             ("v", "<i4", 3),
             ("part_id", "<i4"),
             ("instance_id", "<i4"),
             ("primitive_id", "<i4"),
             ("rgb", "u1", 3),
-        ],
+        ]
     )
+    out = np.empty(len(text) + nv * vertex_type.itemsize + nf * face_type.itemsize, dtype=np.uint8)
+    out[: len(text)] = np.frombuffer(text, dtype=np.uint8)
+    vert = out[len(text) : len(text) + nv * vertex_type.itemsize].view(vertex_type)
+    unsplit = len(source) == len(vertices)  # then `source` is every vertex in order
+    vert["p"], vert["n"] = (vertices, normals) if unsplit else (vertices[source], normals[source])
+    vert["rgb"] = vertex_rgb
+    face = out[len(out) - nf * face_type.itemsize :].view(face_type)
     face["count"] = 3
     face["v"] = faces
     face["part_id"], face["instance_id"], face["primitive_id"] = (
@@ -413,7 +560,7 @@ def to_ply(shape: CompiledShape, up: str = DEFAULT_UP[".ply"]) -> bytes:
         shape.primitive_id,
     )
     face["rgb"] = rgb
-    return ("\n".join(header) + "\n").encode("ascii", "replace") + vert.tobytes() + face.tobytes()
+    return out.tobytes()
 
 
 def _colour_split(
@@ -425,14 +572,15 @@ def _colour_split(
     another colour gets a copy of its vertex, appended, one per (vertex, colour). Unused
     vertices are kept, black. Linear time when nothing needs splitting, as in compiled shapes.
     """
-    corner_colour = np.repeat(rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1]), 3).reshape(faces.shape)
+    face_colour = rgb[:, 0].astype(np.int64) << 16 | rgb[:, 1].astype(np.int64) << 8 | rgb[:, 2]
     vertex_colour = np.zeros(n_vertices, dtype=np.int64)
-    vertex_colour[faces] = corner_colour
-    other = vertex_colour[faces] != corner_colour
+    vertex_colour[faces] = face_colour[:, None]
+    other = vertex_colour[faces] != face_colour[:, None]
     source = np.arange(n_vertices)
     if other.any():
-        pairs, inverse = np.unique(faces[other] << 24 | corner_colour[other], return_inverse=True)
-        faces = faces.copy()
+        corner_colour = np.broadcast_to(face_colour[:, None], faces.shape)[other]
+        pairs, inverse = np.unique(faces[other].astype(np.int64) << 24 | corner_colour, return_inverse=True)
+        faces = faces.astype(np.int64)
         faces[other] = n_vertices + inverse.reshape(-1)
         source = np.concatenate([source, pairs >> 24])
         vertex_colour = np.concatenate([vertex_colour, pairs & 0xFFFFFF])
@@ -513,6 +661,8 @@ def _params(shape: CompiledShape) -> dict:
 
 def _plain(value):
     """JSON-ready copy: arrays to lists, NumPy scalars to Python, floats to micrometre precision."""
+    if type(value) is float:  # the most common value first: a manifest may hold 10,000 matrices
+        return round(value, 6) + 0.0 if math.isfinite(value) else None  # + 0.0 turns -0.0 into 0.0
     if isinstance(value, np.ndarray):
         return _plain(value.tolist())
     if isinstance(value, np.generic):

@@ -11,13 +11,16 @@ counting rule (a cut sphere or ellipsoid too, when solid; a hollow one has two s
 own, joined by rims). A skin joins rings of one outline's points: a loft's sections, a sweep's
 profile (or a closed sweep's circle, an elliptical torus's) along its path.
 
-The kinds come in eight families (flat, revolved, lathe, extrusion, rounded extrusion, sweep,
-shell, skin), each with one kernel that sizes and generates every distinct local shape of its kinds
-at once; one more kernel places every primitive's shape, in input order, so the faces of
-primitive i precede those of primitive i + 1. Numba compiles a kernel on its first call (then
-caches it on disk), so a program made of boxes and cylinders never waits for the sweep's or the
-lathe's code.
-`triangle_count` runs the same family kernel without generating, so it is exact by
+The kinds come in families (flat, rounded box, revolved, lathe, extrusion, rounded extrusion,
+holed extrusion, sweep, shell, skin), each with one function that sizes and generates every
+distinct local shape of its kinds at once; one more kernel places every primitive's shape, in
+input order, so the faces of primitive i precede those of primitive i + 1. Numba compiles a
+kernel on its first call (then caches it on disk), and a first run waits for every kernel it
+calls (issue 9), so a program pays only for what it uses: sharp boxes and wedges are fixed
+corner patterns scaled in NumPy (no kernel), the revolved kinds' profiles are a few dozen points
+made in Python, so a cylinder compiles only the one revolving kernel that every surface of
+revolution shares, and the other families have a kernel each.
+`triangle_count` runs the same family function without generating, so it is exact by
 construction.
 """
 
@@ -25,7 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import atan2, ceil, cos, pi, sin, sqrt, tan
+from itertools import accumulate
+from math import atan2, ceil, cos, floor, pi, sin, sqrt, tan
 
 import numpy as np
 from numba import njit
@@ -101,7 +105,8 @@ def _pack(primitives: Sequence[Primitive]):
             value = (code, *row, p.segments, None if pts is None else pts.tobytes())
             shape = by_value.get(value)
             if shape is None:
-                batch = batches.setdefault(_FAMILY[code], _Batch(_FAMILY[code]))
+                family = _family(code, row)
+                batch = batches.setdefault(family, _Batch(family))
                 shape = by_value[value] = (batch, batch.add(code, row, p.segments, pts))
             by_params[key] = shape
         shape_of.append(shape)
@@ -145,18 +150,28 @@ def tessellate(primitives: Sequence[Primitive]) -> Tessellation:
     """Triangulate every primitive (in order) into one mesh in world coordinates."""
     mats = np.array([p.matrix for p in primitives], dtype=np.float64).reshape(-1, 4, 4)
     batches, shape_of = _pack(primitives)
+    return Tessellation(*_place_all(*_generate(batches), shape_of, mats))
+
+
+def local_shapes(primitives: Sequence[Primitive]) -> tuple[Tessellation, np.ndarray]:
+    """Each distinct local shape of the primitives once, placed by the identity (what `tessellate`
+    gives for a primitive at the origin), and the number of each primitive's shape (primitives that
+    differ only by their matrix share one): a boolean reads each shape into manifold3d once."""
+    batches, shape_of = _pack(primitives)
+    count = sum(len(batch.codes) for batch in batches)
+    identity = np.tile(np.eye(4), (count, 1, 1))
+    return Tessellation(*_place_all(*_generate(batches), np.arange(count), identity)), shape_of
+
+
+def _generate(batches: list[_Batch]) -> tuple[np.ndarray, ...]:
+    """(lv, lf, positions, normals, faces) of the batches' shapes, one after the other."""
     lv, lf, lp, ln, local_faces = zip(_NO_SHAPES, *(batch.run(True) for batch in batches))
-    return Tessellation(
-        *_place_all(
-            _join(lv),
-            _join(lf),
-            np.concatenate(lp),
-            np.concatenate(ln),
-            np.concatenate(local_faces),
-            shape_of,
-            mats,
-        )
-    )
+    return _join(lv), _join(lf), np.concatenate(lp), np.concatenate(ln), np.concatenate(local_faces)
+
+
+def _offsets(sizes: Sequence[int]) -> np.ndarray:
+    """Where each of consecutive blocks of these sizes starts, and their total (a few blocks)."""
+    return np.array([0, *accumulate(sizes)], dtype=np.int64)
 
 
 def _join(offsets) -> np.ndarray:
@@ -179,7 +194,7 @@ _NO_SHAPES = (
 def triangle_count(kind: str, params: dict, segments: int) -> int:
     """Exactly len(tessellate([that primitive]).faces), without tessellating."""
     code, row, pts = PRIMITIVES[kind].pack(params)
-    batch = _Batch(_FAMILY[code])
+    batch = _Batch(_family(code, row))
     batch.add(code, row, segments, pts)
     return int(batch.run(False)[1][1])
 
@@ -209,41 +224,10 @@ def local_bounds(kind: str, params: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Kernels: one per family of kinds, so that Numba compiles (once, then caches) only the families
-# a program uses. A family's kernel sizes all its shapes, allocates their local buffers once and
-# fills them (or only sizes them, for `triangle_count`); `_place_all` then places every
+# Families: one function per family of kinds, so that Numba compiles (once, then caches) only the
+# kernels a program uses. A family's function sizes all its shapes, allocates their local buffers
+# once and fills them (or only sizes them, for `triangle_count`); `_place_all` then places every
 # primitive's shape in order.
-
-
-@njit(cache=True)
-def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
-    """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
-    local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
-    with its own matrix."""
-    n = len(shape_of)
-    voff = np.zeros(n + 1, dtype=np.int64)
-    foff = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        s = shape_of[i]
-        voff[i + 1], foff[i + 1] = voff[i] + lv[s + 1] - lv[s], foff[i] + lf[s + 1] - lf[s]
-    vertices = np.empty((voff[n], 3), dtype=np.float32)
-    normals = np.empty((voff[n], 3), dtype=np.float32)
-    faces = np.empty((foff[n], 3), dtype=np.int32)
-    face_primitive = np.empty(foff[n], dtype=np.int32)
-    for i in range(n):
-        s, v0, f0, f1 = shape_of[i], voff[i], foff[i], foff[i + 1]
-        _place(
-            mats[i],
-            lp[lv[s] : lv[s + 1]],
-            ln[lv[s] : lv[s + 1]],
-            local_faces[lf[s] : lf[s + 1]],
-            vertices[v0:],
-            normals[v0:],
-            faces[f0:f1],
-            v0,
-        )
-        face_primitive[f0:f1] = i
-    return vertices, normals, faces, face_primitive, voff
 
 
 @njit(cache=True)
@@ -254,91 +238,62 @@ def _buffers(lv, lf, generate):
     return np.empty((nv, 3)), np.empty((nv, 3)), np.empty((nf, 3), dtype=np.int32)
 
 
-@njit(cache=True)
 def _flat_shapes(codes, prm, segs, pts, offs, generate):
-    """Boxes (sharp or rounded) and wedges; the arguments and results are those of `_Batch.run`."""
+    """Boxes and wedges: fixed patterns of corners scaled by the half sizes, in NumPy (nothing to
+    compile); the arguments and results are those of `_Batch.run`."""
+    halves = np.abs(prm[:, :3]) / 2
+    shapes = [_wedge(*h.tolist()) if code == WEDGE else _box(h) for code, h in zip(codes.tolist(), halves)]
+    lv, lf = _offsets([len(shape[0]) for shape in shapes]), _offsets([len(shape[2]) for shape in shapes])
+    if not generate:
+        return lv, lf, *_NO_SHAPES[2:]
+    return lv, lf, *(np.concatenate(arrays) for arrays in zip(*shapes))
+
+
+@njit(cache=True)
+def _rounded_boxes(codes, prm, segs, pts, offs, generate):
+    """Boxes with rounded edges (a family of their own, so that sharp boxes need no kernel)."""
     m = len(codes)
     lv = np.zeros(m + 1, dtype=np.int64)
     lf = np.zeros(m + 1, dtype=np.int64)
     for s in range(m):
-        nv, nf = 18, 8  # wedge
-        if codes[s] == BOX and prm[s, 3] <= 0.0:
-            nv, nf = 24, 12
-        elif codes[s] == BOX:
-            q = max(1, max(segs[s], 3) // 4)
-            cols, rows = 4 * (q + 1), 2 * (q + 1)
-            nv, nf = rows * cols, 2 * cols * (rows - 1) - 8 * q + 4
-        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
+        q = max(1, max(segs[s], 3) // 4)
+        cols, rows = 4 * (q + 1), 2 * (q + 1)
+        lv[s + 1], lf[s + 1] = lv[s] + rows * cols, lf[s] + 2 * cols * (rows - 1) - 8 * q + 4
     lp, ln, f = _buffers(lv, lf, generate)
     for s in range(m if generate else 0):
-        h = np.abs(prm[s, :3]) / 2
-        a, b, c = lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], f[lf[s] : lf[s + 1]]
-        if codes[s] == WEDGE:
-            _wedge(h, a, b, c)
-        elif prm[s, 3] <= 0.0:
-            _box(h, a, b, c)
-        else:
-            _rounded_box(h, prm[s, 3], max(1, max(segs[s], 3) // 4), a, b, c)
+        _rounded_box(
+            np.abs(prm[s, :3]) / 2,
+            prm[s, 3],
+            max(1, max(segs[s], 3) // 4),
+            lp[lv[s] : lv[s + 1]],
+            ln[lv[s] : lv[s + 1]],
+            f[lf[s] : lf[s + 1]],
+        )
     return lv, lf, lp, ln, f
 
 
-@njit(cache=True)
 def _revolved_shapes(codes, prm, segs, pts, offs, generate):
     """Spheres, ellipsoids, frusta (cylinders, cones, rods), capsules, tori and tubes."""
-    m = len(codes)
-    lv = np.zeros(m + 1, dtype=np.int64)
-    lf = np.zeros(m + 1, dtype=np.int64)
-    for s in range(m):
-        rp, rn, conn, cap, n, full = _revolution(codes[s], prm[s], max(segs[s], 3))[:6]
-        nv, nf = _revolve_size(rp, rn, conn, cap, n, full)
-        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
-    lp, ln, f = _buffers(lv, lf, generate)
-    for s in range(m if generate else 0):
-        rp, rn, conn, cap, n, full, a0, span, sc = _revolution(codes[s], prm[s], max(segs[s], 3))
-        _revolve(
-            rp,
-            rn,
-            conn,
-            cap,
-            n,
-            full,
-            a0,
-            span,
-            sc,
-            lp[lv[s] : lv[s + 1]],
-            ln[lv[s] : lv[s + 1]],
-            f[lf[s] : lf[s + 1]],
-        )
-    return lv, lf, lp, ln, f
+    rows = zip(codes.tolist(), prm.tolist(), segs.tolist())
+    return _revolve_all([_revolution(code, row, max(seg, 3)) for code, row, seg in rows], generate)
 
 
-@njit(cache=True)
 def _lathe_shapes(codes, prm, segs, pts, offs, generate):
     """Lathes: the user's (r, z) profile revolved (see `_lathe_profile`)."""
-    m = len(codes)
-    lv = np.zeros(m + 1, dtype=np.int64)
-    lf = np.zeros(m + 1, dtype=np.int64)
-    for s in range(m):
-        rp, rn, conn, cap, n, full = _lathe(prm[s], segs[s], pts[offs[s] : offs[s + 1]])[:6]
-        nv, nf = _revolve_size(rp, rn, conn, cap, n, full)
-        lv[s + 1], lf[s + 1] = lv[s] + nv, lf[s] + nf
-    lp, ln, f = _buffers(lv, lf, generate)
-    for s in range(m if generate else 0):
-        rp, rn, conn, cap, n, full, a0, span, sc = _lathe(prm[s], segs[s], pts[offs[s] : offs[s + 1]])
-        _revolve(
-            rp,
-            rn,
-            conn,
-            cap,
-            n,
-            full,
-            a0,
-            span,
-            sc,
-            lp[lv[s] : lv[s + 1]],
-            ln[lv[s] : lv[s + 1]],
-            f[lf[s] : lf[s + 1]],
-        )
+    rows = zip(prm.tolist(), segs.tolist(), offs[:-1].tolist(), offs[1:].tolist())
+    return _revolve_all([_lathe(row, seg, pts[a:b]) for row, seg, a, b in rows], generate)
+
+
+def _revolve_all(turns, generate):
+    """Every surface of revolution, given as the arguments of `_revolve` before its buffers: one
+    kernel call per shape, so that no kernel loops over (and compiles) the profiles of every kind."""
+    vertices, faces = zip(*(_revolve_size(*turn[:4], *turn[5:7]) for turn in turns))
+    lv, lf = _offsets(vertices), _offsets(faces)
+    if not generate:
+        return lv, lf, *_NO_SHAPES[2:]
+    lp, ln, f = np.empty((lv[-1], 3)), np.empty((lv[-1], 3)), np.empty((lf[-1], 3), dtype=np.int32)
+    for turn, v0, v1, f0, f1 in zip(turns, lv.tolist(), lv[1:].tolist(), lf.tolist(), lf[1:].tolist()):
+        _revolve(*turn, lp[v0:v1], ln[v0:v1], f[f0:f1])
     return lv, lf, lp, ln, f
 
 
@@ -500,6 +455,11 @@ def _skinned_shapes(codes, prm, segs, pts, offs, generate):
     return lv, lf, lp, ln, f
 
 
+def _family(code: int, row: tuple):
+    """The function that makes shapes of this kind: a rounded box is not made as a sharp one."""
+    return _rounded_boxes if code == BOX and row[3] > 0.0 else _FAMILY[code]
+
+
 _FAMILY = {
     BOX: _flat_shapes,
     WEDGE: _flat_shapes,
@@ -520,45 +480,70 @@ _FAMILY = {
 }
 
 
-@njit(cache=True)
-def _place(m, lp, ln, local_faces, vertices, normals, faces, v0):
-    """Local -> world: affine positions, cofactor normals, winding flipped under mirrors."""
-    a00, a01, a02, a10, a11, a12, a20, a21, a22 = (
-        m[0, 0],
-        m[0, 1],
-        m[0, 2],
-        m[1, 0],
-        m[1, 1],
-        m[1, 2],
-        m[2, 0],
-        m[2, 1],
-        m[2, 2],
+def _place_all(lv, lf, lp, ln, local_faces, shape_of, mats):
+    """(vertices, normals, faces, face_primitive, vertex_start) of all primitives, in order: each places the
+    local shape it uses (positions lp[lv[s]:lv[s + 1]], faces local_faces[lf[s]:lf[s + 1]])
+    with its own matrix."""
+    voff = np.zeros(len(shape_of) + 1, dtype=np.int64)
+    foff = np.zeros(len(shape_of) + 1, dtype=np.int64)
+    np.cumsum((lv[1:] - lv[:-1])[shape_of], out=voff[1:])
+    np.cumsum((lf[1:] - lf[:-1])[shape_of], out=foff[1:])
+    placed = (
+        np.empty((voff[-1], 3), dtype=np.float32),
+        np.empty((voff[-1], 3), dtype=np.float32),
+        np.empty((foff[-1], 3), dtype=np.int32),
+        np.empty(foff[-1], dtype=np.int32),
     )
-    c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
-    c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
-    c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
-    det = a00 * c00 + a01 * c01 + a02 * c02
-    sgn = -1.0 if det < 0.0 else 1.0
-    for v in range(len(lp)):
-        x, y, z = lp[v, 0], lp[v, 1], lp[v, 2]
-        vertices[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
-        vertices[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
-        vertices[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
-        x, y, z = ln[v, 0], ln[v, 1], ln[v, 2]
-        nx = c00 * x + c01 * y + c02 * z
-        ny = c10 * x + c11 * y + c12 * z
-        nz = c20 * x + c21 * y + c22 * z
-        length = sqrt(nx * nx + ny * ny + nz * nz)
-        if length > 1e-300 and length < 1e300:
-            s = sgn / length
-            normals[v, 0], normals[v, 1], normals[v, 2] = nx * s, ny * s, nz * s
-        else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
-            normals[v, 0], normals[v, 1], normals[v, 2] = 0.0, 0.0, 1.0
-    for k in range(len(local_faces)):
-        a, b, c = local_faces[k, 0] + v0, local_faces[k, 1] + v0, local_faces[k, 2] + v0
-        faces[k, 0] = a
-        faces[k, 1] = c if det < 0.0 else b
-        faces[k, 2] = b if det < 0.0 else c
+    _place(lv, lf, lp, ln, local_faces, shape_of, mats, voff, foff, *placed)
+    return *placed, voff
+
+
+@njit(cache=True)
+def _place(lv, lf, lp, ln, local_faces, shape_of, mats, voff, foff, vertices, normals, faces, face_primitive):
+    """Local -> world, primitive i's shape into rows voff[i] (vertices) and foff[i] (faces) on:
+    affine positions, cofactor normals, winding flipped under mirrors."""
+    for i in range(len(shape_of)):
+        s, m, v0 = shape_of[i], mats[i], voff[i]
+        a00, a01, a02, a10, a11, a12, a20, a21, a22 = (
+            m[0, 0],
+            m[0, 1],
+            m[0, 2],
+            m[1, 0],
+            m[1, 1],
+            m[1, 2],
+            m[2, 0],
+            m[2, 1],
+            m[2, 2],
+        )
+        c00, c01, c02 = a11 * a22 - a12 * a21, a12 * a20 - a10 * a22, a10 * a21 - a11 * a20
+        c10, c11, c12 = a02 * a21 - a01 * a22, a00 * a22 - a02 * a20, a01 * a20 - a00 * a21
+        c20, c21, c22 = a01 * a12 - a02 * a11, a02 * a10 - a00 * a12, a00 * a11 - a01 * a10
+        det = a00 * c00 + a01 * c01 + a02 * c02
+        sgn = -1.0 if det < 0.0 else 1.0
+        # slices indexed from 0: indices known not to be negative need no wraparound on every access
+        src, srcn, dst, dstn = lp[lv[s] : lv[s + 1]], ln[lv[s] : lv[s + 1]], vertices[v0:], normals[v0:]
+        for v in range(len(src)):
+            x, y, z = src[v, 0], src[v, 1], src[v, 2]
+            dst[v, 0] = a00 * x + a01 * y + a02 * z + m[0, 3]
+            dst[v, 1] = a10 * x + a11 * y + a12 * z + m[1, 3]
+            dst[v, 2] = a20 * x + a21 * y + a22 * z + m[2, 3]
+            x, y, z = srcn[v, 0], srcn[v, 1], srcn[v, 2]
+            nx = c00 * x + c01 * y + c02 * z
+            ny = c10 * x + c11 * y + c12 * z
+            nz = c20 * x + c21 * y + c22 * z
+            length = sqrt(nx * nx + ny * ny + nz * nz)
+            if length > 1e-300 and length < 1e300:
+                k = sgn / length
+                dstn[v, 0], dstn[v, 1], dstn[v, 2] = nx * k, ny * k, nz * k
+            else:  # degenerate primitive (zero size or singular matrix): any unit vector will do
+                dstn[v, 0], dstn[v, 1], dstn[v, 2] = 0.0, 0.0, 1.0
+        own, placed, labels = local_faces[lf[s] : lf[s + 1]], faces[foff[i] :], face_primitive[foff[i] :]
+        for k in range(len(own)):
+            a, b, c = own[k, 0] + v0, own[k, 1] + v0, own[k, 2] + v0
+            placed[k, 0] = a
+            placed[k, 1] = c if det < 0.0 else b
+            placed[k, 2] = b if det < 0.0 else c
+            labels[k] = i
 
 
 # ---------------------------------------------------------------------------------------------
@@ -577,63 +562,69 @@ def _quad(f, k, a, b, c, d):
     f[k + 1, 0], f[k + 1, 1], f[k + 1, 2] = a, c, d
 
 
-@njit(cache=True)
-def _box(h, lp, ln, f):
-    """Six faces, four vertices each; corners listed counter-clockwise about the outward axis."""
+def _unit_box():
+    """(corner signs, normals, faces) of a box: six faces, four vertices each, corners listed
+    counter-clockwise about the outward axis. Signs times the half sizes are its corners, exactly."""
+    signs, normals, faces = np.empty((24, 3)), np.empty((24, 3)), np.empty((12, 3), dtype=np.int32)
     v = 0
-    p = np.empty(3)
-    nrm = np.empty(3)
     for axis in range(3):
-        u, w = (axis + 1) % 3, (axis + 2) % 3
+        uw = [axis, (axis + 1) % 3, (axis + 2) % 3]
         for side in (-1.0, 1.0):
             for k in range(4):
                 # (u, w) signs: (-,-) (+,-) (+,+) (-,+), reversed on the negative side
-                su = -1.0 if (k == 0 or k == 3) else 1.0
-                sw = -1.0 if k < 2 else 1.0
-                if side < 0.0:
-                    su, sw = sw, su
-                p[axis], p[u], p[w] = side * h[axis], su * h[u], sw * h[w]
-                nrm[axis], nrm[u], nrm[w] = side, 0.0, 0.0
-                _put(lp, ln, v + k, p[0], p[1], p[2], nrm[0], nrm[1], nrm[2])
-            _quad(f, v // 2, v, v + 1, v + 2, v + 3)
+                su, sw = (-1.0 if k in (0, 3) else 1.0), (-1.0 if k < 2 else 1.0)
+                signs[v + k, uw] = (side, sw, su) if side < 0.0 else (side, su, sw)
+                normals[v + k, uw] = side, 0.0, 0.0
+            faces[v // 2], faces[v // 2 + 1] = (v, v + 1, v + 2), (v, v + 2, v + 3)
             v += 4
+    return signs, normals, faces
 
 
-@njit(cache=True)
-def _wedge(h, lp, ln, f):
-    """Bottom, back, ramp (quads) and the two triangular sides."""
-    x, y, z = h[0], h[1], h[2]
+_BOX = _unit_box()
+
+
+def _box(halves: np.ndarray) -> tuple:
+    """(positions, normals, faces) of a box of these half sizes."""
+    return _BOX[0] * halves, _BOX[1], _BOX[2]
+
+
+# A wedge's corners as signs of its half sizes and their normals (the ramp's, NaN here, depend on
+# the slope): bottom, back and ramp quads, then the two triangular sides.
+_WEDGE_CORNERS = np.array(
+    (
+        (-1, -1, -1, 0, 0, -1),
+        (-1, 1, -1, 0, 0, -1),
+        (1, 1, -1, 0, 0, -1),
+        (1, -1, -1, 0, 0, -1),
+        (-1, 1, -1, 0, 1, 0),
+        (-1, 1, 1, 0, 1, 0),
+        (1, 1, 1, 0, 1, 0),
+        (1, 1, -1, 0, 1, 0),
+        (-1, -1, -1, 0, np.nan, np.nan),
+        (1, -1, -1, 0, np.nan, np.nan),
+        (1, 1, 1, 0, np.nan, np.nan),
+        (-1, 1, 1, 0, np.nan, np.nan),
+        (1, -1, -1, 1, 0, 0),
+        (1, 1, -1, 1, 0, 0),
+        (1, 1, 1, 1, 0, 0),
+        (-1, -1, -1, -1, 0, 0),
+        (-1, 1, 1, -1, 0, 0),
+        (-1, 1, -1, -1, 0, 0),
+    ),
+    dtype=np.float64,
+)
+_WEDGE_FACES = np.array(
+    ((0, 1, 2), (0, 2, 3), (4, 5, 6), (4, 6, 7), (8, 9, 10), (8, 10, 11), (12, 13, 14), (15, 16, 17)),
+    dtype=np.int32,
+)
+
+
+def _wedge(x: float, y: float, z: float):
+    """(positions, normals, faces) of a wedge of half sizes x, y, z."""
     slope = sqrt(y * y + z * z)
-    ny, nz = (-z / slope, y / slope) if slope > 0.0 else (0.0, 1.0)
-    corners = np.array(
-        (
-            (-x, -y, -z, 0.0, 0.0, -1.0),
-            (-x, y, -z, 0.0, 0.0, -1.0),
-            (x, y, -z, 0.0, 0.0, -1.0),
-            (x, -y, -z, 0.0, 0.0, -1.0),
-            (-x, y, -z, 0.0, 1.0, 0.0),
-            (-x, y, z, 0.0, 1.0, 0.0),
-            (x, y, z, 0.0, 1.0, 0.0),
-            (x, y, -z, 0.0, 1.0, 0.0),
-            (-x, -y, -z, 0.0, ny, nz),
-            (x, -y, -z, 0.0, ny, nz),
-            (x, y, z, 0.0, ny, nz),
-            (-x, y, z, 0.0, ny, nz),
-            (x, -y, -z, 1.0, 0.0, 0.0),
-            (x, y, -z, 1.0, 0.0, 0.0),
-            (x, y, z, 1.0, 0.0, 0.0),
-            (-x, -y, -z, -1.0, 0.0, 0.0),
-            (-x, y, z, -1.0, 0.0, 0.0),
-            (-x, y, -z, -1.0, 0.0, 0.0),
-        )
-    )
-    for v in range(18):
-        c = corners[v]
-        _put(lp, ln, v, c[0], c[1], c[2], c[3], c[4], c[5])
-    for k in range(3):
-        _quad(f, 2 * k, 4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3)
-    f[6, 0], f[6, 1], f[6, 2] = 12, 13, 14
-    f[7, 0], f[7, 1], f[7, 2] = 15, 16, 17
+    normals = _WEDGE_CORNERS[:, 3:].copy()
+    normals[8:12, 1:] = (-z / slope, y / slope) if slope > 0.0 else (0.0, 1.0)
+    return _WEDGE_CORNERS[:, :3] * (x, y, z), normals, _WEDGE_FACES
 
 
 @njit(cache=True)
@@ -830,95 +821,87 @@ def _is_ear(poly, nxt, a, b, c):
 # Surfaces of revolution: sphere, ellipsoid, cylinder/frustum/rod/cone, capsule, torus, tube, lathe.
 
 
-@njit(cache=True)
-def _revolution(code, prm, seg):
-    """(profile points, profile normals, conn, cap polygon, facets, full, start, span, scale) of a
-    sphere, ellipsoid, frustum, capsule, torus or tube.
+def _revolution(code: int, prm: list, seg: int) -> tuple:
+    """The arguments of `_revolve` (profile points, profile normals, conn, cap polygon, its
+    triangles, facets, full, start, span, scale) for a sphere, ellipsoid, frustum, capsule, torus
+    or tube.
 
     Profiles are counter-clockwise in the (r, z) half plane, so the outward normal of a
-    profile edge (dr, dz) is (dz, -dr).
+    profile edge (dr, dz) is (dz, -dr). They are a few dozen points, made here in plain floats
+    with the operations a kernel would do (the same bits), so no kernel is compiled for them.
     """
-    one = np.ones(3)
-    empty = np.zeros((0, 2))
+    one = _UNIT_SCALE
     if code == SPHERE or code == ELLIPSOID:
         rp, rn, conn = _sphere_profile(max(2, seg // 2))
-        sc = np.abs(prm[:3]) / 2 if code == ELLIPSOID else np.full(3, abs(prm[0]))
-        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, sc
+        sc = np.abs(np.array(prm[:3])) / 2 if code == ELLIPSOID else np.full(3, abs(prm[0]))
+        return rp, rn, conn, _NO_CAP, _NO_TRIANGLES, seg, True, 0.0, 2 * pi, sc
     if code == FRUSTUM:
-        rp, rn, conn = _frustum_profile(max(prm[0], 0.0), max(prm[1], 0.0), abs(prm[2]) / 2)
-        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+        profile = _frustum_profile(max(prm[0], 0.0), max(prm[1], 0.0), abs(prm[2]) / 2)
+        return *profile, _NO_CAP, _NO_TRIANGLES, seg, True, 0.0, 2 * pi, one
     if code == CAPSULE:
-        rp, rn, conn = _capsule_profile(abs(prm[0]), abs(prm[1]) / 2, max(1, seg // 4))
-        return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+        profile = _capsule_profile(abs(prm[0]), abs(prm[1]) / 2, max(1, seg // 4))
+        return *profile, _NO_CAP, _NO_TRIANGLES, seg, True, 0.0, 2 * pi, one
     if code == TORUS:
         nm = max(3, seg // 2)
         rp, rn, conn = _torus_profile(prm[0], abs(prm[1]), nm)
         angle = min(max(prm[2], 0.0), 360.0)
-        n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
-        return rp, rn, conn, rp[:nm].copy(), n, angle >= 360.0, prm[3] * pi / 180, angle * pi / 180, one
+        n = max(3, floor(seg * angle / 360.0 + 0.5))
+        full, cap = angle >= 360.0, rp[:nm].copy()
+        tris = _NO_TRIANGLES if full else _earclip(cap)
+        return rp, rn, conn, cap, tris, n, full, prm[3] * pi / 180, angle * pi / 180, one
     r, t, hh = abs(prm[0]), prm[1], abs(prm[2]) / 2  # TUBE
-    if t >= r:
-        rp, rn, conn = _frustum_profile(r, r, hh)
-    else:
-        rp, rn, conn = _tube_profile(r - max(t, 0.0), r, hh)
-    return rp, rn, conn, empty, seg, True, 0.0, 2 * pi, one
+    profile = _frustum_profile(r, r, hh) if t >= r else _tube_profile(r - max(t, 0.0), r, hh)
+    return *profile, _NO_CAP, _NO_TRIANGLES, seg, True, 0.0, 2 * pi, one
 
 
-@njit(cache=True)
-def _lathe(prm, seg, pts):
+_NO_CAP = np.zeros((0, 2))
+_NO_TRIANGLES = np.zeros((0, 3), dtype=np.int64)
+_UNIT_SCALE = np.ones(3)
+
+
+def _lathe(prm: list, seg: int, pts: np.ndarray) -> tuple:
     """`_revolution` of a lathe."""
     seg = max(seg, 3)
     rp, rn, conn, cap = _lathe_profile(pts, prm[2] > 0.0, seg)
     angle = min(max(prm[0], 0.0), 360.0)
-    n = max(3, int(np.floor(seg * angle / 360.0 + 0.5)))
-    return rp, rn, conn, cap, n, angle >= 360.0, prm[1] * pi / 180, angle * pi / 180, np.ones(3)
+    n = max(3, floor(seg * angle / 360.0 + 0.5))
+    full = angle >= 360.0
+    tris = _NO_TRIANGLES if full or len(cap) < 3 else _earclip(cap)
+    return rp, rn, conn, cap, tris, n, full, prm[1] * pi / 180, angle * pi / 180, _UNIT_SCALE
 
 
-@njit(cache=True)
-def _sphere_profile(rings):
+def _profile(rp: list, rn: list, conn: list) -> tuple:
+    """A profile's lists of points, normals and edge flags as `_revolve` takes them."""
+    return np.array(rp, dtype=np.float64), np.array(rn, dtype=np.float64), np.array(conn, dtype=np.bool_)
+
+
+def _sphere_profile(rings: int) -> tuple:
+    phi = (-pi / 2 + pi * np.arange(rings + 1) / rings).tolist()  # elementwise, as a loop would
     rp = np.empty((rings + 1, 2))
-    for i in range(rings + 1):
-        phi = -pi / 2 + pi * i / rings
-        rp[i, 0], rp[i, 1] = cos(phi), sin(phi)
-    rp[0, 0], rp[0, 1], rp[rings, 0], rp[rings, 1] = 0.0, -1.0, 0.0, 1.0
+    rp[:, 0], rp[:, 1] = [cos(a) for a in phi], [sin(a) for a in phi]  # the C library's, as Numba's
+    rp[0], rp[rings] = (0.0, -1.0), (0.0, 1.0)
     return rp, rp.copy(), np.ones(rings, dtype=np.bool_)
 
 
-@njit(cache=True)
-def _frustum_profile(r1, r2, hh):
+def _frustum_profile(r1: float, r2: float, hh: float) -> tuple:
     """Bottom cap, side, top cap; a zero radius is an apex and has no cap."""
-    rp = np.empty((6, 2))
-    rn = np.empty((6, 2))
-    conn = np.zeros(5, dtype=np.bool_)
     sx, sz = 2 * hh, r1 - r2
     s = sqrt(sx * sx + sz * sz)
     sx, sz = (sx / s, sz / s) if s > 0.0 else (1.0, 0.0)
-    k = 0
+    rp, rn, conn = [(r1, -hh), (r2, hh)], [(sx, sz), (sx, sz)], [True]
     if r1 > 0.0:
-        rp[0, 0], rp[0, 1], rn[0, 0], rn[0, 1] = 0.0, -hh, 0.0, -1.0
-        rp[1, 0], rp[1, 1], rn[1, 0], rn[1, 1] = r1, -hh, 0.0, -1.0
-        conn[0] = True
-        k = 2
-    rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = r1, -hh, sx, sz
-    rp[k + 1, 0], rp[k + 1, 1], rn[k + 1, 0], rn[k + 1, 1] = r2, hh, sx, sz
-    conn[k] = True
-    k += 2
+        rp, rn, conn = [(0.0, -hh), (r1, -hh), *rp], [(0.0, -1.0), (0.0, -1.0), *rn], [True, False, *conn]
     if r2 > 0.0:
-        rp[k, 0], rp[k, 1], rn[k, 0], rn[k, 1] = r2, hh, 0.0, 1.0
-        rp[k + 1, 0], rp[k + 1, 1], rn[k + 1, 0], rn[k + 1, 1] = 0.0, hh, 0.0, 1.0
-        conn[k] = True
-        k += 2
-    return rp[:k], rn[:k], conn[: k - 1]
+        rp, rn, conn = [*rp, (r2, hh), (0.0, hh)], [*rn, (0.0, 1.0), (0.0, 1.0)], [*conn, False, True]
+    return _profile(rp, rn, conn)
 
 
-@njit(cache=True)
-def _capsule_profile(r, hh, q):
+def _capsule_profile(r: float, hh: float, q: int) -> tuple:
     """Two hemispheres of q + 1 rings each, joined by the cylinder between their equators
     (a single shared equator when the cylinder has no length)."""
     zc = max(hh - r, 0.0)
     m = 2 * q + 2 if zc > 0.0 else 2 * q + 1
-    rp = np.empty((m, 2))
-    rn = np.empty((m, 2))
+    rp, rn = [], []
     for k in range(m):
         hemi = 0 if k <= q else 1
         i = k if hemi == 0 else k - (m - q - 1)
@@ -928,37 +911,27 @@ def _capsule_profile(r, hh, q):
             c = 0.0
         if (hemi == 0 and i == q) or (hemi == 1 and i == 0):
             s = 0.0
-        rp[k, 0], rp[k, 1] = r * c, r * s + (zc if hemi == 1 else -zc)
-        rn[k, 0], rn[k, 1] = c, s
-    return rp, rn, np.ones(m - 1, dtype=np.bool_)
+        rp.append((r * c, r * s + (zc if hemi == 1 else -zc)))
+        rn.append((c, s))
+    return _profile(rp, rn, [True] * (m - 1))
 
 
-@njit(cache=True)
-def _torus_profile(big, r, nm):
+def _torus_profile(big: float, r: float, nm: int) -> tuple:
     """The minor circle, closed (its first point repeated at the end)."""
-    rp = np.empty((nm + 1, 2))
+    psi = (2 * pi * (np.arange(nm + 1) % nm) / nm).tolist()
     rn = np.empty((nm + 1, 2))
-    for i in range(nm + 1):
-        psi = 2 * pi * (i % nm) / nm
-        c, s = cos(psi), sin(psi)
-        rp[i, 0], rp[i, 1], rn[i, 0], rn[i, 1] = big + r * c, r * s, c, s
+    rn[:, 0], rn[:, 1] = [cos(a) for a in psi], [sin(a) for a in psi]
+    rp = np.empty((nm + 1, 2))
+    rp[:, 0], rp[:, 1] = big + r * rn[:, 0], r * rn[:, 1]
     return rp, rn, np.ones(nm, dtype=np.bool_)
 
 
-@njit(cache=True)
-def _tube_profile(ri, ro, hh):
+def _tube_profile(ri: float, ro: float, hh: float) -> tuple:
     """The wall's rectangle: bottom ring, outer wall, top ring, inner wall; all corners hard."""
-    corners = np.array(((ri, -hh), (ro, -hh), (ro, hh), (ri, hh), (ri, -hh)))
-    normals = np.array(((0.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0)))
-    rp = np.empty((8, 2))
-    rn = np.empty((8, 2))
-    conn = np.zeros(7, dtype=np.bool_)
-    for e in range(4):  # element by element: a row assignment would compile NumPy's broadcasting
-        for j in range(2):
-            rp[2 * e, j], rp[2 * e + 1, j] = corners[e, j], corners[e + 1, j]
-            rn[2 * e, j], rn[2 * e + 1, j] = normals[e, j], normals[e, j]
-        conn[2 * e] = True
-    return rp, rn, conn
+    corners = ((ri, -hh), (ro, -hh), (ro, hh), (ri, hh), (ri, -hh))
+    normals = ((0.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0))
+    rp = [corner for e in range(4) for corner in corners[e : e + 2]]
+    return _profile(rp, [normal for normal in normals for _ in range(2)], [e % 2 == 0 for e in range(7)])
 
 
 @njit(cache=True)
@@ -1029,11 +1002,13 @@ def _revolve_size(rp, rn, conn, cap, n, full):
 
 
 @njit(cache=True)
-def _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f):
+def _revolve(rp, rn, conn, cap, tris, n, full, a0, span, sc, lp, ln, f):
     """Revolve the profile about Z: rows follow the profile, columns the angle.
 
     Quad (row i, col j) is split into (a_j, a_j+1, b_j+1) and (a_j, b_j+1, b_j); a triangle
-    whose edge lies on the axis has zero area and is skipped. Partial turns get flat caps.
+    whose edge lies on the axis has zero area and is skipped. Partial turns get flat caps: the
+    `cap` polygon cut into triangles `tris` (by the caller, so that whole turns never compile
+    the ear clipping).
     """
     ncol = n if full else n + 1
     step = span / n
@@ -1085,7 +1060,6 @@ def _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f):
                 t += 1
     if full or len(cap) < 3:
         return
-    tris = _earclip(cap)
     a1 = a0 + span
     for end in range(2):
         ang = a0 if end == 0 else a1
@@ -1203,7 +1177,8 @@ def _shell(prm, ext, seg, lp, ln, f):
     sc, wall, top, bottom, rings, n, full, a0, span = _shell_grid(prm, ext, seg)
     if wall <= 0.0:
         rp, rn, conn, cap = _cut_profile(top, bottom, rings)
-        _revolve(rp, rn, conn, cap, n, full, a0, span, sc, lp, ln, f)
+        tris = _earclip(cap) if not full and len(cap) >= 3 else np.zeros((0, 3), dtype=np.int64)
+        _revolve(rp, rn, conn, cap, tris, n, full, a0, span, sc, lp, ln, f)
         return
     ncol = n if full else n + 1
     ca = np.empty(ncol)

@@ -14,9 +14,12 @@ class Limits:
     max_string: int = 1_000
     max_depth: int = 32  # nesting of brackets and blocks
     max_primitives: int = 10_000
-    max_triangles: int = 2_000_000
+    # 40x the largest example (25k); compile and every export of 1M take under a second and 500 MB
+    max_triangles: int = 1_000_000
     max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
-    max_steps: int = 1_000_000  # statements run, plus list items and numbers an operation reads or makes
+    # statements run, plus list items and numbers an operation reads or makes; the costliest steps
+    # (NumPy on short vectors, ~2 us) keep a program at the limit near a second. 58x the largest example
+    max_steps: int = 500_000
     max_segments: int = 256
     max_points: int = 2_000  # points of one lathe profile, extrude polygon or sweep path
     max_abs_value: float = 1e6  # any size, position or point, in metres

@@ -9,6 +9,7 @@ for view in render_each(shape, orbit(360, 20.0, shape.bbox, 2048)):  # one at a 
     ...
 """
 
+from proto3d.compiler.kernel_cache import load_kernels_lightly
 from proto3d.renderer.camera import MAX_SIZE, MIN_SIZE, VIEWS, Camera, look_at, named_view, orbit
 from proto3d.renderer.errors import RenderError
 from proto3d.renderer.palette import palette
@@ -51,3 +52,5 @@ __all__ = [
     "render_each",
     "view_caption",
 ]
+
+load_kernels_lightly(__name__)  # the renderer's cached kernels load without readying Numba's compiler

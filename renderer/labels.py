@@ -57,11 +57,10 @@ def anchors(part_ids: np.ndarray, labels: list[str]) -> list[Anchor]:
     cy = np.bincount(ids, ys, minlength=n) / np.maximum(counts, 1)
     # pixels far from the centroid sort last; edge pixels after every interior pixel
     distance = (xs - cx[ids]) ** 2 + (ys - cy[ids]) ** 2 + np.where(interior, 0.0, 1e12)
-    order = np.lexsort((distance, ids))
-    first = np.searchsorted(ids[order], np.arange(n))
     out = []
-    for part_id in np.nonzero(counts)[0]:
-        k = order[first[part_id]]
+    for part_id in np.nonzero(counts)[0]:  # a pass per part: a few parts cost less than sorting every pixel
+        members = np.flatnonzero(ids == part_id)
+        k = members[np.argmin(distance[members])]  # the first of equals, in row order
         out.append(
             Anchor(int(part_id) - 1, labels[part_id - 1], int(xs[k]), int(ys[k]), int(counts[part_id]))
         )
@@ -73,7 +72,7 @@ def place(found: list[Anchor], sizes: list[tuple[int, int]], occupied: np.ndarra
     box and covering no anchor; `occupied` (H, W bool, the object's pixels) is avoided when
     possible. An anchor with no free place left (a crowded small image) gets no box."""
     h, w = occupied.shape
-    coverage = np.pad(np.cumsum(np.cumsum(occupied, axis=0, dtype=np.int64), axis=1), ((1, 0), (1, 0)))
+    coverage = np.pad(np.cumsum(np.cumsum(occupied, axis=0, dtype=np.int32), axis=1), ((1, 0), (1, 0)))
     points = np.array([(a.x, a.y) for a in found], float).reshape(-1, 2)
     boxes: list[tuple[int, int, int, int]] = []
     placed: list[Placed] = []

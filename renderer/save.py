@@ -21,6 +21,7 @@ import numpy as np
 from numba import njit
 from PIL import Image
 
+from proto3d.compiler.kernel_cache import load_kernels_lightly
 from proto3d.files import write_atomic
 from proto3d.renderer.camera import CONVENTION
 from proto3d.renderer.errors import BAD_OPTION, render_error
@@ -231,3 +232,6 @@ def visibility(shape, counts: PixelCounts) -> dict:
         "invisible_parts": counts.invisible_parts(),
         "invisible_instances": counts.invisible_instances(),
     }
+
+
+load_kernels_lightly(__name__)  # imported after the renderer package switched its kernels

@@ -1,9 +1,12 @@
-"""Many categories, several designs each, on a thread pool: resumable, within a batch cost budget.
+"""Many categories, several designs each, `jobs` at a time: resumable, within a batch cost budget.
 
 Each category with K > 1 designs first gets its designs (one designer call, `plan_designs`);
 its design runs are queued as soon as they are known, so planning and running overlap. A
 design whose folder already holds a finished run (accepted or budget) is not run again; any
 other folder resumes from its recorded calls. `batch.json` sums it all per category.
+
+With `workers` > 1 the designs run in that many worker processes (proto3d.agent.workers), so
+the batch uses every core; this process's threads then only plan and wait on them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proto3d.agent.run import read_summary, write_run_json
+from proto3d.agent.workers import WorkerPool
 from proto3d.llm.client import slug
 
 FINISHED = ("accepted", "budget")  # a folder with this status is skipped when the batch runs again
@@ -30,7 +34,9 @@ class Job:
 class Batch:
     """`run_design(job, progress, live)` runs one design and returns its summary; `live(agent)`
     registers the running agent so the batch can read its spending. `plan(category, folder,
-    progress)` returns the designs of a category (see proto3d.agent.loop.plan_designs)."""
+    progress)` returns the designs of a category (see proto3d.agent.loop.plan_designs).
+    `jobs` designs (or plans) run at a time, in `workers` processes when more than one (then
+    `run_design` must pickle, and a design's spending is read at each of its steps)."""
 
     def __init__(
         self,
@@ -42,21 +48,23 @@ class Batch:
         jobs: int,
         max_cost: float = 0.0,
         display=None,
+        workers: int = 1,
     ):
         self.root, self.names, self.designs = Path(root), names, designs
         self.run_design, self.plan = run_design, plan
         self.jobs, self.max_cost = jobs, max_cost
         self.display = display  # rich Progress or None
+        self.workers = WorkerPool(min(workers, jobs), run_design) if min(workers, jobs) > 1 else None
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._spent = 0.0  # by finished designs and plans
-        self._running: dict[int, object] = {}  # id -> running agent (its recorder's total grows)
+        self._running: dict[int, Callable[[], float]] = {}  # id -> what a running design has spent so far
         self.results: dict[str, list[dict]] = {name: [] for name in names}
         self.plans: dict[str, dict] = {}
 
     def spent(self) -> float:
         with self._lock:
-            return self._spent + sum(a.recorder.total.cost for a in self._running.values())
+            return self._spent + sum(spent() for spent in self._running.values())
 
     def run(self) -> dict:
         """Run everything; returns the batch summary (also written to ROOT/batch.json)."""
@@ -80,9 +88,13 @@ class Batch:
                         pending[pool.submit(self._design, job)] = (name, job)
         except KeyboardInterrupt:
             self.stop.set()
+            if self.workers:
+                self.workers.stop()
             raise
         finally:
             pool.shutdown(wait=not self.stop.is_set(), cancel_futures=True)
+            if self.workers:
+                self.workers.close()
         summary = batch_summary(self.results, self.plans, self.max_cost)
         write_run_json(self.root / "batch.json", summary)
         return summary
@@ -115,18 +127,27 @@ class Batch:
             label = f"{job.category}" + (f" / {design}" if design else "")
             task = self.display.add_task(f"{label}: starting", total=None) if self.display else None
 
-            def progress(message: str) -> None:
-                if self.stop.is_set():
-                    raise KeyboardInterrupt
+            def show(message: str) -> None:
                 if task is not None:
                     self.display.update(task, description=f"{label}: {message}")
 
+            def progress(message: str) -> None:
+                if self.stop.is_set():
+                    raise KeyboardInterrupt
+                show(message)
+
+            def relay(message: str, cost: float) -> None:  # a worker's design: it stops itself
+                self._register(job, lambda: cost)
+                show(message)
+
+            def in_worker(job: Job, progress, live) -> dict:
+                return self.workers.run(job, relay)
+
+            def live(agent) -> None:
+                self._register(job, lambda: agent.recorder.total.cost)
+
             try:
-                summary = self.run_design(job, progress, lambda agent: self._register(job, agent))
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # one design's crash must not take the batch down
-                summary = _not_run(job.category, design, job.folder, "failed", f"{type(exc).__name__}: {exc}")
+                summary = run_guarded(in_worker if self.workers else self.run_design, job, progress, live)
             finally:
                 with self._lock:
                     self._running.pop(id(job), None)
@@ -136,9 +157,9 @@ class Batch:
             self._spent += summary.get("usage", {}).get("cost", 0.0)
         return {**summary, "folder": str(job.folder)}
 
-    def _register(self, job: Job, agent) -> None:
+    def _register(self, job: Job, spent: Callable[[], float]) -> None:
         with self._lock:
-            self._running[id(job)] = agent
+            self._running[id(job)] = spent
 
     def _progress(self, name: str):
         def progress(message: str) -> None:
@@ -152,6 +173,18 @@ class Batch:
 
     def _budget_reason(self) -> str:
         return f"batch cost budget ({self.max_cost:g}) spent; not started"
+
+
+def run_guarded(run_design: Callable, job: Job, progress, live) -> dict:
+    """`run_design(job, progress, live)`, or a failed summary when it raises: one design's crash
+    must not take the batch down (an interrupt must)."""
+    try:
+        return run_design(job, progress, live)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        design = job.plan["name"] if job.plan else None
+        return _not_run(job.category, design, job.folder, "failed", f"{type(exc).__name__}: {exc}")
 
 
 def _not_run(category: str, design: str | None, folder: Path, status: str, reason: str) -> dict:

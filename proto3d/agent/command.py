@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from proto3d.cli_conventions import command_conventions, echo
+from proto3d.cli_conventions import Echo, command_conventions, echo
 from proto3d.errors import Diagnostic, Proto3dError
 from proto3d.llm.client import LLMError, ManualBackend, OpenAIBackend, load_config, redact, slug
 
@@ -94,6 +95,11 @@ def _categories(category: str | None, path: str | None) -> list[str]:
     help="Objects run concurrently in batch mode.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    help="Batch mode: processes the designs run in (default: one per CPU, at most --jobs; 1: this process).",
+)
+@click.option(
     "--designs",
     "--per-category",
     "designs",
@@ -165,6 +171,7 @@ def agent_command(
     llm,
     replay_dir,
     jobs,
+    workers,
     designs,
     check_variants,
     one_step,
@@ -186,8 +193,9 @@ def agent_command(
     renders, verdicts, the final GLB and a report.html. Running the same command again
     resumes an interrupted run from its recorded calls.
     """
-    from proto3d.agent.loop import Agent, plan_designs, replay
+    from proto3d.agent.loop import plan_designs, replay
     from proto3d.agent.run import RunInUse
+    from proto3d.agent.workers import default_workers
 
     say = echo()  # taken here: the runs report from worker threads
     if replay_dir:
@@ -236,52 +244,37 @@ def agent_command(
         f"roles {config.roles or '(all the same)'}, timeout {config.timeout} s; runs in {root}"
     )
 
-    def make_agent(name: str, folder: Path, progress, plan=None) -> Agent:
-        live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
-        labels, allow_other = vocabularies[name]
-        return Agent(
-            name,
-            folder,
-            config,
-            live,
-            progress=progress,
-            plan=plan,
-            check_variants=check_variants,
-            one_step=one_step,
-            vocabulary=labels,
-            allow_other=allow_other,
-            polish=polish,
-            questions=questions,
-        )
+    options = {
+        "check_variants": check_variants,
+        "one_step": one_step,
+        "polish": polish,
+        "questions": questions,
+    }
+    runner = DesignRunner(config, options, vocabularies, say, backend)
 
     if len(names) == 1 and designs == 1:
         try:
-            summaries = [make_agent(names[0], folders[0], lambda m: say.status(f"  {m}")).run()]
+            summaries = [runner.agent(names[0], folders[0], lambda m: say.status(f"  {m}")).run()]
         except RunInUse as exc:  # another process runs in that folder
             raise Proto3dError(str(exc)) from None
         _table(summaries, folders)
         sys.exit(1 if any(s["status"] == "failed" for s in summaries) else 0)
-
-    def run_design(job, progress, live) -> dict:
-        agent = make_agent(job.category, job.folder, progress, job.plan)
-        live(agent)
-        return agent.run()
 
     def plan(name: str, folder: Path, progress) -> dict:
         live = backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
         labels, allow_other = vocabularies[name]
         return plan_designs(name, folder, config, live, designs, labels, allow_other, progress)
 
-    summary = _batch(
-        root, names, designs, run_design, plan, jobs if llm == "openai" else 1, max_batch_cost, say.quiet
-    )
+    jobs = jobs if llm == "openai" else 1  # a person answers one question at a time
+    workers = workers or default_workers()
+    summary = _batch(root, names, designs, runner, plan, jobs, workers, max_batch_cost, say.quiet)
     _batch_table(summary)
     runs = [r for row in summary["categories"] for r in row["runs"]]
     sys.exit(1 if any(r["status"] == "failed" for r in runs) else 0)
 
 
-def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) -> dict:
-    """The batch on a thread pool with a live line per running design on stderr.
+def _batch(root, names, designs, run_design, plan, jobs, workers, max_cost, quiet: bool) -> dict:
+    """The batch in `workers` processes with a live line per running design on stderr.
 
     Ctrl-C stops every design at its next step (each run folder says `interrupted` and resumes
     when the command is run again).
@@ -298,7 +291,49 @@ def _batch(root, names, designs, run_design, plan, jobs, max_cost, quiet: bool) 
         console=Console(stderr=True),
         disable=quiet,
     ) as bar:
-        return Batch(root, names, designs, run_design, plan, jobs, max_cost, bar).run()
+        return Batch(root, names, designs, run_design, plan, jobs, max_cost, bar, workers).run()
+
+
+@dataclass
+class DesignRunner:
+    """Makes the agent of one design and runs it: `runner(job, progress, live)` for the batch.
+
+    It goes to the batch's worker processes by pickle: there `backend` (a live connection) is
+    made again from `config`; None is a person answering (ManualBackend), never in a worker."""
+
+    config: object  # LLMConfig
+    options: dict  # Agent keyword arguments the command was given
+    vocabularies: dict  # category -> (labels or None, allow_other)
+    say: Echo
+    backend: object = None  # Backend
+
+    def agent(self, name: str, folder: Path, progress, plan=None):
+        from proto3d.agent.loop import Agent
+
+        live = self.backend or ManualBackend(folder / "manual", notify=lambda m: click.echo(m, err=True))
+        labels, allow_other = self.vocabularies[name]
+        return Agent(
+            name,
+            folder,
+            self.config,
+            live,
+            progress=progress,
+            plan=plan,
+            vocabulary=labels,
+            allow_other=allow_other,
+            **self.options,
+        )
+
+    def __call__(self, job, progress, live) -> dict:
+        agent = self.agent(job.category, job.folder, progress, job.plan)
+        live(agent)
+        return agent.run()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "backend": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, backend=OpenAIBackend(state["config"], notify=state["say"].status))
 
 
 def _vocabularies(vocab: str | None, names: list[str]) -> dict:

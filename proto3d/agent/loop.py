@@ -95,7 +95,7 @@ def render_views(shape, folder: Path) -> Inspection:
     from proto3d.renderer.save import png_bytes
     from proto3d.renderer.sheet import inspector_image, view_caption
 
-    renders = render(shape, views=INSPECTOR_VIEWS, size=INSPECTOR_SIZE)
+    renders = render(shape, views=INSPECTOR_VIEWS, size=INSPECTOR_SIZE, passes=("rgb", "part", "instance"))
     renders.save(folder / "views", passes=("rgb",))
     write_atomic(folder / "sheet.png", png_bytes(contact_sheet(shape, renders)), parents=True)
     images = []
@@ -545,7 +545,7 @@ class Agent(_Caller):
                     current, program, key, samples = fixed, parsed, fixed_key, again
         drawn = [s for s in samples if not s.end]
         original = current.shape.params
-        specs, samples, rounds = agent_variants.narrow_until_sound(program, original, n, key)
+        specs, samples, rounds = agent_variants.narrow_until_sound(program, original, n, key, samples)
         shown = [s for s in samples if not s.end]
         verdicts = self._judge_variants(current, shown)
         blamed = [

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit
 
 from proto3d.compiler import CompiledShape, compile_program
+from proto3d.compiler.kernel_cache import load_kernels_lightly
 from proto3d.dataset.reader import encode_png, rle_encode
 from proto3d.dataset.variants import draw_variant, stable_key
 from proto3d.errors import Proto3dError, diagnostic
@@ -1073,3 +1074,6 @@ def _rot_z(degrees: float) -> np.ndarray:
 def _rot_x(degrees: float) -> np.ndarray:
     c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
     return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
+
+
+load_kernels_lightly(__name__)  # its cached kernels load without readying Numba's compiler

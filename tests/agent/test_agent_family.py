@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from proto3d.agent.loop import Agent, Toolchain, plan_designs
 from proto3d.agent.variants import check_samples
 from proto3d.compiler import compile_text
@@ -459,11 +461,17 @@ def test_a_batch_stops_starting_designs_when_its_cost_budget_is_spent(scripted_m
     assert not (tmp_path / "runs" / "desk").exists()
 
 
-def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(tmp_path):
+@pytest.mark.parametrize(
+    "concurrency", [["-j", "1"], ["-j", "2", "--workers", "2"]], ids=["threads", "workers"]
+)
+def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(tmp_path, concurrency):
+    """Killed with its designs in worker processes, the workers end too (their folders' locks are
+    free: the resumed batch runs in them)."""
     import signal
     import subprocess
     import sys
     import threading
+    import time
 
     from click.testing import CliRunner
 
@@ -486,8 +494,7 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
         str(cats),
         "--per-category",
         "2",
-        "-j",
-        "1",
+        *concurrency,
         "--model",
         "fake-vl",
         "-o",
@@ -504,6 +511,11 @@ def test_a_batch_killed_mid_design_resumes_without_repeating_a_finished_design(t
         )
         try:
             assert hanging.wait(300), (tmp_path / "stderr.txt").read_text()
+            finished = out / "table" / "four-legged-table" / "summary.json"
+            deadline = time.monotonic() + 300  # side by side (-j 2), the other design may still run
+            while '"accepted"' not in (finished.read_text() if finished.exists() else ""):
+                assert time.monotonic() < deadline, (tmp_path / "stderr.txt").read_text()
+                time.sleep(0.1)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()

@@ -54,3 +54,12 @@ def test_generated_programs_are_the_same_for_the_same_seed():
 
     first = compare_checkouts._drawn(strategies.programs(), 5, seed=3)
     assert len(first) == 5 and first == compare_checkouts._drawn(strategies.programs(), 5, seed=3)
+
+
+def test_an_error_inside_a_def_call_is_recorded_with_its_call_site():
+    record = compare_checkouts.record("def leg(h) {\n    box(size=[1, 1, h])\n}\npart a { leg(-1) }\n")
+    (error,) = json.loads(json.dumps(record))["errors"]
+    assert error["code"] == "E107" and error["span"]["line"] == 2
+    assert [(call["name"], call["span"]["line"], call["span"]["column"]) for call in error["calls"]] == [
+        ("leg", 4, 10)
+    ]

@@ -11,13 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
+from proto3d.compiler.booleans import BooleanNode, _owners, _split_runs, solve
 from proto3d.compiler.build import assemble
 from proto3d.compiler.evaluate import evaluate
 from proto3d.compiler.measure import EarlyTessellation
 from proto3d.compiler.tessellate import tessellate
 from proto3d.errors import Proto3dError, Span
 from proto3d.grammar import parse
-from tests.helpers.strategies import compose, fast, primitive_specs, wrappers
+from tests.helpers.strategies import compose, fast, homogeneous, primitive_specs, wrappers
 
 PLATE = """shape "plate"
 part plate {
@@ -289,3 +290,53 @@ def test_a_def_that_cuts_draws_inside_parts_and_its_named_pieces_read_the_result
     with pytest.raises(Proto3dError) as raised:
         compile_text(frame + "frame(1, 1)")
     assert [(d.code, d.line) for d in raised.value.diagnostics] == [("E110", 7)]
+
+
+def test_runs_go_to_the_copy_their_transform_names_the_first_of_equal_copies_or_the_nearest():
+    """manifold3d gives back each copy's matrix in float32, exactly: a run goes to the first copy of
+    its solid with that matrix; a transform no copy has exactly (never seen) goes to the nearest."""
+    moved = [homogeneous(offset=[x, 0.0, 0.0])[:3] for x in (0.0, 0.1, 0.1, 0.0)]
+    matrices = np.array(moved)  # copies 1 and 2 are equal; 3 is another solid at 0's place
+    shape_of = [0, 0, 0, 1]
+    as_given = matrices.transpose(0, 2, 1).astype(np.float32)  # run transforms are 4 x 3 float32
+    off = as_given[0].copy()
+    off[3, 0] = np.float32(0.1) + np.float32(1e-6)  # nearer copy 1 than copy 0
+    signed_zeros = np.where(as_given[0] == 0, np.float32(-0.0), as_given[0])  # -0.0 is 0.0
+    transforms = np.array([as_given[2], as_given[0], as_given[3], off, signed_zeros])
+    owners = _owners([0, 0, 1, 0, 0], transforms, shape_of, matrices)
+    assert owners.tolist() == [1, 0, 3, 1, 0]
+
+
+def test_each_operand_piece_box_is_the_box_of_its_vertices_and_none_when_nothing_is_left():
+    text = """part p {
+    difference {
+        box(size=[1, 1, 1])
+        sphere(r=0.3, at=[0.5, 0.5, 0.5])
+        sphere(r=0.1, at=[5, 0, 0])
+    }
+}
+"""
+    primitives = evaluate(parse(text.replace("difference {", "{")), Limits()).primitives
+    pieces, boxes = solve(BooleanNode("difference", Span(), [0, 1, 2]), primitives, 0)
+    assert boxes[2] is None and pieces.vertex_start[3] == pieces.vertex_start[2]
+    for k in (0, 1):
+        vertices = pieces.vertices[pieces.vertex_start[k] : pieces.vertex_start[k + 1]].astype(np.float64)
+        assert np.array_equal(boxes[k][0], vertices.min(axis=0)) and np.array_equal(
+            boxes[k][1], vertices.max(axis=0)
+        )
+    assert boxes[0][1] == pytest.approx([0.5, 0.5, 0.5]) and boxes[1][0] == pytest.approx(
+        [0.2, 0.2, 0.2], abs=1e-6
+    )
+
+
+def test_the_mapping_kernel_is_compiled_once_whatever_arrays_manifold3d_gives():
+    """manifold3d's arrays come writable or not (an empty result, a lone operand): each kind would
+    be a compile of its own, seconds on a fresh install."""
+    for text in (
+        PLATE,
+        "part p { intersection { sphere(r=0.1) sphere(r=0.1, at=[1, 0, 0]) } }\npart q { box(size=[1, 1, 1]) }",
+        "part p { intersection { intersection { ellipsoid(size=[0.46, 0.41, 2]) } } }",
+        "part p { intersection { capsule(r=0.06, h=0.3) extrude(polygon=[[0, 0], [1, 0], [0, 1]], h=1) } }",
+    ):
+        compile_text(text)
+    assert len(_split_runs.signatures) == 1

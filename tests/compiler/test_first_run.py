@@ -14,9 +14,10 @@ from proto3d.cli_conventions import first_run_notice
 
 CHAIR = (Path(__file__).resolve().parents[2] / "examples" / "chair.pdsl").read_text()
 KERNELS = (
-    "tessellate._flat_shapes",
-    "tessellate._revolved_shapes",
-    "tessellate._lathe_shapes",
+    "tessellate._rounded_boxes",
+    "tessellate._revolve",
+    "tessellate._earclip",
+    "tessellate._lathe_profile",
     "tessellate._extruded_shapes",
     "tessellate._swept_shapes",
     "tessellate._skinned_shapes",
@@ -38,18 +39,21 @@ def kernels_used(program: str) -> dict[str, int]:
     return dict(zip(KERNELS, map(int, out.split())))
 
 
-def test_one_box_needs_one_tessellation_kernel_and_no_lint_kernel():
+def test_one_box_needs_no_shape_kernel_and_no_lint_kernel():
     used = kernels_used('shape "block"\npart block { box(size=[0.2, 0.2, 0.2], at=[0, 0, 0.1]) }\n')
-    assert used == {kernel: int(kernel == "tessellate._flat_shapes") for kernel in KERNELS}
+    assert used == dict.fromkeys(KERNELS, 0)  # boxes are made in NumPy; only placing them is compiled
+
+
+def test_a_whole_torus_needs_no_ear_clipping_and_a_partial_one_does():
+    whole = kernels_used('shape "ring"\npart ring { torus(R=0.2, r=0.05, at=[0, 0, 0.05]) }\n')
+    assert {kernel for kernel, n in whole.items() if n} == {"tessellate._revolve"}
+    arc = kernels_used('shape "arc"\npart arc { torus(R=0.2, r=0.05, angle=90, at=[0, 0, 0.05]) }\n')
+    assert {kernel for kernel, n in arc.items() if n} == {"tessellate._revolve", "tessellate._earclip"}
 
 
 def test_a_chair_needs_boxes_cylinders_and_the_contact_graph_but_nothing_for_hidden_or_floating_parts():
     used = kernels_used(CHAIR)
-    assert {kernel for kernel, n in used.items() if n} == {
-        "tessellate._flat_shapes",
-        "tessellate._revolved_shapes",
-        "lints.contact._connect",
-    }
+    assert {kernel for kernel, n in used.items() if n} == {"tessellate._revolve", "lints.contact._connect"}
     assert set(used.values()) == {0, 1}  # one specialisation each
 
 
@@ -70,3 +74,20 @@ def test_the_notice_shows_only_while_numba_compiles_and_says_it_is_a_one_off(cap
         lines[1],
     )
     assert len(lines) == 2
+
+
+def test_every_surface_of_revolution_shares_one_revolving_kernel_of_one_specialisation():
+    """Profiles made in Python (sphere, cylinder, capsule, torus, tube) and by the lathe's kernel reach
+    `_revolve` with the same types (as the cut sphere's kernel calls it): it is compiled once."""
+    program = """shape "revolved"
+part a { sphere(r=0.1, at=[0, 0, 0.1]) }
+part b { cylinder(r=0.1, h=0.2, at=[0.3, 0, 0.1]) }
+part c { capsule(r=0.05, h=0.3, at=[0.6, 0, 0.15]) }
+part d { torus(R=0.1, r=0.03, angle=200, at=[0.9, 0, 0.03]) }
+part e { tube(r=0.1, thickness=0.02, h=0.2, at=[1.2, 0, 0.1]) }
+part f { lathe(profile=[[0, 0], [0.1, 0], [0.05, 0.2], [0, 0.2]], angle=270, at=[1.5, 0, 0]) }
+part g { sphere(r=0.1, polar=[30, 150], angle=270, at=[1.8, 0, 0.1]) }
+"""
+    used = kernels_used(program)
+    assert used["tessellate._revolve"] == 1
+    assert used["tessellate._earclip"] == 1

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from proto3d.compiler.primitives import PRIMITIVES, largest_unfolded_round
 from proto3d.compiler.primitives import _largest_round as largest_round
 from proto3d.compiler.shape import Primitive
-from proto3d.compiler.tessellate import local_bounds, tessellate, triangle_count
+from proto3d.compiler.tessellate import local_bounds, local_shapes, tessellate, triangle_count
 from proto3d.errors import Span
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -1133,3 +1133,25 @@ def test_segments_follow_the_language_rules():
     assert triangle_count("torus", {"R": 1.0, "r": 0.2, "angle": 360.0, "start": 0.0}, 32) == 2 * 16 * 32
     half = triangle_count("torus", {"R": 1.0, "r": 0.2, "angle": 180.0, "start": 0.0}, 32)
     assert half == 2 * 16 * 16 + 2 * (16 - 2)
+
+
+def test_local_shapes_are_each_distinct_shape_once_as_tessellate_gives_it_at_the_origin():
+    """What a boolean reads into manifold3d: primitives that differ only by their matrix (or by
+    their parameters' dict) share one shape; shapes are numbered family by family, in order of use."""
+    moved = np.eye(4)
+    moved[:3, 3] = [1.0, 2.0, 3.0]
+    primitives = [
+        prim("cylinder", {"r1": 0.1, "r2": 0.1, "h": 0.5}, moved),
+        prim("box", {"size": np.array([1.0, 2.0, 3.0]), "round": 0.0}),
+        prim("cylinder", {"r1": 0.1, "r2": 0.1, "h": 0.5}),
+        prim("box", {"size": np.array([1.0, 2.0, 3.0]), "round": 0.0}, moved),
+        prim("cylinder", {"r1": 0.1, "r2": 0.1, "h": 0.5}, segments=8),
+    ]
+    local, shape_of = local_shapes(primitives)
+    assert shape_of.tolist() == [0, 2, 0, 2, 1]  # the frustums' family first: it is used first
+    for s, k in enumerate([0, 4, 1]):
+        alone = tessellate([Primitive(**{**primitives[k].__dict__, "matrix": np.eye(4)})])
+        a, b = local.vertex_start[s], local.vertex_start[s + 1]
+        faces = local.faces[local.face_primitive == s] - a
+        assert np.array_equal(local.vertices[a:b], alone.vertices) and np.array_equal(faces, alone.faces)
+        assert local.normals[a:b].tobytes() == alone.normals.tobytes()

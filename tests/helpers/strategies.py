@@ -1787,7 +1787,8 @@ def run_input(data: str | bytes):
     for name, array in arrays.items():
         if not np.all(np.isfinite(array)):
             raise BrokenPromise(f"NaN or inf in a compiled shape: {name}")
-    to_glb(shape), to_obj(shape), to_ply(shape)
+    for write in (to_glb, to_obj, to_ply):  # one file at a time, as the CLI writes them
+        write(shape)
     json.dumps(parts_manifest(shape), allow_nan=False)
     return shape
 
