@@ -1,6 +1,6 @@
 """Geometry kernels shared by the tessellator and the lints: 3-vectors, closest points,
-segment and triangle tests, triangle distance, winding numbers, boxes and the one spline of
-the compiler, as Numba functions.
+segment and triangle tests, triangle distance, winding numbers, boxes, a sort and the one
+spline of the compiler, as Numba functions.
 
 Vectors are 3-tuples of floats (or any 3-element array: each kernel compiles once per argument
 type), so that nothing is allocated in the inner loops. The triangle kernels read a `mesh`,
@@ -19,6 +19,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+kernel_helper = njit(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+"""The decorator of a kernel that only other kernels call: Numba then builds no entry point for
+Python or C into it, which saves a tenth of a first compile. Python cannot call it."""
+
 
 class Mesh(NamedTuple):
     """Triangles as the kernels read them. Only these two arrays: every array in a tuple passed
@@ -29,33 +33,33 @@ class Mesh(NamedTuple):
     faces: np.ndarray  # (F, 3) vertex indices
 
 
-@njit(cache=True)
+@kernel_helper
 def sub(a, b):
     return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
 
 
-@njit(cache=True)
+@kernel_helper
 def axpy(a, s, b):
     """a + s * b"""
     return (a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2])
 
 
-@njit(cache=True)
+@kernel_helper
 def dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-@njit(cache=True)
+@kernel_helper
 def cross(a, b):
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-@njit(cache=True)
+@kernel_helper
 def clamp01(x):
     return min(max(x, 0.0), 1.0)
 
 
-@njit(cache=True)
+@kernel_helper
 def corner(mesh, t, k):
     """Corner k of triangle t."""
     v = mesh.faces[t, k]
@@ -63,7 +67,7 @@ def corner(mesh, t, k):
     return (np.float64(vertices[v, 0]), np.float64(vertices[v, 1]), np.float64(vertices[v, 2]))
 
 
-@njit(cache=True)
+@kernel_helper
 def triangle(mesh, t):
     """The three corners of triangle t (a constant k in `corner(mesh, t, k)` would make Numba
     compile one more copy of it per value)."""
@@ -71,7 +75,7 @@ def triangle(mesh, t):
     return corner(mesh, t, k), corner(mesh, t, k + 1), corner(mesh, t, k + 2)
 
 
-@njit(cache=True)
+@kernel_helper
 def triangle_box(mesh, t):
     """Bounding box (lo, hi) of triangle t, computed when needed rather than stored for every triangle."""
     a, b, c = triangle(mesh, t)
@@ -80,7 +84,7 @@ def triangle_box(mesh, t):
     return lo, hi
 
 
-@njit(cache=True)
+@kernel_helper
 def closest_on_segment(p, a, b):
     ab = sub(b, a)
     den = dot(ab, ab)
@@ -88,7 +92,7 @@ def closest_on_segment(p, a, b):
     return axpy(a, t, ab)
 
 
-@njit(cache=True)
+@kernel_helper
 def closest_on_triangle(p, a, b, c):
     """Closest point of triangle abc to p (Ericson, Real-Time Collision Detection 5.1.5)."""
     ab, ac, ap = sub(b, a), sub(c, a), sub(p, a)
@@ -121,7 +125,7 @@ def closest_on_triangle(p, a, b, c):
     return axpy(axpy(a, vb / den, ab), vc / den, ac)
 
 
-@njit(cache=True)
+@kernel_helper
 def closest_between_segments(p1, q1, p2, q2):
     """Closest points of segments p1q1 and p2q2 (Ericson 5.1.9), degenerate segments included."""
     d1, d2, r = sub(q1, p1), sub(q2, p2), sub(p1, p2)
@@ -146,7 +150,7 @@ def closest_between_segments(p1, q1, p2, q2):
     return axpy(p1, s, d1), axpy(p2, t, d2)
 
 
-@njit(cache=True)
+@kernel_helper
 def segment_hits_triangle(p, q, a, b, c):
     """Parameter t in [0, 1] where segment pq crosses triangle abc, or -1 (Möller-Trumbore)."""
     d, e1, e2 = sub(q, p), sub(b, a), sub(c, a)
@@ -166,7 +170,7 @@ def segment_hits_triangle(p, q, a, b, c):
     return t if 0.0 <= t <= 1.0 else -1.0
 
 
-@njit(cache=True)
+@kernel_helper
 def triangle_distance(mesh, i, j, enough=-1.0):
     """Squared distance between triangles i and j with the closest points (0 if they cross).
 
@@ -207,7 +211,7 @@ def triangle_distance(mesh, i, j, enough=-1.0):
     return best, bp, bq
 
 
-@njit(cache=True)
+@kernel_helper
 def plane_separated(mesh, i, j, gap):
     """Whether triangle j lies entirely farther than gap beyond the plane of triangle i, or beyond
     one of the planes through its edges square to it (outside the prism over the triangle).
@@ -236,13 +240,13 @@ def plane_separated(mesh, i, j, gap):
     return False
 
 
-@njit(cache=True)
+@kernel_helper
 def apart(mesh, i, j, gap):
     """Whether triangles i and j are shown farther than gap apart by a plane of either."""
     return plane_separated(mesh, i, j, gap) or plane_separated(mesh, j, i, gap)
 
 
-@njit(cache=True)
+@kernel_helper
 def winding(p, mesh, start, stop):
     """Generalised winding number of triangles start:stop around p (1 inside a closed mesh, 0 outside).
 
@@ -260,7 +264,7 @@ def winding(p, mesh, start, stop):
     return total / (2.0 * math.pi)
 
 
-@njit(cache=True)
+@kernel_helper
 def boxes_overlap(lo1, hi1, lo2, hi2, pad):
     """Whether boxes lo1..hi1 and lo2..hi2 meet once each is grown by pad."""
     for k in range(3):
@@ -269,12 +273,12 @@ def boxes_overlap(lo1, hi1, lo2, hi2, pad):
     return True
 
 
-@njit(cache=True)
+@kernel_helper
 def point_in_box(p, lo, hi):
     return lo[0] <= p[0] <= hi[0] and lo[1] <= p[1] <= hi[1] and lo[2] <= p[2] <= hi[2]
 
 
-@njit(cache=True)
+@kernel_helper
 def box_distance(lo1, hi1, lo2, hi2):
     """Smallest distance between boxes lo1..hi1 and lo2..hi2 (0 if they meet)."""
     s = 0.0
@@ -282,6 +286,35 @@ def box_distance(lo1, hi1, lo2, hi2):
         d = max(0.0, lo1[k] - hi2[k], lo2[k] - hi1[k])
         s += d * d
     return math.sqrt(s)
+
+
+@kernel_helper
+def merge_sort(keys):
+    """Sorts the 1-D float array `keys` in place, equal keys kept in order, and returns where each
+    came from (what NumPy's stable argsort returns). Bottom-up: Numba's own argsort compiles six
+    functions, a second on a first run, this one a fifth of that."""
+    n = keys.shape[0]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[i] = i
+    keys_from, order_from, keys_to, order_to = keys, order, np.empty(n), np.empty(n, np.int64)
+    width = 1
+    while width < n:  # merge runs of `width` from one pair of buffers into the other
+        for start in range(0, n, 2 * width):
+            middle, stop = min(start + width, n), min(start + 2 * width, n)
+            i, j = start, middle
+            for k in range(start, stop):
+                if j == stop or (i < middle and keys_from[i] <= keys_from[j]):
+                    keys_to[k], order_to[k] = keys_from[i], order_from[i]
+                    i += 1
+                else:
+                    keys_to[k], order_to[k] = keys_from[j], order_from[j]
+                    j += 1
+        keys_from, order_from, keys_to, order_to = keys_to, order_to, keys_from, order_from
+        width *= 2
+    for i in range(n):
+        keys[i] = keys_from[i]
+    return order_from
 
 
 @njit(cache=True)
@@ -326,7 +359,7 @@ def catmull_rom(points, closed, per_span):
     return out
 
 
-@njit(cache=True)
+@kernel_helper
 def _chord(c, k):
     """Length of the chord from control point k to k + 1."""
     s = 0.0
@@ -335,7 +368,7 @@ def _chord(c, k):
     return math.sqrt(s)
 
 
-@njit(cache=True)
+@kernel_helper
 def _knot_lerp(a, b, ta, tb, t):
     """The value at knot t on the line through a (at knot ta) and b (at knot tb): one step of
     Barry and Goldman's pyramid. Coincident knots give a."""

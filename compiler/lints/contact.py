@@ -25,6 +25,8 @@ from proto3d.compiler.geometry import (
     closest_on_triangle,
     corner,
     dot,
+    kernel_helper,
+    merge_sort,
     point_in_box,
     sub,
     triangle,
@@ -91,13 +93,17 @@ def find_contacts(geo: Triangles) -> Contacts | None:
     on_ground = present & (lo[:, 2] <= ground_z + tol)
     scratch = _scratch(geo.groups.start)
     budget = Budget(np.array([CONTACT_BUDGET], np.int64), np.array([HIDDEN_BUDGET]))
-    root = _connect(geo.mesh, geo.groups, pairs, pair_tol, on_ground, budget, scratch)
+    n = len(present)
+    root = np.arange(n + 1)  # union-find parents, the ground last
+    root[:n][on_ground] = n
+    _connect(geo.mesh, geo.groups, pairs, pair_tol, root, budget, scratch)
     solid = geo.solid()
     nesting = _may_hold(geo, solid, a, b) | _may_hold(geo, solid, b, a)
-    hosts = np.full(len(present), -1, np.int64)
+    hosts = np.full(n, -1, np.int64)
     if nesting.any():
-        hosts = _hosts(geo.mesh, geo.groups, lo, hi, pairs[nesting], solid, geo.closed, budget, scratch)
-    n = len(present)
+        nested = pairs[nesting]
+        nested = nested[np.argsort(nested[:, 0] * n + nested[:, 1])]  # by first then second instance
+        _hosts(geo.mesh, geo.groups, lo, hi, nested, solid, geo.closed, budget, scratch, hosts)
     floating: dict[int, list[int]] = {}
     for i in np.flatnonzero(present & (root[:n] != root[n])):
         floating.setdefault(int(root[i]), []).append(int(i))
@@ -127,7 +133,6 @@ def _may_hold(geo: Triangles, solid: np.ndarray, x: np.ndarray, y: np.ndarray) -
 # --------------------------------------------------------------------------- candidate pairs
 
 
-@njit(cache=True)
 def _candidate_pairs(lo, hi, tol, present, axis, limit):
     """Pairs (i < j) of instances whose boxes, each grown by its tolerance, overlap.
 
@@ -135,15 +140,15 @@ def _candidate_pairs(lo, hi, tol, present, axis, limit):
 
     Returns (pairs, True), or (no pairs, False) when there would be more than `limit`.
     """
-    out = np.empty((min(8 * lo.shape[0], limit), 2), np.int64)
-    order = np.argsort(lo[:, axis] - tol)
+    out = np.empty((min(8 * len(lo), limit), 2), np.int64)
+    order = np.argsort(lo[:, axis] - tol, kind="stable")
     count = _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out)
     if count > limit:
-        return out[:0].copy(), False
-    if count > out.shape[0]:  # more than the first guess: sweep again
+        return out[:0], False
+    if count > len(out):  # more than the first guess: sweep again
         out = np.empty((count, 2), np.int64)
         _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out)
-    return out[:count].copy(), True
+    return out[:count], True
 
 
 @njit(cache=True)
@@ -168,7 +173,7 @@ def _sweep_and_prune(lo, hi, tol, present, order, axis, limit, out):
     return count
 
 
-@njit(cache=True)
+@kernel_helper
 def _group_pairs(groups, g0, g1, h0, h1, pad):
     """Pairs (g, h) of groups g0:g1 and h0:h1 whose boxes, grown by pad, overlap.
 
@@ -186,28 +191,39 @@ def _group_pairs(groups, g0, g1, h0, h1, pad):
                     out[n, 0], out[n, 1] = g, h
                     n += 1
         return out[:n]
-    order = h0 + np.argsort(np.ascontiguousarray(glo[h0:h1, 0]))
-    keys = glo[order, 0]
-    width = (ghi[h0:h1, 0] - glo[h0:h1, 0]).max()
+    keys = np.empty(h1 - h0)
+    width = 0.0
+    for h in range(h0, h1):
+        keys[h - h0] = glo[h, 0]
+        width = max(width, ghi[h, 0] - glo[h, 0])
+    order = merge_sort(keys)
     out = np.empty((max(16, g1 - g0), 2), np.int64)
     n = 0
     for g in range(g0, g1):
-        first = np.searchsorted(keys, glo[g, 0] - pad - width)
-        last = np.searchsorted(keys, ghi[g, 0] + pad, side="right")
+        first, last = _window(keys, glo[g, 0] - pad - width, ghi[g, 0] + pad)
         for w in range(first, last):
-            h = order[w]
+            h = h0 + order[w]
             if boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], pad):
                 if n == out.shape[0]:
-                    out = np.concatenate((out, np.empty_like(out)))
+                    out = _doubled(out)
                 out[n, 0], out[n, 1] = g, h
                 n += 1
     return out[:n]
 
 
+@kernel_helper
+def _doubled(pairs):
+    """`pairs` in an array twice as long."""
+    out = np.empty((2 * pairs.shape[0], 2), np.int64)
+    for k in range(pairs.shape[0]):
+        out[k, 0], out[k, 1] = pairs[k, 0], pairs[k, 1]
+    return out
+
+
 # --------------------------------------------------------------------------- surfaces
 
 
-@njit(cache=True)
+@kernel_helper
 def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
     """Triangles start:stop whose boxes meet the box lo..hi, with their boxes; returns how many."""
     n = 0
@@ -221,7 +237,7 @@ def _triangles_in(mesh, start, stop, lo, hi, index, tlo, thi):
     return n
 
 
-@njit(cache=True)
+@kernel_helper
 def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
     """Whether any triangle of group g comes within tol of one of group h.
 
@@ -290,15 +306,14 @@ def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
         share = windows / max(hi[k] - lo[k], 1e-300)
         if share < fewest:
             axis, width, fewest = k, longest, share
-    order = np.argsort(
-        np.ascontiguousarray(blo[:nb, axis])
-    )  # contiguous: one compiled sort serves every call
-    keys = blo[:nb, axis][order]
+    keys = np.empty(nb)
+    for v in range(nb):
+        keys[v] = blo[v, axis]
+    order = merge_sort(keys)
     jump = _coprime_near(na, 0.618 * na)
     for m in range(na):
         u = m * jump % na
-        first = np.searchsorted(keys, alo[u, axis] - tol - width)
-        last = np.searchsorted(keys, ahi[u, axis] + tol, side="right")
+        first, last = _window(keys, alo[u, axis] - tol - width, ahi[u, axis] + tol)
         work[0] -= last - first
         if work[0] < 0:
             return True
@@ -311,7 +326,7 @@ def _surfaces_within(mesh, groups, g, h, tol, budget, scratch):
     return False
 
 
-@njit(cache=True)
+@kernel_helper
 def _near(mesh, i, j, swap, tol):
     """Whether triangles i and j (j and i if swap: the distance is always measured the same way round)
     come within tol, cheap rejections first."""
@@ -320,7 +335,7 @@ def _near(mesh, i, j, swap, tol):
     return not apart(mesh, i, j, tol) and triangle_distance(mesh, i, j, tol * tol)[0] <= tol * tol
 
 
-@njit(cache=True)
+@kernel_helper
 def _coprime_near(n, x):
     """The smallest integer >= x that is coprime with n (so m * it % n visits every residue)."""
     c = max(1, int(x))
@@ -333,31 +348,59 @@ def _coprime_near(n, x):
         c += 1
 
 
+@kernel_helper
+def _window(keys, low, high):
+    """(first, last): keys[first:last] are the sorted `keys` from low to high, both included."""
+    first, last = 0, keys.shape[0]
+    while first < last:  # the first key >= low
+        middle = (first + last) // 2
+        if keys[middle] < low:
+            first = middle + 1
+        else:
+            last = middle
+    stop, last = 0, keys.shape[0]
+    while stop < last:  # the first key > high
+        middle = (stop + last) // 2
+        if keys[middle] <= high:
+            stop = middle + 1
+        else:
+            last = middle
+    return first, stop
+
+
 # --------------------------------------------------------------------------- contact graph (W101)
 
 
 @njit(cache=True)
-def _connect(mesh, groups, pairs, pair_tol, on_ground, budget, scratch):
-    """Component root of every instance and of the ground (last node) in the contact graph.
+def _connect(mesh, groups, pairs, pair_tol, parent, budget, scratch):
+    """Joins the instances that touch in the contact graph `parent` (union-find parents of the
+    instances and, last, the ground), then points every node at its component's root.
 
-    A pair already connected through other contacts is not tested again, so a heap of
-    overlapping instances costs about one test per instance.
+    Two instances touch when surfaces of theirs come within the pair's tolerance, or a primitive of
+    one lies inside the other (or budget.contact is spent: see `_surfaces_within`). A pair already
+    connected through other contacts is not tested again, so a heap of overlapping instances
+    costs about one test per instance. The test is written out here rather than called: Numba
+    re-optimises everything a kernel calls at each level of calls.
     """
-    n = on_ground.shape[0]
-    parent = np.arange(n + 1)
-    for i in range(n):
-        if on_ground[i]:
-            parent[_find(parent, i)] = _find(parent, n)
+    owned = groups.of_instance
     for k in range(pairs.shape[0]):
-        a, b = _find(parent, pairs[k, 0]), _find(parent, pairs[k, 1])
-        if a != b and _instances_touch(mesh, groups, pairs[k, 0], pairs[k, 1], pair_tol[k], budget, scratch):
-            parent[a] = b
-    for i in range(n + 1):
+        a, b = pairs[k, 0], pairs[k, 1]
+        root_a, root_b = _find(parent, a), _find(parent, b)
+        if root_a == root_b:
+            continue
+        near = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], pair_tol[k])
+        touch = False
+        for m in range(near.shape[0]):
+            if _surfaces_within(mesh, groups, near[m, 0], near[m, 1], pair_tol[k], budget, scratch):
+                touch = True
+                break
+        if touch or _primitive_inside(mesh, groups, near, budget):
+            parent[root_a] = root_b
+    for i in range(parent.shape[0]):
         parent[i] = _find(parent, i)
-    return parent
 
 
-@njit(cache=True)
+@kernel_helper
 def _find(parent, x):
     while parent[x] != x:
         parent[x] = parent[parent[x]]
@@ -365,19 +408,14 @@ def _find(parent, x):
     return x
 
 
-@njit(cache=True)
-def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
-    """Whether surfaces of instances a and b come within tol, or a primitive of one lies inside the other
-    (or budget.contact is spent: see `_surfaces_within`)."""
-    start, glo, ghi, owned = groups.start, groups.lo, groups.hi, groups.of_instance
+@kernel_helper
+def _primitive_inside(mesh, groups, near, budget):
+    """Whether of a pair (g, h) in `near`, whose surfaces are apart, one lies inside the other
+    (or budget.contact is spent): one vertex then tells."""
+    start, glo, ghi = groups.start, groups.lo, groups.hi
     work = budget.contact
-    pairs = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], tol)
-    for k in range(pairs.shape[0]):
-        if _surfaces_within(mesh, groups, pairs[k, 0], pairs[k, 1], tol, budget, scratch):
-            return True
-    # Surfaces apart: a primitive is then wholly inside the other or wholly outside it.
-    for k in range(pairs.shape[0]):
-        g, h = pairs[k, 0], pairs[k, 1]
+    for k in range(near.shape[0]):
+        g, h = near[k, 0], near[k, 1]
         if not boxes_overlap(glo[g], ghi[g], glo[h], ghi[h], 0.0):
             continue
         for s, o in ((g, h), (h, g)):
@@ -385,7 +423,7 @@ def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
             if point_in_box(p, glo[o], ghi[o]):
                 work[0] -= start[o + 1] - start[o]
                 if work[0] < 0 or abs(winding(p, mesh, start[o], start[o + 1])) > 0.5:
-                    return True  # inside, or no longer affordable to tell
+                    return True
     return False
 
 
@@ -393,17 +431,15 @@ def _instances_touch(mesh, groups, a, b, tol, budget, scratch):
 
 
 @njit(cache=True)
-def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch):
-    """For each instance, an instance that contains it, or -1. Only a closed instance can contain
-    (inside a boolean's result, the pieces of its operands are not closed surfaces).
+def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch, host):
+    """Sets host[i] (-1 at first) to an instance that contains instance i. Only a closed instance
+    can contain (inside a boolean's result, the pieces of its operands are not closed surfaces).
 
     Of two instances inside each other (duplicates), the earlier one hosts the later one.
     Pairs run by first then second instance, and instances already hosted are not tested
     again, so n duplicates cost about 2n tests.
     """
-    n = lo.shape[0]
-    host = np.full(n, -1, np.int64)
-    for k in np.argsort(pairs[:, 0] * n + pairs[:, 1]):
+    for k in range(pairs.shape[0]):
         a, b = pairs[k, 0], pairs[k, 1]  # a < b
         a_in_b = (
             host[a] < 0
@@ -419,10 +455,9 @@ def _hosts(mesh, groups, lo, hi, pairs, solid, closed, budget, scratch):
             host[b] = a
         if a_in_b and not b_in_a:
             host[a] = b
-    return host
 
 
-@njit(cache=True)
+@kernel_helper
 def _fits(lo, hi, solid, closed, x, y):
     """Whether instance x is solid, y closed and x's box lies in y's: the cheap half of "x is inside y"."""
     if not solid[x] or not closed[y]:
@@ -433,9 +468,10 @@ def _fits(lo, hi, solid, closed, x, y):
     return True
 
 
-@njit(cache=True)
+@kernel_helper
 def _instance_inside(mesh, groups, a, b, budget, scratch):
-    """Whether every primitive of instance a lies inside some primitive of instance b."""
+    """Whether every primitive of instance a lies inside some primitive of instance b (while
+    budget.hidden lasts: see `_group_inside`)."""
     glo, ghi, owned = groups.lo, groups.hi, groups.of_instance
     eps = SURFACE_EPS
     pairs = _group_pairs(groups, owned[a], owned[a + 1], owned[b], owned[b + 1], eps)
@@ -451,16 +487,19 @@ def _instance_inside(mesh, groups, a, b, budget, scratch):
             for j in range(3):
                 if glo[g, j] < glo[h, j] - eps or ghi[g, j] > ghi[h, j] + eps:
                     fits = False
-            if fits and _group_inside(mesh, groups, g, h, budget, scratch):
-                held = True
+            if fits and budget.hidden[0] > 0:
+                touching = _surfaces_within(mesh, groups, g, h, eps, budget, scratch)
+                held = _group_inside(mesh, groups, g, h, touching, budget)
         if not held:
             return False
     return True
 
 
-@njit(cache=True)
-def _group_inside(mesh, groups, g, h, budget, scratch):
-    """Whether group g lies inside group h, its surface allowed to touch h's from inside.
+@kernel_helper
+def _group_inside(mesh, groups, g, h, touching, budget):
+    """Whether group g lies inside group h, its surface allowed to touch h's from inside (`touching`:
+    whether their surfaces come within SURFACE_EPS, from `_surfaces_within`, which the caller
+    calls: one level of Numba calls less, see `_connect`).
 
     With the surfaces apart one vertex decides; touching surfaces (duplicates, flush
     panels, liquid in a glass) need every vertex, of which up to HIDDEN_SAMPLES triangles'
@@ -470,9 +509,7 @@ def _group_inside(mesh, groups, g, h, budget, scratch):
     """
     start, work = groups.start, budget.hidden
     a0, a1, b0, b1 = start[g], start[g + 1], start[h], start[h + 1]
-    if work[0] <= 0:
-        return False
-    if not _surfaces_within(mesh, groups, g, h, SURFACE_EPS, budget, scratch):
+    if not touching:
         work[0] -= b1 - b0
         return abs(winding(triangle(mesh, a0)[0], mesh, b0, b1)) > 0.5
     n = a1 - a0
@@ -487,7 +524,7 @@ def _group_inside(mesh, groups, g, h, budget, scratch):
     return True
 
 
-@njit(cache=True)
+@kernel_helper
 def _near_surface(p, mesh, start, stop, eps):
     """Whether p lies within eps of one of the triangles start:stop."""
     for t in range(start, stop):

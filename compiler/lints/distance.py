@@ -35,6 +35,8 @@ from proto3d.compiler.geometry import (
     corner,
     cross,
     dot,
+    kernel_helper,
+    merge_sort,
     sub,
     triangle,
     triangle_box,
@@ -123,7 +125,8 @@ def nearest_first(
     mesh = geo.mesh
     starts = geo.groups.start[geo.groups.of_instance[:-1]]
     stops = geo.groups.start[geo.groups.of_instance[1:]]
-    nodes, roots = _forest(mesh, starts, stops)
+    nodes, offset = _forest(mesh, starts, stops)
+    roots = offset[1:] - 1
     forest = Forest(*nodes)
     budget = np.array(
         [MEASURE_BUDGET, MEASURE_BUDGET // 2, MEASURE_BUDGET // 8], np.int64
@@ -199,8 +202,10 @@ def _improve(mesh, forest, roots, lo, hi, sources, targets, comp, best, budget):
             if d <= gap[c]:
                 near[n], near_box[n] = t, d
                 n += 1
-        for o in np.argsort(near_box[:n], kind="mergesort"):
-            t, box = near[o], near_box[o]
+        keys = near_box[:n]  # sorted in place
+        order = merge_sort(keys)
+        for w in range(n):
+            t, box = near[order[w]], keys[w]
             if box > gap[c]:
                 break
             if box == gap[c] and not _key_before(box, s, t, key[c]):
@@ -215,11 +220,12 @@ def _improve(mesh, forest, roots, lo, hi, sources, targets, comp, best, budget):
             precision[c] = max(precision[c], how)
             if d < gap[c] or (d == gap[c] and _key_before(box, s, t, key[c])):
                 gap[c], source[c], target[c] = d, i, j
-                p[c], q[c] = a, b
+                for k in range(3):
+                    p[c, k], q[c, k] = a[k], b[k]
                 key[c, 0], key[c, 1], key[c, 2] = box, s, t
 
 
-@njit(cache=True)
+@kernel_helper
 def _key_before(box, s, t, key):
     return box < key[0] or (box == key[0] and (s < key[1] or (s == key[1] and t < key[2])))
 
@@ -227,7 +233,8 @@ def _key_before(box, s, t, key):
 @njit(cache=True)
 def _forest(mesh, starts, stops):
     """Bounding-box trees over the triangles of each instance (starts[i]:stops[i]), as node
-    arrays (lo, hi, first, last, child, child_end) and the root of each instance's tree.
+    arrays (lo, hi, first, last, child, child_end, normal, span), and offsets: the tree of
+    instance i is nodes offset[i]:offset[i + 1], its root the last of them.
 
     Leaves hold LEAF consecutive triangles, each upper node FANOUT consecutive nodes of the
     level below, the root last. Tessellation lays triangles out strip by strip, so runs of
@@ -248,13 +255,14 @@ def _forest(mesh, starts, stops):
     total = offset[n_inst]
     lo, hi = np.empty((total, 3)), np.empty((total, 3))
     first, last = np.empty(total, np.int64), np.empty(total, np.int64)
-    child, child_end = np.full(total, -1, np.int64), np.full(total, -1, np.int64)
+    child, child_end = np.empty(total, np.int64), np.empty(total, np.int64)
     normal, span = np.zeros((total, 3)), np.zeros((total, 2))
     for i in range(n_inst):
         start, stop, k = starts[i], stops[i], offset[i]
         m = max(1, (stop - start + LEAF - 1) // LEAF)
         for leaf in range(m):
             first[k], last[k] = start + leaf * LEAF, min(stop, start + (leaf + 1) * LEAF)
+            child[k], child_end[k] = -1, -1
             for j in range(3):
                 lo[k, j], hi[k, j] = np.inf, -np.inf
             n = (0.0, 0.0, 0.0)
@@ -276,13 +284,15 @@ def _forest(mesh, starts, stops):
                 end = min(below + m, c + FANOUT)
                 child[k], child_end[k], first[k], last[k] = c, end, first[c], last[end - 1]
                 for j in range(3):
-                    lo[k, j], hi[k, j] = lo[c:end, j].min(), hi[c:end, j].max()
+                    lo[k, j], hi[k, j] = np.inf, -np.inf
+                    for d in range(c, end):
+                        lo[k, j], hi[k, j] = min(lo[k, j], lo[d, j]), max(hi[k, j], hi[d, j])
                 k += 1
             below, m = below + m, (m + FANOUT - 1) // FANOUT
-    return (lo, hi, first, last, child, child_end, normal, span), offset[1:] - 1
+    return (lo, hi, first, last, child, child_end, normal, span), offset
 
 
-@njit(cache=True)
+@kernel_helper
 def _extent_along(mesh, start, stop, n):
     """(min, max) of n · corner over the triangles start:stop."""
     low, high = np.inf, -np.inf
@@ -293,7 +303,7 @@ def _extent_along(mesh, start, stop, n):
     return low, high
 
 
-@njit(cache=True)
+@kernel_helper
 def _slab_gap(mesh, forest, x, y):
     """A lower bound of the distance between leaves x and y: how far apart their corners lie along
     either leaf's normal (separating axes)."""
@@ -307,13 +317,13 @@ def _slab_gap(mesh, forest, x, y):
     return gap
 
 
-@njit(cache=True)
+@kernel_helper
 def _later(fa, fb, bi, bj):
     """Whether the pair (fa, fb) comes at or after (bi, bj) in (source triangle, target triangle) order."""
     return fa > bi or (fa == bi and fb >= bj)
 
 
-@njit(cache=True)
+@kernel_helper
 def _tree_distance(mesh, forest, ra, rb, bound, budget):
     """Smallest distance below `bound` between the triangles under roots ra and rb of the forest,
     with the closest points, as (distance, p, q, precision).
@@ -356,7 +366,7 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
         budget[spend] -= 1
         if budget[spend] <= (last_try if spend == 2 else 0):
             if spend == 2:
-                return best, np.array(bp), np.array(bq), AT_MOST
+                return best, bp, bq, AT_MOST
             spend += 1
             give, precision = GAP_PRECISION, spend
             last_try = budget[2] - LAST_TRY
@@ -388,7 +398,8 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
                         or apart(mesh, i, j, best + slack)
                     ):
                         continue
-                    d2, p, q = triangle_distance(mesh, i, j)
+                    # `enough` given (no early stop), as contact.py does: one specialisation for both
+                    d2, p, q = triangle_distance(mesh, i, j, -1.0)
                     d = math.sqrt(d2)
                     if d < best or (d == best and not _later(i, j, bi, bj)):
                         best, bi, bj, bp, bq = d, i, j, p, q
@@ -412,7 +423,7 @@ def _tree_distance(mesh, forest, ra, rb, bound, budget):
                     heapq.heappush(
                         heap, (lb, alast[x] - afirst[x] + blast[c] - bfirst[c], afirst[x], bfirst[c], x, c)
                     )
-    return best, np.array(bp), np.array(bq), precision
+    return best, bp, bq, precision
 
 
 # --------------------------------------------------------------------------- support below
@@ -436,14 +447,15 @@ def _drop(mesh, forest, roots, lo, hi, member, others, bound, budget):
     is returned.
     """
     best, target = bound, np.int64(-1)
-    near = np.full(others.shape[0], np.inf)
+    near = np.empty(others.shape[0])
     for k in range(others.shape[0]):
         j = others[k]
-        if _may_be_below(lo, hi, member, j):
-            near[k] = max(0.0, lo[member, 2] - hi[j, 2])
-    for k in np.argsort(near, kind="mergesort"):
-        if near[k] >= best:
+        near[k] = max(0.0, lo[member, 2] - hi[j, 2]) if _may_be_below(lo, hi, member, j) else np.inf
+    order = merge_sort(near)
+    for w in range(order.shape[0]):
+        if near[w] >= best:
             break
+        k = order[w]
         d, spent = _tree_drop(mesh, forest, roots[member], roots[others[k]], best, budget)
         if d < best:
             best, target = d, others[k]
@@ -452,7 +464,7 @@ def _drop(mesh, forest, roots, lo, hi, member, others, bound, budget):
     return best, target, False
 
 
-@njit(cache=True)
+@kernel_helper
 def _may_be_below(lo, hi, x, y):
     """Whether box y can hold something straight below something of box x (their footprints meet)."""
     return (
@@ -464,7 +476,7 @@ def _may_be_below(lo, hi, x, y):
     )
 
 
-@njit(cache=True)
+@kernel_helper
 def _tree_drop(mesh, forest, ra, rb, bound, budget):
     """(smallest vertical distance below `bound` from the triangles under root ra down to those
     under rb, or bound; whether budget[0] ran out)."""
@@ -477,9 +489,12 @@ def _tree_drop(mesh, forest, ra, rb, bound, budget):
         forest.child_end,
     )
     best = bound
-    heap = [(max(0.0, lo[ra, 2] - hi[rb, 2]), ra, rb)]
+    # Entries shaped as `_tree_distance`'s (three zeros between the bound and the nodes): Numba
+    # then compiles one heap for both.
+    zero = np.int64(0)
+    heap = [(max(0.0, lo[ra, 2] - hi[rb, 2]), zero, zero, zero, ra, rb)]
     while len(heap):
-        lb, x, y = heapq.heappop(heap)
+        lb, _, _, _, x, y = heapq.heappop(heap)
         if lb >= best:
             break
         budget[0] -= 1
@@ -504,15 +519,15 @@ def _tree_drop(mesh, forest, ra, rb, bound, budget):
         if child[y] < 0 or (child[x] >= 0 and last[x] - first[x] >= last[y] - first[y]):
             for c in range(child[x], end[x]):
                 if _may_be_below(lo, hi, c, y):
-                    heapq.heappush(heap, (max(0.0, lo[c, 2] - hi[y, 2]), c, y))
+                    heapq.heappush(heap, (max(0.0, lo[c, 2] - hi[y, 2]), zero, zero, zero, c, y))
         else:
             for c in range(child[y], end[y]):
                 if _may_be_below(lo, hi, x, c):
-                    heapq.heappush(heap, (max(0.0, lo[x, 2] - hi[c, 2]), x, c))
+                    heapq.heappush(heap, (max(0.0, lo[x, 2] - hi[c, 2]), zero, zero, zero, x, c))
     return best, False
 
 
-@njit(cache=True)
+@kernel_helper
 def _vertical_gap(mesh, i, j):
     """How far triangle i would move straight down before it meets triangle j (0 if they cross),
     or inf if j is nowhere below it.
@@ -555,7 +570,7 @@ def _vertical_gap(mesh, i, j):
     return max(low, 0.0)
 
 
-@njit(cache=True)
+@kernel_helper
 def _inside_seen_from_above(p, t):
     """Whether point p lies in triangle t projected on the xy plane (its edges included)."""
     a, b, c = t
@@ -565,7 +580,7 @@ def _inside_seen_from_above(p, t):
     return (d1 >= 0.0 and d2 >= 0.0 and d3 >= 0.0) or (d1 <= 0.0 and d2 <= 0.0 and d3 <= 0.0)
 
 
-@njit(cache=True)
+@kernel_helper
 def _height(a, n, p):
     """z of the plane through a with normal n (n[2] != 0) above the point p."""
     return a[2] - (n[0] * (p[0] - a[0]) + n[1] * (p[1] - a[1])) / n[2]

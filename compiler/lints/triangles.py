@@ -147,19 +147,15 @@ def _facet_error(prim) -> float:
     return radius(prim.params) * (1.0 - math.cos(math.pi / max(prim.segments, 3)))
 
 
-@njit(cache=True)
 def _facet(matrices, owner, error, n_inst):
     """(I,) largest faceting error of each instance's primitives: local error times the largest
     scale factor (column norm) of the primitive's matrix."""
+    scale = np.sqrt(matrices[:, 0, :3] ** 2 + matrices[:, 1, :3] ** 2 + matrices[:, 2, :3] ** 2).max(
+        axis=1, initial=0.0
+    )
     facet = np.zeros(n_inst)
-    for k in range(owner.shape[0]):
-        scale = 0.0
-        for j in range(3):
-            scale = max(
-                scale, math.sqrt(matrices[k, 0, j] ** 2 + matrices[k, 1, j] ** 2 + matrices[k, 2, j] ** 2)
-            )
-        if 0 <= owner[k] < n_inst:
-            facet[owner[k]] = max(facet[owner[k]], scale * error[k])
+    mine = (0 <= owner) & (owner < n_inst)
+    np.maximum.at(facet, owner[mine], (scale * error)[mine])
     return facet
 
 
