@@ -135,8 +135,11 @@ def closed_solid(mesh: Tessellation, operand: Primitive) -> tuple[manifold3d.Man
         )
     if not flat:
         return result.as_original(), None
-    # `as_original` keeps the triangles' order and names each by the first triangle of its face
-    return result.as_original(), corners[np.asarray(result.to_mesh().face_id, dtype=np.int64), 0]
+    # manifold3d has put the triangles in an order of its own, each with the `face_id` given (its
+    # index here); `as_original` keeps that order and renames each face id to the first triangle of
+    # its coplanar face in it, so the normals are listed in that order
+    order = np.asarray(result.to_mesh().face_id, dtype=np.int64)
+    return result.as_original(), corners[order, 0]
 
 
 def _piece(mesh: Tessellation, s: int, face_start: np.ndarray) -> Tessellation:
