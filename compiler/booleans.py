@@ -4,10 +4,14 @@ Each distinct local shape (a kind, its parameters and segments, as `tessellate` 
 enters manifold3d once, as a mesh of its own, and every operand is that solid moved by its
 matrix. manifold3d keeps, on every face of the result, the original id of the shape it comes
 from and the transform of the copy (the walls a cutter leaves are its faces); the two give the
-face's primitive back, and through it its part, instance, colour and source line. Vertex
-normals ride along as vertex properties in the shape's own frame: manifold3d interpolates them
-along the cut lines and says which faces it turned inside out (a cutter's walls), and they are
-moved to the world as `tessellate` moves them, so a drilled cylinder stays smooth.
+face's primitive back, and through it its part, instance, colour and source line. A shape with
+curved faces carries its vertex normals as vertex properties in its own frame: manifold3d
+interpolates them along the cut lines, so a drilled cylinder stays smooth. A shape whose faces are
+all flat (each triangle's corners share one normal: boxes, wedges, straight extrusions) enters with
+positions only, which spares manifold3d its property pass, and each result triangle takes the
+normal of the shape's triangle its `face_id` names, the value the property would carry. Either
+way manifold3d says which faces it turned inside out (a cutter's walls), and the normals are moved
+to the world as `tessellate` moves them.
 
 Sharing the shapes is what keeps the cost near manifold3d's own: reading a mesh into manifold3d
 costs more than the transform of a copy (a plate with 200 holes reads two meshes, not 201). So
@@ -66,7 +70,9 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tes
             firsts.append(k)
         shape_of.append(numbers[key])
     face_start = np.searchsorted(local.face_primitive, np.arange(len(local.vertex_start)))
-    solids = [closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
+    solids, face_normals = zip(
+        *[closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
+    )
     matrices = np.array([p.matrix[:3] for p in operands])
 
     def solid(node) -> manifold3d.Manifold:
@@ -83,13 +89,19 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tes
         transforms = np.tile(np.eye(4, 3, dtype=np.float32), (runs, 1, 1))
     solid_of = {solid.original_id(): s for s, solid in enumerate(solids)}
     run_solid = [solid_of[original] for original in result.run_original_id]
+    flat_faces = [normals for normals in face_normals if normals is not None]
+    table = np.concatenate(flat_faces) if flat_faces else np.zeros((0, 3), np.float32)
+    starts = np.cumsum([0] + [len(normals) if normals is not None else 0 for normals in face_normals])
     *mesh, lo, hi = _split_runs(
         _read_only(result.tri_verts, 3),
-        _read_only(result.vert_properties, 6),
+        _read_only(result.vert_properties, result.vert_properties.shape[1]),
+        np.asarray(result.face_id, dtype=np.int64),
         np.asarray(result.run_index, dtype=np.int64),
         _owners(run_solid, transforms, shape_of, matrices),
         transforms,
         np.asarray(result.run_flags, dtype=np.int64),
+        np.array([starts[s] if face_normals[s] is not None else -1 for s in run_solid], dtype=np.int64),
+        table,
         len(operands),
     )
     pieces = Tessellation(*mesh)
@@ -97,12 +109,20 @@ def solve(node: BooleanNode, operands: list[Primitive], first: int) -> tuple[Tes
     return pieces, [(lo[k], hi[k]) if count else None for k, count in enumerate(counts)]
 
 
-def closed_solid(mesh: Tessellation, operand: Primitive) -> manifold3d.Manifold:
-    """One primitive's local mesh as a manifold3d solid of its own original id: positions and
-    normals as its properties, the copies of a vertex at hard edges merged by position; EvalError
-    E141 at the operand if manifold3d cannot read it as a closed solid."""
-    properties = np.concatenate((mesh.vertices, mesh.normals), axis=1, dtype=np.float32)
-    solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces)
+def closed_solid(mesh: Tessellation, operand: Primitive) -> tuple[manifold3d.Manifold, np.ndarray | None]:
+    """One primitive's local mesh as a manifold3d solid of its own original id, the copies of a
+    vertex at hard edges merged by position, and when every triangle is flat (its corners share one
+    normal) the normal each face id of the solid names; EvalError E141 at the operand if manifold3d
+    cannot read it as a closed solid. A flat mesh enters with positions only, a curved one with its
+    normals as properties."""
+    corners = mesh.normals[mesh.faces]
+    flat = bool((corners == corners[:, :1]).all())
+    if flat:
+        face_id = np.arange(len(mesh.faces), dtype=np.uint32)
+        solid = manifold3d.Mesh(vert_properties=mesh.vertices, tri_verts=mesh.faces, face_id=face_id)
+    else:
+        properties = np.concatenate((mesh.vertices, mesh.normals), axis=1, dtype=np.float32)
+        solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces)
     solid.merge()
     result = manifold3d.Manifold(solid)
     if result.status() != manifold3d.Error.NoError:
@@ -113,7 +133,13 @@ def closed_solid(mesh: Tessellation, operand: Primitive) -> manifold3d.Manifold:
             operand.span,
             hint="check that its outline does not cross itself and its sizes are positive",
         )
-    return result.as_original()
+    if not flat:
+        return result.as_original(), None
+    # manifold3d has put the triangles in an order of its own, each with the `face_id` given (its
+    # index here); `as_original` keeps that order and renames each face id to the first triangle of
+    # its coplanar face in it, so the normals are listed in that order
+    order = np.asarray(result.to_mesh().face_id, dtype=np.int64)
+    return result.as_original(), corners[order, 0]
 
 
 def _piece(mesh: Tessellation, s: int, face_start: np.ndarray) -> Tessellation:
@@ -126,16 +152,22 @@ def _piece(mesh: Tessellation, s: int, face_start: np.ndarray) -> Tessellation:
 
 
 @njit(cache=True)
-def _split_runs(triangles, properties, run_index, owners, transforms, flags, operands):
+def _split_runs(
+    triangles, properties, face_id, run_index, owners, transforms, flags, run_faces, face_normals, operands
+):
     """(vertices, normals, faces, face_primitive, vertex_start) of the runs in operand order (a
-    stable sort), and each operand's (lo, hi) corners: each run has its own copy of the vertices it
-    uses, in their order in manifold3d's mesh (so edges between operands stay hard), each normal
-    (properties 3-5, in the solid's frame) moved to the world by the cofactor matrix of the run's
-    transform, as `tessellate` moves them, and turned around where manifold3d says the run is
-    inside out (flag 1: a cutter's walls)."""
+    stable sort), and each operand's (lo, hi) corners. A corner's normal, in the solid's frame, is
+    its vertex's properties 3-5, or in a run of a flat solid (`run_faces` its first triangle in
+    `face_normals`, else -1) the normal of the solid's triangle `face_id` names. Each run has its
+    own copy of each (vertex, normal) it uses, in the order its triangles first use them (so edges
+    between operands stay hard), each normal moved to the world by the cofactor matrix of the run's
+    transform, as `tessellate` moves them, and turned around where manifold3d says the run is inside
+    out (flag 1: a cutter's walls)."""
     seen = np.full(len(properties), -1, np.int64)  # the run that last took each vertex
-    index = np.empty(len(properties), np.int64)  # its number in that run's copy
-    used = np.empty(len(properties), np.int64)
+    first = np.empty(len(properties), np.int64)  # its first copy in that run
+    following = np.empty(3 * len(triangles), np.int64)  # the next copy of the same vertex, or -1
+    copy_vertex = np.empty(3 * len(triangles), np.int64)
+    copy_normal = np.empty((3 * len(triangles), 3), np.float32)
     vertices = np.empty((3 * len(triangles), 3), np.float32)
     normals = np.empty((3 * len(triangles), 3), np.float32)
     faces = np.empty((len(triangles), 3), np.int32)
@@ -143,15 +175,36 @@ def _split_runs(triangles, properties, run_index, owners, transforms, flags, ope
     vertex_start = np.zeros(operands + 1, np.int64)
     lo, hi = np.full((operands, 3), np.inf), np.full((operands, 3), -np.inf)
     cofactor = np.empty((3, 3))
+    normal = np.empty(3, np.float32)
     nv, nf = 0, 0
     for r in np.argsort(owners, kind="mergesort"):
         count = 0
         for t in range(run_index[r] // 3, run_index[r + 1] // 3):
             for c in range(3):
                 v = triangles[t, c]
-                if seen[v] != r:
-                    seen[v], used[count] = r, v
+                for i in range(3):
+                    normal[i] = (
+                        properties[v, 3 + i]
+                        if run_faces[r] < 0
+                        else face_normals[run_faces[r] + face_id[t], i]
+                    )
+                k = first[v] if seen[v] == r else -1
+                while k >= 0 and not (
+                    copy_normal[k, 0] == normal[0]
+                    and copy_normal[k, 1] == normal[1]
+                    and copy_normal[k, 2] == normal[2]
+                ):
+                    k = following[k]
+                if k < 0:
+                    k = count
+                    following[k] = first[v] if seen[v] == r else -1
+                    seen[v], first[v] = r, k
+                    copy_vertex[k] = v
+                    copy_normal[k] = normal
                     count += 1
+                faces[nf, c] = nv + k
+            face_primitive[nf] = owners[r]
+            nf += 1
         m = transforms[r].astype(np.float64)  # m[j, i]: row i, column j of the linear part
         for i in range(3):
             i1, i2 = (i + 1) % 3, (i + 2) % 3
@@ -162,29 +215,26 @@ def _split_runs(triangles, properties, run_index, owners, transforms, flags, ope
         for i in range(3):
             determinant = determinant + m[0, i] * cofactor[i, 0]
         sign = -1.0 if (determinant < 0.0) != (flags[r] & 1 == 1) else 1.0
-        for k, v in enumerate(np.sort(used[:count])):
-            index[v] = nv + k
-            x, y, z = np.float64(properties[v, 3]), np.float64(properties[v, 4]), np.float64(properties[v, 5])
-            normal = np.empty(3)
+        for k in range(count):
+            v = copy_vertex[k]
+            x, y, z = (
+                np.float64(copy_normal[k, 0]),
+                np.float64(copy_normal[k, 1]),
+                np.float64(copy_normal[k, 2]),
+            )
+            world = np.empty(3)
             for i in range(3):
                 total = 0.0
                 total = total + cofactor[i, 0] * x
                 total = total + cofactor[i, 1] * y
                 total = total + cofactor[i, 2] * z
-                normal[i] = total * sign
-            length = max(
-                sqrt((normal[0] * normal[0] + normal[1] * normal[1]) + normal[2] * normal[2]), 1e-300
-            )
+                world[i] = total * sign
+            length = max(sqrt((world[0] * world[0] + world[1] * world[1]) + world[2] * world[2]), 1e-300)
             for i in range(3):
                 vertices[nv + k, i] = properties[v, i]
-                normals[nv + k, i] = normal[i] / length
+                normals[nv + k, i] = world[i] / length
                 lo[owners[r], i] = min(lo[owners[r], i], properties[v, i])
                 hi[owners[r], i] = max(hi[owners[r], i], properties[v, i])
-        for t in range(run_index[r] // 3, run_index[r + 1] // 3):
-            for c in range(3):
-                faces[nf, c] = index[triangles[t, c]]
-            face_primitive[nf] = owners[r]
-            nf += 1
         nv += count
         vertex_start[owners[r] + 1] += count
     return vertices[:nv], normals[:nv], faces, face_primitive, np.cumsum(vertex_start), lo, hi

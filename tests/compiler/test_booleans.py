@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
-from proto3d.compiler.booleans import BooleanNode, _owners, _split_runs, solve
+from proto3d.compiler.booleans import BooleanNode, _owners, _split_runs, closed_solid, solve
 from proto3d.compiler.build import assemble
 from proto3d.compiler.evaluate import evaluate
 from proto3d.compiler.measure import EarlyTessellation
@@ -340,3 +340,65 @@ def test_the_mapping_kernel_is_compiled_once_whatever_arrays_manifold3d_gives():
     ):
         compile_text(text)
     assert len(_split_runs.signatures) == 1
+
+
+MIXED = """part p {
+    difference {
+        box(size=[1, 0.8, 0.4], at=[0, 0, 0.2])
+        rotate([0, 0, 30]) { box(size=[0.3, 0.3, 1], at=[0.3, 0, 0.2]) }
+        cylinder(r=0.15, h=1, at=[-0.25, 0, 0.2])
+        scale([1, -1, 1]) { extrude(polygon=[[0, 0], [0.2, 0], [0, 0.2]], h=1, at=[0, 0.2, -0.2]) }
+    }
+}
+part q { difference { sphere(r=0.3) box(size=[0.3, 0.3, 0.3], at=[0.15, 0.15, 0.15]) } }
+"""
+
+
+def _carrying_normals(mesh, operand):
+    """What every operand did before flat ones entered with positions only: normals as properties."""
+    properties = np.concatenate((mesh.vertices, mesh.normals), axis=1, dtype=np.float32)
+    solid = manifold3d.Mesh(vert_properties=properties, tri_verts=mesh.faces)
+    solid.merge()
+    return manifold3d.Manifold(solid).as_original(), None
+
+
+def test_flat_operands_enter_with_positions_only_and_curved_ones_with_their_normals():
+    box, cylinder = evaluate(parse("part p { box(size=[1, 2, 3]) cylinder(r=1, h=1) }"), Limits()).primitives
+    flat, normals = closed_solid(tessellate([box]), box)
+    curved, none = closed_solid(tessellate([cylinder]), cylinder)
+    assert flat.num_prop() == 0 and curved.num_prop() == 3 and none is None
+    mesh = flat.to_mesh()  # each face id names a triangle of the solid, whose winding is its normal
+    corners = np.asarray(mesh.vert_properties, dtype=np.float64)[np.asarray(mesh.tri_verts)]
+    winding = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    named = normals[np.asarray(mesh.face_id, dtype=np.int64)]
+    assert np.array_equal(named, winding / np.linalg.norm(winding, axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize(
+    "text", [PLATE, MIXED, "part p { union { box(size=[1, 1, 1]) box(size=[1, 1, 1], at=[0.5, 0.5, 0.5]) } }"]
+)
+def test_normals_by_face_id_are_the_normals_carried_as_properties_bit_for_bit(text, monkeypatch):
+    shape = compile_text(text)
+    monkeypatch.setattr("proto3d.compiler.booleans.closed_solid", _carrying_normals)
+    carried = compile_text(text)
+    for name in ("vertices", "normals", "faces", "primitive_id", "part_id"):
+        assert np.array_equal(getattr(shape, name), getattr(carried, name)), name
+
+
+def test_a_flat_operand_has_one_normal_a_triangle_along_its_geometry_and_a_curved_one_stays_smooth():
+    shape = compile_text(MIXED)
+    corners = shape.vertices[shape.faces].astype(np.float64)
+    winding = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    winding /= np.linalg.norm(winding, axis=1, keepdims=True)
+    normals = shape.normals[shape.faces].astype(np.float64)
+    assert set(shape.primitive_id.tolist()) == {0, 1, 2, 3, 4, 5}  # each operand keeps faces
+    flat = np.isin(shape.primitive_id, [0, 1, 3, 5])  # boxes and the mirrored extrusion
+    assert np.all(normals[flat] == normals[flat][:, :1])
+    assert np.allclose(normals[flat], winding[flat][:, None], atol=1e-5)
+    walls = (shape.primitive_id == 2) & (np.abs(winding[:, 2]) < 0.5)  # the cylinder's hole wall
+    radial = shape.vertices[shape.faces[walls]][..., :2] - np.float32([-0.25, 0])
+    radial /= np.linalg.norm(radial, axis=-1, keepdims=True)
+    assert np.allclose(normals[walls][..., :2], -radial, atol=1e-5)  # into the hole, smooth
+    ball = (shape.primitive_id == 4) & (shape.part_id == 1)
+    centred = shape.vertices[shape.faces[ball]].astype(np.float64)
+    assert np.allclose(normals[ball], centred / np.linalg.norm(centred, axis=-1, keepdims=True), atol=1e-3)
