@@ -9,8 +9,9 @@ makes passes `_Evaluator.made` once, so NaN and ±inf never exist. Every operati
 in proportion to its work (a statement and each operator, call, index or attribute in it one
 step; a list item made or iterated one; every 8 numbers an operation reads or makes one; `==`
 what it visits; a part's box is kept and grown, not measured again at each anchor, and a read
-that measures pays for the primitives and triangles it measures), so the step limit bounds the
-time of any program, and `Limits.max_seconds` is checked cheaply at step-count
+that measures pays for the primitives and triangles it measures; a boolean block pays for its
+operands' triangles and for those each of its steps makes, a step running only when the steps left
+could pay for it), so the step limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at step-count
 checkpoints.
 
 The semantics live here, in `_Evaluator`; the machinery it leans on has a module each:
@@ -64,6 +65,8 @@ from proto3d.grammar import ast
 from proto3d.limits import Limits
 
 __all__ = ["EvalError", "Evaluation", "PALETTE", "evaluate", "rotation"]
+
+STEPS_PER_MADE = 10  # a triangle made by a step of a boolean block (see `boolean`)
 
 PALETTE = [
     "#c8a165",
@@ -173,6 +176,7 @@ class _Evaluator:
         self.iterations = 0
         self.open_booleans: list[BooleanNode] = []  # the boolean blocks running now, innermost last
         self.booleans: list[tuple[range, Tessellation]] = []
+        self.made_by_boolean = 0  # triangles the steps of the boolean block running now have made
         # where it is building now
         self.matrix = np.eye(4)
         self.reach = 4.0  # sum of |self.matrix| entries: bounds the entries of self.matrix @ local
@@ -531,9 +535,10 @@ class _Evaluator:
     def boolean(self, node: BooleanNode, first: int, operand_triangles: int) -> None:
         """Compute an outermost boolean block now, so the part's anchors below it read the result's box.
 
-        Its operands' and its result's triangles pay two steps each (manifold3d's work, 2-4 µs a
-        triangle, is what bounds the time of a program near the step limit: about a second), and the
-        result's count against the triangle limit."""
+        Its operands' triangles pay two steps each, and every triangle a step of it makes, its
+        result's included, `STEPS_PER_MADE` (manifold3d's work, 3-10 µs of CPU a triangle made, is
+        what bounds the time of a program near the step limit: about a second); the result's count
+        goes against the triangle limit."""
         operands = range(first, len(self.primitives))
         if self.meter.used + 2 * operand_triangles > self.limits.max_steps:
             fail(
@@ -544,8 +549,10 @@ class _Evaluator:
                 hint="lower the `segments` of its operands, or cut fewer or simpler shapes",
             )
         self.step(node.span, 2 * operand_triangles)
-        result, boxes = solve(node, self.primitives[first:], first)
-        self.step(node.span, 2 * len(result.faces))
+        self.made_by_boolean = 0
+        result, boxes = solve(
+            node, self.primitives[first:], first, self.afford_boolean_step, self.pay_for_boolean_step
+        )
         self.triangles += len(result.faces)
         if self.triangles > self.limits.max_triangles:
             fail(
@@ -558,6 +565,25 @@ class _Evaluator:
             self.primitives[i].operand = True
         self.booleans.append((operands, result))
         self.part_boxes.replace(dict(zip(operands, boxes)))
+
+    def afford_boolean_step(self, node: BooleanNode, triangles: int) -> None:
+        if self.meter.used + STEPS_PER_MADE * triangles > self.limits.max_steps:
+            self.boolean_over_steps(node, f"its next step may make {triangles} triangles")
+
+    def pay_for_boolean_step(self, node: BooleanNode, made: int) -> None:
+        self.made_by_boolean += made
+        if self.meter.used + STEPS_PER_MADE * made > self.limits.max_steps:
+            self.boolean_over_steps(node, f"its steps have made {self.made_by_boolean} triangles")
+        self.step(node.span, STEPS_PER_MADE * made)
+
+    def boolean_over_steps(self, node: BooleanNode, why: str) -> None:
+        fail(
+            "E304",
+            f"the program needs more than {self.limits.max_steps} evaluation steps: this `{node.op}` "
+            f"costs {STEPS_PER_MADE} per triangle its steps make, and {why}",
+            node.span,
+            hint="overlap fewer operands in one place, or lower their `segments`",
+        )
 
     # ---- the primitive statement -----------------------------------------
     def primitive_stmt(self, s: ast.PrimitiveStmt):

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
-from proto3d.compiler.booleans import BooleanNode, _owners, _split_runs, closed_solid, solve
+from proto3d.compiler.booleans import BooleanNode, _apart, _owners, _split_runs, closed_solid, solve
 from proto3d.compiler.build import assemble
 from proto3d.compiler.evaluate import evaluate
 from proto3d.compiler.measure import EarlyTessellation
@@ -30,6 +30,10 @@ part plate {
     }
 }
 """
+
+
+def spend(node, triangles):
+    pass
 
 
 def closed_mesh(shape, faces=None) -> trimesh.Trimesh:
@@ -210,6 +214,95 @@ def test_a_boolean_pays_steps_for_its_triangles():
     assert "its operands have 158732" in found.message and "segments" in found.hint  # 12 + 40 · 3,968
 
 
+def test_each_step_of_a_block_is_afforded_before_it_runs_and_paid_for_after():
+    """The plate's three holes touch no other and are composed; the one step is the cut, asked for
+    as many triangles as its inputs (nothing has grown yet) and paid what it made, the result."""
+    shape = compile_text(PLATE)
+    primitives = evaluate(parse(PLATE.replace("difference {", "{")), Limits()).primitives
+    asked, paid = [], []
+    pieces, _ = solve(
+        BooleanNode("difference", Span(3, 5), [0, 1, 2, 3]),
+        primitives,
+        0,
+        lambda node, n: asked.append((node.span.line, n)),
+        lambda node, n: paid.append((node.span.line, n)),
+    )
+    assert asked == [(3, 12 + 3 * 4 * 32)]  # the box, three 32-gon prisms (two triangles a side, a fan a cap)
+    assert paid == [(3, len(pieces.faces))] and len(pieces.faces) == len(shape.faces)
+
+
+def test_a_block_whose_steps_keep_growing_stops_before_the_step_that_would_take_seconds():
+    """Nine copies of a torus that crosses itself, each 1 µm from the last: every step of the
+    intersection about triples the triangles (1,500, 5,000, 15,000, …), and the eighth would take
+    manifold3d seconds though the result is small. The block stops at its keyword instead."""
+    text = """part p {
+    intersection {
+        for i in range(9) { torus(R=[5e-324, 0.27], r=0.01, angle=342, start=-113, segments=21, rot=[-35, -128, 159], at=[i * 1e-6, 0, 0.3]) }
+    }
+}"""
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(text)
+    found = raised.value.diagnostics[0]
+    assert (found.code, found.line, found.column) == ("E304", 2, 5)
+    assert "this `intersection` costs 10 per triangle its steps make" in found.message
+    assert "its next step may make" in found.message and "overlap fewer operands" in found.hint
+
+
+def test_a_union_of_many_overlapping_solids_pays_for_what_its_steps_make():
+    """A thousand rotated boxes at one place: their union's result has 140,000 triangles and its
+    steps make millions on the way (37 s of manifold3d's time when it ran as one batch)."""
+    text = "part p { union { for i in range(1000) { box(size=[0.2, 0.2, 0.2], rot=[i * 0.3, i * 0.6, 0], at=[0, 0, 0.1]) } } }"
+    with pytest.raises(Proto3dError) as raised:
+        compile_text(text)
+    found = raised.value.diagnostics[0]
+    assert (found.code, found.line, found.column) == ("E304", 1, 10)
+    assert "this `union`" in found.message
+
+
+def test_exact_repeats_of_an_operand_are_dropped_and_own_no_face():
+    """The fuzzer's worst input was nine identical copies of a torus crossing itself, cut by a sweep
+    (8.4 s when manifold3d was given all nine). The same solid at the same place is one operand."""
+    torus = "torus(R=[0.05, 0.27], r=0.01, angle=342, start=-113, segments=21, rot=[-35, -128, 159])"
+    sweep = "sweep([[-0.12, 0.14, 0.14], [0.04, 0.2, 0.12], [0.08, 0.14, 0], [0.12, 0.14, -0.18], [0.1, 0.04, -0.38]], 2cm)"
+    lens = "sphere(r=0.1, at=[0, 0, 0.06])"
+    for op, repeated, once in (
+        ("intersection", f"for i in range(9) {{ {torus} }} {sweep}", f"{torus} {sweep}"),
+        (
+            "union",
+            f"{lens} {lens} sphere(r=0.1, at=[0, 0, 0.1]) {lens}",
+            f"{lens} sphere(r=0.1, at=[0, 0, 0.1])",
+        ),
+        ("difference", f"box(size=[1, 1, 1]) {lens} {lens}", f"box(size=[1, 1, 1]) {lens}"),
+    ):
+        many = compile_text(f"part p {{ {op} {{ {repeated} }} }}")
+        one = compile_text(f"part p {{ {op} {{ {once} }} }}")
+        assert len(one.faces) > 100
+        assert np.array_equal(many.vertices, one.vertices) and np.array_equal(many.faces, one.faces)
+        kept = {"intersection": [0, 9], "union": [0, 2], "difference": [0, 1]}[op]  # the first copies
+        assert np.array_equal(many.primitive_id, np.array(kept)[one.primitive_id])
+    # a cutter that is the body itself is not a repeat: it cuts everything away
+    assert len(compile_text(f"part p {{ difference {{ {lens} {lens} }} }}").faces) == 0
+
+
+@given(st.lists(st.tuples(*[st.integers(0, 9)] * 6), min_size=1, max_size=30), st.integers(0, 5))
+def test_groups_of_boxes_that_do_not_touch_are_made_greedily_in_order(raw, first):
+    boxes = [(*np.minimum(b[:3], b[3:]), *np.maximum(b[:3], b[3:])) for b in raw]
+
+    def touch(i, j):
+        return all(boxes[i][a] <= boxes[j][a + 3] and boxes[j][a] <= boxes[i][a + 3] for a in range(3))
+
+    groups = _apart(boxes, first)
+    assert sorted(k for group in groups for k in group) == list(range(first, first + len(boxes)))
+    expected: list[list[int]] = []
+    for k in range(len(boxes)):  # each box joins the first group it touches no box of
+        g = next(
+            (g for g, group in enumerate(expected) if not any(touch(k, j) for j in group)), len(expected)
+        )
+        expected[g:g] = [] if g < len(expected) else [[]]
+        expected[g].append(k)
+    assert groups == [[first + k for k in group] for group in expected]
+
+
 def test_a_hole_through_an_extrusion_is_closed_outward_and_has_the_area_left():
     shape = compile_text(
         """part frame { extrude(polygon=[[0, 0], [1, 0], [1, 1], [0, 1]], h=0.1,
@@ -317,7 +410,7 @@ def test_each_operand_piece_box_is_the_box_of_its_vertices_and_none_when_nothing
 }
 """
     primitives = evaluate(parse(text.replace("difference {", "{")), Limits()).primitives
-    pieces, boxes = solve(BooleanNode("difference", Span(), [0, 1, 2]), primitives, 0)
+    pieces, boxes = solve(BooleanNode("difference", Span(), [0, 1, 2]), primitives, 0, spend, spend)
     assert boxes[2] is None and pieces.vertex_start[3] == pieces.vertex_start[2]
     for k in (0, 1):
         vertices = pieces.vertices[pieces.vertex_start[k] : pieces.vertex_start[k + 1]].astype(np.float64)
