@@ -107,7 +107,7 @@ def solve(
         *[closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
     )
     matrices = np.array([p.matrix[:3] for p in operands])
-    places = _rows(matrices)
+    places = _places(matrices)
     steps = _Steps(afford, pay)
 
     def solid(node) -> manifold3d.Manifold:
@@ -140,7 +140,7 @@ def solve(
         _read_only(result.vert_properties, result.vert_properties.shape[1]),
         np.asarray(result.face_id, dtype=np.int64),
         np.asarray(result.run_index, dtype=np.int64),
-        _owners(run_solid, transforms, shape_of, matrices),
+        _owners(run_solid, transforms, shape_of, places, matrices),
         transforms,
         np.asarray(result.run_flags, dtype=np.int64),
         np.array([starts[s] if face_normals[s] is not None else -1 for s in run_solid], dtype=np.int64),
@@ -153,7 +153,8 @@ def solve(
 
 
 def _distinct(nodes: list, shape_of: list[int], places: list[bytes], first: int) -> list:
-    """The operands without the repeats of an earlier one (the same shape by the same matrix)."""
+    """The operands without the repeats of an earlier one: the same shape by the same matrix, as
+    manifold3d takes it (in float32, the precision of the meshes)."""
     seen: set[tuple[int, bytes]] = set()
     kept = []
     for operand in nodes:
@@ -179,16 +180,18 @@ def _union(solids: list[manifold3d.Manifold], add: Callable) -> manifold3d.Manif
 
 def _apart(boxes: list[tuple], first: int) -> list[list[int]]:
     """Groups of the boxes (numbered from `first`) in which no two touch: each box goes to the first
-    group it touches no box of."""
-    corners = np.array(boxes)
-    lo, hi = corners[:, :3], corners[:, 3:]
-    touching = np.ones((len(boxes), len(boxes)), dtype=bool)
-    for axis in range(3):  # an axis at a time: one reduction over (n, n, 3) costs five times more
-        touching &= (lo[:, None, axis] <= hi[:, axis]) & (lo[:, axis] <= hi[:, None, axis])
-    later, earlier = np.nonzero(np.tril(touching, -1))
+    group it touches no box of. Plain Python, a sweep along x: NumPy's calls on a few dozen boxes
+    cost more here, right after manifold3d's work, than the comparisons."""
     touched: list[list[int]] = [[] for _ in boxes]  # the boxes before each that it touches
-    for k, j in zip(later.tolist(), earlier.tolist()):
-        touched[k].append(j)
+    active: list[int] = []  # the boxes met so far that reach the next one's start along x
+    for k in sorted(range(len(boxes)), key=lambda k: boxes[k][0]):
+        x0, y0, z0, x1, y1, z1 = boxes[k]
+        active = [j for j in active if boxes[j][3] >= x0]
+        for j in active:
+            b = boxes[j]
+            if b[1] <= y1 and y0 <= b[4] and b[2] <= z1 and z0 <= b[5]:
+                touched[max(j, k)].append(min(j, k))
+        active.append(k)
     groups: list[list[int]] = []
     group_of: list[int] = []
     for k, before in enumerate(touched):
@@ -358,13 +361,18 @@ def _read_only(array: np.ndarray, columns: int) -> np.ndarray:
 
 
 def _owners(
-    run_solid: list[int], transforms: np.ndarray, shape_of: list[int], matrices: np.ndarray
+    run_solid: list[int],
+    transforms: np.ndarray,
+    shape_of: list[int],
+    places: list[bytes],
+    matrices: np.ndarray,
 ) -> np.ndarray:
     """The operand each run of the result comes from: the first copy of the run's solid whose
     matrix, in manifold3d's float32, is the run's transform (manifold3d moves the identity of a
-    solid by the copy's matrix, which is exact), or failing that the nearest copy."""
+    solid by the copy's matrix, which is exact), or failing that the nearest copy. `places` are the
+    operands' matrices as `_places` gives them."""
     first_copy: dict[tuple[int, bytes], int] = {}  # (solid, its matrix as a run transform) -> operand
-    for k, key in enumerate(zip(shape_of, _rows(matrices.transpose(0, 2, 1).astype(np.float32)))):
+    for k, key in enumerate(zip(shape_of, places)):
         first_copy.setdefault(key, k)
     owners = [first_copy.get(key, -1) for key in zip(run_solid, _rows(transforms))]
     for r in [r for r, owner in enumerate(owners) if owner < 0]:
@@ -372,6 +380,11 @@ def _owners(
         distance = np.abs(matrices[candidates] - transforms[r].T).sum(axis=(1, 2))
         owners[r] = int(candidates[np.argmin(distance)])
     return np.array(owners, dtype=np.int64)
+
+
+def _places(matrices: np.ndarray) -> list[bytes]:
+    """Each operand's (3, 4) matrix as manifold3d gives back a run's transform, as bytes to compare."""
+    return _rows(matrices.transpose(0, 2, 1).astype(np.float32))
 
 
 def _rows(matrices: np.ndarray) -> list[bytes]:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
-from proto3d.compiler.booleans import BooleanNode, _apart, _owners, _split_runs, closed_solid, solve
+from proto3d.compiler.booleans import BooleanNode, _apart, _owners, _places, _split_runs, closed_solid, solve
 from proto3d.compiler.build import assemble
 from proto3d.compiler.evaluate import evaluate
 from proto3d.compiler.measure import EarlyTessellation
@@ -396,7 +396,7 @@ def test_runs_go_to_the_copy_their_transform_names_the_first_of_equal_copies_or_
     off[3, 0] = np.float32(0.1) + np.float32(1e-6)  # nearer copy 1 than copy 0
     signed_zeros = np.where(as_given[0] == 0, np.float32(-0.0), as_given[0])  # -0.0 is 0.0
     transforms = np.array([as_given[2], as_given[0], as_given[3], off, signed_zeros])
-    owners = _owners([0, 0, 1, 0, 0], transforms, shape_of, matrices)
+    owners = _owners([0, 0, 1, 0, 0], transforms, shape_of, _places(matrices), matrices)
     assert owners.tolist() == [1, 0, 3, 1, 0]
 
 
