@@ -102,30 +102,37 @@ def solve(
             numbers[key] = len(numbers)
             firsts.append(k)
         shape_of.append(numbers[key])
+    matrices = np.array([p.matrix[:3] for p in operands])
+    places = _places(matrices)
+    boxes = _world_boxes(local, local_shape, matrices)  # before manifold3d's work: see the module's docstring
     face_start = np.searchsorted(local.face_primitive, np.arange(len(local.vertex_start)))
     solids, face_normals = zip(
         *[closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
     )
-    matrices = np.array([p.matrix[:3] for p in operands])
-    places = _places(matrices)
     steps = _Steps(afford, pay)
 
-    def solid(node) -> manifold3d.Manifold:
+    def solid(node) -> tuple[manifold3d.Manifold, list[float]]:
+        """The node's solid and a box around it."""
         if not isinstance(node, BooleanNode):
-            return solids[shape_of[node - first]].transform(matrices[node - first])
+            return solids[shape_of[node - first]].transform(matrices[node - first]), boxes[node - first]
         kept = node.operands[:1] + _distinct(node.operands[1:], shape_of, places, first)
         if node.op != "difference":
             kept = _distinct(node.operands, shape_of, places, first)
-        inputs = [solid(operand) for operand in kept]
+        inputs, around = zip(*[solid(operand) for operand in kept])
+        box = [min(b[i] for b in around) for i in range(3)] + [max(b[i] for b in around) for i in range(3, 6)]
         if node.op == "intersection":
-            return _fold(inputs, partial(steps.run, node, manifold3d.OpType.Intersect))
+            return _fold(list(inputs), partial(steps.run, node, manifold3d.OpType.Intersect)), box
         add = partial(steps.run, node, manifold3d.OpType.Add)
         if node.op == "union":
-            return _union(inputs, add)
-        body, cutters = inputs[0], inputs[1:]
-        return steps.run(node, manifold3d.OpType.Subtract, body, _union(cutters, add)) if cutters else body
+            return _union(list(inputs), list(around), add), box
+        if len(inputs) == 1:
+            return inputs[0], box
+        cut = steps.run(
+            node, manifold3d.OpType.Subtract, inputs[0], _union(list(inputs[1:]), list(around[1:]), add)
+        )
+        return cut, box
 
-    result = solid(node).to_mesh()
+    result = solid(node)[0].to_mesh()
     transforms = np.array(result.run_transform, dtype=np.float32).reshape(-1, 4, 3)
     runs = len(result.run_original_id)
     if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
@@ -167,18 +174,33 @@ def _distinct(nodes: list, shape_of: list[int], places: list[bytes], first: int)
     return kept
 
 
-def _union(solids: list[manifold3d.Manifold], add: Callable) -> manifold3d.Manifold:
-    """The union of solids, each pair's union made by `add`. As in manifold3d's batch union, solids
-    are first put in groups whose boxes do not touch (a plate's holes, a wall's openings), and a
-    group is composed at no boolean's cost."""
+def _union(solids: list[manifold3d.Manifold], boxes: list[list[float]], add: Callable) -> manifold3d.Manifold:
+    """The union of solids within their boxes, each pair's union made by `add`. As in manifold3d's
+    batch union, solids are first put in groups whose boxes do not touch (a plate's holes, a wall's
+    openings), and a group is composed at no boolean's cost."""
     groups = []
     for chunk in range(0, len(solids), 1000):  # as manifold3d does, to bound the box comparisons
-        groups += _apart([solid.bounding_box() for solid in solids[chunk : chunk + 1000]], chunk)
+        groups += _apart(boxes[chunk : chunk + 1000], chunk)
     composed = [manifold3d.Manifold.compose([solids[k] for k in group]) for group in groups if len(group) > 1]
     return _fold(composed + [solids[group[0]] for group in groups if len(group) == 1], add)
 
 
-def _apart(boxes: list[tuple], first: int) -> list[list[int]]:
+def _world_boxes(local: Tessellation, local_shape: np.ndarray, matrices: np.ndarray) -> list[list[float]]:
+    """A box around each operand, [x0, y0, z0, x1, y1, z1]: its local shape's box moved by its matrix
+    (the box of the moved box, so no smaller than the operand's own)."""
+    if not len(local.vertices):
+        return [[0.0] * 6 for _ in matrices]
+    starts = np.minimum(local.vertex_start[:-1], len(local.vertices) - 1)  # an empty shape's box is any box
+    corners = np.minimum.reduceat(local.vertices, starts), np.maximum.reduceat(local.vertices, starts)
+    centre = ((corners[0] + corners[1]) / 2)[local_shape].astype(np.float64)
+    half = ((corners[1] - corners[0]) / 2)[local_shape].astype(np.float64)
+    linear = matrices[:, :, :3]
+    middle = np.einsum("nij,nj->ni", linear, centre) + matrices[:, :, 3]
+    reach = np.einsum("nij,nj->ni", np.abs(linear), half)
+    return np.concatenate((middle - reach, middle + reach), axis=1).tolist()
+
+
+def _apart(boxes: list, first: int) -> list[list[int]]:
     """Groups of the boxes (numbered from `first`) in which no two touch: each box goes to the first
     group it touches no box of. Plain Python, a sweep along x: NumPy's calls on a few dozen boxes
     cost more here, right after manifold3d's work, than the comparisons."""

@@ -11,11 +11,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, compile_text
-from proto3d.compiler.booleans import BooleanNode, _apart, _owners, _places, _split_runs, closed_solid, solve
+from proto3d.compiler.booleans import (
+    BooleanNode,
+    _apart,
+    _owners,
+    _places,
+    _split_runs,
+    _world_boxes,
+    closed_solid,
+    solve,
+)
 from proto3d.compiler.build import assemble
 from proto3d.compiler.evaluate import evaluate
 from proto3d.compiler.measure import EarlyTessellation
-from proto3d.compiler.tessellate import tessellate
+from proto3d.compiler.tessellate import local_shapes, tessellate
 from proto3d.errors import Proto3dError, Span
 from proto3d.grammar import parse
 from tests.helpers.strategies import compose, fast, homogeneous, primitive_specs, wrappers
@@ -282,6 +291,23 @@ def test_exact_repeats_of_an_operand_are_dropped_and_own_no_face():
         assert np.array_equal(many.primitive_id, np.array(kept)[one.primitive_id])
     # a cutter that is the body itself is not a repeat: it cuts everything away
     assert len(compile_text(f"part p {{ difference {{ {lens} {lens} }} }}").faces) == 0
+
+
+def test_the_box_around_each_operand_holds_its_vertices_and_is_exact_unrotated():
+    text = """part p { union {
+        box(size=[0.3, 0.1, 0.2], rot=[10, 20, 30])
+        sphere(r=0.1, at=[0.2, 0, 0.1])
+        torus(R=0.1, r=0.02, rot=[90, 0, 0], at=[0, 0.3, 0])
+        scale([1, 2, 0.5]) cylinder(r=0.05, h=0.2, rot=[0, 45, 0])
+        box(size=[0.2, 0.4, 0.6], at=[1, 2, 3])
+    } }"""
+    primitives = evaluate(parse(text.replace("union {", "{")), Limits()).primitives
+    local, local_shape = local_shapes(primitives)
+    boxes = np.array(_world_boxes(local, local_shape, np.array([p.matrix[:3] for p in primitives])))
+    for p, box in zip(primitives, boxes):
+        world = tessellate([p]).vertices.astype(np.float64)
+        assert np.all(world >= box[:3] - 1e-6) and np.all(world <= box[3:] + 1e-6)
+    assert boxes[-1] == pytest.approx([0.9, 1.8, 2.7, 1.1, 2.2, 3.3])
 
 
 @given(st.lists(st.tuples(*[st.integers(0, 9)] * 6), min_size=1, max_size=30), st.integers(0, 5))
