@@ -20,14 +20,15 @@ does mapping the result back in one pass: a run's copy is found by its transform
 run its vertices, world normals and box (NumPy calls over a few hundred rows cost more than the
 arithmetic, and each is slow to start right after manifold3d's work has filled the caches).
 
-A block is worked out one pair of solids at a time, in manifold3d's own order (smallest first,
-after composing operands whose boxes touch no other's, which costs no boolean), so that `pay` is
-told the triangles each step makes before the next one starts. That is what bounds the time:
+A block is worked out one pair of solids at a time, in manifold3d's own order (the smallest
+first, after composing the operands that touch no other, which costs no boolean), so that each
+step is afforded before it runs and paid for after (`_Steps`). That is what bounds the time:
 manifold3d's work grows with the triangles it makes, and a block's result can be small while its
-steps are not (nine copies of a torus that crosses itself triple the triangles at every step, and
-a union of a thousand rotated boxes makes millions on the way). Exact repeats of an operand (the
-same shape at the same place) are dropped first: A ∪ A = A ∩ A = A, and cutting twice is cutting
-once.
+steps are not (nine copies of a torus that crosses itself about triple the triangles at every
+step, and a union of a thousand rotated boxes makes millions on the way). Exact repeats of an
+operand (the same shape at the same place) are dropped first: A ∪ A = A ∩ A = A, and cutting twice
+is cutting once. Which operands go together is planned from boxes around them before manifold3d
+starts (`_plan`), for the same reason as the kernel above.
 
 The result is a `Tessellation` of the operands, in their order, each primitive's faces and
 vertices together as `tessellate` gives them, so the rest of the pipeline sees an ordinary mesh.
@@ -104,35 +105,30 @@ def solve(
         shape_of.append(numbers[key])
     matrices = np.array([p.matrix[:3] for p in operands])
     places = _places(matrices)
-    boxes = _world_boxes(local, local_shape, matrices)  # before manifold3d's work: see the module's docstring
+    boxes = _world_boxes(local, local_shape, matrices)
+    plan, _ = _plan(node, first, shape_of, places, boxes)
     face_start = np.searchsorted(local.face_primitive, np.arange(len(local.vertex_start)))
     solids, face_normals = zip(
         *[closed_solid(_piece(local, s, face_start), operands[k]) for (_, s), k in zip(numbers, firsts)]
     )
     steps = _Steps(afford, pay)
 
-    def solid(node) -> tuple[manifold3d.Manifold, list[float]]:
-        """The node's solid and a box around it."""
-        if not isinstance(node, BooleanNode):
-            return solids[shape_of[node - first]].transform(matrices[node - first]), boxes[node - first]
-        kept = node.operands[:1] + _distinct(node.operands[1:], shape_of, places, first)
-        if node.op != "difference":
-            kept = _distinct(node.operands, shape_of, places, first)
-        inputs, around = zip(*[solid(operand) for operand in kept])
-        box = [min(b[i] for b in around) for i in range(3)] + [max(b[i] for b in around) for i in range(3, 6)]
-        if node.op == "intersection":
-            return _fold(list(inputs), partial(steps.run, node, manifold3d.OpType.Intersect)), box
-        add = partial(steps.run, node, manifold3d.OpType.Add)
-        if node.op == "union":
-            return _union(list(inputs), list(around), add), box
-        if len(inputs) == 1:
-            return inputs[0], box
-        cut = steps.run(
-            node, manifold3d.OpType.Subtract, inputs[0], _union(list(inputs[1:]), list(around[1:]), add)
+    def solid(plan) -> manifold3d.Manifold:
+        if isinstance(plan, int):
+            return solids[shape_of[plan]].transform(matrices[plan])
+        node, body, groups = plan
+        if body is not None and not groups:
+            return solid(body)
+        op = manifold3d.OpType.Intersect if node.op == "intersection" else manifold3d.OpType.Add
+        inputs = [
+            manifold3d.Manifold.compose([solid(p) for p in g]) if len(g) > 1 else solid(g[0]) for g in groups
+        ]
+        together = _fold(inputs, partial(steps.run, node, op))
+        return (
+            together if body is None else steps.run(node, manifold3d.OpType.Subtract, solid(body), together)
         )
-        return cut, box
 
-    result = solid(node)[0].to_mesh()
+    result = solid(plan).to_mesh()
     transforms = np.array(result.run_transform, dtype=np.float32).reshape(-1, 4, 3)
     runs = len(result.run_original_id)
     if len(transforms) != runs:  # manifold3d leaves them out when every one is the identity
@@ -174,15 +170,27 @@ def _distinct(nodes: list, shape_of: list[int], places: list[bytes], first: int)
     return kept
 
 
-def _union(solids: list[manifold3d.Manifold], boxes: list[list[float]], add: Callable) -> manifold3d.Manifold:
-    """The union of solids within their boxes, each pair's union made by `add`. As in manifold3d's
-    batch union, solids are first put in groups whose boxes do not touch (a plate's holes, a wall's
-    openings), and a group is composed at no boolean's cost."""
+def _plan(node, first: int, shape_of: list[int], places: list[bytes], boxes: list[list[float]]):
+    """How a block will run, worked out from the boxes before manifold3d does any work (NumPy and
+    Python run slower right after it; see the module's docstring): an operand is its index; a
+    block is (node, the plan of the solid it cuts or None, groups of plans). The groups are
+    combined a pair at a time; within a group, solids whose boxes touch no other's are composed at
+    no boolean's cost, as manifold3d's batch union does (a plate's holes, a wall's openings).
+    Returns (plan, a box around its solid)."""
+    if not isinstance(node, BooleanNode):
+        return node - first, boxes[node - first]
+    kept = node.operands[:1] + _distinct(node.operands[1:], shape_of, places, first)
+    if node.op != "difference":
+        kept = _distinct(node.operands, shape_of, places, first)
+    plans, around = zip(*[_plan(operand, first, shape_of, places, boxes) for operand in kept])
+    box = [min(b[i] for b in around) for i in range(3)] + [max(b[i] for b in around) for i in range(3, 6)]
+    if node.op == "intersection":
+        return (node, None, [[p] for p in plans]), box
+    body, start = (plans[0], 1) if node.op == "difference" else (None, 0)
     groups = []
-    for chunk in range(0, len(solids), 1000):  # as manifold3d does, to bound the box comparisons
-        groups += _apart(boxes[chunk : chunk + 1000], chunk)
-    composed = [manifold3d.Manifold.compose([solids[k] for k in group]) for group in groups if len(group) > 1]
-    return _fold(composed + [solids[group[0]] for group in groups if len(group) == 1], add)
+    for chunk in range(start, len(plans), 1000):  # as manifold3d does, to bound the box comparisons
+        groups += [[plans[k] for k in group] for group in _apart(list(around[chunk : chunk + 1000]), chunk)]
+    return (node, body, groups), box
 
 
 def _world_boxes(local: Tessellation, local_shape: np.ndarray, matrices: np.ndarray) -> list[list[float]]:
@@ -201,31 +209,39 @@ def _world_boxes(local: Tessellation, local_shape: np.ndarray, matrices: np.ndar
 
 
 def _apart(boxes: list, first: int) -> list[list[int]]:
-    """Groups of the boxes (numbered from `first`) in which no two touch: each box goes to the first
-    group it touches no box of. Plain Python, a sweep along x: NumPy's calls on a few dozen boxes
-    cost more here, right after manifold3d's work, than the comparisons."""
-    touched: list[list[int]] = [[] for _ in boxes]  # the boxes before each that it touches
-    active: list[int] = []  # the boxes met so far that reach the next one's start along x
-    for k in sorted(range(len(boxes)), key=lambda k: boxes[k][0]):
-        x0, y0, z0, x1, y1, z1 = boxes[k]
-        active = [j for j in active if boxes[j][3] >= x0]
-        for j in active:
-            b = boxes[j]
-            if b[1] <= y1 and y0 <= b[4] and b[2] <= z1 and z0 <= b[5]:
-                touched[max(j, k)].append(min(j, k))
-        active.append(k)
+    """Groups of the boxes ([x0, y0, z0, x1, y1, z1], numbered from `first`) in which no two touch:
+    each box goes to the first group it touches no box of."""
     groups: list[list[int]] = []
-    group_of: list[int] = []
-    for k, before in enumerate(touched):
-        taken = {group_of[j] for j in before}
-        g = 0
-        while g in taken:
-            g += 1
+    for k, g in enumerate(_first_groups(np.array(boxes, dtype=np.float64)).tolist()):
         if g == len(groups):
             groups.append([])
         groups[g].append(first + k)
-        group_of.append(g)
     return groups
+
+
+@njit(cache=True)
+def _first_groups(boxes):
+    """The group of each box, greedily in order (a kernel: in Python the comparisons of a few dozen
+    boxes cost more than a house's boolean step, and NumPy's calls as much)."""
+    group = np.empty(len(boxes), np.int64)
+    blocked = np.zeros(len(boxes) + 1, np.bool_)  # the groups the box at hand touches
+    for k in range(len(boxes)):
+        blocked[:] = False
+        for j in range(k):
+            if (
+                boxes[j, 0] <= boxes[k, 3]
+                and boxes[k, 0] <= boxes[j, 3]
+                and boxes[j, 1] <= boxes[k, 4]
+                and boxes[k, 1] <= boxes[j, 4]
+                and boxes[j, 2] <= boxes[k, 5]
+                and boxes[k, 2] <= boxes[j, 5]
+            ):
+                blocked[group[j]] = True
+        g = 0
+        while blocked[g]:
+            g += 1
+        group[k] = g
+    return group
 
 
 def _fold(solids: list[manifold3d.Manifold], combine: Callable) -> manifold3d.Manifold:
