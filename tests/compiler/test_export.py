@@ -347,6 +347,28 @@ def test_random_shapes_keep_every_face_and_id(seed):
     }
 
 
+def test_glb_uses_uint32_indices_for_a_group_of_65535_vertices_or_more():
+    spheres = " ".join(f"sphere(r=0.5, at=[{x}, 0, 0.5], segments=256)" for x in (0, 1.2, 2.4))
+    shape = compile_text(
+        f"""shape "wide"
+part small {{ box(size=[0.1, 0.1, 0.1], at=[-1, 0, 0.05]) }}
+part big {{ {spheres} }}
+part tail {{ box(size=[0.1, 0.1, 0.1], at=[4, 0, 0.05], color="#ff0000") }}
+"""
+    )
+    gltf, blob = read_glb(to_glb(shape))
+    kinds = []
+    for iid, node in enumerate(gltf["nodes"]):
+        (prim,) = gltf["meshes"][node["mesh"]]["primitives"]
+        pos = accessor(gltf, blob, prim["attributes"]["POSITION"])
+        idx = accessor(gltf, blob, prim["indices"]).reshape(-1, 3)
+        kinds.append((len(pos), gltf["accessors"][prim["indices"]]["componentType"]))
+        fids = np.flatnonzero(shape.instance_id == iid)
+        got, want = triangles(pos, idx), triangles(y_up(shape.vertices), shape.faces[fids])
+        assert np.array_equal(got[np.lexsort(got.T[::-1])], want[np.lexsort(want.T[::-1])])
+    assert kinds == [(24, 5123), (3 * 32514, 5125), (24, 5123)]
+
+
 # ---------------------------------------------------------------------------- glTF validator
 
 
