@@ -12,12 +12,10 @@ atomically.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
 import struct
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -89,34 +87,17 @@ def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None)
     path = Path(path)
     suffix = check_export_path(path)
     up = up or DEFAULT_UP.get(suffix)
-    with _no_cycle_collection():
-        if suffix == ".glb":
-            files = {path: to_glb(shape)}
-        elif suffix == ".obj":
-            mtl_path = path.with_suffix(".mtl")
-            obj, mtl = _obj(shape, mtl_path.name, up)
-            files = {mtl_path: mtl.encode(), path: obj}
-        elif suffix == ".ply":
-            files = {path: to_ply(shape, up=up)}
-        else:
-            files = {path: indented_json(parts_manifest(shape)) + b"\n"}
+    if suffix == ".glb":
+        files = {path: to_glb(shape)}
+    elif suffix == ".obj":
+        mtl_path = path.with_suffix(".mtl")
+        obj, mtl = _obj(shape, mtl_path.name, up)
+        files = {mtl_path: mtl.encode(), path: obj}
+    elif suffix == ".ply":
+        files = {path: to_ply(shape, up=up)}
+    else:
+        files = {path: indented_json(parts_manifest(shape)) + b"\n"}
     return [write_atomic(target, data) for target, data in files.items()]
-
-
-@contextmanager
-def _no_cycle_collection():
-    """Python's cycle collector paused while an export builds its tables. They are trees of small
-    dicts and lists, without cycles, which reference counting frees when the export ends; but
-    with 10,000 instances they grow the heap enough to set off full collections over all of it,
-    which cost about as much as building them. The collector is left as it was found."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def check_export_path(path: str | os.PathLike) -> str:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -794,28 +792,6 @@ def test_indented_json_refuses_what_json_dumps_refuses():
         indented_json([[], {}, [[]], {"a": {}}])
         == b'[\n  [],\n  {},\n  [\n    []\n  ],\n  {\n    "a": {}\n  }\n]'
     )
-
-
-def test_export_leaves_the_cycle_collector_as_it_found_it(tmp_path, monkeypatch):
-    exports = sys.modules[export.__module__]
-    seen = []
-    real = exports.parts_manifest
-    monkeypatch.setattr(exports, "parts_manifest", lambda shape: seen.append(gc.isenabled()) or real(shape))
-    shape = make_shape()
-    assert gc.isenabled()
-    try:
-        export(shape, tmp_path / "a.json")
-        assert gc.isenabled() and seen == [False]  # paused while the tables were built
-        gc.disable()
-        export(shape, tmp_path / "b.json")
-        assert not gc.isenabled() and seen == [False, False]
-        gc.enable()
-        monkeypatch.setattr(exports, "to_glb", lambda shape: 1 / 0)
-        with pytest.raises(ZeroDivisionError):
-            export(shape, tmp_path / "c.glb")
-        assert gc.isenabled() and not (tmp_path / "c.glb").exists()
-    finally:
-        gc.enable()
 
 
 # ---------------------------------------------------------------------------- errors and atomic writes
