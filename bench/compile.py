@@ -26,7 +26,9 @@ wall time depends on the other jobs).
 
 Then the worst cases: programs within the limits built to make the lints work hardest
 (many floating, finely tessellated parts close together; a fine part touching its host from
-inside), with the CPU time of the whole compile and of its lints (median of `--worst` runs).
+inside) or the per-instance work (10,000 part instances, the primitive limit), with the CPU
+time of the whole compile, of its lints and of the four exports `proto3d compile` writes (GLB,
+OBJ + MTL, PLY, parts JSON), each the median of `--worst` runs.
 
 Last, booleans (issue 14): a plate with 200 holes and a two-storey house shell with 40 window and
 door openings, each a `difference` block, against the same solids cut by manifold3d called
@@ -63,7 +65,7 @@ import manifold3d
 import numpy as np
 import trimesh
 
-from proto3d.compiler import compile_text
+from proto3d.compiler import compile_text, export
 from proto3d.compiler.build import DEFAULT_LIMITS, assemble
 from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import evaluate, rotation
@@ -341,19 +343,32 @@ part top { sphere(r=0.25, at=[0, 0, 0.75], segments=256) }
 """,
     ),
     ("a fine spring floating 5 mm inside a fine tube (0.26M)", _spring_in_tube(31)),
+    (
+        "10,000 part instances, a box each (the primitive limit)",
+        """shape "grid"
+for i in range(100) { for j in range(100) { part cell { box(size=[0.01, 0.01, 0.01], at=[i * 0.02, j * 0.02, 0.005]) } } }
+""",
+    ),
 ]
 
 
 def worst_cases(repeat: int) -> None:
-    """CPU seconds of the compile of programs that make the lints work hardest."""
+    """CPU seconds of the compile of programs that make the lints work hardest, and of the four
+    exports `proto3d compile` can write (GLB, OBJ + MTL, PLY, parts JSON) of each."""
     print(f"\nworst cases (CPU s, median of {repeat}; lints are part of the compile)")
-    print(f"  {'':<54} {'tris':>9} {'compile':>8} {'lints':>7}  warnings")
-    for name, text in WORST:
-        shape = compile_text(text)
-        _, total = median_time(lambda text=text: compile_text(text), repeat)
-        _, linting = median_time(lambda shape=shape: lint(shape), repeat)
-        codes = sorted({d.code for d in shape.diagnostics})
-        print(f"  {name:<54} {len(shape.faces):>9} {total:>8.3f} {linting:>7.3f}  {', '.join(codes)}")
+    print(f"  {'':<54} {'tris':>9} {'compile':>8} {'lints':>7} {'exports':>8}  warnings")
+    with tempfile.TemporaryDirectory() as folder:
+        targets = [Path(folder) / f"shape{suffix}" for suffix in (".glb", ".obj", ".ply", ".json")]
+        for name, text in WORST:
+            shape = compile_text(text)
+            _, total = median_time(lambda text=text: compile_text(text), repeat)
+            _, linting = median_time(lambda shape=shape: lint(shape), repeat)
+            _, exporting = median_time(lambda shape=shape: [export(shape, t) for t in targets], repeat)
+            codes = sorted({d.code for d in shape.diagnostics})
+            print(
+                f"  {name:<54} {len(shape.faces):>9} {total:>8.3f} {linting:>7.3f} {exporting:>8.3f}  "
+                f"{', '.join(codes)}"
+            )
 
 
 # Boolean-heavy programs: (name, cutters as (kind, size, centre), the pdsl program).

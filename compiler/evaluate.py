@@ -38,7 +38,7 @@ from proto3d.compiler.binding import Binding, constant_cost
 from proto3d.compiler.booleans import BooleanNode, solve
 from proto3d.compiler.builtins import BUILTINS, POINT_FUNCTIONS
 from proto3d.compiler.measure import Measure, PartBoxes, measure_boxes
-from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache
+from proto3d.compiler.memo import MemoEntry, Placement, PlacementCache, Shape
 from proto3d.compiler.primitives import PRIMITIVES, ArgumentError
 from proto3d.compiler.scopes import Scopes, free_names
 from proto3d.compiler.shape import AnchorRead, Instance, Part, Primitive
@@ -623,8 +623,13 @@ class _Evaluator:
             if type(v) is list:  # holes: a list of point arrays
                 v = tuple(points.tobytes() for points in v)
             arguments.append(v.tobytes() if type(v) is np.ndarray else v)
+        # the shape does not depend on where it is placed: a grid of one box makes it once
+        shape = tuple(v for arg, v in zip(binding.variable_args, arguments) if arg.param.name not in _PLACING)
         # different inputs may still give the same arguments: place each set once
-        placement = cache.placement(tuple(arguments), lambda: self.place(s, values))
+        placement = cache.placement(
+            tuple(arguments),
+            lambda: self.place(s, values, cache.shape(shape, lambda: self.shape(s, values))),
+        )
         return placement, self.color(values["color"], s.span) if values["color"] is not None else None
 
     def add_primitive(self, s: ast.PrimitiveStmt, placed: Placement, color) -> None:
@@ -762,8 +767,8 @@ class _Evaluator:
 
         return run
 
-    def place(self, s: ast.PrimitiveStmt, values: dict) -> Placement:
-        """Normalised parameters, segments, local matrix and triangle count of one primitive call."""
+    def shape(self, s: ast.PrimitiveStmt, values: dict) -> Shape:
+        """Normalised parameters, segments and triangle count of one primitive call: all but its placement."""
         kind = PRIMITIVES[s.name]
         try:
             params = kind.normalise(values, s.span)
@@ -772,6 +777,12 @@ class _Evaluator:
         segments = values["segments"] if values["segments"] is not None else lang.SEGMENTS_DEFAULT
         if not 3 <= segments <= self.limits.max_segments:
             fail("E305", f"segments must be between 3 and {self.limits.max_segments}, not {segments}", s.span)
+        return Shape(params, segments, triangle_count(kind.name, params, segments))
+
+    def place(self, s: ast.PrimitiveStmt, values: dict, shape: Shape) -> Placement:
+        """The primitive call's `shape` with the local matrix its placement arguments give."""
+        kind = PRIMITIVES[s.name]
+        params, segments, triangles = shape
         local = kind.frame(params) if kind.frame is not None else None  # the checker kept at/rot/align out
         if local is None:
             local = affine(rotation(values["rot"]) if values["rot"] is not None else None, values["at"])
@@ -780,9 +791,7 @@ class _Evaluator:
                 pivot = align_point(values["align"], np.asarray(lo, float), np.asarray(hi, float), s.span)
                 local = local @ affine(offset=-pivot)
         largest_entry = max(map(abs, local.ravel().tolist()))  # NaN cannot come: arguments are finite
-        return Placement(
-            kind.name, params, segments, local, triangle_count(kind.name, params, segments), largest_entry
-        )
+        return Placement(kind.name, params, segments, local, triangles, largest_entry)
 
     def color(self, value, span: Span) -> tuple[float, float, float]:
         rgb = self.colors.get(value) if type(value) is str else None
@@ -1236,6 +1245,7 @@ def _is_list(value) -> bool:
 
 _DONE = object()  # the end of a comprehension's list
 _FLOAT = {float}
+_PLACING = {"at", "rot", "align", "color"}  # the arguments that do not change a primitive's shape
 _MEMO_TYPES = {float, str}  # input values that are immutable and never equal to another type's (True == 1.0)
 _UNMEASURED = np.zeros(3)  # an instance's box until `assemble` measures it (shared, hence read-only)
 _UNMEASURED.flags.writeable = False

@@ -96,7 +96,7 @@ def export(shape: CompiledShape, path: str | os.PathLike, up: str | None = None)
     elif suffix == ".ply":
         files = {path: to_ply(shape, up=up)}
     else:
-        files = {path: (json.dumps(parts_manifest(shape), indent=2, allow_nan=False) + "\n").encode()}
+        files = {path: indented_json(parts_manifest(shape)) + b"\n"}
     return [write_atomic(target, data) for target, data in files.items()]
 
 
@@ -260,7 +260,8 @@ def to_glb(shape: CompiledShape) -> bytes:
     """glTF 2.0 binary: one node and mesh per part instance, one glTF primitive per material.
 
     Each glTF primitive has its own vertices (POSITION, NORMAL) and indices, laid out one after
-    the other in the binary chunk, which is filled in place: no copy per primitive."""
+    the other in the binary chunk. The chunk and the JSON tables are built by whole-array
+    operations, not a pass per primitive: a shape may have 10,000 instances."""
     mats, face_mat = _materials(shape)
     positions, normals, frame = _framed(shape, "y")
     groups = _groups(shape, face_mat)
@@ -269,83 +270,67 @@ def to_glb(shape: CompiledShape) -> bytes:
     positions = np.asarray(positions, dtype=np.float32)[used]
     normals = _unit(np.asarray(normals, dtype=np.float64)[used])
     vertex_counts = np.diff(vertex_starts)
-    face_counts = np.diff(groups.starts)
-    wide = vertex_counts >= 65535  # uint32 indices; uint16 below
-    index_bytes = 3 * face_counts * np.where(wide, 4, 2)
+    index_counts = 3 * np.diff(groups.starts)
+    index_size = np.where(vertex_counts >= 65535, 4, 2)  # uint32 indices; uint16 below
+    index_bytes = index_counts * index_size
     sizes = 24 * vertex_counts + index_bytes + -index_bytes % 4
     offsets = np.cumsum(sizes) - sizes
-    blob = np.zeros(int(sizes.sum()), dtype=np.uint8)
-    words, halves = blob.view(np.float32), blob.view(np.uint16)  # the blob's 4-byte words, 2-byte halves
+    blob = _glb_blob(positions, normals, local, vertex_starts, groups.starts, offsets, index_size, sizes)
     lows = np.minimum.reduceat(positions, vertex_starts[:-1]).tolist() if len(positions) else []
     highs = np.maximum.reduceat(positions, vertex_starts[:-1]).tolist() if len(positions) else []
-    positions, normals, local = positions.ravel(), normals.ravel(), local.ravel()
-    primitive_ids = _group_primitives(shape, groups)
 
-    views: list[dict] = []
-    accessors: list[dict] = []
-
-    def add(offset: int, nbytes: int, target: int, gltf_type: str, component: int, count: int) -> int:
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": nbytes, "target": target})
-        accessors.append(
-            {"bufferView": len(views) - 1, "componentType": component, "count": count, "type": gltf_type}
+    # Group g has buffer views and accessors 3g (positions), 3g + 1 (normals), 3g + 2 (indices).
+    view_offsets = offsets[:, None] + np.array([0, 12, 24]) * vertex_counts[:, None]
+    view_lengths = np.stack([12 * vertex_counts, 12 * vertex_counts, index_bytes], axis=1)
+    targets = [_ARRAY_BUFFER, _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER] * len(offsets)
+    views = [
+        {"buffer": 0, "byteOffset": at, "byteLength": length, "target": target}
+        for at, length, target in zip(view_offsets.ravel().tolist(), view_lengths.ravel().tolist(), targets)
+    ]
+    components = np.stack(
+        [
+            np.full_like(index_size, _FLOAT),
+            np.full_like(index_size, _FLOAT),
+            np.where(index_size == 4, _UINT32, _UINT16),
+        ],
+        axis=1,
+    )
+    counts = np.stack([vertex_counts, vertex_counts, index_counts], axis=1)
+    accessors = [
+        {"bufferView": view, "componentType": component, "count": count, "type": gltf_type}
+        for view, component, count, gltf_type in zip(
+            range(len(views)),
+            components.ravel().tolist(),
+            counts.ravel().tolist(),
+            ["VEC3", "VEC3", "SCALAR"] * len(offsets),
         )
-        return len(accessors) - 1
-
-    gltf_groups = []
-    for g, (at, v0, v1, f0, f1, index_size, material) in enumerate(
-        zip(
-            offsets.tolist(),
-            vertex_starts[:-1].tolist(),
-            vertex_starts[1:].tolist(),
-            groups.starts[:-1].tolist(),
-            groups.starts[1:].tolist(),
-            np.where(wide, 4, 2).tolist(),
-            groups.material.tolist(),
-        )
-    ):
-        n, w = v1 - v0, at // 4
-        words[w : w + 3 * n] = positions[3 * v0 : 3 * v1]
-        words[w + 3 * n : w + 6 * n] = normals[3 * v0 : 3 * v1]
-        if index_size == 2:
-            halves[2 * w + 12 * n : 2 * w + 12 * n + 3 * (f1 - f0)] = local[3 * f0 : 3 * f1]
-        else:
-            blob[at + 24 * n : at + 24 * n + 12 * (f1 - f0)].view(np.uint32)[:] = local[3 * f0 : 3 * f1]
-        position = add(at, 12 * n, _ARRAY_BUFFER, "VEC3", _FLOAT, n)
-        accessors[position]["min"], accessors[position]["max"] = lows[g], highs[g]
-        gltf_groups.append(
-            {
-                "attributes": {
-                    "POSITION": position,
-                    "NORMAL": add(at + 12 * n, 12 * n, _ARRAY_BUFFER, "VEC3", _FLOAT, n),
-                },
-                "indices": add(
-                    at + 24 * n,
-                    3 * (f1 - f0) * index_size,
-                    _ELEMENT_ARRAY_BUFFER,
-                    "SCALAR",
-                    _UINT16 if index_size == 2 else _UINT32,
-                    3 * (f1 - f0),
-                ),
-                "material": material,
-                "mode": 4,
-                "extras": {"primitive_ids": primitive_ids[g]},
-            }
-        )
+    ]
+    for accessor, low, high in zip(accessors[::3], lows, highs):
+        accessor["min"], accessor["max"] = low, high
+    gltf_groups = [
+        {
+            "attributes": {"POSITION": 3 * g, "NORMAL": 3 * g + 1},
+            "indices": 3 * g + 2,
+            "material": material,
+            "mode": 4,
+            "extras": {"primitive_ids": ids},
+        }
+        for g, (material, ids) in enumerate(zip(groups.material.tolist(), _group_primitives(shape, groups)))
+    ]
 
     nodes, meshes = [], []
     first_group = groups.by_instance(len(shape.instances))
     for iid, inst in enumerate(shape.instances):
-        part = shape.parts[inst.part_id]
         name = shape.instance_name(iid)
         node = {
             "name": name,
             "extras": {
-                "part": part.label,
+                "part": shape.parts[inst.part_id].label,
                 "instance": inst.index,
                 "part_id": inst.part_id,
                 "instance_id": iid,
                 "span": _span(inst.span),
-                "primitive_ids": [int(p) for p in inst.primitive_ids],
+                "primitive_ids": list(map(int, inst.primitive_ids)),
             },
         }
         if first_group[iid] < first_group[iid + 1]:
@@ -390,14 +375,43 @@ def to_glb(shape: CompiledShape) -> bytes:
     return b"".join([struct.pack("<4sII", b"glTF", 2, 12 + sum(map(len, chunks))), *chunks])
 
 
+def _glb_blob(
+    positions: np.ndarray,
+    normals: np.ndarray,
+    local: np.ndarray,
+    vertex_starts: np.ndarray,
+    face_starts: np.ndarray,
+    offsets: np.ndarray,
+    index_size: np.ndarray,
+    sizes: np.ndarray,
+) -> np.ndarray:
+    """The binary chunk: each group's positions, normals (float32 rows) and indices (uint16, or
+    uint32 where `index_size` is 4) from byte `offsets[g]`, zero-padded to 4 bytes."""
+    blob = np.zeros(int(sizes.sum()), dtype=np.uint8)
+    vertex_group = np.repeat(np.arange(len(offsets)), np.diff(vertex_starts))
+    word = (offsets // 4 - 3 * vertex_starts[:-1])[vertex_group] + 3 * np.arange(len(positions))
+    slots = word[:, None] + np.arange(3)
+    words = blob.view(np.float32)
+    words[slots] = positions
+    words[slots + 3 * np.diff(vertex_starts)[vertex_group][:, None]] = normals
+    face_group = np.repeat(np.arange(len(offsets)), np.diff(face_starts))
+    first = (offsets + 24 * np.diff(vertex_starts)) // index_size - 3 * face_starts[:-1]  # in index units
+    slots = (first[face_group] + 3 * np.arange(len(local)))[:, None] + np.arange(3)
+    narrow = index_size[face_group] == 2
+    blob.view(np.uint16)[slots[narrow]] = local[narrow]
+    blob.view(np.uint32)[slots[~narrow]] = local[~narrow]
+    return blob
+
+
 def _group_primitives(shape: CompiledShape, groups: Groups) -> list[list[int]]:
     """The primitive ids of each group's faces, ascending."""
     group = np.repeat(np.arange(len(groups.instance)), np.diff(groups.starts))
     primitive = np.asarray(shape.primitive_id, dtype=np.int64)[groups.order]
     starts = _runs(group, primitive)
     pairs = np.unique(group[starts] << 32 | primitive[starts])
-    split = np.searchsorted(pairs >> 32, np.arange(1, len(groups.instance)))
-    return [ids.tolist() for ids in np.split(pairs & 0xFFFFFFFF, split)]
+    ids = (pairs & 0xFFFFFFFF).tolist()
+    bounds = np.searchsorted(pairs >> 32, np.arange(len(groups.instance) + 1)).tolist()
+    return [ids[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _rgb(hx: str) -> tuple[float, float, float]:
@@ -592,33 +606,34 @@ def _colour_split(
 
 def parts_manifest(shape: CompiledShape) -> dict:
     """The parts JSON: what each part and instance is, where it is and which lines made it."""
-    face_count = np.bincount(shape.instance_id, minlength=len(shape.instances))
+    face_count = np.bincount(shape.instance_id, minlength=len(shape.instances)).tolist()
     lo, hi = shape.bbox
-    parts = []
-    for pid, part in enumerate(shape.parts):
-        instances = []
-        for iid in part.instance_ids:
-            inst = shape.instances[iid]
-            instances.append(
-                {
-                    "name": shape.instance_name(iid),
-                    "instance_id": iid,
-                    "index": inst.index,
-                    "bbox": {"min": _plain(inst.bbox_min), "max": _plain(inst.bbox_max)},
-                    "span": _span(inst.span),
-                    "primitive_ids": [int(p) for p in inst.primitive_ids],
-                    "face_count": int(face_count[iid]),
-                }
-            )
-        parts.append(
-            {
-                "part_id": pid,
-                "label": part.label,
-                "color": hex_color(part.color),
-                "span": _span(part.span),
-                "instances": instances,
-            }
-        )
+    boxes = _plain_rows(np.array([(i.bbox_min, i.bbox_max) for i in shape.instances], dtype=np.float64))
+
+    def instance(iid: int) -> dict:
+        inst = shape.instances[iid]
+        return {
+            "name": shape.instance_name(iid),
+            "instance_id": iid,
+            "index": inst.index,
+            "bbox": {"min": boxes[iid][0], "max": boxes[iid][1]},
+            "span": _span(inst.span),
+            "primitive_ids": list(map(int, inst.primitive_ids)),
+            "face_count": face_count[iid],
+        }
+
+    parts = [
+        {
+            "part_id": pid,
+            "label": part.label,
+            "color": hex_color(part.color),
+            "span": _span(part.span),
+            "instances": [instance(iid) for iid in part.instance_ids],
+        }
+        for pid, part in enumerate(shape.parts)
+    ]
+    matrices = _plain_rows(np.array([p.matrix for p in shape.primitives], dtype=np.float64))
+    hexes = {color: hex_color(color) for color in {tuple(p.color) for p in shape.primitives}}
     primitives = [
         {
             "primitive_id": i,
@@ -626,12 +641,12 @@ def parts_manifest(shape: CompiledShape) -> dict:
             "part_id": p.part_id,
             "instance_id": p.instance_id,
             "params": _plain(p.params),
-            "matrix": _plain(p.matrix),
+            "matrix": matrix,
             "segments": p.segments,
-            "color": hex_color(p.color),
+            "color": hexes[tuple(p.color)],
             "span": _span(p.span),
         }
-        for i, p in enumerate(shape.primitives)
+        for i, (p, matrix) in enumerate(zip(shape.primitives, matrices))
     ]
     return {
         "format": "proto3d-parts",
@@ -657,6 +672,51 @@ def parts_manifest(shape: CompiledShape) -> dict:
 
 def _params(shape: CompiledShape) -> dict:
     return {name: _plain(spec) for name, spec in shape.params.items()}
+
+
+def _plain_rows(values: np.ndarray) -> list:
+    """`_plain(values)` with each distinct number rounded once: a manifest may hold 10,000 matrices,
+    most of them of a few numbers."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    rounded = np.array([_plain(v) for v in distinct.tolist()], dtype=object)
+    return rounded[inverse.reshape(values.shape)].tolist()
+
+
+def indented_json(value) -> bytes:
+    """`json.dumps(value, indent=2, allow_nan=False).encode()`, byte for byte, a few times faster:
+    json's C encoder writes one line (it does not indent; json indents in pure Python), then
+    whole-array operations break that line after each `[`, `{` and `,` and before each `]`, `}`
+    outside strings, as `indent=2` does (empty brackets stay `[]`, `{}`)."""
+    text = json.dumps(value, separators=(",", ": "), allow_nan=False).encode()
+    # escaped backslashes and quotes masked, every quote left opens or closes a string
+    plain = text.replace(b"\\\\", b"\x80\x80").replace(b'\\"', b"\x80\x80") if b"\\" in text else text
+    kinds = _JSON_KIND[np.frombuffer(plain, dtype=np.uint8)]
+    at = np.flatnonzero(kinds)
+    kinds = kinds[at]
+    outside = np.cumsum(kinds == _QUOTE) % 2 == 0
+    at, kinds = at[outside & (kinds != _QUOTE)], kinds[outside & (kinds != _QUOTE)]
+    depth = np.cumsum((kinds == _OPEN).astype(np.int64) - (kinds == _CLOSE))  # after each
+    empty = (kinds[:-1] == _OPEN) & (kinds[1:] == _CLOSE) & (at[1:] == at[:-1] + 1)  # [] and {}
+    broken = np.ones(len(at), dtype=bool)
+    broken[:-1] &= ~empty
+    broken[1:] &= ~empty
+    # a line break and its indent go after an opening bracket or a comma, before a closing bracket
+    before = (at + (kinds != _CLOSE))[broken]
+    width = 1 + 2 * depth[broken]
+    pieces = np.empty(2 * len(before) + 1, dtype=np.int64)  # text, break, text, ..., break, text
+    pieces[0::2] = np.diff(before, prepend=0, append=len(text))
+    pieces[1::2] = width
+    is_text = np.repeat(np.arange(len(pieces)) % 2 == 0, pieces)
+    out = np.full(len(is_text), ord(" "), dtype=np.uint8)
+    out[is_text] = np.frombuffer(text, dtype=np.uint8)
+    out[before + np.cumsum(width) - width] = ord("\n")
+    return out.tobytes()
+
+
+_OPEN, _CLOSE, _COMMA, _QUOTE = 1, 2, 3, 4
+_JSON_KIND = np.zeros(256, dtype=np.int8)  # what each byte of one-line JSON may be
+_JSON_KIND[list(b'[{]},"')] = _OPEN, _OPEN, _CLOSE, _CLOSE, _COMMA, _QUOTE
+_JSON_KIND.flags.writeable = False
 
 
 def _plain(value):

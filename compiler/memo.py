@@ -26,6 +26,14 @@ class Placement(NamedTuple):
     largest_entry: float  # max |local|: with the frame's reach it bounds the world matrix's entries
 
 
+class Shape(NamedTuple):
+    """A primitive call wherever it is placed: what its arguments but at, rot, align and color make."""
+
+    params: dict
+    segments: int
+    triangles: int
+
+
 class MemoEntry(NamedTuple):
     """One run of a primitive statement: its placement, its colour argument and the steps it cost."""
 
@@ -35,19 +43,22 @@ class MemoEntry(NamedTuple):
 
 
 class PlacementCache:
-    """What one primitive statement has computed, at two levels.
+    """What one primitive statement has computed, at three levels.
 
     Invariant: the same inputs give the same results, steps and checks. A run is a pure
     function of its inputs (the values of the slots its arguments read, numbers or strings
     only: they are immutable and never equal across types) and the evaluator's enclosing
     frame, which the placement does not include. So `runs` maps inputs to the whole run, and a
     hit pays its steps and evaluates nothing; `placements` maps the values of the variable
-    arguments to the placement, for different inputs that give the same arguments.
+    arguments to the placement, for different inputs that give the same arguments; `shapes`
+    maps those of the arguments that do not place it (all but at, rot, align and color) to its
+    parameters and triangle count, for one primitive drawn in many places (a grid of boxes).
     """
 
     def __init__(self):
         self.runs: dict[tuple, MemoEntry] = {}
         self.placements: dict[tuple, Placement] = {}
+        self.shapes: dict[tuple, Shape] = {}
 
     def recall(self, inputs: tuple | None, meter: StepMeter) -> MemoEntry | None:
         """The remembered run for these inputs, its steps paid; None to evaluate (also when paying
@@ -70,3 +81,10 @@ class PlacementCache:
         if placed is None:
             placed = self.placements[arguments] = place()
         return placed
+
+    def shape(self, arguments: tuple, make: Callable[[], Shape]) -> Shape:
+        """The shape for these values of the arguments that are not placing ones, made once."""
+        made = self.shapes.get(arguments)
+        if made is None:
+            made = self.shapes[arguments] = make()
+        return made

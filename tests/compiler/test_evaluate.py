@@ -1,7 +1,8 @@
 """The evaluator's shortcuts give exactly what plain evaluation gives.
 
 A primitive statement whose inputs (the names its arguments read) repeat is evaluated once
-per distinct input; these tests run the same programs with that memo switched off and compare
+per distinct input, and a primitive drawn in many places is normalised and counted once per
+distinct shape; these tests run the same programs with those shortcuts switched off and compare
 the primitive tables, the steps counted and the errors, position included.
 """
 
@@ -36,9 +37,14 @@ for k in range(3), x in [-0.2, 0.2, -0.2] {
 """
 
 
-def run(text: str, limits: Limits = DEFAULT_LIMITS, memo: bool = True):
+def run(text: str, limits: Limits = DEFAULT_LIMITS, memo: bool = True, shapes: bool = True):
+    """The primitive table and steps (or the error and steps); `shapes=False` keys each shape by
+    every variable argument, placing ones included: a shape per placement, as without the cache."""
     program = parse(text)
-    with mock.patch.object(evaluation, "_MEMO_TYPES", evaluation._MEMO_TYPES if memo else set()):
+    with (
+        mock.patch.object(evaluation, "_MEMO_TYPES", evaluation._MEMO_TYPES if memo else set()),
+        mock.patch.object(evaluation, "_PLACING", evaluation._PLACING if shapes else set()),
+    ):
         evaluator = evaluation._Evaluator(limits, {})
         try:
             result = evaluator.run(program)
@@ -73,16 +79,43 @@ def test_memo_is_used_and_changes_nothing():
     assert run(LOOPS) == run(LOOPS, memo=False)
 
 
+GRID = """shape "grid"
+for i in range(4), j in range(3) {
+    part cell { box(size=[0.1, 0.1, 0.05 + 0.01 * j], at=[i * 0.2, j * 0.2, 0.05], rot=[0, 0, 10 * i], align="bottom") }
+    part ball { sphere(r=0.05, at=[i, j, 1], segments=4 + 4 * (i % 2), color=["#ff0000", "#00ff00"][i % 2]) }
+}
+"""
+
+
+def test_a_shape_drawn_in_many_places_is_made_once_per_distinct_shape():
+    program = parse(GRID)
+    evaluator = evaluation._Evaluator(DEFAULT_LIMITS, {})
+    with mock.patch.object(evaluator, "shape", wraps=evaluator.shape) as shape:
+        result = evaluator.run(program)
+    assert shape.call_count == 3 + 2  # the cells' 3 heights, the balls' 2 segment counts
+    cells = [p for p in result.primitives if p.kind == "box"]
+    assert len(cells) == 12 and len({id(p.params) for p in cells}) == 3
+    assert sorted({p.params["size"][2] for p in cells}) == [0.05, 0.060000000000000005, 0.07]
+    assert run(GRID) == run(GRID, shapes=False) == run(GRID, memo=False, shapes=False)
+
+
+def test_an_argument_error_of_a_shape_made_before_is_the_same():
+    text = GRID.replace("0.05 + 0.01 * j", "0.05 - 0.03 * j")  # negative at j = 2, made once
+    error, _ = run(text)
+    assert (error.code, error.line, error.column) == ("E107", 3, 17)
+    assert run(text) == run(text, shapes=False) == run(text, memo=False, shapes=False)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_examples_evaluate_the_same_with_and_without_memo(path):
     text = path.read_text()
-    assert run(text) == run(text, memo=False)
+    assert run(text) == run(text, memo=False) == run(text, memo=False, shapes=False)
 
 
 @fast(40)
 @given(programs())
 def test_generated_programs_evaluate_the_same_with_and_without_memo(text):
-    assert run(text) == run(text, memo=False)
+    assert run(text) == run(text, memo=False) == run(text, memo=False, shapes=False)
 
 
 @pytest.mark.parametrize("max_steps", range(0, 140, 3))

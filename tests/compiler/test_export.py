@@ -12,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proto3d.cli import cli
 from proto3d.compiler import compile_text
-from proto3d.compiler.export import export, parts_manifest, to_glb, to_obj, to_ply
+from proto3d.compiler.export import export, indented_json, parts_manifest, to_glb, to_obj, to_ply
 from proto3d.compiler.shape import CompiledShape, Instance, Part, Primitive
 from proto3d.errors import Diagnostic, Proto3dError, Span
 from tests.helpers.shapes import box_mesh
+from tests.helpers.strategies import fast
 
 trimesh = pytest.importorskip("trimesh")
 
@@ -345,6 +348,28 @@ def test_random_shapes_keep_every_face_and_id(seed):
     assert {line.split()[1] for line in obj.splitlines() if line.startswith("usemtl")} == {
         line.split()[1] for line in mtl.splitlines() if line.startswith("newmtl")
     }
+
+
+def test_glb_uses_uint32_indices_for_a_group_of_65535_vertices_or_more():
+    spheres = " ".join(f"sphere(r=0.5, at=[{x}, 0, 0.5], segments=256)" for x in (0, 1.2, 2.4))
+    shape = compile_text(
+        f"""shape "wide"
+part small {{ box(size=[0.1, 0.1, 0.1], at=[-1, 0, 0.05]) }}
+part big {{ {spheres} }}
+part tail {{ box(size=[0.1, 0.1, 0.1], at=[4, 0, 0.05], color="#ff0000") }}
+"""
+    )
+    gltf, blob = read_glb(to_glb(shape))
+    kinds = []
+    for iid, node in enumerate(gltf["nodes"]):
+        (prim,) = gltf["meshes"][node["mesh"]]["primitives"]
+        pos = accessor(gltf, blob, prim["attributes"]["POSITION"])
+        idx = accessor(gltf, blob, prim["indices"]).reshape(-1, 3)
+        kinds.append((len(pos), gltf["accessors"][prim["indices"]]["componentType"]))
+        fids = np.flatnonzero(shape.instance_id == iid)
+        got, want = triangles(pos, idx), triangles(y_up(shape.vertices), shape.faces[fids])
+        assert np.array_equal(got[np.lexsort(got.T[::-1])], want[np.lexsort(want.T[::-1])])
+    assert kinds == [(24, 5123), (3 * 32514, 5125), (24, 5123)]
 
 
 # ---------------------------------------------------------------------------- glTF validator
@@ -706,6 +731,67 @@ def test_parts_manifest_round_trips_and_describes_instances(tmp_path):
     assert knob["matrix"][1] == [0.0, 1.0, 0.0, -0.1] and knob["matrix"][3] == [0.0, 0.0, 0.0, 1.0]
     assert manifest["lints"][0]["code"] == "W101" and manifest["lints"][0]["severity"] == "warning"
     assert manifest["bbox"] == {"min": [-0.23, -0.22, 0.0], "max": [0.23, 0.22, 0.505]}
+
+
+MANY = r"""shape "many [x], {y}: \ z"
+param w = 0.02 in [0.01, 0.03]
+for i in range(7), j in range(6) {
+    part cell { box(size=[w, w, 0.01 + 0.001 * (j % 2)], at=[i * 0.05, j * 0.05, 0.005], rot=[0, 0, 15 * i]) }
+}
+radial(n=5, r=0.5) part spoke { cylinder(r=0.01, h=0.1, at=[0, 0, 0.05], segments=8, color="#ff0000") }
+part hub { sphere(r=0.05, at=[-0.3, -0.3, 0.05]) box(size=[0.02, 0.02, 0.02], at=[-0.3, -0.3, 0.11]) }
+"""
+
+
+def test_the_parts_json_of_many_instances_is_what_indented_json_dumps_gives(tmp_path):
+    shape = compile_text(MANY)
+    (written,) = export(shape, tmp_path / "many.json")
+    manifest = parts_manifest(shape)
+    assert written.read_bytes() == (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode()
+    assert json.loads(written.read_text()) == manifest
+    assert manifest["shape"] == "many [x], {y}: \\ z" and manifest["counts"]["instances"] == 42 + 5 + 1
+    # every number is the one `round(v, 6)` gives, -0.0 written as 0.0, whichever value repeats
+    for record, primitive in zip(manifest["primitives"], shape.primitives):
+        assert record["matrix"] == [[round(v, 6) + 0.0 for v in row] for row in primitive.matrix.tolist()]
+        part_colour = manifest["parts"][primitive.part_id]["color"]
+        assert record["color"] == ("#ff0000" if primitive.kind == "cylinder" else part_colour)
+    cells = manifest["parts"][0]["instances"]
+    assert [c["name"] for c in cells[:2]] == ["cell.0", "cell.1"] and cells[13]["primitive_ids"] == [13]
+    for record, instance in zip(cells, shape.instances):
+        assert record["bbox"] == {
+            "min": [round(v, 6) + 0.0 for v in instance.bbox_min.tolist()],
+            "max": [round(v, 6) + 0.0 for v in instance.bbox_max.tolist()],
+        }
+    assert cells[1]["bbox"]["max"][2] == 0.0105 and manifest["parts"][2]["instances"][0]["face_count"] == len(
+        np.flatnonzero(shape.instance_id == 47)
+    )
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.sampled_from('[]{},:"\\ \n\tab\u00e9\u202e\U0001f600')),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@fast(300)
+@given(JSON_VALUES)
+def test_indented_json_is_json_dumps_with_indent_2_byte_for_byte(value):
+    assert indented_json(value) == json.dumps(value, indent=2, allow_nan=False).encode()
+
+
+def test_indented_json_refuses_what_json_dumps_refuses():
+    for value in ([1.0, float("nan")], {"a": float("inf")}):
+        with pytest.raises(ValueError):
+            indented_json(value)
+    assert (
+        indented_json([[], {}, [[]], {"a": {}}])
+        == b'[\n  [],\n  {},\n  [\n    []\n  ],\n  {\n    "a": {}\n  }\n]'
+    )
 
 
 # ---------------------------------------------------------------------------- errors and atomic writes
