@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, check, compile_text
+from proto3d.compiler import builtins as compiler_builtins
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
 from proto3d.errors import errors
@@ -294,6 +295,23 @@ def test_a_point_costs_a_step_and_its_numbers_one_per_8(function):
 def test_rounded_rect_pays_for_four_corners():
     small, large = (steps(f"let c = rounded_rect(size=[1, 1], r=0.1, n={n})") for n in (2, 400))
     assert large - small == 4 * (400 - 2) + (3200 // 8 - 16 // 8)
+
+
+@pytest.mark.parametrize(
+    "call, calls",
+    [
+        ("circle(r=1, n=3)", 1),
+        ("ellipse(rx=1, ry=2, n=3)", 1),
+        ("arc(1, 0, 90, n=2)", 1),
+        ("rounded_rect(size=[1, 1], r=0.1, n=2)", 2),
+    ],
+)
+def test_a_point_function_pays_for_its_fixed_work_too(call, calls, monkeypatch):
+    """A few points cost ~10 µs of NumPy calls whatever their number (~40 for a rounded rectangle):
+    at a step a point, a comprehension of them cost 2-6 µs a step against ~1 for the rest."""
+    paid, fixed = steps(f"let c = {call}"), compiler_builtins.CALL_STEPS
+    monkeypatch.setattr(compiler_builtins, "CALL_STEPS", 0)
+    assert paid - steps(f"let c = {call}") == calls * fixed and fixed == 8
 
 
 # ---- properties ------------------------------------------------------------------------------
