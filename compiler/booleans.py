@@ -41,7 +41,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from math import ceil, sqrt
+from math import ceil, inf, sqrt
 
 import manifold3d
 import numpy as np
@@ -182,6 +182,8 @@ def _plan(node, first: int, shape_of: list[int], places: list[bytes], boxes: lis
     kept = node.operands[:1] + _distinct(node.operands[1:], shape_of, places, first)
     if node.op != "difference":
         kept = _distinct(node.operands, shape_of, places, first)
+    if not kept:  # a block with nothing in it is empty, and its box touches nothing
+        return (node, None, []), [inf] * 3 + [-inf] * 3
     plans, around = zip(*[_plan(operand, first, shape_of, places, boxes) for operand in kept])
     box = [min(b[i] for b in around) for i in range(3)] + [max(b[i] for b in around) for i in range(3, 6)]
     if node.op == "intersection":

@@ -7,12 +7,13 @@ construct is bounded by `Limits`. The first runtime error stops evaluation.
 Two promises hold for any input. Every number is finite: each value an operator or builtin
 makes passes `_Evaluator.made` once, so NaN and ±inf never exist. Every operation costs steps
 in proportion to its work (a statement and each operator, call, index or attribute in it one
-step; a list item made or iterated one; every 8 numbers an operation reads or makes one; `==`
-what it visits; a part's box is kept and grown, not measured again at each anchor, and a read
-that measures pays for the primitives and triangles it measures; a boolean block pays for its
-operands' triangles and for those each of its steps makes, a step running only when the steps left
-could pay for it), so the step limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at step-count
-checkpoints.
+step; a list item made or iterated one; a new array two more; every 8 numbers an operation
+reads or makes one; a point function's fixed NumPy work `builtins.CALL_STEPS`; `==` what it visits; a part's box is
+kept and grown, not measured again at each anchor, and a read that measures pays for the
+primitives and triangles it measures; a boolean block pays for its operands' triangles and for
+those each of its steps makes, a step running only when the steps left could pay for it), so
+the step limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at
+step-count checkpoints.
 
 The semantics live here, in `_Evaluator`; the machinery it leans on has a module each:
 `scopes` (names to slots), `steps` (the step meter), `binding` (arguments to parameters),
@@ -67,6 +68,7 @@ from proto3d.limits import Limits
 __all__ = ["EvalError", "Evaluation", "PALETTE", "evaluate", "rotation"]
 
 STEPS_PER_MADE = 10  # a triangle made by a step of a boolean block (see `boolean`)
+ARRAY_STEPS = 2  # a new array, besides its numbers (see `made`)
 
 PALETTE = [
     "#c8a165",
@@ -997,13 +999,14 @@ class _Evaluator:
 
     def made(self, value, span: Span, what: str):
         """Every value an operator or builtin makes passes here, once: a number must be finite and real
-        (so NaN and ±inf never exist in the evaluator), and a new array costs a step per 8 numbers."""
+        (so NaN and ±inf never exist in the evaluator), and a new array costs `ARRAY_STEPS` (the NumPy
+        calls that made it and check it, 2-4 µs however short it is) and a step per 8 numbers."""
         t = type(value)
         if t is float:
             if math.isfinite(value):
                 return value
         elif t is np.ndarray:
-            self.step(span, value.size // 8)
+            self.step(span, ARRAY_STEPS + value.size // 8)
             if (
                 all(map(math.isfinite, value.tolist()))
                 if value.ndim == 1 and len(value) <= 4

@@ -293,6 +293,18 @@ def test_exact_repeats_of_an_operand_are_dropped_and_own_no_face():
     assert len(compile_text(f"part p {{ difference {{ {lens} {lens} }} }}").faces) == 0
 
 
+def test_an_empty_block_is_an_empty_operand():
+    """Found by the fuzz tests: a nested block with no primitive in it (a `let` alone)."""
+    lens = "sphere(r=0.1, at=[0, 0, 0.06])"
+    for op, expected in (("union", lens), ("difference", lens), ("intersection", "")):
+        shape = compile_text(f"part p {{ {op} {{ {lens} union {{ let v = 1 }} }} }}")
+        alone = compile_text(f"part p {{ {expected} }}") if expected else None
+        assert len(shape.faces) == (len(alone.faces) if alone else 0)
+    assert len(compile_text(f"part p {{ {lens} difference {{ union {{ let v = 1 }} }} }}").faces) == len(
+        compile_text(f"part p {{ {lens} }}").faces
+    )
+
+
 def test_the_box_around_each_operand_holds_its_vertices_and_is_exact_unrotated():
     text = """part p { union {
         box(size=[0.3, 0.1, 0.2], rot=[10, 20, 30])

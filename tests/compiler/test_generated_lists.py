@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from proto3d.compiler import Limits, check, compile_text
+from proto3d.compiler import builtins as compiler_builtins
 from proto3d.compiler import evaluate as evaluation
 from proto3d.compiler.build import DEFAULT_LIMITS
 from proto3d.errors import errors
@@ -143,12 +144,13 @@ def test_every_item_iterated_and_made_costs_a_step_and_its_operations_each_time(
 
 def test_a_nested_comprehension_costs_what_its_loops_would_and_pays_early():
     nested = "let a = [x + y for x in range(10) for y in range(20)]"
-    # outer: 10 × (1 + `range(20)` call) ; inner: 200 × (1 + `x + y`) ; made: 200 ; numbers: 1 + 10 × 2
-    assert steps(nested) - steps("let a = [x for x in range(0)]") == 10 * 2 + 200 * 2 + 200 + 1 + 10 * 2
+    # outer: 10 × (1 + `range(20)` call) ; inner: 200 × (1 + `x + y`) ; made: 200 ;
+    # numbers: 1 + 10 × 2 ; the 10 arrays `range(20)` makes, 2 each
+    assert steps(nested) - steps("let a = [x for x in range(0)]") == 10 * 2 + 200 * 2 + 200 + 1 + 10 * 2 + 20
     # the inner list depends on x: paid at each visit. outer: 10 × (1 + `range` + `x + 11`) ;
-    # inner: 155 × 2 ; made: 155 ; numbers: 1 + 15
+    # inner: 155 × 2 ; made: 155 ; numbers: 1 + 15 ; the 10 arrays `range` makes
     varying = "let a = [x + y for x in range(10) for y in range(x + 11)]"
-    assert steps(varying) - steps("let a = [x for x in range(0)]") == 30 + 155 * 2 + 155 + 1 + 15
+    assert steps(varying) - steps("let a = [x for x in range(0)]") == 30 + 155 * 2 + 155 + 1 + 15 + 20
 
 
 @pytest.mark.parametrize(
@@ -294,6 +296,23 @@ def test_a_point_costs_a_step_and_its_numbers_one_per_8(function):
 def test_rounded_rect_pays_for_four_corners():
     small, large = (steps(f"let c = rounded_rect(size=[1, 1], r=0.1, n={n})") for n in (2, 400))
     assert large - small == 4 * (400 - 2) + (3200 // 8 - 16 // 8)
+
+
+@pytest.mark.parametrize(
+    "call, calls",
+    [
+        ("circle(r=1, n=3)", 1),
+        ("ellipse(rx=1, ry=2, n=3)", 1),
+        ("arc(1, 0, 90, n=2)", 1),
+        ("rounded_rect(size=[1, 1], r=0.1, n=2)", 2),
+    ],
+)
+def test_a_point_function_pays_for_its_fixed_work_too(call, calls, monkeypatch):
+    """A few points cost ~10 µs of NumPy calls whatever their number (~40 for a rounded rectangle):
+    at a step a point, a comprehension of them cost 2-6 µs a step against ~1 for the rest."""
+    paid, fixed = steps(f"let c = {call}"), compiler_builtins.CALL_STEPS
+    monkeypatch.setattr(compiler_builtins, "CALL_STEPS", 0)
+    assert paid - steps(f"let c = {call}") == calls * fixed and fixed == 8
 
 
 # ---- properties ------------------------------------------------------------------------------
