@@ -323,12 +323,12 @@ part spring {{ sweep(path=[{path}], r=0.01, segments=128) }}
 
 
 WORST = [
-    ("14 fine tori, upper row floating (0.92M triangles)", _rows_of_rings(7, 256, 0.15)),
-    ("14 fine chain links threaded 1 cm apart (0.92M)", _chain(14, 256)),
+    ("14 fine tori, upper row floating (0.43M triangles)", _rows_of_rings(7, 176, 0.15)),
+    ("14 fine chain links threaded 1 cm apart (0.43M)", _chain(14, 176)),
     (
-        "1600 spheres floating 1 cm over 1600 others (0.72M)",
+        "1000 spheres floating 1 cm over 1000 others (0.45M)",
         """shape "balls"
-for i in range(40), j in range(40) {
+for i in range(40), j in range(25) {
     part low { sphere(r=0.05, at=[i * 0.1, j * 0.1, 0.05], segments=16) }
     part high { sphere(r=0.05, at=[i * 0.1, j * 0.1, 0.16], segments=16) }
 }

@@ -14,8 +14,9 @@ class Limits:
     max_string: int = 1_000
     max_depth: int = 32  # nesting of brackets and blocks
     max_primitives: int = 10_000
-    # 40x the largest example (25k); compile and every export of 1M take under a second and 500 MB
-    max_triangles: int = 1_000_000
+    # 20x the largest example (25k); compile and all four exports of 1M took 0.8-1.3 s and ~450 MB,
+    # of 0.5M about half that
+    max_triangles: int = 500_000
     max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
     # statements run, plus list items and numbers an operation reads or makes; the costliest steps
     # (NumPy on short vectors, ~2 us) keep a program at the limit near a second. 58x the largest example

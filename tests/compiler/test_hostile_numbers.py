@@ -277,7 +277,7 @@ def test_deadline_stops_evaluation_at_the_statement_running():
 
 def test_deadline_changes_no_result():
     program = (
-        anchors(50, 3000) + "for k in range(1000) { part q { sphere(r=0.01, at=[k * 0.01, 1, 0.01]) } }\n"
+        anchors(50, 3000) + "for k in range(500) { part q { sphere(r=0.01, at=[k * 0.01, 1, 0.01]) } }\n"
     )
     with mock.patch("proto3d.compiler.steps.time.monotonic", lambda: 0.0):
         timed = compile_text(program, limits=Limits(max_seconds=1.0))
