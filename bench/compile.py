@@ -73,6 +73,7 @@ from proto3d.compiler.language import POINT_FUNCTIONS
 from proto3d.compiler.lints import lint
 from proto3d.compiler.tessellate import tessellate
 from proto3d.grammar import ast, parse
+from proto3d.limits import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 SEGMENTS = 32
@@ -158,9 +159,12 @@ def median_time(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
+SIZES_LIMITS = Limits(max_triangles=1_000_000)  # 1000 chairs are 536,000 triangles, over the default 500,000
+
+
 def check_equivalent(n: int) -> None:
     """Same triangle count and bounding box: the two sides really build the same scene."""
-    shape, mesh = compile_text(chairs_program(n)), chairs_trimesh(n)
+    shape, mesh = compile_text(chairs_program(n), limits=SIZES_LIMITS), chairs_trimesh(n)
     assert len(shape.primitives) == 6 * n, len(shape.primitives)
     assert len(shape.faces) == len(mesh.faces), (len(shape.faces), len(mesh.faces))
     assert not [d for d in shape.diagnostics if d.code in ("W101", "W102")], shape.diagnostics[:3]
@@ -179,9 +183,9 @@ def compare(sizes, repeat: int) -> None:
     )
     for n in sizes:
         text = chairs_program(n)
-        shape = compile_text(text)  # warm-up: kernels compiled, caches filled
+        shape = compile_text(text, limits=SIZES_LIMITS)  # warm-up: kernels compiled, caches filled
         chairs_trimesh(n)
-        ours = median_time(lambda text=text: compile_text(text), repeat)
+        ours = median_time(lambda text=text: compile_text(text, limits=SIZES_LIMITS), repeat)
         theirs = median_time(lambda n=n: chairs_trimesh(n), repeat)
         print(
             f"{n:>6} {6 * n:>6} {len(shape.faces):>7} | {ours[0] * 1e3:>9.2f} {ours[1] * 1e3:>8.2f} | "
