@@ -546,7 +546,8 @@ def _largest_round(polygon: np.ndarray) -> float:
     turn = np.arctan2(before[:, 0] * d[:, 1] - before[:, 1] * d[:, 0], np.einsum("ij,ij->i", before, d))
     need = np.tan(np.abs(turn) / 2)
     need = need + np.roll(need, -1)  # edge i runs from corner i to corner i + 1
-    return float(np.min(length[need > 0] / need[need > 0], initial=np.inf))
+    with np.errstate(over="ignore"):  # a corner all but straight limits nothing: its quotient is inf
+        return float(np.min(length[need > 0] / need[need > 0], initial=np.inf))
 
 
 def largest_unfolded_round(polygon, radius: float, h: float, smooth: bool, segments: int) -> float:

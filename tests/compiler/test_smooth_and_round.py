@@ -4,12 +4,15 @@ surfaces with the analytic normals and volume, watertight, and their errors."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import trimesh
 
 from proto3d.compiler import compile_text
 from proto3d.compiler.geometry import catmull_rom
+from proto3d.compiler.primitives import _largest_round
 from proto3d.compiler.tessellate import local_bounds
 from proto3d.errors import Proto3dError
 from tests.compiler.test_tessellate import assert_closed_and_oriented, signed_volume, tess
@@ -274,6 +277,15 @@ def test_a_round_too_large_for_the_edges_or_the_height_is_e125(call, largest):
     diagnostic = error(call)
     assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("E125", 1, 10)
     assert f"at most {largest}" in diagnostic.message
+
+
+def test_a_corner_all_but_straight_limits_no_round_and_warns_nothing():
+    """Found by the fuzzer: a turn of 1e-308 rad needs 5e-309 of each edge per unit of round, and
+    the edge's length over that overflowed with a RuntimeWarning on the user's terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        largest = _largest_round(np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 1e-308], [1.0, 1.0]]))
+    assert largest == pytest.approx(np.sqrt(2) - 1)  # the corners that do turn decide
 
 
 def test_negative_round_is_e107():
