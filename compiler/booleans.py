@@ -174,9 +174,9 @@ def _plan(node, first: int, shape_of: list[int], places: list[bytes], boxes: lis
     """How a block will run, worked out from the boxes before manifold3d does any work (NumPy and
     Python run slower right after it; see the module's docstring): an operand is its index; a
     block is (node, the plan of the solid it cuts or None, groups of plans). The groups are
-    combined a pair at a time; within a group, solids whose boxes touch no other's are composed at
-    no boolean's cost, as manifold3d's batch union does (a plate's holes, a wall's openings).
-    Returns (plan, a box around its solid)."""
+    combined a pair at a time; the plans of one group, whose boxes do not touch one another, are
+    composed at no boolean's cost, as manifold3d's batch union does (a plate's holes, a wall's
+    openings). Returns (plan, a box around its solid)."""
     if not isinstance(node, BooleanNode):
         return node - first, boxes[node - first]
     kept = node.operands[:1] + _distinct(node.operands[1:], shape_of, places, first)
