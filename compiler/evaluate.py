@@ -8,12 +8,12 @@ Two promises hold for any input. Every number is finite: each value an operator 
 makes passes `_Evaluator.made` once, so NaN and ±inf never exist. Every operation costs steps
 in proportion to its work (a statement and each operator, call, index or attribute in it one
 step; a list item made or iterated one; a new array two more; every 8 numbers an operation
-reads or makes one; a point function's fixed NumPy work `builtins.CALL_STEPS`; `==` what it visits; a part's box is
-kept and grown, not measured again at each anchor, and a read that measures pays for the
-primitives and triangles it measures; a boolean block pays for its operands' triangles and for
-those each of its steps makes, a step running only when the steps left could pay for it), so
-the step limit bounds the time of any program, and `Limits.max_seconds` is checked cheaply at
-step-count checkpoints.
+reads or makes one; a point function's fixed NumPy work `builtins.CALL_STEPS`; `==` what it
+visits; a part's box is kept and grown, not measured again at each anchor, and a read that
+measures pays for the primitives and triangles it measures; a boolean block pays for its
+operands' triangles and for those each of its steps makes, a step running only when the steps
+left could pay for it), so the step limit bounds the time of any program, and
+`Limits.max_seconds` is checked cheaply at step-count checkpoints.
 
 The semantics live here, in `_Evaluator`; the machinery it leans on has a module each:
 `scopes` (names to slots), `steps` (the step meter), `binding` (arguments to parameters),
