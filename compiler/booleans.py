@@ -47,6 +47,7 @@ import manifold3d
 import numpy as np
 from numba import njit
 
+from proto3d.compiler.geometry import boxes_overlap
 from proto3d.compiler.shape import Primitive
 from proto3d.compiler.tessellate import Tessellation, local_shapes
 from proto3d.compiler.values import fail
@@ -230,14 +231,7 @@ def _first_groups(boxes):
     for k in range(len(boxes)):
         blocked[:] = False
         for j in range(k):
-            if (
-                boxes[j, 0] <= boxes[k, 3]
-                and boxes[k, 0] <= boxes[j, 3]
-                and boxes[j, 1] <= boxes[k, 4]
-                and boxes[k, 1] <= boxes[j, 4]
-                and boxes[j, 2] <= boxes[k, 5]
-                and boxes[k, 2] <= boxes[j, 5]
-            ):
+            if boxes_overlap(boxes[j, :3], boxes[j, 3:], boxes[k, :3], boxes[k, 3:], 0.0):
                 blocked[group[j]] = True
         g = 0
         while blocked[g]:
