@@ -86,6 +86,11 @@ def test_the_judge_answers_and_flags_what_breaks_a_promise():
             check_diagnostics([Diagnostic("E210", message, Span(1, 1, 1, 2))], text)
     with pytest.raises(BrokenPromise, match="positioned outside the text"):
         check_diagnostics([Diagnostic("E201", "x", Span(3, 1, 3, 2))], text)
+    # the program's own string quoted back is not a number printed (the million's one finding)
+    (quoted,) = run_input('" Infinity,"')
+    assert quoted.code == "E011" and "Infinity" in quoted.message
+    with pytest.raises(BrokenPromise, match="nan or inf printed as a number"):
+        check_diagnostics([Diagnostic("E210", "z = inf m", Span(1, 1, 1, 2))], '" Infinity,"')
 
 
 # ---------------------------------------------------------------------------------------------
