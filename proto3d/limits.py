@@ -20,7 +20,7 @@ class Limits:
     max_loop_iterations: int = 100_000  # all for-loop bodies and radial copies together
     # statements run, plus list items and numbers an operation reads or makes; the costliest steps
     # (~1.3 us, with new arrays and point functions paying for their NumPy calls) keep a program at
-    # the limit near 0.65 s. 58x the largest example
+    # the limit near 0.65 s. 20x the largest example (the bathtub, 24,347: its boolean)
     max_steps: int = 500_000
     max_segments: int = 256
     max_points: int = 2_000  # points of one lathe profile, extrude polygon or sweep path
