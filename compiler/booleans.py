@@ -180,16 +180,15 @@ def _plan(node, first: int, shape_of: list[int], places: list[bytes], boxes: lis
     openings). Returns (plan, a box around its solid)."""
     if not isinstance(node, BooleanNode):
         return node - first, boxes[node - first]
-    kept = node.operands[:1] + _distinct(node.operands[1:], shape_of, places, first)
-    if node.op != "difference":
-        kept = _distinct(node.operands, shape_of, places, first)
+    head = node.operands[:1] if node.op == "difference" else []  # a cutter that is the body still cuts
+    kept = head + _distinct(node.operands[len(head) :], shape_of, places, first)
     if not kept:  # a block with nothing in it is empty, and its box touches nothing
         return (node, None, []), [inf] * 3 + [-inf] * 3
     plans, around = zip(*[_plan(operand, first, shape_of, places, boxes) for operand in kept])
     box = [min(b[i] for b in around) for i in range(3)] + [max(b[i] for b in around) for i in range(3, 6)]
     if node.op == "intersection":
         return (node, None, [[p] for p in plans]), box
-    body, start = (plans[0], 1) if node.op == "difference" else (None, 0)
+    body, start = (plans[0] if head else None), len(head)
     groups = []
     for chunk in range(start, len(plans), 1000):  # as manifold3d does, to bound the box comparisons
         groups += [[plans[k] for k in group] for group in _apart(list(around[chunk : chunk + 1000]), chunk)]

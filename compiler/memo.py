@@ -77,14 +77,16 @@ class PlacementCache:
 
     def placement(self, arguments: tuple, place: Callable[[], Placement]) -> Placement:
         """The placement for these argument values, placed (and its checks made) once."""
-        placed = self.placements.get(arguments)
-        if placed is None:
-            placed = self.placements[arguments] = place()
-        return placed
+        return _once(self.placements, arguments, place)
 
     def shape(self, arguments: tuple, make: Callable[[], Shape]) -> Shape:
         """The shape for these values of the arguments that are not placing ones, made once."""
-        made = self.shapes.get(arguments)
-        if made is None:
-            made = self.shapes[arguments] = make()
-        return made
+        return _once(self.shapes, arguments, make)
+
+
+def _once(table: dict, key: tuple, make: Callable):
+    """table[key], made by `make` the first time it is asked for."""
+    made = table.get(key)
+    if made is None:
+        made = table[key] = make()
+    return made
