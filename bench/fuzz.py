@@ -2,14 +2,18 @@
 with a shape or with diagnostics.
 
     python bench/fuzz.py [-n 100000] [-j 2] [--seed 0] [--start 0] [--families mutated,...]
-                         [--out fuzz-findings] [--timeout 10] [--memory 2000]
+                         [--out fuzz-findings] [--timeout 10] [--memory 2000] [--recycle 25000]
     python bench/fuzz.py --replay fuzz-findings/      # run saved inputs again, one by one, timed
 
 Input i of a run is drawn from `random.Random(f"{seed}:{i}")`: its family (weighted as in
 `tests/helpers/strategies.FAMILIES`) and then its text or bytes, so `--seed S --start i -n 1` replays
 it. Each input goes through `strategies.run_input` (compile_text, then GLB/OBJ/PLY/manifest
 export of what compiles) in one of `-j` worker processes, under a CPU-time limit (`--timeout`)
-and an address-space limit (`--memory` MB above what the worker holds when it starts).
+and an address-space limit (`--memory` MB above what the worker holds when it starts). A
+worker is replaced by a fresh one after `--recycle` inputs, so that what glibc's malloc keeps of
+memory freed by earlier inputs (fragments it does not give back) is not counted as a later
+input's memory; `--recycle 0` keeps the workers for the whole run, and the report shows the
+malloc heap either way (in use, and free but kept).
 
 Progress goes to stderr. At the end, stdout gets inputs/s, the outcomes per family, the worst
 input by CPU time and by memory (peak RSS while it ran, and its growth over the RSS before it),
@@ -22,6 +26,7 @@ The exit status is 1 when there is a finding.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import random
 import re
@@ -78,6 +83,25 @@ class PeakMemory:
         status = Path("/proc/self/status").read_text()
         field = dict(re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", status, re.M))
         return int(field["VmRSS"]) * 1024, int(field["VmHWM"]) * 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+    ]
+
+
+def malloc_heap() -> tuple[int, int]:
+    """(bytes in use, bytes free but kept) in glibc's malloc heap, all arenas; (0, 0) elsewhere.
+    The split tells a leak (in use grows) from fragments malloc keeps (free grows)."""
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return 0, 0
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return info.uordblks + info.hblkhd, info.fordblks
 
 
 # ------------------------------------------------------------------------------ in the workers
@@ -164,6 +188,7 @@ def run_chunk(seed: int, start: int, count: int, families: list[str]) -> dict:
         if worst_memory is None or peak - before > worst_memory[0]:
             worst_memory = (peak - before, peak, family, index, data)
     return {
+        "heap": malloc_heap(),
         "outcomes": outcomes,
         "codes": codes,
         "findings": findings,
@@ -207,6 +232,7 @@ def merge(total: dict, part: dict) -> None:
     for name in ("worst_cpu", "worst_memory"):
         if total[name] is None or part[name][0] > total[name][0]:
             total[name] = part[name]
+    total["heap"] = tuple(map(max, total["heap"], part["heap"]))
 
 
 def save(path: Path, data: str | bytes) -> Path:
@@ -225,6 +251,12 @@ def load(path: Path) -> str | bytes:
     return data if path.suffix == ".bin" else data.decode("utf-8", "surrogatepass")
 
 
+def _pool(args) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        args.j, initargs=(args.generated, args.timeout, args.memory), initializer=_start_worker
+    )
+
+
 def fuzz(args) -> int:
     families = args.families.split(",") if args.families else list(FAMILIES)
     unknown = set(families) - set(FAMILIES)
@@ -238,45 +270,52 @@ def fuzz(args) -> int:
         "count": 0,
         "worst_cpu": None,
         "worst_memory": None,
+        "heap": (0, 0),
     }
     began = time.perf_counter()
     print(f"fuzz: {args.n:,} inputs, seed {args.seed}, {args.j} workers (starting them)", file=sys.stderr)
-    with ProcessPoolExecutor(
-        args.j, initargs=(args.generated, args.timeout, args.memory), initializer=_start_worker
-    ) as pool:
-        chunks = [
-            (s, min(CHUNK, args.start + args.n - s)) for s in range(args.start, args.start + args.n, CHUNK)
-        ]
-        futures = {pool.submit(run_chunk, args.seed, s, c, families): (s, c) for s, c in chunks}
-        last = 0.0
-        try:
-            for future in as_completed(futures):
-                merge(total, future.result())
-                del futures[future]
-                now = time.perf_counter()
-                if now - last > 5 or not futures:
-                    last = now
-                    rate = total["count"] / (now - began)
+    chunks = [(s, min(CHUNK, args.start + args.n - s)) for s in range(args.start, args.start + args.n, CHUNK)]
+    # A pool for each generation of workers (the pool's own max_tasks_per_child deadlocks on
+    # Python 3.11-3.13, cpython#115634).
+    per_pool = max(1, args.recycle // CHUNK) * args.j if args.recycle else len(chunks)
+    last = 0.0
+    futures: dict = {}
+    while chunks and not futures:
+        batch, chunks = chunks[:per_pool], chunks[per_pool:]
+        with _pool(args) as pool:
+            futures = {pool.submit(run_chunk, args.seed, s, c, families): (s, c) for s, c in batch}
+            try:
+                for future in as_completed(futures):
+                    merge(total, future.result())
+                    del futures[future]
+                    now = time.perf_counter()
+                    if now - last > 5 or not (futures or chunks):
+                        last = now
+                        rate = total["count"] / (now - began)
+                        print(
+                            f"  {total['count']:>10,}/{args.n:,} inputs  {rate:,.0f}/s  "
+                            f"findings: {len(total['findings'])} ({sum(c for c, _ in total['findings'].values())} inputs)"
+                            f"  eta {(args.n - total['count']) / rate / 60:.0f} min",
+                            file=sys.stderr,
+                        )
+            except (KeyboardInterrupt, BrokenProcessPool) as stop:
+                for future in futures:
+                    future.cancel()
+                if isinstance(
+                    stop, BrokenProcessPool
+                ):  # a worker was killed, running one of the first pending chunks
+                    ranges = ", ".join(
+                        f"--start {s} -n {c}" for s, c in sorted(futures.values())[: args.j + 1]
+                    )
                     print(
-                        f"  {total['count']:>10,}/{args.n:,} inputs  {rate:,.0f}/s  "
-                        f"findings: {len(total['findings'])} ({sum(c for c, _ in total['findings'].values())} inputs)"
-                        f"  eta {(args.n - total['count']) / rate / 60:.0f} min",
+                        f"a worker died (killed from outside?); the input is in one of: {ranges}",
                         file=sys.stderr,
                     )
-        except (KeyboardInterrupt, BrokenProcessPool) as stop:
-            for future in futures:
-                future.cancel()
-            if isinstance(
-                stop, BrokenProcessPool
-            ):  # a worker was killed, running one of the first pending chunks
-                ranges = ", ".join(f"--start {s} -n {c}" for s, c in sorted(futures.values())[: args.j + 1])
-                print(
-                    f"a worker died (killed from outside?); the input is in one of: {ranges}", file=sys.stderr
-                )
-            print("stopped: reporting what has run", file=sys.stderr)
-        wall = time.perf_counter() - began
-        minimal = {}
-        if not futures:
+                print("stopped: reporting what has run", file=sys.stderr)
+    wall = time.perf_counter() - began
+    minimal = {}
+    if total["findings"] and not futures:
+        with _pool(args) as pool:
             minimal = {
                 key: pool.submit(minimise, shortest[3], key)
                 for key, (_, shortest) in total["findings"].items()
@@ -325,6 +364,12 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
     print(
         f"worst memory: peak RSS {peak / 2**20:.0f} MB, {growth / 2**20:+.0f} MB over the RSS before it,"
         f" {family} #{index} ({path})"
+    )
+    life = f"every {max(1, args.recycle // CHUNK) * CHUNK:,} inputs" if args.recycle else "never (--recycle 0)"
+    in_use, kept = total["heap"]
+    print(
+        f"workers replaced by fresh ones {life}; malloc heap at the end of a chunk: at most"
+        f" {in_use / 2**20:.0f} MB in use, {kept / 2**20:.0f} MB free but kept"
     )
     findings = sorted(total["findings"].items(), key=lambda item: -item[1][0])
     print(f"findings: {len(findings)} distinct, {sum(count for _, (count, _) in findings):,} inputs")
@@ -384,6 +429,12 @@ def main() -> int:
     parser.add_argument("--out", default="fuzz-findings", help="folder for the findings and worst inputs")
     parser.add_argument("--timeout", type=float, default=10.0, help="CPU seconds an input may take")
     parser.add_argument("--memory", type=int, default=2000, help="MB a worker may grow by (0: no limit)")
+    parser.add_argument(
+        "--recycle",
+        type=int,
+        default=25_000,
+        help="inputs a worker runs before a fresh one replaces it (0: never)",
+    )
     parser.add_argument(
         "--replay", nargs="+", metavar="PATH", help="run saved inputs (files or folders) instead"
     )

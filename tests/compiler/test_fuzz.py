@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
@@ -25,6 +26,7 @@ from proto3d.compiler.check import check_program
 from proto3d.compiler.evaluate import EvalError, _Evaluator
 from proto3d.errors import Diagnostic, Span, errors
 from proto3d.grammar import parse_with_diagnostics
+from tests.helpers import strategies
 from tests.helpers.strategies import (
     BIDI,
     FAMILIES,
@@ -91,6 +93,24 @@ def test_the_judge_answers_and_flags_what_breaks_a_promise():
     assert quoted.code == "E011" and "Infinity" in quoted.message
     with pytest.raises(BrokenPromise, match="nan or inf printed as a number"):
         check_diagnostics([Diagnostic("E210", "z = inf m", Span(1, 1, 1, 2))], '" Infinity,"')
+
+
+def test_a_warning_printed_on_the_way_is_a_broken_promise(monkeypatch):
+    """A Python warning reaches the user's terminal (the million's first start found one, an
+    overflow in `_largest_round`), so the judge holds it against the input like any breach."""
+
+    def warning_compile(text):
+        warnings.warn("overflow encountered in multiply", RuntimeWarning, stacklevel=1)
+        return compile_text(text)
+
+    monkeypatch.setattr(strategies, "compile_text", warning_compile)
+    with pytest.raises(
+        BrokenPromise,
+        match=r"^a warning \(RuntimeWarning at tests/compiler/test_fuzz.py line \d+\): overflow",
+    ):
+        run_input("part a { box(size=[1, 2, 3]) }\n")
+    monkeypatch.undo()
+    assert len(run_input("part a { box(size=[1, 2, 3]) }\n").faces) == 12
 
 
 # ---------------------------------------------------------------------------------------------

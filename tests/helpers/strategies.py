@@ -22,6 +22,7 @@ import math
 import os
 import random
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1750,6 +1751,7 @@ class BrokenPromise(AssertionError):
     the kind of breach, up to the first colon (what bench/fuzz.py groups findings by)."""
 
 
+ROOT = Path(__file__).resolve().parents[2]
 DIAGNOSTIC_CODE = re.compile(r"^[EW]\d{3}$")
 # nan or inf printed as a number ("z = inf m"), not a name the program used (`inf`, 'nan').
 NONFINITE_NUMBER = re.compile(r"(?<![\w`'\"])[-+]?(?:nan|inf(?:inity)?)(?![\w`'\"])", re.IGNORECASE)
@@ -1761,9 +1763,24 @@ def run_input(data: str | bytes):
     """Compile `data` as a program someone typed, and export what compiles (in memory).
 
     Returns the compiled shape, or the diagnostics of the `Proto3dError` raised (the one answer
-    besides a shape). Raises `BrokenPromise` for a result that breaks a promise, and lets every
-    other exception through: each is a bug.
+    besides a shape). Raises `BrokenPromise` for a result that breaks a promise, a Python warning
+    among them (it would be printed on the user's terminal), and lets every other exception
+    through: each is a bug.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        answer = _answer(data)
+    if caught:
+        first = caught[0]
+        where = Path(first.filename)
+        where = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where.name
+        raise BrokenPromise(
+            f"a warning ({first.category.__name__} at {where} line {first.lineno}): {first.message}"
+        )
+    return answer
+
+
+def _answer(data: str | bytes):
     try:
         shape = compile_text(data)
     except Proto3dError as error:
