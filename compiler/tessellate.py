@@ -68,6 +68,10 @@ SWEEP_SAMPLES = (
     8  # spline samples per span of a smooth sweep's path or between loft sections, whatever segments
 )
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
+# A smooth lathe span whose spline makes its outline cross itself keeps these shares of its
+# offset from its straight chord in turn (0: the chord), for at most UNLOOP_ROUNDS rounds.
+UNLOOP_SHARES = (0.5, 0.25, 0.125, 0.0)
+UNLOOP_ROUNDS = 8
 
 
 @dataclass
@@ -945,32 +949,13 @@ def _lathe_profile(pts, smooth, seg):
     """
     prof = _dedupe2(pts[:, :2].copy())
     if smooth and len(prof) >= 2:
-        ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
-        curve = _spline(prof[:-1].copy() if ring else prof, ring, seg)
-        if ring:
-            curve = np.concatenate((curve, curve[:1]))
-        prof = curve
+        prof = _smooth_profile(prof, seg)
     for i in range(len(prof)):
         prof[i, 0] = max(prof[i, 0], 0.0)
     prof = _dedupe2(prof)
-    m = len(prof)
-    if m < 2:
+    if len(prof) < 2:
         return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), np.zeros((0, 2))
-    closed = m >= 3 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
-    if closed:
-        poly = prof[:-1].copy()
-    else:
-        poly = np.empty((m + 2, 2))
-        k = 0
-        if prof[0, 0] > 0.0:
-            poly[0, 0], poly[0, 1] = 0.0, prof[0, 1]
-            k = 1
-        poly[k : k + m] = prof
-        k += m
-        if prof[m - 1, 0] > 0.0:
-            poly[k, 0], poly[k, 1] = 0.0, prof[m - 1, 1]
-            k += 1
-        poly = poly[:k]
+    poly, _, closed = _cap_polygon(prof)
     if _signed_area(poly) < 0.0:
         poly = poly[::-1].copy()
     rp, rn, conn = _outline(poly, closed, LATHE_HARD_COS)
@@ -978,6 +963,120 @@ def _lathe_profile(pts, smooth, seg):
     if len(cap) >= 2 and cap[0, 0] == cap[-1, 0] and cap[0, 1] == cap[-1, 1]:
         cap = cap[:-1]
     return rp, rn, conn, cap
+
+
+@njit(cache=True)
+def _cap_polygon(prof):
+    """The closed outline a profile of radii >= 0 bounds: a ring without its repeated point, or
+    the profile with its ends off the axis joined to it. Also the index of the profile's first
+    point in it, and whether the profile is a ring."""
+    m = len(prof)
+    if m >= 3 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]:
+        return prof[:-1].copy(), 0, True
+    poly = np.empty((m + 2, 2))
+    k = 0
+    if prof[0, 0] > 0.0:
+        poly[0, 0], poly[0, 1] = 0.0, prof[0, 1]
+        k = 1
+    first = k
+    poly[k : k + m] = prof
+    k += m
+    if prof[m - 1, 0] > 0.0:
+        poly[k, 0], poly[k, 1] = 0.0, prof[m - 1, 1]
+        k += 1
+    return poly[:k], first, False
+
+
+@njit(cache=True)
+def _smooth_profile(prof, seg):
+    """The spline through a lathe profile (closed for a ring), with each span whose curve makes
+    the outline cross itself drawn towards its straight chord, by the UNLOOP_SHARES in turn.
+
+    A spline may swing past the line that closes the profile to the axis (or past a neighbouring
+    span) where the written profile does not, and a crossing outline revolves into a solid with
+    an inside-out lobe. A written profile that does not cross itself so never loops once smooth
+    (its chords are the profile); a spline that does not loop is kept exactly.
+    """
+    ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
+    points = prof[:-1].copy() if ring else prof
+    spans = len(points) if ring else len(points) - 1
+    spline = _spline(points, ring, seg)
+    if ring:
+        spline = np.concatenate((spline, spline[:1]))
+    per = (len(spline) - 1) // spans
+    curve = spline
+    share = np.ones(spans)
+    for step in range(UNLOOP_ROUNDS):
+        looped = _looped_spans(curve, spans, per)
+        level = UNLOOP_SHARES[min(step, len(UNLOOP_SHARES) - 1)]
+        changed = False
+        for s in range(spans):
+            if looped[s] and share[s] > level:
+                share[s] = level
+                changed = True
+        if not changed:
+            break
+        curve = _towards_chords(spline, share, per)
+    return curve
+
+
+@njit(cache=True)
+def _looped_spans(curve, spans, per):
+    """Which spans of a sampled profile spline (`per` samples each) have an edge that crosses
+    another edge of the outline it bounds once its radii are clamped to >= 0."""
+    prof = curve.copy()
+    for i in range(len(prof)):
+        prof[i, 0] = max(prof[i, 0], 0.0)
+    poly, first, _ = _cap_polygon(prof)
+    crossing = _crossing_edges(poly)
+    looped = np.zeros(spans, dtype=np.bool_)
+    for e in range(len(poly)):
+        j = e - first  # the edge from sample j to sample j + 1, if it is the curve's
+        if crossing[e] and 0 <= j < len(curve) - 1:
+            looped[j // per] = True
+    return looped
+
+
+@njit(cache=True)
+def _crossing_edges(poly):
+    """Which edges of the closed polygon cross another one properly (a point strictly on each
+    side of the other): edges that only touch, or overlap along a line, do not count."""
+    n = len(poly)
+    crossing = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        ax, ay, bx, by = poly[i, 0], poly[i, 1], poly[(i + 1) % n, 0], poly[(i + 1) % n, 1]
+        for j in range(i + 2, n - 1 if i == 0 else n):  # not with itself or its two neighbours
+            cx, cy, dx, dy = poly[j, 0], poly[j, 1], poly[(j + 1) % n, 0], poly[(j + 1) % n, 1]
+            if max(ax, bx) < min(cx, dx) or max(cx, dx) < min(ax, bx):
+                continue
+            if max(ay, by) < min(cy, dy) or max(cy, dy) < min(ay, by):
+                continue
+            if _apart(ax, ay, bx, by, cx, cy, dx, dy) and _apart(cx, cy, dx, dy, ax, ay, bx, by):
+                crossing[i] = crossing[j] = True
+    return crossing
+
+
+@njit(cache=True, inline="always")
+def _apart(ax, ay, bx, by, cx, cy, dx, dy):
+    """Whether c and d lie strictly on opposite sides of the line through a and b."""
+    c = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    d = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+    return (c > 0.0 and d < 0.0) or (c < 0.0 and d > 0.0)
+
+
+@njit(cache=True)
+def _towards_chords(spline, share, per):
+    """The sampled spline with span s moved to its chord but for share[s] of the way off it:
+    control points stay where they are, a share of 0 is the straight chord."""
+    out = spline.copy()
+    for s in range(len(share)):
+        if share[s] < 1.0:
+            a, b = s * per, (s + 1) * per
+            for k in range(1, per):
+                for j in range(2):
+                    chord = spline[a, j] + (spline[b, j] - spline[a, j]) * (k / per)
+                    out[a + k, j] = chord + share[s] * (spline[a + k, j] - chord)
+    return out
 
 
 @njit(cache=True, inline="always")
