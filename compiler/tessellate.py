@@ -72,6 +72,7 @@ MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 
 # offset from its straight chord in turn (0: the chord), for at most UNLOOP_ROUNDS rounds.
 UNLOOP_SHARES = (0.5, 0.25, 0.125, 0.0)
 UNLOOP_ROUNDS = 8
+UNLOOP_PAIRS = 32  # edge pairs tested per outline edge, over all rounds, before giving up
 
 
 @dataclass
@@ -996,6 +997,13 @@ def _smooth_profile(prof, seg):
     span) where the written profile does not, and a crossing outline revolves into a solid with
     an inside-out lobe. A written profile that does not cross itself so never loops once smooth
     (its chords are the profile); a spline that does not loop is kept exactly.
+
+    The spline is kept as it is (as if unchecked) where no flattening could help or the check
+    would cost too much: with one sample per span (it is the written profile), when the written
+    profile crosses itself (so do its chords: found once, before any round), and when the
+    edge-pair tests of that check and all the rounds would pass UNLOOP_PAIRS per outline edge
+    (see `_crossing_edges`). So the check costs at most that many pair tests per spline sample
+    and a sort of the edges per round, whatever the profile.
     """
     ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
     points = prof[:-1].copy() if ring else prof
@@ -1004,10 +1012,18 @@ def _smooth_profile(prof, seg):
     if ring:
         spline = np.concatenate((spline, spline[:1]))
     per = (len(spline) - 1) // spans
+    if per == 1:
+        return spline
+    budget = UNLOOP_PAIRS * (len(spline) + 2)
+    crossed, budget = _looped_spans(spline[::per].copy(), spans, 1, budget, True)  # as written
+    if crossed.any() or budget < 0:
+        return spline
     curve = spline
     share = np.ones(spans)
     for step in range(UNLOOP_ROUNDS):
-        looped = _looped_spans(curve, spans, per)
+        looped, budget = _looped_spans(curve, spans, per, budget, False)
+        if budget < 0:
+            return spline
         level = UNLOOP_SHARES[min(step, len(UNLOOP_SHARES) - 1)]
         changed = False
         for s in range(spans):
@@ -1021,39 +1037,69 @@ def _smooth_profile(prof, seg):
 
 
 @njit(cache=True)
-def _looped_spans(curve, spans, per):
+def _looped_spans(curve, spans, per, budget, stop):
     """Which spans of a sampled profile spline (`per` samples each) have an edge that crosses
-    another edge of the outline it bounds once its radii are clamped to >= 0."""
+    another edge of the outline it bounds once its radii are clamped to >= 0 (if `stop`, only
+    the first crossing found); and the budget of edge-pair tests left (below 0: it ran out, and
+    the answer is incomplete)."""
     prof = curve.copy()
     for i in range(len(prof)):
         prof[i, 0] = max(prof[i, 0], 0.0)
     poly, first, _ = _cap_polygon(prof)
-    crossing = _crossing_edges(poly)
+    crossing, budget = _crossing_edges(poly, budget, stop)
     looped = np.zeros(spans, dtype=np.bool_)
     for e in range(len(poly)):
         j = e - first  # the edge from sample j to sample j + 1, if it is the curve's
         if crossing[e] and 0 <= j < len(curve) - 1:
             looped[j // per] = True
-    return looped
+    return looped, budget
 
 
 @njit(cache=True)
-def _crossing_edges(poly):
+def _crossing_edges(poly, budget, stop):
     """Which edges of the closed polygon cross another one properly (a point strictly on each
-    side of the other): edges that only touch, or overlap along a line, do not count."""
+    side of the other): edges that only touch, or overlap along a line, do not count (if `stop`,
+    only the first pair found). Also the budget of pair tests left: below 0 when it ran out,
+    and the flags are then incomplete.
+
+    A sweep: edges sorted by their low end along the axis on which they overlap less (the sum of
+    their extents over the polygon's), each tested only against the later ones that start before
+    it ends. The tests are the pairs overlapping along that axis, a few per edge for an outline
+    that does not fold back on itself much (a vase along z), at most `budget` in any case.
+    """
     n = len(poly)
     crossing = np.zeros(n, dtype=np.bool_)
+    lo = np.empty((n, 2))
+    hi = np.empty((n, 2))
     for i in range(n):
-        ax, ay, bx, by = poly[i, 0], poly[i, 1], poly[(i + 1) % n, 0], poly[(i + 1) % n, 1]
-        for j in range(i + 2, n - 1 if i == 0 else n):  # not with itself or its two neighbours
+        for k in range(2):
+            lo[i, k] = min(poly[i, k], poly[(i + 1) % n, k])
+            hi[i, k] = max(poly[i, k], poly[(i + 1) % n, k])
+    ex, ey = (hi[:, 0] - lo[:, 0]).sum(), (hi[:, 1] - lo[:, 1]).sum()
+    sx, sy = hi[:, 0].max() - lo[:, 0].min(), hi[:, 1].max() - lo[:, 1].min()
+    axis = 0 if ex * sy < ey * sx else 1
+    # mergesort: Numba's quicksort goes quadratic on lows sorted but for the closing edge's
+    order = np.argsort(lo[:, axis], kind="mergesort")
+    for a in range(n):
+        i = order[a]
+        for b in range(a + 1, n):
+            j = order[b]
+            if lo[j, axis] > hi[i, axis]:
+                break
+            budget -= 1
+            if budget < 0:
+                return crossing, budget
+            if abs(i - j) == 1 or abs(i - j) == n - 1:  # neighbours only touch
+                continue
+            if hi[i, 1 - axis] < lo[j, 1 - axis] or hi[j, 1 - axis] < lo[i, 1 - axis]:
+                continue
+            ax, ay, bx, by = poly[i, 0], poly[i, 1], poly[(i + 1) % n, 0], poly[(i + 1) % n, 1]
             cx, cy, dx, dy = poly[j, 0], poly[j, 1], poly[(j + 1) % n, 0], poly[(j + 1) % n, 1]
-            if max(ax, bx) < min(cx, dx) or max(cx, dx) < min(ax, bx):
-                continue
-            if max(ay, by) < min(cy, dy) or max(cy, dy) < min(ay, by):
-                continue
             if _apart(ax, ay, bx, by, cx, cy, dx, dy) and _apart(cx, cy, dx, dy, ax, ay, bx, by):
                 crossing[i] = crossing[j] = True
-    return crossing
+                if stop:
+                    return crossing, budget
+    return crossing, budget
 
 
 @njit(cache=True, inline="always")
