@@ -12,10 +12,10 @@ import trimesh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proto3d.compiler import compile_text
+from proto3d.compiler import compile_text, tessellate
 from proto3d.compiler.geometry import catmull_rom
 from proto3d.compiler.primitives import _largest_round
-from proto3d.compiler.tessellate import _lathe_profile, local_bounds
+from proto3d.compiler.tessellate import _crossing_edges, _lathe_profile, local_bounds
 from proto3d.errors import Proto3dError
 from tests.compiler.test_tessellate import (
     assert_closed_and_oriented,
@@ -466,3 +466,66 @@ def test_a_smooth_lathe_never_loops_and_keeps_every_spline_that_does_not(profile
     t = tess("lathe", {"profile": profile, "angle": angle, "start": 0.0, "smooth": True}, segments=segments)
     assert_closed_and_oriented(t)
     assert_normals_agree_with_winding(t)
+
+
+def flags(pairs, n):
+    """The edges of an n-gon in any of the pairs."""
+    out = np.zeros(n, dtype=bool)
+    for pair in pairs:
+        out[list(pair)] = True
+    return out
+
+
+grid_polygon = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=3, max_size=30)
+float_polygon = st.lists(st.tuples(st.floats(-2.0, 2.0), st.floats(-2.0, 2.0)), min_size=3, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(polygon=st.one_of(grid_polygon, float_polygon).map(lambda p: np.array(p, dtype=float)))
+def test_the_sweep_finds_the_crossings_of_every_pair_testing_each_pair_at_most_once(polygon):
+    # The grid gives repeated points, edges that touch or overlap along a line: none of them cross.
+    n = len(polygon)
+    found, left = _crossing_edges(polygon, 10**9, False)
+    np.testing.assert_array_equal(found, flags(crossing_edges(polygon), n))
+    assert 10**9 - left <= n * (n - 1) // 2
+
+
+def test_the_sweep_tests_a_few_pairs_per_edge_of_a_vase_and_no_more_than_its_budget():
+    z = np.linspace(0.0, 1.0, 2000)
+    vase = closed_to_axis(np.stack([0.3 + 0.1 * np.sin(20 * z), z], axis=1))
+    found, left = _crossing_edges(vase, 10**9, False)
+    assert not found.any() and 10**9 - left <= 3 * len(vase)  # not the 2 million pairs
+
+    scribble = np.random.default_rng(7).random((300, 2))
+    every, left = _crossing_edges(scribble, 10**9, False)
+    np.testing.assert_array_equal(every, flags(crossing_edges(scribble), 300))
+    tested = 10**9 - left
+    some, left = _crossing_edges(scribble, tested // 2, False)
+    assert left == -1 and np.all(every[some]) and some.sum() < every.sum()  # ran out: a part of them
+    first, _ = _crossing_edges(scribble, 10**9, True)
+    assert tuple(np.flatnonzero(first)) in crossing_edges(scribble)  # stopped at one crossing pair
+
+
+# Each crosses itself as written (its chords cross), so no flattening could help: the spline
+# stays as it is, loops and all. The zigzag has one sample per span: its spline is the profile.
+CROSSED = np.array([[1.0, 0.0], [2.0, 1.0], [2.0, 0.0], [1.0, 1.0]])
+ZIGZAG = np.array([[1.0 + i % 2, (i % 3) * 0.01 + i * 0.0001] for i in range(1500)])
+
+
+@pytest.mark.parametrize(("profile", "per"), [(CROSSED, 8), (ZIGZAG, 1)], ids=["crossed", "zigzag"])
+def test_a_smooth_lathe_profile_that_crosses_itself_as_written_keeps_its_spline(profile, per):
+    assert crossing_edges(closed_to_axis(profile))
+    spline = catmull_rom(profile, False, per)  # samples per span at the default 32 segments
+    assert crossing_edges(closed_to_axis(spline))
+    cap = lathe_cap(profile)
+    assert len(cap) == len(spline) + 2
+    assert np.all(np.isin(spline.view(np.complex128), cap.view(np.complex128)))
+
+
+def test_a_smooth_lathe_check_that_runs_out_of_its_budget_keeps_the_spline(monkeypatch):
+    spline = tessellate._spline(LOOPING, False, 32)
+    flattened = tessellate._smooth_profile(LOOPING, 32)
+    np.testing.assert_array_equal(tessellate._smooth_profile.py_func(LOOPING, 32), flattened)
+    assert not np.array_equal(flattened, spline)
+    monkeypatch.setattr(tessellate, "UNLOOP_PAIRS", 1)  # enough for the written profile, not the rounds
+    np.testing.assert_array_equal(tessellate._smooth_profile.py_func(LOOPING, 32), spline)
