@@ -1002,8 +1002,8 @@ def _smooth_profile(prof, seg):
     would cost too much: with one sample per span (it is the written profile), when the written
     profile crosses itself (so do its chords: found once, before any round), and when the
     edge-pair tests of that check and all the rounds would pass UNLOOP_PAIRS per outline edge
-    (see `_crossing_edges`). So the check costs at most that many pair tests per spline sample
-    and a sort of the edges per round, whatever the profile.
+    (see `_crossing_edges`). So the check costs at most that many pair tests per spline sample,
+    and a linear pass over the edges per round, whatever the profile.
     """
     ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
     points = prof[:-1].copy() if ring else prof
@@ -1015,7 +1015,7 @@ def _smooth_profile(prof, seg):
     if per == 1:
         return spline
     budget = UNLOOP_PAIRS * (len(spline) + 2)
-    crossed, budget = _looped_spans(spline[::per].copy(), spans, 1, budget, True)  # as written
+    crossed, budget = _looped_spans(prof, spans, 1, budget, True)  # its every per-th sample
     if crossed.any() or budget < 0:
         return spline
     curve = spline
@@ -1062,36 +1062,52 @@ def _crossing_edges(poly, budget, stop):
     only the first pair found). Also the budget of pair tests left: below 0 when it ran out,
     and the flags are then incomplete.
 
-    A sweep: edges sorted by their low end along the axis on which they overlap less (the sum of
-    their extents over the polygon's), each tested only against the later ones that start before
-    it ends. The tests are the pairs overlapping along that axis, a few per edge for an outline
-    that does not fold back on itself much (a vase along z), at most `budget` in any case.
+    A sweep along the axis on which the edges overlap less (the sum of their extents over the
+    polygon's): edges in n buckets of their low ends in order, each tested only against later
+    ones until a bucket starts past its high end. The tests are about the pairs overlapping along
+    that axis, a few per edge for an outline that does not fold back on itself much (a vase
+    along z), and at most `budget` in any case. (A counting sort, not np.argsort: linear, and
+    the kernel loads from the cache faster.)
     """
     n = len(poly)
     crossing = np.zeros(n, dtype=np.bool_)
     lo = np.empty((n, 2))
     hi = np.empty((n, 2))
+    extent, low, high = np.zeros(2), np.full(2, np.inf), np.full(2, -np.inf)
     for i in range(n):
         for k in range(2):
             lo[i, k] = min(poly[i, k], poly[(i + 1) % n, k])
             hi[i, k] = max(poly[i, k], poly[(i + 1) % n, k])
-    ex, ey = (hi[:, 0] - lo[:, 0]).sum(), (hi[:, 1] - lo[:, 1]).sum()
-    sx, sy = hi[:, 0].max() - lo[:, 0].min(), hi[:, 1].max() - lo[:, 1].min()
-    axis = 0 if ex * sy < ey * sx else 1
-    # mergesort: Numba's quicksort goes quadratic on lows sorted but for the closing edge's
-    order = np.argsort(lo[:, axis], kind="mergesort")
+            extent[k] += hi[i, k] - lo[i, k]
+            low[k], high[k] = min(low[k], lo[i, k]), max(high[k], hi[i, k])
+    axis = 0 if extent[0] * (high[1] - low[1]) < extent[1] * (high[0] - low[0]) else 1
+    width = (high[axis] - low[axis]) / n
+    key = np.zeros(n, dtype=np.int64)
+    first = np.zeros(n + 1, dtype=np.int64)  # bucket sizes, then where their edges go in `order`
+    floor = np.full(n, np.inf)  # the lowest low end in each bucket
+    for i in range(n):
+        t = (lo[i, axis] - low[axis]) / width if width > 0.0 else 0.0
+        key[i] = int(t) if 0.0 <= t < n else (0 if t < 0.0 else n - 1)
+        first[key[i] + 1] += 1
+        floor[key[i]] = min(floor[key[i]], lo[i, axis])
+    for k in range(n):
+        first[k + 1] += first[k]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[first[key[i]]] = i
+        first[key[i]] += 1
     for a in range(n):
         i = order[a]
         for b in range(a + 1, n):
             j = order[b]
-            if lo[j, axis] > hi[i, axis]:
+            if floor[key[j]] > hi[i, axis]:
                 break
             budget -= 1
             if budget < 0:
                 return crossing, budget
             if abs(i - j) == 1 or abs(i - j) == n - 1:  # neighbours only touch
                 continue
-            if hi[i, 1 - axis] < lo[j, 1 - axis] or hi[j, 1 - axis] < lo[i, 1 - axis]:
+            if hi[i, 0] < lo[j, 0] or hi[j, 0] < lo[i, 0] or hi[i, 1] < lo[j, 1] or hi[j, 1] < lo[i, 1]:
                 continue
             ax, ay, bx, by = poly[i, 0], poly[i, 1], poly[(i + 1) % n, 0], poly[(i + 1) % n, 1]
             cx, cy, dx, dy = poly[j, 0], poly[j, 1], poly[(j + 1) % n, 0], poly[(j + 1) % n, 1]
