@@ -1015,15 +1015,22 @@ def _smooth_profile(prof, seg):
     if per == 1:
         return spline
     budget = UNLOOP_PAIRS * (len(spline) + 2)
-    crossed, budget = _looped_spans(prof, spans, 1, budget, True)  # its every per-th sample
-    if crossed.any() or budget < 0:
-        return spline
     curve = spline
     share = np.ones(spans)
-    for step in range(UNLOOP_ROUNDS):
-        looped, budget = _looped_spans(curve, spans, per, budget, False)
+    for step in range(-1, UNLOOP_ROUNDS):
+        # Step -1 checks the written profile (the spline's every per-th sample), up to a crossing.
+        # One call for both, with no constant arguments: Numba would compile a copy for those.
+        written = step < 0
+        looped, budget = _looped_spans(
+            prof if written else curve, spans, 1 if written else per, budget, written
+        )
         if budget < 0:
             return spline
+        if written:  # a loop, not looped.any(): that makes the cached kernel load ~8 ms slower
+            for s in range(spans):
+                if looped[s]:  # crossed as written: no flattening can help
+                    return spline
+            continue
         level = UNLOOP_SHARES[min(step, len(UNLOOP_SHARES) - 1)]
         changed = False
         for s in range(spans):
