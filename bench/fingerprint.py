@@ -70,6 +70,17 @@ part f { torus(R=[0.1, 0.05], r=0.01, at=[1.9, 0, 0.01]) }
 part g { torus(R=[0.1, 0.05], r=0.01, angle=120, start=-60, at=[2.2, 0, 0.01]) }
 """
 
+SMOOTH_LATHES = """shape "smooth lathes"
+part a { lathe(profile=[[0, 0], [0.05, 0.01], [0.03, 0.08], [0.045, 0.16], [0, 0.2]], smooth=true) }
+part b { lathe(profile=[[0.3, 0], [0.4, 0.1], [0.3, 0.2], [0.2, 0.1], [0.3, 0]], smooth=true, at=[1, 0, 0]) }
+part c { lathe(profile=[[0.06, 0], [0.09, 0.05], [0.05, 0.12], [0.07, 0.2]], angle=120, start=30, smooth=true, segments=64, at=[2, 0, 0]) }
+"""
+
+# Its spline would cross the line closing the profile to the axis (drawn flatter there since).
+LOOPING_LATHE = """shape "a smooth lathe that would loop"
+part a { lathe(profile=[[1, 0.5], [0.5, 1], [0.5, 1.5], [1, 1.5546875]], angle=20, smooth=true) }
+"""
+
 TOO_MANY = """shape "too many"
 for i in range(400) { part p { sphere(r=0.01, segments=256, at=[i * 0.03, 0, 0.01]) } }
 """
@@ -82,6 +93,8 @@ def programs():
     yield "every kind", EVERY_KIND
     yield "degenerate", DEGENERATE
     yield "lofts and profile sweeps", SKINS
+    yield "smooth lathes", SMOOTH_LATHES
+    yield "a smooth lathe that would loop", LOOPING_LATHE
     yield "too many triangles", TOO_MANY
 
 

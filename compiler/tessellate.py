@@ -68,6 +68,11 @@ SWEEP_SAMPLES = (
     8  # spline samples per span of a smooth sweep's path or between loft sections, whatever segments
 )
 MITRE_LIMIT = 0.25  # cosine floor of a sweep's half-turn: mitres stay within 4 radii
+# A smooth lathe span whose spline makes its outline cross itself keeps these shares of its
+# offset from its straight chord in turn (0: the chord), for at most UNLOOP_ROUNDS rounds.
+UNLOOP_SHARES = (0.5, 0.25, 0.125, 0.0)
+UNLOOP_ROUNDS = 8
+UNLOOP_PAIRS = 32  # edge pairs tested per outline edge, over all rounds, before giving up
 
 
 @dataclass
@@ -945,32 +950,13 @@ def _lathe_profile(pts, smooth, seg):
     """
     prof = _dedupe2(pts[:, :2].copy())
     if smooth and len(prof) >= 2:
-        ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
-        curve = _spline(prof[:-1].copy() if ring else prof, ring, seg)
-        if ring:
-            curve = np.concatenate((curve, curve[:1]))
-        prof = curve
+        prof = _smooth_profile(prof, seg)
     for i in range(len(prof)):
         prof[i, 0] = max(prof[i, 0], 0.0)
     prof = _dedupe2(prof)
-    m = len(prof)
-    if m < 2:
+    if len(prof) < 2:
         return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.bool_), np.zeros((0, 2))
-    closed = m >= 3 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
-    if closed:
-        poly = prof[:-1].copy()
-    else:
-        poly = np.empty((m + 2, 2))
-        k = 0
-        if prof[0, 0] > 0.0:
-            poly[0, 0], poly[0, 1] = 0.0, prof[0, 1]
-            k = 1
-        poly[k : k + m] = prof
-        k += m
-        if prof[m - 1, 0] > 0.0:
-            poly[k, 0], poly[k, 1] = 0.0, prof[m - 1, 1]
-            k += 1
-        poly = poly[:k]
+    poly, _, closed = _cap_polygon(prof)
     if _signed_area(poly) < 0.0:
         poly = poly[::-1].copy()
     rp, rn, conn = _outline(poly, closed, LATHE_HARD_COS)
@@ -978,6 +964,188 @@ def _lathe_profile(pts, smooth, seg):
     if len(cap) >= 2 and cap[0, 0] == cap[-1, 0] and cap[0, 1] == cap[-1, 1]:
         cap = cap[:-1]
     return rp, rn, conn, cap
+
+
+@njit(cache=True)
+def _cap_polygon(prof):
+    """The closed outline a profile of radii >= 0 bounds: a ring without its repeated point, or
+    the profile with its ends off the axis joined to it. Also the index of the profile's first
+    point in it, and whether the profile is a ring."""
+    m = len(prof)
+    if m >= 3 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]:
+        return prof[:-1].copy(), 0, True
+    poly = np.empty((m + 2, 2))
+    k = 0
+    if prof[0, 0] > 0.0:
+        poly[0, 0], poly[0, 1] = 0.0, prof[0, 1]
+        k = 1
+    first = k
+    poly[k : k + m] = prof
+    k += m
+    if prof[m - 1, 0] > 0.0:
+        poly[k, 0], poly[k, 1] = 0.0, prof[m - 1, 1]
+        k += 1
+    return poly[:k], first, False
+
+
+@njit(cache=True)
+def _smooth_profile(prof, seg):
+    """The spline through a lathe profile (closed for a ring), with each span whose curve makes
+    the outline cross itself drawn towards its straight chord, by the UNLOOP_SHARES in turn.
+
+    A spline may swing past the line that closes the profile to the axis (or past a neighbouring
+    span) where the written profile does not, and a crossing outline revolves into a solid with
+    an inside-out lobe. A written profile that does not cross itself so never loops once smooth
+    (its chords are the profile); a spline that does not loop is kept exactly.
+
+    The spline is kept as it is (as if unchecked) where no flattening could help or the check
+    would cost too much: with one sample per span (it is the written profile), when the written
+    profile crosses itself (so do its chords: found once, before any round), and when the
+    edge-pair tests of that check and all the rounds would pass UNLOOP_PAIRS per outline edge
+    (see `_crossing_edges`). So the check costs at most that many pair tests per spline sample,
+    and a linear pass over the edges per round, whatever the profile.
+    """
+    ring = len(prof) >= 4 and prof[0, 0] == prof[-1, 0] and prof[0, 1] == prof[-1, 1]
+    points = prof[:-1].copy() if ring else prof
+    spans = len(points) if ring else len(points) - 1
+    spline = _spline(points, ring, seg)
+    if ring:
+        spline = np.concatenate((spline, spline[:1]))
+    per = (len(spline) - 1) // spans
+    if per == 1:
+        return spline
+    budget = UNLOOP_PAIRS * (len(spline) + 2)
+    curve = spline
+    share = np.ones(spans)
+    for step in range(-1, UNLOOP_ROUNDS):
+        # Step -1 checks the written profile (the spline's every per-th sample), up to a crossing.
+        # One call for both, with no constant arguments: Numba would compile a copy for those.
+        written = step < 0
+        looped, budget = _looped_spans(
+            prof if written else curve, spans, 1 if written else per, budget, written
+        )
+        if budget < 0:
+            return spline
+        if written:  # a loop, not looped.any(): that makes the cached kernel load ~8 ms slower
+            for s in range(spans):
+                if looped[s]:  # crossed as written: no flattening can help
+                    return spline
+            continue
+        level = UNLOOP_SHARES[min(step, len(UNLOOP_SHARES) - 1)]
+        changed = False
+        for s in range(spans):
+            if looped[s] and share[s] > level:
+                share[s] = level
+                changed = True
+        if not changed:
+            break
+        curve = _towards_chords(spline, share, per)
+    return curve
+
+
+@njit(cache=True)
+def _looped_spans(curve, spans, per, budget, stop):
+    """Which spans of a sampled profile spline (`per` samples each) have an edge that crosses
+    another edge of the outline it bounds once its radii are clamped to >= 0 (if `stop`, only
+    the first crossing found); and the budget of edge-pair tests left (below 0: it ran out, and
+    the answer is incomplete)."""
+    prof = curve.copy()
+    for i in range(len(prof)):
+        prof[i, 0] = max(prof[i, 0], 0.0)
+    poly, first, _ = _cap_polygon(prof)
+    crossing, budget = _crossing_edges(poly, budget, stop)
+    looped = np.zeros(spans, dtype=np.bool_)
+    for e in range(len(poly)):
+        j = e - first  # the edge from sample j to sample j + 1, if it is the curve's
+        if crossing[e] and 0 <= j < len(curve) - 1:
+            looped[j // per] = True
+    return looped, budget
+
+
+@njit(cache=True)
+def _crossing_edges(poly, budget, stop):
+    """Which edges of the closed polygon cross another one properly (a point strictly on each
+    side of the other): edges that only touch, or overlap along a line, do not count (if `stop`,
+    only the first pair found). Also the budget of pair tests left: below 0 when it ran out,
+    and the flags are then incomplete.
+
+    A sweep along the axis on which the edges overlap less (the sum of their extents over the
+    polygon's): edges in n buckets of their low ends in order, each tested only against later
+    ones until a bucket starts past its high end. The tests are about the pairs overlapping along
+    that axis, a few per edge for an outline that does not fold back on itself much (a vase
+    along z), and at most `budget` in any case. (A counting sort, not np.argsort: linear, and
+    the kernel loads from the cache faster.)
+    """
+    n = len(poly)
+    crossing = np.zeros(n, dtype=np.bool_)
+    lo = np.empty((n, 2))
+    hi = np.empty((n, 2))
+    extent, low, high = np.zeros(2), np.full(2, np.inf), np.full(2, -np.inf)
+    for i in range(n):
+        for k in range(2):
+            lo[i, k] = min(poly[i, k], poly[(i + 1) % n, k])
+            hi[i, k] = max(poly[i, k], poly[(i + 1) % n, k])
+            extent[k] += hi[i, k] - lo[i, k]
+            low[k], high[k] = min(low[k], lo[i, k]), max(high[k], hi[i, k])
+    axis = 0 if extent[0] * (high[1] - low[1]) < extent[1] * (high[0] - low[0]) else 1
+    width = (high[axis] - low[axis]) / n
+    key = np.zeros(n, dtype=np.int64)
+    first = np.zeros(n + 1, dtype=np.int64)  # bucket sizes, then where their edges go in `order`
+    floor = np.full(n, np.inf)  # the lowest low end in each bucket
+    for i in range(n):
+        t = (lo[i, axis] - low[axis]) / width if width > 0.0 else 0.0
+        key[i] = int(t) if 0.0 <= t < n else (0 if t < 0.0 else n - 1)
+        first[key[i] + 1] += 1
+        floor[key[i]] = min(floor[key[i]], lo[i, axis])
+    for k in range(n):
+        first[k + 1] += first[k]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        order[first[key[i]]] = i
+        first[key[i]] += 1
+    for a in range(n):
+        i = order[a]
+        for b in range(a + 1, n):
+            j = order[b]
+            if floor[key[j]] > hi[i, axis]:
+                break
+            budget -= 1
+            if budget < 0:
+                return crossing, budget
+            if abs(i - j) == 1 or abs(i - j) == n - 1:  # neighbours only touch
+                continue
+            if hi[i, 0] < lo[j, 0] or hi[j, 0] < lo[i, 0] or hi[i, 1] < lo[j, 1] or hi[j, 1] < lo[i, 1]:
+                continue
+            ax, ay, bx, by = poly[i, 0], poly[i, 1], poly[(i + 1) % n, 0], poly[(i + 1) % n, 1]
+            cx, cy, dx, dy = poly[j, 0], poly[j, 1], poly[(j + 1) % n, 0], poly[(j + 1) % n, 1]
+            if _apart(ax, ay, bx, by, cx, cy, dx, dy) and _apart(cx, cy, dx, dy, ax, ay, bx, by):
+                crossing[i] = crossing[j] = True
+                if stop:
+                    return crossing, budget
+    return crossing, budget
+
+
+@njit(cache=True, inline="always")
+def _apart(ax, ay, bx, by, cx, cy, dx, dy):
+    """Whether c and d lie strictly on opposite sides of the line through a and b."""
+    c = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    d = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+    return (c > 0.0 and d < 0.0) or (c < 0.0 and d > 0.0)
+
+
+@njit(cache=True)
+def _towards_chords(spline, share, per):
+    """The sampled spline with span s moved to its chord but for share[s] of the way off it:
+    control points stay where they are, a share of 0 is the straight chord."""
+    out = spline.copy()
+    for s in range(len(share)):
+        if share[s] < 1.0:
+            a, b = s * per, (s + 1) * per
+            for k in range(1, per):
+                for j in range(2):
+                    chord = spline[a, j] + (spline[b, j] - spline[a, j]) * (k / per)
+                    out[a + k, j] = chord + share[s] * (spline[a + k, j] - chord)
+    return out
 
 
 @njit(cache=True, inline="always")

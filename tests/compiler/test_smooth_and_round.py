@@ -9,13 +9,20 @@ import warnings
 import numpy as np
 import pytest
 import trimesh
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from proto3d.compiler import compile_text
+from proto3d.compiler import compile_text, tessellate
 from proto3d.compiler.geometry import catmull_rom
 from proto3d.compiler.primitives import _largest_round
-from proto3d.compiler.tessellate import local_bounds
+from proto3d.compiler.tessellate import _crossing_edges, _lathe_profile, local_bounds
 from proto3d.errors import Proto3dError
-from tests.compiler.test_tessellate import assert_closed_and_oriented, signed_volume, tess
+from tests.compiler.test_tessellate import (
+    assert_closed_and_oriented,
+    assert_normals_agree_with_winding,
+    signed_volume,
+    tess,
+)
 
 
 def reference_spline(points, closed, per_span):
@@ -360,3 +367,165 @@ def test_a_round_whose_opposite_fillets_cross_is_e125_and_the_largest_that_fits_
         mesh = trimesh.Trimesh(t.vertices, t.faces)
         assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
         assert signed_volume(t) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Smooth lathe profiles that would loop.
+
+
+def crossing_edges(loop):
+    """Pairs of edges of the closed loop that cross properly (each strictly across the other's line),
+    by brute force over every pair."""
+    a, b = loop, np.roll(loop, -1, axis=0)
+    n = len(loop)
+
+    def side(p, q, r):
+        return np.sign((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    return [
+        (i, j)
+        for i in range(n)
+        for j in range(i + 2, n - 1 if i == 0 else n)
+        if side(a[i], b[i], a[j]) * side(a[i], b[i], b[j]) < 0
+        and side(a[j], b[j], a[i]) * side(a[j], b[j], b[i]) < 0
+    ]
+
+
+def closed_to_axis(curve):
+    """The outline a lathe revolves: the open profile curve with its ends joined to the axis."""
+    return np.vstack([[[0.0, curve[0, 1]]], curve, [[0.0, curve[-1, 1]]]])
+
+
+def lathe_cap(profile, segments=32):
+    """The outline the kernel revolves for a smooth open profile (its cap polygon)."""
+    points = np.zeros((len(profile), 4))
+    points[:, :2] = profile
+    return _lathe_profile(points, True, segments)[3]
+
+
+def revolved_volume(loop, angle, facets):
+    """The volume of a polygon in the (r, z) half plane turned by `angle` degrees in `facets` flat
+    facets: each point (r, z) sweeps a chord fan whose cross-section scales by sin(step), so the
+    volume is facets * sin(step) times the polygon's first moment about the axis."""
+    r, z = loop[:, 0], loop[:, 1]
+    r2, z2 = np.roll(r, -1), np.roll(z, -1)
+    moment = np.sum((r * z2 - r2 * z) * (r + r2)) / 6
+    return facets * np.sin(np.radians(angle) / facets) * abs(moment)
+
+
+# Found by the transform property test: the spline's last span rises steeply off the vertical
+# stretch, overshoots the top (z = 1.5546875) and dips back under it, so it crosses the line that
+# closes the profile to the axis; a 20 degree turn's caps then had clockwise triangles.
+LOOPING = np.array([[1.0, 0.5], [0.5, 1.0], [0.5, 1.5], [1.0, 1.5546875]])
+
+
+def test_a_smooth_lathe_span_that_would_cross_the_closing_line_is_drawn_towards_its_chord():
+    spline = reference_spline(LOOPING, False, 8)
+    assert crossing_edges(closed_to_axis(spline)), "the plain spline must loop for this test to mean anything"
+    cap = lathe_cap(LOOPING)
+    assert crossing_edges(cap) == []
+    assert len(cap) == len(spline) + 2
+    curve = cap[1:-1] if cap[0, 1] == LOOPING[0, 1] else cap[::-1][1:-1]  # from the first point
+    np.testing.assert_array_equal(curve[::8], LOOPING)  # every written point exactly
+    np.testing.assert_allclose(curve[:17], spline[:17], atol=1e-12)  # the first two spans as they were
+    chord = LOOPING[2] + (LOOPING[3] - LOOPING[2]) * (np.arange(9) / 8)[:, None]
+    share = (curve[17:24] - chord[1:-1]) / (spline[17:24] - chord[1:-1])  # the last span: halfway there
+    np.testing.assert_allclose(share, 0.5, atol=1e-9)
+
+    t = tess("lathe", {"profile": LOOPING, "angle": 20.0, "start": 0.0, "smooth": True})
+    assert_closed_and_oriented(t)
+    assert_normals_agree_with_winding(t)
+    assert signed_volume(t) == pytest.approx(revolved_volume(cap, 20.0, 3), rel=1e-6)
+
+
+@st.composite
+def stepped_profile(draw):
+    """An open lathe profile rising in z (so it never crosses itself), often with a short first
+    or last step, where a spline overshoots the line that closes the profile to the axis."""
+    n = draw(st.integers(3, 7))
+    steps = np.array(draw(st.lists(st.floats(0.005, 0.5), min_size=n, max_size=n)))
+    r = np.array(draw(st.lists(st.floats(0.05, 1.0), min_size=n, max_size=n)))
+    for span in (1, n - 1):
+        if draw(st.booleans()):
+            steps[span] = draw(st.floats(0.005, 0.08))
+    r[0] = 0.0 if draw(st.booleans()) else r[0]
+    r[-1] = 0.0 if draw(st.booleans()) else r[-1]
+    return np.stack([r, np.cumsum(steps)], axis=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(profile=stepped_profile(), segments=st.sampled_from([8, 32, 64]), angle=st.floats(20.0, 340.0))
+def test_a_smooth_lathe_never_loops_and_keeps_every_spline_that_does_not(profile, segments, angle):
+    cap = lathe_cap(profile, segments)
+    assert crossing_edges(cap) == []
+    assert np.all(np.isin(profile.view(np.complex128), cap.view(np.complex128)))  # every written point
+    plain = catmull_rom(profile, False, max(2, segments // 4))
+    plain[:, 0] = np.maximum(plain[:, 0], 0.0)
+    if not crossing_edges(closed_to_axis(plain)):  # a spline that does not loop is kept bit for bit
+        assert np.all(np.isin(plain.view(np.complex128), cap.view(np.complex128)))
+    t = tess("lathe", {"profile": profile, "angle": angle, "start": 0.0, "smooth": True}, segments=segments)
+    assert_closed_and_oriented(t)
+    assert_normals_agree_with_winding(t)
+
+
+def flags(pairs, n):
+    """The edges of an n-gon in any of the pairs."""
+    out = np.zeros(n, dtype=bool)
+    for pair in pairs:
+        out[list(pair)] = True
+    return out
+
+
+grid_polygon = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=3, max_size=30)
+float_polygon = st.lists(st.tuples(st.floats(-2.0, 2.0), st.floats(-2.0, 2.0)), min_size=3, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(polygon=st.one_of(grid_polygon, float_polygon).map(lambda p: np.array(p, dtype=float)))
+def test_the_sweep_finds_the_crossings_of_every_pair_testing_each_pair_at_most_once(polygon):
+    # The grid gives repeated points, edges that touch or overlap along a line: none of them cross.
+    n = len(polygon)
+    found, left = _crossing_edges(polygon, 10**9, False)
+    np.testing.assert_array_equal(found, flags(crossing_edges(polygon), n))
+    assert 10**9 - left <= n * (n - 1) // 2
+
+
+def test_the_sweep_tests_a_few_pairs_per_edge_of_a_vase_and_no_more_than_its_budget():
+    z = np.linspace(0.0, 1.0, 2000)
+    vase = closed_to_axis(np.stack([0.3 + 0.1 * np.sin(20 * z), z], axis=1))
+    found, left = _crossing_edges(vase, 10**9, False)
+    assert not found.any() and 10**9 - left <= 3 * len(vase)  # not the 2 million pairs
+
+    scribble = np.random.default_rng(7).random((300, 2))
+    every, left = _crossing_edges(scribble, 10**9, False)
+    np.testing.assert_array_equal(every, flags(crossing_edges(scribble), 300))
+    tested = 10**9 - left
+    some, left = _crossing_edges(scribble, tested // 2, False)
+    assert left == -1 and np.all(every[some]) and some.sum() < every.sum()  # ran out: a part of them
+    first, _ = _crossing_edges(scribble, 10**9, True)
+    assert tuple(np.flatnonzero(first)) in crossing_edges(scribble)  # stopped at one crossing pair
+
+
+# Each crosses itself as written (its chords cross), so no flattening could help: the spline
+# stays as it is, loops and all. The zigzag has one sample per span: its spline is the profile.
+CROSSED = np.array([[1.0, 0.0], [2.0, 1.0], [2.0, 0.0], [1.0, 1.0]])
+ZIGZAG = np.array([[1.0 + i % 2, (i % 3) * 0.01 + i * 0.0001] for i in range(1500)])
+
+
+@pytest.mark.parametrize(("profile", "per"), [(CROSSED, 8), (ZIGZAG, 1)], ids=["crossed", "zigzag"])
+def test_a_smooth_lathe_profile_that_crosses_itself_as_written_keeps_its_spline(profile, per):
+    assert crossing_edges(closed_to_axis(profile))
+    spline = catmull_rom(profile, False, per)  # samples per span at the default 32 segments
+    assert crossing_edges(closed_to_axis(spline))
+    cap = lathe_cap(profile)
+    assert len(cap) == len(spline) + 2
+    assert np.all(np.isin(spline.view(np.complex128), cap.view(np.complex128)))
+
+
+def test_a_smooth_lathe_check_that_runs_out_of_its_budget_keeps_the_spline(monkeypatch):
+    spline = tessellate._spline(LOOPING, False, 32)
+    flattened = tessellate._smooth_profile(LOOPING, 32)
+    np.testing.assert_array_equal(tessellate._smooth_profile.py_func(LOOPING, 32), flattened)
+    assert not np.array_equal(flattened, spline)
+    monkeypatch.setattr(tessellate, "UNLOOP_PAIRS", 1)  # enough for the written profile, not the rounds
+    np.testing.assert_array_equal(tessellate._smooth_profile.py_func(LOOPING, 32), spline)
