@@ -365,7 +365,9 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
         f"worst memory: peak RSS {peak / 2**20:.0f} MB, {growth / 2**20:+.0f} MB over the RSS before it,"
         f" {family} #{index} ({path})"
     )
-    life = f"every {max(1, args.recycle // CHUNK) * CHUNK:,} inputs" if args.recycle else "never (--recycle 0)"
+    life = (
+        f"every {max(1, args.recycle // CHUNK) * CHUNK:,} inputs" if args.recycle else "never (--recycle 0)"
+    )
     in_use, kept = total["heap"]
     print(
         f"workers replaced by fresh ones {life}; malloc heap at the end of a chunk: at most"
