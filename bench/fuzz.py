@@ -164,7 +164,7 @@ def run_chunk(seed: int, start: int, count: int, families: list[str]) -> dict:
     outcomes: Counter = Counter()
     codes: Counter = Counter()
     findings: dict = {}  # key -> [count, (size, family, index, data, detail)] with the shortest input
-    worst_cpu = worst_memory = None
+    worst_cpu = worst_memory = worst_growth = None
     cpu_by_family: Counter = Counter()
     for index in range(start, start + count):
         family, data = draw(seed, index, families)
@@ -185,8 +185,10 @@ def run_chunk(seed: int, start: int, count: int, families: list[str]) -> dict:
                 entry[1] = (len(data), family, index, data, detail)
         if worst_cpu is None or cpu > worst_cpu[0]:
             worst_cpu = (cpu, family, index, data)
-        if worst_memory is None or peak - before > worst_memory[0]:
-            worst_memory = (peak - before, peak, family, index, data)
+        if worst_memory is None or peak > worst_memory[0]:
+            worst_memory = (peak, family, index, data)
+        if worst_growth is None or peak - before > worst_growth[0]:
+            worst_growth = (peak - before, peak, family, index, data)
     return {
         "heap": malloc_heap(),
         "outcomes": outcomes,
@@ -194,6 +196,7 @@ def run_chunk(seed: int, start: int, count: int, families: list[str]) -> dict:
         "findings": findings,
         "worst_cpu": worst_cpu,
         "worst_memory": worst_memory,
+        "worst_growth": worst_growth,
         "cpu_by_family": cpu_by_family,
         "count": count,
     }
@@ -229,7 +232,7 @@ def merge(total: dict, part: dict) -> None:
         entry[0] += count
         if shortest[0] < entry[1][0]:
             entry[1] = shortest
-    for name in ("worst_cpu", "worst_memory"):
+    for name in ("worst_cpu", "worst_memory", "worst_growth"):
         if total[name] is None or part[name][0] > total[name][0]:
             total[name] = part[name]
     total["heap"] = tuple(map(max, total["heap"], part["heap"]))
@@ -270,6 +273,7 @@ def fuzz(args) -> int:
         "count": 0,
         "worst_cpu": None,
         "worst_memory": None,
+        "worst_growth": None,
         "heap": (0, 0),
     }
     began = time.perf_counter()
@@ -359,10 +363,13 @@ def report(args, total: dict, wall: float, minimal: dict) -> None:
     cpu, family, index, data = total["worst_cpu"]
     path = save(out / "worst-cpu", data)
     print(f"worst CPU time: {cpu * 1000:.0f} ms, {family} #{index} ({len(data):,} chars; {path})")
-    growth, peak, family, index, data = total["worst_memory"]
+    peak, family, index, data = total["worst_memory"]
     path = save(out / "worst-memory", data)
+    print(f"worst memory: peak RSS {peak / 2**20:.0f} MB while it ran, {family} #{index} ({path})")
+    growth, peak, family, index, data = total["worst_growth"]
+    path = save(out / "worst-growth", data)
     print(
-        f"worst memory: peak RSS {peak / 2**20:.0f} MB, {growth / 2**20:+.0f} MB over the RSS before it,"
+        f"largest growth: {growth / 2**20:+.0f} MB over the RSS before it (peak {peak / 2**20:.0f} MB),"
         f" {family} #{index} ({path})"
     )
     life = (
