@@ -16,7 +16,7 @@ input's memory; `--recycle 0` keeps the workers for the whole run, and the repor
 malloc heap either way (in use, and free but kept).
 
 Progress goes to stderr. At the end, stdout gets inputs/s, the outcomes per family, the worst
-input by CPU time and by memory (peak RSS while it ran, and its growth over the RSS before it),
+input by CPU time, by memory (peak RSS while it ran) and by growth over the RSS before it,
 and every distinct finding: an exception other than `Proto3dError` (grouped by type and the
 project line that raised it), a broken promise (grouped by kind), an input over the time
 limit. Each finding's shortest input and a minimised one are saved under `--out` for replay.
