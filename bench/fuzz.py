@@ -282,9 +282,8 @@ def fuzz(args) -> int:
     # A pool for each generation of workers (the pool's own max_tasks_per_child deadlocks on
     # Python 3.11-3.13, cpython#115634).
     per_pool = max(1, args.recycle // CHUNK) * args.j if args.recycle else len(chunks)
-    last = 0.0
-    futures: dict = {}
-    while chunks and not futures:
+    last, stopped = 0.0, False
+    while chunks and not stopped:
         batch, chunks = chunks[:per_pool], chunks[per_pool:]
         with _pool(args) as pool:
             futures = {pool.submit(run_chunk, args.seed, s, c, families): (s, c) for s, c in batch}
@@ -303,6 +302,7 @@ def fuzz(args) -> int:
                             file=sys.stderr,
                         )
             except (KeyboardInterrupt, BrokenProcessPool) as stop:
+                stopped = True
                 for future in futures:
                     future.cancel()
                 if isinstance(
@@ -318,7 +318,7 @@ def fuzz(args) -> int:
                 print("stopped: reporting what has run", file=sys.stderr)
     wall = time.perf_counter() - began
     minimal = {}
-    if total["findings"] and not futures:
+    if total["findings"] and not stopped:
         with _pool(args) as pool:
             minimal = {
                 key: pool.submit(minimise, shortest[3], key)
