@@ -46,7 +46,7 @@ from proto3d.files import slug
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers.strategies import FAMILIES, BrokenPromise, run_input, seed_corpus  # noqa: E402
+from tests.helpers.strategies import FAMILIES, BrokenPromise, project_path, run_input, seed_corpus  # noqa: E402
 
 CHUNK = 250  # inputs per task sent to a worker
 
@@ -154,9 +154,7 @@ def _where(error: BaseException) -> str:
         f for f in frames if f.filename.startswith(str(ROOT)) and "site-packages" not in f.filename
     ] or frames
     frame = ours[-1]
-    where = Path(frame.filename)
-    where = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where.name
-    return f"{type(error).__name__} at {where}:{frame.lineno}"
+    return f"{type(error).__name__} at {project_path(frame.filename)}:{frame.lineno}"
 
 
 def run_chunk(seed: int, start: int, count: int, families: list[str]) -> dict:

@@ -1752,6 +1752,14 @@ class BrokenPromise(AssertionError):
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_path(filename: str) -> str:
+    """A file's path in the project (as findings name it), or its bare name outside it."""
+    path = Path(filename)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+
+
 DIAGNOSTIC_CODE = re.compile(r"^[EW]\d{3}$")
 # nan or inf printed as a number ("z = inf m"), not a name the program used (`inf`, 'nan').
 NONFINITE_NUMBER = re.compile(r"(?<![\w`'\"])[-+]?(?:nan|inf(?:inity)?)(?![\w`'\"])", re.IGNORECASE)
@@ -1772,8 +1780,7 @@ def run_input(data: str | bytes):
         answer = _answer(data)
     if caught:
         first = caught[0]
-        where = Path(first.filename)
-        where = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where.name
+        where = project_path(first.filename)
         raise BrokenPromise(
             f"a warning ({first.category.__name__} at {where} line {first.lineno}): {first.message}"
         )
